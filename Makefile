@@ -1,0 +1,42 @@
+# hpm top-level build.  Everything lands in build/; third-party sources in .deps/.
+#   make          build everything (runs `make deps` once)
+#   make check    every test suite, ending with "N passed, N failed"
+#   make demo     the guided tour
+#   make bench    benchmarks (figures, not pass/fail)
+#   make fuzz     run every fuzzer long (FUZZ_SECONDS per target, default 300)
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+TOP   := $(abspath .)
+B     := $(TOP)/build
+DEPS  := $(TOP)/.deps
+
+CC      ?= gcc
+CLANG   ?= clang
+PYTHON  ?= /usr/bin/python3
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wvla -Wpointer-arith
+HOST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -fstack-protector-strong -D_FORTIFY_SOURCE=2
+SAN_CFLAGS  := -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+# The dependency stamp: installs Debian packages and fetches pinned sources once.
+DEPS_STAMP := $(DEPS)/.stamp-v1
+$(DEPS_STAMP): scripts/deps.sh
+	@bash scripts/deps.sh "$(DEPS)"
+	@touch $@
+.PHONY: deps
+deps: $(DEPS_STAMP)
+
+include mk/core.mk
+include mk/efi.mk
+include mk/tools.mk
+include mk/tests.mk
+include mk/fuzz.mk
+include mk/bench.mk
+include mk/demo.mk
+
+.PHONY: all clean
+all: $(ALL_TARGETS)
+
+clean:
+	rm -rf $(B)

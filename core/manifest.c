@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The strict manifest schema (docs/format.md, "Manifest").  Runs only on
+ * authenticated bytes during verification, but is written as if the bytes
+ * were hostile: it is also the fuzzing target for the unverified parse.
+ */
+#include <libfdt.h>
+
+#include "internal.h"
+
+#define MAX_PROPS 32
+#define MAX_CHILDREN 40
+#define MAX_DEPTH 3 /* root, payloads, one payload */
+#define INFO_PREFIX "info,"
+#define HPM_CMDLINE_MAX 4096u
+
+enum { K_BASELINE = 1 << HPM_KIND_BASELINE, K_HOTPATCH = 1 << HPM_KIND_HOTPATCH,
+       K_CATALOG = 1 << HPM_KIND_CATALOG, K_ALL = K_BASELINE | K_HOTPATCH | K_CATALOG };
+
+typedef struct {
+  const char *name;
+  const uint8_t *val;
+  int len;
+} prop;
+
+typedef struct {
+  prop p[MAX_PROPS];
+  int n;
+} props;
+
+/* Known properties of the root node and the kinds they belong to. */
+static const struct {
+  const char *name;
+  unsigned kinds;
+} root_known[] = {
+    {"hpm,format", K_ALL},       {"hpm,kind", K_ALL},           {"compat", K_ALL},
+    {"version", K_ALL},          {"svn", K_ALL},                {"timestamp", K_ALL},
+    {"release", K_BASELINE},     {"classification", K_HOTPATCH}, {"id", K_HOTPATCH},
+    {"target-baseline", K_HOTPATCH}, {"sequence", K_HOTPATCH},
+};
+
+static const char *const payload_known[] = {"type", "size", "sha256", "offset", "file"};
+
+static hpm_result fdt_fail(hpm_diag *diag, const char *field, int err) {
+  return hpm_fail(diag, HPM_E_BAD_MANIFEST, field, "FDT: ", fdt_strerror(err), 0);
+}
+
+static bool name_char_ok(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+         c == '.' || c == ',' || c == '+';
+}
+
+/* Every node below the root: 1..31 characters of [a-z0-9,._+-], never '@'. */
+static hpm_result check_node_name(const char *name, int len, const char *where, hpm_diag *diag) {
+  if (len <= 0 || (size_t)len > HPM_NAME_MAX)
+    return hpm_fail(diag, HPM_E_BAD_NAME, where, "node name must be 1 to 31 characters", 0, 0);
+  for (int i = 0; i < len; i++) {
+    if (name[i] == '@')
+      return hpm_fail(diag, HPM_E_BAD_NAME, where, "node name contains '@' (unit addresses are not allowed)", 0, 0);
+    if (!name_char_ok(name[i]))
+      return hpm_fail(diag, HPM_E_BAD_NAME, where, "node name has a character outside [a-z0-9,._+-]", 0, 0);
+  }
+  return HPM_OK;
+}
+
+static hpm_result collect_props(const void *fdt, int node, const char *where, props *ps,
+                                hpm_diag *diag) {
+  int off;
+  ps->n = 0;
+  fdt_for_each_property_offset(off, fdt, node) {
+    const char *name;
+    int len;
+    const void *val = fdt_getprop_by_offset(fdt, off, &name, &len);
+    if (!val || !name) return fdt_fail(diag, where, len < 0 ? len : -FDT_ERR_BADSTRUCTURE);
+    if (ps->n == MAX_PROPS)
+      return hpm_fail(diag, HPM_E_TOO_LARGE, where, "more than 32 properties in one node", 0, 0);
+    for (int i = 0; i < ps->n; i++)
+      if (hpm_str_eq(ps->p[i].name, name)) {
+        char f[64];
+        return hpm_fail(diag, HPM_E_DUPLICATE, hpm_path2(f, sizeof f, where, name),
+                        "property appears twice", 0, 0);
+      }
+    ps->p[ps->n].name = name;
+    ps->p[ps->n].val = val;
+    ps->p[ps->n].len = len;
+    ps->n++;
+  }
+  if (off != -FDT_ERR_NOTFOUND) return fdt_fail(diag, where, off);
+  return HPM_OK;
+}
+
+static const prop *find(const props *ps, const char *name) {
+  for (int i = 0; i < ps->n; i++)
+    if (hpm_str_eq(ps->p[i].name, name)) return &ps->p[i];
+  return NULL;
+}
+
+static hpm_result need(const props *ps, const char *name, const char *where, const prop **out,
+                       hpm_diag *diag) {
+  char f[64];
+  *out = find(ps, name);
+  if (!*out)
+    return hpm_fail(diag, HPM_E_BAD_FIELD, hpm_path2(f, sizeof f, where, name),
+                    "required property is missing", 0, 0);
+  return HPM_OK;
+}
+
+static hpm_result get_u32(const prop *p, const char *where, uint32_t *v, hpm_diag *diag) {
+  char f[64];
+  if (p->len != 4)
+    return hpm_fail(diag, HPM_E_BAD_FIELD, hpm_path2(f, sizeof f, where, p->name),
+                    "must be one 32-bit cell", 0, 0);
+  *v = fdt32_ld((const fdt32_t *)p->val);
+  return HPM_OK;
+}
+
+static hpm_result get_u64(const prop *p, const char *where, uint64_t *v, hpm_diag *diag) {
+  char f[64];
+  if (p->len != 8)
+    return hpm_fail(diag, HPM_E_BAD_FIELD, hpm_path2(f, sizeof f, where, p->name),
+                    "must be a 64-bit value (two cells)", 0, 0);
+  *v = fdt64_ld((const fdt64_t *)p->val);
+  return HPM_OK;
+}
+
+static hpm_result get_digest(const prop *p, const char *where, uint8_t out[HPM_DIGEST_LEN],
+                             hpm_diag *diag) {
+  char f[64];
+  if (p->len != HPM_DIGEST_LEN)
+    return hpm_fail(diag, HPM_E_BAD_FIELD, hpm_path2(f, sizeof f, where, p->name),
+                    "must be exactly 32 bytes", 0, 0);
+  memcpy(out, p->val, HPM_DIGEST_LEN);
+  return HPM_OK;
+}
+
+enum str_class { S_PRINTABLE, S_ID, S_FILE };
+
+static bool str_char_ok(enum str_class cls, char c, bool first) {
+  switch (cls) {
+    case S_PRINTABLE: return c >= 0x21 && c <= 0x7e;
+    case S_ID:
+      return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+             c == '-' || c == '_' || c == '.';
+    case S_FILE:
+      return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+             c == '-' || c == '_' || (c == '.' && !first);
+  }
+  return false;
+}
+
+/* A single NUL-terminated string of 1..max characters of class cls. */
+static hpm_result get_str(const prop *p, const char *where, size_t max, enum str_class cls,
+                          char *out, hpm_diag *diag) {
+  char f[64];
+  const char *s = (const char *)p->val;
+  hpm_path2(f, sizeof f, where, p->name);
+  if (p->len < 2 || (size_t)p->len > max + 1 || s[p->len - 1] != '\0')
+    return hpm_fail(diag, HPM_E_BAD_FIELD, f, "must be one non-empty string within the length limit", 0, 0);
+  for (int i = 0; i < p->len - 1; i++)
+    if (!str_char_ok(cls, s[i], i == 0))
+      return hpm_fail(diag, HPM_E_BAD_FIELD, f,
+                      cls == S_PRINTABLE ? "must be printable ASCII without spaces"
+                      : cls == S_ID      ? "may contain only A-Z a-z 0-9 . _ -"
+                                         : "must be a plain file name (A-Z a-z 0-9 . _ -, no leading dot)",
+                      0, 0);
+  memcpy(out, s, (size_t)p->len);
+  return HPM_OK;
+}
+
+/* Map a string property onto one of a fixed set of words. */
+static hpm_result get_word(const prop *p, const char *where, const char *const *words, int nwords,
+                           int *idx, hpm_diag *diag) {
+  char buf[32], f[64];
+  hpm_result r = get_str(p, where, sizeof buf - 1, S_PRINTABLE, buf, diag);
+  if (r != HPM_OK) return r;
+  for (int i = 0; i < nwords; i++)
+    if (hpm_str_eq(buf, words[i])) {
+      *idx = i;
+      return HPM_OK;
+    }
+  return hpm_fail(diag, HPM_E_BAD_FIELD, hpm_path2(f, sizeof f, where, p->name),
+                  "unknown value \"", buf, "\"");
+}
+
+/* Children of node: names valid, no duplicates, no deeper than MAX_DEPTH. */
+static hpm_result check_children(const void *fdt, int node, const char *where, int depth,
+                                 hpm_diag *diag) {
+  const char *names[MAX_CHILDREN];
+  int lens[MAX_CHILDREN];
+  int n = 0, child;
+  char f[64];
+
+  fdt_for_each_subnode(child, fdt, node) {
+    int len;
+    const char *name = fdt_get_name(fdt, child, &len);
+    hpm_result r;
+    if (!name) return fdt_fail(diag, where, len);
+    hpm_path2(f, sizeof f, where[0] ? where : NULL, name);
+    if (!where[0]) hpm_path2(f, sizeof f, name, NULL);
+    r = check_node_name(name, len, f, diag);
+    if (r != HPM_OK) return r;
+    if (depth + 1 >= MAX_DEPTH && !hpm_has_prefix(name, INFO_PREFIX))
+      return hpm_fail(diag, HPM_E_UNKNOWN_CRITICAL, f, "unexpected node", 0, 0);
+    if (n == MAX_CHILDREN)
+      return hpm_fail(diag, HPM_E_TOO_LARGE, where[0] ? where : "/", "more than 40 child nodes", 0, 0);
+    for (int i = 0; i < n; i++)
+      if (lens[i] == len && memcmp(names[i], name, (size_t)len) == 0)
+        return hpm_fail(diag, HPM_E_DUPLICATE, f, "node appears twice", 0, 0);
+    names[n] = name;
+    lens[n] = len;
+    n++;
+    if (depth + 1 < MAX_DEPTH && !hpm_has_prefix(name, INFO_PREFIX)) {
+      r = check_children(fdt, child, f, depth + 1, diag);
+      if (r != HPM_OK) return r;
+    }
+  }
+  if (child != -FDT_ERR_NOTFOUND) return fdt_fail(diag, where, child);
+  return HPM_OK;
+}
+
+/* info,* nodes are non-critical, but their own contents must still be sane:
+ * check_children above stops descending at MAX_DEPTH, so bound the whole
+ * tree's depth here. */
+static hpm_result check_tree_depth(const void *fdt, hpm_diag *diag) {
+  int depth = 0, off = 0;
+  /* fdt_next_node reports leaving the root as depth < 0. */
+  while ((off = fdt_next_node(fdt, off, &depth)) >= 0 && depth >= 0) {
+    int len;
+    const char *name;
+    if (depth > 6)
+      return hpm_fail(diag, HPM_E_BAD_MANIFEST, "/", "nodes nested deeper than 6 levels", 0, 0);
+    name = fdt_get_name(fdt, off, &len);
+    if (!name) return fdt_fail(diag, "/", len);
+    for (int i = 0; i < len; i++)
+      if (name[i] == '@')
+        return hpm_fail(diag, HPM_E_BAD_NAME, name, "node name contains '@' (unit addresses are not allowed)", 0, 0);
+  }
+  if (off < 0 && off != -FDT_ERR_NOTFOUND) return fdt_fail(diag, "/", off);
+  return HPM_OK;
+}
+
+static hpm_result parse_payload(const void *fdt, int node, hpm_kind kind, hpm_payload *p,
+                                hpm_diag *diag) {
+  static const char *const types[] = {"kernel", "initrd", "cmdline", "patch"};
+  char where[64];
+  props ps;
+  const prop *pr;
+  int len, t = -1;
+  hpm_result r;
+  const char *name = fdt_get_name(fdt, node, &len);
+
+  if (!name) return fdt_fail(diag, "payloads", len);
+  hpm_path2(where, sizeof where, "payloads", name);
+  memcpy(p->name, name, (size_t)len);
+  p->name[len] = '\0';
+  r = collect_props(fdt, node, where, &ps, diag);
+  if (r != HPM_OK) return r;
+  for (int i = 0; i < ps.n; i++) {
+    bool known = hpm_has_prefix(ps.p[i].name, INFO_PREFIX);
+    for (size_t k = 0; k < sizeof payload_known / sizeof payload_known[0]; k++)
+      if (hpm_str_eq(ps.p[i].name, payload_known[k])) known = true;
+    if (!known) {
+      char f[64];
+      return hpm_fail(diag, HPM_E_UNKNOWN_CRITICAL, hpm_path2(f, sizeof f, where, ps.p[i].name),
+                      "unknown critical property (non-critical ones start with \"info,\")", 0, 0);
+    }
+  }
+  if ((r = need(&ps, "type", where, &pr, diag)) != HPM_OK) return r;
+  if ((r = get_word(pr, where, types, 4, &t, diag)) != HPM_OK) return r;
+  p->type = (hpm_payload_type)(t + 1);
+  if ((p->type == HPM_PAYLOAD_PATCH) != (kind == HPM_KIND_HOTPATCH))
+    return hpm_fail(diag, HPM_E_BAD_FIELD, where, "payload type ", hpm_payload_type_to_string(p->type),
+                    kind == HPM_KIND_HOTPATCH ? " is not allowed in a hotpatch"
+                                              : " is not allowed in a baseline");
+  if ((r = need(&ps, "size", where, &pr, diag)) != HPM_OK) return r;
+  if ((r = get_u64(pr, where, &p->size, diag)) != HPM_OK) return r;
+  if (p->size > HPM_PAYLOAD_MAX)
+    return hpm_fail(diag, HPM_E_TOO_LARGE, where, "payload larger than 1 GiB", 0, 0);
+  if (p->type == HPM_PAYLOAD_CMDLINE && p->size > HPM_CMDLINE_MAX)
+    return hpm_fail(diag, HPM_E_TOO_LARGE, where, "command line longer than 4096 bytes", 0, 0);
+  if ((r = need(&ps, "sha256", where, &pr, diag)) != HPM_OK) return r;
+  if ((r = get_digest(pr, where, p->sha256, diag)) != HPM_OK) return r;
+
+  const prop *off = find(&ps, "offset"), *file = find(&ps, "file");
+  if ((off != NULL) == (file != NULL))
+    return hpm_fail(diag, HPM_E_BAD_FIELD, where,
+                    "needs exactly one of \"offset\" (embedded) or \"file\" (detached)", 0, 0);
+  if (off) {
+    p->embedded = true;
+    return get_u64(off, where, &p->offset, diag);
+  }
+  p->embedded = false;
+  return get_str(file, where, HPM_FILE_MAX, S_FILE, p->file, diag);
+}
+
+static hpm_result parse_payloads(const void *fdt, int node, hpm_manifest *m, hpm_diag *diag) {
+  props ps;
+  int child, counts[5] = {0};
+  uint64_t next = 0;
+  hpm_result r = collect_props(fdt, node, "payloads", &ps, diag);
+  if (r != HPM_OK) return r;
+  for (int i = 0; i < ps.n; i++)
+    if (!hpm_has_prefix(ps.p[i].name, INFO_PREFIX)) {
+      char f[64];
+      return hpm_fail(diag, HPM_E_UNKNOWN_CRITICAL, hpm_path2(f, sizeof f, "payloads", ps.p[i].name),
+                      "unknown critical property", 0, 0);
+    }
+  fdt_for_each_subnode(child, fdt, node) {
+    int len;
+    const char *name = fdt_get_name(fdt, child, &len);
+    if (name && hpm_has_prefix(name, INFO_PREFIX)) continue;
+    if (m->payload_count == HPM_MAX_PAYLOADS)
+      return hpm_fail(diag, HPM_E_TOO_LARGE, "payloads", "more than 32 payloads", 0, 0);
+    hpm_payload *p = &m->payloads[m->payload_count];
+    r = parse_payload(fdt, child, m->kind, p, diag);
+    if (r != HPM_OK) return r;
+    counts[p->type]++;
+    /* Embedded payloads tile the payload area in manifest order: no gaps,
+     * no overlaps, nothing unaccounted for. */
+    if (p->embedded) {
+      char f[64];
+      hpm_path2(f, sizeof f, "payloads", p->name);
+      if (p->offset != next)
+        return hpm_fail(diag, HPM_E_BAD_FIELD, f, "offset leaves a gap or overlaps: embedded payloads must be contiguous in manifest order", 0, 0);
+      if (!hpm_add_u64(next, p->size, &next))
+        return hpm_fail(diag, HPM_E_TOO_LARGE, f, "offset + size overflows", 0, 0);
+    } else {
+      for (size_t j = 0; j < m->payload_count; j++)
+        if (!m->payloads[j].embedded && hpm_str_eq(m->payloads[j].file, p->file)) {
+          char f[64];
+          return hpm_fail(diag, HPM_E_DUPLICATE, hpm_path2(f, sizeof f, "payloads", p->name),
+                          "two payloads name the same file ", p->file, 0);
+        }
+    }
+    m->payload_count++;
+  }
+  if (child != -FDT_ERR_NOTFOUND) return fdt_fail(diag, "payloads", child);
+  if (next != m->payload_area_size)
+    return hpm_fail(diag, HPM_E_BAD_FIELD, "payloads",
+                    "embedded payload sizes do not add up to the header's payload area", 0, 0);
+  if (m->kind == HPM_KIND_BASELINE) {
+    if (counts[HPM_PAYLOAD_KERNEL] != 1)
+      return hpm_fail(diag, HPM_E_BAD_FIELD, "payloads", "a baseline needs exactly one kernel", 0, 0);
+    if (counts[HPM_PAYLOAD_INITRD] > 1 || counts[HPM_PAYLOAD_CMDLINE] > 1)
+      return hpm_fail(diag, HPM_E_DUPLICATE, "payloads", "more than one initrd or command line", 0, 0);
+  }
+  return HPM_OK;
+}
+
+hpm_result hpm_manifest_parse(const uint8_t *fdt, size_t size, hpm_manifest *m, hpm_diag *diag) {
+  static const char *const kinds[] = {"baseline", "hotpatch", "catalog"};
+  static const char *const releases[] = {"planned", "unplanned"};
+  static const char *const classes[] = {"critical", "security", "other"};
+  props ps;
+  const prop *p;
+  int rc, idx = -1, payloads = -1, child;
+  hpm_result r;
+  uint64_t area = m->payload_area_size;
+
+  /* Structure first: header fields, block bounds, tag stream, strings. */
+  rc = fdt_check_full(fdt, size);
+  if (rc) return fdt_fail(diag, "manifest", rc);
+  if (fdt_totalsize(fdt) != size)
+    return hpm_fail(diag, HPM_E_TRAILING_DATA, "manifest", "FDT totalsize differs from header.manifest_size", 0, 0);
+  if (fdt_version(fdt) != 17 || fdt_last_comp_version(fdt) != 16)
+    return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "FDT must be version 17 (compatible 16)", 0, 0);
+  if (fdt_num_mem_rsv(fdt) != 0 || fdt_boot_cpuid_phys(fdt) != 0)
+    return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "FDT memory reservations and boot CPU must be empty", 0, 0);
+
+  r = check_tree_depth(fdt, diag);
+  if (r != HPM_OK) return r;
+  r = check_children(fdt, 0, "", 0, diag);
+  if (r != HPM_OK) return r;
+
+  r = collect_props(fdt, 0, "/", &ps, diag);
+  if (r != HPM_OK) return r;
+
+  /* Kind first: it decides which other properties are allowed. */
+  if ((r = need(&ps, "hpm,kind", "", &p, diag)) != HPM_OK) return r;
+  if ((r = get_word(p, "", kinds, 3, &idx, diag)) != HPM_OK) return r;
+  m->kind = (hpm_kind)(idx + 1);
+  if (m->kind == HPM_KIND_CATALOG)
+    return hpm_fail(diag, HPM_E_BAD_FIELD, "hpm,kind", "catalog manifests are not defined in format version 1", 0, 0);
+
+  for (int i = 0; i < ps.n; i++) {
+    const char *name = ps.p[i].name;
+    bool known = false;
+    if (hpm_has_prefix(name, INFO_PREFIX)) {
+      m->info_count++;
+      continue;
+    }
+    for (size_t k = 0; k < sizeof root_known / sizeof root_known[0]; k++) {
+      if (!hpm_str_eq(name, root_known[k].name)) continue;
+      known = true;
+      if (!(root_known[k].kinds & (1u << m->kind)))
+        return hpm_fail(diag, HPM_E_BAD_FIELD, name, "not allowed in a ",
+                        hpm_kind_to_string(m->kind), " manifest");
+    }
+    if (!known)
+      return hpm_fail(diag, HPM_E_UNKNOWN_CRITICAL, name,
+                      "unknown critical property (non-critical ones start with \"info,\")", 0, 0);
+  }
+
+  if ((r = need(&ps, "hpm,format", "", &p, diag)) != HPM_OK) return r;
+  if ((r = get_u32(p, "", &m->format_version, diag)) != HPM_OK) return r;
+  if ((r = need(&ps, "compat", "", &p, diag)) != HPM_OK) return r;
+  if ((r = get_str(p, "", HPM_COMPAT_MAX, S_PRINTABLE, m->compat, diag)) != HPM_OK) return r;
+  if ((r = need(&ps, "version", "", &p, diag)) != HPM_OK) return r;
+  if ((r = get_str(p, "", HPM_VERSION_MAX, S_PRINTABLE, m->version, diag)) != HPM_OK) return r;
+  if ((r = need(&ps, "svn", "", &p, diag)) != HPM_OK) return r;
+  if ((r = get_u32(p, "", &m->svn, diag)) != HPM_OK) return r;
+  if ((r = need(&ps, "timestamp", "", &p, diag)) != HPM_OK) return r;
+  if ((r = get_u64(p, "", &m->timestamp, diag)) != HPM_OK) return r;
+
+  if (m->kind == HPM_KIND_BASELINE) {
+    if ((r = need(&ps, "release", "", &p, diag)) != HPM_OK) return r;
+    if ((r = get_word(p, "", releases, 2, &idx, diag)) != HPM_OK) return r;
+    m->release = (hpm_release)(idx + 1);
+  } else {
+    if ((r = need(&ps, "classification", "", &p, diag)) != HPM_OK) return r;
+    if ((r = get_word(p, "", classes, 3, &idx, diag)) != HPM_OK) return r;
+    m->classification = (hpm_classification)(idx + 1);
+    if ((r = need(&ps, "id", "", &p, diag)) != HPM_OK) return r;
+    if ((r = get_str(p, "", HPM_ID_MAX, S_ID, m->id, diag)) != HPM_OK) return r;
+    if ((r = need(&ps, "target-baseline", "", &p, diag)) != HPM_OK) return r;
+    if ((r = get_digest(p, "", m->target_baseline, diag)) != HPM_OK) return r;
+    if ((r = need(&ps, "sequence", "", &p, diag)) != HPM_OK) return r;
+    if ((r = get_u32(p, "", &m->sequence, diag)) != HPM_OK) return r;
+    if (m->sequence == 0)
+      return hpm_fail(diag, HPM_E_BAD_FIELD, "sequence", "hotpatch sequence numbers start at 1", 0, 0);
+  }
+
+  fdt_for_each_subnode(child, fdt, 0) {
+    int len;
+    const char *name = fdt_get_name(fdt, child, &len);
+    if (!name) return fdt_fail(diag, "/", len);
+    if (hpm_str_eq(name, "payloads")) {
+      payloads = child;
+    } else if (!hpm_has_prefix(name, INFO_PREFIX)) {
+      return hpm_fail(diag, HPM_E_UNKNOWN_CRITICAL, name, "unknown critical node", 0, 0);
+    }
+  }
+  if (child != -FDT_ERR_NOTFOUND) return fdt_fail(diag, "/", child);
+  if (payloads < 0) return hpm_fail(diag, HPM_E_BAD_FIELD, "payloads", "required node is missing", 0, 0);
+  m->payload_area_size = area;
+  return parse_payloads(fdt, payloads, m, diag);
+}

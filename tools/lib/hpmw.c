@@ -1,0 +1,426 @@
+/* SPDX-License-Identifier: MIT */
+#include "hpmw.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libfdt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecdsa.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+
+#include "hpm/format.h"
+
+static int fail(hpmw_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(hpmw_err *e, const char *fmt, ...) {
+  if (e) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+  }
+  return -1;
+}
+
+static void put_le16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+}
+static void put_le32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put_le64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t get_le32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+void hpmw_hex(const uint8_t *p, size_t n, char *out) {
+  static const char d[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = d[p[i] >> 4];
+    out[2 * i + 1] = d[p[i] & 15];
+  }
+  out[2 * n] = '\0';
+}
+
+static int fdt_emit(void *fdt, const hpmw_manifest *m, const uint8_t (*hashes)[HPM_DIGEST_LEN]) {
+  int rc = 0;
+  uint64_t offset = 0;
+#define T(x)            \
+  do {                  \
+    rc = (x);           \
+    if (rc) return rc;  \
+  } while (0)
+  T(fdt_finish_reservemap(fdt));
+  T(fdt_begin_node(fdt, ""));
+  T(fdt_property_u32(fdt, "hpm,format", HPM_FORMAT_VERSION));
+  T(fdt_property_string(fdt, "hpm,kind", hpm_kind_to_string(m->kind)));
+  T(fdt_property_string(fdt, "compat", m->compat));
+  T(fdt_property_string(fdt, "version", m->version));
+  T(fdt_property_u32(fdt, "svn", m->svn));
+  T(fdt_property_u64(fdt, "timestamp", m->timestamp));
+  if (m->kind == HPM_KIND_BASELINE) {
+    T(fdt_property_string(fdt, "release", hpm_release_to_string(m->release)));
+  } else if (m->kind == HPM_KIND_HOTPATCH) {
+    T(fdt_property_string(fdt, "classification", hpm_classification_to_string(m->classification)));
+    T(fdt_property_string(fdt, "id", m->id));
+    T(fdt_property(fdt, "target-baseline", m->target_baseline, HPM_DIGEST_LEN));
+    T(fdt_property_u32(fdt, "sequence", m->sequence));
+  }
+  T(fdt_begin_node(fdt, "payloads"));
+  for (size_t i = 0; i < m->payload_count; i++) {
+    const hpmw_payload *p = &m->payloads[i];
+    T(fdt_begin_node(fdt, p->name));
+    T(fdt_property_string(fdt, "type", hpm_payload_type_to_string(p->type)));
+    T(fdt_property_u64(fdt, "size", p->size));
+    T(fdt_property(fdt, "sha256", hashes[i], HPM_DIGEST_LEN));
+    if (p->file) {
+      T(fdt_property_string(fdt, "file", p->file));
+    } else {
+      T(fdt_property_u64(fdt, "offset", offset));
+      offset += p->size;
+    }
+    T(fdt_end_node(fdt));
+  }
+  T(fdt_end_node(fdt));
+  T(fdt_end_node(fdt));
+  T(fdt_finish(fdt));
+#undef T
+  return 0;
+}
+
+int hpmw_manifest_fdt(const hpmw_manifest *m, uint8_t **out, size_t *out_len, hpmw_err *e) {
+  uint8_t (*hashes)[HPM_DIGEST_LEN];
+  size_t cap = 4096;
+  int rc;
+
+  if (m->payload_count > HPM_MAX_PAYLOADS)
+    return fail(e, "too many payloads (%zu, the limit is %u)", m->payload_count, HPM_MAX_PAYLOADS);
+  hashes = calloc(m->payload_count ? m->payload_count : 1, sizeof *hashes);
+  if (!hashes) return fail(e, "out of memory");
+  for (size_t i = 0; i < m->payload_count; i++) {
+    if (hpm_sha256(m->payloads[i].data, m->payloads[i].size, hashes[i]) != HPM_OK) {
+      free(hashes);
+      return fail(e, "hashing payload %s failed", m->payloads[i].name);
+    }
+  }
+  for (;;) {
+    uint8_t *fdt = calloc(1, cap);
+    if (!fdt) {
+      free(hashes);
+      return fail(e, "out of memory");
+    }
+    rc = fdt_create(fdt, (int)cap);
+    if (!rc) rc = fdt_emit(fdt, m, (const uint8_t(*)[HPM_DIGEST_LEN])hashes);
+    if (rc == -FDT_ERR_NOSPACE && cap < HPM_MANIFEST_MAX * 2) {
+      free(fdt);
+      cap *= 2;
+      continue;
+    }
+    free(hashes);
+    if (rc) {
+      free(fdt);
+      return fail(e, "building the manifest failed: %s", fdt_strerror(rc));
+    }
+    *out_len = fdt_totalsize(fdt);
+    if (*out_len > HPM_MANIFEST_MAX) {
+      free(fdt);
+      return fail(e, "manifest would be %zu bytes; the limit is %u", *out_len, HPM_MANIFEST_MAX);
+    }
+    *out = fdt;
+    return 0;
+  }
+}
+
+int hpmw_assemble(hpm_kind kind, const uint8_t *fdt, size_t fdt_len, const uint8_t *area,
+                  size_t area_len, uint8_t **out, size_t *out_len, hpmw_err *e) {
+  size_t total = HPM_HEADER_SIZE + fdt_len + area_len + HPM_SIG_HEADER_SIZE;
+  uint8_t *b;
+  if (fdt_len > UINT32_MAX || area_len > HPM_PAYLOAD_AREA_MAX)
+    return fail(e, "embedded payloads total %zu bytes; the limit is 2 GiB", area_len);
+  b = calloc(1, total);
+  if (!b) return fail(e, "out of memory (%zu bytes)", total);
+  memcpy(b, HPM_MAGIC, HPM_MAGIC_LEN);
+  put_le32(b + HPM_HDR_OFF_FORMAT, HPM_FORMAT_VERSION);
+  put_le32(b + HPM_HDR_OFF_KIND, (uint32_t)kind);
+  put_le32(b + HPM_HDR_OFF_HEADER_SIZE, HPM_HEADER_SIZE);
+  put_le32(b + HPM_HDR_OFF_MANIFEST_SIZE, (uint32_t)fdt_len);
+  put_le64(b + HPM_HDR_OFF_PAYLOAD_SIZE, area_len);
+  memcpy(b + HPM_HEADER_SIZE, fdt, fdt_len);
+  if (area_len) memcpy(b + HPM_HEADER_SIZE + fdt_len, area, area_len);
+  memcpy(b + HPM_HEADER_SIZE + fdt_len + area_len, HPM_SIG_MAGIC, HPM_SIG_MAGIC_LEN);
+  *out = b;
+  *out_len = total;
+  return 0;
+}
+
+int hpmw_build(const hpmw_manifest *m, uint8_t **out, size_t *out_len, hpmw_err *e) {
+  uint8_t *fdt = NULL, *area = NULL;
+  size_t fdt_len = 0, area_len = 0, off = 0;
+  int rc;
+  for (size_t i = 0; i < m->payload_count; i++)
+    if (!m->payloads[i].file) {
+      if (m->payloads[i].size > HPM_PAYLOAD_MAX)
+        return fail(e, "payload %s is %zu bytes; the limit is 1 GiB", m->payloads[i].name,
+                    m->payloads[i].size);
+      area_len += m->payloads[i].size;
+    }
+  if (area_len > HPM_PAYLOAD_AREA_MAX)
+    return fail(e, "embedded payloads total %zu bytes; the limit is 2 GiB", area_len);
+  if (hpmw_manifest_fdt(m, &fdt, &fdt_len, e)) return -1;
+  if (area_len) {
+    area = malloc(area_len);
+    if (!area) {
+      free(fdt);
+      return fail(e, "out of memory (%zu bytes)", area_len);
+    }
+    for (size_t i = 0; i < m->payload_count; i++)
+      if (!m->payloads[i].file) {
+        memcpy(area + off, m->payloads[i].data, m->payloads[i].size);
+        off += m->payloads[i].size;
+      }
+  }
+  rc = hpmw_assemble(m->kind, fdt, fdt_len, area, area_len, out, out_len, e);
+  free(fdt);
+  free(area);
+  return rc;
+}
+
+int hpmw_add_signature(uint8_t **buf, size_t *len, hpm_alg alg,
+                       const uint8_t key_id[HPM_DIGEST_LEN], const uint8_t *der, size_t der_len,
+                       hpmw_err *e) {
+  size_t tbs_len, sig_off;
+  hpm_diag d;
+  uint32_t count;
+  uint8_t *nb, *ent;
+  char hex[2 * HPM_DIGEST_LEN + 1];
+
+  if (hpm_container_layout(*buf, *len, &tbs_len, &sig_off, &d) != HPM_OK)
+    return fail(e, "not a valid container (%s: %s)", d.field, d.detail);
+  if (der_len < 8 || der_len > HPM_SIG_DER_MAX)
+    return fail(e, "signature is %zu bytes; a DER ECDSA signature is 8 to %u bytes", der_len,
+                HPM_SIG_DER_MAX);
+  count = get_le32(*buf + sig_off + 8);
+  if (count >= HPM_MAX_SIGNATURES)
+    return fail(e, "the container already has %u signatures (the limit)", count);
+  for (uint32_t i = 0; i < count; i++) {
+    const uint8_t *x = *buf + sig_off + HPM_SIG_HEADER_SIZE + (size_t)i * HPM_SIG_ENTRY_SIZE;
+    if (memcmp(x + HPM_SIG_ENT_OFF_KEYID, key_id, HPM_DIGEST_LEN) == 0) {
+      hpmw_hex(key_id, HPM_DIGEST_LEN, hex);
+      return fail(e, "the container is already signed by key %s", hex);
+    }
+  }
+  nb = realloc(*buf, *len + HPM_SIG_ENTRY_SIZE);
+  if (!nb) return fail(e, "out of memory");
+  ent = nb + *len;
+  memset(ent, 0, HPM_SIG_ENTRY_SIZE);
+  put_le16(ent + HPM_SIG_ENT_OFF_ALG, (uint16_t)alg);
+  put_le16(ent + HPM_SIG_ENT_OFF_LEN, (uint16_t)der_len);
+  memcpy(ent + HPM_SIG_ENT_OFF_KEYID, key_id, HPM_DIGEST_LEN);
+  memcpy(ent + HPM_SIG_ENT_OFF_DER, der, der_len);
+  put_le32(nb + sig_off + 8, count + 1);
+  *buf = nb;
+  *len += HPM_SIG_ENTRY_SIZE;
+  return 0;
+}
+
+static const char *mbed_err(int rc, char *buf, size_t cap) {
+  mbedtls_strerror(rc, buf, cap);
+  return buf;
+}
+
+int hpmw_public_of(mbedtls_pk_context *pk, hpm_pubkey *out, hpmw_err *e) {
+  uint8_t der[256];
+  int n = mbedtls_pk_write_pubkey_der(pk, der, sizeof der);
+  char eb[128];
+  if (n < 0) return fail(e, "cannot encode the public key: %s", mbed_err(n, eb, sizeof eb));
+  /* mbedtls writes at the end of the buffer. */
+  if (hpm_pubkey_from_spki(der + sizeof der - (size_t)n, (size_t)n, out) != HPM_OK)
+    return fail(e, "the key is not an uncompressed ECDSA P-256 or P-384 key");
+  return 0;
+}
+
+static int check_curve(mbedtls_pk_context *pk, const char *path, hpmw_err *e) {
+  if (mbedtls_pk_get_type(pk) != MBEDTLS_PK_ECKEY)
+    return fail(e, "%s: not an EC key (hpm uses ECDSA P-256 or P-384)", path);
+  mbedtls_ecp_group_id g = mbedtls_pk_ec(*pk)->grp.id;
+  if (g != MBEDTLS_ECP_DP_SECP256R1 && g != MBEDTLS_ECP_DP_SECP384R1)
+    return fail(e, "%s: unsupported curve (use P-256 or P-384)", path);
+  return 0;
+}
+
+int hpmw_load_private(const char *path, mbedtls_pk_context *pk, hpmw_err *e) {
+  char eb[128];
+  int rc = mbedtls_pk_parse_keyfile(pk, path, NULL);
+  if (rc)
+    return fail(e, "%s: cannot read private key: %s", path, mbed_err(rc, eb, sizeof eb));
+  return check_curve(pk, path, e);
+}
+
+int hpmw_load_public(const char *path, hpm_pubkey *out, hpmw_err *e) {
+  mbedtls_pk_context pk;
+  char eb[128];
+  int rc;
+  mbedtls_pk_init(&pk);
+  rc = mbedtls_pk_parse_public_keyfile(&pk, path);
+  if (rc) {
+    /* A private key file also carries the public key. */
+    mbedtls_pk_free(&pk);
+    mbedtls_pk_init(&pk);
+    if (mbedtls_pk_parse_keyfile(&pk, path, NULL) != 0) {
+      mbedtls_pk_free(&pk);
+      return fail(e, "%s: cannot read public key: %s", path, mbed_err(rc, eb, sizeof eb));
+    }
+  }
+  rc = check_curve(&pk, path, e);
+  if (!rc && hpmw_public_of(&pk, out, NULL))
+    rc = fail(e, "%s: not an uncompressed ECDSA P-256 or P-384 public key", path);
+  mbedtls_pk_free(&pk);
+  return rc;
+}
+
+int hpmw_sign(mbedtls_pk_context *pk, const uint8_t *msg, size_t msg_len, uint8_t *der,
+              size_t *der_len, hpm_alg *alg, uint8_t key_id[HPM_DIGEST_LEN], hpmw_err *e) {
+  mbedtls_entropy_context ent;
+  mbedtls_ctr_drbg_context drbg;
+  hpm_pubkey pub;
+  uint8_t hash[64];
+  size_t hlen;
+  mbedtls_md_type_t md;
+  char eb[128];
+  int rc;
+
+  if (check_curve(pk, "key", e) || hpmw_public_of(pk, &pub, e)) return -1;
+  if (pub.alg == HPM_ALG_ECDSA_P256_SHA256) {
+    md = MBEDTLS_MD_SHA256;
+    hlen = 32;
+    if (hpm_sha256(msg, msg_len, hash) != HPM_OK) return fail(e, "hashing failed");
+  } else {
+    md = MBEDTLS_MD_SHA384;
+    hlen = 48;
+    if (mbedtls_sha512_ret(msg, msg_len, hash, 1)) return fail(e, "hashing failed");
+  }
+  /* The DRBG only blinds the computation; k itself comes from RFC 6979, so
+   * the same key and bytes always give the same signature. */
+  mbedtls_entropy_init(&ent);
+  mbedtls_ctr_drbg_init(&drbg);
+  rc = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &ent, (const unsigned char *)"hpm-sign", 8);
+  if (!rc)
+    rc = mbedtls_ecdsa_write_signature(mbedtls_pk_ec(*pk), md, hash, hlen, der, der_len,
+                                       mbedtls_ctr_drbg_random, &drbg);
+  mbedtls_ctr_drbg_free(&drbg);
+  mbedtls_entropy_free(&ent);
+  if (rc) return fail(e, "signing failed: %s", mbed_err(rc, eb, sizeof eb));
+  /* Never emit a signature core would not accept. */
+  if (hpm_signature_check(&pub, msg, msg_len, der, *der_len) != HPM_OK)
+    return fail(e, "internal error: the new signature does not verify");
+  *alg = pub.alg;
+  memcpy(key_id, pub.key_id, HPM_DIGEST_LEN);
+  return 0;
+}
+
+int hpmw_sign_container(uint8_t **buf, size_t *len, mbedtls_pk_context *pk, hpmw_err *e) {
+  size_t tbs_len, sig_off, der_len = 0;
+  uint8_t der[MBEDTLS_ECDSA_MAX_LEN], kid[HPM_DIGEST_LEN];
+  hpm_alg alg;
+  hpm_diag d;
+  if (hpm_container_layout(*buf, *len, &tbs_len, &sig_off, &d) != HPM_OK)
+    return fail(e, "not a valid container (%s: %s)", d.field, d.detail);
+  if (hpmw_sign(pk, *buf, tbs_len, der, &der_len, &alg, kid, e)) return -1;
+  return hpmw_add_signature(buf, len, alg, kid, der, der_len, e);
+}
+
+int hpmw_write_file(const char *path, const uint8_t *data, size_t len, unsigned mode,
+                    int exclusive, hpmw_err *e) {
+  char tmp[PATH_MAX], dir[PATH_MAX];
+  int fd, dfd, saved;
+  size_t done = 0;
+
+  if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
+    return fail(e, "%s: path too long", path);
+  if (exclusive && access(path, F_OK) == 0)
+    return fail(e, "%s: already exists; refusing to overwrite it", path);
+  fd = mkstemp(tmp);
+  if (fd < 0) return fail(e, "%s: cannot create a file beside it: %s", path, strerror(errno));
+  if (fchmod(fd, mode) != 0) goto io_error;
+  while (done < len) {
+    ssize_t n = write(fd, data + done, len - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) goto io_error;
+    done += (size_t)n;
+  }
+  if (fsync(fd) != 0) goto io_error;
+  if (close(fd) != 0) {
+    fd = -1;
+    goto io_error;
+  }
+  fd = -1;
+  if (exclusive) {
+    /* link() fails if path appeared meanwhile: never replace a key. */
+    if (link(tmp, path) != 0) goto io_error;
+    unlink(tmp);
+  } else if (rename(tmp, path) != 0) {
+    goto io_error;
+  }
+  snprintf(dir, sizeof dir, "%s", path);
+  dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+  return 0;
+
+io_error:
+  saved = errno;
+  if (fd >= 0) close(fd);
+  unlink(tmp);
+  return fail(e, "%s: %s", path, saved == EEXIST ? "already exists; refusing to overwrite it" : strerror(saved));
+}
+
+int hpmw_read_file(const char *path, uint64_t limit, uint8_t **out, size_t *len, hpmw_err *e) {
+  struct stat st;
+  uint8_t *b;
+  size_t done = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(e, "%s: %s", path, strerror(errno));
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return fail(e, "%s: not a regular file", path);
+  }
+  if ((uint64_t)st.st_size > limit) {
+    close(fd);
+    return fail(e, "%s: %lld bytes is over the limit of %llu", path, (long long)st.st_size,
+                (unsigned long long)limit);
+  }
+  b = malloc(st.st_size ? (size_t)st.st_size : 1);
+  if (!b) {
+    close(fd);
+    return fail(e, "%s: out of memory", path);
+  }
+  while (done < (size_t)st.st_size) {
+    ssize_t n = read(fd, b + done, (size_t)st.st_size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int saved = n < 0 ? errno : EIO;
+      free(b);
+      close(fd);
+      return fail(e, "%s: read failed: %s", path, n == 0 ? "file shrank while reading" : strerror(saved));
+    }
+    done += (size_t)n;
+  }
+  close(fd);
+  *out = b;
+  *len = done;
+  return 0;
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hpmw: host-only container writer and signer, shared by hpm-sign and the
+ * tests.  Builds exactly the layout of docs/format.md; verification stays in
+ * core/ (one implementation of the rules).
+ */
+#ifndef HPMW_H
+#define HPMW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mbedtls/pk.h>
+
+#include "hpm/core.h"
+
+typedef struct {
+  const char *name;          /* node name: [a-z0-9][a-z0-9._-]*, <= 31 */
+  hpm_payload_type type;
+  const uint8_t *data;       /* the bytes (hashed; copied when embedded) */
+  size_t size;
+  const char *file;          /* non-NULL: detached, stored beside as this file name */
+} hpmw_payload;
+
+typedef struct {
+  hpm_kind kind;
+  const char *compat;
+  const char *version;
+  uint32_t svn;
+  uint64_t timestamp;
+  hpm_release release;                 /* baseline */
+  hpm_classification classification;   /* hotpatch */
+  const char *id;                      /* hotpatch */
+  uint8_t target_baseline[HPM_DIGEST_LEN]; /* hotpatch */
+  uint32_t sequence;                   /* hotpatch */
+  const hpmw_payload *payloads;
+  size_t payload_count;
+} hpmw_manifest;
+
+/* Errors carry a message for the user; functions return 0 or -1. */
+typedef struct {
+  char msg[256];
+} hpmw_err;
+
+/* Build the manifest FDT for m.  *fdt is malloc'd. */
+int hpmw_manifest_fdt(const hpmw_manifest *m, uint8_t **fdt, size_t *fdt_len, hpmw_err *e);
+
+/* Assemble header || fdt || payload area || empty signature block.
+ * *out is malloc'd. */
+int hpmw_assemble(hpm_kind kind, const uint8_t *fdt, size_t fdt_len, const uint8_t *area,
+                  size_t area_len, uint8_t **out, size_t *out_len, hpmw_err *e);
+
+/* hpmw_manifest_fdt + hpmw_assemble, embedding every payload without a file. */
+int hpmw_build(const hpmw_manifest *m, uint8_t **out, size_t *out_len, hpmw_err *e);
+
+/* Append one signature entry (the block's count is updated; *buf realloc'd).
+ * Refuses a 17th signature and a second one by the same key. */
+int hpmw_add_signature(uint8_t **buf, size_t *len, hpm_alg alg,
+                       const uint8_t key_id[HPM_DIGEST_LEN], const uint8_t *der,
+                       size_t der_len, hpmw_err *e);
+
+/* Keys.  Private keys: PEM or DER (SEC1 or PKCS#8), P-256 or P-384. */
+int hpmw_load_private(const char *path, mbedtls_pk_context *pk, hpmw_err *e);
+/* Public keys: PEM or DER SubjectPublicKeyInfo. */
+int hpmw_load_public(const char *path, hpm_pubkey *out, hpmw_err *e);
+int hpmw_public_of(mbedtls_pk_context *pk, hpm_pubkey *out, hpmw_err *e);
+
+/* Deterministic (RFC 6979) ECDSA over msg; the hash follows the key's curve. */
+int hpmw_sign(mbedtls_pk_context *pk, const uint8_t *msg, size_t msg_len, uint8_t *der,
+              size_t *der_len, hpm_alg *alg, uint8_t key_id[HPM_DIGEST_LEN], hpmw_err *e);
+
+/* Sign the container in *buf with pk and append the signature. */
+int hpmw_sign_container(uint8_t **buf, size_t *len, mbedtls_pk_context *pk, hpmw_err *e);
+
+/* Write a file atomically: temp file in the same directory, fsync, rename,
+ * directory fsync.  mode applies to the new file.  With exclusive, refuse
+ * to replace an existing file.  Never leaves a partial file behind. */
+int hpmw_write_file(const char *path, const uint8_t *data, size_t len, unsigned mode,
+                    int exclusive, hpmw_err *e);
+
+/* Read a whole file (malloc'd; limit bounds the size). */
+int hpmw_read_file(const char *path, uint64_t limit, uint8_t **out, size_t *len, hpmw_err *e);
+
+/* Lower-case hex of n bytes into out (2n+1 bytes). */
+void hpmw_hex(const uint8_t *p, size_t n, char *out);
+
+#endif
