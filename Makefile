@@ -35,8 +35,12 @@ include mk/fuzz.mk
 include mk/bench.mk
 include mk/demo.mk
 
-.PHONY: all clean
+.PHONY: all clean check
 all: $(ALL_TARGETS)
+
+# Every suite; the last line is "N passed, N failed".
+check: $(DEPS_STAMP)
+	@B="$(B)" MAKE="$(MAKE)" PYTHON="$(PYTHON)" bash scripts/check.sh
 
 clean:
 	rm -rf $(B)

@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# hpm dependency set-up.  Usage: bash scripts/deps.sh DEPSDIR
+#
+#   1. installs the Debian packages below that are missing (apt-get is only
+#      called when something is missing);
+#   2. fetches the pinned third-party source tarballs into DEPSDIR/dl and
+#      checks their sha256 (Debian pool first, `apt-get source` as fallback);
+#   3. unpacks them into DEPSDIR/src/mbedtls-<ver> and DEPSDIR/src/libfdt.
+#
+# Idempotent: run it again and it only does what is missing.  Third-party
+# sources are never committed: DEPSDIR is git-ignored.
+set -euo pipefail
+
+# ---- Debian packages (extend this list; one package per word) ------------
+DEB_PACKAGES=(
+  build-essential gnu-efi libmbedtls-dev libfdt-dev libcmocka-dev
+  python3-pytest python3-pexpect clang libclang-rt-14-dev llvm openssl
+  xz-utils curl ca-certificates pkg-config dosfstools mtools ovmf
+  qemu-system-x86 qemu-utils sbsigntool efitools
+)
+
+# ---- pinned sources --------------------------------------------------------
+DEBIAN_POOL=http://deb.debian.org/debian/pool/main
+
+MBEDTLS_VERSION=2.28.3
+MBEDTLS_TARBALL=mbedtls_${MBEDTLS_VERSION}.orig.tar.gz
+MBEDTLS_SHA256=3b4953aa55a681e084d31892d9904cc5328d6b4958ea57b90ae4b4f94ae69a8d
+MBEDTLS_URL=$DEBIAN_POOL/m/mbedtls/$MBEDTLS_TARBALL
+MBEDTLS_SRCPKG=mbedtls
+
+# libfdt (same API as libfdt-dev 1.6.1) comes from Debian's xen sources: the
+# device-tree-compiler tarballs are not in the archive.
+XEN_VERSION=4.17.5+72-g01140da4e8
+XEN_TARBALL=xen_${XEN_VERSION}.orig.tar.xz
+XEN_SHA256=53922f4d0a02c577f2ea9d63f65989cd88715779eebeed879ca1d314103ee06e
+XEN_URL=$DEBIAN_POOL/x/xen/$XEN_TARBALL
+XEN_SRCPKG=xen
+
+# ---------------------------------------------------------------------------
+if [ $# -ne 1 ] || [ -z "$1" ]; then
+  echo "usage: bash scripts/deps.sh DEPSDIR" >&2
+  exit 2
+fi
+mkdir -p "$1"
+DEPSDIR=$(cd "$1" && pwd)
+DL=$DEPSDIR/dl
+SRC=$DEPSDIR/src
+mkdir -p "$DL" "$SRC"
+
+log() { echo "deps: $*"; }
+die() { echo "deps: error: $*" >&2; exit 1; }
+
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=()
+else
+  command -v sudo >/dev/null 2>&1 || die "not root and sudo is not installed"
+  SUDO=(sudo)
+fi
+as_root() { "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive "$@"; }
+
+APT_UPDATED=0
+apt_update() {
+  if [ "$APT_UPDATED" -eq 0 ]; then
+    as_root apt-get update -q >/dev/null || die "apt-get update failed"
+    APT_UPDATED=1
+  fi
+}
+
+# ---- 1. packages -----------------------------------------------------------
+missing=()
+for pkg in "${DEB_PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${#missing[@]} packages: ${missing[*]}"
+  apt_update
+  as_root apt-get install -y -q --no-install-recommends "${missing[@]}" \
+    || die "apt-get install failed"
+else
+  log "${#DEB_PACKAGES[@]} packages present"
+fi
+
+# ---- 2. sources ------------------------------------------------------------
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# Add a deb-src entry mirroring the main archive's deb entry (for the
+# apt-get source fallback).  Only when no deb-src entry exists yet.
+ensure_deb_src() {
+  if grep -rqsE '^(Types:.*deb-src|deb-src[[:space:]])' \
+       /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null; then
+    return 0
+  fi
+  local f=/etc/apt/sources.list.d/debian.sources uris="" suites="" comps="" signed=""
+  if [ -r "$f" ]; then
+    # First deb822 stanza whose URIs is not the security archive.
+    eval "$(awk '
+      BEGIN { RS=""; FS="\n" }
+      {
+        u=s=c=k=""; isdeb=0
+        for (i = 1; i <= NF; i++) {
+          if ($i ~ /^Types:/ && $i ~ /[[:space:]]deb([[:space:]]|$)/) isdeb=1
+          if ($i ~ /^URIs:/)       { u=$i; sub(/^URIs:[[:space:]]*/, "", u) }
+          if ($i ~ /^Suites:/)     { s=$i; sub(/^Suites:[[:space:]]*/, "", s) }
+          if ($i ~ /^Components:/) { c=$i; sub(/^Components:[[:space:]]*/, "", c) }
+          if ($i ~ /^Signed-By:/)  { k=$i; sub(/^Signed-By:[[:space:]]*/, "", k) }
+        }
+        if (isdeb && u != "" && u !~ /security/) {
+          printf "uris=\"%s\"; suites=\"%s\"; comps=\"%s\"; signed=\"%s\"\n", u, s, c, k
+          exit
+        }
+      }' "$f")"
+  fi
+  if [ -z "$uris" ] && [ -r /etc/apt/sources.list ]; then
+    read -r uris suites comps < <(awk '$1 == "deb" && $2 !~ /^\[/ && $2 !~ /security/ {
+        print $2, $3, $4; exit }' /etc/apt/sources.list) || true
+  fi
+  [ -n "$uris" ] && [ -n "$suites" ] || die "cannot find the Debian archive entry to mirror as deb-src"
+  log "adding a deb-src entry for $uris $suites"
+  {
+    echo "Types: deb-src"
+    echo "URIs: $uris"
+    echo "Suites: $suites"
+    echo "Components: ${comps:-main}"
+    [ -z "$signed" ] || echo "Signed-By: $signed"
+  } | "${SUDO[@]}" tee /etc/apt/sources.list.d/hpm-deb-src.sources >/dev/null
+  APT_UPDATED=0
+}
+
+# fetch NAME TARBALL SHA256 URL SRCPKG: leaves DL/TARBALL with the right hash.
+fetch() {
+  local name=$1 tarball=$2 want=$3 url=$4 srcpkg=$5
+  local dest=$DL/$tarball got
+  if [ -f "$dest" ]; then
+    got=$(sha256_of "$dest")
+    [ "$got" = "$want" ] && return 0
+    log "$tarball: hash mismatch ($got), fetching again"
+    rm -f "$dest"
+  fi
+  local tmp=$DL/.tmp.$tarball.$$
+  rm -f "$tmp"
+  log "fetching $tarball"
+  if ! curl -fsSL --retry 3 --connect-timeout 20 -o "$tmp" "$url"; then
+    rm -f "$tmp"
+    log "$name: direct download failed, trying apt-get source"
+    ensure_deb_src
+    apt_update
+    local sdir
+    sdir=$(mktemp -d "$DL/.apt-source.XXXXXX")
+    chmod 755 "$sdir" # readable by apt's _apt sandbox user
+    (cd "$sdir" && apt-get source -q --download-only "$srcpkg" >/dev/null) \
+      || { rm -rf "$sdir"; die "$name: apt-get source --download-only $srcpkg failed"; }
+    [ -f "$sdir/$tarball" ] \
+      || { rm -rf "$sdir"; die "$name: apt-get source did not provide $tarball"; }
+    mv "$sdir/$tarball" "$tmp"
+    rm -rf "$sdir"
+  fi
+  got=$(sha256_of "$tmp")
+  if [ "$got" != "$want" ]; then
+    rm -f "$tmp"
+    die "sha256 mismatch for $tarball: expected $want, got $got"
+  fi
+  mv -f "$tmp" "$dest"
+}
+
+fetch mbedtls "$MBEDTLS_TARBALL" "$MBEDTLS_SHA256" "$MBEDTLS_URL" "$MBEDTLS_SRCPKG"
+fetch libfdt "$XEN_TARBALL" "$XEN_SHA256" "$XEN_URL" "$XEN_SRCPKG"
+
+# ---- 3. unpack -------------------------------------------------------------
+# Each unpacked tree carries a marker holding the sha256 it came from; a tree
+# without the right marker is rebuilt from scratch (temp dir, then rename).
+MARKER=.hpm-source-sha256
+
+unpacked_ok() { [ -f "$1/$MARKER" ] && [ "$(cat "$1/$MARKER")" = "$2" ]; }
+
+# mbedTLS: the whole tree (the tarball's single top folder).
+MBEDTLS_DIR=$SRC/mbedtls-$MBEDTLS_VERSION
+if ! unpacked_ok "$MBEDTLS_DIR" "$MBEDTLS_SHA256"; then
+  tmp=$(mktemp -d "$SRC/.tmp.mbedtls.XXXXXX")
+  tar -xzf "$DL/$MBEDTLS_TARBALL" -C "$tmp"
+  top=$(find "$tmp" -mindepth 1 -maxdepth 1 -type d)
+  [ -n "$top" ] && [ "$(echo "$top" | wc -l)" -eq 1 ] && [ -f "$top/include/mbedtls/version.h" ] \
+    || { rm -rf "$tmp"; die "$MBEDTLS_TARBALL: unexpected layout"; }
+  echo "$MBEDTLS_SHA256" > "$top/$MARKER"
+  rm -rf "$MBEDTLS_DIR"
+  mv "$top" "$MBEDTLS_DIR"
+  rm -rf "$tmp"
+fi
+grep -q "MBEDTLS_VERSION_STRING *\"$MBEDTLS_VERSION\"" "$MBEDTLS_DIR/include/mbedtls/version.h" \
+  || die "$MBEDTLS_DIR is not mbedTLS $MBEDTLS_VERSION"
+log "mbedtls $MBEDTLS_VERSION ok"
+
+# libfdt: xen/common/libfdt/*.[ch] and xen/include/xen/libfdt/*.h, flattened.
+# Xen's libfdt_env.h is left out on purpose: it pulls in Xen headers, and the
+# sources include it as "libfdt_env.h" (their own folder is searched first),
+# so the EFI build's own efi/libfdt_env.h could not win if it were there.
+LIBFDT_DIR=$SRC/libfdt
+if ! unpacked_ok "$LIBFDT_DIR" "$XEN_SHA256"; then
+  tmp=$(mktemp -d "$SRC/.tmp.libfdt.XXXXXX")
+  tar -xJf "$DL/$XEN_TARBALL" -C "$tmp" --wildcards --no-wildcards-match-slash \
+    '*/xen/common/libfdt/*.c' '*/xen/common/libfdt/*.h' '*/xen/include/xen/libfdt/*.h'
+  mkdir "$tmp/out"
+  find "$tmp" -path "$tmp/out" -prune -o -type f \( -name '*.c' -o -name '*.h' \) \
+       ! -name libfdt_env.h -exec cp {} "$tmp/out/" \;
+  for f in fdt.c fdt_ro.c fdt_wip.c fdt_sw.c fdt_rw.c fdt_strerror.c fdt_check.c \
+           fdt.h libfdt.h libfdt_internal.h; do
+    [ -f "$tmp/out/$f" ] || { rm -rf "$tmp"; die "$XEN_TARBALL: $f missing"; }
+  done
+  echo "$XEN_SHA256" > "$tmp/out/$MARKER"
+  rm -rf "$LIBFDT_DIR"
+  mv "$tmp/out" "$LIBFDT_DIR"
+  rm -rf "$tmp"
+fi
+log "libfdt (xen $XEN_VERSION) ok"
