@@ -34,6 +34,9 @@ static hpm_result parse_layout(const uint8_t *buf, size_t len, layout *l, hpm_di
     return hpm_fail(diag, HPM_E_UNSUPPORTED_VERSION, "header.format_version", "version ",
                     hpm_fmt_u64(l->format_version, n1), " is not supported (this build: 1)");
   kind = hpm_le32(buf + HPM_HDR_OFF_KIND);
+  if (kind == HPM_KIND_CATALOG)
+    return hpm_fail(diag, HPM_E_UNSUPPORTED_VERSION, "header.kind",
+                    "kind 3 (catalog) is reserved and not defined in format version 1", 0, 0);
   if (kind < HPM_KIND_BASELINE || kind > HPM_KIND_CATALOG)
     return hpm_fail(diag, HPM_E_BAD_HEADER, "header.kind", "unknown kind ",
                     hpm_fmt_u64(kind, n1), 0);
@@ -94,6 +97,28 @@ hpm_result hpm_container_layout(const uint8_t *buf, size_t len, size_t *tbs_len,
   return HPM_OK;
 }
 
+/* One DER INTEGER at *p (short-form length, minimal, positive). */
+static bool der_int_canonical(const uint8_t **p, const uint8_t *end) {
+  size_t n;
+  if (end - *p < 2 || (*p)[0] != 0x02) return false;
+  n = (*p)[1];
+  if (n == 0 || n > 0x7f || (size_t)(end - *p - 2) < n) return false;
+  const uint8_t *v = *p + 2;
+  if (v[0] & 0x80) return false;                       /* negative */
+  if (n > 1 && v[0] == 0x00 && !(v[1] & 0x80)) return false; /* padded */
+  *p = v + n;
+  return true;
+}
+
+/* ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER } in minimal DER, so
+ * every signature has exactly one encoding.  Signatures are at most 104
+ * bytes, so every length is in short form. */
+static bool der_sig_canonical(const uint8_t *der, size_t len) {
+  const uint8_t *p = der + 2, *end = der + len;
+  if (len < 8 || der[0] != 0x30 || der[1] != len - 2) return false;
+  return der_int_canonical(&p, end) && der_int_canonical(&p, end) && p == end;
+}
+
 /* Decode entry i of the signature block; shape only, no cryptography. */
 static hpm_result sig_entry(const uint8_t *buf, const layout *l, uint32_t i, hpm_alg *alg,
                             const uint8_t **key_id, const uint8_t **der, size_t *der_len,
@@ -111,6 +136,9 @@ static hpm_result sig_entry(const uint8_t *buf, const layout *l, uint32_t i, hpm
   if (hpm_le32(e + HPM_SIG_ENT_OFF_RESERVED) != 0 ||
       !hpm_all_zero(e + HPM_SIG_ENT_OFF_DER + dl, HPM_SIG_DER_MAX - dl))
     return hpm_fail(diag, HPM_E_BAD_SIGNATURE_BLOCK, field, "reserved or padding bytes are not 0", 0, 0);
+  if (!der_sig_canonical(e + HPM_SIG_ENT_OFF_DER, dl))
+    return hpm_fail(diag, HPM_E_BAD_SIGNATURE_BLOCK, field,
+                    "signature is not minimal DER (SEQUENCE of two INTEGERs)", 0, 0);
   *alg = (hpm_alg)a;
   *key_id = e + HPM_SIG_ENT_OFF_KEYID;
   *der = e + HPM_SIG_ENT_OFF_DER;
@@ -124,6 +152,16 @@ static const hpm_pubkey *trusted_key(const hpm_trust *trust, const uint8_t *key_
   return NULL;
 }
 
+/* The container digest identifies the signed bytes; computing it reads
+ * nothing but the bounds-checked TBS, so it is available to error messages
+ * even when verification later fails. */
+static hpm_result fill_digest(const uint8_t *buf, const layout *l, hpm_manifest *m,
+                              hpm_diag *diag) {
+  hpm_result r = hpm_sha256(buf, l->tbs_len, m->digest);
+  if (r != HPM_OK) return hpm_fail(diag, r, "digest", "hashing header and manifest failed", 0, 0);
+  return HPM_OK;
+}
+
 static hpm_result check_signatures(const uint8_t *buf, const layout *l, const hpm_trust *trust,
                                    hpm_manifest *m, hpm_diag *diag) {
   /* Distinct trusted keys counted so far (indices into trust->keys). */
@@ -135,7 +173,7 @@ static hpm_result check_signatures(const uint8_t *buf, const layout *l, const hp
   if (l->sig_count == 0 && trust)
     return hpm_fail(diag, HPM_E_NO_SIGNATURE, "signatures", "the container is not signed", 0, 0);
 
-  m->signature_count = l->sig_count;
+  m->signature_count = 0;
   for (uint32_t i = 0; i < l->sig_count; i++) {
     hpm_alg alg = HPM_ALG_NONE;
     const uint8_t *kid = NULL, *der = NULL;
@@ -149,6 +187,7 @@ static hpm_result check_signatures(const uint8_t *buf, const layout *l, const hp
     si->alg = alg;
     memcpy(si->key_id, kid, HPM_DIGEST_LEN);
     si->status = HPM_SIG_NOT_CHECKED;
+    m->signature_count = i + 1;
     if (!trust) continue; /* unverified parse: shape only */
     key = trusted_key(trust, kid);
     if (!key) {
@@ -223,7 +262,6 @@ static hpm_result header_matches_manifest(const layout *l, const hpm_manifest *m
 static hpm_result parse_signed_part(const uint8_t *buf, const layout *l, hpm_manifest *m,
                                     hpm_diag *diag) {
   hpm_result r;
-  uint8_t digest[HPM_DIGEST_LEN];
   /* hpm_manifest_parse fills only manifest fields; the caller zeroed m.
    * It needs the payload area size to prove embedded payloads tile it. */
   m->manifest_size = l->manifest_size;
@@ -232,9 +270,6 @@ static hpm_result parse_signed_part(const uint8_t *buf, const layout *l, hpm_man
   if (r != HPM_OK) return r;
   r = header_matches_manifest(l, m, diag);
   if (r != HPM_OK) return r;
-  r = hpm_sha256(buf, l->tbs_len, digest);
-  if (r != HPM_OK) return hpm_fail(diag, r, "digest", "hashing header and manifest failed", 0, 0);
-  memcpy(m->digest, digest, sizeof digest);
   m->format_version = l->format_version;
   m->kind = l->kind;
   m->manifest_size = l->manifest_size;
@@ -309,6 +344,9 @@ hpm_result hpm_container_verify(const uint8_t *buf, size_t len, hpm_kind expecte
     return hpm_fail(diag, HPM_E_WRONG_KIND, "header.kind", "container is a ",
                     hpm_kind_to_string(l.kind), expected_kind == HPM_KIND_BASELINE ? ", expected a baseline"
                     : expected_kind == HPM_KIND_HOTPATCH ? ", expected a hotpatch" : ", expected a catalog");
+  r = fill_digest(buf, &l, out, diag);
+  if (r != HPM_OK) return r;
+
   /* 2. signatures over exactly header || manifest. */
   r = check_signatures(buf, &l, trust, out, diag);
   if (r != HPM_OK) return r;
@@ -329,6 +367,8 @@ hpm_result hpm_container_parse_unverified(const uint8_t *buf, size_t len, hpm_ma
   if (!out) return hpm_fail(diag, HPM_E_INVALID_ARGUMENT, "container", "no output manifest", 0, 0);
   memset(out, 0, sizeof *out);
   r = parse_layout(buf, len, &l, diag);
+  if (r != HPM_OK) return r;
+  r = fill_digest(buf, &l, out, diag);
   if (r != HPM_OK) return r;
   r = check_signatures(buf, &l, NULL, out, diag);
   if (r != HPM_OK) return r;

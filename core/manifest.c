@@ -274,6 +274,8 @@ static hpm_result parse_payload(const void *fdt, int node, hpm_kind kind, hpm_pa
                                               : " is not allowed in a baseline");
   if ((r = need(&ps, "size", where, &pr, diag)) != HPM_OK) return r;
   if ((r = get_u64(pr, where, &p->size, diag)) != HPM_OK) return r;
+  if (p->size == 0)
+    return hpm_fail(diag, HPM_E_BAD_FIELD, where, "payload is empty", 0, 0);
   if (p->size > HPM_PAYLOAD_MAX)
     return hpm_fail(diag, HPM_E_TOO_LARGE, where, "payload larger than 1 GiB", 0, 0);
   if (p->type == HPM_PAYLOAD_CMDLINE && p->size > HPM_CMDLINE_MAX)

@@ -21,3 +21,25 @@ $(B)/san/libhpmw.a: $(patsubst tools/lib/%.c,$(B)/san/tools/lib/%.o,$(HPMW_SRCS)
 HPMW_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto -lfdt
 
 ALL_TARGETS += $(B)/host/libhpmw.a
+
+# hpm-sign: the release engineers' tool (docs/hpm-sign.md).
+HPM_SIGN_SRCS := $(wildcard tools/hpm-sign/*.c)
+HPM_SIGN_HDRS := $(wildcard tools/hpm-sign/*.h)
+HPM_SIGN_CFLAGS := $(TOOLS_CFLAGS) -Itools/hpm-sign
+
+$(B)/host/tools/hpm-sign/%.o: tools/hpm-sign/%.c $(HPM_SIGN_HDRS) $(HPMW_HDRS) $(CORE_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(HPM_SIGN_CFLAGS) -c $< -o $@
+$(B)/tools/hpm-sign: $(patsubst tools/hpm-sign/%.c,$(B)/host/tools/hpm-sign/%.o,$(HPM_SIGN_SRCS)) $(B)/host/libhpmw.a $(B)/host/libhpmcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -o $@ $(filter %.o,$^) $(B)/host/libhpmw.a $(B)/host/libhpmcore.a $(HPMW_LIBS)
+
+# The same tool under ASan+UBSan, for running the CLI tests against:
+#   make $(B)/san/tools/hpm-sign/hpm-sign && HPM_SIGN=build/san/tools/hpm-sign/hpm-sign python3 -m pytest tests/cli
+$(B)/san/tools/hpm-sign/%.o: tools/hpm-sign/%.c $(HPM_SIGN_HDRS) $(HPMW_HDRS) $(CORE_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) $(HPM_SIGN_CFLAGS) -c $< -o $@
+$(B)/san/tools/hpm-sign/hpm-sign: $(patsubst tools/hpm-sign/%.c,$(B)/san/tools/hpm-sign/%.o,$(HPM_SIGN_SRCS)) $(B)/san/libhpmw.a $(B)/san/libhpmcore.a
+	$(CC) $(SAN_CFLAGS) -o $@ $(filter %.o,$^) $(B)/san/libhpmw.a $(B)/san/libhpmcore.a $(HPMW_LIBS)
+
+ALL_TARGETS += $(B)/tools/hpm-sign

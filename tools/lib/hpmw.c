@@ -290,6 +290,42 @@ int hpmw_load_public(const char *path, hpm_pubkey *out, hpmw_err *e) {
   return rc;
 }
 
+int hpmw_generate_key(hpm_alg alg, mbedtls_pk_context *pk, hpmw_err *e) {
+  mbedtls_entropy_context ent;
+  mbedtls_ctr_drbg_context drbg;
+  mbedtls_ecp_group_id gid = alg == HPM_ALG_ECDSA_P256_SHA256   ? MBEDTLS_ECP_DP_SECP256R1
+                             : alg == HPM_ALG_ECDSA_P384_SHA384 ? MBEDTLS_ECP_DP_SECP384R1
+                                                                : MBEDTLS_ECP_DP_NONE;
+  char eb[128];
+  int rc;
+  if (gid == MBEDTLS_ECP_DP_NONE) return fail(e, "unsupported algorithm (use P-256 or P-384)");
+  rc = mbedtls_pk_setup(pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
+  if (rc) return fail(e, "cannot set up the key: %s", mbed_err(rc, eb, sizeof eb));
+  mbedtls_entropy_init(&ent);
+  mbedtls_ctr_drbg_init(&drbg);
+  rc = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &ent,
+                             (const unsigned char *)"hpm-sign keygen", 15);
+  if (!rc) rc = mbedtls_ecp_gen_key(gid, mbedtls_pk_ec(*pk), mbedtls_ctr_drbg_random, &drbg);
+  mbedtls_ctr_drbg_free(&drbg);
+  mbedtls_entropy_free(&ent);
+  if (rc) return fail(e, "key generation failed: %s", mbed_err(rc, eb, sizeof eb));
+  return 0;
+}
+
+int hpmw_key_pem(mbedtls_pk_context *pk, int private_key, char *buf, size_t cap, size_t *len,
+                 hpmw_err *e) {
+  char eb[128];
+  int rc;
+  if (!cap) return fail(e, "no room for the PEM encoding");
+  rc = private_key ? mbedtls_pk_write_key_pem(pk, (unsigned char *)buf, cap)
+                   : mbedtls_pk_write_pubkey_pem(pk, (unsigned char *)buf, cap);
+  if (rc) return fail(e, "cannot encode the %s key as PEM: %s", private_key ? "private" : "public",
+                      mbed_err(rc, eb, sizeof eb));
+  *len = strnlen(buf, cap);
+  if (*len == cap) return fail(e, "PEM encoding is not terminated");
+  return 0;
+}
+
 int hpmw_sign(mbedtls_pk_context *pk, const uint8_t *msg, size_t msg_len, uint8_t *der,
               size_t *der_len, hpm_alg *alg, uint8_t key_id[HPM_DIGEST_LEN], hpmw_err *e) {
   mbedtls_entropy_context ent;

@@ -65,7 +65,18 @@ int hpmw_load_private(const char *path, mbedtls_pk_context *pk, hpmw_err *e);
 int hpmw_load_public(const char *path, hpm_pubkey *out, hpmw_err *e);
 int hpmw_public_of(mbedtls_pk_context *pk, hpm_pubkey *out, hpmw_err *e);
 
-/* Deterministic (RFC 6979) ECDSA over msg; the hash follows the key's curve. */
+/* Generate a fresh key on the curve of alg (P-256 or P-384); pk must be
+ * freshly initialised.  Randomness: mbedTLS entropy (getrandom/urandom). */
+int hpmw_generate_key(hpm_alg alg, mbedtls_pk_context *pk, hpmw_err *e);
+
+/* PEM of the private key (SEC1 "EC PRIVATE KEY") or, with private_key 0, of
+ * the public key (SubjectPublicKeyInfo).  buf gets a NUL-terminated string;
+ * *len excludes the NUL.  Callers should wipe buf after use. */
+int hpmw_key_pem(mbedtls_pk_context *pk, int private_key, char *buf, size_t cap, size_t *len,
+                 hpmw_err *e);
+
+/* Deterministic (RFC 6979) ECDSA over msg; the hash follows the key's curve.
+ * der must hold MBEDTLS_ECDSA_MAX_LEN bytes (*der_len is output only). */
 int hpmw_sign(mbedtls_pk_context *pk, const uint8_t *msg, size_t msg_len, uint8_t *der,
               size_t *der_len, hpm_alg *alg, uint8_t key_id[HPM_DIGEST_LEN], hpmw_err *e);
 

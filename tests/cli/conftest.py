@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: MIT
+"""Fixtures for the hpm-sign CLI tests (helpers: hpmsign_util.py).
+
+The binary is $HPM_SIGN, else <repo>/build/tools/hpm-sign (run `make` first).
+Every test works in its own tmp dir; keys are generated at test time.
+"""
+import os
+
+import pytest
+
+from hpmsign_util import HPM_SIGN, Keys, make_baseline
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _binary_exists():
+    assert os.access(HPM_SIGN, os.X_OK), f"{HPM_SIGN} not built: run `make` (or set HPM_SIGN)"
+
+
+@pytest.fixture
+def keys(tmp_path):
+    d = tmp_path / "keys"
+    d.mkdir()
+    return Keys(d)
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    """A fake kernel and initrd with fixed contents."""
+    kernel = tmp_path / "vmlinuz"
+    initrd = tmp_path / "initrd.img"
+    kernel.write_bytes(b"MZ" + bytes(range(256)) * 40)
+    initrd.write_bytes(b"\x1f\x8b" + b"initrd-data-" * 300)
+    return kernel, initrd
+
+
+@pytest.fixture
+def baseline(tmp_path, keys, inputs):
+    """A signed baseline (kernel, initrd, cmdline, embedded) and its key."""
+    pem, pub, kid = keys("release")
+    out = tmp_path / "slot-a.hpm"
+    make_baseline(out, pem, *inputs)
+    return out, pem, pub, kid
