@@ -11,6 +11,7 @@
 #define MAX_PROPS 32
 #define MAX_CHILDREN 40
 #define MAX_DEPTH 3 /* root, payloads, one payload */
+#define MAX_TREE_DEPTH 6 /* info,* subtrees may nest deeper */
 #define INFO_PREFIX "info,"
 #define HPM_CMDLINE_MAX 4096u
 
@@ -61,6 +62,76 @@ static hpm_result check_node_name(const char *name, int len, const char *where, 
       return hpm_fail(diag, HPM_E_BAD_NAME, where, "node name has a character outside [a-z0-9,._+-]", 0, 0);
   }
   return HPM_OK;
+}
+
+static uint32_t be32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The FDT header and the tag stream, checked with bounded arithmetic before
+ * any libfdt function sees the bytes: libfdt dereferences NULL on old
+ * versions and loops forever on a property length near 2^32 (its offsets are
+ * int), so those shapes must never reach it. */
+static hpm_result fdt_precheck(const uint8_t *b, size_t size, hpm_diag *diag) {
+  uint64_t off_struct, size_struct, off_strings, size_strings, off_rsv, pos, end;
+  int depth = 0;
+  bool root_seen = false;
+
+  if (size < 40 || be32(b) != FDT_MAGIC)
+    return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "not a flattened device tree (bad magic)", 0, 0);
+  /* Blocks are checked against totalsize; bytes beyond it are refused as
+   * trailing data once the structure is known to be sound. */
+  if (be32(b + 4) > size || be32(b + 4) < 40)
+    return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "FDT totalsize exceeds header.manifest_size", 0, 0);
+  size = be32(b + 4);
+  if (be32(b + 20) != 17 || be32(b + 24) != 16)
+    return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "FDT must be version 17 (compatible 16)", 0, 0);
+  off_struct = be32(b + 8);
+  off_strings = be32(b + 12);
+  off_rsv = be32(b + 16);
+  size_strings = be32(b + 32);
+  size_struct = be32(b + 36);
+  if (off_rsv < 40 || off_rsv % 8 || off_rsv + 16 > size || off_struct % 4 ||
+      off_struct + size_struct > size || off_strings + size_strings > size || off_struct < off_rsv + 16)
+    return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "FDT blocks lie outside the manifest", 0, 0);
+
+  pos = off_struct;
+  end = off_struct + size_struct;
+  for (;;) {
+    uint32_t tag;
+    if (end - pos < 4) return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "FDT structure block ends without FDT_END", 0, 0);
+    tag = be32(b + pos);
+    pos += 4;
+    if (tag == FDT_BEGIN_NODE) {
+      uint64_t n = pos;
+      while (n < end && b[n]) n++;
+      if (n == end) return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "FDT node name runs past the structure block", 0, 0);
+      if (depth == 0 && root_seen)
+        return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "FDT has more than one root node", 0, 0);
+      root_seen = true;
+      if (++depth > 8) return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "FDT nodes nested too deep", 0, 0);
+      pos = (n + 1 + 3) & ~(uint64_t)3;
+    } else if (tag == FDT_END_NODE) {
+      if (--depth < 0) return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "FDT closes more nodes than it opens", 0, 0);
+    } else if (tag == FDT_PROP) {
+      uint32_t len, nameoff;
+      if (end - pos < 8 || depth == 0) return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "FDT property outside a node or truncated", 0, 0);
+      len = be32(b + pos);
+      nameoff = be32(b + pos + 4);
+      if (len > end - pos - 8) return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "FDT property length runs past the structure block", 0, 0);
+      if (nameoff >= size_strings) return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "FDT property name lies outside the strings block", 0, 0);
+      pos = (pos + 8 + len + 3) & ~(uint64_t)3;
+    } else if (tag == FDT_NOP) {
+      /* nothing */
+    } else if (tag == FDT_END) {
+      if (depth != 0 || !root_seen) return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "FDT ends inside a node or has no root", 0, 0);
+      if (pos != end) return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "bytes follow FDT_END in the structure block", 0, 0);
+      return HPM_OK;
+    } else {
+      return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "unknown FDT tag", 0, 0);
+    }
+    if (pos > end) return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "FDT structure block is truncated", 0, 0);
+  }
 }
 
 static hpm_result collect_props(const void *fdt, int node, const char *where, props *ps,
@@ -182,25 +253,35 @@ static hpm_result get_word(const prop *p, const char *where, const char *const *
                   "unknown value \"", buf, "\"");
 }
 
-/* Children of node: names valid, no duplicates, no deeper than MAX_DEPTH. */
-static hpm_result check_children(const void *fdt, int node, const char *where, int depth,
-                                 hpm_diag *diag) {
+/* Every node, info,* subtrees included: valid names, no duplicate siblings
+ * or properties, bounded counts and depth.  Outside info,* subtrees the
+ * schema has no node below a payload. */
+static hpm_result check_node(const void *fdt, int node, const char *where, int depth,
+                             bool in_info, hpm_diag *diag) {
   const char *names[MAX_CHILDREN];
   int lens[MAX_CHILDREN];
   int n = 0, child;
   char f[64];
+  props ps;
+  hpm_result r = collect_props(fdt, node, where[0] ? where : "/", &ps, diag);
+  if (r != HPM_OK) return r;
 
   fdt_for_each_subnode(child, fdt, node) {
     int len;
+    bool info;
     const char *name = fdt_get_name(fdt, child, &len);
-    hpm_result r;
     if (!name) return fdt_fail(diag, where, len);
-    hpm_path2(f, sizeof f, where[0] ? where : NULL, name);
-    if (!where[0]) hpm_path2(f, sizeof f, name, NULL);
+    if (where[0])
+      hpm_path2(f, sizeof f, where, name);
+    else
+      hpm_path2(f, sizeof f, name, NULL);
     r = check_node_name(name, len, f, diag);
     if (r != HPM_OK) return r;
-    if (depth + 1 >= MAX_DEPTH && !hpm_has_prefix(name, INFO_PREFIX))
+    info = in_info || hpm_has_prefix(name, INFO_PREFIX);
+    if (depth + 1 >= MAX_DEPTH && !info)
       return hpm_fail(diag, HPM_E_UNKNOWN_CRITICAL, f, "unexpected node", 0, 0);
+    if (depth + 1 > MAX_TREE_DEPTH)
+      return hpm_fail(diag, HPM_E_BAD_MANIFEST, f, "nodes nested deeper than 6 levels", 0, 0);
     if (n == MAX_CHILDREN)
       return hpm_fail(diag, HPM_E_TOO_LARGE, where[0] ? where : "/", "more than 40 child nodes", 0, 0);
     for (int i = 0; i < n; i++)
@@ -209,33 +290,10 @@ static hpm_result check_children(const void *fdt, int node, const char *where, i
     names[n] = name;
     lens[n] = len;
     n++;
-    if (depth + 1 < MAX_DEPTH && !hpm_has_prefix(name, INFO_PREFIX)) {
-      r = check_children(fdt, child, f, depth + 1, diag);
-      if (r != HPM_OK) return r;
-    }
+    r = check_node(fdt, child, f, depth + 1, info, diag);
+    if (r != HPM_OK) return r;
   }
   if (child != -FDT_ERR_NOTFOUND) return fdt_fail(diag, where, child);
-  return HPM_OK;
-}
-
-/* info,* nodes are non-critical, but their own contents must still be sane:
- * check_children above stops descending at MAX_DEPTH, so bound the whole
- * tree's depth here. */
-static hpm_result check_tree_depth(const void *fdt, hpm_diag *diag) {
-  int depth = 0, off = 0;
-  /* fdt_next_node reports leaving the root as depth < 0. */
-  while ((off = fdt_next_node(fdt, off, &depth)) >= 0 && depth >= 0) {
-    int len;
-    const char *name;
-    if (depth > 6)
-      return hpm_fail(diag, HPM_E_BAD_MANIFEST, "/", "nodes nested deeper than 6 levels", 0, 0);
-    name = fdt_get_name(fdt, off, &len);
-    if (!name) return fdt_fail(diag, "/", len);
-    for (int i = 0; i < len; i++)
-      if (name[i] == '@')
-        return hpm_fail(diag, HPM_E_BAD_NAME, name, "node name contains '@' (unit addresses are not allowed)", 0, 0);
-  }
-  if (off < 0 && off != -FDT_ERR_NOTFOUND) return fdt_fail(diag, "/", off);
   return HPM_OK;
 }
 
@@ -359,19 +417,17 @@ hpm_result hpm_manifest_parse(const uint8_t *fdt, size_t size, hpm_manifest *m, 
   hpm_result r;
   uint64_t area = m->payload_area_size;
 
-  /* Structure first: header fields, block bounds, tag stream, strings. */
-  rc = fdt_check_full(fdt, size);
+  /* Structure first: our own bounded pass, then libfdt's full check. */
+  r = fdt_precheck(fdt, size, diag);
+  if (r != HPM_OK) return r;
+  rc = fdt_check_full(fdt, fdt_totalsize(fdt));
   if (rc) return fdt_fail(diag, "manifest", rc);
   if (fdt_totalsize(fdt) != size)
     return hpm_fail(diag, HPM_E_TRAILING_DATA, "manifest", "FDT totalsize differs from header.manifest_size", 0, 0);
-  if (fdt_version(fdt) != 17 || fdt_last_comp_version(fdt) != 16)
-    return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "FDT must be version 17 (compatible 16)", 0, 0);
   if (fdt_num_mem_rsv(fdt) != 0 || fdt_boot_cpuid_phys(fdt) != 0)
     return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "FDT memory reservations and boot CPU must be empty", 0, 0);
 
-  r = check_tree_depth(fdt, diag);
-  if (r != HPM_OK) return r;
-  r = check_children(fdt, 0, "", 0, diag);
+  r = check_node(fdt, 0, "", 0, false, diag);
   if (r != HPM_OK) return r;
 
   r = collect_props(fdt, 0, "/", &ps, diag);

@@ -1,0 +1,1081 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The strict manifest schema.  Every manifest here is hand-made with libfdt's
+ * sequential-write API (testlib.c), wrapped with hpmw_assemble and signed by
+ * a trusted key: the signature is valid, the manifest is what is wrong.
+ * Each case is checked through verification and through the unverified
+ * parse (the same parser must refuse it the same way).
+ */
+#include "testlib.c"
+
+static const char *const long31 = "abcdefghijklmnopqrstuvwxyz01234";      /* 31 */
+static const char *const long32 = "abcdefghijklmnopqrstuvwxyz012345";     /* 32 */
+
+/* A string of n copies of c. */
+static char *rep(char c, size_t n) {
+  char *s = tl_calloc(n + 1);
+  memset(s, c, n);
+  return s;
+}
+
+/* ---- the builder itself ---------------------------------------------------- */
+
+static void test_builder_matches_hpmw(void **state) {
+  hpmw_payload bp[3] = {
+      {"kernel", HPM_PAYLOAD_KERNEL, tl_kernel, sizeof tl_kernel, NULL},
+      {"initrd", HPM_PAYLOAD_INITRD, tl_initrd, sizeof tl_initrd, NULL},
+      {"cmdline", HPM_PAYLOAD_CMDLINE, (const uint8_t *)tl_cmdline, strlen(tl_cmdline), NULL},
+  };
+  hpmw_payload hp[2] = {
+      {"fix-openssl", HPM_PAYLOAD_PATCH, tl_patch1, sizeof tl_patch1, NULL},
+      {"fix-glibc", HPM_PAYLOAD_PATCH, tl_patch2, sizeof tl_patch2, NULL},
+  };
+  hpmw_manifest bm = {.kind = HPM_KIND_BASELINE, .compat = "hpm-x86_64", .version = "2024.06.1",
+                      .svn = 7, .timestamp = 1700000000, .release = HPM_RELEASE_PLANNED,
+                      .payloads = bp, .payload_count = 3};
+  hpmw_manifest hm = {.kind = HPM_KIND_HOTPATCH, .compat = "hpm-x86_64", .version = "2024.06.1",
+                      .svn = 7, .timestamp = 1700000000, .classification = HPM_CLASS_SECURITY,
+                      .id = "KB5001234", .sequence = 3, .payloads = hp, .payload_count = 2};
+  const hpmw_manifest *ms[2] = {&bm, &hm};
+  tl_doc *docs[2];
+  (void)state;
+  memcpy(hm.target_baseline, tl_target, 32);
+  docs[0] = tl_doc_baseline();
+  docs[1] = tl_doc_hotpatch();
+  for (int i = 0; i < 2; i++) {
+    uint8_t *mine, *theirs, *c;
+    size_t ml, tlen, n;
+    hpmw_err e;
+    tl_doc_fdt(docs[i], &mine, &ml);
+    if (hpmw_manifest_fdt(ms[i], &theirs, &tlen, &e)) fail_msg("%s", e.msg);
+    tl_track(theirs);
+    assert_int_equal(ml, tlen);
+    assert_memory_equal(mine, theirs, ml);
+    if (hpmw_build(ms[i], &c, &n, &e)) fail_msg("%s", e.msg);
+    tl_track(c);
+    tl_sign(&c, &n, &tl_A);
+    assert_result(tl_verify1(c, n, ms[i]->kind, &tl_A, NULL), HPM_OK);
+    expect_doc(docs[i], HPM_OK);
+  }
+}
+
+/* ---- duplicates ------------------------------------------------------------------ */
+
+static void test_duplicate_nodes(void **state) {
+  tl_doc *d;
+  (void)state;
+  /* two payloads nodes */
+  d = tl_doc_baseline();
+  tn_add_kid(d->root, tn_clone(tl_payloads(d), NULL));
+  expect_doc(d, HPM_E_DUPLICATE);
+  /* the same kernel twice */
+  d = tl_doc_baseline();
+  tn_add_kid(tl_payloads(d), tn_clone(tl_pl(d, "kernel"), NULL));
+  expect_doc(d, HPM_E_DUPLICATE);
+  /* a decoy "kernel" first, pointing at other bytes, the real one after it */
+  d = tl_doc_baseline();
+  {
+    tn_node *p = tl_payloads(d), *decoy = tn_clone(tl_pl(d, "kernel"), NULL);
+    uint8_t other[32] = {1};
+    tn_set(decoy, "sha256", other, 32);
+    memmove(&p->kids[1], &p->kids[0], (size_t)p->nkids * sizeof p->kids[0]);
+    p->kids[0] = decoy;
+    p->nkids++;
+    expect_doc(d, HPM_E_DUPLICATE);
+  }
+  /* duplicated info nodes, at the root and among the payloads */
+  d = tl_doc_baseline();
+  tn_new_kid(d->root, "info,build");
+  tn_new_kid(d->root, "info,build");
+  expect_doc(d, HPM_E_DUPLICATE);
+  d = tl_doc_baseline();
+  tn_new_kid(tl_payloads(d), "info,x");
+  tn_new_kid(tl_payloads(d), "info,x");
+  expect_doc(d, HPM_E_DUPLICATE);
+  /* a payload's own info children */
+  d = tl_doc_baseline();
+  tn_new_kid(tl_pl(d, "initrd"), "info,src");
+  tn_new_kid(tl_pl(d, "initrd"), "info,src");
+  expect_doc(d, HPM_E_DUPLICATE);
+}
+
+static void test_duplicate_properties(void **state) {
+  static const char *const root_props[] = {"hpm,format", "hpm,kind", "compat", "version",
+                                           "svn", "timestamp", "release"};
+  static const char *const pl_props[] = {"type", "size", "sha256", "offset"};
+  tl_doc *d;
+  (void)state;
+  /* every root property of a baseline, repeated with the same value */
+  for (size_t i = 0; i < sizeof root_props / sizeof root_props[0]; i++) {
+    tn_prop *p;
+    d = tl_doc_baseline();
+    p = tn_find(d->root, root_props[i]);
+    tn_add(d->root, p->name, p->val, p->len);
+    expect_doc(d, HPM_E_DUPLICATE);
+  }
+  /* ... and with a different value (the one a lax parser would pick up) */
+  d = tl_doc_baseline();
+  tn_add(d->root, "svn", "\0\0\0\x09", 4);
+  expect_doc(d, HPM_E_DUPLICATE);
+  d = tl_doc_hotpatch();
+  tn_add_str(d->root, "classification", "other");
+  expect_doc(d, HPM_E_DUPLICATE);
+  d = tl_doc_hotpatch();
+  tn_add(d->root, "target-baseline", tl_kernel, 32);
+  expect_doc(d, HPM_E_DUPLICATE);
+  /* every property of a payload */
+  for (size_t i = 0; i < sizeof pl_props / sizeof pl_props[0]; i++) {
+    tn_prop *p;
+    d = tl_doc_baseline();
+    p = tn_find(tl_pl(d, "kernel"), pl_props[i]);
+    tn_add(tl_pl(d, "kernel"), p->name, p->val, p->len);
+    expect_doc(d, HPM_E_DUPLICATE);
+  }
+  /* a second sha256 with other bytes */
+  d = tl_doc_baseline();
+  tn_add(tl_pl(d, "cmdline"), "sha256", tl_kernel, 32);
+  expect_doc(d, HPM_E_DUPLICATE);
+  /* info properties are non-critical, but still unique */
+  d = tl_doc_baseline();
+  tn_add_str(d->root, "info,builder", "ci-1");
+  tn_add_str(d->root, "info,builder", "ci-2");
+  expect_doc(d, HPM_E_DUPLICATE);
+  d = tl_doc_baseline();
+  tn_add_str(tl_payloads(d), "info,note", "a");
+  tn_add_str(tl_payloads(d), "info,note", "a");
+  expect_doc(d, HPM_E_DUPLICATE);
+  d = tl_doc_baseline();
+  tn_add_str(tl_pl(d, "kernel"), "info,note", "a");
+  tn_add_str(tl_pl(d, "kernel"), "info,note", "b");
+  expect_doc(d, HPM_E_DUPLICATE);
+}
+
+/* ---- names -------------------------------------------------------------------------- */
+
+static void test_at_in_node_names(void **state) {
+  tl_doc *d;
+  (void)state;
+  /* the only kernel is called kernel@1 */
+  d = tl_doc_baseline();
+  strcpy(tl_pl(d, "kernel")->name, "kernel@1");
+  expect_doc(d, HPM_E_BAD_NAME);
+  /* a decoy kernel@1 beside the real kernel: after it (zero-size, detached,
+   * so only the name is wrong) and before it */
+  d = tl_doc_baseline();
+  {
+    tn_node *decoy = tl_payload_node("kernel@1", "kernel", "evil", 4, "evil.bin", 0);
+    tn_add_kid(tl_payloads(d), decoy);
+    tl_files_add(&tl_doc_files, "evil.bin", "evil", 4);
+  }
+  expect_doc(d, HPM_E_BAD_NAME);
+  d = tl_doc_baseline();
+  {
+    tn_node *p = tl_payloads(d), *decoy = tl_payload_node("kernel@0", "kernel", "evil", 4, "evil.bin", 0);
+    memmove(&p->kids[1], &p->kids[0], (size_t)p->nkids * sizeof p->kids[0]);
+    p->kids[0] = decoy;
+    p->nkids++;
+    tl_files_add(&tl_doc_files, "evil.bin", "evil", 4);
+  }
+  expect_doc(d, HPM_E_BAD_NAME);
+  /* payloads@0, an '@' at the start, at the end */
+  d = tl_doc_baseline();
+  strcpy(tl_payloads(d)->name, "payloads@0");
+  expect_doc(d, HPM_E_BAD_NAME);
+  d = tl_doc_baseline();
+  strcpy(tl_pl(d, "initrd")->name, "@initrd");
+  expect_doc(d, HPM_E_BAD_NAME);
+  d = tl_doc_baseline();
+  strcpy(tl_pl(d, "initrd")->name, "initrd@");
+  expect_doc(d, HPM_E_BAD_NAME);
+  /* inside non-critical info nodes too, at any depth */
+  d = tl_doc_baseline();
+  tn_new_kid(d->root, "info,x@1");
+  expect_doc(d, HPM_E_BAD_NAME);
+  d = tl_doc_baseline();
+  tn_new_kid(tn_new_kid(tn_new_kid(d->root, "info,a"), "b"), "c@2");
+  expect_doc(d, HPM_E_BAD_NAME);
+  d = tl_doc_baseline();
+  tn_new_kid(tn_new_kid(tl_pl(d, "kernel"), "info,k"), "x@y");
+  expect_doc(d, HPM_E_BAD_NAME);
+}
+
+static void test_bad_node_names(void **state) {
+  static const char *const bad[] = {"Kernel", "ker nel", "kernel!", "ker\tnel", "k/x",
+                                    "kernel#", "k\x80", "k~", "k:x", "k;x", "k*"};
+  tl_doc *d;
+  (void)state;
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    d = tl_doc_baseline();
+    strcpy(tl_pl(d, "initrd")->name, bad[i]);
+    expect_doc(d, HPM_E_BAD_NAME);
+  }
+  /* empty name below the root */
+  d = tl_doc_baseline();
+  tl_pl(d, "initrd")->name[0] = '\0';
+  expect_doc(d, HPM_E_BAD_NAME);
+  /* 32 characters is one too many; 31 is fine; every allowed character */
+  d = tl_doc_baseline();
+  strcpy(tl_pl(d, "initrd")->name, long32);
+  expect_doc(d, HPM_E_BAD_NAME);
+  d = tl_doc_baseline();
+  strcpy(tl_pl(d, "initrd")->name, long31);
+  expect_doc(d, HPM_OK);
+  assert_string_equal(tl_m->payloads[1].name, long31);
+  d = tl_doc_baseline();
+  strcpy(tl_pl(d, "initrd")->name, "a-z_0.9,+");
+  expect_doc(d, HPM_OK);
+  /* the root node must have the empty name */
+  d = tl_doc_baseline();
+  strcpy(d->root->name, "root");
+  expect_doc(d, HPM_E_BAD_MANIFEST);
+  /* a bad name on the payloads node and on an info node */
+  d = tl_doc_baseline();
+  strcpy(tl_payloads(d)->name, "Payloads");
+  expect_doc(d, HPM_E_BAD_NAME);
+  d = tl_doc_baseline();
+  tn_new_kid(d->root, "info,Build");
+  expect_doc(d, HPM_E_BAD_NAME);
+}
+
+/* ---- criticality -------------------------------------------------------------------- */
+
+static void test_unknown_critical(void **state) {
+  tl_doc *d;
+  (void)state;
+  /* properties: root, payloads node, a payload */
+  d = tl_doc_baseline();
+  tn_set_u32(d->root, "rollback-floor", 0);
+  expect_doc(d, HPM_E_UNKNOWN_CRITICAL);
+  d = tl_doc_baseline();
+  tn_set_u32(d->root, "hpm,flags", 0);
+  expect_doc(d, HPM_E_UNKNOWN_CRITICAL);
+  d = tl_doc_baseline();
+  tn_set_u32(d->root, "info", 0); /* the prefix is "info," */
+  expect_doc(d, HPM_E_UNKNOWN_CRITICAL);
+  d = tl_doc_baseline();
+  tn_set_u32(d->root, "infox", 0);
+  expect_doc(d, HPM_E_UNKNOWN_CRITICAL);
+  d = tl_doc_baseline();
+  tn_set_u32(d->root, "INFO,x", 0);
+  expect_doc(d, HPM_E_UNKNOWN_CRITICAL);
+  d = tl_doc_baseline();
+  tn_set_u32(tl_payloads(d), "count", 3);
+  expect_doc(d, HPM_E_UNKNOWN_CRITICAL);
+  d = tl_doc_baseline();
+  tn_set_str(tl_pl(d, "kernel"), "compression", "zstd");
+  expect_doc(d, HPM_E_UNKNOWN_CRITICAL);
+  d = tl_doc_hotpatch();
+  tn_set_str(tl_pl(d, "fix-glibc"), "load-address", "0x1000");
+  expect_doc(d, HPM_E_UNKNOWN_CRITICAL);
+  /* nodes: at the root, under a payload, under a payload's child */
+  d = tl_doc_baseline();
+  tn_new_kid(d->root, "extras");
+  expect_doc(d, HPM_E_UNKNOWN_CRITICAL);
+  d = tl_doc_baseline();
+  tn_new_kid(tl_pl(d, "kernel"), "signature");
+  expect_doc(d, HPM_E_UNKNOWN_CRITICAL);
+  d = tl_doc_hotpatch();
+  tn_new_kid(tl_pl(d, "fix-glibc"), "sites");
+  expect_doc(d, HPM_E_UNKNOWN_CRITICAL);
+  d = tl_doc_baseline();
+  tn_new_kid(tn_new_kid(d->root, "extras"), "info,x");
+  expect_doc(d, HPM_E_UNKNOWN_CRITICAL);
+}
+
+static void test_info_entries_accepted(void **state) {
+  tl_doc *d;
+  tn_node *n;
+  (void)state;
+  d = tl_doc_baseline();
+  tn_set_str(d->root, "info,builder", "ci.example.org");
+  tn_set_u32(d->root, "info,build-number", 1234);
+  tn_add(d->root, "info,", "", 0); /* the bare prefix, empty value */
+  tn_set_str(tl_payloads(d), "info,note", "three payloads");
+  tn_set_str(tl_pl(d, "kernel"), "info,version", "6.1.0-18-amd64");
+  tn_set_str(tl_pl(d, "cmdline"), "info,why", "serial console");
+  n = tn_new_kid(d->root, "info,sbom");
+  tn_set_str(n, "format", "spdx"); /* anything goes inside info nodes */
+  tn_set_u64(n, "anything", 5);
+  tn_new_kid(n, "packages");
+  tn_new_kid(tl_payloads(d), "info,layout");          /* not a payload */
+  tn_new_kid(tl_pl(d, "initrd"), "info,modules");
+  expect_doc(d, HPM_OK);
+  assert_int_equal(tl_m->info_count, 3);
+  assert_int_equal(tl_m->payload_count, 3);
+  assert_string_equal(tl_m->payloads[0].name, "kernel");
+  /* the same for a hotpatch */
+  d = tl_doc_hotpatch();
+  tn_set_str(d->root, "info,kb", "https://example.org/kb/5001234");
+  tn_new_kid(tl_payloads(d), "info,x");
+  expect_doc(d, HPM_OK);
+  assert_int_equal(tl_m->info_count, 1);
+  assert_int_equal(tl_m->payload_count, 2);
+}
+
+/* Nodes nest at most 6 levels (root = 0). */
+static void test_nesting_depth(void **state) {
+  tl_doc *d;
+  tn_node *n;
+  (void)state;
+  d = tl_doc_baseline();
+  n = tn_new_kid(d->root, "info,a"); /* 1 */
+  for (int i = 2; i <= 6; i++) n = tn_new_kid(n, "b");
+  expect_doc(d, HPM_OK);
+  tn_new_kid(n, "c"); /* 7 */
+  expect_doc(d, HPM_E_BAD_MANIFEST);
+  /* the same depth under a payload's info node: payloads 1, kernel 2, info 3 */
+  d = tl_doc_baseline();
+  n = tn_new_kid(tl_pl(d, "kernel"), "info,deep");
+  for (int i = 4; i <= 7; i++) n = tn_new_kid(n, "d");
+  expect_doc(d, HPM_E_BAD_MANIFEST);
+}
+
+/* ---- the rules of docs/format.md hold inside info subtrees too -------------
+ * "Two siblings with the same name, or two properties with the same name in
+ * a node, are refused" and "Every node name below the root is 1-31
+ * characters of [a-z0-9,._+-]": these say nothing about skipping info
+ * subtrees. */
+
+static void test_info_node_duplicate_property(void **state) {
+  tl_doc *d = tl_doc_baseline();
+  tn_node *n = tn_new_kid(d->root, "info,build");
+  (void)state;
+  tn_add_str(n, "host", "builder-1");
+  tn_add_str(n, "host", "builder-2");
+  expect_doc(d, HPM_E_DUPLICATE);
+}
+
+static void test_info_node_duplicate_child(void **state) {
+  tl_doc *d = tl_doc_baseline();
+  tn_node *n = tn_new_kid(d->root, "info,build");
+  (void)state;
+  tn_set_str(tn_new_kid(n, "step"), "cmd", "make");
+  tn_set_str(tn_new_kid(n, "step"), "cmd", "make install");
+  expect_doc(d, HPM_E_DUPLICATE);
+}
+
+static void test_info_node_child_names(void **state) {
+  static const char *const bad[] = {"Upper", "with space", "", NULL /* 32 chars */};
+  char accepted[256] = "";
+  (void)state;
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    tl_doc *d = tl_doc_baseline();
+    tn_node *n = tn_new_kid(d->root, "info,build");
+    hpm_result r;
+    tn_new_kid(n, bad[i] ? bad[i] : long32);
+    r = tl_doc_verify(d);
+    if (r != HPM_E_BAD_NAME)
+      snprintf(accepted + strlen(accepted), sizeof accepted - strlen(accepted), "\"%s\" -> %s; ",
+               bad[i] ? bad[i] : long32, hpm_result_to_string(r));
+  }
+  if (accepted[0]) fail_msg("children of an info node with bad names: %s", accepted);
+}
+
+/* docs/format.md, Limits: 32 properties and 40 children per node. */
+static void test_info_node_limits(void **state) {
+  tl_doc *d;
+  tn_node *n;
+  hpm_result r1, r2;
+  (void)state;
+  d = tl_doc_baseline();
+  n = tn_new_kid(d->root, "info,build");
+  for (int i = 0; i < 33; i++) tn_set_u32(n, tl_str("p%d", i), (uint32_t)i);
+  r1 = tl_doc_verify(d);
+  d = tl_doc_baseline();
+  n = tn_new_kid(d->root, "info,build");
+  for (int i = 0; i < 41; i++) tn_new_kid(n, tl_str("c%d", i));
+  r2 = tl_doc_verify(d);
+  if (r1 != HPM_E_TOO_LARGE || r2 != HPM_E_TOO_LARGE)
+    fail_msg("info node with 33 properties: %s; with 41 children: %s (want %s)",
+             hpm_result_to_string(r1), hpm_result_to_string(r2),
+             hpm_result_to_string(HPM_E_TOO_LARGE));
+}
+
+/* ---- fields --------------------------------------------------------------------------- */
+
+static void test_kind_specific_properties(void **state) {
+  tl_doc *d;
+  (void)state;
+  d = tl_doc_baseline();
+  tn_set_str(d->root, "classification", "security");
+  expect_doc(d, HPM_E_BAD_FIELD);
+  d = tl_doc_baseline();
+  tn_set_str(d->root, "id", "KB1");
+  expect_doc(d, HPM_E_BAD_FIELD);
+  d = tl_doc_baseline();
+  tn_set(d->root, "target-baseline", tl_target, 32);
+  expect_doc(d, HPM_E_BAD_FIELD);
+  d = tl_doc_baseline();
+  tn_set_u32(d->root, "sequence", 1);
+  expect_doc(d, HPM_E_BAD_FIELD);
+  d = tl_doc_hotpatch();
+  tn_set_str(d->root, "release", "planned");
+  expect_doc(d, HPM_E_BAD_FIELD);
+}
+
+static void test_missing_required(void **state) {
+  static const char *const base[] = {"hpm,format", "hpm,kind", "compat", "version",
+                                     "svn", "timestamp", "release"};
+  static const char *const hot[] = {"classification", "id", "target-baseline", "sequence"};
+  static const char *const pl[] = {"type", "size", "sha256", "offset"};
+  tl_doc *d;
+  (void)state;
+  for (size_t i = 0; i < sizeof base / sizeof base[0]; i++) {
+    d = tl_doc_baseline();
+    tn_del(d->root, base[i]);
+    expect_doc(d, HPM_E_BAD_FIELD);
+  }
+  for (size_t i = 0; i < sizeof hot / sizeof hot[0]; i++) {
+    d = tl_doc_hotpatch();
+    tn_del(d->root, hot[i]);
+    expect_doc(d, HPM_E_BAD_FIELD);
+  }
+  for (size_t i = 0; i < sizeof pl / sizeof pl[0]; i++) {
+    d = tl_doc_baseline();
+    tn_del(tl_pl(d, "initrd"), pl[i]);
+    expect_doc(d, HPM_E_BAD_FIELD);
+  }
+  d = tl_doc_baseline();
+  tn_del_kid(d->root, "payloads");
+  d->area_len = 0;
+  expect_doc(d, HPM_E_BAD_FIELD);
+  /* an empty manifest: just a root node */
+  d = tl_doc_baseline();
+  d->root = tn_new("");
+  d->area_len = 0;
+  expect_doc(d, HPM_E_BAD_FIELD);
+}
+
+typedef struct {
+  const char *prop;
+  const void *val;
+  int len;
+} pv;
+#define S(x) x, (int)sizeof(x) /* a string literal with its NUL */
+
+static void test_bad_root_values(void **state) {
+  static const pv base[] = {
+      {"hpm,format", "\0\0\0\x02", 4},         /* the header says 1 */
+      {"hpm,format", "\0\0\0\0", 4},
+      {"hpm,format", "\0\0\0\0\0\0\0\x01", 8}, /* u64, not one cell */
+      {"hpm,format", "\0\x01", 2},
+      {"hpm,kind", S("hotpatch")},            /* disagrees with the header */
+      {"hpm,kind", S("catalog")},
+      {"hpm,kind", S("Baseline")},
+      {"hpm,kind", S("baseline ")},
+      {"hpm,kind", "baseline", 8},            /* no NUL */
+      {"hpm,kind", "baseline\0\0", 10},       /* two strings */
+      {"hpm,kind", "", 0},
+      {"hpm,kind", "\0", 1},
+      {"hpm,kind", "\0\0\0\x01", 4},
+      {"compat", S("hpm x86_64")},            /* space */
+      {"compat", S("hpm-x86_64\x7f")},
+      {"compat", S("hpm-\xc3\xa9")},
+      {"compat", "", 0},
+      {"compat", "\0", 1},
+      {"compat", "a\0b", 4},                  /* embedded NUL */
+      {"version", S("1.0\n")},
+      {"version", "1.0", 3},
+      {"svn", "\0\0\x01", 3},
+      {"svn", "\0\0\0\0\0\0\0\x01", 8},
+      {"svn", "", 0},
+      {"timestamp", "\0\0\0\x01", 4},
+      {"timestamp", "\0\0\0\0\0\0\0\0\0", 9},
+      {"release", S("sometimes")},
+      {"release", S("Planned")},
+      {"release", S("")},
+      {"release", "\0\0\0\x01", 4},
+  };
+  static const pv hot[] = {
+      {"classification", S("important")},
+      {"classification", S("security\t")},
+      {"id", S("KB/1")},
+      {"id", S("KB 1")},
+      {"id", S("KB+1")},
+      {"id", S("KB:1")},
+      {"id", S("")},
+      {"target-baseline", "0123456789012345678901234567890", 31},
+      {"target-baseline", "012345678901234567890123456789012", 33},
+      {"target-baseline", "", 0},
+      {"sequence", "\0\0\0\0", 4},            /* sequence numbers start at 1 */
+      {"sequence", "\0\0\0\0\0\0\0\x01", 8},
+  };
+  (void)state;
+  for (size_t i = 0; i < sizeof base / sizeof base[0]; i++) {
+    tl_doc *d = tl_doc_baseline();
+    tn_set(d->root, base[i].prop, base[i].val, base[i].len);
+    if (tl_doc_verify(d) != HPM_E_BAD_FIELD || tl_doc_unverified(d) != HPM_E_BAD_FIELD)
+      fail_msg("baseline case %zu (%s): %s, want %s (%s: %s)", i, base[i].prop,
+               hpm_result_to_string(tl_doc_verify(d)), hpm_result_to_string(HPM_E_BAD_FIELD),
+               tl_diag.field, tl_diag.detail);
+  }
+  for (size_t i = 0; i < sizeof hot / sizeof hot[0]; i++) {
+    tl_doc *d = tl_doc_hotpatch();
+    tn_set(d->root, hot[i].prop, hot[i].val, hot[i].len);
+    if (tl_doc_verify(d) != HPM_E_BAD_FIELD || tl_doc_unverified(d) != HPM_E_BAD_FIELD)
+      fail_msg("hotpatch case %zu (%s): %s, want %s (%s: %s)", i, hot[i].prop,
+               hpm_result_to_string(tl_doc_verify(d)), hpm_result_to_string(HPM_E_BAD_FIELD),
+               tl_diag.field, tl_diag.detail);
+  }
+}
+
+/* Maximum string lengths: at the limit fine, one over refused. */
+static void test_string_limits(void **state) {
+  static const struct {
+    const char *prop;
+    size_t max;
+    bool hotpatch;
+  } lim[] = {{"compat", HPM_COMPAT_MAX, false}, {"version", HPM_VERSION_MAX, false},
+             {"id", HPM_ID_MAX, true}};
+  (void)state;
+  for (size_t i = 0; i < 3; i++) {
+    tl_doc *d = lim[i].hotpatch ? tl_doc_hotpatch() : tl_doc_baseline();
+    tn_set_str(d->root, lim[i].prop, rep('a', lim[i].max));
+    expect_doc(d, HPM_OK);
+    tn_set_str(d->root, lim[i].prop, rep('a', lim[i].max + 1));
+    expect_doc(d, HPM_E_BAD_FIELD);
+  }
+  /* every printable character but space in compat; the id alphabet */
+  {
+    char all[95];
+    size_t n = 0;
+    tl_doc *d = tl_doc_baseline();
+    for (int c = 0x21; c <= 0x7e; c++) all[n++] = (char)c;
+    all[n] = '\0';
+    tn_set_str(d->root, "compat", all);
+    expect_doc(d, HPM_OK);
+    assert_string_equal(tl_m->compat, all);
+    d = tl_doc_hotpatch();
+    tn_set_str(d->root, "id", "AZaz09._-");
+    expect_doc(d, HPM_OK);
+  }
+}
+
+static void test_bad_payload_values(void **state) {
+  static const pv cases[] = {
+      {"type", S("firmware")},
+      {"type", S("Kernel")},
+      {"type", S("patch")},                   /* not in a baseline */
+      {"type", "kernel", 6},
+      {"type", "", 0},
+      {"size", "\0\0\0\x30", 4},
+      {"size", "\0\0\0\0\0\0\0\0\0\0\0\0", 12},
+      {"sha256", "0123456789012345678901234567890", 31},
+      {"sha256", "", 0},
+      {"offset", "\0\0\0\0", 4},
+  };
+  (void)state;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    tl_doc *d = tl_doc_baseline();
+    tn_set(tl_pl(d, "kernel"), cases[i].prop, cases[i].val, cases[i].len);
+    if (tl_doc_verify(d) != HPM_E_BAD_FIELD || tl_doc_unverified(d) != HPM_E_BAD_FIELD)
+      fail_msg("case %zu (%s): %s, want %s (%s: %s)", i, cases[i].prop,
+               hpm_result_to_string(tl_doc_verify(d)), hpm_result_to_string(HPM_E_BAD_FIELD),
+               tl_diag.field, tl_diag.detail);
+  }
+  /* kernel, initrd, cmdline are not hotpatch payloads */
+  {
+    static const char *const t[] = {"kernel", "initrd", "cmdline"};
+    for (size_t i = 0; i < 3; i++) {
+      tl_doc *d = tl_doc_hotpatch();
+      tn_set_str(tl_pl(d, "fix-glibc"), "type", t[i]);
+      expect_doc(d, HPM_E_BAD_FIELD);
+    }
+  }
+}
+
+static void test_payload_size_limits(void **state) {
+  tl_doc *d;
+  (void)state;
+  /* over 1 GiB (detached, so the container stays small) */
+  d = tl_doc_baseline();
+  tl_detach(d, "initrd", "initrd.img");
+  tn_set_u64(tl_pl(d, "initrd"), "size", HPM_PAYLOAD_MAX + 1);
+  expect_doc(d, HPM_E_TOO_LARGE);
+  tn_set_u64(tl_pl(d, "initrd"), "size", UINT64_MAX);
+  expect_doc(d, HPM_E_TOO_LARGE);
+  /* exactly 1 GiB parses (the unverified parse never needs the bytes) */
+  tn_set_u64(tl_pl(d, "initrd"), "size", HPM_PAYLOAD_MAX);
+  assert_result(tl_doc_unverified(d), HPM_OK);
+  /* a command line over 4096 bytes; exactly 4096 is fine */
+  d = tl_doc_baseline();
+  tl_drop(d, "cmdline");
+  tl_doc_embed(d, "cmdline", "cmdline", rep('q', 4096), 4096);
+  expect_doc(d, HPM_OK);
+  d = tl_doc_baseline();
+  tl_drop(d, "cmdline");
+  tl_doc_embed(d, "cmdline", "cmdline", rep('q', 4097), 4097);
+  expect_doc(d, HPM_E_TOO_LARGE);
+}
+
+static void test_kernel_count(void **state) {
+  tl_doc *d;
+  (void)state;
+  /* no kernel: drop it, move the others down */
+  d = tl_doc_baseline();
+  tl_drop(d, "kernel");
+  assert_int_equal(tn_get_u64(tl_pl(d, "initrd"), "offset"), 0);
+  expect_doc(d, HPM_E_BAD_FIELD);
+  /* no payloads at all */
+  d = tl_doc_baseline();
+  tl_drop(d, "kernel");
+  tl_drop(d, "initrd");
+  tl_drop(d, "cmdline");
+  assert_int_equal(d->area_len, 0);
+  expect_doc(d, HPM_E_BAD_FIELD);
+  /* two kernels */
+  d = tl_doc_baseline();
+  tl_doc_embed(d, "kernel2", "kernel", tl_kernel, sizeof tl_kernel);
+  expect_doc(d, HPM_E_BAD_FIELD);
+  /* the initrd declared as a second kernel */
+  d = tl_doc_baseline();
+  tn_set_str(tl_pl(d, "initrd"), "type", "kernel");
+  expect_doc(d, HPM_E_BAD_FIELD);
+  /* two initrds, two command lines */
+  d = tl_doc_baseline();
+  tl_doc_embed(d, "initrd2", "initrd", tl_initrd, sizeof tl_initrd);
+  expect_doc(d, HPM_E_DUPLICATE);
+  d = tl_doc_baseline();
+  tl_doc_embed(d, "cmdline2", "cmdline", tl_cmdline, strlen(tl_cmdline));
+  expect_doc(d, HPM_E_DUPLICATE);
+  /* just a kernel is a valid baseline */
+  d = tl_doc_baseline();
+  tl_drop(d, "initrd");
+  tl_drop(d, "cmdline");
+  expect_doc(d, HPM_OK);
+  assert_int_equal(tl_m->payload_count, 1);
+  /* ... and so is a detached kernel with nothing embedded */
+  tl_detach(d, "kernel", "vmlinuz");
+  expect_doc(d, HPM_OK);
+  assert_int_equal(tl_m->payload_area_size, 0);
+}
+
+/* Embedded payloads tile the area: back to back, in manifest order. */
+static void test_embedded_layout(void **state) {
+  tl_doc *d;
+  (void)state;
+  /* a gap before the second payload */
+  d = tl_doc_baseline();
+  tn_set_u64(tl_pl(d, "initrd"), "offset", sizeof tl_kernel + 1);
+  expect_doc(d, HPM_E_BAD_FIELD);
+  /* an overlap */
+  d = tl_doc_baseline();
+  tn_set_u64(tl_pl(d, "initrd"), "offset", sizeof tl_kernel - 1);
+  expect_doc(d, HPM_E_BAD_FIELD);
+  /* the second payload over the first (same offset) */
+  d = tl_doc_baseline();
+  tn_set_u64(tl_pl(d, "initrd"), "offset", 0);
+  expect_doc(d, HPM_E_BAD_FIELD);
+  /* the first payload not at 0 */
+  d = tl_doc_baseline();
+  tn_set_u64(tl_pl(d, "kernel"), "offset", 1);
+  expect_doc(d, HPM_E_BAD_FIELD);
+  /* listed out of order (the offsets are right, the order is not) */
+  d = tl_doc_baseline();
+  {
+    tn_node *p = tl_payloads(d), *t = p->kids[0];
+    p->kids[0] = p->kids[1];
+    p->kids[1] = t;
+  }
+  expect_doc(d, HPM_E_BAD_FIELD);
+  /* unaccounted bytes at the end of the area */
+  d = tl_doc_baseline();
+  d->area[d->area_len++] = 0;
+  expect_doc(d, HPM_E_BAD_FIELD);
+  /* the area shorter than the payloads (the header says so, consistently) */
+  d = tl_doc_baseline();
+  d->area_len--;
+  expect_doc(d, HPM_E_BAD_FIELD);
+  /* a size that runs off the end of the area */
+  d = tl_doc_baseline();
+  tn_set_u64(tl_pl(d, "cmdline"), "size", strlen(tl_cmdline) + 1);
+  expect_doc(d, HPM_E_BAD_FIELD);
+  /* offsets near 2^64 */
+  d = tl_doc_baseline();
+  tn_set_u64(tl_pl(d, "cmdline"), "offset", UINT64_MAX);
+  expect_doc(d, HPM_E_BAD_FIELD);
+  d = tl_doc_baseline();
+  tn_set_u64(tl_pl(d, "cmdline"), "offset", UINT64_MAX - 4);
+  expect_doc(d, HPM_E_BAD_FIELD);
+  /* a detached payload between embedded ones does not take area space */
+  d = tl_doc_baseline();
+  tl_detach(d, "initrd", "x.img");
+  assert_int_equal(tn_get_u64(tl_pl(d, "cmdline"), "offset"), sizeof tl_kernel);
+  expect_doc(d, HPM_OK);
+  /* ... and must not be counted as if it did */
+  tn_set_u64(tl_pl(d, "cmdline"), "offset", sizeof tl_kernel + sizeof tl_initrd);
+  expect_doc(d, HPM_E_BAD_FIELD);
+}
+
+static void test_offset_and_file(void **state) {
+  tl_doc *d;
+  (void)state;
+  d = tl_doc_baseline();
+  tn_set_str(tl_pl(d, "initrd"), "file", "initrd.img");
+  tl_files_add(&tl_doc_files, "initrd.img", tl_initrd, sizeof tl_initrd);
+  expect_doc(d, HPM_E_BAD_FIELD);
+  d = tl_doc_baseline();
+  tn_del(tl_pl(d, "initrd"), "offset");
+  expect_doc(d, HPM_E_BAD_FIELD);
+}
+
+static void test_detached_file_names(void **state) {
+  static const char *const bad[] = {".hidden", "..", "../etc/shadow", "a/b", "/boot/vmlinuz",
+                                    "a b", "a\\b", "a:b", "vmlinuz~", NULL /* 64 chars */};
+  tl_doc *d;
+  (void)state;
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    const char *f = bad[i] ? bad[i] : rep('f', HPM_FILE_MAX + 1);
+    d = tl_doc_baseline();
+    tl_detach(d, "initrd", f);
+    if (tl_doc_verify(d) != HPM_E_BAD_FIELD || tl_doc_unverified(d) != HPM_E_BAD_FIELD)
+      fail_msg("file \"%s\": %s (%s: %s)", f, hpm_result_to_string(tl_doc_verify(d)), tl_diag.field,
+               tl_diag.detail);
+  }
+  /* 63 characters, dots inside: fine */
+  d = tl_doc_baseline();
+  {
+    char *f = rep('f', HPM_FILE_MAX);
+    f[3] = '.';
+    tl_detach(d, "initrd", f);
+    expect_doc(d, HPM_OK);
+    assert_string_equal(tl_m->payloads[1].file, f);
+  }
+  /* two payloads naming the same file */
+  d = tl_doc_hotpatch();
+  tn_add_kid(tl_payloads(d), tl_payload_node("p3", "patch", "abc", 3, "same.bin", 0));
+  tn_add_kid(tl_payloads(d), tl_payload_node("p4", "patch", "abc", 3, "same.bin", 0));
+  tl_files_add(&tl_doc_files, "same.bin", "abc", 3);
+  expect_doc(d, HPM_E_DUPLICATE);
+}
+
+static void test_cmdline_printable(void **state) {
+  static const char *const bad[] = {"console=ttyS0\n", "a\tb", "a\x7f", "a\x80", "\x1b[0m",
+                                    "caf\xc3\xa9"};
+  tl_doc *d;
+  (void)state;
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    d = tl_doc_baseline();
+    tl_drop(d, "cmdline");
+    tl_doc_embed(d, "cmdline", "cmdline", bad[i], strlen(bad[i]));
+    assert_result(tl_doc_verify(d), HPM_E_BAD_FIELD);
+    assert_string_equal(tl_diag.field, "payloads/cmdline");
+    /* the bytes are not looked at without verification */
+    assert_result(tl_doc_unverified(d), HPM_OK);
+  }
+  /* a NUL inside, a NUL at the end */
+  d = tl_doc_baseline();
+  tl_drop(d, "cmdline");
+  tl_doc_embed(d, "cmdline", "cmdline", "quiet\0", 6);
+  assert_result(tl_doc_verify(d), HPM_E_BAD_FIELD);
+  d = tl_doc_baseline();
+  tl_drop(d, "cmdline");
+  tl_doc_embed(d, "cmdline", "cmdline", "a\0b", 3);
+  assert_result(tl_doc_verify(d), HPM_E_BAD_FIELD);
+  /* spaces and every printable character are fine */
+  d = tl_doc_baseline();
+  {
+    char all[96];
+    size_t n = 0;
+    for (int c = 0x20; c <= 0x7e; c++) all[n++] = (char)c;
+    tl_drop(d, "cmdline");
+    tl_doc_embed(d, "cmdline", "cmdline", all, n);
+  }
+  expect_doc(d, HPM_OK);
+  /* an empty command line is an empty payload (refused) */
+  d = tl_doc_baseline();
+  tl_drop(d, "cmdline");
+  tl_doc_embed(d, "cmdline", "cmdline", "", 0);
+  expect_doc(d, HPM_E_BAD_FIELD);
+}
+
+/* Payloads are 1 byte to 1 GiB: empty ones are refused, embedded or not. */
+static void test_empty_payloads(void **state) {
+  tl_doc *d;
+  (void)state;
+  d = tl_doc_hotpatch();
+  tl_doc_embed(d, "empty", "patch", "", 0);
+  expect_doc(d, HPM_E_BAD_FIELD);
+  d = tl_doc_hotpatch();
+  tn_add_kid(tl_payloads(d), tl_payload_node("empty", "patch", "", 0, "empty.bin", 0));
+  tl_files_add(&tl_doc_files, "empty.bin", "", 0);
+  expect_doc(d, HPM_E_BAD_FIELD);
+  d = tl_doc_baseline();
+  tl_drop(d, "kernel");
+  {
+    tn_node *k = tl_payload_node("kernel", "kernel", "", 0, NULL, 0), *p = tl_payloads(d);
+    memmove(&p->kids[1], &p->kids[0], (size_t)p->nkids * sizeof p->kids[0]);
+    p->kids[0] = k;
+    p->nkids++;
+  }
+  expect_doc(d, HPM_E_BAD_FIELD);
+}
+
+/* ---- the FDT container itself ----------------------------------------------------- */
+
+/* Seal raw FDT bytes (possibly patched) as the baseline's manifest. */
+static void expect_fdt(const tl_doc *d, const uint8_t *fdt, size_t len, hpm_result want) {
+  uint8_t *c;
+  size_t n;
+  tl_seal(d->kind, fdt, len, d->area, d->area_len, &c, &n);
+  assert_result(tl_verify1(c, n, d->kind, &tl_A, NULL), want);
+  assert_result(hpm_container_parse_unverified(c, n, tl_m, &tl_diag), want);
+}
+
+static void test_fdt_header_rules(void **state) {
+  tl_doc *d = tl_doc_baseline();
+  uint8_t *fdt, *x;
+  size_t len;
+  (void)state;
+  tl_doc_fdt(d, &fdt, &len);
+  expect_fdt(d, fdt, len, HPM_OK);
+
+  /* memory reservations: one, two */
+  d->rsv[0][0] = 0x80000000;
+  d->rsv[0][1] = 0x1000;
+  d->nrsv = 1;
+  tl_doc_fdt(d, &x, &len);
+  expect_fdt(d, x, len, HPM_E_BAD_MANIFEST);
+  d->rsv[1][0] = 0;
+  d->rsv[1][1] = 0;
+  d->nrsv = 2;
+  tl_doc_fdt(d, &x, &len);
+  expect_fdt(d, x, len, HPM_E_BAD_MANIFEST);
+  d->nrsv = 0;
+  tl_doc_fdt(d, &fdt, &len);
+
+  /* boot CPU, version, last compatible version, magic */
+  x = tl_dup(fdt, len);
+  fdt_set_boot_cpuid_phys(x, 1);
+  expect_fdt(d, x, len, HPM_E_BAD_MANIFEST);
+  x = tl_dup(fdt, len);
+  fdt_set_version(x, 16);
+  expect_fdt(d, x, len, HPM_E_BAD_MANIFEST);
+  x = tl_dup(fdt, len);
+  fdt_set_version(x, 18);
+  expect_fdt(d, x, len, HPM_E_BAD_MANIFEST);
+  x = tl_dup(fdt, len);
+  fdt_set_last_comp_version(x, 17);
+  expect_fdt(d, x, len, HPM_E_BAD_MANIFEST);
+  x = tl_dup(fdt, len);
+  fdt_set_last_comp_version(x, 2);
+  expect_fdt(d, x, len, HPM_E_BAD_MANIFEST);
+  x = tl_dup(fdt, len);
+  fdt_set_magic(x, 0xd00dfeee);
+  expect_fdt(d, x, len, HPM_E_BAD_MANIFEST);
+
+  /* totalsize != manifest_size: 8 bytes of slack after the FDT ... */
+  x = tl_calloc(len + 8);
+  memcpy(x, fdt, len);
+  {
+    uint8_t *c;
+    size_t n;
+    tl_seal(d->kind, x, len + 8, d->area, d->area_len, &c, &n);
+    assert_true(tl_verify1(c, n, d->kind, &tl_A, NULL) != HPM_OK);
+    assert_result(tl_verify1(c, n, d->kind, &tl_A, NULL), HPM_E_TRAILING_DATA);
+    assert_string_equal(tl_diag.field, "manifest");
+  }
+  /* ... the same slack, but the FDT's totalsize claims it (a valid FDT) */
+  fdt_set_totalsize(x, (uint32_t)len + 8);
+  expect_fdt(d, x, len + 8, HPM_OK);
+  /* ... totalsize larger than the manifest */
+  x = tl_dup(fdt, len);
+  fdt_set_totalsize(x, (uint32_t)len + 4);
+  expect_fdt(d, x, len, HPM_E_BAD_MANIFEST);
+  /* ... totalsize smaller than the manifest, cutting the strings */
+  x = tl_dup(fdt, len);
+  fdt_set_totalsize(x, (uint32_t)len - 4);
+  expect_fdt(d, x, len, HPM_E_BAD_MANIFEST);
+
+  /* broken blocks: strings offset past the end, struct size short, a
+   * property name offset out of the strings block */
+  x = tl_dup(fdt, len);
+  fdt_set_off_dt_strings(x, (uint32_t)len);
+  expect_fdt(d, x, len, HPM_E_BAD_MANIFEST);
+  x = tl_dup(fdt, len);
+  fdt_set_size_dt_struct(x, fdt_size_dt_struct(x) - 4);
+  expect_fdt(d, x, len, HPM_E_BAD_MANIFEST);
+  x = tl_dup(fdt, len);
+  fdt_set_size_dt_strings(x, 3);
+  expect_fdt(d, x, len, HPM_E_BAD_MANIFEST);
+
+  /* not an FDT at all: zeros, and a 40-byte header with nothing after it */
+  x = tl_calloc(len);
+  expect_fdt(d, x, len, HPM_E_BAD_MANIFEST);
+  x = tl_dup(fdt, 40);
+  expect_fdt(d, x, 40, HPM_E_BAD_MANIFEST);
+}
+
+/*
+ * An FDT header claiming an old version (2..15).  libfdt's fdt_check_full
+ * (1.6.1, and the copy in the EFI build) dereferences the NULL that
+ * fdt_get_name returns for a pre-v16 root node without '/': core must
+ * refuse the version before handing the blob to fdt_check_full.  Parsed in
+ * child processes so a crash is one failed test.
+ */
+static void test_fdt_old_versions(void **state) {
+  static const uint32_t versions[] = {15, 3, 2, 1, 0, 0x11000000u};
+  tl_doc *d = tl_doc_baseline();
+  uint8_t *fdt;
+  size_t len;
+  char report[512] = "";
+  (void)state;
+  tl_doc_fdt(d, &fdt, &len);
+  for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
+    uint8_t *x = tl_dup(fdt, len), *c;
+    size_t n;
+    int v, u;
+    fdt_set_version(x, versions[i]);
+    if (versions[i] < 16) fdt_set_last_comp_version(x, versions[i] < 2 ? 1 : 2);
+    tl_seal(d->kind, x, len, d->area, d->area_len, &c, &n);
+    v = tl_isolated(c, n, d->kind, true);
+    u = tl_isolated(c, n, d->kind, false);
+    if (v != HPM_E_BAD_MANIFEST || u != HPM_E_BAD_MANIFEST)
+      snprintf(report + strlen(report), sizeof report - strlen(report),
+               "version %u: verify %s, unverified %s; ", versions[i], tl_isolated_str(v),
+               tl_isolated_str(u));
+  }
+  if (report[0]) fail_msg("want %s: %s", hpm_result_to_string(HPM_E_BAD_MANIFEST), report);
+}
+
+/*
+ * A property length near 2^32.  libfdt's fdt_next_tag adds the length to an
+ * int offset: 0xfffffff4 walks the tag stream back onto the same tag, and
+ * fdt_check_full loops forever (1.6.1 and the EFI build's copy alike).  Core
+ * must bound property lengths before libfdt walks the tags.  In child
+ * processes, killed after 2 s.
+ */
+static void test_fdt_property_length_wraps(void **state) {
+  static const uint32_t lens[] = {0xfffffff4u, 0xfffffff0u, 0xfffffff8u, 0xfffffffcu,
+                                  0x80000000u, 0x7ffffffcu};
+  static const uint8_t marker[4] = {0xa5, 0x5a, 0xc3, 0x3c};
+  tl_doc *d = tl_doc_baseline();
+  uint8_t *fdt;
+  size_t len, at = 0;
+  char report[1024] = "";
+  (void)state;
+  tn_add(d->root, "info,marker", marker, 4);
+  tl_doc_fdt(d, &fdt, &len);
+  for (size_t i = fdt_off_dt_struct(fdt); i + 4 <= len; i += 4)
+    if (memcmp(fdt + i, marker, 4) == 0) at = i;
+  assert_true(at > 12);
+  assert_int_equal(fdt[at - 8 + 3], 4); /* the property's length field */
+  for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+    uint8_t *x = tl_dup(fdt, len), *c;
+    size_t n;
+    int v, u;
+    fdt32_t l = cpu_to_fdt32(lens[i]);
+    memcpy(x + at - 8, &l, 4);
+    tl_seal(d->kind, x, len, d->area, d->area_len, &c, &n);
+    v = tl_isolated(c, n, d->kind, true);
+    u = tl_isolated(c, n, d->kind, false);
+    if (v != HPM_E_BAD_MANIFEST || u != HPM_E_BAD_MANIFEST)
+      snprintf(report + strlen(report), sizeof report - strlen(report),
+               "length 0x%08x: verify %s, unverified %s; ", lens[i], tl_isolated_str(v),
+               tl_isolated_str(u));
+  }
+  if (report[0]) fail_msg("want %s: %s", hpm_result_to_string(HPM_E_BAD_MANIFEST), report);
+}
+
+static void test_node_and_property_limits(void **state) {
+  tl_doc *d;
+  (void)state;
+  /* 32 payloads (hotpatch) fine, 33 too many */
+  d = tl_doc_hotpatch();
+  for (int i = 2; i < 32; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "p%d", i);
+    tl_doc_embed(d, tl_str("%s", name), "patch", tl_patch2, 1 + (size_t)i % 5);
+  }
+  expect_doc(d, HPM_OK);
+  assert_int_equal(tl_m->payload_count, 32);
+  tl_doc_embed(d, "p32", "patch", "x", 1);
+  expect_doc(d, HPM_E_TOO_LARGE);
+
+  /* 32 properties in the root fine (baseline has 7), 33 too many */
+  d = tl_doc_baseline();
+  for (int i = 7; i < 32; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "info,%d", i);
+    tn_set_u32(d->root, name, (uint32_t)i);
+  }
+  expect_doc(d, HPM_OK);
+  tn_set_u32(d->root, "info,32", 32);
+  expect_doc(d, HPM_E_TOO_LARGE);
+  /* the same in a payload (4 properties) */
+  d = tl_doc_baseline();
+  for (int i = 4; i < 33; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "info,%d", i);
+    tn_set_u32(tl_pl(d, "kernel"), name, (uint32_t)i);
+  }
+  expect_doc(d, HPM_E_TOO_LARGE);
+
+  /* 40 children of the root fine (payloads + 39 info nodes), 41 too many */
+  d = tl_doc_baseline();
+  for (int i = 1; i < 40; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "info,n%d", i);
+    tn_new_kid(d->root, name);
+  }
+  expect_doc(d, HPM_OK);
+  tn_new_kid(d->root, "info,n40");
+  expect_doc(d, HPM_E_TOO_LARGE);
+}
+
+/* Kind 3 (catalog) is reserved: refused in the header whatever the manifest
+ * says, even when signed. */
+static void test_catalog_manifest(void **state) {
+  tl_doc *d = tl_doc_baseline();
+  uint8_t *fdt, *c;
+  size_t len, n;
+  hpmw_err e;
+  (void)state;
+  tn_set_str(d->root, "hpm,kind", "catalog");
+  tn_del(d->root, "release");
+  tl_doc_fdt(d, &fdt, &len);
+  if (hpmw_assemble(HPM_KIND_CATALOG, fdt, len, d->area, d->area_len, &c, &n, &e)) fail_msg("%s", e.msg);
+  tl_track(c);
+  tl_force_sign(&c, &n, &tl_A);
+  assert_result(tl_verify1(c, n, HPM_KIND_CATALOG, &tl_A, NULL), HPM_E_UNSUPPORTED_VERSION);
+  assert_string_equal(tl_diag.field, "header.kind");
+  assert_result(hpm_container_parse_unverified(c, n, tl_m, &tl_diag), HPM_E_UNSUPPORTED_VERSION);
+  /* a catalog manifest under a baseline header */
+  d->kind = HPM_KIND_BASELINE;
+  expect_doc(d, HPM_E_BAD_FIELD);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      TL_TEST(test_builder_matches_hpmw),
+      TL_TEST(test_duplicate_nodes),
+      TL_TEST(test_duplicate_properties),
+      TL_TEST(test_at_in_node_names),
+      TL_TEST(test_bad_node_names),
+      TL_TEST(test_unknown_critical),
+      TL_TEST(test_info_entries_accepted),
+      TL_TEST(test_nesting_depth),
+      TL_TEST(test_info_node_duplicate_property),
+      TL_TEST(test_info_node_duplicate_child),
+      TL_TEST(test_info_node_child_names),
+      TL_TEST(test_info_node_limits),
+      TL_TEST(test_kind_specific_properties),
+      TL_TEST(test_missing_required),
+      TL_TEST(test_bad_root_values),
+      TL_TEST(test_string_limits),
+      TL_TEST(test_bad_payload_values),
+      TL_TEST(test_payload_size_limits),
+      TL_TEST(test_kernel_count),
+      TL_TEST(test_embedded_layout),
+      TL_TEST(test_offset_and_file),
+      TL_TEST(test_detached_file_names),
+      TL_TEST(test_cmdline_printable),
+      TL_TEST(test_empty_payloads),
+      TL_TEST(test_fdt_header_rules),
+      TL_TEST(test_fdt_old_versions),
+      TL_TEST(test_fdt_property_length_wraps),
+      TL_TEST(test_node_and_property_limits),
+      TL_TEST(test_catalog_manifest),
+  };
+  return TL_RUN(tests);
+}
