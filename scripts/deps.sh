@@ -7,7 +7,11 @@
 #      called when something is missing);
 #   2. fetches the pinned third-party source tarballs into DEPSDIR/dl and
 #      checks their sha256 (Debian pool first, `apt-get source` as fallback);
-#   3. unpacks them into DEPSDIR/src/mbedtls-<ver> and DEPSDIR/src/libfdt.
+#   3. unpacks them into DEPSDIR/src/mbedtls-<ver> and DEPSDIR/src/libfdt;
+#   4. fetches the Debian kernel the firmware tests boot (the current
+#      linux-image-6.1.0-NN-amd64 that linux-image-amd64 depends on) with
+#      apt-get download, checks its sha256 against the archive's Packages
+#      entry, and extracts vmlinuz + efivarfs.ko into DEPSDIR/kernel.
 #
 # Idempotent: run it again and it only does what is missing.  Third-party
 # sources are never committed: DEPSDIR is git-ignored.
@@ -19,6 +23,7 @@ DEB_PACKAGES=(
   python3-pytest python3-pexpect clang libclang-rt-14-dev llvm openssl
   xz-utils curl ca-certificates pkg-config dosfstools mtools ovmf
   qemu-system-x86 qemu-utils sbsigntool efitools
+  libelf-dev libdw-dev libzydis-dev libssl-dev busybox-static cpio
 )
 
 # ---- pinned sources --------------------------------------------------------
@@ -214,3 +219,52 @@ if ! unpacked_ok "$LIBFDT_DIR" "$XEN_SHA256"; then
   rm -rf "$tmp"
 fi
 log "libfdt (xen $XEN_VERSION) ok"
+
+# ---- 4. the firmware tests' Linux kernel ------------------------------------
+# Not pinned to one build: Debian replaces kernel packages on security
+# updates and removes the old ones from the archive.  The meta package names
+# the current one; its sha256 comes from the (signed) archive index.  The
+# extracted kernel is never installed on this machine.
+KDIR=$DEPSDIR/kernel
+kpkg=$(apt-cache show --no-all-versions linux-image-amd64 2>/dev/null \
+         | sed -n 's/^Depends:.*\(linux-image-6\.1\.0-[0-9]*-amd64\).*/\1/p' | head -n1)
+if [ -z "$kpkg" ]; then
+  apt_update
+  kpkg=$(apt-cache show --no-all-versions linux-image-amd64 \
+           | sed -n 's/^Depends:.*\(linux-image-6\.1\.0-[0-9]*-amd64\).*/\1/p' | head -n1)
+fi
+[ -n "$kpkg" ] || die "cannot resolve the kernel package from linux-image-amd64"
+kinfo=$(apt-cache show --no-all-versions "$kpkg") || die "apt-cache show $kpkg failed"
+kver=$(sed -n 's/^Version: //p' <<< "$kinfo" | head -n1)
+ksha=$(sed -n 's/^SHA256: //p' <<< "$kinfo" | head -n1)
+[ -n "$kver" ] && [[ $ksha =~ ^[0-9a-f]{64}$ ]] || die "$kpkg: no version/SHA256 in the archive index"
+kabi=${kpkg#linux-image-}
+if ! unpacked_ok "$KDIR" "$ksha"; then
+  kdeb=$DL/${kpkg}_${kver}_amd64.deb
+  if [ ! -f "$kdeb" ] || [ "$(sha256_of "$kdeb")" != "$ksha" ]; then
+    rm -f "$kdeb"
+    log "fetching $kpkg $kver"
+    sdir=$(mktemp -d "$DL/.apt-download.XXXXXX")
+    chmod 755 "$sdir"
+    (cd "$sdir" && apt-get download -q "$kpkg=$kver" >/dev/null) \
+      || { rm -rf "$sdir"; die "apt-get download $kpkg=$kver failed"; }
+    mv "$sdir"/*.deb "$kdeb.tmp" && rm -rf "$sdir"
+    got=$(sha256_of "$kdeb.tmp")
+    [ "$got" = "$ksha" ] || { rm -f "$kdeb.tmp"; die "sha256 mismatch for $kpkg: expected $ksha, got $got"; }
+    mv -f "$kdeb.tmp" "$kdeb"
+  fi
+  tmp=$(mktemp -d "$DEPSDIR/.tmp.kernel.XXXXXX")
+  dpkg -x "$kdeb" "$tmp/x" || { rm -rf "$tmp"; die "dpkg -x $kdeb failed"; }
+  mkdir "$tmp/out"
+  cp "$tmp/x/boot/vmlinuz-$kabi" "$tmp/out/vmlinuz" \
+    && cp "$tmp/x/lib/modules/$kabi/kernel/fs/efivarfs/efivarfs.ko" "$tmp/out/efivarfs.ko" \
+    || { rm -rf "$tmp"; die "$kpkg: vmlinuz or efivarfs.ko missing"; }
+  echo "$kpkg $kver" > "$tmp/out/VERSION"
+  echo "$ksha" > "$tmp/out/$MARKER"
+  rm -rf "$KDIR"
+  mv "$tmp/out" "$KDIR"
+  rm -rf "$tmp"
+  # Keep only the current kernel package in DL.
+  find "$DL" -maxdepth 1 -name 'linux-image-*.deb' ! -name "$(basename "$kdeb")" -delete
+fi
+log "kernel $(cat "$KDIR/VERSION") ok"

@@ -1,0 +1,457 @@
+/* SPDX-License-Identifier: MIT */
+/* Boot-state records and slot selection (hpm/bootstate.h, docs/boot-interface.md). */
+#include "hpm/bootstate.h"
+
+#include "internal.h"
+
+/* Header field offsets. */
+#define OFF_MAGIC 0
+#define OFF_VERSION 4   /* u16 */
+#define OFF_SLOTS 6     /* u16 slot count, HPM_BS_MAX_SLOTS */
+#define OFF_SEQUENCE 8  /* u64 */
+#define OFF_FLOOR 16    /* u32 */
+#define OFF_RESERVED 20 /* u32, 0 */
+/* Slot field offsets (within one HPM_BS_SLOT_SIZE entry). */
+#define SOFF_PRIORITY 0
+#define SOFF_TRIES 1
+#define SOFF_SUCCESSFUL 2
+#define SOFF_REASON 3
+#define SOFF_DETAIL 4
+#define SOFF_ATTEMPTS 5
+#define SOFF_RESERVED0 6 /* 2 bytes, 0 */
+#define SOFF_SVN 8
+#define SOFF_DIGEST 12
+#define SOFF_RESERVED1 44 /* 4 bytes, 0 */
+#define OFF_CRC (HPM_BS_RECORD_SIZE - 4u)
+
+_Static_assert(HPM_BS_RECORD_SIZE == 220, "record size is ABI");
+_Static_assert(SOFF_RESERVED1 + 4 == HPM_BS_SLOT_SIZE, "slot layout");
+
+static void put16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+}
+static void put32(uint8_t *p, uint32_t v) {
+  for (unsigned i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put64(uint8_t *p, uint64_t v) {
+  for (unsigned i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+uint32_t hpm_crc32(const uint8_t *p, size_t n) {
+  uint32_t crc = 0xffffffffu;
+  for (size_t i = 0; i < n; i++) {
+    crc ^= p[i];
+    for (unsigned b = 0; b < 8; b++) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+int hpm_bs_slot_from_letter(char c) {
+  if (c >= 'a' && c < (char)('a' + HPM_BS_MAX_SLOTS)) return c - 'a';
+  return -1;
+}
+
+char hpm_bs_slot_letter(unsigned slot) {
+  return slot < HPM_BS_MAX_SLOTS ? (char)('a' + slot) : '?';
+}
+
+const char *hpm_bs_reason_to_string(hpm_bs_reason r) {
+  switch (r) {
+  case HPM_BS_REASON_NONE: return "none";
+  case HPM_BS_REASON_NO_CONTAINER: return "no-container";
+  case HPM_BS_REASON_READ_ERROR: return "read-error";
+  case HPM_BS_REASON_VERIFY_FAILED: return "verify-failed";
+  case HPM_BS_REASON_ROLLBACK: return "rollback";
+  case HPM_BS_REASON_TRIES_EXHAUSTED: return "tries-exhausted";
+  case HPM_BS_REASON_LOAD_FAILED: return "load-failed";
+  case HPM_BS_REASON_COUNT_: break;
+  }
+  return "unknown-reason";
+}
+
+const char *hpm_bs_origin_to_string(hpm_bs_origin o) {
+  switch (o) {
+  case HPM_BS_ORIGIN_LOADED: return "loaded";
+  case HPM_BS_ORIGIN_FRESH: return "fresh-default";
+  case HPM_BS_ORIGIN_CORRUPT: return "corrupt-default";
+  }
+  return "unknown-origin";
+}
+
+const char *hpm_bs_result_to_string(hpm_bs_result r) {
+  switch (r) {
+  case HPM_BS_OK: return "ok";
+  case HPM_BS_E_ABSENT: return "absent";
+  case HPM_BS_E_IO: return "I/O error";
+  case HPM_BS_E_SIZE: return "wrong size";
+  case HPM_BS_E_MAGIC: return "bad magic";
+  case HPM_BS_E_VERSION: return "unsupported version";
+  case HPM_BS_E_CRC: return "CRC mismatch";
+  case HPM_BS_E_FIELD: return "field out of range";
+  case HPM_BS_E_ATTRIBUTES: return "unexpected variable attributes";
+  case HPM_BS_E_INVALID_ARGUMENT: return "invalid argument";
+  case HPM_BS_RESULT_COUNT_: break;
+  }
+  return "unknown result";
+}
+
+const char *hpm_bs_mark_to_string(hpm_bs_mark m) {
+  switch (m) {
+  case HPM_BS_MARK_APPLIED: return "applied";
+  case HPM_BS_MARK_ALREADY: return "already marked";
+  case HPM_BS_MARK_MALFORMED: return "malformed";
+  case HPM_BS_MARK_STALE: return "stale (slot holds another baseline)";
+  }
+  return "unknown";
+}
+
+const char *hpm_bs_decision_to_string(hpm_bs_decision d) {
+  switch (d) {
+  case HPM_BS_BOOT_ONESHOT: return "one-shot request";
+  case HPM_BS_BOOT_GOOD: return "highest-priority slot, marked good";
+  case HPM_BS_BOOT_TRIAL: return "highest-priority slot, on trial";
+  case HPM_BS_BOOT_FALLBACK: return "fallback: a higher-priority slot was refused or used up its tries";
+  case HPM_BS_NOTHING_BOOTABLE: return "nothing bootable";
+  }
+  return "unknown decision";
+}
+
+void hpm_bs_default(hpm_bootstate *st, hpm_bs_origin origin) {
+  memset(st, 0, sizeof *st);
+  st->origin = origin;
+  st->current_copy = -1;
+  uint8_t tries = origin == HPM_BS_ORIGIN_FRESH ? HPM_BS_DEFAULT_TRIES : 1;
+  st->slots[0].priority = 2;
+  st->slots[0].tries = tries;
+  st->slots[1].priority = 1;
+  st->slots[1].tries = tries;
+  st->floor_unknown = origin == HPM_BS_ORIGIN_CORRUPT;
+  for (unsigned i = 0; i < HPM_BS_COPIES; i++) st->copy_status[i] = HPM_BS_E_ABSENT;
+}
+
+hpm_bs_result hpm_bs_parse(const uint8_t *buf, size_t len, hpm_bootstate *out) {
+  if (!buf || !out) return HPM_BS_E_INVALID_ARGUMENT;
+  if (len != HPM_BS_RECORD_SIZE) return HPM_BS_E_SIZE;
+  if (memcmp(buf + OFF_MAGIC, HPM_BS_MAGIC, 4) != 0) return HPM_BS_E_MAGIC;
+  if (hpm_le16(buf + OFF_VERSION) != HPM_BS_RECORD_VERSION) return HPM_BS_E_VERSION;
+  /* CRC before any other field: a torn record is reported as such. */
+  if (hpm_crc32(buf, OFF_CRC) != hpm_le32(buf + OFF_CRC)) return HPM_BS_E_CRC;
+  if (hpm_le16(buf + OFF_SLOTS) != HPM_BS_MAX_SLOTS) return HPM_BS_E_FIELD;
+  if (hpm_le32(buf + OFF_RESERVED) != 0) return HPM_BS_E_FIELD;
+
+  hpm_bootstate st;
+  memset(&st, 0, sizeof st);
+  st.sequence = hpm_le64(buf + OFF_SEQUENCE);
+  st.floor = hpm_le32(buf + OFF_FLOOR);
+  for (unsigned i = 0; i < HPM_BS_MAX_SLOTS; i++) {
+    const uint8_t *s = buf + HPM_BS_HDR_SIZE + i * HPM_BS_SLOT_SIZE;
+    hpm_bs_slot *sl = &st.slots[i];
+    if (s[SOFF_PRIORITY] > HPM_BS_PRIORITY_MAX || s[SOFF_TRIES] > HPM_BS_TRIES_MAX ||
+        s[SOFF_SUCCESSFUL] > 1 || s[SOFF_REASON] >= HPM_BS_REASON_COUNT_ ||
+        s[SOFF_DETAIL] >= HPM_RESULT_COUNT_ || !hpm_all_zero(s + SOFF_RESERVED0, 2) ||
+        !hpm_all_zero(s + SOFF_RESERVED1, 4))
+      return HPM_BS_E_FIELD;
+    sl->priority = s[SOFF_PRIORITY];
+    sl->tries = s[SOFF_TRIES];
+    sl->successful = s[SOFF_SUCCESSFUL] == 1;
+    sl->reason = (hpm_bs_reason)s[SOFF_REASON];
+    sl->detail = s[SOFF_DETAIL];
+    sl->attempts = s[SOFF_ATTEMPTS];
+    sl->svn = hpm_le32(s + SOFF_SVN);
+    memcpy(sl->digest, s + SOFF_DIGEST, HPM_DIGEST_LEN);
+    /* A slot marked good must name the baseline it was marked for. */
+    if (sl->successful && hpm_all_zero(sl->digest, HPM_DIGEST_LEN)) return HPM_BS_E_FIELD;
+  }
+  st.origin = HPM_BS_ORIGIN_LOADED;
+  st.current_copy = -1;
+  for (unsigned i = 0; i < HPM_BS_COPIES; i++) st.copy_status[i] = HPM_BS_E_ABSENT;
+  *out = st;
+  return HPM_BS_OK;
+}
+
+void hpm_bs_serialize(const hpm_bootstate *st, uint8_t out[HPM_BS_RECORD_SIZE]) {
+  memset(out, 0, HPM_BS_RECORD_SIZE);
+  memcpy(out + OFF_MAGIC, HPM_BS_MAGIC, 4);
+  put16(out + OFF_VERSION, HPM_BS_RECORD_VERSION);
+  put16(out + OFF_SLOTS, HPM_BS_MAX_SLOTS);
+  put64(out + OFF_SEQUENCE, st->sequence);
+  put32(out + OFF_FLOOR, st->floor);
+  for (unsigned i = 0; i < HPM_BS_MAX_SLOTS; i++) {
+    uint8_t *s = out + HPM_BS_HDR_SIZE + i * HPM_BS_SLOT_SIZE;
+    const hpm_bs_slot *sl = &st->slots[i];
+    /* Clamp so a record we write always parses. */
+    s[SOFF_PRIORITY] = sl->priority > HPM_BS_PRIORITY_MAX ? HPM_BS_PRIORITY_MAX : sl->priority;
+    s[SOFF_TRIES] = sl->tries > HPM_BS_TRIES_MAX ? HPM_BS_TRIES_MAX : sl->tries;
+    s[SOFF_SUCCESSFUL] = sl->successful ? 1 : 0;
+    s[SOFF_REASON] = (uint8_t)(sl->reason < HPM_BS_REASON_COUNT_ ? sl->reason : HPM_BS_REASON_NONE);
+    s[SOFF_DETAIL] = sl->detail < HPM_RESULT_COUNT_ ? sl->detail : 0;
+    s[SOFF_ATTEMPTS] = sl->attempts;
+    put32(s + SOFF_SVN, sl->svn);
+    memcpy(s + SOFF_DIGEST, sl->digest, HPM_DIGEST_LEN);
+  }
+  put32(out + OFF_CRC, hpm_crc32(out, OFF_CRC));
+}
+
+bool hpm_bs_same(const hpm_bootstate *a, const hpm_bootstate *b) {
+  uint8_t ra[HPM_BS_RECORD_SIZE], rb[HPM_BS_RECORD_SIZE];
+  hpm_bootstate ta = *a, tb = *b;
+  ta.sequence = tb.sequence = 0;
+  hpm_bs_serialize(&ta, ra);
+  hpm_bs_serialize(&tb, rb);
+  return memcmp(ra, rb, sizeof ra) == 0;
+}
+
+static hpm_bs_result read_copy(const hpm_bs_ops *ops, unsigned copy, hpm_bootstate *out) {
+  /* One byte more than a record, so an oversized variable is seen as such. */
+  uint8_t buf[HPM_BS_RECORD_SIZE + 1];
+  size_t len = sizeof buf;
+  hpm_bs_result r = ops->read(ops->ctx, copy, buf, &len);
+  if (r != HPM_BS_OK) return r;
+  if (len > sizeof buf) return HPM_BS_E_SIZE;
+  return hpm_bs_parse(buf, len, out);
+}
+
+void hpm_bs_load(const hpm_bs_ops *ops, hpm_bootstate *st) {
+  hpm_bootstate c[HPM_BS_COPIES];
+  hpm_bs_result r[HPM_BS_COPIES];
+  int best = -1;
+  for (unsigned i = 0; i < HPM_BS_COPIES; i++) {
+    r[i] = (ops && ops->read) ? read_copy(ops, i, &c[i]) : HPM_BS_E_INVALID_ARGUMENT;
+    if (r[i] == HPM_BS_OK && (best < 0 || c[i].sequence > c[best].sequence)) best = (int)i;
+  }
+  if (best >= 0) {
+    *st = c[best];
+    st->current_copy = best;
+  } else {
+    bool all_absent = true;
+    for (unsigned i = 0; i < HPM_BS_COPIES; i++) all_absent = all_absent && r[i] == HPM_BS_E_ABSENT;
+    hpm_bs_default(st, all_absent ? HPM_BS_ORIGIN_FRESH : HPM_BS_ORIGIN_CORRUPT);
+  }
+  for (unsigned i = 0; i < HPM_BS_COPIES; i++) st->copy_status[i] = r[i];
+}
+
+hpm_bs_result hpm_bs_store(const hpm_bs_ops *ops, hpm_bootstate *st) {
+  if (!ops || !ops->write || !ops->read || !st) return HPM_BS_E_INVALID_ARGUMENT;
+  if (st->sequence == UINT64_MAX) return HPM_BS_E_FIELD; /* never wraps in practice */
+  /* The copy that does not hold the current state; after a default, the
+   * copy after the one that looked newest, so a damaged copy is reused. */
+  unsigned target = st->current_copy == 0 ? 1u : 0u;
+  hpm_bootstate next = *st;
+  next.sequence = st->sequence + 1;
+  uint8_t rec[HPM_BS_RECORD_SIZE];
+  hpm_bs_serialize(&next, rec);
+  hpm_bs_result r = ops->write(ops->ctx, target, rec, sizeof rec);
+  if (r != HPM_BS_OK) return r == HPM_BS_E_ABSENT ? HPM_BS_E_IO : r;
+  /* Read back: a store only counts once the record is what we meant. */
+  uint8_t back[HPM_BS_RECORD_SIZE + 1];
+  size_t len = sizeof back;
+  r = ops->read(ops->ctx, target, back, &len);
+  if (r != HPM_BS_OK) return r == HPM_BS_E_ABSENT ? HPM_BS_E_IO : r;
+  if (len != sizeof rec || memcmp(back, rec, sizeof rec) != 0) return HPM_BS_E_IO;
+  next.current_copy = (int)target;
+  next.origin = HPM_BS_ORIGIN_LOADED;
+  next.copy_status[target] = HPM_BS_OK;
+  *st = next;
+  return HPM_BS_OK;
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+static int hexval(uint8_t c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+hpm_bs_mark hpm_bs_apply_mark_good(hpm_bootstate *st, const uint8_t *req, size_t len) {
+  static const char k1[] = "hpm.slot=";
+  static const char k2[] = " hpm.baseline=";
+  const size_t want = (sizeof k1 - 1) + 1 + (sizeof k2 - 1) + 2 * HPM_DIGEST_LEN;
+  if (!st || !req) return HPM_BS_MARK_MALFORMED;
+  if (len == want + 1 && req[want] == '\n') len = want; /* echo's newline */
+  if (len != want) return HPM_BS_MARK_MALFORMED;
+  if (memcmp(req, k1, sizeof k1 - 1) != 0) return HPM_BS_MARK_MALFORMED;
+  int slot = hpm_bs_slot_from_letter((char)req[sizeof k1 - 1]);
+  if (slot < 0) return HPM_BS_MARK_MALFORMED;
+  const uint8_t *p = req + sizeof k1;
+  if (memcmp(p, k2, sizeof k2 - 1) != 0) return HPM_BS_MARK_MALFORMED;
+  p += sizeof k2 - 1;
+  uint8_t digest[HPM_DIGEST_LEN];
+  for (unsigned i = 0; i < HPM_DIGEST_LEN; i++) {
+    int hi = hexval(p[2 * i]), lo = hexval(p[2 * i + 1]);
+    if (hi < 0 || lo < 0) return HPM_BS_MARK_MALFORMED;
+    digest[i] = (uint8_t)(hi << 4 | lo);
+  }
+  hpm_bs_slot *sl = &st->slots[slot];
+  if (hpm_all_zero(digest, sizeof digest) || memcmp(sl->digest, digest, sizeof digest) != 0)
+    return HPM_BS_MARK_STALE;
+  bool floor_ok = st->floor_unknown || st->floor >= sl->svn;
+  if (sl->successful && floor_ok) return HPM_BS_MARK_ALREADY;
+  sl->successful = true;
+  sl->tries = 0;
+  sl->attempts = 0;
+  sl->reason = HPM_BS_REASON_NONE;
+  sl->detail = 0;
+  /* Raise, never lower.  An unknown floor (corrupt default) is re-derived
+   * by the next selection, which can only raise it further. */
+  if (!st->floor_unknown && sl->svn > st->floor) st->floor = sl->svn;
+  return HPM_BS_MARK_APPLIED;
+}
+
+int hpm_bs_parse_oneshot(const uint8_t *req, size_t len) {
+  if (!req) return -1;
+  if (len == 2 && req[1] == '\n') len = 1;
+  if (len != 1) return -1;
+  return hpm_bs_slot_from_letter((char)req[0]);
+}
+
+/* ---- selection ----------------------------------------------------------- */
+
+typedef struct {
+  bool checked;
+  hpm_bs_reason reason;
+  uint8_t detail;
+  uint32_t svn;
+  uint8_t digest[HPM_DIGEST_LEN];
+} check_cache;
+
+static hpm_bs_reason run_check(const hpm_bs_checker *chk, check_cache *cache, unsigned slot) {
+  check_cache *c = &cache[slot];
+  if (!c->checked) {
+    c->checked = true;
+    c->detail = 0;
+    c->svn = 0;
+    memset(c->digest, 0, sizeof c->digest);
+    c->reason = chk->check(chk->ctx, slot, &c->svn, c->digest, &c->detail);
+    if (c->reason >= HPM_BS_REASON_COUNT_) c->reason = HPM_BS_REASON_VERIFY_FAILED;
+    /* A "success" without a digest is a checker bug: fail closed. */
+    if (c->reason == HPM_BS_REASON_NONE && hpm_all_zero(c->digest, sizeof c->digest)) {
+      c->reason = HPM_BS_REASON_VERIFY_FAILED;
+      c->detail = HPM_E_INVALID_ARGUMENT;
+    }
+  }
+  return c->reason;
+}
+
+static void refuse(hpm_bs_slot *sl, hpm_bs_reason reason, uint8_t detail) {
+  sl->reason = reason;
+  sl->detail = reason == HPM_BS_REASON_VERIFY_FAILED ? detail : 0;
+  sl->tries = 0;
+  sl->successful = false;
+  sl->attempts = 0;
+}
+
+static bool is_candidate(const hpm_bs_slot *sl) {
+  return sl->priority > 0 && (sl->successful || sl->tries > 0);
+}
+
+/* Verify slot and check its SVN; on success update the slot's baseline
+ * identity (a new baseline in a slot marked good starts a trial). */
+static bool try_slot(hpm_bootstate *st, const hpm_bs_checker *chk, check_cache *cache,
+                     unsigned i) {
+  hpm_bs_slot *sl = &st->slots[i];
+  hpm_bs_reason r = run_check(chk, cache, i);
+  if (r != HPM_BS_REASON_NONE) {
+    refuse(sl, r, cache[i].detail);
+    return false;
+  }
+  if (cache[i].svn < st->floor) {
+    refuse(sl, HPM_BS_REASON_ROLLBACK, 0);
+    return false;
+  }
+  if (memcmp(sl->digest, cache[i].digest, HPM_DIGEST_LEN) != 0) {
+    if (sl->successful || sl->tries == 0) sl->tries = HPM_BS_DEFAULT_TRIES;
+    sl->successful = false;
+    sl->attempts = 0;
+    memcpy(sl->digest, cache[i].digest, HPM_DIGEST_LEN);
+  }
+  sl->svn = cache[i].svn;
+  return true;
+}
+
+static void consume_try(hpm_bs_slot *sl, hpm_bs_selection *out) {
+  sl->reason = HPM_BS_REASON_NONE;
+  sl->detail = 0;
+  if (sl->successful) {
+    out->attempt = 0;
+    return;
+  }
+  if (sl->tries > 0) sl->tries--;
+  if (sl->attempts < 255) sl->attempts++;
+  out->attempt = sl->attempts;
+}
+
+hpm_bs_decision hpm_bs_select(hpm_bootstate *st, int oneshot, const hpm_bs_checker *chk,
+                              hpm_bs_selection *out) {
+  hpm_bs_selection sel = {HPM_BS_NOTHING_BOOTABLE, -1, 0, false, false};
+  check_cache cache[HPM_BS_MAX_SLOTS];
+  memset(cache, 0, sizeof cache);
+  if (!st || !chk || !chk->check) {
+    if (out) *out = sel;
+    return HPM_BS_NOTHING_BOOTABLE;
+  }
+
+  /* A slot on trial with no tries left was never marked good. */
+  for (unsigned i = 0; i < HPM_BS_MAX_SLOTS; i++) {
+    hpm_bs_slot *sl = &st->slots[i];
+    if (sl->priority > 0 && !sl->successful && sl->tries == 0 &&
+        sl->reason == HPM_BS_REASON_NONE && !hpm_all_zero(sl->digest, HPM_DIGEST_LEN))
+      sl->reason = HPM_BS_REASON_TRIES_EXHAUSTED;
+  }
+
+  /* Corrupt-state default: the floor becomes the highest SVN among the
+   * enabled slots that verify, so the loss of the record cannot roll back. */
+  if (st->floor_unknown) {
+    uint32_t max = 0;
+    for (unsigned i = 0; i < HPM_BS_MAX_SLOTS; i++) {
+      if (st->slots[i].priority == 0) continue;
+      if (run_check(chk, cache, i) == HPM_BS_REASON_NONE && cache[i].svn > max)
+        max = cache[i].svn;
+    }
+    if (max > st->floor) st->floor = max;
+    st->floor_unknown = false;
+    sel.floor_raised = true;
+  }
+
+  if (oneshot >= 0 && oneshot < (int)HPM_BS_MAX_SLOTS) {
+    if (try_slot(st, chk, cache, (unsigned)oneshot)) {
+      sel.decision = HPM_BS_BOOT_ONESHOT;
+      sel.slot = oneshot;
+      consume_try(&st->slots[oneshot], &sel);
+      if (out) *out = sel;
+      return sel.decision;
+    }
+    sel.oneshot_refused = true;
+  }
+
+  /* Candidates in priority order (lower index on ties); a refused one is
+   * no longer a candidate, so the loop ends. */
+  for (;;) {
+    int best = -1;
+    for (unsigned i = 0; i < HPM_BS_MAX_SLOTS; i++) {
+      const hpm_bs_slot *sl = &st->slots[i];
+      if (!is_candidate(sl)) continue;
+      if (best < 0 || sl->priority > st->slots[best].priority) best = (int)i;
+    }
+    if (best < 0) break;
+    if (!try_slot(st, chk, cache, (unsigned)best)) continue;
+    hpm_bs_slot *sl = &st->slots[best];
+    /* Fallback: an enabled slot that ranks above the chosen one. */
+    bool passed_over = false;
+    for (unsigned i = 0; i < HPM_BS_MAX_SLOTS; i++) {
+      const hpm_bs_slot *o = &st->slots[i];
+      if ((int)i != best && o->priority > 0 &&
+          (o->priority > sl->priority || (o->priority == sl->priority && (int)i < best)))
+        passed_over = true;
+    }
+    sel.slot = best;
+    sel.decision = passed_over      ? HPM_BS_BOOT_FALLBACK
+                   : sl->successful ? HPM_BS_BOOT_GOOD
+                                    : HPM_BS_BOOT_TRIAL;
+    consume_try(sl, &sel);
+    break;
+  }
+  if (out) *out = sel;
+  return sel.decision;
+}

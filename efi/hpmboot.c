@@ -1,0 +1,618 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hpmboot.efi: the UEFI boot stage (docs/boot-interface.md).
+ *
+ *   boot state (two NV boot-services-only records) + requests from the OS
+ *   → slot selection (core/bootstate.c), each candidate read from the ESP
+ *     once and verified by core against the built-in trusted keys
+ *   → state persisted → variables telling the OS → kernel handover.
+ *
+ * Fails closed: there is no path that boots anything unverified, no shell,
+ * no editable command line.  When nothing verifies, every slot's refusal is
+ * printed (screen and serial) and the stage waits for a key, then returns
+ * to the firmware boot menu.
+ */
+#include "hpmboot.h"
+#include "sysdeps_efi.h"
+
+EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab);
+
+static EFI_GUID hpm_guid = HPM_VENDOR_GUID;
+
+#define ATTR_STATE (EFI_VARIABLE_NON_VOLATILE | EFI_VARIABLE_BOOTSERVICE_ACCESS)
+#define ATTR_VOLATILE_RT (EFI_VARIABLE_BOOTSERVICE_ACCESS | EFI_VARIABLE_RUNTIME_ACCESS)
+/* The boot stage's own work (reading and hashing up to a few hundred MiB
+ * under emulation) must not take longer; a hang resets the machine and the
+ * try already consumed counts. */
+#define WATCHDOG_SECONDS 300
+#define WATCHDOG_CODE 0x10000
+#define SLOT_FILE_MAX (HPM_PAYLOAD_AREA_MAX + 1024u * 1024u)
+#define REQUEST_MAX 256
+
+static EFI_HANDLE self;
+static EFI_FILE_HANDLE esp_root;
+static hpm_pubkey trusted[16];
+static hpm_trust trust;
+
+/* ---- small ASCII helpers ----------------------------------------------- */
+
+typedef struct {
+  char *p;
+  size_t cap, len;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *s) {
+  while (s && *s && b->len + 1 < b->cap) b->p[b->len++] = *s++;
+  b->p[b->len] = 0;
+}
+static void sb_char(sbuf *b, char c) {
+  char s[2] = {c, 0};
+  sb_add(b, s);
+}
+static void sb_u64(sbuf *b, uint64_t v) {
+  char t[24];
+  int n = 0;
+  do {
+    t[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  while (n) sb_char(b, t[--n]);
+}
+static void sb_hex(sbuf *b, const uint8_t *p, size_t n) {
+  static const char d[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    sb_char(b, d[p[i] >> 4]);
+    sb_char(b, d[p[i] & 15]);
+  }
+}
+
+/* ---- files on the ESP ------------------------------------------------------ */
+
+static void slot_path(CHAR16 *out, unsigned slot) {
+  static const CHAR16 base[] = L"\\EFI\\hpm\\slot-?.hpm";
+  for (UINTN i = 0; i < sizeof base / sizeof base[0]; i++) out[i] = base[i];
+  out[14] = (CHAR16)hpm_bs_slot_letter(slot);
+}
+
+/* Read a whole file into page memory.  EFI_NOT_FOUND when it does not
+ * exist; EFI_BAD_BUFFER_SIZE when larger than max or, with want != 0,
+ * not exactly want bytes. */
+static EFI_STATUS read_file(const CHAR16 *path, UINT64 max, UINT64 want, uint8_t **buf,
+                            UINTN *len) {
+  EFI_FILE_HANDLE f = NULL;
+  EFI_STATUS st = uefi_call_wrapper(esp_root->Open, 5, esp_root, &f, (CHAR16 *)path,
+                                    EFI_FILE_MODE_READ, 0ULL);
+  if (EFI_ERROR(st)) return st;
+  EFI_FILE_INFO *info = LibFileInfo(f);
+  if (info == NULL) {
+    uefi_call_wrapper(f->Close, 1, f);
+    return EFI_DEVICE_ERROR;
+  }
+  UINT64 size = info->FileSize;
+  BOOLEAN dir = (info->Attribute & EFI_FILE_DIRECTORY) != 0;
+  FreePool(info);
+  if (dir) {
+    uefi_call_wrapper(f->Close, 1, f);
+    return EFI_NOT_FOUND;
+  }
+  if (size > max || (want != 0 && size != want)) {
+    uefi_call_wrapper(f->Close, 1, f);
+    return EFI_BAD_BUFFER_SIZE;
+  }
+  EFI_PHYSICAL_ADDRESS addr = 0;
+  UINTN pages = EFI_SIZE_TO_PAGES((UINTN)size + 1);
+  st = uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiLoaderData, pages, &addr);
+  if (EFI_ERROR(st)) {
+    uefi_call_wrapper(f->Close, 1, f);
+    return st;
+  }
+  uint8_t *p = (uint8_t *)(UINTN)addr;
+  UINTN got = (UINTN)size;
+  st = uefi_call_wrapper(f->Read, 3, f, &got, p);
+  uefi_call_wrapper(f->Close, 1, f);
+  if (!EFI_ERROR(st) && got != size) st = EFI_END_OF_FILE;
+  if (EFI_ERROR(st)) {
+    uefi_call_wrapper(BS->FreePages, 2, addr, pages);
+    return st;
+  }
+  *buf = p;
+  *len = got;
+  return EFI_SUCCESS;
+}
+
+static void free_file(uint8_t *buf, UINTN len) {
+  if (buf) uefi_call_wrapper(BS->FreePages, 2, (EFI_PHYSICAL_ADDRESS)(UINTN)buf,
+                             EFI_SIZE_TO_PAGES(len + 1));
+}
+
+/* ---- slots: read + verify (the checker core's selection calls) --------------- */
+
+typedef struct {
+  bool verified;
+  uint8_t *file;
+  UINTN file_len;
+  struct {
+    uint8_t *buf;
+    UINTN len;
+  } detached[HPM_MAX_PAYLOADS];
+  unsigned detached_count;
+  hpm_manifest m;
+  char why[200]; /* this boot's refusal, for the screen */
+} slot_data;
+
+static slot_data slots[HPM_BS_MAX_SLOTS];
+
+static void slot_release(slot_data *s) {
+  free_file(s->file, s->file_len);
+  for (unsigned i = 0; i < s->detached_count; i++)
+    free_file(s->detached[i].buf, s->detached[i].len);
+  s->file = NULL;
+  s->detached_count = 0;
+  s->verified = false;
+}
+
+/* hpm_ops.load: a detached payload beside the container.  core has already
+ * checked that `file` is a plain name; the expected size is enforced before
+ * reading so a huge file is not read at all. */
+static hpm_result load_detached(void *ctx, const char *file, uint64_t expected,
+                                const uint8_t **data, size_t *len) {
+  slot_data *s = ctx;
+  CHAR16 path[16 + HPM_FILE_MAX + 1];
+  static const CHAR16 dir[] = L"\\EFI\\hpm\\";
+  UINTN n = 0;
+  for (; dir[n]; n++) path[n] = dir[n];
+  for (const char *c = file; *c && n + 1 < sizeof path / sizeof path[0]; c++)
+    path[n++] = (CHAR16)(unsigned char)*c;
+  path[n] = 0;
+  if (s->detached_count >= HPM_MAX_PAYLOADS || expected == 0) return HPM_E_PAYLOAD_MISSING;
+  uint8_t *buf = NULL;
+  UINTN got = 0;
+  EFI_STATUS st = read_file(path, HPM_PAYLOAD_MAX, expected, &buf, &got);
+  if (EFI_ERROR(st)) {
+    Print(L"hpm: %a: detached payload: %r\r\n", file, st);
+    return HPM_E_PAYLOAD_MISSING;
+  }
+  s->detached[s->detached_count].buf = buf;
+  s->detached[s->detached_count].len = got;
+  s->detached_count++;
+  *data = buf;
+  *len = got;
+  return HPM_OK;
+}
+
+static hpm_bs_reason check_slot(void *ctx, unsigned i, uint32_t *svn,
+                                uint8_t digest[HPM_DIGEST_LEN], uint8_t *detail) {
+  (void)ctx;
+  slot_data *s = &slots[i];
+  char letter = hpm_bs_slot_letter(i);
+  sbuf why = {s->why, sizeof s->why, 0};
+  s->why[0] = 0;
+  slot_release(s);
+
+  CHAR16 path[32];
+  slot_path(path, i);
+  uefi_call_wrapper(BS->SetWatchdogTimer, 4, WATCHDOG_SECONDS, WATCHDOG_CODE, 0, NULL);
+  Print(L"hpm: slot %c: reading %s\r\n", (CHAR16)letter, path);
+  EFI_STATUS st = read_file(path, SLOT_FILE_MAX, 0, &s->file, &s->file_len);
+  if (st == EFI_NOT_FOUND) {
+    sb_add(&why, "no container on the ESP");
+    Print(L"hpm: slot %c: %s: not found\r\n", (CHAR16)letter, path);
+    return HPM_BS_REASON_NO_CONTAINER;
+  }
+  if (EFI_ERROR(st)) {
+    sb_add(&why, "cannot read the container");
+    Print(L"hpm: slot %c: reading %s failed: %r\r\n", (CHAR16)letter, path, st);
+    return HPM_BS_REASON_READ_ERROR;
+  }
+
+  hpm_ops ops = {s, load_detached};
+  hpm_diag diag;
+  SetMem(&diag, sizeof diag, 0);
+  Print(L"hpm: slot %c: verifying %lu bytes\r\n", (CHAR16)letter, (UINT64)s->file_len);
+  hpm_result r = hpm_container_verify(s->file, s->file_len, HPM_KIND_BASELINE, &trust, &ops,
+                                      &s->m, &diag);
+  if (r != HPM_OK) {
+    sb_add(&why, hpm_result_to_string(r));
+    if (diag.field[0]) {
+      sb_add(&why, " at ");
+      sb_add(&why, diag.field);
+    }
+    if (diag.detail[0]) {
+      sb_add(&why, ": ");
+      sb_add(&why, diag.detail);
+    }
+    Print(L"hpm: slot %c: refused: slot-%c.hpm: %a\r\n", (CHAR16)letter, (CHAR16)letter, s->why);
+    slot_release(s);
+    *detail = (uint8_t)r;
+    return HPM_BS_REASON_VERIFY_FAILED;
+  }
+  s->verified = true;
+  *svn = s->m.svn;
+  CopyMem(digest, s->m.digest, HPM_DIGEST_LEN);
+  Print(L"hpm: slot %c: verified baseline %a (svn %u, %u trusted signer(s))\r\n",
+        (CHAR16)letter, s->m.version, s->m.svn, s->m.trusted_signers);
+  return HPM_BS_REASON_NONE;
+}
+
+static const hpm_payload *payload(const hpm_manifest *m, hpm_payload_type t) {
+  for (size_t i = 0; i < m->payload_count; i++)
+    if (m->payloads[i].type == t) return &m->payloads[i];
+  return NULL;
+}
+
+/* ---- variables ------------------------------------------------------------ */
+
+static const CHAR16 *state_name(unsigned copy) {
+  return copy == 0 ? L"HpmState0" : L"HpmState1";
+}
+
+static hpm_bs_result state_read(void *ctx, unsigned copy, uint8_t *buf, size_t *len) {
+  (void)ctx;
+  UINT32 attrs = 0;
+  UINTN n = *len;
+  EFI_STATUS st = uefi_call_wrapper(RT->GetVariable, 5, (CHAR16 *)state_name(copy), &hpm_guid,
+                                    &attrs, &n, buf);
+  if (st == EFI_NOT_FOUND) return HPM_BS_E_ABSENT;
+  if (st == EFI_BUFFER_TOO_SMALL) return HPM_BS_E_SIZE;
+  if (EFI_ERROR(st)) {
+    Print(L"hpm: error: reading %s: %r\r\n", state_name(copy), st);
+    return HPM_BS_E_IO;
+  }
+  /* Only a record the OS cannot have written counts. */
+  if (attrs != ATTR_STATE) return HPM_BS_E_ATTRIBUTES;
+  *len = n;
+  return HPM_BS_OK;
+}
+
+static EFI_STATUS set_var(const CHAR16 *name, UINT32 attrs, const void *data, UINTN len) {
+  EFI_STATUS st = uefi_call_wrapper(RT->SetVariable, 5, (CHAR16 *)name, &hpm_guid, attrs, len,
+                                    (VOID *)data);
+  if (st == EFI_INVALID_PARAMETER || st == EFI_WRITE_PROTECTED) {
+    /* Same name, other attributes (planted by someone else): replace it. */
+    EFI_STATUS del = uefi_call_wrapper(RT->SetVariable, 5, (CHAR16 *)name, &hpm_guid, 0, 0, NULL);
+    if (!EFI_ERROR(del))
+      st = uefi_call_wrapper(RT->SetVariable, 5, (CHAR16 *)name, &hpm_guid, attrs, len,
+                             (VOID *)data);
+  }
+  if (EFI_ERROR(st)) Print(L"hpm: error: writing variable %s: %r\r\n", name, st);
+  return st;
+}
+
+static hpm_bs_result state_write(void *ctx, unsigned copy, const uint8_t *buf, size_t len) {
+  (void)ctx;
+  return EFI_ERROR(set_var(state_name(copy), ATTR_STATE, buf, len)) ? HPM_BS_E_IO : HPM_BS_OK;
+}
+
+/* Read a request variable the OS wrote; false when absent or unusable. */
+static bool read_request(const CHAR16 *name, uint8_t *buf, UINTN *len) {
+  UINT32 attrs = 0;
+  UINTN n = *len;
+  EFI_STATUS st = uefi_call_wrapper(RT->GetVariable, 5, (CHAR16 *)name, &hpm_guid, &attrs, &n, buf);
+  if (st == EFI_NOT_FOUND) return false;
+  if (EFI_ERROR(st)) {
+    Print(L"hpm: warning: reading request %s: %r (ignored)\r\n", name, st);
+    return false;
+  }
+  *len = n;
+  return true;
+}
+
+static EFI_STATUS delete_var(const CHAR16 *name) {
+  EFI_STATUS st = uefi_call_wrapper(RT->SetVariable, 5, (CHAR16 *)name, &hpm_guid, 0, 0, NULL);
+  if (st == EFI_NOT_FOUND) return EFI_SUCCESS;
+  if (EFI_ERROR(st)) Print(L"hpm: error: deleting %s: %r\r\n", name, st);
+  return st;
+}
+
+static void publish(const CHAR16 *name, const char *text) {
+  UINTN n = 0;
+  while (text[n]) n++;
+  (void)set_var(name, ATTR_VOLATILE_RT, text, n);
+}
+
+/* The slot table as text, for the OS (HpmBootSlots) and the screen. */
+static void describe_slots(const hpm_bootstate *st, sbuf *b) {
+  for (unsigned i = 0; i < HPM_BS_MAX_SLOTS; i++) {
+    const hpm_bs_slot *s = &st->slots[i];
+    sb_char(b, hpm_bs_slot_letter(i));
+    sb_add(b, " priority=");
+    sb_u64(b, s->priority);
+    sb_add(b, " tries=");
+    sb_u64(b, s->tries);
+    sb_add(b, " successful=");
+    sb_u64(b, s->successful);
+    sb_add(b, " svn=");
+    sb_u64(b, s->svn);
+    sb_add(b, " reason=");
+    sb_add(b, hpm_bs_reason_to_string(s->reason));
+    if (s->reason == HPM_BS_REASON_VERIFY_FAILED) {
+      /* One word per field: "payload hash mismatch" -> payload-hash-mismatch */
+      sb_add(b, " detail=");
+      for (const char *p = hpm_result_to_string((hpm_result)s->detail); *p; p++)
+        sb_char(b, *p == ' ' ? '-' : *p);
+    }
+    sb_add(b, " baseline=");
+    sb_hex(b, s->digest, HPM_DIGEST_LEN);
+    sb_char(b, '\n');
+  }
+}
+
+static void publish_state(const hpm_bootstate *st) {
+  static char text[HPM_BS_MAX_SLOTS * 200];
+  sbuf b = {text, sizeof text, 0};
+  describe_slots(st, &b);
+  publish(L"HpmBootSlots", text);
+  char floor[16];
+  sbuf f = {floor, sizeof floor, 0};
+  sb_u64(&f, st->floor);
+  publish(L"HpmBootFloor", floor);
+}
+
+/* ---- refusal screen --------------------------------------------------------- */
+
+static void print_lines(const char *prefix, const char *text) {
+  char line[256];
+  size_t n = 0;
+  for (const char *p = text;; p++) {
+    if (*p == '\n' || *p == 0 || n + 1 == sizeof line) {
+      line[n] = 0;
+      if (n) Print(L"%a%a\r\n", prefix, line);
+      n = 0;
+      if (*p == 0) break;
+      if (*p != '\n') line[n++] = *p;
+      continue;
+    }
+    line[n++] = *p;
+  }
+}
+
+static EFI_STATUS nothing_bootable(const hpm_bootstate *st, const char *extra) {
+  static char text[HPM_BS_MAX_SLOTS * 300];
+  sbuf b = {text, sizeof text, 0};
+  for (unsigned i = 0; i < HPM_BS_MAX_SLOTS; i++) {
+    const hpm_bs_slot *s = &st->slots[i];
+    if (s->priority == 0 && !slots[i].why[0]) continue;
+    sb_add(&b, "  slot ");
+    sb_char(&b, hpm_bs_slot_letter(i));
+    sb_add(&b, ": ");
+    if (slots[i].why[0]) {
+      sb_add(&b, hpm_bs_reason_to_string(s->reason));
+      sb_add(&b, ": ");
+      sb_add(&b, slots[i].why);
+    } else if (s->reason == HPM_BS_REASON_ROLLBACK) {
+      sb_add(&b, "rollback: security version ");
+      sb_u64(&b, s->svn);
+      sb_add(&b, " is below the floor ");
+      sb_u64(&b, st->floor);
+    } else if (s->reason != HPM_BS_REASON_NONE) {
+      sb_add(&b, hpm_bs_reason_to_string(s->reason));
+      if (s->reason == HPM_BS_REASON_TRIES_EXHAUSTED)
+        sb_add(&b, ": never marked good by the OS within its tries");
+    } else {
+      sb_add(&b, "not a candidate (no tries left, not marked good)");
+    }
+    sb_char(&b, '\n');
+  }
+  for (unsigned pass = 0;; pass++) {
+    Print(L"\r\nhpm: NOTHING BOOTABLE: no slot holds a verified baseline this stage may boot.\r\n");
+    if (extra) Print(L"hpm: %a\r\n", extra);
+    print_lines("hpm: ", text);
+    Print(L"hpm: nothing unverified is booted. Install a signed baseline, or press a key to\r\n"
+          L"hpm: return to the firmware boot menu.\r\n");
+    if (pass == 0) uefi_call_wrapper(BS->SetWatchdogTimer, 4, 0, 0, 0, NULL);
+    /* Wait for a key; repeat the explanation every minute meanwhile. */
+    EFI_EVENT timer = NULL, events[2];
+    UINTN idx = 0;
+    EFI_STATUS s = uefi_call_wrapper(BS->CreateEvent, 5, EVT_TIMER, 0, NULL, NULL, &timer);
+    if (EFI_ERROR(s)) {
+      Print(L"hpm: error: CreateEvent: %r\r\n", s);
+      uefi_call_wrapper(BS->Stall, 1, 60 * 1000 * 1000);
+      continue;
+    }
+    uefi_call_wrapper(BS->SetTimer, 3, timer, TimerRelative, 600000000ULL);
+    events[0] = ST->ConIn->WaitForKey;
+    events[1] = timer;
+    s = uefi_call_wrapper(BS->WaitForEvent, 3, 2, events, &idx);
+    uefi_call_wrapper(BS->CloseEvent, 1, timer);
+    if (!EFI_ERROR(s) && idx == 0) {
+      EFI_INPUT_KEY key;
+      uefi_call_wrapper(ST->ConIn->ReadKeyStroke, 2, ST->ConIn, &key);
+      return EFI_NOT_FOUND;
+    }
+  }
+}
+
+/* ---- main ------------------------------------------------------------------- */
+
+static EFI_STATUS init_trust(void) {
+  if (hpmboot_trusted_key_count == 0 || hpmboot_trusted_key_count > 16) {
+    Print(L"hpm: error: built with %u trusted keys (1..16 required)\r\n",
+          (UINT32)hpmboot_trusted_key_count);
+    return EFI_SECURITY_VIOLATION;
+  }
+  for (size_t i = 0; i < hpmboot_trusted_key_count; i++) {
+    hpm_result r = hpm_pubkey_from_spki(hpmboot_trusted_keys[i].der, hpmboot_trusted_keys[i].len,
+                                        &trusted[i]);
+    if (r != HPM_OK) {
+      Print(L"hpm: error: built-in key %a: %a\r\n", hpmboot_trusted_keys[i].name,
+            hpm_result_to_string(r));
+      return EFI_SECURITY_VIOLATION;
+    }
+    char id[17];
+    sbuf b = {id, sizeof id, 0};
+    sb_hex(&b, trusted[i].key_id, 8);
+    Print(L"hpm: trusted key %a (%a)\r\n", id, hpmboot_trusted_keys[i].name);
+  }
+  trust.keys = trusted;
+  trust.count = hpmboot_trusted_key_count;
+  trust.threshold = hpmboot_trust_threshold;
+  return EFI_SUCCESS;
+}
+
+static EFI_STATUS open_esp(void) {
+  EFI_LOADED_IMAGE *li = NULL;
+  EFI_STATUS st = uefi_call_wrapper(BS->OpenProtocol, 6, self, &LoadedImageProtocol, (VOID **)&li,
+                                    self, NULL, EFI_OPEN_PROTOCOL_GET_PROTOCOL);
+  if (EFI_ERROR(st) || li == NULL) {
+    Print(L"hpm: error: LoadedImage protocol of hpmboot.efi: %r\r\n", st);
+    return EFI_ERROR(st) ? st : EFI_NOT_FOUND;
+  }
+  esp_root = LibOpenRoot(li->DeviceHandle);
+  if (esp_root == NULL) {
+    Print(L"hpm: error: cannot open the file system hpmboot.efi was loaded from\r\n");
+    return EFI_NOT_FOUND;
+  }
+  return EFI_SUCCESS;
+}
+
+static void state_log(const char *what, const hpm_bootstate *st) {
+  Print(L"hpm: state: %a: %a, sequence %lu, floor %u, copies: %a / %a\r\n", what,
+        hpm_bs_origin_to_string(st->origin), st->sequence, st->floor,
+        hpm_bs_result_to_string(st->copy_status[0]), hpm_bs_result_to_string(st->copy_status[1]));
+}
+
+EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
+  InitializeLib(image, systab);
+  self = image;
+  uefi_call_wrapper(BS->SetWatchdogTimer, 4, WATCHDOG_SECONDS, WATCHDOG_CODE, 0, NULL);
+  Print(L"\r\nhpmboot %a: verified boot of signed baselines\r\n", hpmboot_version);
+
+  hpm_bootstate st;
+  hpm_bs_default(&st, HPM_BS_ORIGIN_FRESH);
+  EFI_STATUS es = hpm_efi_sysdeps_init();
+  if (EFI_ERROR(es)) {
+    Print(L"hpm: error: crypto arena: %r\r\n", es);
+    return nothing_bootable(&st, "internal error: no memory for verification");
+  }
+  if (EFI_ERROR(init_trust())) return nothing_bootable(&st, "no usable built-in trusted key");
+  if (EFI_ERROR(open_esp())) return nothing_bootable(&st, "cannot open the ESP");
+
+  hpm_bs_ops ops = {NULL, state_read, state_write};
+  hpm_bs_load(&ops, &st);
+  state_log("loaded", &st);
+  hpm_bootstate before = st;
+
+  /* Requests from the OS.  Mark-good is applied now and its variable
+   * deleted only once the new state is stored (re-applying is harmless);
+   * a one-shot is deleted before it is used, so it is honoured once. */
+  uint8_t req[REQUEST_MAX];
+  UINTN req_len = sizeof req;
+  bool mark_present = read_request(L"HpmMarkGood", req, &req_len);
+  if (mark_present) {
+    hpm_bs_mark m = hpm_bs_apply_mark_good(&st, req, req_len);
+    Print(L"hpm: mark-good request: %a\r\n", hpm_bs_mark_to_string(m));
+  }
+  int oneshot = -1;
+  req_len = sizeof req;
+  if (read_request(L"HpmOneShot", req, &req_len)) {
+    int s = hpm_bs_parse_oneshot(req, req_len);
+    if (EFI_ERROR(delete_var(L"HpmOneShot")))
+      Print(L"hpm: one-shot request ignored: it could not be deleted (it would repeat)\r\n");
+    else if (s < 0)
+      Print(L"hpm: one-shot request malformed (expected a slot letter a-d); ignored\r\n");
+    else {
+      oneshot = s;
+      Print(L"hpm: one-shot request: slot %c\r\n", (CHAR16)hpm_bs_slot_letter((unsigned)s));
+    }
+  }
+
+  hpm_bs_checker chk = {NULL, check_slot};
+  hpm_bs_selection sel;
+  const char *refusal = NULL;
+  for (unsigned round = 0; round < HPM_BS_MAX_SLOTS + 1; round++) {
+    hpm_bs_decision d = hpm_bs_select(&st, oneshot, &chk, &sel);
+    oneshot = -1;
+    if (sel.oneshot_refused) Print(L"hpm: one-shot slot refused; normal selection\r\n");
+    if (sel.floor_raised) Print(L"hpm: rollback floor re-derived after state loss: %u\r\n", st.floor);
+
+    /* Persist before handing over: the consumed try must survive a hang. */
+    bool persisted = true;
+    if (!hpm_bs_same(&before, &st) || st.origin != HPM_BS_ORIGIN_LOADED) {
+      Print(L"hpm: state: writing copy %d (sequence %lu)\r\n", st.current_copy == 0 ? 1 : 0,
+            st.sequence + 1);
+      hpm_bs_result w = hpm_bs_store(&ops, &st);
+      persisted = w == HPM_BS_OK;
+      if (w != HPM_BS_OK) {
+        Print(L"hpm: error: storing the boot state: %a\r\n", hpm_bs_result_to_string(w));
+        if (d != HPM_BS_BOOT_GOOD && d != HPM_BS_NOTHING_BOOTABLE) {
+          refusal = "the boot attempt could not be recorded, so no slot on trial may boot";
+          d = HPM_BS_NOTHING_BOOTABLE;
+        }
+      } else {
+        state_log("written", &st);
+        before = st;
+      }
+    } else {
+      Print(L"hpm: state: unchanged, not written\r\n");
+    }
+    if (mark_present && persisted) {
+      (void)delete_var(L"HpmMarkGood");
+      mark_present = false;
+    }
+    publish_state(&st);
+
+    if (d == HPM_BS_NOTHING_BOOTABLE || sel.slot < 0) {
+      publish(L"HpmBootReason", hpm_bs_decision_to_string(HPM_BS_NOTHING_BOOTABLE));
+      return nothing_bootable(&st, refusal);
+    }
+
+    unsigned i = (unsigned)sel.slot;
+    slot_data *s = &slots[i];
+    const hpm_payload *k = payload(&s->m, HPM_PAYLOAD_KERNEL);
+    const hpm_payload *rd = payload(&s->m, HPM_PAYLOAD_INITRD);
+    const hpm_payload *cl = payload(&s->m, HPM_PAYLOAD_CMDLINE);
+    if (!s->verified || k == NULL || k->data == NULL) {
+      /* Cannot happen: selection only picks verified slots. Fail closed. */
+      return nothing_bootable(&st, "internal error: chosen slot not verified");
+    }
+
+    static char cmdline[HPM_NAME_MAX + 4096 + 128];
+    sbuf c = {cmdline, sizeof cmdline, 0};
+    if (cl != NULL) {
+      for (uint64_t n = 0; n < cl->size; n++) sb_char(&c, (char)cl->data[n]);
+      sb_char(&c, ' ');
+    }
+    sb_add(&c, "hpm.slot=");
+    sb_char(&c, hpm_bs_slot_letter(i));
+    sb_add(&c, " hpm.baseline=");
+    sb_hex(&c, s->m.digest, HPM_DIGEST_LEN);
+
+    char num[24], hex[2 * HPM_DIGEST_LEN + 1], letter[2] = {hpm_bs_slot_letter(i), 0};
+    sbuf h = {hex, sizeof hex, 0};
+    sb_hex(&h, s->m.digest, HPM_DIGEST_LEN);
+    publish(L"HpmBootSlot", letter);
+    publish(L"HpmBootBaseline", hex);
+    publish(L"HpmBootVersion", s->m.version);
+    sbuf nb = {num, sizeof num, 0};
+    sb_u64(&nb, s->m.svn);
+    publish(L"HpmBootSvn", num);
+    nb.len = 0;
+    sb_u64(&nb, sel.attempt);
+    publish(L"HpmBootAttempt", num);
+    publish(L"HpmBootReason", hpm_bs_decision_to_string(d));
+
+    unsigned total = sel.attempt + st.slots[i].tries;
+    if (sel.attempt)
+      Print(L"hpm: booting slot %c: baseline %a (svn %u): %a (attempt %u of %u)\r\n",
+            (CHAR16)letter[0], s->m.version, s->m.svn, hpm_bs_decision_to_string(d), sel.attempt,
+            total);
+    else
+      Print(L"hpm: booting slot %c: baseline %a (svn %u): %a\r\n", (CHAR16)letter[0],
+            s->m.version, s->m.svn, hpm_bs_decision_to_string(d));
+    Print(L"hpm: baseline %a\r\n", hex);
+
+    BOOLEAN loaded = FALSE;
+    EFI_STATUS hs = hpmboot_handover(self, k->data, (UINTN)k->size, rd ? rd->data : NULL,
+                                     rd ? (UINTN)rd->size : 0, cmdline, &loaded);
+    Print(L"hpm: slot %c: handover failed: %r\r\n", (CHAR16)letter[0], hs);
+    /* The firmware would not load or run the verified kernel: refuse the
+     * slot and choose again (each slot is verified at most once). */
+    st.slots[i].reason = HPM_BS_REASON_LOAD_FAILED;
+    st.slots[i].tries = 0;
+    st.slots[i].successful = false;
+    sbuf w = {s->why, sizeof s->why, 0};
+    s->why[0] = 0;
+    sb_add(&w, loaded ? "the kernel returned to the boot stage" : "the firmware refused to load the kernel");
+  }
+  return nothing_bootable(&st, NULL);
+}

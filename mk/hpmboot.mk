@@ -1,0 +1,76 @@
+# mk/hpmboot.mk: hpmboot.efi, the UEFI boot stage (efi/hpmboot*.c), and the
+# firmware-test entry point for it.  Needs mk/efi.mk first.
+#
+#   $(B)/efi/hpmboot.efi   the boot stage, trusted keys built in:
+#     HPM_TRUST_KEYS=a.pub,b.pub   PEM public keys (default: a development key
+#                                  generated once into $(B)/keys/)
+#     HPM_TRUST_THRESHOLD=N        distinct trusted signers required (default 1)
+#   make check-boot        firmware-tests/test_boot*.py only
+#
+# Production builds must set HPM_TRUST_KEYS: the default trusts a throwaway
+# development key that `make` generates into $(B)/keys/ (never committed; the
+# firmware tests sign with it), and hpmboot.efi names every key it trusts on
+# its console at start.
+
+HPM_DEV_KEY         := $(B)/keys/dev-release
+HPM_TRUST_KEYS      ?= $(HPM_DEV_KEY).pub
+HPM_TRUST_THRESHOLD ?= 1
+HPMBOOT_VERSION     ?= $(shell git -C $(TOP) describe --always --dirty 2>/dev/null | tr -cd 'A-Za-z0-9._+-' || echo unknown)
+
+hpmboot_comma := ,
+HPMBOOT_DIR   := $(B)/efi/hpmboot
+HPMBOOT_SRCS  := $(wildcard efi/hpmboot*.c)
+HPMBOOT_OBJS  := $(patsubst efi/%.c,$(HPMBOOT_DIR)/%.o,$(HPMBOOT_SRCS)) $(HPMBOOT_DIR)/trusted_keys.o
+HPMBOOT_LDS   ?= $(TOP)/linker/hpmboot-x86_64.lds
+HPMBOOT_EFI   := $(B)/efi/hpmboot.efi
+
+# The key list, threshold and version are inputs of the generated file:
+# rewrite the config stamp only when they change, so a different
+# HPM_TRUST_KEYS always rebuilds and an unchanged one never does.
+HPMBOOT_TRUST_CFG := $(HPM_TRUST_KEYS)|$(HPM_TRUST_THRESHOLD)|$(HPMBOOT_VERSION)
+$(HPMBOOT_DIR)/trust.cfg: FORCE
+	@mkdir -p $(@D)
+	@if [ "$$(cat $@ 2>/dev/null)" != '$(HPMBOOT_TRUST_CFG)' ]; then \
+	  echo '$(HPMBOOT_TRUST_CFG)' > $@; fi
+.PHONY: FORCE
+FORCE:
+
+$(HPMBOOT_DIR)/trusted_keys.c: $(HPMBOOT_DIR)/trust.cfg scripts/hpmboot-trust.sh \
+                               $(subst $(hpmboot_comma), ,$(HPM_TRUST_KEYS))
+	bash scripts/hpmboot-trust.sh '$(HPM_TRUST_KEYS)' '$(HPM_TRUST_THRESHOLD)' \
+	  '$(HPMBOOT_VERSION)' $@
+
+# The development key pair (and a second, untrusted one for the tests).
+$(HPM_DEV_KEY).pub: | $(B)/tools/hpm-sign
+	@mkdir -p $(@D)
+	@rm -f $(HPM_DEV_KEY).pem $@
+	$(B)/tools/hpm-sign keygen --out $(HPM_DEV_KEY).pem --pub $@ > /dev/null
+$(B)/keys/dev-untrusted.pub: | $(B)/tools/hpm-sign
+	@mkdir -p $(@D)
+	@rm -f $(B)/keys/dev-untrusted.pem $@
+	$(B)/tools/hpm-sign keygen --out $(B)/keys/dev-untrusted.pem --pub $@ > /dev/null
+
+$(HPMBOOT_DIR)/%.o: efi/%.c $(CORE_HDRS) efi/hpmboot.h efi/sysdeps_efi.h | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(EFI_CC) $(EFI_APP_CFLAGS) -c $< -o $@
+$(HPMBOOT_DIR)/trusted_keys.o: $(HPMBOOT_DIR)/trusted_keys.c efi/hpmboot.h | $(DEPS_STAMP)
+	$(EFI_CC) $(EFI_APP_CFLAGS) -I$(TOP)/efi -c $< -o $@
+
+$(B)/efi/hpmboot.so: $(HPMBOOT_OBJS) $(EFI_SYSDEPS_OBJ) $(EFI_CORE_LIB) $(EFI_DEPS_LIB) \
+                     $(EFI_CRT0) $(HPMBOOT_LDS)
+	$(EFI_LD) $(subst -T $(EFI_LDS),-T $(HPMBOOT_LDS),$(EFI_LDFLAGS)) $(EFI_CRT0) \
+	  $(HPMBOOT_OBJS) $(EFI_SYSDEPS_OBJ) $(EFI_LINK_LIBS) -o $@
+
+$(HPMBOOT_EFI): $(B)/efi/hpmboot.so
+	$(call efi-objcopy,$<,$@)
+	@echo "hpmboot.efi: $$(stat -c %s $@) bytes"
+
+.PHONY: hpmboot check-boot
+hpmboot: $(HPMBOOT_EFI)
+
+check-boot: $(HPMBOOT_EFI) $(B)/tools/hpm-sign $(DEPS_STAMP)
+	HPM_BUILD=$(B) $(PYTHON) -m pytest -q firmware-tests/ -k boot
+
+ALL_TARGETS += $(HPMBOOT_EFI) $(B)/keys/dev-untrusted.pub
+
+-include $(HPMBOOT_OBJS:.o=.d)
