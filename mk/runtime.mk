@@ -1,0 +1,54 @@
+# mk/runtime.mk: the hpm command and agent (runtime/), the payload builder
+# (tools/hpm-patchgen), the hotpatch tests, fuzzer and benchmark.
+#
+#   $(B)/runtime/hpm                 the host command (apply/revert/list/status/agent)
+#   $(B)/tools/hpm-patchgen          payload builder (docs/hotpatch-authoring.md)
+#   make check-hotpatch              pytest tests/hotpatch -> $(B)/results/hotpatch.xml
+#   make check-fuzz-hotpatch         short libFuzzer run -> $(B)/results/fuzz-hotpatch.txt
+#   make bench-hotpatch              pause / scale / call-cost figures
+RT_CFLAGS := -Icore/include -Itools/lib -Iruntime
+RT_LIB_SRCS := runtime/payload.c runtime/x86.c
+RT_SRCS := $(filter-out $(RT_LIB_SRCS),$(wildcard runtime/*.c))
+RT_HDRS := $(wildcard runtime/*.h)
+RT_LIBS := -lelf -lZydis
+
+$(B)/host/runtime/%.o: runtime/%.c $(RT_HDRS) $(CORE_HDRS) $(HPMW_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(RT_CFLAGS) -c $< -o $@
+
+$(B)/runtime/hpm: $(patsubst runtime/%.c,$(B)/host/runtime/%.o,$(RT_SRCS) $(RT_LIB_SRCS)) $(B)/host/libhpmw.a $(B)/host/libhpmcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -o $@ $(filter %.o,$^) $(B)/host/libhpmw.a $(B)/host/libhpmcore.a $(HPMW_LIBS) $(RT_LIBS)
+
+$(B)/host/tools/hpm-patchgen/%.o: tools/hpm-patchgen/%.c $(RT_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(RT_CFLAGS) -c $< -o $@
+
+$(B)/tools/hpm-patchgen: $(B)/host/tools/hpm-patchgen/patchgen.o $(patsubst runtime/%.c,$(B)/host/runtime/%.o,$(RT_LIB_SRCS))
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -o $@ $^ $(RT_LIBS)
+
+ALL_TARGETS += $(B)/runtime/hpm $(B)/tools/hpm-patchgen
+
+# libFuzzer target for the payload and ELF parsers.
+$(B)/fuzz/fuzz_hotpatch_payload: tests/fuzz/fuzz_hotpatch_payload.c runtime/payload.c runtime/payload.h | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CLANG) -std=gnu11 -g -O1 -Wall -Wextra -Werror -Iruntime -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=all tests/fuzz/fuzz_hotpatch_payload.c runtime/payload.c -o $@
+
+FUZZ_HOTPATCH_SECONDS ?= 30
+.PHONY: check-fuzz-hotpatch check-hotpatch bench-hotpatch
+check-fuzz-hotpatch: $(B)/fuzz/fuzz_hotpatch_payload
+	@mkdir -p $(B)/results $(B)/fuzz/corpus-hotpatch
+	@if $(B)/fuzz/fuzz_hotpatch_payload -max_total_time=$(FUZZ_HOTPATCH_SECONDS) -max_len=65536 \
+	     $(B)/fuzz/corpus-hotpatch tests/fuzz/corpus-hotpatch 2>$(B)/fuzz/fuzz-hotpatch.log; then \
+	  echo "fuzz-hotpatch: 1 passed, 0 failed" | tee $(B)/results/fuzz-hotpatch.txt; \
+	else tail -30 $(B)/fuzz/fuzz-hotpatch.log; \
+	  echo "fuzz-hotpatch: 0 passed, 1 failed" | tee $(B)/results/fuzz-hotpatch.txt; false; fi
+
+check-hotpatch: $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(B)/tools/hpm-sign
+	@mkdir -p $(B)/results
+	HPM_BUILD=$(B) $(PYTHON) -m pytest -q -p no:cacheprovider --junitxml=$(B)/results/hotpatch.xml tests/hotpatch
+
+bench-hotpatch: $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(B)/tools/hpm-sign
+	HPM_BUILD=$(B) $(PYTHON) tests/hotpatch/bench.py

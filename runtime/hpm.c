@@ -1,0 +1,964 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hpm: the host command.  Hotpatch part: apply, revert, list, status, agent,
+ * recover.  See docs/hotpatch-authoring.md for the operator's view.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <glob.h>
+#include <linux/cn_proc.h>
+#include <linux/connector.h>
+#include <linux/netlink.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "hpm/core.h"
+#include "hpmw.h"
+#include "payload.h"
+#include "state.h"
+
+/* ---- configuration ---- */
+static const char *trust_dir = "/etc/hpm/trust";
+static const char *state_dir = "/var/lib/hpm";
+static const char *baseline_override;
+static unsigned budget_us = 5000;
+static int fault_after = -1; /* HPM_TEST_FAULT_AFTER: crash-test hook */
+static int json;
+
+static void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void msg(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("hpm: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+static void hex(char *o, const uint8_t *b, size_t n) {
+  for (size_t i = 0; i < n; i++) sprintf(o + 2 * i, "%02x", b[i]);
+  o[2 * n] = 0;
+}
+
+static uint8_t *slurp(const char *path, size_t *len, size_t max) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  struct stat st;
+  if (fstat(fd, &st) || st.st_size < 0 || (size_t)st.st_size > max) { close(fd); errno = EFBIG; return NULL; }
+  uint8_t *b = malloc((size_t)st.st_size + 1);
+  size_t got = 0;
+  while (b && got < (size_t)st.st_size) {
+    ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
+    if (r <= 0) { free(b); b = NULL; break; }
+    got += (size_t)r;
+  }
+  close(fd);
+  if (b) *len = got;
+  return b;
+}
+
+static void mkdirs(void) {
+  char p[512];
+  mkdir(state_dir, 0700);
+  snprintf(p, sizeof p, "%s/procs", state_dir);
+  mkdir(p, 0700);
+  snprintf(p, sizeof p, "%s/hotpatches", state_dir);
+  mkdir(p, 0700);
+}
+
+static int lock_fd = -1;
+static void lock_state(void) {
+  char p[512];
+  snprintf(p, sizeof p, "%s/lock", state_dir);
+  lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0 || flock(lock_fd, LOCK_EX)) { msg("%s: cannot lock: %s", p, strerror(errno)); exit(3); }
+}
+
+static void history(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void history(const char *fmt, ...) {
+  char p[512];
+  snprintf(p, sizeof p, "%s/history.log", state_dir);
+  FILE *f = fopen(p, "ae");
+  if (!f) return;
+  fprintf(f, "%llu ", (unsigned long long)time(NULL));
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(f, fmt, ap);
+  va_end(ap);
+  fputc('\n', f);
+  fclose(f);
+}
+
+/* ---- trust and verification ---- */
+static hpm_pubkey keys[64];
+static size_t nkeys;
+
+static int load_trust(void) {
+  char pat[512];
+  snprintf(pat, sizeof pat, "%s/*.pub", trust_dir);
+  glob_t g;
+  nkeys = 0;
+  if (glob(pat, 0, NULL, &g) == 0) {
+    for (size_t i = 0; i < g.gl_pathc && nkeys < 64; i++) {
+      hpmw_err e;
+      if (hpmw_load_public(g.gl_pathv[i], &keys[nkeys], &e) == 0) nkeys++;
+      else msg("%s: ignored: %s", g.gl_pathv[i], e.msg);
+    }
+    globfree(&g);
+  }
+  if (!nkeys) { msg("no trusted keys in %s (expected *.pub): refusing", trust_dir); return -1; }
+  return 0;
+}
+
+typedef struct {
+  uint8_t *buf;
+  size_t len;
+  hpm_manifest m;
+  hpp_payload p[HPM_MAX_PAYLOADS];
+  size_t np;
+} hotpatch;
+
+static int hotpatch_load(const char *path, hotpatch *h) {
+  memset(h, 0, sizeof *h);
+  h->buf = slurp(path, &h->len, 1u << 30);
+  if (!h->buf) { msg("%s: %s", path, strerror(errno)); return 3; }
+  if (load_trust()) return 1;
+  hpm_trust trust = {keys, nkeys, 1};
+  hpm_diag d;
+  memset(&d, 0, sizeof d);
+  hpm_result r = hpm_container_verify(h->buf, h->len, HPM_KIND_HOTPATCH, &trust, NULL, &h->m, &d);
+  if (r != HPM_OK) {
+    msg("%s: %s%s%s%s%s (trust store %s)", path, d.field[0] ? d.field : "", d.field[0] ? ": " : "",
+        hpm_result_to_string(r), d.detail[0] ? ": " : "", d.detail, trust_dir);
+    return 1;
+  }
+  for (size_t i = 0; i < h->m.payload_count; i++) {
+    const hpm_payload *pl = &h->m.payloads[i];
+    if (pl->type != HPM_PAYLOAD_PATCH) continue;
+    char why[160] = "";
+    hpp_result pr = hpp_parse(pl->data, pl->size, &h->p[h->np], why, sizeof why);
+    if (pr != HPP_OK) {
+      msg("%s: payloads/%s: %s: %s", path, pl->name, hpp_result_to_string(pr), why);
+      return 1;
+    }
+    h->np++;
+  }
+  return 0;
+}
+
+static int running_baseline(uint8_t out[32], const char **src) {
+  char hexs[80] = "";
+  if (baseline_override) {
+    snprintf(hexs, sizeof hexs, "%s", baseline_override);
+    *src = "--baseline/HPM_BASELINE";
+  } else {
+    size_t n;
+    uint8_t *v = slurp("/sys/firmware/efi/efivars/HpmBootBaseline-28b3057a-0599-4bcf-861b-d81782718919", &n, 4096);
+    if (v && n > 4) {
+      size_t k = 0;
+      for (size_t i = 4; i < n && k < 64; i++)
+        if (v[i]) hexs[k++] = (char)v[i];
+      hexs[k] = 0;
+      *src = "EFI variable HpmBootBaseline";
+    }
+    free(v);
+    if (!hexs[0]) {
+      uint8_t *c = slurp("/proc/cmdline", &n, 65536);
+      if (c) {
+        c[n] = 0;
+        char *p = strstr((char *)c, "hpm.baseline=");
+        if (p) sscanf(p + 13, "%64[0-9a-fA-F]", hexs);
+        free(c);
+        *src = "/proc/cmdline hpm.baseline=";
+      }
+    }
+  }
+  if (strlen(hexs) != 64) return -1;
+  for (int i = 0; i < 32; i++) {
+    unsigned x;
+    if (sscanf(hexs + 2 * i, "%2x", &x) != 1) return -1;
+    out[i] = (uint8_t)x;
+  }
+  return 0;
+}
+
+/* ---- host state ---- */
+typedef struct { uint32_t seq; char id[64]; } host_state;
+
+static void host_read(host_state *h) {
+  memset(h, 0, sizeof *h);
+  char p[512];
+  snprintf(p, sizeof p, "%s/applied", state_dir);
+  FILE *f = fopen(p, "re");
+  if (!f) return;
+  if (fscanf(f, "seq %u id %63s", &h->seq, h->id) < 1) h->seq = 0;
+  fclose(f);
+}
+
+static int host_write(const host_state *h) {
+  char p[512], t[520];
+  snprintf(p, sizeof p, "%s/applied", state_dir);
+  snprintf(t, sizeof t, "%s.tmp", p);
+  FILE *f = fopen(t, "we");
+  if (!f) return -1;
+  fprintf(f, "seq %u id %s\n", h->seq, h->id[0] ? h->id : "-");
+  int bad = fflush(f) || fsync(fileno(f));
+  bad |= fclose(f);
+  return bad ? -1 : rename(t, p);
+}
+
+/* ---- processes ---- */
+typedef struct {
+  pid_t pid;
+  uint64_t bias, lo, hi;
+  char exe[256];
+  const hpp_payload *pl;
+} match;
+
+static int proc_match(pid_t pid, const hotpatch *h, match *out, int cap) {
+  char path[64], line[1024];
+  snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+  FILE *f = fopen(path, "re");
+  if (!f) return 0;
+  int n = 0;
+  struct { unsigned long dev, ino; } seen[64];
+  int nseen = 0;
+  while (fgets(line, sizeof line, f)) {
+    unsigned long lo, hi, off, ino;
+    unsigned maj, mnr;
+    char perms[8], file[512] = "";
+    if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu %511s", &lo, &hi, perms, &off, &maj, &mnr, &ino, file) < 7) continue;
+    if (file[0] != '/' || off != 0 || !ino) continue;
+    int dup = 0;
+    for (int i = 0; i < nseen; i++) dup |= seen[i].ino == ino && seen[i].dev == ((unsigned long)maj << 20 | mnr);
+    if (dup || nseen == 64) continue;
+    seen[nseen].dev = (unsigned long)maj << 20 | mnr;
+    seen[nseen++].ino = ino;
+    char mf[128];
+    snprintf(mf, sizeof mf, "/proc/%d/map_files/%lx-%lx", (int)pid, lo, hi);
+    int fd = open(mf, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    static uint8_t buf[65536];
+    ssize_t r = pread(fd, buf, sizeof buf, 0);
+    close(fd);
+    hpp_elf_info info;
+    if (r <= 0 || hpp_elf_info_parse(buf, (size_t)r, &info)) continue;
+    for (size_t k = 0; k < h->np && n < cap; k++) {
+      const hpp_payload *pl = &h->p[k];
+      if (pl->build_id_len != info.build_id_len || memcmp(pl->build_id, info.build_id, info.build_id_len)) continue;
+      match *m = &out[n++];
+      m->pid = pid;
+      m->pl = pl;
+      m->bias = info.is_dyn ? lo - (info.first_load_vaddr & ~0xfffull) : 0;
+      m->lo = lo;
+      m->hi = hi;
+      snprintf(m->exe, sizeof m->exe, "%s", file);
+    }
+  }
+  /* the binary's whole span, for placing code within jump range */
+  rewind(f);
+  while (fgets(line, sizeof line, f)) {
+    unsigned long lo, hi;
+    char file[512] = "";
+    if (sscanf(line, "%lx-%lx %*s %*x %*s %*u %511s", &lo, &hi, file) < 2) continue;
+    for (int i = 0; i < n; i++)
+      if (!strcmp(file, out[i].exe) && hi > out[i].hi) out[i].hi = hi;
+  }
+  fclose(f);
+  return n;
+}
+
+static void proc_state_path(char *o, size_t n, pid_t pid, uint64_t start, const uint8_t *bid, const char *suffix) {
+  char b[17];
+  hex(b, bid, 8);
+  snprintf(o, n, "%s/procs/%d-%llu-%s.%s", state_dir, (int)pid, (unsigned long long)start, b, suffix);
+}
+
+static uint64_t uptime_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- recovery of interrupted transitions ---- */
+static int recover_one(const char *pend) {
+  st_proc pd, cm;
+  char state[600];
+  snprintf(state, sizeof state, "%.*s.state", (int)(strlen(pend) - 8), pend);
+  if (st_read(pend, &pd)) { unlink(pend); return 0; }
+  int have_cm = st_read(state, &cm) == 0;
+  if (!have_cm) memset(&cm, 0, sizeof cm);
+  int rc = 0;
+  if (st_starttime(pd.pid) != pd.start) { /* process gone: nothing to finish */
+    unlink(pend);
+    unlink(state);
+    goto out;
+  }
+  uint8_t hdr[33];
+  int ours = pd.txn_addr && eng_peek(pd.pid, pd.txn_addr, hdr, 33) == 0 && !memcmp(hdr, ENG_MAGIC, 8);
+  int forward = ours && hdr[ENG_FLAG_OFF] == 1;
+  eng_report rep;
+  if (forward) {
+    eng_map un[ST_MAX_MAPS + 1];
+    int nun = 0;
+    for (int i = 0; i < cm.nmaps; i++) un[nun++] = cm.maps[i];
+    if (!pd.keep) un[nun++] = (eng_map){pd.txn_addr, pd.txn_len};
+    int r = eng_force(pd.pid, pd.sites, pd.nsites, un, nun, &rep);
+    if (r == ENG_OK) {
+      pd.txn_addr = 0;
+      if (!pd.nsites) unlink(state);
+      else if (st_write(state, &pd)) rc = -1;
+      unlink(pend);
+      history("recover pid %d: completed interrupted transition to seq %u", pd.pid, pd.seq);
+      msg("pid %d: completed an interrupted transition (seq %u)", pd.pid, pd.seq);
+    } else rc = -1;
+  } else {
+    /* roll back: every site of both states to its committed target */
+    eng_site *s = calloc((size_t)pd.nsites + (size_t)cm.nsites + 1, sizeof *s);
+    int n = 0;
+    for (int i = 0; i < pd.nsites; i++) { s[n] = pd.sites[i]; s[n].next = 0; n++; }
+    for (int i = 0; i < cm.nsites; i++) {
+      int j;
+      for (j = 0; j < n && s[j].region != cm.sites[i].region; j++) {}
+      if (j == n) n++;
+      s[j] = cm.sites[i];
+    }
+    eng_map un = {ours ? pd.txn_addr : 0, pd.txn_len};
+    int r = eng_force(pd.pid, s, n, &un, 1, &rep);
+    free(s);
+    if (r == ENG_OK) {
+      unlink(pend);
+      history("recover pid %d: rolled back interrupted transition to seq %u", pd.pid, pd.seq);
+      msg("pid %d: rolled back an interrupted transition (seq %u)", pd.pid, pd.seq);
+    } else rc = -1;
+  }
+out:
+  st_free(&pd);
+  st_free(&cm);
+  return rc;
+}
+
+static int recover_all(void) {
+  char pat[600];
+  snprintf(pat, sizeof pat, "%s/procs/*.pending", state_dir);
+  glob_t g;
+  int bad = 0;
+  if (glob(pat, 0, NULL, &g) == 0) {
+    for (size_t i = 0; i < g.gl_pathc; i++) bad |= recover_one(g.gl_pathv[i]) != 0;
+    globfree(&g);
+  }
+  /* forget processes that are gone */
+  snprintf(pat, sizeof pat, "%s/procs/*.state", state_dir);
+  if (glob(pat, 0, NULL, &g) == 0) {
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+      st_proc s;
+      if (st_read(g.gl_pathv[i], &s)) continue;
+      if (st_starttime(s.pid) != s.start) unlink(g.gl_pathv[i]);
+      st_free(&s);
+    }
+    globfree(&g);
+  }
+  return bad;
+}
+
+/* ---- one process: move from its journaled state to the payload (NULL: original) ---- */
+typedef struct { unsigned pause_us; int attempts; } proc_result;
+
+static int transition_proc(const match *mt, const hotpatch *h, proc_result *pr) {
+  const hpp_payload *pl = mt->pl;
+  uint64_t start = st_starttime(mt->pid);
+  if (!start) return ENG_GONE;
+  char spath[600], ppath[600];
+  proc_state_path(spath, sizeof spath, mt->pid, start, pl->build_id, "state");
+  proc_state_path(ppath, sizeof ppath, mt->pid, start, pl->build_id, "pending");
+  st_proc cur;
+  if (st_read(spath, &cur)) {
+    memset(&cur, 0, sizeof cur);
+    cur.pid = mt->pid;
+    cur.start = start;
+  }
+  int nnew = h ? (int)pl->func_count : 0;
+  eng_site *sites = calloc((size_t)nnew + (size_t)cur.nsites + 1, sizeof *sites);
+  int n = 0;
+  for (int i = 0; i < nnew; i++) {
+    hpp_func f;
+    hpp_func_get(pl, (uint32_t)i, &f);
+    eng_site *s = &sites[n++];
+    memcpy(s->name, f.name, sizeof s->name);
+    s->region = mt->bias + f.region;
+    s->entry = mt->bias + f.entry;
+    s->size = f.size;
+    s->len = f.region_len;
+    s->mode = f.mode;
+    s->flip_off = f.flip_off;
+    s->flags = f.flags;
+    memcpy(s->orig, f.orig, HPP_REGION_MAX);
+    s->next = f.image_off; /* made absolute below */
+  }
+  for (int i = 0; i < cur.nsites; i++) {
+    int j;
+    for (j = 0; j < nnew && sites[j].region != cur.sites[i].region; j++) {}
+    if (j == nnew) { sites[n] = cur.sites[i]; sites[n].next = 0; sites[n].cur = cur.sites[i].next; n++; }
+    else sites[j].cur = cur.sites[i].next;
+  }
+  uint64_t tramp = ((uint64_t)ENG_HDR_SIZE + (uint64_t)n * ENG_TRAMP_SLOT + 4095) & ~4095ull;
+  uint64_t img = h ? ((uint64_t)pl->image_size + 4095) & ~4095ull : 0;
+  eng_plan plan;
+  memset(&plan, 0, sizeof plan);
+  plan.sites = sites;
+  plan.nsites = n;
+  plan.map_len = tramp + img;
+  plan.map_bytes = calloc(1, plan.map_len);
+  plan.keep_map = h != NULL;
+  plan.rw_off = h && pl->data_off < pl->image_size ? tramp + pl->data_off : plan.map_len;
+  plan.unmap = cur.maps;
+  plan.nunmap = cur.nmaps;
+  plan.budget_us = budget_us;
+  plan.fault_after = fault_after;
+  int rc = ENG_BUSY;
+  eng_report rep;
+  memset(&rep, 0, sizeof rep);
+  pr->attempts = 0;
+  unsigned backoff_ms = 2;
+  for (int attempt = 0; attempt < 10 && rc == ENG_BUSY; attempt++) {
+    pr->attempts++;
+    if (attempt) { usleep(backoff_ms * 1000); if (backoff_ms < 64) backoff_ms *= 2; }
+    plan.map_addr = eng_pick_addr(mt->pid, mt->lo, mt->hi, plan.map_len);
+    if (!plan.map_addr) { msg("pid %d: no free address within jump range of %s", mt->pid, mt->exe); rc = ENG_FAIL; break; }
+    memset(plan.map_bytes, 0, plan.map_len);
+    memcpy(plan.map_bytes, ENG_MAGIC, 8);
+    uint64_t img_addr = plan.map_addr + tramp;
+    for (int i = 0; i < nnew; i++) {
+      hpp_func f;
+      hpp_func_get(pl, (uint32_t)i, &f);
+      sites[i].next = img_addr + f.image_off;
+    }
+    int bad = 0;
+    for (int i = 0; i < n && !bad; i++)
+      bad = eng_trampoline(&sites[i], plan.map_addr + ENG_HDR_SIZE + (uint64_t)i * ENG_TRAMP_SLOT,
+                           plan.map_addr + ENG_FLAG_OFF, plan.map_bytes + ENG_HDR_SIZE + (size_t)i * ENG_TRAMP_SLOT);
+    if (h && !bad) {
+      uint8_t *im = plan.map_bytes + tramp;
+      memcpy(im, pl->image, pl->image_size);
+      for (uint32_t k = 0; k < pl->reloc_count && !bad; k++) {
+        hpp_reloc r;
+        hpp_reloc_get(pl, k, &r);
+        uint64_t S = (r.base == HPP_B_IMAGE ? img_addr : mt->bias) + (uint64_t)r.value;
+        if (r.type == HPP_R_ABS64) memcpy(im + r.offset, &S, 8);
+        else {
+          int64_t d = (int64_t)(S - (img_addr + r.offset));
+          if (d < INT32_MIN || d > INT32_MAX) bad = 1;
+          int32_t d32 = (int32_t)d;
+          memcpy(im + r.offset, &d32, 4);
+        }
+      }
+    }
+    if (bad) { msg("pid %d: replacement code out of 32-bit range of %s", mt->pid, mt->exe); rc = ENG_FAIL; break; }
+    /* journal the intent before touching the process */
+    st_proc pd;
+    memset(&pd, 0, sizeof pd);
+    pd.pid = mt->pid;
+    pd.start = start;
+    snprintf(pd.exe, sizeof pd.exe, "%s", mt->exe);
+    hex(pd.build_id, pl->build_id, pl->build_id_len);
+    pd.seq = h ? h->m.sequence : 0;
+    snprintf(pd.id, sizeof pd.id, "%s", h ? h->m.id : "");
+    pd.time = (uint64_t)time(NULL);
+    pd.exposure_ms = cur.exposure_ms;
+    if (!cur.nsites && h) {
+      long tck = sysconf(_SC_CLK_TCK);
+      pd.exposure_ms = uptime_ms() - start * 1000 / (uint64_t)(tck > 0 ? tck : 100);
+    }
+    if (h) pd.maps[pd.nmaps++] = (eng_map){plan.map_addr, plan.map_len};
+    pd.sites = calloc((size_t)nnew + 1, sizeof *pd.sites);
+    for (int i = 0; i < nnew; i++) pd.sites[i] = sites[i];
+    pd.nsites = nnew;
+    pd.txn_addr = plan.map_addr;
+    pd.txn_len = plan.map_len;
+    pd.keep = plan.keep_map;
+    if (st_write(ppath, &pd)) { msg("%s: cannot write the journal: %s", ppath, strerror(errno)); st_free(&pd); rc = ENG_FAIL; break; }
+    if (getenv("HPM_TEST_DELAY_MS")) usleep((useconds_t)atoi(getenv("HPM_TEST_DELAY_MS")) * 1000);
+    rc = eng_transition(mt->pid, &plan, &rep);
+    pr->pause_us = rep.pause_us;
+    if (rc == ENG_OK) {
+      pd.txn_addr = 0;
+      for (int i = 0; i < plan.nunmap; i++) /* old code still referenced: keep it recorded */
+        if (plan.unmap[i].addr && pd.nmaps < ST_MAX_MAPS) pd.maps[pd.nmaps++] = plan.unmap[i];
+      if (h) st_write(spath, &pd);
+      else if (pd.nmaps) { pd.nsites = 0; st_write(spath, &pd); }
+      else unlink(spath);
+    }
+    unlink(ppath);
+    st_free(&pd);
+  }
+  if (rc != ENG_OK) msg("pid %d (%s): %s", mt->pid, mt->exe, rep.why[0] ? rep.why : "failed");
+  free(plan.map_bytes);
+  free(sites);
+  st_free(&cur);
+  return rc;
+}
+
+static pid_t *pid_filter;
+static int npid_filter;
+
+static int for_each_proc(const hotpatch *h, const hotpatch *match_by, int dry, int *patched, int *failed,
+                         unsigned *pauses, int cap) {
+  DIR *d = opendir("/proc");
+  if (!d) return -1;
+  struct dirent *e;
+  pid_t self = getpid();
+  while ((e = readdir(d))) {
+    pid_t pid = (pid_t)atoi(e->d_name);
+    if (pid <= 0 || pid == self) continue;
+    if (npid_filter) {
+      int ok = 0;
+      for (int i = 0; i < npid_filter; i++) ok |= pid_filter[i] == pid;
+      if (!ok) continue;
+    }
+    match m[8];
+    int nm = proc_match(pid, match_by, m, 8);
+    for (int i = 0; i < nm; i++) {
+      if (dry) { printf("would patch pid %d (%s): %u functions\n", pid, m[i].exe, m[i].pl->func_count); (*patched)++; continue; }
+      proc_result pr;
+      int r = transition_proc(&m[i], h, &pr);
+      if (r == ENG_OK) {
+        if (pauses && *patched < cap) pauses[*patched] = pr.pause_us;
+        (*patched)++;
+        if (!json) printf("pid %d (%s): %s, pause %u us, %d attempt(s)\n", pid, m[i].exe,
+                          h ? "patched" : "reverted", pr.pause_us, pr.attempts);
+      } else if (r != ENG_GONE) (*failed)++;
+      else msg("pid %d: exited during the transition", pid);
+    }
+  }
+  closedir(d);
+  return 0;
+}
+
+static int stored_path(char *o, size_t n, uint32_t seq) {
+  return snprintf(o, n, "%s/hotpatches/seq-%u.hpm", state_dir, seq) >= (int)n ? -1 : 0;
+}
+
+static int copy_file(const uint8_t *b, size_t n, const char *dst) {
+  char t[700];
+  snprintf(t, sizeof t, "%s.tmp", dst);
+  FILE *f = fopen(t, "we");
+  if (!f) return -1;
+  int bad = fwrite(b, 1, n, f) != n || fflush(f) || fsync(fileno(f));
+  bad |= fclose(f);
+  return bad ? -1 : rename(t, dst);
+}
+
+/* ---- commands ---- */
+static const struct option common_opts[] = {
+    {"trust-dir", 1, 0, 'T'}, {"state-dir", 1, 0, 'S'}, {"baseline", 1, 0, 'B'}, {"pid", 1, 0, 'p'},
+    {"dry-run", 0, 0, 'n'},   {"json", 0, 0, 'j'},      {"to", 1, 0, 't'},       {"all", 0, 0, 'a'},
+    {"budget-us", 1, 0, 'u'}, {"help", 0, 0, 'h'},      {"once", 0, 0, 'o'},     {0, 0, 0, 0}};
+
+static const char *usage_text =
+    "usage: hpm <command> [options]\n"
+    "  apply [--dry-run] [--pid PID]... HOTPATCH   verify and apply a signed hotpatch\n"
+    "  revert [--to SEQ | --all] [--pid PID]...     go back to an earlier hotpatch or none\n"
+    "  list [--json]                                patched processes: hotpatch, functions, when\n"
+    "  status [--json]                              applied hotpatch and journal state\n"
+    "  agent [--once]                               patch new processes of targeted binaries\n"
+    "  recover                                      finish or roll back interrupted transitions\n"
+    "options (all commands): --trust-dir DIR (HPM_TRUST_DIR, default /etc/hpm/trust)\n"
+    "  --state-dir DIR (HPM_STATE_DIR, default /var/lib/hpm)  --baseline HEX (HPM_BASELINE:\n"
+    "  overrides the running baseline read from EFI/kernel command line; for tests)\n"
+    "  --budget-us N (pause budget per attempt, default 5000)\n";
+
+static int opt_once;
+static const char *opt_to;
+static int opt_all, opt_dry;
+
+static int parse_opts(int argc, char **argv, const char *cmd) {
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "", common_opts, NULL)) != -1) {
+    switch (c) {
+    case 'T': trust_dir = optarg; break;
+    case 'S': state_dir = optarg; break;
+    case 'B': baseline_override = optarg; break;
+    case 'p': {
+      char *end;
+      long v = strtol(optarg, &end, 10);
+      if (*end || v <= 0) { msg("%s: --pid '%s': expected a process id", cmd, optarg); return 2; }
+      pid_filter = realloc(pid_filter, (size_t)(npid_filter + 1) * sizeof *pid_filter);
+      pid_filter[npid_filter++] = (pid_t)v;
+      break;
+    }
+    case 'n': opt_dry = 1; break;
+    case 'j': json = 1; break;
+    case 't': opt_to = optarg; break;
+    case 'a': opt_all = 1; break;
+    case 'o': opt_once = 1; break;
+    case 'u': budget_us = (unsigned)strtoul(optarg, NULL, 10); break;
+    case 'h': fputs(usage_text, stdout); exit(0);
+    default: fprintf(stderr, "Try 'hpm %s --help'.\n", cmd); return 2;
+    }
+  }
+  return 0;
+}
+
+static int pct(unsigned *v, int n, int p) {
+  if (!n) return 0;
+  for (int i = 1; i < n; i++)
+    for (int j = i; j > 0 && v[j - 1] > v[j]; j--) { unsigned t = v[j]; v[j] = v[j - 1]; v[j - 1] = t; }
+  return (int)v[(n - 1) * p / 100];
+}
+
+static int apply_hotpatch(const char *path, hotpatch *h, int is_revert) {
+  uint8_t base[32];
+  const char *src = "";
+  if (running_baseline(base, &src)) {
+    msg("%s: cannot determine the running baseline (no EFI variable, no hpm.baseline= on the kernel command line): refusing", path);
+    return 1;
+  }
+  if (memcmp(base, h->m.target_baseline, 32)) {
+    char a[65], b[65];
+    hex(a, h->m.target_baseline, 32);
+    hex(b, base, 32);
+    msg("%s: targets baseline %.16s…, but the running baseline is %.16s… (%s): refusing", path, a, b, src);
+    return 1;
+  }
+  host_state hs;
+  host_read(&hs);
+  if (!is_revert && h->m.sequence <= hs.seq) {
+    msg("%s: sequence %u is not higher than the applied sequence %u (%s): refusing; use 'hpm revert --to' to go back",
+        path, h->m.sequence, hs.seq, hs.id);
+    return 1;
+  }
+  if (!h->np) { msg("%s: no patch payloads", path); return 1; }
+  int patched = 0, failed = 0;
+  static unsigned pauses[4096];
+  if (!opt_dry) {
+    char sp[600];
+    stored_path(sp, sizeof sp, h->m.sequence);
+    if (!is_revert && copy_file(h->buf, h->len, sp)) { msg("%s: cannot store: %s", sp, strerror(errno)); return 3; }
+  }
+  for_each_proc(h, h, opt_dry, &patched, &failed, pauses, 4096);
+  if (opt_dry) { printf("dry run: %d process(es) would be patched\n", patched); return 0; }
+  if (npid_filter && !patched && !failed) {
+    msg("%s: no given process maps a binary with a build-id this hotpatch targets: refusing", path);
+    return 1;
+  }
+  /* processes still carrying an older hotpatch whose binary this one no longer targets */
+  hs.seq = h->m.sequence;
+  snprintf(hs.id, sizeof hs.id, "%s", h->m.id);
+  if (host_write(&hs)) msg("cannot record the applied sequence");
+  history("%s seq %u id %s: %d process(es) patched, %d failed", is_revert ? "revert-to" : "apply", h->m.sequence,
+          h->m.id, patched, failed);
+  int p50 = pct(pauses, patched < 4096 ? patched : 4096, 50), p99 = pct(pauses, patched < 4096 ? patched : 4096, 99);
+  if (json)
+    printf("{\"sequence\":%u,\"id\":\"%s\",\"patched\":%d,\"failed\":%d,\"pause_us_p50\":%d,\"pause_us_p99\":%d}\n",
+           h->m.sequence, h->m.id, patched, failed, p50, p99);
+  else
+    printf("%s %s (sequence %u): %d process(es) patched, %d failed\n", is_revert ? "reverted to" : "applied", h->m.id,
+           h->m.sequence, patched, failed);
+  return failed ? 4 : 0;
+}
+
+static int cmd_apply(int argc, char **argv) {
+  int r = parse_opts(argc, argv, "apply");
+  if (r) return r;
+  if (optind != argc - 1) { msg("apply: expected one HOTPATCH file"); fprintf(stderr, "Try 'hpm apply --help'.\n"); return 2; }
+  mkdirs();
+  lock_state();
+  recover_all();
+  hotpatch h;
+  r = hotpatch_load(argv[optind], &h);
+  if (r) return r;
+  return apply_hotpatch(argv[optind], &h, 0);
+}
+
+/* Revert every journaled process to original code. */
+static int revert_all(void) {
+  char pat[600];
+  snprintf(pat, sizeof pat, "%s/procs/*.state", state_dir);
+  glob_t g;
+  int failed = 0, done = 0;
+  if (glob(pat, 0, NULL, &g) == 0) {
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+      st_proc s;
+      if (st_read(g.gl_pathv[i], &s)) continue;
+      int ok = !npid_filter;
+      for (int k = 0; k < npid_filter; k++) ok |= pid_filter[k] == s.pid;
+      if (ok && st_starttime(s.pid) == s.start) {
+        /* build a payload-less match for this process from its journal */
+        hpp_payload pl;
+        memset(&pl, 0, sizeof pl);
+        pl.build_id_len = (uint32_t)strlen(s.build_id) / 2;
+        for (uint32_t k = 0; k < pl.build_id_len; k++) {
+          unsigned x;
+          sscanf(s.build_id + 2 * k, "%2x", &x);
+          pl.build_id[k] = (uint8_t)x;
+        }
+        match m = {.pid = s.pid, .pl = &pl};
+        snprintf(m.exe, sizeof m.exe, "%s", s.exe);
+        /* range for the transition page: near the redirected sites */
+        m.lo = s.nsites ? s.sites[0].region & ~0xfffull : s.maps[0].addr;
+        m.hi = m.lo + 4096;
+        proc_result pr;
+        int r = transition_proc(&m, NULL, &pr);
+        if (r == ENG_OK) { done++; if (!json) printf("pid %d (%s): reverted, pause %u us\n", s.pid, s.exe, pr.pause_us); }
+        else if (r != ENG_GONE) failed++;
+      }
+      st_free(&s);
+    }
+    globfree(&g);
+  }
+  printf("reverted %d process(es), %d failed\n", done, failed);
+  return failed ? 4 : 0;
+}
+
+static int cmd_revert(int argc, char **argv) {
+  int r = parse_opts(argc, argv, "revert");
+  if (r) return r;
+  if (optind != argc || (!!opt_to == opt_all)) { msg("revert: give exactly one of --to SEQ or --all"); fprintf(stderr, "Try 'hpm revert --help'.\n"); return 2; }
+  mkdirs();
+  lock_state();
+  recover_all();
+  host_state hs;
+  host_read(&hs);
+  if (opt_all) {
+    r = revert_all();
+    if (!r) {
+      history("revert-all from seq %u", hs.seq);
+      host_state z = {0, ""};
+      host_write(&z);
+    }
+    return r;
+  }
+  char *end;
+  unsigned long to = strtoul(opt_to, &end, 10);
+  if (*end || !to) { msg("revert: --to '%s': expected a sequence number >= 1", opt_to); return 2; }
+  if (to >= hs.seq) { msg("revert: --to %lu is not lower than the applied sequence %u", to, hs.seq); return 1; }
+  char sp[600];
+  stored_path(sp, sizeof sp, (uint32_t)to);
+  if (access(sp, R_OK)) { msg("revert: sequence %lu was never applied on this host (%s missing)", to, sp); return 1; }
+  hotpatch h;
+  r = hotpatch_load(sp, &h);
+  if (r) return r;
+  return apply_hotpatch(sp, &h, 1);
+}
+
+static int cmd_list(int argc, char **argv) {
+  int r = parse_opts(argc, argv, "list");
+  if (r) return r;
+  char pat[600];
+  snprintf(pat, sizeof pat, "%s/procs/*.state", state_dir);
+  glob_t g;
+  int first = 1;
+  if (json) printf("[");
+  if (glob(pat, 0, NULL, &g) == 0) {
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+      st_proc s;
+      if (st_read(g.gl_pathv[i], &s)) continue;
+      if (st_starttime(s.pid) != s.start || !s.nsites) { st_free(&s); continue; }
+      if (json) {
+        printf("%s{\"pid\":%d,\"exe\":\"%s\",\"build_id\":\"%s\",\"sequence\":%u,\"id\":\"%s\",\"time\":%llu,"
+               "\"exposure_ms\":%llu,\"functions\":[", first ? "" : ",", s.pid, s.exe, s.build_id, s.seq, s.id,
+               (unsigned long long)s.time, (unsigned long long)s.exposure_ms);
+        for (int k = 0; k < s.nsites; k++) printf("%s\"%s\"", k ? "," : "", s.sites[k].name);
+        printf("]}");
+      } else {
+        char tb[64];
+        time_t t = (time_t)s.time;
+        strftime(tb, sizeof tb, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+        printf("pid %d %s seq %u %s since %s (exposure %llu ms):", s.pid, s.exe, s.seq, s.id, tb,
+               (unsigned long long)s.exposure_ms);
+        for (int k = 0; k < s.nsites; k++) printf(" %s", s.sites[k].name);
+        printf("\n");
+      }
+      first = 0;
+      st_free(&s);
+    }
+    globfree(&g);
+  }
+  if (json) printf("]\n");
+  return 0;
+}
+
+static int cmd_status(int argc, char **argv) {
+  int r = parse_opts(argc, argv, "status");
+  if (r) return r;
+  host_state hs;
+  host_read(&hs);
+  char pat[600];
+  snprintf(pat, sizeof pat, "%s/procs/*.state", state_dir);
+  glob_t g;
+  int procs = 0, pending = 0;
+  if (glob(pat, 0, NULL, &g) == 0) { procs = (int)g.gl_pathc; globfree(&g); }
+  snprintf(pat, sizeof pat, "%s/procs/*.pending", state_dir);
+  if (glob(pat, 0, NULL, &g) == 0) { pending = (int)g.gl_pathc; globfree(&g); }
+  uint8_t base[32];
+  const char *src = "none";
+  char bh[65] = "";
+  if (!running_baseline(base, &src)) hex(bh, base, 32);
+  if (json)
+    printf("{\"hotpatch\":{\"sequence\":%u,\"id\":\"%s\",\"processes\":%d,\"pending\":%d,\"baseline\":\"%s\"}}\n",
+           hs.seq, hs.id, procs, pending, bh);
+  else
+    printf("hotpatch: sequence %u %s\nprocesses journaled: %d\ninterrupted transitions: %d\nrunning baseline: %s (%s)\n",
+           hs.seq, hs.seq ? hs.id : "(none)", procs, pending, bh[0] ? bh : "unknown", src);
+  return 0;
+}
+
+static int cmd_recover(int argc, char **argv) {
+  int r = parse_opts(argc, argv, "recover");
+  if (r) return r;
+  mkdirs();
+  lock_state();
+  return recover_all() ? 4 : 0;
+}
+
+/* ---- agent ---- */
+static volatile sig_atomic_t agent_stop;
+static void on_term(int s) { (void)s; agent_stop = 1; }
+
+static int proc_connector(void) {
+  int s = socket(PF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR);
+  if (s < 0) return -1;
+  struct sockaddr_nl a = {.nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC, .nl_pid = 0};
+  if (bind(s, (struct sockaddr *)&a, sizeof a)) { close(s); return -1; }
+  struct {
+    struct nlmsghdr h;
+    struct cn_msg c;
+    enum proc_cn_mcast_op op;
+  } __attribute__((packed)) m;
+  memset(&m, 0, sizeof m);
+  m.h.nlmsg_len = sizeof m;
+  m.h.nlmsg_type = NLMSG_DONE;
+  m.h.nlmsg_pid = (uint32_t)getpid();
+  m.c.id.idx = CN_IDX_PROC;
+  m.c.id.val = CN_VAL_PROC;
+  m.c.len = sizeof m.op;
+  m.op = PROC_CN_MCAST_LISTEN;
+  if (send(s, &m, sizeof m, 0) != (ssize_t)sizeof m) { close(s); return -1; }
+  int big = 1 << 20;
+  setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
+  return s;
+}
+
+static int agent_patch_pid(const hotpatch *h, pid_t pid) {
+  match m[8];
+  int nm = proc_match(pid, h, m, 8), n = 0;
+  for (int i = 0; i < nm; i++) {
+    uint64_t start = st_starttime(pid);
+    char sp[600];
+    proc_state_path(sp, sizeof sp, pid, start, m[i].pl->build_id, "state");
+    st_proc s;
+    if (st_read(sp, &s) == 0) {
+      int same = s.seq == h->m.sequence;
+      st_free(&s);
+      if (same) continue;
+    }
+    proc_result pr;
+    if (transition_proc(&m[i], h, &pr) == ENG_OK) {
+      n++;
+      printf("agent: pid %d (%s): patched to seq %u, pause %u us\n", pid, m[i].exe, h->m.sequence, pr.pause_us);
+      fflush(stdout);
+    }
+  }
+  return n;
+}
+
+static int cmd_agent(int argc, char **argv) {
+  int r = parse_opts(argc, argv, "agent");
+  if (r) return r;
+  mkdirs();
+  lock_state();
+  recover_all();
+  flock(lock_fd, LOCK_UN);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_term;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  int s = proc_connector();
+  if (s < 0) msg("agent: proc connector unavailable (%s): falling back to periodic scans", strerror(errno));
+  printf("agent: watching%s\n", s < 0 ? " (scan only)" : "");
+  fflush(stdout);
+  uint32_t loaded_seq = (uint32_t)-1;
+  hotpatch h;
+  int have = 0;
+  time_t last_scan = 0;
+  while (!agent_stop) {
+    host_state hs;
+    host_read(&hs);
+    if (hs.seq != loaded_seq) {
+      if (have) free(h.buf);
+      have = 0;
+      loaded_seq = hs.seq;
+      char sp[600];
+      stored_path(sp, sizeof sp, hs.seq);
+      if (hs.seq && hotpatch_load(sp, &h) == 0) have = 1;
+      last_scan = 0;
+    }
+    if (have && time(NULL) - last_scan >= 2) { /* safety net for anything the events missed */
+      flock(lock_fd, LOCK_EX);
+      DIR *d = opendir("/proc");
+      struct dirent *e;
+      while (d && (e = readdir(d))) {
+        pid_t pid = (pid_t)atoi(e->d_name);
+        if (pid > 0 && pid != getpid()) agent_patch_pid(&h, pid);
+      }
+      if (d) closedir(d);
+      flock(lock_fd, LOCK_UN);
+      last_scan = time(NULL);
+      if (opt_once) break;
+    }
+    if (s < 0) { usleep(200000); continue; }
+    struct pollfd pf = {s, POLLIN, 0};
+    if (poll(&pf, 1, 500) <= 0) continue;
+    char buf[8192];
+    ssize_t n = recv(s, buf, sizeof buf, 0);
+    if (n < 0) { if (errno == ENOBUFS) last_scan = 0; continue; }
+    for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
+      struct cn_msg *cn = NLMSG_DATA(nh);
+      if (cn->id.idx != CN_IDX_PROC || cn->len < sizeof(struct proc_event)) continue;
+      struct proc_event *ev = (struct proc_event *)cn->data;
+      if (ev->what != PROC_EVENT_EXEC || !have) continue;
+      pid_t pid = ev->event_data.exec.process_tgid;
+      flock(lock_fd, LOCK_EX);
+      agent_patch_pid(&h, pid);
+      flock(lock_fd, LOCK_UN);
+    }
+  }
+  if (s >= 0) close(s);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (getenv("HPM_TRUST_DIR")) trust_dir = getenv("HPM_TRUST_DIR");
+  if (getenv("HPM_STATE_DIR")) state_dir = getenv("HPM_STATE_DIR");
+  if (getenv("HPM_BASELINE")) baseline_override = getenv("HPM_BASELINE");
+  if (getenv("HPM_TEST_FAULT_AFTER")) fault_after = atoi(getenv("HPM_TEST_FAULT_AFTER"));
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  if (argc < 2) { fputs(usage_text, stderr); return 2; }
+  const char *c = argv[1];
+  if (!strcmp(c, "--help") || !strcmp(c, "-h") || !strcmp(c, "help")) { fputs(usage_text, stdout); return 0; }
+  argv++;
+  argc--;
+  if (!strcmp(c, "apply")) return cmd_apply(argc, argv);
+  if (!strcmp(c, "revert")) return cmd_revert(argc, argv);
+  if (!strcmp(c, "list")) return cmd_list(argc, argv);
+  if (!strcmp(c, "status")) return cmd_status(argc, argv);
+  if (!strcmp(c, "agent")) return cmd_agent(argc, argv);
+  if (!strcmp(c, "recover")) return cmd_recover(argc, argv);
+  msg("unknown command '%s'", c);
+  fputs(usage_text, stderr);
+  return 2;
+}

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The hotpatch payload (docs/hotpatch-payload.md): the opaque bytes of one
+ * `patch` payload of a signed hotpatch container.  One payload targets one
+ * ELF binary (by build-id) and carries the replacement code as a relocatable
+ * image plus the list of functions it redirects.
+ *
+ * hpm_payload_parse() is bounded and fail-closed; it never writes through
+ * the input and never allocates: the parsed view points into the buffer.
+ * Shared by the runtime (hpm), the builder (hpm-patchgen) and the fuzzer.
+ */
+#ifndef HPM_RUNTIME_PAYLOAD_H
+#define HPM_RUNTIME_PAYLOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HPP_MAGIC "HPMPATCH"
+#define HPP_MAGIC_LEN 8
+#define HPP_VERSION 1u
+#define HPP_HEADER_SIZE 112u   /* fixed header incl. the 64-byte build-id field */
+#define HPP_FUNC_SIZE 128u
+#define HPP_RELOC_SIZE 16u
+#define HPP_BUILD_ID_MAX 64u
+#define HPP_MAX_FUNCS 1024u
+#define HPP_MAX_RELOCS 65536u
+#define HPP_IMAGE_MAX (16u * 1024u * 1024u)
+#define HPP_REGION_MAX 32u
+#define HPP_NAME_MAX 63u       /* symbol name, NUL-padded in a 64-byte field */
+#define HPP_PAGE 4096u
+
+enum hpp_mode { HPP_MODE_PAD = 1, HPP_MODE_PROLOGUE = 2 };
+enum hpp_reloc_type { HPP_R_ABS64 = 1, HPP_R_PC32 = 2 };
+enum hpp_reloc_base { HPP_B_IMAGE = 1, HPP_B_TARGET = 2 };
+#define HPP_F_QUIESCE 1u      /* no thread may be inside the old function */
+
+typedef struct {
+  char name[HPP_NAME_MAX + 1];
+  uint64_t entry;        /* st_value of the symbol: vaddr in the binary */
+  uint64_t region;       /* vaddr of the first byte the redirection rewrites */
+  uint32_t size;         /* st_size of the function (quiescence checks) */
+  uint32_t image_off;    /* replacement entry, offset in the image */
+  uint8_t mode;          /* hpp_mode */
+  uint8_t region_len;    /* bytes rewritten, 5..32 */
+  uint8_t flip_off;      /* PAD: offset of the 2-byte entry nop in the region */
+  uint8_t flags;
+  uint8_t orig[HPP_REGION_MAX]; /* expected bytes at region..region+region_len */
+} hpp_func;
+
+typedef struct {
+  uint32_t offset;       /* in the image */
+  uint8_t type;          /* hpp_reloc_type */
+  uint8_t base;          /* hpp_reloc_base */
+  int64_t value;         /* image offset or binary vaddr, plus addend */
+} hpp_reloc;
+
+typedef struct {
+  uint8_t build_id[HPP_BUILD_ID_MAX];
+  uint32_t build_id_len;
+  uint32_t func_count;
+  uint32_t reloc_count;
+  uint32_t image_size;
+  uint32_t data_off;     /* page-aligned start of the writable part (== image_size: none) */
+  const uint8_t *funcs;  /* raw tables, decoded one at a time */
+  const uint8_t *relocs;
+  const uint8_t *image;
+} hpp_payload;
+
+typedef enum {
+  HPP_OK = 0,
+  HPP_E_TRUNCATED,
+  HPP_E_MAGIC,
+  HPP_E_VERSION,
+  HPP_E_HEADER,
+  HPP_E_LIMIT,
+  HPP_E_FUNC,
+  HPP_E_RELOC,
+  HPP_E_TRAILING,
+} hpp_result;
+
+const char *hpp_result_to_string(hpp_result r);
+
+/* Validate everything (header, every function and relocation) and fill p.
+ * detail (may be NULL) gets a short reason naming the field. */
+__attribute__((warn_unused_result)) hpp_result
+hpp_parse(const uint8_t *buf, size_t len, hpp_payload *p, char *detail, size_t detail_len);
+
+/* Decode entry i (< func_count / reloc_count) of a parsed payload. */
+void hpp_func_get(const hpp_payload *p, uint32_t i, hpp_func *f);
+void hpp_reloc_get(const hpp_payload *p, uint32_t i, hpp_reloc *r);
+
+/* Encoders for the builder. */
+void hpp_put_header(uint8_t *out, const hpp_payload *p);
+void hpp_put_func(uint8_t *out, const hpp_func *f);
+void hpp_put_reloc(uint8_t *out, const hpp_reloc *r);
+
+/* ---- ELF facts of a target binary (bounded parser, fuzzed) ---- */
+typedef struct {
+  uint8_t build_id[HPP_BUILD_ID_MAX];
+  uint32_t build_id_len;
+  uint64_t first_load_vaddr; /* p_vaddr - p_offset of the PT_LOAD with the lowest offset */
+  int is_dyn;                /* ET_DYN (PIE or shared object) */
+} hpp_elf_info;
+
+/* Parse an ELF64 x86-64 file image held in buf (at least the headers and
+ * notes: callers may pass a prefix).  Returns 0 or -1. */
+int hpp_elf_info_parse(const uint8_t *buf, size_t len, hpp_elf_info *out);
+
+#endif

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+#include "state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void hex(char *o, const uint8_t *b, size_t n) {
+  for (size_t i = 0; i < n; i++) sprintf(o + 2 * i, "%02x", b[i]);
+  o[2 * n] = 0;
+}
+static int unhex(const char *h, uint8_t *b, size_t n) {
+  if (strlen(h) != 2 * n) return -1;
+  for (size_t i = 0; i < n; i++) {
+    unsigned v;
+    if (sscanf(h + 2 * i, "%2x", &v) != 1) return -1;
+    b[i] = (uint8_t)v;
+  }
+  return 0;
+}
+
+/* Written to a temporary file, flushed and renamed: a reader sees the old
+ * or the new file, never a mix. */
+int st_write(const char *path, const st_proc *s) {
+  char tmp[600];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "we");
+  if (!f) return -1;
+  fprintf(f, "hpm-proc 1\npid %d\nstart %llu\nexe %s\nbuildid %s\nseq %u\nid %s\ntime %llu\nexposure_ms %llu\n",
+          (int)s->pid, (unsigned long long)s->start, s->exe, s->build_id, s->seq, s->id[0] ? s->id : "-",
+          (unsigned long long)s->time, (unsigned long long)s->exposure_ms);
+  if (s->txn_addr) fprintf(f, "txn %llx %llx %d\n", (unsigned long long)s->txn_addr, (unsigned long long)s->txn_len, s->keep);
+  for (int i = 0; i < s->nmaps; i++)
+    fprintf(f, "map %llx %llx\n", (unsigned long long)s->maps[i].addr, (unsigned long long)s->maps[i].len);
+  for (int i = 0; i < s->nsites; i++) {
+    const eng_site *e = &s->sites[i];
+    char h[2 * HPP_REGION_MAX + 1];
+    hex(h, e->orig, e->len);
+    fprintf(f, "site %s %llx %llx %llx %u %u %u %u %s %llx\n", e->name, (unsigned long long)e->region,
+            (unsigned long long)e->entry, (unsigned long long)e->size, e->len, e->mode, e->flip_off, e->flags, h,
+            (unsigned long long)e->next);
+  }
+  fprintf(f, "end\n");
+  int bad = fflush(f) || fsync(fileno(f));
+  bad |= fclose(f);
+  if (bad || rename(tmp, path)) { unlink(tmp); return -1; }
+  return 0;
+}
+
+int st_read(const char *path, st_proc *s) {
+  memset(s, 0, sizeof *s);
+  FILE *f = fopen(path, "re");
+  if (!f) return -1;
+  char line[1024];
+  int ended = 0, cap = 0;
+  while (fgets(line, sizeof line, f)) {
+    char k[32];
+    if (sscanf(line, "%31s", k) != 1) continue;
+    unsigned long long a, b;
+    int ki;
+    if (!strcmp(k, "pid")) s->pid = atoi(line + 4);
+    else if (!strcmp(k, "start")) s->start = strtoull(line + 6, NULL, 10);
+    else if (!strcmp(k, "exe")) sscanf(line + 4, "%255s", s->exe);
+    else if (!strcmp(k, "buildid")) sscanf(line + 8, "%128s", s->build_id);
+    else if (!strcmp(k, "seq")) s->seq = (uint32_t)strtoul(line + 4, NULL, 10);
+    else if (!strcmp(k, "id")) { sscanf(line + 3, "%63s", s->id); if (!strcmp(s->id, "-")) s->id[0] = 0; }
+    else if (!strcmp(k, "time")) s->time = strtoull(line + 5, NULL, 10);
+    else if (!strcmp(k, "exposure_ms")) s->exposure_ms = strtoull(line + 12, NULL, 10);
+    else if (!strcmp(k, "txn") && sscanf(line + 4, "%llx %llx %d", &a, &b, &ki) == 3) {
+      s->txn_addr = a; s->txn_len = b; s->keep = ki;
+    } else if (!strcmp(k, "map") && sscanf(line + 4, "%llx %llx", &a, &b) == 2 && s->nmaps < ST_MAX_MAPS) {
+      s->maps[s->nmaps++] = (eng_map){a, b};
+    } else if (!strcmp(k, "site")) {
+      eng_site e;
+      memset(&e, 0, sizeof e);
+      char h[80];
+      unsigned long long r, en, sz, nx;
+      unsigned len, mode, flip, fl;
+      if (sscanf(line + 5, "%63s %llx %llx %llx %u %u %u %u %79s %llx", e.name, &r, &en, &sz, &len, &mode, &flip,
+                 &fl, h, &nx) != 10 || len > HPP_REGION_MAX || unhex(h, e.orig, len))
+        break;
+      e.region = r; e.entry = en; e.size = sz; e.len = (uint8_t)len; e.mode = (uint8_t)mode;
+      e.flip_off = (uint8_t)flip; e.flags = (uint8_t)fl; e.next = nx; e.cur = nx;
+      if (s->nsites == cap) {
+        cap = cap ? cap * 2 : 16;
+        eng_site *ns = realloc(s->sites, (size_t)cap * sizeof *ns);
+        if (!ns) break;
+        s->sites = ns;
+      }
+      s->sites[s->nsites++] = e;
+    } else if (!strcmp(k, "end")) ended = 1;
+  }
+  fclose(f);
+  if (!ended) { st_free(s); return -1; }
+  return 0;
+}
+
+void st_free(st_proc *s) {
+  free(s->sites);
+  s->sites = NULL;
+  s->nsites = 0;
+}
+
+uint64_t st_starttime(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  char *p = strrchr(buf, ')');
+  if (!p) return 0;
+  /* fields after the command: state is field 3, starttime field 22 */
+  int field = 2;
+  for (; *p && field < 22; p++)
+    if (*p == ' ') field++;
+  return strtoull(p, NULL, 10);
+}

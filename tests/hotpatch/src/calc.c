@@ -1,0 +1,95 @@
+/* Test target: worker threads call calc_a/calc_b in tight loops and check
+ * every result is the base result plus VERSION*1000000 for a version 0..15;
+ * a sleeper thread checks nanosleep semantics; the main thread blocks in
+ * read() on stdin and answers "stats" / "quit".  SIGUSR1 is counted. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int factor = 7;
+static atomic_ullong ok, err, ver[16], sleeps, sleep_err, usr1;
+static atomic_int stop;
+
+__attribute__((noipa)) static int helper(int x) { return x * factor; }
+__attribute__((noipa)) int calc_a(int x) {
+  volatile int k = x; /* long enough for a prologue redirection */
+  return k * 3 + 1;
+}
+__attribute__((noipa)) int calc_b(int x) { return helper(x) + 5; }
+
+static void check(long res, long base) {
+  long d = res - base;
+  if (d < 0 || d % 1000000 || d / 1000000 > 15) { atomic_fetch_add(&err, 1); return; }
+  atomic_fetch_add(&ver[d / 1000000], 1);
+  atomic_fetch_add(&ok, 1);
+}
+
+static void *worker(void *arg) {
+  (void)arg;
+  unsigned i = 0;
+  while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+    int x = (int)(i++ & 1023);
+    check(calc_a(x), x * 3 + 1);
+    check(calc_b(x), x * 7 + 5);
+  }
+  return NULL;
+}
+
+static void *sleeper(void *arg) {
+  (void)arg;
+  while (!atomic_load(&stop)) {
+    struct timespec a, b, req = {0, 2000000};
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    int r = nanosleep(&req, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    long ns = (b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec);
+    if (r != 0 || ns < 2000000) atomic_fetch_add(&sleep_err, 1);
+    atomic_fetch_add(&sleeps, 1);
+  }
+  return NULL;
+}
+
+static void on_usr1(int s) { (void)s; atomic_fetch_add(&usr1, 1); }
+
+int main(int argc, char **argv) {
+  int n = argc > 1 ? atoi(argv[1]) : 2;
+  if (argc > 2) factor = atoi(argv[2]); /* keeps factor a real variable */
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_usr1;
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGUSR1, &sa, NULL);
+  pthread_t t[64];
+  if (n > 64) n = 64;
+  for (int i = 0; i < n; i++) pthread_create(&t[i], NULL, worker, NULL);
+  pthread_t s;
+  pthread_create(&s, NULL, sleeper, NULL);
+  printf("ready %d\n", (int)getpid());
+  fflush(stdout);
+  char line[128];
+  for (;;) {
+    ssize_t r = read(0, line, sizeof line - 1);
+    if (r < 0 && errno == EINTR) { printf("read-eintr\n"); fflush(stdout); continue; }
+    if (r <= 0) break;
+    line[r] = 0;
+    if (!strncmp(line, "quit", 4)) break;
+    if (!strncmp(line, "stats", 5)) {
+      printf("ok=%llu err=%llu sleeps=%llu sleep_err=%llu usr1=%llu a=%d b=%d", (unsigned long long)ok,
+             (unsigned long long)err, (unsigned long long)sleeps, (unsigned long long)sleep_err,
+             (unsigned long long)usr1, calc_a(1), calc_b(1));
+      for (int v = 0; v < 16; v++) printf(" v%d=%llu", v, (unsigned long long)ver[v]);
+      printf("\n");
+      fflush(stdout);
+    }
+  }
+  atomic_store(&stop, 1);
+  for (int i = 0; i < n; i++) pthread_join(t[i], NULL);
+  pthread_join(s, NULL);
+  return 0;
+}

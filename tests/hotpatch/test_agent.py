@@ -1,0 +1,35 @@
+"""hpm agent patches new processes of targeted binaries (proc connector)."""
+import json
+import subprocess
+import time
+
+from hotpatch_util import HPM, Target
+
+
+def test_agent_patches_new_processes(ws, state):
+    h1 = ws.hotpatch([ws.payload("cetpad", 1)], 1)
+    r = ws.hpm(state, "apply", h1)  # no process runs it yet: recorded for the agent
+    assert "sequence 1" in r.stdout
+    agent = subprocess.Popen([str(HPM), "agent"], env=ws.hpm_env(state), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        assert agent.stdout.readline().startswith("agent: watching")
+        targets = [Target(ws.target("cetpad")) for _ in range(3)]
+        try:
+            for t in targets:
+                deadline = time.time() + 5
+                while t.version() != (1, 1):
+                    assert time.time() < deadline, "agent did not patch a new process"
+                    time.sleep(0.02)
+                t.assert_healthy()
+            lst = json.loads(ws.hpm(state, "list", "--json").stdout)
+            pids = {e["pid"]: e for e in lst}
+            for t in targets:
+                assert pids[t.pid]["sequence"] == 1
+                assert pids[t.pid]["exposure_ms"] < 5000
+        finally:
+            for t in targets:
+                t.close()
+    finally:
+        agent.terminate()
+        agent.wait(timeout=5)
