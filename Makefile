@@ -29,7 +29,9 @@ deps: $(DEPS_STAMP)
 
 include mk/core.mk
 include mk/efi.mk
+include mk/hpmboot.mk
 include mk/tools.mk
+include mk/runtime.mk
 include mk/tests.mk
 include mk/fuzz.mk
 include mk/bench.mk

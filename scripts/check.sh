@@ -76,6 +76,14 @@ step "fuzzers (short runs)"
 $MAKE -s check-fuzz; st=$?
 from_file fuzz "$R/fuzz.txt" $st
 
+step "hotpatch engine (real multi-threaded targets, pytest)"
+$MAKE -s check-hotpatch; st=$?
+from_junit hotpatch "$R/hotpatch.xml" $st
+
+step "hotpatch payload fuzzer (short run)"
+$MAKE -s check-fuzz-hotpatch; st=$?
+from_file fuzz-hotpatch "$R/fuzz-hotpatch.txt" $st
+
 step "firmware tests (QEMU + OVMF)"
 HPM_BUILD="$B" "$PY" -m pytest -q -p no:cacheprovider --junitxml="$R/firmware.xml" firmware-tests; st=$?
 from_junit firmware "$R/firmware.xml" $st
