@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Hashes, public keys and ECDSA verification on top of mbedTLS. */
 #include <mbedtls/ecdsa.h>
-#include <mbedtls/sha256.h>
 #include <mbedtls/sha512.h>
 
 #include "internal.h"
@@ -21,15 +20,10 @@ static const uint8_t spki_p384_prefix[] = {
 #define SPKI_MAX (sizeof spki_p384_prefix + P384_POINT_LEN)
 
 hpm_result hpm_sha256(const uint8_t *data, size_t len, uint8_t out[HPM_DIGEST_LEN]) {
-  mbedtls_sha256_context c;
-  int rc;
+  /* Payloads are hundreds of MiB: the seam picks the fastest
+   * implementation each side has (docs/format.md, "Verification"). */
   if (!out || (!data && len)) return HPM_E_INVALID_ARGUMENT;
-  mbedtls_sha256_init(&c);
-  rc = mbedtls_sha256_starts_ret(&c, 0);
-  if (!rc) rc = mbedtls_sha256_update_ret(&c, data, len);
-  if (!rc) rc = mbedtls_sha256_finish_ret(&c, out);
-  mbedtls_sha256_free(&c);
-  return rc ? HPM_E_CRYPTO : HPM_OK;
+  return hpm_sys_sha256(data, len, out) == 0 ? HPM_OK : HPM_E_CRYPTO;
 }
 
 hpm_result hpm_sha384(const uint8_t *data, size_t len, uint8_t out[48]) {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * core's platform seam for UEFI (gnu-efi): boot-services pool memory and
- * console logging.  memcpy/memset come from gnu-efi's libefi.a, the other
+ * core's platform seam for UEFI (gnu-efi): boot-services pool memory,
+ * SHA-256 (mbedTLS) and console logging.  memcpy/memset come from gnu-efi's
+ * libefi.a, the other
  * string functions from efi/libc/string.c.  Boot services only: nothing
  * here may be called after ExitBootServices().
  */
@@ -9,6 +10,7 @@
 #include <efilib.h>
 
 #include "mbedtls/memory_buffer_alloc.h"
+#include "mbedtls/sha256.h"
 #include "sysdeps_efi.h"
 
 hpm_log_level hpm_efi_log_threshold = HPM_LOG_INFO;
@@ -70,6 +72,10 @@ static const CHAR16 *level_prefix(hpm_log_level level) {
 static void out(CHAR16 *s) {
   if (ST != NULL && ST->ConOut != NULL)
     uefi_call_wrapper(ST->ConOut->OutputString, 2, ST->ConOut, s);
+}
+
+int hpm_sys_sha256(const uint8_t *data, size_t len, uint8_t out[32]) {
+  return mbedtls_sha256_ret(data, len, out, 0) == 0 ? 0 : -1;
 }
 
 /* Widen the ASCII message in chunks; anything outside printable ASCII

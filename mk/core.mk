@@ -3,7 +3,7 @@
 CORE_SRCS    := $(wildcard core/*.c)
 CORE_HDRS    := $(wildcard core/include/hpm/*.h core/*.h)
 CORE_CFLAGS  := -Icore/include
-HOST_LIBS    := -lmbedcrypto -lfdt
+HOST_LIBS    := -lmbedcrypto -lfdt -lcrypto
 
 $(B)/host/core/%.o: core/%.c $(CORE_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

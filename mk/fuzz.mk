@@ -26,7 +26,7 @@ FUZZ_DIR     := $(B)/fuzz
 
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE $(FUZZ_SAN) -Icore/include
-FUZZ_LIBS    := -lmbedcrypto -lfdt
+FUZZ_LIBS    := -lmbedcrypto -lfdt -lcrypto
 # Per-input limits: a hang or a memory blow-up is a failure too.
 FUZZ_FLAGS   := -timeout=10 -rss_limit_mb=2048 -max_len=16384 -print_final_stats=1 \
                 -dict=$(FUZZ_DIR)/hpm.dict
@@ -46,7 +46,7 @@ ifneq ($(wildcard $(FUZZ_LIBFDT_SRC)/fdt_check.c),)
 FUZZ_LIBFDT_OBJS := $(patsubst %,$(FUZZ_DIR)/libfdt/%.o,$(FUZZ_LIBFDT_MODULES))
 FUZZ_FDT_CFLAGS  := -I$(FUZZ_LIBFDT_SRC) -I$(FUZZ_DIR)/include
 FUZZ_FDT_SHIMS   := $(FUZZ_DIR)/include/xen/libfdt/libfdt_env.h $(FUZZ_DIR)/include/xen/libfdt/fdt.h
-FUZZ_LIBS        := -lmbedcrypto
+FUZZ_LIBS        := -lmbedcrypto -lcrypto
 else
 FUZZ_LIBFDT_OBJS :=
 FUZZ_FDT_CFLAGS  :=

@@ -18,7 +18,7 @@ $(B)/san/libhpmw.a: $(patsubst tools/lib/%.c,$(B)/san/tools/lib/%.o,$(HPMW_SRCS)
 	ar rcs $@ $^
 
 # Libraries the writer needs beyond core's.
-HPMW_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto -lfdt
+HPMW_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto -lfdt -lcrypto
 
 ALL_TARGETS += $(B)/host/libhpmw.a
 

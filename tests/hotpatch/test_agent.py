@@ -22,9 +22,17 @@ def test_agent_patches_new_processes(ws, state):
                     assert time.time() < deadline, "agent did not patch a new process"
                     time.sleep(0.02)
                 t.assert_healthy()
-            lst = json.loads(ws.hpm(state, "list", "--json").stdout)
-            pids = {e["pid"]: e for e in lst}
+            # The journal entry is written just after the process switches to
+            # the new code, so the listing may trail the target by a moment.
+            deadline = time.time() + 5
+            while True:
+                lst = json.loads(ws.hpm(state, "list", "--json").stdout)
+                pids = {e["pid"]: e for e in lst}
+                if all(t.pid in pids for t in targets) or time.time() > deadline:
+                    break
+                time.sleep(0.05)
             for t in targets:
+                assert t.pid in pids, f"hpm list does not show patched pid {t.pid}"
                 assert pids[t.pid]["sequence"] == 1
                 assert pids[t.pid]["exposure_ms"] < 5000
         finally:

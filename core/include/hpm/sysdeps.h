@@ -26,6 +26,11 @@ void *hpm_sys_calloc(size_t count, size_t size);
 /* Release memory from hpm_sys_calloc; NULL is a no-op. */
 void hpm_sys_free(void *ptr);
 
+/* SHA-256 of len bytes at data into out; 0 on success.  Each side uses its
+ * fastest trustworthy implementation: the host OpenSSL's (CPU SHA
+ * extensions), the boot stage mbedTLS's. */
+int hpm_sys_sha256(const uint8_t *data, size_t len, uint8_t out[32]);
+
 /* Emit one complete line of diagnostics (no trailing newline in msg). */
 void hpm_sys_log(hpm_log_level level, const char *msg);
 
