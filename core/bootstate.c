@@ -346,6 +346,142 @@ static bool is_candidate(const hpm_bs_slot *sl) {
   return sl->priority > 0 && (sl->successful || sl->tries > 0);
 }
 
+/* ---- slot request ---------------------------------------------------------- */
+
+#define ROFF_MAGIC 0
+#define ROFF_VERSION 4  /* u16 */
+#define ROFF_COUNT 6    /* u8 */
+#define ROFF_RESERVED 7 /* u8, 0 */
+#define ROFF_SEQUENCE 8 /* u64 */
+#define EOFF_OP 0
+#define EOFF_SLOT 1
+#define EOFF_PRIORITY 2
+#define EOFF_TRIES 3
+#define EOFF_FLAGS 4
+#define EOFF_RESERVED 5 /* 3 bytes, 0 */
+
+_Static_assert(HPM_BS_REQ_MAX_SIZE == 52, "request size is ABI");
+
+const char *hpm_bs_req_status_to_string(hpm_bs_req_status s) {
+  switch (s) {
+  case HPM_BS_REQ_APPLIED: return "applied";
+  case HPM_BS_REQ_STALE: return "stale";
+  case HPM_BS_REQ_NO_CANDIDATE: return "refused: it would leave no slot to boot";
+  }
+  return "unknown";
+}
+
+static bool req_entry_valid(const hpm_bs_req_entry *e) {
+  if (e->slot >= HPM_BS_MAX_SLOTS || e->tries > HPM_BS_TRIES_MAX ||
+      (e->flags & ~HPM_BS_REQ_FLAGS_ALL) != 0)
+    return false;
+  switch (e->op) {
+  case HPM_BS_REQ_OP_SET: return e->priority <= HPM_BS_PRIORITY_MAX;
+  case HPM_BS_REQ_OP_ACTIVATE: return e->priority == 0;
+  default: return false;
+  }
+}
+
+hpm_bs_result hpm_bs_parse_request(const uint8_t *buf, size_t len, hpm_bs_request *out) {
+  if (!buf || !out) return HPM_BS_E_INVALID_ARGUMENT;
+  if (len < HPM_BS_REQ_SIZE(1) || len > HPM_BS_REQ_MAX_SIZE) return HPM_BS_E_SIZE;
+  if (memcmp(buf + ROFF_MAGIC, HPM_BS_REQ_MAGIC, 4) != 0) return HPM_BS_E_MAGIC;
+  if (hpm_le16(buf + ROFF_VERSION) != HPM_BS_REQ_VERSION) return HPM_BS_E_VERSION;
+  unsigned count = buf[ROFF_COUNT];
+  if (count < 1 || count > HPM_BS_REQ_MAX_ENTRIES || len != HPM_BS_REQ_SIZE(count))
+    return HPM_BS_E_SIZE;
+  if (hpm_crc32(buf, len - 4) != hpm_le32(buf + len - 4)) return HPM_BS_E_CRC;
+  if (buf[ROFF_RESERVED] != 0) return HPM_BS_E_FIELD;
+  hpm_bs_request r;
+  memset(&r, 0, sizeof r);
+  r.sequence = hpm_le64(buf + ROFF_SEQUENCE);
+  r.count = count;
+  for (unsigned i = 0; i < count; i++) {
+    const uint8_t *e = buf + HPM_BS_REQ_HDR_SIZE + i * HPM_BS_REQ_ENTRY_SIZE;
+    hpm_bs_req_entry *x = &r.entries[i];
+    x->op = e[EOFF_OP];
+    x->slot = e[EOFF_SLOT];
+    x->priority = e[EOFF_PRIORITY];
+    x->tries = e[EOFF_TRIES];
+    x->flags = e[EOFF_FLAGS];
+    if (!req_entry_valid(x) || !hpm_all_zero(e + EOFF_RESERVED, 3)) return HPM_BS_E_FIELD;
+  }
+  *out = r;
+  return HPM_BS_OK;
+}
+
+size_t hpm_bs_serialize_request(const hpm_bs_request *req, uint8_t out[HPM_BS_REQ_MAX_SIZE]) {
+  if (!req || !out || req->count < 1 || req->count > HPM_BS_REQ_MAX_ENTRIES) return 0;
+  for (unsigned i = 0; i < req->count; i++)
+    if (!req_entry_valid(&req->entries[i])) return 0;
+  size_t len = HPM_BS_REQ_SIZE(req->count);
+  memset(out, 0, HPM_BS_REQ_MAX_SIZE);
+  memcpy(out + ROFF_MAGIC, HPM_BS_REQ_MAGIC, 4);
+  put16(out + ROFF_VERSION, HPM_BS_REQ_VERSION);
+  out[ROFF_COUNT] = (uint8_t)req->count;
+  put64(out + ROFF_SEQUENCE, req->sequence);
+  for (unsigned i = 0; i < req->count; i++) {
+    uint8_t *e = out + HPM_BS_REQ_HDR_SIZE + i * HPM_BS_REQ_ENTRY_SIZE;
+    const hpm_bs_req_entry *x = &req->entries[i];
+    e[EOFF_OP] = x->op;
+    e[EOFF_SLOT] = x->slot;
+    e[EOFF_PRIORITY] = x->priority;
+    e[EOFF_TRIES] = x->tries;
+    e[EOFF_FLAGS] = x->flags;
+  }
+  put32(out + len - 4, hpm_crc32(out, len - 4));
+  return len;
+}
+
+/* ACTIVATE: the slot goes to the top; the other enabled slots keep their
+ * order (priority, then lower letter) and are renumbered n..1 below it, so
+ * priorities stay small however often the OS switches. */
+static void activate(hpm_bootstate *st, unsigned slot) {
+  int order[HPM_BS_MAX_SLOTS];
+  unsigned n = 0;
+  bool taken[HPM_BS_MAX_SLOTS] = {false};
+  for (;;) {
+    int best = -1;
+    for (unsigned i = 0; i < HPM_BS_MAX_SLOTS; i++) {
+      if (i == slot || taken[i] || st->slots[i].priority == 0) continue;
+      if (best < 0 || st->slots[i].priority > st->slots[best].priority) best = (int)i;
+    }
+    if (best < 0) break;
+    taken[best] = true;
+    order[n++] = best;
+  }
+  for (unsigned k = 0; k < n; k++) st->slots[order[k]].priority = (uint8_t)(n - k);
+  st->slots[slot].priority = (uint8_t)(n + 1); /* n <= 3: at most 4 */
+}
+
+hpm_bs_req_status hpm_bs_apply_request(hpm_bootstate *st, const hpm_bs_request *req) {
+  if (!st || !req || st->origin != HPM_BS_ORIGIN_LOADED || st->floor_unknown ||
+      req->sequence != st->sequence)
+    return HPM_BS_REQ_STALE;
+  hpm_bootstate next = *st;
+  for (unsigned i = 0; i < req->count && i < HPM_BS_REQ_MAX_ENTRIES; i++) {
+    const hpm_bs_req_entry *e = &req->entries[i];
+    if (!req_entry_valid(e)) return HPM_BS_REQ_STALE; /* not from the parser: fail closed */
+    hpm_bs_slot *sl = &next.slots[e->slot];
+    if (e->op == HPM_BS_REQ_OP_ACTIVATE)
+      activate(&next, e->slot);
+    else
+      sl->priority = e->priority;
+    sl->tries = e->tries;
+    sl->attempts = 0;
+    if (e->flags & HPM_BS_REQ_CLEAR_SUCCESSFUL) sl->successful = false;
+    if (e->flags & HPM_BS_REQ_CLEAR_REFUSAL) {
+      sl->reason = HPM_BS_REASON_NONE;
+      sl->detail = 0;
+    }
+  }
+  bool candidate = false;
+  for (unsigned i = 0; i < HPM_BS_MAX_SLOTS; i++) candidate = candidate || is_candidate(&next.slots[i]);
+  if (!candidate) return HPM_BS_REQ_NO_CANDIDATE;
+  *st = next;
+  return HPM_BS_REQ_APPLIED;
+}
+
 /* Verify slot and check its SVN; on success update the slot's baseline
  * identity (a new baseline in a slot marked good starts a trial). */
 static bool try_slot(hpm_bootstate *st, const hpm_bs_checker *chk, check_cache *cache,
@@ -361,7 +497,8 @@ static bool try_slot(hpm_bootstate *st, const hpm_bs_checker *chk, check_cache *
     return false;
   }
   if (memcmp(sl->digest, cache[i].digest, HPM_DIGEST_LEN) != 0) {
-    if (sl->successful || sl->tries == 0) sl->tries = HPM_BS_DEFAULT_TRIES;
+    /* Tries the OS set for this slot (slot request) are kept. */
+    if (sl->tries == 0) sl->tries = HPM_BS_DEFAULT_TRIES;
     sl->successful = false;
     sl->attempts = 0;
     memcpy(sl->digest, cache[i].digest, HPM_DIGEST_LEN);

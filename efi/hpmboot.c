@@ -3,6 +3,7 @@
  * hpmboot.efi: the UEFI boot stage (docs/boot-interface.md).
  *
  *   boot state (two NV boot-services-only records) + requests from the OS
+ *   (mark-good; a slot request, applied and stored before selecting; one-shot)
  *   → slot selection (core/bootstate.c), each candidate read from the ESP
  *     once and verified by core against the built-in trusted keys
  *   → state persisted → variables telling the OS → kernel handover.
@@ -21,6 +22,8 @@ static EFI_GUID hpm_guid = HPM_VENDOR_GUID;
 
 #define ATTR_STATE (EFI_VARIABLE_NON_VOLATILE | EFI_VARIABLE_BOOTSERVICE_ACCESS)
 #define ATTR_VOLATILE_RT (EFI_VARIABLE_BOOTSERVICE_ACCESS | EFI_VARIABLE_RUNTIME_ACCESS)
+#define ATTR_REQUEST \
+  (EFI_VARIABLE_NON_VOLATILE | EFI_VARIABLE_BOOTSERVICE_ACCESS | EFI_VARIABLE_RUNTIME_ACCESS)
 /* The boot stage's own work (reading and hashing up to a few hundred MiB
  * under emulation) must not take longer; a hang resets the machine and the
  * try already consumed counts. */
@@ -28,6 +31,26 @@ static EFI_GUID hpm_guid = HPM_VENDOR_GUID;
 #define WATCHDOG_CODE 0x10000
 #define SLOT_FILE_MAX (HPM_PAYLOAD_AREA_MAX + 1024u * 1024u)
 #define REQUEST_MAX 256
+
+/* ---- timing (docs/boot-interface.md "Timing figures") -----------------------
+ * The TSC, read at fixed points; in bench mode (a file \EFI\hpm\bench on
+ * the ESP) it is calibrated against gBS->Stall after the measured interval
+ * and the figures are printed.  Timing never changes what is verified. */
+
+static inline uint64_t tsc(void) {
+  uint32_t lo, hi;
+  __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+  return ((uint64_t)hi << 32) | lo;
+}
+
+#define BENCH_FILES_MAX 8
+static struct {
+  bool on;
+  uint64_t start, read, verify, state;
+  uint64_t bytes;
+  unsigned files;
+  CHAR16 (*path)[16 + HPM_FILE_MAX + 1]; /* BENCH_FILES_MAX, pool, bench mode only */
+} timing;
 
 static EFI_HANDLE self;
 static EFI_FILE_HANDLE esp_root;
@@ -77,8 +100,27 @@ static void slot_path(CHAR16 *out, unsigned slot) {
 /* Read a whole file into page memory.  EFI_NOT_FOUND when it does not
  * exist; EFI_BAD_BUFFER_SIZE when larger than max or, with want != 0,
  * not exactly want bytes. */
+static EFI_STATUS read_file_untimed(const CHAR16 *path, UINT64 max, UINT64 want, uint8_t **buf,
+                                    UINTN *len);
 static EFI_STATUS read_file(const CHAR16 *path, UINT64 max, UINT64 want, uint8_t **buf,
                             UINTN *len) {
+  uint64_t t0 = tsc();
+  EFI_STATUS st = read_file_untimed(path, max, want, buf, len);
+  timing.read += tsc() - t0;
+  if (timing.on && timing.path != NULL && !EFI_ERROR(st)) {
+    timing.bytes += *len;
+    if (timing.files < BENCH_FILES_MAX) {
+      CHAR16 *d = timing.path[timing.files++];
+      UINTN i = 0;
+      for (; path[i] && i + 1 < sizeof timing.path[0] / sizeof(CHAR16); i++) d[i] = path[i];
+      d[i] = 0;
+    }
+  }
+  return st;
+}
+
+static EFI_STATUS read_file_untimed(const CHAR16 *path, UINT64 max, UINT64 want, uint8_t **buf,
+                                    UINTN *len) {
   EFI_FILE_HANDLE f = NULL;
   EFI_STATUS st = uefi_call_wrapper(esp_root->Open, 5, esp_root, &f, (CHAR16 *)path,
                                     EFI_FILE_MODE_READ, 0ULL);
@@ -209,8 +251,11 @@ static hpm_bs_reason check_slot(void *ctx, unsigned i, uint32_t *svn,
   hpm_diag diag;
   SetMem(&diag, sizeof diag, 0);
   Print(L"hpm: slot %c: verifying %lu bytes\r\n", (CHAR16)letter, (UINT64)s->file_len);
+  uint64_t t0 = tsc(), read0 = timing.read;
   hpm_result r = hpm_container_verify(s->file, s->file_len, HPM_KIND_BASELINE, &trust, &ops,
                                       &s->m, &diag);
+  /* Detached payloads are read from inside the verify: that is reading. */
+  timing.verify += (tsc() - t0) - (timing.read - read0);
   if (r != HPM_OK) {
     sb_add(&why, hpm_result_to_string(r));
     if (diag.field[0]) {
@@ -346,6 +391,144 @@ static void publish_state(const hpm_bootstate *st) {
   sbuf f = {floor, sizeof floor, 0};
   sb_u64(&f, st->floor);
   publish(L"HpmBootFloor", floor);
+  /* What a slot request must name as the state it was made against. */
+  char seq[24];
+  sbuf q = {seq, sizeof seq, 0};
+  sb_u64(&q, st->sequence);
+  publish(L"HpmBootStateSeq", seq);
+}
+
+static void state_log(const char *what, const hpm_bootstate *st);
+
+/* Persist st, timed as "state" in the figures. */
+static hpm_bs_result store_state(const hpm_bs_ops *ops, hpm_bootstate *st) {
+  uint64_t t0 = tsc();
+  hpm_bs_result r = hpm_bs_store(ops, st);
+  timing.state += tsc() - t0;
+  return r;
+}
+
+/*
+ * The slot request (HpmSlotRequest): parsed strictly, applied whole to the
+ * loaded state or not at all, stored, and only then deleted; the outcome is
+ * published in HpmBootRequest.  A request that cannot be applied (malformed,
+ * stale, refused) is deleted too: it can never become valid.  A request
+ * that was applied but could not be stored is undone and kept for the next
+ * boot.  A request left behind by a power cut after the store is stale at
+ * the next boot (the sequence moved on): it is never applied twice.
+ */
+static void slot_request(const hpm_bs_ops *ops, hpm_bootstate *st, hpm_bootstate *before) {
+  uint8_t buf[HPM_BS_REQ_MAX_SIZE];
+  UINT32 attrs = 0;
+  UINTN n = sizeof buf;
+  EFI_STATUS es = uefi_call_wrapper(RT->GetVariable, 5, L"HpmSlotRequest", &hpm_guid, &attrs,
+                                    &n, buf);
+  if (es == EFI_NOT_FOUND) return;
+  static char text[160];
+  sbuf t = {text, sizeof text, 0};
+  bool drop = true;
+  hpm_bs_request req;
+  hpm_bs_result pr;
+  if (es == EFI_BUFFER_TOO_SMALL) {
+    sb_add(&t, "malformed: wrong size");
+  } else if (EFI_ERROR(es)) {
+    Print(L"hpm: error: reading HpmSlotRequest: %r\r\n", es);
+    sb_add(&t, "not applied: the firmware could not read it");
+    drop = false;
+  } else if (attrs != ATTR_REQUEST) {
+    sb_add(&t, "malformed: unexpected variable attributes");
+  } else if ((pr = hpm_bs_parse_request(buf, n, &req)) != HPM_BS_OK) {
+    sb_add(&t, "malformed: ");
+    sb_add(&t, hpm_bs_result_to_string(pr));
+  } else {
+    hpm_bootstate pre = *st;
+    hpm_bs_req_status rs = hpm_bs_apply_request(st, &req);
+    if (rs == HPM_BS_REQ_APPLIED) {
+      hpm_bs_result w = store_state(ops, st);
+      if (w == HPM_BS_OK) {
+        *before = *st;
+        sb_add(&t, "applied: state sequence ");
+        sb_u64(&t, st->sequence);
+        state_log("written", st);
+      } else {
+        *st = pre;
+        sb_add(&t, "not applied: the boot state could not be stored (");
+        sb_add(&t, hpm_bs_result_to_string(w));
+        sb_add(&t, ")");
+        drop = false;
+      }
+    } else if (rs == HPM_BS_REQ_STALE) {
+      sb_add(&t, "stale: made for state sequence ");
+      sb_u64(&t, req.sequence);
+      if (st->origin == HPM_BS_ORIGIN_LOADED) {
+        sb_add(&t, ", the state is at ");
+        sb_u64(&t, st->sequence);
+      } else {
+        sb_add(&t, ", the state is a ");
+        sb_add(&t, hpm_bs_origin_to_string(st->origin));
+      }
+    } else {
+      sb_add(&t, hpm_bs_req_status_to_string(rs));
+    }
+  }
+  Print(L"hpm: slot request: %a\r\n", text);
+  if (drop && EFI_ERROR(delete_var(L"HpmSlotRequest")))
+    Print(L"hpm: warning: the slot request stays; it is stale at the next boot\r\n");
+  publish(L"HpmBootRequest", text);
+}
+
+/* ---- bench mode ------------------------------------------------------------- */
+
+static bool bench_requested(void) {
+  EFI_FILE_HANDLE f = NULL;
+  EFI_STATUS st = uefi_call_wrapper(esp_root->Open, 5, esp_root, &f, L"\\EFI\\hpm\\bench",
+                                    EFI_FILE_MODE_READ, 0ULL);
+  if (st == EFI_NOT_FOUND) return false;
+  if (EFI_ERROR(st)) {
+    Print(L"hpm: warning: \\EFI\\hpm\\bench: %r (no timing figures)\r\n", st);
+    return false;
+  }
+  uefi_call_wrapper(f->Close, 1, f);
+  return true;
+}
+
+static uint64_t ticks_us(uint64_t ticks, uint64_t per_ms) {
+  return per_ms ? ticks * 1000u / per_ms : 0;
+}
+
+/* Called right before the handover (the end of the measured interval):
+ * read every file the boot read once more, only reading, then calibrate
+ * the TSC against gBS->Stall and print the figures on the console. */
+static void bench_report(void) {
+  uint64_t end = tsc();
+  uint64_t ro = 0, ro_bytes = 0;
+  for (unsigned i = 0; i < timing.files; i++) {
+    uint8_t *buf = NULL;
+    UINTN len = 0;
+    uint64_t t0 = tsc();
+    EFI_STATUS st = read_file_untimed(timing.path[i], SLOT_FILE_MAX, 0, &buf, &len);
+    ro += tsc() - t0;
+    if (EFI_ERROR(st)) {
+      Print(L"hpm: bench: re-reading %s: %r\r\n", timing.path[i], st);
+      continue;
+    }
+    ro_bytes += len;
+    free_file(buf, len);
+  }
+  uint64_t c0 = tsc();
+  EFI_STATUS st = uefi_call_wrapper(BS->Stall, 1, 100000);
+  uint64_t per_ms = (tsc() - c0) / 100u;
+  if (EFI_ERROR(st)) {
+    Print(L"hpm: bench: Stall: %r (no calibration)\r\n", st);
+    per_ms = 0;
+  }
+  uint64_t total = end - timing.start;
+  uint64_t other = total - timing.read - timing.verify - timing.state;
+  Print(L"hpm: bench: source=tsc tsc_khz=%lu files=%u bytes=%lu read_us=%lu verify_us=%lu "
+        L"state_us=%lu other_us=%lu total_us=%lu readonly_bytes=%lu readonly_us=%lu\r\n",
+        per_ms, timing.files, timing.bytes, ticks_us(timing.read, per_ms),
+        ticks_us(timing.verify, per_ms), ticks_us(timing.state, per_ms),
+        ticks_us(other, per_ms), ticks_us(total, per_ms), ro_bytes, ticks_us(ro, per_ms));
 }
 
 /* ---- refusal screen --------------------------------------------------------- */
@@ -472,6 +655,7 @@ static void state_log(const char *what, const hpm_bootstate *st) {
 }
 
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
+  timing.start = tsc();
   InitializeLib(image, systab);
   self = image;
   uefi_call_wrapper(BS->SetWatchdogTimer, 4, WATCHDOG_SECONDS, WATCHDOG_CODE, 0, NULL);
@@ -486,6 +670,12 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
   }
   if (EFI_ERROR(init_trust())) return nothing_bootable(&st, "no usable built-in trusted key");
   if (EFI_ERROR(open_esp())) return nothing_bootable(&st, "cannot open the ESP");
+  timing.on = bench_requested();
+  if (timing.on) {
+    timing.path = AllocateZeroPool(BENCH_FILES_MAX * sizeof timing.path[0]);
+    if (timing.path == NULL) Print(L"hpm: bench: out of memory (no read-only pass)\r\n");
+    Print(L"hpm: bench mode: timing figures before the handover\r\n");
+  }
 
   hpm_bs_ops ops = {NULL, state_read, state_write};
   hpm_bs_load(&ops, &st);
@@ -502,6 +692,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
     hpm_bs_mark m = hpm_bs_apply_mark_good(&st, req, req_len);
     Print(L"hpm: mark-good request: %a\r\n", hpm_bs_mark_to_string(m));
   }
+  /* A slot request is applied and stored before anything is selected. */
+  slot_request(&ops, &st, &before);
   int oneshot = -1;
   req_len = sizeof req;
   if (read_request(L"HpmOneShot", req, &req_len)) {
@@ -530,7 +722,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
     if (!hpm_bs_same(&before, &st) || st.origin != HPM_BS_ORIGIN_LOADED) {
       Print(L"hpm: state: writing copy %d (sequence %lu)\r\n", st.current_copy == 0 ? 1 : 0,
             st.sequence + 1);
-      hpm_bs_result w = hpm_bs_store(&ops, &st);
+      hpm_bs_result w = store_state(&ops, &st);
       persisted = w == HPM_BS_OK;
       if (w != HPM_BS_OK) {
         Print(L"hpm: error: storing the boot state: %a\r\n", hpm_bs_result_to_string(w));
@@ -601,6 +793,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
             s->m.version, s->m.svn, hpm_bs_decision_to_string(d));
     Print(L"hpm: baseline %a\r\n", hex);
 
+    if (timing.on) bench_report();
     BOOLEAN loaded = FALSE;
     EFI_STATUS hs = hpmboot_handover(self, k->data, (UINTN)k->size, rd ? rd->data : NULL,
                                      rd ? (UINTN)rd->size : 0, cmdline, &loaded);

@@ -3,7 +3,8 @@
 
 Builds, at test time, everything a boot needs: a busybox initramfs whose
 /init prints markers, /proc/cmdline and the hpm variables (and, when the
-signed command line says so, marks the boot good or asks for a one-shot),
+signed command line says so, marks the boot good, asks for a one-shot or
+writes a slot request for the state sequence it was told),
 baselines signed with the real hpm-sign from Debian's kernel, a FAT ESP
 image (mkfs.vfat + mtools) holding hpmboot.efi and the slot files, and a
 private OVMF variable store.  Runs QEMU (TCG only) under a timeout, reading
@@ -50,7 +51,8 @@ CMD=$(cat /proc/cmdline)
 echo "HPMTEST: cmdline=$CMD"
 G=@GUID@
 V=/sys/firmware/efi/efivars
-for v in HpmBootSlot HpmBootBaseline HpmBootVersion HpmBootSvn HpmBootAttempt HpmBootReason HpmBootFloor; do
+for v in HpmBootSlot HpmBootBaseline HpmBootVersion HpmBootSvn HpmBootAttempt HpmBootReason HpmBootFloor \
+         HpmBootStateSeq HpmBootRequest; do
   if [ -e "$V/$v-$G" ]; then echo "HPMTEST: var $v=$(tail -c +5 "$V/$v-$G")"; else echo "HPMTEST: var $v absent"; fi
 done
 if [ -e "$V/HpmBootSlots-$G" ]; then
@@ -59,6 +61,7 @@ fi
 for n in HpmState0 HpmState1; do
   [ -e "$V/$n-$G" ] && echo "HPMTEST: visible $n"
 done
+[ -e "$V/HpmSlotRequest-$G" ] && echo "HPMTEST: pending HpmSlotRequest"
 # Write an OS request: 4 attribute bytes (NV|BS|RT) + value, one write().
 setvar() {
   printf '\007\000\000\000%s' "$2" > /tmp/req
@@ -67,8 +70,34 @@ setvar() {
 case " $CMD " in *" hpmtest.markgood=1 "*)
   setvar HpmMarkGood "$(echo "$CMD" | grep -o 'hpm.slot=[a-d] hpm.baseline=[0-9a-f]*')" ;;
 esac
+# Slot request (docs/boot-interface.md), built here as `hpm stage` will: for
+# the state sequence this boot reports, CRC by busybox crc32 (zlib's CRC-32).
+# hpmtest.slotreq=OP,SLOT,PRIO,TRIES,FLAGS[+OP,...][/badcrc]
+byte() { printf "\\$(printf %03o "$1")"; }
+le() { n=$1; i=0; while [ $i -lt "$2" ]; do byte $(( (n >> (8 * i)) & 255 )); i=$((i + 1)); done; }
+slotreq() {
+  full=$1
+  spec=${full%/badcrc}
+  seq=$(tail -c +5 "$V/HpmBootStateSeq-$G")
+  entries=$(echo "$spec" | tr '+' ' ')
+  count=0
+  for e in $entries; do count=$((count + 1)); done
+  { printf 'HPMR'; le 1 2; byte $count; byte 0; le "$seq" 8
+    for e in $entries; do
+      set -- $(echo "$e" | tr ',' ' ')
+      byte $1; byte $2; byte $3; byte $4; byte $5; le 0 3
+    done; } > /tmp/slotreq
+  crc=$((0x$(crc32 /tmp/slotreq | cut -d' ' -f1)))
+  [ "$full" != "$spec" ] && crc=$((crc ^ 1))
+  { printf '\007\000\000\000'; cat /tmp/slotreq; le $crc 4; } > /tmp/req
+  cat /tmp/req > "$V/HpmSlotRequest-$G" && echo "HPMTEST: wrote HpmSlotRequest $full seq=$seq" ||
+    echo "HPMTEST: writing HpmSlotRequest failed"
+}
 for w in $CMD; do
-  case "$w" in hpmtest.oneshot=*) setvar HpmOneShot "${w#hpmtest.oneshot=}" ;; esac
+  case "$w" in
+    hpmtest.oneshot=*) setvar HpmOneShot "${w#hpmtest.oneshot=}" ;;
+    hpmtest.slotreq=*) slotreq "${w#hpmtest.slotreq=}" ;;
+  esac
 done
 echo "HPMTEST: done"
 sync
@@ -139,6 +168,7 @@ class Machine:
         self.esp = self.dir / "esp.img"
         self.vars = self.dir / "OVMF_VARS_4M.fd"
         shutil.copyfile(OVMF_VARS, self.vars)
+        self.esp.unlink(missing_ok=True)  # mkfs.vfat -C will not overwrite
         subprocess.run(["mkfs.vfat", "-C", "-n", "HPMESP", str(self.esp), str(esp_mib * 1024)],
                        check=True, capture_output=True)
         self._mtools(["mmd", "-i", str(self.esp), "::/EFI", "::/EFI/BOOT", "::/EFI/hpm"])

@@ -19,3 +19,4 @@ $(BENCH_DIR)/bench_verify: bench/bench_verify.c $(B)/host/libhpmcore.a $(B)/host
 bench: $(BENCH_DIR)/bench_verify
 	@bash bench/run.sh $(BENCH_DIR)/bench_verify $(BENCH_DIR) $(BENCH_MIB) $(BENCH_RUNS)
 	@$(MAKE) -s bench-hotpatch
+	@$(MAKE) -s bench-boot

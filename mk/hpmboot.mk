@@ -6,6 +6,10 @@
 #                                  generated once into $(B)/keys/)
 #     HPM_TRUST_THRESHOLD=N        distinct trusted signers required (default 1)
 #   make check-boot        firmware-tests/test_boot*.py only
+#   make bench-boot        hpmboot.efi start -> handover (read, verify, state
+#                          write) for BENCH_BOOT_MIB (default "16 64") MiB
+#                          baselines vs a read-only pass, best of
+#                          BENCH_BOOT_RUNS (default 3); bench/boot_bench.py
 #
 # Production builds must set HPM_TRUST_KEYS: the default trusts a throwaway
 # development key that `make` generates into $(B)/keys/ (never committed; the
@@ -65,11 +69,19 @@ $(HPMBOOT_EFI): $(B)/efi/hpmboot.so
 	$(call efi-objcopy,$<,$@)
 	@echo "hpmboot.efi: $$(stat -c %s $@) bytes"
 
-.PHONY: hpmboot check-boot
+BENCH_BOOT_MIB  ?= 16 64
+BENCH_BOOT_RUNS ?= 3
+
+.PHONY: hpmboot check-boot bench-boot
 hpmboot: $(HPMBOOT_EFI)
 
 check-boot: $(HPMBOOT_EFI) $(B)/tools/hpm-sign $(DEPS_STAMP)
 	HPM_BUILD=$(B) $(PYTHON) -m pytest -q firmware-tests/ -k boot
+
+# Figures, not pass/fail (QEMU TCG, so absolute times are emulation times).
+bench-boot: $(HPMBOOT_EFI) $(B)/tools/hpm-sign $(DEPS_STAMP)
+	@HPM_BUILD=$(B) BENCH_BOOT_MIB='$(BENCH_BOOT_MIB)' BENCH_BOOT_RUNS='$(BENCH_BOOT_RUNS)' \
+	  $(PYTHON) bench/boot_bench.py
 
 ALL_TARGETS += $(HPMBOOT_EFI) $(B)/keys/dev-untrusted.pub
 

@@ -173,6 +173,81 @@ HPM_MUST_CHECK hpm_bs_mark hpm_bs_apply_mark_good(hpm_bootstate *st, const uint8
  * slot index, or -1 if malformed. */
 int hpm_bs_parse_oneshot(const uint8_t *req, size_t len);
 
+/*
+ * Slot request (HpmSlotRequest, docs/boot-interface.md "Slot request"): the
+ * OS asks the boot stage to change the slot table at the next boot.  A small
+ * versioned, CRC-protected record bound to the state sequence it was made
+ * against (HpmBootStateSeq), so it applies to that state only, and once:
+ * after it is stored the sequence has moved on and a leftover copy of the
+ * request is stale.  It can set priorities and tries and clear flags; it
+ * cannot mark a slot good, touch the floor, or skip verification.
+ *
+ *   0  4  magic "HPMR"
+ *   4  2  version 1
+ *   6  1  entry count, 1..HPM_BS_REQ_MAX_ENTRIES
+ *   7  1  reserved, 0
+ *   8  8  state sequence the request was made against
+ *  16  8n entries: op, slot (0..3), priority, tries, flags, 3 reserved (0)
+ *  16+8n 4 crc32 of everything before it
+ */
+#define HPM_BS_REQ_MAGIC "HPMR"
+#define HPM_BS_REQ_VERSION 1u
+#define HPM_BS_REQ_MAX_ENTRIES 4u
+#define HPM_BS_REQ_HDR_SIZE 16u
+#define HPM_BS_REQ_ENTRY_SIZE 8u
+#define HPM_BS_REQ_SIZE(n) (HPM_BS_REQ_HDR_SIZE + (n) * HPM_BS_REQ_ENTRY_SIZE + 4u)
+#define HPM_BS_REQ_MAX_SIZE HPM_BS_REQ_SIZE(HPM_BS_REQ_MAX_ENTRIES) /* 52 */
+
+typedef enum {
+  HPM_BS_REQ_OP_SET = 1,      /* priority = P, tries = T */
+  HPM_BS_REQ_OP_ACTIVATE = 2, /* move to the top of the priority order, tries = T (P must be 0) */
+} hpm_bs_req_op;
+
+#define HPM_BS_REQ_CLEAR_SUCCESSFUL 0x01u /* forget the mark-good (a new baseline is staged) */
+#define HPM_BS_REQ_CLEAR_REFUSAL 0x02u    /* reason and detail back to none */
+#define HPM_BS_REQ_FLAGS_ALL 0x03u
+
+typedef struct {
+  uint8_t op;       /* hpm_bs_req_op */
+  uint8_t slot;     /* 0..HPM_BS_MAX_SLOTS-1 */
+  uint8_t priority; /* SET: 0..15; ACTIVATE: 0 */
+  uint8_t tries;    /* 0..15; the attempt count restarts */
+  uint8_t flags;    /* HPM_BS_REQ_* */
+} hpm_bs_req_entry;
+
+typedef struct {
+  uint64_t sequence;          /* state sequence it was made against */
+  unsigned count;             /* 1..HPM_BS_REQ_MAX_ENTRIES, applied in order */
+  hpm_bs_req_entry entries[HPM_BS_REQ_MAX_ENTRIES];
+} hpm_bs_request;
+
+/* Parse strictly (fuzzed): exact size for the count, magic, version, CRC
+ * (checked before any other field), every field in range, reserved zero.
+ * *out is written only on HPM_BS_OK. */
+HPM_MUST_CHECK hpm_bs_result hpm_bs_parse_request(const uint8_t *buf, size_t len,
+                                                  hpm_bs_request *out);
+
+/* Serialize a request (for the OS side and tests).  Returns its size, or 0
+ * if req is not one hpm_bs_parse_request accepts. */
+size_t hpm_bs_serialize_request(const hpm_bs_request *req, uint8_t out[HPM_BS_REQ_MAX_SIZE]);
+
+typedef enum {
+  HPM_BS_REQ_APPLIED = 0,     /* every entry applied (the caller stores the state) */
+  HPM_BS_REQ_STALE,           /* made against another state sequence (or a default): ignored */
+  HPM_BS_REQ_NO_CANDIDATE,    /* it would leave no slot that may be tried: ignored */
+} hpm_bs_req_status;
+
+const char *hpm_bs_req_status_to_string(hpm_bs_req_status s);
+
+/*
+ * Apply a parsed request to st, all entries or none: on anything but
+ * HPM_BS_REQ_APPLIED st is unchanged.  Applies only to a loaded state whose
+ * sequence is req->sequence.  Never changes the floor, the digests, SVNs or
+ * marks a slot good; every slot is still verified by hpm_bs_select.
+ */
+HPM_MUST_CHECK hpm_bs_req_status hpm_bs_apply_request(hpm_bootstate *st,
+                                                      const hpm_bs_request *req);
+
 /* ---- selection ----------------------------------------------------------- */
 
 typedef enum {
@@ -214,8 +289,9 @@ typedef struct {
  *     priority first, lower index on ties;
  *   - a candidate that fails check() or whose SVN is below the floor gets its
  *     reason recorded and becomes unbootable (tries 0, not successful);
- *   - a successful slot whose verified digest differs from the one marked
- *     good is a new baseline: it starts a trial (HPM_BS_DEFAULT_TRIES);
+ *   - a slot whose verified digest differs from the one it recorded holds
+ *     a new baseline: no longer marked good, it starts a trial with the
+ *     tries it has (set by a slot request) or HPM_BS_DEFAULT_TRIES;
  *   - the chosen slot, if on trial, has one try consumed.
  */
 hpm_bs_decision hpm_bs_select(hpm_bootstate *st, int oneshot, const hpm_bs_checker *chk,
