@@ -52,3 +52,27 @@ check-hotpatch: $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(B)/tools/hpm-sign
 
 bench-hotpatch: $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(B)/tools/hpm-sign
 	HPM_BUILD=$(B) $(PYTHON) tests/hotpatch/bench.py
+
+# cmocka unit tests of the runtime units (payload parser, redirection bytes,
+# prologue relocation, spans, the remote-call stub), under ASan+UBSan.
+#   make check-hotpatch-unit  -> $(B)/results/hotpatch-unit.txt
+HP_UNIT_BIN := $(B)/san/tests/hotpatch/test_hotpatch_units
+$(HP_UNIT_BIN): tests/hotpatch/unit/test_hotpatch_units.c runtime/engine.c runtime/payload.c runtime/x86.c $(RT_HDRS) | $(DEPS_STAMP)
+	@rm -f $@; mkdir -p $(@D)
+	$(CC) $(SAN_CFLAGS) $(RT_CFLAGS) tests/hotpatch/unit/test_hotpatch_units.c runtime/payload.c runtime/x86.c \
+	  -o $@ -fsanitize=address,undefined -lcmocka $(RT_LIBS)
+
+.PHONY: check-hotpatch-unit
+check-hotpatch-unit:
+	@mkdir -p $(B)/results; rm -f $(B)/results/hotpatch-unit.txt; \
+	if ! $(MAKE) --no-print-directory $(HP_UNIT_BIN); then \
+	  echo "hotpatch-unit: 0 passed, 1 failed" | tee $(B)/results/hotpatch-unit.txt; exit 1; fi; \
+	log=$(HP_UNIT_BIN).log; \
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(HP_UNIT_BIN) 2>&1 | tee $$log; \
+	st=$${PIPESTATUS[0]}; \
+	run=$$(sed -n 's/^\[==========\] Running \([0-9][0-9]*\) test(s)\..*/\1/p' $$log | head -n1); \
+	ok=$$(grep -c '^\[       OK \]' $$log); \
+	if [ -z "$$run" ]; then f=1; ok=0; else f=$$((run - ok)); \
+	  if [ "$$st" -ne 0 ] && [ "$$f" -eq 0 ]; then f=1; fi; fi; \
+	echo "hotpatch-unit: $$ok passed, $$f failed" | tee $(B)/results/hotpatch-unit.txt; \
+	[ "$$f" -eq 0 ]

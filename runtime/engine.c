@@ -3,6 +3,7 @@
 #include "engine.h"
 
 #include <dirent.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -13,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,11 +24,13 @@
 
 #define MAX_THREADS 4096
 #define STACK_SCAN (64 * 1024)
+#define ST_SCAN_MAX 16
 
 typedef struct {
   pid_t tid;
   int sig;        /* signal to re-deliver at resume */
   int stopped;
+  int intr;       /* PTRACE_INTERRUPT sent */
   struct user_regs_struct regs;
 } thr;
 
@@ -35,7 +39,9 @@ typedef struct {
   int memfd;
   thr *t;
   int n;
-  uint64_t syscall_insn;
+  uint64_t stub;
+  uint64_t (*vmas)[2];  /* snapshot of /proc/PID/maps ranges: bounds stack scans */
+  int nvmas;
   int writes;
   int fault_after;
 } proc;
@@ -70,7 +76,8 @@ static int has_tid(proc *p, pid_t tid) {
 /* Let every seized thread go, re-delivering signals it was stopped with. */
 static void release_all(proc *p) {
   for (int i = 0; i < p->n; i++) {
-    if (!p->t[i].stopped) { /* an interrupt is pending: detaching needs the stop */
+    if (!p->t[i].stopped) { /* detaching needs a stop: interrupt (if not yet) and wait for it */
+      if (!p->t[i].intr) ptrace(PTRACE_INTERRUPT, p->t[i].tid, 0, 0);
       int st;
       if (waitpid(p->t[i].tid, &st, __WALL) != p->t[i].tid || !WIFSTOPPED(st)) continue;
       if ((st >> 16) == 0) p->t[i].sig = WSTOPSIG(st);
@@ -80,24 +87,35 @@ static void release_all(proc *p) {
   p->n = 0;
 }
 
-/* Wait until every seized thread is stopped; ENG_BUSY past the deadline. */
+static void note_status(proc *p, int i, int st) {
+  if (WIFEXITED(st) || WIFSIGNALED(st)) { p->t[i] = p->t[--p->n]; return; } /* thread gone */
+  if (WIFSTOPPED(st)) {
+    p->t[i].stopped = 1;
+    if ((st >> 16) == 0) p->t[i].sig = WSTOPSIG(st); /* signal-delivery-stop: keep it */
+  }
+}
+
+/* Wait until every interrupted thread is stopped; ENG_BUSY past the deadline.
+ * Collects whichever tracee reported (waitpid(-1)): one call per event
+ * rather than one per thread per wake-up. */
 static int wait_stopped(proc *p, uint64_t deadline) {
   for (;;) {
+    int st;
+    pid_t r = waitpid(-1, &st, __WALL | WNOHANG);
+    if (r > 0) {
+      for (int i = 0; i < p->n; i++)
+        if (p->t[i].tid == r) { note_status(p, i, st); break; }
+      continue;
+    }
     int pending = 0;
     for (int i = 0; i < p->n; i++) {
-      if (p->t[i].stopped) continue;
-      int st;
-      pid_t r = waitpid(p->t[i].tid, &st, __WALL | WNOHANG);
-      if (r == 0) { pending++; continue; }
-      if (r < 0 || WIFEXITED(st) || WIFSIGNALED(st)) { /* thread gone */
+      if (p->t[i].stopped || !p->t[i].intr) continue;
+      if (r < 0) { /* no waitable child at all: the thread is gone */
         p->t[i] = p->t[--p->n];
         i--;
         continue;
       }
-      if (WIFSTOPPED(st)) {
-        p->t[i].stopped = 1;
-        if ((st >> 16) == 0) p->t[i].sig = WSTOPSIG(st); /* signal-delivery-stop: keep it */
-      }
+      pending++;
     }
     if (!pending) return ENG_OK;
     uint64_t now = now_us();
@@ -112,61 +130,185 @@ static int wait_stopped(proc *p, uint64_t deadline) {
   }
 }
 
-/* Seize and interrupt every thread, re-scanning until no new one appears. */
-static int stop_all(proc *p, unsigned budget_us) {
-  uint64_t deadline = now_us() + budget_us;
+/* Seize (attach without stopping) every thread not yet seized; *added new. */
+static int seize_new(proc *p, int *added) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/task", (int)p->pid);
-  for (;;) {
-    DIR *d = opendir(path);
-    if (!d) return ENG_GONE;
-    int added = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-      pid_t tid = (pid_t)atoi(e->d_name);
-      if (tid <= 0 || has_tid(p, tid)) continue;
-      if (p->n == MAX_THREADS) { closedir(d); return ENG_FAIL; }
-      if (ptrace(PTRACE_SEIZE, tid, 0, (void *)(long)PTRACE_O_TRACESYSGOOD) != 0) {
-        if (errno == ESRCH) continue;
-        fprintf(stderr, "hpm: PTRACE_SEIZE %d: %s\n", (int)tid, strerror(errno));
-        closedir(d);
-        return ENG_FAIL;
-      }
-      p->t[p->n] = (thr){.tid = tid};
-      p->n++;
-      ptrace(PTRACE_INTERRUPT, tid, 0, 0);
-      added++;
+  DIR *d = opendir(path);
+  if (!d) return ENG_GONE;
+  *added = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    pid_t tid = (pid_t)atoi(e->d_name);
+    if (tid <= 0 || has_tid(p, tid)) continue;
+    if (p->n == MAX_THREADS) { closedir(d); return ENG_FAIL; }
+    if (ptrace(PTRACE_SEIZE, tid, 0, (void *)(long)PTRACE_O_TRACESYSGOOD) != 0) {
+      if (errno == ESRCH) continue;
+      fprintf(stderr, "hpm: PTRACE_SEIZE %d: %s\n", (int)tid, strerror(errno));
+      closedir(d);
+      return ENG_FAIL;
     }
-    closedir(d);
-    int r = wait_stopped(p, deadline);
-    if (r != ENG_OK) return r;
-    if (!added) break;
+    p->t[p->n++] = (thr){.tid = tid};
+    (*added)++;
   }
-  if (p->n == 0) return ENG_GONE;
-  for (int i = 0; i < p->n; i++)
-    if (ptrace(PTRACE_GETREGS, p->t[i].tid, 0, &p->t[i].regs)) return ENG_GONE;
+  closedir(d);
   return ENG_OK;
 }
 
-static int find_syscall_insn(proc *p) {
-  char path[64], line[512];
-  snprintf(path, sizeof path, "/proc/%d/maps", (int)p->pid);
+/* num_threads of the process (field 20 of /proc/PID/stat), -1 if unknown.
+ * Once every thread hpm holds is stopped, none can create threads: if the
+ * count equals what hpm holds, the set is complete without a directory scan. */
+static int thread_count(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  char *q = strrchr(buf, ')');
+  if (!q) return -1;
+  for (int f = 2; f < 20 && q; f++) q = strchr(q + 1, ' ');
+  return q ? atoi(q + 1) : -1;
+}
+
+static void interrupt(thr *t) {
+  if (t->stopped || t->intr) return;
+  ptrace(PTRACE_INTERRUPT, t->tid, 0, 0);
+  t->intr = 1;
+}
+
+/*
+ * one: seize every thread (they keep running) and stop only one.
+ * Otherwise stop every seized thread, then re-scan: only running threads
+ * create threads, so once every known thread is stopped, a scan that
+ * finds no new one proves the set complete.
+ */
+static int stop_threads(proc *p, unsigned budget_us, int one) {
+  uint64_t deadline = now_us() + budget_us;
+  int added, r;
+  if (one) {
+    if ((r = seize_new(p, &added))) return r;
+    if (!p->n) return ENG_GONE;
+    interrupt(&p->t[0]);
+    if ((r = wait_stopped(p, deadline))) return r;
+  } else {
+    do {
+      for (int i = 0; i < p->n; i++) interrupt(&p->t[i]);
+      if ((r = wait_stopped(p, deadline))) return r;
+      added = 0;
+      if (thread_count(p->pid) != p->n && (r = seize_new(p, &added))) return r;
+    } while (added);
+  }
+  int nstopped = 0;
+  for (int i = 0; i < p->n; i++) {
+    if (!p->t[i].stopped) continue;
+    nstopped++;
+    if (ptrace(PTRACE_GETREGS, p->t[i].tid, 0, &p->t[i].regs)) return ENG_GONE;
+  }
+  return nstopped ? ENG_OK : ENG_GONE;
+}
+
+/*
+ * The syscall stub.  Remote system calls run `syscall` from a 19-byte stub
+ * that then restores every register the injection changed from a block hpm
+ * writes on the thread's own stack, below its red zone:
+ *
+ *   S:  syscall
+ *       pop %rax; pop %rcx; pop %rdx; pop %rsi; pop %rdi
+ *       pop %r8; pop %r9; pop %r10; pop %r11; popfq
+ *       ret $128                  # rip from the block, rsp back to its value
+ *
+ * The thread is started at S with rsp pointing at the block.  hpm stops it
+ * at syscall exit and puts its registers back itself; if hpm dies at any
+ * instant (before entry, at entry, inside, at exit), ptrace detaches and the
+ * thread runs the stub to its end: it resumes exactly where it was with the
+ * registers it had (a signal delivered meanwhile builds its frame below rsp,
+ * under the block).  The stub lives in the unused tail of the vDSO mapping
+ * (after the end of the vDSO ELF image, never executed by anything else;
+ * the write makes a private copy of that page in the process only).
+ */
+static const uint8_t stub_code[] = {0x0f, 0x05, 0x58, 0x59, 0x5a, 0x5e, 0x5f, 0x41, 0x58, 0x41,
+                                    0x59, 0x41, 0x5a, 0x41, 0x5b, 0x9d, 0xc2, 0x80, 0x00};
+#define STUB_SLOT 32u
+#define RED_ZONE 128u
+
+static uint64_t vdso_base(pid_t pid) {
+  char path[64];
+  uint64_t av[128];
+  snprintf(path, sizeof path, "/proc/%d/auxv", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, av, sizeof av);
+  close(fd);
+  for (ssize_t i = 0; i + 1 < n / 8; i += 2) {
+    if (av[i] == 0) break;
+    if (av[i] == 33 /* AT_SYSINFO_EHDR */) return av[i + 1];
+  }
+  return 0;
+}
+
+/* Does the process run with a user shadow stack?  The stub's `ret` would
+ * fault there: refuse rather than kill the target.  -1 if unknown. */
+static int shadow_stack(pid_t pid) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
   FILE *f = fopen(path, "re");
   if (!f) return -1;
-  unsigned long lo = 0, hi = 0;
+  int on = 0;
   while (fgets(line, sizeof line, f))
-    if (strstr(line, "[vdso]")) { sscanf(line, "%lx-%lx", &lo, &hi); break; }
+    if (!strncmp(line, "x86_Thread_features:", 20)) { on = strstr(line, "shstk") != NULL; break; }
   fclose(f);
-  if (!lo || hi - lo > (1 << 20)) return -1;
-  uint8_t *buf = malloc(hi - lo);
-  if (!buf) return -1;
-  int rc = -1;
-  if (pread(p->memfd, buf, hi - lo, (off_t)lo) == (ssize_t)(hi - lo)) {
-    uint8_t *s = memmem(buf, hi - lo, "\x0f\x05", 2);
-    if (s) { p->syscall_insn = lo + (uint64_t)(s - buf); rc = 0; }
+  return on;
+}
+
+/* Find (and if needed write) the stub in the vDSO's unused tail. */
+static int find_stub(proc *p) {
+  if (shadow_stack(p->pid) != 0) {
+    fprintf(stderr, "hpm: pid %d: runs with a shadow stack (or status unreadable): remote calls not supported\n",
+            (int)p->pid);
+    return -1;
   }
-  free(buf);
-  return rc;
+  uint64_t base = vdso_base(p->pid);
+  if (!base) return -1;
+  Elf64_Ehdr eh;
+  if (pread(p->memfd, &eh, sizeof eh, (off_t)base) != (ssize_t)sizeof eh || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+      eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 32 || eh.e_shnum > 256)
+    return -1;
+  uint64_t end = eh.e_shoff + (uint64_t)eh.e_shnum * eh.e_shentsize;
+  Elf64_Phdr ph[32];
+  size_t phl = (size_t)eh.e_phnum * sizeof(Elf64_Phdr);
+  if (pread(p->memfd, ph, phl, (off_t)(base + eh.e_phoff)) != (ssize_t)phl) return -1;
+  for (int i = 0; i < eh.e_phnum; i++) {
+    if (ph[i].p_offset + ph[i].p_filesz > end) end = ph[i].p_offset + ph[i].p_filesz;
+    if (ph[i].p_type == PT_LOAD && ph[i].p_vaddr + ph[i].p_memsz > end) end = ph[i].p_vaddr + ph[i].p_memsz;
+  }
+  if (eh.e_phoff + phl > end) end = eh.e_phoff + phl;
+  if (end > (1u << 20)) return -1;
+  uint64_t at = ((end + 4095) & ~4095ull) - STUB_SLOT; /* last slot of the image's last page */
+  if (at < end) return -1;                             /* no room: tail too short */
+  uint8_t have[STUB_SLOT], want[STUB_SLOT];
+  memset(want, 0, sizeof want);
+  memcpy(want, stub_code, sizeof stub_code);
+  if (pread(p->memfd, have, sizeof have, (off_t)(base + at)) != (ssize_t)sizeof have) return -1;
+  if (memcmp(have, want, sizeof want)) {
+    for (size_t i = 0; i < sizeof have; i++)
+      if (have[i]) return -1; /* not the zero padding we expect: leave it alone */
+    if (pwrite(p->memfd, want, sizeof want, (off_t)(base + at)) != (ssize_t)sizeof want) return -1;
+  }
+  p->stub = base + at;
+  return 0;
+}
+
+/* Test hooks: HPM_TEST_SYSCALL_DELAY_US widens each step of a remote call
+ * (tests kill hpm inside them); unit tests set test_step_hook. */
+static void (*test_step_hook)(int step);
+static void test_delay(int step) {
+  static int us = -1;
+  if (test_step_hook) test_step_hook(step);
+  if (us < 0) us = getenv("HPM_TEST_SYSCALL_DELAY_US") ? atoi(getenv("HPM_TEST_SYSCALL_DELAY_US")) : 0;
+  if (us > 0) usleep((useconds_t)us);
 }
 
 /* Wait for the next syscall stop of t (SIGTRAP|0x80), keeping any signal
@@ -184,26 +326,22 @@ static int syscall_stop(proc *p, thr *t) {
 }
 
 /*
- * Run one system call in the process on a stopped thread: point it at a
- * `syscall` instruction in the vDSO and run it between syscall-entry and
- * syscall-exit stops.  These stops (with PTRACE_O_TRACESYSGOOD) carry no
- * signal, so if hpm dies while the thread sits in one, nothing is delivered.
- * A thread outside any system call is preferred; if the one used was inside
- * an interrupted call, its restart is done here (the thread no longer goes
- * back through the signal path that would restart it).
+ * Run one system call in the process on a stopped thread, through the stub
+ * (see above), between its syscall-entry and syscall-exit stops.  A thread
+ * outside any system call is preferred; if the one used was inside an
+ * interrupted call, its restart is done here (the thread no longer goes
+ * back through the signal path that would restart it), and the saved block
+ * carries the restart too, so a thread released by hpm's death restarts it.
  */
 static int remote_syscall(proc *p, long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
                           uint64_t a5, uint64_t a6, long *ret) {
-  if (!p->syscall_insn && find_syscall_insn(p)) return -1;
-  thr *t = &p->t[0];
-  for (int i = 0; i < p->n; i++)
-    if ((long)p->t[i].regs.orig_rax < 0) { t = &p->t[i]; break; }
-  struct user_regs_struct r = t->regs;
-  r.rip = p->syscall_insn;
-  r.rax = (uint64_t)nr;
-  r.orig_rax = (uint64_t)-1;
-  r.rdi = a1; r.rsi = a2; r.rdx = a3; r.r10 = a4; r.r8 = a5; r.r9 = a6;
-  if (ptrace(PTRACE_SETREGS, t->tid, 0, &r)) return -1;
+  if (!p->stub && find_stub(p)) return -1;
+  thr *t = NULL;
+  for (int i = 0; i < p->n && !t; i++)
+    if (p->t[i].stopped && (long)p->t[i].regs.orig_rax < 0) t = &p->t[i];
+  for (int i = 0; i < p->n && !t; i++)
+    if (p->t[i].stopped) t = &p->t[i];
+  if (!t) return -1;
   struct user_regs_struct back = t->regs;
   long orig = (long)back.orig_rax, rv = (long)back.rax;
   if (orig >= 0 && (rv == -512 || rv == -513 || rv == -514 || rv == -516)) {
@@ -211,10 +349,28 @@ static int remote_syscall(proc *p, long nr, uint64_t a1, uint64_t a2, uint64_t a
     back.rip -= 2;
     back.orig_rax = (uint64_t)-1;
   }
+  /* block: rax rcx rdx rsi rdi r8 r9 r10 r11 rflags, then rip just below the red zone */
+  uint64_t blk[11] = {back.rax, back.rcx, back.rdx, back.rsi, back.rdi, back.r8,
+                      back.r9,  back.r10, back.r11, back.eflags, back.rip};
+  uint64_t at = back.rsp - RED_ZONE - sizeof blk;
+  if (pwrite(p->memfd, blk, sizeof blk, (off_t)at) != (ssize_t)sizeof blk) return -1;
+  struct user_regs_struct r = back;
+  r.rip = p->stub;
+  r.rsp = at;
+  r.rax = (uint64_t)nr;
+  r.orig_rax = (uint64_t)-1;
+  r.rdi = a1; r.rsi = a2; r.rdx = a3; r.r10 = a4; r.r8 = a5; r.r9 = a6;
+  test_delay(0);
+  if (ptrace(PTRACE_SETREGS, t->tid, 0, &r)) return -1;
+  test_delay(1);
   int rc = -1;
-  if (syscall_stop(p, t) == 0 && syscall_stop(p, t) == 0) {
-    struct user_regs_struct after;
-    if (ptrace(PTRACE_GETREGS, t->tid, 0, &after) == 0) { *ret = (long)after.rax; rc = 0; }
+  if (syscall_stop(p, t) == 0) {
+    test_delay(2);
+    if (syscall_stop(p, t) == 0) {
+      test_delay(3);
+      struct user_regs_struct after;
+      if (ptrace(PTRACE_GETREGS, t->tid, 0, &after) == 0) { *ret = (long)after.rax; rc = 0; }
+    }
   }
   if (ptrace(PTRACE_SETREGS, t->tid, 0, &back)) return -1;
   t->regs = back;
@@ -286,29 +442,108 @@ static int ip_unsafe(const eng_site *s, uint64_t ip) {
   return 1;
 }
 
-/* Does any thread's registers or stack words point into [lo,hi)? */
-static int referenced(proc *p, uint64_t lo, uint64_t hi) {
-  static uint64_t buf[STACK_SCAN / 8];
-  for (int i = 0; i < p->n; i++) {
-    const uint64_t *r = (const uint64_t *)&p->t[i].regs;
-    for (size_t k = 0; k < sizeof p->t[i].regs / 8; k++)
-      if (r[k] >= lo && r[k] < hi) return 1;
-    uint64_t sp = p->t[i].regs.rsp & ~7ull;
-    ssize_t got = pread(p->memfd, buf, sizeof buf, (off_t)sp);
-    if (got <= 0) { /* near the top of the stack: read what exists, page by page */
-      got = 0;
-      while (got < (ssize_t)sizeof buf) {
-        size_t chunk = 4096 - ((sp + (uint64_t)got) & 4095);
-        ssize_t g = pread(p->memfd, (uint8_t *)buf + got, chunk, (off_t)(sp + (uint64_t)got));
-        if (g <= 0) break;
-        got += g;
-      }
+static void load_vmas(proc *p) {
+  char path[64], line[512];
+  snprintf(path, sizeof path, "/proc/%d/maps", (int)p->pid);
+  FILE *f = fopen(path, "re");
+  if (!f) return;
+  int cap = 0;
+  while (fgets(line, sizeof line, f)) {
+    unsigned long lo, hi;
+    if (sscanf(line, "%lx-%lx", &lo, &hi) != 2) continue;
+    if (p->nvmas == cap) {
+      cap = cap ? 2 * cap : 128;
+      void *n = realloc(p->vmas, (size_t)cap * sizeof *p->vmas);
+      if (!n) break;
+      p->vmas = n;
     }
-    for (ssize_t k = 0; k < got / 8; k++)
-      if (buf[k] >= lo && buf[k] < hi) return 1;
+    p->vmas[p->nvmas][0] = lo;
+    p->vmas[p->nvmas][1] = hi;
+    p->nvmas++;
   }
-  return 0;
+  fclose(f);
 }
+
+/* Bytes of thread i's stack to scan: from rsp to the end of its mapping
+ * (snapshot taken before the pause), at most STACK_SCAN. */
+static size_t stack_span(const proc *p, int i) {
+  uint64_t sp = p->t[i].regs.rsp & ~7ull;
+  size_t want = STACK_SCAN;
+  for (int v = 0; v < p->nvmas; v++)
+    if (sp >= p->vmas[v][0] && sp < p->vmas[v][1]) {
+      if (p->vmas[v][1] - sp < want) want = (size_t)(p->vmas[v][1] - sp);
+      break;
+    }
+  return want;
+}
+
+static void hits_in(const uint64_t *w, size_t nw, const eng_map *m, int n, int *hit) {
+  for (size_t k = 0; k < nw; k++)
+    for (int j = 0; j < n; j++) hit[j] |= w[k] >= m[j].addr && w[k] < m[j].addr + m[j].len;
+}
+
+/* Which of the ranges m[0..n) does any thread's registers or stack words
+ * point into?  Sets hit[i].  All stacks are read with one
+ * process_vm_readv when they can be; a stack it cannot read whole is read
+ * again page by page through /proc/PID/mem. */
+static void referenced_many(proc *p, const eng_map *m, int n, int *hit) {
+  static uint64_t buf[STACK_SCAN / 8];
+  for (int j = 0; j < n; j++) hit[j] = 0;
+  for (int i = 0; i < p->n; i++)
+    hits_in((const uint64_t *)&p->t[i].regs, sizeof p->t[i].regs / 8, m, n, hit);
+  enum { BATCH = 64 };
+  for (int i0 = 0; i0 < p->n; i0 += BATCH) {
+    int nb = p->n - i0 < BATCH ? p->n - i0 : BATCH;
+    struct iovec loc[BATCH], rem[BATCH];
+    size_t total = 0;
+    for (int k = 0; k < nb; k++) {
+      rem[k].iov_base = (void *)(uintptr_t)(p->t[i0 + k].regs.rsp & ~7ull);
+      rem[k].iov_len = stack_span(p, i0 + k);
+      total += rem[k].iov_len;
+    }
+    uint8_t *all = malloc(total ? total : 1);
+    ssize_t got = -1;
+    if (all) {
+      size_t off = 0;
+      for (int k = 0; k < nb; k++) { loc[k].iov_base = all + off; loc[k].iov_len = rem[k].iov_len; off += rem[k].iov_len; }
+      got = process_vm_readv(p->pid, loc, (unsigned long)nb, rem, (unsigned long)nb, 0);
+    }
+    size_t left = got > 0 ? (size_t)got : 0;
+    for (int k = 0; k < nb; k++) {
+      if (left >= rem[k].iov_len) { /* read whole */
+        hits_in(loc[k].iov_base, rem[k].iov_len / 8, m, n, hit);
+        left -= rem[k].iov_len;
+        continue;
+      }
+      left = 0;
+      /* the rest of this batch, one stack at a time, page by page */
+      uint64_t sp = (uint64_t)(uintptr_t)rem[k].iov_base;
+      size_t want = rem[k].iov_len;
+      ssize_t g2 = pread(p->memfd, buf, want, (off_t)sp);
+      if (g2 <= 0) {
+        g2 = 0;
+        while (g2 < (ssize_t)want) {
+          size_t chunk = 4096 - ((sp + (uint64_t)g2) & 4095);
+          if (chunk > want - (size_t)g2) chunk = want - (size_t)g2;
+          ssize_t g = pread(p->memfd, (uint8_t *)buf + g2, chunk, (off_t)(sp + (uint64_t)g2));
+          if (g <= 0) break;
+          g2 += g;
+        }
+      }
+      hits_in(buf, (size_t)g2 / 8, m, n, hit);
+    }
+    free(all);
+  }
+}
+
+static int referenced(proc *p, uint64_t lo, uint64_t hi) {
+  eng_map m = {lo, hi - lo};
+  int hit;
+  referenced_many(p, &m, 1, &hit);
+  return hit;
+}
+
+static int stop_all(proc *p, unsigned budget_us) { return stop_threads(p, budget_us, 0); }
 
 static int proc_open(proc *p, pid_t pid, int fault_after) {
   memset(p, 0, sizeof *p);
@@ -326,18 +561,130 @@ static void proc_close(proc *p) {
   release_all(p);
   if (p->memfd >= 0) close(p->memfd);
   free(p->t);
+  free(p->vmas);
 }
 
-static void unmap_unreferenced(proc *p, eng_map *m, int n, eng_report *rep) {
+/* Detach every thread but keep (re-delivering signals); keep stays stopped. */
+static void release_others(proc *p, pid_t keep) {
+  thr k;
+  int have = 0;
+  for (int i = 0; i < p->n; i++)
+    if (p->t[i].tid == keep && p->t[i].stopped) { k = p->t[i]; have = 1; p->t[i] = p->t[--p->n]; break; }
+  release_all(p);
+  if (have) { p->t[0] = k; p->n = 1; }
+}
+
+/* With every thread stopped: which maps no thread refers to (hit[i] = 0). */
+static void scan_unmaps(proc *p, eng_map *m, int n, int *hit, eng_report *rep) {
+  referenced_many(p, m, n, hit);
+  for (int i = 0; i < n; i++)
+    if (m[i].addr && hit[i]) rep->retained++;
+}
+
+/* Unmap the maps found unreferenced (any thread may run meanwhile: nothing
+ * can reach code that no register, stack word or site refers to). */
+static void unmap_list(proc *p, eng_map *m, int n, const int *hit, eng_report *rep) {
   for (int i = 0; i < n; i++) {
-    if (!m[i].addr) continue;
-    if (referenced(p, m[i].addr, m[i].addr + m[i].len)) { rep->retained++; continue; }
+    if (!m[i].addr || hit[i]) continue;
     long ret;
     if (remote_syscall(p, SYS_munmap, m[i].addr, m[i].len, 0, 0, 0, 0, &ret) == 0 && ret == 0)
       m[i].addr = 0; /* done */
     else
       rep->retained++;
   }
+}
+
+static void unmap_unreferenced(proc *p, eng_map *m, int n, eng_report *rep) {
+  int hit[ST_SCAN_MAX];
+  for (int i = 0; i < n; i += ST_SCAN_MAX) {
+    int k = n - i < ST_SCAN_MAX ? n - i : ST_SCAN_MAX;
+    scan_unmaps(p, m + i, k, hit, rep);
+    unmap_list(p, m + i, k, hit, rep);
+  }
+}
+
+/* Sites grouped into spans of nearby bytes. */
+#define SPAN_GAP 64u
+#define SPAN_MAX 65536u
+typedef struct { uint64_t lo, hi; size_t off; } span;
+typedef struct {
+  span *s;
+  int n;
+  int *of;            /* span of each site */
+  uint8_t *orig, *work;
+  size_t total;
+  const eng_plan *pl;
+} spans;
+
+static void spans_free(spans *sp) {
+  free(sp->s);
+  free(sp->of);
+  free(sp->orig);
+  free(sp->work);
+  memset(sp, 0, sizeof *sp);
+}
+
+static const eng_site *sort_sites;
+static int by_region(const void *a, const void *b) {
+  uint64_t x = sort_sites[*(const int *)a].region, y = sort_sites[*(const int *)b].region;
+  return x < y ? -1 : x > y;
+}
+
+static int plan_spans(spans *sp, const eng_plan *pl) {
+  int n = pl->nsites;
+  int *ord = malloc(((size_t)n + 1) * sizeof *ord);
+  sp->s = calloc((size_t)n + 1, sizeof *sp->s);
+  sp->of = calloc((size_t)n + 1, sizeof *sp->of);
+  sp->pl = pl;
+  if (!ord || !sp->s || !sp->of) { free(ord); return -1; }
+  for (int i = 0; i < n; i++) ord[i] = i;
+  sort_sites = pl->sites;
+  qsort(ord, (size_t)n, sizeof *ord, by_region);
+  for (int k = 0; k < n; k++) {
+    const eng_site *e = &pl->sites[ord[k]];
+    span *c = sp->n ? &sp->s[sp->n - 1] : NULL;
+    if (c && e->region <= c->hi + SPAN_GAP && e->region + e->len - c->lo <= SPAN_MAX) {
+      if (e->region + e->len > c->hi) c->hi = e->region + e->len;
+    } else {
+      c = &sp->s[sp->n++];
+      c->lo = e->region;
+      c->hi = e->region + e->len;
+    }
+    sp->of[ord[k]] = sp->n - 1;
+  }
+  free(ord);
+  for (int k = 0; k < sp->n; k++) { sp->s[k].off = sp->total; sp->total += sp->s[k].hi - sp->s[k].lo; }
+  sp->orig = malloc(sp->total + 1);
+  sp->work = malloc(sp->total + 1);
+  return sp->orig && sp->work ? 0 : -1;
+}
+
+static int read_spans(proc *p, spans *sp) {
+  for (int k = 0; k < sp->n; k++) {
+    size_t len = sp->s[k].hi - sp->s[k].lo;
+    if (pread(p->memfd, sp->orig + sp->s[k].off, len, (off_t)sp->s[k].lo) != (ssize_t)len) return -1;
+  }
+  return 0;
+}
+
+/* Where site i's bytes are in buf (sp->orig or sp->work). */
+static uint8_t *span_at(spans *sp, int i, uint8_t *buf) {
+  const span *c = &sp->s[sp->of[i]];
+  return buf + c->off + (sp->pl->sites[i].region - c->lo);
+}
+
+/* Put site i's bytes for target into the work copy of its span. */
+static void site_to_span(spans *sp, int i, uint64_t target) {
+  uint8_t b[HPP_REGION_MAX];
+  eng_site_bytes(&sp->pl->sites[i], target, b);
+  memcpy(span_at(sp, i, sp->work), b, sp->pl->sites[i].len);
+}
+
+/* Does anything need the stack scan?  Only old mappings to unmap. */
+static int need_unmap(const eng_plan *pl) {
+  for (int i = 0; i < pl->nunmap; i++)
+    if (pl->unmap[i].addr) return 1;
+  return !pl->keep_map;
 }
 
 int eng_transition(pid_t pid, eng_plan *pl, eng_report *rep) {
@@ -349,101 +696,138 @@ int eng_transition(pid_t pid, eng_plan *pl, eng_report *rep) {
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
   sigprocmask(SIG_BLOCK, &chld, NULL);
-  uint64_t t0 = now_us();
-  rc = stop_all(&p, pl->budget_us ? pl->budget_us : 5000);
+  unsigned budget = pl->budget_us ? pl->budget_us : 5000;
+  long ret = 0;
+  int mapped = 0, written = 0;
+  spans sp;
+  memset(&sp, 0, sizeof sp);
+  uint64_t t0 = 0;
+  /*
+   * Phase 1, one thread stopped, the others running: map the new code and
+   * fill it.  Nothing refers to the new mapping yet, so this needs no
+   * pause of the process; only the switch below does.
+   */
+  uint64_t t1 = now_us();
+  rc = stop_threads(&p, budget, 1);
   if (rc) {
-    snprintf(rep->why, sizeof rep->why, rc == ENG_BUSY ? "threads did not stop within the pause budget"
+    snprintf(rep->why, sizeof rep->why, rc == ENG_BUSY ? "a thread did not stop within the pause budget"
                                         : rc == ENG_GONE ? "process exited" : "ptrace failed");
     goto out;
   }
-  rep->threads = (unsigned)p.n;
-  /* every site must hold exactly the bytes of its current state */
-  for (int i = 0; i < pl->nsites; i++) {
-    uint8_t want[HPP_REGION_MAX], have[HPP_REGION_MAX];
-    eng_site *s = &pl->sites[i];
-    eng_site_bytes(s, s->cur, want);
-    if (pread(p.memfd, have, s->len, (off_t)s->region) != s->len) { rc = ENG_GONE; goto out; }
-    if (memcmp(want, have, s->len)) {
-      snprintf(rep->why, sizeof rep->why, "%s: bytes at 0x%llx differ from the expected %s bytes",
-               s->name, (unsigned long long)s->region, s->cur ? "redirection" : "original");
-      rc = ENG_MISMATCH;
-      goto out;
-    }
-    for (int k = 0; k < p.n; k++)
-      if (ip_unsafe(s, p.t[k].regs.rip)) {
-        snprintf(rep->why, sizeof rep->why, "a thread is executing the bytes of %s", s->name);
-        rc = ENG_BUSY;
-        goto out;
-      }
-    if ((s->flags & HPP_F_QUIESCE) && s->size && referenced(&p, s->entry, s->entry + s->size)) {
-      snprintf(rep->why, sizeof rep->why, "%s is active on a thread's stack (quiescence)", s->name);
-      rc = ENG_BUSY;
-      goto out;
-    }
-  }
-  if (now_us() - t0 > (pl->budget_us ? pl->budget_us : 5000)) {
-    snprintf(rep->why, sizeof rep->why, "stopping and checking took longer than the pause budget");
-    rc = ENG_BUSY;
-    goto out;
-  }
-  /* map and fill the new code */
-  long ret;
   if (remote_syscall(&p, SYS_mmap, pl->map_addr, pl->map_len, PROT_READ | PROT_EXEC,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, (uint64_t)-1, 0, &ret) ||
       (uint64_t)ret != pl->map_addr) {
-    if (ret > 0 && (uint64_t)ret != pl->map_addr) remote_syscall(&p, SYS_munmap, (uint64_t)ret, pl->map_len, 0, 0, 0, 0, &ret);
+    long r2;
+    if (ret > 0 && (uint64_t)ret != pl->map_addr) remote_syscall(&p, SYS_munmap, (uint64_t)ret, pl->map_len, 0, 0, 0, 0, &r2);
     snprintf(rep->why, sizeof rep->why, "remote mmap at 0x%llx failed (%ld)", (unsigned long long)pl->map_addr, ret);
     rc = ENG_BUSY; /* address taken meanwhile: plan again */
     goto out;
   }
-  int written = 0;
+  mapped = 1;
   if (pl->rw_off < pl->map_len &&
       (remote_syscall(&p, SYS_mprotect, pl->map_addr + pl->rw_off, pl->map_len - pl->rw_off,
                       PROT_READ | PROT_WRITE, 0, 0, 0, &ret) || ret != 0))
     goto undo;
   if (mem_write(&p, pl->map_addr, pl->map_bytes, pl->map_len)) goto undo;
-  /* 1: every site to its trampoline (behaviour unchanged: flag is 0) */
-  for (; written < pl->nsites; written++) {
-    eng_site *s = &pl->sites[written];
-    uint8_t b[HPP_REGION_MAX];
-    eng_site_bytes(s, pl->map_addr + ENG_HDR_SIZE + (uint64_t)written * ENG_TRAMP_SLOT, b);
-    if (mem_write(&p, s->region, b, s->len)) goto undo;
+  int scan = need_unmap(pl);
+  for (int i = 0; i < pl->nsites && !scan; i++) scan = (pl->sites[i].flags & HPP_F_QUIESCE) != 0;
+  if (scan) load_vmas(&p);
+  rep->prep_us = (unsigned)(now_us() - t1);
+  /* Phase 2: every thread stopped (the pause). */
+  t0 = now_us();
+  rc = stop_all(&p, budget);
+  if (rc) {
+    snprintf(rep->why, sizeof rep->why, rc == ENG_BUSY ? "threads did not stop within the pause budget"
+                                        : rc == ENG_GONE ? "process exited" : "ptrace failed");
+    goto undo_keep_rc;
   }
+  rep->threads = (unsigned)p.n;
+  rep->stop_us = (unsigned)(now_us() - t0);
+  /* every site must hold exactly the bytes of its current state; sites
+   * close together are read and written as one span (one /proc/PID/mem
+   * call instead of one per site and step) */
+  if (plan_spans(&sp, pl) || read_spans(&p, &sp)) { rc = ENG_GONE; goto undo_keep_rc; }
+  for (int i = 0; i < pl->nsites; i++) {
+    uint8_t want[HPP_REGION_MAX];
+    eng_site *s = &pl->sites[i];
+    eng_site_bytes(s, s->cur, want);
+    if (memcmp(want, span_at(&sp, i, sp.orig), s->len)) {
+      snprintf(rep->why, sizeof rep->why, "%s: bytes at 0x%llx differ from the expected %s bytes",
+               s->name, (unsigned long long)s->region, s->cur ? "redirection" : "original");
+      rc = ENG_MISMATCH;
+      goto undo_keep_rc;
+    }
+    for (int k = 0; k < p.n; k++)
+      if (ip_unsafe(s, p.t[k].regs.rip)) {
+        snprintf(rep->why, sizeof rep->why, "a thread is executing the bytes of %s", s->name);
+        rc = ENG_BUSY;
+        goto undo_keep_rc;
+      }
+    if ((s->flags & HPP_F_QUIESCE) && s->size && referenced(&p, s->entry, s->entry + s->size)) {
+      snprintf(rep->why, sizeof rep->why, "%s is active on a thread's stack (quiescence)", s->name);
+      rc = ENG_BUSY;
+      goto undo_keep_rc;
+    }
+  }
+  if (now_us() - t0 > budget) {
+    snprintf(rep->why, sizeof rep->why, "stopping and checking took longer than the pause budget");
+    rc = ENG_BUSY;
+    goto undo_keep_rc;
+  }
+  uint64_t tw = now_us();
+  /* 1: every site to its trampoline (behaviour unchanged: flag is 0) */
+  memcpy(sp.work, sp.orig, sp.total);
+  for (int i = 0; i < pl->nsites; i++)
+    site_to_span(&sp, i, pl->map_addr + ENG_HDR_SIZE + (uint64_t)i * ENG_TRAMP_SLOT);
+  for (; written < sp.n; written++)
+    if (mem_write(&p, sp.s[written].lo, sp.work + sp.s[written].off, sp.s[written].hi - sp.s[written].lo)) goto undo;
   /* 2: commit with one byte */
   uint8_t one = 1;
   if (mem_write(&p, pl->map_addr + ENG_FLAG_OFF, &one, 1)) goto undo;
   /* 3: every site straight to its final target */
-  for (int i = 0; i < pl->nsites; i++) {
-    eng_site *s = &pl->sites[i];
-    uint8_t b[HPP_REGION_MAX];
-    eng_site_bytes(s, s->next, b);
-    if (mem_write(&p, s->region, b, s->len)) {
+  for (int i = 0; i < pl->nsites; i++) site_to_span(&sp, i, pl->sites[i].next);
+  for (int k = 0; k < sp.n; k++)
+    if (mem_write(&p, sp.s[k].lo, sp.work + sp.s[k].off, sp.s[k].hi - sp.s[k].lo)) {
       snprintf(rep->why, sizeof rep->why, "write failed after commit (process exiting?)");
       rc = ENG_GONE;
       goto out;
     }
+  rep->write_us = (unsigned)(now_us() - tw);
+  if (need_unmap(pl)) {
+    /* decide with every thread stopped; unmap after the others resume */
+    eng_map um[ST_SCAN_MAX + 1];
+    int hit[ST_SCAN_MAX + 1], nu = 0;
+    for (int i = 0; i < pl->nunmap && nu < ST_SCAN_MAX; i++) um[nu++] = pl->unmap[i];
+    if (!pl->keep_map) um[nu++] = (eng_map){pl->map_addr, pl->map_len};
+    uint64_t ts = now_us();
+    scan_unmaps(&p, um, nu, hit, rep);
+    rep->scan_us = (unsigned)(now_us() - ts);
+    rep->pause_us = (unsigned)(now_us() - t0);
+    thr *keep = NULL;
+    for (int i = 0; i < p.n && !keep; i++)
+      if ((long)p.t[i].regs.orig_rax < 0) keep = &p.t[i];
+    release_others(&p, keep ? keep->tid : p.t[0].tid);
+    unmap_list(&p, um, nu, hit, rep);
+    for (int i = 0; i < pl->nunmap && i < ST_SCAN_MAX; i++) pl->unmap[i].addr = um[i].addr;
   }
-  unmap_unreferenced(&p, pl->unmap, pl->nunmap, rep);
-  if (!pl->keep_map) {
-    eng_map self = {pl->map_addr, pl->map_len};
-    unmap_unreferenced(&p, &self, 1, rep);
-  }
-  rep->pause_us = (unsigned)(now_us() - t0);
+  if (!rep->pause_us) rep->pause_us = (unsigned)(now_us() - t0);
   rc = ENG_OK;
   goto out;
 undo:
-  /* restore every site written so far, then drop the new mapping */
-  for (int i = 0; i < written; i++) {
-    uint8_t b[HPP_REGION_MAX];
-    eng_site_bytes(&pl->sites[i], pl->sites[i].cur, b);
-    mem_write(&p, pl->sites[i].region, b, pl->sites[i].len);
-  }
-  remote_syscall(&p, SYS_munmap, pl->map_addr, pl->map_len, 0, 0, 0, 0, &ret);
-  snprintf(rep->why, sizeof rep->why, "writing the redirections failed; original bytes restored");
   rc = ENG_FAIL;
+  snprintf(rep->why, sizeof rep->why, "writing the redirections failed; original bytes restored");
+undo_keep_rc:
+  /* restore every span written so far (to the bytes read, all threads
+   * stopped since), then drop the new mapping */
+  for (int i = 0; i < written; i++) mem_write(&p, sp.s[i].lo, sp.orig + sp.s[i].off, sp.s[i].hi - sp.s[i].lo);
+  if (mapped) {
+    long r2;
+    remote_syscall(&p, SYS_munmap, pl->map_addr, pl->map_len, 0, 0, 0, 0, &r2);
+  }
 out:
-  if (!rep->pause_us) rep->pause_us = (unsigned)(now_us() - t0);
+  if (!rep->pause_us && t0) rep->pause_us = (unsigned)(now_us() - t0);
   proc_close(&p);
+  spans_free(&sp);
   return rc;
 }
 

@@ -46,7 +46,11 @@ typedef struct {
 } eng_plan;
 
 typedef struct {
-  unsigned pause_us;        /* threads stopped, this attempt */
+  unsigned pause_us;        /* all threads stopped, this attempt */
+  unsigned stop_us;         /* of pause_us: stopping every thread */
+  unsigned write_us;        /* of pause_us: writing the redirections */
+  unsigned scan_us;         /* of pause_us: registers and stacks scan before unmapping */
+  unsigned prep_us;         /* one thread stopped: mapping and filling new code */
   unsigned threads;
   int retained;             /* old mappings kept because still referenced */
   char why[256];

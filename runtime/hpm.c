@@ -18,8 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -227,6 +229,38 @@ typedef struct {
   const hpp_payload *pl;
 } match;
 
+/* ELF facts of a mapped file, cached by device and inode for this run:
+ * many processes map the same few binaries.  (A stale entry cannot patch
+ * the wrong code: original bytes are checked in every process.) */
+static int elf_info_cached(pid_t pid, unsigned long lo, unsigned long hi, unsigned long dev, unsigned long ino,
+                           hpp_elf_info *info) {
+  static struct { unsigned long dev, ino; int ok; hpp_elf_info info; } cache[256];
+  static int ncache;
+  for (int i = 0; i < ncache; i++)
+    if (cache[i].dev == dev && cache[i].ino == ino) { *info = cache[i].info; return cache[i].ok ? 0 : -1; }
+  char mf[128];
+  snprintf(mf, sizeof mf, "/proc/%d/map_files/%lx-%lx", (int)pid, lo, hi);
+  int fd = open(mf, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  static uint8_t buf[65536];
+  ssize_t r = pread(fd, buf, 4096, 0); /* headers and notes are nearly always in the first page */
+  int bad = r <= 0 || hpp_elf_info_parse(buf, (size_t)r, info);
+  if (bad && r == 4096) {
+    r = pread(fd, buf, sizeof buf, 0);
+    bad = r <= 0 || hpp_elf_info_parse(buf, (size_t)r, info);
+  }
+  close(fd);
+  if (r <= 0) return -1; /* unreadable now: do not remember */
+  if (ncache < 256) {
+    cache[ncache].dev = dev;
+    cache[ncache].ino = ino;
+    cache[ncache].ok = !bad;
+    if (!bad) cache[ncache].info = *info;
+    ncache++;
+  }
+  return bad ? -1 : 0;
+}
+
 static int proc_match(pid_t pid, const hotpatch *h, match *out, int cap) {
   char path[64], line[1024];
   snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
@@ -246,15 +280,8 @@ static int proc_match(pid_t pid, const hotpatch *h, match *out, int cap) {
     if (dup || nseen == 64) continue;
     seen[nseen].dev = (unsigned long)maj << 20 | mnr;
     seen[nseen++].ino = ino;
-    char mf[128];
-    snprintf(mf, sizeof mf, "/proc/%d/map_files/%lx-%lx", (int)pid, lo, hi);
-    int fd = open(mf, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
-    static uint8_t buf[65536];
-    ssize_t r = pread(fd, buf, sizeof buf, 0);
-    close(fd);
     hpp_elf_info info;
-    if (r <= 0 || hpp_elf_info_parse(buf, (size_t)r, &info)) continue;
+    if (elf_info_cached(pid, lo, hi, seen[nseen - 1].dev, ino, &info)) continue;
     for (size_t k = 0; k < h->np && n < cap; k++) {
       const hpp_payload *pl = &h->p[k];
       if (pl->build_id_len != info.build_id_len || memcmp(pl->build_id, info.build_id, info.build_id_len)) continue;
@@ -293,6 +320,26 @@ static uint64_t uptime_ms(void) {
 }
 
 /* ---- recovery of interrupted transitions ---- */
+/* Is [addr, addr+len) exactly one anonymous mapping holding zeros at its
+ * start: hpm's transition mapping, created but not yet filled? */
+static int fresh_map(pid_t pid, uint64_t addr, uint64_t len) {
+  if (!addr) return 0;
+  char path[64], line[512];
+  snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+  FILE *f = fopen(path, "re");
+  if (!f) return 0;
+  int found = 0;
+  while (!found && fgets(line, sizeof line, f)) {
+    unsigned long lo, hi, off, ino;
+    char perms[8], file[64] = "";
+    if (sscanf(line, "%lx-%lx %7s %lx %*x:%*x %lu %63s", &lo, &hi, perms, &off, &ino, file) < 5) continue;
+    found = lo == addr && hi == addr + len && !ino && !file[0];
+  }
+  fclose(f);
+  uint8_t b[64], z[64] = {0};
+  return found && eng_peek(pid, addr, b, sizeof b) == 0 && !memcmp(b, z, sizeof b);
+}
+
 static int recover_one(const char *pend) {
   st_proc pd, cm;
   char state[600];
@@ -306,44 +353,65 @@ static int recover_one(const char *pend) {
     unlink(state);
     goto out;
   }
+  /* the sites of the transition: pd's with their new target, and cm's that
+   * pd drops, going back to original code (as transition_proc built them) */
+  eng_site *fw = calloc((size_t)pd.nsites + (size_t)cm.nsites + 1, sizeof *fw);
+  eng_site *bk = calloc((size_t)pd.nsites + (size_t)cm.nsites + 1, sizeof *bk);
+  int nf = 0, nb = 0;
+  if (!fw || !bk) { free(fw); free(bk); rc = -1; goto out; }
+  for (int i = 0; i < pd.nsites; i++) { fw[nf++] = pd.sites[i]; bk[nb] = pd.sites[i]; bk[nb++].next = 0; }
+  for (int i = 0; i < cm.nsites; i++) {
+    int j;
+    for (j = 0; j < pd.nsites && pd.sites[j].region != cm.sites[i].region; j++) {}
+    if (j == pd.nsites) { fw[nf] = cm.sites[i]; fw[nf++].next = 0; }
+    for (j = 0; j < nb && bk[j].region != cm.sites[i].region; j++) {}
+    if (j == nb) nb++;
+    bk[j] = cm.sites[i];
+  }
   uint8_t hdr[33];
   int ours = pd.txn_addr && eng_peek(pd.pid, pd.txn_addr, hdr, 33) == 0 && !memcmp(hdr, ENG_MAGIC, 8);
   int forward = ours && hdr[ENG_FLAG_OFF] == 1;
+  if (!ours) {
+    /* no transition mapping: never filled (sites untouched), or removed at
+     * the very end of a finished transition (sites hold their new bytes) */
+    int done = nf > 0;
+    for (int i = 0; i < nf && done; i++) {
+      uint8_t want[HPP_REGION_MAX], have[HPP_REGION_MAX];
+      eng_site_bytes(&fw[i], fw[i].next, want);
+      done = eng_peek(pd.pid, fw[i].region, have, fw[i].len) == 0 && !memcmp(want, have, fw[i].len);
+    }
+    forward = done;
+  }
   eng_report rep;
   if (forward) {
     eng_map un[ST_MAX_MAPS + 1];
     int nun = 0;
     for (int i = 0; i < cm.nmaps; i++) un[nun++] = cm.maps[i];
-    if (!pd.keep) un[nun++] = (eng_map){pd.txn_addr, pd.txn_len};
-    int r = eng_force(pd.pid, pd.sites, pd.nsites, un, nun, &rep);
+    if (!pd.keep && ours) un[nun++] = (eng_map){pd.txn_addr, pd.txn_len};
+    int r = eng_force(pd.pid, fw, nf, un, nun, &rep);
     if (r == ENG_OK) {
       pd.txn_addr = 0;
-      if (!pd.nsites) unlink(state);
-      else if (st_write(state, &pd)) rc = -1;
+      for (int i = 0; i < cm.nmaps; i++) /* old code still referenced: keep it recorded */
+        if (un[i].addr && pd.nmaps < ST_MAX_MAPS) pd.maps[pd.nmaps++] = un[i];
+      if (pd.nsites || pd.nmaps) { if (st_write(state, &pd)) rc = -1; }
+      else unlink(state);
       unlink(pend);
       history("recover pid %d: completed interrupted transition to seq %u", pd.pid, pd.seq);
       msg("pid %d: completed an interrupted transition (seq %u)", pd.pid, pd.seq);
     } else rc = -1;
   } else {
-    /* roll back: every site of both states to its committed target */
-    eng_site *s = calloc((size_t)pd.nsites + (size_t)cm.nsites + 1, sizeof *s);
-    int n = 0;
-    for (int i = 0; i < pd.nsites; i++) { s[n] = pd.sites[i]; s[n].next = 0; n++; }
-    for (int i = 0; i < cm.nsites; i++) {
-      int j;
-      for (j = 0; j < n && s[j].region != cm.sites[i].region; j++) {}
-      if (j == n) n++;
-      s[j] = cm.sites[i];
-    }
-    eng_map un = {ours ? pd.txn_addr : 0, pd.txn_len};
-    int r = eng_force(pd.pid, s, n, &un, 1, &rep);
-    free(s);
+    /* roll back: every site of both states to its committed target; drop
+     * the transition mapping, also when hpm died before it was filled */
+    eng_map un = {ours || fresh_map(pd.pid, pd.txn_addr, pd.txn_len) ? pd.txn_addr : 0, pd.txn_len};
+    int r = eng_force(pd.pid, bk, nb, &un, 1, &rep);
     if (r == ENG_OK) {
       unlink(pend);
       history("recover pid %d: rolled back interrupted transition to seq %u", pd.pid, pd.seq);
       msg("pid %d: rolled back an interrupted transition (seq %u)", pd.pid, pd.seq);
     } else rc = -1;
   }
+  free(fw);
+  free(bk);
 out:
   st_free(&pd);
   st_free(&cm);
@@ -374,7 +442,7 @@ static int recover_all(void) {
 }
 
 /* ---- one process: move from its journaled state to the payload (NULL: original) ---- */
-typedef struct { unsigned pause_us; int attempts; } proc_result;
+typedef struct { unsigned pause_us, prep_us; int attempts; } proc_result;
 
 static int transition_proc(const match *mt, const hotpatch *h, proc_result *pr) {
   const hpp_payload *pl = mt->pl;
@@ -490,8 +558,13 @@ static int transition_proc(const match *mt, const hotpatch *h, proc_result *pr) 
     pd.keep = plan.keep_map;
     if (st_write(ppath, &pd)) { msg("%s: cannot write the journal: %s", ppath, strerror(errno)); st_free(&pd); rc = ENG_FAIL; break; }
     if (getenv("HPM_TEST_DELAY_MS")) usleep((useconds_t)atoi(getenv("HPM_TEST_DELAY_MS")) * 1000);
+    if (getenv("HPM_TEST_SYSCALL_DELAY_US")) { fputs("hpm-test: transition\n", stderr); fflush(stderr); }
     rc = eng_transition(mt->pid, &plan, &rep);
     pr->pause_us = rep.pause_us;
+    pr->prep_us = rep.prep_us;
+    if (getenv("HPM_TIMING"))
+      fprintf(stderr, "hpm-timing: pid %d rc %d threads %u prep %u pause %u (stop %u write %u scan %u)\n", mt->pid,
+              rc, rep.threads, rep.prep_us, rep.pause_us, rep.stop_us, rep.write_us, rep.scan_us);
     if (rc == ENG_OK) {
       pd.txn_addr = 0;
       for (int i = 0; i < plan.nunmap; i++) /* old code still referenced: keep it recorded */
@@ -513,12 +586,16 @@ static int transition_proc(const match *mt, const hotpatch *h, proc_result *pr) 
 static pid_t *pid_filter;
 static int npid_filter;
 
+typedef struct { int rc; proc_result pr; } proc_outcome;
+
 static int for_each_proc(const hotpatch *h, const hotpatch *match_by, int dry, int *patched, int *failed,
-                         unsigned *pauses, int cap) {
+                         unsigned *pauses, unsigned *preps, int cap) {
   DIR *d = opendir("/proc");
   if (!d) return -1;
   struct dirent *e;
   pid_t self = getpid();
+  match *ms = NULL;
+  int nms = 0, capms = 0;
   while ((e = readdir(d))) {
     pid_t pid = (pid_t)atoi(e->d_name);
     if (pid <= 0 || pid == self) continue;
@@ -530,19 +607,69 @@ static int for_each_proc(const hotpatch *h, const hotpatch *match_by, int dry, i
     match m[8];
     int nm = proc_match(pid, match_by, m, 8);
     for (int i = 0; i < nm; i++) {
-      if (dry) { printf("would patch pid %d (%s): %u functions\n", pid, m[i].exe, m[i].pl->func_count); (*patched)++; continue; }
-      proc_result pr;
-      int r = transition_proc(&m[i], h, &pr);
-      if (r == ENG_OK) {
-        if (pauses && *patched < cap) pauses[*patched] = pr.pause_us;
-        (*patched)++;
-        if (!json) printf("pid %d (%s): %s, pause %u us, %d attempt(s)\n", pid, m[i].exe,
-                          h ? "patched" : "reverted", pr.pause_us, pr.attempts);
-      } else if (r != ENG_GONE) (*failed)++;
-      else msg("pid %d: exited during the transition", pid);
+      if (nms == capms) {
+        capms = capms ? 2 * capms : 64;
+        match *nmsp = realloc(ms, (size_t)capms * sizeof *ms);
+        if (!nmsp) { closedir(d); free(ms); return -1; }
+        ms = nmsp;
+      }
+      ms[nms++] = m[i];
     }
   }
   closedir(d);
+  if (dry) {
+    for (int i = 0; i < nms; i++) {
+      printf("would patch pid %d (%s): %u functions\n", ms[i].pid, ms[i].exe, ms[i].pl->func_count);
+      (*patched)++;
+    }
+    free(ms);
+    return 0;
+  }
+  /* Processes are independent: patch them from a few worker processes
+   * (one per CPU) sharing an outcome table.  Each transition is journaled
+   * on its own, so a worker dying is recovered like hpm dying. */
+  proc_outcome *out = mmap(NULL, (size_t)(nms ? nms : 1) * sizeof *out, PROT_READ | PROT_WRITE,
+                           MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (out == MAP_FAILED) { free(ms); return -1; }
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  /* two per CPU: a worker mostly waits for its target's threads to be scheduled */
+  int workers = nms >= 16 ? (int)(ncpu < 1 ? 2 : ncpu > 4 ? 8 : 2 * ncpu) : 1;
+  if (getenv("HPM_WORKERS")) workers = atoi(getenv("HPM_WORKERS")) < 1 ? 1 : atoi(getenv("HPM_WORKERS"));
+  for (int i = 0; i < nms; i++) out[i].rc = -1;
+  if (workers <= 1) {
+    for (int i = 0; i < nms; i++) out[i].rc = transition_proc(&ms[i], h, &out[i].pr);
+  } else {
+    fflush(stdout);
+    fflush(stderr);
+    pid_t kids[8];
+    int nk = 0;
+    for (int k = 0; k < workers; k++) {
+      pid_t c = fork();
+      if (c == 0) {
+        for (int i = k; i < nms; i += workers) out[i].rc = transition_proc(&ms[i], h, &out[i].pr);
+        fflush(NULL);
+        _exit(0);
+      }
+      if (c > 0) kids[nk++] = c;
+      else for (int i = k; i < nms; i += workers) out[i].rc = transition_proc(&ms[i], h, &out[i].pr);
+    }
+    for (int k = 0; k < nk; k++) {
+      int st;
+      while (waitpid(kids[k], &st, 0) < 0 && errno == EINTR) {}
+    }
+  }
+  for (int i = 0; i < nms; i++) {
+    int r = out[i].rc;
+    if (r == ENG_OK) {
+      if (pauses && *patched < cap) { pauses[*patched] = out[i].pr.pause_us; preps[*patched] = out[i].pr.prep_us; }
+      (*patched)++;
+      if (!json) printf("pid %d (%s): %s, pause %u us, %d attempt(s)\n", ms[i].pid, ms[i].exe,
+                        h ? "patched" : "reverted", out[i].pr.pause_us, out[i].pr.attempts);
+    } else if (r == ENG_GONE) msg("pid %d: exited during the transition", ms[i].pid);
+    else (*failed)++;
+  }
+  munmap(out, (size_t)(nms ? nms : 1) * sizeof *out);
+  free(ms);
   return 0;
 }
 
@@ -642,13 +769,13 @@ static int apply_hotpatch(const char *path, hotpatch *h, int is_revert) {
   }
   if (!h->np) { msg("%s: no patch payloads", path); return 1; }
   int patched = 0, failed = 0;
-  static unsigned pauses[4096];
+  static unsigned pauses[4096], preps[4096];
   if (!opt_dry) {
     char sp[600];
     stored_path(sp, sizeof sp, h->m.sequence);
     if (!is_revert && copy_file(h->buf, h->len, sp)) { msg("%s: cannot store: %s", sp, strerror(errno)); return 3; }
   }
-  for_each_proc(h, h, opt_dry, &patched, &failed, pauses, 4096);
+  for_each_proc(h, h, opt_dry, &patched, &failed, pauses, preps, 4096);
   if (opt_dry) { printf("dry run: %d process(es) would be patched\n", patched); return 0; }
   if (npid_filter && !patched && !failed) {
     msg("%s: no given process maps a binary with a build-id this hotpatch targets: refusing", path);
@@ -660,10 +787,11 @@ static int apply_hotpatch(const char *path, hotpatch *h, int is_revert) {
   if (host_write(&hs)) msg("cannot record the applied sequence");
   history("%s seq %u id %s: %d process(es) patched, %d failed", is_revert ? "revert-to" : "apply", h->m.sequence,
           h->m.id, patched, failed);
-  int p50 = pct(pauses, patched < 4096 ? patched : 4096, 50), p99 = pct(pauses, patched < 4096 ? patched : 4096, 99);
+  int np = patched < 4096 ? patched : 4096;
+  int p50 = pct(pauses, np, 50), p99 = pct(pauses, np, 99), q50 = pct(preps, np, 50);
   if (json)
-    printf("{\"sequence\":%u,\"id\":\"%s\",\"patched\":%d,\"failed\":%d,\"pause_us_p50\":%d,\"pause_us_p99\":%d}\n",
-           h->m.sequence, h->m.id, patched, failed, p50, p99);
+    printf("{\"sequence\":%u,\"id\":\"%s\",\"patched\":%d,\"failed\":%d,\"pause_us_p50\":%d,\"pause_us_p99\":%d,"
+           "\"prep_us_p50\":%d}\n", h->m.sequence, h->m.id, patched, failed, p50, p99, q50);
   else
     printf("%s %s (sequence %u): %d process(es) patched, %d failed\n", is_revert ? "reverted to" : "applied", h->m.id,
            h->m.sequence, patched, failed);
@@ -712,7 +840,7 @@ static int revert_all(void) {
         m.hi = m.lo + 4096;
         proc_result pr;
         int r = transition_proc(&m, NULL, &pr);
-        if (r == ENG_OK) { done++; if (!json) printf("pid %d (%s): reverted, pause %u us\n", s.pid, s.exe, pr.pause_us); }
+        if (r == ENG_OK) { done++; if (!json) printf("pid %d (%s): reverted, pause %u us, prep %u us\n", s.pid, s.exe, pr.pause_us, pr.prep_us); }
         else if (r != ENG_GONE) failed++;
       }
       st_free(&s);

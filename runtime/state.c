@@ -23,7 +23,9 @@ static int unhex(const char *h, uint8_t *b, size_t n) {
 }
 
 /* Written to a temporary file, flushed and renamed: a reader sees the old
- * or the new file, never a mix. */
+ * or the new file, never a mix.  Not fsync'ed: these records describe
+ * running processes, which a power loss ends too; against hpm itself dying
+ * the page cache is enough (host-level state, `applied`, is fsync'ed). */
 int st_write(const char *path, const st_proc *s) {
   char tmp[600];
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -44,7 +46,7 @@ int st_write(const char *path, const st_proc *s) {
             (unsigned long long)e->next);
   }
   fprintf(f, "end\n");
-  int bad = fflush(f) || fsync(fileno(f));
+  int bad = fflush(f) != 0;
   bad |= fclose(f);
   if (bad || rename(tmp, path)) { unlink(tmp); return -1; }
   return 0;

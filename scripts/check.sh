@@ -80,6 +80,10 @@ step "hotpatch engine (real multi-threaded targets, pytest)"
 $MAKE -s check-hotpatch; st=$?
 from_junit hotpatch "$R/hotpatch.xml" $st
 
+step "hotpatch engine units (cmocka, ASan+UBSan)"
+$MAKE -s check-hotpatch-unit; st=$?
+from_file hotpatch-unit "$R/hotpatch-unit.txt" $st
+
 step "hotpatch payload fuzzer (short run)"
 $MAKE -s check-fuzz-hotpatch; st=$?
 from_file fuzz-hotpatch "$R/fuzz-hotpatch.txt" $st

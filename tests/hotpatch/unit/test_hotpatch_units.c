@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the hotpatch runtime units, under ASan+UBSan:
+ * the payload parser (runtime/payload.c), redirection and trampoline bytes,
+ * prologue relocation (runtime/x86.c), span grouping, and the remote-call
+ * stub (a real traced child whose tracer dies at every step of a call).
+ * engine.c is included to reach its static helpers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "../../../runtime/engine.c"
+#include "payload.h"
+#include "x86.h"
+
+/* ---- payload parser ---- */
+#define IMG 64u
+static size_t build_payload(uint8_t *out, uint32_t nrel) {
+  hpp_payload p;
+  memset(&p, 0, sizeof p);
+  p.build_id_len = 20;
+  for (int i = 0; i < 20; i++) p.build_id[i] = (uint8_t)(0xa0 + i);
+  p.func_count = 1;
+  p.reloc_count = nrel;
+  p.image_size = IMG;
+  p.data_off = IMG;
+  memset(out, 0, 4096);
+  hpp_put_header(out, &p);
+  hpp_func f;
+  memset(&f, 0, sizeof f);
+  snprintf(f.name, sizeof f.name, "calc_a");
+  f.entry = 0x1010;
+  f.region = 0x1002;
+  f.size = 32;
+  f.image_off = 0;
+  f.mode = HPP_MODE_PAD;
+  f.region_len = 16;
+  f.flip_off = 14;
+  memset(f.orig, 0x90, 16);
+  f.orig[14] = 0x66;
+  hpp_put_func(out + HPP_HEADER_SIZE, &f);
+  uint8_t *r = out + HPP_HEADER_SIZE + HPP_FUNC_SIZE;
+  for (uint32_t i = 0; i < nrel; i++) {
+    hpp_reloc rl = {.offset = 8 * i, .type = HPP_R_ABS64, .base = HPP_B_TARGET, .value = 0x2000};
+    hpp_put_reloc(r + i * HPP_RELOC_SIZE, &rl);
+  }
+  uint8_t *img = r + nrel * HPP_RELOC_SIZE;
+  memset(img, 0xc3, IMG);
+  return (size_t)(img + IMG - out);
+}
+
+static void payload_valid(void **st) {
+  (void)st;
+  uint8_t b[4096];
+  size_t n = build_payload(b, 2);
+  hpp_payload p;
+  char why[160];
+  assert_int_equal(hpp_parse(b, n, &p, why, sizeof why), HPP_OK);
+  assert_int_equal(p.func_count, 1);
+  assert_int_equal(p.reloc_count, 2);
+  assert_int_equal(p.build_id_len, 20);
+  assert_int_equal(p.build_id[3], 0xa3);
+  hpp_func f;
+  hpp_func_get(&p, 0, &f);
+  assert_string_equal(f.name, "calc_a");
+  assert_int_equal(f.region, 0x1002);
+  assert_int_equal(f.flip_off, 14);
+  hpp_reloc r;
+  hpp_reloc_get(&p, 1, &r);
+  assert_int_equal(r.offset, 8);
+  assert_int_equal(r.value, 0x2000);
+  assert_ptr_equal(p.image, b + n - IMG);
+}
+
+static void payload_every_prefix_refused(void **st) {
+  (void)st;
+  uint8_t b[4096];
+  size_t n = build_payload(b, 1);
+  hpp_payload p;
+  for (size_t k = 0; k < n; k++) {
+    uint8_t *c = malloc(k ? k : 1); /* exact-size copy: ASan sees any over-read */
+    memcpy(c, b, k);
+    assert_int_not_equal(hpp_parse(c, k, &p, NULL, 0), HPP_OK);
+    free(c);
+  }
+}
+
+static void payload_field_refusals(void **st) {
+  (void)st;
+  uint8_t b[4096], c[4096];
+  size_t n = build_payload(b, 1);
+  hpp_payload p;
+  char why[160];
+  struct { size_t off; uint8_t val; hpp_result want; } cases[] = {
+      {0, 'X', HPP_E_MAGIC},                                         /* magic */
+      {8, 2, HPP_E_VERSION},                                         /* version */
+      {16, 1, HPP_E_HEADER},                                         /* flags */
+      {20, 0, HPP_E_HEADER},                                         /* build_id_len 0 */
+      {20, 65, HPP_E_HEADER},                                        /* build_id_len 65 */
+      {24, 0, HPP_E_LIMIT},                                          /* no functions */
+      {40, 1, HPP_E_HEADER},                                         /* reserved */
+      {HPP_HEADER_SIZE + 25, 4, HPP_E_FUNC},                         /* region_len 4 */
+      {HPP_HEADER_SIZE + 25, 33, HPP_E_FUNC},                        /* region_len 33 */
+      {HPP_HEADER_SIZE + 24, 3, HPP_E_FUNC},                         /* unknown mode */
+      {HPP_HEADER_SIZE + 27, 2, HPP_E_FUNC},                         /* unknown flag */
+      {HPP_HEADER_SIZE + 26, 15, HPP_E_FUNC},                        /* flip_off */
+      {HPP_HEADER_SIZE + 64, 0, HPP_E_FUNC},                         /* empty name */
+      {HPP_HEADER_SIZE + 65, 0x7f, HPP_E_FUNC},                      /* bad char */
+      {HPP_HEADER_SIZE + 20, IMG, HPP_E_FUNC},                       /* image_off past code */
+      {HPP_HEADER_SIZE + HPP_FUNC_SIZE + 0, IMG - 4, HPP_E_RELOC},   /* reloc past image */
+      {HPP_HEADER_SIZE + HPP_FUNC_SIZE + 4, 3, HPP_E_RELOC},         /* reloc type */
+      {HPP_HEADER_SIZE + HPP_FUNC_SIZE + 5, 3, HPP_E_RELOC},         /* reloc base */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    memcpy(c, b, n);
+    c[cases[i].off] = cases[i].val;
+    hpp_result r = hpp_parse(c, n, &p, why, sizeof why);
+    if (r != cases[i].want) fail_msg("case %zu (offset %zu): got %s (%s)", i, cases[i].off, hpp_result_to_string(r), why);
+  }
+  memcpy(c, b, n);
+  c[n] = 0;
+  assert_int_equal(hpp_parse(c, n + 1, &p, why, sizeof why), HPP_E_TRAILING);
+}
+
+/* ---- redirection bytes and trampolines ---- */
+static eng_site pad_site(void) {
+  eng_site s;
+  memset(&s, 0, sizeof s);
+  s.region = 0x400000;
+  s.entry = 0x40000e;
+  s.len = 16;
+  s.mode = HPP_MODE_PAD;
+  s.flip_off = 14;
+  memset(s.orig, 0x90, 16);
+  s.orig[14] = 0x66;
+  return s;
+}
+
+static int32_t rel32(const uint8_t *p) { int32_t v; memcpy(&v, p, 4); return v; }
+
+static void site_bytes_pad_and_prologue(void **st) {
+  (void)st;
+  eng_site s = pad_site();
+  uint8_t b[HPP_REGION_MAX];
+  eng_site_bytes(&s, 0, b);
+  assert_memory_equal(b, s.orig, 16);
+  eng_site_bytes(&s, 0x500000, b);
+  assert_int_equal(b[0], 0xe9);
+  assert_int_equal(s.region + 5 + (uint64_t)(int64_t)rel32(b + 1), 0x500000);
+  assert_int_equal(b[14], 0xeb); /* 2-byte jump from the entry back to the pad */
+  assert_int_equal((int8_t)b[15], -16);
+  s.mode = HPP_MODE_PROLOGUE;
+  s.len = 8;
+  eng_site_bytes(&s, 0x3f0000, b);
+  assert_int_equal(b[0], 0xe9);
+  assert_int_equal(s.region + 5 + (uint64_t)(int64_t)rel32(b + 1), 0x3f0000);
+  for (int i = 5; i < 8; i++) assert_int_equal(b[i], 0x90);
+}
+
+static void trampoline_paths(void **st) {
+  (void)st;
+  eng_site s = pad_site();
+  s.cur = 0;          /* original code: back to the entry after the 2-byte nop */
+  s.next = 0x480000;
+  uint8_t t[ENG_TRAMP_SLOT];
+  uint64_t at = 0x470040, flag = 0x470020;
+  assert_int_equal(eng_trampoline(&s, at, flag, t), 0);
+  assert_int_equal(t[0], 0x80); /* cmpb $0, flag(%rip) */
+  assert_int_equal(t[1], 0x3d);
+  assert_int_equal(at + 7 + (uint64_t)(int64_t)rel32(t + 2), flag);
+  assert_int_equal(t[7], 0x0f); /* jne next */
+  assert_int_equal(t[8], 0x85);
+  uint64_t next_at = at + 13 + (uint64_t)(int64_t)rel32(t + 9);
+  assert_int_equal(t[13], 0xe9); /* cur: jmp entry+2 */
+  assert_int_equal(at + 18 + (uint64_t)(int64_t)rel32(t + 14), s.region + 16);
+  const uint8_t *n = t + (next_at - at);
+  assert_int_equal(n[0], 0xe9);
+  assert_int_equal(next_at + 5 + (uint64_t)(int64_t)rel32(n + 1), 0x480000);
+  /* out of 32-bit range: refused */
+  assert_int_equal(eng_trampoline(&s, at + (3ull << 32), flag, t), -1);
+}
+
+/* ---- prologue relocation ---- */
+static void prologue_whole_instructions(void **st) {
+  (void)st;
+  /* push %rbp; mov %rsp,%rbp; sub $0x10,%rsp; ret */
+  const uint8_t code[] = {0x55, 0x48, 0x89, 0xe5, 0x48, 0x83, 0xec, 0x10, 0xc3};
+  size_t covered;
+  x86_fix fix[X86_MAX_FIX];
+  int nfix;
+  const char *why = NULL;
+  assert_int_equal(x86_prologue(code, sizeof code, 5, &covered, fix, &nfix, &why), 0);
+  assert_int_equal(covered, 8);
+  assert_int_equal(nfix, 0);
+  const uint8_t shortfn[] = {0x31, 0xc0, 0xc3, 0x90, 0x90, 0x90}; /* xor; ret */
+  assert_int_equal(x86_prologue(shortfn, sizeof shortfn, 5, &covered, fix, &nfix, &why), -1);
+  const uint8_t jmp8[] = {0x90, 0x74, 0x02, 0x90, 0x90, 0x90, 0x90}; /* je +2 */
+  assert_int_equal(x86_prologue(jmp8, sizeof jmp8, 5, &covered, fix, &nfix, &why), -1);
+}
+
+static void prologue_rip_relative_moves(void **st) {
+  (void)st;
+  /* mov 0x100(%rip),%eax ; nop */
+  const uint8_t code[] = {0x8b, 0x05, 0x00, 0x01, 0x00, 0x00, 0x90};
+  size_t covered;
+  x86_fix fix[X86_MAX_FIX];
+  int nfix;
+  const char *why = NULL;
+  assert_int_equal(x86_prologue(code, sizeof code, 5, &covered, fix, &nfix, &why), 0);
+  assert_int_equal(covered, 6);
+  assert_int_equal(nfix, 1);
+  assert_int_equal(fix[0].field, 2);
+  uint8_t out[16];
+  uint64_t from = 0x400000, to = 0x410000;
+  assert_int_equal(x86_relocate(out, code, covered, fix, nfix, from, to), 0);
+  /* the operand still addresses from + 6 + 0x100 */
+  assert_int_equal(to + 6 + (uint64_t)(int64_t)rel32(out + 2), from + 6 + 0x100);
+  assert_int_equal(x86_relocate(out, code, covered, fix, nfix, from, from + (4ull << 32)), -1);
+}
+
+/* ---- spans ---- */
+static void spans_group_nearby_sites(void **st) {
+  (void)st;
+  eng_site s[4];
+  for (int i = 0; i < 4; i++) s[i] = pad_site();
+  s[0].region = 0x401000;
+  s[1].region = 0x400000;
+  s[2].region = 0x400020; /* 16 bytes after s[1]'s end: same span */
+  s[3].region = 0x400020 + 16 + SPAN_GAP + 1; /* too far: new span */
+  eng_plan pl;
+  memset(&pl, 0, sizeof pl);
+  pl.sites = s;
+  pl.nsites = 4;
+  spans sp;
+  memset(&sp, 0, sizeof sp);
+  assert_int_equal(plan_spans(&sp, &pl), 0);
+  assert_int_equal(sp.n, 3);
+  assert_int_equal(sp.of[1], sp.of[2]);
+  assert_int_not_equal(sp.of[2], sp.of[3]);
+  assert_int_not_equal(sp.of[0], sp.of[3]);
+  assert_int_equal(sp.s[sp.of[1]].lo, 0x400000);
+  assert_int_equal(sp.s[sp.of[1]].hi, 0x400030);
+  assert_ptr_equal(span_at(&sp, 2, sp.work), sp.work + sp.s[sp.of[2]].off + 0x20);
+  spans_free(&sp);
+}
+
+/* ---- the remote-call stub, on a real traced child ---- */
+/* The child keeps known values in every register the injection touches and
+ * exits 3 as soon as one differs. */
+static void register_loop(void) {
+  __asm__ volatile(
+      "mov %%rsp, %%r12\n"
+      "mov $0x1111, %%rax\n mov $0x2222, %%rcx\n mov $0x3333, %%rdx\n mov $0x4444, %%rsi\n"
+      "mov $0x5555, %%rdi\n mov $0x8888, %%r8\n mov $0x9999, %%r9\n mov $0xaaaa, %%r10\n"
+      "mov $0xbbbb, %%r11\n"
+      "1: cmp $0x1111, %%rax\n jne 2f\n cmp $0x2222, %%rcx\n jne 2f\n cmp $0x3333, %%rdx\n jne 2f\n"
+      "cmp $0x4444, %%rsi\n jne 2f\n cmp $0x5555, %%rdi\n jne 2f\n cmp $0x8888, %%r8\n jne 2f\n"
+      "cmp $0x9999, %%r9\n jne 2f\n cmp $0xaaaa, %%r10\n jne 2f\n cmp $0xbbbb, %%r11\n jne 2f\n"
+      "cmp %%rsp, %%r12\n jne 2f\n jmp 1b\n"
+      "2: mov $60, %%eax\n mov $3, %%edi\n syscall\n" ::
+          : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "memory", "cc");
+}
+
+static int die_at = -1;
+static void die_hook(int step) {
+  if (step == die_at) _exit(0); /* the tracer dies: ptrace detaches */
+}
+
+static pid_t spawn_looper(void) {
+  pid_t c = fork();
+  if (c == 0) {
+    register_loop();
+    _exit(4);
+  }
+  usleep(20000);
+  return c;
+}
+
+static void stub_call_returns_and_restores(void **st) {
+  (void)st;
+  pid_t c = spawn_looper();
+  assert_true(c > 0);
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  proc p;
+  assert_int_equal(proc_open(&p, c, -1), ENG_OK);
+  assert_int_equal(stop_threads(&p, 1000000, 1), ENG_OK);
+  long ret = 0;
+  assert_int_equal(remote_syscall(&p, SYS_getpid, 0, 0, 0, 0, 0, 0, &ret), 0);
+  assert_int_equal(ret, c);
+  proc_close(&p);
+  sigprocmask(SIG_UNBLOCK, &chld, NULL);
+  usleep(30000);
+  int stt;
+  assert_int_equal(waitpid(c, &stt, WNOHANG), 0); /* still looping: registers intact */
+  kill(c, SIGKILL);
+  waitpid(c, &stt, 0);
+}
+
+static void stub_tracer_dies_at_every_step(void **st) {
+  (void)st;
+  for (int step = 0; step < 4; step++) {
+    for (int rep = 0; rep < 5; rep++) {
+      pid_t c = spawn_looper();
+      assert_true(c > 0);
+      pid_t tracer = fork();
+      if (tracer == 0) {
+        sigset_t chld;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &chld, NULL);
+        proc p;
+        if (proc_open(&p, c, -1) || stop_threads(&p, 1000000, 1)) _exit(1);
+        die_at = step;
+        test_step_hook = die_hook;
+        long ret;
+        remote_syscall(&p, SYS_getpid, 0, 0, 0, 0, 0, 0, &ret);
+        _exit(2); /* not reached: the hook exits */
+      }
+      int ts;
+      assert_int_equal(waitpid(tracer, &ts, 0), tracer);
+      assert_true(WIFEXITED(ts));
+      assert_int_equal(WEXITSTATUS(ts), 0);
+      usleep(30000);
+      int cs;
+      pid_t r = waitpid(c, &cs, WNOHANG);
+      if (r != 0) fail_msg("step %d: the target ended (status 0x%x) after the tracer died", step, cs);
+      kill(c, SIGKILL);
+      waitpid(c, &cs, 0);
+    }
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(payload_valid),
+      cmocka_unit_test(payload_every_prefix_refused),
+      cmocka_unit_test(payload_field_refusals),
+      cmocka_unit_test(site_bytes_pad_and_prologue),
+      cmocka_unit_test(trampoline_paths),
+      cmocka_unit_test(prologue_whole_instructions),
+      cmocka_unit_test(prologue_rip_relative_moves),
+      cmocka_unit_test(spans_group_nearby_sites),
+      cmocka_unit_test(stub_call_returns_and_restores),
+      cmocka_unit_test(stub_tracer_dies_at_every_step),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
