@@ -35,9 +35,6 @@ bool hpm_has_prefix(const char *s, const char *prefix);
 hpm_result hpm_fail(hpm_diag *diag, hpm_result r, const char *field, const char *d1,
                     const char *d2, const char *d3);
 
-/* Decimal and hex rendering for diagnostics, into caller buffers. */
-const char *hpm_fmt_u64(uint64_t v, char buf[24]);
-const char *hpm_fmt_hex(const uint8_t *p, size_t n, char *buf, size_t cap);
 
 /* Join a/b into buf ("payloads/kernel"), truncating. */
 const char *hpm_path2(char *buf, size_t cap, const char *a, const char *b);

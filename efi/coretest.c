@@ -71,14 +71,6 @@ static void check(bool ok, const char *what) {
     failures++;
 }
 
-static void hex(const uint8_t *p, size_t n, char *out) {
-  static const char digits[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = digits[p[i] >> 4];
-    out[2 * i + 1] = digits[p[i] & 15];
-  }
-  out[2 * n] = 0;
-}
 
 static void test_sha256(void) {
   uint8_t d[HPM_DIGEST_LEN];
@@ -88,7 +80,7 @@ static void test_sha256(void) {
     check(false, "hpm_sha256");
     return;
   }
-  hex(d, sizeof d, h);
+  hpm_fmt_hex(d, sizeof d, h, sizeof h);
   Print(L"HPM-CORETEST: sha256(abc) = %a\r\n", h);
   check(hpm_ct_equal(d, sha256_abc, sizeof d), "sha256 known answer");
 }

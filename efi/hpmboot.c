@@ -74,19 +74,12 @@ static void sb_char(sbuf *b, char c) {
 }
 static void sb_u64(sbuf *b, uint64_t v) {
   char t[24];
-  int n = 0;
-  do {
-    t[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  while (n) sb_char(b, t[--n]);
+  sb_add(b, hpm_fmt_u64(v, t));
 }
 static void sb_hex(sbuf *b, const uint8_t *p, size_t n) {
-  static const char d[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    sb_char(b, d[p[i] >> 4]);
-    sb_char(b, d[p[i] & 15]);
-  }
+  char t[2 * HPM_DIGEST_LEN + 1];
+  for (size_t i = 0; i < n; i += HPM_DIGEST_LEN)
+    sb_add(b, hpm_fmt_hex(p + i, n - i < HPM_DIGEST_LEN ? n - i : HPM_DIGEST_LEN, t, sizeof t));
 }
 
 /* ---- files on the ESP ------------------------------------------------------ */

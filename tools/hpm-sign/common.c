@@ -173,7 +173,7 @@ const char *utc_string(uint64_t ts, char buf[32]) {
 }
 
 const char *hex32(const uint8_t d[HPM_DIGEST_LEN], char out[HEX_DIGEST]) {
-  hpmw_hex(d, HPM_DIGEST_LEN, out);
+  hpm_fmt_hex(d, HPM_DIGEST_LEN, out, HEX_DIGEST);
   return out;
 }
 

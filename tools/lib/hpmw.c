@@ -45,15 +45,6 @@ static uint32_t get_le32(const uint8_t *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-void hpmw_hex(const uint8_t *p, size_t n, char *out) {
-  static const char d[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = d[p[i] >> 4];
-    out[2 * i + 1] = d[p[i] & 15];
-  }
-  out[2 * n] = '\0';
-}
-
 static int fdt_emit(void *fdt, const hpmw_manifest *m, const uint8_t (*hashes)[HPM_DIGEST_LEN]) {
   int rc = 0;
   uint64_t offset = 0;
@@ -217,7 +208,7 @@ int hpmw_add_signature(uint8_t **buf, size_t *len, hpm_alg alg,
   for (uint32_t i = 0; i < count; i++) {
     const uint8_t *x = *buf + sig_off + HPM_SIG_HEADER_SIZE + (size_t)i * HPM_SIG_ENTRY_SIZE;
     if (memcmp(x + HPM_SIG_ENT_OFF_KEYID, key_id, HPM_DIGEST_LEN) == 0) {
-      hpmw_hex(key_id, HPM_DIGEST_LEN, hex);
+      hpm_fmt_hex(key_id, HPM_DIGEST_LEN, hex, sizeof hex);
       return fail(e, "the container is already signed by key %s", hex);
     }
   }

@@ -92,7 +92,5 @@ int hpmw_write_file(const char *path, const uint8_t *data, size_t len, unsigned 
 /* Read a whole file (malloc'd; limit bounds the size). */
 int hpmw_read_file(const char *path, uint64_t limit, uint8_t **out, size_t *len, hpmw_err *e);
 
-/* Lower-case hex of n bytes into out (2n+1 bytes). */
-void hpmw_hex(const uint8_t *p, size_t n, char *out);
 
 #endif

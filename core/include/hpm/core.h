@@ -238,6 +238,13 @@ HPM_MUST_CHECK hpm_result hpm_signature_check(const hpm_pubkey *key, const uint8
 HPM_MUST_CHECK hpm_result hpm_sha256(const uint8_t *data, size_t len,
                                      uint8_t out[HPM_DIGEST_LEN]);
 
+/* Decimal rendering of v into buf; returns buf. */
+const char *hpm_fmt_u64(uint64_t v, char buf[24]);
+
+/* Lower-case hex of n bytes into buf (cap >= 2n+1 for all of it; shorter
+ * output is truncated at a whole byte and always NUL-terminated). */
+const char *hpm_fmt_hex(const uint8_t *p, size_t n, char *buf, size_t cap);
+
 /* Constant-time equality of two equal-length buffers. */
 bool hpm_ct_equal(const uint8_t *a, const uint8_t *b, size_t len);
 
