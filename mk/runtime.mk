@@ -4,7 +4,7 @@
 #   $(B)/runtime/hpm                 the host command (apply/revert/list/status/agent)
 #   $(B)/tools/hpm-patchgen          payload builder (docs/hotpatch-authoring.md)
 #   make check-hotpatch              pytest tests/hotpatch -> $(B)/results/hotpatch.xml
-#   make check-fuzz-hotpatch         short libFuzzer run -> $(B)/results/fuzz-hotpatch.txt
+#   make check-fuzz-hotpatch         short libFuzzer runs (payload+ELF, journal) -> $(B)/results/fuzz-hotpatch.txt
 #   make bench-hotpatch              pause / scale / call-cost figures
 RT_CFLAGS := -Icore/include -Itools/lib -Iruntime
 RT_LIB_SRCS := runtime/payload.c runtime/x86.c
@@ -36,15 +36,25 @@ $(B)/fuzz/fuzz_hotpatch_payload: tests/fuzz/fuzz_hotpatch_payload.c runtime/payl
 	$(CLANG) -std=gnu11 -g -O1 -Wall -Wextra -Werror -Iruntime -fsanitize=fuzzer,address,undefined \
 	  -fno-sanitize-recover=all tests/fuzz/fuzz_hotpatch_payload.c runtime/payload.c -o $@
 
+# libFuzzer target for the per-process journal reader.
+$(B)/fuzz/fuzz_journal: tests/fuzz/fuzz_journal.c runtime/state.c core/util.c $(RT_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CLANG) -std=gnu11 -g -O1 -Wall -Wextra -Werror $(RT_CFLAGS) -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=all tests/fuzz/fuzz_journal.c runtime/state.c core/util.c -o $@
+
 FUZZ_HOTPATCH_SECONDS ?= 30
 .PHONY: check-fuzz-hotpatch check-hotpatch bench-hotpatch
-check-fuzz-hotpatch: $(B)/fuzz/fuzz_hotpatch_payload
-	@mkdir -p $(B)/results $(B)/fuzz/corpus-hotpatch
-	@if $(B)/fuzz/fuzz_hotpatch_payload -max_total_time=$(FUZZ_HOTPATCH_SECONDS) -max_len=65536 \
+check-fuzz-hotpatch: $(B)/fuzz/fuzz_hotpatch_payload $(B)/fuzz/fuzz_journal
+	@mkdir -p $(B)/results $(B)/fuzz/corpus-hotpatch $(B)/fuzz/corpus-journal
+	@pass=0; fail=0; \
+	if $(B)/fuzz/fuzz_hotpatch_payload -max_total_time=$(FUZZ_HOTPATCH_SECONDS) -max_len=65536 \
 	     $(B)/fuzz/corpus-hotpatch tests/fuzz/corpus-hotpatch 2>$(B)/fuzz/fuzz-hotpatch.log; then \
-	  echo "fuzz-hotpatch: 1 passed, 0 failed" | tee $(B)/results/fuzz-hotpatch.txt; \
-	else tail -30 $(B)/fuzz/fuzz-hotpatch.log; \
-	  echo "fuzz-hotpatch: 0 passed, 1 failed" | tee $(B)/results/fuzz-hotpatch.txt; false; fi
+	  pass=$$((pass + 1)); else tail -30 $(B)/fuzz/fuzz-hotpatch.log; fail=$$((fail + 1)); fi; \
+	if $(B)/fuzz/fuzz_journal -max_total_time=$(FUZZ_HOTPATCH_SECONDS) -max_len=8192 \
+	     $(B)/fuzz/corpus-journal tests/fuzz/corpus-journal 2>$(B)/fuzz/fuzz-journal.log; then \
+	  pass=$$((pass + 1)); else tail -30 $(B)/fuzz/fuzz-journal.log; fail=$$((fail + 1)); fi; \
+	echo "fuzz-hotpatch: $$pass passed, $$fail failed" | tee $(B)/results/fuzz-hotpatch.txt; \
+	[ $$fail -eq 0 ]
 
 check-hotpatch: $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(B)/tools/hpm-sign
 	@mkdir -p $(B)/results

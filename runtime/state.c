@@ -8,10 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static void hex(char *o, const uint8_t *b, size_t n) {
-  for (size_t i = 0; i < n; i++) sprintf(o + 2 * i, "%02x", b[i]);
-  o[2 * n] = 0;
-}
+#include "hpm/core.h"
+
 static int unhex(const char *h, uint8_t *b, size_t n) {
   if (strlen(h) != 2 * n) return -1;
   for (size_t i = 0; i < n; i++) {
@@ -40,7 +38,7 @@ int st_write(const char *path, const st_proc *s) {
   for (int i = 0; i < s->nsites; i++) {
     const eng_site *e = &s->sites[i];
     char h[2 * HPP_REGION_MAX + 1];
-    hex(h, e->orig, e->len);
+    hpm_fmt_hex(e->orig, e->len, h, sizeof h);
     fprintf(f, "site %s %llx %llx %llx %u %u %u %u %s %llx\n", e->name, (unsigned long long)e->region,
             (unsigned long long)e->entry, (unsigned long long)e->size, e->len, e->mode, e->flip_off, e->flags, h,
             (unsigned long long)e->next);
