@@ -24,6 +24,8 @@ DEB_PACKAGES=(
   xz-utils curl ca-certificates pkg-config dosfstools mtools ovmf
   qemu-system-x86 qemu-utils sbsigntool efitools
   libelf-dev libdw-dev libzydis-dev libssl-dev busybox-static cpio
+  swtpm swtpm-tools tpm2-tools libsqlite3-dev sqlite3 libcurl4-openssl-dev
+  libinih-dev tzdata
 )
 
 # ---- pinned sources --------------------------------------------------------
