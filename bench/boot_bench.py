@@ -58,7 +58,7 @@ def one_boot(m, index):
     fig = {}
     for kv in found.group(1).split():
         k, v = kv.split("=", 1)
-        fig[k] = v if k == "source" else int(v)
+        fig[k] = v if k in ("source", "sha") else int(v)
     if fig["tsc_khz"] == 0:
         raise SystemExit(f"bench-boot: run {index}: TSC not calibrated:\n{b.describe()}")
     fig["qemu_s"] = b.seconds
@@ -103,7 +103,7 @@ def main():
             f["readonly_bytes"] / ro, f["bytes"] / max(f["verify_us"], 1)))
     for mib, size, f, runs in rows:
         print(f"  {mib} MiB runs (total ms): " + ", ".join(ms(r["total_us"]) for r in runs) +
-              f"; TSC {f['tsc_khz'] / 1000:.0f} MHz; container {size} bytes")
+              f"; TSC {f['tsc_khz'] / 1000:.0f} MHz; container {size} bytes; SHA-256 by {f['sha']}")
     print("  verify/ro: time verifying over time just reading the same files (goal <= 0.25);"
           " total/ro: start to handover over that read time")
     efi = hpmvm.HPMBOOT.stat().st_size

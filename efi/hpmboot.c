@@ -517,9 +517,9 @@ static void bench_report(void) {
   }
   uint64_t total = end - timing.start;
   uint64_t other = total - timing.read - timing.verify - timing.state;
-  Print(L"hpm: bench: source=tsc tsc_khz=%lu files=%u bytes=%lu read_us=%lu verify_us=%lu "
+  Print(L"hpm: bench: source=tsc sha=%a tsc_khz=%lu files=%u bytes=%lu read_us=%lu verify_us=%lu "
         L"state_us=%lu other_us=%lu total_us=%lu readonly_bytes=%lu readonly_us=%lu\r\n",
-        per_ms, timing.files, timing.bytes, ticks_us(timing.read, per_ms),
+        hpm_sha256_accelerated() ? "shani" : "mbedtls", per_ms, timing.files, timing.bytes, ticks_us(timing.read, per_ms),
         ticks_us(timing.verify, per_ms), ticks_us(timing.state, per_ms),
         ticks_us(other, per_ms), ticks_us(total, per_ms), ro_bytes, ticks_us(ro, per_ms));
 }

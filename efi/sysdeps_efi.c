@@ -10,7 +10,7 @@
 #include <efilib.h>
 
 #include "mbedtls/memory_buffer_alloc.h"
-#include "mbedtls/sha256.h"
+#include "hpm/core.h"
 #include "sysdeps_efi.h"
 
 hpm_log_level hpm_efi_log_threshold = HPM_LOG_INFO;
@@ -74,8 +74,10 @@ static void out(CHAR16 *s) {
     uefi_call_wrapper(ST->ConOut->OutputString, 2, ST->ConOut, s);
 }
 
+/* SHA-NI when the CPU has it (checked once by CPUID), else mbedTLS's
+ * portable code (core/sha256_accel.c). */
 int hpm_sys_sha256(const uint8_t *data, size_t len, uint8_t out[32]) {
-  return mbedtls_sha256_ret(data, len, out, 0) == 0 ? 0 : -1;
+  return hpm_sha256_mbedtls(data, len, out, true);
 }
 
 /* Widen the ASCII message in chunks; anything outside printable ASCII

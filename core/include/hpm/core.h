@@ -238,6 +238,15 @@ HPM_MUST_CHECK hpm_result hpm_signature_check(const hpm_pubkey *key, const uint8
 HPM_MUST_CHECK hpm_result hpm_sha256(const uint8_t *data, size_t len,
                                      uint8_t out[HPM_DIGEST_LEN]);
 
+/* SHA-256 by mbedTLS, with whole blocks compressed by the CPU's SHA
+ * extensions when accel is set and the CPU has them (x86-64 SHA-NI; see
+ * core/sha256_accel.c).  0 on success.  For platform seams whose SHA-256
+ * would otherwise be mbedTLS's portable code (the boot stage). */
+int hpm_sha256_mbedtls(const uint8_t *data, size_t len, uint8_t out[HPM_DIGEST_LEN], bool accel);
+
+/* Whether hpm_sha256_mbedtls(..., true) uses the CPU's SHA extensions here. */
+bool hpm_sha256_accelerated(void);
+
 /* Decimal rendering of v into buf; returns buf. */
 const char *hpm_fmt_u64(uint64_t v, char buf[24]);
 
