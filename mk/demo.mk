@@ -1,4 +1,21 @@
 # make demo: the guided tour (grows with each part of hpm).
+#
+#   $(B)/demo/hpm-demo-service   the demo's service (demo/service.c, with a visible bug)
+#   $(B)/demo/hpm-demo-client    keeps calling it and checks every answer
+#   $(B)/demo/fix.bin            the hotpatch payload that fixes it (hpm-patchgen)
+DEMO_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -Wl,--build-id \
+               -fpatchable-function-entry=16,14
+
+$(B)/demo/hpm-demo-%: demo/%.c
+	@mkdir -p $(@D)
+	$(CC) $(DEMO_CFLAGS) $< -o $@
+
+$(B)/demo/fix.bin: demo/fix.c demo/map $(B)/demo/hpm-demo-service $(B)/tools/hpm-patchgen
+	$(B)/tools/hpm-patchgen --target $(B)/demo/hpm-demo-service --map demo/map --source demo/fix.c --out $@
+
+DEMO_BINS := $(B)/demo/hpm-demo-service $(B)/demo/hpm-demo-client $(B)/demo/fix.bin
+ALL_TARGETS += $(DEMO_BINS)
+
 .PHONY: demo
 demo: all
 	@B="$(B)" bash scripts/demo.sh
