@@ -99,6 +99,23 @@ $(HPMBOOT_SIGNED_EFI): $(HPMBOOT_EFI) $(HPM_DB_KEY) $(HPM_DB_CERT)
 .PHONY: hpmboot-signed
 hpmboot-signed: $(HPMBOOT_SIGNED_EFI)
 
+# TEST ONLY: enrolls PK/KEK/db from .auth files into an OVMF variable store
+# in setup mode (firmware-tests/test_secureboot.py, test_measured.py).
+HPM_SB_ENROLL := $(B)/efi/hpm-sb-enroll.efi
+$(B)/efi/sb-enroll/sb-enroll.o: firmware-tests/efi/sb-enroll.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(EFI_CC) $(EFI_BASE_CFLAGS) $(WARN) $(EFI_GNUEFI_CPPFLAGS) -c $< -o $@
+$(B)/efi/hpm-sb-enroll.so: $(B)/efi/sb-enroll/sb-enroll.o $(EFI_CRT0) $(EFI_LDS)
+	$(EFI_LD) $(EFI_LDFLAGS) $(EFI_CRT0) $< $(GNUEFI_LIB)/libefi.a $(GNUEFI_LIB)/libgnuefi.a -o $@
+$(HPM_SB_ENROLL): $(B)/efi/hpm-sb-enroll.so scripts/efi-pe-finish.py
+	$(call efi-objcopy,$<,$@)
+
+.PHONY: check-secureboot
+# Secure Boot and measured boot under OVMF's Secure Boot build + swtpm.
+check-secureboot: $(HPMBOOT_SIGNED_EFI) $(HPM_SB_ENROLL) $(B)/tools/hpm-sign $(DEPS_STAMP)
+	HPM_BUILD=$(B) $(PYTHON) -m pytest -q firmware-tests/test_secureboot.py \
+	  firmware-tests/test_measured.py
+
 BENCH_BOOT_MIB  ?= 16 64
 BENCH_BOOT_RUNS ?= 3
 
@@ -113,6 +130,6 @@ bench-boot: $(HPMBOOT_EFI) $(B)/tools/hpm-sign $(DEPS_STAMP)
 	@HPM_BUILD=$(B) BENCH_BOOT_MIB='$(BENCH_BOOT_MIB)' BENCH_BOOT_RUNS='$(BENCH_BOOT_RUNS)' \
 	  $(PYTHON) bench/boot_bench.py
 
-ALL_TARGETS += $(HPMBOOT_EFI) $(HPMBOOT_SIGNED_EFI) $(B)/keys/dev-untrusted.pub
+ALL_TARGETS += $(HPMBOOT_EFI) $(HPMBOOT_SIGNED_EFI) $(HPM_SB_ENROLL) $(B)/keys/dev-untrusted.pub
 
--include $(HPMBOOT_OBJS:.o=.d)
+-include $(HPMBOOT_OBJS:.o=.d) $(B)/efi/sb-enroll/sb-enroll.d
