@@ -530,8 +530,8 @@ static void bench_report(void) {
 /* The two events of docs/boot-interface.md "Measured boot"; the outcome is
  * published as HpmBootTpm.  A failed measurement does not stop the boot:
  * nothing unverified runs, and a remote verifier sees the missing events. */
-static void measure(const slot_data *s, char letter, hpm_bs_decision d, unsigned attempt,
-                    uint32_t floor, const char *hex) {
+static void measure(const slot_data *s, const hpm_payload *k, char letter, hpm_bs_decision d,
+                    unsigned attempt, uint32_t floor, const char *hex) {
   static char baseline[256], decision[256];
   sbuf b = {baseline, sizeof baseline, 0};
   sb_add(&b, "hpm.baseline sha256=");
@@ -551,7 +551,7 @@ static void measure(const slot_data *s, char letter, hpm_bs_decision d, unsigned
   sb_u64(&e, floor);
   char outcome[96];
   EFI_STATUS st = hpmboot_measure(s->file, HPM_HEADER_SIZE + (UINTN)s->m.manifest_size, baseline,
-                                  decision, outcome, sizeof outcome);
+                                  decision, k->data, (UINTN)k->size, outcome, sizeof outcome);
   if (st == EFI_NOT_FOUND)
     Print(L"hpm: tpm: no TPM 2.0 (EFI_TCG2_PROTOCOL): booting unmeasured\r\n");
   else if (EFI_ERROR(st))
@@ -826,7 +826,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
             s->m.version, s->m.svn, hpm_bs_decision_to_string(d));
     Print(L"hpm: baseline %a\r\n", hex);
 
-    measure(s, letter[0], d, sel.attempt, st.floor, hex);
+    measure(s, k, letter[0], d, sel.attempt, st.floor, hex);
 
     if (timing.on) bench_report();
     BOOLEAN loaded = FALSE;

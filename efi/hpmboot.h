@@ -49,9 +49,12 @@ unsigned hpmboot_sb_allow_end(void);
 #define HPMBOOT_PCR_TEXT "8"
 /* Extend HPMBOOT_PCR with the baseline event (digest of tbs = header ||
  * manifest; event data baseline_text) then the decision event (digest and
- * event data decision_text).  outcome receives the HpmBootTpm text.
- * EFI_NOT_FOUND: no TPM; another error: a measurement failed. */
+ * event data decision_text), then PCR 4 with the kernel (Authenticode hash
+ * of the verified buffer, EV_EFI_BOOT_SERVICES_APPLICATION).  outcome
+ * receives the HpmBootTpm text.  EFI_NOT_FOUND: no TPM; another error: a
+ * measurement failed (the events before it are logged). */
 EFI_STATUS hpmboot_measure(const uint8_t *tbs, UINTN tbs_len, const char *baseline_text,
-                           const char *decision_text, char *outcome, UINTN outcome_size);
+                           const char *decision_text, const uint8_t *kernel, UINTN kernel_len,
+                           char *outcome, UINTN outcome_size);
 
 #endif

@@ -11,8 +11,13 @@
  *   2. EV_IPL "hpm.decision slot=.. svn=.. reason=..": the digest extended
  *      is the hash of that text itself.
  *
- * The kernel is measured by the firmware's LoadImage (PCR 4, the verified
- * buffer) and the initrd by the Linux EFI stub (PCR 9, the bytes hpm's
+ * and PCR 4 with the kernel, as the firmware logs any boot application
+ * (EV_EFI_BOOT_SERVICES_APPLICATION, the firmware's Authenticode hash of
+ * the verified in-memory buffer, PE_COFF_IMAGE).  The firmware does not
+ * measure it itself: LoadImage from a buffer has no device path, and hpm's
+ * Secure Boot exception answers for that buffer without the firmware's
+ * handler chain (efi/hpmboot_secboot.c).  The initrd is measured by the
+ * Linux EFI stub (PCR 9, EV_EVENT_TAG "Linux initrd", the bytes hpm's
  * LoadFile2 serves: the verified buffer).
  */
 #include "hpmboot.h"
@@ -68,7 +73,18 @@ typedef struct tcg2 {
 static EFI_GUID tcg2_guid = EFI_TCG2_PROTOCOL_GUID;
 
 #define EV_IPL 0x0000000Du
-#define EVENT_TEXT_MAX 512
+#define EV_EFI_BOOT_SERVICES_APPLICATION 0x80000003u
+#define PE_COFF_IMAGE 0x10ULL
+#define KERNEL_PCR 4
+#define EVENT_DATA_MAX 512
+
+/* TCG PC Client PFP: the event data of a boot application. */
+typedef struct {
+  EFI_PHYSICAL_ADDRESS ImageLocationInMemory;
+  UINT64 ImageLengthInMemory;
+  UINT64 ImageLinkTimeAddress;
+  UINT64 LengthOfDevicePath;
+} image_load_event;
 
 static tcg2 *find_tpm(void) {
   tcg2 *t = NULL;
@@ -82,40 +98,50 @@ static tcg2 *find_tpm(void) {
   return t;
 }
 
-/* One event: hash `data`, extend HPMBOOT_PCR, log `text` as the event data. */
-static EFI_STATUS extend(tcg2 *t, const void *data, UINTN len, const char *text) {
-  static UINT8 buf[sizeof(tcg2_event) + EVENT_TEXT_MAX];
-  UINTN n = 0;
-  while (text[n]) n++;
-  if (n > EVENT_TEXT_MAX) return EFI_BAD_BUFFER_SIZE;
+/* One event: hash data[0..len) (flags: PE_COFF_IMAGE for an Authenticode
+ * hash), extend pcr, log ev[0..ev_len) as the event data. */
+static EFI_STATUS extend(tcg2 *t, UINT32 pcr, UINT32 type, UINT64 flags, const void *data,
+                         UINTN len, const void *ev_data, UINTN ev_len) {
+  static UINT8 buf[sizeof(tcg2_event) + EVENT_DATA_MAX];
+  if (ev_len > EVENT_DATA_MAX) return EFI_BAD_BUFFER_SIZE;
   tcg2_event *ev = (tcg2_event *)buf;
-  ev->Size = (UINT32)(sizeof(tcg2_event) + n);
+  ev->Size = (UINT32)(sizeof(tcg2_event) + ev_len);
   ev->Header.HeaderSize = sizeof(tcg2_event_header);
   ev->Header.HeaderVersion = 1;
-  ev->Header.PCRIndex = HPMBOOT_PCR;
-  ev->Header.EventType = EV_IPL;
-  CopyMem(ev->Event, (VOID *)text, n);
-  return uefi_call_wrapper(t->HashLogExtendEvent, 5, t, 0ULL,
+  ev->Header.PCRIndex = pcr;
+  ev->Header.EventType = type;
+  CopyMem(ev->Event, (VOID *)ev_data, ev_len);
+  return uefi_call_wrapper(t->HashLogExtendEvent, 5, t, flags,
                            (EFI_PHYSICAL_ADDRESS)(UINTN)data, (UINT64)len, ev);
 }
 
+static EFI_STATUS extend_text(tcg2 *t, const void *data, UINTN len, const char *text) {
+  return extend(t, HPMBOOT_PCR, EV_IPL, 0, data, len, text, strlena((CHAR8 *)text));
+}
+
 EFI_STATUS hpmboot_measure(const uint8_t *tbs, UINTN tbs_len, const char *baseline_text,
-                           const char *decision_text, char *outcome, UINTN outcome_size) {
+                           const char *decision_text, const uint8_t *kernel, UINTN kernel_len,
+                           char *outcome, UINTN outcome_size) {
   tcg2 *t = find_tpm();
-  const char *msg;
+  const char *msg = "measured pcr=" HPMBOOT_PCR_TEXT ",4 events=3";
   EFI_STATUS st = EFI_SUCCESS;
   if (t == NULL) {
     msg = "absent";
     st = EFI_NOT_FOUND;
-  } else {
-    st = extend(t, tbs, tbs_len, baseline_text);
-    if (EFI_ERROR(st)) {
-      msg = "error: extending the baseline event failed";
-    } else {
-      st = extend(t, decision_text, strlena((CHAR8 *)decision_text), decision_text);
-      msg = EFI_ERROR(st) ? "error: extending the decision event failed"
-                          : "measured pcr=" HPMBOOT_PCR_TEXT " events=2";
-    }
+  }
+  if (!EFI_ERROR(st)) {
+    st = extend_text(t, tbs, tbs_len, baseline_text);
+    if (EFI_ERROR(st)) msg = "error: extending the baseline event failed";
+  }
+  if (!EFI_ERROR(st)) {
+    st = extend_text(t, decision_text, strlena((CHAR8 *)decision_text), decision_text);
+    if (EFI_ERROR(st)) msg = "error: extending the decision event failed";
+  }
+  if (!EFI_ERROR(st)) {
+    image_load_event le = {(EFI_PHYSICAL_ADDRESS)(UINTN)kernel, kernel_len, 0, 0};
+    st = extend(t, KERNEL_PCR, EV_EFI_BOOT_SERVICES_APPLICATION, PE_COFF_IMAGE, kernel,
+                kernel_len, &le, sizeof le);
+    if (EFI_ERROR(st)) msg = "error: extending the kernel event failed";
   }
   UINTN i = 0;
   for (; msg[i] && i + 1 < outcome_size; i++) outcome[i] = msg[i];
