@@ -527,7 +527,19 @@ static void bench_report(void) {
 
 /* ---- measured boot ---------------------------------------------------------- */
 
-/* The two events of docs/boot-interface.md "Measured boot"; the outcome is
+/* One word per decision, for the decision event (docs/boot-interface.md). */
+static const char *decision_word(hpm_bs_decision d) {
+  switch (d) {
+    case HPM_BS_BOOT_ONESHOT: return "one-shot";
+    case HPM_BS_BOOT_GOOD: return "marked-good";
+    case HPM_BS_BOOT_TRIAL: return "trial";
+    case HPM_BS_BOOT_FALLBACK: return "fallback";
+    case HPM_BS_NOTHING_BOOTABLE: break;
+  }
+  return "nothing-bootable";
+}
+
+/* The events of docs/boot-interface.md "Measured boot"; the outcome is
  * published as HpmBootTpm.  A failed measurement does not stop the boot:
  * nothing unverified runs, and a remote verifier sees the missing events. */
 static void measure(const slot_data *s, const hpm_payload *k, char letter, hpm_bs_decision d,
@@ -544,17 +556,19 @@ static void measure(const slot_data *s, const hpm_payload *k, char letter, hpm_b
   sb_add(&e, " svn=");
   sb_u64(&e, s->m.svn);
   sb_add(&e, " reason=");
-  sb_add(&e, hpm_bs_decision_to_string(d));
+  sb_add(&e, decision_word(d));
   sb_add(&e, " attempt=");
   sb_u64(&e, attempt);
   sb_add(&e, " floor=");
   sb_u64(&e, floor);
   char outcome[96];
-  EFI_STATUS st = hpmboot_measure(s->file, HPM_HEADER_SIZE + (UINTN)s->m.manifest_size, baseline,
-                                  decision, k->data, (UINTN)k->size, outcome, sizeof outcome);
-  if (st == EFI_NOT_FOUND)
+  EFI_STATUS st = EFI_SUCCESS;
+  hpmboot_tpm_result r =
+      hpmboot_measure(s->file, HPM_HEADER_SIZE + (UINTN)s->m.manifest_size, baseline, decision,
+                      k->data, (UINTN)k->size, &st, outcome, sizeof outcome);
+  if (r == HPMBOOT_TPM_ABSENT)
     Print(L"hpm: tpm: no TPM 2.0 (EFI_TCG2_PROTOCOL): booting unmeasured\r\n");
-  else if (EFI_ERROR(st))
+  else if (r == HPMBOOT_TPM_FAILED)
     Print(L"hpm: tpm: warning: %a: %r (booting; the event log lacks hpm's events)\r\n", outcome, st);
   else
     Print(L"hpm: tpm: %a\r\n", outcome);

@@ -51,10 +51,12 @@ unsigned hpmboot_sb_allow_end(void);
  * manifest; event data baseline_text) then the decision event (digest and
  * event data decision_text), then PCR 4 with the kernel (Authenticode hash
  * of the verified buffer, EV_EFI_BOOT_SERVICES_APPLICATION).  outcome
- * receives the HpmBootTpm text.  EFI_NOT_FOUND: no TPM; another error: a
- * measurement failed (the events before it are logged). */
-EFI_STATUS hpmboot_measure(const uint8_t *tbs, UINTN tbs_len, const char *baseline_text,
-                           const char *decision_text, const uint8_t *kernel, UINTN kernel_len,
-                           char *outcome, UINTN outcome_size);
+ * receives the HpmBootTpm text; *st the firmware's status on failure (the
+ * events before the failed one are logged). */
+typedef enum { HPMBOOT_TPM_MEASURED, HPMBOOT_TPM_ABSENT, HPMBOOT_TPM_FAILED } hpmboot_tpm_result;
+hpmboot_tpm_result hpmboot_measure(const uint8_t *tbs, UINTN tbs_len, const char *baseline_text,
+                                   const char *decision_text, const uint8_t *kernel,
+                                   UINTN kernel_len, EFI_STATUS *st, char *outcome,
+                                   UINTN outcome_size);
 
 #endif

@@ -119,32 +119,40 @@ static EFI_STATUS extend_text(tcg2 *t, const void *data, UINTN len, const char *
   return extend(t, HPMBOOT_PCR, EV_IPL, 0, data, len, text, strlena((CHAR8 *)text));
 }
 
-EFI_STATUS hpmboot_measure(const uint8_t *tbs, UINTN tbs_len, const char *baseline_text,
-                           const char *decision_text, const uint8_t *kernel, UINTN kernel_len,
-                           char *outcome, UINTN outcome_size) {
-  tcg2 *t = find_tpm();
-  const char *msg = "measured pcr=" HPMBOOT_PCR_TEXT ",4 events=3";
-  EFI_STATUS st = EFI_SUCCESS;
-  if (t == NULL) {
-    msg = "absent";
-    st = EFI_NOT_FOUND;
-  }
-  if (!EFI_ERROR(st)) {
-    st = extend_text(t, tbs, tbs_len, baseline_text);
-    if (EFI_ERROR(st)) msg = "error: extending the baseline event failed";
-  }
-  if (!EFI_ERROR(st)) {
-    st = extend_text(t, decision_text, strlena((CHAR8 *)decision_text), decision_text);
-    if (EFI_ERROR(st)) msg = "error: extending the decision event failed";
-  }
-  if (!EFI_ERROR(st)) {
-    image_load_event le = {(EFI_PHYSICAL_ADDRESS)(UINTN)kernel, kernel_len, 0, 0};
-    st = extend(t, KERNEL_PCR, EV_EFI_BOOT_SERVICES_APPLICATION, PE_COFF_IMAGE, kernel,
-                kernel_len, &le, sizeof le);
-    if (EFI_ERROR(st)) msg = "error: extending the kernel event failed";
-  }
+static void set_text(char *out, UINTN size, const char *msg) {
   UINTN i = 0;
-  for (; msg[i] && i + 1 < outcome_size; i++) outcome[i] = msg[i];
-  if (outcome_size) outcome[i] = 0;
-  return st;
+  for (; msg[i] && i + 1 < size; i++) out[i] = msg[i];
+  if (size) out[i] = 0;
+}
+
+hpmboot_tpm_result hpmboot_measure(const uint8_t *tbs, UINTN tbs_len, const char *baseline_text,
+                                   const char *decision_text, const uint8_t *kernel,
+                                   UINTN kernel_len, EFI_STATUS *st, char *outcome,
+                                   UINTN outcome_size) {
+  *st = EFI_SUCCESS;
+  tcg2 *t = find_tpm();
+  if (t == NULL) {
+    set_text(outcome, outcome_size, "absent");
+    return HPMBOOT_TPM_ABSENT;
+  }
+  const char *msg = NULL;
+  *st = extend_text(t, tbs, tbs_len, baseline_text);
+  if (EFI_ERROR(*st)) {
+    msg = "error: extending the baseline event failed";
+  } else {
+    *st = extend_text(t, decision_text, strlena((CHAR8 *)decision_text), decision_text);
+    if (EFI_ERROR(*st)) msg = "error: extending the decision event failed";
+  }
+  if (msg == NULL) {
+    image_load_event le = {(EFI_PHYSICAL_ADDRESS)(UINTN)kernel, kernel_len, 0, 0};
+    *st = extend(t, KERNEL_PCR, EV_EFI_BOOT_SERVICES_APPLICATION, PE_COFF_IMAGE, kernel,
+                 kernel_len, &le, sizeof le);
+    if (EFI_ERROR(*st)) msg = "error: extending the kernel event failed";
+  }
+  if (msg != NULL) {
+    set_text(outcome, outcome_size, msg);
+    return HPMBOOT_TPM_FAILED;
+  }
+  set_text(outcome, outcome_size, "measured pcr=" HPMBOOT_PCR_TEXT ",4 events=3");
+  return HPMBOOT_TPM_MEASURED;
 }

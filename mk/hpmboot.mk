@@ -10,6 +10,10 @@
 #     HPM_DB_KEY=db.key HPM_DB_CERT=db.crt   the fleet's db signing key + cert
 #                          (default: a development db key generated once into
 #                          $(B)/keys/dev-db.{key,crt}, never committed)
+#   $(B)/efi/hpm-sb-enroll.efi   TEST ONLY: enrolls Secure Boot test keys
+#   make hpmboot-signed    the signed image only
+#   make check-secureboot  firmware-tests/test_secureboot.py + test_measured.py
+#                          (OVMF Secure Boot build, swtpm; about 1 min)
 #   make check-boot        firmware-tests/test_boot*.py only
 #   make bench-boot        hpmboot.efi start -> handover (read, verify, state
 #                          write) for BENCH_BOOT_MIB (default "16 64") MiB
