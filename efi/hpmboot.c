@@ -14,6 +14,7 @@
  * to the firmware boot menu.
  */
 #include "hpmboot.h"
+#include "hpm/format.h"
 #include "sysdeps_efi.h"
 
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab);
@@ -524,6 +525,56 @@ static void bench_report(void) {
         ticks_us(other, per_ms), ticks_us(total, per_ms), ro_bytes, ticks_us(ro, per_ms));
 }
 
+/* ---- measured boot ---------------------------------------------------------- */
+
+/* One word per decision, for the decision event (docs/boot-interface.md). */
+static const char *decision_word(hpm_bs_decision d) {
+  switch (d) {
+    case HPM_BS_BOOT_ONESHOT: return "one-shot";
+    case HPM_BS_BOOT_GOOD: return "marked-good";
+    case HPM_BS_BOOT_TRIAL: return "trial";
+    case HPM_BS_BOOT_FALLBACK: return "fallback";
+    case HPM_BS_NOTHING_BOOTABLE: break;
+  }
+  return "nothing-bootable";
+}
+
+/* The events of docs/boot-interface.md "Measured boot"; the outcome is
+ * published as HpmBootTpm.  A failed measurement does not stop the boot:
+ * nothing unverified runs, and a remote verifier sees the missing events. */
+static void measure(const slot_data *s, const hpm_payload *k, char letter, hpm_bs_decision d,
+                    unsigned attempt, uint32_t floor, const char *hex) {
+  static char baseline[256], decision[256];
+  sbuf b = {baseline, sizeof baseline, 0};
+  sb_add(&b, "hpm.baseline sha256=");
+  sb_add(&b, hex);
+  sb_add(&b, " version=");
+  sb_add(&b, s->m.version);
+  sbuf e = {decision, sizeof decision, 0};
+  sb_add(&e, "hpm.decision slot=");
+  sb_char(&e, letter);
+  sb_add(&e, " svn=");
+  sb_u64(&e, s->m.svn);
+  sb_add(&e, " reason=");
+  sb_add(&e, decision_word(d));
+  sb_add(&e, " attempt=");
+  sb_u64(&e, attempt);
+  sb_add(&e, " floor=");
+  sb_u64(&e, floor);
+  char outcome[96];
+  EFI_STATUS st = EFI_SUCCESS;
+  hpmboot_tpm_result r =
+      hpmboot_measure(s->file, HPM_HEADER_SIZE + (UINTN)s->m.manifest_size, baseline, decision,
+                      k->data, (UINTN)k->size, &st, outcome, sizeof outcome);
+  if (r == HPMBOOT_TPM_ABSENT)
+    Print(L"hpm: tpm: no TPM 2.0 (EFI_TCG2_PROTOCOL): booting unmeasured\r\n");
+  else if (r == HPMBOOT_TPM_FAILED)
+    Print(L"hpm: tpm: warning: %a: %r (booting; the event log lacks hpm's events)\r\n", outcome, st);
+  else
+    Print(L"hpm: tpm: %a\r\n", outcome);
+  publish(L"HpmBootTpm", outcome);
+}
+
 /* ---- refusal screen --------------------------------------------------------- */
 
 static void print_lines(const char *prefix, const char *text) {
@@ -653,6 +704,9 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
   self = image;
   uefi_call_wrapper(BS->SetWatchdogTimer, 4, WATCHDOG_SECONDS, WATCHDOG_CODE, 0, NULL);
   Print(L"\r\nhpmboot %a: verified boot of signed baselines\r\n", hpmboot_version);
+  const char *sb = hpmboot_sb_state_to_string(hpmboot_secure_boot_state());
+  Print(L"hpm: secure boot: %a\r\n", sb);
+  publish(L"HpmBootSecureBoot", sb);
 
   hpm_bootstate st;
   hpm_bs_default(&st, HPM_BS_ORIGIN_FRESH);
@@ -785,6 +839,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
       Print(L"hpm: booting slot %c: baseline %a (svn %u): %a\r\n", (CHAR16)letter[0],
             s->m.version, s->m.svn, hpm_bs_decision_to_string(d));
     Print(L"hpm: baseline %a\r\n", hex);
+
+    measure(s, k, letter[0], d, sel.attempt, st.floor, hex);
 
     if (timing.on) bench_report();
     BOOLEAN loaded = FALSE;

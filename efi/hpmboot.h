@@ -32,4 +32,31 @@ EFI_STATUS hpmboot_handover(EFI_HANDLE parent, const uint8_t *kernel, UINTN kern
                             const uint8_t *initrd, UINTN initrd_len, const char *cmdline,
                             BOOLEAN *loaded);
 
+/* efi/hpmboot_secboot.c: what the firmware says about Secure Boot, and the
+ * scoped exception for the verified kernel (docs/boot-interface.md). */
+typedef enum { HPMBOOT_SB_OFF, HPMBOOT_SB_ON, HPMBOOT_SB_SETUP } hpmboot_sb_state;
+hpmboot_sb_state hpmboot_secure_boot_state(void);
+const char *hpmboot_sb_state_to_string(hpmboot_sb_state s);
+/* Between begin and end, the firmware's image check answers "allowed" for
+ * one image whose bytes equal buf[0..len) and defers everything else to
+ * the firmware.  end() restores the firmware's check and returns how many
+ * times the exception was used (0 or 1). */
+void hpmboot_sb_allow_begin(const uint8_t *buf, UINTN len);
+unsigned hpmboot_sb_allow_end(void);
+
+/* efi/hpmboot_tpm.c: measured boot.  The PCR hpm extends. */
+#define HPMBOOT_PCR 8
+#define HPMBOOT_PCR_TEXT "8"
+/* Extend HPMBOOT_PCR with the baseline event (digest of tbs = header ||
+ * manifest; event data baseline_text) then the decision event (digest and
+ * event data decision_text), then PCR 4 with the kernel (Authenticode hash
+ * of the verified buffer, EV_EFI_BOOT_SERVICES_APPLICATION).  outcome
+ * receives the HpmBootTpm text; *st the firmware's status on failure (the
+ * events before the failed one are logged). */
+typedef enum { HPMBOOT_TPM_MEASURED, HPMBOOT_TPM_ABSENT, HPMBOOT_TPM_FAILED } hpmboot_tpm_result;
+hpmboot_tpm_result hpmboot_measure(const uint8_t *tbs, UINTN tbs_len, const char *baseline_text,
+                                   const char *decision_text, const uint8_t *kernel,
+                                   UINTN kernel_len, EFI_STATUS *st, char *outcome,
+                                   UINTN outcome_size);
+
 #endif

@@ -95,7 +95,14 @@ EFI_STATUS hpmboot_handover(EFI_HANDLE parent, const uint8_t *kernel, UINTN kern
     }
   }
 
+  /* Under Secure Boot the firmware would check the kernel against db;
+   * hpm has already authenticated exactly these bytes, so its image check
+   * is told so for this one buffer, for the duration of this call only. */
+  hpmboot_sb_allow_begin(kernel, kernel_len);
   st = uefi_call_wrapper(BS->LoadImage, 6, FALSE, parent, NULL, (VOID *)kernel, kernel_len, &kh);
+  unsigned vouched = hpmboot_sb_allow_end();
+  if (vouched)
+    Print(L"hpm: secure boot: the firmware accepted the kernel on hpm's verification\r\n");
   if (EFI_ERROR(st)) {
     Print(L"hpm: error: the firmware refused to load the verified kernel (LoadImage): %r\r\n", st);
     goto out_lf;

@@ -33,6 +33,12 @@ UNTRUSTED_KEY = KEYS / "dev-untrusted.pem"
 
 OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+# Secure Boot: OVMF's SMM build (authenticated variables); VARS start in
+# setup mode and get test keys from hpm-sb-enroll.efi (enroll_secure_boot).
+OVMF_CODE_SECBOOT = Path("/usr/share/OVMF/OVMF_CODE_4M.secboot.fd")
+HPMBOOT_SIGNED = BUILD / "efi" / "hpmboot.signed.efi"
+SB_ENROLL = BUILD / "efi" / "hpm-sb-enroll.efi"
+DB_CERT = KEYS / "dev-db.crt"  # the db certificate `make` signed hpmboot.signed.efi with
 QEMU = "qemu-system-x86_64"
 GUID = "28b3057a-0599-4bcf-861b-d81782718919"
 BASE_CMDLINE = "console=ttyS0 loglevel=4 panic=-1"
@@ -52,7 +58,7 @@ echo "HPMTEST: cmdline=$CMD"
 G=@GUID@
 V=/sys/firmware/efi/efivars
 for v in HpmBootSlot HpmBootBaseline HpmBootVersion HpmBootSvn HpmBootAttempt HpmBootReason HpmBootFloor \
-         HpmBootStateSeq HpmBootRequest; do
+         HpmBootStateSeq HpmBootRequest HpmBootSecureBoot HpmBootTpm; do
   if [ -e "$V/$v-$G" ]; then echo "HPMTEST: var $v=$(tail -c +5 "$V/$v-$G")"; else echo "HPMTEST: var $v absent"; fi
 done
 if [ -e "$V/HpmBootSlots-$G" ]; then
@@ -99,6 +105,18 @@ for w in $CMD; do
     hpmtest.slotreq=*) slotreq "${w#hpmtest.slotreq=}" ;;
   esac
 done
+# With a TPM: the PCRs and the whole TCG event log (base64), for the host to replay.
+if [ -d /sys/class/tpm/tpm0 ]; then
+  mount -t securityfs securityfs /sys/kernel/security || echo "HPMTEST: mount securityfs failed"
+  for p in 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
+    echo "HPMTEST: pcr-sha256 $p=$(cat /sys/class/tpm/tpm0/pcr-sha256/$p)"
+  done
+  echo "HPMTEST: eventlog-begin"
+  base64 /sys/kernel/security/tpm0/binary_bios_measurements | sed 's/^/HPMTEST: eventlog /'
+  echo "HPMTEST: eventlog-end"
+else
+  echo "HPMTEST: no tpm"
+fi
 echo "HPMTEST: done"
 sync
 poweroff -f
@@ -162,17 +180,27 @@ class Machine:
     """One test machine: a FAT ESP image and a private OVMF variable store,
     both persisting across boot() calls (as on real hardware)."""
 
-    def __init__(self, workdir, esp_mib=96):
+    def __init__(self, workdir, esp_mib=96, loader=HPMBOOT, vars_template=OVMF_VARS,
+                 secure_boot=False, tpm=False):
+        """loader: the image installed as BOOTX64.EFI.  secure_boot: run
+        OVMF's Secure Boot (SMM) build; vars_template then usually holds
+        enrolled keys (enroll_secure_boot).  tpm: attach a fresh swtpm
+        (TPM 2.0, TIS) whose state persists across this machine's boots."""
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.esp = self.dir / "esp.img"
         self.vars = self.dir / "OVMF_VARS_4M.fd"
-        shutil.copyfile(OVMF_VARS, self.vars)
+        self.secure_boot = secure_boot
+        self.tpm_dir = self.dir / "tpm" if tpm else None
+        if self.tpm_dir:
+            shutil.rmtree(self.tpm_dir, ignore_errors=True)
+            self.tpm_dir.mkdir()
+        shutil.copyfile(vars_template, self.vars)
         self.esp.unlink(missing_ok=True)  # mkfs.vfat -C will not overwrite
         subprocess.run(["mkfs.vfat", "-C", "-n", "HPMESP", str(self.esp), str(esp_mib * 1024)],
                        check=True, capture_output=True)
         self._mtools(["mmd", "-i", str(self.esp), "::/EFI", "::/EFI/BOOT", "::/EFI/hpm"])
-        self.put(HPMBOOT, "EFI/BOOT/BOOTX64.EFI")
+        self.put(loader, "EFI/BOOT/BOOTX64.EFI")
         self.boots = []
 
     def _mtools(self, args):
@@ -198,14 +226,42 @@ class Machine:
     def boot(self, timeout=90, stop_at=None, stop_delay=0.0):
         """Boot once.  Returns a Boot.  stop_at: regex; QEMU is killed
         stop_delay seconds after the serial console first matches it."""
-        cmd = [QEMU, "-machine", "q35,accel=tcg", "-cpu", "max", "-m", "1024", "-smp", "1",
+        machine, code, extra = "q35,accel=tcg", OVMF_CODE, []
+        if self.secure_boot:
+            # The Secure Boot build keeps variables in SMM: QEMU must model it.
+            machine, code = "q35,smm=on,accel=tcg", OVMF_CODE_SECBOOT
+            extra += ["-global", "driver=cfi.pflash01,property=secure,value=on",
+                      "-global", "ICH9-LPC.disable_s3=1"]
+        swtpm = None
+        if self.tpm_dir:
+            sock = self.tpm_dir / "swtpm.sock"
+            sock.unlink(missing_ok=True)
+            swtpm = subprocess.Popen(["swtpm", "socket", "--tpm2", "--tpmstate",
+                                      f"dir={self.tpm_dir}", "--ctrl",
+                                      f"type=unixio,path={sock}", "--terminate"],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+            for _ in range(100):
+                if sock.exists():
+                    break
+                time.sleep(0.05)
+            extra += ["-chardev", f"socket,id=chrtpm,path={sock}",
+                      "-tpmdev", "emulator,id=tpm0,chardev=chrtpm",
+                      "-device", "tpm-tis,tpmdev=tpm0"]
+        cmd = [QEMU, "-machine", machine, "-cpu", "max", "-m", "1024", "-smp", "1",
                "-nographic", "-no-reboot", "-nic", "none",
-               "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+               "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={code}",
                "-drive", f"if=pflash,format=raw,unit=1,file={self.vars}",
-               "-drive", f"format=raw,file={self.esp}"]
+               "-drive", f"format=raw,file={self.esp}"] + extra
         start = time.monotonic()
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT)
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT)
+        except BaseException:
+            if swtpm:
+                swtpm.kill()
+                swtpm.wait()
+            raise
         raw = b""
         kill_at = None
         killed_reason = None
@@ -235,6 +291,12 @@ class Machine:
             rest, _ = proc.communicate()
             if killed_reason is None:
                 raw += rest or b""
+            if swtpm:
+                try:
+                    swtpm.wait(timeout=10)  # --terminate: ends with QEMU's connection
+                except subprocess.TimeoutExpired:
+                    swtpm.kill()  # only the swtpm this call started
+                    swtpm.wait()
         b = Boot(strip_ansi(raw.decode("utf-8", "replace")), proc.returncode,
                  time.monotonic() - start, killed_reason)
         self.boots.append(b)
@@ -269,6 +331,21 @@ class Boot:
     @property
     def reached_linux(self):
         return "HPMTEST: init-start" in self.serial
+
+    @property
+    def pcrs(self):
+        """PCR index -> SHA-256 bank value (hex), as the booted Linux read it."""
+        return {int(i): v.strip().lower() for i, v in
+                re.findall(r"^HPMTEST: pcr-sha256 (\d+)=([0-9A-Fa-f]+)\s*$", self.serial, re.M)}
+
+    @property
+    def event_log(self):
+        """The TCG event log bytes (binary_bios_measurements), or None."""
+        if "HPMTEST: eventlog-end" not in self.serial:
+            return None
+        import base64
+        lines = re.findall(r"^HPMTEST: eventlog (\S+)$", self.serial, re.M)
+        return base64.b64decode("".join(lines))
 
     def hpm_lines(self):
         return "\n".join(l for l in self.serial.splitlines()
@@ -320,3 +397,54 @@ def fixtures():
         check_prerequisites()
         _fixtures = Fixtures(BUILD / "firmware-tests")
     return _fixtures
+
+
+# ---- Secure Boot test keys ------------------------------------------------
+
+EFI_GLOBAL_GUID = "8be4df61-93ca-11d2-aa0d-00e098032b8c"
+OWNER_GUID = "4d1fa0a8-6c1a-4b6e-9d2e-6b2f1e5f0a11"  # arbitrary, the tests' key owner
+
+
+def make_sb_auth_files(outdir, db_cert=None):
+    """Fresh PK and KEK (and the given db certificate, default the build's
+    dev-db.crt) as time-based authenticated writes: PK.auth (self-signed by
+    PK), KEK.auth (signed by PK), db.auth (signed by KEK).  The private keys
+    exist only in outdir (a test's tmp dir)."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    db_cert = Path(db_cert or DB_CERT)
+
+    def run(*args):
+        subprocess.run([str(a) for a in args], check=True, capture_output=True, cwd=outdir)
+
+    for name in ("PK", "KEK"):
+        run("openssl", "req", "-quiet", "-new", "-x509", "-newkey", "rsa:2048", "-nodes",
+            "-sha256", "-days", "30", "-subj", f"/CN=hpm firmware-test {name}/",
+            "-keyout", f"{name}.key", "-out", f"{name}.crt")
+    shutil.copyfile(db_cert, outdir / "db.crt")
+    for name in ("PK", "KEK", "db"):
+        run("cert-to-efi-sig-list", "-g", OWNER_GUID, f"{name}.crt", f"{name}.esl")
+    run("sign-efi-sig-list", "-g", OWNER_GUID, "-k", "PK.key", "-c", "PK.crt", "PK", "PK.esl",
+        "PK.auth")
+    run("sign-efi-sig-list", "-g", OWNER_GUID, "-k", "PK.key", "-c", "PK.crt", "KEK", "KEK.esl",
+        "KEK.auth")
+    run("sign-efi-sig-list", "-g", OWNER_GUID, "-k", "KEK.key", "-c", "KEK.crt", "db", "db.esl",
+        "db.auth")
+    return {n: outdir / f"{n}.auth" for n in ("PK", "KEK", "db")}
+
+
+def enroll_secure_boot(workdir, db_cert=None):
+    """A VARS file with fresh test PK/KEK and db = db_cert, Secure Boot on.
+    Boots hpm-sb-enroll.efi once on OVMF's Secure Boot build (setup mode)."""
+    workdir = Path(workdir)
+    auth = make_sb_auth_files(workdir / "keys", db_cert)
+    m = Machine(workdir / "enroll", esp_mib=16, loader=SB_ENROLL, secure_boot=True)
+    m._mtools(["mmd", "-i", str(m.esp), "::/EFI/enroll"])
+    for name, path in auth.items():
+        m.put(path, f"EFI/enroll/{name}.auth")
+    b = m.boot(timeout=180, stop_at=r"ENROLL: (done|.*(Error|Denied|Violation|Invalid|open|read))",
+               stop_delay=3)
+    assert "ENROLL: done SetupMode=0" in b.serial, "enrolling test keys failed:\n" + b.tail()
+    out = workdir / "OVMF_VARS_4M.enrolled.fd"
+    shutil.copyfile(m.vars, out)
+    return out

@@ -63,7 +63,13 @@ EFI_LDFLAGS := -nostdlib -znocombreloc -T $(EFI_LDS) -shared -Bsymbolic --no-und
 # gnu-efi script's .reloc placeholder would go and OVMF refuses the image).
 EFI_PE_SECTIONS := -j .text -j .sdata -j .data -j .dynamic -j .dynsym \
                    -j .rel -j .rela -j .rel.* -j .rela.* -j .reloc
-efi-objcopy = $(EFI_OBJCOPY) $(EFI_PE_SECTIONS) --target efi-app-x86_64 --subsystem=10 $(1) $(2)
+# Then scripts/efi-pe-finish.py sets the NX-compatible DLL characteristic
+# (objcopy cannot), anchors gnu-efi's placeholder relocation block inside the
+# image and refuses W+X or unaligned sections: what UEFI CA signing requires.
+# --strip-all: no COFF symbol table after the last section (sbsign would
+# hash it as trailing data).
+efi-objcopy = $(EFI_OBJCOPY) $(EFI_PE_SECTIONS) --strip-all --target efi-app-x86_64 --subsystem=10 $(1) $(2) \
+              && $(PYTHON) $(TOP)/scripts/efi-pe-finish.py $(2) || { rm -f $(2); false; }
 
 # ---- objects ----------------------------------------------------------------
 EFI_MBEDTLS_SRCS := $(patsubst %,$(EFI_MBEDTLS_SRC)/library/%.c,$(EFI_MBEDTLS_MODULES))
@@ -133,7 +139,7 @@ $(B)/efi/hpm-coretest.so: $(EFI_CORETEST_OBJ) $(EFI_SYSDEPS_OBJ) $(EFI_CORE_LIB)
 	$(EFI_LD) $(EFI_LDFLAGS) $(EFI_CRT0) $(EFI_CORETEST_OBJ) $(EFI_SYSDEPS_OBJ) \
 	  $(EFI_LINK_LIBS) -o $@
 
-$(EFI_CORETEST): $(B)/efi/hpm-coretest.so
+$(EFI_CORETEST): $(B)/efi/hpm-coretest.so scripts/efi-pe-finish.py
 	$(call efi-objcopy,$<,$@)
 
 # Boots hpm-coretest.efi under QEMU (TCG) + OVMF: about 6-9 s.

@@ -5,6 +5,15 @@
 #     HPM_TRUST_KEYS=a.pub,b.pub   PEM public keys (default: a development key
 #                                  generated once into $(B)/keys/)
 #     HPM_TRUST_THRESHOLD=N        distinct trusted signers required (default 1)
+#   $(B)/efi/hpmboot.signed.efi  the same image signed for UEFI Secure Boot
+#                          with sbsign (docs/operations.md "Secure Boot keys"):
+#     HPM_DB_KEY=db.key HPM_DB_CERT=db.crt   the fleet's db signing key + cert
+#                          (default: a development db key generated once into
+#                          $(B)/keys/dev-db.{key,crt}, never committed)
+#   $(B)/efi/hpm-sb-enroll.efi   TEST ONLY: enrolls Secure Boot test keys
+#   make hpmboot-signed    the signed image only
+#   make check-secureboot  firmware-tests/test_secureboot.py + test_measured.py
+#                          (OVMF Secure Boot build, swtpm; about 1 min)
 #   make check-boot        firmware-tests/test_boot*.py only
 #   make bench-boot        hpmboot.efi start -> handover (read, verify, state
 #                          write) for BENCH_BOOT_MIB (default "16 64") MiB
@@ -65,9 +74,51 @@ $(B)/efi/hpmboot.so: $(HPMBOOT_OBJS) $(EFI_SYSDEPS_OBJ) $(EFI_CORE_LIB) $(EFI_DE
 	$(EFI_LD) $(subst -T $(EFI_LDS),-T $(HPMBOOT_LDS),$(EFI_LDFLAGS)) $(EFI_CRT0) \
 	  $(HPMBOOT_OBJS) $(EFI_SYSDEPS_OBJ) $(EFI_LINK_LIBS) -o $@
 
-$(HPMBOOT_EFI): $(B)/efi/hpmboot.so
+$(HPMBOOT_EFI): $(B)/efi/hpmboot.so scripts/efi-pe-finish.py
 	$(call efi-objcopy,$<,$@)
 	@echo "hpmboot.efi: $$(stat -c %s $@) bytes"
+
+# ---- Secure Boot signature -------------------------------------------------
+HPM_DEV_DB          := $(B)/keys/dev-db
+HPM_DB_KEY          ?= $(HPM_DEV_DB).key
+HPM_DB_CERT         ?= $(HPM_DEV_DB).crt
+HPMBOOT_SIGNED_EFI  := $(B)/efi/hpmboot.signed.efi
+
+# A throwaway RSA-2048 db key for development and the firmware tests.
+$(HPM_DEV_DB).crt:
+	@mkdir -p $(@D)
+	@rm -f $(HPM_DEV_DB).key $@
+	openssl req -quiet -new -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 \
+	  -subj '/CN=hpm development db key (not for production)/' \
+	  -keyout $(HPM_DEV_DB).key -out $@ 2>/dev/null
+$(HPM_DEV_DB).key: $(HPM_DEV_DB).crt
+
+# sbverify checks the result against the certificate before it is kept.
+$(HPMBOOT_SIGNED_EFI): $(HPMBOOT_EFI) $(HPM_DB_KEY) $(HPM_DB_CERT)
+	@rm -f $@ $@.tmp
+	sbsign --key $(HPM_DB_KEY) --cert $(HPM_DB_CERT) --output $@.tmp $(HPMBOOT_EFI)
+	sbverify --cert $(HPM_DB_CERT) $@.tmp > /dev/null
+	mv $@.tmp $@
+
+.PHONY: hpmboot-signed
+hpmboot-signed: $(HPMBOOT_SIGNED_EFI)
+
+# TEST ONLY: enrolls PK/KEK/db from .auth files into an OVMF variable store
+# in setup mode (firmware-tests/test_secureboot.py, test_measured.py).
+HPM_SB_ENROLL := $(B)/efi/hpm-sb-enroll.efi
+$(B)/efi/sb-enroll/sb-enroll.o: firmware-tests/efi/sb-enroll.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(EFI_CC) $(EFI_BASE_CFLAGS) $(WARN) $(EFI_GNUEFI_CPPFLAGS) -c $< -o $@
+$(B)/efi/hpm-sb-enroll.so: $(B)/efi/sb-enroll/sb-enroll.o $(EFI_CRT0) $(EFI_LDS)
+	$(EFI_LD) $(EFI_LDFLAGS) $(EFI_CRT0) $< $(GNUEFI_LIB)/libefi.a $(GNUEFI_LIB)/libgnuefi.a -o $@
+$(HPM_SB_ENROLL): $(B)/efi/hpm-sb-enroll.so scripts/efi-pe-finish.py
+	$(call efi-objcopy,$<,$@)
+
+.PHONY: check-secureboot
+# Secure Boot and measured boot under OVMF's Secure Boot build + swtpm.
+check-secureboot: $(HPMBOOT_SIGNED_EFI) $(HPM_SB_ENROLL) $(B)/tools/hpm-sign $(DEPS_STAMP)
+	HPM_BUILD=$(B) $(PYTHON) -m pytest -q firmware-tests/test_secureboot.py \
+	  firmware-tests/test_measured.py
 
 BENCH_BOOT_MIB  ?= 16 64
 BENCH_BOOT_RUNS ?= 3
@@ -83,6 +134,6 @@ bench-boot: $(HPMBOOT_EFI) $(B)/tools/hpm-sign $(DEPS_STAMP)
 	@HPM_BUILD=$(B) BENCH_BOOT_MIB='$(BENCH_BOOT_MIB)' BENCH_BOOT_RUNS='$(BENCH_BOOT_RUNS)' \
 	  $(PYTHON) bench/boot_bench.py
 
-ALL_TARGETS += $(HPMBOOT_EFI) $(B)/keys/dev-untrusted.pub
+ALL_TARGETS += $(HPMBOOT_EFI) $(HPMBOOT_SIGNED_EFI) $(HPM_SB_ENROLL) $(B)/keys/dev-untrusted.pub
 
--include $(HPMBOOT_OBJS:.o=.d)
+-include $(HPMBOOT_OBJS:.o=.d) $(B)/efi/sb-enroll/sb-enroll.d
