@@ -6,6 +6,8 @@
 #   make check-hotpatch              pytest tests/hotpatch -> $(B)/results/hotpatch.xml
 #   make check-fuzz-hotpatch         short libFuzzer runs (payload+ELF, journal) -> $(B)/results/fuzz-hotpatch.txt
 #   make bench-hotpatch              pause / scale / call-cost figures
+#   make check-lifecycle             pytest tests/lifecycle (status, mark-good, stage, rollback
+#                                    against a fake efivarfs + ESP) -> $(B)/results/lifecycle.xml
 RT_CFLAGS := -Icore/include -Itools/lib -Iruntime
 RT_LIB_SRCS := runtime/payload.c runtime/x86.c
 RT_SRCS := $(filter-out $(RT_LIB_SRCS),$(wildcard runtime/*.c))
@@ -59,6 +61,11 @@ check-fuzz-hotpatch: $(B)/fuzz/fuzz_hotpatch_payload $(B)/fuzz/fuzz_journal
 check-hotpatch: $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(B)/tools/hpm-sign
 	@mkdir -p $(B)/results
 	HPM_BUILD=$(B) $(PYTHON) -m pytest -q -p no:cacheprovider --junitxml=$(B)/results/hotpatch.xml tests/hotpatch
+
+.PHONY: check-lifecycle
+check-lifecycle: $(B)/runtime/hpm $(B)/tools/hpm-sign
+	@mkdir -p $(B)/results
+	HPM_BUILD=$(B) $(PYTHON) -m pytest -q -p no:cacheprovider --junitxml=$(B)/results/lifecycle.xml tests/lifecycle
 
 bench-hotpatch: $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(B)/tools/hpm-sign
 	HPM_BUILD=$(B) $(PYTHON) tests/hotpatch/bench.py

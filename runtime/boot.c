@@ -550,7 +550,10 @@ static hpm_result load_detached(void *ctx, const char *file, uint64_t expected, 
   return HPM_OK;
 }
 
+static const char *trust_dir_used = "";
+
 static int load_trust(const char *dir, hpm_pubkey *keys, size_t *n) {
+  trust_dir_used = dir;
   char pat[600];
   snprintf(pat, sizeof pat, "%s/*.pub", dir);
   glob_t g;
@@ -583,8 +586,8 @@ static int verify_baseline(const char *path, const hpm_trust *trust, uint8_t **b
   memset(&d, 0, sizeof d);
   hpm_result r = hpm_container_verify(*buf, *len, HPM_KIND_BASELINE, trust, &ops, m, &d);
   if (r != HPM_OK) {
-    msg("%s: %s%s%s%s%s", path, d.field[0] ? d.field : "", d.field[0] ? ": " : "", hpm_result_to_string(r),
-        d.detail[0] ? ": " : "", d.detail);
+    msg("%s: %s%s%s%s%s (trust store %s)", path, d.field[0] ? d.field : "", d.field[0] ? ": " : "",
+        hpm_result_to_string(r), d.detail[0] ? ": " : "", d.detail, trust_dir_used);
     return HPM_BOOT_EXIT_REFUSED;
   }
   return 0;
