@@ -390,3 +390,29 @@ def test_rollback_refusals(host):
     p = run(["rollback"], host.env)
     assert p.returncode == 1 and "below the rollback floor 6" in p.stderr
     assert host.getvar("HpmSlotRequest") is None
+
+
+# ---- the health-check hook that gates hpm-mark-good.service ---------------------
+
+def test_health_check_hook(tmp_path):
+    script = REPO / "systemd" / "hpm-health-check"
+    d = tmp_path / "health.d"
+
+    def check():
+        return subprocess.run([str(script), str(d)], capture_output=True, text=True, timeout=30)
+
+    p = check()
+    assert p.returncode == 0 and "no health checks" in p.stdout
+    d.mkdir()
+    (d / "10-ok").write_text("#!/bin/sh\nexit 0\n")
+    (d / "10-ok").chmod(0o755)
+    (d / "README").write_text("not executable: ignored\n")
+    p = check()
+    assert p.returncode == 0 and "1 check(s), all passed" in p.stdout
+    (d / "20-disk-full").write_text("#!/bin/sh\nexit 3\n")
+    (d / "20-disk-full").chmod(0o755)
+    p = check()
+    assert p.returncode == 1 and "20-disk-full: FAILED (exit 3)" in p.stderr
+    unit = (REPO / "systemd" / "hpm-mark-good.service").read_text()
+    assert "Requires=boot-complete.target" in unit and "SuccessExitStatus=6" in unit
+    assert "RequiredBy=boot-complete.target" in (REPO / "systemd" / "hpm-health-check.service").read_text()
