@@ -23,6 +23,7 @@ import hpmvm
 import lifecycle_vm as lv
 
 PLAN1 = """json before
+run stage0 hpm stage --tries 5 /src/v2.hpm
 run stage hpm stage --tries 2 /src/v2.hpm
 json after
 """
@@ -31,6 +32,7 @@ run markgood hpm mark-good
 json after
 """
 PLAN3 = """json before
+run statustext hpm status
 run markgood2 hpm mark-good
 run rollback hpm rollback
 """
@@ -72,8 +74,10 @@ def test_stage_reboot_mark_good(tmp_path, inputs):
     assert s["booted"] and s["slot"] == "a" and s["baseline"] == d1 and s["svn"] == 5
     assert s["attempt"] == 1 and s["marked_good"] is False and s["floor"] == 0
     assert s["reboot_pending"] is False
-    assert lv.rcs(boot)["stage"] == 0, boot.describe()
+    # staged twice: the second request replaces the first in efivarfs
+    assert lv.rcs(boot)["stage0"] == 0 and lv.rcs(boot)["stage"] == 0, boot.describe()
     assert "a reboot will activate it" in boot.serial
+    assert "HPMTEST: err hpm: note: replacing the slot request already pending" in boot.serial
     s = status(boot, "after")
     assert s["reboot_pending"] is True and s["next_slot"] == "b" and s["pending"]["slot_request"]
     assert "slot-b.hpm" in m.esp_files()
@@ -104,6 +108,8 @@ def test_stage_reboot_mark_good(tmp_path, inputs):
     assert s["reason"] == "highest-priority slot, marked good"
     assert s["floor"] == 6
     assert s["reboot_pending"] is False
+    assert "HPMTEST: out      Booted slot: b" in boot.serial
+    assert "HPMTEST: out   Rollback floor: svn 6" in boot.serial
     r = lv.rcs(boot)
-    assert r["markgood2"] == 6 and r["rollback"] == 1, boot.describe()
+    assert r["statustext"] == 0 and r["markgood2"] == 6 and r["rollback"] == 1, boot.describe()
     assert "no previous good slot" in boot.serial

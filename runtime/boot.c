@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -756,6 +757,13 @@ int hpm_boot_cmd_stage(int argc, char **argv) {
   struct stat sb;
   if (stat(hpmdir, &sb) || !S_ISDIR(sb.st_mode)) {
     msg("%s: not a directory: is the ESP mounted there? (--esp, HPM_ESP)", hpmdir);
+    rc = HPM_BOOT_EXIT_IO;
+    goto out;
+  }
+  /* One stage at a time: the folder itself is the lock (released at exit). */
+  int lockfd = open(hpmdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB)) {
+    msg("%s: %s", hpmdir, lockfd < 0 ? strerror(errno) : "another `hpm stage` is running: try again when it is done");
     rc = HPM_BOOT_EXIT_IO;
     goto out;
   }
