@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bootvars.h"
 #include "efivar.h"
 #include "hpm/core.h"
 #include "hpmw.h"
@@ -43,37 +44,6 @@ static void json_str(FILE *f, const char *s) {
     else fputc(*p, f);
   }
   fputc('"', f);
-}
-
-static int parse_u64(const char *s, uint64_t max, uint64_t *out) {
-  if (!*s || strlen(s) > 20) return -1;
-  uint64_t v = 0;
-  for (const char *p = s; *p; p++) {
-    if (*p < '0' || *p > '9') return -1;
-    unsigned d = (unsigned)(*p - '0');
-    if (v > (UINT64_MAX - d) / 10) return -1;
-    v = v * 10 + d;
-  }
-  if (v > max) return -1;
-  *out = v;
-  return 0;
-}
-
-static int parse_hex32(const char *s, uint8_t out[HPM_DIGEST_LEN]) {
-  if (strlen(s) != 2 * HPM_DIGEST_LEN) return -1;
-  for (unsigned i = 0; i < HPM_DIGEST_LEN; i++) {
-    unsigned v = 0;
-    for (unsigned k = 0; k < 2; k++) {
-      char c = s[2 * i + k];
-      unsigned d;
-      if (c >= '0' && c <= '9') d = (unsigned)(c - '0');
-      else if (c >= 'a' && c <= 'f') d = (unsigned)(c - 'a' + 10);
-      else return -1; /* lower case only, as published */
-      v = v * 16 + d;
-    }
-    out[i] = (uint8_t)v;
-  }
-  return 0;
 }
 
 /* dir/name into out; false (and an empty string) when it does not fit. */
@@ -106,48 +76,6 @@ static int read_var_text(const char *name, char *out, size_t cap, bool required,
   else
     snprintf(why, why_cap, "%s: %s", p, hpm_efivar_result_to_string(r));
   return r == HPM_EFIVAR_ABSENT ? HPM_BOOT_EXIT_NOT_HPMBOOT : HPM_BOOT_EXIT_IO;
-}
-
-static int parse_reason(const char *s) {
-  for (int r = 0; r < HPM_BS_REASON_COUNT_; r++)
-    if (!strcmp(s, hpm_bs_reason_to_string((hpm_bs_reason)r))) return r;
-  return -1;
-}
-
-/* HpmBootSlots: one line per slot, "a priority=2 tries=2 successful=0 svn=5
- * reason=none [detail=x] baseline=<hex>".  Strict: every slot once, every
- * known field present and in range; unknown fields are ignored. */
-static int parse_slots(char *text, hpm_boot_info *bi, char *why, size_t why_cap) {
-  unsigned seen = 0;
-  char *save = NULL;
-  for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-    char *s2 = NULL;
-    char *tok = strtok_r(line, " ", &s2);
-    int i = tok && strlen(tok) == 1 ? hpm_bs_slot_from_letter(tok[0]) : -1;
-    if (i < 0 || (seen & (1u << i))) { snprintf(why, why_cap, "HpmBootSlots: bad or repeated slot '%s'", tok ? tok : ""); return -1; }
-    seen |= 1u << i;
-    hpm_bs_slot *s = &bi->st.slots[i];
-    unsigned have = 0;
-    while ((tok = strtok_r(NULL, " ", &s2))) {
-      char *eq = strchr(tok, '=');
-      if (!eq) continue;
-      *eq = 0;
-      const char *k = tok, *v = eq + 1;
-      uint64_t n;
-      int bad = 0;
-      if (!strcmp(k, "priority")) { bad = parse_u64(v, HPM_BS_PRIORITY_MAX, &n); s->priority = (uint8_t)n; have |= 1; }
-      else if (!strcmp(k, "tries")) { bad = parse_u64(v, HPM_BS_TRIES_MAX, &n); s->tries = (uint8_t)n; have |= 2; }
-      else if (!strcmp(k, "successful")) { bad = parse_u64(v, 1, &n); s->successful = n == 1; have |= 4; }
-      else if (!strcmp(k, "svn")) { bad = parse_u64(v, UINT32_MAX, &n); s->svn = (uint32_t)n; have |= 8; }
-      else if (!strcmp(k, "reason")) { int r = parse_reason(v); bad = r < 0; s->reason = (hpm_bs_reason)(r < 0 ? 0 : r); have |= 16; }
-      else if (!strcmp(k, "baseline")) { bad = parse_hex32(v, s->digest); have |= 32; }
-      else if (!strcmp(k, "detail")) snprintf(bi->detail_text[i], sizeof bi->detail_text[i], "%s", v);
-      if (bad) { snprintf(why, why_cap, "HpmBootSlots: slot %c: bad %s '%s'", hpm_bs_slot_letter((unsigned)i), k, v); return -1; }
-    }
-    if (have != 63) { snprintf(why, why_cap, "HpmBootSlots: slot %c: a field is missing", hpm_bs_slot_letter((unsigned)i)); return -1; }
-  }
-  if (seen != (1u << HPM_BS_MAX_SLOTS) - 1) { snprintf(why, why_cap, "HpmBootSlots: not every slot a-d is listed"); return -1; }
-  return 0;
 }
 
 int hpm_boot_top_candidate(const hpm_bootstate *st) {
@@ -214,7 +142,7 @@ int hpm_boot_info_read(hpm_boot_info *bi, char *why, size_t why_cap) {
   bi->active = strlen(slot) == 1 ? hpm_bs_slot_from_letter(slot[0]) : -1;
   if (bi->active < 0) { snprintf(why, why_cap, "HpmBootSlot: '%s' is not a slot letter a-d", slot); return HPM_BOOT_EXIT_IO; }
   if ((r = read_var_text("HpmBootBaseline", bi->baseline_hex, sizeof bi->baseline_hex, true, why, why_cap))) return HPM_BOOT_EXIT_IO;
-  if (parse_hex32(bi->baseline_hex, bi->baseline)) { snprintf(why, why_cap, "HpmBootBaseline: not 64 lower-case hex digits"); return HPM_BOOT_EXIT_IO; }
+  if (hpm_bv_parse_hex32(bi->baseline_hex, bi->baseline)) { snprintf(why, why_cap, "HpmBootBaseline: not 64 lower-case hex digits"); return HPM_BOOT_EXIT_IO; }
   if ((r = read_var_text("HpmBootVersion", bi->version, sizeof bi->version, true, why, why_cap))) return HPM_BOOT_EXIT_IO;
   if ((r = read_var_text("HpmBootReason", bi->reason, sizeof bi->reason, true, why, why_cap))) return HPM_BOOT_EXIT_IO;
   if ((r = read_var_text("HpmBootRequest", bi->request, sizeof bi->request, false, why, why_cap))) return HPM_BOOT_EXIT_IO;
@@ -223,7 +151,7 @@ int hpm_boot_info_read(hpm_boot_info *bi, char *why, size_t why_cap) {
       {"HpmBootFloor", UINT32_MAX, 0}, {"HpmBootStateSeq", UINT64_MAX, 0}};
   for (unsigned i = 0; i < 4; i++) {
     if ((r = read_var_text(nums[i].name, num, sizeof num, true, why, why_cap))) return HPM_BOOT_EXIT_IO;
-    if (parse_u64(num, nums[i].max, &nums[i].v)) { snprintf(why, why_cap, "%s: '%s' is not a decimal number", nums[i].name, num); return HPM_BOOT_EXIT_IO; }
+    if (hpm_bv_parse_u64(num, nums[i].max, &nums[i].v)) { snprintf(why, why_cap, "%s: '%s' is not a decimal number", nums[i].name, num); return HPM_BOOT_EXIT_IO; }
   }
   bi->svn = (uint32_t)nums[0].v;
   bi->attempt = (uint32_t)nums[1].v;
@@ -232,7 +160,7 @@ int hpm_boot_info_read(hpm_boot_info *bi, char *why, size_t why_cap) {
   bi->st.origin = HPM_BS_ORIGIN_LOADED;
   bi->st.current_copy = 0;
   if ((r = read_var_text("HpmBootSlots", slots, sizeof slots, true, why, why_cap))) return HPM_BOOT_EXIT_IO;
-  if (parse_slots(slots, bi, why, why_cap)) return HPM_BOOT_EXIT_IO;
+  if (hpm_bv_parse_slots(slots, &bi->st, bi->detail_text, why, why_cap)) return HPM_BOOT_EXIT_IO;
 
   /* Requests the OS wrote this boot (NV+BS+RT). */
   uint8_t buf[HPM_BS_REQ_MAX_SIZE + 1];
@@ -389,7 +317,7 @@ static int parse_opts(int argc, char **argv, const char *usage, bool takes_file,
     case 'T': o->trust_dir = optarg; break;
     case 'E': o->esp = optarg; break;
     case 't':
-      if (parse_u64(optarg, HPM_BS_TRIES_MAX, &v) || v == 0) {
+      if (hpm_bv_parse_u64(optarg, HPM_BS_TRIES_MAX, &v) || v == 0) {
         msg("%s: --tries '%s': expected 1..%u", argv[0], optarg, HPM_BS_TRIES_MAX);
         return HPM_BOOT_EXIT_USAGE;
       }
