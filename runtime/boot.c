@@ -88,9 +88,21 @@ int hpm_boot_top_candidate(const hpm_bootstate *st) {
   return best;
 }
 
+/* The state the next boot starts from: this boot's, with the pending
+ * mark-good applied first (as the boot stage does, before a slot request). */
+static hpm_bootstate next_boot_base(const hpm_boot_info *bi) {
+  hpm_bootstate st = bi->st;
+  if (bi->markgood_len) {
+    hpm_bs_mark m = hpm_bs_apply_mark_good(&st, (const uint8_t *)bi->markgood, bi->markgood_len);
+    (void)m; /* malformed or stale: the boot stage ignores it, and so does this */
+  }
+  return st;
+}
+
 static void find_pending_reboot(hpm_boot_info *bi) {
   char a = hpm_bs_slot_letter((unsigned)bi->active);
-  bi->next_slot = hpm_boot_top_candidate(&bi->st);
+  hpm_bootstate base = next_boot_base(bi);
+  bi->next_slot = hpm_boot_top_candidate(&base);
   if (bi->oneshot >= 0 && bi->oneshot != bi->active) {
     bi->reboot_pending = true;
     bi->next_slot = bi->oneshot;
@@ -100,7 +112,7 @@ static void find_pending_reboot(hpm_boot_info *bi) {
   if (bi->slotreq_present && !bi->slotreq_valid) {
     snprintf(bi->reboot_why, sizeof bi->reboot_why, "HpmSlotRequest is malformed: the next boot discards it");
   } else if (bi->slotreq_present) {
-    hpm_bootstate next = bi->st;
+    hpm_bootstate next = base;
     hpm_bs_req_status rs = hpm_bs_apply_request(&next, &bi->slotreq);
     if (rs == HPM_BS_REQ_APPLIED) {
       int top = hpm_boot_top_candidate(&next);
@@ -168,12 +180,13 @@ int hpm_boot_info_read(hpm_boot_info *bi, char *why, size_t why_cap) {
   size_t len;
   if (hpm_efivar_read("HpmMarkGood", &attr, (uint8_t *)bi->markgood, sizeof bi->markgood - 1, &len) == HPM_EFIVAR_OK) {
     bi->markgood[len] = 0;
+    bi->markgood_present = true;
+    bi->markgood_len = len;
     char want[160];
     snprintf(want, sizeof want, "hpm.slot=%c hpm.baseline=%s", hpm_bs_slot_letter((unsigned)bi->active), bi->baseline_hex);
     size_t wl = strlen(want);
     bi->markgood_for_running = !strncmp(bi->markgood, want, wl) &&
                                (bi->markgood[wl] == 0 || (bi->markgood[wl] == '\n' && bi->markgood[wl + 1] == 0));
-    if (!bi->markgood[0]) snprintf(bi->markgood, sizeof bi->markgood, "(empty)");
   }
   if (hpm_efivar_read("HpmOneShot", &attr, buf, sizeof buf, &len) == HPM_EFIVAR_OK)
     bi->oneshot = hpm_bs_parse_oneshot(buf, len);
@@ -224,7 +237,7 @@ void hpm_boot_status_print(FILE *out, bool json) {
             (unsigned long long)bi.st.sequence);
     if (bi.request[0]) json_str(out, bi.request);
     else fputs("null", out);
-    fprintf(out, ",\"pending\":{\"mark_good\":%s,\"one_shot\":", bi.markgood[0] ? "true" : "false");
+    fprintf(out, ",\"pending\":{\"mark_good\":%s,\"one_shot\":", bi.markgood_present ? "true" : "false");
     if (bi.oneshot >= 0) fprintf(out, "\"%c\"", hpm_bs_slot_letter((unsigned)bi.oneshot));
     else fputs("null", out);
     fprintf(out, ",\"slot_request\":%s},\"reboot_pending\":%s,\"next_slot\":",
@@ -267,10 +280,10 @@ void hpm_boot_status_print(FILE *out, bool json) {
   fprintf(out, "  Rollback floor: svn %u\n", bi.st.floor);
   fprintf(out, "  State sequence: %llu\n", (unsigned long long)bi.st.sequence);
   if (bi.request[0]) fprintf(out, "    Last request: %s\n", bi.request);
-  fprintf(out, "  Reboot pending: %s%s%s\n", bi.reboot_pending ? "yes: " : "", bi.reboot_pending ? "" : "",
-          bi.reboot_why);
-  if (bi.markgood[0] && !bi.markgood_for_running)
-    fprintf(out, "         Warning: HpmMarkGood names another slot/baseline (%s): the next boot ignores it\n", bi.markgood);
+  fprintf(out, "  Reboot pending: %s%s\n", bi.reboot_pending ? "yes: " : "", bi.reboot_why);
+  if (bi.markgood_present && !bi.markgood_for_running)
+    fprintf(out, "         Warning: HpmMarkGood names another slot or baseline (%.100s): the next boot ignores it\n",
+            bi.markgood);
   fprintf(out, "\nSlots:\n");
   for (unsigned i = 0; i < HPM_BS_MAX_SLOTS; i++) {
     const hpm_bs_slot *s = &bi.st.slots[i];
@@ -350,7 +363,7 @@ static int need_boot_info(hpm_boot_info *bi) {
 /* Write a slot request for this boot's state sequence (core serializes it),
  * after checking with core that the next boot would accept it. */
 static int write_slot_request(const hpm_boot_info *bi, const hpm_bs_request *req, int *next_top) {
-  hpm_bootstate next = bi->st;
+  hpm_bootstate next = next_boot_base(bi);
   hpm_bs_req_status rs = hpm_bs_apply_request(&next, req);
   if (rs != HPM_BS_REQ_APPLIED) {
     msg("the slot request would be %s by the boot stage: not written", hpm_bs_req_status_to_string(rs));

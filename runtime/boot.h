@@ -53,7 +53,9 @@ typedef struct {
   char detail_text[HPM_BS_MAX_SLOTS][64];
 
   /* Requests written by the OS this boot, applied at the next one. */
-  char markgood[160];                  /* HpmMarkGood text, "" when absent */
+  bool markgood_present;               /* HpmMarkGood exists */
+  char markgood[160];                  /* ... its text (NUL-terminated) */
+  size_t markgood_len;
   bool markgood_for_running;           /* ... naming this slot and baseline */
   int oneshot;                         /* HpmOneShot slot, -1 when absent */
   bool slotreq_present;                /* HpmSlotRequest exists */

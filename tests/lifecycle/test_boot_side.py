@@ -416,3 +416,20 @@ def test_health_check_hook(tmp_path):
     unit = (REPO / "systemd" / "hpm-mark-good.service").read_text()
     assert "Requires=boot-complete.target" in unit and "SuccessExitStatus=6" in unit
     assert "RequiredBy=boot-complete.target" in (REPO / "systemd" / "hpm-health-check.service").read_text()
+
+
+def test_status_pending_requests(host):
+    host.boot(active="a", baseline="ab" * 32)
+    host.setvar("HpmMarkGood", f"hpm.slot=a hpm.baseline={'cd' * 32}", attr=7)  # another baseline
+    host.setvar("HpmOneShot", "b", attr=7)
+    t = run(["status"], host.env, check=True).stdout
+    assert "HpmMarkGood names another slot or baseline" in t
+    assert "Reboot pending: yes: one-shot request for slot b" in t
+    j = json.loads(run(["status", "--json"], host.env, check=True).stdout)["boot"]
+    assert j["pending"] == {"mark_good": True, "one_shot": "b", "slot_request": False}
+    assert j["reboot_pending"] is True and j["next_slot"] == "b"
+    # a malformed slot request is reported as what the next boot will do with it
+    host.path("HpmOneShot").unlink()
+    host.setvar("HpmSlotRequest", b"HPMR garbage", attr=7)
+    j = json.loads(run(["status", "--json"], host.env, check=True).stdout)["boot"]
+    assert j["reboot_pending"] is False and "malformed" in j["reboot_reason"]
