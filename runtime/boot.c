@@ -360,16 +360,24 @@ static int need_boot_info(hpm_boot_info *bi) {
   return r;
 }
 
-/* Write a slot request for this boot's state sequence (core serializes it),
- * after checking with core that the next boot would accept it. */
-static int write_slot_request(const hpm_boot_info *bi, const hpm_bs_request *req, int *next_top) {
+/* Check with core that the next boot would apply the request and try its
+ * slot first (this boot's state, the pending mark-good applied first). */
+static int check_slot_request(const hpm_boot_info *bi, const hpm_bs_request *req) {
   hpm_bootstate next = next_boot_base(bi);
   hpm_bs_req_status rs = hpm_bs_apply_request(&next, req);
   if (rs != HPM_BS_REQ_APPLIED) {
     msg("the slot request would be %s by the boot stage: not written", hpm_bs_req_status_to_string(rs));
     return HPM_BOOT_EXIT_REFUSED;
   }
-  *next_top = hpm_boot_top_candidate(&next);
+  if (hpm_boot_top_candidate(&next) != req->entries[0].slot) {
+    msg("internal error: the slot request would not put slot %c first", hpm_bs_slot_letter(req->entries[0].slot));
+    return HPM_BOOT_EXIT_IO;
+  }
+  return 0;
+}
+
+/* Write a slot request (core serializes it) made for this boot's state. */
+static int write_slot_request(const hpm_boot_info *bi, const hpm_bs_request *req) {
   uint8_t rec[HPM_BS_REQ_MAX_SIZE];
   size_t n = hpm_bs_serialize_request(req, rec);
   if (!n) { msg("internal error: slot request does not serialize"); return HPM_BOOT_EXIT_IO; }
@@ -427,14 +435,15 @@ int hpm_boot_cmd_mark_good(int argc, char **argv) {
     msg("%s: cannot write: %s", p, strerror(errno));
     return HPM_BOOT_EXIT_IO;
   }
-  if (o.json)
-    printf("{\"slot\":\"%c\",\"baseline\":\"%s\",\"version\":", a, bi.baseline_hex), json_str(stdout, bi.version),
-        printf(",\"svn\":%u,\"result\":\"requested\",\"floor_after_reboot\":%u}\n", bi.svn,
-               probe.floor > bi.st.floor ? probe.floor : bi.st.floor);
-  else
+  uint32_t floor_after = probe.floor > bi.st.floor ? probe.floor : bi.st.floor; /* never lowered */
+  if (o.json) {
+    printf("{\"slot\":\"%c\",\"baseline\":\"%s\",\"version\":", a, bi.baseline_hex);
+    json_str(stdout, bi.version);
+    printf(",\"svn\":%u,\"result\":\"requested\",\"floor_after_reboot\":%u}\n", bi.svn, floor_after);
+  } else {
     printf("marked slot %c good: baseline %s (svn %u); hpmboot.efi records it at the next boot "
-           "(rollback floor %u -> %u)\n", a, bi.version, bi.svn, bi.st.floor,
-           probe.floor > bi.st.floor ? probe.floor : bi.st.floor);
+           "(rollback floor %u -> %u)\n", a, bi.version, bi.svn, bi.st.floor, floor_after);
+  }
   return 0;
 }
 
@@ -693,6 +702,17 @@ int hpm_boot_cmd_stage(int argc, char **argv) {
     goto out;
   }
 
+  /* activate the slot with N tries, forgetting its old mark and refusal */
+  hpm_bs_request req;
+  memset(&req, 0, sizeof req);
+  req.sequence = bi.st.sequence;
+  req.count = 1;
+  req.entries[0].op = HPM_BS_REQ_OP_ACTIVATE;
+  req.entries[0].slot = (uint8_t)target;
+  req.entries[0].tries = (uint8_t)o.tries;
+  req.entries[0].flags = HPM_BS_REQ_CLEAR_SUCCESSFUL | HPM_BS_REQ_CLEAR_REFUSAL;
+  if ((rc = check_slot_request(&bi, &req))) goto out;
+
   char hpmdir[1024];
   snprintf(hpmdir, sizeof hpmdir, "%s/EFI/hpm", o.esp);
   struct stat sb;
@@ -739,16 +759,7 @@ int hpm_boot_cmd_stage(int argc, char **argv) {
     goto out;
   }
 
-  hpm_bs_request req;
-  memset(&req, 0, sizeof req);
-  req.sequence = bi.st.sequence;
-  req.count = 1;
-  req.entries[0].op = HPM_BS_REQ_OP_ACTIVATE;
-  req.entries[0].slot = (uint8_t)target;
-  req.entries[0].tries = (uint8_t)o.tries;
-  req.entries[0].flags = HPM_BS_REQ_CLEAR_SUCCESSFUL | HPM_BS_REQ_CLEAR_REFUSAL;
-  int next = -1;
-  if ((rc = write_slot_request(&bi, &req, &next))) goto out;
+  if ((rc = write_slot_request(&bi, &req))) goto out;
   if (o.json) {
     printf("{\"slot\":\"%c\",\"path\":", t);
     json_str(stdout, dst);
@@ -809,8 +820,7 @@ int hpm_boot_cmd_rollback(int argc, char **argv) {
   req.count = 1;
   req.entries[0].op = HPM_BS_REQ_OP_ACTIVATE;
   req.entries[0].slot = (uint8_t)best;
-  int next = -1;
-  if ((r = write_slot_request(&bi, &req, &next))) return r;
+  if ((r = check_slot_request(&bi, &req)) || (r = write_slot_request(&bi, &req))) return r;
   char b = hpm_bs_slot_letter((unsigned)best), hx[2 * HPM_DIGEST_LEN + 1];
   hpm_fmt_hex(bi.st.slots[best].digest, HPM_DIGEST_LEN, hx, sizeof hx);
   if (o.json)
