@@ -6,6 +6,9 @@
 #   make check-hotpatch              pytest tests/hotpatch -> $(B)/results/hotpatch.xml
 #   make check-fuzz-hotpatch         short libFuzzer runs (payload+ELF, journal) -> $(B)/results/fuzz-hotpatch.txt
 #   make bench-hotpatch              pause / scale / call-cost figures
+#   make check-lifecycle             fuzz_bootvars (short run), then pytest tests/lifecycle (status,
+#                                    mark-good, stage, rollback against a fake efivarfs + ESP)
+#                                    -> $(B)/results/lifecycle.xml
 RT_CFLAGS := -Icore/include -Itools/lib -Iruntime
 RT_LIB_SRCS := runtime/payload.c runtime/x86.c
 RT_SRCS := $(filter-out $(RT_LIB_SRCS),$(wildcard runtime/*.c))
@@ -59,6 +62,25 @@ check-fuzz-hotpatch: $(B)/fuzz/fuzz_hotpatch_payload $(B)/fuzz/fuzz_journal
 check-hotpatch: $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(B)/tools/hpm-sign
 	@mkdir -p $(B)/results
 	HPM_BUILD=$(B) $(PYTHON) -m pytest -q -p no:cacheprovider --junitxml=$(B)/results/hotpatch.xml tests/hotpatch
+
+# libFuzzer target for the parsers of hpmboot.efi's published variables.
+$(B)/fuzz/fuzz_bootvars: tests/fuzz/fuzz_bootvars.c runtime/bootvars.c core/bootstate.c core/util.c core/strings.c $(RT_HDRS) $(CORE_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CLANG) -std=gnu11 -g -O1 -Wall -Wextra -Werror $(RT_CFLAGS) -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=all tests/fuzz/fuzz_bootvars.c runtime/bootvars.c core/bootstate.c core/util.c core/strings.c -o $@
+
+# The lifecycle suite: a short fuzz run of the variable parsers (a failure
+# fails the target, so check.sh counts it), then the pytest suite.
+FUZZ_BOOTVARS_SECONDS ?= 15
+.PHONY: check-lifecycle
+check-lifecycle: $(B)/runtime/hpm $(B)/tools/hpm-sign $(B)/fuzz/fuzz_bootvars
+	@mkdir -p $(B)/results $(B)/fuzz/corpus-bootvars
+	@st=0; \
+	if ! $(B)/fuzz/fuzz_bootvars -max_total_time=$(FUZZ_BOOTVARS_SECONDS) -max_len=4096 -artifact_prefix=$(B)/fuzz/ \
+	     $(B)/fuzz/corpus-bootvars tests/fuzz/corpus-bootvars 2>$(B)/fuzz/fuzz-bootvars.log; then \
+	  tail -30 $(B)/fuzz/fuzz-bootvars.log; echo "fuzz_bootvars: FAILED"; st=1; fi; \
+	HPM_BUILD=$(B) $(PYTHON) -m pytest -q -p no:cacheprovider --junitxml=$(B)/results/lifecycle.xml tests/lifecycle || st=1; \
+	exit $$st
 
 bench-hotpatch: $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(B)/tools/hpm-sign
 	HPM_BUILD=$(B) $(PYTHON) tests/hotpatch/bench.py

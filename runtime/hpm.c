@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "boot.h"
 #include "engine.h"
 #include "hpm/core.h"
 #include "hpmw.h"
@@ -698,7 +699,10 @@ static const char *usage_text =
     "  apply [--dry-run] [--pid PID]... HOTPATCH   verify and apply a signed hotpatch\n"
     "  revert [--to SEQ | --all] [--pid PID]...     go back to an earlier hotpatch or none\n"
     "  list [--json]                                patched processes: hotpatch, functions, when\n"
-    "  status [--json]                              applied hotpatch and journal state\n"
+    "  status [--json]                              boot slots (hpmboot.efi) and applied hotpatch\n"
+    "  mark-good [--json]                           mark the running baseline good (next boot records it)\n"
+    "  stage [--tries N] [--json] BASELINE.hpm      verify and copy a baseline into the inactive slot\n"
+    "  rollback [--json]                            make the previous good slot active at the next boot\n"
     "  agent [--once]                               patch new processes of targeted binaries\n"
     "  recover                                      finish or roll back interrupted transitions\n"
     "options (all commands): --trust-dir DIR (HPM_TRUST_DIR, default /etc/hpm/trust)\n"
@@ -935,12 +939,16 @@ static int cmd_status(int argc, char **argv) {
   const char *src = "none";
   char bh[65] = "";
   if (!running_baseline(base, &src)) hex(bh, base, 32);
-  if (json)
-    printf("{\"hotpatch\":{\"sequence\":%u,\"id\":\"%s\",\"processes\":%d,\"pending\":%d,\"baseline\":\"%s\"}}\n",
+  if (json) {
+    printf("{\"hotpatch\":{\"sequence\":%u,\"id\":\"%s\",\"processes\":%d,\"pending\":%d,\"baseline\":\"%s\"},\"boot\":",
            hs.seq, hs.id, procs, pending, bh);
-  else
-    printf("hotpatch: sequence %u %s\nprocesses journaled: %d\ninterrupted transitions: %d\nrunning baseline: %s (%s)\n",
+    hpm_boot_status_print(stdout, true);
+    printf("}\n");
+  } else {
+    hpm_boot_status_print(stdout, false);
+    printf("\nhotpatch: sequence %u %s\nprocesses journaled: %d\ninterrupted transitions: %d\nrunning baseline: %s (%s)\n",
            hs.seq, hs.seq ? hs.id : "(none)", procs, pending, bh[0] ? bh : "unknown", src);
+  }
   return 0;
 }
 
@@ -1086,6 +1094,9 @@ int main(int argc, char **argv) {
   if (!strcmp(c, "status")) return cmd_status(argc, argv);
   if (!strcmp(c, "agent")) return cmd_agent(argc, argv);
   if (!strcmp(c, "recover")) return cmd_recover(argc, argv);
+  if (!strcmp(c, "mark-good")) return hpm_boot_cmd_mark_good(argc, argv);
+  if (!strcmp(c, "stage")) return hpm_boot_cmd_stage(argc, argv);
+  if (!strcmp(c, "rollback")) return hpm_boot_cmd_rollback(argc, argv);
   msg("unknown command '%s'", c);
   fputs(usage_text, stderr);
   return 2;

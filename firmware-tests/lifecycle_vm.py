@@ -1,0 +1,225 @@
+# SPDX-License-Identifier: MIT
+"""Helpers for the lifecycle end-to-end test (test_lifecycle.py): a guest
+that runs the real `hpm` (build/runtime/hpm) against the real efivarfs and
+a real FAT ESP, booted through the real hpmboot.efi.
+
+- The initramfs carries busybox, the hpm binary with the shared libraries
+  `ldd` names, the trust store (/etc/hpm/trust), efivarfs.ko and the
+  virtio + vfat modules taken from the same Debian kernel package that
+  scripts/deps.sh downloaded (extracted under $HPM_BUILD, never installed).
+- Disks are virtio-blk: the ESP image first (OVMF boots from it, Linux
+  mounts it at /boot/efi), then a small FAT "source" disk with the second
+  baseline and a `plan` file: the shell commands /init runs this boot,
+  rewritten by the test between boots.
+- /init prints `HPMTEST: ...` markers, runs the plan, syncs, unmounts and
+  powers off.
+
+Reuses hpmvm.py (Machine, Boot, sign_baseline, prerequisites) without
+changing it.
+"""
+import os
+import select
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import hpmvm
+
+KMODS = [  # insmod order (dependencies first)
+    "drivers/virtio/virtio_ring.ko", "drivers/virtio/virtio.ko",
+    "drivers/virtio/virtio_pci_modern_dev.ko", "drivers/virtio/virtio_pci_legacy_dev.ko",
+    "drivers/virtio/virtio_pci.ko", "drivers/block/virtio_blk.ko",
+    "fs/fat/fat.ko", "fs/fat/vfat.ko", "fs/nls/nls_cp437.ko", "fs/nls/nls_ascii.ko",
+]
+HPM = hpmvm.BUILD / "runtime" / "hpm"
+TRUST_PUB = hpmvm.KEYS / "dev-release.pub"
+
+INIT = r"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /tmp /var/lib/hpm /boot/efi /src
+echo "HPMTEST: init-start"
+insmod /lib/kmod/efivarfs.ko
+mount -t efivarfs efivarfs /sys/firmware/efi/efivars || echo "HPMTEST: mount efivarfs failed"
+for m in @KMODS@; do insmod /lib/kmod/$m.ko || echo "HPMTEST: insmod $m failed"; done
+i=0; while [ ! -b /dev/vdb ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+mount -t vfat /dev/vda /boot/efi || echo "HPMTEST: mount ESP failed"
+mount -t vfat -o ro /dev/vdb /src || echo "HPMTEST: mount source disk failed"
+echo "HPMTEST: cmdline=$(cat /proc/cmdline)"
+# run NAME CMD...: one marker line with the exit code, output indented
+run() {
+  name=$1; shift
+  "$@" > /tmp/out 2> /tmp/err; rc=$?
+  echo "HPMTEST: rc $name=$rc"
+  sed 's/^/HPMTEST: out /' /tmp/out; sed 's/^/HPMTEST: err /' /tmp/err
+}
+json() { echo "HPMTEST: json $1 $(hpm status --json)"; }
+[ -f /src/plan ] && . /src/plan
+echo "HPMTEST: done"
+sync
+umount /boot/efi
+umount /src
+poweroff -f
+"""
+
+
+def kernel_modules(root):
+    """Extract the modules above from the kernel .deb scripts/deps.sh keeps
+    (same build as .deps/kernel/vmlinuz) into root, once."""
+    root = Path(root)
+    version = (hpmvm.DEPS / "kernel" / "VERSION").read_text().split()
+    pkg, ver = version[0], version[1]
+    out = root / f"kmod-{ver}"
+    if all((out / Path(m).name).is_file() for m in KMODS):
+        return out
+    deb = hpmvm.DEPS / "dl" / f"{pkg}_{ver}_amd64.deb"
+    assert deb.is_file(), f"{deb} missing (run scripts/deps.sh)"
+    tmp = root / "kmod.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    abi = pkg[len("linux-image-"):]
+    members = [f"./lib/modules/{abi}/kernel/{m}" for m in KMODS]
+    tar = subprocess.Popen(["tar", "-x", "-C", str(tmp)] + members, stdin=subprocess.PIPE)
+    subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=tar.stdin, check=True)
+    tar.stdin.close()
+    assert tar.wait() == 0, f"{deb}: modules missing"
+    out.mkdir(parents=True, exist_ok=True)
+    for m in KMODS:
+        shutil.copyfile(tmp / "lib" / "modules" / abi / "kernel" / m, out / Path(m).name)
+    shutil.rmtree(tmp)
+    return out
+
+
+def shared_libs(binary):
+    """The shared libraries (and the dynamic loader) `ldd` names."""
+    out = subprocess.run(["ldd", str(binary)], check=True, capture_output=True,
+                         text=True).stdout
+    libs = []
+    for line in out.splitlines():
+        parts = line.split()
+        if "=>" in parts and len(parts) >= 3 and parts[2].startswith("/"):
+            libs.append(parts[2])
+        elif parts and parts[0].startswith("/"):
+            libs.append(parts[0])
+    return libs
+
+
+def build_initramfs(out, kmod_dir):
+    root = Path(str(out) + ".root")
+    shutil.rmtree(root, ignore_errors=True)
+    for d in ("bin", "proc", "sys", "dev", "tmp", "lib/kmod", "etc/hpm/trust", "usr/sbin"):
+        (root / d).mkdir(parents=True)
+    shutil.copyfile(shutil.which("busybox"), root / "bin" / "busybox")
+    os.chmod(root / "bin" / "busybox", 0o755)
+    shutil.copyfile(HPM, root / "usr" / "sbin" / "hpm")
+    os.chmod(root / "usr" / "sbin" / "hpm", 0o755)
+    os.symlink("../usr/sbin/hpm", root / "bin" / "hpm")
+    for lib in shared_libs(HPM):
+        dest = root / lib.lstrip("/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(os.path.realpath(lib), dest)
+        os.chmod(dest, 0o755)
+    shutil.copyfile(TRUST_PUB, root / "etc" / "hpm" / "trust" / "dev-release.pub")
+    shutil.copyfile(hpmvm.EFIVARFS_KO, root / "lib" / "kmod" / "efivarfs.ko")
+    for m in KMODS:
+        shutil.copyfile(kmod_dir / Path(m).name, root / "lib" / "kmod" / Path(m).name)
+    names = " ".join(Path(m).stem for m in KMODS)
+    (root / "init").write_text(INIT.replace("@KMODS@", names))
+    os.chmod(root / "init", 0o755)
+    files = subprocess.run(["find", "."], cwd=root, check=True, capture_output=True).stdout
+    with open(out, "wb") as f:
+        subprocess.run(["cpio", "-o", "-H", "newc", "--quiet", "-R", "0:0"], cwd=root,
+                       input=files, stdout=f, check=True)
+    shutil.rmtree(root)
+    return Path(out)
+
+
+class LifecycleMachine(hpmvm.Machine):
+    """hpmvm.Machine with the ESP and a source disk on virtio-blk, so the
+    guest kernel (virtio modules in the initramfs) can mount both."""
+
+    def __init__(self, workdir, esp_mib=96, src_mib=64):
+        super().__init__(workdir, esp_mib=esp_mib)
+        self.src = self.dir / "src.img"
+        self.src.unlink(missing_ok=True)
+        subprocess.run(["mkfs.vfat", "-C", "-n", "HPMSRC", str(self.src), str(src_mib * 1024)],
+                       check=True, capture_output=True)
+
+    def put_src(self, src, dest):
+        self._mtools(["mcopy", "-o", "-i", str(self.src), str(src), "::/" + dest])
+
+    def set_plan(self, text):
+        p = self.dir / "plan"
+        p.write_text(text)
+        self.put_src(p, "plan")
+
+    def esp_files(self):
+        out = subprocess.run(["mdir", "-b", "-i", str(self.esp), "::/EFI/hpm"], check=True,
+                             capture_output=True, text=True,
+                             env=dict(os.environ, MTOOLS_SKIP_CHECK="1")).stdout
+        return sorted(Path(l.strip()).name for l in out.splitlines() if l.strip())
+
+    def esp_read(self, path):
+        return subprocess.run(["mtype", "-i", str(self.esp), "::/" + path], check=True,
+                              capture_output=True,
+                              env=dict(os.environ, MTOOLS_SKIP_CHECK="1")).stdout
+
+    def boot(self, timeout=240, stop_at=None, stop_delay=0.0):
+        cmd = [hpmvm.QEMU, "-machine", "q35,accel=tcg", "-cpu", "max", "-m", "1024",
+               "-smp", "1", "-nographic", "-no-reboot", "-nic", "none",
+               "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={hpmvm.OVMF_CODE}",
+               "-drive", f"if=pflash,format=raw,unit=1,file={self.vars}",
+               "-drive", f"if=none,id=esp,format=raw,file={self.esp}",
+               "-device", "virtio-blk-pci,drive=esp,bootindex=0",
+               "-drive", f"if=none,id=src,format=raw,file={self.src}",
+               "-device", "virtio-blk-pci,drive=src"]
+        start = time.monotonic()
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+        raw = b""
+        killed = None
+        try:
+            while True:
+                if time.monotonic() - start > timeout:
+                    killed = "timeout"
+                    break
+                r, _, _ = select.select([proc.stdout], [], [], 0.2)
+                if r:
+                    chunk = os.read(proc.stdout.fileno(), 65536)
+                    if not chunk:
+                        break
+                    raw += chunk
+        finally:
+            if proc.poll() is None:
+                proc.kill()  # only the QEMU this call started
+            rest, _ = proc.communicate()
+            raw += rest or b""
+        b = hpmvm.Boot(hpmvm.strip_ansi(raw.decode("utf-8", "replace")), proc.returncode,
+                       time.monotonic() - start, killed)
+        self.boots.append(b)
+        return b
+
+
+def markers(boot, kind):
+    """HPMTEST: <kind> <name> <rest> lines -> {name: rest} (last one wins)."""
+    out = {}
+    prefix = f"HPMTEST: {kind} "
+    for line in boot.serial.splitlines():
+        if line.startswith(prefix):
+            name, _, rest = line[len(prefix):].partition(" ")
+            out[name] = rest
+    return out
+
+
+def rcs(boot):
+    """HPMTEST: rc NAME=N lines -> {NAME: N}."""
+    out = {}
+    for line in boot.serial.splitlines():
+        if line.startswith("HPMTEST: rc "):
+            k, _, v = line[len("HPMTEST: rc "):].partition("=")
+            out[k] = int(v)
+    return out

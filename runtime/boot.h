@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The boot side of hpm, from the OS (docs/operations.md "Boot slots from the
+ * OS"; docs/boot-interface.md is the contract with hpmboot.efi):
+ *
+ *   hpm status     the boot part: what hpmboot.efi published for this boot
+ *   hpm mark-good  HpmMarkGood for the running slot and baseline
+ *   hpm stage      verify a baseline, copy it atomically into the inactive
+ *                  slot on the ESP, request that slot first with N tries
+ *   hpm rollback   request that the previous good slot becomes active
+ *
+ * Everything is read from the volatile HpmBoot* variables of this boot
+ * (efivar.h: $HPM_EFIVARS) and written as the documented requests; the ESP
+ * is $HPM_ESP (default /boot/efi).  Record formats are core's
+ * (hpm/bootstate.h): nothing here re-implements them.
+ *
+ * Exit codes of the commands:
+ *   0 done; 1 refused (verification, rollback floor, no slot to roll back
+ *   to, would replace the only good baseline); 2 usage; 3 I/O error (ESP,
+ *   variables); 5 not booted through hpmboot.efi (no HpmBoot* variables);
+ *   6 mark-good: already marked good or already requested (nothing to do).
+ */
+#ifndef HPM_RT_BOOT_H
+#define HPM_RT_BOOT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "hpm/bootstate.h"
+#include "hpm/format.h"
+
+#define HPM_BOOT_EXIT_REFUSED 1
+#define HPM_BOOT_EXIT_USAGE 2
+#define HPM_BOOT_EXIT_IO 3
+#define HPM_BOOT_EXIT_NOT_HPMBOOT 5
+#define HPM_BOOT_EXIT_ALREADY 6
+
+/* This boot, as hpmboot.efi published it, plus the OS requests pending. */
+typedef struct {
+  int active;                          /* booted slot index (HpmBootSlot) */
+  uint8_t baseline[HPM_DIGEST_LEN];    /* HpmBootBaseline */
+  char baseline_hex[2 * HPM_DIGEST_LEN + 1];
+  char version[HPM_VERSION_MAX + 1];   /* HpmBootVersion */
+  uint32_t svn;                        /* HpmBootSvn */
+  uint32_t attempt;                    /* HpmBootAttempt: 0 = marked good */
+  char reason[128];                    /* HpmBootReason */
+  char request[192];                   /* HpmBootRequest, "" when absent */
+  /* The slot table (HpmBootSlots) with HpmBootFloor and HpmBootStateSeq, as
+   * a loaded core state: sequence, floor, slots[].  detail_text[i] is the
+   * published refusal detail (verify-failed), "" otherwise. */
+  hpm_bootstate st;
+  char detail_text[HPM_BS_MAX_SLOTS][64];
+
+  /* Requests written by the OS this boot, applied at the next one. */
+  bool markgood_present;               /* HpmMarkGood exists */
+  char markgood[160];                  /* ... its text (NUL-terminated) */
+  size_t markgood_len;
+  bool markgood_for_running;           /* ... naming this slot and baseline */
+  int oneshot;                         /* HpmOneShot slot, -1 when absent */
+  bool slotreq_present;                /* HpmSlotRequest exists */
+  bool slotreq_valid;                  /* ... and parses (core) */
+  hpm_bs_request slotreq;
+
+  /* Whether the next boot will start another slot, and why. */
+  bool reboot_pending;
+  int next_slot;                       /* slot the next boot tries first, -1 unknown */
+  char reboot_why[160];
+} hpm_boot_info;
+
+/*
+ * Read this boot's variables into *bi.  Returns 0, or HPM_BOOT_EXIT_NOT_HPMBOOT
+ * (HpmBootSlot absent) / HPM_BOOT_EXIT_IO (a variable is unreadable or does
+ * not parse) with `why` saying which variable and what is wrong.
+ */
+int hpm_boot_info_read(hpm_boot_info *bi, char *why, size_t why_cap);
+
+/* Index of the slot normal selection would try first in st (priority > 0,
+ * marked good or tries left; highest priority, lower letter on a tie), or -1. */
+int hpm_boot_top_candidate(const hpm_bootstate *st);
+
+/* The boot part of `hpm status`: bootctl-like text, or (json) one JSON
+ * object without a trailing newline ({"booted":false,...} off hpmboot). */
+void hpm_boot_status_print(FILE *out, bool json);
+
+/* The commands (argv[0] is the command name); exit codes above. */
+int hpm_boot_cmd_mark_good(int argc, char **argv);
+int hpm_boot_cmd_stage(int argc, char **argv);
+int hpm_boot_cmd_rollback(int argc, char **argv);
+
+#endif
