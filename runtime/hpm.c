@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "catalog_cmd.h"
 #include "engine.h"
 #include "hpm/core.h"
 #include "hpmw.h"
@@ -701,6 +702,8 @@ static const char *usage_text =
     "  status [--json]                              applied hotpatch and journal state\n"
     "  agent [--once]                               patch new processes of targeted binaries\n"
     "  recover                                      finish or roll back interrupted transitions\n"
+    "  catalog [--source URL|DIR] [--download ID]... [--json]\n"
+    "                                               fetch, verify and show the update catalog\n"
     "options (all commands): --trust-dir DIR (HPM_TRUST_DIR, default /etc/hpm/trust)\n"
     "  --state-dir DIR (HPM_STATE_DIR, default /var/lib/hpm)  --baseline HEX (HPM_BASELINE:\n"
     "  overrides the running baseline read from EFI/kernel command line; for tests)\n"
@@ -1086,6 +1089,7 @@ int main(int argc, char **argv) {
   if (!strcmp(c, "status")) return cmd_status(argc, argv);
   if (!strcmp(c, "agent")) return cmd_agent(argc, argv);
   if (!strcmp(c, "recover")) return cmd_recover(argc, argv);
+  if (!strcmp(c, "catalog")) return cmd_catalog(argc, argv);
   msg("unknown command '%s'", c);
   fputs(usage_text, stderr);
   return 2;
