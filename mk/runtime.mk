@@ -86,3 +86,12 @@ check-hotpatch-unit:
 	  if [ "$$st" -ne 0 ] && [ "$$f" -eq 0 ]; then f=1; fi; fi; \
 	echo "hotpatch-unit: $$ok passed, $$f failed" | tee $(B)/results/hotpatch-unit.txt; \
 	[ "$$f" -eq 0 ]
+
+# Catalog and sources end to end (issue 6 part B): hpm-sign builds the
+# releases and catalogs, a loopback HTTP server (in the test) serves them.
+#   make check-catalog  -> $(B)/results/catalog.xml
+.PHONY: check-catalog
+check-catalog: $(B)/runtime/hpm $(B)/tools/hpm-sign
+	@mkdir -p $(B)/results
+	HPM=$(B)/runtime/hpm HPM_SIGN=$(B)/tools/hpm-sign $(PYTHON) -m pytest -q -p no:cacheprovider \
+	  --junitxml=$(B)/results/catalog.xml tests/lifecycle/test_catalog.py

@@ -88,6 +88,10 @@ step "hotpatch payload fuzzer (short run)"
 $MAKE -s check-fuzz-hotpatch; st=$?
 from_file fuzz-hotpatch "$R/fuzz-hotpatch.txt" $st
 
+step "catalog and sources (loopback HTTP, pytest)"
+$MAKE -s check-catalog; st=$?
+from_junit catalog "$R/catalog.xml" $st
+
 step "firmware tests (QEMU + OVMF)"
 HPM_BUILD="$B" "$PY" -m pytest -q -p no:cacheprovider --junitxml="$R/firmware.xml" firmware-tests; st=$?
 from_junit firmware "$R/firmware.xml" $st
