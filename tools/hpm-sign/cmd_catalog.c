@@ -303,12 +303,14 @@ static const char catalog_help[] =
 
 enum { O_SERIAL = 256, O_EXPIRES, O_TIMESTAMP, O_COMPAT, O_TRUST, O_ENTRY, O_UNSIGNED, O_JSON };
 
-/* "FILE[:k=v,...]": the options start at the first ':' followed by a key. */
+/* "FILE[:k=v,...]": the options start at the first ':' followed by a
+ * lower-case word and '=' (a time value's own ':' never is). */
 static const char *spec_options(const char *spec) {
-  static const char *const keys[] = {"class=", "released=", "url=", "id=", "release="};
-  for (const char *p = strchr(spec, ':'); p; p = strchr(p + 1, ':'))
-    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
-      if (!strncmp(p + 1, keys[k], strlen(keys[k]))) return p;
+  for (const char *p = strchr(spec, ':'); p; p = strchr(p + 1, ':')) {
+    const char *q = p + 1;
+    while (*q >= 'a' && *q <= 'z') q++;
+    if (q > p + 1 && *q == '=') return p;
+  }
   return NULL;
 }
 
