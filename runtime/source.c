@@ -502,9 +502,10 @@ hpm_src_result hpm_source_fetch_entry(const hpm_source *src, const hpm_catalog_e
       if (src->is_url) {
         curl_global();
         rc = http_get(url, &s, &status, eb);
-        /* 200 instead of 206: the server ignored the Range; the bytes
-         * written start at 0, so keep only them. */
-        if (s.have && status == 200 && !s.over && !s.write_error) {
+        /* 200 instead of 206: the server ignored the Range and sent the
+         * file from byte 0, appended after what we had: discard it all and
+         * start again without a Range. */
+        if (s.have && status == 200 && !s.write_error) {
           close(s.fd);
           unlink(part);
           if (attempt < ATTEMPTS) continue;

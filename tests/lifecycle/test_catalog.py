@@ -68,7 +68,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif mode == "corrupt":
             body = body[:-1] + bytes([body[-1] ^ 1])
         start = 0
-        if rng:
+        if rng and not srv.ignore_range:
             assert rng.startswith("bytes=") and rng.endswith("-"), rng
             start = int(rng[6:-1])
         drop = mode == "drop" and srv.drops.get(rel, 0) > 0 and not rng
@@ -109,6 +109,7 @@ class Server(http.server.ThreadingHTTPServer):
         self.log = []
         self.modes = {}
         self.drops = {}
+        self.ignore_range = False
 
     @property
     def url(self):
@@ -337,6 +338,22 @@ def test_interrupted_download_resumes(server, host, release):
     assert path.read_bytes() == release.base.read_bytes()
     reqs = [rng for p, rng in server.log if p == rel]
     assert reqs[0] is None and reqs[1] == f"bytes={size // 2}-", reqs
+
+
+def test_server_without_range_support(server, host, release):
+    """A server that answers a Range request with the whole file (200): the
+    partial file is discarded and the download starts again."""
+    release.publish(server.root)
+    rel = "baselines/base-2026.1.hpm"
+    server.ignore_range = True
+    server.modes[rel] = "drop-all"
+    server.drops[rel] = 1
+    r = host("--source", server.url, "--download", "2026.1", "--json")
+    path = Path(json.loads(r.stdout)["downloaded"][0]["path"])
+    assert path.read_bytes() == release.base.read_bytes()
+    reqs = [rng for p, rng in server.log if p == rel]
+    assert reqs[0] is None and reqs[1] is not None and reqs[2] is None, reqs
+    assert cache_files(host.state) == [sha(release.base) + ".hpm"]
 
 
 def test_resume_across_runs(server, host, release):
