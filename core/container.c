@@ -34,9 +34,6 @@ static hpm_result parse_layout(const uint8_t *buf, size_t len, layout *l, hpm_di
     return hpm_fail(diag, HPM_E_UNSUPPORTED_VERSION, "header.format_version", "version ",
                     hpm_fmt_u64(l->format_version, n1), " is not supported (this build: 1)");
   kind = hpm_le32(buf + HPM_HDR_OFF_KIND);
-  if (kind == HPM_KIND_CATALOG)
-    return hpm_fail(diag, HPM_E_UNSUPPORTED_VERSION, "header.kind",
-                    "kind 3 (catalog) is reserved and not defined in format version 1", 0, 0);
   if (kind < HPM_KIND_BASELINE || kind > HPM_KIND_CATALOG)
     return hpm_fail(diag, HPM_E_BAD_HEADER, "header.kind", "unknown kind ",
                     hpm_fmt_u64(kind, n1), 0);
@@ -52,13 +49,20 @@ static hpm_result parse_layout(const uint8_t *buf, size_t len, layout *l, hpm_di
   l->manifest_size = hpm_le32(buf + HPM_HDR_OFF_MANIFEST_SIZE);
   if (l->manifest_size < HPM_MANIFEST_MIN)
     return hpm_fail(diag, HPM_E_BAD_HEADER, "header.manifest_size", "smaller than an FDT header", 0, 0);
-  if (l->manifest_size > HPM_MANIFEST_MAX)
+  /* A catalog lists up to 4096 releases in its manifest; the boot stage
+   * never reads one, and every other kind keeps the 64 KiB limit. */
+  if (l->kind == HPM_KIND_CATALOG ? l->manifest_size > HPM_CATALOG_MANIFEST_MAX
+                                  : l->manifest_size > HPM_MANIFEST_MAX)
     return hpm_fail(diag, HPM_E_TOO_LARGE, "header.manifest_size", hpm_fmt_u64(l->manifest_size, n1),
-                    " bytes exceeds the limit of 65536", 0);
+                    l->kind == HPM_KIND_CATALOG ? " bytes exceeds the catalog limit of 2097152"
+                                                : " bytes exceeds the limit of 65536", 0);
   l->payload_area_size = hpm_le64(buf + HPM_HDR_OFF_PAYLOAD_SIZE);
   if (l->payload_area_size > HPM_PAYLOAD_AREA_MAX)
     return hpm_fail(diag, HPM_E_TOO_LARGE, "header.payload_area_size",
                     hpm_fmt_u64(l->payload_area_size, n1), " bytes exceeds the limit of 2 GiB", 0);
+  if (l->kind == HPM_KIND_CATALOG && l->payload_area_size != 0)
+    return hpm_fail(diag, HPM_E_BAD_HEADER, "header.payload_area_size",
+                    "a catalog has no payloads; must be 0", 0, 0);
 
   l->tbs_len = HPM_HEADER_SIZE + l->manifest_size;
   if (len < l->tbs_len)
@@ -334,7 +338,9 @@ hpm_result hpm_container_verify(const uint8_t *buf, size_t len, hpm_kind expecte
   memset(out, 0, sizeof *out);
   r = check_trust(trust, diag);
   if (r != HPM_OK) return r;
-  if (expected_kind < HPM_KIND_BASELINE || expected_kind > HPM_KIND_CATALOG)
+  if (expected_kind == HPM_KIND_CATALOG)
+    return hpm_fail(diag, HPM_E_INVALID_ARGUMENT, "kind", "catalogs are verified by hpm_catalog_verify", 0, 0);
+  if (expected_kind < HPM_KIND_BASELINE || expected_kind > HPM_KIND_HOTPATCH)
     return hpm_fail(diag, HPM_E_INVALID_ARGUMENT, "kind", "no expected kind given", 0, 0);
 
   /* 1. bounds-check the header and the signature block's shape. */
@@ -372,5 +378,41 @@ hpm_result hpm_container_parse_unverified(const uint8_t *buf, size_t len, hpm_ma
   if (r != HPM_OK) return r;
   r = check_signatures(buf, &l, NULL, out, diag);
   if (r != HPM_OK) return r;
+  if (l.kind == HPM_KIND_CATALOG) {
+    out->format_version = l.format_version;
+    out->kind = l.kind;
+    out->manifest_size = l.manifest_size;
+    return hpm_fail(diag, HPM_E_WRONG_KIND, "header.kind",
+                    "a catalog: parse it with hpm_catalog_parse_unverified", 0, 0);
+  }
   return parse_signed_part(buf, &l, out, diag);
+}
+
+hpm_result hpm_container_authenticate(const uint8_t *buf, size_t len, hpm_kind expected_kind,
+                                      const hpm_trust *trust, hpm_manifest *m,
+                                      const uint8_t **manifest, size_t *size,
+                                      hpm_diag *diag) {
+  layout l;
+  hpm_result r;
+  memset(m, 0, sizeof *m);
+  if (trust) {
+    r = check_trust(trust, diag);
+    if (r != HPM_OK) return r;
+  }
+  r = parse_layout(buf, len, &l, diag);
+  if (r != HPM_OK) return r;
+  if (l.kind != expected_kind)
+    return hpm_fail(diag, HPM_E_WRONG_KIND, "header.kind", "container is a ",
+                    hpm_kind_to_string(l.kind), ", expected a catalog");
+  r = fill_digest(buf, &l, m, diag);
+  if (r != HPM_OK) return r;
+  r = check_signatures(buf, &l, trust, m, diag);
+  if (r != HPM_OK) return r;
+  m->format_version = l.format_version;
+  m->kind = l.kind;
+  m->manifest_size = l.manifest_size;
+  m->payload_area_size = l.payload_area_size;
+  *manifest = buf + HPM_HEADER_SIZE;
+  *size = l.manifest_size;
+  return HPM_OK;
 }

@@ -45,6 +45,58 @@ const char *hpm_path3(char *buf, size_t cap, const char *a, const char *b, const
 hpm_result hpm_manifest_parse(const uint8_t *fdt, size_t size, hpm_manifest *m,
                               hpm_diag *diag);
 
+/* ---- FDT helpers shared by the manifest and catalog schemas (manifest.c) -- */
+
+#define HPM_FDT_MAX_PROPS 32
+
+typedef struct {
+  const char *name;
+  const uint8_t *val;
+  int len;
+} hpm_fdt_prop;
+
+typedef struct {
+  hpm_fdt_prop p[HPM_FDT_MAX_PROPS];
+  int n;
+} hpm_fdt_props;
+
+/* Bounded structure pass, fdt_check_full, totalsize == size, no reservations. */
+hpm_result hpm_fdt_structure(const uint8_t *fdt, size_t size, hpm_diag *diag);
+/* Names, duplicates, counts and depth of node's subtree (manifest rules:
+ * at most 40 children, nothing below depth 2 outside info,*); the child
+ * named skip (at depth 0 only) is left to the caller. */
+hpm_result hpm_fdt_check_tree(const void *fdt, int node, const char *where, int depth,
+                              const char *skip, hpm_diag *diag);
+hpm_result hpm_fdt_fail(hpm_diag *diag, const char *field, int err);
+/* node's properties (at most 32, no duplicates). */
+hpm_result hpm_fdt_collect(const void *fdt, int node, const char *where, hpm_fdt_props *ps,
+                           hpm_diag *diag);
+const hpm_fdt_prop *hpm_fdt_find(const hpm_fdt_props *ps, const char *name);
+hpm_result hpm_fdt_need(const hpm_fdt_props *ps, const char *name, const char *where,
+                        const hpm_fdt_prop **out, hpm_diag *diag);
+hpm_result hpm_fdt_u32(const hpm_fdt_prop *p, const char *where, uint32_t *v, hpm_diag *diag);
+hpm_result hpm_fdt_u64(const hpm_fdt_prop *p, const char *where, uint64_t *v, hpm_diag *diag);
+hpm_result hpm_fdt_digest(const hpm_fdt_prop *p, const char *where,
+                          uint8_t out[HPM_DIGEST_LEN], hpm_diag *diag);
+/* One string of 1..max characters: [A-Za-z0-9._-] (id) or printable ASCII. */
+hpm_result hpm_fdt_id(const hpm_fdt_prop *p, const char *where, size_t max, char *out,
+                      hpm_diag *diag);
+hpm_result hpm_fdt_printable(const hpm_fdt_prop *p, const char *where, size_t max, char *out,
+                             hpm_diag *diag);
+hpm_result hpm_fdt_word(const hpm_fdt_prop *p, const char *where, const char *const *words,
+                        int nwords, int *idx, hpm_diag *diag);
+
+/* ---- container internals shared with catalog.c (container.c) ---------- */
+
+/* Header bounds, signature-block shape, digest and (with trust) signatures
+ * and threshold, exactly as for every kind; on HPM_OK *manifest and *size are
+ * the authenticated manifest bytes.  m receives header fields, digest and
+ * signature statuses.  trust NULL: the unverified parse (shape only). */
+hpm_result hpm_container_authenticate(const uint8_t *buf, size_t len, hpm_kind expected_kind,
+                                      const hpm_trust *trust, hpm_manifest *m,
+                                      const uint8_t **manifest, size_t *size,
+                                      hpm_diag *diag);
+
 /* SHA-384 (for P-384 signatures). */
 hpm_result hpm_sha384(const uint8_t *data, size_t len, uint8_t out[48]);
 

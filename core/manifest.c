@@ -18,16 +18,9 @@
 enum { K_BASELINE = 1 << HPM_KIND_BASELINE, K_HOTPATCH = 1 << HPM_KIND_HOTPATCH,
        K_CATALOG = 1 << HPM_KIND_CATALOG, K_ALL = K_BASELINE | K_HOTPATCH | K_CATALOG };
 
-typedef struct {
-  const char *name;
-  const uint8_t *val;
-  int len;
-} prop;
-
-typedef struct {
-  prop p[MAX_PROPS];
-  int n;
-} props;
+typedef hpm_fdt_prop prop;
+typedef hpm_fdt_props props;
+_Static_assert(HPM_FDT_MAX_PROPS == MAX_PROPS, "one property limit");
 
 /* Known properties of the root node and the kinds they belong to. */
 static const struct {
@@ -39,6 +32,8 @@ static const struct {
     {"release", K_BASELINE},     {"classification", K_HOTPATCH}, {"id", K_HOTPATCH},
     {"target-baseline", K_HOTPATCH}, {"sequence", K_HOTPATCH},
 };
+/* Catalogs (catalog.c) have their own root schema: version and svn belong
+ * to releases, not to the list of them. */
 
 static const char *const payload_known[] = {"type", "size", "sha256", "offset", "file"};
 
@@ -257,7 +252,7 @@ static hpm_result get_word(const prop *p, const char *where, const char *const *
  * or properties, bounded counts and depth.  Outside info,* subtrees the
  * schema has no node below a payload. */
 static hpm_result check_node(const void *fdt, int node, const char *where, int depth,
-                             bool in_info, hpm_diag *diag) {
+                             bool in_info, const char *skip, hpm_diag *diag) {
   const char *names[MAX_CHILDREN];
   int lens[MAX_CHILDREN];
   int n = 0, child;
@@ -290,7 +285,9 @@ static hpm_result check_node(const void *fdt, int node, const char *where, int d
     names[n] = name;
     lens[n] = len;
     n++;
-    r = check_node(fdt, child, f, depth + 1, info, diag);
+    /* skip: a child its caller checks itself (a catalog's entries). */
+    if (skip && depth == 0 && hpm_str_eq(name, skip)) continue;
+    r = check_node(fdt, child, f, depth + 1, info, NULL, diag);
     if (r != HPM_OK) return r;
   }
   if (child != -FDT_ERR_NOTFOUND) return fdt_fail(diag, where, child);
@@ -413,21 +410,13 @@ hpm_result hpm_manifest_parse(const uint8_t *fdt, size_t size, hpm_manifest *m, 
   static const char *const classes[] = {"critical", "security", "other"};
   props ps;
   const prop *p;
-  int rc, idx = -1, payloads = -1, child;
+  int idx = -1, payloads = -1, child;
   hpm_result r;
   uint64_t area = m->payload_area_size;
 
-  /* Structure first: our own bounded pass, then libfdt's full check. */
-  r = fdt_precheck(fdt, size, diag);
+  r = hpm_fdt_structure(fdt, size, diag);
   if (r != HPM_OK) return r;
-  rc = fdt_check_full(fdt, fdt_totalsize(fdt));
-  if (rc) return fdt_fail(diag, "manifest", rc);
-  if (fdt_totalsize(fdt) != size)
-    return hpm_fail(diag, HPM_E_TRAILING_DATA, "manifest", "FDT totalsize differs from header.manifest_size", 0, 0);
-  if (fdt_num_mem_rsv(fdt) != 0 || fdt_boot_cpuid_phys(fdt) != 0)
-    return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "FDT memory reservations and boot CPU must be empty", 0, 0);
-
-  r = check_node(fdt, 0, "", 0, false, diag);
+  r = check_node(fdt, 0, "", 0, false, NULL, diag);
   if (r != HPM_OK) return r;
 
   r = collect_props(fdt, 0, "/", &ps, diag);
@@ -438,7 +427,7 @@ hpm_result hpm_manifest_parse(const uint8_t *fdt, size_t size, hpm_manifest *m, 
   if ((r = get_word(p, "", kinds, 3, &idx, diag)) != HPM_OK) return r;
   m->kind = (hpm_kind)(idx + 1);
   if (m->kind == HPM_KIND_CATALOG)
-    return hpm_fail(diag, HPM_E_BAD_FIELD, "hpm,kind", "catalog manifests are not defined in format version 1", 0, 0);
+    return hpm_fail(diag, HPM_E_BAD_FIELD, "hpm,kind", "a catalog manifest under a baseline or hotpatch header", 0, 0);
 
   for (int i = 0; i < ps.n; i++) {
     const char *name = ps.p[i].name;
@@ -502,4 +491,79 @@ hpm_result hpm_manifest_parse(const uint8_t *fdt, size_t size, hpm_manifest *m, 
   if (payloads < 0) return hpm_fail(diag, HPM_E_BAD_FIELD, "payloads", "required node is missing", 0, 0);
   m->payload_area_size = area;
   return parse_payloads(fdt, payloads, m, diag);
+}
+
+/* ---- shared with catalog.c (internal.h) ---------------------------------- */
+
+hpm_result hpm_fdt_structure(const uint8_t *fdt, size_t size, hpm_diag *diag) {
+  int rc;
+  /* Structure first: our own bounded pass, then libfdt's full check. */
+  hpm_result r = fdt_precheck(fdt, size, diag);
+  if (r != HPM_OK) return r;
+  rc = fdt_check_full(fdt, fdt_totalsize(fdt));
+  if (rc) return fdt_fail(diag, "manifest", rc);
+  if (fdt_totalsize(fdt) != size)
+    return hpm_fail(diag, HPM_E_TRAILING_DATA, "manifest", "FDT totalsize differs from header.manifest_size", 0, 0);
+  if (fdt_num_mem_rsv(fdt) != 0 || fdt_boot_cpuid_phys(fdt) != 0)
+    return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "FDT memory reservations and boot CPU must be empty", 0, 0);
+  return HPM_OK;
+}
+
+hpm_result hpm_fdt_check_tree(const void *fdt, int node, const char *where, int depth,
+                              const char *skip, hpm_diag *diag) {
+  int len = 0;
+  const char *name = NULL;
+  if (node != 0) { /* below the root: the node's own name too */
+    hpm_result r;
+    name = fdt_get_name(fdt, node, &len);
+    if (!name) return fdt_fail(diag, where, len);
+    if ((r = check_node_name(name, len, where, diag)) != HPM_OK) return r;
+  }
+  return check_node(fdt, node, where, depth, name && hpm_has_prefix(name, INFO_PREFIX), skip, diag);
+}
+
+hpm_result hpm_fdt_fail(hpm_diag *diag, const char *field, int err) {
+  return fdt_fail(diag, field, err);
+}
+
+hpm_result hpm_fdt_collect(const void *fdt, int node, const char *where, hpm_fdt_props *ps,
+                           hpm_diag *diag) {
+  return collect_props(fdt, node, where, ps, diag);
+}
+
+const hpm_fdt_prop *hpm_fdt_find(const hpm_fdt_props *ps, const char *name) {
+  return find(ps, name);
+}
+
+hpm_result hpm_fdt_need(const hpm_fdt_props *ps, const char *name, const char *where,
+                        const hpm_fdt_prop **out, hpm_diag *diag) {
+  return need(ps, name, where, out, diag);
+}
+
+hpm_result hpm_fdt_u32(const hpm_fdt_prop *p, const char *where, uint32_t *v, hpm_diag *diag) {
+  return get_u32(p, where, v, diag);
+}
+
+hpm_result hpm_fdt_u64(const hpm_fdt_prop *p, const char *where, uint64_t *v, hpm_diag *diag) {
+  return get_u64(p, where, v, diag);
+}
+
+hpm_result hpm_fdt_digest(const hpm_fdt_prop *p, const char *where,
+                          uint8_t out[HPM_DIGEST_LEN], hpm_diag *diag) {
+  return get_digest(p, where, out, diag);
+}
+
+hpm_result hpm_fdt_id(const hpm_fdt_prop *p, const char *where, size_t max, char *out,
+                      hpm_diag *diag) {
+  return get_str(p, where, max, S_ID, out, diag);
+}
+
+hpm_result hpm_fdt_printable(const hpm_fdt_prop *p, const char *where, size_t max, char *out,
+                             hpm_diag *diag) {
+  return get_str(p, where, max, S_PRINTABLE, out, diag);
+}
+
+hpm_result hpm_fdt_word(const hpm_fdt_prop *p, const char *where, const char *const *words,
+                        int nwords, int *idx, hpm_diag *diag) {
+  return get_word(p, where, words, nwords, idx, diag);
 }

@@ -29,6 +29,7 @@ const char *hpm_result_to_string(hpm_result r) {
     case HPM_E_PAYLOAD_HASH: return "payload hash mismatch";
     case HPM_E_CRYPTO: return "crypto library failure";
     case HPM_E_BAD_KEY: return "unusable public key";
+    case HPM_E_EXPIRED: return "expired";
     case HPM_RESULT_COUNT_: break;
   }
   return "unknown result";

@@ -19,7 +19,8 @@ FUZZ_SECONDS ?= 300
 # The fuzzers of core/ (built here from core's sources alone).  Other
 # harnesses in tests/fuzz/ (fuzz_hotpatch_payload: runtime/, mk/runtime.mk)
 # have their own rules and targets.
-FUZZ_CORE_TARGETS := fuzz_container_unverified fuzz_container_verify fuzz_manifest fuzz_bootstate
+FUZZ_CORE_TARGETS := fuzz_container_unverified fuzz_container_verify fuzz_manifest fuzz_bootstate \
+                     fuzz_catalog
 FUZZ_TARGETS := $(filter $(FUZZ_CORE_TARGETS),$(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_BINS    := $(patsubst %,$(B)/fuzz/bin/%,$(FUZZ_TARGETS))
 FUZZ_DIR     := $(B)/fuzz

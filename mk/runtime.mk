@@ -13,7 +13,7 @@ RT_CFLAGS := -Icore/include -Itools/lib -Iruntime
 RT_LIB_SRCS := runtime/payload.c runtime/x86.c
 RT_SRCS := $(filter-out $(RT_LIB_SRCS),$(wildcard runtime/*.c))
 RT_HDRS := $(wildcard runtime/*.h)
-RT_LIBS := -lelf -lZydis
+RT_LIBS := -lelf -lZydis -lcurl
 
 $(B)/host/runtime/%.o: runtime/%.c $(RT_HDRS) $(CORE_HDRS) $(HPMW_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -108,3 +108,12 @@ check-hotpatch-unit:
 	  if [ "$$st" -ne 0 ] && [ "$$f" -eq 0 ]; then f=1; fi; fi; \
 	echo "hotpatch-unit: $$ok passed, $$f failed" | tee $(B)/results/hotpatch-unit.txt; \
 	[ "$$f" -eq 0 ]
+
+# Catalog and sources end to end (issue 6 part B): hpm-sign builds the
+# releases and catalogs, a loopback HTTP server (in the test) serves them.
+#   make check-catalog  -> $(B)/results/catalog.xml
+.PHONY: check-catalog
+check-catalog: $(B)/runtime/hpm $(B)/tools/hpm-sign
+	@mkdir -p $(B)/results
+	HPM=$(B)/runtime/hpm HPM_SIGN=$(B)/tools/hpm-sign $(PYTHON) -m pytest -q -p no:cacheprovider \
+	  --junitxml=$(B)/results/catalog.xml tests/lifecycle/test_catalog.py

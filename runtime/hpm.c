@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "boot.h"
+#include "catalog_cmd.h"
 #include "engine.h"
 #include "hpm/core.h"
 #include "hpmw.h"
@@ -705,6 +706,8 @@ static const char *usage_text =
     "  rollback [--json]                            make the previous good slot active at the next boot\n"
     "  agent [--once]                               patch new processes of targeted binaries\n"
     "  recover                                      finish or roll back interrupted transitions\n"
+    "  catalog [--source URL|DIR] [--download ID]... [--json]\n"
+    "                                               fetch, verify and show the update catalog\n"
     "options (all commands): --trust-dir DIR (HPM_TRUST_DIR, default /etc/hpm/trust)\n"
     "  --state-dir DIR (HPM_STATE_DIR, default /var/lib/hpm)  --baseline HEX (HPM_BASELINE:\n"
     "  overrides the running baseline read from EFI/kernel command line; for tests)\n"
@@ -1097,6 +1100,7 @@ int main(int argc, char **argv) {
   if (!strcmp(c, "mark-good")) return hpm_boot_cmd_mark_good(argc, argv);
   if (!strcmp(c, "stage")) return hpm_boot_cmd_stage(argc, argv);
   if (!strcmp(c, "rollback")) return hpm_boot_cmd_rollback(argc, argv);
+  if (!strcmp(c, "catalog")) return cmd_catalog(argc, argv);
   msg("unknown command '%s'", c);
   fputs(usage_text, stderr);
   return 2;

@@ -91,6 +91,9 @@ from_file fuzz-hotpatch "$R/fuzz-hotpatch.txt" $st
 step "boot side from the OS: status, mark-good, stage, rollback (pytest)"
 $MAKE -s check-lifecycle; st=$?
 from_junit lifecycle "$R/lifecycle.xml" $st
+step "catalog and sources (loopback HTTP, pytest)"
+$MAKE -s check-catalog; st=$?
+from_junit catalog "$R/catalog.xml" $st
 
 step "firmware tests (QEMU + OVMF)"
 HPM_BUILD="$B" "$PY" -m pytest -q -p no:cacheprovider --junitxml="$R/firmware.xml" firmware-tests; st=$?

@@ -243,7 +243,7 @@ def test_verify_usage_errors(baseline, keys):
                                 check=USAGE).err
     assert "--threshold" in run("verify", "--trust", pub, "--threshold", "2", out,
                                 check=USAGE).err
-    assert "--kind" in run("verify", "--trust", pub, "--kind", "catalog", out, check=USAGE).err
+    assert "--kind" in run("verify", "--trust", pub, "--kind", "catalogue", out, check=USAGE).err
     assert "unexpected" in run("verify", "--trust", pub, out, out, check=USAGE).err
     r = run("verify", "--trust", out.parent / "missing.pub", out, check=IOERR)
     assert "missing.pub" in r.err

@@ -7,6 +7,8 @@
  *     <dir>/corpus/fuzz_container_verify/       containers signed with the
  *                                               fixed fuzzing keys
  *     <dir>/corpus/fuzz_manifest/               their manifests (FDT)
+ *     <dir>/corpus/fuzz_catalog/                catalogs signed with the
+ *                                               fuzzing keys (and one not)
  *     <dir>/hpm.dict                            a libFuzzer dictionary
  *
  * Deterministic: the same files on every run (RFC 6979 signatures).
@@ -21,6 +23,7 @@
 #include <mbedtls/pk.h>
 
 #include "hpmw.h"
+#include "hpmw_catalog.h"
 #include "shared.c"
 
 static const char *out_dir;
@@ -133,6 +136,54 @@ static void emit_info_manifest(void) {
   free(c);
 }
 
+/* Catalogs of 0, 1 and 3 entries, signed by the fuzzing keys. */
+static void emit_catalogs(void) {
+  hpm_catalog_entry e[3];
+  hpm_catalog c;
+  mbedtls_pk_context *signers[2] = {&k256, &k384};
+  memset(e, 0, sizeof e);
+  memset(&c, 0, sizeof c);
+  for (int i = 0; i < 3; i++) {
+    snprintf(e[i].id, sizeof e[i].id, "REL-%d", i);
+    e[i].kind = i == 0 ? HPM_KIND_BASELINE : HPM_KIND_HOTPATCH;
+    e[i].release = i == 2 ? HPM_RELEASE_UNPLANNED : HPM_RELEASE_PLANNED;
+    e[i].classification = (hpm_classification)(1 + i);
+    e[i].release_time = 1700000000u + (uint64_t)i;
+    snprintf(e[i].version, sizeof e[i].version, "2024.0%d", i + 1);
+    e[i].svn = 5;
+    memset(e[i].digest, 0x40 + i, 32);
+    if (i) {
+      memset(e[i].target_baseline, 0x40, 32);
+      e[i].sequence = (uint32_t)i;
+    }
+    e[i].size = 1000u + (uint64_t)i;
+    memset(e[i].file_sha256, 0x60 + i, 32);
+    snprintf(e[i].url, sizeof e[i].url, i ? "hotpatches/rel-%d.hpm" : "baselines/rel-%d.hpm", i);
+  }
+  strcpy(c.compat, "hpm-x86_64");
+  c.serial = 3;
+  c.issued = 1700000000;
+  c.expires = 1800000000;
+  c.entries = e;
+  for (size_t n = 0; n <= 3; n++) {
+    uint8_t *buf;
+    size_t len;
+    hpmw_err err;
+    char name[32];
+    if (n == 2) continue;
+    c.count = n;
+    for (int s = 0; s <= 2; s++) {
+      if (hpmw_catalog_build(&c, &buf, &len, &err)) die("catalog", err.msg);
+      for (int k = 0; k < s; k++)
+        if (hpmw_sign_container(&buf, &len, signers[k], &err)) die("catalog", err.msg);
+      snprintf(name, sizeof name, "catalog-%zu-%dsig", n, s);
+      put("fuzz_catalog", name, buf, len);
+      put("fuzz_container_unverified", name, buf, len);
+      free(buf);
+    }
+  }
+}
+
 static void write_dict(void) {
   /* n = 0: a text word (strlen); otherwise that many bytes */
   static const struct {
@@ -146,6 +197,8 @@ static void write_dict(void) {
       {"cmdline", 0}, {"patch", 0}, {"baseline", 0}, {"hotpatch", 0}, {"catalog", 0},
       {"planned", 0}, {"unplanned", 0}, {"critical", 0}, {"security", 0}, {"other", 0},
       {"@", 0}, {FZ_FILE_INITRD, 0}, {FZ_FILE_PATCH, 0},
+      {"serial", 0}, {"expires", 0}, {"entries", 0}, {"released", 0}, {"digest", 0},
+      {"url", 0}, {"kind", 0}, {"..", 0}, {"/", 0},
       {"\xd0\x0d\xfe\xed", 4},                       /* FDT magic */
       {"\x89HPM\r\n\x1a\n", 8}, {"HPMSIGS\0", 8},     /* container, signature block */
       {"\0\0\0\x01", 4}, {"\0\0\0\x02", 4}, {"\0\0\0\x03", 4}, /* FDT tokens */
@@ -174,14 +227,14 @@ static void write_dict(void) {
 
 int main(int argc, char **argv) {
   static const char *const targets[] = {"fuzz_container_unverified", "fuzz_container_verify",
-                                        "fuzz_manifest"};
+                                        "fuzz_manifest", "fuzz_catalog"};
   uint8_t target_digest[32];
   if (argc != 2) {
     fprintf(stderr, "usage: gen_corpus <fuzz build dir>\n");
     return 2;
   }
   out_dir = argv[1];
-  for (size_t i = 0; i < 3; i++) {
+  for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
     char d[4096];
     snprintf(d, sizeof d, "%s/corpus/%s", out_dir, targets[i]);
     mkdirs(d);
@@ -238,6 +291,7 @@ int main(int argc, char **argv) {
     emit("hotpatch-empty", &hot0, both, 2);
   }
   emit_info_manifest();
+  emit_catalogs();
   write_dict();
   mbedtls_pk_free(&k256);
   mbedtls_pk_free(&k384);

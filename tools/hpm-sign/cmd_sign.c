@@ -21,7 +21,7 @@ static int load_parsed(const char *cmd, const char *file, uint8_t **buf, size_t 
   char why[1200];
   int rc = read_container(cmd, file, buf, len);
   if (rc) return rc;
-  r = hpm_container_parse_unverified(*buf, *len, m, &d);
+  r = parse_any_unverified(*buf, *len, m, &d);
   if (r == HPM_OK) r = hpm_container_layout(*buf, *len, tbs_len, &sig_off, &d);
   if (r != HPM_OK) {
     explain(NULL, r, &d, NULL, NULL, 0, why, sizeof why);
@@ -394,7 +394,7 @@ int cmd_countersign(int argc, char **argv) {
     }
     loader_init(ld, file);
     ops = loader_ops(ld);
-    r = hpm_container_verify(buf, len, m->kind, &trust, &ops, vm, &d);
+    r = verify_any(buf, len, m->kind, &trust, &ops, vm, &d);
     if (r != HPM_OK) explain(vm, r, &d, ld, t, 1, why, sizeof why);
     loader_free(ld);
     free(ld);

@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hpm-sign.h"
 
@@ -16,7 +17,7 @@ typedef struct {
   char why[1200];
 } vresult;
 
-enum { O_TRUST = 256, O_THRESHOLD, O_KIND, O_JSON };
+enum { O_TRUST = 256, O_THRESHOLD, O_KIND, O_JSON, O_AT };
 
 static bool digest_of(const uint8_t *buf, size_t len, uint8_t out[HPM_DIGEST_LEN], size_t *tbs) {
   size_t tbs_len, sig_off;
@@ -102,15 +103,17 @@ static int finish_trust(const char *cmd, trust_set *t, const char *const *paths,
 
 static const char verify_help[] =
     "Usage: hpm-sign verify --trust PUB [--trust PUB]... [--threshold N]\n"
-    "                       [--kind baseline|hotpatch] [--json] FILE\n"
+    "                       [--kind baseline|hotpatch|catalog] [--at TIME] [--json] FILE\n"
     "Verify FILE exactly as the boot stage and the host do (core/): header, signatures\n"
     "over header and manifest, the manifest schema, and every payload's size and SHA-256.\n"
     "Detached payloads are read from FILE's directory.\n"
     "\n"
     "  --trust PUB      a trusted public key (PEM or DER; repeatable, at most 16)\n"
     "  --threshold N    distinct trusted signers required (default 1)\n"
-    "  --kind KIND      require a baseline or a hotpatch (default: the kind in the\n"
-    "                   header, which is printed)\n"
+    "  --kind KIND      require a baseline, a hotpatch or a catalog (default: the\n"
+    "                   kind in the header, which is printed)\n"
+    "  --at TIME        catalogs: judge the expiry at TIME (seconds since 1970,\n"
+    "                   YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ) instead of now\n"
     "  --json           machine-readable output (see docs/hpm-sign.md)\n"
     "  -h, --help       show this help\n"
     "\n"
@@ -125,10 +128,12 @@ int cmd_verify(int argc, char **argv) {
       {"threshold", required_argument, NULL, O_THRESHOLD},
       {"kind", required_argument, NULL, O_KIND},
       {"json", no_argument, NULL, O_JSON},
+      {"at", required_argument, NULL, O_AT},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
-  const char *cmd = "verify", *threshold_s = NULL, *kind_s = NULL, *file;
+  const char *cmd = "verify", *threshold_s = NULL, *kind_s = NULL, *file, *at_s = NULL;
+  uint64_t at = (uint64_t)time(NULL);
   const char *paths[64];
   size_t npaths = 0;
   bool as_json = false;
@@ -160,6 +165,10 @@ int cmd_verify(int argc, char **argv) {
         kind_s = optarg;
         break;
       case O_JSON: as_json = true; break;
+      case O_AT:
+        if (at_s) return twice(cmd, "--at");
+        at_s = optarg;
+        break;
       case 'h': fputs(verify_help, stdout); return EXIT_VALID;
       default: return bad_option(cmd, c, argv);
     }
@@ -173,9 +182,13 @@ int cmd_verify(int argc, char **argv) {
       kind = HPM_KIND_BASELINE;
     else if (!strcmp(kind_s, "hotpatch"))
       kind = HPM_KIND_HOTPATCH;
+    else if (!strcmp(kind_s, "catalog"))
+      kind = HPM_KIND_CATALOG;
     else
-      return usage_error(cmd, "--kind '%s': expected baseline or hotpatch", kind_s);
+      return usage_error(cmd, "--kind '%s': expected baseline, hotpatch or catalog", kind_s);
   }
+  if (at_s && !parse_time(at_s, &at))
+    return usage_error(cmd, "--at '%s': expected seconds since 1970, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ", at_s);
   t = calloc(1, sizeof *t);
   ld = calloc(1, sizeof *ld);
   if (!t || !ld) {
@@ -187,6 +200,10 @@ int cmd_verify(int argc, char **argv) {
   if (rc) goto done;
   rc = read_container(cmd, file, &buf, &len);
   if (rc) goto done;
+  if (kind == HPM_KIND_CATALOG || (kind == HPM_KIND_NONE && header_kind(buf, len) == HPM_KIND_CATALOG)) {
+    rc = catalog_show(cmd, file, buf, len, t, threshold, at, as_json);
+    goto done;
+  }
   loader_init(ld, file);
   rc = run_verify(buf, len, kind, t, threshold, ld, &v);
   if (rc) {
@@ -239,7 +256,8 @@ done:
 
 static const char inspect_help[] =
     "Usage: hpm-sign inspect [--json] [--trust PUB]... [--threshold N] FILE\n"
-    "Show every field of FILE: header, manifest, digest, payloads and signatures.\n"
+    "Show every field of FILE: header, manifest, digest, payloads and signatures\n"
+    "(for a catalog: serial, issue and expiry times, and every entry).\n"
     "Without --trust nothing is verified (signatures show 'not checked') and the\n"
     "output must not be used for a decision; with --trust FILE is also verified\n"
     "(as 'verify' does, kind from the header) and each signature gets its status.\n"
@@ -495,6 +513,10 @@ int cmd_inspect(int argc, char **argv) {
   if (rc) goto done;
   rc = read_container(cmd, file, &buf, &len);
   if (rc) goto done;
+  if (header_kind(buf, len) == HPM_KIND_CATALOG) {
+    rc = catalog_show(cmd, file, buf, len, npaths ? t : NULL, threshold, (uint64_t)time(NULL), as_json);
+    goto done;
+  }
   h = read_header(buf, len);
   have_digest = digest_of(buf, len, digest, &tbs);
   pr = hpm_container_parse_unverified(buf, len, m, &pd);

@@ -392,6 +392,7 @@ const char *result_id(hpm_result r) {
     case HPM_E_PAYLOAD_HASH: return "payload_hash";
     case HPM_E_CRYPTO: return "crypto";
     case HPM_E_BAD_KEY: return "bad_key";
+    case HPM_E_EXPIRED: return "expired";
     case HPM_RESULT_COUNT_: break;
   }
   return "unknown";

@@ -19,6 +19,7 @@
 
 #include <mbedtls/pk.h>
 
+#include "hpm/catalog.h"
 #include "hpm/core.h"
 #include "hpmw.h"
 
@@ -49,6 +50,7 @@ int cmd_inspect(int argc, char **argv);
 int cmd_digest(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
 int cmd_countersign(int argc, char **argv);
+int cmd_catalog(int argc, char **argv);
 
 /* ---- messages ---------------------------------------------------------- */
 /* "hpm-sign CMD: message" on stderr. */
@@ -152,6 +154,18 @@ void explain(const hpm_manifest *m, hpm_result r, const hpm_diag *d, const file_
 int self_check(const char *cmd, const uint8_t *buf, size_t len, hpm_kind kind,
                const hpm_pubkey *pub, const hpm_ops *ops);
 
+/* ---- catalogs (cmd_catalog.c) ------------------------------------------ */
+/* Seconds since 1970 (digits), YYYY-MM-DD (midnight UTC) or
+ * YYYY-MM-DDTHH:MM:SSZ. */
+bool parse_time(const char *s, uint64_t *out);
+/* hpm_container_parse_unverified, or for a catalog hpm_catalog_parse_unverified
+ * with its container fields (kind, digest, signatures) copied into m. */
+hpm_result parse_any_unverified(const uint8_t *buf, size_t len, hpm_manifest *m, hpm_diag *d);
+/* hpm_container_verify, or for kind catalog hpm_catalog_verify (signatures
+ * and schema; expiry not judged) with the container fields copied into m. */
+hpm_result verify_any(const uint8_t *buf, size_t len, hpm_kind kind, const hpm_trust *trust,
+                      const hpm_ops *ops, hpm_manifest *m, hpm_diag *d);
+
 /* ---- JSON -------------------------------------------------------------- */
 typedef struct {
   FILE *f;
@@ -170,5 +184,13 @@ void json_bool(json *j, const char *key, bool v);
 void json_null(json *j, const char *key);
 void json_hex(json *j, const char *key, const uint8_t *p, size_t n);
 void json_finish(json *j);
+
+
+/* The catalog view of verify and inspect: parse (display) and, with a
+ * non-empty trust set, verify at time at.  Returns the exit code. */
+int catalog_show(const char *cmd, const char *file, const uint8_t *buf, size_t len,
+                 const trust_set *t, unsigned threshold, uint64_t at, bool as_json);
+/* The fields of a catalog as JSON members of the current object. */
+void catalog_json_body(json *j, const hpm_catalog *c);
 
 #endif

@@ -21,12 +21,13 @@ static const struct {
     {"digest", cmd_digest, "print (and write) exactly the bytes to sign, for HSM/openssl signing"},
     {"attach", cmd_attach, "check and append a signature made elsewhere"},
     {"countersign", cmd_countersign, "add a further signature (m-of-n sign-off)"},
+    {"catalog", cmd_catalog, "build and sign a catalog of baselines and hotpatches"},
 };
 
 static void usage(FILE *f) {
   fprintf(f,
           "Usage: hpm-sign COMMAND [OPTIONS]...\n"
-          "Build, sign, verify and inspect hpm containers (baselines and hotpatches).\n"
+          "Build, sign, verify and inspect hpm containers (baselines, hotpatches, catalogs).\n"
           "\n"
           "Commands:\n");
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -43,6 +43,7 @@ typedef enum {
   HPM_E_PAYLOAD_HASH,         /* payload bytes differ from the manifest's SHA-256 */
   HPM_E_CRYPTO,               /* the crypto library failed unexpectedly */
   HPM_E_BAD_KEY,              /* a public key that cannot be used */
+  HPM_E_EXPIRED,              /* a catalog past its expiry time */
   HPM_RESULT_COUNT_
 } hpm_result;
 
@@ -52,7 +53,7 @@ typedef enum {
   HPM_KIND_NONE = 0,
   HPM_KIND_BASELINE = 1,
   HPM_KIND_HOTPATCH = 2,
-  HPM_KIND_CATALOG = 3, /* reserved: fields specified by the catalog work */
+  HPM_KIND_CATALOG = 3, /* verified by hpm_catalog_verify (hpm/catalog.h) */
 } hpm_kind;
 
 const char *hpm_kind_to_string(hpm_kind k);

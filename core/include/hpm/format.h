@@ -39,6 +39,7 @@
 /* Documented limits (docs/format.md, "Limits"). */
 #define HPM_MANIFEST_MIN 40u                      /* an FDT header */
 #define HPM_MANIFEST_MAX (64u * 1024u)
+#define HPM_CATALOG_MANIFEST_MAX (2048u * 1024u) /* catalogs only (kind 3) */
 #define HPM_PAYLOAD_MAX (1024ull * 1024 * 1024)   /* one payload: 1 GiB */
 #define HPM_PAYLOAD_AREA_MAX (2048ull * 1024 * 1024) /* all embedded: 2 GiB */
 #define HPM_MAX_PAYLOADS 32u

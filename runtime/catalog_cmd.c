@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hpm catalog [--source URL|DIR] [--download ID]... [--json]
+ *
+ * Fetch <source>/catalog.hpm, verify it with the trust store, refuse it when
+ * expired or rolled back, remember it, show it; optionally download
+ * releases into the cache (resumable, size-capped, hash-checked).
+ */
+#include "catalog_cmd.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "source.h"
+
+static const char catalog_usage[] =
+    "Usage: hpm catalog [--source URL|DIR] [--download ID]... [--json]\n"
+    "Fetch the signed update catalog from the source, verify it with the trust store,\n"
+    "refuse it when it has expired or is older than the newest catalog this host has\n"
+    "accepted, remember it, and list its releases.\n"
+    "\n"
+    "  --source URL|DIR   http://, https:// or a local directory holding catalog.hpm\n"
+    "                     (default: $HPM_SOURCE)\n"
+    "  --download ID      also download that release into the cache (resumes an\n"
+    "                     interrupted download; checks size and SHA-256); repeatable\n"
+    "  --json             machine-readable output\n"
+    "  -h, --help         show this help\n"
+    "\n"
+    "Environment: HPM_SOURCE, HPM_TRUST_DIR (default /etc/hpm/trust), HPM_STATE_DIR\n"
+    "(default /var/lib/hpm: catalog.hpm, cache/), HPM_NOW (clock, for tests).\n"
+    "Exit status: 0 ok, 1 refused (signature, expiry, rollback, size, hash),\n"
+    "2 usage error, 3 I/O or network error.\n";
+
+const char *catalog_default_source(const char *opt) {
+  const char *env;
+  if (opt) return opt;
+  env = getenv("HPM_SOURCE");
+  return env && *env ? env : NULL;
+}
+
+static void json_str(const char *s) {
+  putchar('"');
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\')
+      printf("\\%c", c);
+    else if (c < 0x20 || c >= 0x7f)
+      printf("\\u%04x", c);
+    else
+      putchar(c);
+  }
+  putchar('"');
+}
+
+static void hexs(const uint8_t *p, char out[65]) {
+  for (int i = 0; i < 32; i++) sprintf(out + 2 * i, "%02x", p[i]);
+}
+
+static const char *utc(uint64_t ts, char buf[32]) {
+  time_t t = (time_t)ts;
+  struct tm tm;
+  buf[0] = '\0';
+  if (ts <= 253402300799ull && gmtime_r(&t, &tm)) strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+static const char *change_id(hpm_catalog_change c) {
+  return c == HPM_CATALOG_NEW ? "new" : c == HPM_CATALOG_NEWER ? "newer" : "same";
+}
+
+int cmd_catalog(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"source", required_argument, NULL, 's'},
+      {"download", required_argument, NULL, 'd'},
+      {"json", no_argument, NULL, 'j'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  const char *source_opt = NULL, *spec, *trust_dir, *state_dir;
+  const char *downloads[64];
+  char paths[64][4200];
+  size_t ndl = 0;
+  int json = 0, c, rc = 0;
+  hpm_source src;
+  hpm_catalog cat;
+  hpm_catalog_change change;
+  uint64_t prev = 0, now = hpm_now();
+  hpm_src_err err;
+  hpm_src_result sr;
+
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+      case 's':
+        if (source_opt) {
+          fprintf(stderr, "hpm catalog: --source given twice\n");
+          return 2;
+        }
+        source_opt = optarg;
+        break;
+      case 'd':
+        if (ndl == sizeof downloads / sizeof downloads[0]) {
+          fprintf(stderr, "hpm catalog: at most 64 --download\n");
+          return 2;
+        }
+        downloads[ndl++] = optarg;
+        break;
+      case 'j': json = 1; break;
+      case 'h': fputs(catalog_usage, stdout); return 0;
+      default: fprintf(stderr, "Try 'hpm catalog --help'.\n"); return 2;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "hpm catalog: unexpected argument '%s'\nTry 'hpm catalog --help'.\n", argv[optind]);
+    return 2;
+  }
+  spec = catalog_default_source(source_opt);
+  trust_dir = getenv("HPM_TRUST_DIR") ? getenv("HPM_TRUST_DIR") : "/etc/hpm/trust";
+  state_dir = getenv("HPM_STATE_DIR") ? getenv("HPM_STATE_DIR") : "/var/lib/hpm";
+  sr = hpm_source_parse(spec, &src, &err);
+  if (sr != HPM_SRC_OK) {
+    fprintf(stderr, "hpm catalog: %s\n", err.msg);
+    return (int)sr;
+  }
+  sr = hpm_source_fetch_catalog(&src, trust_dir, state_dir, now, &cat, &change, &prev, &err);
+  if (sr != HPM_SRC_OK) {
+    fprintf(stderr, "hpm catalog: %s\n", err.msg);
+    return (int)sr;
+  }
+  for (size_t i = 0; i < ndl; i++) {
+    const hpm_catalog_entry *e = hpm_catalog_find(&cat, downloads[i]);
+    if (!e) {
+      fprintf(stderr, "hpm catalog: --download %s: no such ID in catalog serial %llu (see 'hpm catalog')\n",
+              downloads[i], (unsigned long long)cat.serial);
+      rc = 2;
+      goto done;
+    }
+    sr = hpm_source_fetch_entry(&src, e, state_dir, paths[i], sizeof paths[i], &err);
+    if (sr != HPM_SRC_OK) {
+      fprintf(stderr, "hpm catalog: %s\n", err.msg);
+      rc = (int)sr;
+      goto done;
+    }
+  }
+
+  if (json) {
+    char h[65], t[32];
+    printf("{\"source\":");
+    json_str(src.base);
+    printf(",\"serial\":%llu,\"previous_serial\":%llu,\"change\":\"%s\"", (unsigned long long)cat.serial,
+           (unsigned long long)prev, change_id(change));
+    printf(",\"issued\":%llu,\"issued_utc\":\"%s\"", (unsigned long long)cat.issued, utc(cat.issued, t));
+    printf(",\"expires\":%llu,\"expires_utc\":\"%s\"", (unsigned long long)cat.expires, utc(cat.expires, t));
+    printf(",\"checked_at\":%llu,\"compat\":", (unsigned long long)now);
+    json_str(cat.compat);
+    hexs(cat.digest, h);
+    printf(",\"digest\":\"%s\",\"entries\":[", h);
+    for (size_t i = 0; i < cat.count; i++) {
+      const hpm_catalog_entry *e = &cat.entries[i];
+      printf("%s{\"id\":", i ? "," : "");
+      json_str(e->id);
+      printf(",\"kind\":\"%s\",\"release\":\"%s\",\"classification\":\"%s\"", hpm_kind_to_string(e->kind),
+             hpm_release_to_string(e->release), hpm_classification_to_string(e->classification));
+      printf(",\"released\":%llu,\"released_utc\":\"%s\",\"version\":", (unsigned long long)e->release_time,
+             utc(e->release_time, t));
+      json_str(e->version);
+      hexs(e->digest, h);
+      printf(",\"svn\":%u,\"digest\":\"%s\"", e->svn, h);
+      if (e->kind == HPM_KIND_HOTPATCH) {
+        hexs(e->target_baseline, h);
+        printf(",\"target_baseline\":\"%s\",\"sequence\":%u", h, e->sequence);
+      } else {
+        printf(",\"target_baseline\":null,\"sequence\":null");
+      }
+      hexs(e->file_sha256, h);
+      printf(",\"size\":%llu,\"sha256\":\"%s\",\"url\":", (unsigned long long)e->size, h);
+      json_str(e->url);
+      printf("}");
+    }
+    printf("],\"downloaded\":[");
+    for (size_t i = 0; i < ndl; i++) {
+      printf("%s{\"id\":", i ? "," : "");
+      json_str(downloads[i]);
+      printf(",\"path\":");
+      json_str(paths[i]);
+      printf("}");
+    }
+    printf("]}\n");
+  } else {
+    char t1[32], t2[32];
+    printf("catalog serial %llu from %s (%s%s)\n", (unsigned long long)cat.serial, src.base,
+           change == HPM_CATALOG_NEW     ? "first catalog accepted"
+           : change == HPM_CATALOG_SAME ? "unchanged"
+                                        : "newer than serial ",
+           change == HPM_CATALOG_NEWER ? (snprintf(t2, sizeof t2, "%llu", (unsigned long long)prev), t2) : "");
+    printf("issued %s, expires %s, %zu release(s)\n", utc(cat.issued, t1), utc(cat.expires, t2), cat.count);
+    for (size_t i = 0; i < cat.count; i++) {
+      const hpm_catalog_entry *e = &cat.entries[i];
+      printf("  %-20s %-8s %-9s %-8s %-16s svn %-5u released %s", e->id, hpm_kind_to_string(e->kind),
+             hpm_release_to_string(e->release), hpm_classification_to_string(e->classification), e->version,
+             e->svn, utc(e->release_time, t1));
+      if (e->kind == HPM_KIND_HOTPATCH) printf("  seq %u", e->sequence);
+      printf("\n");
+    }
+    for (size_t i = 0; i < ndl; i++) printf("downloaded %s: %s\n", downloads[i], paths[i]);
+  }
+done:
+  hpm_catalog_free(&cat);
+  return rc;
+}

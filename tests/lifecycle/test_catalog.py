@@ -1,0 +1,427 @@
+# SPDX-License-Identifier: MIT
+"""Catalog and sources, end to end: hpm-sign builds real containers and a
+signed catalog; a real HTTP server on loopback (written here, with Range
+support and fault modes) serves them; `hpm catalog` fetches, verifies,
+refuses and downloads.
+
+Binaries: $HPM (default build/runtime/hpm) and $HPM_SIGN (build/tools/hpm-sign).
+"""
+import hashlib
+import http.server
+import json
+import os
+import socket
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HPM = os.environ.get("HPM") or str(REPO / "build" / "runtime" / "hpm")
+HPM_SIGN = os.environ.get("HPM_SIGN") or str(REPO / "build" / "tools" / "hpm-sign")
+
+OK, REFUSED, USAGE, IOERR = 0, 1, 2, 3
+ISSUED = 1767225600          # 2026-01-01T00:00:00Z
+EXPIRES = 1798761600         # 2027-01-01T00:00:00Z
+NOW = ISSUED + 86400
+
+
+def sh(*args, check=OK, env=None, cwd=None):
+    full = dict(os.environ)
+    full.pop("SOURCE_DATE_EPOCH", None)
+    full.update(env or {})
+    p = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=full,
+                       cwd=cwd, timeout=120)
+    assert p.returncode >= 0, f"{args[0]} died from signal {-p.returncode}: {p.stderr}"
+    if check is not None:
+        assert p.returncode == check, f"{args}: exit {p.returncode}, want {check}\n{p.stdout}\n{p.stderr}"
+    return p
+
+
+def sign(*args, check=OK):
+    return sh(HPM_SIGN, *args, check=check)
+
+
+# ---- the HTTP server ---------------------------------------------------------
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):  # quiet
+        pass
+
+    def do_GET(self):
+        srv = self.server
+        rel = self.path.lstrip("/")
+        rng = self.headers.get("Range")
+        srv.log.append((rel, rng))
+        f = (srv.root / rel).resolve()
+        if not str(f).startswith(str(srv.root.resolve())) or not f.is_file():
+            self.send_error(404)
+            return
+        body = f.read_bytes()
+        mode = srv.modes.get(rel)
+        if mode == "oversize":
+            body = body + b"\0" * 4096
+        elif mode == "corrupt":
+            body = body[:-1] + bytes([body[-1] ^ 1])
+        start = 0
+        if rng and not srv.ignore_range:
+            assert rng.startswith("bytes=") and rng.endswith("-"), rng
+            start = int(rng[6:-1])
+        drop = mode == "drop" and srv.drops.get(rel, 0) > 0 and not rng
+        drop = drop or (mode == "drop-all" and srv.drops.get(rel, 0) > 0)
+        if drop:
+            srv.drops[rel] -= 1
+        if start:
+            if start >= len(body):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(body)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        else:
+            self.send_response(200)
+        part = body[start:]
+        self.send_header("Content-Length", str(len(part)))
+        self.send_header("Accept-Ranges", "bytes")
+        self.end_headers()
+        if drop:
+            # Half the body, then the connection goes away.
+            self.wfile.write(part[: len(part) // 2])
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+            return
+        self.wfile.write(part)
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, root):
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.root = root
+        self.log = []
+        self.modes = {}
+        self.drops = {}
+        self.ignore_range = False
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+@pytest.fixture
+def server(tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    s = Server(root)
+    t = threading.Thread(target=s.serve_forever, daemon=True)
+    t.start()
+    yield s
+    s.shutdown()
+    s.server_close()
+
+
+# ---- releases and catalogs -------------------------------------------------------
+
+
+class Release:
+    """Keys, a baseline, two hotpatches for it, and catalog building."""
+
+    def __init__(self, d: Path):
+        self.d = d
+        self.key = d / "release.pem"
+        self.pub = d / "release.pub"
+        self.other = d / "other.pem"
+        sign("keygen", "--out", self.key)
+        sign("keygen", "--out", self.other)
+        (d / "vmlinuz").write_bytes(b"MZ" + bytes(range(256)) * 200)
+        (d / "fix.bin").write_bytes(b"\x90" * 100 + bytes(range(200)))
+        self.base = d / "base-2026.1.hpm"
+        sign("baseline", "--key", self.key, "--kernel", d / "vmlinuz", "--version", "2026.1",
+             "--svn", "4", "--timestamp", ISSUED, "--out", self.base)
+        self.hp = []
+        for seq in (1, 2):
+            hp = d / f"hp-{seq}.hpm"
+            sign("hotpatch", "--key", self.key, "--baseline", self.base, "--seq", seq,
+                 "--classification", "security", "--id", f"HP-2026.1-{seq}",
+                 "--payload", d / "fix.bin", "--timestamp", ISSUED + seq, "--out", hp)
+            self.hp.append(hp)
+
+    def entries(self):
+        return [f"{self.base}:class=critical,released=2026-01-10,url=baselines/base-2026.1.hpm",
+                f"{self.hp[0]}:released=2026-02-10,url=hotpatches/hp-1.hpm",
+                f"{self.hp[1]}:released=2026-03-10,url=hotpatches/hp-2.hpm"]
+
+    def catalog(self, out, serial, key=None, expires=EXPIRES, entries=None, timestamp=ISSUED):
+        args = ["catalog", "--key", key or self.key, "--serial", serial, "--expires", expires,
+                "--timestamp", timestamp, "--out", out]
+        for e in self.entries() if entries is None else entries:
+            args += ["--entry", e]
+        sign(*args)
+        return out
+
+    def publish(self, root: Path, serial=5, **kw):
+        (root / "baselines").mkdir(exist_ok=True)
+        (root / "hotpatches").mkdir(exist_ok=True)
+        (root / "baselines" / "base-2026.1.hpm").write_bytes(self.base.read_bytes())
+        (root / "hotpatches" / "hp-1.hpm").write_bytes(self.hp[0].read_bytes())
+        (root / "hotpatches" / "hp-2.hpm").write_bytes(self.hp[1].read_bytes())
+        return self.catalog(root / "catalog.hpm", serial, **kw)
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    return Release(tmp_path_factory.mktemp("release"))
+
+
+@pytest.fixture
+def host(tmp_path, release):
+    """Trust store and state directory of one host."""
+    trust = tmp_path / "trust"
+    trust.mkdir()
+    (trust / "release.pub").write_bytes(release.pub.read_bytes())
+    state = tmp_path / "state"
+
+    def run(*args, check=OK, now=NOW, source=None):
+        env = {"HPM_TRUST_DIR": str(trust), "HPM_STATE_DIR": str(state), "HPM_NOW": str(now)}
+        if source is not None:
+            env["HPM_SOURCE"] = str(source)
+        return sh(HPM, "catalog", *args, check=check, env=env)
+
+    run.state = state
+    run.trust = trust
+    return run
+
+
+def cache_files(state):
+    c = state / "cache"
+    return sorted(p.name for p in c.iterdir()) if c.exists() else []
+
+
+def sha(p):
+    return hashlib.sha256(Path(p).read_bytes()).hexdigest()
+
+
+# ---- tests -------------------------------------------------------------------------
+
+
+def test_good_catalog_over_http(server, host, release):
+    release.publish(server.root, serial=5)
+    r = host("--source", server.url, "--json")
+    j = json.loads(r.stdout)
+    assert j["serial"] == 5 and j["change"] == "new" and j["previous_serial"] == 0
+    assert j["expires"] == EXPIRES and j["issued"] == ISSUED
+    ids = [e["id"] for e in j["entries"]]
+    assert ids == ["2026.1", "HP-2026.1-1", "HP-2026.1-2"]
+    base, hp1 = j["entries"][0], j["entries"][1]
+    assert base["kind"] == "baseline" and base["classification"] == "critical"
+    assert base["size"] == release.base.stat().st_size and base["sha256"] == sha(release.base)
+    assert hp1["kind"] == "hotpatch" and hp1["sequence"] == 1
+    assert hp1["target_baseline"] == base["digest"]
+    assert hp1["classification"] == "security"  # read from the hotpatch itself
+    # the accepted catalog is remembered, byte for byte
+    assert (host.state / "catalog.hpm").read_bytes() == (server.root / "catalog.hpm").read_bytes()
+    assert ("catalog.hpm", None) in server.log
+    # again: the same catalog, nothing changes; HPM_SOURCE is the default source
+    j = json.loads(host("--json", source=server.url).stdout)
+    assert j["change"] == "same" and j["previous_serial"] == 5
+
+
+def test_download_into_cache(server, host, release):
+    release.publish(server.root)
+    r = host("--source", server.url, "--download", "HP-2026.1-2", "--download", "2026.1", "--json")
+    got = {d["id"]: Path(d["path"]) for d in json.loads(r.stdout)["downloaded"]}
+    assert got["HP-2026.1-2"].read_bytes() == release.hp[1].read_bytes()
+    assert got["2026.1"].read_bytes() == release.base.read_bytes()
+    assert got["2026.1"].name == sha(release.base) + ".hpm"
+    assert not any(n.endswith(".part") for n in cache_files(host.state))
+    # cached: served again without a request (and re-hashed)
+    n = len(server.log)
+    host("--source", server.url, "--download", "2026.1")
+    assert [p for p, _ in server.log[n:]] == ["catalog.hpm"]
+    # a cached file that changed on disk is not used: fetched again
+    got["2026.1"].write_bytes(b"x" * 10)
+    host("--source", server.url, "--download", "2026.1")
+    assert got["2026.1"].read_bytes() == release.base.read_bytes()
+    # an unknown ID
+    r = host("--source", server.url, "--download", "HP-9", check=USAGE)
+    assert "HP-9" in r.stderr
+
+
+def test_local_directory_source(tmp_path, host, release):
+    src = tmp_path / "mirror"
+    src.mkdir()
+    release.publish(src, serial=3)
+    r = host("--source", src, "--download", "HP-2026.1-1")
+    assert "catalog serial 3" in r.stdout
+    assert (host.state / "cache" / (sha(release.hp[0]) + ".hpm")).read_bytes() == release.hp[0].read_bytes()
+
+
+def test_expired_catalog_refused(server, host, release):
+    release.publish(server.root)
+    host("--source", server.url, now=EXPIRES - 1)
+    r = host("--source", server.url, now=EXPIRES, check=REFUSED)
+    assert "expired" in r.stderr and "2027-01-01T00:00:00Z" in r.stderr and server.url in r.stderr
+    # and on a fresh host too: nothing is remembered from an expired catalog
+    state2 = host.state.parent / "state2"
+    env = {"HPM_TRUST_DIR": str(host.trust), "HPM_STATE_DIR": str(state2), "HPM_NOW": str(EXPIRES + 5)}
+    sh(HPM, "catalog", "--source", server.url, check=REFUSED, env=env)
+    assert not (state2 / "catalog.hpm").exists()
+
+
+def test_rollback_refused(server, host, release, tmp_path):
+    old = release.catalog(tmp_path / "old.hpm", 4)
+    release.publish(server.root, serial=5)
+    host("--source", server.url)
+    stored = (host.state / "catalog.hpm").read_bytes()
+    # an older serial, validly signed: refused, the stored catalog stays
+    (server.root / "catalog.hpm").write_bytes(old.read_bytes())
+    r = host("--source", server.url, check=REFUSED)
+    assert "serial 4 is older than serial 5" in r.stderr
+    assert (host.state / "catalog.hpm").read_bytes() == stored
+    # the same serial with different bytes (a later expiry): refused
+    release.catalog(server.root / "catalog.hpm", 5, expires=EXPIRES + 86400)
+    r = host("--source", server.url, check=REFUSED)
+    assert "same serial" in r.stderr and "raise the serial" in r.stderr
+    assert (host.state / "catalog.hpm").read_bytes() == stored
+    # a newer serial is accepted and becomes the floor
+    release.catalog(server.root / "catalog.hpm", 6)
+    j = json.loads(host("--source", server.url, "--json").stdout)
+    assert j["change"] == "newer" and j["previous_serial"] == 5 and j["serial"] == 6
+    (server.root / "catalog.hpm").write_bytes(stored)
+    host("--source", server.url, check=REFUSED)
+
+
+def test_tampered_catalog_refused(server, host, release):
+    cat = release.publish(server.root)
+    good = cat.read_bytes()
+    for pos in (20, 64 + 40, len(good) // 2, len(good) - 30):
+        bad = bytearray(good)
+        bad[pos] ^= 0x04
+        cat.write_bytes(bytes(bad))
+        r = host("--source", server.url, check=REFUSED)
+        assert "catalog refused" in r.stderr and server.url in r.stderr
+        assert not (host.state / "catalog.hpm").exists()
+    cat.write_bytes(good[:-1])
+    host("--source", server.url, check=REFUSED)
+    cat.write_bytes(good)
+    host("--source", server.url)
+
+
+def test_wrong_key_catalog_refused(server, host, release):
+    release.publish(server.root, key=release.other)
+    r = host("--source", server.url, check=REFUSED)
+    assert "no signature is by a key in the trust set" in r.stderr
+    assert str(host.trust) in r.stderr
+    # a baseline served as the catalog is not a catalog
+    (server.root / "catalog.hpm").write_bytes(release.base.read_bytes())
+    r = host("--source", server.url, check=REFUSED)
+    assert "expected a catalog" in r.stderr
+
+
+def test_interrupted_download_resumes(server, host, release):
+    release.publish(server.root)
+    rel = "baselines/base-2026.1.hpm"
+    size = release.base.stat().st_size
+    # the first request breaks off half-way; the retry asks for the rest
+    server.modes[rel] = "drop"
+    server.drops[rel] = 1
+    r = host("--source", server.url, "--download", "2026.1", "--json")
+    path = Path(json.loads(r.stdout)["downloaded"][0]["path"])
+    assert path.read_bytes() == release.base.read_bytes()
+    reqs = [rng for p, rng in server.log if p == rel]
+    assert reqs[0] is None and reqs[1] == f"bytes={size // 2}-", reqs
+
+
+def test_server_without_range_support(server, host, release):
+    """A server that answers a Range request with the whole file (200): the
+    partial file is discarded and the download starts again."""
+    release.publish(server.root)
+    rel = "baselines/base-2026.1.hpm"
+    server.ignore_range = True
+    server.modes[rel] = "drop-all"
+    server.drops[rel] = 1
+    r = host("--source", server.url, "--download", "2026.1", "--json")
+    path = Path(json.loads(r.stdout)["downloaded"][0]["path"])
+    assert path.read_bytes() == release.base.read_bytes()
+    reqs = [rng for p, rng in server.log if p == rel]
+    assert reqs[0] is None and reqs[1] is not None and reqs[2] is None, reqs
+    assert cache_files(host.state) == [sha(release.base) + ".hpm"]
+
+
+def test_resume_across_runs(server, host, release):
+    release.publish(server.root)
+    rel = "hotpatches/hp-2.hpm"
+    size = release.hp[1].stat().st_size
+    # every attempt of the first run breaks off: the run fails, the partial
+    # download is kept (as .part, never used) ...
+    server.modes[rel] = "drop-all"
+    server.drops[rel] = 3
+    r = host("--source", server.url, "--download", "HP-2026.1-2", check=IOERR)
+    assert "run again to resume" in r.stderr and rel in r.stderr
+    parts = [n for n in cache_files(host.state) if n.endswith(".part")]
+    assert parts and not [n for n in cache_files(host.state) if n.endswith(".hpm")]
+    have = (host.state / "cache" / parts[0]).stat().st_size
+    assert 0 < have < size
+    # ... and the next run continues from there
+    n = len(server.log)
+    host("--source", server.url, "--download", "HP-2026.1-2")
+    reqs = [rng for p, rng in server.log[n:] if p == rel]
+    assert reqs == [f"bytes={have}-"], reqs
+    assert cache_files(host.state) == [sha(release.hp[1]) + ".hpm"]
+
+
+def test_oversize_download_refused(server, host, release):
+    release.publish(server.root)
+    rel = "hotpatches/hp-1.hpm"
+    server.modes[rel] = "oversize"
+    r = host("--source", server.url, "--download", "HP-2026.1-1", check=REFUSED)
+    assert "more bytes than" in r.stderr and "'size'" in r.stderr
+    assert cache_files(host.state) == []
+
+
+def test_hash_mismatch_refused(server, host, release, tmp_path):
+    release.publish(server.root)
+    server.modes["baselines/base-2026.1.hpm"] = "corrupt"
+    r = host("--source", server.url, "--download", "2026.1", check=REFUSED)
+    assert "SHA-256" in r.stderr and "'sha256'" in r.stderr and "deleted" in r.stderr
+    assert cache_files(host.state) == []  # nothing that looks usable
+    # same from a local mirror with a swapped file
+    src = tmp_path / "mirror"
+    src.mkdir()
+    release.publish(src)
+    (src / "hotpatches" / "hp-1.hpm").write_bytes(release.hp[1].read_bytes()[: release.hp[0].stat().st_size])
+    host("--source", src, "--download", "HP-2026.1-1", check=REFUSED)
+    assert cache_files(host.state) == []
+
+
+def test_bad_sources_and_state(server, host, release, tmp_path):
+    r = host("--source", "ftp://example.org/x", check=USAGE)
+    assert "http://" in r.stderr
+    r = host(check=USAGE)
+    assert "HPM_SOURCE" in r.stderr
+    r = host("--source", tmp_path / "nowhere", check=IOERR)
+    assert "nowhere" in r.stderr
+    r = host("--source", server.url + "/missing", check=IOERR)
+    assert "/missing/catalog.hpm" in r.stderr and "404" in r.stderr
+    # an empty trust store refuses everything
+    release.publish(server.root)
+    for p in host.trust.iterdir():
+        p.unlink()
+    r = host("--source", server.url, check=IOERR)
+    assert "no trusted keys" in r.stderr
+    (host.trust / "release.pub").write_bytes(release.pub.read_bytes())
+    # a damaged rollback floor is never silently dropped
+    host("--source", server.url)
+    (host.state / "catalog.hpm").write_bytes(b"garbage")
+    r = host("--source", server.url, check=IOERR)
+    assert "damaged" in r.stderr and "rollback floor" in r.stderr
+    assert "--help" not in r.stderr
+    assert "Usage: hpm catalog" in sh(HPM, "catalog", "--help").stdout
