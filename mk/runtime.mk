@@ -10,7 +10,7 @@ RT_CFLAGS := -Icore/include -Itools/lib -Iruntime
 RT_LIB_SRCS := runtime/payload.c runtime/x86.c
 RT_SRCS := $(filter-out $(RT_LIB_SRCS),$(wildcard runtime/*.c))
 RT_HDRS := $(wildcard runtime/*.h)
-RT_LIBS := -lelf -lZydis
+RT_LIBS := -lelf -lZydis -lsqlite3 -linih
 
 $(B)/host/runtime/%.o: runtime/%.c $(RT_HDRS) $(CORE_HDRS) $(HPMW_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -86,3 +86,29 @@ check-hotpatch-unit:
 	  if [ "$$st" -ne 0 ] && [ "$$f" -eq 0 ]; then f=1; fi; fi; \
 	echo "hotpatch-unit: $$ok passed, $$f failed" | tee $(B)/results/hotpatch-unit.txt; \
 	[ "$$f" -eq 0 ]
+
+# Host lifecycle: policy, windows, decisions, enrollment, history (part C of
+# issue 6).  Sanitizer objects of runtime/ for the cmocka tests in tests/unit/,
+# and the pytest suite tests/lifecycle/test_history.py etc.
+#   make check-lifecycle-pol   -> $(B)/results/lifecycle-pol.xml
+$(B)/san/runtime/%.o: runtime/%.c $(RT_HDRS) $(CORE_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) $(RT_CFLAGS) -c $< -o $@
+
+POL_UNIT_OBJS := $(B)/san/runtime/policy.o $(B)/san/runtime/windows.o $(B)/san/runtime/decide.o
+UNIT_EXTRA_CFLAGS_test_policy := -Iruntime
+UNIT_EXTRA_OBJS_test_policy   := $(POL_UNIT_OBJS) -linih
+$(B)/san/tests/unit/test_policy: $(POL_UNIT_OBJS)
+UNIT_EXTRA_CFLAGS_test_decide := -Iruntime
+UNIT_EXTRA_OBJS_test_decide   := $(POL_UNIT_OBJS) -linih
+$(B)/san/tests/unit/test_decide: $(POL_UNIT_OBJS)
+HIST_UNIT_OBJS := $(B)/san/runtime/history.o $(B)/san/runtime/enroll.o $(B)/san/runtime/clock.o
+UNIT_EXTRA_CFLAGS_test_history := -Iruntime
+UNIT_EXTRA_OBJS_test_history   := $(HIST_UNIT_OBJS) $(POL_UNIT_OBJS) -lsqlite3 -linih
+$(B)/san/tests/unit/test_history: $(HIST_UNIT_OBJS) $(POL_UNIT_OBJS)
+
+.PHONY: check-lifecycle-pol
+check-lifecycle-pol: $(B)/runtime/hpm
+	@mkdir -p $(B)/results
+	HPM_BUILD=$(B) $(PYTHON) -m pytest -q -p no:cacheprovider --junitxml=$(B)/results/lifecycle-pol.xml \
+	  tests/lifecycle/test_history.py tests/lifecycle/test_policy_cli.py
