@@ -10,7 +10,7 @@ RT_CFLAGS := -Icore/include -Itools/lib -Iruntime
 RT_LIB_SRCS := runtime/payload.c runtime/x86.c
 RT_SRCS := $(filter-out $(RT_LIB_SRCS),$(wildcard runtime/*.c))
 RT_HDRS := $(wildcard runtime/*.h)
-RT_LIBS := -lelf -lZydis -lsqlite3 -linih
+RT_LIBS := -lelf -lZydis -lsqlite3 -linih -lcjson
 
 $(B)/host/runtime/%.o: runtime/%.c $(RT_HDRS) $(CORE_HDRS) $(HPMW_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

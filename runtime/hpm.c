@@ -29,6 +29,7 @@
 #include "hpm/core.h"
 #include "hpmw.h"
 #include "payload.h"
+#include "lifecycle_cmd.h"
 #include "state.h"
 
 /* ---- configuration ---- */
@@ -701,6 +702,7 @@ static const char *usage_text =
     "  status [--json]                              applied hotpatch and journal state\n"
     "  agent [--once]                               patch new processes of targeted binaries\n"
     "  recover                                      finish or roll back interrupted transitions\n"
+    LIFECYCLE_USAGE
     "options (all commands): --trust-dir DIR (HPM_TRUST_DIR, default /etc/hpm/trust)\n"
     "  --state-dir DIR (HPM_STATE_DIR, default /var/lib/hpm)  --baseline HEX (HPM_BASELINE:\n"
     "  overrides the running baseline read from EFI/kernel command line; for tests)\n"
@@ -1086,6 +1088,10 @@ int main(int argc, char **argv) {
   if (!strcmp(c, "status")) return cmd_status(argc, argv);
   if (!strcmp(c, "agent")) return cmd_agent(argc, argv);
   if (!strcmp(c, "recover")) return cmd_recover(argc, argv);
+  if (!strcmp(c, "policy")) return cmd_policy(argc, argv);
+  if (!strcmp(c, "history")) return cmd_history(argc, argv);
+  if (!strcmp(c, "enroll")) return cmd_enroll(argc, argv);
+  if (!strcmp(c, "unenroll")) return cmd_unenroll(argc, argv);
   msg("unknown command '%s'", c);
   fputs(usage_text, stderr);
   return 2;
