@@ -167,7 +167,10 @@ hist *hist_open(const char *state_dir, uint32_t retention_days, char *err, size_
   int rc = open_checked(h);
   if (rc != SQLITE_OK && is_corruption(rc)) {
     char why[1024];
-    snprintf(why, sizeof why, "%s", h->err);
+    size_t pl = strlen(h->path);
+    const char *w = h->err;
+    if (!strncmp(w, h->path, pl) && w[pl] == ':' && w[pl + 1] == ' ') w += pl + 2;
+    snprintf(why, sizeof why, "%s", w);
     sqlite3_close_v2(h->db);
     h->db = NULL;
     move_aside(h);
