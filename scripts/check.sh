@@ -88,6 +88,10 @@ step "hotpatch payload fuzzer (short run)"
 $MAKE -s check-fuzz-hotpatch; st=$?
 from_file fuzz-hotpatch "$R/fuzz-hotpatch.txt" $st
 
+step "host lifecycle: policy, windows, enrollment, history (pytest)"
+$MAKE -s check-lifecycle-pol; st=$?
+from_junit lifecycle-pol "$R/lifecycle-pol.xml" $st
+
 step "firmware tests (QEMU + OVMF)"
 HPM_BUILD="$B" "$PY" -m pytest -q -p no:cacheprovider --junitxml="$R/firmware.xml" firmware-tests; st=$?
 from_junit firmware "$R/firmware.xml" $st
