@@ -211,5 +211,7 @@ void decide(const hpm_catalog *cat, const decide_host *host, const hpm_policy *p
     it->required = why != NULL;
     select_item(it, pol, req);
     fill_baseline(it, pol, req, now, &ws, host, why ? why : "");
+    if (!host->enrolled && host->has_unenrolled_at && memcmp(newest->digest, host->unenrolled_at, HPM_DIGEST_LEN))
+      add_reason(it, "once it runs, hpm enroll can take hotpatches again");
   }
 }

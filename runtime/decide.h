@@ -51,6 +51,8 @@ typedef struct {
   uint8_t baseline[HPM_DIGEST_LEN]; /* running baseline digest */
   uint32_t hotpatch_seq;            /* applied hotpatch sequence for it, 0 = none */
   bool enrolled;
+  bool has_unenrolled_at;           /* unenrolled: the baseline it was unenrolled on (enroll.h) */
+  uint8_t unenrolled_at[HPM_DIGEST_LEN];
   bool has_staged;                  /* a baseline is staged, waiting for a reboot */
   uint8_t staged[HPM_DIGEST_LEN];
 } decide_host;

@@ -44,6 +44,19 @@ void policy_defaults(hpm_policy *p) {
   p->retention_days = 30;
 }
 
+uint64_t policy_next_assessment(const hpm_policy *p, uint64_t last, uint64_t seed) {
+  uint64_t jitter = 0;
+  if (p->assess_jitter_minutes) {
+    /* splitmix64 of (seed, last): spread over hosts, stable for one host and round */
+    uint64_t z = seed ^ (last * 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    jitter = z % ((uint64_t)p->assess_jitter_minutes * 60u + 1u);
+  }
+  return last + (uint64_t)p->assess_interval_hours * 3600u + jitter;
+}
+
 const char *policy_path(void) {
   const char *s = getenv("HPM_CONF");
   return (s && *s) ? s : POLICY_DEFAULT_PATH;
@@ -344,6 +357,8 @@ static int handler(void *user, const char *section, const char *key, const char 
   if (!strcmp(section, "update")) {
     if (!strcmp(key, "source")) {
       if (strlen(value) > POLICY_SOURCE_MAX) FAIL("[update] source: longer than %d characters", POLICY_SOURCE_MAX);
+      if (strncmp(value, "https://", 8) && strncmp(value, "http://", 7) && value[0] != '/')
+        FAIL("[update] source: '%s': expected an http:// or https:// URL or an absolute directory path", value);
       snprintf(p->source, sizeof p->source, "%s", value);
     } else if (!strcmp(key, "auto_classifications")) {
       if (policy_parse_classes(value, &p->auto_classes))

@@ -72,6 +72,12 @@ typedef enum { POLICY_OK = 0, POLICY_MISSING = 1, POLICY_ERROR = 2 } policy_resu
 policy_result policy_load(const char *path, hpm_policy *p, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* When the agent's next periodic assessment is due after one at `last`:
+ * last + assess_interval_hours + a jitter in [0, assess_jitter_minutes]
+ * derived from `seed` (e.g. a hash of /etc/machine-id, so hosts spread out
+ * but each one is predictable). */
+uint64_t policy_next_assessment(const hpm_policy *p, uint64_t last, uint64_t seed);
+
 /* HPM_CONF or the default path. */
 const char *policy_path(void);
 

@@ -368,10 +368,13 @@ static void test_optional_baseline(void **state) {
   assert_string_equal(hp->entry->id, "B0-3");
   /* Unenrolled: the same baseline is required, no hotpatch. */
   f.enrolled = false;
+  f.has_unenrolled_at = true;
+  memcpy(f.unenrolled_at, by_id("B0")->digest, HPM_DIGEST_LEN);
   decide(&cat, &f, &pol, NULL, REL(4, 15), &r);
   assert_int_equal(r.count, 1);
   assert_true(r.items[0].required);
   assert_true(r.items[0].install_now);
+  assert_non_null(strstr(r.items[0].reason, "hpm enroll"));
 }
 
 static void test_on_demand_filters(void **state) {

@@ -141,6 +141,7 @@ static void test_errors(void **state) {
   expect_error("[blackout \"b\"]\nfrom=2026-12-20\n", "needs from= and until=", NULL);
   expect_error("[blackout \"b\"]\nfrom=2026-12-20\nuntil=2026-12-01\n", "after from=", NULL);
   expect_error("source = x\n", "outside any section", NULL);
+  expect_error("[update]\nsource = ftp://x/\n", ":2:", "https://");
   expect_error("[update]\nthis line is not ini\n", ":2:", "INI");
 }
 
@@ -164,6 +165,24 @@ static void test_value_parsers(void **state) {
   char buf[64];
   policy_format_classes(POLICY_CLASS_BIT(HPM_CLASS_SECURITY) | POLICY_CLASS_BIT(HPM_CLASS_OTHER), buf, sizeof buf);
   assert_string_equal(buf, "security,other");
+}
+
+static void test_next_assessment(void **state) {
+  (void)state;
+  hpm_policy p;
+  policy_defaults(&p);
+  uint64_t lo = UINT64_MAX, hi = 0, last = 1790000000;
+  for (uint64_t seed = 0; seed < 200; seed++) {
+    uint64_t t = policy_next_assessment(&p, last, seed);
+    assert_true(t >= last + 24 * 3600 && t <= last + 24 * 3600 + 3600);
+    assert_int_equal(t, policy_next_assessment(&p, last, seed));
+    if (t < lo) lo = t;
+    if (t > hi) hi = t;
+  }
+  assert_true(hi - lo > 1800); /* hosts are spread over the jitter */
+  p.assess_jitter_minutes = 0;
+  p.assess_interval_hours = 6;
+  assert_int_equal(policy_next_assessment(&p, last, 42), last + 6 * 3600);
 }
 
 static hpm_policy one_window(const char *tz, uint8_t days, int start_min, uint32_t dur) {
@@ -303,6 +322,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_full_file, teardown),
       cmocka_unit_test_teardown(test_errors, teardown),
       cmocka_unit_test(test_value_parsers),
+      cmocka_unit_test(test_next_assessment),
       cmocka_unit_test(test_berlin_dst),
       cmocka_unit_test(test_new_york_dst),
       cmocka_unit_test(test_local_to_utc),
