@@ -358,7 +358,7 @@ static int handler(void *user, const char *section, const char *key, const char 
     if (!strcmp(key, "source")) {
       if (strlen(value) > POLICY_SOURCE_MAX) FAIL("[update] source: longer than %d characters", POLICY_SOURCE_MAX);
       if (strncmp(value, "https://", 8) && strncmp(value, "http://", 7) && value[0] != '/')
-        FAIL("[update] source: '%s': expected an http:// or https:// URL or an absolute directory path", value);
+        FAIL("[update] source: '%.200s': expected an http:// or https:// URL or an absolute directory path", value);
       snprintf(p->source, sizeof p->source, "%s", value);
     } else if (!strcmp(key, "auto_classifications")) {
       if (policy_parse_classes(value, &p->auto_classes))
