@@ -112,3 +112,19 @@ check-lifecycle-pol: $(B)/runtime/hpm
 	@mkdir -p $(B)/results
 	HPM_BUILD=$(B) $(PYTHON) -m pytest -q -p no:cacheprovider --junitxml=$(B)/results/lifecycle-pol.xml \
 	  tests/lifecycle/test_history.py tests/lifecycle/test_policy_cli.py
+
+# libFuzzer target for the policy file and enrollment state parsers.
+#   make check-fuzz-policy   -> $(B)/results/fuzz-policy.txt
+FUZZ_POLICY_SECONDS ?= 15
+FUZZ_POLICY_SRCS := tests/fuzz/fuzz_policy.c runtime/policy.c runtime/windows.c runtime/enroll.c
+$(B)/fuzz/fuzz_policy: $(FUZZ_POLICY_SRCS) core/strings.c $(RT_HDRS) $(CORE_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CLANG) -std=gnu11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE $(RT_CFLAGS) -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=all $(FUZZ_POLICY_SRCS) core/strings.c -o $@ -linih
+.PHONY: check-fuzz-policy
+check-fuzz-policy: $(B)/fuzz/fuzz_policy
+	@mkdir -p $(B)/results $(B)/fuzz/corpus-policy
+	@if $(B)/fuzz/fuzz_policy -max_total_time=$(FUZZ_POLICY_SECONDS) -max_len=4096 \
+	     $(B)/fuzz/corpus-policy tests/fuzz/corpus-policy 2>$(B)/fuzz/fuzz-policy.log; then \
+	  echo "fuzz-policy: 1 passed, 0 failed" | tee $(B)/results/fuzz-policy.txt; \
+	else tail -30 $(B)/fuzz/fuzz-policy.log; echo "fuzz-policy: 0 passed, 1 failed" | tee $(B)/results/fuzz-policy.txt; exit 1; fi

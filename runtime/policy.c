@@ -212,8 +212,8 @@ static int tz_exists(const char *tz) {
   for (const char *c = tz; *c; c++)
     if (!isalnum((unsigned char)*c) && !strchr("/_+-", *c)) return 0;
   const char *dir = getenv("TZDIR");
-  char path[512];
-  snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", tz);
+  char path[1024];
+  snprintf(path, sizeof path, "%.700s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", tz);
   struct stat st;
   return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
@@ -222,7 +222,7 @@ static int tz_exists(const char *tz) {
 
 typedef struct {
   hpm_policy *p;
-  char err[400];          /* the first problem, without file and line */
+  char err[700];          /* the first problem, without file and line */
   bool failed;
   char cur[160];          /* the section of the previous key */
   policy_window *win;     /* the section being read, if a window */
@@ -344,10 +344,15 @@ static int bool_value(const char *v, bool *out) {
   return -1;
 }
 
-static int handler(void *user, const char *section, const char *key, const char *value) {
+static int handler(void *user, const char *section, const char *key, const char *raw) {
   ini_ctx *c = user;
   hpm_policy *p = c->p;
   if (c->failed) return 0;
+  /* value = "2026-12-20 06:00" and value = 2026-12-20 06:00 mean the same */
+  char value[256]; /* inih lines are at most 200 bytes */
+  size_t vl = strlen(raw);
+  if (vl >= 2 && raw[0] == '"' && raw[vl - 1] == '"') snprintf(value, sizeof value, "%.*s", (int)(vl - 2), raw + 1);
+  else snprintf(value, sizeof value, "%s", raw);
   if (c->new_header || strcmp(section, c->cur) || !c->nnames) {
     c->new_header = false;
     if (!begin_section(c, section)) return 0;
@@ -359,7 +364,7 @@ static int handler(void *user, const char *section, const char *key, const char 
       if (strlen(value) > POLICY_SOURCE_MAX) FAIL("[update] source: longer than %d characters", POLICY_SOURCE_MAX);
       if (strncmp(value, "https://", 8) && strncmp(value, "http://", 7) && value[0] != '/')
         FAIL("[update] source: '%.200s': expected an http:// or https:// URL or an absolute directory path", value);
-      snprintf(p->source, sizeof p->source, "%s", value);
+      snprintf(p->source, sizeof p->source, "%.255s", value);
     } else if (!strcmp(key, "auto_classifications")) {
       if (policy_parse_classes(value, &p->auto_classes))
         FAIL("[update] auto_classifications: '%s' is not a list of critical, security, other (or none)", value);
@@ -383,7 +388,7 @@ static int handler(void *user, const char *section, const char *key, const char 
       if (!tz_exists(value))
         FAIL("[update] timezone: '%s' is not a time zone in the tz database (e.g. Europe/Berlin, UTC; see /usr/share/zoneinfo)",
              value);
-      snprintf(p->timezone, sizeof p->timezone, "%s", value);
+      snprintf(p->timezone, sizeof p->timezone, "%.63s", value);
     } else {
       FAIL("[update] %s: unknown key; the keys are source, auto_classifications, deadline_days, "
            "hotpatch_outside_windows, assess_interval_hours, assess_jitter_minutes, reboot, timezone", key);

@@ -84,7 +84,7 @@ static void test_full_file(void **state) {
       "duration = 1h30m\n"
       "[blackout \"freeze\"]\n"
       "from = 2026-12-20\n"
-      "until = 2027-01-02 06:00\n");
+      "until = \"2027-01-02 06:00\"\n");
   assert_int_equal(policy_load(path, &p, err, sizeof err), POLICY_OK);
   assert_string_equal(p.source, "https://updates.example/catalog");
   assert_int_equal(p.auto_classes, 0xe);
