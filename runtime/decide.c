@@ -70,11 +70,23 @@ static void fill_hotpatch(decide_item *it, const hpm_policy *pol, const decide_r
   } else {
     add_reason(it, "waits for a window (hotpatch_outside_windows=no)");
   }
-  if (mode == REBOOT_ALWAYS) {
+  if (mode == REBOOT_ALWAYS && it->install_now) {
+    /* Not needed by a hotpatch, asked for by the operator: on demand at
+     * once, otherwise only inside a window. */
     it->needs_reboot = true;
-    add_reason(it, "reboot=always");
+    if (demand || (ws->open && !ws->blackout)) {
+      it->reboot_now = true;
+      it->reboot_at_valid = true;
+      it->reboot_at = now;
+      add_reason(it, "reboot=always: reboot now");
+    } else if (ws->next_valid) {
+      it->reboot_at_valid = true;
+      it->reboot_at = ws->next_open;
+      add_reason(it, "reboot=always: reboot in the next window");
+    } else {
+      add_reason(it, "reboot=always: no window configured; reboot the host yourself");
+    }
   }
-  (void)now;
 }
 
 static void fill_baseline(decide_item *it, const hpm_policy *pol, const decide_request *req, uint64_t now,

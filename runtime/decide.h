@@ -31,7 +31,8 @@
  *    configured: the reboot happens at the next window and the item says it is
  *    overdue.  With no window configured, the reboot happens once the
  *    deadline has passed (outside blackouts).  reboot=never: never rebooted
- *    by hpm; always: a reboot is requested after hotpatches too.
+ *    by hpm; always: a reboot is requested after hotpatches too (on demand
+ *    at once, otherwise in a window).
  *  - On demand (hpm install): the classification filter (default: the
  *    policy's) and --include/--exclude select items; selected items install
  *    now, windows do not apply; the reboot follows the request's reboot mode

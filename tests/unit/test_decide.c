@@ -399,6 +399,15 @@ static void test_on_demand_filters(void **state) {
   decide(&cat, &f, &pol, &req, REL(3, 15), &r);
   assert_false(r.items[0].install_now);
   assert_true(r.items[0].excluded);
+  /* reboot=always on demand: a hotpatch asks for a reboot too. */
+  req = (decide_request){.on_demand = true, .include = inc, .ninclude = 1, .reboot = REBOOT_ALWAYS};
+  decide(&cat, &f, &pol, &req, REL(3, 15), &r);
+  assert_true(r.items[0].needs_reboot);
+  assert_true(r.items[0].reboot_now);
+  req.reboot = REBOOT_IF_REQUIRED;
+  decide(&cat, &f, &pol, &req, REL(3, 15), &r);
+  assert_false(r.items[0].needs_reboot);
+  assert_false(r.items[0].reboot_now);
   /* On demand, baseline: staged now; reboot follows the request's mode. */
   req = (decide_request){.on_demand = true, .reboot = REBOOT_IF_REQUIRED};
   decide(&cat, &f, &pol, &req, REL(4, 8), &r);
