@@ -231,6 +231,8 @@ typedef struct {
   char names[POLICY_MAX_WINDOWS + POLICY_MAX_BLACKOUTS + 4][POLICY_NAME_MAX + 40];
   size_t nnames;
   char incomplete[400];   /* a finished section that lacks a required key */
+  char keys[16][32];       /* keys seen in the current section */
+  size_t nkeys;
   FILE *f;
   bool new_header;        /* a [section] line was read since the last key */
 } ini_ctx;
@@ -299,6 +301,7 @@ static int begin_section(ini_ctx *c, const char *section) {
   snprintf(c->cur, sizeof c->cur, "%s", section);
   c->win = NULL;
   c->blk = NULL;
+  c->nkeys = 0;
   c->seen_start = c->seen_duration = c->seen_days = c->seen_date = c->seen_from = c->seen_until = false;
   char kind[32], name[POLICY_NAME_MAX + 1];
   if (split_section(section, kind, sizeof kind, name, sizeof name))
@@ -358,6 +361,10 @@ static int handler(void *user, const char *section, const char *key, const char 
     if (!begin_section(c, section)) return 0;
   }
   if (!section[0]) FAIL("%s: key outside any section; put it under [update], [history], [window \"NAME\"] or [blackout \"NAME\"]", key);
+  for (size_t i = 0; i < c->nkeys; i++)
+    if (!strcmp(c->keys[i], key))
+      FAIL("[%s] %s: set twice; keep one (an indented line continues the previous value)", section, key);
+  if (c->nkeys < sizeof c->keys / sizeof c->keys[0]) snprintf(c->keys[c->nkeys++], sizeof c->keys[0], "%.31s", key);
 
   if (!strcmp(section, "update")) {
     if (!strcmp(key, "source")) {

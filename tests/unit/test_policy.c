@@ -143,6 +143,7 @@ static void test_errors(void **state) {
   expect_error("source = x\n", "outside any section", NULL);
   expect_error("[update]\nsource = ftp://x/\n", ":2:", "https://");
   expect_error("[update]\nthis line is not ini\n", ":2:", "INI");
+  expect_error("[update]\nreboot = never\ndeadline_days = 3\nreboot = always\n", ":4:", "reboot: set twice");
 }
 
 static void test_value_parsers(void **state) {
