@@ -13,7 +13,7 @@ RT_CFLAGS := -Icore/include -Itools/lib -Iruntime
 RT_LIB_SRCS := runtime/payload.c runtime/x86.c
 RT_SRCS := $(filter-out $(RT_LIB_SRCS),$(wildcard runtime/*.c))
 RT_HDRS := $(wildcard runtime/*.h)
-RT_LIBS := -lelf -lZydis -lcurl
+RT_LIBS := -lelf -lZydis -lcurl -lsqlite3 -linih -lcjson
 
 $(B)/host/runtime/%.o: runtime/%.c $(RT_HDRS) $(CORE_HDRS) $(HPMW_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -117,3 +117,44 @@ check-catalog: $(B)/runtime/hpm $(B)/tools/hpm-sign
 	@mkdir -p $(B)/results
 	HPM=$(B)/runtime/hpm HPM_SIGN=$(B)/tools/hpm-sign $(PYTHON) -m pytest -q -p no:cacheprovider \
 	  --junitxml=$(B)/results/catalog.xml tests/lifecycle/test_catalog.py
+# Host lifecycle: policy, windows, decisions, enrollment, history (part C of
+# issue 6).  Sanitizer objects of runtime/ for the cmocka tests in tests/unit/,
+# and the pytest suite tests/lifecycle/test_history.py etc.
+#   make check-lifecycle-pol   -> $(B)/results/lifecycle-pol.xml
+$(B)/san/runtime/%.o: runtime/%.c $(RT_HDRS) $(CORE_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) $(RT_CFLAGS) -c $< -o $@
+
+POL_UNIT_OBJS := $(B)/san/runtime/policy.o $(B)/san/runtime/windows.o $(B)/san/runtime/decide.o
+UNIT_EXTRA_CFLAGS_test_policy := -Iruntime
+UNIT_EXTRA_OBJS_test_policy   := $(POL_UNIT_OBJS) -linih
+$(B)/san/tests/unit/test_policy: $(POL_UNIT_OBJS)
+UNIT_EXTRA_CFLAGS_test_decide := -Iruntime
+UNIT_EXTRA_OBJS_test_decide   := $(POL_UNIT_OBJS) -linih
+$(B)/san/tests/unit/test_decide: $(POL_UNIT_OBJS)
+HIST_UNIT_OBJS := $(B)/san/runtime/history.o $(B)/san/runtime/enroll.o $(B)/san/runtime/clock.o
+UNIT_EXTRA_CFLAGS_test_history := -Iruntime
+UNIT_EXTRA_OBJS_test_history   := $(HIST_UNIT_OBJS) $(POL_UNIT_OBJS) -lsqlite3 -linih
+$(B)/san/tests/unit/test_history: $(HIST_UNIT_OBJS) $(POL_UNIT_OBJS)
+
+.PHONY: check-lifecycle-pol
+check-lifecycle-pol: $(B)/runtime/hpm
+	@mkdir -p $(B)/results
+	HPM_BUILD=$(B) $(PYTHON) -m pytest -q -p no:cacheprovider --junitxml=$(B)/results/lifecycle-pol.xml \
+	  tests/lifecycle/test_history.py tests/lifecycle/test_policy_cli.py
+
+# libFuzzer target for the policy file and enrollment state parsers.
+#   make check-fuzz-policy   -> $(B)/results/fuzz-policy.txt
+FUZZ_POLICY_SECONDS ?= 15
+FUZZ_POLICY_SRCS := tests/fuzz/fuzz_policy.c runtime/policy.c runtime/windows.c runtime/enroll.c
+$(B)/fuzz/fuzz_policy: $(FUZZ_POLICY_SRCS) core/strings.c $(RT_HDRS) $(CORE_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CLANG) -std=gnu11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE $(RT_CFLAGS) -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=all $(FUZZ_POLICY_SRCS) core/strings.c -o $@ -linih
+.PHONY: check-fuzz-policy
+check-fuzz-policy: $(B)/fuzz/fuzz_policy
+	@mkdir -p $(B)/results $(B)/fuzz/corpus-policy
+	@if $(B)/fuzz/fuzz_policy -max_total_time=$(FUZZ_POLICY_SECONDS) -max_len=4096 \
+	     $(B)/fuzz/corpus-policy tests/fuzz/corpus-policy 2>$(B)/fuzz/fuzz-policy.log; then \
+	  echo "fuzz-policy: 1 passed, 0 failed" | tee $(B)/results/fuzz-policy.txt; \
+	else tail -30 $(B)/fuzz/fuzz-policy.log; echo "fuzz-policy: 0 passed, 1 failed" | tee $(B)/results/fuzz-policy.txt; exit 1; fi

@@ -31,6 +31,7 @@
 #include "hpm/core.h"
 #include "hpmw.h"
 #include "payload.h"
+#include "lifecycle_cmd.h"
 #include "state.h"
 
 /* ---- configuration ---- */
@@ -708,6 +709,7 @@ static const char *usage_text =
     "  recover                                      finish or roll back interrupted transitions\n"
     "  catalog [--source URL|DIR] [--download ID]... [--json]\n"
     "                                               fetch, verify and show the update catalog\n"
+    LIFECYCLE_USAGE
     "options (all commands): --trust-dir DIR (HPM_TRUST_DIR, default /etc/hpm/trust)\n"
     "  --state-dir DIR (HPM_STATE_DIR, default /var/lib/hpm)  --baseline HEX (HPM_BASELINE:\n"
     "  overrides the running baseline read from EFI/kernel command line; for tests)\n"
@@ -1101,6 +1103,10 @@ int main(int argc, char **argv) {
   if (!strcmp(c, "stage")) return hpm_boot_cmd_stage(argc, argv);
   if (!strcmp(c, "rollback")) return hpm_boot_cmd_rollback(argc, argv);
   if (!strcmp(c, "catalog")) return cmd_catalog(argc, argv);
+  if (!strcmp(c, "policy")) return cmd_policy(argc, argv);
+  if (!strcmp(c, "history")) return cmd_history(argc, argv);
+  if (!strcmp(c, "enroll")) return cmd_enroll(argc, argv);
+  if (!strcmp(c, "unenroll")) return cmd_unenroll(argc, argv);
   msg("unknown command '%s'", c);
   fputs(usage_text, stderr);
   return 2;

@@ -94,6 +94,13 @@ from_junit lifecycle "$R/lifecycle.xml" $st
 step "catalog and sources (loopback HTTP, pytest)"
 $MAKE -s check-catalog; st=$?
 from_junit catalog "$R/catalog.xml" $st
+step "host lifecycle: policy, windows, enrollment, history (pytest)"
+$MAKE -s check-lifecycle-pol; st=$?
+from_junit lifecycle-pol "$R/lifecycle-pol.xml" $st
+
+step "policy and enrollment file fuzzer (short run)"
+$MAKE -s check-fuzz-policy; st=$?
+from_file fuzz-policy "$R/fuzz-policy.txt" $st
 
 step "firmware tests (QEMU + OVMF)"
 HPM_BUILD="$B" "$PY" -m pytest -q -p no:cacheprovider --junitxml="$R/firmware.xml" firmware-tests; st=$?

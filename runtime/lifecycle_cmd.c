@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: MIT */
+/* hpm policy / history / enroll / unenroll (lifecycle_cmd.h). */
+#include "lifecycle_cmd.h"
+
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "enroll.h"
+#include "history.h"
+#include "policy.h"
+#include "windows.h"
+
+static const char *state_dir(const char *opt) {
+  if (opt) return opt;
+  const char *s = getenv("HPM_STATE_DIR");
+  return s && *s ? s : "/var/lib/hpm";
+}
+
+static void err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void err(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("hpm: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+static void hexstr(const uint8_t *d, size_t n, char *out) {
+  static const char x[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = x[d[i] >> 4];
+    out[2 * i + 1] = x[d[i] & 15];
+  }
+  out[2 * n] = 0;
+}
+
+static void utc_text(uint64_t t, char *out, size_t n) {
+  time_t tt = (time_t)t;
+  struct tm tm;
+  gmtime_r(&tt, &tm);
+  strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Loads the policy; prints the error and returns -1 if it is broken. */
+static int load_policy(hpm_policy *p, policy_result *res) {
+  char e[600];
+  *res = policy_load(policy_path(), p, e, sizeof e);
+  if (*res == POLICY_ERROR) {
+    err("%s", e);
+    return -1;
+  }
+  return 0;
+}
+
+static void print_json(cJSON *o) {
+  char *s = cJSON_PrintUnformatted(o);
+  if (s) puts(s);
+  free(s);
+  cJSON_Delete(o);
+}
+
+/* Records in the history; a history failure is a warning, never a failure of the operation. */
+static void record(const char *dir, const hpm_policy *p, const char *event, const char *ids, const char *result,
+                   const char *error_text) {
+  char e[1024];
+  hist *h = hist_open(dir, p->retention_days, e, sizeof e);
+  if (!h) {
+    err("warning: history not recorded: %s", e);
+    return;
+  }
+  if (hist_record(h, event, ids, result, error_text)) err("warning: history not recorded: %s", hist_error(h));
+  hist_close(h);
+}
+
+/* ---- hpm policy ---- */
+
+static const char *policy_usage =
+    "usage: hpm policy [--json]\n"
+    "Shows the effective update policy (HPM_CONF, default /etc/hpm/hpm.conf; documented defaults\n"
+    "when the file is missing), whether a maintenance window is open now and when the next opens.\n"
+    "Exit: 0, or 2 if the policy file is invalid (the message names file, line and key).\n";
+
+static void window_text(const policy_window *w, char *out, size_t n) {
+  static const char *const dn[7] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  char days[40] = "";
+  if (w->dated) {
+    snprintf(days, sizeof days, "%04d-%02d-%02d", w->date.year, w->date.month, w->date.day);
+  } else {
+    for (int i = 1; i <= 7; i++)
+      if (w->days & (1u << (i % 7))) {
+        strcat(days, days[0] ? "," : "");
+        strcat(days, dn[i % 7]);
+      }
+  }
+  unsigned h = w->duration_s / 3600, m = (w->duration_s % 3600) / 60;
+  snprintf(out, n, "%s %s %02d:%02d for %uh%02um", w->dated ? "on" : "every", days, w->start_min / 60,
+           w->start_min % 60, h, m);
+}
+
+static void blackout_end_text(const policy_date *d, int min, char *out, size_t n) {
+  if (min == 1440) snprintf(out, n, "%04d-%02d-%02d (end of day)", d->year, d->month, d->day);
+  else snprintf(out, n, "%04d-%02d-%02d %02d:%02d", d->year, d->month, d->day, min / 60, min % 60);
+}
+
+int cmd_policy(int argc, char **argv) {
+  static const struct option opts[] = {{"json", 0, 0, 'j'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+  int json = 0, c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    if (c == 'j') json = 1;
+    else if (c == 'h') { fputs(policy_usage, stdout); return 0; }
+    else { fputs(policy_usage, stderr); return 2; }
+  }
+  if (optind != argc) { fputs(policy_usage, stderr); return 2; }
+  hpm_policy p;
+  policy_result res;
+  if (load_policy(&p, &res)) return 2;
+  uint64_t now = hpm_now();
+  win_status ws;
+  win_status_at(&p, now, &ws);
+  char classes[64], nowtxt[64], t1[64], t2[64], wt[128];
+  policy_format_classes(p.auto_classes, classes, sizeof classes);
+  win_format_local(&p, now, nowtxt, sizeof nowtxt);
+  const char *tz = p.timezone[0] ? p.timezone : (getenv("TZ") && *getenv("TZ") ? getenv("TZ") : "host (/etc/localtime)");
+  if (json) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "file", policy_path());
+    cJSON_AddBoolToObject(o, "file_present", res == POLICY_OK);
+    cJSON_AddStringToObject(o, "source", p.source);
+    cJSON_AddStringToObject(o, "auto_classifications", classes);
+    cJSON_AddNumberToObject(o, "deadline_days", p.deadline_days);
+    cJSON_AddBoolToObject(o, "hotpatch_outside_windows", p.hotpatch_outside_windows);
+    cJSON_AddNumberToObject(o, "assess_interval_hours", p.assess_interval_hours);
+    cJSON_AddNumberToObject(o, "assess_jitter_minutes", p.assess_jitter_minutes);
+    cJSON_AddStringToObject(o, "reboot", policy_reboot_to_string(p.reboot));
+    cJSON_AddStringToObject(o, "timezone", tz);
+    cJSON_AddNumberToObject(o, "retention_days", p.retention_days);
+    cJSON *wa = cJSON_AddArrayToObject(o, "windows");
+    for (size_t i = 0; i < p.nwindows; i++) {
+      cJSON *w = cJSON_CreateObject();
+      window_text(&p.windows[i], wt, sizeof wt);
+      cJSON_AddStringToObject(w, "name", p.windows[i].name);
+      cJSON_AddStringToObject(w, "when", wt);
+      cJSON_AddNumberToObject(w, "duration_s", p.windows[i].duration_s);
+      cJSON_AddItemToArray(wa, w);
+    }
+    cJSON *ba = cJSON_AddArrayToObject(o, "blackouts");
+    for (size_t i = 0; i < p.nblackouts; i++) {
+      cJSON *b = cJSON_CreateObject();
+      blackout_end_text(&p.blackouts[i].from_date, p.blackouts[i].from_min, t1, sizeof t1);
+      blackout_end_text(&p.blackouts[i].until_date, p.blackouts[i].until_min, t2, sizeof t2);
+      cJSON_AddStringToObject(b, "name", p.blackouts[i].name);
+      cJSON_AddStringToObject(b, "from", t1);
+      cJSON_AddStringToObject(b, "until", t2);
+      cJSON_AddItemToArray(ba, b);
+    }
+    cJSON *s = cJSON_AddObjectToObject(o, "now");
+    cJSON_AddNumberToObject(s, "time", (double)now);
+    cJSON_AddStringToObject(s, "local", nowtxt);
+    cJSON_AddBoolToObject(s, "window_open", ws.open);
+    if (ws.open) {
+      cJSON_AddStringToObject(s, "window", ws.window->name);
+      cJSON_AddNumberToObject(s, "open_until", (double)ws.open_until);
+    }
+    if (ws.blackout) {
+      cJSON_AddStringToObject(s, "blackout", ws.blackout->name);
+      cJSON_AddNumberToObject(s, "blackout_until", (double)ws.blackout_until);
+    }
+    if (ws.next_valid) {
+      cJSON_AddNumberToObject(s, "next_open", (double)ws.next_open);
+      win_format_local(&p, ws.next_open, t1, sizeof t1);
+      cJSON_AddStringToObject(s, "next_open_local", t1);
+      cJSON_AddStringToObject(s, "next_window", ws.next_window ? ws.next_window->name : "");
+    }
+    print_json(o);
+    return 0;
+  }
+  printf("policy file: %s%s\n", policy_path(), res == POLICY_OK ? "" : " (missing: documented defaults)");
+  printf("catalog source: %s\n", p.source[0] ? p.source : "(none)");
+  printf("auto_classifications: %s\n", classes);
+  printf("deadline_days: %u\n", p.deadline_days);
+  printf("hotpatch_outside_windows: %s\n", p.hotpatch_outside_windows ? "yes" : "no");
+  printf("assessment: every %u h, jitter up to %u min\n", p.assess_interval_hours, p.assess_jitter_minutes);
+  printf("reboot: %s\n", policy_reboot_to_string(p.reboot));
+  printf("timezone: %s\n", tz);
+  printf("history retention_days: %u\n", p.retention_days);
+  if (!p.nwindows) printf("windows: none (required baselines reboot at their deadline)\n");
+  for (size_t i = 0; i < p.nwindows; i++) {
+    window_text(&p.windows[i], wt, sizeof wt);
+    printf("window \"%s\": %s\n", p.windows[i].name, wt);
+  }
+  for (size_t i = 0; i < p.nblackouts; i++) {
+    blackout_end_text(&p.blackouts[i].from_date, p.blackouts[i].from_min, t1, sizeof t1);
+    blackout_end_text(&p.blackouts[i].until_date, p.blackouts[i].until_min, t2, sizeof t2);
+    printf("blackout \"%s\": %s until %s\n", p.blackouts[i].name, t1, t2);
+  }
+  printf("now: %s\n", nowtxt);
+  if (ws.blackout) {
+    win_format_local(&p, ws.blackout_until, t1, sizeof t1);
+    printf("in blackout \"%s\" until %s\n", ws.blackout->name, t1);
+  }
+  if (ws.open) {
+    win_format_local(&p, ws.open_until, t1, sizeof t1);
+    printf("window \"%s\" is open until %s\n", ws.window->name, t1);
+  } else if (ws.next_valid) {
+    win_format_local(&p, ws.next_open, t1, sizeof t1);
+    printf("no window open; next: \"%s\" at %s\n", ws.next_window ? ws.next_window->name : "?", t1);
+  } else {
+    printf("no window open; none opens within %d days\n", WIN_HORIZON_DAYS);
+  }
+  return 0;
+}
+
+/* ---- hpm history ---- */
+
+static const char *history_usage =
+    "usage: hpm history [--since DATE|DURATION] [--json] [--state-dir DIR]\n"
+    "Lists what hpm did (assess, install, apply, revert, stage, reboot-request, mark-good,\n"
+    "enroll, unenroll, rollback), oldest first, from HPM_STATE_DIR/history.db.\n"
+    "  --since 2026-11-01 | \"2026-11-01 08:00\" (policy time zone) | 7d | 12h | 30m\n"
+    "Entries older than [history] retention_days (default 30) are pruned.\n"
+    "Exit: 0, 1 if the history cannot be read, 2 on a usage or policy file error.\n";
+
+typedef struct {
+  cJSON *arr;
+  unsigned n;
+} hist_out;
+
+static int print_entry(const hist_entry *e, void *ctx) {
+  hist_out *o = ctx;
+  char t[40];
+  utc_text(e->time, t, sizeof t);
+  o->n++;
+  if (o->arr) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "id", (double)e->id);
+    cJSON_AddNumberToObject(j, "time", (double)e->time);
+    cJSON_AddStringToObject(j, "time_utc", t);
+    cJSON_AddStringToObject(j, "event", e->event);
+    cJSON_AddStringToObject(j, "ids", e->ids);
+    cJSON_AddStringToObject(j, "result", e->result);
+    cJSON_AddStringToObject(j, "error", e->error);
+    cJSON_AddItemToArray(o->arr, j);
+  } else {
+    printf("%s  %-14s %-8s %s%s%s\n", t, e->event, e->result, e->ids, e->error[0] ? "  error: " : "", e->error);
+  }
+  return 0;
+}
+
+int cmd_history(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"json", 0, 0, 'j'}, {"since", 1, 0, 's'}, {"state-dir", 1, 0, 'S'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+  int json = 0, c;
+  const char *since_s = NULL, *sd = NULL;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    if (c == 'j') json = 1;
+    else if (c == 's') since_s = optarg;
+    else if (c == 'S') sd = optarg;
+    else if (c == 'h') { fputs(history_usage, stdout); return 0; }
+    else { fputs(history_usage, stderr); return 2; }
+  }
+  if (optind != argc) { fputs(history_usage, stderr); return 2; }
+  hpm_policy p;
+  policy_result res;
+  if (load_policy(&p, &res)) return 2;
+  uint64_t now = hpm_now(), since = 0;
+  if (since_s) {
+    uint32_t dur;
+    policy_date d;
+    int min = 0;
+    char date[11];
+    if (!policy_parse_duration(since_s, &dur)) {
+      since = now > dur ? now - dur : 0;
+    } else if ((strlen(since_s) == 10 && !policy_parse_date(since_s, &d)) ||
+               (strlen(since_s) == 16 && (since_s[10] == ' ' || since_s[10] == 'T') &&
+                (memcpy(date, since_s, 10), date[10] = 0, !policy_parse_date(date, &d)) &&
+                !policy_parse_hhmm(since_s + 11, &min))) {
+      win_tz tz;
+      win_tz_push(&p, &tz);
+      int64_t t = win_local_to_utc(d.year, d.month, d.day, min);
+      win_tz_pop(&tz);
+      since = t > 0 ? (uint64_t)t : 0;
+    } else {
+      err("history: --since '%s': expected a date (2026-11-01, \"2026-11-01 08:00\") or a duration (7d, 12h, 30m)",
+          since_s);
+      return 2;
+    }
+  }
+  char e[1024];
+  hist *h = hist_open(state_dir(sd), p.retention_days, e, sizeof e);
+  if (!h) {
+    err("history: %s", e);
+    return 1;
+  }
+  hist_out o = {json ? cJSON_CreateArray() : NULL, 0};
+  int rc = hist_query(h, since, print_entry, &o);
+  if (rc) err("history: %s", hist_error(h));
+  hist_close(h);
+  if (json) {
+    if (rc) cJSON_Delete(o.arr);
+    else print_json(o.arr);
+  } else if (!rc && !o.n) {
+    printf("no history entries%s\n", since_s ? " in that period" : "");
+  }
+  return rc ? 1 : 0;
+}
+
+/* ---- hpm enroll / unenroll ---- */
+
+static const char *enroll_usage =
+    "usage: hpm enroll [--json] [--state-dir DIR]\n"
+    "       hpm unenroll [--json] [--state-dir DIR]\n"
+    "Enrolled hosts (the default) take hotpatches and baselines; unenrolled hosts take only\n"
+    "baselines.  Re-enrolling is allowed only once the host runs a baseline newer than the one\n"
+    "it was unenrolled on.  The running baseline comes from HpmBootBaseline (or HPM_BASELINE).\n"
+    "Exit: 0 done (or nothing to do), 1 refused or failed, 2 usage or policy file error.\n";
+
+static int enroll_common(int argc, char **argv, bool enroll) {
+  static const struct option opts[] = {{"json", 0, 0, 'j'}, {"state-dir", 1, 0, 'S'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+  int json = 0, c;
+  const char *sd = NULL;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    if (c == 'j') json = 1;
+    else if (c == 'S') sd = optarg;
+    else if (c == 'h') { fputs(enroll_usage, stdout); return 0; }
+    else { fputs(enroll_usage, stderr); return 2; }
+  }
+  if (optind != argc) { fputs(enroll_usage, stderr); return 2; }
+  const char *cmd = enroll ? "enroll" : "unenroll";
+  hpm_policy p;
+  policy_result res;
+  if (load_policy(&p, &res)) return 2;
+  const char *dir = state_dir(sd);
+  running_baseline rb;
+  if (enroll_running_baseline(&rb)) {
+    err("%s: cannot determine the running baseline (no EFI variable HpmBootBaseline, no hpm.baseline= on the "
+        "kernel command line, HPM_BASELINE unset): refusing", cmd);
+    return 1;
+  }
+  char e[600], hexs[2 * HPM_DIGEST_LEN + 1], why[700];
+  hexstr(rb.digest, HPM_DIGEST_LEN, hexs);
+  enroll_state st;
+  if (enroll_load(dir, &st, e, sizeof e)) {
+    err("%s: %s", cmd, e);
+    return 1;
+  }
+  const char *result, *msg;
+  int rcode = 0;
+  bool changed = false;
+  if (!enroll) {
+    if (!st.enrolled) {
+      result = "unchanged";
+      msg = "this host is already unenrolled: it takes only baselines";
+    } else {
+      st.enrolled = false;
+      memcpy(st.baseline, rb.digest, HPM_DIGEST_LEN);
+      st.svn_known = rb.svn_known;
+      st.svn = rb.svn;
+      st.since = hpm_now();
+      changed = true;
+      result = "ok";
+      snprintf(why, sizeof why,
+               "unenrolled: this host now takes only baselines; re-enrolling needs a baseline newer than %.16s…", hexs);
+      msg = why;
+    }
+  } else {
+    enroll_verdict v = enroll_check(&st, &rb, NULL, why, sizeof why);
+    if (v == ENROLL_ALREADY) {
+      result = "unchanged";
+      msg = "this host is already enrolled";
+    } else if (v == ENROLL_REFUSED) {
+      result = "refused";
+      msg = why;
+      rcode = 1;
+    } else {
+      st.enrolled = true;
+      st.since = hpm_now();
+      changed = true;
+      result = "ok";
+      msg = "enrolled: this host takes hotpatches for its running baseline again";
+    }
+  }
+  if (changed && enroll_save(dir, &st, e, sizeof e)) {
+    err("%s: %s", cmd, e);
+    record(dir, &p, cmd, hexs, "failed", e);
+    return 1;
+  }
+  record(dir, &p, cmd, hexs, result, rcode ? msg : NULL);
+  if (json) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "command", cmd);
+    cJSON_AddStringToObject(o, "result", result);
+    cJSON_AddBoolToObject(o, "enrolled", st.enrolled);
+    cJSON_AddStringToObject(o, "running_baseline", hexs);
+    cJSON_AddStringToObject(o, "message", msg);
+    print_json(o);
+  } else if (rcode) {
+    err("%s: %s", cmd, msg);
+  } else {
+    printf("%s\n", msg);
+  }
+  return rcode;
+}
+
+int cmd_enroll(int argc, char **argv) { return enroll_common(argc, argv, true); }
+int cmd_unenroll(int argc, char **argv) { return enroll_common(argc, argv, false); }

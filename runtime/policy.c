@@ -1,0 +1,487 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The update policy file (policy.h).  inih does the INI syntax; this file
+ * checks every section, key and value and says how to fix what it refuses.
+ */
+#include "policy.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hpm/core.h"
+
+const char *policy_reboot_to_string(policy_reboot r) {
+  switch (r) {
+  case REBOOT_NEVER: return "never";
+  case REBOOT_IF_REQUIRED: return "if-required";
+  case REBOOT_ALWAYS: return "always";
+  }
+  return "?";
+}
+
+int policy_reboot_from_string(const char *s) {
+  if (!strcmp(s, "never")) return REBOOT_NEVER;
+  if (!strcmp(s, "if-required")) return REBOOT_IF_REQUIRED;
+  if (!strcmp(s, "always")) return REBOOT_ALWAYS;
+  return -1;
+}
+
+void policy_defaults(hpm_policy *p) {
+  memset(p, 0, sizeof *p);
+  p->auto_classes = POLICY_CLASS_BIT(HPM_CLASS_CRITICAL) | POLICY_CLASS_BIT(HPM_CLASS_SECURITY);
+  p->deadline_days = 30;
+  p->hotpatch_outside_windows = true;
+  p->assess_interval_hours = 24;
+  p->assess_jitter_minutes = 60;
+  p->reboot = REBOOT_IF_REQUIRED;
+  p->retention_days = 30;
+}
+
+uint64_t policy_next_assessment(const hpm_policy *p, uint64_t last, uint64_t seed) {
+  uint64_t jitter = 0;
+  if (p->assess_jitter_minutes) {
+    /* splitmix64 of (seed, last): spread over hosts, stable for one host and round */
+    uint64_t z = seed ^ (last * 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    jitter = z % ((uint64_t)p->assess_jitter_minutes * 60u + 1u);
+  }
+  return last + (uint64_t)p->assess_interval_hours * 3600u + jitter;
+}
+
+const char *policy_path(void) {
+  const char *s = getenv("HPM_CONF");
+  return (s && *s) ? s : POLICY_DEFAULT_PATH;
+}
+
+/* ---- value parsers ---- */
+
+static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out) {
+  if (!isdigit((unsigned char)*s)) return -1;
+  errno = 0;
+  char *end;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || *end || v < lo || v > hi) return -1;
+  *out = (uint32_t)v;
+  return 0;
+}
+
+int policy_parse_duration(const char *s, uint32_t *seconds) {
+  uint64_t total = 0;
+  int parts = 0;
+  char last = 0;
+  while (*s) {
+    if (!isdigit((unsigned char)*s)) return -1;
+    uint64_t v = 0;
+    while (isdigit((unsigned char)*s)) {
+      v = v * 10 + (uint64_t)(*s++ - '0');
+      if (v > 1000000) return -1;
+    }
+    uint64_t mul;
+    char u = *s++;
+    if (u == 'd') mul = 86400;
+    else if (u == 'h') mul = 3600;
+    else if (u == 'm') mul = 60;
+    else return -1;
+    /* units in decreasing order, each once: "1h30m", not "30m1h" */
+    if (last && ((last == 'd' && u == 'd') || (last == 'h' && u != 'm') || last == 'm')) return -1;
+    last = u;
+    total += v * mul;
+    parts++;
+  }
+  if (!parts || total == 0 || total > UINT32_MAX) return -1;
+  *seconds = (uint32_t)total;
+  return 0;
+}
+
+static int days_in_month(int y, int m) {
+  static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return 29;
+  return d[m - 1];
+}
+
+int policy_parse_date(const char *s, policy_date *d) {
+  int y, m, dd, n = 0;
+  if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%n", &y, &m, &dd, &n) != 3 || n != 10) return -1;
+  if (s[4] != '-' || s[7] != '-') return -1;
+  for (int i = 0; i < 10; i++)
+    if (i != 4 && i != 7 && !isdigit((unsigned char)s[i])) return -1;
+  if (y < 1970 || y > 9999 || m < 1 || m > 12 || dd < 1 || dd > days_in_month(y, m)) return -1;
+  d->year = y;
+  d->month = m;
+  d->day = dd;
+  return 0;
+}
+
+int policy_parse_hhmm(const char *s, int *minutes) {
+  if (strlen(s) != 5 || !isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]) || s[2] != ':' ||
+      !isdigit((unsigned char)s[3]) || !isdigit((unsigned char)s[4]))
+    return -1;
+  int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
+  if (h > 23 || m > 59) return -1;
+  *minutes = h * 60 + m;
+  return 0;
+}
+
+/* Comma-separated tokens, spaces around them allowed; calls fn per token. */
+static int each_token(const char *s, int (*fn)(const char *tok, void *ctx), void *ctx) {
+  char buf[256];
+  if (strlen(s) >= sizeof buf) return -1;
+  strcpy(buf, s);
+  int n = 0;
+  char *save = NULL;
+  for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    while (isspace((unsigned char)*t)) t++;
+    char *e = t + strlen(t);
+    while (e > t && isspace((unsigned char)e[-1])) *--e = 0;
+    if (!*t || fn(t, ctx)) return -1;
+    n++;
+  }
+  return n ? 0 : -1;
+}
+
+static int class_token(const char *t, void *ctx) {
+  unsigned *bits = ctx;
+  if (!strcmp(t, "critical")) *bits |= POLICY_CLASS_BIT(HPM_CLASS_CRITICAL);
+  else if (!strcmp(t, "security")) *bits |= POLICY_CLASS_BIT(HPM_CLASS_SECURITY);
+  else if (!strcmp(t, "other")) *bits |= POLICY_CLASS_BIT(HPM_CLASS_OTHER);
+  else return -1;
+  return 0;
+}
+
+int policy_parse_classes(const char *s, unsigned *bits) {
+  unsigned b = 0;
+  if (!strcmp(s, "none")) { *bits = 0; return 0; }
+  if (each_token(s, class_token, &b)) return -1;
+  *bits = b;
+  return 0;
+}
+
+void policy_format_classes(unsigned bits, char *out, size_t outlen) {
+  static const hpm_classification order[] = {HPM_CLASS_CRITICAL, HPM_CLASS_SECURITY, HPM_CLASS_OTHER};
+  size_t o = 0;
+  out[0] = 0;
+  for (size_t i = 0; i < 3; i++)
+    if (bits & POLICY_CLASS_BIT(order[i])) {
+      int n = snprintf(out + o, outlen - o, "%s%s", o ? "," : "", hpm_classification_to_string(order[i]));
+      if (n < 0 || (size_t)n >= outlen - o) return;
+      o += (size_t)n;
+    }
+  if (!o) snprintf(out, outlen, "none");
+}
+
+static const char *const day_names[7] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+
+static int day_token(const char *t, void *ctx) {
+  uint8_t *days = ctx;
+  if (!strcasecmp(t, "daily") || !strcmp(t, "*")) { *days = 0x7f; return 0; }
+  for (int i = 0; i < 7; i++)
+    if (!strcasecmp(t, day_names[i])) { *days |= (uint8_t)(1u << i); return 0; }
+  return -1;
+}
+
+/* "YYYY-MM-DD" (from: 00:00, until: the end of that day) or "YYYY-MM-DD HH:MM". */
+static int parse_instant(const char *s, bool until, policy_date *d, int *min) {
+  char date[16];
+  size_t n = strlen(s);
+  if (n == 10) {
+    if (policy_parse_date(s, d)) return -1;
+    *min = until ? 1440 : 0;
+    return 0;
+  }
+  if (n != 16 || (s[10] != ' ' && s[10] != 'T')) return -1;
+  memcpy(date, s, 10);
+  date[10] = 0;
+  return policy_parse_date(date, d) || policy_parse_hhmm(s + 11, min) ? -1 : 0;
+}
+
+static int64_t date_key(const policy_date *d, int min) {
+  return (((int64_t)d->year * 13 + d->month) * 32 + d->day) * 1441 + min;
+}
+
+static int tz_exists(const char *tz) {
+  if (!*tz || tz[0] == '/' || strstr(tz, "..") || strlen(tz) > POLICY_TZ_MAX) return 0;
+  for (const char *c = tz; *c; c++)
+    if (!isalnum((unsigned char)*c) && !strchr("/_+-", *c)) return 0;
+  const char *dir = getenv("TZDIR");
+  char path[1024];
+  snprintf(path, sizeof path, "%.700s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", tz);
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* ---- the INI handler ---- */
+
+typedef struct {
+  hpm_policy *p;
+  char err[700];          /* the first problem, without file and line */
+  bool failed;
+  char cur[160];          /* the section of the previous key */
+  policy_window *win;     /* the section being read, if a window */
+  policy_blackout *blk;   /* ... if a blackout */
+  bool seen_start, seen_duration, seen_days, seen_date, seen_from, seen_until;
+  char names[POLICY_MAX_WINDOWS + POLICY_MAX_BLACKOUTS + 4][POLICY_NAME_MAX + 40];
+  size_t nnames;
+  char incomplete[400];   /* a finished section that lacks a required key */
+  char keys[16][32];       /* keys seen in the current section */
+  size_t nkeys;
+  FILE *f;
+  bool new_header;        /* a [section] line was read since the last key */
+} ini_ctx;
+
+/* inih's line reader, plus: notice every [section] line, so that two
+ * sections with the same name in a row are seen as two. */
+static char *read_line(char *str, int num, void *stream) {
+  ini_ctx *c = stream;
+  char *r = fgets(str, num, c->f);
+  if (r) {
+    const char *s = r;
+    while (*s == ' ' || *s == '\t') s++;
+    if (*s == '[') c->new_header = true;
+  }
+  return r;
+}
+
+#define FAIL(...)                                                    \
+  do {                                                               \
+    if (!c->failed) snprintf(c->err, sizeof c->err, __VA_ARGS__);    \
+    c->failed = true;                                                \
+    return 0;                                                        \
+  } while (0)
+
+/* `window "name"` -> kind "window", name "name". */
+static int split_section(const char *sec, char *kind, size_t kl, char *name, size_t nl) {
+  const char *sp = strchr(sec, ' ');
+  if (!sp) {
+    snprintf(kind, kl, "%s", sec);
+    name[0] = 0;
+    return 0;
+  }
+  snprintf(kind, kl, "%.*s", (int)(sp - sec), sec);
+  const char *q = sp + 1;
+  size_t n = strlen(q);
+  if (n < 3 || q[0] != '"' || q[n - 1] != '"' || n - 2 > POLICY_NAME_MAX) return -1;
+  for (size_t i = 1; i < n - 1; i++)
+    if (q[i] == '"' || !isprint((unsigned char)q[i])) return -1;
+  snprintf(name, nl, "%.*s", (int)(n - 2), q + 1);
+  return 0;
+}
+
+/* Checks that the section just finished has its required keys. */
+static void finish_section(ini_ctx *c) {
+  if (c->incomplete[0]) return;
+  if (c->win) {
+    if (!c->seen_start || !c->seen_duration || (!c->seen_days && !c->seen_date))
+      snprintf(c->incomplete, sizeof c->incomplete,
+               "[window \"%s\"]: needs start=HH:MM, duration= (e.g. 3h) and either days= (e.g. Mon,Wed) or date=YYYY-MM-DD",
+               c->win->name);
+    else if (!c->win->dated && c->win->duration_s > 86400)
+      snprintf(c->incomplete, sizeof c->incomplete,
+               "[window \"%s\"]: a weekly window lasts at most 24h; use several days= or a dated window", c->win->name);
+  }
+  if (c->blk) {
+    if (!c->seen_from || !c->seen_until)
+      snprintf(c->incomplete, sizeof c->incomplete,
+               "[blackout \"%s\"]: needs from= and until= (YYYY-MM-DD or \"YYYY-MM-DD HH:MM\")", c->blk->name);
+    else if (date_key(&c->blk->until_date, c->blk->until_min) <= date_key(&c->blk->from_date, c->blk->from_min))
+      snprintf(c->incomplete, sizeof c->incomplete, "[blackout \"%s\"]: until= must be after from=", c->blk->name);
+  }
+}
+
+static int begin_section(ini_ctx *c, const char *section) {
+  finish_section(c);
+  snprintf(c->cur, sizeof c->cur, "%s", section);
+  c->win = NULL;
+  c->blk = NULL;
+  c->nkeys = 0;
+  c->seen_start = c->seen_duration = c->seen_days = c->seen_date = c->seen_from = c->seen_until = false;
+  char kind[32], name[POLICY_NAME_MAX + 1];
+  if (split_section(section, kind, sizeof kind, name, sizeof name))
+    FAIL("[%s]: bad section name; write [window \"NAME\"] or [blackout \"NAME\"] (NAME up to %d printable characters)",
+         section, POLICY_NAME_MAX);
+  if (!strcmp(kind, "update") || !strcmp(kind, "history")) {
+    if (name[0]) FAIL("[%s]: this section takes no name; write [%s]", section, kind);
+    for (size_t i = 0; i < c->nnames; i++)
+      if (!strcmp(c->names[i], kind)) FAIL("[%s] appears twice; merge the two sections", kind);
+  } else if (!strcmp(kind, "window") || !strcmp(kind, "blackout")) {
+    if (!name[0]) FAIL("[%s]: needs a name; write [%s \"NAME\"]", section, kind);
+    char full[sizeof c->names[0]];
+    snprintf(full, sizeof full, "%s %s", kind, name);
+    for (size_t i = 0; i < c->nnames; i++)
+      if (!strcmp(c->names[i], full)) FAIL("[%s \"%s\"] appears twice; give each %s its own name", kind, name, kind);
+    if (kind[0] == 'w') {
+      if (c->p->nwindows >= POLICY_MAX_WINDOWS) FAIL("more than %d windows; merge some", POLICY_MAX_WINDOWS);
+      c->win = &c->p->windows[c->p->nwindows++];
+      memset(c->win, 0, sizeof *c->win);
+      snprintf(c->win->name, sizeof c->win->name, "%s", name);
+    } else {
+      if (c->p->nblackouts >= POLICY_MAX_BLACKOUTS) FAIL("more than %d blackouts; merge some", POLICY_MAX_BLACKOUTS);
+      c->blk = &c->p->blackouts[c->p->nblackouts++];
+      memset(c->blk, 0, sizeof *c->blk);
+      snprintf(c->blk->name, sizeof c->blk->name, "%s", name);
+    }
+  } else if (!section[0]) {
+    /* keys before any section */
+  } else {
+    FAIL("[%s]: unknown section; the sections are [update], [history], [window \"NAME\"] and [blackout \"NAME\"]",
+         section);
+  }
+  if (c->nnames < sizeof c->names / sizeof c->names[0]) {
+    if (name[0]) snprintf(c->names[c->nnames++], sizeof c->names[0], "%s %s", kind, name);
+    else snprintf(c->names[c->nnames++], sizeof c->names[0], "%s", kind);
+  }
+  return 1;
+}
+
+static int bool_value(const char *v, bool *out) {
+  if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1")) { *out = true; return 0; }
+  if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0")) { *out = false; return 0; }
+  return -1;
+}
+
+static int handler(void *user, const char *section, const char *key, const char *raw) {
+  ini_ctx *c = user;
+  hpm_policy *p = c->p;
+  if (c->failed) return 0;
+  /* value = "2026-12-20 06:00" and value = 2026-12-20 06:00 mean the same */
+  char value[256]; /* inih lines are at most 200 bytes */
+  size_t vl = strlen(raw);
+  if (vl >= 2 && raw[0] == '"' && raw[vl - 1] == '"') snprintf(value, sizeof value, "%.*s", (int)(vl - 2), raw + 1);
+  else snprintf(value, sizeof value, "%s", raw);
+  if (c->new_header || strcmp(section, c->cur) || !c->nnames) {
+    c->new_header = false;
+    if (!begin_section(c, section)) return 0;
+  }
+  if (!section[0]) FAIL("%s: key outside any section; put it under [update], [history], [window \"NAME\"] or [blackout \"NAME\"]", key);
+  for (size_t i = 0; i < c->nkeys; i++)
+    if (!strcmp(c->keys[i], key))
+      FAIL("[%s] %s: set twice; keep one (an indented line continues the previous value)", section, key);
+  if (c->nkeys < sizeof c->keys / sizeof c->keys[0]) snprintf(c->keys[c->nkeys++], sizeof c->keys[0], "%.31s", key);
+
+  if (!strcmp(section, "update")) {
+    if (!strcmp(key, "source")) {
+      if (strlen(value) > POLICY_SOURCE_MAX) FAIL("[update] source: longer than %d characters", POLICY_SOURCE_MAX);
+      if (strncmp(value, "https://", 8) && strncmp(value, "http://", 7) && value[0] != '/')
+        FAIL("[update] source: '%.200s': expected an http:// or https:// URL or an absolute directory path", value);
+      snprintf(p->source, sizeof p->source, "%.255s", value);
+    } else if (!strcmp(key, "auto_classifications")) {
+      if (policy_parse_classes(value, &p->auto_classes))
+        FAIL("[update] auto_classifications: '%s' is not a list of critical, security, other (or none)", value);
+    } else if (!strcmp(key, "deadline_days")) {
+      if (parse_u32(value, 0, 365, &p->deadline_days))
+        FAIL("[update] deadline_days: '%s': expected a whole number of days, 0..365", value);
+    } else if (!strcmp(key, "hotpatch_outside_windows")) {
+      if (bool_value(value, &p->hotpatch_outside_windows))
+        FAIL("[update] hotpatch_outside_windows: '%s': expected yes or no", value);
+    } else if (!strcmp(key, "assess_interval_hours")) {
+      if (parse_u32(value, 1, 720, &p->assess_interval_hours))
+        FAIL("[update] assess_interval_hours: '%s': expected a whole number of hours, 1..720", value);
+    } else if (!strcmp(key, "assess_jitter_minutes")) {
+      if (parse_u32(value, 0, 1440, &p->assess_jitter_minutes))
+        FAIL("[update] assess_jitter_minutes: '%s': expected a whole number of minutes, 0..1440", value);
+    } else if (!strcmp(key, "reboot")) {
+      int r = policy_reboot_from_string(value);
+      if (r < 0) FAIL("[update] reboot: '%s': expected never, if-required or always", value);
+      p->reboot = (policy_reboot)r;
+    } else if (!strcmp(key, "timezone")) {
+      if (!tz_exists(value))
+        FAIL("[update] timezone: '%s' is not a time zone in the tz database (e.g. Europe/Berlin, UTC; see /usr/share/zoneinfo)",
+             value);
+      snprintf(p->timezone, sizeof p->timezone, "%.63s", value);
+    } else {
+      FAIL("[update] %s: unknown key; the keys are source, auto_classifications, deadline_days, "
+           "hotpatch_outside_windows, assess_interval_hours, assess_jitter_minutes, reboot, timezone", key);
+    }
+  } else if (!strcmp(section, "history")) {
+    if (!strcmp(key, "retention_days")) {
+      if (parse_u32(value, 1, 3650, &p->retention_days))
+        FAIL("[history] retention_days: '%s': expected a whole number of days, 1..3650", value);
+    } else {
+      FAIL("[history] %s: unknown key; the only key is retention_days", key);
+    }
+  } else if (c->win) {
+    policy_window *w = c->win;
+    if (!strcmp(key, "days")) {
+      uint8_t d = 0;
+      if (c->seen_date) FAIL("[window \"%s\"] days: the window already has date=; a window is weekly (days=) or dated (date=), not both", w->name);
+      if (each_token(value, day_token, &d))
+        FAIL("[window \"%s\"] days: '%s': expected day names like Mon,Wed,Sat (or daily)", w->name, value);
+      w->days = d;
+      c->seen_days = true;
+    } else if (!strcmp(key, "date")) {
+      if (c->seen_days) FAIL("[window \"%s\"] date: the window already has days=; a window is weekly (days=) or dated (date=), not both", w->name);
+      if (policy_parse_date(value, &w->date)) FAIL("[window \"%s\"] date: '%s': expected YYYY-MM-DD", w->name, value);
+      w->dated = true;
+      c->seen_date = true;
+    } else if (!strcmp(key, "start")) {
+      if (policy_parse_hhmm(value, &w->start_min)) FAIL("[window \"%s\"] start: '%s': expected HH:MM (24-hour local time)", w->name, value);
+      c->seen_start = true;
+    } else if (!strcmp(key, "duration")) {
+      if (policy_parse_duration(value, &w->duration_s) || w->duration_s < 60 || w->duration_s > 7 * 86400)
+        FAIL("[window \"%s\"] duration: '%s': expected e.g. 3h, 90m or 1h30m (1m..7d)", w->name, value);
+      c->seen_duration = true;
+    } else {
+      FAIL("[window \"%s\"] %s: unknown key; the keys are days (or date), start, duration", w->name, key);
+    }
+  } else if (c->blk) {
+    policy_blackout *b = c->blk;
+    if (!strcmp(key, "from")) {
+      if (parse_instant(value, false, &b->from_date, &b->from_min))
+        FAIL("[blackout \"%s\"] from: '%s': expected YYYY-MM-DD or \"YYYY-MM-DD HH:MM\"", b->name, value);
+      c->seen_from = true;
+    } else if (!strcmp(key, "until")) {
+      if (parse_instant(value, true, &b->until_date, &b->until_min))
+        FAIL("[blackout \"%s\"] until: '%s': expected YYYY-MM-DD (through the end of that day) or \"YYYY-MM-DD HH:MM\"",
+             b->name, value);
+      c->seen_until = true;
+    } else {
+      FAIL("[blackout \"%s\"] %s: unknown key; the keys are from and until", b->name, key);
+    }
+  }
+  if (c->incomplete[0] && !c->failed) FAIL("%s", c->incomplete);
+  return 1;
+}
+
+policy_result policy_load(const char *path, hpm_policy *p, char *err, size_t errlen) {
+  policy_defaults(p);
+  if (access(path, F_OK) != 0 && errno == ENOENT) return POLICY_MISSING;
+  FILE *f = fopen(path, "re");
+  if (!f) {
+    snprintf(err, errlen, "%s: cannot open: %s; make it readable or set HPM_CONF to another file", path, strerror(errno));
+    return POLICY_ERROR;
+  }
+  ini_ctx *c = calloc(1, sizeof *c);
+  if (!c) {
+    fclose(f);
+    snprintf(err, errlen, "%s: out of memory", path);
+    return POLICY_ERROR;
+  }
+  c->p = p;
+  c->f = f;
+  int line = ini_parse_stream(read_line, c, handler, c);
+  fclose(f);
+  if (!c->failed && line == 0) {
+    finish_section(c);
+    if (c->incomplete[0]) {
+      snprintf(err, errlen, "%s: %s", path, c->incomplete);
+      free(c);
+      return POLICY_ERROR;
+    }
+    free(c);
+    return POLICY_OK;
+  }
+  if (!c->failed)
+    snprintf(c->err, sizeof c->err, "not an INI line; write [section] or key = value (comments start with ; or #)");
+  if (line > 0) snprintf(err, errlen, "%s:%d: %s", path, line, c->err);
+  else snprintf(err, errlen, "%s: %s", path, c->err);
+  free(c);
+  return POLICY_ERROR;
+}

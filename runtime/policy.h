@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The update policy: /etc/hpm/hpm.conf (HPM_CONF), an INI file read with
+ * inih.  policy_defaults() gives the documented defaults (what a host without
+ * the file runs); policy_load() reads a file on top of them.  Unknown
+ * sections and keys, bad values, duplicate window names are errors naming the
+ * file, the line, the key and the fix (docs/operations.md "Policy file").
+ */
+#ifndef HPM_RUNTIME_POLICY_H
+#define HPM_RUNTIME_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define POLICY_MAX_WINDOWS 32
+#define POLICY_MAX_BLACKOUTS 32
+#define POLICY_NAME_MAX 63
+#define POLICY_TZ_MAX 63
+#define POLICY_SOURCE_MAX 511
+#define POLICY_DEFAULT_PATH "/etc/hpm/hpm.conf"
+
+/* Bit (1u << hpm_classification) per classification. */
+#define POLICY_CLASS_BIT(c) (1u << (unsigned)(c))
+
+typedef enum { REBOOT_NEVER = 0, REBOOT_IF_REQUIRED = 1, REBOOT_ALWAYS = 2 } policy_reboot;
+const char *policy_reboot_to_string(policy_reboot r);
+/* "never" / "if-required" / "always"; -1 if s is none of them. */
+int policy_reboot_from_string(const char *s);
+
+/* Local (policy time zone) calendar date. */
+typedef struct { int year, month, day; } policy_date;
+
+typedef struct {
+  char name[POLICY_NAME_MAX + 1];
+  bool dated;            /* false: weekly on `days`; true: once on `date` */
+  uint8_t days;          /* weekly: bit 0 = Sunday ... bit 6 = Saturday */
+  policy_date date;      /* dated */
+  int start_min;         /* local wall-clock start, minutes after midnight */
+  uint32_t duration_s;   /* elapsed seconds (1 min .. 7 days; weekly: at most 24 h) */
+} policy_window;
+
+typedef struct {
+  char name[POLICY_NAME_MAX + 1];
+  policy_date from_date, until_date;
+  int from_min, until_min; /* local wall clock; the blackout is [from, until) */
+} policy_blackout;
+
+typedef struct {
+  char source[POLICY_SOURCE_MAX + 1]; /* catalog location (directory or URL); "" = none */
+  unsigned auto_classes;              /* POLICY_CLASS_BIT set: installed automatically */
+  uint32_t deadline_days;
+  bool hotpatch_outside_windows;
+  uint32_t assess_interval_hours;
+  uint32_t assess_jitter_minutes;
+  policy_reboot reboot;
+  char timezone[POLICY_TZ_MAX + 1];   /* "" = the host's (TZ / /etc/localtime) */
+  uint32_t retention_days;
+  size_t nwindows, nblackouts;
+  policy_window windows[POLICY_MAX_WINDOWS];
+  policy_blackout blackouts[POLICY_MAX_BLACKOUTS];
+} hpm_policy;
+
+/* The documented defaults. */
+void policy_defaults(hpm_policy *p);
+
+typedef enum { POLICY_OK = 0, POLICY_MISSING = 1, POLICY_ERROR = 2 } policy_result;
+
+/* Defaults, then `path` on top.  POLICY_MISSING: the file does not exist
+ * (*p holds the defaults; not an error).  POLICY_ERROR: err says
+ * "FILE:LINE: [section] key: problem; fix" (*p is unspecified). */
+policy_result policy_load(const char *path, hpm_policy *p, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* When the agent's next periodic assessment is due after one at `last`:
+ * last + assess_interval_hours + a jitter in [0, assess_jitter_minutes]
+ * derived from `seed` (e.g. a hash of /etc/machine-id, so hosts spread out
+ * but each one is predictable). */
+uint64_t policy_next_assessment(const hpm_policy *p, uint64_t last, uint64_t seed);
+
+/* HPM_CONF or the default path. */
+const char *policy_path(void);
+
+/* Parsers shared with the command line (return 0 on success). */
+int policy_parse_duration(const char *s, uint32_t *seconds);  /* "3h", "90m", "1h30m", "2d" */
+int policy_parse_date(const char *s, policy_date *d);         /* YYYY-MM-DD */
+int policy_parse_hhmm(const char *s, int *minutes);           /* HH:MM, 00:00..23:59 */
+int policy_parse_classes(const char *s, unsigned *bits);      /* "critical,security" */
+/* Writes "critical,security" (or "none") for a class bit set. */
+void policy_format_classes(unsigned bits, char *out, size_t outlen);
+
+#endif
