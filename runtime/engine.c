@@ -377,18 +377,39 @@ static int remote_syscall(proc *p, long nr, uint64_t a1, uint64_t a2, uint64_t a
   return rc;
 }
 
-void eng_site_bytes(const eng_site *s, uint64_t target, uint8_t out[HPP_REGION_MAX]) {
+int eng_site_direct(const eng_site *s) {
+  return s->mode == HPP_MODE_PAD && s->len >= s->flip_off + 2 + HPP_DIRECT_MIN && s->len <= HPP_REGION_MAX;
+}
+
+/* direct: the committed form (a PAD site with body bytes takes a 5-byte
+ * jump at its entry); otherwise the entry hops to the pad's jump and the
+ * body keeps its original bytes, as trampolines returning to the original
+ * code (entry + 2) need. */
+static void site_bytes(const eng_site *s, uint64_t target, int direct, uint8_t out[HPP_REGION_MAX]) {
   memcpy(out, s->orig, HPP_REGION_MAX);
   if (!target) return;
   int32_t rel = (int32_t)(int64_t)(target - (s->region + 5));
   out[0] = 0xe9;
   memcpy(out + 1, &rel, 4);
-  if (s->mode == HPP_MODE_PAD) {
+  if (s->mode == HPP_MODE_PAD && direct && eng_site_direct(s)) {
+    int32_t d = (int32_t)(int64_t)(target - (s->region + s->flip_off + 5));
+    out[s->flip_off] = 0xe9;
+    memcpy(out + s->flip_off + 1, &d, 4);
+    for (int i = s->flip_off + 5; i < s->len; i++) out[i] = 0xcc; /* never reached: trap if it were */
+  } else if (s->mode == HPP_MODE_PAD) {
     out[s->flip_off] = 0xeb;
     out[s->flip_off + 1] = (uint8_t)(int8_t)(-(int)(s->flip_off + 2));
   } else {
     for (int i = 5; i < s->len; i++) out[i] = 0x90;
   }
+}
+
+void eng_site_bytes(const eng_site *s, uint64_t target, uint8_t out[HPP_REGION_MAX]) {
+  site_bytes(s, target, 1, out);
+}
+
+void eng_site_bytes_hop(const eng_site *s, uint64_t target, uint8_t out[HPP_REGION_MAX]) {
+  site_bytes(s, target, 0, out);
 }
 
 static int jmp_to(uint8_t *o, uint64_t at, uint64_t to) {
@@ -674,9 +695,9 @@ static uint8_t *span_at(spans *sp, int i, uint8_t *buf) {
 }
 
 /* Put site i's bytes for target into the work copy of its span. */
-static void site_to_span(spans *sp, int i, uint64_t target) {
+static void site_to_span(spans *sp, int i, uint64_t target, int direct) {
   uint8_t b[HPP_REGION_MAX];
-  eng_site_bytes(&sp->pl->sites[i], target, b);
+  site_bytes(&sp->pl->sites[i], target, direct, b);
   memcpy(span_at(sp, i, sp->work), b, sp->pl->sites[i].len);
 }
 
@@ -751,7 +772,12 @@ int eng_transition(pid_t pid, eng_plan *pl, eng_report *rep) {
     uint8_t want[HPP_REGION_MAX];
     eng_site *s = &pl->sites[i];
     eng_site_bytes(s, s->cur, want);
-    if (memcmp(want, span_at(&sp, i, sp.orig), s->len)) {
+    int differ = memcmp(want, span_at(&sp, i, sp.orig), s->len) != 0;
+    if (differ && s->cur && eng_site_direct(s)) { /* redirected by a payload without the direct jump */
+      site_bytes(s, s->cur, 0, want);
+      differ = memcmp(want, span_at(&sp, i, sp.orig), s->len) != 0;
+    }
+    if (differ) {
       snprintf(rep->why, sizeof rep->why, "%s: bytes at 0x%llx differ from the expected %s bytes",
                s->name, (unsigned long long)s->region, s->cur ? "redirection" : "original");
       rc = ENG_MISMATCH;
@@ -778,14 +804,15 @@ int eng_transition(pid_t pid, eng_plan *pl, eng_report *rep) {
   /* 1: every site to its trampoline (behaviour unchanged: flag is 0) */
   memcpy(sp.work, sp.orig, sp.total);
   for (int i = 0; i < pl->nsites; i++)
-    site_to_span(&sp, i, pl->map_addr + ENG_HDR_SIZE + (uint64_t)i * ENG_TRAMP_SLOT);
+    site_to_span(&sp, i, pl->map_addr + ENG_HDR_SIZE + (uint64_t)i * ENG_TRAMP_SLOT, 0);
   for (; written < sp.n; written++)
     if (mem_write(&p, sp.s[written].lo, sp.work + sp.s[written].off, sp.s[written].hi - sp.s[written].lo)) goto undo;
   /* 2: commit with one byte */
   uint8_t one = 1;
   if (mem_write(&p, pl->map_addr + ENG_FLAG_OFF, &one, 1)) goto undo;
-  /* 3: every site straight to its final target */
-  for (int i = 0; i < pl->nsites; i++) site_to_span(&sp, i, pl->sites[i].next);
+  /* 3: every site straight to its final target (PAD sites with body bytes:
+   * one direct jump at the entry) */
+  for (int i = 0; i < pl->nsites; i++) site_to_span(&sp, i, pl->sites[i].next, 1);
   for (int k = 0; k < sp.n; k++)
     if (mem_write(&p, sp.s[k].lo, sp.work + sp.s[k].off, sp.s[k].hi - sp.s[k].lo)) {
       snprintf(rep->why, sizeof rep->why, "write failed after commit (process exiting?)");

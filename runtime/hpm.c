@@ -479,7 +479,16 @@ static int transition_proc(const match *mt, const hotpatch *h, proc_result *pr) 
     int j;
     for (j = 0; j < nnew && sites[j].region != cur.sites[i].region; j++) {}
     if (j == nnew) { sites[n] = cur.sites[i]; sites[n].next = 0; sites[n].cur = cur.sites[i].next; n++; }
-    else sites[j].cur = cur.sites[i].next;
+    else {
+      sites[j].cur = cur.sites[i].next;
+      /* the process holds a direct entry jump over more body bytes than this
+       * payload's region (an older builder): keep the longer region */
+      if (cur.sites[i].len > sites[j].len && cur.sites[i].mode == sites[j].mode &&
+          cur.sites[i].flip_off == sites[j].flip_off) {
+        sites[j].len = cur.sites[i].len;
+        memcpy(sites[j].orig, cur.sites[i].orig, HPP_REGION_MAX);
+      }
+    }
   }
   uint64_t tramp = ((uint64_t)ENG_HDR_SIZE + (uint64_t)n * ENG_TRAMP_SLOT + 4095) & ~4095ull;
   uint64_t img = h ? ((uint64_t)pl->image_size + 4095) & ~4095ull : 0;

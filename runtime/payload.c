@@ -88,9 +88,13 @@ static int check_func(const hpp_payload *p, const uint8_t *e, uint32_t i, char *
     FAIL(1, "functions/%u: address overflow", i);
   if (f.mode == HPP_MODE_PAD) {
     /* 14-byte pad before the entry, optional endbr64, 2-byte nop to flip */
-    if (f.entry != f.region + 14 || (f.flip_off != 14 && f.flip_off != 18) ||
-        f.region_len != f.flip_off + 2)
+    if (f.entry != f.region + 14 || (f.flip_off != 14 && f.flip_off != 18))
       FAIL(1, "functions/%u: patchable-entry layout is not pad(14) [endbr64] nop2", i);
+    /* version 2: the region may go on over whole body instructions (at
+     * least 3 bytes) that a direct entry jump replaces once committed */
+    if (f.region_len != f.flip_off + 2 && (p->version < 2 || f.region_len < f.flip_off + 2 + HPP_DIRECT_MIN))
+      FAIL(1, "functions/%u: patchable-entry region length %u: must be %u%s", i, f.region_len, f.flip_off + 2u,
+           p->version < 2 ? " in a version 1 payload" : " or cover at least 3 body bytes");
     if ((f.orig[f.flip_off] != 0x66 && f.orig[f.flip_off] != 0x90) || f.orig[f.flip_off + 1] != 0x90)
       FAIL(1, "functions/%u: entry bytes are not a 2-byte nop", i);
   } else if (f.mode == HPP_MODE_PROLOGUE) {
@@ -108,7 +112,9 @@ hpp_result hpp_parse(const uint8_t *buf, size_t len, hpp_payload *p, char *detai
   memset(p, 0, sizeof *p);
   if (!buf || len < HPP_HEADER_SIZE) FAIL(HPP_E_TRUNCATED, "header: %zu bytes, need %u", len, HPP_HEADER_SIZE);
   if (memcmp(buf, HPP_MAGIC, HPP_MAGIC_LEN) != 0) FAIL(HPP_E_MAGIC, "header.magic: not a hotpatch payload");
-  if (ld32(buf + 8) != HPP_VERSION) FAIL(HPP_E_VERSION, "header.version: %u", ld32(buf + 8));
+  p->version = ld32(buf + 8);
+  if (p->version < 1 || p->version > HPP_VERSION)
+    FAIL(HPP_E_VERSION, "header.version: %u (this hpm reads 1..%u)", p->version, HPP_VERSION);
   if (ld32(buf + 12) != HPP_HEADER_SIZE) FAIL(HPP_E_HEADER, "header.header_size");
   if (ld32(buf + 16) != 0) FAIL(HPP_E_HEADER, "header.flags: unknown flags");
   if (!all_zero(buf + 40, 8)) FAIL(HPP_E_HEADER, "header.reserved: not zero");
@@ -175,7 +181,7 @@ hpp_result hpp_parse(const uint8_t *buf, size_t len, hpp_payload *p, char *detai
 void hpp_put_header(uint8_t *out, const hpp_payload *p) {
   memset(out, 0, HPP_HEADER_SIZE);
   memcpy(out, HPP_MAGIC, HPP_MAGIC_LEN);
-  st32(out + 8, HPP_VERSION);
+  st32(out + 8, p->version ? p->version : HPP_VERSION);
   st32(out + 12, HPP_HEADER_SIZE);
   st32(out + 20, p->build_id_len);
   st32(out + 24, p->func_count);

@@ -6,7 +6,9 @@
   before it (remote mmap and filling the new code) is reported beside it;
 - total time to patch N (default 1,000) idle processes with 10 functions;
 - cost of a call to a patched function relative to the unpatched call.
-Figures are measurements, not pass/fail: they depend on the machine's load."""
+Figures are measurements, not pass/fail: they depend on the machine's load.
+HPM_BENCH_ONLY=pause,idle,call (default all) picks the parts; HPM_BENCH_CYCLES,
+HPM_BENCH_PROCS size them."""
 import json
 import os
 import re
@@ -85,7 +87,7 @@ def pauses_of(ws, st, pid, hp1, hp2, cycles):
     return out
 
 
-def bench_pause(ws, d):
+def bench_pause_build(ws, d):
     exe = d / "bench-target"
     run(["gcc", "-O2", "-pthread", "-Wl,--build-id", "-fpatchable-function-entry=16,14", d / "b.c", "-o", exe])
     hps = {}
@@ -95,6 +97,11 @@ def bench_pause(ws, d):
         p = d / f"p{n}.bin"
         run([PATCHGEN, "--target", exe, "--map", d / f"m{n}", "--source", d / f"r{n}.c", "--out", p])
         hps[n] = (ws.hotpatch([p], 1, name=f"h{n}.hpm"), ws.hotpatch([p], 2, name=f"h{n}-2.hpm"))
+    return exe, hps
+
+
+def bench_pause(ws, d):
+    exe, hps = bench_pause_build(ws, d)
     busy = subprocess.Popen([str(exe)])
     time.sleep(0.3)
     print("pause = all threads stopped; stall = the one thread stopped before it (remote mmap, filling code)")
@@ -179,9 +186,15 @@ def main():
     d = Path(tempfile.mkdtemp(prefix="hpm-bench-"))
     ws = Workspace(d)
     (d / "b.c").write_text("".join(SRC))
-    exe, hps = bench_pause(ws, d)
-    bench_idle(ws, d, exe, hps[10][0])
-    bench_call(ws, d)
+    only = set(os.environ.get("HPM_BENCH_ONLY", "pause,idle,call").split(","))
+    if only & {"pause", "idle"}:
+        exe, hps = bench_pause(ws, d) if "pause" in only else (None, None)
+        if "idle" in only:
+            if exe is None:
+                exe, hps = bench_pause_build(ws, d)
+            bench_idle(ws, d, exe, hps[10][0])
+    if "call" in only:
+        bench_call(ws, d)
 
 
 if __name__ == "__main__":

@@ -117,6 +117,8 @@ static void branch_cb(void *c, uint64_t target) {
   if (target > b->lo && target < b->hi) b->bad = 1;
 }
 
+static int no_direct;
+
 static void plan_function(target_t *t, const char *old, hpp_func *f, int quiesce) {
   GElf_Sym s;
   if (target_sym(t, old, 1, &s)) die("%s: no function symbol '%s' (is the binary stripped?)", t->path, old);
@@ -142,6 +144,29 @@ static void plan_function(target_t *t, const char *old, hpp_func *f, int quiesce
     f->region_len = (uint8_t)(f->flip_off + 2);
     memcpy(f->orig, pre, 14);
     memcpy(f->orig + 14, at, e + 2);
+    /* Direct entry jump (payload version 2): the region goes on over whole
+     * body instructions (>= 3 bytes) so that, once committed, the entry holds
+     * one 5-byte jump to the new code instead of entry -> pad -> new code.
+     * Not when the body starts with control flow, an 8-bit relative
+     * operand, or a branch of the function lands inside those bytes (the
+     * function then keeps the two-jump form). */
+    size_t covered;
+    x86_fix fix[X86_MAX_FIX];
+    int nfix;
+    const char *why = NULL;
+    size_t body = e + 2;
+    if (no_direct || !s.st_size ||
+        x86_prologue(at + body, avail - body, HPP_DIRECT_MIN, &covered, fix, &nfix, &why) ||
+        f->region_len + covered > HPP_REGION_MAX)
+      return;
+    uint8_t *code = malloc(s.st_size);
+    if (!code || target_read(t, s.st_value, code, s.st_size)) die("%s: cannot read '%s'", t->path, old);
+    struct branch_ctx b = {s.st_value + e, s.st_value + body + covered, 0};
+    x86_branch_targets(code, s.st_size, s.st_value, branch_cb, &b);
+    free(code);
+    if (b.bad) return;
+    memcpy(f->orig + f->region_len, at + body, covered);
+    f->region_len = (uint8_t)(f->region_len + covered);
     return;
   }
   f->mode = HPP_MODE_PROLOGUE;
@@ -219,13 +244,16 @@ static size_t read_map(const char *path, mapent *m, size_t cap) {
 static void usage(FILE *o) {
   fprintf(o,
           "usage: hpm-patchgen --target BINARY --map FILE (--source FILE.c | --object FILE.o)\n"
-          "                    [--cc CC] [--cflags FLAGS] --out PAYLOAD\n"
+          "                    [--cc CC] [--cflags FLAGS] [--no-direct-entry] --out PAYLOAD\n"
           "Build a hotpatch payload for `hpm-sign hotpatch --payload`.\n"
           "  --target  the exact binary (matched by ELF build-id) whose functions are replaced\n"
           "  --map     lines 'old_fn=new_fn [quiesce]': old_fn in the target, new_fn in the source\n"
           "  --source  replacement C source, compiled with -fPIE (extern declarations resolve\n"
           "            against the target's symbols, static ones included)\n"
           "  --object  an already compiled relocatable object (-fPIE) instead of --source\n"
+          "  --no-direct-entry  patchable entries keep the two-jump form (entry -> pad -> new\n"
+          "            code) instead of one direct jump at the entry; the payload is then\n"
+          "            version 1 (readable by older hpm)\n"
           "See docs/hotpatch-authoring.md.\n");
 }
 
@@ -235,6 +263,7 @@ int main(int argc, char **argv) {
   static const struct option opts[] = {
       {"target", 1, 0, 't'}, {"map", 1, 0, 'm'}, {"source", 1, 0, 's'}, {"object", 1, 0, 'o'},
       {"out", 1, 0, 'O'},    {"cc", 1, 0, 'c'},  {"cflags", 1, 0, 'f'}, {"help", 0, 0, 'h'},
+      {"no-direct-entry", 0, 0, 'n'},
       {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -246,6 +275,7 @@ int main(int argc, char **argv) {
     case 'O': out = optarg; break;
     case 'c': cc = optarg; break;
     case 'f': cflags = optarg; break;
+    case 'n': no_direct = 1; break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
@@ -441,6 +471,10 @@ int main(int argc, char **argv) {
   (void)data_off;
   size_t total = HPP_HEADER_SIZE + nmap * HPP_FUNC_SIZE + nrel * HPP_RELOC_SIZE + (size_t)image_size;
   uint8_t *pb = calloc(1, total);
+  /* the lowest version that describes it: 2 only for direct entry jumps */
+  p.version = 1;
+  for (size_t i = 0; i < nmap; i++)
+    if (funcs[i].mode == HPP_MODE_PAD && funcs[i].region_len > funcs[i].flip_off + 2) p.version = 2;
   hpp_put_header(pb, &p);
   for (size_t i = 0; i < nmap; i++) hpp_put_func(pb + HPP_HEADER_SIZE + i * HPP_FUNC_SIZE, &funcs[i]);
   uint8_t *rp = pb + HPP_HEADER_SIZE + nmap * HPP_FUNC_SIZE;
@@ -454,7 +488,10 @@ int main(int argc, char **argv) {
   if (!f || fwrite(pb, 1, total, f) != total || fclose(f)) die("%s: cannot write", out);
   for (size_t i = 0; i < nmap; i++)
     fprintf(stderr, "%s: %s -> %s (%s, %u bytes at 0x%llx)\n", prog, map[i].old, map[i].neu,
-            funcs[i].mode == HPP_MODE_PAD ? "patchable entry" : "prologue", funcs[i].region_len,
+            funcs[i].mode == HPP_MODE_PROLOGUE            ? "prologue"
+            : funcs[i].region_len > funcs[i].flip_off + 2 ? "patchable entry, direct jump"
+                                                          : "patchable entry, two jumps",
+            funcs[i].region_len,
             (unsigned long long)funcs[i].region);
   return 0;
 }

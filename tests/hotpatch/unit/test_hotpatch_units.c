@@ -96,7 +96,8 @@ static void payload_field_refusals(void **st) {
   char why[160];
   struct { size_t off; uint8_t val; hpp_result want; } cases[] = {
       {0, 'X', HPP_E_MAGIC},                                         /* magic */
-      {8, 2, HPP_E_VERSION},                                         /* version */
+      {8, 3, HPP_E_VERSION},                                         /* version */
+      {8, 0, HPP_E_VERSION},                                         /* version */
       {16, 1, HPP_E_HEADER},                                         /* flags */
       {20, 0, HPP_E_HEADER},                                         /* build_id_len 0 */
       {20, 65, HPP_E_HEADER},                                        /* build_id_len 65 */
@@ -123,6 +124,38 @@ static void payload_field_refusals(void **st) {
   memcpy(c, b, n);
   c[n] = 0;
   assert_int_equal(hpp_parse(c, n + 1, &p, why, sizeof why), HPP_E_TRAILING);
+}
+
+/* Version 2: a PAD region may go on over >= 3 body bytes (direct entry
+ * jump); version 1 allows only pad + nop. */
+static void payload_direct_region_versions(void **st) {
+  (void)st;
+  uint8_t b[4096];
+  size_t n = build_payload(b, 0);
+  hpp_payload p;
+  char why[160];
+  uint8_t *fe = b + HPP_HEADER_SIZE;
+  static const uint8_t body[] = {0x48, 0x8d, 0x44, 0x3f, 0x01}; /* lea 1(%rdi,%rdi,2),%rax */
+  memcpy(fe + 32 + 16, body, sizeof body);
+  fe[25] = 16 + sizeof body;
+  assert_int_equal(b[8], 2);
+  assert_int_equal(hpp_parse(b, n, &p, why, sizeof why), HPP_OK);
+  hpp_func f;
+  hpp_func_get(&p, 0, &f);
+  assert_int_equal(f.region_len, 21);
+  assert_int_equal(p.version, 2);
+  b[8] = 1; /* version 1 payloads have no direct jumps */
+  assert_int_equal(hpp_parse(b, n, &p, why, sizeof why), HPP_E_FUNC);
+  assert_non_null(strstr(why, "version 1"));
+  b[8] = 2;
+  fe[25] = 18; /* two body bytes: too few for a 5-byte jump after the nop */
+  memset(fe + 32 + 18, 0, 14);
+  assert_int_equal(hpp_parse(b, n, &p, why, sizeof why), HPP_E_FUNC);
+  fe[25] = 16; /* back to the two-jump form: valid in both versions */
+  memset(fe + 32 + 16, 0, 16);
+  assert_int_equal(hpp_parse(b, n, &p, why, sizeof why), HPP_OK);
+  b[8] = 1;
+  assert_int_equal(hpp_parse(b, n, &p, why, sizeof why), HPP_OK);
 }
 
 /* ---- redirection bytes and trampolines ---- */
@@ -158,6 +191,51 @@ static void site_bytes_pad_and_prologue(void **st) {
   assert_int_equal(b[0], 0xe9);
   assert_int_equal(s.region + 5 + (uint64_t)(int64_t)rel32(b + 1), 0x3f0000);
   for (int i = 5; i < 8; i++) assert_int_equal(b[i], 0x90);
+}
+
+/* Committed form of a PAD site with body bytes: one jump at the entry;
+ * the uncommitted (hop) form keeps the body original for trampolines. */
+static void site_bytes_direct_entry(void **st) {
+  (void)st;
+  eng_site s = pad_site();
+  static const uint8_t body[] = {0x48, 0x8d, 0x44, 0x3f, 0x01, 0xc3};
+  memcpy(s.orig + 16, body, sizeof body);
+  s.len = 16 + 5; /* lea only (whole instruction) */
+  assert_true(eng_site_direct(&s));
+  uint8_t b[HPP_REGION_MAX], h[HPP_REGION_MAX];
+  eng_site_bytes(&s, 0, b);
+  assert_memory_equal(b, s.orig, s.len);
+  eng_site_bytes(&s, 0x7a0000, b);
+  assert_int_equal(b[0], 0xe9); /* the pad's jump stays */
+  assert_int_equal(s.region + 5 + (uint64_t)(int64_t)rel32(b + 1), 0x7a0000);
+  assert_int_equal(b[14], 0xe9); /* entry: jmp rel32 straight to the target */
+  assert_int_equal(s.entry + 5 + (uint64_t)(int64_t)rel32(b + 15), 0x7a0000);
+  for (int i = 19; i < s.len; i++) assert_int_equal(b[i], 0xcc);
+  assert_int_equal(b[s.len], body[5]); /* nothing past the region */
+  eng_site_bytes_hop(&s, 0x7a0000, h);
+  assert_memory_equal(h, b, 14);
+  assert_int_equal(h[14], 0xeb);
+  assert_int_equal((int8_t)h[15], -16);
+  assert_memory_equal(h + 16, body, 5); /* body original: trampolines return to entry + 2 */
+  /* endbr64 variant: the jump goes after it */
+  eng_site c = s;
+  memcpy(c.orig + 14, "\xf3\x0f\x1e\xfa\x66\x90", 6);
+  memcpy(c.orig + 20, body, 5);
+  c.flip_off = 18;
+  c.len = 25;
+  eng_site_bytes(&c, 0x7a0000, b);
+  assert_memory_equal(b + 14, "\xf3\x0f\x1e\xfa", 4);
+  assert_int_equal(b[18], 0xe9);
+  assert_int_equal(c.region + 23 + (uint64_t)(int64_t)rel32(b + 19), 0x7a0000);
+  /* an IP on the first body instruction is inside the rewritten bytes */
+  assert_true(ip_unsafe(&s, s.entry + 2));
+  assert_false(ip_unsafe(&s, s.entry));
+  assert_false(ip_unsafe(&s, s.region + s.len));
+  /* too few body bytes: the two-jump form */
+  s.len = 18;
+  assert_false(eng_site_direct(&s));
+  eng_site_bytes(&s, 0x7a0000, b);
+  assert_int_equal(b[14], 0xeb);
 }
 
 static void trampoline_paths(void **st) {
@@ -341,7 +419,9 @@ int main(void) {
       cmocka_unit_test(payload_valid),
       cmocka_unit_test(payload_every_prefix_refused),
       cmocka_unit_test(payload_field_refusals),
+      cmocka_unit_test(payload_direct_region_versions),
       cmocka_unit_test(site_bytes_pad_and_prologue),
+      cmocka_unit_test(site_bytes_direct_entry),
       cmocka_unit_test(trampoline_paths),
       cmocka_unit_test(prologue_whole_instructions),
       cmocka_unit_test(prologue_rip_relative_moves),
