@@ -908,7 +908,8 @@ static int cmd_list(int argc, char **argv) {
         printf("%s{\"pid\":%d,\"exe\":\"%s\",\"build_id\":\"%s\",\"sequence\":%u,\"id\":\"%s\",\"time\":%llu,"
                "\"exposure_ms\":%llu,\"functions\":[", first ? "" : ",", s.pid, s.exe, s.build_id, s.seq, s.id,
                (unsigned long long)s.time, (unsigned long long)s.exposure_ms);
-        for (int k = 0; k < s.nsites; k++) printf("%s\"%s\"", k ? "," : "", s.sites[k].name);
+        for (int k = 0, n = 0; k < s.nsites; k++) /* call sites (mode 3) repeat their function */
+          if (s.sites[k].mode != HPP_MODE_CALL) printf("%s\"%s\"", n++ ? "," : "", s.sites[k].name);
         printf("]}");
       } else {
         char tb[64];
@@ -916,7 +917,8 @@ static int cmd_list(int argc, char **argv) {
         strftime(tb, sizeof tb, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
         printf("pid %d %s seq %u %s since %s (exposure %llu ms):", s.pid, s.exe, s.seq, s.id, tb,
                (unsigned long long)s.exposure_ms);
-        for (int k = 0; k < s.nsites; k++) printf(" %s", s.sites[k].name);
+        for (int k = 0; k < s.nsites; k++)
+          if (s.sites[k].mode != HPP_MODE_CALL) printf(" %s", s.sites[k].name);
         printf("\n");
       }
       first = 0;

@@ -100,6 +100,17 @@ static int check_func(const hpp_payload *p, const uint8_t *e, uint32_t i, char *
   } else if (f.mode == HPP_MODE_PROLOGUE) {
     if (f.flip_off != 0 || (f.region != f.entry && f.region != f.entry + 4))
       FAIL(1, "functions/%u: prologue region must start at the entry or after endbr64", i);
+  } else if (f.mode == HPP_MODE_CALL) {
+    /* version 2: a `call rel32` / `jmp rel32` in the binary whose target is
+     * the entry of a function this payload redirects; it is pointed at the
+     * same replacement (checked below) */
+    if (p->version < 2) FAIL(1, "functions/%u: call sites need a version 2 payload", i);
+    if (f.region_len != 5 || f.flip_off != 0 || f.size != 0 || f.flags != 0)
+      FAIL(1, "functions/%u: call site must be 5 bytes, flip_off, size and flags 0", i);
+    if (f.orig[0] != 0xe8 && f.orig[0] != 0xe9) FAIL(1, "functions/%u: call site is not call/jmp rel32", i);
+    int32_t rel = (int32_t)ld32(f.orig + 1);
+    if (f.region + 5 + (uint64_t)(int64_t)rel != f.entry)
+      FAIL(1, "functions/%u: call site target is not its entry field", i);
   } else {
     FAIL(1, "functions/%u: unknown mode %u", i, f.mode);
   }
@@ -157,7 +168,17 @@ hpp_result hpp_parse(const uint8_t *buf, size_t len, hpp_payload *p, char *detai
       hpp_func_get(p, j, &b);
       if (a.region < b.region + b.region_len && b.region < a.region + a.region_len)
         FAIL(HPP_E_FUNC, "functions/%u: region overlaps functions/%u", j, i);
-      if (a.entry == b.entry) FAIL(HPP_E_FUNC, "functions/%u: same entry as functions/%u", j, i);
+      if (a.entry == b.entry && a.mode != HPP_MODE_CALL && b.mode != HPP_MODE_CALL)
+        FAIL(HPP_E_FUNC, "functions/%u: same entry as functions/%u", j, i);
+    }
+    if (a.mode == HPP_MODE_CALL) { /* its function is redirected by this payload, to the same code */
+      uint32_t k;
+      for (k = 0; k < p->func_count; k++) {
+        hpp_func c;
+        hpp_func_get(p, k, &c);
+        if (c.mode != HPP_MODE_CALL && c.entry == a.entry && c.image_off == a.image_off) break;
+      }
+      if (k == p->func_count) FAIL(HPP_E_FUNC, "functions/%u: call site of a function the payload does not redirect", i);
     }
   }
   for (uint32_t i = 0; i < p->reloc_count; i++) {

@@ -30,7 +30,7 @@
 #define HPP_NAME_MAX 63u       /* symbol name, NUL-padded in a 64-byte field */
 #define HPP_PAGE 4096u
 
-enum hpp_mode { HPP_MODE_PAD = 1, HPP_MODE_PROLOGUE = 2 };
+enum hpp_mode { HPP_MODE_PAD = 1, HPP_MODE_PROLOGUE = 2, HPP_MODE_CALL = 3 /* v2: a direct call/jmp to a redirected entry */ };
 enum hpp_reloc_type { HPP_R_ABS64 = 1, HPP_R_PC32 = 2 };
 enum hpp_reloc_base { HPP_B_IMAGE = 1, HPP_B_TARGET = 2 };
 #define HPP_F_QUIESCE 1u      /* no thread may be inside the old function */
