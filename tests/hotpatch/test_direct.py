@@ -158,3 +158,36 @@ def test_branch_into_body_keeps_two_jumps(ws, tmp_path):
         assert not inside, (hex(start), [hex(x) for x in targets], code.hex())
     else:
         assert any(start < x < start + 2 + 8 for x in targets), (targets, code.hex())
+
+
+def test_direct_call_sites_redirected_and_restored(ws, state):
+    """Direct calls to calc_a in the binary call the new code once committed."""
+    exe = ws.target("pad")
+    p = payload(ws, "pad", 4)
+    h = ws.hotpatch([p], 1, name="calls4.hpm")
+    a = sym(exe, "calc_a")
+    dis = subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(exe)], capture_output=True, text=True,
+                         check=True).stdout
+    sites = [int(m, 16) for m in re.findall(rf"^\s*([0-9a-f]+):\s+call\s+{a:x} <calc_a>", dis, re.M)]
+    assert sites, "calc.c calls calc_a directly"
+    t = Target(exe, threads=4)
+    try:
+        b = bias(t.pid, exe)
+        orig = {s: peek(t.pid, b + s, 5) for s in sites}
+        ws.hpm(state, "apply", "--pid", t.pid, h)
+        assert t.version() == (4, 4)
+        entry_jmp = peek(t.pid, b + a, 5)
+        new = b + a + 5 + struct.unpack("<i", entry_jmp[1:])[0]
+        for s in sites:
+            cur = peek(t.pid, b + s, 5)
+            assert cur[0] == 0xE8
+            assert b + s + 5 + struct.unpack("<i", cur[1:])[0] == new  # same code as the entry's jump
+        lst = ws.hpm(state, "list").stdout
+        assert lst.count("calc_a") == 1, lst  # call sites are not listed as functions
+        ws.hpm(state, "revert", "--all", "--pid", t.pid)
+        assert t.version() == (0, 0)
+        for s in sites:
+            assert peek(t.pid, b + s, 5) == orig[s]
+        t.assert_healthy()
+    finally:
+        assert t.close() == 0
