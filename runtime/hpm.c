@@ -628,7 +628,13 @@ static int for_each_proc(const hotpatch *h, const hotpatch *match_by, int dry, i
   closedir(d);
   if (dry) {
     for (int i = 0; i < nms; i++) {
-      printf("would patch pid %d (%s): %u functions\n", ms[i].pid, ms[i].exe, ms[i].pl->func_count);
+      unsigned nf = 0, nc = 0;
+      for (uint32_t k = 0; k < ms[i].pl->func_count; k++) {
+        hpp_func f;
+        hpp_func_get(ms[i].pl, k, &f);
+        if (f.mode == HPP_MODE_CALL) nc++; else nf++;
+      }
+      printf("would patch pid %d (%s): %u functions, %u call sites\n", ms[i].pid, ms[i].exe, nf, nc);
       (*patched)++;
     }
     free(ms);
