@@ -787,6 +787,16 @@ int eng_transition(pid_t pid, eng_plan *pl, eng_report *rep) {
     p.scanbuf = malloc(p.scanlen);
     if (p.scanbuf) memset(p.scanbuf, 0, p.scanlen);
     else p.scanlen = 0;
+    /* the first process_vm_readv on a process costs 10-30 us more than the
+     * next ones (kernel paths and page walks cold): pay it here, reading a
+     * word of the stopped thread's stack, not in the pause */
+    for (int i = 0; i < p.n; i++)
+      if (p.t[i].stopped) {
+        uint64_t w;
+        struct iovec l = {&w, sizeof w}, r = {(void *)(uintptr_t)(p.t[i].regs.rsp & ~7ull), sizeof w};
+        (void)process_vm_readv(p.pid, &l, 1, &r, 1, 0);
+        break;
+      }
   }
   thread_count(&p); /* opens /proc/PID/stat now rather than in the pause */
   if (plan_spans(&sp, pl)) { rc = ENG_FAIL; snprintf(rep->why, sizeof rep->why, "out of memory"); goto undo_keep_rc; }
