@@ -340,6 +340,18 @@ static int fresh_map(pid_t pid, uint64_t addr, uint64_t len) {
   return found && eng_peek(pid, addr, b, sizeof b) == 0 && !memcmp(b, z, sizeof b);
 }
 
+/* Recovery writes while every thread is stopped and none is inside the
+ * bytes; a busy thread there is transient: retry with back-off, as apply does. */
+static int force_retry(pid_t pid, eng_site *sites, int n, eng_map *un, int nun, eng_report *rep) {
+  int r = ENG_BUSY;
+  unsigned backoff_ms = 2;
+  for (int attempt = 0; attempt < 10 && r == ENG_BUSY; attempt++) {
+    if (attempt) { usleep(backoff_ms * 1000); if (backoff_ms < 64) backoff_ms *= 2; }
+    r = eng_force(pid, sites, n, un, nun, rep);
+  }
+  return r;
+}
+
 static int recover_one(const char *pend) {
   st_proc pd, cm;
   char state[600];
@@ -388,7 +400,7 @@ static int recover_one(const char *pend) {
     int nun = 0;
     for (int i = 0; i < cm.nmaps; i++) un[nun++] = cm.maps[i];
     if (!pd.keep && ours) un[nun++] = (eng_map){pd.txn_addr, pd.txn_len};
-    int r = eng_force(pd.pid, fw, nf, un, nun, &rep);
+    int r = force_retry(pd.pid, fw, nf, un, nun, &rep);
     if (r == ENG_OK) {
       pd.txn_addr = 0;
       for (int i = 0; i < cm.nmaps; i++) /* old code still referenced: keep it recorded */
@@ -398,17 +410,25 @@ static int recover_one(const char *pend) {
       unlink(pend);
       history("recover pid %d: completed interrupted transition to seq %u", pd.pid, pd.seq);
       msg("pid %d: completed an interrupted transition (seq %u)", pd.pid, pd.seq);
-    } else rc = -1;
+    } else {
+      msg("pid %d: cannot complete the interrupted transition yet (%s): run hpm recover again", pd.pid,
+          r == ENG_BUSY ? "threads busy in patched bytes or not stopping" : "process exiting or ptrace failed");
+      rc = -1;
+    }
   } else {
     /* roll back: every site of both states to its committed target; drop
      * the transition mapping, also when hpm died before it was filled */
     eng_map un = {ours || fresh_map(pd.pid, pd.txn_addr, pd.txn_len) ? pd.txn_addr : 0, pd.txn_len};
-    int r = eng_force(pd.pid, bk, nb, &un, 1, &rep);
+    int r = force_retry(pd.pid, bk, nb, &un, 1, &rep);
     if (r == ENG_OK) {
       unlink(pend);
       history("recover pid %d: rolled back interrupted transition to seq %u", pd.pid, pd.seq);
       msg("pid %d: rolled back an interrupted transition (seq %u)", pd.pid, pd.seq);
-    } else rc = -1;
+    } else {
+      msg("pid %d: cannot roll back the interrupted transition yet (%s): run hpm recover again", pd.pid,
+          r == ENG_BUSY ? "threads busy in patched bytes or not stopping" : "process exiting or ptrace failed");
+      rc = -1;
+    }
   }
   free(fw);
   free(bk);
