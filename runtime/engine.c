@@ -848,20 +848,30 @@ int eng_transition(pid_t pid, eng_plan *pl, eng_report *rep) {
     goto undo_keep_rc;
   }
   uint64_t tw = now_us();
-  /* 1: every site to its trampoline (behaviour unchanged: flag is 0) */
+  /* 1: every site to its trampoline (behaviour unchanged: flag is 0).  A
+   * call site goes back to calling its function's entry (its original
+   * bytes), which follows the same commit byte: no trampoline needed, and
+   * nothing to write when it already does.  Spans whose bytes do not change
+   * are not written. */
   memcpy(sp.work, sp.orig, sp.total);
   for (int i = 0; i < pl->nsites; i++)
-    site_to_span(&sp, i, pl->map_addr + ENG_HDR_SIZE + (uint64_t)i * ENG_TRAMP_SLOT, 0);
-  for (; written < sp.n; written++)
-    if (mem_write(&p, sp.s[written].lo, sp.work + sp.s[written].off, sp.s[written].hi - sp.s[written].lo)) goto undo;
+    site_to_span(&sp, i, pl->sites[i].mode == HPP_MODE_CALL ? 0 : pl->map_addr + ENG_HDR_SIZE + (uint64_t)i * ENG_TRAMP_SLOT, 0);
+  for (; written < sp.n; written++) {
+    const span *c = &sp.s[written];
+    if (!memcmp(sp.work + c->off, sp.orig + c->off, c->hi - c->lo)) continue;
+    if (mem_write(&p, c->lo, sp.work + c->off, c->hi - c->lo)) goto undo;
+  }
   /* 2: commit with one byte */
   uint8_t one = 1;
   if (mem_write(&p, pl->map_addr + ENG_FLAG_OFF, &one, 1)) goto undo;
   /* 3: every site straight to its final target (PAD sites with body bytes:
-   * one direct jump at the entry) */
+   * one direct jump at the entry; call sites call the new code).  From here
+   * on nothing is undone: sp.orig now tracks what the sites hold. */
+  memcpy(sp.orig, sp.work, sp.total);
   for (int i = 0; i < pl->nsites; i++) site_to_span(&sp, i, pl->sites[i].next, 1);
   for (int k = 0; k < sp.n; k++)
-    if (mem_write(&p, sp.s[k].lo, sp.work + sp.s[k].off, sp.s[k].hi - sp.s[k].lo)) {
+    if (memcmp(sp.work + sp.s[k].off, sp.orig + sp.s[k].off, sp.s[k].hi - sp.s[k].lo) &&
+        mem_write(&p, sp.s[k].lo, sp.work + sp.s[k].off, sp.s[k].hi - sp.s[k].lo)) {
       snprintf(rep->why, sizeof rep->why, "write failed after commit (process exiting?)");
       rc = ENG_GONE;
       goto out;

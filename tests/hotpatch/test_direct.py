@@ -91,7 +91,6 @@ def test_entry_holds_one_jump_and_revert_restores(ws, state, variant):
         k = 19 + e
         while cur[k] == 0xCC and orig[k] != 0xCC:
             k += 1
-        assert k > 19 + e or orig[16 + e:19 + e] != cur[16 + e:19 + e]
         assert k <= 32 and cur[k:32] == orig[k:32], (cur.hex(), orig.hex())  # 32: calc_b's pad follows
         ws.hpm(state, "revert", "--all", "--pid", t.pid)
         assert t.version() == (0, 0)
