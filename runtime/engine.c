@@ -42,6 +42,9 @@ typedef struct {
   uint64_t stub;
   uint64_t (*vmas)[2];  /* snapshot of /proc/PID/maps ranges: bounds stack scans */
   int nvmas;
+  int statfd;           /* /proc/PID/stat, opened before the pause (re-read with pread) */
+  uint8_t *scanbuf;     /* stack scan buffer, allocated and touched before the pause */
+  size_t scanlen;
   int writes;
   int fault_after;
 } proc;
@@ -158,13 +161,15 @@ static int seize_new(proc *p, int *added) {
 /* num_threads of the process (field 20 of /proc/PID/stat), -1 if unknown.
  * Once every thread hpm holds is stopped, none can create threads: if the
  * count equals what hpm holds, the set is complete without a directory scan. */
-static int thread_count(pid_t pid) {
-  char path[64], buf[1024];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
+static int thread_count(proc *p) {
+  char buf[1024];
+  if (p->statfd < 0) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)p->pid);
+    p->statfd = open(path, O_RDONLY | O_CLOEXEC);
+    if (p->statfd < 0) return -1;
+  }
+  ssize_t n = pread(p->statfd, buf, sizeof buf - 1, 0);
   if (n <= 0) return -1;
   buf[n] = 0;
   char *q = strrchr(buf, ')');
@@ -198,7 +203,7 @@ static int stop_threads(proc *p, unsigned budget_us, int one) {
       for (int i = 0; i < p->n; i++) interrupt(&p->t[i]);
       if ((r = wait_stopped(p, deadline))) return r;
       added = 0;
-      if (thread_count(p->pid) != p->n && (r = seize_new(p, &added))) return r;
+      if (thread_count(p) != p->n && (r = seize_new(p, &added))) return r;
     } while (added);
   }
   int nstopped = 0;
@@ -377,18 +382,40 @@ static int remote_syscall(proc *p, long nr, uint64_t a1, uint64_t a2, uint64_t a
   return rc;
 }
 
-void eng_site_bytes(const eng_site *s, uint64_t target, uint8_t out[HPP_REGION_MAX]) {
+int eng_site_direct(const eng_site *s) {
+  return s->mode == HPP_MODE_PAD && s->len >= s->flip_off + 2 + HPP_DIRECT_MIN && s->len <= HPP_REGION_MAX;
+}
+
+/* direct: the committed form (a PAD site with body bytes takes a 5-byte
+ * jump at its entry); otherwise the entry hops to the pad's jump and the
+ * body keeps its original bytes, as trampolines returning to the original
+ * code (entry + 2) need. */
+static void site_bytes(const eng_site *s, uint64_t target, int direct, uint8_t out[HPP_REGION_MAX]) {
   memcpy(out, s->orig, HPP_REGION_MAX);
   if (!target) return;
   int32_t rel = (int32_t)(int64_t)(target - (s->region + 5));
-  out[0] = 0xe9;
+  out[0] = s->mode == HPP_MODE_CALL ? s->orig[0] : 0xe9; /* a call site stays a call (or jmp) */
   memcpy(out + 1, &rel, 4);
-  if (s->mode == HPP_MODE_PAD) {
+  if (s->mode == HPP_MODE_CALL) return;
+  if (s->mode == HPP_MODE_PAD && direct && eng_site_direct(s)) {
+    int32_t d = (int32_t)(int64_t)(target - (s->region + s->flip_off + 5));
+    out[s->flip_off] = 0xe9;
+    memcpy(out + s->flip_off + 1, &d, 4);
+    for (int i = s->flip_off + 5; i < s->len; i++) out[i] = 0xcc; /* never reached: trap if it were */
+  } else if (s->mode == HPP_MODE_PAD) {
     out[s->flip_off] = 0xeb;
     out[s->flip_off + 1] = (uint8_t)(int8_t)(-(int)(s->flip_off + 2));
   } else {
     for (int i = 5; i < s->len; i++) out[i] = 0x90;
   }
+}
+
+void eng_site_bytes(const eng_site *s, uint64_t target, uint8_t out[HPP_REGION_MAX]) {
+  site_bytes(s, target, 1, out);
+}
+
+void eng_site_bytes_hop(const eng_site *s, uint64_t target, uint8_t out[HPP_REGION_MAX]) {
+  site_bytes(s, target, 0, out);
 }
 
 static int jmp_to(uint8_t *o, uint64_t at, uint64_t to) {
@@ -404,6 +431,7 @@ static int jmp_to(uint8_t *o, uint64_t at, uint64_t to) {
 static int path_to(const eng_site *s, uint64_t target, uint64_t at, uint8_t *o) {
   if (target) return jmp_to(o, at, target);
   if (s->mode == HPP_MODE_PAD) return jmp_to(o, at, s->region + s->flip_off + 2);
+  if (s->mode == HPP_MODE_CALL) return jmp_to(o, at, s->entry); /* reached by the call: go on to the callee */
   size_t covered;
   x86_fix fix[X86_MAX_FIX];
   int nfix;
@@ -478,8 +506,24 @@ static size_t stack_span(const proc *p, int i) {
 }
 
 static void hits_in(const uint64_t *w, size_t nw, const eng_map *m, int n, int *hit) {
-  for (size_t k = 0; k < nw; k++)
-    for (int j = 0; j < n; j++) hit[j] |= w[k] >= m[j].addr && w[k] < m[j].addr + m[j].len;
+  /* one compare against the hull of all ranges first: almost no stack word
+   * falls in it (the loop vectorises); exact tests only for those that do */
+  uint64_t lo = UINT64_MAX, hi = 0;
+  for (int j = 0; j < n; j++)
+    if (m[j].len) {
+      if (m[j].addr < lo) lo = m[j].addr;
+      if (m[j].addr + m[j].len > hi) hi = m[j].addr + m[j].len;
+    }
+  if (lo >= hi) return;
+  uint64_t span = hi - lo;
+  for (size_t k0 = 0; k0 < nw; k0 += 64) {
+    size_t k1 = nw - k0 < 64 ? nw : k0 + 64;
+    int any = 0;
+    for (size_t k = k0; k < k1; k++) any |= w[k] - lo < span;
+    if (!any) continue;
+    for (size_t k = k0; k < k1; k++)
+      for (int j = 0; j < n; j++) hit[j] |= w[k] >= m[j].addr && w[k] < m[j].addr + m[j].len;
+  }
 }
 
 /* Which of the ranges m[0..n) does any thread's registers or stack words
@@ -501,7 +545,7 @@ static void referenced_many(proc *p, const eng_map *m, int n, int *hit) {
       rem[k].iov_len = stack_span(p, i0 + k);
       total += rem[k].iov_len;
     }
-    uint8_t *all = malloc(total ? total : 1);
+    uint8_t *all = total <= p->scanlen ? p->scanbuf : malloc(total ? total : 1);
     ssize_t got = -1;
     if (all) {
       size_t off = 0;
@@ -532,7 +576,7 @@ static void referenced_many(proc *p, const eng_map *m, int n, int *hit) {
       }
       hits_in(buf, (size_t)g2 / 8, m, n, hit);
     }
-    free(all);
+    if (all != p->scanbuf) free(all);
   }
 }
 
@@ -551,6 +595,7 @@ static int proc_open(proc *p, pid_t pid, int fault_after) {
   p->fault_after = fault_after;
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/mem", (int)pid);
+  p->statfd = -1;
   p->memfd = open(path, O_RDWR | O_CLOEXEC);
   if (p->memfd < 0) return errno == ENOENT ? ENG_GONE : ENG_FAIL;
   p->t = calloc(MAX_THREADS, sizeof *p->t);
@@ -560,8 +605,10 @@ static int proc_open(proc *p, pid_t pid, int fault_after) {
 static void proc_close(proc *p) {
   release_all(p);
   if (p->memfd >= 0) close(p->memfd);
+  if (p->statfd >= 0) close(p->statfd);
   free(p->t);
   free(p->vmas);
+  free(p->scanbuf);
 }
 
 /* Detach every thread but keep (re-delivering signals); keep stays stopped. */
@@ -674,9 +721,9 @@ static uint8_t *span_at(spans *sp, int i, uint8_t *buf) {
 }
 
 /* Put site i's bytes for target into the work copy of its span. */
-static void site_to_span(spans *sp, int i, uint64_t target) {
+static void site_to_span(spans *sp, int i, uint64_t target, int direct) {
   uint8_t b[HPP_REGION_MAX];
-  eng_site_bytes(&sp->pl->sites[i], target, b);
+  site_bytes(&sp->pl->sites[i], target, direct, b);
   memcpy(span_at(sp, i, sp->work), b, sp->pl->sites[i].len);
 }
 
@@ -731,7 +778,28 @@ int eng_transition(pid_t pid, eng_plan *pl, eng_report *rep) {
   if (mem_write(&p, pl->map_addr, pl->map_bytes, pl->map_len)) goto undo;
   int scan = need_unmap(pl);
   for (int i = 0; i < pl->nsites && !scan; i++) scan = (pl->sites[i].flags & HPP_F_QUIESCE) != 0;
-  if (scan) load_vmas(&p);
+  if (scan) {
+    load_vmas(&p);
+    /* the stacks are read into memory already faulted in (no page faults
+     * while every thread is stopped); a larger process falls back to malloc */
+    int nt = p.n < 64 ? p.n + 1 : 64;
+    p.scanlen = (size_t)nt * STACK_SCAN;
+    p.scanbuf = malloc(p.scanlen);
+    if (p.scanbuf) memset(p.scanbuf, 0, p.scanlen);
+    else p.scanlen = 0;
+    /* the first process_vm_readv on a process costs 10-30 us more than the
+     * next ones (kernel paths and page walks cold): pay it here, reading a
+     * word of the stopped thread's stack, not in the pause */
+    for (int i = 0; i < p.n; i++)
+      if (p.t[i].stopped) {
+        uint64_t w;
+        struct iovec l = {&w, sizeof w}, r = {(void *)(uintptr_t)(p.t[i].regs.rsp & ~7ull), sizeof w};
+        (void)process_vm_readv(p.pid, &l, 1, &r, 1, 0);
+        break;
+      }
+  }
+  thread_count(&p); /* opens /proc/PID/stat now rather than in the pause */
+  if (plan_spans(&sp, pl)) { rc = ENG_FAIL; snprintf(rep->why, sizeof rep->why, "out of memory"); goto undo_keep_rc; }
   rep->prep_us = (unsigned)(now_us() - t1);
   /* Phase 2: every thread stopped (the pause). */
   t0 = now_us();
@@ -746,12 +814,17 @@ int eng_transition(pid_t pid, eng_plan *pl, eng_report *rep) {
   /* every site must hold exactly the bytes of its current state; sites
    * close together are read and written as one span (one /proc/PID/mem
    * call instead of one per site and step) */
-  if (plan_spans(&sp, pl) || read_spans(&p, &sp)) { rc = ENG_GONE; goto undo_keep_rc; }
+  if (read_spans(&p, &sp)) { rc = ENG_GONE; goto undo_keep_rc; }
   for (int i = 0; i < pl->nsites; i++) {
     uint8_t want[HPP_REGION_MAX];
     eng_site *s = &pl->sites[i];
     eng_site_bytes(s, s->cur, want);
-    if (memcmp(want, span_at(&sp, i, sp.orig), s->len)) {
+    int differ = memcmp(want, span_at(&sp, i, sp.orig), s->len) != 0;
+    if (differ && s->cur && eng_site_direct(s)) { /* redirected by a payload without the direct jump */
+      site_bytes(s, s->cur, 0, want);
+      differ = memcmp(want, span_at(&sp, i, sp.orig), s->len) != 0;
+    }
+    if (differ) {
       snprintf(rep->why, sizeof rep->why, "%s: bytes at 0x%llx differ from the expected %s bytes",
                s->name, (unsigned long long)s->region, s->cur ? "redirection" : "original");
       rc = ENG_MISMATCH;
@@ -775,19 +848,30 @@ int eng_transition(pid_t pid, eng_plan *pl, eng_report *rep) {
     goto undo_keep_rc;
   }
   uint64_t tw = now_us();
-  /* 1: every site to its trampoline (behaviour unchanged: flag is 0) */
+  /* 1: every site to its trampoline (behaviour unchanged: flag is 0).  A
+   * call site goes back to calling its function's entry (its original
+   * bytes), which follows the same commit byte: no trampoline needed, and
+   * nothing to write when it already does.  Spans whose bytes do not change
+   * are not written. */
   memcpy(sp.work, sp.orig, sp.total);
   for (int i = 0; i < pl->nsites; i++)
-    site_to_span(&sp, i, pl->map_addr + ENG_HDR_SIZE + (uint64_t)i * ENG_TRAMP_SLOT);
-  for (; written < sp.n; written++)
-    if (mem_write(&p, sp.s[written].lo, sp.work + sp.s[written].off, sp.s[written].hi - sp.s[written].lo)) goto undo;
+    site_to_span(&sp, i, pl->sites[i].mode == HPP_MODE_CALL ? 0 : pl->map_addr + ENG_HDR_SIZE + (uint64_t)i * ENG_TRAMP_SLOT, 0);
+  for (; written < sp.n; written++) {
+    const span *c = &sp.s[written];
+    if (!memcmp(sp.work + c->off, sp.orig + c->off, c->hi - c->lo)) continue;
+    if (mem_write(&p, c->lo, sp.work + c->off, c->hi - c->lo)) goto undo;
+  }
   /* 2: commit with one byte */
   uint8_t one = 1;
   if (mem_write(&p, pl->map_addr + ENG_FLAG_OFF, &one, 1)) goto undo;
-  /* 3: every site straight to its final target */
-  for (int i = 0; i < pl->nsites; i++) site_to_span(&sp, i, pl->sites[i].next);
+  /* 3: every site straight to its final target (PAD sites with body bytes:
+   * one direct jump at the entry; call sites call the new code).  From here
+   * on nothing is undone: sp.orig now tracks what the sites hold. */
+  memcpy(sp.orig, sp.work, sp.total);
+  for (int i = 0; i < pl->nsites; i++) site_to_span(&sp, i, pl->sites[i].next, 1);
   for (int k = 0; k < sp.n; k++)
-    if (mem_write(&p, sp.s[k].lo, sp.work + sp.s[k].off, sp.s[k].hi - sp.s[k].lo)) {
+    if (memcmp(sp.work + sp.s[k].off, sp.orig + sp.s[k].off, sp.s[k].hi - sp.s[k].lo) &&
+        mem_write(&p, sp.s[k].lo, sp.work + sp.s[k].off, sp.s[k].hi - sp.s[k].lo)) {
       snprintf(rep->why, sizeof rep->why, "write failed after commit (process exiting?)");
       rc = ENG_GONE;
       goto out;

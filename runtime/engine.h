@@ -62,8 +62,14 @@ enum { ENG_OK = 0, ENG_BUSY = 1, ENG_MISMATCH = 2, ENG_GONE = 3, ENG_FAIL = 4 };
  * runs exactly the code it ran before. */
 int eng_transition(pid_t pid, eng_plan *plan, eng_report *rep);
 
-/* Bytes a site holds when redirected to target (0: its original bytes). */
+/* Bytes a site holds when redirected to target (0: its original bytes):
+ * the committed form.  A PAD site whose region goes on over body
+ * instructions (eng_site_direct) then holds a 5-byte jump at its entry. */
 void eng_site_bytes(const eng_site *s, uint64_t target, uint8_t out[HPP_REGION_MAX]);
+/* The form used while the transition is not committed (and by payloads
+ * without direct jumps): entry -> pad jump -> target, body bytes original. */
+void eng_site_bytes_hop(const eng_site *s, uint64_t target, uint8_t out[HPP_REGION_MAX]);
+int eng_site_direct(const eng_site *s);
 
 /* Build the trampoline for site s at address at (slot of ENG_TRAMP_SLOT
  * bytes), testing the flag at flag_addr. -1 if out of range. */

@@ -343,6 +343,18 @@ static int fresh_map(pid_t pid, uint64_t addr, uint64_t len) {
   return found && eng_peek(pid, addr, b, sizeof b) == 0 && !memcmp(b, z, sizeof b);
 }
 
+/* Recovery writes while every thread is stopped and none is inside the
+ * bytes; a busy thread there is transient: retry with back-off, as apply does. */
+static int force_retry(pid_t pid, eng_site *sites, int n, eng_map *un, int nun, eng_report *rep) {
+  int r = ENG_BUSY;
+  unsigned backoff_ms = 2;
+  for (int attempt = 0; attempt < 10 && r == ENG_BUSY; attempt++) {
+    if (attempt) { usleep(backoff_ms * 1000); if (backoff_ms < 64) backoff_ms *= 2; }
+    r = eng_force(pid, sites, n, un, nun, rep);
+  }
+  return r;
+}
+
 static int recover_one(const char *pend) {
   st_proc pd, cm;
   char state[600];
@@ -391,7 +403,7 @@ static int recover_one(const char *pend) {
     int nun = 0;
     for (int i = 0; i < cm.nmaps; i++) un[nun++] = cm.maps[i];
     if (!pd.keep && ours) un[nun++] = (eng_map){pd.txn_addr, pd.txn_len};
-    int r = eng_force(pd.pid, fw, nf, un, nun, &rep);
+    int r = force_retry(pd.pid, fw, nf, un, nun, &rep);
     if (r == ENG_OK) {
       pd.txn_addr = 0;
       for (int i = 0; i < cm.nmaps; i++) /* old code still referenced: keep it recorded */
@@ -401,17 +413,25 @@ static int recover_one(const char *pend) {
       unlink(pend);
       history("recover pid %d: completed interrupted transition to seq %u", pd.pid, pd.seq);
       msg("pid %d: completed an interrupted transition (seq %u)", pd.pid, pd.seq);
-    } else rc = -1;
+    } else {
+      msg("pid %d: cannot complete the interrupted transition yet (%s): run hpm recover again", pd.pid,
+          r == ENG_BUSY ? "threads busy in patched bytes or not stopping" : "process exiting or ptrace failed");
+      rc = -1;
+    }
   } else {
     /* roll back: every site of both states to its committed target; drop
      * the transition mapping, also when hpm died before it was filled */
     eng_map un = {ours || fresh_map(pd.pid, pd.txn_addr, pd.txn_len) ? pd.txn_addr : 0, pd.txn_len};
-    int r = eng_force(pd.pid, bk, nb, &un, 1, &rep);
+    int r = force_retry(pd.pid, bk, nb, &un, 1, &rep);
     if (r == ENG_OK) {
       unlink(pend);
       history("recover pid %d: rolled back interrupted transition to seq %u", pd.pid, pd.seq);
       msg("pid %d: rolled back an interrupted transition (seq %u)", pd.pid, pd.seq);
-    } else rc = -1;
+    } else {
+      msg("pid %d: cannot roll back the interrupted transition yet (%s): run hpm recover again", pd.pid,
+          r == ENG_BUSY ? "threads busy in patched bytes or not stopping" : "process exiting or ptrace failed");
+      rc = -1;
+    }
   }
   free(fw);
   free(bk);
@@ -482,7 +502,16 @@ static int transition_proc(const match *mt, const hotpatch *h, proc_result *pr) 
     int j;
     for (j = 0; j < nnew && sites[j].region != cur.sites[i].region; j++) {}
     if (j == nnew) { sites[n] = cur.sites[i]; sites[n].next = 0; sites[n].cur = cur.sites[i].next; n++; }
-    else sites[j].cur = cur.sites[i].next;
+    else {
+      sites[j].cur = cur.sites[i].next;
+      /* the process holds a direct entry jump over more body bytes than this
+       * payload's region (an older builder): keep the longer region */
+      if (cur.sites[i].len > sites[j].len && cur.sites[i].mode == sites[j].mode &&
+          cur.sites[i].flip_off == sites[j].flip_off) {
+        sites[j].len = cur.sites[i].len;
+        memcpy(sites[j].orig, cur.sites[i].orig, HPP_REGION_MAX);
+      }
+    }
   }
   uint64_t tramp = ((uint64_t)ENG_HDR_SIZE + (uint64_t)n * ENG_TRAMP_SLOT + 4095) & ~4095ull;
   uint64_t img = h ? ((uint64_t)pl->image_size + 4095) & ~4095ull : 0;
@@ -622,7 +651,13 @@ static int for_each_proc(const hotpatch *h, const hotpatch *match_by, int dry, i
   closedir(d);
   if (dry) {
     for (int i = 0; i < nms; i++) {
-      printf("would patch pid %d (%s): %u functions\n", ms[i].pid, ms[i].exe, ms[i].pl->func_count);
+      unsigned nf = 0, nc = 0;
+      for (uint32_t k = 0; k < ms[i].pl->func_count; k++) {
+        hpp_func f;
+        hpp_func_get(ms[i].pl, k, &f);
+        if (f.mode == HPP_MODE_CALL) nc++; else nf++;
+      }
+      printf("would patch pid %d (%s): %u functions, %u call sites\n", ms[i].pid, ms[i].exe, nf, nc);
       (*patched)++;
     }
     free(ms);
@@ -908,7 +943,8 @@ static int cmd_list(int argc, char **argv) {
         printf("%s{\"pid\":%d,\"exe\":\"%s\",\"build_id\":\"%s\",\"sequence\":%u,\"id\":\"%s\",\"time\":%llu,"
                "\"exposure_ms\":%llu,\"functions\":[", first ? "" : ",", s.pid, s.exe, s.build_id, s.seq, s.id,
                (unsigned long long)s.time, (unsigned long long)s.exposure_ms);
-        for (int k = 0; k < s.nsites; k++) printf("%s\"%s\"", k ? "," : "", s.sites[k].name);
+        for (int k = 0, n = 0; k < s.nsites; k++) /* call sites (mode 3) repeat their function */
+          if (s.sites[k].mode != HPP_MODE_CALL) printf("%s\"%s\"", n++ ? "," : "", s.sites[k].name);
         printf("]}");
       } else {
         char tb[64];
@@ -916,7 +952,8 @@ static int cmd_list(int argc, char **argv) {
         strftime(tb, sizeof tb, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
         printf("pid %d %s seq %u %s since %s (exposure %llu ms):", s.pid, s.exe, s.seq, s.id, tb,
                (unsigned long long)s.exposure_ms);
-        for (int k = 0; k < s.nsites; k++) printf(" %s", s.sites[k].name);
+        for (int k = 0; k < s.nsites; k++)
+          if (s.sites[k].mode != HPP_MODE_CALL) printf(" %s", s.sites[k].name);
         printf("\n");
       }
       first = 0;

@@ -88,14 +88,29 @@ static int check_func(const hpp_payload *p, const uint8_t *e, uint32_t i, char *
     FAIL(1, "functions/%u: address overflow", i);
   if (f.mode == HPP_MODE_PAD) {
     /* 14-byte pad before the entry, optional endbr64, 2-byte nop to flip */
-    if (f.entry != f.region + 14 || (f.flip_off != 14 && f.flip_off != 18) ||
-        f.region_len != f.flip_off + 2)
+    if (f.entry != f.region + 14 || (f.flip_off != 14 && f.flip_off != 18))
       FAIL(1, "functions/%u: patchable-entry layout is not pad(14) [endbr64] nop2", i);
+    /* version 2: the region may go on over whole body instructions (at
+     * least 3 bytes) that a direct entry jump replaces once committed */
+    if (f.region_len != f.flip_off + 2 && (p->version < 2 || f.region_len < f.flip_off + 2 + HPP_DIRECT_MIN))
+      FAIL(1, "functions/%u: patchable-entry region length %u: must be %u%s", i, f.region_len, f.flip_off + 2u,
+           p->version < 2 ? " in a version 1 payload" : " or cover at least 3 body bytes");
     if ((f.orig[f.flip_off] != 0x66 && f.orig[f.flip_off] != 0x90) || f.orig[f.flip_off + 1] != 0x90)
       FAIL(1, "functions/%u: entry bytes are not a 2-byte nop", i);
   } else if (f.mode == HPP_MODE_PROLOGUE) {
     if (f.flip_off != 0 || (f.region != f.entry && f.region != f.entry + 4))
       FAIL(1, "functions/%u: prologue region must start at the entry or after endbr64", i);
+  } else if (f.mode == HPP_MODE_CALL) {
+    /* version 2: a `call rel32` / `jmp rel32` in the binary whose target is
+     * the entry of a function this payload redirects; it is pointed at the
+     * same replacement (checked below) */
+    if (p->version < 2) FAIL(1, "functions/%u: call sites need a version 2 payload", i);
+    if (f.region_len != 5 || f.flip_off != 0 || f.size != 0 || f.flags != 0)
+      FAIL(1, "functions/%u: call site must be 5 bytes, flip_off, size and flags 0", i);
+    if (f.orig[0] != 0xe8 && f.orig[0] != 0xe9) FAIL(1, "functions/%u: call site is not call/jmp rel32", i);
+    int32_t rel = (int32_t)ld32(f.orig + 1);
+    if (f.region + 5 + (uint64_t)(int64_t)rel != f.entry)
+      FAIL(1, "functions/%u: call site target is not its entry field", i);
   } else {
     FAIL(1, "functions/%u: unknown mode %u", i, f.mode);
   }
@@ -108,7 +123,9 @@ hpp_result hpp_parse(const uint8_t *buf, size_t len, hpp_payload *p, char *detai
   memset(p, 0, sizeof *p);
   if (!buf || len < HPP_HEADER_SIZE) FAIL(HPP_E_TRUNCATED, "header: %zu bytes, need %u", len, HPP_HEADER_SIZE);
   if (memcmp(buf, HPP_MAGIC, HPP_MAGIC_LEN) != 0) FAIL(HPP_E_MAGIC, "header.magic: not a hotpatch payload");
-  if (ld32(buf + 8) != HPP_VERSION) FAIL(HPP_E_VERSION, "header.version: %u", ld32(buf + 8));
+  p->version = ld32(buf + 8);
+  if (p->version < 1 || p->version > HPP_VERSION)
+    FAIL(HPP_E_VERSION, "header.version: %u (this hpm reads 1..%u)", p->version, HPP_VERSION);
   if (ld32(buf + 12) != HPP_HEADER_SIZE) FAIL(HPP_E_HEADER, "header.header_size");
   if (ld32(buf + 16) != 0) FAIL(HPP_E_HEADER, "header.flags: unknown flags");
   if (!all_zero(buf + 40, 8)) FAIL(HPP_E_HEADER, "header.reserved: not zero");
@@ -151,7 +168,17 @@ hpp_result hpp_parse(const uint8_t *buf, size_t len, hpp_payload *p, char *detai
       hpp_func_get(p, j, &b);
       if (a.region < b.region + b.region_len && b.region < a.region + a.region_len)
         FAIL(HPP_E_FUNC, "functions/%u: region overlaps functions/%u", j, i);
-      if (a.entry == b.entry) FAIL(HPP_E_FUNC, "functions/%u: same entry as functions/%u", j, i);
+      if (a.entry == b.entry && a.mode != HPP_MODE_CALL && b.mode != HPP_MODE_CALL)
+        FAIL(HPP_E_FUNC, "functions/%u: same entry as functions/%u", j, i);
+    }
+    if (a.mode == HPP_MODE_CALL) { /* its function is redirected by this payload, to the same code */
+      uint32_t k;
+      for (k = 0; k < p->func_count; k++) {
+        hpp_func c;
+        hpp_func_get(p, k, &c);
+        if (c.mode != HPP_MODE_CALL && c.entry == a.entry && c.image_off == a.image_off) break;
+      }
+      if (k == p->func_count) FAIL(HPP_E_FUNC, "functions/%u: call site of a function the payload does not redirect", i);
     }
   }
   for (uint32_t i = 0; i < p->reloc_count; i++) {
@@ -175,7 +202,7 @@ hpp_result hpp_parse(const uint8_t *buf, size_t len, hpp_payload *p, char *detai
 void hpp_put_header(uint8_t *out, const hpp_payload *p) {
   memset(out, 0, HPP_HEADER_SIZE);
   memcpy(out, HPP_MAGIC, HPP_MAGIC_LEN);
-  st32(out + 8, HPP_VERSION);
+  st32(out + 8, p->version ? p->version : HPP_VERSION);
   st32(out + 12, HPP_HEADER_SIZE);
   st32(out + 20, p->build_id_len);
   st32(out + 24, p->func_count);

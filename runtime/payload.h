@@ -17,7 +17,8 @@
 
 #define HPP_MAGIC "HPMPATCH"
 #define HPP_MAGIC_LEN 8
-#define HPP_VERSION 1u
+#define HPP_VERSION 2u       /* written; 1 (no direct entry jumps) is still read */
+#define HPP_DIRECT_MIN 3u    /* PAD: body bytes a direct entry jump needs past the 2-byte nop */
 #define HPP_HEADER_SIZE 112u   /* fixed header incl. the 64-byte build-id field */
 #define HPP_FUNC_SIZE 128u
 #define HPP_RELOC_SIZE 16u
@@ -29,7 +30,7 @@
 #define HPP_NAME_MAX 63u       /* symbol name, NUL-padded in a 64-byte field */
 #define HPP_PAGE 4096u
 
-enum hpp_mode { HPP_MODE_PAD = 1, HPP_MODE_PROLOGUE = 2 };
+enum hpp_mode { HPP_MODE_PAD = 1, HPP_MODE_PROLOGUE = 2, HPP_MODE_CALL = 3 /* v2: a direct call/jmp to a redirected entry */ };
 enum hpp_reloc_type { HPP_R_ABS64 = 1, HPP_R_PC32 = 2 };
 enum hpp_reloc_base { HPP_B_IMAGE = 1, HPP_B_TARGET = 2 };
 #define HPP_F_QUIESCE 1u      /* no thread may be inside the old function */
@@ -41,7 +42,8 @@ typedef struct {
   uint32_t size;         /* st_size of the function (quiescence checks) */
   uint32_t image_off;    /* replacement entry, offset in the image */
   uint8_t mode;          /* hpp_mode */
-  uint8_t region_len;    /* bytes rewritten, 5..32 */
+  uint8_t region_len;    /* bytes rewritten, 5..32; PAD: flip_off+2, or more
+                            (version 2) when the entry takes a direct jump */
   uint8_t flip_off;      /* PAD: offset of the 2-byte entry nop in the region */
   uint8_t flags;
   uint8_t orig[HPP_REGION_MAX]; /* expected bytes at region..region+region_len */
@@ -56,6 +58,7 @@ typedef struct {
 
 typedef struct {
   uint8_t build_id[HPP_BUILD_ID_MAX];
+  uint32_t version;      /* 1 or 2 */
   uint32_t build_id_len;
   uint32_t func_count;
   uint32_t reloc_count;

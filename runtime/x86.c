@@ -61,6 +61,41 @@ void x86_branch_targets(const uint8_t *code, size_t len, uint64_t addr,
   }
 }
 
+int x86_has_call(const uint8_t *code, size_t len) {
+  ZydisDecoder d;
+  ZydisDecodedInstruction in;
+  size_t off = 0;
+  if (decoder(&d)) return 1;
+  while (off < len) {
+    if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&d, NULL, code + off, len - off, &in))) return 1;
+    off += in.length;
+    if (in.meta.category == ZYDIS_CATEGORY_CALL && off < len) return 1;
+  }
+  return 0;
+}
+
+int x86_direct_calls(const uint8_t *code, size_t len, uint64_t addr,
+                     void (*cb)(void *ctx, uint64_t at, uint64_t target), void *ctx) {
+  ZydisDecoder d;
+  ZydisDecodedInstruction in;
+  if (decoder(&d)) return -1;
+  for (int pass = 0; pass < 2; pass++) {
+    size_t off = 0;
+    while (off < len) {
+      if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&d, NULL, code + off, len - off, &in))) return -1;
+      if (pass && in.length == 5 && (code[off] == 0xe8 || code[off] == 0xe9) &&
+          (in.mnemonic == ZYDIS_MNEMONIC_CALL || in.mnemonic == ZYDIS_MNEMONIC_JMP)) {
+        int32_t rel;
+        memcpy(&rel, code + off + 1, 4);
+        cb(ctx, addr + off, addr + off + 5 + (uint64_t)(int64_t)rel);
+      }
+      off += in.length;
+    }
+    if (off != len) return -1;
+  }
+  return 0;
+}
+
 int x86_relocate(uint8_t *dst, const uint8_t *src, size_t n, const x86_fix *fix, int nfix,
                  uint64_t old_addr, uint64_t new_addr) {
   memmove(dst, src, n);

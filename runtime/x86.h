@@ -22,6 +22,17 @@ int x86_prologue(const uint8_t *code, size_t len, size_t need, size_t *covered, 
 void x86_branch_targets(const uint8_t *code, size_t len, uint64_t addr,
                         void (*cb)(void *ctx, uint64_t target), void *ctx);
 
+/* Does code[0..len) hold a call whose return address is inside it (not
+ * at its end)?  A thread in the callee would return into rewritten bytes. */
+int x86_has_call(const uint8_t *code, size_t len);
+
+/* Direct `call rel32` (E8) and `jmp rel32` (E9) instructions of a function
+ * at addr: cb(ctx, address of the instruction, target).  Only when the
+ * whole function decodes as instructions ending exactly at len (else
+ * nothing is reported and -1 is returned). */
+int x86_direct_calls(const uint8_t *code, size_t len, uint64_t addr,
+                     void (*cb)(void *ctx, uint64_t at, uint64_t target), void *ctx);
+
 /* Copy n bytes of instructions from old_addr to new_addr, adjusting the
  * fields; -1 when a target is out of 32-bit range. */
 int x86_relocate(uint8_t *dst, const uint8_t *src, size_t n, const x86_fix *fix, int nfix,

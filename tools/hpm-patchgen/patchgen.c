@@ -117,6 +117,8 @@ static void branch_cb(void *c, uint64_t target) {
   if (target > b->lo && target < b->hi) b->bad = 1;
 }
 
+static int no_direct;
+
 static void plan_function(target_t *t, const char *old, hpp_func *f, int quiesce) {
   GElf_Sym s;
   if (target_sym(t, old, 1, &s)) die("%s: no function symbol '%s' (is the binary stripped?)", t->path, old);
@@ -142,6 +144,30 @@ static void plan_function(target_t *t, const char *old, hpp_func *f, int quiesce
     f->region_len = (uint8_t)(f->flip_off + 2);
     memcpy(f->orig, pre, 14);
     memcpy(f->orig + 14, at, e + 2);
+    /* Direct entry jump (payload version 2): the region goes on over whole
+     * body instructions (>= 3 bytes) so that, once committed, the entry holds
+     * one 5-byte jump to the new code instead of entry -> pad -> new code.
+     * Not when the body starts with control flow, an 8-bit relative
+     * operand, or a branch of the function lands inside those bytes (the
+     * function then keeps the two-jump form). */
+    size_t covered;
+    x86_fix fix[X86_MAX_FIX];
+    int nfix;
+    const char *why = NULL;
+    size_t body = e + 2;
+    if (no_direct || !s.st_size ||
+        x86_prologue(at + body, avail - body, HPP_DIRECT_MIN, &covered, fix, &nfix, &why) ||
+        f->region_len + covered > HPP_REGION_MAX)
+      return;
+    if (x86_has_call(at + body, covered)) return; /* a return address would point inside */
+    uint8_t *code = malloc(s.st_size);
+    if (!code || target_read(t, s.st_value, code, s.st_size)) die("%s: cannot read '%s'", t->path, old);
+    struct branch_ctx b = {s.st_value + e, s.st_value + body + covered, 0};
+    x86_branch_targets(code, s.st_size, s.st_value, branch_cb, &b);
+    free(code);
+    if (b.bad) return;
+    memcpy(f->orig + f->region_len, at + body, covered);
+    f->region_len = (uint8_t)(f->region_len + covered);
     return;
   }
   f->mode = HPP_MODE_PROLOGUE;
@@ -153,6 +179,10 @@ static void plan_function(target_t *t, const char *old, hpp_func *f, int quiesce
   if (x86_prologue(at + e, avail - e, 5, &covered, fix, &nfix, &why))
     die("%s: cannot redirect '%s': %s", t->path, old, why);
   if (covered > HPP_REGION_MAX) die("%s: '%s': prologue instructions too long", t->path, old);
+  if (x86_has_call(at + e, covered))
+    die("%s: '%s' calls within its first %zu bytes and goes on after the call there (a return address would "
+        "point into the rewritten bytes): "
+        "compile it with -fpatchable-function-entry=16,14", t->path, old, covered);
   /* a branch into the middle of the rewritten bytes would land in our jump */
   if (s.st_size) {
     uint8_t *code = malloc(s.st_size);
@@ -164,6 +194,71 @@ static void plan_function(target_t *t, const char *old, hpp_func *f, int quiesce
   }
   f->region_len = (uint8_t)covered;
   memcpy(f->orig, at + e, covered);
+}
+
+/* ---- call sites (payload version 2) ----
+ * Direct `call rel32` / `jmp rel32` instructions anywhere in the binary's
+ * functions whose target is the entry of a redirected function: hpm points
+ * them at the replacement too, so such calls take no extra jump at all.
+ * Only functions that decode as whole instructions ending exactly at their
+ * st_size are searched (compiler output; anything else keeps calling the
+ * entry, which is redirected anyway). */
+typedef struct {
+  const hpp_func *funcs;
+  size_t nfuncs;
+  hpp_func *out;
+  size_t n, cap;
+  int *of;          /* function index of each call site */
+} callscan;
+
+static void call_cb(void *c, uint64_t at, uint64_t target) {
+  callscan *cs = c;
+  for (size_t i = 0; i < cs->nfuncs; i++) {
+    const hpp_func *f = &cs->funcs[i];
+    if (f->mode == HPP_MODE_CALL || f->entry != target) continue;
+    for (size_t k = 0; k < cs->n; k++)
+      if (cs->out[k].region == at) return; /* aliases of one function */
+    for (size_t k = 0; k < cs->nfuncs; k++) /* never inside a rewritten region */
+      if (at < cs->funcs[k].region + cs->funcs[k].region_len && cs->funcs[k].region < at + 5) return;
+    if (cs->n == cs->cap) return;
+    hpp_func *o = &cs->out[cs->n];
+    memset(o, 0, sizeof *o);
+    memcpy(o->name, f->name, sizeof o->name);
+    o->entry = f->entry;
+    o->region = at;
+    o->mode = HPP_MODE_CALL;
+    o->region_len = 5;
+    cs->of[cs->n++] = (int)i;
+    return;
+  }
+}
+
+static void find_call_sites(target_t *t, callscan *cs) {
+  Elf_Scn *scn = NULL;
+  while ((scn = elf_nextscn(t->elf, scn))) {
+    GElf_Shdr sh;
+    if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || !sh.sh_entsize) continue;
+    Elf_Data *d = elf_getdata(scn, NULL);
+    if (!d) continue;
+    size_t n = sh.sh_size / sh.sh_entsize;
+    for (size_t i = 0; i < n; i++) {
+      GElf_Sym s;
+      if (!gelf_getsym(d, (int)i, &s) || GELF_ST_TYPE(s.st_info) != STT_FUNC || s.st_shndx == SHN_UNDEF ||
+          !s.st_size || s.st_size > (1u << 24))
+        continue;
+      uint8_t *code = malloc(s.st_size);
+      if (code && !target_read(t, s.st_value, code, s.st_size)) {
+        uint8_t orig[5];
+        size_t before = cs->n;
+        if (x86_direct_calls(code, s.st_size, s.st_value, call_cb, cs)) cs->n = before;
+        for (size_t k = before; k < cs->n; k++) {
+          memcpy(orig, code + (cs->out[k].region - s.st_value), 5);
+          memcpy(cs->out[k].orig, orig, 5);
+        }
+      }
+      free(code);
+    }
+  }
 }
 
 /* ---- replacement object ---- */
@@ -219,13 +314,16 @@ static size_t read_map(const char *path, mapent *m, size_t cap) {
 static void usage(FILE *o) {
   fprintf(o,
           "usage: hpm-patchgen --target BINARY --map FILE (--source FILE.c | --object FILE.o)\n"
-          "                    [--cc CC] [--cflags FLAGS] --out PAYLOAD\n"
+          "                    [--cc CC] [--cflags FLAGS] [--no-direct-entry] --out PAYLOAD\n"
           "Build a hotpatch payload for `hpm-sign hotpatch --payload`.\n"
           "  --target  the exact binary (matched by ELF build-id) whose functions are replaced\n"
           "  --map     lines 'old_fn=new_fn [quiesce]': old_fn in the target, new_fn in the source\n"
           "  --source  replacement C source, compiled with -fPIE (extern declarations resolve\n"
           "            against the target's symbols, static ones included)\n"
           "  --object  an already compiled relocatable object (-fPIE) instead of --source\n"
+          "  --no-direct-entry  patchable entries keep the two-jump form (entry -> pad -> new\n"
+          "            code) instead of one direct jump at the entry, and direct call sites\n"
+          "            are not redirected; the payload is then version 1 (readable by older hpm)\n"
           "See docs/hotpatch-authoring.md.\n");
 }
 
@@ -235,6 +333,7 @@ int main(int argc, char **argv) {
   static const struct option opts[] = {
       {"target", 1, 0, 't'}, {"map", 1, 0, 'm'}, {"source", 1, 0, 's'}, {"object", 1, 0, 'o'},
       {"out", 1, 0, 'O'},    {"cc", 1, 0, 'c'},  {"cflags", 1, 0, 'f'}, {"help", 0, 0, 'h'},
+      {"no-direct-entry", 0, 0, 'n'},
       {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -246,6 +345,7 @@ int main(int argc, char **argv) {
     case 'O': out = optarg; break;
     case 'c': cc = optarg; break;
     case 'f': cflags = optarg; break;
+    case 'n': no_direct = 1; break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
@@ -259,6 +359,14 @@ int main(int argc, char **argv) {
   size_t nmap = read_map(mpath, map, HPP_MAX_FUNCS);
   hpp_func *funcs = calloc(nmap, sizeof *funcs);
   for (size_t i = 0; i < nmap; i++) plan_function(&t, map[i].old, &funcs[i], map[i].quiesce);
+  callscan cs = {funcs, nmap, NULL, 0, 0, NULL};
+  if (!no_direct) {
+    cs.cap = HPP_MAX_FUNCS - nmap;
+    cs.out = calloc(cs.cap + 1, sizeof *cs.out);
+    cs.of = calloc(cs.cap + 1, sizeof *cs.of);
+    if (!cs.out || !cs.of) die("out of memory");
+    find_call_sites(&t, &cs);
+  }
 
   char tmpobj[64] = "";
   if (src) { compile(src, cc, cflags, tmpobj, sizeof tmpobj); objpath = tmpobj; }
@@ -439,8 +547,26 @@ int main(int argc, char **argv) {
   p.image_size = (uint32_t)image_size;
   p.data_off = have_data ? (uint32_t)first_w : (uint32_t)image_size;
   (void)data_off;
+  /* call sites follow the functions, with their function's replacement */
+  if (cs.n) {
+    hpp_func *all = realloc(funcs, (nmap + cs.n) * sizeof *funcs);
+    if (!all) die("out of memory");
+    funcs = all;
+    for (size_t k = 0; k < cs.n; k++) {
+      cs.out[k].image_off = funcs[cs.of[k]].image_off;
+      funcs[nmap + k] = cs.out[k];
+    }
+  }
+  size_t nfn = nmap;
+  nmap += cs.n;
+  p.func_count = (uint32_t)nmap;
   size_t total = HPP_HEADER_SIZE + nmap * HPP_FUNC_SIZE + nrel * HPP_RELOC_SIZE + (size_t)image_size;
   uint8_t *pb = calloc(1, total);
+  if (!pb) die("out of memory");
+  /* the lowest version that describes it: 2 for direct entry jumps and call sites */
+  p.version = cs.n ? 2 : 1;
+  for (size_t i = 0; i < nmap; i++)
+    if (funcs[i].mode == HPP_MODE_PAD && funcs[i].region_len > funcs[i].flip_off + 2) p.version = 2;
   hpp_put_header(pb, &p);
   for (size_t i = 0; i < nmap; i++) hpp_put_func(pb + HPP_HEADER_SIZE + i * HPP_FUNC_SIZE, &funcs[i]);
   uint8_t *rp = pb + HPP_HEADER_SIZE + nmap * HPP_FUNC_SIZE;
@@ -452,9 +578,15 @@ int main(int argc, char **argv) {
   if (hpp_parse(pb, total, &chk, why, sizeof why) != HPP_OK) die("internal: produced payload does not parse: %s", why);
   FILE *f = fopen(out, "wb");
   if (!f || fwrite(pb, 1, total, f) != total || fclose(f)) die("%s: cannot write", out);
-  for (size_t i = 0; i < nmap; i++)
-    fprintf(stderr, "%s: %s -> %s (%s, %u bytes at 0x%llx)\n", prog, map[i].old, map[i].neu,
-            funcs[i].mode == HPP_MODE_PAD ? "patchable entry" : "prologue", funcs[i].region_len,
-            (unsigned long long)funcs[i].region);
+  for (size_t i = 0; i < nfn; i++) {
+    unsigned ncalls = 0;
+    for (size_t k = 0; k < cs.n; k++) ncalls += cs.of[k] == (int)i;
+    fprintf(stderr, "%s: %s -> %s (%s, %u bytes at 0x%llx; %u direct call site(s))\n", prog, map[i].old,
+            map[i].neu,
+            funcs[i].mode == HPP_MODE_PROLOGUE            ? "prologue"
+            : funcs[i].region_len > funcs[i].flip_off + 2 ? "patchable entry, direct jump"
+                                                          : "patchable entry, two jumps",
+            funcs[i].region_len, (unsigned long long)funcs[i].region, ncalls);
+  }
   return 0;
 }

@@ -96,7 +96,8 @@ static void payload_field_refusals(void **st) {
   char why[160];
   struct { size_t off; uint8_t val; hpp_result want; } cases[] = {
       {0, 'X', HPP_E_MAGIC},                                         /* magic */
-      {8, 2, HPP_E_VERSION},                                         /* version */
+      {8, 3, HPP_E_VERSION},                                         /* version */
+      {8, 0, HPP_E_VERSION},                                         /* version */
       {16, 1, HPP_E_HEADER},                                         /* flags */
       {20, 0, HPP_E_HEADER},                                         /* build_id_len 0 */
       {20, 65, HPP_E_HEADER},                                        /* build_id_len 65 */
@@ -123,6 +124,89 @@ static void payload_field_refusals(void **st) {
   memcpy(c, b, n);
   c[n] = 0;
   assert_int_equal(hpp_parse(c, n + 1, &p, why, sizeof why), HPP_E_TRAILING);
+}
+
+/* Version 2: a PAD region may go on over >= 3 body bytes (direct entry
+ * jump); version 1 allows only pad + nop. */
+static void payload_direct_region_versions(void **st) {
+  (void)st;
+  uint8_t b[4096];
+  size_t n = build_payload(b, 0);
+  hpp_payload p;
+  char why[160];
+  uint8_t *fe = b + HPP_HEADER_SIZE;
+  static const uint8_t body[] = {0x48, 0x8d, 0x44, 0x3f, 0x01}; /* lea 1(%rdi,%rdi,2),%rax */
+  memcpy(fe + 32 + 16, body, sizeof body);
+  fe[25] = 16 + sizeof body;
+  assert_int_equal(b[8], 2);
+  assert_int_equal(hpp_parse(b, n, &p, why, sizeof why), HPP_OK);
+  hpp_func f;
+  hpp_func_get(&p, 0, &f);
+  assert_int_equal(f.region_len, 21);
+  assert_int_equal(p.version, 2);
+  b[8] = 1; /* version 1 payloads have no direct jumps */
+  assert_int_equal(hpp_parse(b, n, &p, why, sizeof why), HPP_E_FUNC);
+  assert_non_null(strstr(why, "version 1"));
+  b[8] = 2;
+  fe[25] = 18; /* two body bytes: too few for a 5-byte jump after the nop */
+  memset(fe + 32 + 18, 0, 14);
+  assert_int_equal(hpp_parse(b, n, &p, why, sizeof why), HPP_E_FUNC);
+  fe[25] = 16; /* back to the two-jump form: valid in both versions */
+  memset(fe + 32 + 16, 0, 16);
+  assert_int_equal(hpp_parse(b, n, &p, why, sizeof why), HPP_OK);
+  b[8] = 1;
+  assert_int_equal(hpp_parse(b, n, &p, why, sizeof why), HPP_OK);
+}
+
+/* Version 2 call sites (mode 3): 5 bytes of call/jmp rel32 whose target is
+ * the entry field, of a function the payload redirects to the same code. */
+static void payload_call_sites(void **st) {
+  (void)st;
+  uint8_t b[4096];
+  size_t n0 = build_payload(b, 0);
+  /* append a second function entry (the call site): move the image */
+  uint8_t img[IMG];
+  memcpy(img, b + n0 - IMG, IMG);
+  b[24] = 2; /* func_count */
+  hpp_func c;
+  memset(&c, 0, sizeof c);
+  snprintf(c.name, sizeof c.name, "calc_a");
+  c.entry = 0x1010;
+  c.region = 0x2000;
+  c.mode = HPP_MODE_CALL;
+  c.region_len = 5;
+  c.orig[0] = 0xe8;
+  int32_t rel = (int32_t)(0x1010 - 0x2005);
+  memcpy(c.orig + 1, &rel, 4);
+  hpp_put_func(b + HPP_HEADER_SIZE + HPP_FUNC_SIZE, &c);
+  memcpy(b + HPP_HEADER_SIZE + 2 * HPP_FUNC_SIZE, img, IMG);
+  size_t n = n0 + HPP_FUNC_SIZE;
+  hpp_payload p;
+  char why[160];
+  assert_int_equal(hpp_parse(b, n, &p, why, sizeof why), HPP_OK);
+  uint8_t *ce = b + HPP_HEADER_SIZE + HPP_FUNC_SIZE, k[4096];
+  struct { size_t off; uint8_t val; const char *why; } bad[] = {
+      {8, 1, "version 2"},              /* version 1 */
+      {32, 0xe9 ^ 0x55, "call/jmp"},    /* opcode */
+      {33, 0x00, "entry"},              /* target != entry */
+      {25, 6, "5 bytes"},               /* length */
+      {27, 1, "5 bytes"},               /* quiesce flag */
+      {20, 8, "does not redirect"},     /* other replacement than its function */
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    memcpy(k, b, n);
+    uint8_t *at = bad[i].off == 8 ? k + 8 : k + (ce - b) + bad[i].off;
+    *at = bad[i].val;
+    hpp_result r = hpp_parse(k, n, &p, why, sizeof why);
+    if (r == HPP_OK || !strstr(why, bad[i].why)) fail_msg("case %zu: %s (%s)", i, hpp_result_to_string(r), why);
+  }
+  memcpy(k, b, n);
+  k[HPP_HEADER_SIZE + 24] = HPP_MODE_CALL; /* the function itself a call site: no function left */
+  assert_int_not_equal(hpp_parse(k, n, &p, why, sizeof why), HPP_OK);
+  /* a jmp rel32 (tail call) is a call site too */
+  memcpy(k, b, n);
+  k[(ce - b) + 32] = 0xe9;
+  assert_int_equal(hpp_parse(k, n, &p, why, sizeof why), HPP_OK);
 }
 
 /* ---- redirection bytes and trampolines ---- */
@@ -158,6 +242,115 @@ static void site_bytes_pad_and_prologue(void **st) {
   assert_int_equal(b[0], 0xe9);
   assert_int_equal(s.region + 5 + (uint64_t)(int64_t)rel32(b + 1), 0x3f0000);
   for (int i = 5; i < 8; i++) assert_int_equal(b[i], 0x90);
+}
+
+/* Committed form of a PAD site with body bytes: one jump at the entry;
+ * the uncommitted (hop) form keeps the body original for trampolines. */
+static void site_bytes_direct_entry(void **st) {
+  (void)st;
+  eng_site s = pad_site();
+  static const uint8_t body[] = {0x48, 0x8d, 0x44, 0x3f, 0x01, 0xc3};
+  memcpy(s.orig + 16, body, sizeof body);
+  s.len = 16 + 5; /* lea only (whole instruction) */
+  assert_true(eng_site_direct(&s));
+  uint8_t b[HPP_REGION_MAX], h[HPP_REGION_MAX];
+  eng_site_bytes(&s, 0, b);
+  assert_memory_equal(b, s.orig, s.len);
+  eng_site_bytes(&s, 0x7a0000, b);
+  assert_int_equal(b[0], 0xe9); /* the pad's jump stays */
+  assert_int_equal(s.region + 5 + (uint64_t)(int64_t)rel32(b + 1), 0x7a0000);
+  assert_int_equal(b[14], 0xe9); /* entry: jmp rel32 straight to the target */
+  assert_int_equal(s.entry + 5 + (uint64_t)(int64_t)rel32(b + 15), 0x7a0000);
+  for (int i = 19; i < s.len; i++) assert_int_equal(b[i], 0xcc);
+  assert_int_equal(b[s.len], body[5]); /* nothing past the region */
+  eng_site_bytes_hop(&s, 0x7a0000, h);
+  assert_memory_equal(h, b, 14);
+  assert_int_equal(h[14], 0xeb);
+  assert_int_equal((int8_t)h[15], -16);
+  assert_memory_equal(h + 16, body, 5); /* body original: trampolines return to entry + 2 */
+  /* endbr64 variant: the jump goes after it */
+  eng_site c = s;
+  memcpy(c.orig + 14, "\xf3\x0f\x1e\xfa\x66\x90", 6);
+  memcpy(c.orig + 20, body, 5);
+  c.flip_off = 18;
+  c.len = 25;
+  eng_site_bytes(&c, 0x7a0000, b);
+  assert_memory_equal(b + 14, "\xf3\x0f\x1e\xfa", 4);
+  assert_int_equal(b[18], 0xe9);
+  assert_int_equal(c.region + 23 + (uint64_t)(int64_t)rel32(b + 19), 0x7a0000);
+  /* an IP on the first body instruction is inside the rewritten bytes */
+  assert_true(ip_unsafe(&s, s.entry + 2));
+  assert_false(ip_unsafe(&s, s.entry));
+  assert_false(ip_unsafe(&s, s.region + s.len));
+  /* too few body bytes: the two-jump form */
+  s.len = 18;
+  assert_false(eng_site_direct(&s));
+  eng_site_bytes(&s, 0x7a0000, b);
+  assert_int_equal(b[14], 0xeb);
+}
+
+/* A call site keeps its opcode and gets the new target; its trampoline's
+ * "original" path goes on to the callee's entry (itself redirected under
+ * the same commit byte). */
+static void call_site_bytes_and_trampoline(void **st) {
+  (void)st;
+  eng_site s;
+  memset(&s, 0, sizeof s);
+  s.mode = HPP_MODE_CALL;
+  s.region = 0x401000;
+  s.entry = 0x40000e;
+  s.len = 5;
+  s.orig[0] = 0xe8;
+  int32_t rel = (int32_t)(int64_t)(s.entry - (s.region + 5));
+  memcpy(s.orig + 1, &rel, 4);
+  uint8_t b[HPP_REGION_MAX];
+  eng_site_bytes(&s, 0, b);
+  assert_memory_equal(b, s.orig, 5);
+  eng_site_bytes(&s, 0x7a0010, b);
+  assert_int_equal(b[0], 0xe8);
+  assert_int_equal(s.region + 5 + (uint64_t)(int64_t)rel32(b + 1), 0x7a0010);
+  assert_int_equal(b[5], 0); /* nothing past the instruction */
+  s.orig[0] = 0xe9;
+  eng_site_bytes(&s, 0x7a0010, b);
+  assert_int_equal(b[0], 0xe9);
+  assert_false(eng_site_direct(&s));
+  s.cur = 0;
+  s.next = 0x7a0010;
+  uint8_t t[ENG_TRAMP_SLOT];
+  uint64_t at = 0x470040;
+  assert_int_equal(eng_trampoline(&s, at, 0x470020, t), 0);
+  assert_int_equal(t[13], 0xe9); /* cur: on to the callee's entry */
+  assert_int_equal(at + 18 + (uint64_t)(int64_t)rel32(t + 14), s.entry);
+  assert_false(ip_unsafe(&s, s.region));
+  assert_false(ip_unsafe(&s, s.region + 5));
+}
+
+struct calls { uint64_t at[8], to[8]; int n; };
+static void calls_cb(void *c, uint64_t at, uint64_t to) {
+  struct calls *k = c;
+  if (k->n < 8) { k->at[k->n] = at; k->to[k->n] = to; k->n++; }
+}
+
+static void direct_calls_found_only_in_clean_functions(void **st) {
+  (void)st;
+  /* sub $8,%rsp; call +0x10; add $8,%rsp; jmp -0x20; ret */
+  static const uint8_t f[] = {0x48, 0x83, 0xec, 0x08, 0xe8, 0x10, 0x00, 0x00, 0x00, 0x48, 0x83,
+                              0xc4, 0x08, 0xe9, 0xe0, 0xff, 0xff, 0xff, 0xc3};
+  struct calls k = {{0}, {0}, 0};
+  assert_int_equal(x86_direct_calls(f, sizeof f, 0x1000, calls_cb, &k), 0);
+  assert_int_equal(k.n, 2);
+  assert_int_equal(k.at[0], 0x1004);
+  assert_int_equal(k.to[0], 0x1009 + 0x10);
+  assert_int_equal(k.at[1], 0x100d);
+  assert_int_equal(k.to[1], 0x1012 - 0x20);
+  /* the last instruction runs past the function's end: nothing reported */
+  k.n = 0;
+  assert_int_equal(x86_direct_calls(f, sizeof f - 3, 0x1000, calls_cb, &k), -1);
+  assert_int_equal(k.n, 0);
+  /* a call in the middle of the bytes (return address inside) */
+  assert_true(x86_has_call(f, sizeof f));
+  assert_false(x86_has_call(f, 9)); /* ends with the call: returns past the bytes */
+  assert_false(x86_has_call(f, 4));
 }
 
 static void trampoline_paths(void **st) {
@@ -341,7 +534,12 @@ int main(void) {
       cmocka_unit_test(payload_valid),
       cmocka_unit_test(payload_every_prefix_refused),
       cmocka_unit_test(payload_field_refusals),
+      cmocka_unit_test(payload_direct_region_versions),
       cmocka_unit_test(site_bytes_pad_and_prologue),
+      cmocka_unit_test(site_bytes_direct_entry),
+      cmocka_unit_test(payload_call_sites),
+      cmocka_unit_test(call_site_bytes_and_trampoline),
+      cmocka_unit_test(direct_calls_found_only_in_clean_functions),
       cmocka_unit_test(trampoline_paths),
       cmocka_unit_test(prologue_whole_instructions),
       cmocka_unit_test(prologue_rip_relative_moves),
