@@ -70,10 +70,14 @@ $(B)/fuzz/fuzz_bootvars: tests/fuzz/fuzz_bootvars.c runtime/bootvars.c core/boot
 	  -fno-sanitize-recover=all tests/fuzz/fuzz_bootvars.c runtime/bootvars.c core/bootstate.c core/util.c core/strings.c -o $@
 
 # The lifecycle suite: a short fuzz run of the variable parsers (a failure
-# fails the target, so check.sh counts it), then the pytest suite.
+# fails the target, so check.sh counts it), then the whole pytest folder
+# tests/lifecycle (boot side, catalog and sources, policy, history,
+# assess/install/agent with the demo service as the patched process).
+# check-catalog and check-lifecycle-pol run parts of it on their own.
 FUZZ_BOOTVARS_SECONDS ?= 15
 .PHONY: check-lifecycle
-check-lifecycle: $(B)/runtime/hpm $(B)/tools/hpm-sign $(B)/fuzz/fuzz_bootvars
+check-lifecycle: $(B)/runtime/hpm $(B)/tools/hpm-sign $(B)/fuzz/fuzz_bootvars \
+                 $(B)/demo/hpm-demo-service $(B)/demo/fix.bin
 	@mkdir -p $(B)/results $(B)/fuzz/corpus-bootvars
 	@st=0; \
 	if ! $(B)/fuzz/fuzz_bootvars -max_total_time=$(FUZZ_BOOTVARS_SECONDS) -max_len=4096 -artifact_prefix=$(B)/fuzz/ \

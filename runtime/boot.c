@@ -5,6 +5,7 @@
  * the variables and records, docs/operations.md for the operator's view.
  */
 #include "boot.h"
+#include "msg.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -26,15 +27,6 @@
 #define CONTAINER_MAX (64u * 1024 * 1024) /* a baseline container without detached payloads */
 #define MAX_KEYS 64
 
-static void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void msg(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("hpm: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-}
 
 static void json_str(FILE *f, const char *s) {
   fputc('"', f);

@@ -2,7 +2,7 @@
 /*
  * The update history: HPM_STATE_DIR/history.db, SQLite in WAL mode.  One row
  * per event (assess, install, apply, revert, stage, reboot-request,
- * mark-good, enroll, unenroll, rollback) with its time (hpm_now()), result,
+ * mark-good, enroll, unenroll, rollback, recover) with its time (hpm_now()), result,
  * the IDs it concerned and the error text.  Rows older than the retention
  * are pruned when the database is opened and on every record.
  *

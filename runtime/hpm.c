@@ -28,6 +28,8 @@
 #include "boot.h"
 #include "catalog_cmd.h"
 #include "engine.h"
+#include "msg.h"
+#include "update.h"
 #include "hpm/core.h"
 #include "hpmw.h"
 #include "payload.h"
@@ -42,15 +44,6 @@ static unsigned budget_us = 5000;
 static int fault_after = -1; /* HPM_TEST_FAULT_AFTER: crash-test hook */
 static int json;
 
-static void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void msg(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("hpm: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-}
 
 static void hex(char *o, const uint8_t *b, size_t n) {
   for (size_t i = 0; i < n; i++) sprintf(o + 2 * i, "%02x", b[i]);
@@ -91,19 +84,13 @@ static void lock_state(void) {
   if (lock_fd < 0 || flock(lock_fd, LOCK_EX)) { msg("%s: cannot lock: %s", p, strerror(errno)); exit(3); }
 }
 
-static void history(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void history(const char *fmt, ...) {
-  char p[512];
-  snprintf(p, sizeof p, "%s/history.log", state_dir);
-  FILE *f = fopen(p, "ae");
-  if (!f) return;
-  fprintf(f, "%llu ", (unsigned long long)time(NULL));
-  va_list ap;
-  va_start(ap, fmt);
-  vfprintf(f, fmt, ap);
-  va_end(ap);
-  fputc('\n', f);
-  fclose(f);
+/* A recovery in the update history (history.h); the commands themselves are
+ * recorded by main() through update_record_command(). */
+static void history_recover(pid_t pid, uint32_t seq, const char *what) {
+  char ids[32], res[96];
+  snprintf(ids, sizeof ids, "seq %u", seq);
+  snprintf(res, sizeof res, "%s (pid %d)", what, (int)pid);
+  update_history_note("recover", ids, res, NULL);
 }
 
 /* ---- trust and verification ---- */
@@ -411,7 +398,7 @@ static int recover_one(const char *pend) {
       if (pd.nsites || pd.nmaps) { if (st_write(state, &pd)) rc = -1; }
       else unlink(state);
       unlink(pend);
-      history("recover pid %d: completed interrupted transition to seq %u", pd.pid, pd.seq);
+      history_recover(pd.pid, pd.seq, "completed an interrupted transition");
       msg("pid %d: completed an interrupted transition (seq %u)", pd.pid, pd.seq);
     } else {
       msg("pid %d: cannot complete the interrupted transition yet (%s): run hpm recover again", pd.pid,
@@ -425,7 +412,7 @@ static int recover_one(const char *pend) {
     int r = force_retry(pd.pid, bk, nb, &un, 1, &rep);
     if (r == ENG_OK) {
       unlink(pend);
-      history("recover pid %d: rolled back interrupted transition to seq %u", pd.pid, pd.seq);
+      history_recover(pd.pid, pd.seq, "rolled back an interrupted transition");
       msg("pid %d: rolled back an interrupted transition (seq %u)", pd.pid, pd.seq);
     } else {
       msg("pid %d: cannot roll back the interrupted transition yet (%s): run hpm recover again", pd.pid,
@@ -745,6 +732,7 @@ static const char *usage_text =
     "  catalog [--source URL|DIR] [--download ID]... [--json]\n"
     "                                               fetch, verify and show the update catalog\n"
     LIFECYCLE_USAGE
+    UPDATE_USAGE
     "options (all commands): --trust-dir DIR (HPM_TRUST_DIR, default /etc/hpm/trust)\n"
     "  --state-dir DIR (HPM_STATE_DIR, default /var/lib/hpm)  --baseline HEX (HPM_BASELINE:\n"
     "  overrides the running baseline read from EFI/kernel command line; for tests)\n"
@@ -759,8 +747,9 @@ static int parse_opts(int argc, char **argv, const char *cmd) {
   optind = 1;
   while ((c = getopt_long(argc, argv, "", common_opts, NULL)) != -1) {
     switch (c) {
-    case 'T': trust_dir = optarg; break;
-    case 'S': state_dir = optarg; break;
+    /* exported too: update.c and the history read the environment */
+    case 'T': trust_dir = optarg; setenv("HPM_TRUST_DIR", optarg, 1); break;
+    case 'S': state_dir = optarg; setenv("HPM_STATE_DIR", optarg, 1); break;
     case 'B': baseline_override = optarg; break;
     case 'p': {
       char *end;
@@ -829,8 +818,6 @@ static int apply_hotpatch(const char *path, hotpatch *h, int is_revert) {
   hs.seq = h->m.sequence;
   snprintf(hs.id, sizeof hs.id, "%s", h->m.id);
   if (host_write(&hs)) msg("cannot record the applied sequence");
-  history("%s seq %u id %s: %d process(es) patched, %d failed", is_revert ? "revert-to" : "apply", h->m.sequence,
-          h->m.id, patched, failed);
   int np = patched < 4096 ? patched : 4096;
   int p50 = pct(pauses, np, 50), p99 = pct(pauses, np, 99), q50 = pct(preps, np, 50);
   if (json)
@@ -895,6 +882,9 @@ static int revert_all(void) {
   return failed ? 4 : 0;
 }
 
+/* For hpm install (update.c), which runs it in a child process. */
+int hpm_cmd_apply_entry(int argc, char **argv) { return cmd_apply(argc, argv); }
+
 static int cmd_revert(int argc, char **argv) {
   int r = parse_opts(argc, argv, "revert");
   if (r) return r;
@@ -907,7 +897,6 @@ static int cmd_revert(int argc, char **argv) {
   if (opt_all) {
     r = revert_all();
     if (!r) {
-      history("revert-all from seq %u", hs.seq);
       host_state z = {0, ""};
       host_write(&z);
     }
@@ -1074,6 +1063,7 @@ static int cmd_agent(int argc, char **argv) {
   int have = 0;
   time_t last_scan = 0;
   while (!agent_stop) {
+    update_agent_tick(); /* periodic assessment + automatic installs, when due */
     host_state hs;
     host_read(&hs);
     if (hs.seq != loaded_seq) {
@@ -1130,15 +1120,29 @@ int main(int argc, char **argv) {
   if (!strcmp(c, "--help") || !strcmp(c, "-h") || !strcmp(c, "help")) { fputs(usage_text, stdout); return 0; }
   argv++;
   argc--;
-  if (!strcmp(c, "apply")) return cmd_apply(argc, argv);
-  if (!strcmp(c, "revert")) return cmd_revert(argc, argv);
+  /* Commands that change the host are recorded in the history (not their
+   * --help, nor dry runs). */
+  bool quiet = false;
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h") || !strcmp(argv[i], "--dry-run") ||
+        !strcmp(argv[i], "-n"))
+      quiet = true;
+  static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+  } recorded[] = {
+      {"apply", cmd_apply},  {"revert", cmd_revert}, {"stage", hpm_boot_cmd_stage},
+      {"mark-good", hpm_boot_cmd_mark_good}, {"rollback", hpm_boot_cmd_rollback},
+  };
+  for (size_t i = 0; i < sizeof recorded / sizeof recorded[0]; i++)
+    if (!strcmp(c, recorded[i].name))
+      return quiet ? recorded[i].fn(argc, argv) : update_record_command(c, recorded[i].fn, argc, argv);
+  if (!strcmp(c, "assess")) return cmd_assess(argc, argv);
+  if (!strcmp(c, "install")) return cmd_install(argc, argv);
   if (!strcmp(c, "list")) return cmd_list(argc, argv);
   if (!strcmp(c, "status")) return cmd_status(argc, argv);
   if (!strcmp(c, "agent")) return cmd_agent(argc, argv);
   if (!strcmp(c, "recover")) return cmd_recover(argc, argv);
-  if (!strcmp(c, "mark-good")) return hpm_boot_cmd_mark_good(argc, argv);
-  if (!strcmp(c, "stage")) return hpm_boot_cmd_stage(argc, argv);
-  if (!strcmp(c, "rollback")) return hpm_boot_cmd_rollback(argc, argv);
   if (!strcmp(c, "catalog")) return cmd_catalog(argc, argv);
   if (!strcmp(c, "policy")) return cmd_policy(argc, argv);
   if (!strcmp(c, "history")) return cmd_history(argc, argv);

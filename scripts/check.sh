@@ -88,15 +88,9 @@ step "hotpatch payload fuzzer (short run)"
 $MAKE -s check-fuzz-hotpatch; st=$?
 from_file fuzz-hotpatch "$R/fuzz-hotpatch.txt" $st
 
-step "boot side from the OS: status, mark-good, stage, rollback (pytest)"
+step "host lifecycle: boot side, catalog and sources, policy, history, assess/install (pytest, loopback HTTP)"
 $MAKE -s check-lifecycle; st=$?
 from_junit lifecycle "$R/lifecycle.xml" $st
-step "catalog and sources (loopback HTTP, pytest)"
-$MAKE -s check-catalog; st=$?
-from_junit catalog "$R/catalog.xml" $st
-step "host lifecycle: policy, windows, enrollment, history (pytest)"
-$MAKE -s check-lifecycle-pol; st=$?
-from_junit lifecycle-pol "$R/lifecycle-pol.xml" $st
 
 step "policy and enrollment file fuzzer (short run)"
 $MAKE -s check-fuzz-policy; st=$?

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Assessment and installation (docs/operations.md "Assessment and
+ * installation"): the glue between the catalog source (source.h), the
+ * decision engine (decide.h), the policy (policy.h), enrollment (enroll.h),
+ * the boot side (boot.h) and the hotpatch engine, with every step recorded
+ * in the history (history.h).
+ *
+ *   hpm assess   fetch and verify the catalog, decide, print; changes nothing
+ *                on the host (the catalog floor and the history aside)
+ *   hpm install  the same, then act: download (verified), `hpm apply` a
+ *                hotpatch, `hpm stage` a baseline, request a reboot
+ *   hpm agent    runs update_agent_tick() in its loop: the periodic
+ *                assessment with automatic installation
+ *
+ * Installing runs this same binary's `apply` / `stage` commands as child
+ * processes, so each keeps its own locking, journal, exit codes and history
+ * record.  A reboot is requested by running $HPM_REBOOT_CMD (default
+ * "systemctl reboot").
+ *
+ * Exit codes: 0 nothing failed; 1 refused or an action failed; 2 usage or
+ * configuration; 3 I/O (source, state); 4 reboot requested but not started.
+ */
+#ifndef HPM_RUNTIME_UPDATE_H
+#define HPM_RUNTIME_UPDATE_H
+#include <stdint.h>
+
+int cmd_assess(int argc, char **argv);
+/* hpm.c's `apply` command (install runs it in a child process). */
+int hpm_cmd_apply_entry(int argc, char **argv);
+int cmd_install(int argc, char **argv);
+
+/* The agent's periodic assessment: does nothing until it is due
+ * (policy_next_assessment after the last one, remembered in
+ * HPM_STATE_DIR/assessed), then assesses and installs what the policy
+ * installs automatically.  Never blocks for long when nothing is due. */
+void update_agent_tick(void);
+
+/* Runs fn(argc, argv) (an hpm command; argv[0] is its name) and records
+ * the outcome in the history as `event`, with the IDs of the containers
+ * named on the command line and, on failure, the command's last
+ * diagnostic line (msg.h).  Returns the command's exit status. */
+int update_record_command(const char *event, int (*fn)(int, char **), int argc, char **argv);
+
+/* One line in the history from inside a command (recovery). */
+void update_history_note(const char *event, const char *ids, const char *result, const char *error_text);
+
+#define UPDATE_USAGE                                                                                  \
+  "  assess [--source URL|DIR] [--json]           what applies to this host now (changes nothing)\n"  \
+  "  install [--classification C,..] [--include ID]... [--exclude ID]...\n"                           \
+  "          [--reboot never|if-required|always] [--source URL|DIR] [--dry-run] [--json]\n"           \
+  "                                               install what applies (verified downloads)\n"
+
+#endif

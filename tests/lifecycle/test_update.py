@@ -1,0 +1,239 @@
+# SPDX-License-Identifier: MIT
+"""hpm assess / hpm install / the agent's periodic assessment, end to end:
+a release (two baselines, a hotpatch for the first that fixes the demo
+service) published with a signed catalog on a loopback HTTP server; a fake
+booted host (efivars directory and ESP folder, as tests/lifecycle/
+test_boot_side.py) running the real multi-threaded demo service; the clock
+driven by HPM_NOW.  Every decision is acted on for real (hpm apply patches
+the running service, hpm stage writes the ESP and the slot request) and
+recorded in the history.
+"""
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from test_boot_side import GUID, Host  # noqa: F401  (helpers, not fixtures)
+from test_catalog import Server
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD = Path(os.environ.get("HPM_BUILD", REPO / "build"))
+HPM = BUILD / "runtime" / "hpm"
+SIGN = BUILD / "tools" / "hpm-sign"
+SERVICE = BUILD / "demo" / "hpm-demo-service"
+FIX = BUILD / "demo" / "fix.bin"
+
+DAY = 86400
+T0 = 1767225600                 # 2026-01-01T00:00:00Z: baseline 2026.1 released
+HP_AT = T0 + 40 * DAY           # 2026-02-10: its hotpatch
+B2_AT = T0 + 90 * DAY           # 2026-04-01: the next planned baseline
+EXPIRES = T0 + 400 * DAY
+
+
+def sh(*args, env=None, check=0, timeout=120):
+    p = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=env, timeout=timeout)
+    if check is not None:
+        assert p.returncode == check, f"{args}: exit {p.returncode}, want {check}\n{p.stdout}\n{p.stderr}"
+    return p
+
+
+def digest(container):
+    out = json.loads(sh(SIGN, "inspect", "--json", container).stdout)
+    return out["digest"]
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    d = tmp_path_factory.mktemp("rel")
+    env = dict(os.environ)
+    env.pop("SOURCE_DATE_EPOCH", None)
+    sh(SIGN, "keygen", "--out", d / "release.pem", env=env)
+    (d / "vmlinuz").write_bytes(b"MZ" + os.urandom(4096))
+    b1, b2, hp = d / "base-2026.1.hpm", d / "base-2026.2.hpm", d / "hp-1.hpm"
+    sh(SIGN, "baseline", "--key", d / "release.pem", "--kernel", d / "vmlinuz", "--version", "2026.1",
+       "--svn", "4", "--timestamp", T0, "--out", b1, env=env)
+    sh(SIGN, "baseline", "--key", d / "release.pem", "--kernel", d / "vmlinuz", "--version", "2026.2",
+       "--svn", "5", "--timestamp", B2_AT, "--out", b2, env=env)
+    sh(SIGN, "hotpatch", "--key", d / "release.pem", "--baseline", b1, "--seq", "1", "--classification",
+       "security", "--id", "HP-2026.1-1", "--payload", f"svc={FIX}", "--timestamp", HP_AT, "--out", hp, env=env)
+    www = d / "www"
+    (www / "b").mkdir(parents=True)
+    (www / "h").mkdir()
+    for f, sub in ((b1, "b"), (b2, "b"), (hp, "h")):
+        (www / sub / f.name).write_bytes(f.read_bytes())
+    sh(SIGN, "catalog", "--key", d / "release.pem", "--serial", "7", "--expires", EXPIRES, "--timestamp", B2_AT,
+       "--entry", f"{b1}:class=security,url=b/{b1.name}",
+       "--entry", f"{hp}:url=h/{hp.name}",
+       "--entry", f"{b2}:class=security,url=b/{b2.name}",
+       "--out", www / "catalog.hpm", env=env)
+    return {"dir": d, "www": www, "pub": d / "release.pub", "b1": b1, "b2": b2, "hp": hp}
+
+
+@pytest.fixture
+def server(release):
+    s = Server(release["www"])
+    t = threading.Thread(target=s.serve_forever, daemon=True)
+    t.start()
+    yield s
+    s.shutdown()
+    s.server_close()
+
+
+class Service:
+    def __init__(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.p = subprocess.Popen([str(SERVICE), str(self.port)], stdout=subprocess.PIPE, text=True)
+        assert "listening" in self.p.stdout.readline()
+
+    def ask(self, cents=1000):
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as c:
+            c.sendall(f"quote {cents}\n".encode())
+            return c.makefile().readline().strip()
+
+    def stop(self):
+        self.p.kill()
+        self.p.wait()
+
+
+@pytest.fixture
+def host(tmp_path, release, server):
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "release.pub").write_bytes(release["pub"].read_bytes())
+    h = Host(tmp_path / "host", keys)
+    b1 = digest(release["b1"])
+    (h.hpmdir / "slot-a.hpm").write_bytes(release["b1"].read_bytes())
+    h.boot(active="a", baseline=b1, version="2026.1", svn=4, attempt=0, floor=4,
+           slots={"a": (2, 0, 1, 4, "none", b1), "b": (1, 0, 0, 0, "none", "00" * 32)},
+           reason="highest-priority slot, marked good")
+    h.conf = tmp_path / "hpm.conf"
+    h.conf.write_text(f"[update]\nsource = {server.url}\n")
+    h.reboots = tmp_path / "reboots"
+    h.env.update(HPM_BASELINE=b1, HPM_CONF=str(h.conf),
+                 HPM_REBOOT_CMD=f"echo reboot >> {h.reboots}")
+    h.b1 = b1
+    svc = Service()
+    h.svc = svc
+    yield h
+    svc.stop()
+
+
+def hpm(h, *args, now, check=0):
+    env = dict(h.env, HPM_NOW=str(now))
+    return sh(HPM, *args, env=env, check=check)
+
+
+def history(h, now):
+    return json.loads(hpm(h, "history", "--json", now=now).stdout)
+
+
+def events(h, now):
+    hist = history(h, now)
+    rows = hist["entries"] if isinstance(hist, dict) else hist
+    return [(r["event"], r.get("ids") or "", r["result"]) for r in rows]
+
+
+def test_assess_then_install_hotpatch_into_running_service(host):
+    assert "v1 (buggy)" in host.svc.ask()
+    # Before the hotpatch is released: nothing applies.
+    out = json.loads(hpm(host, "assess", "--json", now=T0 + DAY).stdout)
+    assert out["items"] == [] and out["host"]["baseline"] == host.b1
+    # After: the hotpatch applies now (security, auto); the newer baseline is not out yet.
+    now = HP_AT + DAY
+    out = json.loads(hpm(host, "assess", "--json", now=now).stdout)
+    assert [(i["id"], i["install_now"]) for i in out["items"]] == [("HP-2026.1-1", True)]
+    assert "v1 (buggy)" in host.svc.ask(), "assess must change nothing"
+    r = hpm(host, "install", "--json", now=now)
+    out = json.loads(r.stdout)
+    assert out["actions"] == [{"id": "HP-2026.1-1", "action": "apply", "result": "ok", "exit": 0}]
+    assert out["reboot_requested"] is False
+    assert host.svc.ask() == "total 1190 (tax 190) by v2 (hotpatched)"
+    # Now up to date: assessing again offers nothing.
+    out = json.loads(hpm(host, "assess", "--json", now=now + 60).stdout)
+    assert out["host"]["hotpatch_sequence"] == 1 and out["items"] == []
+    ev = events(host, now + 60)
+    assert ("apply", "HP-2026.1-1", "ok") in ev and ("install", "HP-2026.1-1", "ok") in ev
+    # Four assessments ran; the first (40 days earlier) is past the 30-day retention.
+    assert sum(1 for e in ev if e[0] == "assess") == 3
+    assert not host.reboots.exists()
+
+
+def test_install_stages_required_baseline_and_requests_reboot(host, release):
+    now = B2_AT + DAY  # the hotpatch chain of 2026.1 ended with 2026.2
+    out = json.loads(hpm(host, "assess", "--json", now=now).stdout)
+    items = {i["id"]: i for i in out["items"]}
+    assert items["2026.2"]["required"] and items["2026.2"]["needs_reboot"]
+    out = json.loads(hpm(host, "install", "--reboot", "if-required", "--json", now=now).stdout)
+    acts = {a["id"]: a for a in out["actions"]}
+    assert acts["2026.2"]["result"] == "ok"
+    assert out["reboot_requested"] is True
+    assert host.reboots.read_text() == "reboot\n"
+    assert digest(host.hpmdir / "slot-b.hpm") == digest(release["b2"])
+    seq, entries = host.slotreq()
+    assert seq == 3 and entries[0][1] == 1, entries  # slot b activated
+    status = json.loads(hpm(host, "status", "--json", now=now).stdout)
+    assert status["boot"]["reboot_pending"] is True
+    # Installing again: the staged baseline is not copied twice.
+    out = json.loads(hpm(host, "install", "--reboot", "never", "--json", now=now + 60).stdout)
+    assert all(a["id"] != "2026.2" or a["result"] == "ok" for a in out["actions"])
+    assert [i["already_staged"] for i in out["items"] if i["id"] == "2026.2"] == [True]
+    ev = events(host, now + 60)
+    assert ("stage", "2026.2", "ok") in ev and ("reboot-request", "2026.2", "ok") in ev
+    assert sum(1 for e in ev if e[0] == "stage") == 1
+
+
+def test_install_refuses_unknown_include_and_honours_exclude(host):
+    now = HP_AT + DAY
+    r = hpm(host, "install", "--include", "NOPE-1", now=now, check=2)
+    assert "NOPE-1" in r.stderr
+    out = json.loads(hpm(host, "install", "--exclude", "HP-2026.1-1", "--json", now=now).stdout)
+    assert out["actions"] == [] and "v1 (buggy)" in host.svc.ask()
+    out = json.loads(hpm(host, "install", "--dry-run", "--json", now=now).stdout)
+    assert out["actions"][0]["result"] == "dry-run" and "v1 (buggy)" in host.svc.ask()
+
+
+def test_failed_apply_is_recorded_with_its_error(host, release):
+    now = HP_AT + DAY
+    # The hotpatch targets 2026.1; claim the host runs another baseline whose
+    # catalog entry is unknown: the newest baseline is then required, and an
+    # explicit apply of the hotpatch is refused with a reason in the history.
+    env = dict(host.env, HPM_BASELINE="cd" * 32, HPM_NOW=str(now))
+    r = sh(HPM, "apply", release["hp"], env=env, check=None)
+    assert r.returncode != 0
+    ev = [e for e in events(host, now) if e[0] == "apply"]
+    assert ev and ev[-1][1] == "HP-2026.1-1" and ev[-1][2] != "ok"
+    rows = history(host, now)
+    rows = rows["entries"] if isinstance(rows, dict) else rows
+    assert any(r_["event"] == "apply" and r_.get("error") for r_ in rows)
+
+
+def test_agent_periodic_assessment_installs_automatically(host):
+    now = HP_AT + DAY
+    env = dict(host.env, HPM_NOW=str(now))
+    agent = subprocess.Popen([str(HPM), "agent"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+    lines = []
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            line = agent.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "assessment done" in line:
+                break
+        assert any("assessment done (exit 0)" in x for x in lines), "".join(lines)
+        assert host.svc.ask() == "total 1190 (tax 190) by v2 (hotpatched)"
+        assert (Path(host.env["HPM_STATE_DIR"]) / "assessed").read_text().strip() == str(now)
+    finally:
+        agent.terminate()
+        agent.wait(timeout=30)
+    ev = events(host, now)
+    assert ("apply", "HP-2026.1-1", "ok") in ev
