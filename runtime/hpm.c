@@ -157,7 +157,10 @@ static int running_baseline(uint8_t out[32], const char **src) {
     *src = "--baseline/HPM_BASELINE";
   } else {
     size_t n;
-    uint8_t *v = slurp("/sys/firmware/efi/efivars/HpmBootBaseline-28b3057a-0599-4bcf-861b-d81782718919", &n, 4096);
+    char vp[600];
+    const char *ev = getenv("HPM_EFIVARS") && *getenv("HPM_EFIVARS") ? getenv("HPM_EFIVARS") : "/sys/firmware/efi/efivars";
+    snprintf(vp, sizeof vp, "%s/HpmBootBaseline-28b3057a-0599-4bcf-861b-d81782718919", ev);
+    uint8_t *v = slurp(vp, &n, 4096);
     if (v && n > 4) {
       size_t k = 0;
       for (size_t i = 4; i < n && k < 64; i++)
