@@ -6,6 +6,8 @@
  *   hpm-demo-client [port] [seconds] [connections]
  * Prints one progress line a second and a summary; exits 1 if any request
  * failed or was answered wrongly, 0 otherwise.
+ *   hpm-demo-client port ask [cents]
+ * sends one request and prints the answer.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -62,8 +64,29 @@ static void *worker(void *arg) {
   return NULL;
 }
 
+static int ask(long cents) {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  char line[256];
+  if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a)) {
+    perror("hpm-demo-client: connect");
+    return 1;
+  }
+  FILE *in = fdopen(s, "r");
+  int n = snprintf(line, sizeof line, "quote %ld\n", cents);
+  if (write(s, line, (size_t)n) != n || !fgets(line, sizeof line, in)) {
+    fprintf(stderr, "hpm-demo-client: no answer\n");
+    return 1;
+  }
+  fputs(line, stdout);
+  fclose(in);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc > 1) port = atoi(argv[1]);
+  if (argc > 2 && !strcmp(argv[2], "ask")) return ask(argc > 3 ? atol(argv[3]) : 1000);
   int secs = argc > 2 ? atoi(argv[2]) : 10, conns = argc > 3 ? atoi(argv[3]) : 4;
   if (conns < 1 || conns > 64 || secs < 1) {
     fprintf(stderr, "usage: hpm-demo-client [port] [seconds] [connections 1-64]\n");

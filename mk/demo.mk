@@ -16,6 +16,8 @@ $(B)/demo/fix.bin: demo/fix.c demo/map $(B)/demo/hpm-demo-service $(B)/tools/hpm
 DEMO_BINS := $(B)/demo/hpm-demo-service $(B)/demo/hpm-demo-client $(B)/demo/fix.bin
 ALL_TARGETS += $(DEMO_BINS)
 
+# The tour (scripts/demo.py, README "Try it"): release keys, signed baselines
+# and hotpatch, four QEMU boots through hpmboot.efi.  Work files: $(B)/demo-run.
 .PHONY: demo
 demo: all
-	@B="$(B)" bash scripts/demo.sh
+	@HPM_BUILD="$(B)" $(PYTHON) scripts/demo.py

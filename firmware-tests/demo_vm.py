@@ -1,0 +1,251 @@
+# SPDX-License-Identifier: MIT
+"""The whole product in one flow, in QEMU + OVMF: used by `make demo`
+(scripts/demo.py prints it for a newcomer) and by the firmware test
+firmware-tests/test_demo_lifecycle.py (asserts every step).
+
+Release side (the host running this): a fresh throwaway release key,
+hpmboot.efi rebuilt to trust it, three baselines signed from Debian's kernel
+and one initramfs (busybox, the real `hpm`, the demo service and client, the
+libraries they need, the virtio/vfat modules): 2026.1 (SVN 1), 2026.2
+(SVN 2) and 2026.3-broken (SVN 3, its signed command line makes the demo's
+health check fail), and a hotpatch for 2026.1 built with hpm-patchgen from
+demo/fix.c.
+
+Host side, four boots of one machine (ESP and a "release media" disk on
+virtio-blk, NV variables kept across boots):
+  1. slot a = 2026.1: the demo service answers with its bug while a client
+     keeps calling it; `hpm apply` fixes it in memory; `hpm list`,
+     `hpm status`; `hpm mark-good`; `hpm stage 2026.2`.
+  2. slot b = 2026.2 on trial: `hpm mark-good`; `hpm stage 2026.3-broken
+     --tries 1` (into slot a).
+  3. slot a = 2026.3-broken on trial: its health check fails, no mark-good.
+  4. hpmboot.efi falls back to slot b (2026.2, marked good).
+
+Each boot's plan is a shell snippet on the release disk that /init sources;
+everything the guest reports is a `HPMDEMO: ...` line on the serial console.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import hpmvm
+import lifecycle_vm
+
+DEMO = hpmvm.BUILD / "demo"
+SERVICE = DEMO / "hpm-demo-service"
+CLIENT = DEMO / "hpm-demo-client"
+PATCHGEN = hpmvm.BUILD / "tools" / "hpm-patchgen"
+REPO = hpmvm.REPO
+CMDLINE = hpmvm.BASE_CMDLINE
+
+INIT = r"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /tmp /var/lib/hpm /boot/efi /src
+ip link set lo up
+insmod /lib/kmod/efivarfs.ko
+mount -t efivarfs efivarfs /sys/firmware/efi/efivars || echo "HPMDEMO: mount efivarfs failed"
+for m in @KMODS@; do insmod /lib/kmod/$m.ko || echo "HPMDEMO: insmod $m failed"; done
+i=0; while [ ! -b /dev/vdb ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+mount -t vfat /dev/vda /boot/efi || echo "HPMDEMO: mount ESP failed"
+mount -t vfat -o ro /dev/vdb /src || echo "HPMDEMO: mount release disk failed"
+echo "HPMDEMO: up $(cut -d' ' -f1 /proc/uptime)"
+# run NAME CMD...: the exit code, then the output, one marker per line
+run() {
+  name=$1; shift
+  "$@" > /tmp/out 2>&1; rc=$?
+  echo "HPMDEMO: rc $name=$rc"
+  sed "s/^/HPMDEMO: out $name /" /tmp/out
+}
+ask() { echo "HPMDEMO: answer $1 $(/demo/hpm-demo-client 7070 ask 1000)"; }
+case " $(cat /proc/cmdline) " in
+  *" hpmdemo.health=fail "*) echo "HPMDEMO: health check failed: this baseline is broken, not marking the boot good" ;;
+  *) [ -f /src/plan ] && . /src/plan ;;
+esac
+echo "HPMDEMO: done"
+sync
+umount /boot/efi
+umount /src
+poweroff -f
+"""
+
+PLAN_1 = """/demo/hpm-demo-service 7070 > /tmp/svc.log 2>&1 &
+sleep 1
+ask before
+/demo/hpm-demo-client 7070 8 4 > /tmp/client.log 2>&1 &
+CLIENT=$!
+sleep 3
+run apply hpm apply /src/fix.hpm
+wait $CLIENT; echo "HPMDEMO: rc client=$?"
+sed 's/^/HPMDEMO: out client /' /tmp/client.log
+ask after
+run list hpm list
+run status hpm status
+run statusjson hpm status --json
+run markgood hpm mark-good
+run stage hpm stage --tries 2 /src/v2.hpm
+"""
+
+PLAN_2 = """run status hpm status
+run statusjson hpm status --json
+run markgood hpm mark-good
+run stage hpm stage --tries 1 /src/v3.hpm
+"""
+
+PLAN_4 = """run status hpm status
+run statusjson hpm status --json
+"""
+
+
+def build_initramfs(out, kmod_dir, work):
+    """lifecycle_vm's guest plus the demo service and client."""
+    root = Path(str(out) + ".root")
+    shutil.rmtree(root, ignore_errors=True)
+    for d in ("bin", "proc", "sys", "dev", "tmp", "lib/kmod", "etc/hpm/trust", "usr/sbin", "demo"):
+        (root / d).mkdir(parents=True)
+    shutil.copyfile(shutil.which("busybox"), root / "bin" / "busybox")
+    os.chmod(root / "bin" / "busybox", 0o755)
+    for src, dest in ((lifecycle_vm.HPM, "usr/sbin/hpm"), (SERVICE, "demo/hpm-demo-service"),
+                      (CLIENT, "demo/hpm-demo-client")):
+        shutil.copyfile(src, root / dest)
+        os.chmod(root / dest, 0o755)
+        for lib in lifecycle_vm.shared_libs(src):
+            d = root / lib.lstrip("/")
+            if not d.exists():
+                d.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(os.path.realpath(lib), d)
+                os.chmod(d, 0o755)
+    shutil.copyfile(work / "release.pub", root / "etc" / "hpm" / "trust" / "release.pub")
+    shutil.copyfile(hpmvm.EFIVARFS_KO, root / "lib" / "kmod" / "efivarfs.ko")
+    for m in lifecycle_vm.KMODS:
+        shutil.copyfile(kmod_dir / Path(m).name, root / "lib" / "kmod" / Path(m).name)
+    names = " ".join(Path(m).stem for m in lifecycle_vm.KMODS)
+    (root / "init").write_text(INIT.replace("@KMODS@", names))
+    os.chmod(root / "init", 0o755)
+    files = subprocess.run(["find", "."], cwd=root, check=True, capture_output=True).stdout
+    with open(out, "wb") as f:
+        subprocess.run(["cpio", "-o", "-H", "newc", "--quiet", "-R", "0:0"], cwd=root,
+                       input=files, stdout=f, check=True)
+    shutil.rmtree(root)
+    return Path(out)
+
+
+def sh(*args, **kw):
+    r = subprocess.run([str(a) for a in args], capture_output=True, text=True, **kw)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, args))}: exit {r.returncode}\n{r.stdout}{r.stderr}")
+    return r.stdout
+
+
+def lines(boot, kind):
+    """HPMDEMO: <kind> <name> <rest> -> [(name, rest)]."""
+    out = []
+    prefix = f"HPMDEMO: {kind} "
+    for line in boot.serial.splitlines():
+        if line.startswith(prefix):
+            name, _, rest = line[len(prefix):].partition(" ")
+            out.append((name, rest))
+    return out
+
+
+def outputs(boot, name):
+    return [rest for n, rest in lines(boot, "out") if n == name]
+
+
+def rcs(boot):
+    out = {}
+    for n, rest in lines(boot, "rc"):
+        k, _, v = (n + " " + rest).strip().partition("=")
+        out[k] = int(v)
+    return out
+
+
+def boot_banner(boot):
+    """The boot stage's own console lines (what it chose and why)."""
+    return [l for l in boot.serial.splitlines() if l.startswith("hpm: ") and "bench" not in l]
+
+
+def status_json(boot):
+    for s in outputs(boot, "statusjson"):
+        try:
+            return json.loads(s)
+        except ValueError:
+            pass
+    return None
+
+
+class Demo:
+    """Runs the flow step by step; every step returns what it observed."""
+
+    def __init__(self, work, log=print):
+        self.work = Path(work)
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.log = log
+        self.env = dict(os.environ, SOURCE_DATE_EPOCH="1764028800")
+        self.digests = {}
+
+    # ---- release side -------------------------------------------------------
+    def release(self):
+        w = self.work
+        for f in ("release.pem", "release.pub"):
+            (w / f).unlink(missing_ok=True)
+        sh(hpmvm.HPM_SIGN, "keygen", "--out", w / "release.pem", "--pub", w / "release.pub", env=self.env)
+        keyid = sh(hpmvm.HPM_SIGN, "keyid", w / "release.pub").split()[0]
+        # hpmboot.efi trusting only this key, built into the demo's folder.
+        sh("make", "-s", "-C", REPO, f"B={hpmvm.BUILD}", f"HPM_TRUST_KEYS={w / 'release.pub'}",
+           str(hpmvm.HPMBOOT))
+        shutil.copyfile(hpmvm.HPMBOOT, w / "hpmboot.efi")
+        # Rebuild the default one (dev key) so later tests see what they expect.
+        sh("make", "-s", "-C", REPO, f"B={hpmvm.BUILD}", str(hpmvm.HPMBOOT))
+        kmods = lifecycle_vm.kernel_modules(hpmvm.BUILD / "firmware-tests")
+        initrd = build_initramfs(w / "initrd.cpio", kmods, w)
+        key = w / "release.pem"
+        specs = [("v1", "2026.1", 1, CMDLINE), ("v2", "2026.2", 2, CMDLINE),
+                 ("v3", "2026.3-broken", 3, CMDLINE + " hpmdemo.health=fail")]
+        for name, version, svn, cmdline in specs:
+            out = w / f"{name}.hpm"
+            hpmvm.sign_baseline(out, hpmvm.KERNEL, initrd, cmdline, version, svn, key=key)
+            self.digests[name] = hpmvm.digest_of(out)
+        # The hotpatch for 2026.1: the fix of the demo service.
+        fixbin = w / "fix.bin"
+        sh(PATCHGEN, "--target", SERVICE, "--map", REPO / "demo" / "map", "--source", REPO / "demo" / "fix.c",
+           "--out", fixbin)
+        sh(hpmvm.HPM_SIGN, "hotpatch", "--key", key, "--baseline", w / "v1.hpm", "--seq", "1",
+           "--classification", "security", "--id", "HP-2026.1-1", "--payload", f"demo={fixbin}",
+           "--out", w / "fix.hpm", env=self.env)
+        # A tampered copy must be refused by the same verification.
+        bad = w / "v1-tampered.hpm"
+        b = bytearray((w / "v1.hpm").read_bytes())
+        b[-100] ^= 1
+        bad.write_bytes(bytes(b))
+        r = subprocess.run([str(hpmvm.HPM_SIGN), "verify", "--trust", str(w / "release.pub"), str(bad)],
+                           capture_output=True, text=True)
+        return {"keyid": keyid, "digests": dict(self.digests), "initrd_bytes": initrd.stat().st_size,
+                "hpmboot_bytes": (w / "hpmboot.efi").stat().st_size,
+                "sizes": {n: (w / f"{n}.hpm").stat().st_size for n in ("v1", "v2", "v3")},
+                "tampered_refused": r.returncode == 1, "tampered_msg": (r.stdout + r.stderr).strip()}
+
+    def machine(self):
+        m = lifecycle_vm.LifecycleMachine(self.work / "vm", esp_mib=160, src_mib=128)
+        m.put(self.work / "hpmboot.efi", "EFI/BOOT/BOOTX64.EFI")
+        m.put_slot("a", self.work / "v1.hpm")
+        for f in ("v2.hpm", "v3.hpm", "fix.hpm"):
+            m.put_src(self.work / f, f)
+        self.m = m
+        return m
+
+    def boot(self, plan):
+        self.m.set_plan(plan)
+        t0 = time.monotonic()
+        b = self.m.boot(timeout=400, stop_at=None)
+        b.wall = time.monotonic() - t0
+        if b.killed == "timeout" or "HPMDEMO: done" not in b.serial:
+            raise RuntimeError(f"boot did not finish its plan:\n{b.describe()}")
+        return b
