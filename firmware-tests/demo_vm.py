@@ -26,7 +26,6 @@ everything the guest reports is a `HPMDEMO: ...` line on the serial console.
 """
 import json
 import os
-import re
 import shutil
 import subprocess
 import time
@@ -105,36 +104,10 @@ run statusjson hpm status --json
 
 
 def build_initramfs(out, kmod_dir, work):
-    """lifecycle_vm's guest plus the demo service and client."""
-    root = Path(str(out) + ".root")
-    shutil.rmtree(root, ignore_errors=True)
-    for d in ("bin", "proc", "sys", "dev", "tmp", "lib/kmod", "etc/hpm/trust", "usr/sbin", "demo"):
-        (root / d).mkdir(parents=True)
-    shutil.copyfile(shutil.which("busybox"), root / "bin" / "busybox")
-    os.chmod(root / "bin" / "busybox", 0o755)
-    for src, dest in ((lifecycle_vm.HPM, "usr/sbin/hpm"), (SERVICE, "demo/hpm-demo-service"),
-                      (CLIENT, "demo/hpm-demo-client")):
-        shutil.copyfile(src, root / dest)
-        os.chmod(root / dest, 0o755)
-        for lib in lifecycle_vm.shared_libs(src):
-            d = root / lib.lstrip("/")
-            if not d.exists():
-                d.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(os.path.realpath(lib), d)
-                os.chmod(d, 0o755)
-    shutil.copyfile(work / "release.pub", root / "etc" / "hpm" / "trust" / "release.pub")
-    shutil.copyfile(hpmvm.EFIVARFS_KO, root / "lib" / "kmod" / "efivarfs.ko")
-    for m in lifecycle_vm.KMODS:
-        shutil.copyfile(kmod_dir / Path(m).name, root / "lib" / "kmod" / Path(m).name)
-    names = " ".join(Path(m).stem for m in lifecycle_vm.KMODS)
-    (root / "init").write_text(INIT.replace("@KMODS@", names))
-    os.chmod(root / "init", 0o755)
-    files = subprocess.run(["find", "."], cwd=root, check=True, capture_output=True).stdout
-    with open(out, "wb") as f:
-        subprocess.run(["cpio", "-o", "-H", "newc", "--quiet", "-R", "0:0"], cwd=root,
-                       input=files, stdout=f, check=True)
-    shutil.rmtree(root)
-    return Path(out)
+    """lifecycle_vm's guest with the demo's /init, service and client."""
+    return lifecycle_vm.build_initramfs(out, kmod_dir, init=INIT, trust_pub=work / "release.pub",
+                                        programs=((SERVICE, "demo/hpm-demo-service"),
+                                                  (CLIENT, "demo/hpm-demo-client")))
 
 
 def sh(*args, **kw):

@@ -148,6 +148,12 @@ def build_initramfs(out):
     shutil.copyfile(EFIVARFS_KO, root / "efivarfs.ko")
     (root / "init").write_text(INIT_SCRIPT.replace("@GUID@", GUID))
     os.chmod(root / "init", 0o755)
+    return pack_cpio(root, out)
+
+
+def pack_cpio(root, out):
+    """Pack the folder root into the newc cpio out (owned by root), then
+    remove root.  Returns out."""
     files = subprocess.run(["find", "."], cwd=root, check=True, capture_output=True).stdout
     with open(out, "wb") as f:
         subprocess.run(["cpio", "-o", "-H", "newc", "--quiet", "-R", "0:0"], cwd=root,

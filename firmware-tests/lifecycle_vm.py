@@ -108,41 +108,43 @@ def shared_libs(binary):
     return libs
 
 
-def build_initramfs(out, kmod_dir):
+def build_initramfs(out, kmod_dir, init=INIT, trust_pub=TRUST_PUB, programs=()):
+    """busybox, hpm and each of programs ((source, path in the guest)) with
+    the libraries ldd names, the trust store (trust_pub), efivarfs and the
+    modules in kmod_dir, and init (@KMODS@ replaced by the module names)."""
     root = Path(str(out) + ".root")
     shutil.rmtree(root, ignore_errors=True)
     for d in ("bin", "proc", "sys", "dev", "tmp", "lib/kmod", "etc/hpm/trust", "usr/sbin"):
         (root / d).mkdir(parents=True)
     shutil.copyfile(shutil.which("busybox"), root / "bin" / "busybox")
     os.chmod(root / "bin" / "busybox", 0o755)
-    shutil.copyfile(HPM, root / "usr" / "sbin" / "hpm")
-    os.chmod(root / "usr" / "sbin" / "hpm", 0o755)
     os.symlink("../usr/sbin/hpm", root / "bin" / "hpm")
-    for lib in shared_libs(HPM):
-        dest = root / lib.lstrip("/")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(os.path.realpath(lib), dest)
-        os.chmod(dest, 0o755)
-    shutil.copyfile(TRUST_PUB, root / "etc" / "hpm" / "trust" / "dev-release.pub")
+    for src, dest in ((HPM, "usr/sbin/hpm"),) + tuple(programs):
+        d = root / dest
+        d.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, d)
+        os.chmod(d, 0o755)
+        for lib in shared_libs(src):
+            ld = root / lib.lstrip("/")
+            if not ld.exists():
+                ld.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(os.path.realpath(lib), ld)
+                os.chmod(ld, 0o755)
+    shutil.copyfile(trust_pub, root / "etc" / "hpm" / "trust" / Path(trust_pub).name)
     shutil.copyfile(hpmvm.EFIVARFS_KO, root / "lib" / "kmod" / "efivarfs.ko")
     for m in KMODS:
         shutil.copyfile(kmod_dir / Path(m).name, root / "lib" / "kmod" / Path(m).name)
     names = " ".join(Path(m).stem for m in KMODS)
-    (root / "init").write_text(INIT.replace("@KMODS@", names))
+    (root / "init").write_text(init.replace("@KMODS@", names))
     os.chmod(root / "init", 0o755)
-    files = subprocess.run(["find", "."], cwd=root, check=True, capture_output=True).stdout
-    with open(out, "wb") as f:
-        subprocess.run(["cpio", "-o", "-H", "newc", "--quiet", "-R", "0:0"], cwd=root,
-                       input=files, stdout=f, check=True)
-    shutil.rmtree(root)
-    return Path(out)
+    return Path(hpmvm.pack_cpio(root, out))
 
 
 class LifecycleMachine(hpmvm.Machine):
     """hpmvm.Machine with the ESP and a source disk on virtio-blk, so the
     guest kernel (virtio modules in the initramfs) can mount both."""
 
-    def __init__(self, workdir, esp_mib=96, src_mib=64):
+    def __init__(self, workdir, esp_mib=192, src_mib=96):
         super().__init__(workdir, esp_mib=esp_mib)
         self.src = self.dir / "src.img"
         self.src.unlink(missing_ok=True)

@@ -9,6 +9,8 @@ request; mark-good; stage a new baseline; reboot into it on trial;
 mark-good; stage a broken baseline with one try; it boots once, never
 becomes healthy, and the boot stage falls back to the good baseline.
 """
+import re
+
 import pytest
 
 import demo_vm
@@ -44,7 +46,7 @@ def test_full_lifecycle(demo):
     assert rc["client"] == 0, demo_vm.outputs(b1, "client")
     summary = demo_vm.outputs(b1, "client")[-1]
     buggy, fixed, failed = [int(x) for x in
-                            __import__("re").search(r"(\d+) buggy, (\d+) fixed, (\d+) failed", summary).groups()]
+                            re.search(r"(\d+) buggy, (\d+) fixed, (\d+) failed", summary).groups()]
     assert buggy > 0 and fixed > 0 and failed == 0, summary
     assert any("HP-2026.1-1" in l for l in demo_vm.outputs(b1, "list")), demo_vm.outputs(b1, "list")
     st = demo_vm.status_json(b1)

@@ -172,8 +172,8 @@ def main():
     if ok:
         rel = facts["rel"]
         print(f"  verified: 3 baselines and 1 hotpatch signed by key {rel['keyid'][:16]}…; a tampered copy refused")
-        print(f"  booted:   2026.1 (a) -> 2026.2 (b, on trial, marked good) -> 2026.3-broken (a, 1 try) "
-              f"-> 2026.2 (b, fallback)")
+        print("  booted:   2026.1 (a) -> 2026.2 (b, on trial, marked good) -> 2026.3-broken (a, 1 try) "
+              "-> 2026.2 (b, fallback)")
         print(f"  patched:  demo service, in memory, under load: {facts['client'].replace('client: ', '')}")
         print(f"  total {sum(s for _, s, _ in steps):.0f} s; work files in {work}")
     return 0 if ok else 1

@@ -130,16 +130,6 @@ static void entry_text(size_t i, const hpm_catalog_entry *e) {
     printf("  target-baseline %s, sequence %u\n", hex32(e->target_baseline, hex), e->sequence);
 }
 
-static const char *sig_text(hpm_sig_status s) {
-  switch (s) {
-    case HPM_SIG_VALID: return "valid";
-    case HPM_SIG_UNKNOWN_KEY: return "unknown key (not in the trust set; ignored)";
-    case HPM_SIG_INVALID: return "INVALID (does not verify)";
-    case HPM_SIG_DUPLICATE: return "duplicate signer (counted once)";
-    case HPM_SIG_NOT_CHECKED: return "not checked";
-  }
-  return "unknown";
-}
 
 static void why_text(hpm_result r, const hpm_diag *d, const hpm_catalog *c, uint64_t at,
                      char *out, size_t cap) {
@@ -229,7 +219,7 @@ int catalog_show(const char *cmd, const char *file, const uint8_t *buf, size_t l
     }
     for (size_t i = 0; i < sigs->signature_count && i < HPM_MAX_SIGNATURES; i++)
       printf("signature %zu: %s key %s: %s\n", i, hpm_alg_to_string(sigs->signatures[i].alg),
-             hex32(sigs->signatures[i].key_id, hex), sig_text(sigs->signatures[i].status));
+             hex32(sigs->signatures[i].key_id, hex), sig_status_text(sigs->signatures[i].status));
     for (size_t i = 0; i < shown.count; i++) entry_text(i, &shown.entries[i]);
     if (verify && r == HPM_OK)
       printf("%s: OK: valid catalog, %u distinct trusted signer(s), threshold %u, not expired at %s\n",

@@ -71,16 +71,6 @@ static void json_verification_fields(json *j, const vresult *v, const trust_set 
   json_end_array(j);
 }
 
-static const char *status_text(hpm_sig_status s) {
-  switch (s) {
-    case HPM_SIG_VALID: return "valid";
-    case HPM_SIG_UNKNOWN_KEY: return "unknown key (not in the trust set; ignored)";
-    case HPM_SIG_INVALID: return "INVALID (does not verify)";
-    case HPM_SIG_DUPLICATE: return "duplicate signer (counted once)";
-    case HPM_SIG_NOT_CHECKED: return "not checked";
-  }
-  return "unknown";
-}
 
 /* Common option handling for --trust/--threshold. */
 static int finish_trust(const char *cmd, trust_set *t, const char *const *paths, size_t n,
@@ -234,7 +224,7 @@ int cmd_verify(int argc, char **argv) {
     if (have_digest) printf("digest: %s\n", hex32(digest, hex));
     for (size_t i = 0; i < v.m->signature_count && i < HPM_MAX_SIGNATURES; i++)
       printf("signature %zu: %s key %s: %s\n", i, hpm_alg_to_string(v.m->signatures[i].alg),
-             hex32(v.m->signatures[i].key_id, hex), status_text(v.m->signatures[i].status));
+             hex32(v.m->signatures[i].key_id, hex), sig_status_text(v.m->signatures[i].status));
     if (v.r == HPM_OK)
       printf("%s: OK: valid %s, %u distinct trusted signer(s), threshold %u\n", file,
              hpm_kind_to_string(v.kind), v.m->trusted_signers, threshold);
@@ -446,7 +436,7 @@ static void inspect_text(const char *file, size_t len, const raw_header *h, bool
     printf("signatures:         %zu\n", m->signature_count);
     for (size_t i = 0; i < sigs->signature_count && i < HPM_MAX_SIGNATURES; i++)
       printf("  [%zu] %s key %s: %s\n", i, hpm_alg_to_string(sigs->signatures[i].alg),
-             hex32(sigs->signatures[i].key_id, hex), status_text(sigs->signatures[i].status));
+             hex32(sigs->signatures[i].key_id, hex), sig_status_text(sigs->signatures[i].status));
   }
   if (!v)
     printf("verification:       not performed (pass --trust PUB to verify)\n");

@@ -662,3 +662,14 @@ void json_finish(json *j) {
   fputc('\n', j->f);
   fflush(j->f);
 }
+
+const char *sig_status_text(hpm_sig_status s) {
+  switch (s) {
+    case HPM_SIG_VALID: return "valid";
+    case HPM_SIG_UNKNOWN_KEY: return "unknown key (not in the trust set; ignored)";
+    case HPM_SIG_INVALID: return "INVALID (does not verify)";
+    case HPM_SIG_DUPLICATE: return "duplicate signer (counted once)";
+    case HPM_SIG_NOT_CHECKED: return "not checked";
+  }
+  return "unknown";
+}

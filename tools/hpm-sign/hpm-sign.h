@@ -67,6 +67,9 @@ void getopt_reset(void);
 /* ---- values ------------------------------------------------------------ */
 /* Strict unsigned decimal: digits only, no sign or spaces, no overflow. */
 bool parse_u64(const char *s, uint64_t *out);
+
+/* A signature entry's status, for display. */
+const char *sig_status_text(hpm_sig_status s);
 bool parse_u32(const char *s, uint32_t *out);
 /* NULL when s is 1..max characters of printable ASCII without spaces
  * (0x21-0x7e, the rule of compat and version); otherwise the reason. */
