@@ -5,7 +5,9 @@
   functions, 4 busy threads, apply + revert cycles; the one-thread stall
   before it (remote mmap and filling the new code) is reported beside it;
 - total time to patch N (default 1,000) idle processes with 10 functions;
-- cost of a call to a patched function relative to the unpatched call.
+- cost of a call to a patched function relative to the unpatched call:
+  a direct call (its call site is rewritten: the goal) and a call through a
+  function pointer (reaches the entry's jump).
 Figures are measurements, not pass/fail: they depend on the machine's load.
 HPM_BENCH_ONLY=pause,idle,call (default all) picks the parts; HPM_BENCH_CYCLES,
 HPM_BENCH_PROCS size them."""
