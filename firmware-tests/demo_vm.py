@@ -49,13 +49,7 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mkdir -p /tmp /var/lib/hpm /boot/efi /src
 ip link set lo up
-insmod /lib/kmod/efivarfs.ko
-mount -t efivarfs efivarfs /sys/firmware/efi/efivars || echo "HPMDEMO: mount efivarfs failed"
-for m in @KMODS@; do insmod /lib/kmod/$m.ko || echo "HPMDEMO: insmod $m failed"; done
-i=0; while [ ! -b /dev/vdb ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-mount -t vfat /dev/vda /boot/efi || echo "HPMDEMO: mount ESP failed"
-mount -t vfat -o ro /dev/vdb /src || echo "HPMDEMO: mount release disk failed"
-echo "HPMDEMO: up $(cut -d' ' -f1 /proc/uptime)"
+@SETUP@echo "HPMDEMO: up $(cut -d' ' -f1 /proc/uptime)"
 # run NAME CMD...: the exit code, then the output, one marker per line
 run() {
   name=$1; shift
@@ -74,6 +68,8 @@ umount /boot/efi
 umount /src
 poweroff -f
 """
+
+INIT = INIT.replace("@SETUP@", lifecycle_vm.SETUP.replace("@TAG@", "HPMDEMO"))
 
 PLAN_1 = """/demo/hpm-demo-service 7070 > /tmp/svc.log 2>&1 &
 sleep 1

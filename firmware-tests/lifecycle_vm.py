@@ -35,6 +35,16 @@ KMODS = [  # insmod order (dependencies first)
 HPM = hpmvm.BUILD / "runtime" / "hpm"
 TRUST_PUB = hpmvm.KEYS / "dev-release.pub"
 
+# efivarfs, the modules, the ESP at /boot/efi and the source disk at /src;
+# @TAG@ is the guest's marker word.
+SETUP = r"""insmod /lib/kmod/efivarfs.ko
+mount -t efivarfs efivarfs /sys/firmware/efi/efivars || echo "@TAG@: mount efivarfs failed"
+for m in @KMODS@; do insmod /lib/kmod/$m.ko || echo "@TAG@: insmod $m failed"; done
+i=0; while [ ! -b /dev/vdb ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+mount -t vfat /dev/vda /boot/efi || echo "@TAG@: mount ESP failed"
+mount -t vfat -o ro /dev/vdb /src || echo "@TAG@: mount source disk failed"
+"""
+
 INIT = r"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/bin:/usr/sbin
@@ -43,13 +53,7 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mkdir -p /tmp /var/lib/hpm /boot/efi /src
 echo "HPMTEST: init-start"
-insmod /lib/kmod/efivarfs.ko
-mount -t efivarfs efivarfs /sys/firmware/efi/efivars || echo "HPMTEST: mount efivarfs failed"
-for m in @KMODS@; do insmod /lib/kmod/$m.ko || echo "HPMTEST: insmod $m failed"; done
-i=0; while [ ! -b /dev/vdb ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-mount -t vfat /dev/vda /boot/efi || echo "HPMTEST: mount ESP failed"
-mount -t vfat -o ro /dev/vdb /src || echo "HPMTEST: mount source disk failed"
-echo "HPMTEST: cmdline=$(cat /proc/cmdline)"
+@SETUP@echo "HPMTEST: cmdline=$(cat /proc/cmdline)"
 # run NAME CMD...: one marker line with the exit code, output indented
 run() {
   name=$1; shift
@@ -65,6 +69,9 @@ umount /boot/efi
 umount /src
 poweroff -f
 """
+
+
+INIT = INIT.replace("@SETUP@", SETUP.replace("@TAG@", "HPMTEST"))
 
 
 def kernel_modules(root):
