@@ -941,7 +941,11 @@ int eng_transition(pid_t pid, eng_plan *pl, eng_report *rep) {
     for (int i = 0; i < p.n && !keep; i++)
       if ((long)p.t[i].regs.orig_rax < 0) keep = &p.t[i];
     release_others(&p, keep ? keep->tid : p.t[0].tid);
+    /* test hook: hpm dies with every thread but one resumed, before or after the unmap */
+    const char *ex = getenv("HPM_TEST_EXIT_AT");
+    if (ex && !strcmp(ex, "resumed")) _exit(9);
     unmap_list(&p, um, nu, hit, rep);
+    if (ex && !strcmp(ex, "unmapped")) _exit(9);
     for (int i = 0; i < pl->nunmap && i < ST_SCAN_MAX; i++) pl->unmap[i].addr = um[i].addr;
   }
   if (!rep->pause_us) rep->pause_us = (unsigned)(now_us() - t0);
