@@ -42,6 +42,7 @@ typedef struct {
   uint64_t stub;
   uint64_t (*vmas)[2];  /* snapshot of /proc/PID/maps ranges: bounds stack scans */
   int nvmas;
+  uint64_t start_stack; /* initial stack pointer of the main thread (0: unknown) */
   int statfd;           /* /proc/PID/stat, opened before the pause (re-read with pread) */
   uint8_t *scanbuf;     /* stack scan buffer, allocated and touched before the pause */
   size_t scanlen;
@@ -492,17 +493,64 @@ static void load_vmas(proc *p) {
   fclose(f);
 }
 
-/* Bytes of thread i's stack to scan: from rsp to the end of its mapping
- * (snapshot taken before the pause), at most STACK_SCAN. */
-static size_t stack_span(const proc *p, int i) {
-  uint64_t sp = p->t[i].regs.rsp & ~7ull;
+/* startstack (field 28 of /proc/PID/stat): where the main thread's stack
+ * began at exec; above it only argc, argv, envp, auxv and their strings. */
+static void load_start_stack(proc *p) {
+  char buf[1024];
+  if (p->statfd < 0) return;
+  ssize_t n = pread(p->statfd, buf, sizeof buf - 1, 0);
+  if (n <= 0) return;
+  buf[n] = 0;
+  char *q = strrchr(buf, ')');
+  for (int f = 2; f < 28 && q; f++) q = strchr(q + 1, ' ');
+  if (q) p->start_stack = strtoull(q + 1, NULL, 10);
+}
+
+/*
+ * Bytes of thread i's stack to scan: from rsp to the end of its mapping
+ * (snapshot taken before the pause), at most STACK_SCAN; *full gets that.
+ * The scan reads less where no frame can be:
+ * - the main thread's stack ends at startstack (argv, envp, auxv above);
+ * - a thread whose thread pointer (fs base) lies in its stack mapping above
+ *   rsp has its frames below it (glibc and musl put the thread control block
+ *   at the top of the thread's stack, frames below it): the span then ends
+ *   8 bytes past fs base, and the caller checks that word holds fs base
+ *   itself (the x86-64 TLS ABI's TCB self pointer) or else reads the rest.
+ * Returns the bytes to read first.
+ */
+static size_t stack_span(const proc *p, int i, size_t *full) {
+  uint64_t sp = p->t[i].regs.rsp & ~7ull, end = 0;
   size_t want = STACK_SCAN;
   for (int v = 0; v < p->nvmas; v++)
     if (sp >= p->vmas[v][0] && sp < p->vmas[v][1]) {
-      if (p->vmas[v][1] - sp < want) want = (size_t)(p->vmas[v][1] - sp);
+      end = p->vmas[v][1];
+      if (end - sp < want) want = (size_t)(end - sp);
       break;
     }
+  *full = want;
+  if (!end) return want;
+  uint64_t fs = p->t[i].regs.fs_base;
+  if (p->start_stack > sp && p->start_stack <= end) { /* the main stack: a hard end */
+    if (p->start_stack - sp < want) want = *full = (size_t)((p->start_stack - sp + 7) & ~7ull);
+    return want;
+  }
+  if (!(fs & 7) && fs > sp && fs + 8 <= end && fs + 8 - sp < want) want = (size_t)(fs + 8 - sp);
   return want;
+}
+
+/* Read [sp, sp+want) through /proc/PID/mem, page by page past a hole; bytes read. */
+static size_t read_mem(proc *p, uint64_t sp, void *buf, size_t want) {
+  ssize_t g2 = pread(p->memfd, buf, want, (off_t)sp);
+  if (g2 > 0) return (size_t)g2;
+  g2 = 0;
+  while (g2 < (ssize_t)want) {
+    size_t chunk = 4096 - ((sp + (uint64_t)g2) & 4095);
+    if (chunk > want - (size_t)g2) chunk = want - (size_t)g2;
+    ssize_t g = pread(p->memfd, (uint8_t *)buf + g2, chunk, (off_t)(sp + (uint64_t)g2));
+    if (g <= 0) break;
+    g2 += g;
+  }
+  return (size_t)g2;
 }
 
 static void hits_in(const uint64_t *w, size_t nw, const eng_map *m, int n, int *hit) {
@@ -539,10 +587,10 @@ static void referenced_many(proc *p, const eng_map *m, int n, int *hit) {
   for (int i0 = 0; i0 < p->n; i0 += BATCH) {
     int nb = p->n - i0 < BATCH ? p->n - i0 : BATCH;
     struct iovec loc[BATCH], rem[BATCH];
-    size_t total = 0;
+    size_t total = 0, full[BATCH];
     for (int k = 0; k < nb; k++) {
       rem[k].iov_base = (void *)(uintptr_t)(p->t[i0 + k].regs.rsp & ~7ull);
-      rem[k].iov_len = stack_span(p, i0 + k);
+      rem[k].iov_len = stack_span(p, i0 + k, &full[k]);
       total += rem[k].iov_len;
     }
     uint8_t *all = total <= p->scanlen ? p->scanbuf : malloc(total ? total : 1);
@@ -554,27 +602,27 @@ static void referenced_many(proc *p, const eng_map *m, int n, int *hit) {
     }
     size_t left = got > 0 ? (size_t)got : 0;
     for (int k = 0; k < nb; k++) {
-      if (left >= rem[k].iov_len) { /* read whole */
-        hits_in(loc[k].iov_base, rem[k].iov_len / 8, m, n, hit);
-        left -= rem[k].iov_len;
-        continue;
-      }
-      left = 0;
-      /* the rest of this batch, one stack at a time, page by page */
       uint64_t sp = (uint64_t)(uintptr_t)rem[k].iov_base;
-      size_t want = rem[k].iov_len;
-      ssize_t g2 = pread(p->memfd, buf, want, (off_t)sp);
-      if (g2 <= 0) {
-        g2 = 0;
-        while (g2 < (ssize_t)want) {
-          size_t chunk = 4096 - ((sp + (uint64_t)g2) & 4095);
-          if (chunk > want - (size_t)g2) chunk = want - (size_t)g2;
-          ssize_t g = pread(p->memfd, (uint8_t *)buf + g2, chunk, (off_t)(sp + (uint64_t)g2));
-          if (g <= 0) break;
-          g2 += g;
-        }
+      size_t want = rem[k].iov_len, got1;
+      const uint64_t *w;
+      if (left >= want) { /* read whole */
+        w = loc[k].iov_base;
+        got1 = want;
+        left -= want;
+      } else {
+        /* the rest of this batch, one stack at a time, page by page */
+        left = 0;
+        w = buf;
+        got1 = read_mem(p, sp, buf, want);
       }
-      hits_in(buf, (size_t)g2 / 8, m, n, hit);
+      hits_in(w, got1 / 8, m, n, hit);
+      if (want < full[k]) {
+        /* span ended past the thread pointer: valid only if that word is the
+         * TCB's self pointer; otherwise scan the rest of the mapping too */
+        if (got1 == want && w[want / 8 - 1] == sp + want - 8) continue;
+        size_t g = read_mem(p, sp + want, buf, full[k] - want);
+        hits_in(buf, g / 8, m, n, hit);
+      }
     }
     if (all != p->scanbuf) free(all);
   }
@@ -780,6 +828,8 @@ int eng_transition(pid_t pid, eng_plan *pl, eng_report *rep) {
   for (int i = 0; i < pl->nsites && !scan; i++) scan = (pl->sites[i].flags & HPP_F_QUIESCE) != 0;
   if (scan) {
     load_vmas(&p);
+    thread_count(&p); /* opens /proc/PID/stat */
+    load_start_stack(&p);
     /* the stacks are read into memory already faulted in (no page faults
      * while every thread is stopped); a larger process falls back to malloc */
     int nt = p.n < 64 ? p.n + 1 : 64;
@@ -891,7 +941,11 @@ int eng_transition(pid_t pid, eng_plan *pl, eng_report *rep) {
     for (int i = 0; i < p.n && !keep; i++)
       if ((long)p.t[i].regs.orig_rax < 0) keep = &p.t[i];
     release_others(&p, keep ? keep->tid : p.t[0].tid);
+    /* test hook: hpm dies with every thread but one resumed, before or after the unmap */
+    const char *ex = getenv("HPM_TEST_EXIT_AT");
+    if (ex && !strcmp(ex, "resumed")) _exit(9);
     unmap_list(&p, um, nu, hit, rep);
+    if (ex && !strcmp(ex, "unmapped")) _exit(9);
     for (int i = 0; i < pl->nunmap && i < ST_SCAN_MAX; i++) pl->unmap[i].addr = um[i].addr;
   }
   if (!rep->pause_us) rep->pause_us = (unsigned)(now_us() - t0);

@@ -391,7 +391,15 @@ static int recover_one(const char *pend) {
   if (forward) {
     eng_map un[ST_MAX_MAPS + 1];
     int nun = 0;
-    for (int i = 0; i < cm.nmaps; i++) un[nun++] = cm.maps[i];
+    /* an old mapping is ours while it still starts with our header: hpm may
+     * have died after unmapping it and before journaling that, and the
+     * process may have mapped something else there since */
+    for (int i = 0; i < cm.nmaps; i++) {
+      uint8_t mg[8];
+      un[nun] = cm.maps[i];
+      if (eng_peek(pd.pid, cm.maps[i].addr, mg, sizeof mg) || memcmp(mg, ENG_MAGIC, 8)) un[nun] = (eng_map){0, 0};
+      nun++;
+    }
     if (!pd.keep && ours) un[nun++] = (eng_map){pd.txn_addr, pd.txn_len};
     int r = force_retry(pd.pid, fw, nf, un, nun, &rep);
     if (r == ENG_OK) {

@@ -128,3 +128,49 @@ def test_real_sigkill_at_random_instants(ws, tmp_path, variant):
         assert s["err"] == 0
     finally:
         assert t.close() == 0
+
+
+
+def _anon_x(pid):
+    return {m.split()[0] for m in open(f"/proc/{pid}/maps").read().splitlines()
+            if " r-xp 00000000 00:00 0" in m and "[" not in m}
+
+
+@pytest.mark.parametrize("at", ["resumed", "unmapped"])
+def test_killed_between_resume_and_unmap(ws, tmp_path, at):
+    """The old code is unmapped after every other thread is resumed: hpm dies
+    there (before the unmap, or after it and before the journal records it).
+    The target runs the new code, the intent stays journaled, and `hpm
+    recover` finishes: the new code stays mapped, the old code goes unless a
+    thread still refers to it (then it stays recorded), and a later revert
+    works."""
+    h1 = ws.hotpatch([ws.payload("pad", 1)], 1)
+    h2 = ws.hotpatch([ws.payload("pad", 2)], 2)
+    t = Target(ws.target("pad"), threads=2)
+    try:
+        state = tmp_path / at
+        ws.hpm(state, "apply", "--pid", t.pid, h1)
+        old = _anon_x(t.pid)
+        assert len(old) == 1
+        p = ws.hpm(state, "apply", "--pid", t.pid, h2, check=False, extra_env={"HPM_TEST_EXIT_AT": at})
+        assert p.returncode != 0
+        assert t.version() == (2, 2)  # committed before the resume
+        assert list(state.glob("procs/*.pending"))
+        killed = _anon_x(t.pid)
+        new = killed - old
+        assert len(new) == 1
+        if at == "resumed":
+            assert killed == old | new  # the unmap had not run
+        t.assert_healthy()
+        ws.hpm(state, "recover")
+        assert not list(state.glob("procs/*.pending"))
+        assert t.version() == (2, 2)
+        now = _anon_x(t.pid)
+        assert new <= now <= old | new  # the new code stays; nothing but ours was there
+        s = t.assert_healthy()
+        assert s["v2"] > 0
+        ws.hpm(state, "revert", "--all", "--pid", t.pid)
+        assert t.version() == (0, 0)
+        t.assert_healthy()
+    finally:
+        assert t.close() == 0

@@ -6,7 +6,9 @@
  * stub (a real traced child whose tracer dies at every step of a call).
  * engine.c is included to reach its static helpers.
  */
+#include <pthread.h>
 #include <setjmp.h>
+#include <sys/prctl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -529,6 +531,99 @@ static void stub_tracer_dies_at_every_step(void **st) {
   }
 }
 
+/* ---- stack scan: bounded spans still see every frame ---- */
+static int scan_pipe[2], scan_ready[2];
+static uint64_t scan_magic(pid_t pid, int k) { return 0x7e5500000000ull + ((uint64_t)pid << 12) + ((uint64_t)k << 32); }
+
+/* keeps magic in a frame of the calling thread, below a blocked read */
+__attribute__((noinline)) static void scan_block(void) {
+  char b;
+  if (write(scan_ready[1], "r", 1) != 1) _exit(5);
+  while (read(scan_pipe[0], &b, 1) < 0) {}
+}
+__attribute__((noinline)) static void scan_hold(int k) {
+  volatile uint64_t w[8];
+  for (int i = 0; i < 8; i++) w[i] = i == 3 ? scan_magic(getpid(), k) : 0;
+  scan_block();
+  (void)w[0];
+}
+static void *scan_thread(void *a) {
+  (void)a;
+  scan_hold(1);
+  return NULL;
+}
+
+static void stack_scan_sees_main_and_thread_frames(void **st) {
+  (void)st;
+  assert_int_equal(pipe(scan_pipe), 0);
+  assert_int_equal(pipe(scan_ready), 0);
+  pid_t c = fork();
+  if (c == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed assertion leaves no child behind */
+    pthread_t t;
+    if (pthread_create(&t, NULL, scan_thread, NULL)) _exit(6);
+    scan_hold(0);
+    _exit(0);
+  }
+  char b[2];
+  assert_int_equal(read(scan_ready[0], b, 1), 1);
+  assert_int_equal(read(scan_ready[0], b + 1, 1), 1);
+  usleep(20000); /* both blocked in read */
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  proc p;
+  assert_int_equal(proc_open(&p, c, -1), ENG_OK);
+  load_vmas(&p);
+  thread_count(&p);
+  load_start_stack(&p);
+  assert_true(p.start_stack != 0);
+  assert_int_equal(stop_all(&p, 1000000), ENG_OK);
+  assert_int_equal(p.n, 2);
+  eng_map m[3] = {{scan_magic(c, 0), 8}, {scan_magic(c, 1), 8}, {scan_magic(c, 2), 8}};
+  int hit[3];
+  referenced_many(&p, m, 3, hit);
+  assert_int_equal(hit[0], 1); /* main thread's frame, below startstack */
+  assert_int_equal(hit[1], 1); /* the thread's frame, below its thread pointer */
+  assert_int_equal(hit[2], 0); /* nowhere */
+  int ti = p.t[0].tid == c ? 1 : 0, bounded = 0;
+  for (int i = 0; i < p.n; i++) {
+    size_t full, want = stack_span(&p, i, &full);
+    assert_true(want <= full);
+    if (i == ti) bounded = want < full; /* glibc: the TCB at the top of the thread's stack */
+    else { /* main: a hard end at startstack (argv, envp, auxv above it) */
+      uint64_t msp = p.t[i].regs.rsp & ~7ull;
+      assert_true(p.start_stack > msp);
+      assert_int_equal(want, full);
+      assert_int_equal(want, (p.start_stack - msp + 7) & ~7ull);
+    }
+  }
+  assert_true(bounded);
+  /* a thread pointer inside the frames that is no TCB (its word is not its
+   * own address): the rest of the mapping is scanned too */
+  uint64_t sp = p.t[ti].regs.rsp & ~7ull, at = 0, w[512];
+  size_t full, want = stack_span(&p, ti, &full);
+  size_t n = read_mem(&p, sp, w, full < sizeof w ? full : sizeof w);
+  for (size_t k = 0; k < n / 8 && !at; k++)
+    if (w[k] == scan_magic(c, 1)) at = sp + 8 * k;
+  assert_true(at > sp + 16);
+  uint64_t fake = at - 16;
+  assert_true(w[(fake - sp) / 8] != fake);
+  p.t[ti].regs.fs_base = fake;
+  want = stack_span(&p, ti, &full);
+  assert_int_equal(want, fake + 8 - sp);
+  referenced_many(&p, m, 3, hit);
+  assert_int_equal(hit[1], 1);
+  assert_int_equal(hit[2], 0);
+  proc_close(&p);
+  sigprocmask(SIG_UNBLOCK, &chld, NULL);
+  kill(c, SIGKILL);
+  int cs;
+  waitpid(c, &cs, 0);
+  close(scan_pipe[0]); close(scan_pipe[1]); close(scan_ready[0]); close(scan_ready[1]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(payload_valid),
@@ -546,6 +641,7 @@ int main(void) {
       cmocka_unit_test(spans_group_nearby_sites),
       cmocka_unit_test(stub_call_returns_and_restores),
       cmocka_unit_test(stub_tracer_dies_at_every_step),
+      cmocka_unit_test(stack_scan_sees_main_and_thread_frames),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
