@@ -115,13 +115,7 @@ def sh(*args, **kw):
 
 def lines(boot, kind):
     """HPMDEMO: <kind> <name> <rest> -> [(name, rest)]."""
-    out = []
-    prefix = f"HPMDEMO: {kind} "
-    for line in boot.serial.splitlines():
-        if line.startswith(prefix):
-            name, _, rest = line[len(prefix):].partition(" ")
-            out.append((name, rest))
-    return out
+    return lifecycle_vm.marker_lines(boot, kind, "HPMDEMO")
 
 
 def outputs(boot, name):
@@ -129,11 +123,7 @@ def outputs(boot, name):
 
 
 def rcs(boot):
-    out = {}
-    for n, rest in lines(boot, "rc"):
-        k, _, v = (n + " " + rest).strip().partition("=")
-        out[k] = int(v)
-    return out
+    return lifecycle_vm.rcs(boot, "HPMDEMO")
 
 
 def boot_banner(boot):
@@ -153,10 +143,9 @@ def status_json(boot):
 class Demo:
     """Runs the flow step by step; every step returns what it observed."""
 
-    def __init__(self, work, log=print):
+    def __init__(self, work):
         self.work = Path(work)
         self.work.mkdir(parents=True, exist_ok=True)
-        self.log = log
         self.env = dict(os.environ, SOURCE_DATE_EPOCH="1764028800")
         self.digests = {}
 
@@ -213,7 +202,7 @@ class Demo:
     def boot(self, plan):
         self.m.set_plan(plan)
         t0 = time.monotonic()
-        b = self.m.boot(timeout=400, stop_at=None)
+        b = self.m.boot(timeout=400)
         b.wall = time.monotonic() - t0
         if b.killed == "timeout" or "HPMDEMO: done" not in b.serial:
             raise RuntimeError(f"boot did not finish its plan:\n{b.describe()}")

@@ -213,22 +213,18 @@ class LifecycleMachine(hpmvm.Machine):
         return b
 
 
-def markers(boot, kind):
-    """HPMTEST: <kind> <name> <rest> lines -> {name: rest} (last one wins)."""
-    out = {}
-    prefix = f"HPMTEST: {kind} "
-    for line in boot.serial.splitlines():
-        if line.startswith(prefix):
-            name, _, rest = line[len(prefix):].partition(" ")
-            out[name] = rest
-    return out
+def marker_lines(boot, kind, tag="HPMTEST"):
+    """<tag>: <kind> <name> <rest> lines -> [(name, rest)], in order."""
+    prefix = f"{tag}: {kind} "
+    return [tuple(line[len(prefix):].partition(" ")[::2]) for line in boot.serial.splitlines()
+            if line.startswith(prefix)]
 
 
-def rcs(boot):
-    """HPMTEST: rc NAME=N lines -> {NAME: N}."""
-    out = {}
-    for line in boot.serial.splitlines():
-        if line.startswith("HPMTEST: rc "):
-            k, _, v = line[len("HPMTEST: rc "):].partition("=")
-            out[k] = int(v)
-    return out
+def markers(boot, kind, tag="HPMTEST"):
+    """<tag>: <kind> <name> <rest> lines -> {name: rest} (last one wins)."""
+    return dict(marker_lines(boot, kind, tag))
+
+
+def rcs(boot, tag="HPMTEST"):
+    """<tag>: rc NAME=N lines -> {NAME: N}."""
+    return {k: int(v) for k, v in (name.partition("=")[::2] for name, _ in marker_lines(boot, "rc", tag))}

@@ -20,7 +20,7 @@ import hpmvm
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     hpmvm.check_prerequisites()
-    d = demo_vm.Demo(tmp_path_factory.mktemp("demo"), log=lambda *a: None)
+    d = demo_vm.Demo(tmp_path_factory.mktemp("demo"))
     d.rel = d.release()
     d.machine()
     return d
