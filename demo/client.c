@@ -5,13 +5,15 @@
  * or the fixed one (19 %), never anything else, and no request may fail.
  *   hpm-demo-client [port] [seconds] [connections]
  * Prints one progress line a second and a summary; exits 1 if any request
- * failed or was answered wrongly, 0 otherwise.
+ * failed or was answered wrongly, 0 otherwise.  SIGTERM or SIGINT ends the
+ * run early (still with the summary and that exit status).
  *   hpm-demo-client port ask [cents]
  * sends one request and prints the answer.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +23,12 @@
 #include <unistd.h>
 
 static int port = 7070;
-static volatile int stop;
+static volatile sig_atomic_t stop;
+
+static void on_stop(int sig) {
+  (void)sig;
+  stop = 1;
+}
 static atomic_long n_old, n_new, n_bad;
 
 static void *worker(void *arg) {
@@ -92,9 +99,21 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: hpm-demo-client [port] [seconds] [connections 1-64]\n");
     return 2;
   }
+  /* Only the main thread takes SIGTERM/SIGINT: workers never see EINTR. */
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  sigset_t ss;
+  sigemptyset(&ss);
+  sigaddset(&ss, SIGTERM);
+  sigaddset(&ss, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &ss, NULL);
   pthread_t t[64];
   for (int i = 0; i < conns; i++) pthread_create(&t[i], NULL, worker, (void *)(long)(i + 1));
-  for (int i = 1; i <= secs; i++) {
+  pthread_sigmask(SIG_UNBLOCK, &ss, NULL);
+  for (int i = 1; i <= secs && !stop; i++) {
     sleep(1);
     printf("client: %2d s: %ld answers buggy, %ld fixed, %ld failed\n", i, atomic_load(&n_old),
            atomic_load(&n_new), atomic_load(&n_bad));

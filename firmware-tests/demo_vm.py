@@ -74,10 +74,12 @@ INIT = INIT.replace("@SETUP@", lifecycle_vm.SETUP.replace("@TAG@", "HPMDEMO"))
 PLAN_1 = """/demo/hpm-demo-service 7070 > /tmp/svc.log 2>&1 &
 sleep 1
 ask before
-/demo/hpm-demo-client 7070 8 4 > /tmp/client.log 2>&1 &
+/demo/hpm-demo-client 7070 120 4 > /tmp/client.log 2>&1 &
 CLIENT=$!
 sleep 3
 run apply hpm apply /src/fix.hpm
+sleep 3
+kill -TERM $CLIENT
 wait $CLIENT; echo "HPMDEMO: rc client=$?"
 sed 's/^/HPMDEMO: out client /' /tmp/client.log
 ask after
