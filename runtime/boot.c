@@ -130,6 +130,13 @@ static void find_pending_reboot(hpm_boot_info *bi) {
   }
 }
 
+/* The HpmMarkGood text for the running slot and baseline
+ * (docs/boot-interface.md): its length, as snprintf returns it. */
+static int mark_good_text(const hpm_boot_info *bi, char *out, size_t cap) {
+  return snprintf(out, cap, "hpm.slot=%c hpm.baseline=%s", hpm_bs_slot_letter((unsigned)bi->active),
+                  bi->baseline_hex);
+}
+
 int hpm_boot_info_read(hpm_boot_info *bi, char *why, size_t why_cap) {
   memset(bi, 0, sizeof *bi);
   bi->active = -1;
@@ -175,8 +182,7 @@ int hpm_boot_info_read(hpm_boot_info *bi, char *why, size_t why_cap) {
     bi->markgood_present = true;
     bi->markgood_len = len;
     char want[160];
-    snprintf(want, sizeof want, "hpm.slot=%c hpm.baseline=%s", hpm_bs_slot_letter((unsigned)bi->active), bi->baseline_hex);
-    size_t wl = strlen(want);
+    size_t wl = (size_t)mark_good_text(bi, want, sizeof want);
     bi->markgood_for_running = !strncmp(bi->markgood, want, wl) &&
                                (bi->markgood[wl] == 0 || (bi->markgood[wl] == '\n' && bi->markgood[wl + 1] == 0));
   }
@@ -412,7 +418,7 @@ int hpm_boot_cmd_mark_good(int argc, char **argv) {
     return HPM_BOOT_EXIT_ALREADY;
   }
   char text[160];
-  int n = snprintf(text, sizeof text, "hpm.slot=%c hpm.baseline=%s", a, bi.baseline_hex);
+  int n = mark_good_text(&bi, text, sizeof text);
   /* What the boot stage will do with it, by core's own parser. */
   hpm_bootstate probe = bi.st;
   probe.slots[bi.active].successful = false;
