@@ -130,6 +130,13 @@ static void find_pending_reboot(hpm_boot_info *bi) {
   }
 }
 
+/* The HpmMarkGood text for the running slot and baseline
+ * (docs/boot-interface.md): its length, as snprintf returns it. */
+static int mark_good_text(const hpm_boot_info *bi, char *out, size_t cap) {
+  return snprintf(out, cap, "hpm.slot=%c hpm.baseline=%s", hpm_bs_slot_letter((unsigned)bi->active),
+                  bi->baseline_hex);
+}
+
 int hpm_boot_info_read(hpm_boot_info *bi, char *why, size_t why_cap) {
   memset(bi, 0, sizeof *bi);
   bi->active = -1;
@@ -175,8 +182,7 @@ int hpm_boot_info_read(hpm_boot_info *bi, char *why, size_t why_cap) {
     bi->markgood_present = true;
     bi->markgood_len = len;
     char want[160];
-    snprintf(want, sizeof want, "hpm.slot=%c hpm.baseline=%s", hpm_bs_slot_letter((unsigned)bi->active), bi->baseline_hex);
-    size_t wl = strlen(want);
+    size_t wl = (size_t)mark_good_text(bi, want, sizeof want);
     bi->markgood_for_running = !strncmp(bi->markgood, want, wl) &&
                                (bi->markgood[wl] == 0 || (bi->markgood[wl] == '\n' && bi->markgood[wl + 1] == 0));
   }
@@ -412,7 +418,7 @@ int hpm_boot_cmd_mark_good(int argc, char **argv) {
     return HPM_BOOT_EXIT_ALREADY;
   }
   char text[160];
-  int n = snprintf(text, sizeof text, "hpm.slot=%c hpm.baseline=%s", a, bi.baseline_hex);
+  int n = mark_good_text(&bi, text, sizeof text);
   /* What the boot stage will do with it, by core's own parser. */
   hpm_bootstate probe = bi.st;
   probe.slots[bi.active].successful = false;
@@ -493,10 +499,7 @@ static hpm_result load_detached(void *ctx, const char *file, uint64_t expected, 
   return HPM_OK;
 }
 
-static const char *trust_dir_used = "";
-
 static int load_trust(const char *dir, hpm_pubkey *keys, size_t *n) {
-  trust_dir_used = dir;
   char pat[600];
   snprintf(pat, sizeof pat, "%s/*.pub", dir);
   glob_t g;
@@ -513,9 +516,10 @@ static int load_trust(const char *dir, hpm_pubkey *keys, size_t *n) {
   return 0;
 }
 
-/* Verify a baseline file; detached payloads are read from its directory. */
-static int verify_baseline(const char *path, const hpm_trust *trust, uint8_t **buf, size_t *len,
-                           detached_loader *l, hpm_manifest *m) {
+/* Verify a baseline file against trust (loaded from trust_dir); detached
+ * payloads are read from its directory. */
+static int verify_baseline(const char *path, const hpm_trust *trust, const char *trust_dir,
+                           uint8_t **buf, size_t *len, detached_loader *l, hpm_manifest *m) {
   hpmw_err e;
   if (hpmw_read_file(path, CONTAINER_MAX, buf, len, &e)) { msg("%s", e.msg); return HPM_BOOT_EXIT_IO; }
   static char dir[1024];
@@ -530,7 +534,7 @@ static int verify_baseline(const char *path, const hpm_trust *trust, uint8_t **b
   hpm_result r = hpm_container_verify(*buf, *len, HPM_KIND_BASELINE, trust, &ops, m, &d);
   if (r != HPM_OK) {
     msg("%s: %s%s%s%s%s (trust store %s)", path, d.field[0] ? d.field : "", d.field[0] ? ": " : "",
-        hpm_result_to_string(r), d.detail[0] ? ": " : "", d.detail, trust_dir_used);
+        hpm_result_to_string(r), d.detail[0] ? ": " : "", d.detail, trust_dir);
     return HPM_BOOT_EXIT_REFUSED;
   }
   return 0;
@@ -663,7 +667,7 @@ int hpm_boot_cmd_stage(int argc, char **argv) {
   static detached_loader src, back;
   uint8_t *buf = NULL, *buf2 = NULL;
   size_t len = 0, len2 = 0;
-  int rc = verify_baseline(o.file, &trust, &buf, &len, &src, &m);
+  int rc = verify_baseline(o.file, &trust, o.trust_dir, &buf, &len, &src, &m);
   if (rc) goto out;
   char dg[2 * HPM_DIGEST_LEN + 1];
   hpm_fmt_hex(m.digest, HPM_DIGEST_LEN, dg, sizeof dg);
@@ -744,7 +748,7 @@ int hpm_boot_cmd_stage(int argc, char **argv) {
   if (atomic_write(hpmdir, name, buf, len)) goto out;
 
   /* Re-verify what is on the ESP now. */
-  if ((rc = verify_baseline(dst, &trust, &buf2, &len2, &back, &m2)) ||
+  if ((rc = verify_baseline(dst, &trust, o.trust_dir, &buf2, &len2, &back, &m2)) ||
       memcmp(m2.digest, m.digest, HPM_DIGEST_LEN)) {
     msg("%s: the written copy does not verify as %s: not requesting the slot", dst, o.file);
     rc = HPM_BOOT_EXIT_IO;

@@ -79,9 +79,8 @@ int hpm_bv_parse_slots(char *text, hpm_bootstate *st, char detail[HPM_BS_MAX_SLO
       if (bad) { snprintf(why, why_cap, "HpmBootSlots: slot %c: bad %s '%s'", hpm_bs_slot_letter((unsigned)i), k, v); return -1; }
     }
     if (have != 63) { snprintf(why, why_cap, "HpmBootSlots: slot %c: a field is missing", hpm_bs_slot_letter((unsigned)i)); return -1; }
-    for (unsigned k = 0; s->successful && k < HPM_DIGEST_LEN && s->successful; k++)
-      if (s->digest[k]) break;
-      else if (k == HPM_DIGEST_LEN - 1) { snprintf(why, why_cap, "HpmBootSlots: slot %c: marked good without a baseline", hpm_bs_slot_letter((unsigned)i)); return -1; }
+    static const uint8_t no_baseline[HPM_DIGEST_LEN];
+    if (s->successful && !memcmp(s->digest, no_baseline, HPM_DIGEST_LEN)) { snprintf(why, why_cap, "HpmBootSlots: slot %c: marked good without a baseline", hpm_bs_slot_letter((unsigned)i)); return -1; }
   }
   if (seen != (1u << HPM_BS_MAX_SLOTS) - 1) { snprintf(why, why_cap, "HpmBootSlots: not every slot a-d is listed"); return -1; }
   return 0;

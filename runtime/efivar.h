@@ -36,7 +36,8 @@ const char *hpm_efivar_dir(void);
 void hpm_efivar_path(const char *name, char *out, size_t cap);
 
 /* Read a variable: *attr gets the attribute word, val (capacity cap) the
- * value, *len its size.  Never reads more than cap + 4 bytes. */
+ * value, *len its size.  Reads at most cap + 5 bytes (attribute word, value
+ * and one byte more to notice HPM_EFIVAR_TOO_BIG); writes at most cap to val. */
 hpm_efivar_result hpm_efivar_read(const char *name, uint32_t *attr, uint8_t *val, size_t cap,
                                   size_t *len);
 
