@@ -30,11 +30,6 @@ static hpm_src_result fail(hpm_src_err *e, hpm_src_result r, const char *fmt, ..
   return r;
 }
 
-static void hexs(const uint8_t *p, size_t n, char *out) {
-  for (size_t i = 0; i < n; i++) sprintf(out + 2 * i, "%02x", p[i]);
-  out[2 * n] = '\0';
-}
-
 /* ---- sources ------------------------------------------------------------ */
 
 hpm_src_result hpm_source_parse(const char *spec, hpm_source *src, hpm_src_err *err) {
@@ -461,7 +456,7 @@ hpm_src_result hpm_source_fetch_entry(const hpm_source *src, const hpm_catalog_e
   hpm_src_result sr;
 
   if (why) return fail(err, HPM_SRC_REFUSED, "catalog entry %s: url '%s' %s: refusing", e->id, e->url, why);
-  hexs(e->file_sha256, 32, hex);
+  hpm_fmt_hex(e->file_sha256, 32, hex, sizeof hex);
   snprintf(cache, sizeof cache, "%s/%s", state_dir, HPM_CACHE_DIR);
   if ((sr = ensure_dir(state_dir, err)) != HPM_SRC_OK) return sr;
   if ((sr = ensure_dir(cache, err)) != HPM_SRC_OK) return sr;
@@ -552,7 +547,7 @@ hpm_src_result hpm_source_fetch_entry(const hpm_source *src, const hpm_catalog_e
     }
     if (memcmp(got, e->file_sha256, 32) != 0) {
       char gh[65];
-      hexs(got, 32, gh);
+      hpm_fmt_hex(got, 32, gh, sizeof gh);
       unlink(part);
       return fail(err, HPM_SRC_REFUSED,
                   "%s: SHA-256 %s differs from the catalog's %s for %s (field 'sha256'): file deleted; the mirror "
