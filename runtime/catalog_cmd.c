@@ -35,7 +35,9 @@ static const char catalog_usage[] =
     "Exit status: 0 ok, 1 refused (signature, expiry, rollback, size, hash),\n"
     "2 usage error, 3 I/O or network error.\n";
 
-const char *catalog_default_source(const char *opt) {
+/* The --source value if given, else $HPM_SOURCE, else NULL.  (hpm assess and
+ * hpm install also fall back to the policy's source; hpm catalog does not.) */
+static const char *catalog_default_source(const char *opt) {
   const char *env;
   if (opt) return opt;
   env = getenv("HPM_SOURCE");
