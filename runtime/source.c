@@ -294,7 +294,7 @@ hpm_src_result hpm_source_fetch_catalog(const hpm_source *src, const char *trust
   size_t nkeys = 0, len = 0, old_len = 0;
   uint8_t *buf = NULL, *old = NULL;
   char where[HPM_SOURCE_MAX + 64], spath[4200];
-  hpm_catalog stored;
+  hpm_catalog stored = {0}; /* freed on every path after verification, even before it is read */
   hpm_diag d;
   hpm_result r;
   hpm_src_result sr;
