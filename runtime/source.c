@@ -333,9 +333,9 @@ hpm_src_result hpm_source_fetch_catalog(const hpm_source *src, const char *trust
   }
 
   sr = ensure_dir(state_dir, err);
-  if (sr != HPM_SRC_OK) goto refuse;
+  if (sr != HPM_SRC_OK) goto done;
   sr = stored_catalog(state_dir, &old, &old_len, &stored, spath, sizeof spath, err);
-  if (sr != HPM_SRC_OK) goto refuse;
+  if (sr != HPM_SRC_OK) goto done;
   if (old) {
     if (previous_serial) *previous_serial = stored.serial;
     if (out->serial < stored.serial) {
@@ -343,7 +343,7 @@ hpm_src_result hpm_source_fetch_catalog(const hpm_source *src, const char *trust
                 "%s: catalog serial %llu is older than serial %llu this host already accepted (%s): refusing "
                 "a rollback; point --source at a current mirror",
                 where, (unsigned long long)out->serial, (unsigned long long)stored.serial, spath);
-      goto refuse;
+      goto done;
     }
     if (out->serial == stored.serial) {
       if (old_len != len || memcmp(old, buf, len) != 0) {
@@ -351,31 +351,21 @@ hpm_src_result hpm_source_fetch_catalog(const hpm_source *src, const char *trust
                   "%s: catalog serial %llu differs from the catalog with the same serial this host already "
                   "accepted (%s): refusing; a publisher must raise the serial for every change",
                   where, (unsigned long long)out->serial, spath);
-        goto refuse;
+        goto done;
       }
       if (change) *change = HPM_CATALOG_SAME;
-      hpm_catalog_free(&stored);
-      free(old);
-      free(buf);
-      return HPM_SRC_OK;
+      goto done;
     }
     if (change) *change = HPM_CATALOG_NEWER;
   }
   {
     hpmw_err we;
-    if (hpmw_write_file(spath, buf, len, 0600, 0, &we)) {
+    if (hpmw_write_file(spath, buf, len, 0600, 0, &we))
       sr = fail(err, HPM_SRC_IO, "cannot record the accepted catalog: %s", we.msg);
-      goto refuse;
-    }
   }
+done:
+  if (sr != HPM_SRC_OK) hpm_catalog_free(out);
   hpm_catalog_free(&stored);
-  free(old);
-  free(buf);
-  return HPM_SRC_OK;
-
-refuse:
-  hpm_catalog_free(&stored);
-  hpm_catalog_free(out);
   free(old);
   free(buf);
   return sr;
