@@ -194,7 +194,7 @@ int cmd_catalog(int argc, char **argv) {
            change == HPM_CATALOG_NEW     ? "first catalog accepted"
            : change == HPM_CATALOG_SAME ? "unchanged"
                                         : "newer than serial ",
-           change == HPM_CATALOG_NEWER ? (snprintf(t2, sizeof t2, "%llu", (unsigned long long)prev), t2) : "");
+           change == HPM_CATALOG_NEWER ? hpm_fmt_u64(prev, t2) : "");
     printf("issued %s, expires %s, %zu release(s)\n", utc(cat.issued, t1), utc(cat.expires, t2), cat.count);
     for (size_t i = 0; i < cat.count; i++) {
       const hpm_catalog_entry *e = &cat.entries[i];
