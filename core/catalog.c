@@ -20,7 +20,6 @@ static const char *const entry_known[] = {
     "digest",  "target-baseline", "sequence", "size", "sha256", "url"};
 
 static bool known(const char *name, const char *const *list, size_t n) {
-  if (hpm_has_prefix(name, INFO_PREFIX)) return true;
   for (size_t i = 0; i < n; i++)
     if (hpm_str_eq(name, list[i])) return true;
   return false;
@@ -78,7 +77,7 @@ static hpm_result parse_entry(const void *fdt, int node, const char *where, hpm_
   static const char *const classes[] = {"critical", "security", "other"};
   hpm_fdt_props ps;
   const hpm_fdt_prop *p;
-  char f[64], url[HPM_CATALOG_URL_MAX + 1];
+  char f[64];
   const char *why;
   int idx = -1;
   hpm_result r;
@@ -139,10 +138,10 @@ static hpm_result parse_entry(const void *fdt, int node, const char *where, hpm_
       ((const char *)p->val)[p->len - 1] != '\0' ||
       hpm_strnlen((const char *)p->val, (size_t)p->len) != (size_t)p->len - 1)
     return hpm_fail(diag, HPM_E_BAD_FIELD, f, "must be one non-empty string of at most 255 characters", 0, 0);
-  memcpy(url, p->val, (size_t)p->len);
-  why = hpm_catalog_url_problem(url);
+  /* p->val is now one NUL-terminated string of at most 255 characters. */
+  why = hpm_catalog_url_problem((const char *)p->val);
   if (why) return hpm_fail(diag, HPM_E_BAD_FIELD, f, "relative URL ", why, 0);
-  memcpy(e->url, url, (size_t)p->len);
+  memcpy(e->url, p->val, (size_t)p->len);
   return HPM_OK;
 }
 

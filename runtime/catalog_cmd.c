@@ -35,7 +35,9 @@ static const char catalog_usage[] =
     "Exit status: 0 ok, 1 refused (signature, expiry, rollback, size, hash),\n"
     "2 usage error, 3 I/O or network error.\n";
 
-const char *catalog_default_source(const char *opt) {
+/* The --source value if given, else $HPM_SOURCE, else NULL.  (hpm assess and
+ * hpm install also fall back to the policy's source; hpm catalog does not.) */
+static const char *catalog_default_source(const char *opt) {
   const char *env;
   if (opt) return opt;
   env = getenv("HPM_SOURCE");
@@ -54,10 +56,6 @@ static void json_str(const char *s) {
       putchar(c);
   }
   putchar('"');
-}
-
-static void hexs(const uint8_t *p, char out[65]) {
-  for (int i = 0; i < 32; i++) sprintf(out + 2 * i, "%02x", p[i]);
 }
 
 static const char *utc(uint64_t ts, char buf[32]) {
@@ -157,7 +155,7 @@ int cmd_catalog(int argc, char **argv) {
     printf(",\"expires\":%llu,\"expires_utc\":\"%s\"", (unsigned long long)cat.expires, utc(cat.expires, t));
     printf(",\"checked_at\":%llu,\"compat\":", (unsigned long long)now);
     json_str(cat.compat);
-    hexs(cat.digest, h);
+    hpm_fmt_hex(cat.digest, HPM_DIGEST_LEN, h, sizeof h);
     printf(",\"digest\":\"%s\",\"entries\":[", h);
     for (size_t i = 0; i < cat.count; i++) {
       const hpm_catalog_entry *e = &cat.entries[i];
@@ -168,15 +166,15 @@ int cmd_catalog(int argc, char **argv) {
       printf(",\"released\":%llu,\"released_utc\":\"%s\",\"version\":", (unsigned long long)e->release_time,
              utc(e->release_time, t));
       json_str(e->version);
-      hexs(e->digest, h);
+      hpm_fmt_hex(e->digest, HPM_DIGEST_LEN, h, sizeof h);
       printf(",\"svn\":%u,\"digest\":\"%s\"", e->svn, h);
       if (e->kind == HPM_KIND_HOTPATCH) {
-        hexs(e->target_baseline, h);
+        hpm_fmt_hex(e->target_baseline, HPM_DIGEST_LEN, h, sizeof h);
         printf(",\"target_baseline\":\"%s\",\"sequence\":%u", h, e->sequence);
       } else {
         printf(",\"target_baseline\":null,\"sequence\":null");
       }
-      hexs(e->file_sha256, h);
+      hpm_fmt_hex(e->file_sha256, HPM_DIGEST_LEN, h, sizeof h);
       printf(",\"size\":%llu,\"sha256\":\"%s\",\"url\":", (unsigned long long)e->size, h);
       json_str(e->url);
       printf("}");
@@ -196,7 +194,7 @@ int cmd_catalog(int argc, char **argv) {
            change == HPM_CATALOG_NEW     ? "first catalog accepted"
            : change == HPM_CATALOG_SAME ? "unchanged"
                                         : "newer than serial ",
-           change == HPM_CATALOG_NEWER ? (snprintf(t2, sizeof t2, "%llu", (unsigned long long)prev), t2) : "");
+           change == HPM_CATALOG_NEWER ? hpm_fmt_u64(prev, t2) : "");
     printf("issued %s, expires %s, %zu release(s)\n", utc(cat.issued, t1), utc(cat.expires, t2), cat.count);
     for (size_t i = 0; i < cat.count; i++) {
       const hpm_catalog_entry *e = &cat.entries[i];

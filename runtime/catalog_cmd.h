@@ -7,8 +7,4 @@
  * 3 I/O). */
 int cmd_catalog(int argc, char **argv);
 
-/* The source to use: the --source value if given, else $HPM_SOURCE, else
- * NULL (the lead wires the policy file's default in here). */
-const char *catalog_default_source(const char *opt);
-
 #endif

@@ -30,11 +30,6 @@ static hpm_src_result fail(hpm_src_err *e, hpm_src_result r, const char *fmt, ..
   return r;
 }
 
-static void hexs(const uint8_t *p, size_t n, char *out) {
-  for (size_t i = 0; i < n; i++) sprintf(out + 2 * i, "%02x", p[i]);
-  out[2 * n] = '\0';
-}
-
 /* ---- sources ------------------------------------------------------------ */
 
 hpm_src_result hpm_source_parse(const char *spec, hpm_source *src, hpm_src_err *err) {
@@ -299,7 +294,7 @@ hpm_src_result hpm_source_fetch_catalog(const hpm_source *src, const char *trust
   size_t nkeys = 0, len = 0, old_len = 0;
   uint8_t *buf = NULL, *old = NULL;
   char where[HPM_SOURCE_MAX + 64], spath[4200];
-  hpm_catalog stored;
+  hpm_catalog stored = {0}; /* freed on every path after verification, even before it is read */
   hpm_diag d;
   hpm_result r;
   hpm_src_result sr;
@@ -338,9 +333,9 @@ hpm_src_result hpm_source_fetch_catalog(const hpm_source *src, const char *trust
   }
 
   sr = ensure_dir(state_dir, err);
-  if (sr != HPM_SRC_OK) goto refuse;
+  if (sr != HPM_SRC_OK) goto done;
   sr = stored_catalog(state_dir, &old, &old_len, &stored, spath, sizeof spath, err);
-  if (sr != HPM_SRC_OK) goto refuse;
+  if (sr != HPM_SRC_OK) goto done;
   if (old) {
     if (previous_serial) *previous_serial = stored.serial;
     if (out->serial < stored.serial) {
@@ -348,7 +343,7 @@ hpm_src_result hpm_source_fetch_catalog(const hpm_source *src, const char *trust
                 "%s: catalog serial %llu is older than serial %llu this host already accepted (%s): refusing "
                 "a rollback; point --source at a current mirror",
                 where, (unsigned long long)out->serial, (unsigned long long)stored.serial, spath);
-      goto refuse;
+      goto done;
     }
     if (out->serial == stored.serial) {
       if (old_len != len || memcmp(old, buf, len) != 0) {
@@ -356,31 +351,21 @@ hpm_src_result hpm_source_fetch_catalog(const hpm_source *src, const char *trust
                   "%s: catalog serial %llu differs from the catalog with the same serial this host already "
                   "accepted (%s): refusing; a publisher must raise the serial for every change",
                   where, (unsigned long long)out->serial, spath);
-        goto refuse;
+        goto done;
       }
       if (change) *change = HPM_CATALOG_SAME;
-      hpm_catalog_free(&stored);
-      free(old);
-      free(buf);
-      return HPM_SRC_OK;
+      goto done;
     }
     if (change) *change = HPM_CATALOG_NEWER;
   }
   {
     hpmw_err we;
-    if (hpmw_write_file(spath, buf, len, 0600, 0, &we)) {
+    if (hpmw_write_file(spath, buf, len, 0600, 0, &we))
       sr = fail(err, HPM_SRC_IO, "cannot record the accepted catalog: %s", we.msg);
-      goto refuse;
-    }
   }
+done:
+  if (sr != HPM_SRC_OK) hpm_catalog_free(out);
   hpm_catalog_free(&stored);
-  free(old);
-  free(buf);
-  return HPM_SRC_OK;
-
-refuse:
-  hpm_catalog_free(&stored);
-  hpm_catalog_free(out);
   free(old);
   free(buf);
   return sr;
@@ -461,7 +446,7 @@ hpm_src_result hpm_source_fetch_entry(const hpm_source *src, const hpm_catalog_e
   hpm_src_result sr;
 
   if (why) return fail(err, HPM_SRC_REFUSED, "catalog entry %s: url '%s' %s: refusing", e->id, e->url, why);
-  hexs(e->file_sha256, 32, hex);
+  hpm_fmt_hex(e->file_sha256, 32, hex, sizeof hex);
   snprintf(cache, sizeof cache, "%s/%s", state_dir, HPM_CACHE_DIR);
   if ((sr = ensure_dir(state_dir, err)) != HPM_SRC_OK) return sr;
   if ((sr = ensure_dir(cache, err)) != HPM_SRC_OK) return sr;
@@ -552,7 +537,7 @@ hpm_src_result hpm_source_fetch_entry(const hpm_source *src, const hpm_catalog_e
     }
     if (memcmp(got, e->file_sha256, 32) != 0) {
       char gh[65];
-      hexs(got, 32, gh);
+      hpm_fmt_hex(got, 32, gh, sizeof gh);
       unlink(part);
       return fail(err, HPM_SRC_REFUSED,
                   "%s: SHA-256 %s differs from the catalog's %s for %s (field 'sha256'): file deleted; the mirror "
