@@ -14,7 +14,9 @@
 #   make hpmboot-signed    the signed image only
 #   make check-secureboot  firmware-tests/test_secureboot.py + test_measured.py
 #                          (OVMF Secure Boot build, swtpm; about 1 min)
-#   make check-boot        firmware-tests/test_boot*.py only
+#   make check-boot        pytest firmware-tests/ -k boot: test_boot*.py and every
+#                          other firmware test whose name says "boot" (coretest,
+#                          lifecycle's reboot, test_secureboot.py)
 #   make bench-boot        hpmboot.efi start -> handover (read, verify, state
 #                          write) for BENCH_BOOT_MIB (default "16 64") MiB
 #                          baselines vs a read-only pass, best of

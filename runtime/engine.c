@@ -824,11 +824,11 @@ int eng_transition(pid_t pid, eng_plan *pl, eng_report *rep) {
                       PROT_READ | PROT_WRITE, 0, 0, 0, &ret) || ret != 0))
     goto undo;
   if (mem_write(&p, pl->map_addr, pl->map_bytes, pl->map_len)) goto undo;
+  thread_count(&p); /* opens /proc/PID/stat now rather than in the pause */
   int scan = need_unmap(pl);
   for (int i = 0; i < pl->nsites && !scan; i++) scan = (pl->sites[i].flags & HPP_F_QUIESCE) != 0;
   if (scan) {
     load_vmas(&p);
-    thread_count(&p); /* opens /proc/PID/stat */
     load_start_stack(&p);
     /* the stacks are read into memory already faulted in (no page faults
      * while every thread is stopped); a larger process falls back to malloc */
@@ -848,7 +848,6 @@ int eng_transition(pid_t pid, eng_plan *pl, eng_report *rep) {
         break;
       }
   }
-  thread_count(&p); /* opens /proc/PID/stat now rather than in the pause */
   if (plan_spans(&sp, pl)) { rc = ENG_FAIL; snprintf(rep->why, sizeof rep->why, "out of memory"); goto undo_keep_rc; }
   rep->prep_us = (unsigned)(now_us() - t1);
   /* Phase 2: every thread stopped (the pause). */

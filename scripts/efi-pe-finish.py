@@ -34,21 +34,14 @@ def fail(path, msg):
     sys.exit(f"efi-pe-finish: {path}: {msg}")
 
 
-def pe_checksum(data, csum_off):
+def pe_checksum(data):
+    """The PE checksum of data, whose CheckSum field must already be zero."""
     total = 0
     n = len(data)
     padded = data + (b"\0" if n % 2 else b"")
     for (word,) in struct.iter_unpack("<H", padded):
         total += word
         total = (total & 0xFFFF) + (total >> 16)
-    # The checksum field itself counts as zero.
-    for off in (csum_off, csum_off + 2):
-        (word,) = struct.unpack_from("<H", data, off)
-        total -= word
-        if total < 0:
-            total += 0xFFFF
-        total = (total & 0xFFFF) + (total >> 16)
-    total = (total & 0xFFFF) + (total >> 16)
     return (total + n) & 0xFFFFFFFF
 
 
@@ -113,7 +106,7 @@ def main(path):
     dllch, = struct.unpack_from("<H", data, dllch_off)
     struct.pack_into("<H", data, dllch_off, dllch | NX_COMPAT)
     struct.pack_into("<I", data, csum_off, 0)
-    struct.pack_into("<I", data, csum_off, pe_checksum(bytes(data), csum_off))
+    struct.pack_into("<I", data, csum_off, pe_checksum(bytes(data)))
     with open(path, "r+b") as f:
         f.write(data)
 
