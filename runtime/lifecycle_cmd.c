@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "enroll.h"
 #include "history.h"
+#include "hpm/core.h"
 #include "policy.h"
 #include "windows.h"
 
@@ -30,15 +31,6 @@ static void err(const char *fmt, ...) {
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
   va_end(ap);
-}
-
-static void hexstr(const uint8_t *d, size_t n, char *out) {
-  static const char x[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = x[d[i] >> 4];
-    out[2 * i + 1] = x[d[i] & 15];
-  }
-  out[2 * n] = 0;
 }
 
 static void utc_text(uint64_t t, char *out, size_t n) {
@@ -347,7 +339,7 @@ static int enroll_common(int argc, char **argv, bool enroll) {
     return 1;
   }
   char e[600], hexs[2 * HPM_DIGEST_LEN + 1], why[700];
-  hexstr(rb.digest, HPM_DIGEST_LEN, hexs);
+  hpm_fmt_hex(rb.digest, HPM_DIGEST_LEN, hexs, sizeof hexs);
   enroll_state st;
   if (enroll_load(dir, &st, e, sizeof e)) {
     err("%s: %s", cmd, e);

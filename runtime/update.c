@@ -39,11 +39,6 @@ static const char *trust_dir(void) {
   return s && *s ? s : "/etc/hpm/trust";
 }
 
-static void hexs(const uint8_t *p, size_t n, char *out) {
-  for (size_t i = 0; i < n; i++) sprintf(out + 2 * i, "%02x", p[i]);
-  out[2 * n] = 0;
-}
-
 static void utc(uint64_t t, char *out, size_t n) {
   time_t tt = (time_t)t;
   struct tm tm;
@@ -329,7 +324,7 @@ static cJSON *item_json(const decide_item *it) {
   utc(e->release_time, t, sizeof t);
   cJSON_AddStringToObject(o, "released", t);
   if (e->kind == HPM_KIND_HOTPATCH) cJSON_AddNumberToObject(o, "sequence", e->sequence);
-  hexs(e->digest, HPM_DIGEST_LEN, hx);
+  hpm_fmt_hex(e->digest, HPM_DIGEST_LEN, hx, sizeof hx);
   cJSON_AddStringToObject(o, "digest", hx);
   utc(it->deadline, t, sizeof t);
   cJSON_AddStringToObject(o, "deadline", t);
@@ -361,13 +356,13 @@ static cJSON *ctx_json(const update_ctx *c, const decide_result *r) {
   cJSON_AddStringToObject(cat, "change",
                           c->change == HPM_CATALOG_NEW ? "new" : c->change == HPM_CATALOG_NEWER ? "newer" : "same");
   cJSON_AddNumberToObject(cat, "entries", (double)c->cat.count);
-  hexs(c->host.baseline, HPM_DIGEST_LEN, hx);
+  hpm_fmt_hex(c->host.baseline, HPM_DIGEST_LEN, hx, sizeof hx);
   cJSON_AddStringToObject(host, "baseline", hx);
   cJSON_AddBoolToObject(host, "baseline_listed", r->baseline_listed);
   cJSON_AddBoolToObject(host, "enrolled", c->host.enrolled);
   cJSON_AddNumberToObject(host, "hotpatch_sequence", c->host.hotpatch_seq);
   if (c->host.has_staged) {
-    hexs(c->host.staged, HPM_DIGEST_LEN, hx);
+    hpm_fmt_hex(c->host.staged, HPM_DIGEST_LEN, hx, sizeof hx);
     cJSON_AddStringToObject(host, "staged", hx);
   } else {
     cJSON_AddNullToObject(host, "staged");
@@ -380,7 +375,7 @@ static cJSON *ctx_json(const update_ctx *c, const decide_result *r) {
 
 static void print_text(const update_ctx *c, const decide_result *r) {
   char t[32], hx[2 * HPM_DIGEST_LEN + 1];
-  hexs(c->host.baseline, HPM_DIGEST_LEN, hx);
+  hpm_fmt_hex(c->host.baseline, HPM_DIGEST_LEN, hx, sizeof hx);
   utc(c->now, t, sizeof t);
   printf("assessment at %s, catalog serial %llu (%zu entries)\n", t, (unsigned long long)c->cat.serial, c->cat.count);
   printf("running baseline %.16s…%s, %s, hotpatch sequence %u%s\n", hx, r->baseline_listed ? "" : " (not in the catalog)",
