@@ -22,6 +22,7 @@
 #include "decide.h"
 #include "enroll.h"
 #include "history.h"
+#include "hpmw.h"
 #include "msg.h"
 #include "hpm/core.h"
 #include "policy.h"
@@ -46,31 +47,13 @@ static void utc(uint64_t t, char *out, size_t n) {
   if (t <= 253402300799ull && gmtime_r(&tt, &tm)) strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static uint8_t *slurp(const char *path, size_t *len, size_t max) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return NULL;
-  struct stat st;
-  uint8_t *b = NULL;
-  if (!fstat(fd, &st) && st.st_size > 0 && (uint64_t)st.st_size <= max && (b = malloc((size_t)st.st_size))) {
-    size_t got = 0;
-    while (got < (size_t)st.st_size) {
-      ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
-      if (r <= 0) break;
-      got += (size_t)r;
-    }
-    if (got != (size_t)st.st_size) { free(b); b = NULL; }
-    else *len = got;
-  }
-  close(fd);
-  return b;
-}
-
 /* Manifest of a container file, unverified: only for facts hpm itself wrote
  * or verified before (the stored hotpatch, a staged slot). */
 static int peek_manifest(const char *path, hpm_manifest *m) {
   size_t n;
-  uint8_t *b = slurp(path, &n, 1u << 30);
-  if (!b) return -1;
+  uint8_t *b;
+  hpmw_err e;
+  if (hpmw_read_file(path, 1u << 30, &b, &n, &e)) return -1;
   hpm_result r = hpm_container_parse_unverified(b, n, m, NULL);
   free(b);
   return r == HPM_OK ? 0 : -1;
