@@ -620,19 +620,11 @@ static uint64_t read_last_assessment(void) {
 }
 
 static void write_last_assessment(uint64_t t) {
-  char p[600], tmp[640];
+  char p[600], text[24];
+  hpmw_err e;
   snprintf(p, sizeof p, "%s/assessed", state_dir());
-  snprintf(tmp, sizeof tmp, "%s.tmp", p);
-  FILE *f = fopen(tmp, "we");
-  if (!f) return;
-  fprintf(f, "%llu\n", (unsigned long long)t);
-  if (fflush(f) || fsync(fileno(f))) {
-    fclose(f);
-    unlink(tmp);
-    return;
-  }
-  fclose(f);
-  if (rename(tmp, p)) unlink(tmp);
+  int n = snprintf(text, sizeof text, "%llu\n", (unsigned long long)t);
+  (void)hpmw_write_file(p, (const uint8_t *)text, (size_t)n, 0644, 0, &e);
 }
 
 void update_agent_tick(void) {
