@@ -168,10 +168,7 @@ int update_record_command(const char *event, int (*fn)(int, char **), int argc, 
   fflush(stdout);
   char res[32];
   snprintf(res, sizeof res, rc <= 1 ? "%s" : "%s (exit %d)", result_word(rc), rc);
-  hpm_policy p;
-  policy_defaults(&p);
-  p.retention_days = retention();
-  record(&p, event, ids[0] ? ids : NULL, res, rc ? (hpm_msg_last()[0] ? hpm_msg_last() : res) : NULL);
+  update_history_note(event, ids[0] ? ids : NULL, res, rc ? (hpm_msg_last()[0] ? hpm_msg_last() : res) : NULL);
   return rc;
 }
 
