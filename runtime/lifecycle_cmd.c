@@ -15,6 +15,7 @@
 #include "history.h"
 #include "hpm/core.h"
 #include "policy.h"
+#include "update.h"
 #include "windows.h"
 
 static const char *state_dir(const char *opt) {
@@ -56,19 +57,6 @@ static void print_json(cJSON *o) {
   if (s) puts(s);
   free(s);
   cJSON_Delete(o);
-}
-
-/* Records in the history; a history failure is a warning, never a failure of the operation. */
-static void record(const char *dir, const hpm_policy *p, const char *event, const char *ids, const char *result,
-                   const char *error_text) {
-  char e[1024];
-  hist *h = hist_open(dir, p->retention_days, e, sizeof e);
-  if (!h) {
-    err("warning: history not recorded: %s", e);
-    return;
-  }
-  if (hist_record(h, event, ids, result, error_text)) err("warning: history not recorded: %s", hist_error(h));
-  hist_close(h);
 }
 
 /* ---- hpm policy ---- */
@@ -383,10 +371,10 @@ static int enroll_common(int argc, char **argv, bool enroll) {
   }
   if (changed && enroll_save(dir, &st, e, sizeof e)) {
     err("%s: %s", cmd, e);
-    record(dir, &p, cmd, hexs, "failed", e);
+    update_history_record(dir, &p, cmd, hexs, "failed", e);
     return 1;
   }
-  record(dir, &p, cmd, hexs, result, rcode ? msg : NULL);
+  update_history_record(dir, &p, cmd, hexs, result, rcode ? msg : NULL);
   if (json) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "command", cmd);

@@ -61,15 +61,20 @@ static int peek_manifest(const char *path, hpm_manifest *m) {
 
 /* ---- history ------------------------------------------------------------ */
 
-static void record(const hpm_policy *p, const char *event, const char *ids, const char *result, const char *error) {
+void update_history_record(const char *dir, const hpm_policy *p, const char *event, const char *ids,
+                           const char *result, const char *error) {
   char e[1024];
-  hist *h = hist_open(state_dir(), p ? p->retention_days : 30, e, sizeof e);
+  hist *h = hist_open(dir, p ? p->retention_days : 30, e, sizeof e);
   if (!h) {
     say("warning: history not recorded: %s", e);
     return;
   }
   if (hist_record(h, event, ids, result, error)) say("warning: history not recorded: %s", hist_error(h));
   hist_close(h);
+}
+
+static void record(const hpm_policy *p, const char *event, const char *ids, const char *result, const char *error) {
+  update_history_record(state_dir(), p, event, ids, result, error);
 }
 
 static uint32_t retention(void) {
