@@ -203,7 +203,7 @@ int cmd_policy(int argc, char **argv) {
 static const char *history_usage =
     "usage: hpm history [--since DATE|DURATION] [--json] [--state-dir DIR]\n"
     "Lists what hpm did (assess, install, apply, revert, stage, reboot-request, mark-good,\n"
-    "enroll, unenroll, rollback), oldest first, from HPM_STATE_DIR/history.db.\n"
+    "enroll, unenroll, rollback, recover), oldest first, from HPM_STATE_DIR/history.db.\n"
     "  --since 2026-11-01 | \"2026-11-01 08:00\" (policy time zone) | 7d | 12h | 30m\n"
     "Entries older than [history] retention_days (default 30) are pruned.\n"
     "Exit: 0, 1 if the history cannot be read, 2 on a usage or policy file error.\n";
