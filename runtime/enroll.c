@@ -32,15 +32,6 @@ static int hex_to_digest(const char *h, uint8_t out[HPM_DIGEST_LEN]) {
   return 0;
 }
 
-static void digest_to_hex(const uint8_t d[HPM_DIGEST_LEN], char out[2 * HPM_DIGEST_LEN + 1]) {
-  static const char x[] = "0123456789abcdef";
-  for (size_t i = 0; i < HPM_DIGEST_LEN; i++) {
-    out[2 * i] = x[d[i] >> 4];
-    out[2 * i + 1] = x[d[i] & 15];
-  }
-  out[2 * HPM_DIGEST_LEN] = 0;
-}
-
 /* An EFI variable's text value (after the 4 attribute bytes; UTF-16 or
  * ASCII, NULs dropped) into out. */
 static int efivar_text(const char *name, char *out, size_t outlen) {
@@ -168,7 +159,7 @@ int enroll_save(const char *state_dir, const enroll_state *s, char *err, size_t 
   char path[600], tmp[620], hexs[2 * HPM_DIGEST_LEN + 1], body[512];
   snprintf(path, sizeof path, "%s/" ENROLL_FILE, state_dir);
   snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-  digest_to_hex(s->baseline, hexs);
+  hpm_fmt_hex(s->baseline, HPM_DIGEST_LEN, hexs, sizeof hexs);
   char svn[16] = "unknown";
   if (s->svn_known) snprintf(svn, sizeof svn, "%u", s->svn);
   int n;
@@ -223,7 +214,7 @@ enroll_verdict enroll_check(const enroll_state *s, const running_baseline *rb, c
     return ENROLL_ALREADY;
   }
   char was[2 * HPM_DIGEST_LEN + 1];
-  digest_to_hex(s->baseline, was);
+  hpm_fmt_hex(s->baseline, HPM_DIGEST_LEN, was, sizeof was);
   /* The next baseline after the one unenrolled on, if the catalog says. */
   const hpm_catalog_entry *old = cat_baseline(cat, s->baseline), *next = NULL;
   if (old)

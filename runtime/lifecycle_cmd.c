@@ -13,7 +13,9 @@
 #include "clock.h"
 #include "enroll.h"
 #include "history.h"
+#include "hpm/core.h"
 #include "policy.h"
+#include "update.h"
 #include "windows.h"
 
 static const char *state_dir(const char *opt) {
@@ -30,15 +32,6 @@ static void err(const char *fmt, ...) {
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
   va_end(ap);
-}
-
-static void hexstr(const uint8_t *d, size_t n, char *out) {
-  static const char x[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = x[d[i] >> 4];
-    out[2 * i + 1] = x[d[i] & 15];
-  }
-  out[2 * n] = 0;
 }
 
 static void utc_text(uint64_t t, char *out, size_t n) {
@@ -64,19 +57,6 @@ static void print_json(cJSON *o) {
   if (s) puts(s);
   free(s);
   cJSON_Delete(o);
-}
-
-/* Records in the history; a history failure is a warning, never a failure of the operation. */
-static void record(const char *dir, const hpm_policy *p, const char *event, const char *ids, const char *result,
-                   const char *error_text) {
-  char e[1024];
-  hist *h = hist_open(dir, p->retention_days, e, sizeof e);
-  if (!h) {
-    err("warning: history not recorded: %s", e);
-    return;
-  }
-  if (hist_record(h, event, ids, result, error_text)) err("warning: history not recorded: %s", hist_error(h));
-  hist_close(h);
 }
 
 /* ---- hpm policy ---- */
@@ -223,7 +203,7 @@ int cmd_policy(int argc, char **argv) {
 static const char *history_usage =
     "usage: hpm history [--since DATE|DURATION] [--json] [--state-dir DIR]\n"
     "Lists what hpm did (assess, install, apply, revert, stage, reboot-request, mark-good,\n"
-    "enroll, unenroll, rollback), oldest first, from HPM_STATE_DIR/history.db.\n"
+    "enroll, unenroll, rollback, recover), oldest first, from HPM_STATE_DIR/history.db.\n"
     "  --since 2026-11-01 | \"2026-11-01 08:00\" (policy time zone) | 7d | 12h | 30m\n"
     "Entries older than [history] retention_days (default 30) are pruned.\n"
     "Exit: 0, 1 if the history cannot be read, 2 on a usage or policy file error.\n";
@@ -347,7 +327,7 @@ static int enroll_common(int argc, char **argv, bool enroll) {
     return 1;
   }
   char e[600], hexs[2 * HPM_DIGEST_LEN + 1], why[700];
-  hexstr(rb.digest, HPM_DIGEST_LEN, hexs);
+  hpm_fmt_hex(rb.digest, HPM_DIGEST_LEN, hexs, sizeof hexs);
   enroll_state st;
   if (enroll_load(dir, &st, e, sizeof e)) {
     err("%s: %s", cmd, e);
@@ -391,10 +371,10 @@ static int enroll_common(int argc, char **argv, bool enroll) {
   }
   if (changed && enroll_save(dir, &st, e, sizeof e)) {
     err("%s: %s", cmd, e);
-    record(dir, &p, cmd, hexs, "failed", e);
+    update_history_record(dir, &p, cmd, hexs, "failed", e);
     return 1;
   }
-  record(dir, &p, cmd, hexs, result, rcode ? msg : NULL);
+  update_history_record(dir, &p, cmd, hexs, result, rcode ? msg : NULL);
   if (json) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "command", cmd);

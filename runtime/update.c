@@ -22,6 +22,7 @@
 #include "decide.h"
 #include "enroll.h"
 #include "history.h"
+#include "hpmw.h"
 #include "msg.h"
 #include "hpm/core.h"
 #include "policy.h"
@@ -39,11 +40,6 @@ static const char *trust_dir(void) {
   return s && *s ? s : "/etc/hpm/trust";
 }
 
-static void hexs(const uint8_t *p, size_t n, char *out) {
-  for (size_t i = 0; i < n; i++) sprintf(out + 2 * i, "%02x", p[i]);
-  out[2 * n] = 0;
-}
-
 static void utc(uint64_t t, char *out, size_t n) {
   time_t tt = (time_t)t;
   struct tm tm;
@@ -51,31 +47,13 @@ static void utc(uint64_t t, char *out, size_t n) {
   if (t <= 253402300799ull && gmtime_r(&tt, &tm)) strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static uint8_t *slurp(const char *path, size_t *len, size_t max) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return NULL;
-  struct stat st;
-  uint8_t *b = NULL;
-  if (!fstat(fd, &st) && st.st_size > 0 && (uint64_t)st.st_size <= max && (b = malloc((size_t)st.st_size))) {
-    size_t got = 0;
-    while (got < (size_t)st.st_size) {
-      ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
-      if (r <= 0) break;
-      got += (size_t)r;
-    }
-    if (got != (size_t)st.st_size) { free(b); b = NULL; }
-    else *len = got;
-  }
-  close(fd);
-  return b;
-}
-
 /* Manifest of a container file, unverified: only for facts hpm itself wrote
  * or verified before (the stored hotpatch, a staged slot). */
 static int peek_manifest(const char *path, hpm_manifest *m) {
   size_t n;
-  uint8_t *b = slurp(path, &n, 1u << 30);
-  if (!b) return -1;
+  uint8_t *b;
+  hpmw_err e;
+  if (hpmw_read_file(path, 1u << 30, &b, &n, &e)) return -1;
   hpm_result r = hpm_container_parse_unverified(b, n, m, NULL);
   free(b);
   return r == HPM_OK ? 0 : -1;
@@ -83,15 +61,20 @@ static int peek_manifest(const char *path, hpm_manifest *m) {
 
 /* ---- history ------------------------------------------------------------ */
 
-static void record(const hpm_policy *p, const char *event, const char *ids, const char *result, const char *error) {
+void update_history_record(const char *dir, const hpm_policy *p, const char *event, const char *ids,
+                           const char *result, const char *error) {
   char e[1024];
-  hist *h = hist_open(state_dir(), p ? p->retention_days : 30, e, sizeof e);
+  hist *h = hist_open(dir, p ? p->retention_days : 30, e, sizeof e);
   if (!h) {
     say("warning: history not recorded: %s", e);
     return;
   }
   if (hist_record(h, event, ids, result, error)) say("warning: history not recorded: %s", hist_error(h));
   hist_close(h);
+}
+
+static void record(const hpm_policy *p, const char *event, const char *ids, const char *result, const char *error) {
+  update_history_record(state_dir(), p, event, ids, result, error);
 }
 
 static uint32_t retention(void) {
@@ -190,10 +173,7 @@ int update_record_command(const char *event, int (*fn)(int, char **), int argc, 
   fflush(stdout);
   char res[32];
   snprintf(res, sizeof res, rc <= 1 ? "%s" : "%s (exit %d)", result_word(rc), rc);
-  hpm_policy p;
-  policy_defaults(&p);
-  p.retention_days = retention();
-  record(&p, event, ids[0] ? ids : NULL, res, rc ? (hpm_msg_last()[0] ? hpm_msg_last() : res) : NULL);
+  update_history_note(event, ids[0] ? ids : NULL, res, rc ? (hpm_msg_last()[0] ? hpm_msg_last() : res) : NULL);
   return rc;
 }
 
@@ -329,7 +309,7 @@ static cJSON *item_json(const decide_item *it) {
   utc(e->release_time, t, sizeof t);
   cJSON_AddStringToObject(o, "released", t);
   if (e->kind == HPM_KIND_HOTPATCH) cJSON_AddNumberToObject(o, "sequence", e->sequence);
-  hexs(e->digest, HPM_DIGEST_LEN, hx);
+  hpm_fmt_hex(e->digest, HPM_DIGEST_LEN, hx, sizeof hx);
   cJSON_AddStringToObject(o, "digest", hx);
   utc(it->deadline, t, sizeof t);
   cJSON_AddStringToObject(o, "deadline", t);
@@ -361,13 +341,13 @@ static cJSON *ctx_json(const update_ctx *c, const decide_result *r) {
   cJSON_AddStringToObject(cat, "change",
                           c->change == HPM_CATALOG_NEW ? "new" : c->change == HPM_CATALOG_NEWER ? "newer" : "same");
   cJSON_AddNumberToObject(cat, "entries", (double)c->cat.count);
-  hexs(c->host.baseline, HPM_DIGEST_LEN, hx);
+  hpm_fmt_hex(c->host.baseline, HPM_DIGEST_LEN, hx, sizeof hx);
   cJSON_AddStringToObject(host, "baseline", hx);
   cJSON_AddBoolToObject(host, "baseline_listed", r->baseline_listed);
   cJSON_AddBoolToObject(host, "enrolled", c->host.enrolled);
   cJSON_AddNumberToObject(host, "hotpatch_sequence", c->host.hotpatch_seq);
   if (c->host.has_staged) {
-    hexs(c->host.staged, HPM_DIGEST_LEN, hx);
+    hpm_fmt_hex(c->host.staged, HPM_DIGEST_LEN, hx, sizeof hx);
     cJSON_AddStringToObject(host, "staged", hx);
   } else {
     cJSON_AddNullToObject(host, "staged");
@@ -380,7 +360,7 @@ static cJSON *ctx_json(const update_ctx *c, const decide_result *r) {
 
 static void print_text(const update_ctx *c, const decide_result *r) {
   char t[32], hx[2 * HPM_DIGEST_LEN + 1];
-  hexs(c->host.baseline, HPM_DIGEST_LEN, hx);
+  hpm_fmt_hex(c->host.baseline, HPM_DIGEST_LEN, hx, sizeof hx);
   utc(c->now, t, sizeof t);
   printf("assessment at %s, catalog serial %llu (%zu entries)\n", t, (unsigned long long)c->cat.serial, c->cat.count);
   printf("running baseline %.16s…%s, %s, hotpatch sequence %u%s\n", hx, r->baseline_listed ? "" : " (not in the catalog)",
@@ -642,19 +622,11 @@ static uint64_t read_last_assessment(void) {
 }
 
 static void write_last_assessment(uint64_t t) {
-  char p[600], tmp[640];
+  char p[600], text[24];
+  hpmw_err e;
   snprintf(p, sizeof p, "%s/assessed", state_dir());
-  snprintf(tmp, sizeof tmp, "%s.tmp", p);
-  FILE *f = fopen(tmp, "we");
-  if (!f) return;
-  fprintf(f, "%llu\n", (unsigned long long)t);
-  if (fflush(f) || fsync(fileno(f))) {
-    fclose(f);
-    unlink(tmp);
-    return;
-  }
-  fclose(f);
-  if (rename(tmp, p)) unlink(tmp);
+  int n = snprintf(text, sizeof text, "%llu\n", (unsigned long long)t);
+  (void)hpmw_write_file(p, (const uint8_t *)text, (size_t)n, 0644, 0, &e);
 }
 
 void update_agent_tick(void) {

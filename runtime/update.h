@@ -25,6 +25,8 @@
 #define HPM_RUNTIME_UPDATE_H
 #include <stdint.h>
 
+#include "policy.h"
+
 int cmd_assess(int argc, char **argv);
 /* hpm.c's `apply` command (install runs it in a child process). */
 int hpm_cmd_apply_entry(int argc, char **argv);
@@ -41,6 +43,12 @@ void update_agent_tick(void);
  * named on the command line and, on failure, the command's last
  * diagnostic line (msg.h).  Returns the command's exit status. */
 int update_record_command(const char *event, int (*fn)(int, char **), int argc, char **argv);
+
+/* One line in the history of state directory dir, kept p->retention_days
+ * (30 without a policy); a history failure is a warning, never a failure of
+ * the operation. */
+void update_history_record(const char *dir, const hpm_policy *p, const char *event, const char *ids,
+                           const char *result, const char *error_text);
 
 /* One line in the history from inside a command (recovery). */
 void update_history_note(const char *event, const char *ids, const char *result, const char *error_text);
