@@ -151,10 +151,10 @@ check-lifecycle-pol: $(B)/runtime/hpm
 #   make check-fuzz-policy   -> $(B)/results/fuzz-policy.txt
 FUZZ_POLICY_SECONDS ?= 15
 FUZZ_POLICY_SRCS := tests/fuzz/fuzz_policy.c runtime/policy.c runtime/windows.c runtime/enroll.c
-$(B)/fuzz/fuzz_policy: $(FUZZ_POLICY_SRCS) core/strings.c $(RT_HDRS) $(CORE_HDRS) | $(DEPS_STAMP)
+$(B)/fuzz/fuzz_policy: $(FUZZ_POLICY_SRCS) core/strings.c core/util.c $(RT_HDRS) $(CORE_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CLANG) -std=gnu11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE $(RT_CFLAGS) -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all $(FUZZ_POLICY_SRCS) core/strings.c -o $@ -linih
+	  -fno-sanitize-recover=all $(FUZZ_POLICY_SRCS) core/strings.c core/util.c -o $@ -linih
 .PHONY: check-fuzz-policy
 check-fuzz-policy: $(B)/fuzz/fuzz_policy
 	@mkdir -p $(B)/results $(B)/fuzz/corpus-policy
