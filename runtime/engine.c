@@ -156,6 +156,21 @@ static int wait_stopped(proc *p, uint64_t deadline) {
   }
 }
 
+/* Has thread tid exited (a zombie or dead, or gone)?  The kernel refuses
+ * to attach to such a thread (EPERM), and it runs no code any more. */
+static int thread_exited(pid_t pid, pid_t tid) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT || errno == ESRCH;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 1;
+  buf[n] = 0;
+  const char *q = strrchr(buf, ')');
+  return q && q[1] == ' ' && (q[2] == 'Z' || q[2] == 'X');
+}
+
 /* Seize (attach without stopping) every thread not yet seized; *added new. */
 static int seize_new(proc *p, int *added) {
   char path[64];
@@ -169,7 +184,7 @@ static int seize_new(proc *p, int *added) {
     if (tid <= 0 || has_tid(p, tid)) continue;
     if (p->n == MAX_THREADS) { closedir(d); return ENG_FAIL; }
     if (ptrace(PTRACE_SEIZE, tid, 0, (void *)(long)PTRACE_O_TRACESYSGOOD) != 0) {
-      if (errno == ESRCH) continue;
+      if (errno == ESRCH || (errno == EPERM && thread_exited(p->pid, tid))) continue; /* runs no code */
       fprintf(stderr, "hpm: PTRACE_SEIZE %d: %s\n", (int)tid, strerror(errno));
       closedir(d);
       return ENG_FAIL;

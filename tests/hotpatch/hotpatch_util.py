@@ -87,8 +87,9 @@ class Workspace:
 class Target:
     """A running calc target: workers in tight loops, a sleeper, main in read()."""
 
-    def __init__(self, exe, threads=2):
-        self.p = subprocess.Popen([str(exe), str(threads), "7"], stdin=subprocess.PIPE,
+    def __init__(self, exe, threads=2, churn=False):
+        args = [str(exe), str(threads), "7"] + (["churn"] if churn else [])
+        self.p = subprocess.Popen(args, stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, text=True, bufsize=1)
         line = self.p.stdout.readline()
         assert line.startswith("ready"), line

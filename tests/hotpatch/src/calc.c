@@ -1,7 +1,10 @@
 /* Test target: worker threads call calc_a/calc_b in tight loops and check
  * every result is the base result plus VERSION*1000000 for a version 0..15;
  * a sleeper thread checks nanosleep semantics; the main thread blocks in
- * read() on stdin and answers "stats" / "quit".  SIGUSR1 is counted. */
+ * read() on stdin and answers "stats" / "quit".  SIGUSR1 is counted.
+ * A third argument "churn" adds a thread that keeps starting short-lived
+ * threads (each checks 200 pairs of results, then exits): the thread set
+ * changes while hpm stops and enumerates it. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -13,7 +16,7 @@
 #include <unistd.h>
 
 static int factor = 7;
-static atomic_ullong ok, err, ver[16], sleeps, sleep_err, usr1;
+static atomic_ullong ok, err, ver[16], sleeps, sleep_err, usr1, spawned;
 static atomic_int stop;
 
 __attribute__((noipa)) static int helper(int x) { return x * factor; }
@@ -55,6 +58,29 @@ static void *sleeper(void *arg) {
   return NULL;
 }
 
+static void *short_lived(void *arg) {
+  (void)arg;
+  for (int x = 0; x < 200; x++) {
+    check(calc_a(x), x * 3 + 1);
+    check(calc_b(x), x * 7 + 5);
+  }
+  return NULL;
+}
+
+static void *spawner(void *arg) {
+  (void)arg;
+  pthread_attr_t at;
+  pthread_attr_init(&at);
+  pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+  while (!atomic_load(&stop)) {
+    pthread_t t;
+    if (pthread_create(&t, &at, short_lived, NULL) == 0) atomic_fetch_add(&spawned, 1);
+    struct timespec req = {0, 100000};
+    nanosleep(&req, NULL);
+  }
+  return NULL;
+}
+
 static void on_usr1(int s) { (void)s; atomic_fetch_add(&usr1, 1); }
 
 int main(int argc, char **argv) {
@@ -68,8 +94,10 @@ int main(int argc, char **argv) {
   pthread_t t[64];
   if (n > 64) n = 64;
   for (int i = 0; i < n; i++) pthread_create(&t[i], NULL, worker, NULL);
-  pthread_t s;
+  pthread_t s, sp;
   pthread_create(&s, NULL, sleeper, NULL);
+  int churn = argc > 3 && !strcmp(argv[3], "churn");
+  if (churn) pthread_create(&sp, NULL, spawner, NULL);
   printf("ready %d\n", (int)getpid());
   fflush(stdout);
   char line[128];
@@ -80,9 +108,9 @@ int main(int argc, char **argv) {
     line[r] = 0;
     if (!strncmp(line, "quit", 4)) break;
     if (!strncmp(line, "stats", 5)) {
-      printf("ok=%llu err=%llu sleeps=%llu sleep_err=%llu usr1=%llu a=%d b=%d", (unsigned long long)ok,
+      printf("ok=%llu err=%llu sleeps=%llu sleep_err=%llu usr1=%llu spawned=%llu a=%d b=%d", (unsigned long long)ok,
              (unsigned long long)err, (unsigned long long)sleeps, (unsigned long long)sleep_err,
-             (unsigned long long)usr1, calc_a(1), calc_b(1));
+             (unsigned long long)usr1, (unsigned long long)spawned, calc_a(1), calc_b(1));
       for (int v = 0; v < 16; v++) printf(" v%d=%llu", v, (unsigned long long)ver[v]);
       printf("\n");
       fflush(stdout);
@@ -91,5 +119,6 @@ int main(int argc, char **argv) {
   atomic_store(&stop, 1);
   for (int i = 0; i < n; i++) pthread_join(t[i], NULL);
   pthread_join(s, NULL);
+  if (churn) pthread_join(sp, NULL);
   return 0;
 }
