@@ -29,7 +29,7 @@ $(B)/host/tools/hpm-patchgen/%.o: tools/hpm-patchgen/%.c $(RT_HDRS) | $(DEPS_STA
 
 $(B)/tools/hpm-patchgen: $(B)/host/tools/hpm-patchgen/patchgen.o $(patsubst runtime/%.c,$(B)/host/runtime/%.o,$(RT_LIB_SRCS))
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -o $@ $^ $(RT_LIBS)
+	$(CC) $(HOST_CFLAGS) -o $@ $^ $(RT_LIBS) -ldw
 
 ALL_TARGETS += $(B)/runtime/hpm $(B)/tools/hpm-patchgen
 

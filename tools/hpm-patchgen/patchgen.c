@@ -6,9 +6,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <elfutils/libdwelf.h>
 #include <gelf.h>
 #include <getopt.h>
 #include <libelf.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,26 +51,85 @@ typedef struct {
   const char *path;
   uint8_t *buf;
   size_t len;
-  Elf *elf;
+  Elf *elf;             /* the binary: code bytes, .dynsym */
   hpp_elf_info info;
+  Elf *sym;             /* whose .symtab names functions: elf, or the debug file */
+  char dbg[PATH_MAX];   /* the debug file used, or where one was looked for ("" if not) */
+  int dbg_used;
 } target_t;
 
 static void target_open(target_t *t, const char *path) {
+  memset(t, 0, sizeof *t);
   t->path = path;
   t->buf = read_file(path, &t->len);
   if (hpp_elf_info_parse(t->buf, t->len, &t->info))
     die("%s: not an x86-64 ELF with a GNU build-id note (link with --build-id)", path);
   t->elf = elf_memory((char *)t->buf, t->len);
   if (!t->elf) die("%s: %s", path, elf_errmsg(-1));
+  t->sym = t->elf;
 }
 
-/* Find a defined symbol by name in .symtab (incl. static) then .dynsym.
+/* Does e have a .symtab with at least one symbol past the null entry? */
+static int has_symtab(Elf *e) {
+  Elf_Scn *scn = NULL;
+  while ((scn = elf_nextscn(e, scn))) {
+    GElf_Shdr sh;
+    if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB && sh.sh_entsize && sh.sh_size / sh.sh_entsize > 1)
+      return 1;
+  }
+  return 0;
+}
+
+static void hex_id(char *out, const uint8_t *id, size_t n) {
+  for (size_t i = 0; i < n; i++) sprintf(out + 2 * i, "%02x", id[i]);
+  out[2 * n] = 0;
+}
+
+/*
+ * Symbols of a stripped binary come from its separate debug file (what
+ * `objcopy --only-keep-debug` writes and Debian's -dbgsym packages ship),
+ * matched by build-id: the explicit file, or else (only when the binary
+ * has no .symtab of its own) DIR/.build-id/xx/rest.debug.  Code bytes are
+ * always read from the binary itself.
+ */
+static void target_debug(target_t *t, const char *file, const char *dir) {
+  char id[2 * HPP_BUILD_ID_MAX + 1];
+  hex_id(id, t->info.build_id, t->info.build_id_len);
+  if (!file) {
+    if (has_symtab(t->elf)) return;
+    snprintf(t->dbg, sizeof t->dbg, "%s/.build-id/%.2s/%s.debug", dir, id, id + 2);
+    if (access(t->dbg, R_OK)) return; /* not there: a missing symbol says where it was looked for */
+  } else {
+    snprintf(t->dbg, sizeof t->dbg, "%s", file);
+  }
+  size_t len;
+  uint8_t *buf = read_file(t->dbg, &len);
+  Elf *e = elf_memory((char *)buf, len);
+  GElf_Ehdr eh;
+  if (!e || !gelf_getehdr(e, &eh) || eh.e_machine != EM_X86_64)
+    die("%s: not an x86-64 ELF debug file", t->dbg);
+  const void *dbg_id;
+  ssize_t n = dwelf_elf_gnu_build_id(e, &dbg_id);
+  if (n <= 0) die("%s: has no GNU build-id note, so it cannot be matched to %s", t->dbg, t->path);
+  if ((size_t)n != t->info.build_id_len || memcmp(dbg_id, t->info.build_id, (size_t)n)) {
+    char other[2 * HPP_BUILD_ID_MAX + 1];
+    hex_id(other, dbg_id, (size_t)n < HPP_BUILD_ID_MAX ? (size_t)n : HPP_BUILD_ID_MAX);
+    die("%s: build-id %s, but %s has %s: the debug file belongs to another build", t->dbg, other, t->path, id);
+  }
+  if (!has_symtab(e)) die("%s: has no symbol table (.symtab)", t->dbg);
+  t->sym = e;
+  t->dbg_used = 1;
+}
+
+/* Find a defined symbol by name in .symtab (incl. static; the debug file's
+ * for a stripped binary) then .dynsym.
  * want_func: 1 functions only, 0 anything.  Ambiguous local names fail. */
 static int target_sym(target_t *t, const char *name, int want_func, GElf_Sym *out) {
   for (int pass = 0; pass < 2; pass++) {
+    Elf *e = pass == 0 ? t->sym : t->elf;
     Elf_Scn *scn = NULL;
     int found = 0;
-    while ((scn = elf_nextscn(t->elf, scn))) {
+    while ((scn = elf_nextscn(e, scn))) {
       GElf_Shdr sh;
       if (!gelf_getshdr(scn, &sh)) continue;
       if (sh.sh_type != (pass == 0 ? SHT_SYMTAB : SHT_DYNSYM)) continue;
@@ -82,7 +143,7 @@ static int target_sym(target_t *t, const char *name, int want_func, GElf_Sym *ou
         if (want_func && ty != STT_FUNC) continue;
         if (!want_func && ty != STT_FUNC && ty != STT_OBJECT && ty != STT_TLS && ty != STT_NOTYPE) continue;
         if (ty == STT_TLS) die("%s: symbol '%s' is thread-local: not supported", t->path, name);
-        const char *nm = elf_strptr(t->elf, sh.sh_link, s.st_name);
+        const char *nm = elf_strptr(e, sh.sh_link, s.st_name);
         if (!nm || strcmp(nm, name)) continue;
         if (found && out->st_value != s.st_value)
           die("%s: symbol '%s' is ambiguous (several static definitions)", t->path, name);
@@ -121,7 +182,14 @@ static int no_direct;
 
 static void plan_function(target_t *t, const char *old, hpp_func *f, int quiesce) {
   GElf_Sym s;
-  if (target_sym(t, old, 1, &s)) die("%s: no function symbol '%s' (is the binary stripped?)", t->path, old);
+  if (target_sym(t, old, 1, &s)) {
+    if (t->dbg_used) die("%s: no function symbol '%s' in its debug file %s", t->path, old, t->dbg);
+    if (!has_symtab(t->elf))
+      die("%s: no function symbol '%s': the binary is stripped and no debug file was found%s%s "
+          "(install its debug symbols, e.g. the -dbgsym package, or pass --debug-file)",
+          t->path, old, t->dbg[0] ? " at " : "", t->dbg);
+    die("%s: no function symbol '%s'", t->path, old);
+  }
   memset(f, 0, sizeof *f);
   if (strlen(old) > HPP_NAME_MAX) die("symbol '%s' longer than %u characters", old, HPP_NAME_MAX);
   memcpy(f->name, old, strlen(old) + 1);
@@ -235,7 +303,7 @@ static void call_cb(void *c, uint64_t at, uint64_t target) {
 
 static void find_call_sites(target_t *t, callscan *cs) {
   Elf_Scn *scn = NULL;
-  while ((scn = elf_nextscn(t->elf, scn))) {
+  while ((scn = elf_nextscn(t->sym, scn))) {
     GElf_Shdr sh;
     if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || !sh.sh_entsize) continue;
     Elf_Data *d = elf_getdata(scn, NULL);
@@ -314,13 +382,19 @@ static size_t read_map(const char *path, mapent *m, size_t cap) {
 static void usage(FILE *o) {
   fprintf(o,
           "usage: hpm-patchgen --target BINARY --map FILE (--source FILE.c | --object FILE.o)\n"
-          "                    [--cc CC] [--cflags FLAGS] [--no-direct-entry] --out PAYLOAD\n"
+          "                    [--debug-file FILE | --debug-dir DIR] [--cc CC] [--cflags FLAGS]\n"
+          "                    [--no-direct-entry] --out PAYLOAD\n"
           "Build a hotpatch payload for `hpm-sign hotpatch --payload`.\n"
           "  --target  the exact binary (matched by ELF build-id) whose functions are replaced\n"
           "  --map     lines 'old_fn=new_fn [quiesce]': old_fn in the target, new_fn in the source\n"
           "  --source  replacement C source, compiled with -fPIE (extern declarations resolve\n"
           "            against the target's symbols, static ones included)\n"
           "  --object  an already compiled relocatable object (-fPIE) instead of --source\n"
+          "  --debug-file  the target's separate debug file (objcopy --only-keep-debug, a\n"
+          "            -dbgsym package): its symbol table names the functions; its build-id\n"
+          "            must equal the target's\n"
+          "  --debug-dir  where to look for it when the target is stripped:\n"
+          "            DIR/.build-id/xx/rest.debug (default /usr/lib/debug)\n"
           "  --no-direct-entry  patchable entries keep the two-jump form (entry -> pad -> new\n"
           "            code) instead of one direct jump at the entry, and direct call sites\n"
           "            are not redirected; the payload is then version 1 (readable by older hpm)\n"
@@ -330,10 +404,11 @@ static void usage(FILE *o) {
 int main(int argc, char **argv) {
   const char *tpath = NULL, *mpath = NULL, *src = NULL, *objpath = NULL, *out = NULL;
   const char *cc = getenv("CC") ? getenv("CC") : "cc", *cflags = NULL;
+  const char *dbg_file = NULL, *dbg_dir = "/usr/lib/debug";
   static const struct option opts[] = {
       {"target", 1, 0, 't'}, {"map", 1, 0, 'm'}, {"source", 1, 0, 's'}, {"object", 1, 0, 'o'},
       {"out", 1, 0, 'O'},    {"cc", 1, 0, 'c'},  {"cflags", 1, 0, 'f'}, {"help", 0, 0, 'h'},
-      {"no-direct-entry", 0, 0, 'n'},
+      {"no-direct-entry", 0, 0, 'n'}, {"debug-file", 1, 0, 'd'}, {"debug-dir", 1, 0, 'D'},
       {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -346,6 +421,8 @@ int main(int argc, char **argv) {
     case 'c': cc = optarg; break;
     case 'f': cflags = optarg; break;
     case 'n': no_direct = 1; break;
+    case 'd': dbg_file = optarg; break;
+    case 'D': dbg_dir = optarg; break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
@@ -355,6 +432,8 @@ int main(int argc, char **argv) {
 
   target_t t;
   target_open(&t, tpath);
+  target_debug(&t, dbg_file, dbg_dir);
+  if (t.dbg_used) fprintf(stderr, "%s: symbols of %s from %s\n", prog, tpath, t.dbg);
   static mapent map[HPP_MAX_FUNCS];
   size_t nmap = read_map(mpath, map, HPP_MAX_FUNCS);
   hpp_func *funcs = calloc(nmap, sizeof *funcs);
