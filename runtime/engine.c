@@ -52,6 +52,7 @@ typedef struct {
   size_t scanlen;
   int writes;
   int fault_after;
+  int spin;             /* wait_stopped may poll with sched_yield (see there) */
 } proc;
 
 static uint64_t now_us(void) {
@@ -104,23 +105,28 @@ static void note_status(proc *p, int i, int st) {
   }
 }
 
-/* How long wait_stopped polls, yielding the CPU, before it sleeps. */
+/* How long wait_stopped polls, yielding the CPU, before it sleeps; a
+ * yield that returns later than STOP_YIELD_MAX_US ends the polling. */
 #define STOP_SPIN_US 300u
+#define STOP_YIELD_MAX_US 50u
 
 /* Wait until every interrupted thread is stopped; ENG_BUSY past the deadline.
  * Collects whichever tracee reported (waitpid(-1)): one call per event
  * rather than one per thread per wake-up.
- * For the first STOP_SPIN_US it polls with sched_yield() instead of
- * sleeping: interrupted threads queued on hpm's CPU get it at once (and
- * stop as soon as they run), and hpm's CPU never goes idle, so neither a
- * stopping thread's wake-up of hpm nor a woken sleeper lands on an idle
- * CPU that must first be woken itself (tens of microseconds on a virtual
- * machine).  On 2 vCPUs with 4 busy threads this cut the stop of every
- * thread from p50 ~75 us to ~55 us (make bench-hotpatch).  Only threads
- * already interrupted are waited for, so the CPU handed over is not taken
- * by a thread that would keep running. */
+ * When nothing but the target's threads competes for the CPUs (p->spin,
+ * see spin_decide) it polls with sched_yield() for the first STOP_SPIN_US
+ * instead of sleeping: interrupted threads queued on hpm's CPU get it at
+ * once (and stop as soon as they run), and hpm's CPU never goes idle, so
+ * neither a stopping thread's wake-up of hpm nor a woken sleeper lands on
+ * an idle CPU that must first be woken itself (tens of microseconds on a
+ * virtual machine).  On 2 vCPUs with 4 busy threads this cut the stop of
+ * every thread from p50 ~75 us to ~55 us (make bench-hotpatch).  With
+ * other runnable work a yield can hand the CPU to a task that keeps it for
+ * a whole time slice, while a sleeping hpm is woken (and preempts) when a
+ * thread stops: so it sleeps then, and stops polling as soon as one yield
+ * comes back late. */
 static int wait_stopped(proc *p, uint64_t deadline) {
-  uint64_t spin_end = now_us() + STOP_SPIN_US;
+  uint64_t spin_end = p->spin ? now_us() + STOP_SPIN_US : 0;
   for (;;) {
     int st;
     pid_t r = waitpid(-1, &st, __WALL | WNOHANG);
@@ -144,6 +150,7 @@ static int wait_stopped(proc *p, uint64_t deadline) {
     if (now > deadline) return ENG_BUSY;
     if (now < spin_end) {
       sched_yield();
+      if (now_us() - now > STOP_YIELD_MAX_US) spin_end = 0; /* something else ran: sleep from now on */
       continue;
     }
     /* sleep until a tracee stops (SIGCHLD, blocked by the caller) or the deadline */
@@ -237,6 +244,27 @@ static void count_prepare(proc *p) {
     if (fstat(p->taskfd, &st) == 0 && st.st_nlink == (nlink_t)n + 2 && thread_count(p) == n) p->nlink_ok = 1;
     else n = thread_count(p);
   }
+}
+
+/*
+ * Before the pause: may wait_stopped poll?  Only if no task outside the
+ * target is runnable besides hpm: nr_running of /proc/loadavg (runnable
+ * tasks on all CPUs) minus hpm and the target's threads that are not
+ * stopped (an upper bound of those of them that are runnable) is <= 0.
+ */
+static void spin_decide(proc *p) {
+  char buf[128];
+  int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return;
+  buf[n] = 0;
+  int running = 0, total = 0;
+  if (sscanf(buf, "%*s %*s %*s %d/%d", &running, &total) != 2) return;
+  int target = 0;
+  for (int i = 0; i < p->n; i++) target += !p->t[i].stopped;
+  p->spin = running - 1 - target <= 0;
 }
 
 static void interrupt(thr *t) {
@@ -889,6 +917,7 @@ int eng_transition(pid_t pid, eng_plan *pl, eng_report *rep) {
     goto undo;
   if (mem_write(&p, pl->map_addr, pl->map_bytes, pl->map_len)) goto undo;
   count_prepare(&p); /* opens /proc/PID/stat and /proc/PID/task now rather than in the pause */
+  spin_decide(&p);
   int scan = need_unmap(pl);
   for (int i = 0; i < pl->nsites && !scan; i++) scan = (pl->sites[i].flags & HPP_F_QUIESCE) != 0;
   if (scan) {
