@@ -260,8 +260,9 @@ static int proc_match(pid_t pid, const hotpatch *h, match *out, int cap) {
   FILE *f = fopen(path, "re");
   if (!f) return 0;
   int n = 0;
-  struct { unsigned long dev, ino; } seen[64];
-  int nseen = 0;
+  /* every mapped file once, however many the process maps */
+  struct seen_file { unsigned long dev, ino; } *seen = NULL;
+  int nseen = 0, capseen = 0;
   while (fgets(line, sizeof line, f)) {
     unsigned long lo, hi, off, ino;
     unsigned maj, mnr;
@@ -270,7 +271,12 @@ static int proc_match(pid_t pid, const hotpatch *h, match *out, int cap) {
     if (file[0] != '/' || off != 0 || !ino) continue;
     int dup = 0;
     for (int i = 0; i < nseen; i++) dup |= seen[i].ino == ino && seen[i].dev == ((unsigned long)maj << 20 | mnr);
-    if (dup || nseen == 64) continue;
+    if (dup) continue;
+    if (nseen == capseen) {
+      struct seen_file *g = realloc(seen, (size_t)(capseen = capseen ? 2 * capseen : 64) * sizeof *seen);
+      if (!g) break;
+      seen = g;
+    }
     seen[nseen].dev = (unsigned long)maj << 20 | mnr;
     seen[nseen++].ino = ino;
     hpp_elf_info info;
@@ -297,6 +303,7 @@ static int proc_match(pid_t pid, const hotpatch *h, match *out, int cap) {
       if (!strcmp(file, out[i].exe) && hi > out[i].hi) out[i].hi = hi;
   }
   fclose(f);
+  free(seen);
   return n;
 }
 

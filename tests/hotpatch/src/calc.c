@@ -4,27 +4,33 @@
  * read() on stdin and answers "stats" / "quit".  SIGUSR1 is counted.
  * A third argument "churn" adds a thread that keeps starting short-lived
  * threads (each checks 200 pairs of results, then exits): the thread set
- * changes while hpm stops and enumerates it. */
+ * changes while hpm stops and enumerates it.  CALC_MAP_FILES=DIR maps every
+ * file in DIR (a process with many mapped files).  Built with
+ * -DCALC_FROM_LIB, calc_a/calc_b come from a shared library. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
-static int factor = 7;
+#ifdef CALC_FROM_LIB /* the patched functions live in libcalc.so (calcfn.c) */
+extern int factor;
+int calc_a(int x);
+int calc_b(int x);
+#else
+#define CALC_STATIC static
+#include "calcfn.c"
+#endif
+
 static atomic_ullong ok, err, ver[16], sleeps, sleep_err, usr1, spawned;
 static atomic_int stop;
-
-__attribute__((noipa)) static int helper(int x) { return x * factor; }
-__attribute__((noipa)) int calc_a(int x) {
-  volatile int k = x; /* long enough for a prologue redirection */
-  return k * 3 + 1;
-}
-__attribute__((noipa)) int calc_b(int x) { return helper(x) + 5; }
 
 static void check(long res, long base) {
   long d = res - base;
@@ -91,6 +97,16 @@ int main(int argc, char **argv) {
   sa.sa_handler = on_usr1;
   sa.sa_flags = SA_RESTART;
   sigaction(SIGUSR1, &sa, NULL);
+  const char *md = getenv("CALC_MAP_FILES");
+  DIR *dd = md ? opendir(md) : NULL;
+  for (struct dirent *e; dd && (e = readdir(dd));) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", md, e->d_name);
+    int fd = e->d_name[0] == '.' ? -1 : open(p, O_RDONLY);
+    if (fd >= 0 && mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0) == MAP_FAILED) return 3;
+    if (fd >= 0) close(fd);
+  }
+  if (dd) closedir(dd);
   pthread_t t[64];
   if (n > 64) n = 64;
   for (int i = 0; i < n; i++) pthread_create(&t[i], NULL, worker, NULL);
