@@ -18,6 +18,11 @@
 #define ENG_HDR_SIZE 64u
 #define ENG_FLAG_OFF 32u
 #define ENG_MAGIC "HPMTRAMP"
+/* header fields after the magic (little-endian u32): the hotpatch sequence
+ * of the code, where its image starts, the mapping's whole length */
+#define ENG_HDR_SEQ 8u
+#define ENG_HDR_IMAGE 12u
+#define ENG_HDR_LEN 16u
 
 typedef struct {
   char name[HPP_NAME_MAX + 1];

@@ -469,6 +469,169 @@ static int recover_all(void) {
   return bad;
 }
 
+static pid_t *pid_filter; /* --pid: only these processes */
+static int npid_filter;
+
+static void put32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+static uint32_t get32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+
+/* The site of payload function f in a process where the binary's bias is bias. */
+static void site_from_func(eng_site *s, const hpp_func *f, uint64_t bias) {
+  memset(s, 0, sizeof *s);
+  memcpy(s->name, f->name, sizeof s->name);
+  s->region = bias + f->region;
+  s->entry = bias + f->entry;
+  s->size = f->size;
+  s->len = f->region_len;
+  s->mode = f->mode;
+  s->flip_off = f->flip_off;
+  s->flags = f->flags;
+  memcpy(s->orig, f->orig, HPP_REGION_MAX);
+}
+
+/* ---- adoption: a process's hotpatch state read from its memory ----
+ * A child forked from a patched process inherits its redirected code and
+ * hpm's mappings, but hpm has no journal for it: without one, the next
+ * transition would expect original bytes and fail, and a revert would not
+ * reach it.  hpm's mappings carry a header (magic, sequence, image offset,
+ * length; docs/hotpatch-payload.md); the stored hotpatch of that sequence
+ * gives the sites, and the process's own site bytes must be exactly the
+ * redirections into that mapping before its state is journaled. */
+typedef struct { uint64_t lo, len; uint32_t seq, img_off; int committed, claimed; } hpm_vma;
+
+/* hpm's mappings in pid: anonymous executable mappings starting with its header. */
+static int find_hpm_maps(pid_t pid, hpm_vma *v, int cap) {
+  char path[64], line[1024];
+  snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+  FILE *f = fopen(path, "re");
+  if (!f) return 0;
+  int n = 0;
+  while (n < cap && fgets(line, sizeof line, f)) {
+    unsigned long lo, hi, off, ino;
+    unsigned maj, mnr;
+    char perms[8], file[512] = "";
+    int k = sscanf(line, "%lx-%lx %7s %lx %x:%x %lu %511s", &lo, &hi, perms, &off, &maj, &mnr, &ino, file);
+    if (k != 7 || ino || perms[2] != 'x') continue; /* anonymous (no name) and executable */
+    uint8_t hdr[ENG_FLAG_OFF + 1];
+    if (eng_peek(pid, lo, hdr, sizeof hdr) || memcmp(hdr, ENG_MAGIC, 8)) continue;
+    v[n] = (hpm_vma){lo, get32(hdr + ENG_HDR_LEN), get32(hdr + ENG_HDR_SEQ), get32(hdr + ENG_HDR_IMAGE),
+                     hdr[ENG_FLAG_OFF] != 0, 0};
+    if (v[n].len < hi - lo) v[n].len = hi - lo; /* written by an hpm without the length */
+    n++;
+  }
+  fclose(f);
+  return n;
+}
+
+/* Do pl's sites in pid hold the redirections into the image at img (either form)? */
+static int sites_redirect_to(const match *mt, const hpp_payload *pl, uint64_t img, eng_site *out) {
+  for (uint32_t i = 0; i < pl->func_count; i++) {
+    hpp_func f;
+    hpp_func_get(pl, i, &f);
+    eng_site *s = &out[i];
+    site_from_func(s, &f, mt->bias);
+    s->next = img + f.image_off;
+    uint8_t have[HPP_REGION_MAX], direct[HPP_REGION_MAX], hop[HPP_REGION_MAX];
+    if (eng_peek(mt->pid, s->region, have, s->len)) return 0;
+    eng_site_bytes(s, s->next, direct);
+    eng_site_bytes_hop(s, s->next, hop);
+    if (memcmp(have, direct, s->len) && memcmp(have, hop, s->len)) return 0;
+  }
+  return 1;
+}
+
+static int stored_path(char *o, size_t n, uint32_t seq);
+
+/* Journal what pid (started at start) carries of hpm's, if hpm has no
+ * journal for it.  Returns the number of binaries adopted (0: none,
+ * -1: no mapping of hpm's at all). */
+static int adopt_proc(pid_t pid, uint64_t start) {
+  char pat[600];
+  snprintf(pat, sizeof pat, "%s/procs/%d-%llu-*.state", state_dir, (int)pid, (unsigned long long)start);
+  glob_t g;
+  int journaled = glob(pat, 0, NULL, &g) == 0 && g.gl_pathc > 0;
+  if (journaled) globfree(&g);
+  if (journaled) return 0; /* known: its journal says what it carries */
+  hpm_vma v[2 * ST_MAX_MAPS];
+  int nv = find_hpm_maps(pid, v, 2 * ST_MAX_MAPS);
+  if (!nv) return -1;
+  st_proc got[8];
+  int ng = 0;
+  for (int i = 0; i < nv && ng < 8; i++) {
+    if (!v[i].committed || !v[i].seq || v[i].claimed) continue;
+    char sp[600];
+    hotpatch h;
+    memset(&h, 0, sizeof h);
+    stored_path(sp, sizeof sp, v[i].seq);
+    if (access(sp, R_OK) || hotpatch_load(sp, &h)) { free(h.buf); continue; }
+    match m[8];
+    int nm = proc_match(pid, &h, m, 8);
+    for (int k = 0; k < nm && ng < 8; k++) {
+      eng_site *sites = calloc((size_t)m[k].pl->func_count + 1, sizeof *sites);
+      if (!sites) break;
+      int j;
+      for (j = 0; j < nv; j++)
+        if (!v[j].claimed && v[j].committed && v[j].seq == v[i].seq &&
+            sites_redirect_to(&m[k], m[k].pl, v[j].lo + v[j].img_off, sites))
+          break;
+      if (j == nv) { free(sites); continue; }
+      v[j].claimed = 1;
+      st_proc *pd = &got[ng++];
+      memset(pd, 0, sizeof *pd);
+      pd->pid = pid;
+      pd->start = start;
+      snprintf(pd->exe, sizeof pd->exe, "%s", m[k].exe);
+      hex(pd->build_id, m[k].pl->build_id, m[k].pl->build_id_len);
+      pd->seq = v[j].seq;
+      snprintf(pd->id, sizeof pd->id, "%s", h.m.id);
+      /* it carries the hotpatch since it began */
+      long tck = sysconf(_SC_CLK_TCK);
+      uint64_t age_s = (uptime_ms() - start * 1000 / (uint64_t)(tck > 0 ? tck : 100)) / 1000;
+      pd->time = (uint64_t)time(NULL) - age_s;
+      pd->maps[pd->nmaps++] = (eng_map){v[j].lo, v[j].len};
+      pd->sites = sites;
+      pd->nsites = (int)m[k].pl->func_count;
+    }
+    free(h.buf);
+  }
+  /* older code inherited along (still referenced when the parent forked):
+   * journaled with the first binary, unmapped once nothing refers to it */
+  for (int i = 0; i < nv && ng; i++)
+    if (!v[i].claimed && got[0].nmaps < ST_MAX_MAPS) got[0].maps[got[0].nmaps++] = (eng_map){v[i].lo, v[i].len};
+  for (int k = 0; k < ng; k++) {
+    uint8_t bid[HPP_BUILD_ID_MAX];
+    size_t bl = strlen(got[k].build_id) / 2;
+    for (size_t b = 0; b < bl; b++) {
+      unsigned x;
+      sscanf(got[k].build_id + 2 * b, "%2x", &x);
+      bid[b] = (uint8_t)x;
+    }
+    char jp[600];
+    proc_state_path(jp, sizeof jp, pid, start, bid, "state");
+    if (st_write(jp, &got[k])) msg("%s: cannot write the journal: %s", jp, strerror(errno));
+    else msg("pid %d (%s): adopted sequence %u (%s) found in its memory (forked from a patched process)", (int)pid,
+             got[k].exe, got[k].seq, got[k].id);
+    st_free(&got[k]);
+  }
+  return ng;
+}
+
+/* Adopt every process (or every --pid) that carries hpm's code unjournaled. */
+static void adopt_all(void) {
+  DIR *d = opendir("/proc");
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    pid_t pid = (pid_t)atoi(e->d_name);
+    if (pid <= 0 || pid == getpid()) continue;
+    int ok = !npid_filter;
+    for (int i = 0; i < npid_filter; i++) ok |= pid_filter[i] == pid;
+    uint64_t start = ok ? st_starttime(pid) : 0;
+    if (start) adopt_proc(pid, start);
+  }
+  closedir(d);
+}
+
 /* ---- one process: move from its journaled state to the payload (NULL: original) ---- */
 typedef struct { unsigned pause_us, prep_us; int attempts; } proc_result;
 
@@ -480,7 +643,7 @@ static int transition_proc(const match *mt, const hotpatch *h, proc_result *pr) 
   proc_state_path(spath, sizeof spath, mt->pid, start, pl->build_id, "state");
   proc_state_path(ppath, sizeof ppath, mt->pid, start, pl->build_id, "pending");
   st_proc cur;
-  if (st_read(spath, &cur)) {
+  if (st_read(spath, &cur) && (adopt_proc(mt->pid, start) <= 0 || st_read(spath, &cur))) {
     memset(&cur, 0, sizeof cur);
     cur.pid = mt->pid;
     cur.start = start;
@@ -491,17 +654,8 @@ static int transition_proc(const match *mt, const hotpatch *h, proc_result *pr) 
   for (int i = 0; i < nnew; i++) {
     hpp_func f;
     hpp_func_get(pl, (uint32_t)i, &f);
-    eng_site *s = &sites[n++];
-    memcpy(s->name, f.name, sizeof s->name);
-    s->region = mt->bias + f.region;
-    s->entry = mt->bias + f.entry;
-    s->size = f.size;
-    s->len = f.region_len;
-    s->mode = f.mode;
-    s->flip_off = f.flip_off;
-    s->flags = f.flags;
-    memcpy(s->orig, f.orig, HPP_REGION_MAX);
-    s->next = f.image_off; /* made absolute below */
+    site_from_func(&sites[n++], &f, mt->bias);
+    sites[n - 1].next = f.image_off; /* made absolute below */
   }
   for (int i = 0; i < cur.nsites; i++) {
     int j;
@@ -544,6 +698,10 @@ static int transition_proc(const match *mt, const hotpatch *h, proc_result *pr) 
     if (!plan.map_addr) { msg("pid %d: no free address within jump range of %s", mt->pid, mt->exe); rc = ENG_FAIL; break; }
     memset(plan.map_bytes, 0, plan.map_len);
     memcpy(plan.map_bytes, ENG_MAGIC, 8);
+    /* what adoption (adopt_proc) reads back in a forked child */
+    put32(plan.map_bytes + ENG_HDR_SEQ, h ? h->m.sequence : 0);
+    put32(plan.map_bytes + ENG_HDR_IMAGE, (uint32_t)tramp);
+    put32(plan.map_bytes + ENG_HDR_LEN, (uint32_t)plan.map_len);
     uint64_t img_addr = plan.map_addr + tramp;
     for (int i = 0; i < nnew; i++) {
       hpp_func f;
@@ -620,8 +778,6 @@ static int transition_proc(const match *mt, const hotpatch *h, proc_result *pr) 
   return rc;
 }
 
-static pid_t *pid_filter;
-static int npid_filter;
 
 typedef struct { int rc; proc_result pr; } proc_outcome;
 
@@ -861,8 +1017,9 @@ static int cmd_apply(int argc, char **argv) {
   return apply_hotpatch(argv[optind], &h, 0);
 }
 
-/* Revert every journaled process to original code. */
+/* Revert every journaled (or adoptable) process to original code. */
 static int revert_all(void) {
+  adopt_all();
   char pat[600];
   snprintf(pat, sizeof pat, "%s/procs/*.state", state_dir);
   glob_t g;
@@ -937,6 +1094,13 @@ static int cmd_revert(int argc, char **argv) {
 static int cmd_list(int argc, char **argv) {
   int r = parse_opts(argc, argv, "list");
   if (r) return r;
+  /* forked children carrying a hotpatch are listed too: adopt them, unless
+   * another hpm holds the state (it adopts what it touches itself) */
+  char lp[600];
+  snprintf(lp, sizeof lp, "%s/lock", state_dir);
+  int lfd = open(lp, O_RDWR | O_CLOEXEC);
+  if (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) == 0) adopt_all();
+  if (lfd >= 0) close(lfd);
   char pat[600];
   snprintf(pat, sizeof pat, "%s/procs/*.state", state_dir);
   glob_t g;
@@ -1041,6 +1205,7 @@ static int proc_connector(void) {
 static int agent_patch_pid(const hotpatch *h, pid_t pid) {
   match m[8];
   int nm = proc_match(pid, h, m, 8), n = 0;
+  if (nm) adopt_proc(pid, st_starttime(pid)); /* a child forked from a patched process */
   for (int i = 0; i < nm; i++) {
     uint64_t start = st_starttime(pid);
     char sp[600];

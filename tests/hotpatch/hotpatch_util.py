@@ -104,13 +104,16 @@ class Target:
         assert line.startswith("ok="), f"target died or said: {line!r} (rc {self.p.poll()})"
         return {k: int(v) for k, v in (kv.split("=") for kv in line.split())}
 
+    def fork(self, d):
+        """A child of the target (a pre-forking server's worker); see Child."""
+        self.p.stdin.write(f"fork {d}\n")
+        self.p.stdin.flush()
+        line = self.p.stdout.readline()
+        assert line.startswith("child "), line
+        return Child(int(line.split()[1]), d)
+
     def version(self):
-        s = self.stats()
-        a, b = s["a"], s["b"]
-        va, ra = divmod(a, 1000000)
-        vb, rb = divmod(b, 1000000)
-        assert (ra, rb) == (4, 12), s
-        return va, vb
+        return version_of(self.stats())
 
     def close(self):
         if self.p.poll() is None:
@@ -129,3 +132,46 @@ class Target:
         assert s["sleep_err"] == 0, s
         assert self.p.poll() is None
         return s
+
+
+def version_of(s):
+    """(version of calc_a, version of calc_b) from a stats line's a= and b=."""
+    va, ra = divmod(s["a"], 1000000)
+    vb, rb = divmod(s["b"], 1000000)
+    assert (ra, rb) == (4, 12), s
+    return va, vb
+
+
+class Child:
+    """A forked calc child: one worker, stats in DIR/PID.stats every 20 ms."""
+
+    def __init__(self, pid, d):
+        self.pid = pid
+        self.path = Path(d) / f"{pid}.stats"
+
+    def stats(self, newer_than=0.0):
+        """The child's counters, from a file written after newer_than."""
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                if self.path.stat().st_mtime > newer_than:
+                    line = self.path.read_text()
+                    if line.startswith("ok="):
+                        return {k: int(v) for k, v in (kv.split("=") for kv in line.split())}
+            except FileNotFoundError:
+                pass
+            time.sleep(0.01)
+        raise AssertionError(f"child {self.pid} wrote no stats")
+
+    def version(self):
+        return version_of(self.stats(time.time()))
+
+    def stop(self):
+        os.kill(self.pid, 15)
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.01)

@@ -5,7 +5,8 @@
  * A third argument "churn" adds a thread that keeps starting short-lived
  * threads (each checks 200 pairs of results, then exits): the thread set
  * changes while hpm stops and enumerates it.  CALC_MAP_FILES=DIR maps every
- * file in DIR (a process with many mapped files).  Built with
+ * file in DIR (a process with many mapped files).  "fork DIR" on stdin
+ * starts a child (see child_main).  Built with
  * -DCALC_FROM_LIB, calc_a/calc_b come from a shared library. */
 #include <dirent.h>
 #include <errno.h>
@@ -89,6 +90,42 @@ static void *spawner(void *arg) {
 
 static void on_usr1(int s) { (void)s; atomic_fetch_add(&usr1, 1); }
 
+static void print_stats(FILE *f) {
+  fprintf(f, "ok=%llu err=%llu sleeps=%llu sleep_err=%llu usr1=%llu spawned=%llu a=%d b=%d", (unsigned long long)ok,
+          (unsigned long long)err, (unsigned long long)sleeps, (unsigned long long)sleep_err,
+          (unsigned long long)usr1, (unsigned long long)spawned, calc_a(1), calc_b(1));
+  for (int v = 0; v < 16; v++) fprintf(f, " v%d=%llu", v, (unsigned long long)ver[v]);
+  fprintf(f, "\n");
+  fflush(f);
+}
+
+/* "fork DIR": a child as a pre-forking server makes them.  It runs one
+ * worker (counters reset) and writes its stats to DIR/PID.stats every
+ * 20 ms until SIGTERM; it inherits whatever hotpatch the parent carries. */
+static volatile sig_atomic_t child_stop;
+static void on_term(int s) { (void)s; child_stop = 1; }
+static void child_main(const char *dir) {
+  signal(SIGTERM, on_term);
+  close(0);
+  atomic_store(&ok, 0);
+  atomic_store(&err, 0);
+  for (int v = 0; v < 16; v++) atomic_store(&ver[v], 0);
+  pthread_t w;
+  pthread_create(&w, NULL, worker, NULL);
+  char path[4096], tmp[4200];
+  snprintf(path, sizeof path, "%s/%d.stats", dir, (int)getpid());
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  while (!child_stop) {
+    FILE *f = fopen(tmp, "w");
+    if (f) { print_stats(f); fclose(f); rename(tmp, path); }
+    struct timespec req = {0, 20000000};
+    nanosleep(&req, NULL);
+  }
+  atomic_store(&stop, 1);
+  pthread_join(w, NULL);
+  _exit(0);
+}
+
 int main(int argc, char **argv) {
   int n = argc > 1 ? atoi(argv[1]) : 2;
   if (argc > 2) factor = atoi(argv[2]); /* keeps factor a real variable */
@@ -123,12 +160,13 @@ int main(int argc, char **argv) {
     if (r <= 0) break;
     line[r] = 0;
     if (!strncmp(line, "quit", 4)) break;
-    if (!strncmp(line, "stats", 5)) {
-      printf("ok=%llu err=%llu sleeps=%llu sleep_err=%llu usr1=%llu spawned=%llu a=%d b=%d", (unsigned long long)ok,
-             (unsigned long long)err, (unsigned long long)sleeps, (unsigned long long)sleep_err,
-             (unsigned long long)usr1, (unsigned long long)spawned, calc_a(1), calc_b(1));
-      for (int v = 0; v < 16; v++) printf(" v%d=%llu", v, (unsigned long long)ver[v]);
-      printf("\n");
+    if (!strncmp(line, "stats", 5)) print_stats(stdout);
+    if (!strncmp(line, "fork ", 5)) {
+      line[strcspn(line, "\n")] = 0;
+      signal(SIGCHLD, SIG_IGN); /* children are reaped by the kernel */
+      pid_t c = fork();
+      if (c == 0) child_main(line + 5);
+      printf("child %d\n", (int)c);
       fflush(stdout);
     }
   }
