@@ -760,6 +760,9 @@ static int transition_proc(const match *mt, const hotpatch *h, proc_result *pr) 
     if (getenv("HPM_TIMING"))
       fprintf(stderr, "hpm-timing: pid %d rc %d threads %u prep %u pause %u (stop %u write %u scan %u)\n", mt->pid,
               rc, rep.threads, rep.prep_us, rep.pause_us, rep.stop_us, rep.write_us, rep.scan_us);
+    if (rc == ENG_BUSY && attempt < 9) /* the process was released unchanged; say why it is tried again */
+      msg("pid %d (%s): attempt %d: %s; trying again in %u ms", mt->pid, mt->exe, attempt + 1,
+          rep.why[0] ? rep.why : "busy", backoff_ms);
     if (rc == ENG_OK) {
       pd.txn_addr = 0;
       for (int i = 0; i < plan.nunmap; i++) /* old code still referenced: keep it recorded */
