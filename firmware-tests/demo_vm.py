@@ -71,13 +71,19 @@ poweroff -f
 
 INIT = INIT.replace("@SETUP@", lifecycle_vm.SETUP.replace("@TAG@", "HPMDEMO"))
 
+# The guest runs on QEMU's emulated CPU (TCG, one vCPU), where stopping the
+# service's threads takes ~2-3 ms against hpm's default 5 ms pause budget
+# (tens of microseconds on hardware): under CI load every attempt could
+# overrun it.  The apply gets ten times the default budget.
+APPLY_BUDGET_US = 50000
+
 PLAN_1 = """/demo/hpm-demo-service 7070 > /tmp/svc.log 2>&1 &
 sleep 1
 ask before
 /demo/hpm-demo-client 7070 120 4 > /tmp/client.log 2>&1 &
 CLIENT=$!
 sleep 3
-run apply hpm apply /src/fix.hpm
+run apply hpm apply --budget-us @BUDGET@ /src/fix.hpm
 sleep 3
 kill -TERM $CLIENT
 wait $CLIENT; echo "HPMDEMO: rc client=$?"
@@ -89,6 +95,8 @@ run statusjson hpm status --json
 run markgood hpm mark-good
 run stage hpm stage --tries 2 /src/v2.hpm
 """
+
+PLAN_1 = PLAN_1.replace("@BUDGET@", str(APPLY_BUDGET_US))
 
 PLAN_2 = """run status hpm status
 run statusjson hpm status --json

@@ -41,8 +41,8 @@ def test_full_lifecycle(demo):
     rc = demo_vm.rcs(b1)
     answers = dict(demo_vm.lines(b1, "answer"))
     assert answers["before"].endswith("by v1 (buggy)") and "tax 19)" in answers["before"], answers
+    assert rc["apply"] == 0, demo_vm.outputs(b1, "apply")  # before the answer: its output says why
     assert answers["after"] == "total 1190 (tax 190) by v2 (hotpatched)", answers
-    assert rc["apply"] == 0, demo_vm.outputs(b1, "apply")
     assert rc["client"] == 0, demo_vm.outputs(b1, "client")
     summary = demo_vm.outputs(b1, "client")[-1]
     buggy, fixed, failed = [int(x) for x in

@@ -106,7 +106,8 @@ def main():
         console(b)
         answers = dict(demo_vm.lines(b, "answer"))
         print(f"    service answer before: {answers.get('before')}")
-        ran(b, "apply", "hpm apply fix.hpm   (while hpm-demo-client keeps 4 connections busy)")
+        ran(b, "apply", f"hpm apply --budget-us {demo_vm.APPLY_BUDGET_US} fix.hpm   (emulated CPU: 10x the default "
+                        "pause budget; hpm-demo-client keeps 4 connections busy)")
         client = demo_vm.outputs(b, "client")
         show("\n".join(client[-3:]), "      ")
         print(f"    service answer after:  {answers.get('after')}")
