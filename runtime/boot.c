@@ -6,12 +6,12 @@
  */
 #include "boot.h"
 #include "msg.h"
+#include "trust.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <glob.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,15 +28,6 @@
 #define MAX_KEYS 64
 
 
-static void json_str(FILE *f, const char *s) {
-  fputc('"', f);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-    else if (*p < 0x20 || *p >= 0x7f) fprintf(f, "\\u%04x", *p);
-    else fputc(*p, f);
-  }
-  fputc('"', f);
-}
 
 /* dir/name into out; false (and an empty string) when it does not fit. */
 static bool pjoin(char *out, size_t cap, const char *dir, const char *name) {
@@ -216,7 +207,7 @@ void hpm_boot_status_print(FILE *out, bool json) {
   if (r) {
     if (json) {
       fprintf(out, "{\"booted\":false,\"error\":");
-      json_str(out, why);
+      hpm_json_str(out, why);
       fputc('}', out);
     } else {
       fprintf(out, "boot: %s\n", why);
@@ -227,13 +218,13 @@ void hpm_boot_status_print(FILE *out, bool json) {
   const hpm_bs_slot *as = &bi.st.slots[bi.active];
   if (json) {
     fprintf(out, "{\"booted\":true,\"slot\":\"%c\",\"baseline\":\"%s\",\"version\":", a, bi.baseline_hex);
-    json_str(out, bi.version);
+    hpm_json_str(out, bi.version);
     fprintf(out, ",\"svn\":%u,\"attempt\":%u,\"marked_good\":%s,\"reason\":", bi.svn, bi.attempt,
             as->successful ? "true" : "false");
-    json_str(out, bi.reason);
+    hpm_json_str(out, bi.reason);
     fprintf(out, ",\"floor\":%u,\"state_sequence\":%llu,\"request\":", bi.st.floor,
             (unsigned long long)bi.st.sequence);
-    if (bi.request[0]) json_str(out, bi.request);
+    if (bi.request[0]) hpm_json_str(out, bi.request);
     else fputs("null", out);
     fprintf(out, ",\"pending\":{\"mark_good\":%s,\"one_shot\":", bi.markgood_present ? "true" : "false");
     if (bi.oneshot >= 0) fprintf(out, "\"%c\"", hpm_bs_slot_letter((unsigned)bi.oneshot));
@@ -243,7 +234,7 @@ void hpm_boot_status_print(FILE *out, bool json) {
     if (bi.next_slot >= 0) fprintf(out, "\"%c\"", hpm_bs_slot_letter((unsigned)bi.next_slot));
     else fputs("null", out);
     fputs(",\"reboot_reason\":", out);
-    json_str(out, bi.reboot_why);
+    hpm_json_str(out, bi.reboot_why);
     fputs(",\"slots\":[", out);
     for (unsigned i = 0; i < HPM_BS_MAX_SLOTS; i++) {
       const hpm_bs_slot *s = &bi.st.slots[i];
@@ -253,7 +244,7 @@ void hpm_boot_status_print(FILE *out, bool json) {
               "\"successful\":%s,\"svn\":%u,\"reason\":\"%s\",\"detail\":",
               i ? "," : "", hpm_bs_slot_letter(i), (int)i == bi.active ? "true" : "false", slot_state(&bi, i),
               s->priority, s->tries, s->successful ? "true" : "false", s->svn, hpm_bs_reason_to_string(s->reason));
-      if (bi.detail_text[i][0]) json_str(out, bi.detail_text[i]);
+      if (bi.detail_text[i][0]) hpm_json_str(out, bi.detail_text[i]);
       else fputs("null", out);
       fputs(",\"baseline\":", out);
       if (all_zero(s->digest, HPM_DIGEST_LEN)) fputs("null", out);
@@ -436,7 +427,7 @@ int hpm_boot_cmd_mark_good(int argc, char **argv) {
   uint32_t floor_after = probe.floor > bi.st.floor ? probe.floor : bi.st.floor; /* never lowered */
   if (o.json) {
     printf("{\"slot\":\"%c\",\"baseline\":\"%s\",\"version\":", a, bi.baseline_hex);
-    json_str(stdout, bi.version);
+    hpm_json_str(stdout, bi.version);
     printf(",\"svn\":%u,\"result\":\"requested\",\"floor_after_reboot\":%u}\n", bi.svn, floor_after);
   } else {
     printf("marked slot %c good: baseline %s (svn %u); hpmboot.efi records it at the next boot "
@@ -500,18 +491,7 @@ static hpm_result load_detached(void *ctx, const char *file, uint64_t expected, 
 }
 
 static int load_trust(const char *dir, hpm_pubkey *keys, size_t *n) {
-  char pat[600];
-  snprintf(pat, sizeof pat, "%s/*.pub", dir);
-  glob_t g;
-  *n = 0;
-  if (glob(pat, 0, NULL, &g) == 0) {
-    for (size_t i = 0; i < g.gl_pathc && *n < MAX_KEYS; i++) {
-      hpmw_err e;
-      if (hpmw_load_public(g.gl_pathv[i], &keys[*n], &e) == 0) (*n)++;
-      else msg("%s: ignored: %s", g.gl_pathv[i], e.msg);
-    }
-    globfree(&g);
-  }
+  *n = hpm_trust_load(dir, keys, MAX_KEYS);
   if (!*n) { msg("no trusted keys in %s (expected *.pub): refusing", dir); return -1; }
   return 0;
 }
@@ -758,9 +738,9 @@ int hpm_boot_cmd_stage(int argc, char **argv) {
   if ((rc = write_slot_request(&bi, &req))) goto out;
   if (o.json) {
     printf("{\"slot\":\"%c\",\"path\":", t);
-    json_str(stdout, dst);
+    hpm_json_str(stdout, dst);
     printf(",\"version\":");
-    json_str(stdout, m.version);
+    hpm_json_str(stdout, m.version);
     printf(",\"svn\":%u,\"digest\":\"%s\",\"tries\":%u,\"state_sequence\":%llu,\"reboot_required\":true,"
            "\"fallback_slot\":\"%c\"}\n", m.svn, dg, o.tries, (unsigned long long)bi.st.sequence, a);
   } else {

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "msg.h"
 #include "source.h"
 
 static const char catalog_usage[] =
@@ -44,27 +45,6 @@ static const char *catalog_default_source(const char *opt) {
   return env && *env ? env : NULL;
 }
 
-static void json_str(const char *s) {
-  putchar('"');
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\')
-      printf("\\%c", c);
-    else if (c < 0x20 || c >= 0x7f)
-      printf("\\u%04x", c);
-    else
-      putchar(c);
-  }
-  putchar('"');
-}
-
-static const char *utc(uint64_t ts, char buf[32]) {
-  time_t t = (time_t)ts;
-  struct tm tm;
-  buf[0] = '\0';
-  if (ts <= 253402300799ull && gmtime_r(&t, &tm)) strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 static const char *change_id(hpm_catalog_change c) {
   return c == HPM_CATALOG_NEW ? "new" : c == HPM_CATALOG_NEWER ? "newer" : "same";
@@ -148,24 +128,24 @@ int cmd_catalog(int argc, char **argv) {
   if (json) {
     char h[65], t[32];
     printf("{\"source\":");
-    json_str(src.base);
+    hpm_json_str(stdout, src.base);
     printf(",\"serial\":%llu,\"previous_serial\":%llu,\"change\":\"%s\"", (unsigned long long)cat.serial,
            (unsigned long long)prev, change_id(change));
-    printf(",\"issued\":%llu,\"issued_utc\":\"%s\"", (unsigned long long)cat.issued, utc(cat.issued, t));
-    printf(",\"expires\":%llu,\"expires_utc\":\"%s\"", (unsigned long long)cat.expires, utc(cat.expires, t));
+    printf(",\"issued\":%llu,\"issued_utc\":\"%s\"", (unsigned long long)cat.issued, hpm_utc(cat.issued, t));
+    printf(",\"expires\":%llu,\"expires_utc\":\"%s\"", (unsigned long long)cat.expires, hpm_utc(cat.expires, t));
     printf(",\"checked_at\":%llu,\"compat\":", (unsigned long long)now);
-    json_str(cat.compat);
+    hpm_json_str(stdout, cat.compat);
     hpm_fmt_hex(cat.digest, HPM_DIGEST_LEN, h, sizeof h);
     printf(",\"digest\":\"%s\",\"entries\":[", h);
     for (size_t i = 0; i < cat.count; i++) {
       const hpm_catalog_entry *e = &cat.entries[i];
       printf("%s{\"id\":", i ? "," : "");
-      json_str(e->id);
+      hpm_json_str(stdout, e->id);
       printf(",\"kind\":\"%s\",\"release\":\"%s\",\"classification\":\"%s\"", hpm_kind_to_string(e->kind),
              hpm_release_to_string(e->release), hpm_classification_to_string(e->classification));
       printf(",\"released\":%llu,\"released_utc\":\"%s\",\"version\":", (unsigned long long)e->release_time,
-             utc(e->release_time, t));
-      json_str(e->version);
+             hpm_utc(e->release_time, t));
+      hpm_json_str(stdout, e->version);
       hpm_fmt_hex(e->digest, HPM_DIGEST_LEN, h, sizeof h);
       printf(",\"svn\":%u,\"digest\":\"%s\"", e->svn, h);
       if (e->kind == HPM_KIND_HOTPATCH) {
@@ -176,15 +156,15 @@ int cmd_catalog(int argc, char **argv) {
       }
       hpm_fmt_hex(e->file_sha256, HPM_DIGEST_LEN, h, sizeof h);
       printf(",\"size\":%llu,\"sha256\":\"%s\",\"url\":", (unsigned long long)e->size, h);
-      json_str(e->url);
+      hpm_json_str(stdout, e->url);
       printf("}");
     }
     printf("],\"downloaded\":[");
     for (size_t i = 0; i < ndl; i++) {
       printf("%s{\"id\":", i ? "," : "");
-      json_str(downloads[i]);
+      hpm_json_str(stdout, downloads[i]);
       printf(",\"path\":");
-      json_str(paths[i]);
+      hpm_json_str(stdout, paths[i]);
       printf("}");
     }
     printf("]}\n");
@@ -195,12 +175,12 @@ int cmd_catalog(int argc, char **argv) {
            : change == HPM_CATALOG_SAME ? "unchanged"
                                         : "newer than serial ",
            change == HPM_CATALOG_NEWER ? hpm_fmt_u64(prev, t2) : "");
-    printf("issued %s, expires %s, %zu release(s)\n", utc(cat.issued, t1), utc(cat.expires, t2), cat.count);
+    printf("issued %s, expires %s, %zu release(s)\n", hpm_utc(cat.issued, t1), hpm_utc(cat.expires, t2), cat.count);
     for (size_t i = 0; i < cat.count; i++) {
       const hpm_catalog_entry *e = &cat.entries[i];
       printf("  %-20s %-8s %-9s %-8s %-16s svn %-5u released %s", e->id, hpm_kind_to_string(e->kind),
              hpm_release_to_string(e->release), hpm_classification_to_string(e->classification), e->version,
-             e->svn, utc(e->release_time, t1));
+             e->svn, hpm_utc(e->release_time, t1));
       if (e->kind == HPM_KIND_HOTPATCH) printf("  seq %u", e->sequence);
       printf("\n");
     }

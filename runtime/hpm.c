@@ -29,6 +29,7 @@
 #include "catalog_cmd.h"
 #include "engine.h"
 #include "msg.h"
+#include "trust.h"
 #include "update.h"
 #include "hpm/core.h"
 #include "hpmw.h"
@@ -98,18 +99,7 @@ static hpm_pubkey keys[64];
 static size_t nkeys;
 
 static int load_trust(void) {
-  char pat[512];
-  snprintf(pat, sizeof pat, "%s/*.pub", trust_dir);
-  glob_t g;
-  nkeys = 0;
-  if (glob(pat, 0, NULL, &g) == 0) {
-    for (size_t i = 0; i < g.gl_pathc && nkeys < 64; i++) {
-      hpmw_err e;
-      if (hpmw_load_public(g.gl_pathv[i], &keys[nkeys], &e) == 0) nkeys++;
-      else msg("%s: ignored: %s", g.gl_pathv[i], e.msg);
-    }
-    globfree(&g);
-  }
+  nkeys = hpm_trust_load(trust_dir, keys, 64);
   if (!nkeys) { msg("no trusted keys in %s (expected *.pub): refusing", trust_dir); return -1; }
   return 0;
 }
@@ -254,6 +244,16 @@ static int elf_info_cached(pid_t pid, unsigned long lo, unsigned long hi, unsign
   return bad ? -1 : 0;
 }
 
+/* The name at the end of a /proc/PID/maps line (after the inode): the
+ * rest of the line, spaces included, without the newline. */
+static void maps_name(const char *p, char *out, size_t n) {
+  while (*p == ' ' || *p == '\t') p++;
+  size_t k = strcspn(p, "\n");
+  if (k >= n) k = n - 1;
+  memcpy(out, p, k);
+  out[k] = 0;
+}
+
 static int proc_match(pid_t pid, const hotpatch *h, match *out, int cap) {
   char path[64], line[1024];
   snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
@@ -267,7 +267,9 @@ static int proc_match(pid_t pid, const hotpatch *h, match *out, int cap) {
     unsigned long lo, hi, off, ino;
     unsigned maj, mnr;
     char perms[8], file[512] = "";
-    if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu %511s", &lo, &hi, perms, &off, &maj, &mnr, &ino, file) < 7) continue;
+    int at = 0;
+    if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu%n", &lo, &hi, perms, &off, &maj, &mnr, &ino, &at) < 7) continue;
+    maps_name(line + at, file, sizeof file);
     if (file[0] != '/' || off != 0 || !ino) continue;
     int dup = 0;
     for (int i = 0; i < nseen; i++) dup |= seen[i].ino == ino && seen[i].dev == ((unsigned long)maj << 20 | mnr);
@@ -298,7 +300,9 @@ static int proc_match(pid_t pid, const hotpatch *h, match *out, int cap) {
   while (fgets(line, sizeof line, f)) {
     unsigned long lo, hi;
     char file[512] = "";
-    if (sscanf(line, "%lx-%lx %*s %*x %*s %*u %511s", &lo, &hi, file) < 2) continue;
+    int at = 0;
+    if (sscanf(line, "%lx-%lx %*s %*x %*s %*u%n", &lo, &hi, &at) < 2 || !at) continue;
+    maps_name(line + at, file, sizeof file);
     for (int i = 0; i < n; i++)
       if (!strcmp(file, out[i].exe) && hi > out[i].hi) out[i].hi = hi;
   }
@@ -998,10 +1002,12 @@ static int apply_hotpatch(const char *path, hotpatch *h, int is_revert) {
   if (host_write(&hs)) msg("cannot record the applied sequence");
   int np = patched < 4096 ? patched : 4096;
   int p50 = pct(pauses, np, 50), p99 = pct(pauses, np, 99), q50 = pct(preps, np, 50);
-  if (json)
-    printf("{\"sequence\":%u,\"id\":\"%s\",\"patched\":%d,\"failed\":%d,\"pause_us_p50\":%d,\"pause_us_p99\":%d,"
-           "\"prep_us_p50\":%d}\n", h->m.sequence, h->m.id, patched, failed, p50, p99, q50);
-  else
+  if (json) {
+    printf("{\"sequence\":%u,\"id\":", h->m.sequence);
+    hpm_json_str(stdout, h->m.id);
+    printf(",\"patched\":%d,\"failed\":%d,\"pause_us_p50\":%d,\"pause_us_p99\":%d,\"prep_us_p50\":%d}\n", patched,
+           failed, p50, p99, q50);
+  } else
     printf("%s %s (sequence %u): %d process(es) patched, %d failed\n", is_revert ? "reverted to" : "applied", h->m.id,
            h->m.sequence, patched, failed);
   return failed ? 4 : 0;
@@ -1115,16 +1121,21 @@ static int cmd_list(int argc, char **argv) {
       if (st_read(g.gl_pathv[i], &s)) continue;
       if (st_starttime(s.pid) != s.start || !s.nsites) { st_free(&s); continue; }
       if (json) {
-        printf("%s{\"pid\":%d,\"exe\":\"%s\",\"build_id\":\"%s\",\"sequence\":%u,\"id\":\"%s\",\"time\":%llu,"
-               "\"exposure_ms\":%llu,\"functions\":[", first ? "" : ",", s.pid, s.exe, s.build_id, s.seq, s.id,
-               (unsigned long long)s.time, (unsigned long long)s.exposure_ms);
+        printf("%s{\"pid\":%d,\"exe\":", first ? "" : ",", s.pid);
+        hpm_json_str(stdout, s.exe); /* any file name */
+        printf(",\"build_id\":\"%s\",\"sequence\":%u,\"id\":", s.build_id, s.seq);
+        hpm_json_str(stdout, s.id);
+        printf(",\"time\":%llu,\"exposure_ms\":%llu,\"functions\":[", (unsigned long long)s.time,
+               (unsigned long long)s.exposure_ms);
         for (int k = 0, n = 0; k < s.nsites; k++) /* call sites (mode 3) repeat their function */
-          if (s.sites[k].mode != HPP_MODE_CALL) printf("%s\"%s\"", n++ ? "," : "", s.sites[k].name);
+          if (s.sites[k].mode != HPP_MODE_CALL) {
+            if (n++) putchar(',');
+            hpm_json_str(stdout, s.sites[k].name);
+          }
         printf("]}");
       } else {
-        char tb[64];
-        time_t t = (time_t)s.time;
-        strftime(tb, sizeof tb, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+        char tb[HPM_UTC_LEN];
+        hpm_utc(s.time, tb);
         printf("pid %d %s seq %u %s since %s (exposure %llu ms):", s.pid, s.exe, s.seq, s.id, tb,
                (unsigned long long)s.exposure_ms);
         for (int k = 0; k < s.nsites; k++)
@@ -1157,8 +1168,9 @@ static int cmd_status(int argc, char **argv) {
   char bh[65] = "";
   if (!running_baseline(base, &src)) hex(bh, base, 32);
   if (json) {
-    printf("{\"hotpatch\":{\"sequence\":%u,\"id\":\"%s\",\"processes\":%d,\"pending\":%d,\"baseline\":\"%s\"},\"boot\":",
-           hs.seq, hs.id, procs, pending, bh);
+    printf("{\"hotpatch\":{\"sequence\":%u,\"id\":", hs.seq);
+    hpm_json_str(stdout, hs.id);
+    printf(",\"processes\":%d,\"pending\":%d,\"baseline\":\"%s\"},\"boot\":", procs, pending, bh);
     hpm_boot_status_print(stdout, true);
     printf("}\n");
   } else {

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "msg.h"
 #include "enroll.h"
 #include "history.h"
 #include "hpm/core.h"
@@ -32,13 +33,6 @@ static void err(const char *fmt, ...) {
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
   va_end(ap);
-}
-
-static void utc_text(uint64_t t, char *out, size_t n) {
-  time_t tt = (time_t)t;
-  struct tm tm;
-  gmtime_r(&tt, &tm);
-  strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 /* Loads the policy; prints the error and returns -1 if it is broken. */
@@ -216,7 +210,7 @@ typedef struct {
 static int print_entry(const hist_entry *e, void *ctx) {
   hist_out *o = ctx;
   char t[40];
-  utc_text(e->time, t, sizeof t);
+  hpm_utc(e->time, t);
   o->n++;
   if (o->arr) {
     cJSON *j = cJSON_CreateObject();

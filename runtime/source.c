@@ -6,7 +6,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <glob.h>
 #include <mbedtls/sha256.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +16,8 @@
 #include <unistd.h>
 
 #include "hpmw.h"
+#include "msg.h"
+#include "trust.h"
 
 #define ATTEMPTS 3
 
@@ -72,20 +73,7 @@ void hpm_source_join(const hpm_source *src, const char *rel, char *out, size_t c
 
 hpm_src_result hpm_source_load_trust(const char *trust_dir, hpm_pubkey *keys, size_t max,
                                      size_t *count, hpm_src_err *err) {
-  char pat[4200];
-  glob_t g;
-  *count = 0;
-  snprintf(pat, sizeof pat, "%s/*.pub", trust_dir);
-  if (glob(pat, 0, NULL, &g) == 0) {
-    for (size_t i = 0; i < g.gl_pathc && *count < max; i++) {
-      hpmw_err e;
-      if (hpmw_load_public(g.gl_pathv[i], &keys[*count], &e) == 0)
-        (*count)++;
-      else
-        fprintf(stderr, "hpm: %s: ignored: %s\n", g.gl_pathv[i], e.msg);
-    }
-    globfree(&g);
-  }
+  *count = hpm_trust_load(trust_dir, keys, max);
   if (!*count)
     return fail(err, HPM_SRC_IO, "no trusted keys in %s (expected *.pub release keys; set HPM_TRUST_DIR): refusing", trust_dir);
   return HPM_SRC_OK;
@@ -312,12 +300,8 @@ hpm_src_result hpm_source_fetch_catalog(const hpm_source *src, const char *trust
     r = hpm_catalog_verify(buf, len, &t, now, out, &d);
   }
   if (r == HPM_E_EXPIRED) {
-    time_t x = (time_t)out->expires, y = (time_t)now;
-    struct tm tx, ty;
-    gmtime_r(&x, &tx);
-    gmtime_r(&y, &ty);
-    strftime(a, sizeof a, "%Y-%m-%dT%H:%M:%SZ", &tx);
-    strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", &ty);
+    hpm_utc(out->expires, a);
+    hpm_utc(now, b);
     free(buf);
     return fail(err, HPM_SRC_REFUSED,
                 "%s: catalog serial %llu expired at %s (now %s): refusing a stale catalog (freeze attack or "

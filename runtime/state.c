@@ -58,12 +58,16 @@ int st_read(const char *path, st_proc *s) {
   int ended = 0, cap = 0;
   while (fgets(line, sizeof line, f)) {
     char k[32];
-    if (sscanf(line, "%31s", k) != 1) continue;
+    int kn = 0;
+    if (sscanf(line, "%31s%n", k, &kn) != 1) continue;
     unsigned long long a, b;
     int ki;
     if (!strcmp(k, "pid")) s->pid = atoi(line + 4);
     else if (!strcmp(k, "start")) s->start = strtoull(line + 6, NULL, 10);
-    else if (!strcmp(k, "exe")) sscanf(line + 4, "%255s", s->exe);
+    else if (!strcmp(k, "exe")) { /* the rest of the line: a file name may hold spaces */
+      const char *v = line + kn + (line[kn] == ' ');
+      snprintf(s->exe, sizeof s->exe, "%.*s", (int)strcspn(v, "\n"), v);
+    }
     else if (!strcmp(k, "buildid")) sscanf(line + 8, "%128s", s->build_id);
     else if (!strcmp(k, "seq")) s->seq = (uint32_t)strtoul(line + 4, NULL, 10);
     else if (!strcmp(k, "id")) { sscanf(line + 3, "%63s", s->id); if (!strcmp(s->id, "-")) s->id[0] = 0; }

@@ -40,13 +40,6 @@ static const char *trust_dir(void) {
   return s && *s ? s : "/etc/hpm/trust";
 }
 
-static void utc(uint64_t t, char *out, size_t n) {
-  time_t tt = (time_t)t;
-  struct tm tm;
-  out[0] = 0;
-  if (t <= 253402300799ull && gmtime_r(&tt, &tm)) strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* Manifest of a container file, unverified: only for facts hpm itself wrote
  * or verified before (the stored hotpatch, a staged slot). */
 static int peek_manifest(const char *path, hpm_manifest *m) {
@@ -306,12 +299,12 @@ static cJSON *item_json(const decide_item *it) {
   cJSON_AddStringToObject(o, "version", e->version);
   cJSON_AddStringToObject(o, "classification", hpm_classification_to_string(e->classification));
   cJSON_AddStringToObject(o, "release", hpm_release_to_string(e->release));
-  utc(e->release_time, t, sizeof t);
+  hpm_utc(e->release_time, t);
   cJSON_AddStringToObject(o, "released", t);
   if (e->kind == HPM_KIND_HOTPATCH) cJSON_AddNumberToObject(o, "sequence", e->sequence);
   hpm_fmt_hex(e->digest, HPM_DIGEST_LEN, hx, sizeof hx);
   cJSON_AddStringToObject(o, "digest", hx);
-  utc(it->deadline, t, sizeof t);
+  hpm_utc(it->deadline, t);
   cJSON_AddStringToObject(o, "deadline", t);
   cJSON_AddBoolToObject(o, "overdue", it->overdue);
   cJSON_AddBoolToObject(o, "required", it->required);
@@ -322,7 +315,7 @@ static cJSON *item_json(const decide_item *it) {
   cJSON_AddBoolToObject(o, "needs_reboot", it->needs_reboot);
   cJSON_AddBoolToObject(o, "reboot_now", it->reboot_now);
   if (it->reboot_at_valid) {
-    utc(it->reboot_at, t, sizeof t);
+    hpm_utc(it->reboot_at, t);
     cJSON_AddStringToObject(o, "reboot_at", t);
   } else {
     cJSON_AddNullToObject(o, "reboot_at");
@@ -336,7 +329,7 @@ static cJSON *ctx_json(const update_ctx *c, const decide_result *r) {
   cJSON *o = cJSON_CreateObject(), *cat = cJSON_AddObjectToObject(o, "catalog"),
         *host = cJSON_AddObjectToObject(o, "host"), *items = cJSON_AddArrayToObject(o, "items");
   cJSON_AddNumberToObject(cat, "serial", (double)c->cat.serial);
-  utc(c->cat.expires, t, sizeof t);
+  hpm_utc(c->cat.expires, t);
   cJSON_AddStringToObject(cat, "expires", t);
   cJSON_AddStringToObject(cat, "change",
                           c->change == HPM_CATALOG_NEW ? "new" : c->change == HPM_CATALOG_NEWER ? "newer" : "same");
@@ -352,7 +345,7 @@ static cJSON *ctx_json(const update_ctx *c, const decide_result *r) {
   } else {
     cJSON_AddNullToObject(host, "staged");
   }
-  utc(c->now, t, sizeof t);
+  hpm_utc(c->now, t);
   cJSON_AddStringToObject(o, "time", t);
   for (size_t i = 0; i < r->count; i++) cJSON_AddItemToArray(items, item_json(&r->items[i]));
   return o;
@@ -361,7 +354,7 @@ static cJSON *ctx_json(const update_ctx *c, const decide_result *r) {
 static void print_text(const update_ctx *c, const decide_result *r) {
   char t[32], hx[2 * HPM_DIGEST_LEN + 1];
   hpm_fmt_hex(c->host.baseline, HPM_DIGEST_LEN, hx, sizeof hx);
-  utc(c->now, t, sizeof t);
+  hpm_utc(c->now, t);
   printf("assessment at %s, catalog serial %llu (%zu entries)\n", t, (unsigned long long)c->cat.serial, c->cat.count);
   printf("running baseline %.16s…%s, %s, hotpatch sequence %u%s\n", hx, r->baseline_listed ? "" : " (not in the catalog)",
          c->host.enrolled ? "enrolled" : "unenrolled (baselines only)", c->host.hotpatch_seq,
@@ -374,7 +367,7 @@ static void print_text(const update_ctx *c, const decide_result *r) {
     const decide_item *it = &r->items[i];
     const hpm_catalog_entry *e = it->entry;
     char d[32];
-    utc(it->deadline, d, sizeof d);
+    hpm_utc(it->deadline, d);
     printf("  %-8s %-24s %-8s %-9s %s deadline %s%s\n", kind_word(e->kind), e->id,
            hpm_classification_to_string(e->classification), hpm_release_to_string(e->release),
            it->install_now ? "install now," : it->selected ? "pending," : "listed,", d, it->overdue ? " (overdue)" : "");
@@ -652,7 +645,7 @@ void update_agent_tick(void) {
     uint64_t last = read_last_assessment();
     next = last ? policy_next_assessment(&p, last, host_seed()) : now;
     char t[32];
-    utc(next, t, sizeof t);
+    hpm_utc(next, t);
     printf("agent: periodic assessment every %u h, next at %s\n", p.assess_interval_hours, t);
   }
   if (now < next) return;
@@ -669,7 +662,7 @@ void update_agent_tick(void) {
   write_last_assessment(now);
   next = policy_next_assessment(&p, now, host_seed());
   char t[32];
-  utc(next, t, sizeof t);
+  hpm_utc(next, t);
   printf("agent: assessment done (exit %d), next at %s\n", rc, t);
   fflush(stdout);
 }

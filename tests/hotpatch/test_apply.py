@@ -1,5 +1,6 @@
 """apply / revert / replace on real multi-threaded targets."""
 import json
+import shutil
 
 import pytest
 
@@ -57,6 +58,25 @@ def test_thread_churn(ws, state):
         assert t.version() == (0, 0)
         assert s["spawned"] - spawned0 >= 500, s  # threads really came and went meanwhile
         assert s["v1"] > 0 and s["v2"] > 0
+    finally:
+        assert t.close() == 0
+
+
+def test_any_file_name(ws, state, tmp_path):
+    """A binary whose path holds spaces, quotes and a backslash is found and
+    patched; list --json stays valid JSON and names it exactly."""
+    d = tmp_path / 'dir with "quotes" and \\ back'
+    d.mkdir()
+    exe = d / "calc pad"
+    shutil.copy(ws.target("pad"), exe)
+    h1 = ws.hotpatch([ws.payload("pad", 1)], 1)
+    t = Target(exe)
+    try:
+        ws.hpm(state, "apply", "--pid", t.pid, h1)
+        assert t.version() == (1, 1)
+        mine = [e for e in json.loads(ws.hpm(state, "list", "--json").stdout) if e["pid"] == t.pid]
+        assert mine and mine[0]["exe"] == str(exe), mine
+        assert str(exe) in ws.hpm(state, "list").stdout
     finally:
         assert t.close() == 0
 
