@@ -2,9 +2,12 @@
 inherit its hotpatch: hpm finds that state in their memory and journals it
 (adoption), so later hotpatches replace it, revert restores them and list
 shows them, as for any other process."""
+import glob
 import json
+import subprocess
+import time
 
-from hotpatch_util import Target
+from hotpatch_util import HPM, Target
 
 # five busy processes on few CPUs: stops can take longer than the default
 # budget; this test is about state, not pauses
@@ -81,3 +84,34 @@ def test_unverifiable_child_is_not_adopted(ws, state, tmp_path):
         if kid:
             kid.stop()
         assert t.close() == 0
+
+
+def test_agent_adopts_forked_children(ws, state, tmp_path):
+    """The agent's periodic rescan journals a child forked from a process it
+    patched (a fork is no exec: the rescan, not the exec event, finds it)."""
+    h1 = ws.hotpatch([ws.payload("pad", 1)], 1)
+    ws.hpm(state, "apply", h1)  # no process runs it yet: recorded for the agent
+    agent = subprocess.Popen([str(HPM), "agent"], env=ws.hpm_env(state), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    t = kid = None
+    try:
+        assert agent.stdout.readline().startswith("agent: watching")
+        t = Target(ws.target("pad"), threads=1)
+        deadline = time.time() + 5
+        while t.version() != (1, 1):
+            assert time.time() < deadline, "agent did not patch a new process"
+            time.sleep(0.02)
+        kid = t.fork(tmp_path)
+        assert kid.version() == (1, 1)
+        deadline = time.time() + 10
+        while not glob.glob(f"{state}/procs/{kid.pid}-*.state"):
+            assert time.time() < deadline, "agent did not journal the forked child"
+            time.sleep(0.05)
+    finally:
+        agent.terminate()
+        _, err = agent.communicate(timeout=5)
+        if kid:
+            kid.stop()
+        if t:
+            assert t.close() == 0
+    assert f"pid {kid.pid}" in err and "adopted sequence 1" in err, err
