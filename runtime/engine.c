@@ -105,6 +105,16 @@ static void note_status(proc *p, int i, int st) {
   }
 }
 
+/* Tracee stops arrive as SIGCHLD: blocked, so wait_stopped can wait for
+ * them with sigtimedwait (every entry point that stops threads blocks it;
+ * tests unblock it again with 0). */
+static void block_sigchld(int block) {
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(block ? SIG_BLOCK : SIG_UNBLOCK, &chld, NULL);
+}
+
 /* How long wait_stopped polls, yielding the CPU, before it sleeps; a
  * yield that returns later than STOP_YIELD_MAX_US ends the polling. */
 #define STOP_SPIN_US 300u
@@ -879,10 +889,7 @@ int eng_transition(pid_t pid, eng_plan *pl, eng_report *rep) {
   proc p;
   int rc = proc_open(&p, pid, pl->fault_after);
   if (rc) { snprintf(rep->why, sizeof rep->why, "cannot open process memory"); free(p.t); return rc; }
-  sigset_t chld;
-  sigemptyset(&chld);
-  sigaddset(&chld, SIGCHLD);
-  sigprocmask(SIG_BLOCK, &chld, NULL);
+  block_sigchld(1);
   unsigned budget = pl->budget_us ? pl->budget_us : 5000;
   long ret = 0;
   int mapped = 0, written = 0;
@@ -1066,10 +1073,7 @@ int eng_force(pid_t pid, eng_site *sites, int n, eng_map *unmap, int nunmap, eng
   proc p;
   int rc = proc_open(&p, pid, -1);
   if (rc) { free(p.t); return rc; }
-  sigset_t chld;
-  sigemptyset(&chld);
-  sigaddset(&chld, SIGCHLD);
-  sigprocmask(SIG_BLOCK, &chld, NULL);
+  block_sigchld(1);
   uint64_t t0 = now_us();
   rc = stop_all(&p, 200000);
   if (rc) goto out;

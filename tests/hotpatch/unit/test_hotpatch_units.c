@@ -478,10 +478,7 @@ static void stub_call_returns_and_restores(void **st) {
   (void)st;
   pid_t c = spawn_looper();
   assert_true(c > 0);
-  sigset_t chld;
-  sigemptyset(&chld);
-  sigaddset(&chld, SIGCHLD);
-  sigprocmask(SIG_BLOCK, &chld, NULL);
+  block_sigchld(1);
   proc p;
   assert_int_equal(proc_open(&p, c, -1), ENG_OK);
   assert_int_equal(stop_threads(&p, 1000000, 1), ENG_OK);
@@ -489,7 +486,7 @@ static void stub_call_returns_and_restores(void **st) {
   assert_int_equal(remote_syscall(&p, SYS_getpid, 0, 0, 0, 0, 0, 0, &ret), 0);
   assert_int_equal(ret, c);
   proc_close(&p);
-  sigprocmask(SIG_UNBLOCK, &chld, NULL);
+  block_sigchld(0);
   usleep(30000);
   int stt;
   assert_int_equal(waitpid(c, &stt, WNOHANG), 0); /* still looping: registers intact */
@@ -505,10 +502,7 @@ static void stub_tracer_dies_at_every_step(void **st) {
       assert_true(c > 0);
       pid_t tracer = fork();
       if (tracer == 0) {
-        sigset_t chld;
-        sigemptyset(&chld);
-        sigaddset(&chld, SIGCHLD);
-        sigprocmask(SIG_BLOCK, &chld, NULL);
+        block_sigchld(1);
         proc p;
         if (proc_open(&p, c, -1) || stop_threads(&p, 1000000, 1)) _exit(1);
         die_at = step;
@@ -569,10 +563,7 @@ static void stack_scan_sees_main_and_thread_frames(void **st) {
   assert_int_equal(read(scan_ready[0], b, 1), 1);
   assert_int_equal(read(scan_ready[0], b + 1, 1), 1);
   usleep(20000); /* both blocked in read */
-  sigset_t chld;
-  sigemptyset(&chld);
-  sigaddset(&chld, SIGCHLD);
-  sigprocmask(SIG_BLOCK, &chld, NULL);
+  block_sigchld(1);
   proc p;
   assert_int_equal(proc_open(&p, c, -1), ENG_OK);
   load_vmas(&p);
@@ -617,7 +608,7 @@ static void stack_scan_sees_main_and_thread_frames(void **st) {
   assert_int_equal(hit[1], 1);
   assert_int_equal(hit[2], 0);
   proc_close(&p);
-  sigprocmask(SIG_UNBLOCK, &chld, NULL);
+  block_sigchld(0);
   kill(c, SIGKILL);
   int cs;
   waitpid(c, &cs, 0);
