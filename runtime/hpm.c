@@ -476,8 +476,11 @@ static int recover_all(void) {
 static pid_t *pid_filter; /* --pid: only these processes */
 static int npid_filter;
 
-static void put32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
-static uint32_t get32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+/* How long a process that started at start (clock ticks after boot, /proc/PID/stat) has run, in ms. */
+static uint64_t proc_age_ms(uint64_t start) {
+  long tck = sysconf(_SC_CLK_TCK);
+  return uptime_ms() - start * 1000 / (uint64_t)(tck > 0 ? tck : 100);
+}
 
 /* The site of payload function f in a process where the binary's bias is bias. */
 static void site_from_func(eng_site *s, const hpp_func *f, uint64_t bias) {
@@ -518,7 +521,7 @@ static int find_hpm_maps(pid_t pid, hpm_vma *v, int cap) {
     if (k != 7 || ino || perms[2] != 'x') continue; /* anonymous (no name) and executable */
     uint8_t hdr[ENG_FLAG_OFF + 1];
     if (eng_peek(pid, lo, hdr, sizeof hdr) || memcmp(hdr, ENG_MAGIC, 8)) continue;
-    v[n] = (hpm_vma){lo, get32(hdr + ENG_HDR_LEN), get32(hdr + ENG_HDR_SEQ), get32(hdr + ENG_HDR_IMAGE),
+    v[n] = (hpm_vma){lo, hpp_ld32(hdr + ENG_HDR_LEN), hpp_ld32(hdr + ENG_HDR_SEQ), hpp_ld32(hdr + ENG_HDR_IMAGE),
                      hdr[ENG_FLAG_OFF] != 0, 0};
     if (v[n].len < hi - lo) v[n].len = hi - lo; /* written by an hpm without the length */
     n++;
@@ -560,6 +563,7 @@ static int adopt_proc(pid_t pid, uint64_t start) {
   int nv = find_hpm_maps(pid, v, 2 * ST_MAX_MAPS);
   if (!nv) return -1;
   st_proc got[8];
+  char jpath[8][600];
   int ng = 0;
   for (int i = 0; i < nv && ng < 8; i++) {
     if (!v[i].committed || !v[i].seq || v[i].claimed) continue;
@@ -580,6 +584,7 @@ static int adopt_proc(pid_t pid, uint64_t start) {
           break;
       if (j == nv) { free(sites); continue; }
       v[j].claimed = 1;
+      proc_state_path(jpath[ng], sizeof jpath[ng], pid, start, m[k].pl->build_id, "state");
       st_proc *pd = &got[ng++];
       memset(pd, 0, sizeof *pd);
       pd->pid = pid;
@@ -588,10 +593,7 @@ static int adopt_proc(pid_t pid, uint64_t start) {
       hex(pd->build_id, m[k].pl->build_id, m[k].pl->build_id_len);
       pd->seq = v[j].seq;
       snprintf(pd->id, sizeof pd->id, "%s", h.m.id);
-      /* it carries the hotpatch since it began */
-      long tck = sysconf(_SC_CLK_TCK);
-      uint64_t age_s = (uptime_ms() - start * 1000 / (uint64_t)(tck > 0 ? tck : 100)) / 1000;
-      pd->time = (uint64_t)time(NULL) - age_s;
+      pd->time = (uint64_t)time(NULL) - proc_age_ms(start) / 1000; /* it carries the hotpatch since it began */
       pd->maps[pd->nmaps++] = (eng_map){v[j].lo, v[j].len};
       pd->sites = sites;
       pd->nsites = (int)m[k].pl->func_count;
@@ -603,16 +605,7 @@ static int adopt_proc(pid_t pid, uint64_t start) {
   for (int i = 0; i < nv && ng; i++)
     if (!v[i].claimed && got[0].nmaps < ST_MAX_MAPS) got[0].maps[got[0].nmaps++] = (eng_map){v[i].lo, v[i].len};
   for (int k = 0; k < ng; k++) {
-    uint8_t bid[HPP_BUILD_ID_MAX];
-    size_t bl = strlen(got[k].build_id) / 2;
-    for (size_t b = 0; b < bl; b++) {
-      unsigned x;
-      sscanf(got[k].build_id + 2 * b, "%2x", &x);
-      bid[b] = (uint8_t)x;
-    }
-    char jp[600];
-    proc_state_path(jp, sizeof jp, pid, start, bid, "state");
-    if (st_write(jp, &got[k])) msg("%s: cannot write the journal: %s", jp, strerror(errno));
+    if (st_write(jpath[k], &got[k])) msg("%s: cannot write the journal: %s", jpath[k], strerror(errno));
     else msg("pid %d (%s): adopted sequence %u (%s) found in its memory (forked from a patched process)", (int)pid,
              got[k].exe, got[k].seq, got[k].id);
     st_free(&got[k]);
@@ -703,9 +696,9 @@ static int transition_proc(const match *mt, const hotpatch *h, proc_result *pr) 
     memset(plan.map_bytes, 0, plan.map_len);
     memcpy(plan.map_bytes, ENG_MAGIC, 8);
     /* what adoption (adopt_proc) reads back in a forked child */
-    put32(plan.map_bytes + ENG_HDR_SEQ, h ? h->m.sequence : 0);
-    put32(plan.map_bytes + ENG_HDR_IMAGE, (uint32_t)tramp);
-    put32(plan.map_bytes + ENG_HDR_LEN, (uint32_t)plan.map_len);
+    hpp_st32(plan.map_bytes + ENG_HDR_SEQ, h ? h->m.sequence : 0);
+    hpp_st32(plan.map_bytes + ENG_HDR_IMAGE, (uint32_t)tramp);
+    hpp_st32(plan.map_bytes + ENG_HDR_LEN, (uint32_t)plan.map_len);
     uint64_t img_addr = plan.map_addr + tramp;
     for (int i = 0; i < nnew; i++) {
       hpp_func f;
@@ -744,10 +737,7 @@ static int transition_proc(const match *mt, const hotpatch *h, proc_result *pr) 
     snprintf(pd.id, sizeof pd.id, "%s", h ? h->m.id : "");
     pd.time = (uint64_t)time(NULL);
     pd.exposure_ms = cur.exposure_ms;
-    if (!cur.nsites && h) {
-      long tck = sysconf(_SC_CLK_TCK);
-      pd.exposure_ms = uptime_ms() - start * 1000 / (uint64_t)(tck > 0 ? tck : 100);
-    }
+    if (!cur.nsites && h) pd.exposure_ms = proc_age_ms(start);
     if (h) pd.maps[pd.nmaps++] = (eng_map){plan.map_addr, plan.map_len};
     pd.sites = calloc((size_t)nnew + 1, sizeof *pd.sites);
     for (int i = 0; i < nnew; i++) pd.sites[i] = sites[i];

@@ -6,11 +6,11 @@
 #include <string.h>
 
 static uint16_t ld16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t ld32(const uint8_t *p) {
+uint32_t hpp_ld32(const uint8_t *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
-static uint64_t ld64(const uint8_t *p) { return ld32(p) | (uint64_t)ld32(p + 4) << 32; }
-static void st32(uint8_t *p, uint32_t v) {
+static uint64_t ld64(const uint8_t *p) { return hpp_ld32(p) | (uint64_t)hpp_ld32(p + 4) << 32; }
+void hpp_st32(uint8_t *p, uint32_t v) {
   for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 static void st64(uint8_t *p, uint64_t v) {
@@ -48,8 +48,8 @@ void hpp_func_get(const hpp_payload *p, uint32_t i, hpp_func *f) {
   memset(f, 0, sizeof *f);
   f->entry = ld64(e);
   f->region = ld64(e + 8);
-  f->size = ld32(e + 16);
-  f->image_off = ld32(e + 20);
+  f->size = hpp_ld32(e + 16);
+  f->image_off = hpp_ld32(e + 20);
   f->mode = e[24];
   f->region_len = e[25];
   f->flip_off = e[26];
@@ -61,7 +61,7 @@ void hpp_func_get(const hpp_payload *p, uint32_t i, hpp_func *f) {
 
 void hpp_reloc_get(const hpp_payload *p, uint32_t i, hpp_reloc *r) {
   const uint8_t *e = p->relocs + (size_t)i * HPP_RELOC_SIZE;
-  r->offset = ld32(e);
+  r->offset = hpp_ld32(e);
   r->type = e[4];
   r->base = e[5];
   r->value = (int64_t)ld64(e + 8);
@@ -71,7 +71,7 @@ static int check_func(const hpp_payload *p, const uint8_t *e, uint32_t i, char *
                       size_t detail_len) {
   hpp_func f;
   hpp_func_get(p, i, &f);
-  if (ld32(e + 28) != 0) FAIL(1, "functions/%u: reserved bytes not zero", i);
+  if (hpp_ld32(e + 28) != 0) FAIL(1, "functions/%u: reserved bytes not zero", i);
   const uint8_t *name = e + 64;
   if (name[0] == 0 || memchr(name, 0, 64) == NULL)
     FAIL(1, "functions/%u: symbol name empty or not NUL-terminated", i);
@@ -108,7 +108,7 @@ static int check_func(const hpp_payload *p, const uint8_t *e, uint32_t i, char *
     if (f.region_len != 5 || f.flip_off != 0 || f.size != 0 || f.flags != 0)
       FAIL(1, "functions/%u: call site must be 5 bytes, flip_off, size and flags 0", i);
     if (f.orig[0] != 0xe8 && f.orig[0] != 0xe9) FAIL(1, "functions/%u: call site is not call/jmp rel32", i);
-    int32_t rel = (int32_t)ld32(f.orig + 1);
+    int32_t rel = (int32_t)hpp_ld32(f.orig + 1);
     if (f.region + 5 + (uint64_t)(int64_t)rel != f.entry)
       FAIL(1, "functions/%u: call site target is not its entry field", i);
   } else {
@@ -123,17 +123,17 @@ hpp_result hpp_parse(const uint8_t *buf, size_t len, hpp_payload *p, char *detai
   memset(p, 0, sizeof *p);
   if (!buf || len < HPP_HEADER_SIZE) FAIL(HPP_E_TRUNCATED, "header: %zu bytes, need %u", len, HPP_HEADER_SIZE);
   if (memcmp(buf, HPP_MAGIC, HPP_MAGIC_LEN) != 0) FAIL(HPP_E_MAGIC, "header.magic: not a hotpatch payload");
-  p->version = ld32(buf + 8);
+  p->version = hpp_ld32(buf + 8);
   if (p->version < 1 || p->version > HPP_VERSION)
     FAIL(HPP_E_VERSION, "header.version: %u (this hpm reads 1..%u)", p->version, HPP_VERSION);
-  if (ld32(buf + 12) != HPP_HEADER_SIZE) FAIL(HPP_E_HEADER, "header.header_size");
-  if (ld32(buf + 16) != 0) FAIL(HPP_E_HEADER, "header.flags: unknown flags");
+  if (hpp_ld32(buf + 12) != HPP_HEADER_SIZE) FAIL(HPP_E_HEADER, "header.header_size");
+  if (hpp_ld32(buf + 16) != 0) FAIL(HPP_E_HEADER, "header.flags: unknown flags");
   if (!all_zero(buf + 40, 8)) FAIL(HPP_E_HEADER, "header.reserved: not zero");
-  p->build_id_len = ld32(buf + 20);
-  p->func_count = ld32(buf + 24);
-  p->reloc_count = ld32(buf + 28);
-  p->image_size = ld32(buf + 32);
-  p->data_off = ld32(buf + 36);
+  p->build_id_len = hpp_ld32(buf + 20);
+  p->func_count = hpp_ld32(buf + 24);
+  p->reloc_count = hpp_ld32(buf + 28);
+  p->image_size = hpp_ld32(buf + 32);
+  p->data_off = hpp_ld32(buf + 36);
   if (p->build_id_len < 1 || p->build_id_len > HPP_BUILD_ID_MAX)
     FAIL(HPP_E_HEADER, "header.build_id_len: %u outside 1..64", p->build_id_len);
   if (!all_zero(buf + 48 + p->build_id_len, HPP_BUILD_ID_MAX - p->build_id_len))
@@ -202,13 +202,13 @@ hpp_result hpp_parse(const uint8_t *buf, size_t len, hpp_payload *p, char *detai
 void hpp_put_header(uint8_t *out, const hpp_payload *p) {
   memset(out, 0, HPP_HEADER_SIZE);
   memcpy(out, HPP_MAGIC, HPP_MAGIC_LEN);
-  st32(out + 8, p->version ? p->version : HPP_VERSION);
-  st32(out + 12, HPP_HEADER_SIZE);
-  st32(out + 20, p->build_id_len);
-  st32(out + 24, p->func_count);
-  st32(out + 28, p->reloc_count);
-  st32(out + 32, p->image_size);
-  st32(out + 36, p->data_off);
+  hpp_st32(out + 8, p->version ? p->version : HPP_VERSION);
+  hpp_st32(out + 12, HPP_HEADER_SIZE);
+  hpp_st32(out + 20, p->build_id_len);
+  hpp_st32(out + 24, p->func_count);
+  hpp_st32(out + 28, p->reloc_count);
+  hpp_st32(out + 32, p->image_size);
+  hpp_st32(out + 36, p->data_off);
   memcpy(out + 48, p->build_id, p->build_id_len);
 }
 
@@ -216,8 +216,8 @@ void hpp_put_func(uint8_t *out, const hpp_func *f) {
   memset(out, 0, HPP_FUNC_SIZE);
   st64(out, f->entry);
   st64(out + 8, f->region);
-  st32(out + 16, f->size);
-  st32(out + 20, f->image_off);
+  hpp_st32(out + 16, f->size);
+  hpp_st32(out + 20, f->image_off);
   out[24] = f->mode;
   out[25] = f->region_len;
   out[26] = f->flip_off;
@@ -229,7 +229,7 @@ void hpp_put_func(uint8_t *out, const hpp_func *f) {
 
 void hpp_put_reloc(uint8_t *out, const hpp_reloc *r) {
   memset(out, 0, HPP_RELOC_SIZE);
-  st32(out, r->offset);
+  hpp_st32(out, r->offset);
   out[4] = r->type;
   out[5] = r->base;
   st64(out + 8, (uint64_t)r->value);
@@ -251,7 +251,7 @@ int hpp_elf_info_parse(const uint8_t *buf, size_t len, hpp_elf_info *out) {
   int have_load = 0;
   for (uint16_t i = 0; i < phnum; i++) {
     const uint8_t *ph = buf + phoff + (size_t)i * phentsize;
-    uint32_t pt = ld32(ph);
+    uint32_t pt = hpp_ld32(ph);
     uint64_t off = ld64(ph + 8), vaddr = ld64(ph + 16), filesz = ld64(ph + 32), align = ld64(ph + 48);
     if (pt == 1 /* PT_LOAD */) {
       if (off < low_off) {
@@ -266,7 +266,7 @@ int hpp_elf_info_parse(const uint8_t *buf, size_t len, hpp_elf_info *out) {
       const uint8_t *n = buf + off;
       uint64_t left = filesz;
       while (left >= 12) {
-        uint32_t namesz = ld32(n), descsz = ld32(n + 4), ntype = ld32(n + 8);
+        uint32_t namesz = hpp_ld32(n), descsz = hpp_ld32(n + 4), ntype = hpp_ld32(n + 8);
         uint64_t nsz = ((uint64_t)namesz + a - 1) & ~(a - 1);
         uint64_t dsz = ((uint64_t)descsz + a - 1) & ~(a - 1);
         if (nsz > left - 12 || dsz > left - 12 - nsz) break;

@@ -93,6 +93,11 @@ void hpp_func_get(const hpp_payload *p, uint32_t i, hpp_func *f);
 void hpp_reloc_get(const hpp_payload *p, uint32_t i, hpp_reloc *r);
 
 /* Encoders for the builder. */
+/* Little-endian 32-bit load and store (the payload's byte order; also hpm's
+ * transition-mapping header). */
+uint32_t hpp_ld32(const uint8_t *p);
+void hpp_st32(uint8_t *p, uint32_t v);
+
 void hpp_put_header(uint8_t *out, const hpp_payload *p);
 void hpp_put_func(uint8_t *out, const hpp_func *f);
 void hpp_put_reloc(uint8_t *out, const hpp_reloc *r);
