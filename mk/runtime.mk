@@ -27,9 +27,9 @@ $(B)/host/tools/hpm-patchgen/%.o: tools/hpm-patchgen/%.c $(RT_HDRS) | $(DEPS_STA
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) $(RT_CFLAGS) -c $< -o $@
 
-$(B)/tools/hpm-patchgen: $(B)/host/tools/hpm-patchgen/patchgen.o $(patsubst runtime/%.c,$(B)/host/runtime/%.o,$(RT_LIB_SRCS))
+$(B)/tools/hpm-patchgen: $(B)/host/tools/hpm-patchgen/patchgen.o $(patsubst runtime/%.c,$(B)/host/runtime/%.o,$(RT_LIB_SRCS)) $(B)/host/libhpmcore.a
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -o $@ $^ $(RT_LIBS) -ldw
+	$(CC) $(HOST_CFLAGS) -o $@ $(filter %.o,$^) $(B)/host/libhpmcore.a $(RT_LIBS) -ldw
 
 ALL_TARGETS += $(B)/runtime/hpm $(B)/tools/hpm-patchgen
 

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hpm/core.h"
 #include "payload.h"
 #include "x86.h"
 
@@ -80,11 +81,6 @@ static int has_symtab(Elf *e) {
   return 0;
 }
 
-static void hex_id(char *out, const uint8_t *id, size_t n) {
-  for (size_t i = 0; i < n; i++) sprintf(out + 2 * i, "%02x", id[i]);
-  out[2 * n] = 0;
-}
-
 /*
  * Symbols of a stripped binary come from its separate debug file (what
  * `objcopy --only-keep-debug` writes and Debian's -dbgsym packages ship),
@@ -94,7 +90,7 @@ static void hex_id(char *out, const uint8_t *id, size_t n) {
  */
 static void target_debug(target_t *t, const char *file, const char *dir) {
   char id[2 * HPP_BUILD_ID_MAX + 1];
-  hex_id(id, t->info.build_id, t->info.build_id_len);
+  hpm_fmt_hex(t->info.build_id, t->info.build_id_len, id, sizeof id);
   if (!file) {
     if (has_symtab(t->elf)) return;
     snprintf(t->dbg, sizeof t->dbg, "%s/.build-id/%.2s/%s.debug", dir, id, id + 2);
@@ -113,7 +109,7 @@ static void target_debug(target_t *t, const char *file, const char *dir) {
   if (n <= 0) die("%s: has no GNU build-id note, so it cannot be matched to %s", t->dbg, t->path);
   if ((size_t)n != t->info.build_id_len || memcmp(dbg_id, t->info.build_id, (size_t)n)) {
     char other[2 * HPP_BUILD_ID_MAX + 1];
-    hex_id(other, dbg_id, (size_t)n < HPP_BUILD_ID_MAX ? (size_t)n : HPP_BUILD_ID_MAX);
+    hpm_fmt_hex(dbg_id, (size_t)n < HPP_BUILD_ID_MAX ? (size_t)n : HPP_BUILD_ID_MAX, other, sizeof other);
     die("%s: build-id %s, but %s has %s: the debug file belongs to another build", t->dbg, other, t->path, id);
   }
   if (!has_symtab(e)) die("%s: has no symbol table (.symtab)", t->dbg);
