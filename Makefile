@@ -28,9 +28,11 @@ $(DEPS_STAMP): scripts/deps.sh
 deps: $(DEPS_STAMP)
 
 include mk/core.mk
+include mk/host.mk
 include mk/efi.mk
 include mk/hpmboot.mk
 include mk/tools.mk
+include mk/patchgen.mk
 include mk/runtime.mk
 include mk/tests.mk
 include mk/fuzz.mk

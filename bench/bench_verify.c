@@ -49,7 +49,7 @@ static int fixed_entropy(void *ctx, unsigned char *out, size_t len) {
 /* The same P-256 key on every run (a benchmark key, trusted nowhere). */
 static void bench_key(mbedtls_pk_context *pk, hpm_pubkey *pub) {
   mbedtls_ctr_drbg_context drbg;
-  hpmw_err e;
+  hpmh_status e;
   mbedtls_ctr_drbg_init(&drbg);
   mbedtls_pk_init(pk);
   if (mbedtls_ctr_drbg_seed(&drbg, fixed_entropy, NULL, (const unsigned char *)"hpm bench", 9) ||
@@ -58,7 +58,7 @@ static void bench_key(mbedtls_pk_context *pk, hpm_pubkey *pub) {
                           &drbg))
     die("key", "generation failed");
   mbedtls_ctr_drbg_free(&drbg);
-  if (hpmw_public_of(pk, pub, &e)) die("key", e.msg);
+  if (hpmh_public_of(pk, pub, &e)) die("key", e.detail);
 }
 
 static double now(void) {
@@ -75,7 +75,7 @@ static int cmd_make(const char *dir, size_t mib) {
   char path[4096];
   mbedtls_pk_context pk;
   hpm_pubkey pub;
-  hpmw_err e;
+  hpmh_status e;
   static const char cmdline[] = "console=ttyS0 quiet";
 
   if (!payload) die("payload", "out of memory");
@@ -88,7 +88,7 @@ static int cmd_make(const char *dir, size_t mib) {
     memcpy(payload + i, &v, 8);
   }
   snprintf(path, sizeof path, "%s/payload.bin", dir);
-  if (hpmw_write_file(path, payload, n, 0644, 0, &e)) die(path, e.msg);
+  if (hpmh_write_file(path, payload, n, 0644, 0, &e)) die(path, e.detail);
 
   hpmw_payload pl[2] = {
       {"kernel", HPM_PAYLOAD_KERNEL, payload, n, NULL},
@@ -98,11 +98,11 @@ static int cmd_make(const char *dir, size_t mib) {
                      .svn = 1, .timestamp = 1700000000, .release = HPM_RELEASE_PLANNED,
                      .payloads = pl, .payload_count = 2};
   bench_key(&pk, &pub);
-  if (hpmw_build(&m, &buf, &len, &e)) die("build", e.msg);
+  if (hpmw_build(&m, &buf, &len, &e)) die("build", e.detail);
   free(payload);
-  if (hpmw_sign_container(&buf, &len, &pk, &e)) die("sign", e.msg);
+  if (hpmw_sign_container(&buf, &len, &pk, &e)) die("sign", e.detail);
   snprintf(path, sizeof path, "%s/bench.hpm", dir);
-  if (hpmw_write_file(path, buf, len, 0644, 0, &e)) die(path, e.msg);
+  if (hpmh_write_file(path, buf, len, 0644, 0, &e)) die(path, e.detail);
   free(buf);
   mbedtls_pk_free(&pk);
   printf("bench: wrote %s/payload.bin (%zu MiB) and %s/bench.hpm (%zu bytes)\n", dir, mib, dir, len);

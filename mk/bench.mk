@@ -13,10 +13,10 @@ BENCH_MIB  ?= 256
 BENCH_RUNS ?= 3
 BENCH_DIR  := $(B)/bench
 
-$(BENCH_DIR)/bench_verify: bench/bench_verify.c $(B)/host/libhpmcore.a $(B)/host/libhpmw.a \
+$(BENCH_DIR)/bench_verify: bench/bench_verify.c $(B)/host/libhpmcore.a $(B)/host/libhpmw.a $(B)/host/libhpmhost.a $(B)/host/libhpmhost.a \
                            $(CORE_HDRS) $(HPMW_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(HOST_CFLAGS) $(TOOLS_CFLAGS) $< -o $@ $(B)/host/libhpmw.a $(B)/host/libhpmcore.a $(HPMW_LIBS)
+	$(CC) $(HOST_CFLAGS) $(TOOLS_CFLAGS) $< -o $@ $(B)/host/libhpmw.a $(B)/host/libhpmhost.a $(B)/host/libhpmcore.a $(HPMW_LIBS)
 
 $(BENCH_DIR)/bench_sha: bench/bench_sha.c $(B)/host/libhpmcore.a $(CORE_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(@D)

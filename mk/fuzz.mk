@@ -80,10 +80,10 @@ $(FUZZ_DIR)/bin/%: tests/fuzz/%.c tests/fuzz/shared.c $(FUZZ_CORE_OBJS) $(FUZZ_L
 	  $(FUZZ_LIBFDT_OBJS) -o $@ $(FUZZ_LIBS)
 
 # Seeds and dictionary (host build of the generator: gcc, hpmw, core).
-$(FUZZ_DIR)/gen_corpus: tests/fuzz/gen_corpus.c tests/fuzz/shared.c $(B)/host/libhpmw.a \
+$(FUZZ_DIR)/gen_corpus: tests/fuzz/gen_corpus.c tests/fuzz/shared.c $(B)/host/libhpmw.a $(B)/host/libhpmhost.a \
                         $(B)/host/libhpmcore.a $(CORE_HDRS) $(HPMW_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(HOST_CFLAGS) $(TOOLS_CFLAGS) $< -o $@ $(B)/host/libhpmw.a $(B)/host/libhpmcore.a $(HPMW_LIBS)
+	$(CC) $(HOST_CFLAGS) $(TOOLS_CFLAGS) $< -o $@ $(B)/host/libhpmw.a $(B)/host/libhpmhost.a $(B)/host/libhpmcore.a $(HPMW_LIBS)
 
 $(FUZZ_DIR)/corpus/.stamp: $(FUZZ_DIR)/gen_corpus
 	$(FUZZ_DIR)/gen_corpus $(FUZZ_DIR)

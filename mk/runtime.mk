@@ -1,49 +1,40 @@
-# mk/runtime.mk: the hpm command and agent (runtime/), the payload builder
-# (tools/hpm-patchgen), the hotpatch tests, fuzzer and benchmark.
+# mk/runtime.mk: the hpm command and agent (runtime/ and its rooms
+# hotpatch/, boot/, update/), the hotpatch tests, fuzzers and benchmark.
 #
-#   $(B)/runtime/hpm                 the host command (apply/revert/list/status/agent)
-#   $(B)/tools/hpm-patchgen          payload builder (docs/hotpatch-authoring.md)
+#   $(B)/runtime/hpm                 the host command and agent
 #   make check-hotpatch              pytest tests/hotpatch -> $(B)/results/hotpatch.xml
 #   make check-fuzz-hotpatch         short libFuzzer runs (payload+ELF, journal) -> $(B)/results/fuzz-hotpatch.txt
 #   make bench-hotpatch              pause / scale / call-cost figures
 #   make check-lifecycle             fuzz_bootvars (short run), then pytest tests/lifecycle (status,
 #                                    mark-good, stage, rollback against a fake efivarfs + ESP)
 #                                    -> $(B)/results/lifecycle.xml
-RT_CFLAGS := -Icore/include -Itools/lib -Iruntime
-RT_LIB_SRCS := runtime/payload.c runtime/x86.c
-RT_SRCS := $(filter-out $(RT_LIB_SRCS),$(wildcard runtime/*.c))
-RT_HDRS := $(wildcard runtime/*.h)
+RT_CFLAGS := -Icore/include -Ihost -Iruntime
+RT_SRCS := $(wildcard runtime/*.c runtime/*/*.c)
+RT_HDRS := $(wildcard runtime/*.h runtime/*/*.h) $(HOSTLIB_HDRS)
 RT_LIBS := -lelf -lZydis -lcurl -lsqlite3 -linih -lcjson
 
-$(B)/host/runtime/%.o: runtime/%.c $(RT_HDRS) $(CORE_HDRS) $(HPMW_HDRS) | $(DEPS_STAMP)
+$(B)/host/runtime/%.o: runtime/%.c $(RT_HDRS) $(CORE_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) $(RT_CFLAGS) -c $< -o $@
 
-$(B)/runtime/hpm: $(patsubst runtime/%.c,$(B)/host/runtime/%.o,$(RT_SRCS) $(RT_LIB_SRCS)) $(B)/host/libhpmw.a $(B)/host/libhpmcore.a
+# hpm links core and the host library, never the signer (tools/lib).
+$(B)/runtime/hpm: $(patsubst runtime/%.c,$(B)/host/runtime/%.o,$(RT_SRCS)) $(B)/host/libhpmhost.a $(B)/host/libhpmcore.a
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -o $@ $(filter %.o,$^) $(B)/host/libhpmw.a $(B)/host/libhpmcore.a $(HPMW_LIBS) $(RT_LIBS)
+	$(CC) $(HOST_CFLAGS) -o $@ $(filter %.o,$^) $(B)/host/libhpmhost.a $(B)/host/libhpmcore.a $(HOSTLIB_LIBS) -lfdt -lcrypto $(RT_LIBS)
 
-$(B)/host/tools/hpm-patchgen/%.o: tools/hpm-patchgen/%.c $(RT_HDRS) | $(DEPS_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $(RT_CFLAGS) -c $< -o $@
-
-$(B)/tools/hpm-patchgen: $(B)/host/tools/hpm-patchgen/patchgen.o $(patsubst runtime/%.c,$(B)/host/runtime/%.o,$(RT_LIB_SRCS)) $(B)/host/libhpmcore.a
-	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -o $@ $(filter %.o,$^) $(B)/host/libhpmcore.a $(RT_LIBS) -ldw
-
-ALL_TARGETS += $(B)/runtime/hpm $(B)/tools/hpm-patchgen
+ALL_TARGETS += $(B)/runtime/hpm
 
 # libFuzzer target for the payload and ELF parsers.
-$(B)/fuzz/fuzz_hotpatch_payload: tests/fuzz/fuzz_hotpatch_payload.c runtime/payload.c runtime/payload.h | $(DEPS_STAMP)
+$(B)/fuzz/fuzz_hotpatch_payload: tests/fuzz/fuzz_hotpatch_payload.c host/payload.c host/payload.h | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CLANG) -std=gnu11 -g -O1 -Wall -Wextra -Werror -Iruntime -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all tests/fuzz/fuzz_hotpatch_payload.c runtime/payload.c -o $@
+	$(CLANG) -std=gnu11 -g -O1 -Wall -Wextra -Werror -Ihost -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=all tests/fuzz/fuzz_hotpatch_payload.c host/payload.c -o $@
 
 # libFuzzer target for the per-process journal reader.
-$(B)/fuzz/fuzz_journal: tests/fuzz/fuzz_journal.c runtime/state.c core/util.c $(RT_HDRS) | $(DEPS_STAMP)
+$(B)/fuzz/fuzz_journal: tests/fuzz/fuzz_journal.c runtime/hotpatch/state.c core/util.c $(RT_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CLANG) -std=gnu11 -g -O1 -Wall -Wextra -Werror $(RT_CFLAGS) -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all tests/fuzz/fuzz_journal.c runtime/state.c core/util.c -o $@
+	  -fno-sanitize-recover=all tests/fuzz/fuzz_journal.c runtime/hotpatch/state.c core/util.c -o $@
 
 FUZZ_HOTPATCH_SECONDS ?= 30
 .PHONY: check-fuzz-hotpatch check-hotpatch bench-hotpatch
@@ -64,10 +55,10 @@ check-hotpatch: $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(B)/tools/hpm-sign
 	HPM_BUILD=$(B) $(PYTHON) -m pytest -q -p no:cacheprovider --junitxml=$(B)/results/hotpatch.xml tests/hotpatch
 
 # libFuzzer target for the parsers of hpmboot.efi's published variables.
-$(B)/fuzz/fuzz_bootvars: tests/fuzz/fuzz_bootvars.c runtime/bootvars.c core/bootstate.c core/util.c core/strings.c $(RT_HDRS) $(CORE_HDRS) | $(DEPS_STAMP)
+$(B)/fuzz/fuzz_bootvars: tests/fuzz/fuzz_bootvars.c runtime/boot/bootvars.c core/bootstate.c core/util.c core/strings.c $(RT_HDRS) $(CORE_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CLANG) -std=gnu11 -g -O1 -Wall -Wextra -Werror $(RT_CFLAGS) -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all tests/fuzz/fuzz_bootvars.c runtime/bootvars.c core/bootstate.c core/util.c core/strings.c -o $@
+	  -fno-sanitize-recover=all tests/fuzz/fuzz_bootvars.c runtime/boot/bootvars.c core/bootstate.c core/util.c core/strings.c -o $@
 
 # The lifecycle suite: a short fuzz run of the variable parsers (a failure
 # fails the target, so check.sh counts it), then the whole pytest folder
@@ -93,9 +84,9 @@ bench-hotpatch: $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(B)/tools/hpm-sign
 # prologue relocation, spans, the remote-call stub), under ASan+UBSan.
 #   make check-hotpatch-unit  -> $(B)/results/hotpatch-unit.txt
 HP_UNIT_BIN := $(B)/san/tests/hotpatch/test_hotpatch_units
-$(HP_UNIT_BIN): tests/hotpatch/unit/test_hotpatch_units.c runtime/engine.c runtime/payload.c runtime/x86.c $(RT_HDRS) | $(DEPS_STAMP)
+$(HP_UNIT_BIN): tests/hotpatch/unit/test_hotpatch_units.c runtime/hotpatch/engine.c host/payload.c host/x86.c $(RT_HDRS) | $(DEPS_STAMP)
 	@rm -f $@; mkdir -p $(@D)
-	$(CC) $(SAN_CFLAGS) $(RT_CFLAGS) tests/hotpatch/unit/test_hotpatch_units.c runtime/payload.c runtime/x86.c \
+	$(CC) $(SAN_CFLAGS) $(RT_CFLAGS) tests/hotpatch/unit/test_hotpatch_units.c host/payload.c host/x86.c \
 	  -o $@ -fsanitize=address,undefined -lcmocka $(RT_LIBS)
 
 .PHONY: check-hotpatch-unit
@@ -129,15 +120,15 @@ $(B)/san/runtime/%.o: runtime/%.c $(RT_HDRS) $(CORE_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_CFLAGS) $(RT_CFLAGS) -c $< -o $@
 
-POL_UNIT_OBJS := $(B)/san/runtime/policy.o $(B)/san/runtime/windows.o $(B)/san/runtime/decide.o
-UNIT_EXTRA_CFLAGS_test_policy := -Iruntime
+POL_UNIT_OBJS := $(B)/san/runtime/update/policy.o $(B)/san/runtime/update/windows.o $(B)/san/runtime/update/decide.o
+UNIT_EXTRA_CFLAGS_test_policy := -Iruntime -Ihost
 UNIT_EXTRA_OBJS_test_policy   := $(POL_UNIT_OBJS) -linih
 $(B)/san/tests/unit/test_policy: $(POL_UNIT_OBJS)
-UNIT_EXTRA_CFLAGS_test_decide := -Iruntime
+UNIT_EXTRA_CFLAGS_test_decide := -Iruntime -Ihost
 UNIT_EXTRA_OBJS_test_decide   := $(POL_UNIT_OBJS) -linih
 $(B)/san/tests/unit/test_decide: $(POL_UNIT_OBJS)
-HIST_UNIT_OBJS := $(B)/san/runtime/history.o $(B)/san/runtime/enroll.o $(B)/san/runtime/clock.o
-UNIT_EXTRA_CFLAGS_test_history := -Iruntime
+HIST_UNIT_OBJS := $(B)/san/runtime/update/history.o $(B)/san/runtime/update/enroll.o $(B)/san/runtime/clock.o
+UNIT_EXTRA_CFLAGS_test_history := -Iruntime -Ihost
 UNIT_EXTRA_OBJS_test_history   := $(HIST_UNIT_OBJS) $(POL_UNIT_OBJS) -lsqlite3 -linih
 $(B)/san/tests/unit/test_history: $(HIST_UNIT_OBJS) $(POL_UNIT_OBJS)
 
@@ -150,7 +141,7 @@ check-lifecycle-pol: $(B)/runtime/hpm
 # libFuzzer target for the policy file and enrollment state parsers.
 #   make check-fuzz-policy   -> $(B)/results/fuzz-policy.txt
 FUZZ_POLICY_SECONDS ?= 15
-FUZZ_POLICY_SRCS := tests/fuzz/fuzz_policy.c runtime/policy.c runtime/windows.c runtime/enroll.c
+FUZZ_POLICY_SRCS := tests/fuzz/fuzz_policy.c runtime/update/policy.c runtime/update/windows.c runtime/update/enroll.c
 $(B)/fuzz/fuzz_policy: $(FUZZ_POLICY_SRCS) core/strings.c core/util.c $(RT_HDRS) $(CORE_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CLANG) -std=gnu11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE $(RT_CFLAGS) -fsanitize=fuzzer,address,undefined \
@@ -162,3 +153,6 @@ check-fuzz-policy: $(B)/fuzz/fuzz_policy
 	     $(B)/fuzz/corpus-policy tests/fuzz/corpus-policy 2>$(B)/fuzz/fuzz-policy.log; then \
 	  echo "fuzz-policy: 1 passed, 0 failed" | tee $(B)/results/fuzz-policy.txt; \
 	else tail -30 $(B)/fuzz/fuzz-policy.log; echo "fuzz-policy: 0 passed, 1 failed" | tee $(B)/results/fuzz-policy.txt; exit 1; fi
+
+# test_bootvars includes runtime/boot/{bootvars,efivar}.c (to be linked instead).
+UNIT_EXTRA_CFLAGS_test_bootvars := -Iruntime -Ihost

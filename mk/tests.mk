@@ -14,7 +14,7 @@ UNIT_SRCS    := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(B)/san/tests/unit/%,$(UNIT_SRCS))
 UNIT_CFLAGS  := $(SAN_CFLAGS) $(TOOLS_CFLAGS)
 UNIT_LDFLAGS := -fsanitize=address,undefined
-UNIT_LIBS    := $(B)/san/libhpmw.a $(B)/san/libhpmcore.a $(HPMW_LIBS) -lcmocka
+UNIT_LIBS    := $(B)/san/libhpmw.a $(B)/san/libhpmhost.a $(B)/san/libhpmcore.a $(HPMW_LIBS) -lcmocka
 UNIT_ENV     := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
 # A test that needs more than core and hpmw (say tests/unit/test_foo.c on
@@ -23,7 +23,7 @@ UNIT_ENV     := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_
 #   UNIT_EXTRA_OBJS_test_foo   := $(B)/san/runtime/foo.o
 #   $(B)/san/tests/unit/test_foo: $(B)/san/runtime/foo.o
 $(B)/san/tests/unit/%: tests/unit/%.c tests/unit/testlib.c $(CORE_HDRS) $(HPMW_HDRS) \
-                       $(B)/san/libhpmw.a $(B)/san/libhpmcore.a | $(DEPS_STAMP)
+                       $(B)/san/libhpmw.a $(B)/san/libhpmhost.a $(B)/san/libhpmcore.a | $(DEPS_STAMP)
 	@rm -f $@; mkdir -p $(@D)
 	$(CC) $(UNIT_CFLAGS) $(UNIT_EXTRA_CFLAGS_$*) $< $(UNIT_EXTRA_OBJS_$*) -o $@ $(UNIT_LDFLAGS) $(UNIT_LIBS)
 
@@ -38,7 +38,7 @@ unit: $(UNIT_BINS)
 # as one more failure, so a broken binary can never look green.  The
 # binaries are built with -k first: one that does not compile (another
 # suite's work in progress, say) counts as a failure; the others still run.
-check-unit: $(B)/san/libhpmw.a $(B)/san/libhpmcore.a
+check-unit: $(B)/san/libhpmw.a $(B)/san/libhpmhost.a $(B)/san/libhpmcore.a
 	@$(MAKE) -k --no-print-directory $(UNIT_BINS) || echo "check-unit: some test binaries did not build"; \
 	mkdir -p $(B)/results; rm -f $(B)/results/unit.txt; \
 	pass=0; fail=0; \

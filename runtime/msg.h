@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "status.h"
+
 void hpm_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define msg(...) hpm_msg(__VA_ARGS__)
 
@@ -16,12 +18,7 @@ void hpm_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *hpm_msg_last(void);
 void hpm_msg_clear(void);
 
-/* t (seconds since the epoch) as "YYYY-MM-DDTHH:MM:SSZ" in buf, "" past
- * the year 9999 or when it cannot be converted; returns buf. */
-#define HPM_UTC_LEN 32
-const char *hpm_utc(uint64_t t, char buf[HPM_UTC_LEN]);
-
-/* s as a JSON string (quoted; '"', '\\', control and non-ASCII bytes escaped). */
-void hpm_json_str(FILE *f, const char *s);
+/* A host-library status as one hpm_msg() line (its detail). */
+void hpm_msg_status(const hpmh_status *st);
 
 #endif

@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "enroll.h"
-#include "policy.h"
-#include "windows.h"
+#include "update/enroll.h"
+#include "update/policy.h"
+#include "update/windows.h"
 
 static char dir[64], path[96];
 

@@ -72,11 +72,11 @@ static const char cmdline[] = "console=ttyS0 root=/dev/vda2 quiet";
 static void emit(const char *name, const hpmw_manifest *m, mbedtls_pk_context **signers, int n) {
   uint8_t *buf, *fdt;
   size_t len, fdt_len;
-  hpmw_err e;
-  if (hpmw_build(m, &buf, &len, &e)) die(name, e.msg);
-  if (hpmw_manifest_fdt(m, &fdt, &fdt_len, &e)) die(name, e.msg);
+  hpmh_status e;
+  if (hpmw_build(m, &buf, &len, &e)) die(name, e.detail);
+  if (hpmw_manifest_fdt(m, &fdt, &fdt_len, &e)) die(name, e.detail);
   for (int i = 0; i < n; i++)
-    if (hpmw_sign_container(&buf, &len, signers[i], &e)) die(name, e.msg);
+    if (hpmw_sign_container(&buf, &len, signers[i], &e)) die(name, e.detail);
   put("fuzz_container_unverified", name, buf, len);
   put("fuzz_container_verify", name, buf, len);
   put("fuzz_manifest", name, fdt, fdt_len);
@@ -91,7 +91,7 @@ static void emit_info_manifest(void) {
   int rc = 0;
   uint8_t *c;
   size_t clen;
-  hpmw_err e;
+  hpmh_status e;
   mbedtls_sha256_ret(kernel, 16, h, 0);
 #define T(x) rc = rc ? rc : (x)
   T(fdt_create(fdt, sizeof fdt));
@@ -128,9 +128,9 @@ static void emit_info_manifest(void) {
   if (rc) die("info manifest", fdt_strerror(rc));
   put("fuzz_manifest", "baseline-info", fdt, fdt_totalsize(fdt));
   if (hpmw_assemble(HPM_KIND_BASELINE, fdt, fdt_totalsize(fdt), kernel, 16, &c, &clen, &e))
-    die("info manifest", e.msg);
+    die("info manifest", e.detail);
   put("fuzz_container_unverified", "baseline-info-unsigned", c, clen);
-  if (hpmw_sign_container(&c, &clen, &k256, &e)) die("info manifest", e.msg);
+  if (hpmw_sign_container(&c, &clen, &k256, &e)) die("info manifest", e.detail);
   put("fuzz_container_unverified", "baseline-info", c, clen);
   put("fuzz_container_verify", "baseline-info", c, clen);
   free(c);
@@ -168,14 +168,14 @@ static void emit_catalogs(void) {
   for (size_t n = 0; n <= 3; n++) {
     uint8_t *buf;
     size_t len;
-    hpmw_err err;
+    hpmh_status err;
     char name[32];
     if (n == 2) continue;
     c.count = n;
     for (int s = 0; s <= 2; s++) {
-      if (hpmw_catalog_build(&c, &buf, &len, &err)) die("catalog", err.msg);
+      if (hpmw_catalog_build(&c, &buf, &len, &err)) die("catalog", err.detail);
       for (int k = 0; k < s; k++)
-        if (hpmw_sign_container(&buf, &len, signers[k], &err)) die("catalog", err.msg);
+        if (hpmw_sign_container(&buf, &len, signers[k], &err)) die("catalog", err.detail);
       snprintf(name, sizeof name, "catalog-%zu-%dsig", n, s);
       put("fuzz_catalog", name, buf, len);
       put("fuzz_container_unverified", name, buf, len);

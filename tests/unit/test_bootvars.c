@@ -17,8 +17,8 @@
 
 #include <cmocka.h>
 
-#include "../../runtime/bootvars.c"
-#include "../../runtime/efivar.c"
+#include "../../runtime/boot/bootvars.c"
+#include "../../runtime/boot/efivar.c"
 
 static char tmpdir[64];
 

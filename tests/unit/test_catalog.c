@@ -48,8 +48,8 @@ static hpm_catalog *make_catalog(size_t n) {
 }
 
 static void build(const hpm_catalog *c, tl_key *k, uint8_t **out, size_t *len) {
-  hpmw_err e;
-  if (hpmw_catalog_build(c, out, len, &e)) fail_msg("build: %s", e.msg);
+  hpmh_status e;
+  if (hpmw_catalog_build(c, out, len, &e)) fail_msg("build: %s", e.detail);
   tl_track(*out);
   if (k) tl_force_sign(out, len, k);
 }
@@ -204,10 +204,10 @@ static void test_kinds(void **state) {
   {
     uint8_t *fdt, *x;
     size_t fl, xn;
-    hpmw_err e;
-    if (hpmw_catalog_fdt(c, &fdt, &fl, &e)) fail_msg("%s", e.msg);
+    hpmh_status e;
+    if (hpmw_catalog_fdt(c, &fdt, &fl, &e)) fail_msg("%s", e.detail);
     tl_track(fdt);
-    if (hpmw_assemble(HPM_KIND_BASELINE, fdt, fl, NULL, 0, &x, &xn, &e)) fail_msg("%s", e.msg);
+    if (hpmw_assemble(HPM_KIND_BASELINE, fdt, fl, NULL, 0, &x, &xn, &e)) fail_msg("%s", e.detail);
     tl_track(x);
     tl_force_sign(&x, &xn, &tl_A);
     assert_result(tl_verify1(x, xn, HPM_KIND_BASELINE, &tl_A, NULL), HPM_E_BAD_FIELD);
@@ -217,10 +217,10 @@ static void test_kinds(void **state) {
   {
     uint8_t *fdt, *x, area[8] = {0};
     size_t fl, xn;
-    hpmw_err e;
-    if (hpmw_catalog_fdt(c, &fdt, &fl, &e)) fail_msg("%s", e.msg);
+    hpmh_status e;
+    if (hpmw_catalog_fdt(c, &fdt, &fl, &e)) fail_msg("%s", e.detail);
     tl_track(fdt);
-    if (hpmw_assemble(HPM_KIND_CATALOG, fdt, fl, area, sizeof area, &x, &xn, &e)) fail_msg("%s", e.msg);
+    if (hpmw_assemble(HPM_KIND_CATALOG, fdt, fl, area, sizeof area, &x, &xn, &e)) fail_msg("%s", e.detail);
     tl_track(x);
     tl_force_sign(&x, &xn, &tl_A);
     assert_result(verify1(x, xn), HPM_E_BAD_HEADER);
@@ -535,7 +535,7 @@ static void test_limits(void **state) {
   hpm_catalog *c = make_catalog(HPM_CATALOG_MAX_ENTRIES), out;
   uint8_t *b;
   size_t n;
-  hpmw_err e;
+  hpmh_status e;
   (void)state;
   build(c, &tl_A, &b, &n);
   assert_true(n < HPM_CATALOG_MANIFEST_MAX);

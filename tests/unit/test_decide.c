@@ -19,9 +19,9 @@
 
 #include <cmocka.h>
 
-#include "decide.h"
+#include "update/decide.h"
 #include "hpm/catalog.h"
-#include "policy.h"
+#include "update/policy.h"
 
 static uint64_t utc(int y, int mo, int d, int h, int mi) {
   struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi};

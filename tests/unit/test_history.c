@@ -20,8 +20,8 @@
 
 #include <cmocka.h>
 
-#include "enroll.h"
-#include "history.h"
+#include "update/enroll.h"
+#include "update/history.h"
 
 static char dir[128];
 

@@ -45,13 +45,13 @@ static void test_builder_matches_hpmw(void **state) {
   for (int i = 0; i < 2; i++) {
     uint8_t *mine, *theirs, *c;
     size_t ml, tlen, n;
-    hpmw_err e;
+    hpmh_status e;
     tl_doc_fdt(docs[i], &mine, &ml);
-    if (hpmw_manifest_fdt(ms[i], &theirs, &tlen, &e)) fail_msg("%s", e.msg);
+    if (hpmw_manifest_fdt(ms[i], &theirs, &tlen, &e)) fail_msg("%s", e.detail);
     tl_track(theirs);
     assert_int_equal(ml, tlen);
     assert_memory_equal(mine, theirs, ml);
-    if (hpmw_build(ms[i], &c, &n, &e)) fail_msg("%s", e.msg);
+    if (hpmw_build(ms[i], &c, &n, &e)) fail_msg("%s", e.detail);
     tl_track(c);
     tl_sign(&c, &n, &tl_A);
     assert_result(tl_verify1(c, n, ms[i]->kind, &tl_A, NULL), HPM_OK);
@@ -1030,12 +1030,12 @@ static void test_catalog_manifest(void **state) {
   tl_doc *d = tl_doc_baseline();
   uint8_t *fdt, *c;
   size_t len, n;
-  hpmw_err e;
+  hpmh_status e;
   (void)state;
   tn_set_str(d->root, "hpm,kind", "catalog");
   tn_del(d->root, "release");
   tl_doc_fdt(d, &fdt, &len);
-  if (hpmw_assemble(HPM_KIND_CATALOG, fdt, len, d->area, d->area_len, &c, &n, &e)) fail_msg("%s", e.msg);
+  if (hpmw_assemble(HPM_KIND_CATALOG, fdt, len, d->area, d->area_len, &c, &n, &e)) fail_msg("%s", e.detail);
   tl_track(c);
   tl_force_sign(&c, &n, &tl_A);
   assert_result(tl_verify1(c, n, HPM_KIND_BASELINE, &tl_A, NULL), HPM_E_BAD_HEADER);

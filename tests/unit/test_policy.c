@@ -17,8 +17,8 @@
 #include <cmocka.h>
 
 #include "hpm/core.h"
-#include "policy.h"
-#include "windows.h"
+#include "update/policy.h"
+#include "update/windows.h"
 
 static char conf_path[64];
 

@@ -19,8 +19,8 @@ static void build_baseline(tl_key *k, hpm_release rel, bool detached_initrd, uin
   hpmw_manifest m = {.kind = HPM_KIND_BASELINE, .compat = "hpm-x86_64,acme-hci-r2",
                      .version = "2024.06.1-rc1", .svn = 42, .timestamp = 0x1234567890ull,
                      .release = rel, .payloads = pl, .payload_count = 3};
-  hpmw_err e;
-  if (hpmw_build(&m, buf, len, &e)) fail_msg("build: %s", e.msg);
+  hpmh_status e;
+  if (hpmw_build(&m, buf, len, &e)) fail_msg("build: %s", e.detail);
   tl_track(*buf);
   tl_sign(buf, len, k);
 }
@@ -150,9 +150,9 @@ static void build_hotpatch(tl_key *k, hpm_classification cls, const uint8_t targ
                      .version = "2024.07-hp3", .svn = 43, .timestamp = 1720000000,
                      .classification = cls, .id = "KB5001234.1_x", .sequence = 0xfffffffe,
                      .payloads = pl, .payload_count = 3};
-  hpmw_err e;
+  hpmh_status e;
   memcpy(m.target_baseline, target, 32);
-  if (hpmw_build(&m, buf, len, &e)) fail_msg("build: %s", e.msg);
+  if (hpmw_build(&m, buf, len, &e)) fail_msg("build: %s", e.detail);
   tl_track(*buf);
   tl_sign(buf, len, k);
 }
@@ -234,11 +234,11 @@ static void test_hotpatch_roundtrip(void **state) {
 static void test_hotpatch_without_payloads(void **state) {
   hpmw_manifest m = {.kind = HPM_KIND_HOTPATCH, .compat = "c", .version = "v", .svn = 1,
                      .classification = HPM_CLASS_OTHER, .id = "x", .sequence = 1};
-  hpmw_err e;
+  hpmh_status e;
   uint8_t *buf;
   size_t len;
   (void)state;
-  if (hpmw_build(&m, &buf, &len, &e)) fail_msg("build: %s", e.msg);
+  if (hpmw_build(&m, &buf, &len, &e)) fail_msg("build: %s", e.detail);
   tl_track(buf);
   tl_sign(&buf, &len, &tl_A);
   assert_result(tl_verify1(buf, len, HPM_KIND_HOTPATCH, &tl_A, NULL), HPM_OK);
@@ -324,13 +324,13 @@ static void test_detached_cmdline(void **state) {
   };
   hpmw_manifest m = {.kind = HPM_KIND_BASELINE, .compat = "c", .version = "v",
                      .release = HPM_RELEASE_PLANNED, .payloads = pl, .payload_count = 2};
-  hpmw_err e;
+  hpmh_status e;
   uint8_t *buf;
   size_t len;
   tl_files fs = {0};
   hpm_ops ops = {&fs, tl_load};
   (void)state;
-  if (hpmw_build(&m, &buf, &len, &e)) fail_msg("build: %s", e.msg);
+  if (hpmw_build(&m, &buf, &len, &e)) fail_msg("build: %s", e.detail);
   tl_track(buf);
   tl_sign(&buf, &len, &tl_A);
   tl_files_add(&fs, "cmdline.txt", bad, sizeof bad - 1);
@@ -428,11 +428,11 @@ static void test_signature_check_direct(void **state) {
   uint8_t der[MBEDTLS_ECDSA_MAX_LEN], kid[32];
   size_t der_len = 0;
   hpm_alg alg;
-  hpmw_err e;
+  hpmh_status e;
   tl_key *keys[] = {&tl_A, &tl_D};
   (void)state;
   for (size_t k = 0; k < 2; k++) {
-    if (hpmw_sign(&keys[k]->pk, msg, sizeof msg, der, &der_len, &alg, kid, &e)) fail_msg("%s", e.msg);
+    if (hpmw_sign(&keys[k]->pk, msg, sizeof msg, der, &der_len, &alg, kid, &e)) fail_msg("%s", e.detail);
     assert_int_equal(alg, keys[k]->pub.alg);
     assert_result(hpm_signature_check(&keys[k]->pub, msg, sizeof msg, der, der_len), HPM_OK);
     assert_result(hpm_signature_check(&keys[k]->pub, msg, sizeof msg - 1, der, der_len),

@@ -12,10 +12,10 @@ static void signed_baseline(uint8_t **buf, size_t *len, tl_key *const *signers, 
   tl_doc *d = tl_doc_baseline();
   uint8_t *fdt;
   size_t fdt_len;
-  hpmw_err e;
+  hpmh_status e;
   tl_doc_fdt(d, &fdt, &fdt_len);
   if (hpmw_assemble(HPM_KIND_BASELINE, fdt, fdt_len, d->area, d->area_len, buf, len, &e))
-    fail_msg("%s", e.msg);
+    fail_msg("%s", e.detail);
   tl_track(*buf);
   for (size_t i = 0; i < n; i++) tl_sign(buf, len, signers[i]);
 }
@@ -276,9 +276,9 @@ static void test_bad_trusted_signature_never_outvoted(void **state) {
     hpmw_manifest m = {.kind = HPM_KIND_BASELINE, .compat = "hpm-x86_64", .version = "2024.06.1",
                        .svn = 7, .timestamp = 1700000000, .release = HPM_RELEASE_PLANNED,
                        .payloads = &pl, .payload_count = 1};
-    hpmw_err e;
+    hpmh_status e;
     entry foreign;
-    if (hpmw_build(&m, &other, &olen, &e)) fail_msg("%s", e.msg);
+    if (hpmw_build(&m, &other, &olen, &e)) fail_msg("%s", e.detail);
     tl_track(other);
     tl_sign(&other, &olen, &tl_A);
     foreign = get_entry(other, olen, 0);
@@ -553,7 +553,7 @@ static void test_sixteen_signers(void **state) {
   tl_key *all[16] = {&tl_A, &tl_B, &tl_C, &tl_D};
   uint8_t *buf;
   size_t len;
-  hpmw_err e;
+  hpmh_status e;
   entry extra;
   (void)state;
   for (int i = 0; i < 12; i++) {

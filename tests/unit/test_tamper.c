@@ -132,9 +132,9 @@ static void baseline_container(tl_key *k, uint8_t **buf, size_t *len) {
   tl_doc *d = tl_doc_baseline();
   uint8_t *fdt;
   size_t fdt_len;
-  hpmw_err e;
+  hpmh_status e;
   tl_doc_fdt(d, &fdt, &fdt_len);
-  if (hpmw_assemble(d->kind, fdt, fdt_len, d->area, d->area_len, buf, len, &e)) fail_msg("%s", e.msg);
+  if (hpmw_assemble(d->kind, fdt, fdt_len, d->area, d->area_len, buf, len, &e)) fail_msg("%s", e.detail);
   tl_track(*buf);
   tl_sign(buf, len, k);
 }
@@ -151,10 +151,10 @@ static void test_bit_flips_hotpatch_p384(void **state) {
   tl_doc *d = tl_doc_hotpatch();
   uint8_t *fdt, *buf;
   size_t fdt_len, len;
-  hpmw_err e;
+  hpmh_status e;
   (void)state;
   tl_doc_fdt(d, &fdt, &fdt_len);
-  if (hpmw_assemble(d->kind, fdt, fdt_len, d->area, d->area_len, &buf, &len, &e)) fail_msg("%s", e.msg);
+  if (hpmw_assemble(d->kind, fdt, fdt_len, d->area, d->area_len, &buf, &len, &e)) fail_msg("%s", e.detail);
   tl_track(buf);
   tl_sign(&buf, &len, &tl_D);
   flip_everything(buf, len, HPM_KIND_HOTPATCH, &tl_D, NULL);
@@ -170,11 +170,11 @@ static void test_bit_flips_detached_payload(void **state) {
                      .release = HPM_RELEASE_PLANNED, .payloads = pl, .payload_count = 2};
   uint8_t *buf, copy[sizeof tl_kernel];
   size_t len;
-  hpmw_err e;
+  hpmh_status e;
   tl_files fs = {0};
   hpm_ops ops = {&fs, tl_load};
   (void)state;
-  if (hpmw_build(&m, &buf, &len, &e)) fail_msg("%s", e.msg);
+  if (hpmw_build(&m, &buf, &len, &e)) fail_msg("%s", e.detail);
   tl_track(buf);
   tl_sign(&buf, &len, &tl_A);
   memcpy(copy, tl_kernel, sizeof copy);
@@ -276,11 +276,11 @@ static void test_header_fields(void **state) {
   tl_doc *d = tl_doc_baseline();
   uint8_t *fdt, *u, *buf;
   size_t fdt_len, ulen, len;
-  hpmw_err e;
+  hpmh_status e;
   uint8_t v[8];
   (void)state;
   tl_doc_fdt(d, &fdt, &fdt_len);
-  if (hpmw_assemble(d->kind, fdt, fdt_len, d->area, d->area_len, &u, &ulen, &e)) fail_msg("%s", e.msg);
+  if (hpmw_assemble(d->kind, fdt, fdt_len, d->area, d->area_len, &u, &ulen, &e)) fail_msg("%s", e.detail);
   tl_track(u);
   buf = tl_dup(u, ulen);
   len = ulen;
@@ -413,8 +413,8 @@ static void test_manifest_size_limit(void **state) {
       if (fdt_len != target[t]) continue;
       hit = true;
       {
-        hpmw_err e;
-        if (hpmw_assemble(d->kind, fdt, fdt_len, d->area, d->area_len, &c, &n, &e)) fail_msg("%s", e.msg);
+        hpmh_status e;
+        if (hpmw_assemble(d->kind, fdt, fdt_len, d->area, d->area_len, &c, &n, &e)) fail_msg("%s", e.detail);
         tl_track(c);
         tl_force_sign(&c, &n, &tl_A); /* hpmw refuses to sign over the limit */
       }
@@ -494,10 +494,10 @@ static void test_wrong_kind(void **state) {
      * (a catalog has no payload area), and hpm_container_verify never
      * accepts catalogs (hpm_catalog_verify does) */
     {
-      hpmw_err e;
+      hpmh_status e;
       tl_doc_fdt(b, &fdt, &fdt_len);
       if (hpmw_assemble(HPM_KIND_CATALOG, fdt, fdt_len, b->area, b->area_len, &x, &xn, &e))
-        fail_msg("%s", e.msg);
+        fail_msg("%s", e.detail);
       tl_track(x);
       tl_force_sign(&x, &xn, &tl_A);
       assert_result(tl_verify1(x, xn, HPM_KIND_CATALOG, &tl_A, NULL), HPM_E_INVALID_ARGUMENT);

@@ -86,7 +86,7 @@ static int tl_fixed_entropy(void *ctx, unsigned char *out, size_t len) {
 TL void tl_keygen(tl_key *k, mbedtls_ecp_group_id gid, const char *label) {
   mbedtls_ctr_drbg_context drbg;
   uint32_t ctr = 0;
-  hpmw_err e;
+  hpmh_status e;
   mbedtls_ctr_drbg_init(&drbg);
   assert_int_equal(mbedtls_ctr_drbg_seed(&drbg, tl_fixed_entropy, &ctr,
                                          (const unsigned char *)label, strlen(label)),
@@ -95,7 +95,7 @@ TL void tl_keygen(tl_key *k, mbedtls_ecp_group_id gid, const char *label) {
   assert_int_equal(mbedtls_pk_setup(&k->pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)), 0);
   assert_int_equal(mbedtls_ecp_gen_key(gid, mbedtls_pk_ec(k->pk), mbedtls_ctr_drbg_random, &drbg), 0);
   mbedtls_ctr_drbg_free(&drbg);
-  assert_int_equal(hpmw_public_of(&k->pk, &k->pub, &e), 0);
+  assert_int_equal(hpmh_public_of(&k->pk, &k->pub, &e), 0);
 }
 
 TL void tl_keyfree(tl_key *k) { mbedtls_pk_free(&k->pk); }
@@ -117,9 +117,9 @@ TL void tl_sha256(const void *p, size_t n, uint8_t out[32]) {
 /* ---- containers ----------------------------------------------------------- */
 
 TL void tl_sign(uint8_t **buf, size_t *len, tl_key *k) {
-  hpmw_err e;
+  hpmh_status e;
   uint8_t *old = *buf;
-  if (hpmw_sign_container(buf, len, &k->pk, &e) != 0) fail_msg("sign: %s", e.msg);
+  if (hpmw_sign_container(buf, len, &k->pk, &e) != 0) fail_msg("sign: %s", e.detail);
   tl_retrack(old, *buf);
 }
 
@@ -568,10 +568,10 @@ TL void tl_force_sign(uint8_t **buf, size_t *len, tl_key *k) {
   size_t tbs = HPM_HEADER_SIZE + msize, sig_off = tbs + (size_t)area, der_len = 0;
   uint8_t der[MBEDTLS_ECDSA_MAX_LEN], kid[32], *nb, *ent;
   hpm_alg alg;
-  hpmw_err e;
+  hpmh_status e;
   uint32_t count;
   assert_true(sig_off + HPM_SIG_HEADER_SIZE <= *len);
-  if (hpmw_sign(&k->pk, *buf, tbs, der, &der_len, &alg, kid, &e)) fail_msg("sign: %s", e.msg);
+  if (hpmw_sign(&k->pk, *buf, tbs, der, &der_len, &alg, kid, &e)) fail_msg("sign: %s", e.detail);
   nb = realloc(*buf, *len + HPM_SIG_ENTRY_SIZE);
   assert_non_null(nb);
   tl_retrack(*buf, nb);
@@ -596,8 +596,8 @@ TL hpm_result tl_verify1(const uint8_t *buf, size_t len, hpm_kind kind, tl_key *
 /* Assemble fdt + area into a container with header kind, sign with A. */
 TL void tl_seal(hpm_kind kind, const uint8_t *fdt, size_t fdt_len, const uint8_t *area,
                 size_t area_len, uint8_t **out, size_t *len) {
-  hpmw_err e;
-  if (hpmw_assemble(kind, fdt, fdt_len, area, area_len, out, len, &e)) fail_msg("assemble: %s", e.msg);
+  hpmh_status e;
+  if (hpmw_assemble(kind, fdt, fdt_len, area, area_len, out, len, &e)) fail_msg("assemble: %s", e.detail);
   tl_track(*out);
   tl_sign(out, len, &tl_A);
 }

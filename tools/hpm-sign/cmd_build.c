@@ -14,7 +14,7 @@
 /* Sign the built container, check it with core, print what was made. */
 static int sign_and_check(const char *cmd, uint8_t **buf, size_t *len, mbedtls_pk_context *pk,
                           const hpm_pubkey *pub, hpm_kind kind, const hpmw_manifest *m) {
-  hpmw_err e;
+  hpmh_status e;
   mem_loader ml = {.payloads = m->payloads, .count = m->payload_count};
   hpm_ops ops = mem_ops(&ml);
   if (!pub) {
@@ -31,7 +31,7 @@ static int sign_and_check(const char *cmd, uint8_t **buf, size_t *len, mbedtls_p
     return 0;
   }
   if (hpmw_sign_container(buf, len, pk, &e)) {
-    msg(cmd, "signing failed: %s", e.msg);
+    msg(cmd, "signing failed: %s", e.detail);
     return EXIT_IOERR;
   }
   return self_check(cmd, *buf, *len, kind, pub, &ops);
@@ -166,7 +166,7 @@ int cmd_baseline(int argc, char **argv) {
   mbedtls_pk_context pk;
   hpm_pubkey pub;
   hpmw_manifest m;
-  hpmw_err e;
+  hpmh_status e;
   int c, rc;
 
   while ((c = getopt_long(argc, argv, ":k:o:h", opts, NULL)) != -1) {
@@ -271,7 +271,7 @@ int cmd_baseline(int argc, char **argv) {
   m.payloads = pl;
   m.payload_count = npl;
   if (hpmw_build(&m, &cbuf, &clen, &e)) {
-    msg(cmd, "%s", e.msg);
+    msg(cmd, "%s", e.detail);
     rc = EXIT_IOERR;
     goto done;
   }
@@ -376,7 +376,7 @@ int cmd_hotpatch(int argc, char **argv) {
   mbedtls_pk_context pk;
   hpm_pubkey pub;
   hpmw_manifest m;
-  hpmw_err e;
+  hpmh_status e;
   int c, rc;
 
   memset(in, 0, sizeof in);
@@ -522,7 +522,7 @@ int cmd_hotpatch(int argc, char **argv) {
   m.payloads = pl;
   m.payload_count = nin;
   if (hpmw_build(&m, &cbuf, &clen, &e)) {
-    msg(cmd, "%s", e.msg);
+    msg(cmd, "%s", e.detail);
     rc = EXIT_IOERR;
     goto done;
   }

@@ -491,7 +491,7 @@ int cmd_catalog(int argc, char **argv) {
   hpm_pubkey pub;
   uint8_t *buf = NULL;
   size_t len = 0;
-  hpmw_err e;
+  hpmh_status e;
   int c, rc;
 
   memset(&cat, 0, sizeof cat);
@@ -612,7 +612,7 @@ int cmd_catalog(int argc, char **argv) {
     cat.count = i + 1;
   }
   if (hpmw_catalog_build(&cat, &buf, &len, &e)) {
-    msg(cmd, "%s", e.msg);
+    msg(cmd, "%s", e.detail);
     rc = EXIT_REFUSED;
     goto done;
   }
@@ -622,7 +622,7 @@ int cmd_catalog(int argc, char **argv) {
     hpm_diag d;
     hpm_result r;
     if (hpmw_sign_container(&buf, &len, &pk, &e)) {
-      msg(cmd, "signing failed: %s", e.msg);
+      msg(cmd, "signing failed: %s", e.detail);
       rc = EXIT_IOERR;
       goto done;
     }

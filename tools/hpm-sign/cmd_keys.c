@@ -45,7 +45,7 @@ int cmd_keygen(int argc, char **argv) {
   hpm_alg alg = HPM_ALG_ECDSA_P256_SHA256;
   mbedtls_pk_context pk;
   hpm_pubkey pk_pub;
-  hpmw_err e;
+  hpmh_status e;
   size_t pem_len;
   int c, rc;
 
@@ -100,18 +100,18 @@ int cmd_keygen(int argc, char **argv) {
 
   mbedtls_pk_init(&pk);
   rc = EXIT_IOERR;
-  if (hpmw_generate_key(alg, &pk, &e) || hpmw_public_of(&pk, &pk_pub, &e)) {
-    msg(cmd, "%s", e.msg);
+  if (hpmw_generate_key(alg, &pk, &e) || hpmh_public_of(&pk, &pk_pub, &e)) {
+    msg(cmd, "%s", e.detail);
     goto done;
   }
   if (hpmw_key_pem(&pk, 1, pem, sizeof pem, &pem_len, &e)) {
-    msg(cmd, "%s", e.msg);
+    msg(cmd, "%s", e.detail);
     goto done;
   }
   rc = write_output(cmd, out, (const uint8_t *)pem, pem_len, 0600, 1);
   if (rc) goto done;
   if (hpmw_key_pem(&pk, 0, pem, sizeof pem, &pem_len, &e)) {
-    msg(cmd, "%s", e.msg);
+    msg(cmd, "%s", e.detail);
     unlink(out);
     rc = EXIT_IOERR;
     goto done;

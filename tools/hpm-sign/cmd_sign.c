@@ -200,7 +200,7 @@ int cmd_attach(int argc, char **argv) {
   uint8_t *buf = NULL, *sig = NULL, der[HPM_SIG_DER_MAX + 8];
   size_t len = 0, sig_len = 0, der_len = 0, tbs_len = 0;
   hpm_manifest *m = NULL;
-  hpmw_err e;
+  hpmh_status e;
   char hex[HEX_DIGEST];
   int c, rc;
 
@@ -245,8 +245,8 @@ int cmd_attach(int argc, char **argv) {
   }
   rc = load_public_key(cmd, pub_s, &pub);
   if (rc) goto done;
-  if (hpmw_read_file(sig_s, 4096, &sig, &sig_len, &e)) {
-    msg(cmd, "--sig %s", e.msg);
+  if (hpmh_read_file(sig_s, 4096, &sig, &sig_len, &e)) {
+    msg(cmd, "--sig %s", e.detail);
     rc = EXIT_IOERR;
     goto done;
   }
@@ -287,7 +287,7 @@ int cmd_attach(int argc, char **argv) {
   rc = already_signed(cmd, file, m, &pub);
   if (rc) goto done;
   if (hpmw_add_signature(&buf, &len, pub.alg, pub.key_id, der, der_len, &e)) {
-    msg(cmd, "%s: %s", file, e.msg);
+    msg(cmd, "%s: %s", file, e.detail);
     rc = EXIT_REFUSED;
     goto done;
   }
@@ -335,7 +335,7 @@ int cmd_countersign(int argc, char **argv) {
   hpm_pubkey pub;
   uint8_t *buf = NULL;
   hpm_manifest *m = NULL, *vm = NULL;
-  hpmw_err e;
+  hpmh_status e;
   char hex[HEX_DIGEST];
   int c, rc;
 
@@ -407,7 +407,7 @@ int cmd_countersign(int argc, char **argv) {
   rc = already_signed(cmd, file, m, &pub);
   if (rc) goto done;
   if (hpmw_sign_container(&buf, &len, &pk, &e)) {
-    msg(cmd, "%s: %s", file, e.msg);
+    msg(cmd, "%s: %s", file, e.detail);
     rc = EXIT_IOERR;
     goto done;
   }

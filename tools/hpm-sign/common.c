@@ -193,24 +193,24 @@ static int check_readable(const char *cmd, const char *path, const char *what) {
 }
 
 int load_private_key(const char *cmd, const char *path, mbedtls_pk_context *pk, hpm_pubkey *pub) {
-  hpmw_err e;
+  hpmh_status e;
   int rc = check_readable(cmd, path, "private key");
   if (rc) return rc;
-  if (hpmw_load_private(path, pk, &e) || hpmw_public_of(pk, pub, &e)) {
+  if (hpmw_load_private(path, pk, &e) || hpmh_public_of(pk, pub, &e)) {
     msg(cmd, "%s; --key needs an unencrypted PEM or DER EC private key on P-256 or P-384 "
-             "(hpm-sign keygen makes one)", e.msg);
+             "(hpm-sign keygen makes one)", e.detail);
     return EXIT_IOERR;
   }
   return 0;
 }
 
 int load_public_key(const char *cmd, const char *path, hpm_pubkey *pub) {
-  hpmw_err e;
+  hpmh_status e;
   int rc = check_readable(cmd, path, "public key");
   if (rc) return rc;
-  if (hpmw_load_public(path, pub, &e)) {
+  if (hpmh_load_public(path, pub, &e)) {
     msg(cmd, "%s; expected a PEM or DER SubjectPublicKeyInfo of a P-256 or P-384 key "
-             "(e.g. the .pub file written by hpm-sign keygen)", e.msg);
+             "(e.g. the .pub file written by hpm-sign keygen)", e.detail);
     return EXIT_IOERR;
   }
   return 0;
@@ -243,18 +243,18 @@ int trust_add(const char *cmd, trust_set *t, const char *path) {
 /* ---- files ------------------------------------------------------------- */
 
 int read_container(const char *cmd, const char *path, uint8_t **buf, size_t *len) {
-  hpmw_err e;
-  if (hpmw_read_file(path, CONTAINER_MAX, buf, len, &e)) {
-    msg(cmd, "%s", e.msg);
+  hpmh_status e;
+  if (hpmh_read_file(path, CONTAINER_MAX, buf, len, &e)) {
+    msg(cmd, "%s", e.detail);
     return EXIT_IOERR;
   }
   return 0;
 }
 
 int read_input(const char *cmd, const char *what, const char *path, uint8_t **buf, size_t *len) {
-  hpmw_err e;
-  if (hpmw_read_file(path, HPM_PAYLOAD_MAX, buf, len, &e)) {
-    msg(cmd, "%s: %s", what, e.msg);
+  hpmh_status e;
+  if (hpmh_read_file(path, HPM_PAYLOAD_MAX, buf, len, &e)) {
+    msg(cmd, "%s: %s", what, e.detail);
     return EXIT_IOERR;
   }
   if (*len == 0) {
@@ -267,9 +267,9 @@ int read_input(const char *cmd, const char *what, const char *path, uint8_t **bu
 
 int write_output(const char *cmd, const char *path, const uint8_t *data, size_t len,
                  unsigned mode, int exclusive) {
-  hpmw_err e;
-  if (hpmw_write_file(path, data, len, mode, exclusive, &e)) {
-    msg(cmd, "cannot write %s; nothing was written there", e.msg);
+  hpmh_status e;
+  if (hpmh_write_file(path, data, len, mode, exclusive, &e)) {
+    msg(cmd, "cannot write %s; nothing was written there", e.detail);
     return EXIT_IOERR;
   }
   return 0;
@@ -297,7 +297,7 @@ void dir_of(const char *path, char *out, size_t cap) {
 static hpm_result loader_load(void *ctx, const char *file, uint64_t expected_size,
                               const uint8_t **data, size_t *len) {
   file_loader *ld = ctx;
-  hpmw_err e;
+  hpmh_status e;
   uint8_t *b = NULL;
   size_t n = 0;
   (void)expected_size; /* core compares the size and reports a mismatch */
@@ -307,8 +307,8 @@ static hpm_result loader_load(void *ctx, const char *file, uint64_t expected_siz
     snprintf(ld->last_error, sizeof ld->last_error, "too many detached payloads");
     return HPM_E_IO;
   }
-  if (hpmw_read_file(ld->last_path, HPM_PAYLOAD_MAX, &b, &n, &e)) {
-    snprintf(ld->last_error, sizeof ld->last_error, "%s", e.msg);
+  if (hpmh_read_file(ld->last_path, HPM_PAYLOAD_MAX, &b, &n, &e)) {
+    snprintf(ld->last_error, sizeof ld->last_error, "%s", e.detail);
     return HPM_E_IO;
   }
   ld->bufs[ld->nbufs++] = b;

@@ -112,7 +112,7 @@ int read_container(const char *cmd, const char *path, uint8_t **buf, size_t *len
 /* Read an input file (kernel, initrd, payload): at most 1 GiB, not empty.
  * what names the option for messages. Returns 0 or an exit code. */
 int read_input(const char *cmd, const char *what, const char *path, uint8_t **buf, size_t *len);
-/* Write via hpmw_write_file; prints the error. Returns 0 or EXIT_IOERR. */
+/* Write via hpmh_write_file; prints the error. Returns 0 or EXIT_IOERR. */
 int write_output(const char *cmd, const char *path, const uint8_t *data, size_t len,
                  unsigned mode, int exclusive);
 /* True when both paths name the same existing file. */

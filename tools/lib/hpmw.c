@@ -20,12 +20,12 @@
 
 #include "hpm/format.h"
 
-static int fail(hpmw_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(hpmw_err *e, const char *fmt, ...) {
+static int fail(hpmh_status *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(hpmh_status *e, const char *fmt, ...) {
   if (e) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    hpmh_vfail(e, HPMH_E_INVALID, NULL, fmt, ap);
     va_end(ap);
   }
   return -1;
@@ -91,7 +91,7 @@ static int fdt_emit(void *fdt, const hpmw_manifest *m, const uint8_t (*hashes)[H
   return 0;
 }
 
-int hpmw_manifest_fdt(const hpmw_manifest *m, uint8_t **out, size_t *out_len, hpmw_err *e) {
+int hpmw_manifest_fdt(const hpmw_manifest *m, uint8_t **out, size_t *out_len, hpmh_status *e) {
   uint8_t (*hashes)[HPM_DIGEST_LEN];
   size_t cap = 4096;
   int rc;
@@ -135,7 +135,7 @@ int hpmw_manifest_fdt(const hpmw_manifest *m, uint8_t **out, size_t *out_len, hp
 }
 
 int hpmw_assemble(hpm_kind kind, const uint8_t *fdt, size_t fdt_len, const uint8_t *area,
-                  size_t area_len, uint8_t **out, size_t *out_len, hpmw_err *e) {
+                  size_t area_len, uint8_t **out, size_t *out_len, hpmh_status *e) {
   size_t total = HPM_HEADER_SIZE + fdt_len + area_len + HPM_SIG_HEADER_SIZE;
   uint8_t *b;
   if (fdt_len > UINT32_MAX || area_len > HPM_PAYLOAD_AREA_MAX)
@@ -156,7 +156,7 @@ int hpmw_assemble(hpm_kind kind, const uint8_t *fdt, size_t fdt_len, const uint8
   return 0;
 }
 
-int hpmw_build(const hpmw_manifest *m, uint8_t **out, size_t *out_len, hpmw_err *e) {
+int hpmw_build(const hpmw_manifest *m, uint8_t **out, size_t *out_len, hpmh_status *e) {
   uint8_t *fdt = NULL, *area = NULL;
   size_t fdt_len = 0, area_len = 0, off = 0;
   int rc;
@@ -190,7 +190,7 @@ int hpmw_build(const hpmw_manifest *m, uint8_t **out, size_t *out_len, hpmw_err 
 
 int hpmw_add_signature(uint8_t **buf, size_t *len, hpm_alg alg,
                        const uint8_t key_id[HPM_DIGEST_LEN], const uint8_t *der, size_t der_len,
-                       hpmw_err *e) {
+                       hpmh_status *e) {
   size_t tbs_len, sig_off;
   hpm_diag d;
   uint32_t count;
@@ -226,62 +226,19 @@ int hpmw_add_signature(uint8_t **buf, size_t *len, hpm_alg alg,
   return 0;
 }
 
-static const char *mbed_err(int rc, char *buf, size_t cap) {
-  mbedtls_strerror(rc, buf, cap);
-  return buf;
-}
 
-int hpmw_public_of(mbedtls_pk_context *pk, hpm_pubkey *out, hpmw_err *e) {
-  uint8_t der[256];
-  int n = mbedtls_pk_write_pubkey_der(pk, der, sizeof der);
-  char eb[128];
-  if (n < 0) return fail(e, "cannot encode the public key: %s", mbed_err(n, eb, sizeof eb));
-  /* mbedtls writes at the end of the buffer. */
-  if (hpm_pubkey_from_spki(der + sizeof der - (size_t)n, (size_t)n, out) != HPM_OK)
-    return fail(e, "the key is not an uncompressed ECDSA P-256 or P-384 key");
-  return 0;
-}
 
-static int check_curve(mbedtls_pk_context *pk, const char *path, hpmw_err *e) {
-  if (mbedtls_pk_get_type(pk) != MBEDTLS_PK_ECKEY)
-    return fail(e, "%s: not an EC key (hpm uses ECDSA P-256 or P-384)", path);
-  mbedtls_ecp_group_id g = mbedtls_pk_ec(*pk)->grp.id;
-  if (g != MBEDTLS_ECP_DP_SECP256R1 && g != MBEDTLS_ECP_DP_SECP384R1)
-    return fail(e, "%s: unsupported curve (use P-256 or P-384)", path);
-  return 0;
-}
 
-int hpmw_load_private(const char *path, mbedtls_pk_context *pk, hpmw_err *e) {
+int hpmw_load_private(const char *path, mbedtls_pk_context *pk, hpmh_status *e) {
   char eb[128];
   int rc = mbedtls_pk_parse_keyfile(pk, path, NULL);
   if (rc)
-    return fail(e, "%s: cannot read private key: %s", path, mbed_err(rc, eb, sizeof eb));
-  return check_curve(pk, path, e);
+    return fail(e, "%s: cannot read private key: %s", path, hpmh_mbedtls_text(rc, eb, sizeof eb));
+  return hpmh_check_curve(pk, path, e);
 }
 
-int hpmw_load_public(const char *path, hpm_pubkey *out, hpmw_err *e) {
-  mbedtls_pk_context pk;
-  char eb[128];
-  int rc;
-  mbedtls_pk_init(&pk);
-  rc = mbedtls_pk_parse_public_keyfile(&pk, path);
-  if (rc) {
-    /* A private key file also carries the public key. */
-    mbedtls_pk_free(&pk);
-    mbedtls_pk_init(&pk);
-    if (mbedtls_pk_parse_keyfile(&pk, path, NULL) != 0) {
-      mbedtls_pk_free(&pk);
-      return fail(e, "%s: cannot read public key: %s", path, mbed_err(rc, eb, sizeof eb));
-    }
-  }
-  rc = check_curve(&pk, path, e);
-  if (!rc && hpmw_public_of(&pk, out, NULL))
-    rc = fail(e, "%s: not an uncompressed ECDSA P-256 or P-384 public key", path);
-  mbedtls_pk_free(&pk);
-  return rc;
-}
 
-int hpmw_generate_key(hpm_alg alg, mbedtls_pk_context *pk, hpmw_err *e) {
+int hpmw_generate_key(hpm_alg alg, mbedtls_pk_context *pk, hpmh_status *e) {
   mbedtls_entropy_context ent;
   mbedtls_ctr_drbg_context drbg;
   mbedtls_ecp_group_id gid = alg == HPM_ALG_ECDSA_P256_SHA256   ? MBEDTLS_ECP_DP_SECP256R1
@@ -291,7 +248,7 @@ int hpmw_generate_key(hpm_alg alg, mbedtls_pk_context *pk, hpmw_err *e) {
   int rc;
   if (gid == MBEDTLS_ECP_DP_NONE) return fail(e, "unsupported algorithm (use P-256 or P-384)");
   rc = mbedtls_pk_setup(pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
-  if (rc) return fail(e, "cannot set up the key: %s", mbed_err(rc, eb, sizeof eb));
+  if (rc) return fail(e, "cannot set up the key: %s", hpmh_mbedtls_text(rc, eb, sizeof eb));
   mbedtls_entropy_init(&ent);
   mbedtls_ctr_drbg_init(&drbg);
   rc = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &ent,
@@ -299,26 +256,26 @@ int hpmw_generate_key(hpm_alg alg, mbedtls_pk_context *pk, hpmw_err *e) {
   if (!rc) rc = mbedtls_ecp_gen_key(gid, mbedtls_pk_ec(*pk), mbedtls_ctr_drbg_random, &drbg);
   mbedtls_ctr_drbg_free(&drbg);
   mbedtls_entropy_free(&ent);
-  if (rc) return fail(e, "key generation failed: %s", mbed_err(rc, eb, sizeof eb));
+  if (rc) return fail(e, "key generation failed: %s", hpmh_mbedtls_text(rc, eb, sizeof eb));
   return 0;
 }
 
 int hpmw_key_pem(mbedtls_pk_context *pk, int private_key, char *buf, size_t cap, size_t *len,
-                 hpmw_err *e) {
+                 hpmh_status *e) {
   char eb[128];
   int rc;
   if (!cap) return fail(e, "no room for the PEM encoding");
   rc = private_key ? mbedtls_pk_write_key_pem(pk, (unsigned char *)buf, cap)
                    : mbedtls_pk_write_pubkey_pem(pk, (unsigned char *)buf, cap);
   if (rc) return fail(e, "cannot encode the %s key as PEM: %s", private_key ? "private" : "public",
-                      mbed_err(rc, eb, sizeof eb));
+                      hpmh_mbedtls_text(rc, eb, sizeof eb));
   *len = strnlen(buf, cap);
   if (*len == cap) return fail(e, "PEM encoding is not terminated");
   return 0;
 }
 
 int hpmw_sign(mbedtls_pk_context *pk, const uint8_t *msg, size_t msg_len, uint8_t *der,
-              size_t *der_len, hpm_alg *alg, uint8_t key_id[HPM_DIGEST_LEN], hpmw_err *e) {
+              size_t *der_len, hpm_alg *alg, uint8_t key_id[HPM_DIGEST_LEN], hpmh_status *e) {
   mbedtls_entropy_context ent;
   mbedtls_ctr_drbg_context drbg;
   hpm_pubkey pub;
@@ -328,7 +285,7 @@ int hpmw_sign(mbedtls_pk_context *pk, const uint8_t *msg, size_t msg_len, uint8_
   char eb[128];
   int rc;
 
-  if (check_curve(pk, "key", e) || hpmw_public_of(pk, &pub, e)) return -1;
+  if (hpmh_check_curve(pk, "key", e) || hpmh_public_of(pk, &pub, e)) return -1;
   if (pub.alg == HPM_ALG_ECDSA_P256_SHA256) {
     md = MBEDTLS_MD_SHA256;
     hlen = 32;
@@ -348,7 +305,7 @@ int hpmw_sign(mbedtls_pk_context *pk, const uint8_t *msg, size_t msg_len, uint8_
                                        mbedtls_ctr_drbg_random, &drbg);
   mbedtls_ctr_drbg_free(&drbg);
   mbedtls_entropy_free(&ent);
-  if (rc) return fail(e, "signing failed: %s", mbed_err(rc, eb, sizeof eb));
+  if (rc) return fail(e, "signing failed: %s", hpmh_mbedtls_text(rc, eb, sizeof eb));
   /* Never emit a signature core would not accept. */
   if (hpm_signature_check(&pub, msg, msg_len, der, *der_len) != HPM_OK)
     return fail(e, "internal error: the new signature does not verify");
@@ -357,7 +314,7 @@ int hpmw_sign(mbedtls_pk_context *pk, const uint8_t *msg, size_t msg_len, uint8_
   return 0;
 }
 
-int hpmw_sign_container(uint8_t **buf, size_t *len, mbedtls_pk_context *pk, hpmw_err *e) {
+int hpmw_sign_container(uint8_t **buf, size_t *len, mbedtls_pk_context *pk, hpmh_status *e) {
   size_t tbs_len, sig_off, der_len = 0;
   uint8_t der[MBEDTLS_ECDSA_MAX_LEN], kid[HPM_DIGEST_LEN];
   hpm_alg alg;
@@ -368,86 +325,4 @@ int hpmw_sign_container(uint8_t **buf, size_t *len, mbedtls_pk_context *pk, hpmw
   return hpmw_add_signature(buf, len, alg, kid, der, der_len, e);
 }
 
-int hpmw_write_file(const char *path, const uint8_t *data, size_t len, unsigned mode,
-                    int exclusive, hpmw_err *e) {
-  char tmp[PATH_MAX], dir[PATH_MAX];
-  int fd, dfd, saved;
-  size_t done = 0;
 
-  if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
-    return fail(e, "%s: path too long", path);
-  if (exclusive && access(path, F_OK) == 0)
-    return fail(e, "%s: already exists; refusing to overwrite it", path);
-  fd = mkstemp(tmp);
-  if (fd < 0) return fail(e, "%s: cannot create a file beside it: %s", path, strerror(errno));
-  if (fchmod(fd, mode) != 0) goto io_error;
-  while (done < len) {
-    ssize_t n = write(fd, data + done, len - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) goto io_error;
-    done += (size_t)n;
-  }
-  if (fsync(fd) != 0) goto io_error;
-  if (close(fd) != 0) {
-    fd = -1;
-    goto io_error;
-  }
-  fd = -1;
-  if (exclusive) {
-    /* link() fails if path appeared meanwhile: never replace a key. */
-    if (link(tmp, path) != 0) goto io_error;
-    unlink(tmp);
-  } else if (rename(tmp, path) != 0) {
-    goto io_error;
-  }
-  snprintf(dir, sizeof dir, "%s", path);
-  dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    fsync(dfd);
-    close(dfd);
-  }
-  return 0;
-
-io_error:
-  saved = errno;
-  if (fd >= 0) close(fd);
-  unlink(tmp);
-  return fail(e, "%s: %s", path, saved == EEXIST ? "already exists; refusing to overwrite it" : strerror(saved));
-}
-
-int hpmw_read_file(const char *path, uint64_t limit, uint8_t **out, size_t *len, hpmw_err *e) {
-  struct stat st;
-  uint8_t *b;
-  size_t done = 0;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail(e, "%s: %s", path, strerror(errno));
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return fail(e, "%s: not a regular file", path);
-  }
-  if ((uint64_t)st.st_size > limit) {
-    close(fd);
-    return fail(e, "%s: %lld bytes is over the limit of %llu", path, (long long)st.st_size,
-                (unsigned long long)limit);
-  }
-  b = malloc(st.st_size ? (size_t)st.st_size : 1);
-  if (!b) {
-    close(fd);
-    return fail(e, "%s: out of memory", path);
-  }
-  while (done < (size_t)st.st_size) {
-    ssize_t n = read(fd, b + done, (size_t)st.st_size - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int saved = n < 0 ? errno : EIO;
-      free(b);
-      close(fd);
-      return fail(e, "%s: read failed: %s", path, n == 0 ? "file shrank while reading" : strerror(saved));
-    }
-    done += (size_t)n;
-  }
-  close(fd);
-  *out = b;
-  *len = done;
-  return 0;
-}

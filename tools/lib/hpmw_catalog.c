@@ -7,11 +7,11 @@
 
 #include "hpmw_catalog.h"
 
-static int cfail(hpmw_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int cfail(hpmw_err *e, const char *fmt, ...) {
+static int cfail(hpmh_status *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int cfail(hpmh_status *e, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  if (e) vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+  if (e) vsnprintf(e->detail, sizeof e->detail, fmt, ap);
   va_end(ap);
   return -1;
 }
@@ -61,7 +61,7 @@ static int emit(void *fdt, const hpm_catalog *c) {
   return 0;
 }
 
-int hpmw_catalog_fdt(const hpm_catalog *c, uint8_t **out, size_t *out_len, hpmw_err *e) {
+int hpmw_catalog_fdt(const hpm_catalog *c, uint8_t **out, size_t *out_len, hpmh_status *e) {
   size_t cap = 4096;
   if (c->count > HPM_CATALOG_MAX_ENTRIES)
     return cfail(e, "%zu entries; a catalog lists at most %u", c->count, HPM_CATALOG_MAX_ENTRIES);
@@ -91,7 +91,7 @@ int hpmw_catalog_fdt(const hpm_catalog *c, uint8_t **out, size_t *out_len, hpmw_
   }
 }
 
-int hpmw_catalog_build(const hpm_catalog *c, uint8_t **out, size_t *out_len, hpmw_err *e) {
+int hpmw_catalog_build(const hpm_catalog *c, uint8_t **out, size_t *out_len, hpmh_status *e) {
   uint8_t *fdt = NULL;
   size_t fdt_len = 0;
   int rc;

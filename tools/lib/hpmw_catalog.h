@@ -12,9 +12,9 @@
 
 /* The catalog manifest FDT for cat (serial, issued, expires, compat,
  * entries).  *fdt is malloc'd. */
-int hpmw_catalog_fdt(const hpm_catalog *cat, uint8_t **fdt, size_t *fdt_len, hpmw_err *e);
+int hpmw_catalog_fdt(const hpm_catalog *cat, uint8_t **fdt, size_t *fdt_len, hpmh_status *e);
 
 /* hpmw_catalog_fdt + hpmw_assemble (kind 3, no payloads), unsigned. */
-int hpmw_catalog_build(const hpm_catalog *cat, uint8_t **out, size_t *out_len, hpmw_err *e);
+int hpmw_catalog_build(const hpm_catalog *cat, uint8_t **out, size_t *out_len, hpmh_status *e);
 
 #endif

@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../../../runtime/engine.c"
+#include "../../../runtime/hotpatch/engine.c"
 #include "payload.h"
 #include "x86.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Maintenance windows and blackouts (windows.h). */
-#include "windows.h"
+#include "update/windows.h"
 
 #include <stdio.h>
 #include <stdlib.h>

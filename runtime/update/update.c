@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* hpm assess / hpm install / the agent's periodic assessment: see update.h. */
-#include "update.h"
+#include "update/update.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -17,16 +17,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "boot.h"
+#include "boot/boot.h"
 #include "clock.h"
-#include "decide.h"
-#include "enroll.h"
-#include "history.h"
-#include "hpmw.h"
+#include "update/decide.h"
+#include "update/enroll.h"
+#include "update/history.h"
+#include "fileio.h"
+#include "keys.h"
+#include "json.h"
 #include "msg.h"
 #include "hpm/core.h"
-#include "policy.h"
-#include "source.h"
+#include "update/policy.h"
+#include "update/source.h"
 
 #define say hpm_msg
 
@@ -45,8 +47,8 @@ static const char *trust_dir(void) {
 static int peek_manifest(const char *path, hpm_manifest *m) {
   size_t n;
   uint8_t *b;
-  hpmw_err e;
-  if (hpmw_read_file(path, 1u << 30, &b, &n, &e)) return -1;
+  hpmh_status e;
+  if (hpmh_read_file(path, 1u << 30, &b, &n, &e)) return -1;
   hpm_result r = hpm_container_parse_unverified(b, n, m, NULL);
   free(b);
   return r == HPM_OK ? 0 : -1;
@@ -299,12 +301,12 @@ static cJSON *item_json(const decide_item *it) {
   cJSON_AddStringToObject(o, "version", e->version);
   cJSON_AddStringToObject(o, "classification", hpm_classification_to_string(e->classification));
   cJSON_AddStringToObject(o, "release", hpm_release_to_string(e->release));
-  hpm_utc(e->release_time, t);
+  hpmh_utc(e->release_time, t);
   cJSON_AddStringToObject(o, "released", t);
   if (e->kind == HPM_KIND_HOTPATCH) cJSON_AddNumberToObject(o, "sequence", e->sequence);
   hpm_fmt_hex(e->digest, HPM_DIGEST_LEN, hx, sizeof hx);
   cJSON_AddStringToObject(o, "digest", hx);
-  hpm_utc(it->deadline, t);
+  hpmh_utc(it->deadline, t);
   cJSON_AddStringToObject(o, "deadline", t);
   cJSON_AddBoolToObject(o, "overdue", it->overdue);
   cJSON_AddBoolToObject(o, "required", it->required);
@@ -315,7 +317,7 @@ static cJSON *item_json(const decide_item *it) {
   cJSON_AddBoolToObject(o, "needs_reboot", it->needs_reboot);
   cJSON_AddBoolToObject(o, "reboot_now", it->reboot_now);
   if (it->reboot_at_valid) {
-    hpm_utc(it->reboot_at, t);
+    hpmh_utc(it->reboot_at, t);
     cJSON_AddStringToObject(o, "reboot_at", t);
   } else {
     cJSON_AddNullToObject(o, "reboot_at");
@@ -329,7 +331,7 @@ static cJSON *ctx_json(const update_ctx *c, const decide_result *r) {
   cJSON *o = cJSON_CreateObject(), *cat = cJSON_AddObjectToObject(o, "catalog"),
         *host = cJSON_AddObjectToObject(o, "host"), *items = cJSON_AddArrayToObject(o, "items");
   cJSON_AddNumberToObject(cat, "serial", (double)c->cat.serial);
-  hpm_utc(c->cat.expires, t);
+  hpmh_utc(c->cat.expires, t);
   cJSON_AddStringToObject(cat, "expires", t);
   cJSON_AddStringToObject(cat, "change",
                           c->change == HPM_CATALOG_NEW ? "new" : c->change == HPM_CATALOG_NEWER ? "newer" : "same");
@@ -345,7 +347,7 @@ static cJSON *ctx_json(const update_ctx *c, const decide_result *r) {
   } else {
     cJSON_AddNullToObject(host, "staged");
   }
-  hpm_utc(c->now, t);
+  hpmh_utc(c->now, t);
   cJSON_AddStringToObject(o, "time", t);
   for (size_t i = 0; i < r->count; i++) cJSON_AddItemToArray(items, item_json(&r->items[i]));
   return o;
@@ -354,7 +356,7 @@ static cJSON *ctx_json(const update_ctx *c, const decide_result *r) {
 static void print_text(const update_ctx *c, const decide_result *r) {
   char t[32], hx[2 * HPM_DIGEST_LEN + 1];
   hpm_fmt_hex(c->host.baseline, HPM_DIGEST_LEN, hx, sizeof hx);
-  hpm_utc(c->now, t);
+  hpmh_utc(c->now, t);
   printf("assessment at %s, catalog serial %llu (%zu entries)\n", t, (unsigned long long)c->cat.serial, c->cat.count);
   printf("running baseline %.16s…%s, %s, hotpatch sequence %u%s\n", hx, r->baseline_listed ? "" : " (not in the catalog)",
          c->host.enrolled ? "enrolled" : "unenrolled (baselines only)", c->host.hotpatch_seq,
@@ -367,7 +369,7 @@ static void print_text(const update_ctx *c, const decide_result *r) {
     const decide_item *it = &r->items[i];
     const hpm_catalog_entry *e = it->entry;
     char d[32];
-    hpm_utc(it->deadline, d);
+    hpmh_utc(it->deadline, d);
     printf("  %-8s %-24s %-8s %-9s %s deadline %s%s\n", kind_word(e->kind), e->id,
            hpm_classification_to_string(e->classification), hpm_release_to_string(e->release),
            it->install_now ? "install now," : it->selected ? "pending," : "listed,", d, it->overdue ? " (overdue)" : "");
@@ -616,10 +618,10 @@ static uint64_t read_last_assessment(void) {
 
 static void write_last_assessment(uint64_t t) {
   char p[600], text[24];
-  hpmw_err e;
+  hpmh_status e;
   snprintf(p, sizeof p, "%s/assessed", state_dir());
   int n = snprintf(text, sizeof text, "%llu\n", (unsigned long long)t);
-  (void)hpmw_write_file(p, (const uint8_t *)text, (size_t)n, 0644, 0, &e);
+  (void)hpmh_write_file(p, (const uint8_t *)text, (size_t)n, 0644, 0, &e);
 }
 
 void update_agent_tick(void) {
@@ -645,7 +647,7 @@ void update_agent_tick(void) {
     uint64_t last = read_last_assessment();
     next = last ? policy_next_assessment(&p, last, host_seed()) : now;
     char t[32];
-    hpm_utc(next, t);
+    hpmh_utc(next, t);
     printf("agent: periodic assessment every %u h, next at %s\n", p.assess_interval_hours, t);
   }
   if (now < next) return;
@@ -662,7 +664,7 @@ void update_agent_tick(void) {
   write_last_assessment(now);
   next = policy_next_assessment(&p, now, host_seed());
   char t[32];
-  hpm_utc(next, t);
+  hpmh_utc(next, t);
   printf("agent: assessment done (exit %d), next at %s\n", rc, t);
   fflush(stdout);
 }

@@ -4,7 +4,8 @@
  * See boot.h for the contract and exit codes, docs/boot-interface.md for
  * the variables and records, docs/operations.md for the operator's view.
  */
-#include "boot.h"
+#include "boot/boot.h"
+#include "json.h"
 #include "msg.h"
 #include "trust.h"
 
@@ -19,10 +20,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bootvars.h"
-#include "efivar.h"
+#include "boot/bootvars.h"
+#include "boot/efivar.h"
 #include "hpm/core.h"
-#include "hpmw.h"
+#include "fileio.h"
+#include "keys.h"
 
 #define CONTAINER_MAX (64u * 1024 * 1024) /* a baseline container without detached payloads */
 #define MAX_KEYS 64
@@ -207,7 +209,7 @@ void hpm_boot_status_print(FILE *out, bool json) {
   if (r) {
     if (json) {
       fprintf(out, "{\"booted\":false,\"error\":");
-      hpm_json_str(out, why);
+      hpmh_json_str(out, why);
       fputc('}', out);
     } else {
       fprintf(out, "boot: %s\n", why);
@@ -218,13 +220,13 @@ void hpm_boot_status_print(FILE *out, bool json) {
   const hpm_bs_slot *as = &bi.st.slots[bi.active];
   if (json) {
     fprintf(out, "{\"booted\":true,\"slot\":\"%c\",\"baseline\":\"%s\",\"version\":", a, bi.baseline_hex);
-    hpm_json_str(out, bi.version);
+    hpmh_json_str(out, bi.version);
     fprintf(out, ",\"svn\":%u,\"attempt\":%u,\"marked_good\":%s,\"reason\":", bi.svn, bi.attempt,
             as->successful ? "true" : "false");
-    hpm_json_str(out, bi.reason);
+    hpmh_json_str(out, bi.reason);
     fprintf(out, ",\"floor\":%u,\"state_sequence\":%llu,\"request\":", bi.st.floor,
             (unsigned long long)bi.st.sequence);
-    if (bi.request[0]) hpm_json_str(out, bi.request);
+    if (bi.request[0]) hpmh_json_str(out, bi.request);
     else fputs("null", out);
     fprintf(out, ",\"pending\":{\"mark_good\":%s,\"one_shot\":", bi.markgood_present ? "true" : "false");
     if (bi.oneshot >= 0) fprintf(out, "\"%c\"", hpm_bs_slot_letter((unsigned)bi.oneshot));
@@ -234,7 +236,7 @@ void hpm_boot_status_print(FILE *out, bool json) {
     if (bi.next_slot >= 0) fprintf(out, "\"%c\"", hpm_bs_slot_letter((unsigned)bi.next_slot));
     else fputs("null", out);
     fputs(",\"reboot_reason\":", out);
-    hpm_json_str(out, bi.reboot_why);
+    hpmh_json_str(out, bi.reboot_why);
     fputs(",\"slots\":[", out);
     for (unsigned i = 0; i < HPM_BS_MAX_SLOTS; i++) {
       const hpm_bs_slot *s = &bi.st.slots[i];
@@ -244,7 +246,7 @@ void hpm_boot_status_print(FILE *out, bool json) {
               "\"successful\":%s,\"svn\":%u,\"reason\":\"%s\",\"detail\":",
               i ? "," : "", hpm_bs_slot_letter(i), (int)i == bi.active ? "true" : "false", slot_state(&bi, i),
               s->priority, s->tries, s->successful ? "true" : "false", s->svn, hpm_bs_reason_to_string(s->reason));
-      if (bi.detail_text[i][0]) hpm_json_str(out, bi.detail_text[i]);
+      if (bi.detail_text[i][0]) hpmh_json_str(out, bi.detail_text[i]);
       else fputs("null", out);
       fputs(",\"baseline\":", out);
       if (all_zero(s->digest, HPM_DIGEST_LEN)) fputs("null", out);
@@ -427,7 +429,7 @@ int hpm_boot_cmd_mark_good(int argc, char **argv) {
   uint32_t floor_after = probe.floor > bi.st.floor ? probe.floor : bi.st.floor; /* never lowered */
   if (o.json) {
     printf("{\"slot\":\"%c\",\"baseline\":\"%s\",\"version\":", a, bi.baseline_hex);
-    hpm_json_str(stdout, bi.version);
+    hpmh_json_str(stdout, bi.version);
     printf(",\"svn\":%u,\"result\":\"requested\",\"floor_after_reboot\":%u}\n", bi.svn, floor_after);
   } else {
     printf("marked slot %c good: baseline %s (svn %u); hpmboot.efi records it at the next boot "
@@ -477,10 +479,10 @@ static hpm_result load_detached(void *ctx, const char *file, uint64_t expected, 
   if (l->n >= HPM_MAX_PAYLOADS || expected == 0 || expected > HPM_PAYLOAD_MAX) return HPM_E_PAYLOAD_MISSING;
   char p[1024];
   snprintf(p, sizeof p, "%s/%s", l->dir, file);
-  hpmw_err e;
+  hpmh_status e;
   uint8_t *b = NULL;
   size_t n = 0;
-  if (hpmw_read_file(p, expected, &b, &n, &e)) return HPM_E_PAYLOAD_MISSING;
+  if (hpmh_read_file(p, expected, &b, &n, &e)) return HPM_E_PAYLOAD_MISSING;
   blob *f = &l->files[l->n++];
   snprintf(f->name, sizeof f->name, "%s", file);
   f->buf = b;
@@ -491,7 +493,7 @@ static hpm_result load_detached(void *ctx, const char *file, uint64_t expected, 
 }
 
 static int load_trust(const char *dir, hpm_pubkey *keys, size_t *n) {
-  *n = hpm_trust_load(dir, keys, MAX_KEYS);
+  *n = hpmh_trust_load(dir, keys, MAX_KEYS, hpm_msg_status);
   if (!*n) { msg("no trusted keys in %s (expected *.pub): refusing", dir); return -1; }
   return 0;
 }
@@ -500,8 +502,8 @@ static int load_trust(const char *dir, hpm_pubkey *keys, size_t *n) {
  * payloads are read from its directory. */
 static int verify_baseline(const char *path, const hpm_trust *trust, const char *trust_dir,
                            uint8_t **buf, size_t *len, detached_loader *l, hpm_manifest *m) {
-  hpmw_err e;
-  if (hpmw_read_file(path, CONTAINER_MAX, buf, len, &e)) { msg("%s", e.msg); return HPM_BOOT_EXIT_IO; }
+  hpmh_status e;
+  if (hpmh_read_file(path, CONTAINER_MAX, buf, len, &e)) { msg("%s", e.detail); return HPM_BOOT_EXIT_IO; }
   static char dir[1024];
   snprintf(dir, sizeof dir, "%s", path);
   char *sl = strrchr(dir, '/');
@@ -607,10 +609,10 @@ static bool file_used_by_other_slot(const char *hpmdir, int except, const char *
     if (!pjoin(p, sizeof p, hpmdir, nm)) return true;
     uint8_t *b = NULL;
     size_t n = 0;
-    hpmw_err e;
+    hpmh_status e;
     if (access(p, F_OK)) continue;
     *who = hpm_bs_slot_letter(i);
-    if (hpmw_read_file(p, CONTAINER_MAX, &b, &n, &e)) return true;
+    if (hpmh_read_file(p, CONTAINER_MAX, &b, &n, &e)) return true;
     static hpm_manifest m;
     hpm_result r = hpm_container_parse_unverified(b, n, &m, NULL);
     bool used = r != HPM_OK;
@@ -625,8 +627,8 @@ static bool file_used_by_other_slot(const char *hpmdir, int except, const char *
 static bool same_file(const char *p, const uint8_t *data, size_t len) {
   uint8_t *b = NULL;
   size_t n = 0;
-  hpmw_err e;
-  if (hpmw_read_file(p, len, &b, &n, &e)) return false;
+  hpmh_status e;
+  if (hpmh_read_file(p, len, &b, &n, &e)) return false;
   bool same = n == len && !memcmp(b, data, len);
   free(b);
   return same;
@@ -738,9 +740,9 @@ int hpm_boot_cmd_stage(int argc, char **argv) {
   if ((rc = write_slot_request(&bi, &req))) goto out;
   if (o.json) {
     printf("{\"slot\":\"%c\",\"path\":", t);
-    hpm_json_str(stdout, dst);
+    hpmh_json_str(stdout, dst);
     printf(",\"version\":");
-    hpm_json_str(stdout, m.version);
+    hpmh_json_str(stdout, m.version);
     printf(",\"svn\":%u,\"digest\":\"%s\",\"tries\":%u,\"state_sequence\":%llu,\"reboot_required\":true,"
            "\"fallback_slot\":\"%c\"}\n", m.svn, dg, o.tries, (unsigned long long)bi.st.sequence, a);
   } else {

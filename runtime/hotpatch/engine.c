@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Per-process transitions with ptrace: see engine.h. */
-#include "engine.h"
+#include "hotpatch/engine.h"
 
 #include <dirent.h>
 #include <elf.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* UEFI variables through efivarfs: see efivar.h. */
-#include "efivar.h"
+#include "boot/efivar.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -25,7 +25,7 @@
 #define HPM_RUNTIME_UPDATE_H
 #include <stdint.h>
 
-#include "policy.h"
+#include "update/policy.h"
 
 int cmd_assess(int argc, char **argv);
 /* hpm.c's `apply` command (install runs it in a child process). */

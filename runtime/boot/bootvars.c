@@ -5,7 +5,7 @@
  * (tests/fuzz/fuzz_bootvars.c).  Strict: decimal without sign or spaces,
  * lower-case hex, every field in range.
  */
-#include "bootvars.h"
+#include "boot/bootvars.h"
 
 #include <stdio.h>
 #include <string.h>

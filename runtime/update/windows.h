@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "policy.h"
+#include "update/policy.h"
 
 /* How far ahead win_status_at() looks for the next window. */
 #define WIN_HORIZON_DAYS 400

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Update sources: catalog fetch (verify, expiry, rollback) and resumable,
  * size-capped, hash-checked downloads (source.h). */
-#include "source.h"
+#include "update/source.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -15,7 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hpmw.h"
+#include "fileio.h"
+#include "keys.h"
+#include "json.h"
 #include "msg.h"
 #include "trust.h"
 
@@ -73,7 +75,7 @@ void hpm_source_join(const hpm_source *src, const char *rel, char *out, size_t c
 
 hpm_src_result hpm_source_load_trust(const char *trust_dir, hpm_pubkey *keys, size_t max,
                                      size_t *count, hpm_src_err *err) {
-  *count = hpm_trust_load(trust_dir, keys, max);
+  *count = hpmh_trust_load(trust_dir, keys, max, hpm_msg_status);
   if (!*count)
     return fail(err, HPM_SRC_IO, "no trusted keys in %s (expected *.pub release keys; set HPM_TRUST_DIR): refusing", trust_dir);
   return HPM_SRC_OK;
@@ -300,8 +302,8 @@ hpm_src_result hpm_source_fetch_catalog(const hpm_source *src, const char *trust
     r = hpm_catalog_verify(buf, len, &t, now, out, &d);
   }
   if (r == HPM_E_EXPIRED) {
-    hpm_utc(out->expires, a);
-    hpm_utc(now, b);
+    hpmh_utc(out->expires, a);
+    hpmh_utc(now, b);
     free(buf);
     return fail(err, HPM_SRC_REFUSED,
                 "%s: catalog serial %llu expired at %s (now %s): refusing a stale catalog (freeze attack or "
@@ -343,9 +345,9 @@ hpm_src_result hpm_source_fetch_catalog(const hpm_source *src, const char *trust
     if (change) *change = HPM_CATALOG_NEWER;
   }
   {
-    hpmw_err we;
-    if (hpmw_write_file(spath, buf, len, 0600, 0, &we))
-      sr = fail(err, HPM_SRC_IO, "cannot record the accepted catalog: %s", we.msg);
+    hpmh_status we;
+    if (hpmh_write_file(spath, buf, len, 0600, 0, &we))
+      sr = fail(err, HPM_SRC_IO, "cannot record the accepted catalog: %s", we.detail);
   }
 done:
   if (sr != HPM_SRC_OK) hpm_catalog_free(out);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* hpm policy / history / enroll / unenroll (lifecycle_cmd.h). */
-#include "lifecycle_cmd.h"
+#include "update/lifecycle_cmd.h"
 
 #include <cjson/cJSON.h>
 #include <getopt.h>
@@ -11,13 +11,14 @@
 #include <time.h>
 
 #include "clock.h"
+#include "json.h"
 #include "msg.h"
-#include "enroll.h"
-#include "history.h"
+#include "update/enroll.h"
+#include "update/history.h"
 #include "hpm/core.h"
-#include "policy.h"
-#include "update.h"
-#include "windows.h"
+#include "update/policy.h"
+#include "update/update.h"
+#include "update/windows.h"
 
 static const char *state_dir(const char *opt) {
   if (opt) return opt;
@@ -210,7 +211,7 @@ typedef struct {
 static int print_entry(const hist_entry *e, void *ctx) {
   hist_out *o = ctx;
   char t[40];
-  hpm_utc(e->time, t);
+  hpmh_utc(e->time, t);
   o->n++;
   if (o->arr) {
     cJSON *j = cJSON_CreateObject();

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "engine.h"
+#include "hotpatch/engine.h"
 
 #define ST_MAX_SITES HPP_MAX_FUNCS
 #define ST_MAX_MAPS 8

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The update history in SQLite (history.h). */
-#include "history.h"
+#include "update/history.h"
 
 #include <errno.h>
 #include <sqlite3.h>

@@ -25,17 +25,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "boot.h"
-#include "catalog_cmd.h"
-#include "engine.h"
+#include "boot/boot.h"
+#include "update/catalog_cmd.h"
+#include "hotpatch/engine.h"
+#include "json.h"
 #include "msg.h"
 #include "trust.h"
-#include "update.h"
+#include "update/update.h"
 #include "hpm/core.h"
-#include "hpmw.h"
+#include "fileio.h"
+#include "keys.h"
 #include "payload.h"
-#include "lifecycle_cmd.h"
-#include "state.h"
+#include "update/lifecycle_cmd.h"
+#include "hotpatch/state.h"
 
 /* ---- configuration ---- */
 static const char *trust_dir = "/etc/hpm/trust";
@@ -99,7 +101,7 @@ static hpm_pubkey keys[64];
 static size_t nkeys;
 
 static int load_trust(void) {
-  nkeys = hpm_trust_load(trust_dir, keys, 64);
+  nkeys = hpmh_trust_load(trust_dir, keys, 64, hpm_msg_status);
   if (!nkeys) { msg("no trusted keys in %s (expected *.pub): refusing", trust_dir); return -1; }
   return 0;
 }
@@ -994,7 +996,7 @@ static int apply_hotpatch(const char *path, hotpatch *h, int is_revert) {
   int p50 = pct(pauses, np, 50), p99 = pct(pauses, np, 99), q50 = pct(preps, np, 50);
   if (json) {
     printf("{\"sequence\":%u,\"id\":", h->m.sequence);
-    hpm_json_str(stdout, h->m.id);
+    hpmh_json_str(stdout, h->m.id);
     printf(",\"patched\":%d,\"failed\":%d,\"pause_us_p50\":%d,\"pause_us_p99\":%d,\"prep_us_p50\":%d}\n", patched,
            failed, p50, p99, q50);
   } else
@@ -1112,20 +1114,20 @@ static int cmd_list(int argc, char **argv) {
       if (st_starttime(s.pid) != s.start || !s.nsites) { st_free(&s); continue; }
       if (json) {
         printf("%s{\"pid\":%d,\"exe\":", first ? "" : ",", s.pid);
-        hpm_json_str(stdout, s.exe); /* any file name */
+        hpmh_json_str(stdout, s.exe); /* any file name */
         printf(",\"build_id\":\"%s\",\"sequence\":%u,\"id\":", s.build_id, s.seq);
-        hpm_json_str(stdout, s.id);
+        hpmh_json_str(stdout, s.id);
         printf(",\"time\":%llu,\"exposure_ms\":%llu,\"functions\":[", (unsigned long long)s.time,
                (unsigned long long)s.exposure_ms);
         for (int k = 0, n = 0; k < s.nsites; k++) /* call sites (mode 3) repeat their function */
           if (s.sites[k].mode != HPP_MODE_CALL) {
             if (n++) putchar(',');
-            hpm_json_str(stdout, s.sites[k].name);
+            hpmh_json_str(stdout, s.sites[k].name);
           }
         printf("]}");
       } else {
-        char tb[HPM_UTC_LEN];
-        hpm_utc(s.time, tb);
+        char tb[HPMH_UTC_LEN];
+        hpmh_utc(s.time, tb);
         printf("pid %d %s seq %u %s since %s (exposure %llu ms):", s.pid, s.exe, s.seq, s.id, tb,
                (unsigned long long)s.exposure_ms);
         for (int k = 0; k < s.nsites; k++)
@@ -1159,7 +1161,7 @@ static int cmd_status(int argc, char **argv) {
   if (!running_baseline(base, &src)) hex(bh, base, 32);
   if (json) {
     printf("{\"hotpatch\":{\"sequence\":%u,\"id\":", hs.seq);
-    hpm_json_str(stdout, hs.id);
+    hpmh_json_str(stdout, hs.id);
     printf(",\"processes\":%d,\"pending\":%d,\"baseline\":\"%s\"},\"boot\":", procs, pending, bh);
     hpm_boot_status_print(stdout, true);
     printf("}\n");

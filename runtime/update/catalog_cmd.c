@@ -6,7 +6,7 @@
  * expired or rolled back, remember it, show it; optionally download
  * releases into the cache (resumable, size-capped, hash-checked).
  */
-#include "catalog_cmd.h"
+#include "update/catalog_cmd.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -15,8 +15,9 @@
 #include <time.h>
 
 #include "clock.h"
+#include "json.h"
 #include "msg.h"
-#include "source.h"
+#include "update/source.h"
 
 static const char catalog_usage[] =
     "Usage: hpm catalog [--source URL|DIR] [--download ID]... [--json]\n"
@@ -128,24 +129,24 @@ int cmd_catalog(int argc, char **argv) {
   if (json) {
     char h[65], t[32];
     printf("{\"source\":");
-    hpm_json_str(stdout, src.base);
+    hpmh_json_str(stdout, src.base);
     printf(",\"serial\":%llu,\"previous_serial\":%llu,\"change\":\"%s\"", (unsigned long long)cat.serial,
            (unsigned long long)prev, change_id(change));
-    printf(",\"issued\":%llu,\"issued_utc\":\"%s\"", (unsigned long long)cat.issued, hpm_utc(cat.issued, t));
-    printf(",\"expires\":%llu,\"expires_utc\":\"%s\"", (unsigned long long)cat.expires, hpm_utc(cat.expires, t));
+    printf(",\"issued\":%llu,\"issued_utc\":\"%s\"", (unsigned long long)cat.issued, hpmh_utc(cat.issued, t));
+    printf(",\"expires\":%llu,\"expires_utc\":\"%s\"", (unsigned long long)cat.expires, hpmh_utc(cat.expires, t));
     printf(",\"checked_at\":%llu,\"compat\":", (unsigned long long)now);
-    hpm_json_str(stdout, cat.compat);
+    hpmh_json_str(stdout, cat.compat);
     hpm_fmt_hex(cat.digest, HPM_DIGEST_LEN, h, sizeof h);
     printf(",\"digest\":\"%s\",\"entries\":[", h);
     for (size_t i = 0; i < cat.count; i++) {
       const hpm_catalog_entry *e = &cat.entries[i];
       printf("%s{\"id\":", i ? "," : "");
-      hpm_json_str(stdout, e->id);
+      hpmh_json_str(stdout, e->id);
       printf(",\"kind\":\"%s\",\"release\":\"%s\",\"classification\":\"%s\"", hpm_kind_to_string(e->kind),
              hpm_release_to_string(e->release), hpm_classification_to_string(e->classification));
       printf(",\"released\":%llu,\"released_utc\":\"%s\",\"version\":", (unsigned long long)e->release_time,
-             hpm_utc(e->release_time, t));
-      hpm_json_str(stdout, e->version);
+             hpmh_utc(e->release_time, t));
+      hpmh_json_str(stdout, e->version);
       hpm_fmt_hex(e->digest, HPM_DIGEST_LEN, h, sizeof h);
       printf(",\"svn\":%u,\"digest\":\"%s\"", e->svn, h);
       if (e->kind == HPM_KIND_HOTPATCH) {
@@ -156,15 +157,15 @@ int cmd_catalog(int argc, char **argv) {
       }
       hpm_fmt_hex(e->file_sha256, HPM_DIGEST_LEN, h, sizeof h);
       printf(",\"size\":%llu,\"sha256\":\"%s\",\"url\":", (unsigned long long)e->size, h);
-      hpm_json_str(stdout, e->url);
+      hpmh_json_str(stdout, e->url);
       printf("}");
     }
     printf("],\"downloaded\":[");
     for (size_t i = 0; i < ndl; i++) {
       printf("%s{\"id\":", i ? "," : "");
-      hpm_json_str(stdout, downloads[i]);
+      hpmh_json_str(stdout, downloads[i]);
       printf(",\"path\":");
-      hpm_json_str(stdout, paths[i]);
+      hpmh_json_str(stdout, paths[i]);
       printf("}");
     }
     printf("]}\n");
@@ -175,12 +176,12 @@ int cmd_catalog(int argc, char **argv) {
            : change == HPM_CATALOG_SAME ? "unchanged"
                                         : "newer than serial ",
            change == HPM_CATALOG_NEWER ? hpm_fmt_u64(prev, t2) : "");
-    printf("issued %s, expires %s, %zu release(s)\n", hpm_utc(cat.issued, t1), hpm_utc(cat.expires, t2), cat.count);
+    printf("issued %s, expires %s, %zu release(s)\n", hpmh_utc(cat.issued, t1), hpmh_utc(cat.expires, t2), cat.count);
     for (size_t i = 0; i < cat.count; i++) {
       const hpm_catalog_entry *e = &cat.entries[i];
       printf("  %-20s %-8s %-9s %-8s %-16s svn %-5u released %s", e->id, hpm_kind_to_string(e->kind),
              hpm_release_to_string(e->release), hpm_classification_to_string(e->classification), e->version,
-             e->svn, hpm_utc(e->release_time, t1));
+             e->svn, hpmh_utc(e->release_time, t1));
       if (e->kind == HPM_KIND_HOTPATCH) printf("  seq %u", e->sequence);
       printf("\n");
     }

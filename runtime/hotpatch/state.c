@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "state.h"
+#include "hotpatch/state.h"
 
 #include <errno.h>
 #include <fcntl.h>

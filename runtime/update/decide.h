@@ -46,7 +46,7 @@
 #include <stdint.h>
 
 #include "hpm/catalog.h"
-#include "policy.h"
+#include "update/policy.h"
 
 typedef struct {
   uint8_t baseline[HPM_DIGEST_LEN]; /* running baseline digest */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Enrollment state and the re-enrollment rule (enroll.h). */
-#include "enroll.h"
+#include "update/enroll.h"
 
 #include <errno.h>
 #include <fcntl.h>

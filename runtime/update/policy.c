@@ -3,7 +3,7 @@
  * The update policy file (policy.h).  inih does the INI syntax; this file
  * checks every section, key and value and says how to fix what it refuses.
  */
-#include "policy.h"
+#include "update/policy.h"
 
 #include <ctype.h>
 #include <errno.h>

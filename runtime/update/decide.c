@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* The decision engine (decide.h). */
-#include "decide.h"
+#include "update/decide.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "windows.h"
+#include "update/windows.h"
 
 static bool newer(const hpm_catalog_entry *a, const hpm_catalog_entry *b) {
   if (a->release_time != b->release_time) return a->release_time > b->release_time;
