@@ -11,10 +11,11 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-const char *hpm_efivar_dir(void) {
-  const char *d = getenv("HPM_EFIVARS");
-  return d && *d ? d : "/sys/firmware/efi/efivars";
-}
+static const char *efivar_dir = "/sys/firmware/efi/efivars";
+
+void hpm_efivar_set_dir(const char *dir) { efivar_dir = dir; }
+
+const char *hpm_efivar_dir(void) { return efivar_dir; }
 
 void hpm_efivar_path(const char *name, char *out, size_t cap) {
   snprintf(out, cap, "%s/%s-%s", hpm_efivar_dir(), name, HPM_EFIVAR_GUID);

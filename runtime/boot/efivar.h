@@ -29,8 +29,10 @@ typedef enum {
   HPM_EFIVAR_IO,          /* open/read/write failed: errno says why */
 } hpm_efivar_result;
 
-/* The efivarfs directory: $HPM_EFIVARS or /sys/firmware/efi/efivars. */
+/* The efivarfs directory: /sys/firmware/efi/efivars unless set (hpm's
+ * context sets it from $HPM_EFIVARS for tests). */
 const char *hpm_efivar_dir(void);
+void hpm_efivar_set_dir(const char *dir);
 
 /* Path of variable `name` (e.g. "HpmBootSlot") into out. */
 void hpm_efivar_path(const char *name, char *out, size_t cap);
