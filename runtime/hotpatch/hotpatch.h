@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The user-space hotpatch subsystem as a library: the `apply`, `revert`,
+ * `list`, `recover` and `agent` commands, `hpm install` and the agent all
+ * go through these calls (docs/hotpatch-authoring.md is the operator's
+ * view, docs/hotpatch-payload.md the payload contract).
+ *
+ * Exit codes (returned by the hp_cmd_* and hp_apply): 0 done; 1 refused
+ * (verification, baseline, sequence); 2 usage; 3 I/O; 4 some processes
+ * failed.
+ */
+#ifndef HPM_RUNTIME_HOTPATCH_H
+#define HPM_RUNTIME_HOTPATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ctx.h"
+#include "payload.h"
+#include "status.h"
+#include "hpm/core.h"
+
+/* A hotpatch container verified against the context's trust store, with
+ * its patch payloads parsed.  The manifest points into buf. */
+typedef struct {
+  uint8_t *buf;
+  size_t len;
+  hpm_manifest m;
+  hpp_payload p[HPM_MAX_PAYLOADS];
+  size_t np;
+} hp_hotpatch;
+
+/* Read, verify and parse path.  Returns 0, or an exit code (1 refused,
+ * 3 I/O) with st saying why (st->field names the file). */
+int hp_load_verified(hpm_ctx *ctx, const char *path, hp_hotpatch *h, hpmh_status *st);
+void hp_hotpatch_free(hp_hotpatch *h);
+
+typedef struct {
+  bool dry_run;           /* say what would be patched, change nothing */
+  bool is_revert;         /* going back to a stored, lower sequence */
+  const pid_t *pids;      /* only these processes (npids 0: every process) */
+  int npids;
+} hp_opts;
+
+typedef struct {
+  uint32_t sequence;
+  char id[64];
+  int patched, failed;    /* processes */
+  unsigned pause_us_p50, pause_us_p99, prep_us_p50;
+  hpmh_status st;         /* why, when the call refused or failed */
+} hp_report;
+
+/* Make every process of the host run the code of hotpatch h (cumulative:
+ * processes of binaries h does not target run original code).  Takes the
+ * state lock and finishes interrupted transitions first; stores h and
+ * records it as the applied sequence.  Prints nothing: the caller reports
+ * from r.  Returns the exit code. */
+int hp_apply(hpm_ctx *ctx, const hp_hotpatch *h, const hp_opts *o, hp_report *r);
+
+/* The hotpatch part of `hpm status`. */
+typedef struct {
+  uint32_t sequence;
+  char id[64];
+  int processes;          /* journaled processes */
+  int pending;            /* interrupted transitions */
+} hp_status;
+void hp_status_get(hpm_ctx *ctx, hp_status *s);
+
+/* Commands: argv[0] is the command name; global options are already in ctx. */
+int hp_cmd_apply(hpm_ctx *ctx, int argc, char **argv);
+int hp_cmd_revert(hpm_ctx *ctx, int argc, char **argv);
+int hp_cmd_list(hpm_ctx *ctx, int argc, char **argv);
+int hp_cmd_recover(hpm_ctx *ctx, int argc, char **argv);
+int hp_cmd_agent(hpm_ctx *ctx, int argc, char **argv);
+
+#endif
