@@ -12,11 +12,25 @@
 
 #include "status.h"
 
-/* Write a file atomically: temp file in the same directory, fsync, rename,
- * directory fsync.  mode applies to the new file.  With exclusive, refuse
- * to replace an existing file.  Never leaves a partial file behind. */
+/* Write a file atomically: a temp file DIR/.hpm-tmp.NAME.XXXXXX created
+ * with mode (less the umask), fsync, rename over path (with exclusive:
+ * link, refusing to replace an existing file), directory fsync.  On
+ * failure path is as it was and the temp file is removed; only a crash can
+ * leave a temp file, which hpmh_remove_stale_temps() finds. */
 int hpmh_write_file(const char *path, const uint8_t *data, size_t len, unsigned mode, int exclusive,
                     hpmh_status *e);
+
+#define HPMH_TEMP_PREFIX ".hpm-tmp."
+
+/* Remove the temp files an interrupted hpmh_write_file left in dir;
+ * removed (may be NULL) is told each path.  Returns -1 if dir cannot be read. */
+int hpmh_remove_stale_temps(const char *dir, void (*removed)(const char *path));
+
+/* Test hook: hpmh_write_file writes through hook instead of write(2)
+ * (NULL: write(2)); used to simulate a full disk or a crash mid-copy. */
+#include <sys/types.h>
+typedef ssize_t (*hpmh_write_hook)(int fd, const uint8_t *p, size_t n);
+void hpmh_set_write_hook(hpmh_write_hook hook);
 
 /* Read a whole regular file (malloc'd; limit bounds the size). */
 int hpmh_read_file(const char *path, uint64_t limit, uint8_t **out, size_t *len, hpmh_status *e);

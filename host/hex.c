@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "hex.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int nibble(char c) {
@@ -17,5 +19,15 @@ int hpmh_parse_hex(const char *s, uint8_t *out, size_t n) {
     if (hi < 0 || lo < 0) return -1;
     out[i] = (uint8_t)(hi << 4 | lo);
   }
+  return 0;
+}
+
+int hpmh_parse_u32(const char *s, uint32_t *out) {
+  if (*s < '0' || *s > '9') return -1;
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(s, &end, 10);
+  if (errno || *end || v > UINT32_MAX) return -1;
+  *out = (uint32_t)v;
   return 0;
 }

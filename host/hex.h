@@ -10,4 +10,8 @@
  * for any other length or a non-hex character (out is then unspecified). */
 int hpmh_parse_hex(const char *s, uint8_t *out, size_t n);
 
+/* A decimal number 0..UINT32_MAX, nothing else (no sign, no spaces).
+ * Returns 0, or -1. */
+int hpmh_parse_u32(const char *s, uint32_t *out);
+
 #endif

@@ -7,6 +7,7 @@
 #include "boot/efivar.h"
 #include "msg.h"
 #include "trust.h"
+#include "update/policy.h"
 
 static const char *env_or(const char *name, const char *def) {
   const char *v = getenv(name);
@@ -19,7 +20,7 @@ void hpm_ctx_init(hpm_ctx *c) {
   c->state_dir = env_or("HPM_STATE_DIR", "/var/lib/hpm");
   c->esp = env_or("HPM_ESP", "/boot/efi");
   c->efivars = env_or("HPM_EFIVARS", "/sys/firmware/efi/efivars");
-  c->conf = env_or("HPM_CONF", NULL);
+  c->conf = env_or("HPM_CONF", POLICY_DEFAULT_PATH);
   c->source = env_or("HPM_SOURCE", "");
   c->reboot_cmd = env_or("HPM_REBOOT_CMD", "systemctl reboot");
   c->baseline_override = env_or("HPM_BASELINE", NULL);

@@ -20,7 +20,7 @@ typedef struct hpm_ctx {
   const char *state_dir;   /* --state-dir, $HPM_STATE_DIR, /var/lib/hpm */
   const char *esp;         /* --esp, $HPM_ESP, /boot/efi */
   const char *efivars;     /* $HPM_EFIVARS, /sys/firmware/efi/efivars */
-  const char *conf;        /* $HPM_CONF, /etc/hpm/hpm.conf */
+  const char *conf;        /* $HPM_CONF, /etc/hpm/hpm.conf (POLICY_DEFAULT_PATH) */
   const char *source;      /* $HPM_SOURCE: the catalog source ("" = policy's) */
   const char *reboot_cmd;  /* $HPM_REBOOT_CMD, "systemctl reboot" */
   /* Test hooks: the running baseline and its SVN instead of what the boot
@@ -29,6 +29,9 @@ typedef struct hpm_ctx {
   const char *baseline_svn_override;
   unsigned budget_us;      /* --budget-us: pause budget per attempt */
   bool json;               /* --json */
+  /* What a recorded command verified and acted on (hotpatch IDs, baseline
+   * versions), for its history row. */
+  char record_ids[512];
 
   /* The trust store, loaded on first use (hpm_ctx_trust). */
   bool keys_loaded;

@@ -11,16 +11,6 @@
 #include "fileio.h"
 #include "hex.h"
 
-static int parse_svn(const char *s, uint32_t *svn) {
-  if (!*s || s[0] == '-') return -1;
-  char *end;
-  errno = 0;
-  unsigned long v = strtoul(s, &end, 10);
-  if (errno || *end || v > UINT32_MAX) return -1;
-  *svn = (uint32_t)v;
-  return 0;
-}
-
 /* A variable's text with NUL bytes dropped (ASCII or UTF-16 alike). */
 static int efivar_text(const char *name, char *out, size_t cap) {
   uint8_t buf[260];
@@ -40,12 +30,12 @@ int hostfacts_running_baseline(const hpm_ctx *c, hpm_running_baseline *rb) {
   if (c->baseline_override) {
     if (hpmh_parse_hex(c->baseline_override, rb->digest, HPM_DIGEST_LEN)) return -1;
     rb->src = "--baseline/HPM_BASELINE";
-    if (c->baseline_svn_override && !parse_svn(c->baseline_svn_override, &rb->svn)) rb->svn_known = true;
+    if (c->baseline_svn_override && !hpmh_parse_u32(c->baseline_svn_override, &rb->svn)) rb->svn_known = true;
     return 0;
   }
   if (!efivar_text("HpmBootBaseline", text, sizeof text) && !hpmh_parse_hex(text, rb->digest, HPM_DIGEST_LEN)) {
     rb->src = "EFI variable HpmBootBaseline";
-    if (!efivar_text("HpmBootSvn", text, sizeof text) && !parse_svn(text, &rb->svn)) rb->svn_known = true;
+    if (!efivar_text("HpmBootSvn", text, sizeof text) && !hpmh_parse_u32(text, &rb->svn)) rb->svn_known = true;
     return 0;
   }
   FILE *f = fopen("/proc/cmdline", "re");

@@ -29,6 +29,8 @@
 
 #include "hpm/bootstate.h"
 #include "hpm/format.h"
+#include "ctx.h"
+#include "status.h"
 
 #define HPM_BOOT_EXIT_REFUSED 1
 #define HPM_BOOT_EXIT_USAGE 2
@@ -83,9 +85,43 @@ int hpm_boot_top_candidate(const hpm_bootstate *st);
  * object without a trailing newline ({"booted":false,...} off hpmboot). */
 void hpm_boot_status_print(FILE *out, bool json);
 
+/* Staging as a library call (the `stage` command and `hpm install`). */
+typedef struct {
+  unsigned tries;  /* tries the staged slot gets (HPM_BS_DEFAULT_TRIES) */
+  int slot;        /* target slot index, -1: the inactive one of the a/b pair */
+  bool force;      /* replace the other slot's good baseline although the
+                    * running slot is not marked good yet */
+} hpm_stage_opts;
+
+typedef struct {
+  char slot, fallback;                  /* slot letters: staged, running */
+  char path[1100];                      /* the container on the ESP */
+  char version[HPM_VERSION_MAX + 1];
+  uint32_t svn;
+  char digest_hex[2 * HPM_DIGEST_LEN + 1];
+  unsigned tries;
+  uint64_t state_sequence;
+  hpmh_status st;                       /* why, when it refused or failed */
+} hpm_stage_report;
+
+/* Verify the baseline `file` against the context's trust store, copy it
+ * (and its detached payloads) atomically into the inactive slot on the ESP,
+ * re-verify the copy and request that slot for the next boot.  Prints only
+ * notes (a replaced request, removed leftovers).  Returns the exit code. */
+int hpm_boot_stage(hpm_ctx *ctx, const char *file, const hpm_stage_opts *o, hpm_stage_report *r);
+
+/* What `hpm stage` prints for a staged baseline (text or one JSON line). */
+void hpm_boot_stage_print(FILE *out, const hpm_stage_report *r, bool json);
+
 /* The commands (argv[0] is the command name); exit codes above. */
-int hpm_boot_cmd_mark_good(int argc, char **argv);
-int hpm_boot_cmd_stage(int argc, char **argv);
-int hpm_boot_cmd_rollback(int argc, char **argv);
+int hpm_boot_cmd_mark_good(hpm_ctx *ctx, int argc, char **argv);
+int hpm_boot_cmd_stage(hpm_ctx *ctx, int argc, char **argv);
+int hpm_boot_cmd_rollback(hpm_ctx *ctx, int argc, char **argv);
+
+#define BOOT_USAGE                                                                                    \
+  "  mark-good [--json]                           mark the running baseline good (next boot records it)\n" \
+  "  stage [--tries N] [--slot X] [--force] [--json] BASELINE\n"                                       \
+  "                                               verify and copy a baseline into the inactive slot\n"  \
+  "  rollback [--json]                            make the previous good slot active at the next boot\n"
 
 #endif

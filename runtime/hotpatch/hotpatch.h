@@ -68,6 +68,17 @@ typedef struct {
 } hp_status;
 void hp_status_get(hpm_ctx *ctx, hp_status *s);
 
+/* Lines for hpm's usage text. */
+#define HP_USAGE                                                                                       \
+  "  apply [--dry-run] [--pid PID]... [--json] HOTPATCH\n"                                              \
+  "                                               verify and apply a signed hotpatch\n"                 \
+  "  revert [--to SEQ | --all] [--pid PID]... [--json]\n"                                               \
+  "                                               go back to an earlier hotpatch or none\n"             \
+  "  list [--json]                                patched processes: hotpatch, functions, when\n"       \
+  "  agent [--once]                               patch new processes of targeted binaries; periodic\n" \
+  "                                               assessment and automatic installs (policy file)\n"    \
+  "  recover                                      finish or roll back interrupted transitions\n"
+
 /* Commands: argv[0] is the command name; global options are already in ctx. */
 int hp_cmd_apply(hpm_ctx *ctx, int argc, char **argv);
 int hp_cmd_revert(hpm_ctx *ctx, int argc, char **argv);

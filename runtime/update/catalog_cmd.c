@@ -37,21 +37,13 @@ static const char catalog_usage[] =
     "Exit status: 0 ok, 1 refused (signature, expiry, rollback, size, hash),\n"
     "2 usage error, 3 I/O or network error.\n";
 
-/* The --source value if given, else $HPM_SOURCE, else NULL.  (hpm assess and
- * hpm install also fall back to the policy's source; hpm catalog does not.) */
-static const char *catalog_default_source(const char *opt) {
-  const char *env;
-  if (opt) return opt;
-  env = getenv("HPM_SOURCE");
-  return env && *env ? env : NULL;
-}
 
 
 static const char *change_id(hpm_catalog_change c) {
   return c == HPM_CATALOG_NEW ? "new" : c == HPM_CATALOG_NEWER ? "newer" : "same";
 }
 
-int cmd_catalog(int argc, char **argv) {
+int cmd_catalog(hpm_ctx *ctx, int argc, char **argv) {
   static const struct option opts[] = {
       {"source", required_argument, NULL, 's'},
       {"download", required_argument, NULL, 'd'},
@@ -59,7 +51,7 @@ int cmd_catalog(int argc, char **argv) {
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
-  const char *source_opt = NULL, *spec, *trust_dir, *state_dir;
+  const char *source_opt = NULL, *spec, *trust_dir = ctx->trust_dir, *state_dir = ctx->state_dir;
   const char *downloads[64];
   char paths[64][4200];
   size_t ndl = 0;
@@ -88,7 +80,7 @@ int cmd_catalog(int argc, char **argv) {
         }
         downloads[ndl++] = optarg;
         break;
-      case 'j': json = 1; break;
+      case 'j': json = ctx->json = 1; break;
       case 'h': fputs(catalog_usage, stdout); return 0;
       default: fprintf(stderr, "Try 'hpm catalog --help'.\n"); return 2;
     }
@@ -97,9 +89,9 @@ int cmd_catalog(int argc, char **argv) {
     fprintf(stderr, "hpm catalog: unexpected argument '%s'\nTry 'hpm catalog --help'.\n", argv[optind]);
     return 2;
   }
-  spec = catalog_default_source(source_opt);
-  trust_dir = getenv("HPM_TRUST_DIR") ? getenv("HPM_TRUST_DIR") : "/etc/hpm/trust";
-  state_dir = getenv("HPM_STATE_DIR") ? getenv("HPM_STATE_DIR") : "/var/lib/hpm";
+  /* --source, else $HPM_SOURCE (hpm assess and install also fall back to
+   * the policy's source; hpm catalog does not) */
+  spec = source_opt ? source_opt : *ctx->source ? ctx->source : NULL;
   sr = hpm_source_parse(spec, &src, &err);
   if (sr != HPM_SRC_OK) {
     fprintf(stderr, "hpm catalog: %s\n", err.msg);

@@ -3,8 +3,10 @@
 #ifndef HPM_RUNTIME_CATALOG_CMD_H
 #define HPM_RUNTIME_CATALOG_CMD_H
 
+#include "ctx.h"
+
 /* argv[0] is "catalog".  Returns the exit code (0 ok, 1 refused, 2 usage,
  * 3 I/O). */
-int cmd_catalog(int argc, char **argv);
+int cmd_catalog(hpm_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -10,89 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define HPM_VENDOR_GUID "28b3057a-0599-4bcf-861b-d81782718919"
+#include "fileio.h"
+#include "hex.h"
+
 #define ENROLL_FILE "enrollment"
 #define ENROLL_MAGIC "hpm-enrollment 1"
-
-static int hex_to_digest(const char *h, uint8_t out[HPM_DIGEST_LEN]) {
-  if (strlen(h) != 2 * HPM_DIGEST_LEN) return -1;
-  for (size_t i = 0; i < HPM_DIGEST_LEN; i++) {
-    unsigned v = 0;
-    for (int k = 0; k < 2; k++) {
-      char c = h[2 * i + (size_t)k];
-      unsigned d;
-      if (c >= '0' && c <= '9') d = (unsigned)(c - '0');
-      else if (c >= 'a' && c <= 'f') d = (unsigned)(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') d = (unsigned)(c - 'A' + 10);
-      else return -1;
-      v = v * 16 + d;
-    }
-    out[i] = (uint8_t)v;
-  }
-  return 0;
-}
-
-/* An EFI variable's text value (after the 4 attribute bytes; UTF-16 or
- * ASCII, NULs dropped) into out. */
-static int efivar_text(const char *name, char *out, size_t outlen) {
-  const char *dir = getenv("HPM_EFIVARS");
-  char path[512];
-  snprintf(path, sizeof path, "%s/%s-" HPM_VENDOR_GUID, dir && *dir ? dir : "/sys/firmware/efi/efivars", name);
-  FILE *f = fopen(path, "re");
-  if (!f) return -1;
-  uint8_t buf[260];
-  size_t n = fread(buf, 1, sizeof buf, f);
-  fclose(f);
-  if (n <= 4) return -1;
-  size_t k = 0;
-  for (size_t i = 4; i < n && k + 1 < outlen; i++)
-    if (buf[i]) out[k++] = (char)buf[i];
-  out[k] = 0;
-  return k ? 0 : -1;
-}
-
-static int parse_svn(const char *s, uint32_t *svn) {
-  if (!*s) return -1;
-  char *end;
-  errno = 0;
-  unsigned long v = strtoul(s, &end, 10);
-  if (errno || *end || v > UINT32_MAX || s[0] == '-') return -1;
-  *svn = (uint32_t)v;
-  return 0;
-}
-
-int enroll_running_baseline(running_baseline *rb) {
-  memset(rb, 0, sizeof *rb);
-  char text[128];
-  const char *env = getenv("HPM_BASELINE");
-  if (env && *env) {
-    if (hex_to_digest(env, rb->digest)) return -1;
-    rb->src = "HPM_BASELINE";
-    const char *s = getenv("HPM_BASELINE_SVN");
-    if (s && !parse_svn(s, &rb->svn)) rb->svn_known = true;
-    return 0;
-  }
-  if (!efivar_text("HpmBootBaseline", text, sizeof text) && !hex_to_digest(text, rb->digest)) {
-    rb->src = "EFI variable HpmBootBaseline";
-    if (!efivar_text("HpmBootSvn", text, sizeof text) && !parse_svn(text, &rb->svn)) rb->svn_known = true;
-    return 0;
-  }
-  FILE *f = fopen("/proc/cmdline", "re");
-  if (!f) return -1;
-  char line[4096];
-  size_t n = fread(line, 1, sizeof line - 1, f);
-  fclose(f);
-  line[n] = 0;
-  char *p = strstr(line, "hpm.baseline=");
-  if (!p) return -1;
-  char hexs[2 * HPM_DIGEST_LEN + 1];
-  size_t k = 0;
-  for (p += 13; *p && *p != ' ' && *p != '\n' && k < 2 * HPM_DIGEST_LEN; p++) hexs[k++] = *p;
-  hexs[k] = 0;
-  if (hex_to_digest(hexs, rb->digest)) return -1;
-  rb->src = "/proc/cmdline hpm.baseline=";
-  return 0;
-}
 
 int enroll_load(const char *state_dir, enroll_state *s, char *err, size_t errlen) {
   char path[600];
@@ -126,11 +48,11 @@ int enroll_load(const char *state_dir, enroll_state *s, char *err, size_t errlen
       else goto bad;
       have_state = true;
     } else if (!strcmp(k, "baseline")) {
-      if (hex_to_digest(v, s->baseline)) goto bad;
+      if (hpmh_parse_hex(v, s->baseline, HPM_DIGEST_LEN)) goto bad;
       have_base = true;
     } else if (!strcmp(k, "svn")) {
       if (strcmp(v, "unknown")) {
-        if (parse_svn(v, &s->svn)) goto bad;
+        if (hpmh_parse_u32(v, &s->svn)) goto bad;
         s->svn_known = true;
       }
     } else if (!strcmp(k, "since")) {
@@ -156,9 +78,8 @@ bad:
 }
 
 int enroll_save(const char *state_dir, const enroll_state *s, char *err, size_t errlen) {
-  char path[600], tmp[620], hexs[2 * HPM_DIGEST_LEN + 1], body[512];
+  char path[600], hexs[2 * HPM_DIGEST_LEN + 1], body[512];
   snprintf(path, sizeof path, "%s/" ENROLL_FILE, state_dir);
-  snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
   hpm_fmt_hex(s->baseline, HPM_DIGEST_LEN, hexs, sizeof hexs);
   char svn[16] = "unknown";
   if (s->svn_known) snprintf(svn, sizeof svn, "%u", s->svn);
@@ -171,26 +92,10 @@ int enroll_save(const char *state_dir, const enroll_state *s, char *err, size_t 
     snprintf(err, errlen, "%s: cannot create: %s", state_dir, strerror(errno));
     return -1;
   }
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
+  hpmh_status st;
+  if (hpmh_write_file(path, (const uint8_t *)body, (size_t)n, 0644, 0, &st)) {
+    snprintf(err, errlen, "%s", st.detail);
     return -1;
-  }
-  bool bad = write(fd, body, (size_t)n) != n || fsync(fd);
-  bad |= close(fd) != 0;
-  if (bad || rename(tmp, path)) {
-    snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-    unlink(tmp);
-    return -1;
-  }
-  int dfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    if (fsync(dfd)) {
-      snprintf(err, errlen, "%s: cannot sync the directory: %s", state_dir, strerror(errno));
-      close(dfd);
-      return -1;
-    }
-    close(dfd);
   }
   return 0;
 }
@@ -207,7 +112,7 @@ static bool later(const hpm_catalog_entry *a, const hpm_catalog_entry *b) {
   return a->svn > b->svn;
 }
 
-enroll_verdict enroll_check(const enroll_state *s, const running_baseline *rb, const hpm_catalog *cat, char *why,
+enroll_verdict enroll_check(const enroll_state *s, const hpm_running_baseline *rb, const hpm_catalog *cat, char *why,
                             size_t whylen) {
   if (s->enrolled) {
     snprintf(why, whylen, "this host is already enrolled");

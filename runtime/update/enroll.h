@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hostfacts.h"
 #include "hpm/catalog.h"
 
 typedef struct {
@@ -25,17 +26,6 @@ typedef struct {
   uint64_t since;  /* when the state last changed (0: never) */
 } enroll_state;
 
-/* The running baseline: HPM_BASELINE (hex), else the EFI variables
- * HpmBootBaseline/HpmBootSvn (under HPM_EFIVARS), else hpm.baseline= on
- * /proc/cmdline.  SVN: HpmBootSvn, or HPM_BASELINE_SVN with HPM_BASELINE.
- * Returns 0, or -1 if no baseline digest can be found.  *src says where from. */
-typedef struct {
-  uint8_t digest[HPM_DIGEST_LEN];
-  bool svn_known;
-  uint32_t svn;
-  const char *src;
-} running_baseline;
-int enroll_running_baseline(running_baseline *out);
 
 /* Missing file: enrolled.  Returns 0, or -1 with err naming the file and the fix. */
 int enroll_load(const char *state_dir, enroll_state *s, char *err, size_t errlen);
@@ -51,7 +41,7 @@ typedef enum {
 /* May an unenrolled host re-enroll now?  "Newer": with a catalog listing
  * both baselines, released later (then higher SVN); otherwise a different
  * baseline whose SVN (when both are known) is not lower.  cat may be NULL. */
-enroll_verdict enroll_check(const enroll_state *s, const running_baseline *rb, const hpm_catalog *cat,
+enroll_verdict enroll_check(const enroll_state *s, const hpm_running_baseline *rb, const hpm_catalog *cat,
                             char *why, size_t whylen);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "json.h"
+#include "hostfacts.h"
 #include "msg.h"
 #include "update/enroll.h"
 #include "update/history.h"
@@ -19,12 +20,6 @@
 #include "update/policy.h"
 #include "update/update.h"
 #include "update/windows.h"
-
-static const char *state_dir(const char *opt) {
-  if (opt) return opt;
-  const char *s = getenv("HPM_STATE_DIR");
-  return s && *s ? s : "/var/lib/hpm";
-}
 
 static void err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void err(const char *fmt, ...) {
@@ -37,9 +32,9 @@ static void err(const char *fmt, ...) {
 }
 
 /* Loads the policy; prints the error and returns -1 if it is broken. */
-static int load_policy(hpm_policy *p, policy_result *res) {
+static int load_policy(const hpm_ctx *ctx, hpm_policy *p, policy_result *res) {
   char e[600];
-  *res = policy_load(policy_path(), p, e, sizeof e);
+  *res = policy_load(ctx->conf, p, e, sizeof e);
   if (*res == POLICY_ERROR) {
     err("%s", e);
     return -1;
@@ -84,7 +79,7 @@ static void blackout_end_text(const policy_date *d, int min, char *out, size_t n
   else snprintf(out, n, "%04d-%02d-%02d %02d:%02d", d->year, d->month, d->day, min / 60, min % 60);
 }
 
-int cmd_policy(int argc, char **argv) {
+int cmd_policy(hpm_ctx *ctx, int argc, char **argv) {
   static const struct option opts[] = {{"json", 0, 0, 'j'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
   int json = 0, c;
   optind = 1;
@@ -96,7 +91,7 @@ int cmd_policy(int argc, char **argv) {
   if (optind != argc) { fputs(policy_usage, stderr); return 2; }
   hpm_policy p;
   policy_result res;
-  if (load_policy(&p, &res)) return 2;
+  if (load_policy(ctx, &p, &res)) return 2;
   uint64_t now = hpm_now();
   win_status ws;
   win_status_at(&p, now, &ws);
@@ -106,7 +101,7 @@ int cmd_policy(int argc, char **argv) {
   const char *tz = p.timezone[0] ? p.timezone : (getenv("TZ") && *getenv("TZ") ? getenv("TZ") : "host (/etc/localtime)");
   if (json) {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "file", policy_path());
+    cJSON_AddStringToObject(o, "file", ctx->conf);
     cJSON_AddBoolToObject(o, "file_present", res == POLICY_OK);
     cJSON_AddStringToObject(o, "source", p.source);
     cJSON_AddStringToObject(o, "auto_classifications", classes);
@@ -157,7 +152,7 @@ int cmd_policy(int argc, char **argv) {
     print_json(o);
     return 0;
   }
-  printf("policy file: %s%s\n", policy_path(), res == POLICY_OK ? "" : " (missing: documented defaults)");
+  printf("policy file: %s%s\n", ctx->conf, res == POLICY_OK ? "" : " (missing: documented defaults)");
   printf("catalog source: %s\n", p.source[0] ? p.source : "(none)");
   printf("auto_classifications: %s\n", classes);
   printf("deadline_days: %u\n", p.deadline_days);
@@ -229,23 +224,22 @@ static int print_entry(const hist_entry *e, void *ctx) {
   return 0;
 }
 
-int cmd_history(int argc, char **argv) {
+int cmd_history(hpm_ctx *ctx, int argc, char **argv) {
   static const struct option opts[] = {
-      {"json", 0, 0, 'j'}, {"since", 1, 0, 's'}, {"state-dir", 1, 0, 'S'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+      {"json", 0, 0, 'j'}, {"since", 1, 0, 's'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
   int json = 0, c;
-  const char *since_s = NULL, *sd = NULL;
+  const char *since_s = NULL;
   optind = 1;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     if (c == 'j') json = 1;
     else if (c == 's') since_s = optarg;
-    else if (c == 'S') sd = optarg;
     else if (c == 'h') { fputs(history_usage, stdout); return 0; }
     else { fputs(history_usage, stderr); return 2; }
   }
   if (optind != argc) { fputs(history_usage, stderr); return 2; }
   hpm_policy p;
   policy_result res;
-  if (load_policy(&p, &res)) return 2;
+  if (load_policy(ctx, &p, &res)) return 2;
   uint64_t now = hpm_now(), since = 0;
   if (since_s) {
     uint32_t dur;
@@ -270,7 +264,7 @@ int cmd_history(int argc, char **argv) {
     }
   }
   char e[1024];
-  hist *h = hist_open(state_dir(sd), p.retention_days, e, sizeof e);
+  hist *h = hist_open(ctx->state_dir, p.retention_days, e, sizeof e);
   if (!h) {
     err("history: %s", e);
     return 1;
@@ -291,21 +285,19 @@ int cmd_history(int argc, char **argv) {
 /* ---- hpm enroll / unenroll ---- */
 
 static const char *enroll_usage =
-    "usage: hpm enroll [--json] [--state-dir DIR]\n"
-    "       hpm unenroll [--json] [--state-dir DIR]\n"
+    "usage: hpm enroll [--json]\n"
+    "       hpm unenroll [--json]\n"
     "Enrolled hosts (the default) take hotpatches and baselines; unenrolled hosts take only\n"
     "baselines.  Re-enrolling is allowed only once the host runs a baseline newer than the one\n"
     "it was unenrolled on.  The running baseline comes from HpmBootBaseline (or HPM_BASELINE).\n"
     "Exit: 0 done (or nothing to do), 1 refused or failed, 2 usage or policy file error.\n";
 
-static int enroll_common(int argc, char **argv, bool enroll) {
-  static const struct option opts[] = {{"json", 0, 0, 'j'}, {"state-dir", 1, 0, 'S'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+static int enroll_common(hpm_ctx *ctx, int argc, char **argv, bool enroll) {
+  static const struct option opts[] = {{"json", 0, 0, 'j'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
   int json = 0, c;
-  const char *sd = NULL;
   optind = 1;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     if (c == 'j') json = 1;
-    else if (c == 'S') sd = optarg;
     else if (c == 'h') { fputs(enroll_usage, stdout); return 0; }
     else { fputs(enroll_usage, stderr); return 2; }
   }
@@ -313,10 +305,10 @@ static int enroll_common(int argc, char **argv, bool enroll) {
   const char *cmd = enroll ? "enroll" : "unenroll";
   hpm_policy p;
   policy_result res;
-  if (load_policy(&p, &res)) return 2;
-  const char *dir = state_dir(sd);
-  running_baseline rb;
-  if (enroll_running_baseline(&rb)) {
+  if (load_policy(ctx, &p, &res)) return 2;
+  const char *dir = ctx->state_dir;
+  hpm_running_baseline rb;
+  if (hostfacts_running_baseline(ctx, &rb)) {
     err("%s: cannot determine the running baseline (no EFI variable HpmBootBaseline, no hpm.baseline= on the "
         "kernel command line, HPM_BASELINE unset): refusing", cmd);
     return 1;
@@ -386,5 +378,5 @@ static int enroll_common(int argc, char **argv, bool enroll) {
   return rcode;
 }
 
-int cmd_enroll(int argc, char **argv) { return enroll_common(argc, argv, true); }
-int cmd_unenroll(int argc, char **argv) { return enroll_common(argc, argv, false); }
+int cmd_enroll(hpm_ctx *ctx, int argc, char **argv) { return enroll_common(ctx, argc, argv, true); }
+int cmd_unenroll(hpm_ctx *ctx, int argc, char **argv) { return enroll_common(ctx, argc, argv, false); }

@@ -8,10 +8,12 @@
 #ifndef HPM_RUNTIME_LIFECYCLE_CMD_H
 #define HPM_RUNTIME_LIFECYCLE_CMD_H
 
-int cmd_policy(int argc, char **argv);
-int cmd_history(int argc, char **argv);
-int cmd_enroll(int argc, char **argv);
-int cmd_unenroll(int argc, char **argv);
+#include "ctx.h"
+
+int cmd_policy(hpm_ctx *ctx, int argc, char **argv);
+int cmd_history(hpm_ctx *ctx, int argc, char **argv);
+int cmd_enroll(hpm_ctx *ctx, int argc, char **argv);
+int cmd_unenroll(hpm_ctx *ctx, int argc, char **argv);
 
 /* Lines for hpm's usage text. */
 #define LIFECYCLE_USAGE                                                                       \

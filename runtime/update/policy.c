@@ -57,11 +57,6 @@ uint64_t policy_next_assessment(const hpm_policy *p, uint64_t last, uint64_t see
   return last + (uint64_t)p->assess_interval_hours * 3600u + jitter;
 }
 
-const char *policy_path(void) {
-  const char *s = getenv("HPM_CONF");
-  return (s && *s) ? s : POLICY_DEFAULT_PATH;
-}
-
 /* ---- value parsers ---- */
 
 static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out) {

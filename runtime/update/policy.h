@@ -78,9 +78,6 @@ policy_result policy_load(const char *path, hpm_policy *p, char *err, size_t err
  * but each one is predictable). */
 uint64_t policy_next_assessment(const hpm_policy *p, uint64_t last, uint64_t seed);
 
-/* HPM_CONF or the default path. */
-const char *policy_path(void);
-
 /* Parsers shared with the command line (return 0 on success). */
 int policy_parse_duration(const char *s, uint32_t *seconds);  /* "3h", "90m", "1h30m", "2d" */
 int policy_parse_date(const char *s, policy_date *d);         /* YYYY-MM-DD */

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "boot/boot.h"
+#include "hostfacts.h"
+#include "hotpatch/hotpatch.h"
 #include "clock.h"
 #include "update/decide.h"
 #include "update/enroll.h"
@@ -32,16 +34,6 @@
 
 #define say hpm_msg
 
-static const char *state_dir(void) {
-  const char *s = getenv("HPM_STATE_DIR");
-  return s && *s ? s : "/var/lib/hpm";
-}
-
-static const char *trust_dir(void) {
-  const char *s = getenv("HPM_TRUST_DIR");
-  return s && *s ? s : "/etc/hpm/trust";
-}
-
 /* Manifest of a container file, unverified: only for facts hpm itself wrote
  * or verified before (the stored hotpatch, a staged slot). */
 static int peek_manifest(const char *path, hpm_manifest *m) {
@@ -54,137 +46,25 @@ static int peek_manifest(const char *path, hpm_manifest *m) {
   return r == HPM_OK ? 0 : -1;
 }
 
-/* ---- history ------------------------------------------------------------ */
-
-void update_history_record(const char *dir, const hpm_policy *p, const char *event, const char *ids,
-                           const char *result, const char *error) {
-  char e[1024];
-  hist *h = hist_open(dir, p ? p->retention_days : 30, e, sizeof e);
-  if (!h) {
-    say("warning: history not recorded: %s", e);
-    return;
-  }
-  if (hist_record(h, event, ids, result, error)) say("warning: history not recorded: %s", hist_error(h));
-  hist_close(h);
-}
-
-static void record(const hpm_policy *p, const char *event, const char *ids, const char *result, const char *error) {
-  update_history_record(state_dir(), p, event, ids, result, error);
-}
-
-static uint32_t retention(void) {
-  hpm_policy p;
-  char e[600];
-  return policy_load(policy_path(), &p, e, sizeof e) == POLICY_ERROR ? 30 : p.retention_days;
-}
-
-/* Runs fn(argc, argv) in a child whose stderr passes through a pipe (the
- * last line is kept for the history); with quiet, its stdout goes to
- * stderr too (JSON output of the parent stays clean). */
-static int run_child(int (*fn)(int, char **), int argc, char **argv, bool quiet, char *last, size_t lastcap) {
-  int fds[2];
-  last[0] = 0;
-  fflush(stdout);
-  fflush(stderr);
-  if (pipe2(fds, O_CLOEXEC)) return fn(argc, argv);
-  pid_t pid = fork();
-  if (pid < 0) {
-    close(fds[0]);
-    close(fds[1]);
-    return fn(argc, argv);
-  }
-  if (pid == 0) {
-    dup2(fds[1], 2);
-    if (quiet) dup2(fds[1], 1);
-    close(fds[0]);
-    close(fds[1]);
-    int rc = fn(argc, argv);
-    fflush(stdout);
-    fflush(stderr);
-    _exit(rc & 0xff);
-  }
-  close(fds[1]);
-  char buf[4096], line[512];
-  size_t ll = 0;
-  ssize_t r;
-  while ((r = read(fds[0], buf, sizeof buf)) != 0) {
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    if (write(2, buf, (size_t)r) < 0) { /* stderr gone: keep collecting */ }
-    for (ssize_t i = 0; i < r; i++) {
-      if (buf[i] == '\n') {
-        if (ll) {
-          line[ll] = 0;
-          snprintf(last, lastcap, "%s", line);
-        }
-        ll = 0;
-      } else if (ll + 1 < sizeof line) {
-        line[ll++] = buf[i];
-      }
-    }
-  }
-  if (ll) {
-    line[ll] = 0;
-    snprintf(last, lastcap, "%s", line);
-  }
-  close(fds[0]);
-  int st;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-  if (WIFEXITED(st)) return WEXITSTATUS(st);
-  snprintf(last, lastcap, "killed by signal %d", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-  return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-}
-
-void update_history_note(const char *event, const char *ids, const char *result, const char *error_text) {
-  hpm_policy p;
-  policy_defaults(&p);
-  p.retention_days = retention();
-  record(&p, event, ids, result, error_text);
-}
-
-static const char *result_word(int rc) { return rc == 0 ? "ok" : rc == 1 ? "refused" : "failed"; }
-
-int update_record_command(const char *event, int (*fn)(int, char **), int argc, char **argv) {
-  /* IDs: every container named on the command line (hotpatch ID, or the
-   * baseline's version), else the arguments themselves. */
-  char ids[512] = "";
-  size_t used = 0;
-  for (int i = 1; i < argc; i++) {
-    if (argv[i][0] == '-') continue;
-    hpm_manifest m;
-    char one[160];
-    if (access(argv[i], R_OK) == 0 && peek_manifest(argv[i], &m) == 0)
-      snprintf(one, sizeof one, "%s", m.kind == HPM_KIND_HOTPATCH ? m.id : m.version);
-    else
-      snprintf(one, sizeof one, "%s", argv[i]);
-    int k = snprintf(ids + used, sizeof ids - used, "%s%s", used ? "," : "", one);
-    if (k < 0 || (size_t)k >= sizeof ids - used) break;
-    used += (size_t)k;
-  }
-  hpm_msg_clear();
-  int rc = fn(argc, argv);
-  fflush(stdout);
-  char res[32];
-  snprintf(res, sizeof res, rc <= 1 ? "%s" : "%s (exit %d)", result_word(rc), rc);
-  update_history_note(event, ids[0] ? ids : NULL, res, rc ? (hpm_msg_last()[0] ? hpm_msg_last() : res) : NULL);
-  return rc;
-}
-
 /* ---- host facts ----------------------------------------------------------- */
 
 typedef struct {
+  hpm_ctx *hc;
   hpm_policy pol;
   hpm_source src;
   hpm_catalog cat;
   bool have_cat;
   hpm_catalog_change change;
   uint64_t prev_serial;
-  running_baseline rb;
+  hpm_running_baseline rb;
   decide_host host;
   uint64_t now;
 } update_ctx;
+
+static void record(const update_ctx *c, const char *event, const char *ids, const char *result, const char *error) {
+  update_history_record(c->hc->state_dir, &c->pol, event, ids, result, error);
+}
+
 
 static void ctx_free(update_ctx *c) {
   if (c->have_cat) hpm_catalog_free(&c->cat);
@@ -193,34 +73,29 @@ static void ctx_free(update_ctx *c) {
 
 /* The applied hotpatch sequence for the running baseline (0 when the last
  * applied hotpatch was for another baseline, e.g. before a reboot). */
-static uint32_t applied_sequence(const uint8_t running[HPM_DIGEST_LEN]) {
-  char p[600];
-  uint32_t seq = 0;
-  snprintf(p, sizeof p, "%s/applied", state_dir());
-  FILE *f = fopen(p, "re");
-  if (!f) return 0;
-  if (fscanf(f, "seq %u", &seq) != 1) seq = 0;
-  fclose(f);
-  if (!seq) return 0;
+static uint32_t applied_sequence(const hpm_ctx *hc, const uint8_t running[HPM_DIGEST_LEN]) {
+  hpm_applied a;
+  hostfacts_applied_read(hc, &a);
+  if (!a.seq) return 0;
+  char p[4200];
   hpm_manifest m;
-  snprintf(p, sizeof p, "%s/hotpatches/seq-%u.hpm", state_dir(), seq);
+  snprintf(p, sizeof p, "%s/hotpatches/seq-%u.hpm", hc->state_dir, a.seq);
   if (peek_manifest(p, &m) || m.kind != HPM_KIND_HOTPATCH || memcmp(m.target_baseline, running, HPM_DIGEST_LEN))
     return 0;
-  return seq;
+  return a.seq;
 }
 
 /* A baseline staged for the next boot: the ESP file of the slot that will
  * be tried first when that is not the running one. */
-static void staged_baseline(decide_host *h) {
+static void staged_baseline(const hpm_ctx *hc, decide_host *h) {
   hpm_boot_info bi;
   char why[256];
   h->has_staged = false;
   if (hpm_boot_info_read(&bi, why, sizeof why) || !bi.reboot_pending || bi.next_slot < 0 || bi.next_slot == bi.active)
     return;
-  const char *esp = getenv("HPM_ESP") && *getenv("HPM_ESP") ? getenv("HPM_ESP") : "/boot/efi";
-  char p[600];
+  char p[4200];
   hpm_manifest m;
-  snprintf(p, sizeof p, "%s/EFI/hpm/slot-%c.hpm", esp, hpm_bs_slot_letter(bi.next_slot));
+  snprintf(p, sizeof p, "%s/EFI/hpm/slot-%c.hpm", hc->esp, hpm_bs_slot_letter(bi.next_slot));
   if (peek_manifest(p, &m) == 0 && m.kind == HPM_KIND_BASELINE) {
     memcpy(h->staged, m.digest, HPM_DIGEST_LEN);
     h->has_staged = true;
@@ -228,39 +103,39 @@ static void staged_baseline(decide_host *h) {
 }
 
 /* Policy, source, verified catalog and host facts.  Returns 0 or an exit code. */
-static int ctx_load(update_ctx *c, const char *source_opt, const char *cmd) {
+static int ctx_load(hpm_ctx *hc, update_ctx *c, const char *source_opt, const char *cmd) {
   char e[1024];
   memset(c, 0, sizeof *c);
+  c->hc = hc;
   c->now = hpm_now();
-  if (policy_load(policy_path(), &c->pol, e, sizeof e) == POLICY_ERROR) {
+  if (policy_load(hc->conf, &c->pol, e, sizeof e) == POLICY_ERROR) {
     say("%s: %s", cmd, e);
     return 2;
   }
-  const char *spec = source_opt ? source_opt : getenv("HPM_SOURCE") && *getenv("HPM_SOURCE") ? getenv("HPM_SOURCE")
-                                                                                             : c->pol.source;
+  const char *spec = source_opt ? source_opt : *hc->source ? hc->source : c->pol.source;
   if (!spec || !*spec) {
-    say("%s: no update source: set 'source =' in [update] of %s, or pass --source URL|DIR", cmd, policy_path());
+    say("%s: no update source: set 'source =' in [update] of %s, or pass --source URL|DIR", cmd, hc->conf);
     return 2;
   }
   hpm_src_err se;
   hpm_src_result sr = hpm_source_parse(spec, &c->src, &se);
   if (sr == HPM_SRC_OK)
-    sr = hpm_source_fetch_catalog(&c->src, trust_dir(), state_dir(), c->now, &c->cat, &c->change, &c->prev_serial, &se);
+    sr = hpm_source_fetch_catalog(&c->src, hc->trust_dir, hc->state_dir, c->now, &c->cat, &c->change, &c->prev_serial, &se);
   if (sr != HPM_SRC_OK) {
     say("%s: %s", cmd, se.msg);
-    record(&c->pol, cmd, NULL, result_word((int)sr), se.msg);
+    record(c, cmd, NULL, update_result_word((int)sr), se.msg);
     return (int)sr;
   }
   c->have_cat = true;
-  if (enroll_running_baseline(&c->rb)) {
+  if (hostfacts_running_baseline(hc, &c->rb)) {
     say("%s: cannot tell which baseline is running (no HpmBootBaseline variable, no hpm.baseline= on the kernel "
         "command line; HPM_BASELINE overrides)", cmd);
-    record(&c->pol, cmd, NULL, "failed", "running baseline unknown");
+    record(c, cmd, NULL, "failed", "running baseline unknown");
     ctx_free(c);
     return 3;
   }
   enroll_state es;
-  if (enroll_load(state_dir(), &es, e, sizeof e)) {
+  if (enroll_load(hc->state_dir, &es, e, sizeof e)) {
     say("%s: %s", cmd, e);
     ctx_free(c);
     return 3;
@@ -271,8 +146,8 @@ static int ctx_load(update_ctx *c, const char *source_opt, const char *cmd) {
     c->host.has_unenrolled_at = true;
     memcpy(c->host.unenrolled_at, es.baseline, HPM_DIGEST_LEN);
   }
-  c->host.hotpatch_seq = c->host.enrolled ? applied_sequence(c->rb.digest) : 0;
-  staged_baseline(&c->host);
+  c->host.hotpatch_seq = c->host.enrolled ? applied_sequence(hc, c->rb.digest) : 0;
+  staged_baseline(hc, &c->host);
   return 0;
 }
 
@@ -377,39 +252,69 @@ static void print_text(const update_ctx *c, const decide_result *r) {
   }
 }
 
+/* Applies a downloaded hotpatch or stages a downloaded baseline in this
+ * process, through the same library calls as `hpm apply` and `hpm stage`;
+ * prints what those commands print (on `out`).  Returns the exit code. */
+static int install_file(update_ctx *c, const hpm_catalog_entry *e, const char *path, FILE *out, hpmh_status *st) {
+  hpm_ctx *hc = c->hc;
+  if (e->kind == HPM_KIND_BASELINE) {
+    hpm_stage_opts so = {.tries = HPM_BS_DEFAULT_TRIES, .slot = -1};
+    hpm_stage_report sr;
+    int rc = hpm_boot_stage(hc, path, &so, &sr);
+    if (rc) *st = sr.st;
+    else hpm_boot_stage_print(out, &sr, false);
+    return rc;
+  }
+  hp_hotpatch h;
+  int rc = hp_load_verified(hc, path, &h, st);
+  if (rc) return rc;
+  hp_opts ho = {0};
+  hp_report r;
+  rc = hp_apply(hc, &h, &ho, &r);
+  if (rc && r.st.detail[0]) *st = r.st;
+  else if (rc) hpmh_fail(st, HPMH_E_IO, path, "%d process(es) failed", r.failed);
+  if (!rc || r.patched || r.failed)
+    fprintf(out, "applied %s (sequence %u): %d process(es) patched, %d failed\n", r.id, r.sequence, r.patched,
+            r.failed);
+  hp_hotpatch_free(&h);
+  return rc;
+}
+
 /* Downloads (verified) and installs one item; returns an exit code. */
 static int act(update_ctx *c, const decide_item *it, bool quiet) {
   const hpm_catalog_entry *e = it->entry;
-  char path[4200], last[512];
+  char path[4200];
   hpm_src_err se;
   if (e->kind == HPM_KIND_BASELINE && it->already_staged) {
     fprintf(progress_stream(quiet), "%s: already staged; a reboot activates it\n", e->id);
     return 0;
   }
-  hpm_src_result sr = hpm_source_fetch_entry(&c->src, e, state_dir(), path, sizeof path, &se);
+  const char *event = e->kind == HPM_KIND_HOTPATCH ? "apply" : "stage";
+  hpm_src_result sr = hpm_source_fetch_entry(&c->src, e, c->hc->state_dir, path, sizeof path, &se);
   if (sr != HPM_SRC_OK) {
     say("install: %s: %s", e->id, se.msg);
-    record(&c->pol, e->kind == HPM_KIND_HOTPATCH ? "apply" : "stage", e->id, result_word((int)sr), se.msg);
+    record(c, event, e->id, update_result_word((int)sr), se.msg);
     return (int)sr;
   }
-  char *argv[3] = {e->kind == HPM_KIND_HOTPATCH ? "apply" : "stage", path, NULL};
-  int rc = run_child(e->kind == HPM_KIND_HOTPATCH ? hpm_cmd_apply_entry : hpm_boot_cmd_stage, 2, argv, quiet, last,
-                     sizeof last);
+  hpmh_status st;
+  memset(&st, 0, sizeof st);
+  int rc = install_file(c, e, path, progress_stream(quiet), &st);
+  if (rc) say("%s", st.detail);
   char res[32];
-  snprintf(res, sizeof res, rc <= 1 ? "%s" : "%s (exit %d)", result_word(rc), rc);
-  record(&c->pol, argv[0], e->id, res, rc ? last : NULL);
+  snprintf(res, sizeof res, rc <= 1 ? "%s" : "%s (exit %d)", update_result_word(rc), rc);
+  record(c, event, e->id, res, rc ? st.detail : NULL);
   return rc;
 }
 
 /* Runs $HPM_REBOOT_CMD (default "systemctl reboot"); 0 if it started. */
 static int request_reboot(update_ctx *c, const char *ids) {
-  const char *cmd = getenv("HPM_REBOOT_CMD") && *getenv("HPM_REBOOT_CMD") ? getenv("HPM_REBOOT_CMD") : "systemctl reboot";
+  const char *cmd = c->hc->reboot_cmd;
   fflush(stdout);
   int st = system(cmd);
   int ok = st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
   char err[300] = "";
   if (!ok) snprintf(err, sizeof err, "'%s' failed (status %d)", cmd, st);
-  record(&c->pol, "reboot-request", ids, ok ? "ok" : "failed", ok ? NULL : err);
+  record(c, "reboot-request", ids, ok ? "ok" : "failed", ok ? NULL : err);
   if (!ok) say("install: reboot: %s; reboot the host to activate the staged baseline", err);
   return ok ? 0 : 4;
 }
@@ -421,7 +326,7 @@ static int assess_install(update_ctx *c, const decide_request *req, bool assess_
   decide(&c->cat, &c->host, &c->pol, req, c->now, &r);
   char ids[512];
   ids_of(&r, false, ids, sizeof ids);
-  record(&c->pol, "assess", ids[0] ? ids : NULL, "ok", NULL);
+  record(c, "assess", ids[0] ? ids : NULL, "ok", NULL);
   cJSON *o = json ? ctx_json(c, &r) : NULL;
   if (!json) print_text(c, &r);
   int rc = 0;
@@ -444,7 +349,7 @@ static int assess_install(update_ctx *c, const decide_request *req, bool assess_
         cJSON *x = cJSON_CreateObject();
         cJSON_AddStringToObject(x, "id", it->entry->id);
         cJSON_AddStringToObject(x, "action", it->entry->kind == HPM_KIND_HOTPATCH ? "apply" : "stage");
-        cJSON_AddStringToObject(x, "result", dry_run ? "dry-run" : result_word(a));
+        cJSON_AddStringToObject(x, "result", dry_run ? "dry-run" : update_result_word(a));
         cJSON_AddNumberToObject(x, "exit", a);
         cJSON_AddItemToArray(acts, x);
       }
@@ -464,7 +369,7 @@ static int assess_install(update_ctx *c, const decide_request *req, bool assess_
       fprintf(progress_stream(json), "would request a reboot\n");
     }
     if (acts) cJSON_AddBoolToObject(o, "reboot_requested", reboot && !dry_run);
-    if (!dry_run) record(&c->pol, event, acted[0] ? acted : NULL, result_word(rc), NULL);
+    if (!dry_run) record(c, event, acted[0] ? acted : NULL, update_result_word(rc), NULL);
   }
   if (o) {
     char *s = cJSON_PrintUnformatted(o);
@@ -483,7 +388,7 @@ static const char *assess_usage =
     "whether each installs automatically and when a reboot may happen.  Installs nothing.\n"
     "Exit: 0; 1 catalog refused; 2 usage or configuration; 3 I/O (source, state).\n";
 
-int cmd_assess(int argc, char **argv) {
+int cmd_assess(hpm_ctx *hc, int argc, char **argv) {
   static const struct option opts[] = {{"source", required_argument, NULL, 's'},
                                        {"json", no_argument, NULL, 'j'},
                                        {"help", no_argument, NULL, 'h'},
@@ -495,7 +400,7 @@ int cmd_assess(int argc, char **argv) {
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
       case 's': source = optarg; break;
-      case 'j': json = true; break;
+      case 'j': json = hc->json = true; break;
       case 'h': fputs(assess_usage, stdout); return 0;
       default: fprintf(stderr, "Try 'hpm assess --help'.\n"); return 2;
     }
@@ -505,7 +410,7 @@ int cmd_assess(int argc, char **argv) {
     return 2;
   }
   update_ctx ctx;
-  int rc = ctx_load(&ctx, source, "assess");
+  int rc = ctx_load(hc, &ctx, source, "assess");
   if (rc) return rc;
   rc = assess_install(&ctx, NULL, true, false, json, "assess");
   ctx_free(&ctx);
@@ -523,7 +428,7 @@ static const char *install_usage =
     "--include selects IDs whatever their classification; --exclude never installs an ID.\n"
     "Exit: 0; 1 refused or an action failed; 2 usage/configuration; 3 I/O; 4 reboot not started.\n";
 
-int cmd_install(int argc, char **argv) {
+int cmd_install(hpm_ctx *hc, int argc, char **argv) {
   static const struct option opts[] = {{"classification", required_argument, NULL, 'c'},
                                        {"include", required_argument, NULL, 'i'},
                                        {"exclude", required_argument, NULL, 'x'},
@@ -564,7 +469,7 @@ int cmd_install(int argc, char **argv) {
         break;
       case 's': source = optarg; break;
       case 'n': dry = true; break;
-      case 'j': json = true; break;
+      case 'j': json = hc->json = true; break;
       case 'h': fputs(install_usage, stdout); return 0;
       default: fprintf(stderr, "Try 'hpm install --help'.\n"); return 2;
     }
@@ -578,7 +483,7 @@ int cmd_install(int argc, char **argv) {
   req.exclude = exc;
   req.nexclude = nexc;
   update_ctx ctx;
-  int rc = ctx_load(&ctx, source, "install");
+  int rc = ctx_load(hc, &ctx, source, "install");
   if (rc) return rc;
   for (size_t i = 0; i < ninc; i++)
     if (!hpm_catalog_find(&ctx.cat, inc[i])) {
@@ -604,10 +509,10 @@ static uint64_t host_seed(void) {
   return h;
 }
 
-static uint64_t read_last_assessment(void) {
+static uint64_t read_last_assessment(const hpm_ctx *hc) {
   char p[600];
   unsigned long long v = 0;
-  snprintf(p, sizeof p, "%s/assessed", state_dir());
+  snprintf(p, sizeof p, "%s/assessed", hc->state_dir);
   FILE *f = fopen(p, "re");
   if (f) {
     if (fscanf(f, "%llu", &v) != 1) v = 0;
@@ -616,15 +521,15 @@ static uint64_t read_last_assessment(void) {
   return v;
 }
 
-static void write_last_assessment(uint64_t t) {
+static void write_last_assessment(const hpm_ctx *hc, uint64_t t) {
   char p[600], text[24];
   hpmh_status e;
-  snprintf(p, sizeof p, "%s/assessed", state_dir());
+  snprintf(p, sizeof p, "%s/assessed", hc->state_dir);
   int n = snprintf(text, sizeof text, "%llu\n", (unsigned long long)t);
   (void)hpmh_write_file(p, (const uint8_t *)text, (size_t)n, 0644, 0, &e);
 }
 
-void update_agent_tick(void) {
+void update_agent_tick(hpm_ctx *hc) {
   static bool started, off;
   static uint64_t next;
   if (off) return;
@@ -633,18 +538,18 @@ void update_agent_tick(void) {
   char e[1024];
   if (!started) {
     started = true;
-    if (policy_load(policy_path(), &p, e, sizeof e) == POLICY_ERROR) {
+    if (policy_load(hc->conf, &p, e, sizeof e) == POLICY_ERROR) {
       say("agent: periodic assessment off: %s", e);
       off = true;
       return;
     }
-    if (!p.source[0] && !(getenv("HPM_SOURCE") && *getenv("HPM_SOURCE"))) {
+    if (!p.source[0] && !*hc->source) {
       printf("agent: no update source configured ('source =' in [update] of %s): periodic assessment off\n",
-             policy_path());
+             hc->conf);
       off = true;
       return;
     }
-    uint64_t last = read_last_assessment();
+    uint64_t last = read_last_assessment(hc);
     next = last ? policy_next_assessment(&p, last, host_seed()) : now;
     char t[32];
     hpmh_utc(next, t);
@@ -653,15 +558,15 @@ void update_agent_tick(void) {
   if (now < next) return;
   printf("agent: periodic assessment\n");
   update_ctx ctx;
-  int rc = ctx_load(&ctx, NULL, "assess");
+  int rc = ctx_load(hc, &ctx, NULL, "assess");
   if (rc == 0) {
     rc = assess_install(&ctx, NULL, false, false, false, "install");
     p = ctx.pol;
     ctx_free(&ctx);
-  } else if (policy_load(policy_path(), &p, e, sizeof e) == POLICY_ERROR) {
+  } else if (policy_load(hc->conf, &p, e, sizeof e) == POLICY_ERROR) {
     policy_defaults(&p);
   }
-  write_last_assessment(now);
+  write_last_assessment(hc, now);
   next = policy_next_assessment(&p, now, host_seed());
   char t[32];
   hpmh_utc(next, t);

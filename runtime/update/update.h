@@ -13,9 +13,10 @@
  *   hpm agent    runs update_agent_tick() in its loop: the periodic
  *                assessment with automatic installation
  *
- * Installing runs this same binary's `apply` / `stage` commands as child
- * processes, so each keeps its own locking, journal, exit codes and history
- * record.  A reboot is requested by running $HPM_REBOOT_CMD (default
+ * Installing calls the hotpatch library (hp_apply) and the boot side's
+ * hpm_boot_stage in this process, the same calls `hpm apply` and `hpm stage`
+ * make, and records each result (with the library's status text) in the
+ * history.  A reboot is requested by running $HPM_REBOOT_CMD (default
  * "systemctl reboot").
  *
  * Exit codes: 0 nothing failed; 1 refused or an action failed; 2 usage or
@@ -25,24 +26,25 @@
 #define HPM_RUNTIME_UPDATE_H
 #include <stdint.h>
 
+#include "ctx.h"
 #include "update/policy.h"
 
-int cmd_assess(int argc, char **argv);
-/* hpm.c's `apply` command (install runs it in a child process). */
-int hpm_cmd_apply_entry(int argc, char **argv);
-int cmd_install(int argc, char **argv);
+int cmd_assess(hpm_ctx *ctx, int argc, char **argv);
+int cmd_install(hpm_ctx *ctx, int argc, char **argv);
 
 /* The agent's periodic assessment: does nothing until it is due
  * (policy_next_assessment after the last one, remembered in
  * HPM_STATE_DIR/assessed), then assesses and installs what the policy
  * installs automatically.  Never blocks for long when nothing is due. */
-void update_agent_tick(void);
+void update_agent_tick(hpm_ctx *ctx);
 
-/* Runs fn(argc, argv) (an hpm command; argv[0] is its name) and records
- * the outcome in the history as `event`, with the IDs of the containers
- * named on the command line and, on failure, the command's last
- * diagnostic line (msg.h).  Returns the command's exit status. */
-int update_record_command(const char *event, int (*fn)(int, char **), int argc, char **argv);
+/* Runs fn(ctx, argc, argv) (an hpm command; argv[0] is its name) and
+ * records the outcome in the history as `event`, with the IDs the command
+ * verified (ctx->record_ids; else the files named on its command line)
+ * and, on failure, the command's last diagnostic line (msg.h).  Returns the
+ * command's exit status. */
+int update_record_command(hpm_ctx *ctx, const char *event, int (*fn)(hpm_ctx *, int, char **), int argc,
+                          char **argv);
 
 /* One line in the history of state directory dir, kept p->retention_days
  * (30 without a policy); a history failure is a warning, never a failure of
@@ -51,7 +53,11 @@ void update_history_record(const char *dir, const hpm_policy *p, const char *eve
                            const char *result, const char *error_text);
 
 /* One line in the history from inside a command (recovery). */
-void update_history_note(const char *event, const char *ids, const char *result, const char *error_text);
+void update_history_note(const hpm_ctx *ctx, const char *event, const char *ids, const char *result,
+                         const char *error_text);
+
+/* "ok" (0), "refused" (1) or "failed": an exit code as a history result. */
+const char *update_result_word(int rc);
 
 #define UPDATE_USAGE                                                                                  \
   "  assess [--source URL|DIR] [--json]           what applies to this host now (changes nothing)\n"  \

@@ -330,7 +330,7 @@ def test_stage_interrupted_copy(host, bl, hook):
     # the active slot (and even the old inactive copy) is untouched, no request
     assert after["slot-a.hpm"] == b"running slot a" and after["slot-b.hpm"] == b"old slot b"
     assert host.getvar("HpmSlotRequest") is None
-    temps = [n for n in after if n.startswith(".hpm-stage-")]
+    temps = [n for n in after if n.startswith(".hpm-tmp.")]
     if hook == "HPM_TEST_ESP_FAULT":
         assert p.returncode == 3 and "No space left" in p.stderr and after == before
     else:

@@ -247,7 +247,7 @@ static void test_enroll_rule(void **state) {
   (void)state;
   enroll_state s = {.enrolled = false, .svn_known = true, .svn = 5};
   memset(s.baseline, 0x11, sizeof s.baseline);
-  running_baseline rb = {.svn_known = true, .svn = 5};
+  hpm_running_baseline rb = {.svn_known = true, .svn = 5};
   char why[700];
   memset(rb.digest, 0x11, sizeof rb.digest);
   assert_int_equal(enroll_check(&s, &rb, NULL, why, sizeof why), ENROLL_REFUSED);

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hpm: the host command.  A table of commands over one context: the
+ * global options (anywhere on the line) and the environment are read here,
+ * once, into an hpm_ctx; each command parses only its own options.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "boot/boot.h"
+#include "ctx.h"
+#include "hotpatch/hotpatch.h"
+#include "msg.h"
+#include "status_cmd.h"
+#include "update/catalog_cmd.h"
+#include "update/lifecycle_cmd.h"
+#include "update/update.h"
+#include "version.h"
+
+typedef int (*command_fn)(hpm_ctx *ctx, int argc, char **argv);
+
+static const struct command {
+  const char *name;
+  command_fn fn;
+  bool recorded; /* changes the host: recorded in the history */
+} commands[] = {
+    {"apply", hp_cmd_apply, true},
+    {"revert", hp_cmd_revert, true},
+    {"list", hp_cmd_list, false},
+    {"status", hpm_cmd_status, false},
+    {"mark-good", hpm_boot_cmd_mark_good, true},
+    {"stage", hpm_boot_cmd_stage, true},
+    {"rollback", hpm_boot_cmd_rollback, true},
+    {"agent", hp_cmd_agent, false},
+    {"recover", hp_cmd_recover, false},
+    {"catalog", cmd_catalog, false},
+    {"assess", cmd_assess, false},
+    {"install", cmd_install, false},
+    {"policy", cmd_policy, false},
+    {"history", cmd_history, false},
+    {"enroll", cmd_enroll, false},
+    {"unenroll", cmd_unenroll, false},
+};
+
+static const char usage_text[] =
+    "usage: hpm [global options] <command> [options]\n"
+    "commands:\n" HP_USAGE
+    "  status [--json]                              boot slots (hpmboot.efi) and applied hotpatch\n"
+    BOOT_USAGE
+    "  catalog [--source URL|DIR] [--download ID]... [--json]\n"
+    "                                               fetch, verify and show the update catalog\n"
+    UPDATE_USAGE LIFECYCLE_USAGE
+    "global options (before or after the command):\n"
+    "  --trust-dir DIR   release keys (*.pub); HPM_TRUST_DIR, default /etc/hpm/trust\n"
+    "  --state-dir DIR   journal, history, applied hotpatches; HPM_STATE_DIR, default /var/lib/hpm\n"
+    "  --esp DIR         the EFI system partition; HPM_ESP, default /boot/efi\n"
+    "  --budget-us N     pause budget per attempt when patching a process (default 5000)\n"
+    "  --help, --version\n"
+    "'hpm COMMAND --help' describes a command.\n";
+
+/* The global options: name, whether test-only (kept out of the usage). */
+static const struct global {
+  const char *name;
+  bool test_only;
+} globals[] = {{"--trust-dir", false}, {"--state-dir", false}, {"--esp", false}, {"--budget-us", false},
+               {"--baseline", true}};
+
+static int set_global(hpm_ctx *ctx, const char *name, const char *val) {
+  if (!strcmp(name, "--trust-dir")) ctx->trust_dir = val;
+  else if (!strcmp(name, "--state-dir")) ctx->state_dir = val;
+  else if (!strcmp(name, "--esp")) ctx->esp = val;
+  else if (!strcmp(name, "--baseline")) ctx->baseline_override = val;
+  else {
+    char *end;
+    unsigned long v = strtoul(val, &end, 10);
+    if (!*val || *end || v == 0 || v > 10000000) {
+      msg("--budget-us '%s': expected microseconds, 1..10000000", val);
+      return 2;
+    }
+    ctx->budget_us = (unsigned)v;
+  }
+  return 0;
+}
+
+/* Takes the global options out of argv (either "--opt VALUE" or
+ * "--opt=VALUE"); *argc shrinks.  Returns 0 or the usage exit code. */
+static int take_globals(hpm_ctx *ctx, int *argc, char **argv) {
+  int out = 1;
+  for (int i = 1; i < *argc; i++) {
+    const struct global *g = NULL;
+    const char *val = NULL;
+    for (size_t k = 0; k < sizeof globals / sizeof globals[0] && !g; k++) {
+      size_t n = strlen(globals[k].name);
+      if (!strcmp(argv[i], globals[k].name)) g = &globals[k];
+      else if (!strncmp(argv[i], globals[k].name, n) && argv[i][n] == '=') g = &globals[k], val = argv[i] + n + 1;
+    }
+    if (!g) {
+      argv[out++] = argv[i];
+      continue;
+    }
+    if (!val) {
+      if (i + 1 >= *argc) {
+        msg("%s: expects a value", g->name);
+        return 2;
+      }
+      val = argv[++i];
+    }
+    int r = set_global(ctx, g->name, val);
+    if (r) return r;
+  }
+  argv[out] = NULL;
+  *argc = out;
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  static hpm_ctx ctx;
+  hpm_ctx_init(&ctx);
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  if (take_globals(&ctx, &argc, argv)) {
+    fputs("Try 'hpm --help'.\n", stderr);
+    return 2;
+  }
+  if (argc < 2) {
+    fputs(usage_text, stderr);
+    return 2;
+  }
+  const char *name = argv[1];
+  if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+    fputs(usage_text, stdout);
+    return 0;
+  }
+  if (!strcmp(name, "--version") || !strcmp(name, "-V")) {
+    printf("hpm %s\n", HPM_PROJECT_VERSION);
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+    const struct command *c = &commands[i];
+    if (strcmp(name, c->name)) continue;
+    /* --help and dry runs change nothing and are not recorded */
+    bool record = c->recorded;
+    for (int k = 2; k < argc; k++)
+      if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h") || !strcmp(argv[k], "--dry-run") ||
+          !strcmp(argv[k], "-n"))
+        record = false;
+    if (record) return update_record_command(&ctx, c->name, c->fn, argc - 1, argv + 1);
+    return c->fn(&ctx, argc - 1, argv + 1);
+  }
+  msg("unknown command '%s'", name);
+  fputs(usage_text, stderr);
+  return 2;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/* The history rows of host-changing commands: see update.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "msg.h"
+#include "update/history.h"
+#include "update/policy.h"
+#include "update/update.h"
+
+void update_history_record(const char *dir, const hpm_policy *p, const char *event, const char *ids,
+                           const char *result, const char *error) {
+  char e[1024];
+  hist *h = hist_open(dir, p ? p->retention_days : 30, e, sizeof e);
+  if (!h) {
+    hpm_msg("warning: history not recorded: %s", e);
+    return;
+  }
+  if (hist_record(h, event, ids, result, error)) hpm_msg("warning: history not recorded: %s", hist_error(h));
+  hist_close(h);
+}
+
+void update_history_note(const hpm_ctx *ctx, const char *event, const char *ids, const char *result,
+                         const char *error_text) {
+  hpm_policy p;
+  char e[600];
+  if (policy_load(ctx->conf, &p, e, sizeof e) == POLICY_ERROR) {
+    policy_defaults(&p);
+    p.retention_days = 30;
+  }
+  update_history_record(ctx->state_dir, &p, event, ids, result, error_text);
+}
+
+const char *update_result_word(int rc) { return rc == 0 ? "ok" : rc == 1 ? "refused" : "failed"; }
+
+int update_record_command(hpm_ctx *ctx, const char *event, int (*fn)(hpm_ctx *, int, char **), int argc,
+                          char **argv) {
+  hpm_msg_clear();
+  ctx->record_ids[0] = 0;
+  int rc = fn(ctx, argc, argv);
+  fflush(stdout);
+  /* IDs: what the command verified (hotpatch ID, baseline version), else
+   * the files it was given (a refused file is named as given). */
+  char ids[sizeof ctx->record_ids];
+  snprintf(ids, sizeof ids, "%s", ctx->record_ids);
+  for (int i = 1; !ids[0] && i < argc; i++) {
+    if (argv[i][0] == '-') continue;
+    size_t used = strlen(ids);
+    snprintf(ids + used, sizeof ids - used, "%s%s", used ? "," : "", argv[i]);
+  }
+  char res[32];
+  snprintf(res, sizeof res, rc <= 1 ? "%s" : "%s (exit %d)", update_result_word(rc), rc);
+  update_history_note(ctx, event, ids[0] ? ids : NULL, res, rc ? (hpm_msg_last()[0] ? hpm_msg_last() : res) : NULL);
+  return rc;
+}
