@@ -5,12 +5,12 @@
  * ELF binary (by build-id) and carries the replacement code as a relocatable
  * image plus the list of functions it redirects.
  *
- * hpm_payload_parse() is bounded and fail-closed; it never writes through
+ * hpp_parse() is bounded and fail-closed; it never writes through
  * the input and never allocates: the parsed view points into the buffer.
  * Shared by the runtime (hpm), the builder (hpm-patchgen) and the fuzzer.
  */
-#ifndef HPM_RUNTIME_PAYLOAD_H
-#define HPM_RUNTIME_PAYLOAD_H
+#ifndef HPMH_PAYLOAD_H
+#define HPMH_PAYLOAD_H
 
 #include <stddef.h>
 #include <stdint.h>
