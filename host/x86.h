@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* x86-64 instruction facts for redirections (Zydis 4). */
-#ifndef HPM_RUNTIME_X86_H
-#define HPM_RUNTIME_X86_H
+#ifndef HPMH_X86_H
+#define HPMH_X86_H
 #include <stddef.h>
 #include <stdint.h>
 
