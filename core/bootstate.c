@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Boot-state records and slot selection (hpm/bootstate.h, docs/boot-interface.md). */
 #include "hpm/bootstate.h"
+#include "hpm/bootif.h"
 
 #include "internal.h"
 
@@ -235,31 +236,11 @@ hpm_bs_result hpm_bs_store(const hpm_bs_ops *ops, hpm_bootstate *st) {
 
 /* ---- requests ---------------------------------------------------------- */
 
-static int hexval(uint8_t c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 hpm_bs_mark hpm_bs_apply_mark_good(hpm_bootstate *st, const uint8_t *req, size_t len) {
-  static const char k1[] = "hpm.slot=";
-  static const char k2[] = " hpm.baseline=";
-  const size_t want = (sizeof k1 - 1) + 1 + (sizeof k2 - 1) + 2 * HPM_DIGEST_LEN;
-  if (!st || !req) return HPM_BS_MARK_MALFORMED;
-  if (len == want + 1 && req[want] == '\n') len = want; /* echo's newline */
-  if (len != want) return HPM_BS_MARK_MALFORMED;
-  if (memcmp(req, k1, sizeof k1 - 1) != 0) return HPM_BS_MARK_MALFORMED;
-  int slot = hpm_bs_slot_from_letter((char)req[sizeof k1 - 1]);
-  if (slot < 0) return HPM_BS_MARK_MALFORMED;
-  const uint8_t *p = req + sizeof k1;
-  if (memcmp(p, k2, sizeof k2 - 1) != 0) return HPM_BS_MARK_MALFORMED;
-  p += sizeof k2 - 1;
+  unsigned slot;
   uint8_t digest[HPM_DIGEST_LEN];
-  for (unsigned i = 0; i < HPM_DIGEST_LEN; i++) {
-    int hi = hexval(p[2 * i]), lo = hexval(p[2 * i + 1]);
-    if (hi < 0 || lo < 0) return HPM_BS_MARK_MALFORMED;
-    digest[i] = (uint8_t)(hi << 4 | lo);
-  }
+  if (!st || hpm_bootif_parse_identity(req, len, &slot, digest) != HPM_BS_OK)
+    return HPM_BS_MARK_MALFORMED;
   hpm_bs_slot *sl = &st->slots[slot];
   if (hpm_all_zero(digest, sizeof digest) || memcmp(sl->digest, digest, sizeof digest) != 0)
     return HPM_BS_MARK_STALE;
