@@ -118,6 +118,14 @@ $(EFI_SYSDEPS_OBJ) $(EFI_CORETEST_OBJ): $(B)/efi/%.o: efi/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(EFI_CC) $(EFI_APP_CFLAGS) -c $< -o $@
 
+# hpm-coretest.efi's ECDSA vectors, made once by OpenSSL (never committed).
+EFI_CORETEST_VECTORS := $(B)/efi/coretest_vectors.h
+$(EFI_CORETEST_VECTORS): efi/coretest-vectors.sh
+	@mkdir -p $(@D)
+	bash efi/coretest-vectors.sh $@
+$(EFI_CORETEST_OBJ): $(EFI_CORETEST_VECTORS)
+$(EFI_CORETEST_OBJ): EFI_APP_CFLAGS += -I$(B)/efi
+
 # ---- libraries ----------------------------------------------------------------
 # The core library is only archived when its objects pass the symbol check.
 $(EFI_CORE_LIB): $(EFI_CORE_OBJS) scripts/check-core-symbols.sh
