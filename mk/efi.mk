@@ -5,7 +5,9 @@
 #   $(B)/efi/libhpmcore.a   core/*.c only (symbol-checked before archiving)
 #   $(B)/efi/libhpmdeps.a   mbedTLS subset + libfdt + efi/libc/string.c
 #   $(B)/efi/sysdeps_efi.o  core's platform seam for UEFI (link it explicitly)
-#   $(B)/efi/hpm-coretest.efi  link/run smoke test (firmware-tests/test_coretest.py)
+#   $(B)/efi/hpm-coretest.efi  link/run smoke test (firmware-tests/test_coretest.py);
+#                           its ECDSA vectors $(B)/efi/coretest_vectors.h are made
+#                           once by efi/coretest-vectors.sh (OpenSSL)
 #
 # An EFI application links as:
 #   $(EFI_LD) $(EFI_LDFLAGS) $(EFI_CRT0) <objs> $(EFI_SYSDEPS_OBJ) $(EFI_LINK_LIBS)
