@@ -132,7 +132,7 @@ static bool span_is(span s, const char *word) {
 }
 
 /* The detail word of hpm_result r: its text with '-' for ' '. */
-static bool detail_names(span w, unsigned r) {
+static bool is_detail_word(span w, unsigned r) {
   const char *t = hpm_result_to_string((hpm_result)r);
   if (hpm_strnlen(t, w.n + 1) != w.n) return false;
   for (size_t i = 0; i < w.n; i++)
@@ -208,7 +208,7 @@ static hpm_bs_result parse_line(span line, hpm_bs_slot *slots,
       copy_word(detail[i], HPM_BOOTIF_DETAIL_MAX, v);
       s->detail = 0;
       for (unsigned r = 0; r < HPM_RESULT_COUNT_; r++)
-        if (detail_names(v, r)) s->detail = (uint8_t)r;
+        if (is_detail_word(v, r)) s->detail = (uint8_t)r;
       continue;
     }
     for (unsigned f = 0; f < F_COUNT; f++) {
