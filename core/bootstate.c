@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Boot-state records and slot selection (hpm/bootstate.h, docs/boot-interface.md). */
 #include "hpm/bootstate.h"
+#include "hpm/bootif.h"
 
 #include "internal.h"
 
@@ -27,15 +28,9 @@
 _Static_assert(HPM_BS_RECORD_SIZE == 220, "record size is ABI");
 _Static_assert(SOFF_RESERVED1 + 4 == HPM_BS_SLOT_SIZE, "slot layout");
 
-static void put16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)v;
-  p[1] = (uint8_t)(v >> 8);
-}
-static void put32(uint8_t *p, uint32_t v) {
-  for (unsigned i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v) {
-  for (unsigned i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+/* Store the low `bytes` bytes of v little-endian. */
+static void put_le(uint8_t *p, uint64_t v, unsigned bytes) {
+  for (unsigned i = 0; i < bytes; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 
 uint32_t hpm_crc32(const uint8_t *p, size_t n) {
@@ -56,65 +51,48 @@ char hpm_bs_slot_letter(unsigned slot) {
   return slot < HPM_BS_MAX_SLOTS ? (char)('a' + slot) : '?';
 }
 
+static const char *const reason_names[] = {"none", "no-container", "read-error",
+                                           "verify-failed", "rollback", "tries-exhausted",
+                                           "load-failed"};
+_Static_assert(HPM_COUNT(reason_names) == HPM_BS_REASON_COUNT_, "a name for every reason");
+
 const char *hpm_bs_reason_to_string(hpm_bs_reason r) {
-  switch (r) {
-  case HPM_BS_REASON_NONE: return "none";
-  case HPM_BS_REASON_NO_CONTAINER: return "no-container";
-  case HPM_BS_REASON_READ_ERROR: return "read-error";
-  case HPM_BS_REASON_VERIFY_FAILED: return "verify-failed";
-  case HPM_BS_REASON_ROLLBACK: return "rollback";
-  case HPM_BS_REASON_TRIES_EXHAUSTED: return "tries-exhausted";
-  case HPM_BS_REASON_LOAD_FAILED: return "load-failed";
-  case HPM_BS_REASON_COUNT_: break;
-  }
-  return "unknown-reason";
+  return hpm_name(reason_names, HPM_COUNT(reason_names), r, "unknown-reason");
 }
+
+static const char *const origin_names[] = {"loaded", "fresh-default", "corrupt-default"};
+_Static_assert(HPM_COUNT(origin_names) == HPM_BS_ORIGIN_CORRUPT + 1, "a name for every origin");
 
 const char *hpm_bs_origin_to_string(hpm_bs_origin o) {
-  switch (o) {
-  case HPM_BS_ORIGIN_LOADED: return "loaded";
-  case HPM_BS_ORIGIN_FRESH: return "fresh-default";
-  case HPM_BS_ORIGIN_CORRUPT: return "corrupt-default";
-  }
-  return "unknown-origin";
+  return hpm_name(origin_names, HPM_COUNT(origin_names), o, "unknown-origin");
 }
+
+static const char *const result_names[] = {
+    "ok", "absent", "I/O error", "wrong size", "bad magic", "unsupported version", "CRC mismatch",
+    "field out of range", "unexpected variable attributes", "invalid argument",
+};
+_Static_assert(HPM_COUNT(result_names) == HPM_BS_RESULT_COUNT_, "a name for every hpm_bs_result");
 
 const char *hpm_bs_result_to_string(hpm_bs_result r) {
-  switch (r) {
-  case HPM_BS_OK: return "ok";
-  case HPM_BS_E_ABSENT: return "absent";
-  case HPM_BS_E_IO: return "I/O error";
-  case HPM_BS_E_SIZE: return "wrong size";
-  case HPM_BS_E_MAGIC: return "bad magic";
-  case HPM_BS_E_VERSION: return "unsupported version";
-  case HPM_BS_E_CRC: return "CRC mismatch";
-  case HPM_BS_E_FIELD: return "field out of range";
-  case HPM_BS_E_ATTRIBUTES: return "unexpected variable attributes";
-  case HPM_BS_E_INVALID_ARGUMENT: return "invalid argument";
-  case HPM_BS_RESULT_COUNT_: break;
-  }
-  return "unknown result";
+  return hpm_name(result_names, HPM_COUNT(result_names), r, "unknown result");
 }
+
+static const char *const mark_names[] = {"applied", "already marked", "malformed",
+                                         "stale (slot holds another baseline)"};
+_Static_assert(HPM_COUNT(mark_names) == HPM_BS_MARK_STALE + 1, "a name for every hpm_bs_mark");
 
 const char *hpm_bs_mark_to_string(hpm_bs_mark m) {
-  switch (m) {
-  case HPM_BS_MARK_APPLIED: return "applied";
-  case HPM_BS_MARK_ALREADY: return "already marked";
-  case HPM_BS_MARK_MALFORMED: return "malformed";
-  case HPM_BS_MARK_STALE: return "stale (slot holds another baseline)";
-  }
-  return "unknown";
+  return hpm_name(mark_names, HPM_COUNT(mark_names), m, "unknown");
 }
 
+static const char *const decision_names[] = {
+    "one-shot request", "highest-priority slot, marked good", "highest-priority slot, on trial",
+    "fallback: a higher-priority slot was refused or used up its tries", "nothing bootable"};
+_Static_assert(HPM_COUNT(decision_names) == HPM_BS_NOTHING_BOOTABLE + 1,
+               "a name for every hpm_bs_decision");
+
 const char *hpm_bs_decision_to_string(hpm_bs_decision d) {
-  switch (d) {
-  case HPM_BS_BOOT_ONESHOT: return "one-shot request";
-  case HPM_BS_BOOT_GOOD: return "highest-priority slot, marked good";
-  case HPM_BS_BOOT_TRIAL: return "highest-priority slot, on trial";
-  case HPM_BS_BOOT_FALLBACK: return "fallback: a higher-priority slot was refused or used up its tries";
-  case HPM_BS_NOTHING_BOOTABLE: return "nothing bootable";
-  }
-  return "unknown decision";
+  return hpm_name(decision_names, HPM_COUNT(decision_names), d, "unknown decision");
 }
 
 void hpm_bs_default(hpm_bootstate *st, hpm_bs_origin origin) {
@@ -173,10 +151,10 @@ hpm_bs_result hpm_bs_parse(const uint8_t *buf, size_t len, hpm_bootstate *out) {
 void hpm_bs_serialize(const hpm_bootstate *st, uint8_t out[HPM_BS_RECORD_SIZE]) {
   memset(out, 0, HPM_BS_RECORD_SIZE);
   memcpy(out + OFF_MAGIC, HPM_BS_MAGIC, 4);
-  put16(out + OFF_VERSION, HPM_BS_RECORD_VERSION);
-  put16(out + OFF_SLOTS, HPM_BS_MAX_SLOTS);
-  put64(out + OFF_SEQUENCE, st->sequence);
-  put32(out + OFF_FLOOR, st->floor);
+  put_le(out + OFF_VERSION, HPM_BS_RECORD_VERSION, 2);
+  put_le(out + OFF_SLOTS, HPM_BS_MAX_SLOTS, 2);
+  put_le(out + OFF_SEQUENCE, st->sequence, 8);
+  put_le(out + OFF_FLOOR, st->floor, 4);
   for (unsigned i = 0; i < HPM_BS_MAX_SLOTS; i++) {
     uint8_t *s = out + HPM_BS_HDR_SIZE + i * HPM_BS_SLOT_SIZE;
     const hpm_bs_slot *sl = &st->slots[i];
@@ -187,10 +165,10 @@ void hpm_bs_serialize(const hpm_bootstate *st, uint8_t out[HPM_BS_RECORD_SIZE]) 
     s[SOFF_REASON] = (uint8_t)(sl->reason < HPM_BS_REASON_COUNT_ ? sl->reason : HPM_BS_REASON_NONE);
     s[SOFF_DETAIL] = sl->detail < HPM_RESULT_COUNT_ ? sl->detail : 0;
     s[SOFF_ATTEMPTS] = sl->attempts;
-    put32(s + SOFF_SVN, sl->svn);
+    put_le(s + SOFF_SVN, sl->svn, 4);
     memcpy(s + SOFF_DIGEST, sl->digest, HPM_DIGEST_LEN);
   }
-  put32(out + OFF_CRC, hpm_crc32(out, OFF_CRC));
+  put_le(out + OFF_CRC, hpm_crc32(out, OFF_CRC), 4);
 }
 
 bool hpm_bs_same(const hpm_bootstate *a, const hpm_bootstate *b) {
@@ -258,31 +236,11 @@ hpm_bs_result hpm_bs_store(const hpm_bs_ops *ops, hpm_bootstate *st) {
 
 /* ---- requests ---------------------------------------------------------- */
 
-static int hexval(uint8_t c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 hpm_bs_mark hpm_bs_apply_mark_good(hpm_bootstate *st, const uint8_t *req, size_t len) {
-  static const char k1[] = "hpm.slot=";
-  static const char k2[] = " hpm.baseline=";
-  const size_t want = (sizeof k1 - 1) + 1 + (sizeof k2 - 1) + 2 * HPM_DIGEST_LEN;
-  if (!st || !req) return HPM_BS_MARK_MALFORMED;
-  if (len == want + 1 && req[want] == '\n') len = want; /* echo's newline */
-  if (len != want) return HPM_BS_MARK_MALFORMED;
-  if (memcmp(req, k1, sizeof k1 - 1) != 0) return HPM_BS_MARK_MALFORMED;
-  int slot = hpm_bs_slot_from_letter((char)req[sizeof k1 - 1]);
-  if (slot < 0) return HPM_BS_MARK_MALFORMED;
-  const uint8_t *p = req + sizeof k1;
-  if (memcmp(p, k2, sizeof k2 - 1) != 0) return HPM_BS_MARK_MALFORMED;
-  p += sizeof k2 - 1;
+  unsigned slot;
   uint8_t digest[HPM_DIGEST_LEN];
-  for (unsigned i = 0; i < HPM_DIGEST_LEN; i++) {
-    int hi = hexval(p[2 * i]), lo = hexval(p[2 * i + 1]);
-    if (hi < 0 || lo < 0) return HPM_BS_MARK_MALFORMED;
-    digest[i] = (uint8_t)(hi << 4 | lo);
-  }
+  if (!st || hpm_bootif_parse_identity(req, len, &slot, digest) != HPM_BS_OK)
+    return HPM_BS_MARK_MALFORMED;
   hpm_bs_slot *sl = &st->slots[slot];
   if (hpm_all_zero(digest, sizeof digest) || memcmp(sl->digest, digest, sizeof digest) != 0)
     return HPM_BS_MARK_STALE;
@@ -362,13 +320,13 @@ static bool is_candidate(const hpm_bs_slot *sl) {
 
 _Static_assert(HPM_BS_REQ_MAX_SIZE == 52, "request size is ABI");
 
+static const char *const req_status_names[] = {"applied", "stale",
+                                               "refused: it would leave no slot to boot"};
+_Static_assert(HPM_COUNT(req_status_names) == HPM_BS_REQ_NO_CANDIDATE + 1,
+               "a name for every hpm_bs_req_status");
+
 const char *hpm_bs_req_status_to_string(hpm_bs_req_status s) {
-  switch (s) {
-  case HPM_BS_REQ_APPLIED: return "applied";
-  case HPM_BS_REQ_STALE: return "stale";
-  case HPM_BS_REQ_NO_CANDIDATE: return "refused: it would leave no slot to boot";
-  }
-  return "unknown";
+  return hpm_name(req_status_names, HPM_COUNT(req_status_names), s, "unknown");
 }
 
 static bool req_entry_valid(const hpm_bs_req_entry *e) {
@@ -417,9 +375,9 @@ size_t hpm_bs_serialize_request(const hpm_bs_request *req, uint8_t out[HPM_BS_RE
   size_t len = HPM_BS_REQ_SIZE(req->count);
   memset(out, 0, HPM_BS_REQ_MAX_SIZE);
   memcpy(out + ROFF_MAGIC, HPM_BS_REQ_MAGIC, 4);
-  put16(out + ROFF_VERSION, HPM_BS_REQ_VERSION);
+  put_le(out + ROFF_VERSION, HPM_BS_REQ_VERSION, 2);
   out[ROFF_COUNT] = (uint8_t)req->count;
-  put64(out + ROFF_SEQUENCE, req->sequence);
+  put_le(out + ROFF_SEQUENCE, req->sequence, 8);
   for (unsigned i = 0; i < req->count; i++) {
     uint8_t *e = out + HPM_BS_REQ_HDR_SIZE + i * HPM_BS_REQ_ENTRY_SIZE;
     const hpm_bs_req_entry *x = &req->entries[i];
@@ -429,7 +387,7 @@ size_t hpm_bs_serialize_request(const hpm_bs_request *req, uint8_t out[HPM_BS_RE
     e[EOFF_TRIES] = x->tries;
     e[EOFF_FLAGS] = x->flags;
   }
-  put32(out + len - 4, hpm_crc32(out, len - 4));
+  put_le(out + len - 4, hpm_crc32(out, len - 4), 4);
   return len;
 }
 

@@ -328,14 +328,38 @@ static hpm_result check_payloads(const uint8_t *buf, const layout *l, const hpm_
   return HPM_OK;
 }
 
+/* Every entry point starts here: diag cleared, out required and zeroed. */
+static hpm_result begin(hpm_manifest *out, hpm_diag *diag) {
+  if (diag) hpm_fail(diag, HPM_OK, "", 0, 0, 0);
+  if (!out) return hpm_fail(diag, HPM_E_INVALID_ARGUMENT, "container", "no output manifest", 0, 0);
+  memset(out, 0, sizeof *out);
+  return HPM_OK;
+}
+
+/* The steps before the manifest is interpreted, in this order for every
+ * kind: header bounds and the signature block's shape, the signed kind
+ * (unless expected is HPM_KIND_NONE), the digest, then the signatures over
+ * exactly header || manifest (trust NULL: their shape only). */
+static hpm_result authenticate(const uint8_t *buf, size_t len, hpm_kind expected,
+                               const hpm_trust *trust, layout *l, hpm_manifest *m,
+                               hpm_diag *diag) {
+  hpm_result r = parse_layout(buf, len, l, diag);
+  if (r != HPM_OK) return r;
+  if (expected != HPM_KIND_NONE && l->kind != expected)
+    return hpm_fail(diag, HPM_E_WRONG_KIND, "header.kind", "container is a ",
+                    hpm_kind_to_string(l->kind), expected == HPM_KIND_BASELINE ? ", expected a baseline"
+                    : expected == HPM_KIND_HOTPATCH ? ", expected a hotpatch" : ", expected a catalog");
+  r = fill_digest(buf, l, m, diag);
+  if (r != HPM_OK) return r;
+  return check_signatures(buf, l, trust, m, diag);
+}
+
 hpm_result hpm_container_verify(const uint8_t *buf, size_t len, hpm_kind expected_kind,
                                 const hpm_trust *trust, const hpm_ops *ops, hpm_manifest *out,
                                 hpm_diag *diag) {
   layout l;
-  hpm_result r;
-  if (diag) hpm_fail(diag, HPM_OK, "", 0, 0, 0);
-  if (!out) return hpm_fail(diag, HPM_E_INVALID_ARGUMENT, "container", "no output manifest", 0, 0);
-  memset(out, 0, sizeof *out);
+  hpm_result r = begin(out, diag);
+  if (r != HPM_OK) return r;
   r = check_trust(trust, diag);
   if (r != HPM_OK) return r;
   if (expected_kind == HPM_KIND_CATALOG)
@@ -343,40 +367,24 @@ hpm_result hpm_container_verify(const uint8_t *buf, size_t len, hpm_kind expecte
   if (expected_kind < HPM_KIND_BASELINE || expected_kind > HPM_KIND_HOTPATCH)
     return hpm_fail(diag, HPM_E_INVALID_ARGUMENT, "kind", "no expected kind given", 0, 0);
 
-  /* 1. bounds-check the header and the signature block's shape. */
-  r = parse_layout(buf, len, &l, diag);
-  if (r != HPM_OK) return r;
-  if (l.kind != expected_kind)
-    return hpm_fail(diag, HPM_E_WRONG_KIND, "header.kind", "container is a ",
-                    hpm_kind_to_string(l.kind), expected_kind == HPM_KIND_BASELINE ? ", expected a baseline"
-                    : expected_kind == HPM_KIND_HOTPATCH ? ", expected a hotpatch" : ", expected a catalog");
-  r = fill_digest(buf, &l, out, diag);
+  /* 1. header, kind, signatures over exactly header || manifest. */
+  r = authenticate(buf, len, expected_kind, trust, &l, out, diag);
   if (r != HPM_OK) return r;
 
-  /* 2. signatures over exactly header || manifest. */
-  r = check_signatures(buf, &l, trust, out, diag);
-  if (r != HPM_OK) return r;
-
-  /* 3. only now interpret the manifest. */
+  /* 2. only now interpret the manifest. */
   r = parse_signed_part(buf, &l, out, diag);
   if (r != HPM_OK) return r;
 
-  /* 4. payload sizes and hashes. */
+  /* 3. payload sizes and hashes. */
   return check_payloads(buf, &l, ops, out, diag);
 }
 
 hpm_result hpm_container_parse_unverified(const uint8_t *buf, size_t len, hpm_manifest *out,
                                           hpm_diag *diag) {
   layout l;
-  hpm_result r;
-  if (diag) hpm_fail(diag, HPM_OK, "", 0, 0, 0);
-  if (!out) return hpm_fail(diag, HPM_E_INVALID_ARGUMENT, "container", "no output manifest", 0, 0);
-  memset(out, 0, sizeof *out);
-  r = parse_layout(buf, len, &l, diag);
+  hpm_result r = begin(out, diag);
   if (r != HPM_OK) return r;
-  r = fill_digest(buf, &l, out, diag);
-  if (r != HPM_OK) return r;
-  r = check_signatures(buf, &l, NULL, out, diag);
+  r = authenticate(buf, len, HPM_KIND_NONE, NULL, &l, out, diag);
   if (r != HPM_OK) return r;
   if (l.kind == HPM_KIND_CATALOG) {
     out->format_version = l.format_version;
@@ -399,14 +407,7 @@ hpm_result hpm_container_authenticate(const uint8_t *buf, size_t len, hpm_kind e
     r = check_trust(trust, diag);
     if (r != HPM_OK) return r;
   }
-  r = parse_layout(buf, len, &l, diag);
-  if (r != HPM_OK) return r;
-  if (l.kind != expected_kind)
-    return hpm_fail(diag, HPM_E_WRONG_KIND, "header.kind", "container is a ",
-                    hpm_kind_to_string(l.kind), ", expected a catalog");
-  r = fill_digest(buf, &l, m, diag);
-  if (r != HPM_OK) return r;
-  r = check_signatures(buf, &l, trust, m, diag);
+  r = authenticate(buf, len, expected_kind, trust, &l, m, diag);
   if (r != HPM_OK) return r;
   m->format_version = l.format_version;
   m->kind = l.kind;

@@ -5,6 +5,9 @@
 
 #include "hpm/core.h"
 #include "hpm/sysdeps.h"
+#include "hpm/text.h"
+
+#define HPM_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static inline uint16_t hpm_le16(const uint8_t *p) {
   return (uint16_t)(p[0] | (uint16_t)p[1] << 8);
@@ -28,6 +31,11 @@ bool hpm_all_zero(const uint8_t *p, size_t n);
 size_t hpm_strnlen(const char *s, size_t max);
 bool hpm_str_eq(const char *a, const char *b);
 bool hpm_has_prefix(const char *s, const char *prefix);
+
+/* names[v], or fallback when v is not one of the count values named: the
+ * _to_string() functions are tables of names, each asserted to name every
+ * value of its enum. */
+const char *hpm_name(const char *const *names, size_t count, long v, const char *fallback);
 
 /* Record a failure in diag (if non-NULL) and return r.  field and the detail
  * parts are copied and truncated to fit; detail parts that are NULL are

@@ -171,32 +171,31 @@ static hpm_result need(const props *ps, const char *name, const char *where, con
   return HPM_OK;
 }
 
-static hpm_result get_u32(const prop *p, const char *where, uint32_t *v, hpm_diag *diag) {
+/* A fixed-size property: HPM_OK when it is len bytes, else the rule it breaks. */
+static hpm_result need_len(const prop *p, const char *where, int len, const char *rule,
+                           hpm_diag *diag) {
   char f[64];
-  if (p->len != 4)
-    return hpm_fail(diag, HPM_E_BAD_FIELD, hpm_path2(f, sizeof f, where, p->name),
-                    "must be one 32-bit cell", 0, 0);
-  *v = fdt32_ld((const fdt32_t *)p->val);
-  return HPM_OK;
+  if (p->len == len) return HPM_OK;
+  return hpm_fail(diag, HPM_E_BAD_FIELD, hpm_path2(f, sizeof f, where, p->name), rule, 0, 0);
+}
+
+static hpm_result get_u32(const prop *p, const char *where, uint32_t *v, hpm_diag *diag) {
+  hpm_result r = need_len(p, where, 4, "must be one 32-bit cell", diag);
+  if (r == HPM_OK) *v = fdt32_ld((const fdt32_t *)p->val);
+  return r;
 }
 
 static hpm_result get_u64(const prop *p, const char *where, uint64_t *v, hpm_diag *diag) {
-  char f[64];
-  if (p->len != 8)
-    return hpm_fail(diag, HPM_E_BAD_FIELD, hpm_path2(f, sizeof f, where, p->name),
-                    "must be a 64-bit value (two cells)", 0, 0);
-  *v = fdt64_ld((const fdt64_t *)p->val);
-  return HPM_OK;
+  hpm_result r = need_len(p, where, 8, "must be a 64-bit value (two cells)", diag);
+  if (r == HPM_OK) *v = fdt64_ld((const fdt64_t *)p->val);
+  return r;
 }
 
 static hpm_result get_digest(const prop *p, const char *where, uint8_t out[HPM_DIGEST_LEN],
                              hpm_diag *diag) {
-  char f[64];
-  if (p->len != HPM_DIGEST_LEN)
-    return hpm_fail(diag, HPM_E_BAD_FIELD, hpm_path2(f, sizeof f, where, p->name),
-                    "must be exactly 32 bytes", 0, 0);
-  memcpy(out, p->val, HPM_DIGEST_LEN);
-  return HPM_OK;
+  hpm_result r = need_len(p, where, HPM_DIGEST_LEN, "must be exactly 32 bytes", diag);
+  if (r == HPM_OK) memcpy(out, p->val, HPM_DIGEST_LEN);
+  return r;
 }
 
 enum str_class { S_PRINTABLE, S_ID, S_FILE };

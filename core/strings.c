@@ -1,96 +1,66 @@
 /* SPDX-License-Identifier: MIT */
+/* Names of core's enums: one table each, indexed by value (values are
+ * contiguous from 0), asserted to name every value. */
 #include "internal.h"
 
+static const char *const result_names[] = {
+    "ok", "invalid argument", "out of memory", "i/o error", "truncated",
+    "not an hpm container (bad magic)", "unsupported format version", "malformed header",
+    "size over documented limit", "trailing data after signature block", "wrong container kind",
+    "malformed signature block", "no signature", "not signed by a trusted key",
+    "signature does not verify", "signature threshold not met", "malformed manifest",
+    "missing or invalid manifest field", "unknown critical manifest entry",
+    "duplicate manifest entry", "invalid node name", "payload missing", "payload size mismatch",
+    "payload hash mismatch", "crypto library failure", "unusable public key", "expired",
+};
+_Static_assert(HPM_COUNT(result_names) == HPM_RESULT_COUNT_, "a name for every hpm_result");
+
 const char *hpm_result_to_string(hpm_result r) {
-  switch (r) {
-    case HPM_OK: return "ok";
-    case HPM_E_INVALID_ARGUMENT: return "invalid argument";
-    case HPM_E_OUT_OF_MEMORY: return "out of memory";
-    case HPM_E_IO: return "i/o error";
-    case HPM_E_TRUNCATED: return "truncated";
-    case HPM_E_BAD_MAGIC: return "not an hpm container (bad magic)";
-    case HPM_E_UNSUPPORTED_VERSION: return "unsupported format version";
-    case HPM_E_BAD_HEADER: return "malformed header";
-    case HPM_E_TOO_LARGE: return "size over documented limit";
-    case HPM_E_TRAILING_DATA: return "trailing data after signature block";
-    case HPM_E_WRONG_KIND: return "wrong container kind";
-    case HPM_E_BAD_SIGNATURE_BLOCK: return "malformed signature block";
-    case HPM_E_NO_SIGNATURE: return "no signature";
-    case HPM_E_UNTRUSTED_KEY: return "not signed by a trusted key";
-    case HPM_E_SIGNATURE_INVALID: return "signature does not verify";
-    case HPM_E_THRESHOLD_NOT_MET: return "signature threshold not met";
-    case HPM_E_BAD_MANIFEST: return "malformed manifest";
-    case HPM_E_BAD_FIELD: return "missing or invalid manifest field";
-    case HPM_E_UNKNOWN_CRITICAL: return "unknown critical manifest entry";
-    case HPM_E_DUPLICATE: return "duplicate manifest entry";
-    case HPM_E_BAD_NAME: return "invalid node name";
-    case HPM_E_PAYLOAD_MISSING: return "payload missing";
-    case HPM_E_PAYLOAD_SIZE: return "payload size mismatch";
-    case HPM_E_PAYLOAD_HASH: return "payload hash mismatch";
-    case HPM_E_CRYPTO: return "crypto library failure";
-    case HPM_E_BAD_KEY: return "unusable public key";
-    case HPM_E_EXPIRED: return "expired";
-    case HPM_RESULT_COUNT_: break;
-  }
-  return "unknown result";
+  return hpm_name(result_names, HPM_COUNT(result_names), r, "unknown result");
 }
+
+static const char *const kind_names[] = {"none", "baseline", "hotpatch", "catalog"};
+_Static_assert(HPM_COUNT(kind_names) == HPM_KIND_CATALOG + 1, "a name for every hpm_kind");
 
 const char *hpm_kind_to_string(hpm_kind k) {
-  switch (k) {
-    case HPM_KIND_BASELINE: return "baseline";
-    case HPM_KIND_HOTPATCH: return "hotpatch";
-    case HPM_KIND_CATALOG: return "catalog";
-    case HPM_KIND_NONE: break;
-  }
-  return "none";
+  return hpm_name(kind_names, HPM_COUNT(kind_names), k, "none");
 }
+
+static const char *const alg_names[] = {"none", "ecdsa-p256-sha256", "ecdsa-p384-sha384"};
+_Static_assert(HPM_COUNT(alg_names) == HPM_ALG_ECDSA_P384_SHA384 + 1, "a name for every hpm_alg");
 
 const char *hpm_alg_to_string(hpm_alg a) {
-  switch (a) {
-    case HPM_ALG_ECDSA_P256_SHA256: return "ecdsa-p256-sha256";
-    case HPM_ALG_ECDSA_P384_SHA384: return "ecdsa-p384-sha384";
-    case HPM_ALG_NONE: break;
-  }
-  return "none";
+  return hpm_name(alg_names, HPM_COUNT(alg_names), a, "none");
 }
+
+static const char *const release_names[] = {"none", "planned", "unplanned"};
+_Static_assert(HPM_COUNT(release_names) == HPM_RELEASE_UNPLANNED + 1,
+               "a name for every hpm_release");
 
 const char *hpm_release_to_string(hpm_release r) {
-  switch (r) {
-    case HPM_RELEASE_PLANNED: return "planned";
-    case HPM_RELEASE_UNPLANNED: return "unplanned";
-    case HPM_RELEASE_NONE: break;
-  }
-  return "none";
+  return hpm_name(release_names, HPM_COUNT(release_names), r, "none");
 }
+
+static const char *const class_names[] = {"none", "critical", "security", "other"};
+_Static_assert(HPM_COUNT(class_names) == HPM_CLASS_OTHER + 1,
+               "a name for every hpm_classification");
 
 const char *hpm_classification_to_string(hpm_classification c) {
-  switch (c) {
-    case HPM_CLASS_CRITICAL: return "critical";
-    case HPM_CLASS_SECURITY: return "security";
-    case HPM_CLASS_OTHER: return "other";
-    case HPM_CLASS_NONE: break;
-  }
-  return "none";
+  return hpm_name(class_names, HPM_COUNT(class_names), c, "none");
 }
+
+static const char *const payload_names[] = {"none", "kernel", "initrd", "cmdline", "patch"};
+_Static_assert(HPM_COUNT(payload_names) == HPM_PAYLOAD_PATCH + 1,
+               "a name for every hpm_payload_type");
 
 const char *hpm_payload_type_to_string(hpm_payload_type t) {
-  switch (t) {
-    case HPM_PAYLOAD_KERNEL: return "kernel";
-    case HPM_PAYLOAD_INITRD: return "initrd";
-    case HPM_PAYLOAD_CMDLINE: return "cmdline";
-    case HPM_PAYLOAD_PATCH: return "patch";
-    case HPM_PAYLOAD_NONE: break;
-  }
-  return "none";
+  return hpm_name(payload_names, HPM_COUNT(payload_names), t, "none");
 }
 
+static const char *const sig_names[] = {"not checked", "valid", "unknown key", "invalid",
+                                        "duplicate signer"};
+_Static_assert(HPM_COUNT(sig_names) == HPM_SIG_DUPLICATE + 1, "a name for every hpm_sig_status");
+
 const char *hpm_sig_status_to_string(hpm_sig_status s) {
-  switch (s) {
-    case HPM_SIG_NOT_CHECKED: return "not checked";
-    case HPM_SIG_VALID: return "valid";
-    case HPM_SIG_UNKNOWN_KEY: return "unknown key";
-    case HPM_SIG_INVALID: return "invalid";
-    case HPM_SIG_DUPLICATE: return "duplicate signer";
-  }
-  return "unknown";
+  return hpm_name(sig_names, HPM_COUNT(sig_names), s, "unknown");
 }

@@ -34,24 +34,56 @@ bool hpm_has_prefix(const char *s, const char *prefix) {
   return true;
 }
 
-static void append(char *buf, size_t cap, size_t *pos, const char *s) {
-  if (!s) return;
-  while (*s && *pos + 1 < cap) buf[(*pos)++] = *s++;
-  buf[*pos] = '\0';
+const char *hpm_name(const char *const *names, size_t count, long v, const char *fallback) {
+  return v >= 0 && (size_t)v < count && names[v] ? names[v] : fallback;
+}
+
+hpm_text hpm_text_start(char *buf, size_t cap) {
+  hpm_text t = {buf, cap, 0, cap == 0};
+  if (cap) buf[0] = '\0';
+  return t;
+}
+
+void hpm_text_char(hpm_text *t, char c) {
+  if (t->len + 1 >= t->cap) {
+    t->truncated = true;
+    return;
+  }
+  t->buf[t->len++] = c;
+  t->buf[t->len] = '\0';
+}
+
+void hpm_text_add(hpm_text *t, const char *s) {
+  while (s && *s) hpm_text_char(t, *s++);
+}
+
+void hpm_text_u64(hpm_text *t, uint64_t v) {
+  char d[24];
+  hpm_text_add(t, hpm_fmt_u64(v, d));
+}
+
+void hpm_text_hex(hpm_text *t, const uint8_t *p, size_t n) {
+  static const char digits[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    if (t->len + 2 >= t->cap) {
+      t->truncated = true;
+      return;
+    }
+    hpm_text_char(t, digits[p[i] >> 4]);
+    hpm_text_char(t, digits[p[i] & 15]);
+  }
 }
 
 hpm_result hpm_fail(hpm_diag *diag, hpm_result r, const char *field, const char *d1,
                     const char *d2, const char *d3) {
   if (!diag) return r;
-  size_t pos = 0;
   diag->result = r;
-  diag->field[0] = '\0';
-  append(diag->field, sizeof diag->field, &pos, field);
-  pos = 0;
-  diag->detail[0] = '\0';
-  append(diag->detail, sizeof diag->detail, &pos, d1);
-  append(diag->detail, sizeof diag->detail, &pos, d2);
-  append(diag->detail, sizeof diag->detail, &pos, d3);
+  hpm_text t = hpm_text_start(diag->field, sizeof diag->field);
+  hpm_text_add(&t, field);
+  t = hpm_text_start(diag->detail, sizeof diag->detail);
+  hpm_text_add(&t, d1);
+  hpm_text_add(&t, d2);
+  hpm_text_add(&t, d3);
   return r;
 }
 
@@ -68,13 +100,8 @@ const char *hpm_fmt_u64(uint64_t v, char buf[24]) {
 }
 
 const char *hpm_fmt_hex(const uint8_t *p, size_t n, char *buf, size_t cap) {
-  static const char digits[] = "0123456789abcdef";
-  size_t o = 0;
-  for (size_t i = 0; i < n && o + 2 < cap; i++) {
-    buf[o++] = digits[p[i] >> 4];
-    buf[o++] = digits[p[i] & 15];
-  }
-  if (cap) buf[o < cap ? o : cap - 1] = '\0';
+  hpm_text t = hpm_text_start(buf, cap);
+  hpm_text_hex(&t, p, n);
   return buf;
 }
 
@@ -83,17 +110,15 @@ const char *hpm_path2(char *buf, size_t cap, const char *a, const char *b) {
 }
 
 const char *hpm_path3(char *buf, size_t cap, const char *a, const char *b, const char *c) {
-  size_t pos = 0;
-  if (!cap) return buf;
-  buf[0] = '\0';
-  append(buf, cap, &pos, a);
+  hpm_text t = hpm_text_start(buf, cap);
+  hpm_text_add(&t, a);
   if (b) {
-    append(buf, cap, &pos, "/");
-    append(buf, cap, &pos, b);
+    hpm_text_char(&t, '/');
+    hpm_text_add(&t, b);
   }
   if (c) {
-    append(buf, cap, &pos, "/");
-    append(buf, cap, &pos, c);
+    hpm_text_char(&t, '/');
+    hpm_text_add(&t, c);
   }
   return buf;
 }

@@ -19,12 +19,12 @@
 
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab);
 
-static EFI_GUID hpm_guid = HPM_VENDOR_GUID;
+static EFI_GUID hpm_guid = HPM_VENDOR_GUID_INIT;
 
-#define ATTR_STATE (EFI_VARIABLE_NON_VOLATILE | EFI_VARIABLE_BOOTSERVICE_ACCESS)
-#define ATTR_VOLATILE_RT (EFI_VARIABLE_BOOTSERVICE_ACCESS | EFI_VARIABLE_RUNTIME_ACCESS)
-#define ATTR_REQUEST \
-  (EFI_VARIABLE_NON_VOLATILE | EFI_VARIABLE_BOOTSERVICE_ACCESS | EFI_VARIABLE_RUNTIME_ACCESS)
+_Static_assert(HPM_VAR_ATTR_NV == EFI_VARIABLE_NON_VOLATILE &&
+                   HPM_VAR_ATTR_BS == EFI_VARIABLE_BOOTSERVICE_ACCESS &&
+                   HPM_VAR_ATTR_RT == EFI_VARIABLE_RUNTIME_ACCESS,
+               "the interface's attribute bits are UEFI's");
 /* The boot stage's own work (reading and hashing up to a few hundred MiB
  * under emulation) must not take longer; a hang resets the machine and the
  * try already consumed counts. */
@@ -57,31 +57,6 @@ static EFI_HANDLE self;
 static EFI_FILE_HANDLE esp_root;
 static hpm_pubkey trusted[16];
 static hpm_trust trust;
-
-/* ---- small ASCII helpers ----------------------------------------------- */
-
-typedef struct {
-  char *p;
-  size_t cap, len;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s) {
-  while (s && *s && b->len + 1 < b->cap) b->p[b->len++] = *s++;
-  b->p[b->len] = 0;
-}
-static void sb_char(sbuf *b, char c) {
-  char s[2] = {c, 0};
-  sb_add(b, s);
-}
-static void sb_u64(sbuf *b, uint64_t v) {
-  char t[24];
-  sb_add(b, hpm_fmt_u64(v, t));
-}
-static void sb_hex(sbuf *b, const uint8_t *p, size_t n) {
-  char t[2 * HPM_DIGEST_LEN + 1];
-  for (size_t i = 0; i < n; i += HPM_DIGEST_LEN)
-    sb_add(b, hpm_fmt_hex(p + i, n - i < HPM_DIGEST_LEN ? n - i : HPM_DIGEST_LEN, t, sizeof t));
-}
 
 /* ---- files on the ESP ------------------------------------------------------ */
 
@@ -221,8 +196,7 @@ static hpm_bs_reason check_slot(void *ctx, unsigned i, uint32_t *svn,
   (void)ctx;
   slot_data *s = &slots[i];
   char letter = hpm_bs_slot_letter(i);
-  sbuf why = {s->why, sizeof s->why, 0};
-  s->why[0] = 0;
+  hpm_text why = hpm_text_start(s->why, sizeof s->why);
   slot_release(s);
 
   CHAR16 path[32];
@@ -231,12 +205,12 @@ static hpm_bs_reason check_slot(void *ctx, unsigned i, uint32_t *svn,
   Print(L"hpm: slot %c: reading %s\r\n", (CHAR16)letter, path);
   EFI_STATUS st = read_file(path, SLOT_FILE_MAX, 0, &s->file, &s->file_len);
   if (st == EFI_NOT_FOUND) {
-    sb_add(&why, "no container on the ESP");
+    hpm_text_add(&why, "no container on the ESP");
     Print(L"hpm: slot %c: %s: not found\r\n", (CHAR16)letter, path);
     return HPM_BS_REASON_NO_CONTAINER;
   }
   if (EFI_ERROR(st)) {
-    sb_add(&why, "cannot read the container");
+    hpm_text_add(&why, "cannot read the container");
     Print(L"hpm: slot %c: reading %s failed: %r\r\n", (CHAR16)letter, path, st);
     return HPM_BS_REASON_READ_ERROR;
   }
@@ -251,14 +225,14 @@ static hpm_bs_reason check_slot(void *ctx, unsigned i, uint32_t *svn,
   /* Detached payloads are read from inside the verify: that is reading. */
   timing.verify += (tsc() - t0) - (timing.read - read0);
   if (r != HPM_OK) {
-    sb_add(&why, hpm_result_to_string(r));
+    hpm_text_add(&why, hpm_result_to_string(r));
     if (diag.field[0]) {
-      sb_add(&why, " at ");
-      sb_add(&why, diag.field);
+      hpm_text_add(&why, " at ");
+      hpm_text_add(&why, diag.field);
     }
     if (diag.detail[0]) {
-      sb_add(&why, ": ");
-      sb_add(&why, diag.detail);
+      hpm_text_add(&why, ": ");
+      hpm_text_add(&why, diag.detail);
     }
     Print(L"hpm: slot %c: refused: slot-%c.hpm: %a\r\n", (CHAR16)letter, (CHAR16)letter, s->why);
     slot_release(s);
@@ -282,7 +256,7 @@ static const hpm_payload *payload(const hpm_manifest *m, hpm_payload_type t) {
 /* ---- variables ------------------------------------------------------------ */
 
 static const CHAR16 *state_name(unsigned copy) {
-  return copy == 0 ? L"HpmState0" : L"HpmState1";
+  return copy == 0 ? HPMBOOT_VAR(HPM_VAR_STATE0) : HPMBOOT_VAR(HPM_VAR_STATE1);
 }
 
 static hpm_bs_result state_read(void *ctx, unsigned copy, uint8_t *buf, size_t *len) {
@@ -298,7 +272,7 @@ static hpm_bs_result state_read(void *ctx, unsigned copy, uint8_t *buf, size_t *
     return HPM_BS_E_IO;
   }
   /* Only a record the OS cannot have written counts. */
-  if (attrs != ATTR_STATE) return HPM_BS_E_ATTRIBUTES;
+  if (attrs != HPM_VAR_ATTR_STATE) return HPM_BS_E_ATTRIBUTES;
   *len = n;
   return HPM_BS_OK;
 }
@@ -319,7 +293,8 @@ static EFI_STATUS set_var(const CHAR16 *name, UINT32 attrs, const void *data, UI
 
 static hpm_bs_result state_write(void *ctx, unsigned copy, const uint8_t *buf, size_t len) {
   (void)ctx;
-  return EFI_ERROR(set_var(state_name(copy), ATTR_STATE, buf, len)) ? HPM_BS_E_IO : HPM_BS_OK;
+  EFI_STATUS st = set_var(state_name(copy), HPM_VAR_ATTR_STATE, buf, len);
+  return EFI_ERROR(st) ? HPM_BS_E_IO : HPM_BS_OK;
 }
 
 /* Read a request variable the OS wrote; false when absent or unusable. */
@@ -346,50 +321,28 @@ static EFI_STATUS delete_var(const CHAR16 *name) {
 static void publish(const CHAR16 *name, const char *text) {
   UINTN n = 0;
   while (text[n]) n++;
-  (void)set_var(name, ATTR_VOLATILE_RT, text, n);
+  (void)set_var(name, HPM_VAR_ATTR_PUBLISHED, text, n);
 }
 
-/* The slot table as text, for the OS (HpmBootSlots) and the screen. */
-static void describe_slots(const hpm_bootstate *st, sbuf *b) {
-  for (unsigned i = 0; i < HPM_BS_MAX_SLOTS; i++) {
-    const hpm_bs_slot *s = &st->slots[i];
-    sb_char(b, hpm_bs_slot_letter(i));
-    sb_add(b, " priority=");
-    sb_u64(b, s->priority);
-    sb_add(b, " tries=");
-    sb_u64(b, s->tries);
-    sb_add(b, " successful=");
-    sb_u64(b, s->successful);
-    sb_add(b, " svn=");
-    sb_u64(b, s->svn);
-    sb_add(b, " reason=");
-    sb_add(b, hpm_bs_reason_to_string(s->reason));
-    if (s->reason == HPM_BS_REASON_VERIFY_FAILED) {
-      /* One word per field: "payload hash mismatch" -> payload-hash-mismatch */
-      sb_add(b, " detail=");
-      for (const char *p = hpm_result_to_string((hpm_result)s->detail); *p; p++)
-        sb_char(b, *p == ' ' ? '-' : *p);
-    }
-    sb_add(b, " baseline=");
-    sb_hex(b, s->digest, HPM_DIGEST_LEN);
-    sb_char(b, '\n');
-  }
+static void publish_u64(const CHAR16 *name, uint64_t v) {
+  char num[24];
+  hpm_text t = hpm_text_start(num, sizeof num);
+  hpm_text_u64(&t, v);
+  publish(name, num);
 }
 
+/* The slot table for the OS (core's writer; hpm parses it with core's
+ * hpm_bootif_parse_slots), the floor and the state sequence. */
 static void publish_state(const hpm_bootstate *st) {
-  static char text[HPM_BS_MAX_SLOTS * 200];
-  sbuf b = {text, sizeof text, 0};
-  describe_slots(st, &b);
-  publish(L"HpmBootSlots", text);
-  char floor[16];
-  sbuf f = {floor, sizeof floor, 0};
-  sb_u64(&f, st->floor);
-  publish(L"HpmBootFloor", floor);
+  static char text[HPM_BOOTIF_SLOTS_MAX];
+  hpm_text b = hpm_text_start(text, sizeof text);
+  hpm_bootif_write_slots(&b, st);
+  if (b.truncated)
+    Print(L"hpm: error: the slot table does not fit %u bytes\r\n", (UINT32)sizeof text);
+  publish(HPMBOOT_VAR(HPM_VAR_BOOT_SLOTS), text);
+  publish_u64(HPMBOOT_VAR(HPM_VAR_BOOT_FLOOR), st->floor);
   /* What a slot request must name as the state it was made against. */
-  char seq[24];
-  sbuf q = {seq, sizeof seq, 0};
-  sb_u64(&q, st->sequence);
-  publish(L"HpmBootStateSeq", seq);
+  publish_u64(HPMBOOT_VAR(HPM_VAR_BOOT_STATE_SEQ), st->sequence);
 }
 
 static void state_log(const char *what, const hpm_bootstate *st);
@@ -415,25 +368,25 @@ static void slot_request(const hpm_bs_ops *ops, hpm_bootstate *st, hpm_bootstate
   uint8_t buf[HPM_BS_REQ_MAX_SIZE];
   UINT32 attrs = 0;
   UINTN n = sizeof buf;
-  EFI_STATUS es = uefi_call_wrapper(RT->GetVariable, 5, L"HpmSlotRequest", &hpm_guid, &attrs,
-                                    &n, buf);
+  EFI_STATUS es = uefi_call_wrapper(RT->GetVariable, 5, HPMBOOT_VAR(HPM_VAR_SLOT_REQUEST),
+                                    &hpm_guid, &attrs, &n, buf);
   if (es == EFI_NOT_FOUND) return;
   static char text[160];
-  sbuf t = {text, sizeof text, 0};
+  hpm_text t = hpm_text_start(text, sizeof text);
   bool drop = true;
   hpm_bs_request req;
   hpm_bs_result pr;
   if (es == EFI_BUFFER_TOO_SMALL) {
-    sb_add(&t, "malformed: wrong size");
+    hpm_text_add(&t, "malformed: wrong size");
   } else if (EFI_ERROR(es)) {
-    Print(L"hpm: error: reading HpmSlotRequest: %r\r\n", es);
-    sb_add(&t, "not applied: the firmware could not read it");
+    Print(L"hpm: error: reading " HPM_VAR_SLOT_REQUEST ": %r\r\n", es);
+    hpm_text_add(&t, "not applied: the firmware could not read it");
     drop = false;
-  } else if (attrs != ATTR_REQUEST) {
-    sb_add(&t, "malformed: unexpected variable attributes");
+  } else if (attrs != HPM_VAR_ATTR_REQUEST) {
+    hpm_text_add(&t, "malformed: unexpected variable attributes");
   } else if ((pr = hpm_bs_parse_request(buf, n, &req)) != HPM_BS_OK) {
-    sb_add(&t, "malformed: ");
-    sb_add(&t, hpm_bs_result_to_string(pr));
+    hpm_text_add(&t, "malformed: ");
+    hpm_text_add(&t, hpm_bs_result_to_string(pr));
   } else {
     hpm_bootstate pre = *st;
     hpm_bs_req_status rs = hpm_bs_apply_request(st, &req);
@@ -441,34 +394,34 @@ static void slot_request(const hpm_bs_ops *ops, hpm_bootstate *st, hpm_bootstate
       hpm_bs_result w = store_state(ops, st);
       if (w == HPM_BS_OK) {
         *before = *st;
-        sb_add(&t, "applied: state sequence ");
-        sb_u64(&t, st->sequence);
+        hpm_text_add(&t, "applied: state sequence ");
+        hpm_text_u64(&t, st->sequence);
         state_log("written", st);
       } else {
         *st = pre;
-        sb_add(&t, "not applied: the boot state could not be stored (");
-        sb_add(&t, hpm_bs_result_to_string(w));
-        sb_add(&t, ")");
+        hpm_text_add(&t, "not applied: the boot state could not be stored (");
+        hpm_text_add(&t, hpm_bs_result_to_string(w));
+        hpm_text_add(&t, ")");
         drop = false;
       }
     } else if (rs == HPM_BS_REQ_STALE) {
-      sb_add(&t, "stale: made for state sequence ");
-      sb_u64(&t, req.sequence);
+      hpm_text_add(&t, "stale: made for state sequence ");
+      hpm_text_u64(&t, req.sequence);
       if (st->origin == HPM_BS_ORIGIN_LOADED) {
-        sb_add(&t, ", the state is at ");
-        sb_u64(&t, st->sequence);
+        hpm_text_add(&t, ", the state is at ");
+        hpm_text_u64(&t, st->sequence);
       } else {
-        sb_add(&t, ", the state is a ");
-        sb_add(&t, hpm_bs_origin_to_string(st->origin));
+        hpm_text_add(&t, ", the state is a ");
+        hpm_text_add(&t, hpm_bs_origin_to_string(st->origin));
       }
     } else {
-      sb_add(&t, hpm_bs_req_status_to_string(rs));
+      hpm_text_add(&t, hpm_bs_req_status_to_string(rs));
     }
   }
   Print(L"hpm: slot request: %a\r\n", text);
-  if (drop && EFI_ERROR(delete_var(L"HpmSlotRequest")))
+  if (drop && EFI_ERROR(delete_var(HPMBOOT_VAR(HPM_VAR_SLOT_REQUEST))))
     Print(L"hpm: warning: the slot request stays; it is stale at the next boot\r\n");
-  publish(L"HpmBootRequest", text);
+  publish(HPMBOOT_VAR(HPM_VAR_BOOT_REQUEST), text);
 }
 
 /* ---- bench mode ------------------------------------------------------------- */
@@ -545,22 +498,22 @@ static const char *decision_word(hpm_bs_decision d) {
 static void measure(const slot_data *s, const hpm_payload *k, char letter, hpm_bs_decision d,
                     unsigned attempt, uint32_t floor, const char *hex) {
   static char baseline[256], decision[256];
-  sbuf b = {baseline, sizeof baseline, 0};
-  sb_add(&b, "hpm.baseline sha256=");
-  sb_add(&b, hex);
-  sb_add(&b, " version=");
-  sb_add(&b, s->m.version);
-  sbuf e = {decision, sizeof decision, 0};
-  sb_add(&e, "hpm.decision slot=");
-  sb_char(&e, letter);
-  sb_add(&e, " svn=");
-  sb_u64(&e, s->m.svn);
-  sb_add(&e, " reason=");
-  sb_add(&e, decision_word(d));
-  sb_add(&e, " attempt=");
-  sb_u64(&e, attempt);
-  sb_add(&e, " floor=");
-  sb_u64(&e, floor);
+  hpm_text b = hpm_text_start(baseline, sizeof baseline);
+  hpm_text_add(&b, "hpm.baseline sha256=");
+  hpm_text_add(&b, hex);
+  hpm_text_add(&b, " version=");
+  hpm_text_add(&b, s->m.version);
+  hpm_text e = hpm_text_start(decision, sizeof decision);
+  hpm_text_add(&e, "hpm.decision slot=");
+  hpm_text_char(&e, letter);
+  hpm_text_add(&e, " svn=");
+  hpm_text_u64(&e, s->m.svn);
+  hpm_text_add(&e, " reason=");
+  hpm_text_add(&e, decision_word(d));
+  hpm_text_add(&e, " attempt=");
+  hpm_text_u64(&e, attempt);
+  hpm_text_add(&e, " floor=");
+  hpm_text_u64(&e, floor);
   char outcome[96];
   EFI_STATUS st = EFI_SUCCESS;
   hpmboot_tpm_result r =
@@ -572,7 +525,7 @@ static void measure(const slot_data *s, const hpm_payload *k, char letter, hpm_b
     Print(L"hpm: tpm: warning: %a: %r (booting; the event log lacks hpm's events)\r\n", outcome, st);
   else
     Print(L"hpm: tpm: %a\r\n", outcome);
-  publish(L"HpmBootTpm", outcome);
+  publish(HPMBOOT_VAR(HPM_VAR_BOOT_TPM), outcome);
 }
 
 /* ---- refusal screen --------------------------------------------------------- */
@@ -595,30 +548,30 @@ static void print_lines(const char *prefix, const char *text) {
 
 static EFI_STATUS nothing_bootable(const hpm_bootstate *st, const char *extra) {
   static char text[HPM_BS_MAX_SLOTS * 300];
-  sbuf b = {text, sizeof text, 0};
+  hpm_text b = hpm_text_start(text, sizeof text);
   for (unsigned i = 0; i < HPM_BS_MAX_SLOTS; i++) {
     const hpm_bs_slot *s = &st->slots[i];
     if (s->priority == 0 && !slots[i].why[0]) continue;
-    sb_add(&b, "  slot ");
-    sb_char(&b, hpm_bs_slot_letter(i));
-    sb_add(&b, ": ");
+    hpm_text_add(&b, "  slot ");
+    hpm_text_char(&b, hpm_bs_slot_letter(i));
+    hpm_text_add(&b, ": ");
     if (slots[i].why[0]) {
-      sb_add(&b, hpm_bs_reason_to_string(s->reason));
-      sb_add(&b, ": ");
-      sb_add(&b, slots[i].why);
+      hpm_text_add(&b, hpm_bs_reason_to_string(s->reason));
+      hpm_text_add(&b, ": ");
+      hpm_text_add(&b, slots[i].why);
     } else if (s->reason == HPM_BS_REASON_ROLLBACK) {
-      sb_add(&b, "rollback: security version ");
-      sb_u64(&b, s->svn);
-      sb_add(&b, " is below the floor ");
-      sb_u64(&b, st->floor);
+      hpm_text_add(&b, "rollback: security version ");
+      hpm_text_u64(&b, s->svn);
+      hpm_text_add(&b, " is below the floor ");
+      hpm_text_u64(&b, st->floor);
     } else if (s->reason != HPM_BS_REASON_NONE) {
-      sb_add(&b, hpm_bs_reason_to_string(s->reason));
+      hpm_text_add(&b, hpm_bs_reason_to_string(s->reason));
       if (s->reason == HPM_BS_REASON_TRIES_EXHAUSTED)
-        sb_add(&b, ": never marked good by the OS within its tries");
+        hpm_text_add(&b, ": never marked good by the OS within its tries");
     } else {
-      sb_add(&b, "not a candidate (no tries left, not marked good)");
+      hpm_text_add(&b, "not a candidate (no tries left, not marked good)");
     }
-    sb_char(&b, '\n');
+    hpm_text_char(&b, '\n');
   }
   for (unsigned pass = 0;; pass++) {
     Print(L"\r\nhpm: NOTHING BOOTABLE: no slot holds a verified baseline this stage may boot.\r\n");
@@ -666,8 +619,7 @@ static EFI_STATUS init_trust(void) {
       return EFI_SECURITY_VIOLATION;
     }
     char id[17];
-    sbuf b = {id, sizeof id, 0};
-    sb_hex(&b, trusted[i].key_id, 8);
+    hpm_fmt_hex(trusted[i].key_id, 8, id, sizeof id);
     Print(L"hpm: trusted key %a (%a)\r\n", id, hpmboot_trusted_keys[i].name);
   }
   trust.keys = trusted;
@@ -706,7 +658,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
   Print(L"\r\nhpmboot %a: verified boot of signed baselines\r\n", hpmboot_version);
   const char *sb = hpmboot_sb_state_to_string(hpmboot_secure_boot_state());
   Print(L"hpm: secure boot: %a\r\n", sb);
-  publish(L"HpmBootSecureBoot", sb);
+  publish(HPMBOOT_VAR(HPM_VAR_BOOT_SECURE_BOOT), sb);
 
   hpm_bootstate st;
   hpm_bs_default(&st, HPM_BS_ORIGIN_FRESH);
@@ -734,7 +686,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
    * a one-shot is deleted before it is used, so it is honoured once. */
   uint8_t req[REQUEST_MAX];
   UINTN req_len = sizeof req;
-  bool mark_present = read_request(L"HpmMarkGood", req, &req_len);
+  bool mark_present = read_request(HPMBOOT_VAR(HPM_VAR_MARK_GOOD), req, &req_len);
   if (mark_present) {
     hpm_bs_mark m = hpm_bs_apply_mark_good(&st, req, req_len);
     Print(L"hpm: mark-good request: %a\r\n", hpm_bs_mark_to_string(m));
@@ -743,9 +695,9 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
   slot_request(&ops, &st, &before);
   int oneshot = -1;
   req_len = sizeof req;
-  if (read_request(L"HpmOneShot", req, &req_len)) {
+  if (read_request(HPMBOOT_VAR(HPM_VAR_ONESHOT), req, &req_len)) {
     int s = hpm_bs_parse_oneshot(req, req_len);
-    if (EFI_ERROR(delete_var(L"HpmOneShot")))
+    if (EFI_ERROR(delete_var(HPMBOOT_VAR(HPM_VAR_ONESHOT))))
       Print(L"hpm: one-shot request ignored: it could not be deleted (it would repeat)\r\n");
     else if (s < 0)
       Print(L"hpm: one-shot request malformed (expected a slot letter a-d); ignored\r\n");
@@ -785,13 +737,13 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
       Print(L"hpm: state: unchanged, not written\r\n");
     }
     if (mark_present && persisted) {
-      (void)delete_var(L"HpmMarkGood");
+      (void)delete_var(HPMBOOT_VAR(HPM_VAR_MARK_GOOD));
       mark_present = false;
     }
     publish_state(&st);
 
     if (d == HPM_BS_NOTHING_BOOTABLE || sel.slot < 0) {
-      publish(L"HpmBootReason", hpm_bs_decision_to_string(HPM_BS_NOTHING_BOOTABLE));
+      publish(HPMBOOT_VAR(HPM_VAR_BOOT_REASON), hpm_bs_decision_to_string(HPM_BS_NOTHING_BOOTABLE));
       return nothing_bootable(&st, refusal);
     }
 
@@ -806,29 +758,21 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
     }
 
     static char cmdline[HPM_NAME_MAX + 4096 + 128];
-    sbuf c = {cmdline, sizeof cmdline, 0};
+    hpm_text c = hpm_text_start(cmdline, sizeof cmdline);
     if (cl != NULL) {
-      for (uint64_t n = 0; n < cl->size; n++) sb_char(&c, (char)cl->data[n]);
-      sb_char(&c, ' ');
+      for (uint64_t n = 0; n < cl->size; n++) hpm_text_char(&c, (char)cl->data[n]);
+      hpm_text_char(&c, ' ');
     }
-    sb_add(&c, "hpm.slot=");
-    sb_char(&c, hpm_bs_slot_letter(i));
-    sb_add(&c, " hpm.baseline=");
-    sb_hex(&c, s->m.digest, HPM_DIGEST_LEN);
+    hpm_bootif_write_identity(&c, i, s->m.digest);
 
-    char num[24], hex[2 * HPM_DIGEST_LEN + 1], letter[2] = {hpm_bs_slot_letter(i), 0};
-    sbuf h = {hex, sizeof hex, 0};
-    sb_hex(&h, s->m.digest, HPM_DIGEST_LEN);
-    publish(L"HpmBootSlot", letter);
-    publish(L"HpmBootBaseline", hex);
-    publish(L"HpmBootVersion", s->m.version);
-    sbuf nb = {num, sizeof num, 0};
-    sb_u64(&nb, s->m.svn);
-    publish(L"HpmBootSvn", num);
-    nb.len = 0;
-    sb_u64(&nb, sel.attempt);
-    publish(L"HpmBootAttempt", num);
-    publish(L"HpmBootReason", hpm_bs_decision_to_string(d));
+    char hex[2 * HPM_DIGEST_LEN + 1], letter[2] = {hpm_bs_slot_letter(i), 0};
+    hpm_fmt_hex(s->m.digest, HPM_DIGEST_LEN, hex, sizeof hex);
+    publish(HPMBOOT_VAR(HPM_VAR_BOOT_SLOT), letter);
+    publish(HPMBOOT_VAR(HPM_VAR_BOOT_BASELINE), hex);
+    publish(HPMBOOT_VAR(HPM_VAR_BOOT_VERSION), s->m.version);
+    publish_u64(HPMBOOT_VAR(HPM_VAR_BOOT_SVN), s->m.svn);
+    publish_u64(HPMBOOT_VAR(HPM_VAR_BOOT_ATTEMPT), sel.attempt);
+    publish(HPMBOOT_VAR(HPM_VAR_BOOT_REASON), hpm_bs_decision_to_string(d));
 
     unsigned total = sel.attempt + st.slots[i].tries;
     if (sel.attempt)
@@ -852,9 +796,9 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
     st.slots[i].reason = HPM_BS_REASON_LOAD_FAILED;
     st.slots[i].tries = 0;
     st.slots[i].successful = false;
-    sbuf w = {s->why, sizeof s->why, 0};
-    s->why[0] = 0;
-    sb_add(&w, loaded ? "the kernel returned to the boot stage" : "the firmware refused to load the kernel");
+    hpm_text w = hpm_text_start(s->why, sizeof s->why);
+    hpm_text_add(&w, loaded ? "the kernel returned to the boot stage"
+                            : "the firmware refused to load the kernel");
   }
   return nothing_bootable(&st, NULL);
 }

@@ -6,12 +6,13 @@
 #include <efi.h>
 #include <efilib.h>
 
+#include "hpm/bootif.h"
 #include "hpm/bootstate.h"
 #include "hpm/core.h"
 
-/* The hpm vendor GUID of every variable (docs/boot-interface.md). */
-#define HPM_VENDOR_GUID \
-  {0x28b3057a, 0x0599, 0x4bcf, {0x86, 0x1b, 0xd8, 0x17, 0x82, 0x71, 0x89, 0x19}}
+/* A variable name of the boot interface (HPM_VAR_*, hpm/bootif.h) as the
+ * UCS-2 string the firmware takes. */
+#define HPMBOOT_VAR(name) (L"" name)
 
 /* Trusted baseline keys, generated at build time from HPM_TRUST_KEYS. */
 typedef struct {

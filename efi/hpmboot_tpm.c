@@ -120,9 +120,8 @@ static EFI_STATUS extend_text(tcg2 *t, const void *data, UINTN len, const char *
 }
 
 static void set_text(char *out, UINTN size, const char *msg) {
-  UINTN i = 0;
-  for (; msg[i] && i + 1 < size; i++) out[i] = msg[i];
-  if (size) out[i] = 0;
+  hpm_text t = hpm_text_start(out, size);
+  hpm_text_add(&t, msg);
 }
 
 hpmboot_tpm_result hpmboot_measure(const uint8_t *tbs, UINTN tbs_len, const char *baseline_text,

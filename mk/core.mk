@@ -1,33 +1,25 @@
-# core/: the freestanding verification library, host build.
+# core/: the freestanding verification library, host builds.
 # (The EFI build of the same sources is in mk/efi.mk.)
+#   $(B)/host/libhpmcore.a   for hpm and the tools
+#   $(B)/san/libhpmcore.a    ASan+UBSan, for the unit tests
+# Each is core/*.c plus the POSIX platform seam (core/sysdeps/posix.c).
 CORE_SRCS    := $(wildcard core/*.c)
 CORE_HDRS    := $(wildcard core/include/hpm/*.h core/*.h)
 CORE_CFLAGS  := -Icore/include
 HOST_LIBS    := -lmbedcrypto -lfdt -lcrypto
 
-$(B)/host/core/%.o: core/%.c $(CORE_HDRS) | $(DEPS_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $(CORE_CFLAGS) -c $< -o $@
+# $(call core-lib,VARIANT,CFLAGS): the objects and archive of one variant.
+define core-lib
+$(B)/$(1)/core/%.o: core/%.c $(CORE_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $$(dir $$@)
+	$(CC) $(2) $(CORE_CFLAGS) -c $$< -o $$@
 
-$(B)/host/core/sysdeps/posix.o: core/sysdeps/posix.c $(CORE_HDRS) | $(DEPS_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $(CORE_CFLAGS) -c $< -o $@
+$(B)/$(1)/libhpmcore.a: $(patsubst core/%.c,$(B)/$(1)/core/%.o,$(CORE_SRCS) core/sysdeps/posix.c)
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
 
-CORE_HOST_OBJS := $(patsubst core/%.c,$(B)/host/core/%.o,$(CORE_SRCS)) $(B)/host/core/sysdeps/posix.o
-$(B)/host/libhpmcore.a: $(CORE_HOST_OBJS)
-	@rm -f $@
-	ar rcs $@ $^
-
-# Sanitizer build of the same sources, for unit tests.
-$(B)/san/core/%.o: core/%.c $(CORE_HDRS) | $(DEPS_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(SAN_CFLAGS) $(CORE_CFLAGS) -c $< -o $@
-$(B)/san/core/sysdeps/posix.o: core/sysdeps/posix.c $(CORE_HDRS) | $(DEPS_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(SAN_CFLAGS) $(CORE_CFLAGS) -c $< -o $@
-CORE_SAN_OBJS := $(patsubst core/%.c,$(B)/san/core/%.o,$(CORE_SRCS)) $(B)/san/core/sysdeps/posix.o
-$(B)/san/libhpmcore.a: $(CORE_SAN_OBJS)
-	@rm -f $@
-	ar rcs $@ $^
+$(eval $(call core-lib,host,$(HOST_CFLAGS)))
+$(eval $(call core-lib,san,$(SAN_CFLAGS)))
 
 ALL_TARGETS += $(B)/host/libhpmcore.a

@@ -5,7 +5,9 @@
 #   $(B)/efi/libhpmcore.a   core/*.c only (symbol-checked before archiving)
 #   $(B)/efi/libhpmdeps.a   mbedTLS subset + libfdt + efi/libc/string.c
 #   $(B)/efi/sysdeps_efi.o  core's platform seam for UEFI (link it explicitly)
-#   $(B)/efi/hpm-coretest.efi  link/run smoke test (firmware-tests/test_coretest.py)
+#   $(B)/efi/hpm-coretest.efi  link/run smoke test (firmware-tests/test_coretest.py);
+#                           its ECDSA vectors $(B)/efi/coretest_vectors.h are made
+#                           once by efi/coretest-vectors.sh (OpenSSL)
 #
 # An EFI application links as:
 #   $(EFI_LD) $(EFI_LDFLAGS) $(EFI_CRT0) <objs> $(EFI_SYSDEPS_OBJ) $(EFI_LINK_LIBS)
@@ -117,6 +119,14 @@ $(EFI_CORE_OBJS): $(B)/efi/core/%.o: core/%.c | $(DEPS_STAMP)
 $(EFI_SYSDEPS_OBJ) $(EFI_CORETEST_OBJ): $(B)/efi/%.o: efi/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(EFI_CC) $(EFI_APP_CFLAGS) -c $< -o $@
+
+# hpm-coretest.efi's ECDSA vectors, made once by OpenSSL (never committed).
+EFI_CORETEST_VECTORS := $(B)/efi/coretest_vectors.h
+$(EFI_CORETEST_VECTORS): efi/coretest-vectors.sh
+	@mkdir -p $(@D)
+	bash efi/coretest-vectors.sh $@
+$(EFI_CORETEST_OBJ): $(EFI_CORETEST_VECTORS)
+$(EFI_CORETEST_OBJ): EFI_APP_CFLAGS += -I$(B)/efi
 
 # ---- libraries ----------------------------------------------------------------
 # The core library is only archived when its objects pass the symbol check.

@@ -55,10 +55,10 @@ check-hotpatch: $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(B)/tools/hpm-sign
 	HPM_BUILD=$(B) $(PYTHON) -m pytest -q -p no:cacheprovider --junitxml=$(B)/results/hotpatch.xml tests/hotpatch
 
 # libFuzzer target for the parsers of hpmboot.efi's published variables.
-$(B)/fuzz/fuzz_bootvars: tests/fuzz/fuzz_bootvars.c runtime/boot/bootvars.c core/bootstate.c core/util.c core/strings.c $(RT_HDRS) $(CORE_HDRS) | $(DEPS_STAMP)
+$(B)/fuzz/fuzz_bootvars: tests/fuzz/fuzz_bootvars.c runtime/boot/bootvars.c core/bootif.c core/bootstate.c core/util.c core/strings.c $(RT_HDRS) $(CORE_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CLANG) -std=gnu11 -g -O1 -Wall -Wextra -Werror $(RT_CFLAGS) -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all tests/fuzz/fuzz_bootvars.c runtime/boot/bootvars.c core/bootstate.c core/util.c core/strings.c -o $@
+	  -fno-sanitize-recover=all tests/fuzz/fuzz_bootvars.c runtime/boot/bootvars.c core/bootif.c core/bootstate.c core/util.c core/strings.c -o $@
 
 # The lifecycle suite: a short fuzz run of the variable parsers (a failure
 # fails the target, so check.sh counts it), then the whole pytest folder

@@ -11,15 +11,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HPM_EFIVAR_GUID "28b3057a-0599-4bcf-861b-d81782718919"
-#define HPM_EFIVAR_NV 0x1u
-#define HPM_EFIVAR_BS 0x2u
-#define HPM_EFIVAR_RT 0x4u
+#include "hpm/bootif.h"
+
+/* The GUID, names and attributes are the boot interface's (hpm/bootif.h). */
+#define HPM_EFIVAR_GUID HPM_VENDOR_GUID_STR
+#define HPM_EFIVAR_NV HPM_VAR_ATTR_NV
+#define HPM_EFIVAR_BS HPM_VAR_ATTR_BS
+#define HPM_EFIVAR_RT HPM_VAR_ATTR_RT
 /* What the boot stage publishes (volatile) and what the OS writes (requests). */
-#define HPM_EFIVAR_ATTR_VOLATILE (HPM_EFIVAR_BS | HPM_EFIVAR_RT)
-#define HPM_EFIVAR_ATTR_REQUEST (HPM_EFIVAR_NV | HPM_EFIVAR_BS | HPM_EFIVAR_RT)
-/* Largest value read: the slot table text is the biggest (~4 x 140 bytes). */
+#define HPM_EFIVAR_ATTR_VOLATILE HPM_VAR_ATTR_PUBLISHED
+#define HPM_EFIVAR_ATTR_REQUEST HPM_VAR_ATTR_REQUEST
+/* Largest value read: the slot table text is the biggest. */
 #define HPM_EFIVAR_MAX 4096u
+_Static_assert(HPM_BOOTIF_SLOTS_MAX < HPM_EFIVAR_MAX, "the slot table fits a read");
 
 typedef enum {
   HPM_EFIVAR_OK = 0,
@@ -34,7 +38,7 @@ typedef enum {
 const char *hpm_efivar_dir(void);
 void hpm_efivar_set_dir(const char *dir);
 
-/* Path of variable `name` (e.g. "HpmBootSlot") into out. */
+/* Path of variable `name` (e.g. HPM_VAR_BOOT_SLOT) into out. */
 void hpm_efivar_path(const char *name, char *out, size_t cap);
 
 /* Read a variable: *attr gets the attribute word, val (capacity cap) the

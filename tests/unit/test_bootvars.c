@@ -26,7 +26,7 @@ static int setup(void **state) {
   (void)state;
   snprintf(tmpdir, sizeof tmpdir, "/tmp/hpm-test-efivars.XXXXXX");
   if (!mkdtemp(tmpdir)) return -1;
-  setenv("HPM_EFIVARS", tmpdir, 1);
+  hpm_efivar_set_dir(tmpdir);
   return 0;
 }
 
