@@ -41,22 +41,37 @@ static hpm_result fdt_fail(hpm_diag *diag, const char *field, int err) {
   return hpm_fail(diag, HPM_E_BAD_MANIFEST, field, "FDT: ", fdt_strerror(err), 0);
 }
 
-static bool name_char_ok(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-         c == '.' || c == ',' || c == '+';
+bool hpm_name_char_ok(char c, bool first, hpm_name_form form) {
+  bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+  if (form == HPM_NAME_PAYLOAD)
+    return alnum || (!first && (c == '-' || c == '_' || c == '.'));
+  return alnum || c == '-' || c == '_' || c == '.' || c == ',' || c == '+';
 }
 
-/* Every node below the root: 1..31 characters of [a-z0-9,._+-], never '@'. */
-static hpm_result check_node_name(const char *name, int len, const char *where, hpm_diag *diag) {
-  if (len <= 0 || (size_t)len > HPM_NAME_MAX)
-    return hpm_fail(diag, HPM_E_BAD_NAME, where, "node name must be 1 to 31 characters", 0, 0);
-  for (int i = 0; i < len; i++) {
-    if (name[i] == '@')
-      return hpm_fail(diag, HPM_E_BAD_NAME, where, "node name contains '@' (unit addresses are not allowed)", 0, 0);
-    if (!name_char_ok(name[i]))
-      return hpm_fail(diag, HPM_E_BAD_NAME, where, "node name has a character outside [a-z0-9,._+-]", 0, 0);
+hpm_name_problem hpm_name_check(const char *name, size_t len, hpm_name_form form) {
+  if (len == 0) return HPM_NAME_EMPTY;
+  if (len > HPM_NAME_MAX) return HPM_NAME_TOO_LONG;
+  if (form == HPM_NAME_PAYLOAD && !hpm_name_char_ok(name[0], true, form)) return HPM_NAME_FIRST;
+  for (size_t i = 0; i < len; i++) {
+    if (name[i] == '@') return HPM_NAME_AT;
+    if (!hpm_name_char_ok(name[i], i == 0, form)) return HPM_NAME_CHAR;
   }
-  return HPM_OK;
+  return HPM_NAME_OK;
+}
+
+/* Every node below the root (hpm_name_check, node form). */
+static hpm_result check_node_name(const char *name, int len, const char *where, hpm_diag *diag) {
+  switch (hpm_name_check(name, len < 0 ? 0 : (size_t)len, HPM_NAME_NODE)) {
+    case HPM_NAME_OK: return HPM_OK;
+    case HPM_NAME_AT:
+      return hpm_fail(diag, HPM_E_BAD_NAME, where, "node name contains '@' (unit addresses are not allowed)", 0, 0);
+    case HPM_NAME_CHAR:
+    case HPM_NAME_FIRST:
+      return hpm_fail(diag, HPM_E_BAD_NAME, where, "node name has a character outside [a-z0-9,._+-]", 0, 0);
+    case HPM_NAME_EMPTY:
+    case HPM_NAME_TOO_LONG: break;
+  }
+  return hpm_fail(diag, HPM_E_BAD_NAME, where, "node name must be 1 to 31 characters", 0, 0);
 }
 
 static uint32_t be32(const uint8_t *p) {

@@ -17,8 +17,9 @@ $(B)/san/libhpmw.a: $(patsubst tools/lib/%.c,$(B)/san/tools/lib/%.o,$(HPMW_SRCS)
 	@rm -f $@
 	ar rcs $@ $^
 
-# Libraries the writer needs beyond core's.
-HPMW_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto -lfdt -lcrypto -lZydis
+# Libraries the writer needs beyond core's (and libhpmhost's: its JSON
+# helpers are cJSON's; HOSTLIB_LIBS would be their place).
+HPMW_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto -lfdt -lcrypto -lZydis -lcjson
 
 ALL_TARGETS += $(B)/host/libhpmw.a
 

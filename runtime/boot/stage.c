@@ -15,6 +15,7 @@
 #include "boot/internal.h"
 #include "fileio.h"
 #include "json.h"
+#include "loader.h"
 #include "msg.h"
 
 #define CONTAINER_MAX (64u * 1024 * 1024) /* a baseline container without detached payloads */
@@ -33,54 +34,14 @@ static const char stage_usage[] =
     "  --esp DIR     mounted ESP (global option; HPM_ESP, default /boot/efi)\n"
     "exit: 0 staged, 1 refused, 2 usage, 3 I/O error, 5 not booted through hpmboot.efi\n";
 
-typedef struct {
-  char name[HPM_FILE_MAX + 1];
-  uint8_t *buf;
-  size_t len;
-} blob;
-
-typedef struct {
-  char dir[1024];
-  blob files[HPM_MAX_PAYLOADS];
-  unsigned n;
-} detached_loader;
-
-static void loader_free(detached_loader *l) {
-  for (unsigned i = 0; i < l->n; i++) free(l->files[i].buf);
-  l->n = 0;
-}
-
-/* hpm_ops.load: a detached payload beside the container (core has checked
- * that `file` is a plain name).  Bounded by the size the manifest states. */
-static hpm_result load_detached(void *ctx, const char *file, uint64_t expected, const uint8_t **data,
-                                size_t *len) {
-  detached_loader *l = ctx;
-  if (l->n >= HPM_MAX_PAYLOADS || expected == 0 || expected > HPM_PAYLOAD_MAX) return HPM_E_PAYLOAD_MISSING;
-  char p[1400];
-  snprintf(p, sizeof p, "%s/%s", l->dir, file);
-  hpmh_status e;
-  uint8_t *b = NULL;
-  size_t n = 0;
-  if (hpmh_read_file(p, expected, &b, &n, &e)) return HPM_E_PAYLOAD_MISSING;
-  blob *f = &l->files[l->n++];
-  snprintf(f->name, sizeof f->name, "%s", file);
-  f->buf = b;
-  f->len = n;
-  *data = b;
-  *len = n;
-  return HPM_OK;
-}
-
 /* Verify a baseline file against trust; detached payloads are read from
- * its directory.  The exit code, st saying why. */
+ * its directory, none larger than the manifest says.  The exit code, st
+ * saying why. */
 static int verify_baseline(const char *path, const hpm_trust *trust, const char *trust_dir, uint8_t **buf,
-                           size_t *len, detached_loader *l, hpm_manifest *m, hpmh_status *st) {
+                           size_t *len, hpmh_loader *l, hpm_manifest *m, hpmh_status *st) {
   if (hpmh_read_file(path, CONTAINER_MAX, buf, len, st)) return HPM_BOOT_EXIT_IO;
-  snprintf(l->dir, sizeof l->dir, "%s", path);
-  char *sl = strrchr(l->dir, '/');
-  if (sl) *sl = 0;
-  else snprintf(l->dir, sizeof l->dir, ".");
-  hpm_ops ops = {l, load_detached};
+  hpmh_loader_init(l, path, HPMH_LOAD_MANIFEST_SIZE);
+  hpm_ops ops = hpmh_loader_ops(l);
   hpm_diag d;
   memset(&d, 0, sizeof d);
   hpm_result r = hpm_container_verify(*buf, *len, HPM_KIND_BASELINE, trust, &ops, m, &d);
@@ -196,11 +157,11 @@ static int choose_target(const hpm_boot_info *bi, const hpm_manifest *m, const c
 }
 
 /* Copies the detached payloads, then the container, into hpmdir. */
-static int copy_to_esp(const char *hpmdir, int target, const detached_loader *src, const uint8_t *buf, size_t len,
+static int copy_to_esp(const char *hpmdir, int target, const hpmh_loader *src, const uint8_t *buf, size_t len,
                        const char *dst, hpmh_status *st) {
   for (unsigned i = 0; i < src->n; i++) {
     char p[1400], who = '?';
-    const blob *f = &src->files[i];
+    const hpmh_loaded *f = &src->files[i];
     if (!boot_pjoin(p, sizeof p, hpmdir, f->name)) {
       hpmh_fail(st, HPMH_E_IO, hpmdir, "%s: path too long", hpmdir);
       return HPM_BOOT_EXIT_IO;
@@ -238,7 +199,7 @@ int hpm_boot_stage(hpm_ctx *ctx, const char *file, const hpm_stage_opts *o, hpm_
   hpm_trust trust = {keys, nkeys, 1};
 
   static hpm_manifest m, m2;
-  static detached_loader src, back;
+  static hpmh_loader src, back;
   uint8_t *buf = NULL, *buf2 = NULL;
   size_t len = 0, len2 = 0;
   int lockfd = -1;
@@ -307,8 +268,8 @@ out:
   if (lockfd >= 0) close(lockfd);
   free(buf);
   free(buf2);
-  loader_free(&src);
-  loader_free(&back);
+  hpmh_loader_free(&src);
+  hpmh_loader_free(&back);
   return rc;
 }
 

@@ -15,10 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "hpm/core.h"
 #include "payload.h"
 #include "x86.h"
@@ -35,15 +35,12 @@ __attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt,
   exit(1);
 }
 
+/* A whole input file (target, debug file, object): 1 byte .. 1 GiB. */
 static uint8_t *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) die("%s: %s", path, strerror(errno));
-  struct stat st;
-  if (fstat(fileno(f), &st) || st.st_size <= 0 || st.st_size > (1 << 30)) die("%s: unusable size", path);
-  uint8_t *b = malloc((size_t)st.st_size);
-  if (!b || fread(b, 1, (size_t)st.st_size, f) != (size_t)st.st_size) die("%s: read failed", path);
-  fclose(f);
-  *len = (size_t)st.st_size;
+  hpmh_status e;
+  uint8_t *b;
+  if (hpmh_read_file(path, 1u << 30, &b, len, &e)) die("%s", e.detail);
+  if (!*len) die("%s: unusable size", path);
   return b;
 }
 
@@ -651,8 +648,8 @@ int main(int argc, char **argv) {
   hpp_payload chk;
   char why[160];
   if (hpp_parse(pb, total, &chk, why, sizeof why) != HPP_OK) die("internal: produced payload does not parse: %s", why);
-  FILE *f = fopen(out, "wb");
-  if (!f || fwrite(pb, 1, total, f) != total || fclose(f)) die("%s: cannot write", out);
+  hpmh_status e;
+  if (hpmh_write_file(out, pb, total, 0644, 0, &e)) die("cannot write %s", e.detail);
   for (size_t i = 0; i < nfn; i++) {
     unsigned ncalls = 0;
     for (size_t k = 0; k < cs.n; k++) ncalls += cs.of[k] == (int)i;

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* hpm-sign keygen, hpm-sign keyid. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -33,43 +32,23 @@ static bool exists(const char *path) {
 }
 
 int cmd_keygen(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"out", required_argument, NULL, 'o'},
-      {"pub", required_argument, NULL, 'p'},
-      {"curve", required_argument, NULL, 'c'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
-  };
   const char *cmd = "keygen", *out = NULL, *pub = NULL, *curve = NULL;
+  const opt_spec opts[] = {
+      {"out", 'o', OPT_VALUE, .dest = &out, .missing = "missing --out KEY.pem (the private key file to create)", .nonempty = true},
+      {"pub", 0, OPT_VALUE, .dest = &pub},
+      {"curve", 0, OPT_VALUE, .dest = &curve},
+      {0},
+  };
+  const cmd_spec spec = {.cmd = cmd, .help = keygen_help, .opts = opts};
   char pubbuf[4096], pem[4096], hex[HEX_DIGEST];
   hpm_alg alg = HPM_ALG_ECDSA_P256_SHA256;
   mbedtls_pk_context pk;
   hpm_pubkey pk_pub;
   hpmh_status e;
   size_t pem_len;
-  int c, rc;
+  int rc;
 
-  while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
-    switch (c) {
-      case 'o':
-        if (out) return twice(cmd, "--out");
-        out = optarg;
-        break;
-      case 'p':
-        if (pub) return twice(cmd, "--pub");
-        pub = optarg;
-        break;
-      case 'c':
-        if (curve) return twice(cmd, "--curve");
-        curve = optarg;
-        break;
-      case 'h': fputs(keygen_help, stdout); return EXIT_VALID;
-      default: return bad_option(cmd, c, argv);
-    }
-  }
-  if (optind < argc) return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-  if (!out) return usage_error(cmd, "missing --out KEY.pem (the private key file to create)");
-  if (!*out) return usage_error(cmd, "--out: empty file name");
+  if ((rc = parse_args(&spec, argc, argv)) != GO_ON || (rc = check_required(&spec))) return rc;
   if (curve) {
     if (!strcmp(curve, "p256") || !strcmp(curve, "P-256") || !strcmp(curve, "prime256v1"))
       alg = HPM_ALG_ECDSA_P256_SHA256;
@@ -143,24 +122,14 @@ static const char keyid_help[] =
     "Equivalent: openssl pkey -pubin -in KEY.pub -outform DER | sha256sum\n";
 
 int cmd_keyid(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
-  };
-  const char *cmd = "keyid";
+  const char *cmd = "keyid", *file = NULL;
+  const opt_spec opts[] = {{0}};
+  const cmd_spec spec = {.cmd = cmd, .help = keyid_help, .opts = opts, .operand = "missing KEY (a public key file)", .file = &file};
   hpm_pubkey k;
   char hex[HEX_DIGEST];
-  int c, rc;
-  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-    if (c == 'h') {
-      fputs(keyid_help, stdout);
-      return EXIT_VALID;
-    }
-    return bad_option(cmd, c, argv);
-  }
-  if (optind >= argc) return usage_error(cmd, "missing KEY (a public key file)");
-  if (argc - optind > 1) return usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
-  rc = load_public_key(cmd, argv[optind], &k);
+  int rc;
+  if ((rc = parse_args(&spec, argc, argv)) != GO_ON) return rc;
+  rc = load_public_key(cmd, file, &k);
   if (rc) return rc;
   printf("%s\n", hex32(k.key_id, hex));
   return EXIT_VALID;

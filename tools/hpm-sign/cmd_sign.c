@@ -1,42 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* hpm-sign digest, attach, countersign: signatures on existing containers. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <mbedtls/sha512.h>
 
 #include "hpm-sign.h"
-
-enum { O_ALG = 256, O_TBS, O_PUB, O_SIG, O_SIGFMT, O_TRUST };
-
-/* Read FILE and check it parses; on success *m holds the unverified parse
- * and *tbs_len the length of the signed bytes. */
-static int load_parsed(const char *cmd, const char *file, uint8_t **buf, size_t *len,
-                       hpm_manifest *m, size_t *tbs_len) {
-  hpm_diag d;
-  hpm_result r;
-  size_t sig_off;
-  char why[1200];
-  int rc = read_container(cmd, file, buf, len);
-  if (rc) return rc;
-  r = parse_any_unverified(*buf, *len, m, &d);
-  if (r == HPM_OK) r = hpm_container_layout(*buf, *len, tbs_len, &sig_off, &d);
-  if (r != HPM_OK) {
-    explain(NULL, r, &d, NULL, NULL, 0, why, sizeof why);
-    msg(cmd, "%s: not a valid container: %s", file, why);
-    return exit_for(r);
-  }
-  return 0;
-}
-
-/* Mode of the file being replaced in place, so attach/countersign keep it. */
-static unsigned mode_of(const char *path) {
-  struct stat st;
-  if (stat(path, &st) == 0) return (unsigned)(st.st_mode & 07777);
-  return 0644;
-}
 
 static int already_signed(const char *cmd, const char *file, const hpm_manifest *m,
                           const hpm_pubkey *k) {
@@ -51,6 +20,51 @@ static int already_signed(const char *cmd, const char *file, const hpm_manifest 
   if (m->signature_count >= HPM_MAX_SIGNATURES) {
     msg(cmd, "%s: already has %u signatures, the most a container can hold", file, HPM_MAX_SIGNATURES);
     return EXIT_REFUSED;
+  }
+  return 0;
+}
+
+/* Add pub's signature to the container in *buf (m: its parse): made here
+ * with pk (countersign), else the DER signature made elsewhere (attach).
+ * Then write FILE in place, keeping its mode, or --out, and say so. */
+static int add_signature(const char *cmd, const char *file, const char *out, uint8_t **buf, size_t *len,
+                         const hpm_manifest *m, const hpm_pubkey *pub, mbedtls_pk_context *pk,
+                         const uint8_t *der, size_t der_len) {
+  hpmh_status e;
+  char hex[HEX_DIGEST];
+  int rc = already_signed(cmd, file, m, pub);
+  if (rc) return rc;
+  if (pk ? hpmw_sign_container(buf, len, pk, &e)
+         : hpmw_add_signature(buf, len, pub->alg, pub->key_id, der, der_len, &e)) {
+    msg(cmd, "%s: %s", file, e.detail);
+    return pk ? EXIT_IOERR : EXIT_REFUSED;
+  }
+  rc = write_output(cmd, out ? out : file, *buf, *len, out ? 0644 : mode_of(file), 0);
+  if (rc) return rc;
+  printf("%s signature %zu by key %s (%s) to %s\n", pk ? "added" : "attached", m->signature_count,
+         hex32(pub->key_id, hex), hpm_alg_to_string(pub->alg), out ? out : file);
+  return 0;
+}
+
+/* countersign --trust: FILE must verify with those keys (threshold 1). */
+static int verify_before_signing(const char *cmd, const char *file, const uint8_t *buf, size_t len,
+                                 hpm_kind kind, const trust_set *t, hpm_manifest *vm) {
+  hpm_trust trust = trust_of(t, 1);
+  hpmh_loader *ld = calloc(1, sizeof *ld);
+  hpm_ops ops;
+  hpm_diag d;
+  hpm_result r;
+  char why[WHY_MAX];
+  if (!ld) return out_of_memory(cmd);
+  hpmh_loader_init(ld, file, HPMH_LOAD_ANY_SIZE);
+  ops = hpmh_loader_ops(ld);
+  r = verify_any(buf, len, kind, &trust, &ops, vm, &d);
+  if (r != HPM_OK) explain(vm, r, &d, ld, 1, why, sizeof why);
+  hpmh_loader_free(ld);
+  free(ld);
+  if (r != HPM_OK) {
+    msg(cmd, "%s: does not verify with the --trust keys, refusing to countersign: %s", file, why);
+    return exit_for(r);
   }
   return 0;
 }
@@ -71,48 +85,25 @@ static const char digest_help[] =
     "The sha256 digest is also the container digest that hotpatches name.\n";
 
 int cmd_digest(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"alg", required_argument, NULL, O_ALG},
-      {"tbs", required_argument, NULL, O_TBS},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
+  const char *cmd = "digest", *alg_s = NULL, *tbs_out = NULL, *file = NULL;
+  const opt_spec opts[] = {
+      {"alg", 0, OPT_VALUE, .dest = &alg_s},
+      {"tbs", 0, OPT_VALUE, .dest = &tbs_out, .nonempty = true},
+      {0},
   };
-  const char *cmd = "digest", *alg_s = NULL, *tbs_out = NULL, *file;
-  bool sha384 = false;
+  const cmd_spec spec = {.cmd = cmd, .help = digest_help, .opts = opts, .operand = "missing FILE (the container to be signed)", .file = &file};
+  int sha384 = 0; /* 1: --alg sha384 */
   uint8_t *buf = NULL, hash[64];
   size_t len = 0, tbs_len = 0;
   hpm_manifest *m = NULL;
-  int c, rc;
+  int rc;
 
-  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-    switch (c) {
-      case O_ALG:
-        if (alg_s) return twice(cmd, "--alg");
-        alg_s = optarg;
-        break;
-      case O_TBS:
-        if (tbs_out) return twice(cmd, "--tbs");
-        tbs_out = optarg;
-        break;
-      case 'h': fputs(digest_help, stdout); return EXIT_VALID;
-      default: return bad_option(cmd, c, argv);
-    }
-  }
-  if (optind >= argc) return usage_error(cmd, "missing FILE (the container to be signed)");
-  if (argc - optind > 1) return usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
-  file = argv[optind];
-  if (alg_s) {
-    if (!strcmp(alg_s, "sha384"))
-      sha384 = true;
-    else if (strcmp(alg_s, "sha256"))
-      return usage_error(cmd, "--alg '%s': expected sha256 or sha384", alg_s);
-  }
-  if (tbs_out && !*tbs_out) return usage_error(cmd, "--tbs: empty file name");
+  if ((rc = parse_args(&spec, argc, argv)) != GO_ON) return rc;
+  if (alg_s && (sha384 = word_index(alg_s, (const char *const[]){"sha256", "sha384"}, 2)) < 0)
+    return usage_error(cmd, "--alg '%s': expected sha256 or sha384", alg_s);
+  if ((rc = check_required(&spec))) return rc;
   m = calloc(1, sizeof *m);
-  if (!m) {
-    msg(cmd, "out of memory");
-    return EXIT_IOERR;
-  }
+  if (!m) return out_of_memory(cmd);
   rc = load_parsed(cmd, file, &buf, &len, m, &tbs_len);
   if (rc) goto done;
   if (sha384) {
@@ -186,63 +177,29 @@ static size_t raw_to_der(const uint8_t *raw, size_t len, uint8_t *der) {
 }
 
 int cmd_attach(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"pub", required_argument, NULL, O_PUB},
-      {"sig", required_argument, NULL, O_SIG},
-      {"sig-format", required_argument, NULL, O_SIGFMT},
-      {"out", required_argument, NULL, 'o'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
+  const char *cmd = "attach", *pub_s = NULL, *sig_s = NULL, *fmt_s = NULL, *out = NULL, *file = NULL;
+  const opt_spec opts[] = {
+      {"pub", 0, OPT_VALUE, .dest = &pub_s, .missing = "missing --pub PUB (the public key of the signer)"},
+      {"sig", 0, OPT_VALUE, .dest = &sig_s, .missing = "missing --sig SIG (the signature file)"},
+      {"sig-format", 0, OPT_VALUE, .dest = &fmt_s},
+      {"out", 'o', OPT_VALUE, .dest = &out, .nonempty = true},
+      {0},
   };
-  const char *cmd = "attach", *pub_s = NULL, *sig_s = NULL, *fmt_s = NULL, *out = NULL, *file;
-  bool raw = false;
+  const cmd_spec spec = {.cmd = cmd, .help = attach_help, .opts = opts, .operand = "missing FILE (the container to add the signature to)", .file = &file};
+  int raw = 0; /* 1: --sig-format raw */
   hpm_pubkey pub;
   uint8_t *buf = NULL, *sig = NULL, der[HPM_SIG_DER_MAX + 8];
   size_t len = 0, sig_len = 0, der_len = 0, tbs_len = 0;
   hpm_manifest *m = NULL;
   hpmh_status e;
   char hex[HEX_DIGEST];
-  int c, rc;
+  int rc;
 
-  while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
-    switch (c) {
-      case O_PUB:
-        if (pub_s) return twice(cmd, "--pub");
-        pub_s = optarg;
-        break;
-      case O_SIG:
-        if (sig_s) return twice(cmd, "--sig");
-        sig_s = optarg;
-        break;
-      case O_SIGFMT:
-        if (fmt_s) return twice(cmd, "--sig-format");
-        fmt_s = optarg;
-        break;
-      case 'o':
-        if (out) return twice(cmd, "--out");
-        out = optarg;
-        break;
-      case 'h': fputs(attach_help, stdout); return EXIT_VALID;
-      default: return bad_option(cmd, c, argv);
-    }
-  }
-  if (optind >= argc) return usage_error(cmd, "missing FILE (the container to add the signature to)");
-  if (argc - optind > 1) return usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
-  file = argv[optind];
-  if (!pub_s) return usage_error(cmd, "missing --pub PUB (the public key of the signer)");
-  if (!sig_s) return usage_error(cmd, "missing --sig SIG (the signature file)");
-  if (out && !*out) return usage_error(cmd, "--out: empty file name");
-  if (fmt_s) {
-    if (!strcmp(fmt_s, "raw"))
-      raw = true;
-    else if (strcmp(fmt_s, "der"))
-      return usage_error(cmd, "--sig-format '%s': expected der or raw", fmt_s);
-  }
+  if ((rc = parse_args(&spec, argc, argv)) != GO_ON || (rc = check_required(&spec))) return rc;
+  if (fmt_s && (raw = word_index(fmt_s, (const char *const[]){"der", "raw"}, 2)) < 0)
+    return usage_error(cmd, "--sig-format '%s': expected der or raw", fmt_s);
   m = calloc(1, sizeof *m);
-  if (!m) {
-    msg(cmd, "out of memory");
-    return EXIT_IOERR;
-  }
+  if (!m) return out_of_memory(cmd);
   rc = load_public_key(cmd, pub_s, &pub);
   if (rc) goto done;
   if (hpmh_read_file(sig_s, 4096, &sig, &sig_len, &e)) {
@@ -284,17 +241,7 @@ int cmd_attach(int argc, char **argv) {
     rc = EXIT_REFUSED;
     goto done;
   }
-  rc = already_signed(cmd, file, m, &pub);
-  if (rc) goto done;
-  if (hpmw_add_signature(&buf, &len, pub.alg, pub.key_id, der, der_len, &e)) {
-    msg(cmd, "%s: %s", file, e.detail);
-    rc = EXIT_REFUSED;
-    goto done;
-  }
-  rc = write_output(cmd, out ? out : file, buf, len, out ? 0644 : mode_of(file), 0);
-  if (rc) goto done;
-  printf("attached signature %zu by key %s (%s) to %s\n", m->signature_count, hex32(pub.key_id, hex),
-         hpm_alg_to_string(pub.alg), out ? out : file);
+  rc = add_signature(cmd, file, out, &buf, &len, m, &pub, NULL, der, der_len);
 done:
   free(m);
   free(sig);
@@ -320,101 +267,38 @@ static const char countersign_help[] =
     "  hpm-sign countersign --key release-b.pem --trust release-a.pub slot-a.hpm\n";
 
 int cmd_countersign(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"key", required_argument, NULL, 'k'},
-      {"trust", required_argument, NULL, O_TRUST},
-      {"out", required_argument, NULL, 'o'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
+  const char *cmd = "countersign", *key = NULL, *out = NULL, *file = NULL, *paths[64];
+  opt_list trust_paths = {paths, 0, 64, "too many --trust keys"};
+  const opt_spec opts[] = {
+      {"key", 'k', OPT_VALUE, .dest = &key, .missing = "missing --key KEY.pem (the private key to sign with)"},
+      {"trust", 0, OPT_LIST, .dest = &trust_paths},
+      {"out", 'o', OPT_VALUE, .dest = &out, .nonempty = true},
+      {0},
   };
-  const char *cmd = "countersign", *key = NULL, *out = NULL, *file;
-  const char *paths[64];
-  size_t npaths = 0, len = 0, tbs_len = 0;
+  const cmd_spec spec = {.cmd = cmd, .help = countersign_help, .opts = opts, .operand = "missing FILE (the container to countersign)", .file = &file};
+  size_t len = 0, tbs_len = 0;
   trust_set *t = NULL;
+  unsigned threshold;
   mbedtls_pk_context pk;
   hpm_pubkey pub;
   uint8_t *buf = NULL;
   hpm_manifest *m = NULL, *vm = NULL;
-  hpmh_status e;
-  char hex[HEX_DIGEST];
-  int c, rc;
+  int rc;
 
-  while ((c = getopt_long(argc, argv, ":k:o:h", opts, NULL)) != -1) {
-    switch (c) {
-      case 'k':
-        if (key) return twice(cmd, "--key");
-        key = optarg;
-        break;
-      case O_TRUST:
-        if (npaths == sizeof paths / sizeof paths[0]) return usage_error(cmd, "too many --trust keys");
-        paths[npaths++] = optarg;
-        break;
-      case 'o':
-        if (out) return twice(cmd, "--out");
-        out = optarg;
-        break;
-      case 'h': fputs(countersign_help, stdout); return EXIT_VALID;
-      default: return bad_option(cmd, c, argv);
-    }
-  }
-  if (optind >= argc) return usage_error(cmd, "missing FILE (the container to countersign)");
-  if (argc - optind > 1) return usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
-  file = argv[optind];
-  if (!key) return usage_error(cmd, "missing --key KEY.pem (the private key to sign with)");
-  if (out && !*out) return usage_error(cmd, "--out: empty file name");
-
+  if ((rc = parse_args(&spec, argc, argv)) != GO_ON || (rc = check_required(&spec))) return rc;
   mbedtls_pk_init(&pk);
   t = calloc(1, sizeof *t);
   m = calloc(1, sizeof *m);
   vm = calloc(1, sizeof *vm);
   if (!t || !m || !vm) {
-    msg(cmd, "out of memory");
-    rc = EXIT_IOERR;
+    rc = out_of_memory(cmd);
     goto done;
   }
-  for (size_t i = 0; i < npaths; i++) {
-    rc = trust_add(cmd, t, paths[i]);
-    if (rc) goto done;
-  }
-  rc = load_private_key(cmd, key, &pk, &pub);
-  if (rc) goto done;
-  rc = load_parsed(cmd, file, &buf, &len, m, &tbs_len);
-  if (rc) goto done;
-  if (npaths) {
-    hpm_trust trust = {.keys = t->keys, .count = t->count, .threshold = 1};
-    file_loader *ld = calloc(1, sizeof *ld);
-    hpm_ops ops;
-    hpm_diag d;
-    hpm_result r;
-    char why[1200];
-    if (!ld) {
-      msg(cmd, "out of memory");
-      rc = EXIT_IOERR;
-      goto done;
-    }
-    loader_init(ld, file);
-    ops = loader_ops(ld);
-    r = verify_any(buf, len, m->kind, &trust, &ops, vm, &d);
-    if (r != HPM_OK) explain(vm, r, &d, ld, t, 1, why, sizeof why);
-    loader_free(ld);
-    free(ld);
-    if (r != HPM_OK) {
-      msg(cmd, "%s: does not verify with the --trust keys, refusing to countersign: %s", file, why);
-      rc = exit_for(r);
-      goto done;
-    }
-  }
-  rc = already_signed(cmd, file, m, &pub);
-  if (rc) goto done;
-  if (hpmw_sign_container(&buf, &len, &pk, &e)) {
-    msg(cmd, "%s: %s", file, e.detail);
-    rc = EXIT_IOERR;
+  if ((rc = trust_load(cmd, t, &trust_paths, NULL, &threshold)) || (rc = load_private_key(cmd, key, &pk, &pub)) ||
+      (rc = load_parsed(cmd, file, &buf, &len, m, &tbs_len)))
     goto done;
-  }
-  rc = write_output(cmd, out ? out : file, buf, len, out ? 0644 : mode_of(file), 0);
-  if (rc) goto done;
-  printf("added signature %zu by key %s (%s) to %s\n", m->signature_count, hex32(pub.key_id, hex),
-         hpm_alg_to_string(pub.alg), out ? out : file);
+  if (t->count && (rc = verify_before_signing(cmd, file, buf, len, m->kind, t, vm))) goto done;
+  rc = add_signature(cmd, file, out, &buf, &len, m, &pub, &pk, NULL, 0);
 done:
   free(t);
   free(m);

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* hpm-sign verify, hpm-sign inspect. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "hpm-sign.h"
 
+/* What verify and inspect --trust found. */
 typedef struct {
   hpm_result r;
   hpm_diag d;
@@ -14,10 +14,46 @@ typedef struct {
   hpm_kind kind;
   bool kind_from_header;
   unsigned threshold;
-  char why[1200];
+  char why[WHY_MAX];
 } vresult;
 
-enum { O_TRUST = 256, O_THRESHOLD, O_KIND, O_JSON, O_AT };
+/* What both commands take: the file, the trust set, the loader beside it. */
+typedef struct {
+  const char *cmd, *file, *threshold_s;
+  const char *paths[64];
+  opt_list trust_paths;
+  bool as_json;
+  trust_set *t;
+  unsigned threshold;
+  uint8_t *buf;
+  size_t len;
+  hpmh_loader *ld;
+  vresult v;
+} job;
+
+static void job_init(job *j, const char *cmd) {
+  memset(j, 0, sizeof *j);
+  j->cmd = cmd;
+  j->trust_paths = (opt_list){j->paths, 0, 64, "too many --trust keys"};
+}
+
+/* Load the trust set and read the container: 0 or an exit code. */
+static int job_load(job *j) {
+  j->t = calloc(1, sizeof *j->t);
+  j->ld = calloc(1, sizeof *j->ld);
+  if (!j->t || !j->ld) return out_of_memory(j->cmd);
+  hpmh_loader_init(j->ld, j->file, HPMH_LOAD_ANY_SIZE);
+  int rc = trust_load(j->cmd, j->t, &j->trust_paths, j->threshold_s, &j->threshold);
+  return rc ? rc : read_container(j->cmd, j->file, &j->buf, &j->len);
+}
+
+static void job_free(job *j) {
+  if (j->ld) hpmh_loader_free(j->ld);
+  free(j->ld);
+  free(j->t);
+  free(j->v.m);
+  free(j->buf);
+}
 
 static bool digest_of(const uint8_t *buf, size_t len, uint8_t out[HPM_DIGEST_LEN], size_t *tbs) {
   size_t tbs_len, sig_off;
@@ -28,65 +64,42 @@ static bool digest_of(const uint8_t *buf, size_t len, uint8_t out[HPM_DIGEST_LEN
   return true;
 }
 
-/* Verify buf with the trust set; detached payloads come from ld. */
-static int run_verify(const uint8_t *buf, size_t len, hpm_kind kind, const trust_set *t,
-                      unsigned threshold, file_loader *ld, vresult *v) {
-  hpm_trust trust = {.keys = t->keys, .count = t->count, .threshold = threshold};
-  hpm_ops ops = loader_ops(ld);
-  memset(v, 0, sizeof *v);
+/* Verify the container with the trust set (kind NONE: the header's);
+ * detached payloads come from the loader.  0 or an exit code. */
+static int run_verify(job *j, hpm_kind kind) {
+  hpm_trust trust = trust_of(j->t, j->threshold);
+  hpm_ops ops = hpmh_loader_ops(j->ld);
+  vresult *v = &j->v;
   v->m = calloc(1, sizeof *v->m);
-  if (!v->m) return EXIT_IOERR;
-  v->threshold = threshold;
+  if (!v->m) return out_of_memory(j->cmd);
+  v->threshold = j->threshold;
   v->kind_from_header = kind == HPM_KIND_NONE;
-  if (kind == HPM_KIND_NONE) kind = header_kind(buf, len);
+  if (kind == HPM_KIND_NONE) kind = header_kind(j->buf, j->len);
   v->kind = kind;
   /* An unreadable header kind: core reports the header problem itself. */
-  v->r = hpm_container_verify(buf, len, kind == HPM_KIND_NONE ? HPM_KIND_BASELINE : kind, &trust,
+  v->r = hpm_container_verify(j->buf, j->len, kind == HPM_KIND_NONE ? HPM_KIND_BASELINE : kind, &trust,
                               &ops, v->m, &v->d);
-  if (v->r != HPM_OK) explain(v->m, v->r, &v->d, ld, t, threshold, v->why, sizeof v->why);
+  if (v->r != HPM_OK) explain(v->m, v->r, &v->d, j->ld, j->threshold, v->why, sizeof v->why);
   return 0;
 }
 
-static void json_signature(json *j, size_t i, const hpm_signature_info *s) {
-  json_begin_object(j, NULL);
-  json_u64(j, "index", i);
-  json_string(j, "alg", hpm_alg_to_string(s->alg));
-  json_hex(j, "key_id", s->key_id, HPM_DIGEST_LEN);
-  json_string(j, "status", sig_status_id(s->status));
-  json_end_object(j);
+static void json_verification_fields(cJSON *o, const vresult *v, const trust_set *t) {
+  cJSON *keys;
+  hpmh_json_add_bool(o, "valid", v->r == HPM_OK);
+  hpmh_json_add_str(o, "kind", v->kind == HPM_KIND_NONE ? NULL : hpm_kind_to_string(v->kind));
+  hpmh_json_add_str(o, "kind_source", v->kind_from_header ? "header" : "option");
+  json_result(o, v->r, "valid", v->why, &v->d);
+  hpmh_json_add_u64(o, "threshold", v->threshold);
+  hpmh_json_add_u64(o, "trusted_signers", v->m->trusted_signers);
+  keys = hpmh_json_add(o, "trusted_keys", cJSON_CreateArray());
+  for (size_t i = 0; i < t->count; i++) hpmh_json_add_hex(keys, NULL, t->keys[i].key_id, HPM_DIGEST_LEN);
 }
 
-static void json_verification_fields(json *j, const vresult *v, const trust_set *t) {
-  json_bool(j, "valid", v->r == HPM_OK);
-  json_string(j, "kind", v->kind == HPM_KIND_NONE ? NULL : hpm_kind_to_string(v->kind));
-  json_string(j, "kind_source", v->kind_from_header ? "header" : "option");
-  json_string(j, "result", result_id(v->r));
-  json_string(j, "message", v->r == HPM_OK ? "valid" : v->why);
-  json_string(j, "field", v->r == HPM_OK || !v->d.field[0] ? NULL : v->d.field);
-  json_string(j, "detail", v->r == HPM_OK || !v->d.detail[0] ? NULL : v->d.detail);
-  json_u64(j, "threshold", v->threshold);
-  json_u64(j, "trusted_signers", v->m->trusted_signers);
-  json_begin_array(j, "trusted_keys");
-  for (size_t i = 0; i < t->count; i++) json_hex(j, NULL, t->keys[i].key_id, HPM_DIGEST_LEN);
-  json_end_array(j);
-}
-
-
-/* Common option handling for --trust/--threshold. */
-static int finish_trust(const char *cmd, trust_set *t, const char *const *paths, size_t n,
-                        const char *threshold_s, unsigned *threshold) {
-  uint32_t th = 1;
-  int rc;
-  if (threshold_s && (!parse_u32(threshold_s, &th) || th == 0))
-    return usage_error(cmd, "--threshold '%s': expected a number of signers, at least 1", threshold_s);
-  for (size_t i = 0; i < n; i++) {
-    rc = trust_add(cmd, t, paths[i]);
-    if (rc) return rc;
-  }
-  if (n && th > t->count)
-    return usage_error(cmd, "--threshold %u is more than the %zu distinct --trust key(s) given", th, t->count);
-  *threshold = th;
-  return 0;
+static void json_digest(cJSON *o, const char *key, bool have, const uint8_t *digest) {
+  if (have)
+    hpmh_json_add_hex(o, key, digest, HPM_DIGEST_LEN);
+  else
+    hpmh_json_add_null(o, key);
 }
 
 /* ---- verify ------------------------------------------------------------ */
@@ -112,133 +125,71 @@ static const char verify_help[] =
     "Example:\n"
     "  hpm-sign verify --trust release-a.pub --trust release-b.pub --threshold 2 slot-a.hpm\n";
 
-int cmd_verify(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"trust", required_argument, NULL, O_TRUST},
-      {"threshold", required_argument, NULL, O_THRESHOLD},
-      {"kind", required_argument, NULL, O_KIND},
-      {"json", no_argument, NULL, O_JSON},
-      {"at", required_argument, NULL, O_AT},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
-  };
-  const char *cmd = "verify", *threshold_s = NULL, *kind_s = NULL, *file, *at_s = NULL;
-  uint64_t at = (uint64_t)time(NULL);
-  const char *paths[64];
-  size_t npaths = 0;
-  bool as_json = false;
-  hpm_kind kind = HPM_KIND_NONE;
-  trust_set *t = NULL;
-  unsigned threshold = 1;
-  uint8_t *buf = NULL;
-  size_t len = 0;
-  file_loader *ld = NULL;
-  vresult v;
+static void verify_print(const job *j, bool have_digest, const uint8_t *digest) {
+  const vresult *v = &j->v;
+  size_t nsig = v->m->signature_count;
   char hex[HEX_DIGEST];
-  uint8_t digest[HPM_DIGEST_LEN];
-  bool have_digest;
-  int c, rc;
-
-  memset(&v, 0, sizeof v);
-  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-    switch (c) {
-      case O_TRUST:
-        if (npaths == sizeof paths / sizeof paths[0]) return usage_error(cmd, "too many --trust keys");
-        paths[npaths++] = optarg;
-        break;
-      case O_THRESHOLD:
-        if (threshold_s) return twice(cmd, "--threshold");
-        threshold_s = optarg;
-        break;
-      case O_KIND:
-        if (kind_s) return twice(cmd, "--kind");
-        kind_s = optarg;
-        break;
-      case O_JSON: as_json = true; break;
-      case O_AT:
-        if (at_s) return twice(cmd, "--at");
-        at_s = optarg;
-        break;
-      case 'h': fputs(verify_help, stdout); return EXIT_VALID;
-      default: return bad_option(cmd, c, argv);
-    }
+  if (j->as_json) {
+    cJSON *o = cJSON_CreateObject();
+    hpmh_json_add_str(o, "file", j->file);
+    json_verification_fields(o, v, j->t);
+    json_digest(o, "digest", have_digest, digest);
+    json_signatures(o, v->m->signatures, nsig);
+    hpmh_json_print(stdout, o);
+    cJSON_Delete(o);
+    return;
   }
-  if (optind >= argc) return usage_error(cmd, "missing FILE (the container to verify)");
-  if (argc - optind > 1) return usage_error(cmd, "unexpected argument '%s' (one FILE at a time)", argv[optind + 1]);
-  file = argv[optind];
-  if (!npaths) return usage_error(cmd, "missing --trust PUB: verification needs at least one trusted public key");
+  printf("%s: kind %s (%s)\n", j->file, v->kind == HPM_KIND_NONE ? "unknown" : hpm_kind_to_string(v->kind),
+         v->kind_from_header ? "from the header; use --kind to require one" : "required by --kind");
+  if (have_digest) printf("digest: %s\n", hex32(digest, hex));
+  print_signatures(v->m->signatures, nsig);
+  if (v->r == HPM_OK)
+    printf("%s: OK: valid %s, %u distinct trusted signer(s), threshold %u\n", j->file,
+           hpm_kind_to_string(v->kind), v->m->trusted_signers, j->threshold);
+  else
+    printf("%s: FAILED (%s)\n", j->file, result_id(v->r));
+}
+
+int cmd_verify(int argc, char **argv) {
+  static const char *const kinds[] = {"baseline", "hotpatch", "catalog"};
+  const char *kind_s = NULL, *at_s = NULL;
+  job j;
+  const opt_spec opts[] = {
+      {"trust", 0, OPT_LIST, .dest = &j.trust_paths},
+      {"threshold", 0, OPT_VALUE, .dest = &j.threshold_s},
+      {"kind", 0, OPT_VALUE, .dest = &kind_s},
+      {"json", 0, OPT_FLAG, .dest = &j.as_json},
+      {"at", 0, OPT_VALUE, .dest = &at_s},
+      {0},
+  };
+  const cmd_spec spec = {.cmd = "verify", .help = verify_help, .opts = opts, .operand = "missing FILE (the container to verify)", .extra = " (one FILE at a time)", .file = &j.file};
+  uint64_t at = (uint64_t)time(NULL);
+  hpm_kind kind = HPM_KIND_NONE;
+  uint8_t digest[HPM_DIGEST_LEN];
+  int k, rc;
+
+  job_init(&j, "verify");
+  if ((rc = parse_args(&spec, argc, argv)) != GO_ON) return rc;
+  if (!j.trust_paths.n)
+    return usage_error(j.cmd, "missing --trust PUB: verification needs at least one trusted public key");
   if (kind_s) {
-    if (!strcmp(kind_s, "baseline"))
-      kind = HPM_KIND_BASELINE;
-    else if (!strcmp(kind_s, "hotpatch"))
-      kind = HPM_KIND_HOTPATCH;
-    else if (!strcmp(kind_s, "catalog"))
-      kind = HPM_KIND_CATALOG;
-    else
-      return usage_error(cmd, "--kind '%s': expected baseline, hotpatch or catalog", kind_s);
+    if ((k = word_index(kind_s, kinds, 3)) < 0)
+      return usage_error(j.cmd, "--kind '%s': expected baseline, hotpatch or catalog", kind_s);
+    kind = (hpm_kind)(HPM_KIND_BASELINE + k);
   }
   if (at_s && !parse_time(at_s, &at))
-    return usage_error(cmd, "--at '%s': expected seconds since 1970, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ", at_s);
-  t = calloc(1, sizeof *t);
-  ld = calloc(1, sizeof *ld);
-  if (!t || !ld) {
-    msg(cmd, "out of memory");
-    rc = EXIT_IOERR;
+    return usage_error(j.cmd, "--at '%s': expected seconds since 1970, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ", at_s);
+  if ((rc = job_load(&j))) goto done;
+  if (kind == HPM_KIND_CATALOG || (kind == HPM_KIND_NONE && header_kind(j.buf, j.len) == HPM_KIND_CATALOG)) {
+    rc = catalog_show(j.cmd, j.file, j.buf, j.len, j.t, j.threshold, at, j.as_json);
     goto done;
   }
-  rc = finish_trust(cmd, t, paths, npaths, threshold_s, &threshold);
-  if (rc) goto done;
-  rc = read_container(cmd, file, &buf, &len);
-  if (rc) goto done;
-  if (kind == HPM_KIND_CATALOG || (kind == HPM_KIND_NONE && header_kind(buf, len) == HPM_KIND_CATALOG)) {
-    rc = catalog_show(cmd, file, buf, len, t, threshold, at, as_json);
-    goto done;
-  }
-  loader_init(ld, file);
-  rc = run_verify(buf, len, kind, t, threshold, ld, &v);
-  if (rc) {
-    msg(cmd, "out of memory");
-    goto done;
-  }
-  have_digest = digest_of(buf, len, digest, NULL);
-
-  if (as_json) {
-    json j;
-    json_init(&j, stdout);
-    json_begin_object(&j, NULL);
-    json_string(&j, "file", file);
-    json_verification_fields(&j, &v, t);
-    if (have_digest)
-      json_hex(&j, "digest", digest, HPM_DIGEST_LEN);
-    else
-      json_null(&j, "digest");
-    json_begin_array(&j, "signatures");
-    for (size_t i = 0; i < v.m->signature_count && i < HPM_MAX_SIGNATURES; i++)
-      json_signature(&j, i, &v.m->signatures[i]);
-    json_end_array(&j);
-    json_end_object(&j);
-    json_finish(&j);
-  } else {
-    printf("%s: kind %s (%s)\n", file, v.kind == HPM_KIND_NONE ? "unknown" : hpm_kind_to_string(v.kind),
-           v.kind_from_header ? "from the header; use --kind to require one" : "required by --kind");
-    if (have_digest) printf("digest: %s\n", hex32(digest, hex));
-    for (size_t i = 0; i < v.m->signature_count && i < HPM_MAX_SIGNATURES; i++)
-      printf("signature %zu: %s key %s: %s\n", i, hpm_alg_to_string(v.m->signatures[i].alg),
-             hex32(v.m->signatures[i].key_id, hex), sig_status_text(v.m->signatures[i].status));
-    if (v.r == HPM_OK)
-      printf("%s: OK: valid %s, %u distinct trusted signer(s), threshold %u\n", file,
-             hpm_kind_to_string(v.kind), v.m->trusted_signers, threshold);
-    else
-      printf("%s: FAILED (%s)\n", file, result_id(v.r));
-  }
-  if (v.r != HPM_OK) msg(cmd, "%s: %s", file, v.why);
-  rc = exit_for(v.r);
+  if ((rc = run_verify(&j, kind))) goto done;
+  verify_print(&j, digest_of(j.buf, j.len, digest, NULL), digest);
+  if (j.v.r != HPM_OK) msg(j.cmd, "%s: %s", j.file, j.v.why);
+  rc = exit_for(j.v.r);
 done:
-  if (ld) loader_free(ld);
-  free(ld);
-  free(t);
-  free(v.m);
-  free(buf);
+  job_free(&j);
   return rc;
 }
 
@@ -260,137 +211,112 @@ static const char inspect_help[] =
     "Exit status: 0 parsed (and, with --trust, valid), 1 malformed or not valid,\n"
     "2 usage error, 3 I/O error.\n";
 
+/* What inspect found, for printing. */
 typedef struct {
-  bool ok;
-  uint32_t format_version, kind, header_size, flags, manifest_size;
-  uint64_t payload_area_size;
-} raw_header;
-
-static uint32_t le32(const uint8_t *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static raw_header read_header(const uint8_t *buf, size_t len) {
   raw_header h;
-  memset(&h, 0, sizeof h);
-  if (len < HPM_HEADER_SIZE || memcmp(buf, HPM_MAGIC, HPM_MAGIC_LEN) != 0) return h;
-  h.ok = true;
-  h.format_version = le32(buf + HPM_HDR_OFF_FORMAT);
-  h.kind = le32(buf + HPM_HDR_OFF_KIND);
-  h.header_size = le32(buf + HPM_HDR_OFF_HEADER_SIZE);
-  h.flags = le32(buf + HPM_HDR_OFF_FLAGS);
-  h.manifest_size = le32(buf + HPM_HDR_OFF_MANIFEST_SIZE);
-  h.payload_area_size = (uint64_t)le32(buf + HPM_HDR_OFF_PAYLOAD_SIZE) |
-                        (uint64_t)le32(buf + HPM_HDR_OFF_PAYLOAD_SIZE + 4) << 32;
-  return h;
-}
+  bool have_digest;
+  uint8_t digest[HPM_DIGEST_LEN];
+  size_t tbs;
+  hpm_result pr;
+  hpm_diag pd;
+  char pwhy[WHY_MAX];
+  hpm_manifest *m;
+} inspected;
 
 static const char *kind_name(uint32_t k) {
   return k >= HPM_KIND_BASELINE && k <= HPM_KIND_CATALOG ? hpm_kind_to_string((hpm_kind)k) : NULL;
 }
 
-static void inspect_json(const char *file, size_t len, const raw_header *h, bool have_digest,
-                         const uint8_t *digest, size_t tbs, hpm_result pr, const hpm_diag *pd,
-                         const char *pwhy, const hpm_manifest *m, const vresult *v,
-                         const trust_set *t) {
-  json j;
-  char ts[32];
-  const hpm_manifest *sigs = v && v->m->signature_count == m->signature_count ? v->m : m;
-  bool ok = pr == HPM_OK;
-  json_init(&j, stdout);
-  json_begin_object(&j, NULL);
-  json_string(&j, "file", file);
-  json_u64(&j, "size", len);
-  if (h->ok) {
-    json_begin_object(&j, "header");
-    json_u64(&j, "format_version", h->format_version);
-    json_string(&j, "kind", kind_name(h->kind));
-    json_u64(&j, "kind_code", h->kind);
-    json_u64(&j, "header_size", h->header_size);
-    json_u64(&j, "flags", h->flags);
-    json_u64(&j, "manifest_size", h->manifest_size);
-    json_u64(&j, "payload_area_size", h->payload_area_size);
-    json_end_object(&j);
-  } else {
-    json_null(&j, "header");
+static void json_header(cJSON *o, const raw_header *h) {
+  const struct {
+    const char *key;
+    uint64_t v;
+  } nums[] = {{"kind_code", h->kind},         {"header_size", h->header_size},
+              {"flags", h->flags},            {"manifest_size", h->manifest_size},
+              {"payload_area_size", h->payload_area_size}};
+  cJSON *x;
+  if (!h->ok) {
+    hpmh_json_add_null(o, "header");
+    return;
   }
-  if (have_digest) {
-    json_u64(&j, "tbs_size", tbs);
-    json_hex(&j, "digest", digest, HPM_DIGEST_LEN);
-  } else {
-    json_null(&j, "tbs_size");
-    json_null(&j, "digest");
-  }
-  json_begin_object(&j, "parse");
-  json_bool(&j, "ok", ok);
-  json_string(&j, "result", result_id(pr));
-  json_string(&j, "message", ok ? "parsed (not verified)" : pwhy);
-  json_string(&j, "field", ok || !pd->field[0] ? NULL : pd->field);
-  json_string(&j, "detail", ok || !pd->detail[0] ? NULL : pd->detail);
-  json_end_object(&j);
-  if (ok) {
-    bool base = m->kind == HPM_KIND_BASELINE, hot = m->kind == HPM_KIND_HOTPATCH;
-    json_begin_object(&j, "manifest");
-    json_u64(&j, "format", m->format_version);
-    json_string(&j, "kind", hpm_kind_to_string(m->kind));
-    json_string(&j, "compat", m->compat);
-    json_string(&j, "version", m->version);
-    json_u64(&j, "svn", m->svn);
-    json_u64(&j, "timestamp", m->timestamp);
-    utc_string(m->timestamp, ts);
-    json_string(&j, "timestamp_utc", ts[0] ? ts : NULL);
-    json_string(&j, "release", base ? hpm_release_to_string(m->release) : NULL);
-    json_string(&j, "classification", hot ? hpm_classification_to_string(m->classification) : NULL);
-    json_string(&j, "id", hot ? m->id : NULL);
-    if (hot)
-      json_hex(&j, "target_baseline", m->target_baseline, HPM_DIGEST_LEN);
-    else
-      json_null(&j, "target_baseline");
-    if (hot)
-      json_u64(&j, "sequence", m->sequence);
-    else
-      json_null(&j, "sequence");
-    json_u64(&j, "info_count", m->info_count);
-    json_end_object(&j);
-  } else {
-    json_null(&j, "manifest");
-  }
-  json_begin_array(&j, "payloads");
-  for (size_t i = 0; ok && i < m->payload_count; i++) {
-    const hpm_payload *p = &m->payloads[i];
-    json_begin_object(&j, NULL);
-    json_string(&j, "name", p->name);
-    json_string(&j, "type", hpm_payload_type_to_string(p->type));
-    json_u64(&j, "size", p->size);
-    json_hex(&j, "sha256", p->sha256, HPM_DIGEST_LEN);
-    json_bool(&j, "embedded", p->embedded);
-    if (p->embedded)
-      json_u64(&j, "offset", p->offset);
-    else
-      json_null(&j, "offset");
-    json_string(&j, "file", p->embedded ? NULL : p->file);
-    json_end_object(&j);
-  }
-  json_end_array(&j);
-  json_begin_array(&j, "signatures");
-  for (size_t i = 0; ok && i < sigs->signature_count && i < HPM_MAX_SIGNATURES; i++)
-    json_signature(&j, i, &sigs->signatures[i]);
-  json_end_array(&j);
-  if (v) {
-    json_begin_object(&j, "verification");
-    json_verification_fields(&j, v, t);
-    json_end_object(&j);
-  } else {
-    json_null(&j, "verification");
-  }
-  json_end_object(&j);
-  json_finish(&j);
+  x = hpmh_json_add(o, "header", cJSON_CreateObject());
+  hpmh_json_add_u64(x, "format_version", h->format_version);
+  hpmh_json_add_str(x, "kind", kind_name(h->kind));
+  for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) hpmh_json_add_u64(x, nums[i].key, nums[i].v);
 }
 
-static void inspect_text(const char *file, size_t len, const raw_header *h, bool have_digest,
-                         const uint8_t *digest, size_t tbs, hpm_result pr, const char *pwhy,
-                         const hpm_manifest *m, const vresult *v) {
-  char hex[HEX_DIGEST], ts[32];
+static void json_manifest(cJSON *o, const hpm_manifest *m) {
+  bool base = m->kind == HPM_KIND_BASELINE, hot = m->kind == HPM_KIND_HOTPATCH;
+  char ts[HPMH_UTC_LEN];
+  cJSON *x = hpmh_json_add(o, "manifest", cJSON_CreateObject());
+  hpmh_json_add_u64(x, "format", m->format_version);
+  hpmh_json_add_str(x, "kind", hpm_kind_to_string(m->kind));
+  hpmh_json_add_str(x, "compat", m->compat);
+  hpmh_json_add_str(x, "version", m->version);
+  hpmh_json_add_u64(x, "svn", m->svn);
+  hpmh_json_add_u64(x, "timestamp", m->timestamp);
+  hpmh_json_add_str(x, "timestamp_utc", hpmh_utc(m->timestamp, ts)[0] ? ts : NULL);
+  hpmh_json_add_str(x, "release", base ? hpm_release_to_string(m->release) : NULL);
+  hpmh_json_add_str(x, "classification", hot ? hpm_classification_to_string(m->classification) : NULL);
+  hpmh_json_add_str(x, "id", hot ? m->id : NULL);
+  json_digest(x, "target_baseline", hot, m->target_baseline);
+  hpmh_json_add(x, "sequence", hot ? hpmh_json_u64(m->sequence) : cJSON_CreateNull());
+  hpmh_json_add_u64(x, "info_count", m->info_count);
+}
+
+static void json_payloads(cJSON *o, const hpm_manifest *m, bool ok) {
+  cJSON *arr = hpmh_json_add(o, "payloads", cJSON_CreateArray());
+  for (size_t i = 0; ok && i < m->payload_count; i++) {
+    const hpm_payload *p = &m->payloads[i];
+    cJSON *x = hpmh_json_add(arr, NULL, cJSON_CreateObject());
+    hpmh_json_add_str(x, "name", p->name);
+    hpmh_json_add_str(x, "type", hpm_payload_type_to_string(p->type));
+    hpmh_json_add_u64(x, "size", p->size);
+    hpmh_json_add_hex(x, "sha256", p->sha256, HPM_DIGEST_LEN);
+    hpmh_json_add_bool(x, "embedded", p->embedded);
+    hpmh_json_add(x, "offset", p->embedded ? hpmh_json_u64(p->offset) : cJSON_CreateNull());
+    hpmh_json_add_str(x, "file", p->embedded ? NULL : p->file);
+  }
+}
+
+static void inspect_json(const job *j, const inspected *in, const vresult *v) {
+  const hpm_manifest *m = in->m;
+  const hpm_manifest *sigs = v && v->m->signature_count == m->signature_count ? v->m : m;
+  bool ok = in->pr == HPM_OK;
+  cJSON *o = cJSON_CreateObject(), *x;
+  hpmh_json_add_str(o, "file", j->file);
+  hpmh_json_add_u64(o, "size", j->len);
+  json_header(o, &in->h);
+  hpmh_json_add(o, "tbs_size", in->have_digest ? hpmh_json_u64(in->tbs) : cJSON_CreateNull());
+  json_digest(o, "digest", in->have_digest, in->digest);
+  x = hpmh_json_add(o, "parse", cJSON_CreateObject());
+  hpmh_json_add_bool(x, "ok", ok);
+  json_result(x, in->pr, "parsed (not verified)", in->pwhy, &in->pd);
+  if (ok)
+    json_manifest(o, m);
+  else
+    hpmh_json_add_null(o, "manifest");
+  json_payloads(o, m, ok);
+  json_signatures(o, sigs->signatures, ok ? sigs->signature_count : 0);
+  if (v) {
+    x = hpmh_json_add(o, "verification", cJSON_CreateObject());
+    json_verification_fields(x, v, j->t);
+  } else {
+    hpmh_json_add_null(o, "verification");
+  }
+  hpmh_json_print(stdout, o);
+  cJSON_Delete(o);
+}
+
+static void inspect_text(const job *j, const inspected *in, const vresult *v) {
+  const char *file = j->file, *pwhy = in->pwhy;
+  const raw_header *h = &in->h;
+  const hpm_manifest *m = in->m;
+  size_t len = j->len, tbs = in->tbs;
+  hpm_result pr = in->pr;
+  bool have_digest = in->have_digest;
+  const uint8_t *digest = in->digest;
+  char hex[HEX_DIGEST], ts[HPMH_UTC_LEN];
   const hpm_manifest *sigs = v && v->m->signature_count == m->signature_count ? v->m : m;
   printf("file:               %s (%zu bytes)\n", file, len);
   if (h->ok) {
@@ -411,7 +337,7 @@ static void inspect_text(const char *file, size_t len, const raw_header *h, bool
     printf("compat:             %s\n", m->compat);
     printf("version:            %s\n", m->version);
     printf("svn:                %u\n", m->svn);
-    utc_string(m->timestamp, ts);
+    hpmh_utc(m->timestamp, ts);
     printf("timestamp:          %llu%s%s%s\n", (unsigned long long)m->timestamp, ts[0] ? " (" : "",
            ts, ts[0] ? ")" : "");
     if (m->kind == HPM_KIND_BASELINE) {
@@ -448,96 +374,50 @@ static void inspect_text(const char *file, size_t len, const raw_header *h, bool
 }
 
 int cmd_inspect(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"trust", required_argument, NULL, O_TRUST},
-      {"threshold", required_argument, NULL, O_THRESHOLD},
-      {"json", no_argument, NULL, O_JSON},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
+  job j;
+  const opt_spec opts[] = {
+      {"trust", 0, OPT_LIST, .dest = &j.trust_paths},
+      {"threshold", 0, OPT_VALUE, .dest = &j.threshold_s},
+      {"json", 0, OPT_FLAG, .dest = &j.as_json},
+      {0},
   };
-  const char *cmd = "inspect", *threshold_s = NULL, *file;
-  const char *paths[64];
-  size_t npaths = 0, len = 0, tbs = 0;
-  bool as_json = false, have_digest;
-  trust_set *t = NULL;
-  unsigned threshold = 1;
-  uint8_t *buf = NULL, digest[HPM_DIGEST_LEN];
-  file_loader *ld = NULL;
-  hpm_manifest *m = NULL;
-  hpm_diag pd;
-  hpm_result pr;
-  vresult v;
-  char pwhy[1200] = "";
-  raw_header h;
-  int c, rc;
+  const cmd_spec spec = {.cmd = "inspect", .help = inspect_help, .opts = opts, .operand = "missing FILE (the container to inspect)", .extra = " (one FILE at a time)", .file = &j.file};
+  bool trusted;
+  inspected in;
+  int rc;
 
-  memset(&v, 0, sizeof v);
-  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-    switch (c) {
-      case O_TRUST:
-        if (npaths == sizeof paths / sizeof paths[0]) return usage_error(cmd, "too many --trust keys");
-        paths[npaths++] = optarg;
-        break;
-      case O_THRESHOLD:
-        if (threshold_s) return twice(cmd, "--threshold");
-        threshold_s = optarg;
-        break;
-      case O_JSON: as_json = true; break;
-      case 'h': fputs(inspect_help, stdout); return EXIT_VALID;
-      default: return bad_option(cmd, c, argv);
-    }
-  }
-  if (optind >= argc) return usage_error(cmd, "missing FILE (the container to inspect)");
-  if (argc - optind > 1) return usage_error(cmd, "unexpected argument '%s' (one FILE at a time)", argv[optind + 1]);
-  file = argv[optind];
-  if (threshold_s && !npaths) return usage_error(cmd, "--threshold needs --trust");
-  t = calloc(1, sizeof *t);
-  ld = calloc(1, sizeof *ld);
-  m = calloc(1, sizeof *m);
-  if (!t || !ld || !m) {
-    msg(cmd, "out of memory");
-    rc = EXIT_IOERR;
+  job_init(&j, "inspect");
+  memset(&in, 0, sizeof in);
+  if ((rc = parse_args(&spec, argc, argv)) != GO_ON) return rc;
+  trusted = j.trust_paths.n > 0;
+  if (j.threshold_s && !trusted) return usage_error(j.cmd, "--threshold needs --trust");
+  in.m = calloc(1, sizeof *in.m);
+  if (!in.m) return out_of_memory(j.cmd);
+  if ((rc = job_load(&j))) goto done;
+  if (header_kind(j.buf, j.len) == HPM_KIND_CATALOG) {
+    rc = catalog_show(j.cmd, j.file, j.buf, j.len, trusted ? j.t : NULL, j.threshold, (uint64_t)time(NULL), j.as_json);
     goto done;
   }
-  rc = finish_trust(cmd, t, paths, npaths, threshold_s, &threshold);
-  if (rc) goto done;
-  rc = read_container(cmd, file, &buf, &len);
-  if (rc) goto done;
-  if (header_kind(buf, len) == HPM_KIND_CATALOG) {
-    rc = catalog_show(cmd, file, buf, len, npaths ? t : NULL, threshold, (uint64_t)time(NULL), as_json);
-    goto done;
-  }
-  h = read_header(buf, len);
-  have_digest = digest_of(buf, len, digest, &tbs);
-  pr = hpm_container_parse_unverified(buf, len, m, &pd);
-  if (pr != HPM_OK) explain(NULL, pr, &pd, NULL, NULL, 0, pwhy, sizeof pwhy);
-  loader_init(ld, file);
-  if (npaths) {
-    rc = run_verify(buf, len, HPM_KIND_NONE, t, threshold, ld, &v);
-    if (rc) {
-      msg(cmd, "out of memory");
-      goto done;
-    }
-  }
-  if (as_json)
-    inspect_json(file, len, &h, have_digest, digest, tbs, pr, &pd, pwhy, m, npaths ? &v : NULL, t);
+  in.h = read_header(j.buf, j.len);
+  in.have_digest = digest_of(j.buf, j.len, in.digest, &in.tbs);
+  in.pr = hpm_container_parse_unverified(j.buf, j.len, in.m, &in.pd);
+  if (in.pr != HPM_OK) explain(NULL, in.pr, &in.pd, NULL, 0, in.pwhy, sizeof in.pwhy);
+  if (trusted && (rc = run_verify(&j, HPM_KIND_NONE))) goto done;
+  if (j.as_json)
+    inspect_json(&j, &in, trusted ? &j.v : NULL);
   else
-    inspect_text(file, len, &h, have_digest, digest, tbs, pr, pwhy, m, npaths ? &v : NULL);
-  if (pr != HPM_OK) {
-    msg(cmd, "%s: not a valid container: %s", file, pwhy);
-    rc = exit_for(pr);
-  } else if (npaths && v.r != HPM_OK) {
-    msg(cmd, "%s: verification failed: %s", file, v.why);
-    rc = exit_for(v.r);
+    inspect_text(&j, &in, trusted ? &j.v : NULL);
+  if (in.pr != HPM_OK) {
+    msg(j.cmd, "%s: not a valid container: %s", j.file, in.pwhy);
+    rc = exit_for(in.pr);
+  } else if (trusted && j.v.r != HPM_OK) {
+    msg(j.cmd, "%s: verification failed: %s", j.file, j.v.why);
+    rc = exit_for(j.v.r);
   } else {
     rc = EXIT_VALID;
   }
 done:
-  if (ld) loader_free(ld);
-  free(ld);
-  free(t);
-  free(m);
-  free(v.m);
-  free(buf);
+  free(in.m);
+  job_free(&j);
   return rc;
 }

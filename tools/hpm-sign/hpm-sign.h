@@ -2,6 +2,15 @@
 /*
  * hpm-sign: shared declarations of the release engineers' tool.
  *
+ *   main.c         the command table
+ *   cli.c          command lines: options by table, messages, values
+ *   keys.c         private keys, public keys, the --trust set
+ *   files.c        reading inputs and containers, writing outputs
+ *   report.c       results as exit codes, identifiers and sentences; the
+ *                  pieces verify, inspect and catalog print alike
+ *   cmd_*.c        one file per group of commands
+ *   show_catalog.c the catalog view of verify and inspect
+ *
  * Exit codes (docs/hpm-sign.md):
  *   0  success (and, for verify/inspect --trust, the container is valid)
  *   1  verification failed, or the request was refused (existing key file,
@@ -21,9 +30,12 @@
 
 #include "hpm/catalog.h"
 #include "hpm/core.h"
+#include "hex.h"
 #include "hpmw.h"
+#include "json.h"
+#include "loader.h"
+#include "version.h"
 
-#define HPM_SIGN_VERSION "0.1.0"
 
 enum {
   EXIT_VALID = 0,
@@ -39,6 +51,8 @@ enum {
    HPM_SIG_HEADER_SIZE + (uint64_t)HPM_MAX_SIGNATURES * HPM_SIG_ENTRY_SIZE)
 #define CMDLINE_MAX 4096u
 #define HEX_DIGEST (2 * HPM_DIGEST_LEN + 1)
+#define DEFAULT_COMPAT "hpm-generic-x86_64"
+#define WHY_MAX 1200 /* room for one explain() sentence */
 
 /* ---- subcommands ------------------------------------------------------- */
 int cmd_keygen(int argc, char **argv);
@@ -52,44 +66,95 @@ int cmd_attach(int argc, char **argv);
 int cmd_countersign(int argc, char **argv);
 int cmd_catalog(int argc, char **argv);
 
-/* ---- messages ---------------------------------------------------------- */
+/* ---- messages (cli.c) -------------------------------------------------- */
 /* "hpm-sign CMD: message" on stderr. */
 void msg(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* msg() followed by "Try 'hpm-sign CMD --help'."; returns EXIT_USAGE. */
 int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Report a getopt failure ('?' or ':'); returns EXIT_USAGE. */
-int bad_option(const char *cmd, int c, char **argv);
-/* Refuse an option given twice; returns EXIT_USAGE. */
-int twice(const char *cmd, const char *opt);
+/* "out of memory"; returns EXIT_IOERR. */
+int out_of_memory(const char *cmd);
 /* Reset getopt for a new subcommand. */
 void getopt_reset(void);
 
-/* ---- values ------------------------------------------------------------ */
-/* Strict unsigned decimal: digits only, no sign or spaces, no overflow. */
-bool parse_u64(const char *s, uint64_t *out);
+/* ---- options by table (cli.c) ------------------------------------------ */
+typedef enum {
+  OPT_VALUE, /* const char **dest; given twice is a usage error */
+  OPT_FLAG,  /* bool *dest, set */
+  OPT_LIST,  /* opt_list *dest, repeatable up to its max */
+  OPT_CALL,  /* call(cmd, value, dest) when it is met: 0 or an exit code */
+} opt_kind;
 
-/* A signature entry's status, for display. */
-const char *sig_status_text(hpm_sig_status s);
-bool parse_u32(const char *s, uint32_t *out);
+typedef struct {
+  const char **v;
+  size_t n, max;
+  const char *too_many; /* the usage error past max */
+} opt_list;
+
+typedef struct {
+  const char *name; /* long option without "--"; NULL ends a table */
+  char letter;      /* short option, or 0 */
+  opt_kind kind;
+  void *dest;
+  const char *missing; /* OPT_VALUE: the usage error when absent (check_required) */
+  bool nonempty;       /* OPT_VALUE: "--NAME: empty file name" (check_required) */
+  int (*call)(const char *cmd, const char *value, void *dest);
+} opt_spec;
+
+typedef struct {
+  const char *cmd;
+  const char *help;      /* printed by -h/--help */
+  const opt_spec *opts;
+  const char *operand;   /* NULL: no operand; else the usage error when FILE is missing */
+  const char *extra;     /* appended to "unexpected argument '%s'" */
+  const char **file;     /* the operand */
+} cmd_spec;
+
+#define GO_ON (-1)
+/* Parse argv by the table, then the operand: GO_ON, or the exit code to
+ * return (after --help, EXIT_VALID). */
+int parse_args(const cmd_spec *c, int argc, char **argv);
+/* The missing and empty values of the table, in its order: 0 or EXIT_USAGE. */
+int check_required(const cmd_spec *c);
+/* The options of every builder (baseline, hotpatch, catalog), first in
+ * their tables; --out goes last (check_required says what is missing in
+ * table order). */
+typedef struct {
+  const char *key, *compat, *ts_s, *out;
+  bool unsigned_;
+} release_args;
+#define RELEASE_OPTS(r)                                                                      \
+  {"key", 'k', OPT_VALUE, .dest = &(r).key}, {"unsigned", 0, OPT_FLAG, .dest = &(r).unsigned_}, \
+      {"compat", 0, OPT_VALUE, .dest = &(r).compat}, {"timestamp", 0, OPT_VALUE, .dest = &(r).ts_s}
+/* --key KEY.pem or --unsigned, exactly one: 0 or EXIT_USAGE. */
+int check_signing(const char *cmd, const release_args *r);
+/* parse_args, check_signing, check_required: GO_ON or the exit code. */
+int parse_release(const cmd_spec *c, const release_args *r, int argc, char **argv);
+
+/* ---- values (cli.c) ---------------------------------------------------- */
+/* Strict unsigned decimal: digits only, no sign or spaces, no overflow
+ * (32 bits: hpmh_parse_u32 of host/hex.h). */
+bool parse_u64(const char *s, uint64_t *out);
+/* Seconds since 1970 (digits), YYYY-MM-DD (midnight UTC) or
+ * YYYY-MM-DDTHH:MM:SSZ. */
+bool parse_time(const char *s, uint64_t *out);
+/* Index of v in words[0..n), or -1. */
+int word_index(const char *v, const char *const *words, int n);
+/* The classification words, in hpm_classification order from 1. */
+extern const char *const classification_words[3];
 /* NULL when s is 1..max characters of printable ASCII without spaces
  * (0x21-0x7e, the rule of compat and version); otherwise the reason. */
 const char *check_printable(const char *s, size_t max);
 /* NULL when s is 1..HPM_ID_MAX characters of [A-Za-z0-9._-]. */
 const char *check_id(const char *s);
-/* NULL when s is a valid payload node name [a-z0-9][a-z0-9._-]{0,30}. */
+/* NULL when s is a payload name (core's hpm_name_check, payload form). */
 const char *check_node_name(const char *s);
-/* NULL when s is a valid detached file name [A-Za-z0-9._-], no leading dot,
- * 1..HPM_FILE_MAX characters. */
-const char *check_file_name(const char *s);
 /* --timestamp, else SOURCE_DATE_EPOCH, else the current time (with a note).
  * Returns 0 or an exit code (EXIT_USAGE for a malformed value). */
 int release_timestamp(const char *cmd, const char *opt, uint64_t *ts);
-/* "2023-11-14T22:13:20Z" into buf, or "" when out of range. */
-const char *utc_string(uint64_t ts, char buf[32]);
 /* Lower-case hex of a 32-byte digest/key ID. */
 const char *hex32(const uint8_t d[HPM_DIGEST_LEN], char out[HEX_DIGEST]);
 
-/* ---- keys and trust ---------------------------------------------------- */
+/* ---- keys and trust (keys.c) ------------------------------------------- */
 /* Load a private key; prints the error. Returns 0 or an exit code. */
 int load_private_key(const char *cmd, const char *path, mbedtls_pk_context *pk, hpm_pubkey *pub);
 int load_public_key(const char *cmd, const char *path, hpm_pubkey *pub);
@@ -100,13 +165,15 @@ typedef struct {
   size_t count;
 } trust_set;
 
-/* Add the key in path (duplicates are dropped with a note).
+/* Load the --trust keys of paths into t (duplicates are dropped with a
+ * note) and check --threshold (threshold_s may be NULL: 1) against them.
  * Returns 0 or an exit code. */
-int trust_add(const char *cmd, trust_set *t, const char *path);
-/* Index of the key with this ID, or -1. */
-int trust_find(const trust_set *t, const uint8_t key_id[HPM_DIGEST_LEN]);
+int trust_load(const char *cmd, trust_set *t, const opt_list *paths, const char *threshold_s,
+               unsigned *threshold);
+/* The set as core takes it. */
+hpm_trust trust_of(const trust_set *t, unsigned threshold);
 
-/* ---- containers and files ---------------------------------------------- */
+/* ---- files (files.c) --------------------------------------------------- */
 /* Read a container file (bounded by CONTAINER_MAX). Returns 0 or EXIT_IOERR. */
 int read_container(const char *cmd, const char *path, uint8_t **buf, size_t *len);
 /* Read an input file (kernel, initrd, payload): at most 1 GiB, not empty.
@@ -115,85 +182,69 @@ int read_input(const char *cmd, const char *what, const char *path, uint8_t **bu
 /* Write via hpmh_write_file; prints the error. Returns 0 or EXIT_IOERR. */
 int write_output(const char *cmd, const char *path, const uint8_t *data, size_t len,
                  unsigned mode, int exclusive);
+/* Write the detached payloads of pl beside out, then the container; on
+ * failure remove the payload files this call created. */
+int write_with_payloads(const char *cmd, const char *out, const uint8_t *buf, size_t len,
+                        const hpmw_payload *pl, size_t n);
 /* True when both paths name the same existing file. */
 bool same_file(const char *a, const char *b);
-/* The directory part of path ("." when there is none) into out. */
-void dir_of(const char *path, char *out, size_t cap);
+/* Mode of an existing file (0644 when it cannot be read), so that a file
+ * replaced in place keeps it. */
+unsigned mode_of(const char *path);
 
-/* Detached payloads, loaded from the container's directory. */
-typedef struct {
-  char dir[4096];
-  uint8_t *bufs[HPM_MAX_PAYLOADS];
-  size_t nbufs;
-  char last_error[512]; /* why the last load failed */
-  char last_path[4200]; /* the last file loaded or tried */
-} file_loader;
-
-void loader_init(file_loader *ld, const char *container_path);
-hpm_ops loader_ops(file_loader *ld);
-void loader_free(file_loader *ld);
-
-/* Detached payloads served from memory (self-check right after signing). */
-typedef struct {
-  const hpmw_payload *payloads;
-  size_t count;
-} mem_loader;
-hpm_ops mem_ops(mem_loader *ml);
-
-/* ---- verification ------------------------------------------------------ */
+/* ---- results (report.c) ------------------------------------------------ */
 /* Map a core result to an exit code. */
 int exit_for(hpm_result r);
 /* Stable identifier for JSON ("payload_hash"). */
 const char *result_id(hpm_result r);
-/* Stable identifier for JSON ("valid", "unknown_key", ...). */
-const char *sig_status_id(hpm_sig_status s);
+/* A signature entry's status, for display. */
+const char *sig_status_text(hpm_sig_status s);
+
+/* The header fields as they are in the file (ok: magic and 64 bytes). */
+typedef struct {
+  bool ok;
+  uint32_t format_version, kind, header_size, flags, manifest_size;
+  uint64_t payload_area_size;
+} raw_header;
+raw_header read_header(const uint8_t *buf, size_t len);
 /* Kind from the raw header (HPM_KIND_NONE when unreadable). */
 hpm_kind header_kind(const uint8_t *buf, size_t len);
+
 /* One sentence explaining a failed verification/parse and what to do. */
-void explain(const hpm_manifest *m, hpm_result r, const hpm_diag *d, const file_loader *ld,
-             const trust_set *t, unsigned threshold, char *out, size_t cap);
+void explain(const hpm_manifest *m, hpm_result r, const hpm_diag *d, const hpmh_loader *ld,
+             unsigned threshold, char *out, size_t cap);
+/* "LABELFILE: not a valid container: WHY" for a failed parse. */
+void not_a_container(const char *cmd, const char *label, const char *file, hpm_result r, const hpm_diag *d);
+/* Read FILE and check it parses (any kind); *m holds the unverified parse
+ * and *tbs_len the length of the signed bytes.  Prints the error. */
+int load_parsed(const char *cmd, const char *file, uint8_t **buf, size_t *len, hpm_manifest *m,
+                size_t *tbs_len);
 /* Self-check of a container just built and signed by pub; prints the error.
  * Returns 0 or EXIT_IOERR (it is a bug if this fails). */
 int self_check(const char *cmd, const uint8_t *buf, size_t len, hpm_kind kind,
                const hpm_pubkey *pub, const hpm_ops *ops);
-
-/* ---- catalogs (cmd_catalog.c) ------------------------------------------ */
-/* Seconds since 1970 (digits), YYYY-MM-DD (midnight UTC) or
- * YYYY-MM-DDTHH:MM:SSZ. */
-bool parse_time(const char *s, uint64_t *out);
-/* hpm_container_parse_unverified, or for a catalog hpm_catalog_parse_unverified
- * with its container fields (kind, digest, signatures) copied into m. */
-hpm_result parse_any_unverified(const uint8_t *buf, size_t len, hpm_manifest *m, hpm_diag *d);
 /* hpm_container_verify, or for kind catalog hpm_catalog_verify (signatures
  * and schema; expiry not judged) with the container fields copied into m. */
 hpm_result verify_any(const uint8_t *buf, size_t len, hpm_kind kind, const hpm_trust *trust,
                       const hpm_ops *ops, hpm_manifest *m, hpm_diag *d);
 
-/* ---- JSON -------------------------------------------------------------- */
-typedef struct {
-  FILE *f;
-  int depth;
-  bool need_comma[16];
-} json;
+/* ---- what verify, inspect and catalog print alike (report.c) ----------- */
+/* "signature I: ALG key ID: STATUS" lines. */
+void print_signatures(const hpm_signature_info *s, size_t n);
+/* "signatures": [{index, alg, key_id, status}, ...] into obj. */
+void json_signatures(cJSON *obj, const hpm_signature_info *s, size_t n);
+/* "result", "message" (ok_message, else why), "field", "detail". */
+void json_result(cJSON *obj, hpm_result r, const char *ok_message, const char *why,
+                 const hpm_diag *d);
+/* "KEY": ts and "KEY_utc": its RFC 3339 text. */
+void json_time(cJSON *obj, const char *key, uint64_t ts);
 
-void json_init(json *j, FILE *f);
-void json_begin_object(json *j, const char *key); /* key NULL inside arrays / top */
-void json_end_object(json *j);
-void json_begin_array(json *j, const char *key);
-void json_end_array(json *j);
-void json_string(json *j, const char *key, const char *val); /* NULL -> null */
-void json_u64(json *j, const char *key, uint64_t v);
-void json_bool(json *j, const char *key, bool v);
-void json_null(json *j, const char *key);
-void json_hex(json *j, const char *key, const uint8_t *p, size_t n);
-void json_finish(json *j);
-
-
+/* ---- catalogs (show_catalog.c) ----------------------------------------- */
 /* The catalog view of verify and inspect: parse (display) and, with a
  * non-empty trust set, verify at time at.  Returns the exit code. */
 int catalog_show(const char *cmd, const char *file, const uint8_t *buf, size_t len,
                  const trust_set *t, unsigned threshold, uint64_t at, bool as_json);
-/* The fields of a catalog as JSON members of the current object. */
-void catalog_json_body(json *j, const hpm_catalog *c);
+/* The fields of a catalog as JSON members of obj. */
+void catalog_json_body(cJSON *obj, const hpm_catalog *c);
 
 #endif

@@ -66,7 +66,7 @@ int main(int argc, char **argv) {
     return EXIT_VALID;
   }
   if (!strcmp(name, "--version") || !strcmp(name, "-V")) {
-    printf("hpm-sign %s (container format %u)\n", HPM_SIGN_VERSION, HPM_FORMAT_VERSION);
+    printf("hpm-sign %s (container format %u)\n", HPM_PROJECT_VERSION, HPM_FORMAT_VERSION);
     return EXIT_VALID;
   }
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -255,6 +255,29 @@ const char *hpm_fmt_u64(uint64_t v, char buf[24]);
  * output is truncated at a whole byte and always NUL-terminated). */
 const char *hpm_fmt_hex(const uint8_t *p, size_t n, char *buf, size_t cap);
 
+/* ---- node names (docs/format.md, "Manifest") ----------------------------
+ * The one implementation of the rule, for verifiers and writers alike.
+ * Node form: every node below the root is 1..HPM_NAME_MAX characters of
+ * [a-z0-9,._+-], never '@' (a unit address).  Payload form: the names
+ * writers give payloads (docs/hpm-sign.md), [a-z0-9][a-z0-9._-]*, a subset. */
+typedef enum { HPM_NAME_NODE, HPM_NAME_PAYLOAD } hpm_name_form;
+
+typedef enum {
+  HPM_NAME_OK = 0,
+  HPM_NAME_EMPTY,
+  HPM_NAME_TOO_LONG,  /* more than HPM_NAME_MAX characters */
+  HPM_NAME_FIRST,     /* payload form: does not start with a-z or 0-9 */
+  HPM_NAME_AT,        /* contains '@' */
+  HPM_NAME_CHAR,      /* another character outside the form's set */
+} hpm_name_problem;
+
+/* The first problem of name[0..len) in that form, or HPM_NAME_OK: the
+ * length, then (payload form) the first character, then each character in
+ * turn. */
+hpm_name_problem hpm_name_check(const char *name, size_t len, hpm_name_form form);
+/* May c stand in a name of that form (first: as its first character)? */
+bool hpm_name_char_ok(char c, bool first, hpm_name_form form);
+
 /* Constant-time equality of two equal-length buffers. */
 bool hpm_ct_equal(const uint8_t *a, const uint8_t *b, size_t len);
 
