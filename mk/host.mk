@@ -5,7 +5,7 @@ HOSTLIB_SRCS   := $(wildcard host/*.c)
 HOSTLIB_HDRS   := $(wildcard host/*.h)
 HOSTLIB_CFLAGS := -Icore/include -Ihost
 # What programs linking libhpmhost.a need besides it and core.
-HOSTLIB_LIBS   := -lmbedx509 -lmbedcrypto -lZydis
+HOSTLIB_LIBS   := -lmbedx509 -lmbedcrypto -lZydis -lcjson
 
 $(B)/host/host/%.o: host/%.c $(HOSTLIB_HDRS) $(CORE_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
