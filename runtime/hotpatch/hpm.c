@@ -27,7 +27,7 @@
 
 #include "boot/boot.h"
 #include "update/catalog_cmd.h"
-#include "hotpatch/engine.h"
+#include "hotpatch/transition.h"
 #include "json.h"
 #include "msg.h"
 #include "trust.h"
@@ -343,17 +343,17 @@ static int fresh_map(pid_t pid, uint64_t addr, uint64_t len) {
   }
   fclose(f);
   uint8_t b[64], z[64] = {0};
-  return found && eng_peek(pid, addr, b, sizeof b) == 0 && !memcmp(b, z, sizeof b);
+  return found && hp_peek(pid, addr, b, sizeof b) == 0 && !memcmp(b, z, sizeof b);
 }
 
 /* Recovery writes while every thread is stopped and none is inside the
  * bytes; a busy thread there is transient: retry with back-off, as apply does. */
-static int force_retry(pid_t pid, eng_site *sites, int n, eng_map *un, int nun, eng_report *rep) {
-  int r = ENG_BUSY;
+static int force_retry(pid_t pid, hp_site *sites, int n, hp_map *un, int nun, hp_transition_report *rep) {
+  int r = HP_BUSY;
   unsigned backoff_ms = 2;
-  for (int attempt = 0; attempt < 10 && r == ENG_BUSY; attempt++) {
+  for (int attempt = 0; attempt < 10 && r == HP_BUSY; attempt++) {
     if (attempt) { usleep(backoff_ms * 1000); if (backoff_ms < 64) backoff_ms *= 2; }
-    r = eng_force(pid, sites, n, un, nun, rep);
+    r = hp_force(pid, sites, n, un, nun, rep);
   }
   return r;
 }
@@ -373,8 +373,8 @@ static int recover_one(const char *pend) {
   }
   /* the sites of the transition: pd's with their new target, and cm's that
    * pd drops, going back to original code (as transition_proc built them) */
-  eng_site *fw = calloc((size_t)pd.nsites + (size_t)cm.nsites + 1, sizeof *fw);
-  eng_site *bk = calloc((size_t)pd.nsites + (size_t)cm.nsites + 1, sizeof *bk);
+  hp_site *fw = calloc((size_t)pd.nsites + (size_t)cm.nsites + 1, sizeof *fw);
+  hp_site *bk = calloc((size_t)pd.nsites + (size_t)cm.nsites + 1, sizeof *bk);
   int nf = 0, nb = 0;
   if (!fw || !bk) { free(fw); free(bk); rc = -1; goto out; }
   for (int i = 0; i < pd.nsites; i++) { fw[nf++] = pd.sites[i]; bk[nb] = pd.sites[i]; bk[nb++].next = 0; }
@@ -387,22 +387,22 @@ static int recover_one(const char *pend) {
     bk[j] = cm.sites[i];
   }
   uint8_t hdr[33];
-  int ours = pd.txn_addr && eng_peek(pd.pid, pd.txn_addr, hdr, 33) == 0 && !memcmp(hdr, ENG_MAGIC, 8);
-  int forward = ours && hdr[ENG_FLAG_OFF] == 1;
+  int ours = pd.txn_addr && hp_peek(pd.pid, pd.txn_addr, hdr, 33) == 0 && !memcmp(hdr, HP_MAGIC, 8);
+  int forward = ours && hdr[HP_FLAG_OFF] == 1;
   if (!ours) {
     /* no transition mapping: never filled (sites untouched), or removed at
      * the very end of a finished transition (sites hold their new bytes) */
     int done = nf > 0;
     for (int i = 0; i < nf && done; i++) {
       uint8_t want[HPP_REGION_MAX], have[HPP_REGION_MAX];
-      eng_site_bytes(&fw[i], fw[i].next, want);
-      done = eng_peek(pd.pid, fw[i].region, have, fw[i].len) == 0 && !memcmp(want, have, fw[i].len);
+      hp_site_bytes(&fw[i], fw[i].next, want);
+      done = hp_peek(pd.pid, fw[i].region, have, fw[i].len) == 0 && !memcmp(want, have, fw[i].len);
     }
     forward = done;
   }
-  eng_report rep;
+  hp_transition_report rep;
   if (forward) {
-    eng_map un[ST_MAX_MAPS + 1];
+    hp_map un[ST_MAX_MAPS + 1];
     int nun = 0;
     /* an old mapping is ours while it still starts with our header: hpm may
      * have died after unmapping it and before journaling that, and the
@@ -410,12 +410,12 @@ static int recover_one(const char *pend) {
     for (int i = 0; i < cm.nmaps; i++) {
       uint8_t mg[8];
       un[nun] = cm.maps[i];
-      if (eng_peek(pd.pid, cm.maps[i].addr, mg, sizeof mg) || memcmp(mg, ENG_MAGIC, 8)) un[nun] = (eng_map){0, 0};
+      if (hp_peek(pd.pid, cm.maps[i].addr, mg, sizeof mg) || memcmp(mg, HP_MAGIC, 8)) un[nun] = (hp_map){0, 0};
       nun++;
     }
-    if (!pd.keep && ours) un[nun++] = (eng_map){pd.txn_addr, pd.txn_len};
+    if (!pd.keep && ours) un[nun++] = (hp_map){pd.txn_addr, pd.txn_len};
     int r = force_retry(pd.pid, fw, nf, un, nun, &rep);
-    if (r == ENG_OK) {
+    if (r == HP_OK) {
       pd.txn_addr = 0;
       for (int i = 0; i < cm.nmaps; i++) /* old code still referenced: keep it recorded */
         if (un[i].addr && pd.nmaps < ST_MAX_MAPS) pd.maps[pd.nmaps++] = un[i];
@@ -426,21 +426,21 @@ static int recover_one(const char *pend) {
       msg("pid %d: completed an interrupted transition (seq %u)", pd.pid, pd.seq);
     } else {
       msg("pid %d: cannot complete the interrupted transition yet (%s): run hpm recover again", pd.pid,
-          r == ENG_BUSY ? "threads busy in patched bytes or not stopping" : "process exiting or ptrace failed");
+          r == HP_BUSY ? "threads busy in patched bytes or not stopping" : "process exiting or ptrace failed");
       rc = -1;
     }
   } else {
     /* roll back: every site of both states to its committed target; drop
      * the transition mapping, also when hpm died before it was filled */
-    eng_map un = {ours || fresh_map(pd.pid, pd.txn_addr, pd.txn_len) ? pd.txn_addr : 0, pd.txn_len};
+    hp_map un = {ours || fresh_map(pd.pid, pd.txn_addr, pd.txn_len) ? pd.txn_addr : 0, pd.txn_len};
     int r = force_retry(pd.pid, bk, nb, &un, 1, &rep);
-    if (r == ENG_OK) {
+    if (r == HP_OK) {
       unlink(pend);
       history_recover(pd.pid, pd.seq, "rolled back an interrupted transition");
       msg("pid %d: rolled back an interrupted transition (seq %u)", pd.pid, pd.seq);
     } else {
       msg("pid %d: cannot roll back the interrupted transition yet (%s): run hpm recover again", pd.pid,
-          r == ENG_BUSY ? "threads busy in patched bytes or not stopping" : "process exiting or ptrace failed");
+          r == HP_BUSY ? "threads busy in patched bytes or not stopping" : "process exiting or ptrace failed");
       rc = -1;
     }
   }
@@ -485,7 +485,7 @@ static uint64_t proc_age_ms(uint64_t start) {
 }
 
 /* The site of payload function f in a process where the binary's bias is bias. */
-static void site_from_func(eng_site *s, const hpp_func *f, uint64_t bias) {
+static void site_from_func(hp_site *s, const hpp_func *f, uint64_t bias) {
   memset(s, 0, sizeof *s);
   memcpy(s->name, f->name, sizeof s->name);
   s->region = bias + f->region;
@@ -521,10 +521,10 @@ static int find_hpm_maps(pid_t pid, hpm_vma *v, int cap) {
     char perms[8], file[512] = "";
     int k = sscanf(line, "%lx-%lx %7s %lx %x:%x %lu %511s", &lo, &hi, perms, &off, &maj, &mnr, &ino, file);
     if (k != 7 || ino || perms[2] != 'x') continue; /* anonymous (no name) and executable */
-    uint8_t hdr[ENG_FLAG_OFF + 1];
-    if (eng_peek(pid, lo, hdr, sizeof hdr) || memcmp(hdr, ENG_MAGIC, 8)) continue;
-    v[n] = (hpm_vma){lo, hpp_ld32(hdr + ENG_HDR_LEN), hpp_ld32(hdr + ENG_HDR_SEQ), hpp_ld32(hdr + ENG_HDR_IMAGE),
-                     hdr[ENG_FLAG_OFF] != 0, 0};
+    uint8_t hdr[HP_FLAG_OFF + 1];
+    if (hp_peek(pid, lo, hdr, sizeof hdr) || memcmp(hdr, HP_MAGIC, 8)) continue;
+    v[n] = (hpm_vma){lo, hpp_ld32(hdr + HP_HDR_LEN), hpp_ld32(hdr + HP_HDR_SEQ), hpp_ld32(hdr + HP_HDR_IMAGE),
+                     hdr[HP_FLAG_OFF] != 0, 0};
     if (v[n].len < hi - lo) v[n].len = hi - lo; /* written by an hpm without the length */
     n++;
   }
@@ -533,17 +533,17 @@ static int find_hpm_maps(pid_t pid, hpm_vma *v, int cap) {
 }
 
 /* Do pl's sites in pid hold the redirections into the image at img (either form)? */
-static int sites_redirect_to(const match *mt, const hpp_payload *pl, uint64_t img, eng_site *out) {
+static int sites_redirect_to(const match *mt, const hpp_payload *pl, uint64_t img, hp_site *out) {
   for (uint32_t i = 0; i < pl->func_count; i++) {
     hpp_func f;
     hpp_func_get(pl, i, &f);
-    eng_site *s = &out[i];
+    hp_site *s = &out[i];
     site_from_func(s, &f, mt->bias);
     s->next = img + f.image_off;
     uint8_t have[HPP_REGION_MAX], direct[HPP_REGION_MAX], hop[HPP_REGION_MAX];
-    if (eng_peek(mt->pid, s->region, have, s->len)) return 0;
-    eng_site_bytes(s, s->next, direct);
-    eng_site_bytes_hop(s, s->next, hop);
+    if (hp_peek(mt->pid, s->region, have, s->len)) return 0;
+    hp_site_bytes(s, s->next, direct);
+    hp_site_bytes_hop(s, s->next, hop);
     if (memcmp(have, direct, s->len) && memcmp(have, hop, s->len)) return 0;
   }
   return 1;
@@ -577,7 +577,7 @@ static int adopt_proc(pid_t pid, uint64_t start) {
     match m[8];
     int nm = proc_match(pid, &h, m, 8);
     for (int k = 0; k < nm && ng < 8; k++) {
-      eng_site *sites = calloc((size_t)m[k].pl->func_count + 1, sizeof *sites);
+      hp_site *sites = calloc((size_t)m[k].pl->func_count + 1, sizeof *sites);
       if (!sites) break;
       int j;
       for (j = 0; j < nv; j++)
@@ -596,7 +596,7 @@ static int adopt_proc(pid_t pid, uint64_t start) {
       pd->seq = v[j].seq;
       snprintf(pd->id, sizeof pd->id, "%s", h.m.id);
       pd->time = (uint64_t)time(NULL) - proc_age_ms(start) / 1000; /* it carries the hotpatch since it began */
-      pd->maps[pd->nmaps++] = (eng_map){v[j].lo, v[j].len};
+      pd->maps[pd->nmaps++] = (hp_map){v[j].lo, v[j].len};
       pd->sites = sites;
       pd->nsites = (int)m[k].pl->func_count;
     }
@@ -605,7 +605,7 @@ static int adopt_proc(pid_t pid, uint64_t start) {
   /* older code inherited along (still referenced when the parent forked):
    * journaled with the first binary, unmapped once nothing refers to it */
   for (int i = 0; i < nv && ng; i++)
-    if (!v[i].claimed && got[0].nmaps < ST_MAX_MAPS) got[0].maps[got[0].nmaps++] = (eng_map){v[i].lo, v[i].len};
+    if (!v[i].claimed && got[0].nmaps < ST_MAX_MAPS) got[0].maps[got[0].nmaps++] = (hp_map){v[i].lo, v[i].len};
   for (int k = 0; k < ng; k++) {
     if (st_write(jpath[k], &got[k])) msg("%s: cannot write the journal: %s", jpath[k], strerror(errno));
     else msg("pid %d (%s): adopted sequence %u (%s) found in its memory (forked from a patched process)", (int)pid,
@@ -637,7 +637,7 @@ typedef struct { unsigned pause_us, prep_us; int attempts; } proc_result;
 static int transition_proc(const match *mt, const hotpatch *h, proc_result *pr) {
   const hpp_payload *pl = mt->pl;
   uint64_t start = st_starttime(mt->pid);
-  if (!start) return ENG_GONE;
+  if (!start) return HP_GONE;
   char spath[600], ppath[600];
   proc_state_path(spath, sizeof spath, mt->pid, start, pl->build_id, "state");
   proc_state_path(ppath, sizeof ppath, mt->pid, start, pl->build_id, "pending");
@@ -648,7 +648,7 @@ static int transition_proc(const match *mt, const hotpatch *h, proc_result *pr) 
     cur.start = start;
   }
   int nnew = h ? (int)pl->func_count : 0;
-  eng_site *sites = calloc((size_t)nnew + (size_t)cur.nsites + 1, sizeof *sites);
+  hp_site *sites = calloc((size_t)nnew + (size_t)cur.nsites + 1, sizeof *sites);
   int n = 0;
   for (int i = 0; i < nnew; i++) {
     hpp_func f;
@@ -671,9 +671,9 @@ static int transition_proc(const match *mt, const hotpatch *h, proc_result *pr) 
       }
     }
   }
-  uint64_t tramp = ((uint64_t)ENG_HDR_SIZE + (uint64_t)n * ENG_TRAMP_SLOT + 4095) & ~4095ull;
+  uint64_t tramp = ((uint64_t)HP_HDR_SIZE + (uint64_t)n * HP_TRAMP_SLOT + 4095) & ~4095ull;
   uint64_t img = h ? ((uint64_t)pl->image_size + 4095) & ~4095ull : 0;
-  eng_plan plan;
+  hp_plan plan;
   memset(&plan, 0, sizeof plan);
   plan.sites = sites;
   plan.nsites = n;
@@ -685,22 +685,22 @@ static int transition_proc(const match *mt, const hotpatch *h, proc_result *pr) 
   plan.nunmap = cur.nmaps;
   plan.budget_us = budget_us;
   plan.fault_after = fault_after;
-  int rc = ENG_BUSY;
-  eng_report rep;
+  int rc = HP_BUSY;
+  hp_transition_report rep;
   memset(&rep, 0, sizeof rep);
   pr->attempts = 0;
   unsigned backoff_ms = 2;
-  for (int attempt = 0; attempt < 10 && rc == ENG_BUSY; attempt++) {
+  for (int attempt = 0; attempt < 10 && rc == HP_BUSY; attempt++) {
     pr->attempts++;
     if (attempt) { usleep(backoff_ms * 1000); if (backoff_ms < 64) backoff_ms *= 2; }
-    plan.map_addr = eng_pick_addr(mt->pid, mt->lo, mt->hi, plan.map_len);
-    if (!plan.map_addr) { msg("pid %d: no free address within jump range of %s", mt->pid, mt->exe); rc = ENG_FAIL; break; }
+    plan.map_addr = hp_pick_addr(mt->pid, mt->lo, mt->hi, plan.map_len);
+    if (!plan.map_addr) { msg("pid %d: no free address within jump range of %s", mt->pid, mt->exe); rc = HP_FAIL; break; }
     memset(plan.map_bytes, 0, plan.map_len);
-    memcpy(plan.map_bytes, ENG_MAGIC, 8);
+    memcpy(plan.map_bytes, HP_MAGIC, 8);
     /* what adoption (adopt_proc) reads back in a forked child */
-    hpp_st32(plan.map_bytes + ENG_HDR_SEQ, h ? h->m.sequence : 0);
-    hpp_st32(plan.map_bytes + ENG_HDR_IMAGE, (uint32_t)tramp);
-    hpp_st32(plan.map_bytes + ENG_HDR_LEN, (uint32_t)plan.map_len);
+    hpp_st32(plan.map_bytes + HP_HDR_SEQ, h ? h->m.sequence : 0);
+    hpp_st32(plan.map_bytes + HP_HDR_IMAGE, (uint32_t)tramp);
+    hpp_st32(plan.map_bytes + HP_HDR_LEN, (uint32_t)plan.map_len);
     uint64_t img_addr = plan.map_addr + tramp;
     for (int i = 0; i < nnew; i++) {
       hpp_func f;
@@ -709,8 +709,8 @@ static int transition_proc(const match *mt, const hotpatch *h, proc_result *pr) 
     }
     int bad = 0;
     for (int i = 0; i < n && !bad; i++)
-      bad = eng_trampoline(&sites[i], plan.map_addr + ENG_HDR_SIZE + (uint64_t)i * ENG_TRAMP_SLOT,
-                           plan.map_addr + ENG_FLAG_OFF, plan.map_bytes + ENG_HDR_SIZE + (size_t)i * ENG_TRAMP_SLOT);
+      bad = hp_trampoline(&sites[i], plan.map_addr + HP_HDR_SIZE + (uint64_t)i * HP_TRAMP_SLOT,
+                           plan.map_addr + HP_FLAG_OFF, plan.map_bytes + HP_HDR_SIZE + (size_t)i * HP_TRAMP_SLOT);
     if (h && !bad) {
       uint8_t *im = plan.map_bytes + tramp;
       memcpy(im, pl->image, pl->image_size);
@@ -727,7 +727,7 @@ static int transition_proc(const match *mt, const hotpatch *h, proc_result *pr) 
         }
       }
     }
-    if (bad) { msg("pid %d: replacement code out of 32-bit range of %s", mt->pid, mt->exe); rc = ENG_FAIL; break; }
+    if (bad) { msg("pid %d: replacement code out of 32-bit range of %s", mt->pid, mt->exe); rc = HP_FAIL; break; }
     /* journal the intent before touching the process */
     st_proc pd;
     memset(&pd, 0, sizeof pd);
@@ -740,26 +740,26 @@ static int transition_proc(const match *mt, const hotpatch *h, proc_result *pr) 
     pd.time = (uint64_t)time(NULL);
     pd.exposure_ms = cur.exposure_ms;
     if (!cur.nsites && h) pd.exposure_ms = proc_age_ms(start);
-    if (h) pd.maps[pd.nmaps++] = (eng_map){plan.map_addr, plan.map_len};
+    if (h) pd.maps[pd.nmaps++] = (hp_map){plan.map_addr, plan.map_len};
     pd.sites = calloc((size_t)nnew + 1, sizeof *pd.sites);
     for (int i = 0; i < nnew; i++) pd.sites[i] = sites[i];
     pd.nsites = nnew;
     pd.txn_addr = plan.map_addr;
     pd.txn_len = plan.map_len;
     pd.keep = plan.keep_map;
-    if (st_write(ppath, &pd)) { msg("%s: cannot write the journal: %s", ppath, strerror(errno)); st_free(&pd); rc = ENG_FAIL; break; }
+    if (st_write(ppath, &pd)) { msg("%s: cannot write the journal: %s", ppath, strerror(errno)); st_free(&pd); rc = HP_FAIL; break; }
     if (getenv("HPM_TEST_DELAY_MS")) usleep((useconds_t)atoi(getenv("HPM_TEST_DELAY_MS")) * 1000);
     if (getenv("HPM_TEST_SYSCALL_DELAY_US")) { fputs("hpm-test: transition\n", stderr); fflush(stderr); }
-    rc = eng_transition(mt->pid, &plan, &rep);
+    rc = hp_transition(mt->pid, &plan, &rep);
     pr->pause_us = rep.pause_us;
     pr->prep_us = rep.prep_us;
     if (getenv("HPM_TIMING"))
       fprintf(stderr, "hpm-timing: pid %d rc %d threads %u prep %u pause %u (stop %u write %u scan %u)\n", mt->pid,
               rc, rep.threads, rep.prep_us, rep.pause_us, rep.stop_us, rep.write_us, rep.scan_us);
-    if (rc == ENG_BUSY && attempt < 9) /* the process was released unchanged; say why it is tried again */
+    if (rc == HP_BUSY && attempt < 9) /* the process was released unchanged; say why it is tried again */
       msg("pid %d (%s): attempt %d: %s; trying again in %u ms", mt->pid, mt->exe, attempt + 1,
           rep.why[0] ? rep.why : "busy", backoff_ms);
-    if (rc == ENG_OK) {
+    if (rc == HP_OK) {
       pd.txn_addr = 0;
       for (int i = 0; i < plan.nunmap; i++) /* old code still referenced: keep it recorded */
         if (plan.unmap[i].addr && pd.nmaps < ST_MAX_MAPS) pd.maps[pd.nmaps++] = plan.unmap[i];
@@ -770,7 +770,7 @@ static int transition_proc(const match *mt, const hotpatch *h, proc_result *pr) 
     unlink(ppath);
     st_free(&pd);
   }
-  if (rc != ENG_OK) msg("pid %d (%s): %s", mt->pid, mt->exe, rep.why[0] ? rep.why : "failed");
+  if (rc != HP_OK) msg("pid %d (%s): %s", mt->pid, mt->exe, rep.why[0] ? rep.why : "failed");
   free(plan.map_bytes);
   free(sites);
   st_free(&cur);
@@ -858,12 +858,12 @@ static int for_each_proc(const hotpatch *h, const hotpatch *match_by, int dry, i
   }
   for (int i = 0; i < nms; i++) {
     int r = out[i].rc;
-    if (r == ENG_OK) {
+    if (r == HP_OK) {
       if (pauses && *patched < cap) { pauses[*patched] = out[i].pr.pause_us; preps[*patched] = out[i].pr.prep_us; }
       (*patched)++;
       if (!json) printf("pid %d (%s): %s, pause %u us, %d attempt(s)\n", ms[i].pid, ms[i].exe,
                         h ? "patched" : "reverted", out[i].pr.pause_us, out[i].pr.attempts);
-    } else if (r == ENG_GONE) msg("pid %d: exited during the transition", ms[i].pid);
+    } else if (r == HP_GONE) msg("pid %d: exited during the transition", ms[i].pid);
     else (*failed)++;
   }
   munmap(out, (size_t)(nms ? nms : 1) * sizeof *out);
@@ -1048,8 +1048,8 @@ static int revert_all(void) {
         m.hi = m.lo + 4096;
         proc_result pr;
         int r = transition_proc(&m, NULL, &pr);
-        if (r == ENG_OK) { done++; if (!json) printf("pid %d (%s): reverted, pause %u us, prep %u us\n", s.pid, s.exe, pr.pause_us, pr.prep_us); }
-        else if (r != ENG_GONE) failed++;
+        if (r == HP_OK) { done++; if (!json) printf("pid %d (%s): reverted, pause %u us, prep %u us\n", s.pid, s.exe, pr.pause_us, pr.prep_us); }
+        else if (r != HP_GONE) failed++;
       }
       st_free(&s);
     }
@@ -1224,7 +1224,7 @@ static int agent_patch_pid(const hotpatch *h, pid_t pid) {
       if (same) continue;
     }
     proc_result pr;
-    if (transition_proc(&m[i], h, &pr) == ENG_OK) {
+    if (transition_proc(&m[i], h, &pr) == HP_OK) {
       n++;
       printf("agent: pid %d (%s): patched to seq %u, pause %u us\n", pid, m[i].exe, h->m.sequence, pr.pause_us);
       fflush(stdout);

@@ -36,7 +36,7 @@ int st_write(const char *path, const st_proc *s) {
   for (int i = 0; i < s->nmaps; i++)
     fprintf(f, "map %llx %llx\n", (unsigned long long)s->maps[i].addr, (unsigned long long)s->maps[i].len);
   for (int i = 0; i < s->nsites; i++) {
-    const eng_site *e = &s->sites[i];
+    const hp_site *e = &s->sites[i];
     char h[2 * HPP_REGION_MAX + 1];
     hpm_fmt_hex(e->orig, e->len, h, sizeof h);
     fprintf(f, "site %s %llx %llx %llx %u %u %u %u %s %llx\n", e->name, (unsigned long long)e->region,
@@ -76,9 +76,9 @@ int st_read(const char *path, st_proc *s) {
     else if (!strcmp(k, "txn") && sscanf(line + 4, "%llx %llx %d", &a, &b, &ki) == 3) {
       s->txn_addr = a; s->txn_len = b; s->keep = ki;
     } else if (!strcmp(k, "map") && sscanf(line + 4, "%llx %llx", &a, &b) == 2 && s->nmaps < ST_MAX_MAPS) {
-      s->maps[s->nmaps++] = (eng_map){a, b};
+      s->maps[s->nmaps++] = (hp_map){a, b};
     } else if (!strcmp(k, "site")) {
-      eng_site e;
+      hp_site e;
       memset(&e, 0, sizeof e);
       char h[80];
       unsigned long long r, en, sz, nx;
@@ -90,7 +90,7 @@ int st_read(const char *path, st_proc *s) {
       e.flip_off = (uint8_t)flip; e.flags = (uint8_t)fl; e.next = nx; e.cur = nx;
       if (s->nsites == cap) {
         cap = cap ? cap * 2 : 16;
-        eng_site *ns = realloc(s->sites, (size_t)cap * sizeof *ns);
+        hp_site *ns = realloc(s->sites, (size_t)cap * sizeof *ns);
         if (!ns) break;
         s->sites = ns;
       }

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "hotpatch/engine.h"
+#include "hotpatch/transition.h"
 
 #define ST_MAX_SITES HPP_MAX_FUNCS
 #define ST_MAX_MAPS 8
@@ -20,9 +20,9 @@ typedef struct {
   char id[64];
   uint64_t time;            /* when the state was reached (epoch seconds) */
   uint64_t exposure_ms;     /* process start -> first patch */
-  eng_map maps[ST_MAX_MAPS];
+  hp_map maps[ST_MAX_MAPS];
   int nmaps;
-  eng_site *sites;          /* next = current target */
+  hp_site *sites;          /* next = current target */
   int nsites;
   /* pending transitions only */
   uint64_t txn_addr, txn_len;
