@@ -31,10 +31,10 @@ $(B)/fuzz/fuzz_hotpatch_payload: tests/fuzz/fuzz_hotpatch_payload.c host/payload
 	  -fno-sanitize-recover=all tests/fuzz/fuzz_hotpatch_payload.c host/payload.c -o $@
 
 # libFuzzer target for the per-process journal reader.
-$(B)/fuzz/fuzz_journal: tests/fuzz/fuzz_journal.c runtime/hotpatch/state.c core/util.c $(RT_HDRS) | $(DEPS_STAMP)
+$(B)/fuzz/fuzz_journal: tests/fuzz/fuzz_journal.c runtime/hotpatch/journal.c host/hex.c core/util.c $(RT_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CLANG) -std=gnu11 -g -O1 -Wall -Wextra -Werror $(RT_CFLAGS) -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all tests/fuzz/fuzz_journal.c runtime/hotpatch/state.c core/util.c -o $@
+	  -fno-sanitize-recover=all tests/fuzz/fuzz_journal.c runtime/hotpatch/journal.c host/hex.c core/util.c -o $@
 
 FUZZ_HOTPATCH_SECONDS ?= 30
 .PHONY: check-fuzz-hotpatch check-hotpatch bench-hotpatch

@@ -37,7 +37,7 @@
 #include "keys.h"
 #include "payload.h"
 #include "update/lifecycle_cmd.h"
-#include "hotpatch/state.h"
+#include "hotpatch/journal.h"
 
 /* ---- configuration ---- */
 static const char *trust_dir = "/etc/hpm/trust";
@@ -359,14 +359,14 @@ static int force_retry(pid_t pid, hp_site *sites, int n, hp_map *un, int nun, hp
 }
 
 static int recover_one(const char *pend) {
-  st_proc pd, cm;
+  hp_journal pd, cm;
   char state[600];
   snprintf(state, sizeof state, "%.*s.state", (int)(strlen(pend) - 8), pend);
-  if (st_read(pend, &pd)) { unlink(pend); return 0; }
-  int have_cm = st_read(state, &cm) == 0;
+  if (hp_journal_read(pend, &pd)) { unlink(pend); return 0; }
+  int have_cm = hp_journal_read(state, &cm) == 0;
   if (!have_cm) memset(&cm, 0, sizeof cm);
   int rc = 0;
-  if (st_starttime(pd.pid) != pd.start) { /* process gone: nothing to finish */
+  if (hp_proc_starttime(pd.pid) != pd.start) { /* process gone: nothing to finish */
     unlink(pend);
     unlink(state);
     goto out;
@@ -402,7 +402,7 @@ static int recover_one(const char *pend) {
   }
   hp_transition_report rep;
   if (forward) {
-    hp_map un[ST_MAX_MAPS + 1];
+    hp_map un[HP_JOURNAL_MAX_MAPS + 1];
     int nun = 0;
     /* an old mapping is ours while it still starts with our header: hpm may
      * have died after unmapping it and before journaling that, and the
@@ -418,8 +418,8 @@ static int recover_one(const char *pend) {
     if (r == HP_OK) {
       pd.txn_addr = 0;
       for (int i = 0; i < cm.nmaps; i++) /* old code still referenced: keep it recorded */
-        if (un[i].addr && pd.nmaps < ST_MAX_MAPS) pd.maps[pd.nmaps++] = un[i];
-      if (pd.nsites || pd.nmaps) { if (st_write(state, &pd)) rc = -1; }
+        if (un[i].addr && pd.nmaps < HP_JOURNAL_MAX_MAPS) pd.maps[pd.nmaps++] = un[i];
+      if (pd.nsites || pd.nmaps) { if (hp_journal_write(state, &pd)) rc = -1; }
       else unlink(state);
       unlink(pend);
       history_recover(pd.pid, pd.seq, "completed an interrupted transition");
@@ -447,8 +447,8 @@ static int recover_one(const char *pend) {
   free(fw);
   free(bk);
 out:
-  st_free(&pd);
-  st_free(&cm);
+  hp_journal_free(&pd);
+  hp_journal_free(&cm);
   return rc;
 }
 
@@ -465,10 +465,10 @@ static int recover_all(void) {
   snprintf(pat, sizeof pat, "%s/procs/*.state", state_dir);
   if (glob(pat, 0, NULL, &g) == 0) {
     for (size_t i = 0; i < g.gl_pathc; i++) {
-      st_proc s;
-      if (st_read(g.gl_pathv[i], &s)) continue;
-      if (st_starttime(s.pid) != s.start) unlink(g.gl_pathv[i]);
-      st_free(&s);
+      hp_journal s;
+      if (hp_journal_read(g.gl_pathv[i], &s)) continue;
+      if (hp_proc_starttime(s.pid) != s.start) unlink(g.gl_pathv[i]);
+      hp_journal_free(&s);
     }
     globfree(&g);
   }
@@ -561,10 +561,10 @@ static int adopt_proc(pid_t pid, uint64_t start) {
   int journaled = glob(pat, 0, NULL, &g) == 0 && g.gl_pathc > 0;
   if (journaled) globfree(&g);
   if (journaled) return 0; /* known: its journal says what it carries */
-  hpm_vma v[2 * ST_MAX_MAPS];
-  int nv = find_hpm_maps(pid, v, 2 * ST_MAX_MAPS);
+  hpm_vma v[2 * HP_JOURNAL_MAX_MAPS];
+  int nv = find_hpm_maps(pid, v, 2 * HP_JOURNAL_MAX_MAPS);
   if (!nv) return -1;
-  st_proc got[8];
+  hp_journal got[8];
   char jpath[8][600];
   int ng = 0;
   for (int i = 0; i < nv && ng < 8; i++) {
@@ -587,7 +587,7 @@ static int adopt_proc(pid_t pid, uint64_t start) {
       if (j == nv) { free(sites); continue; }
       v[j].claimed = 1;
       proc_state_path(jpath[ng], sizeof jpath[ng], pid, start, m[k].pl->build_id, "state");
-      st_proc *pd = &got[ng++];
+      hp_journal *pd = &got[ng++];
       memset(pd, 0, sizeof *pd);
       pd->pid = pid;
       pd->start = start;
@@ -605,12 +605,12 @@ static int adopt_proc(pid_t pid, uint64_t start) {
   /* older code inherited along (still referenced when the parent forked):
    * journaled with the first binary, unmapped once nothing refers to it */
   for (int i = 0; i < nv && ng; i++)
-    if (!v[i].claimed && got[0].nmaps < ST_MAX_MAPS) got[0].maps[got[0].nmaps++] = (hp_map){v[i].lo, v[i].len};
+    if (!v[i].claimed && got[0].nmaps < HP_JOURNAL_MAX_MAPS) got[0].maps[got[0].nmaps++] = (hp_map){v[i].lo, v[i].len};
   for (int k = 0; k < ng; k++) {
-    if (st_write(jpath[k], &got[k])) msg("%s: cannot write the journal: %s", jpath[k], strerror(errno));
+    if (hp_journal_write(jpath[k], &got[k])) msg("%s: cannot write the journal: %s", jpath[k], strerror(errno));
     else msg("pid %d (%s): adopted sequence %u (%s) found in its memory (forked from a patched process)", (int)pid,
              got[k].exe, got[k].seq, got[k].id);
-    st_free(&got[k]);
+    hp_journal_free(&got[k]);
   }
   return ng;
 }
@@ -625,7 +625,7 @@ static void adopt_all(void) {
     if (pid <= 0 || pid == getpid()) continue;
     int ok = !npid_filter;
     for (int i = 0; i < npid_filter; i++) ok |= pid_filter[i] == pid;
-    uint64_t start = ok ? st_starttime(pid) : 0;
+    uint64_t start = ok ? hp_proc_starttime(pid) : 0;
     if (start) adopt_proc(pid, start);
   }
   closedir(d);
@@ -636,13 +636,13 @@ typedef struct { unsigned pause_us, prep_us; int attempts; } proc_result;
 
 static int transition_proc(const match *mt, const hotpatch *h, proc_result *pr) {
   const hpp_payload *pl = mt->pl;
-  uint64_t start = st_starttime(mt->pid);
+  uint64_t start = hp_proc_starttime(mt->pid);
   if (!start) return HP_GONE;
   char spath[600], ppath[600];
   proc_state_path(spath, sizeof spath, mt->pid, start, pl->build_id, "state");
   proc_state_path(ppath, sizeof ppath, mt->pid, start, pl->build_id, "pending");
-  st_proc cur;
-  if (st_read(spath, &cur) && (adopt_proc(mt->pid, start) <= 0 || st_read(spath, &cur))) {
+  hp_journal cur;
+  if (hp_journal_read(spath, &cur) && (adopt_proc(mt->pid, start) <= 0 || hp_journal_read(spath, &cur))) {
     memset(&cur, 0, sizeof cur);
     cur.pid = mt->pid;
     cur.start = start;
@@ -729,7 +729,7 @@ static int transition_proc(const match *mt, const hotpatch *h, proc_result *pr) 
     }
     if (bad) { msg("pid %d: replacement code out of 32-bit range of %s", mt->pid, mt->exe); rc = HP_FAIL; break; }
     /* journal the intent before touching the process */
-    st_proc pd;
+    hp_journal pd;
     memset(&pd, 0, sizeof pd);
     pd.pid = mt->pid;
     pd.start = start;
@@ -747,7 +747,7 @@ static int transition_proc(const match *mt, const hotpatch *h, proc_result *pr) 
     pd.txn_addr = plan.map_addr;
     pd.txn_len = plan.map_len;
     pd.keep = plan.keep_map;
-    if (st_write(ppath, &pd)) { msg("%s: cannot write the journal: %s", ppath, strerror(errno)); st_free(&pd); rc = HP_FAIL; break; }
+    if (hp_journal_write(ppath, &pd)) { msg("%s: cannot write the journal: %s", ppath, strerror(errno)); hp_journal_free(&pd); rc = HP_FAIL; break; }
     if (getenv("HPM_TEST_DELAY_MS")) usleep((useconds_t)atoi(getenv("HPM_TEST_DELAY_MS")) * 1000);
     if (getenv("HPM_TEST_SYSCALL_DELAY_US")) { fputs("hpm-test: transition\n", stderr); fflush(stderr); }
     rc = hp_transition(mt->pid, &plan, &rep);
@@ -762,18 +762,18 @@ static int transition_proc(const match *mt, const hotpatch *h, proc_result *pr) 
     if (rc == HP_OK) {
       pd.txn_addr = 0;
       for (int i = 0; i < plan.nunmap; i++) /* old code still referenced: keep it recorded */
-        if (plan.unmap[i].addr && pd.nmaps < ST_MAX_MAPS) pd.maps[pd.nmaps++] = plan.unmap[i];
-      if (h) st_write(spath, &pd);
-      else if (pd.nmaps) { pd.nsites = 0; st_write(spath, &pd); }
+        if (plan.unmap[i].addr && pd.nmaps < HP_JOURNAL_MAX_MAPS) pd.maps[pd.nmaps++] = plan.unmap[i];
+      if (h) hp_journal_write(spath, &pd);
+      else if (pd.nmaps) { pd.nsites = 0; hp_journal_write(spath, &pd); }
       else unlink(spath);
     }
     unlink(ppath);
-    st_free(&pd);
+    hp_journal_free(&pd);
   }
   if (rc != HP_OK) msg("pid %d (%s): %s", mt->pid, mt->exe, rep.why[0] ? rep.why : "failed");
   free(plan.map_bytes);
   free(sites);
-  st_free(&cur);
+  hp_journal_free(&cur);
   return rc;
 }
 
@@ -1027,11 +1027,11 @@ static int revert_all(void) {
   int failed = 0, done = 0;
   if (glob(pat, 0, NULL, &g) == 0) {
     for (size_t i = 0; i < g.gl_pathc; i++) {
-      st_proc s;
-      if (st_read(g.gl_pathv[i], &s)) continue;
+      hp_journal s;
+      if (hp_journal_read(g.gl_pathv[i], &s)) continue;
       int ok = !npid_filter;
       for (int k = 0; k < npid_filter; k++) ok |= pid_filter[k] == s.pid;
-      if (ok && st_starttime(s.pid) == s.start) {
+      if (ok && hp_proc_starttime(s.pid) == s.start) {
         /* build a payload-less match for this process from its journal */
         hpp_payload pl;
         memset(&pl, 0, sizeof pl);
@@ -1051,7 +1051,7 @@ static int revert_all(void) {
         if (r == HP_OK) { done++; if (!json) printf("pid %d (%s): reverted, pause %u us, prep %u us\n", s.pid, s.exe, pr.pause_us, pr.prep_us); }
         else if (r != HP_GONE) failed++;
       }
-      st_free(&s);
+      hp_journal_free(&s);
     }
     globfree(&g);
   }
@@ -1109,9 +1109,9 @@ static int cmd_list(int argc, char **argv) {
   if (json) printf("[");
   if (glob(pat, 0, NULL, &g) == 0) {
     for (size_t i = 0; i < g.gl_pathc; i++) {
-      st_proc s;
-      if (st_read(g.gl_pathv[i], &s)) continue;
-      if (st_starttime(s.pid) != s.start || !s.nsites) { st_free(&s); continue; }
+      hp_journal s;
+      if (hp_journal_read(g.gl_pathv[i], &s)) continue;
+      if (hp_proc_starttime(s.pid) != s.start || !s.nsites) { hp_journal_free(&s); continue; }
       if (json) {
         printf("%s{\"pid\":%d,\"exe\":", first ? "" : ",", s.pid);
         hpmh_json_str(stdout, s.exe); /* any file name */
@@ -1135,7 +1135,7 @@ static int cmd_list(int argc, char **argv) {
         printf("\n");
       }
       first = 0;
-      st_free(&s);
+      hp_journal_free(&s);
     }
     globfree(&g);
   }
@@ -1212,15 +1212,15 @@ static int proc_connector(void) {
 static int agent_patch_pid(const hotpatch *h, pid_t pid) {
   match m[8];
   int nm = proc_match(pid, h, m, 8), n = 0;
-  if (nm) adopt_proc(pid, st_starttime(pid)); /* a child forked from a patched process */
+  if (nm) adopt_proc(pid, hp_proc_starttime(pid)); /* a child forked from a patched process */
   for (int i = 0; i < nm; i++) {
-    uint64_t start = st_starttime(pid);
+    uint64_t start = hp_proc_starttime(pid);
     char sp[600];
     proc_state_path(sp, sizeof sp, pid, start, m[i].pl->build_id, "state");
-    st_proc s;
-    if (st_read(sp, &s) == 0) {
+    hp_journal s;
+    if (hp_journal_read(sp, &s) == 0) {
       int same = s.seq == h->m.sequence;
-      st_free(&s);
+      hp_journal_free(&s);
       if (same) continue;
     }
     proc_result pr;
