@@ -2,8 +2,6 @@
 /* The per-process journal record: see journal.h. */
 #include "hotpatch/journal.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,22 +96,4 @@ void hp_journal_free(hp_journal *s) {
   free(s->sites);
   s->sites = NULL;
   s->nsites = 0;
-}
-
-uint64_t hp_proc_starttime(pid_t pid) {
-  char path[64], buf[1024];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
-  char *p = strrchr(buf, ')');
-  if (!p) return 0;
-  /* fields after the command: state is field 3, starttime field 22 */
-  int field = 2;
-  for (; *p && field < 22; p++)
-    if (*p == ' ') field++;
-  return strtoull(p, NULL, 10);
 }

@@ -41,6 +41,5 @@ int hp_journal_write(const char *path, const hp_journal *s);
 /* 0, or -1 (no file, or no complete record: s then holds nothing). */
 int hp_journal_read(const char *path, hp_journal *s);
 void hp_journal_free(hp_journal *s);
-uint64_t hp_proc_starttime(pid_t pid);
 
 #endif
