@@ -50,17 +50,22 @@ static int force_retry(pid_t pid, hp_site *sites, int n, hp_map *un, int nun, hp
   return r;
 }
 
-/* A recovery in the update history (history.h); the commands themselves are
- * recorded by main.c. */
-static void history_recover(const hpm_ctx *ctx, pid_t pid, uint32_t seq, const char *what) {
+/* Says how recovering pd's transition went (done: what was done, todo:
+ * what is still to do), and records a recovery in the update history
+ * (history.h; the commands themselves are recorded by main.c).  0 if it
+ * went through, -1 if not. */
+static int recovered(const hpm_ctx *ctx, const hp_journal *pd, int r, const char *done, const char *todo) {
+  if (r != HP_OK) {
+    msg("pid %d: cannot %s the interrupted transition yet (%s): run hpm recover again", pd->pid, todo,
+        r == HP_BUSY ? "threads busy in patched bytes or not stopping" : "process exiting or ptrace failed");
+    return -1;
+  }
   char ids[32], res[96];
-  snprintf(ids, sizeof ids, "seq %u", seq);
-  snprintf(res, sizeof res, "%s (pid %d)", what, (int)pid);
+  snprintf(ids, sizeof ids, "seq %u", pd->seq);
+  snprintf(res, sizeof res, "%s an interrupted transition (pid %d)", done, (int)pd->pid);
   update_history_note(ctx, "recover", ids, res, NULL);
-}
-
-static const char *force_why(int r) {
-  return r == HP_BUSY ? "threads busy in patched bytes or not stopping" : "process exiting or ptrace failed";
+  msg("pid %d: %s an interrupted transition (seq %u)", pd->pid, done, pd->seq);
+  return 0;
 }
 
 static int recover_one(const hpm_ctx *ctx, const char *pend) {
@@ -127,25 +132,15 @@ static int recover_one(const hpm_ctx *ctx, const char *pend) {
       if (pd.nsites || pd.nmaps) { if (hp_journal_write(state, &pd)) rc = -1; }
       else unlink(state);
       unlink(pend);
-      history_recover(ctx, pd.pid, pd.seq, "completed an interrupted transition");
-      msg("pid %d: completed an interrupted transition (seq %u)", pd.pid, pd.seq);
-    } else {
-      msg("pid %d: cannot complete the interrupted transition yet (%s): run hpm recover again", pd.pid, force_why(r));
-      rc = -1;
     }
+    if (recovered(ctx, &pd, r, "completed", "complete")) rc = -1;
   } else {
     /* roll back: every site of both states to its committed target; drop
      * the transition mapping, also when hpm died before it was filled */
     hp_map un = {ours || fresh_map(pd.pid, pd.txn_addr, pd.txn_len) ? pd.txn_addr : 0, pd.txn_len};
     int r = force_retry(pd.pid, bk, nb, &un, 1, &rep);
-    if (r == HP_OK) {
-      unlink(pend);
-      history_recover(ctx, pd.pid, pd.seq, "rolled back an interrupted transition");
-      msg("pid %d: rolled back an interrupted transition (seq %u)", pd.pid, pd.seq);
-    } else {
-      msg("pid %d: cannot roll back the interrupted transition yet (%s): run hpm recover again", pd.pid, force_why(r));
-      rc = -1;
-    }
+    if (r == HP_OK) unlink(pend);
+    if (recovered(ctx, &pd, r, "rolled back", "roll back")) rc = -1;
   }
   free(fw);
   free(bk);
