@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the hotpatch runtime units, under ASan+UBSan:
- * the payload parser (runtime/payload.c), redirection and trampoline bytes,
- * prologue relocation (runtime/x86.c), span grouping, and the remote-call
- * stub (a real traced child whose tracer dies at every step of a call),
- * the stack scan.  Linked against runtime/hotpatch/{ptrace,redirect,hooks}.o
- * and the host library.
+ * Unit tests of the hotpatch room's units, under ASan+UBSan: the payload
+ * parser (host/payload.c), redirection and trampoline bytes and span
+ * grouping (runtime/hotpatch/redirect.c), prologue relocation (host/x86.c),
+ * and on real traced children (runtime/hotpatch/ptrace.c) the remote-call
+ * stub (whose tracer dies at every step of a call) and the stack scan.
+ * Links those objects (mk/runtime.mk, HP_UNIT_BIN).
  */
 #include <pthread.h>
 #include <setjmp.h>
