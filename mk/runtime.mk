@@ -31,10 +31,10 @@ $(B)/fuzz/fuzz_hotpatch_payload: tests/fuzz/fuzz_hotpatch_payload.c host/payload
 	  -fno-sanitize-recover=all tests/fuzz/fuzz_hotpatch_payload.c host/payload.c -o $@
 
 # libFuzzer target for the per-process journal reader.
-$(B)/fuzz/fuzz_journal: tests/fuzz/fuzz_journal.c runtime/hotpatch/state.c core/util.c $(RT_HDRS) | $(DEPS_STAMP)
+$(B)/fuzz/fuzz_journal: tests/fuzz/fuzz_journal.c runtime/hotpatch/journal.c host/hex.c core/util.c $(RT_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CLANG) -std=gnu11 -g -O1 -Wall -Wextra -Werror $(RT_CFLAGS) -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all tests/fuzz/fuzz_journal.c runtime/hotpatch/state.c core/util.c -o $@
+	  -fno-sanitize-recover=all tests/fuzz/fuzz_journal.c runtime/hotpatch/journal.c host/hex.c core/util.c -o $@
 
 FUZZ_HOTPATCH_SECONDS ?= 30
 .PHONY: check-fuzz-hotpatch check-hotpatch bench-hotpatch
@@ -83,10 +83,12 @@ bench-hotpatch: $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(B)/tools/hpm-sign
 # cmocka unit tests of the runtime units (payload parser, redirection bytes,
 # prologue relocation, spans, the remote-call stub), under ASan+UBSan.
 #   make check-hotpatch-unit  -> $(B)/results/hotpatch-unit.txt
-HP_UNIT_BIN := $(B)/san/tests/hotpatch/test_hotpatch_units
-$(HP_UNIT_BIN): tests/hotpatch/unit/test_hotpatch_units.c runtime/hotpatch/engine.c host/payload.c host/x86.c $(RT_HDRS) | $(DEPS_STAMP)
+HP_UNIT_BIN := $(B)/san/tests/runtime/hotpatch/test_hotpatch_units
+HP_UNIT_OBJS := $(addprefix $(B)/san/runtime/hotpatch/,ptrace.o redirect.o hooks.o) \
+                $(B)/san/host/payload.o $(B)/san/host/x86.o
+$(HP_UNIT_BIN): tests/runtime/hotpatch/test_hotpatch_units.c $(HP_UNIT_OBJS) $(RT_HDRS) | $(DEPS_STAMP)
 	@rm -f $@; mkdir -p $(@D)
-	$(CC) $(SAN_CFLAGS) $(RT_CFLAGS) tests/hotpatch/unit/test_hotpatch_units.c host/payload.c host/x86.c \
+	$(CC) $(SAN_CFLAGS) $(RT_CFLAGS) tests/runtime/hotpatch/test_hotpatch_units.c $(HP_UNIT_OBJS) \
 	  -o $@ -fsanitize=address,undefined -lcmocka $(RT_LIBS)
 
 .PHONY: check-hotpatch-unit

@@ -23,8 +23,10 @@
 #include "hpm/core.h"
 
 /* A hotpatch container verified against the context's trust store, with
- * its patch payloads parsed.  The manifest points into buf. */
+ * its patch payloads parsed.  The manifest points into buf; path (what it
+ * was read from) names it in messages. */
 typedef struct {
+  char *path;
   uint8_t *buf;
   size_t len;
   hpm_manifest m;
@@ -33,7 +35,8 @@ typedef struct {
 } hp_hotpatch;
 
 /* Read, verify and parse path.  Returns 0, or an exit code (1 refused,
- * 3 I/O) with st saying why (st->field names the file). */
+ * 3 I/O) with st saying why (st->field names the file; h then holds
+ * nothing).  hp_hotpatch_free after success. */
 int hp_load_verified(hpm_ctx *ctx, const char *path, hp_hotpatch *h, hpmh_status *st);
 void hp_hotpatch_free(hp_hotpatch *h);
 
@@ -55,8 +58,11 @@ typedef struct {
 /* Make every process of the host run the code of hotpatch h (cumulative:
  * processes of binaries h does not target run original code).  Takes the
  * state lock and finishes interrupted transitions first; stores h and
- * records it as the applied sequence.  Prints nothing: the caller reports
- * from r.  Returns the exit code. */
+ * records it as the applied sequence.  The result is the caller's to
+ * report, from r (r->st when it refused: exit code 1 or 3); only progress
+ * is printed where it happens: a line per process (stdout, not with
+ * ctx->json; "would patch" lines on a dry run), retries, failures and
+ * recoveries (stderr).  Returns the exit code. */
 int hp_apply(hpm_ctx *ctx, const hp_hotpatch *h, const hp_opts *o, hp_report *r);
 
 /* The hotpatch part of `hpm status`. */
@@ -79,7 +85,8 @@ void hp_status_get(hpm_ctx *ctx, hp_status *s);
   "                                               assessment and automatic installs (policy file)\n"    \
   "  recover                                      finish or roll back interrupted transitions\n"
 
-/* Commands: argv[0] is the command name; global options are already in ctx. */
+/* Commands: argv[0] is the command name; global options are already in ctx.
+ * Each prints its own usage for --help. */
 int hp_cmd_apply(hpm_ctx *ctx, int argc, char **argv);
 int hp_cmd_revert(hpm_ctx *ctx, int argc, char **argv);
 int hp_cmd_list(hpm_ctx *ctx, int argc, char **argv);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target: the per-process journal reader (runtime/state.c).  The
+/* libFuzzer target: the per-process journal reader (runtime/hotpatch/journal.c).  The
  * journal is root-owned, but after a crash or a disk fault `hpm recover`
  * must read whatever is there without crashing.  Every record that parses
  * is written back and read again: the round trip must be stable. */
@@ -10,7 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "hotpatch/state.h"
+#include "hotpatch/journal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -24,7 +24,7 @@ static int put_file(const char *path, const uint8_t *data, size_t size) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static char dir[64];
   char in[96], out[96];
-  st_proc s, t;
+  hp_journal s, t;
   if (!dir[0]) {
     snprintf(dir, sizeof dir, "/tmp/hpm-fuzz-journal.XXXXXX");
     if (!mkdtemp(dir)) abort();
@@ -32,15 +32,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   snprintf(in, sizeof in, "%s/in", dir);
   snprintf(out, sizeof out, "%s/out", dir);
   if (put_file(in, data, size)) abort();
-  if (st_read(in, &s) == 0) {
-    if (st_write(out, &s) != 0) abort();
-    if (st_read(out, &t) != 0) __builtin_trap();
+  if (hp_journal_read(in, &s) == 0) {
+    if (hp_journal_write(out, &s) != 0) abort();
+    if (hp_journal_read(out, &t) != 0) __builtin_trap();
     if (t.nsites != s.nsites || t.nmaps != s.nmaps || t.seq != s.seq) __builtin_trap();
     for (int i = 0; i < s.nsites; i++)
       if (t.sites[i].len != s.sites[i].len || memcmp(t.sites[i].orig, s.sites[i].orig, s.sites[i].len))
         __builtin_trap();
-    st_free(&t);
-    st_free(&s);
+    hp_journal_free(&t);
+    hp_journal_free(&s);
   }
   return 0;
 }

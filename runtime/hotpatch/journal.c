@@ -1,30 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-#include "hotpatch/state.h"
+/* The per-process journal record: see journal.h. */
+#include "hotpatch/journal.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "hpm/core.h"
-
-static int unhex(const char *h, uint8_t *b, size_t n) {
-  if (strlen(h) != 2 * n) return -1;
-  for (size_t i = 0; i < n; i++) {
-    unsigned v;
-    if (sscanf(h + 2 * i, "%2x", &v) != 1) return -1;
-    b[i] = (uint8_t)v;
-  }
-  return 0;
-}
 
 /* Written to a temporary file, flushed and renamed: a reader sees the old
  * or the new file, never a mix.  Not fsync'ed: these records describe
  * running processes, which a power loss ends too; against hpm itself dying
  * the page cache is enough (host-level state, `applied`, is fsync'ed). */
-int st_write(const char *path, const st_proc *s) {
+int hp_journal_write(const char *path, const hp_journal *s) {
   char tmp[600];
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   FILE *f = fopen(tmp, "we");
@@ -36,7 +26,7 @@ int st_write(const char *path, const st_proc *s) {
   for (int i = 0; i < s->nmaps; i++)
     fprintf(f, "map %llx %llx\n", (unsigned long long)s->maps[i].addr, (unsigned long long)s->maps[i].len);
   for (int i = 0; i < s->nsites; i++) {
-    const eng_site *e = &s->sites[i];
+    const hp_site *e = &s->sites[i];
     char h[2 * HPP_REGION_MAX + 1];
     hpm_fmt_hex(e->orig, e->len, h, sizeof h);
     fprintf(f, "site %s %llx %llx %llx %u %u %u %u %s %llx\n", e->name, (unsigned long long)e->region,
@@ -50,7 +40,7 @@ int st_write(const char *path, const st_proc *s) {
   return 0;
 }
 
-int st_read(const char *path, st_proc *s) {
+int hp_journal_read(const char *path, hp_journal *s) {
   memset(s, 0, sizeof *s);
   FILE *f = fopen(path, "re");
   if (!f) return -1;
@@ -75,22 +65,22 @@ int st_read(const char *path, st_proc *s) {
     else if (!strcmp(k, "exposure_ms")) s->exposure_ms = strtoull(line + 12, NULL, 10);
     else if (!strcmp(k, "txn") && sscanf(line + 4, "%llx %llx %d", &a, &b, &ki) == 3) {
       s->txn_addr = a; s->txn_len = b; s->keep = ki;
-    } else if (!strcmp(k, "map") && sscanf(line + 4, "%llx %llx", &a, &b) == 2 && s->nmaps < ST_MAX_MAPS) {
-      s->maps[s->nmaps++] = (eng_map){a, b};
+    } else if (!strcmp(k, "map") && sscanf(line + 4, "%llx %llx", &a, &b) == 2 && s->nmaps < HP_JOURNAL_MAX_MAPS) {
+      s->maps[s->nmaps++] = (hp_map){a, b};
     } else if (!strcmp(k, "site")) {
-      eng_site e;
+      hp_site e;
       memset(&e, 0, sizeof e);
       char h[80];
       unsigned long long r, en, sz, nx;
       unsigned len, mode, flip, fl;
       if (sscanf(line + 5, "%63s %llx %llx %llx %u %u %u %u %79s %llx", e.name, &r, &en, &sz, &len, &mode, &flip,
-                 &fl, h, &nx) != 10 || len > HPP_REGION_MAX || unhex(h, e.orig, len))
+                 &fl, h, &nx) != 10 || len > HPP_REGION_MAX || hpmh_parse_hex(h, e.orig, len))
         break;
       e.region = r; e.entry = en; e.size = sz; e.len = (uint8_t)len; e.mode = (uint8_t)mode;
       e.flip_off = (uint8_t)flip; e.flags = (uint8_t)fl; e.next = nx; e.cur = nx;
       if (s->nsites == cap) {
         cap = cap ? cap * 2 : 16;
-        eng_site *ns = realloc(s->sites, (size_t)cap * sizeof *ns);
+        hp_site *ns = realloc(s->sites, (size_t)cap * sizeof *ns);
         if (!ns) break;
         s->sites = ns;
       }
@@ -98,30 +88,12 @@ int st_read(const char *path, st_proc *s) {
     } else if (!strcmp(k, "end")) ended = 1;
   }
   fclose(f);
-  if (!ended) { st_free(s); return -1; }
+  if (!ended) { hp_journal_free(s); return -1; }
   return 0;
 }
 
-void st_free(st_proc *s) {
+void hp_journal_free(hp_journal *s) {
   free(s->sites);
   s->sites = NULL;
   s->nsites = 0;
-}
-
-uint64_t st_starttime(pid_t pid) {
-  char path[64], buf[1024];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
-  char *p = strrchr(buf, ')');
-  if (!p) return 0;
-  /* fields after the command: state is field 3, starttime field 22 */
-  int field = 2;
-  for (; *p && field < 22; p++)
-    if (*p == ' ') field++;
-  return strtoull(p, NULL, 10);
 }

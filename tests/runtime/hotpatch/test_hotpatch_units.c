@@ -1,20 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the hotpatch runtime units, under ASan+UBSan:
- * the payload parser (runtime/payload.c), redirection and trampoline bytes,
- * prologue relocation (runtime/x86.c), span grouping, and the remote-call
- * stub (a real traced child whose tracer dies at every step of a call).
- * engine.c is included to reach its static helpers.
+ * Unit tests of the hotpatch room's units, under ASan+UBSan: the payload
+ * parser (host/payload.c), redirection and trampoline bytes and span
+ * grouping (runtime/hotpatch/redirect.c), prologue relocation (host/x86.c),
+ * and on real traced children (runtime/hotpatch/ptrace.c) the remote-call
+ * stub (whose tracer dies at every step of a call) and the stack scan.
+ * Links those objects (mk/runtime.mk, HP_UNIT_BIN).
  */
 #include <pthread.h>
 #include <setjmp.h>
-#include <sys/prctl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
-#include "../../../runtime/hotpatch/engine.c"
+#include "hotpatch/ptrace.h"
+#include "hotpatch/redirect.h"
 #include "payload.h"
 #include "x86.h"
 
@@ -212,8 +221,8 @@ static void payload_call_sites(void **st) {
 }
 
 /* ---- redirection bytes and trampolines ---- */
-static eng_site pad_site(void) {
-  eng_site s;
+static hp_site pad_site(void) {
+  hp_site s;
   memset(&s, 0, sizeof s);
   s.region = 0x400000;
   s.entry = 0x40000e;
@@ -229,18 +238,18 @@ static int32_t rel32(const uint8_t *p) { int32_t v; memcpy(&v, p, 4); return v; 
 
 static void site_bytes_pad_and_prologue(void **st) {
   (void)st;
-  eng_site s = pad_site();
+  hp_site s = pad_site();
   uint8_t b[HPP_REGION_MAX];
-  eng_site_bytes(&s, 0, b);
+  hp_site_bytes(&s, 0, b);
   assert_memory_equal(b, s.orig, 16);
-  eng_site_bytes(&s, 0x500000, b);
+  hp_site_bytes(&s, 0x500000, b);
   assert_int_equal(b[0], 0xe9);
   assert_int_equal(s.region + 5 + (uint64_t)(int64_t)rel32(b + 1), 0x500000);
   assert_int_equal(b[14], 0xeb); /* 2-byte jump from the entry back to the pad */
   assert_int_equal((int8_t)b[15], -16);
   s.mode = HPP_MODE_PROLOGUE;
   s.len = 8;
-  eng_site_bytes(&s, 0x3f0000, b);
+  hp_site_bytes(&s, 0x3f0000, b);
   assert_int_equal(b[0], 0xe9);
   assert_int_equal(s.region + 5 + (uint64_t)(int64_t)rel32(b + 1), 0x3f0000);
   for (int i = 5; i < 8; i++) assert_int_equal(b[i], 0x90);
@@ -250,44 +259,44 @@ static void site_bytes_pad_and_prologue(void **st) {
  * the uncommitted (hop) form keeps the body original for trampolines. */
 static void site_bytes_direct_entry(void **st) {
   (void)st;
-  eng_site s = pad_site();
+  hp_site s = pad_site();
   static const uint8_t body[] = {0x48, 0x8d, 0x44, 0x3f, 0x01, 0xc3};
   memcpy(s.orig + 16, body, sizeof body);
   s.len = 16 + 5; /* lea only (whole instruction) */
-  assert_true(eng_site_direct(&s));
+  assert_true(hp_site_direct(&s));
   uint8_t b[HPP_REGION_MAX], h[HPP_REGION_MAX];
-  eng_site_bytes(&s, 0, b);
+  hp_site_bytes(&s, 0, b);
   assert_memory_equal(b, s.orig, s.len);
-  eng_site_bytes(&s, 0x7a0000, b);
+  hp_site_bytes(&s, 0x7a0000, b);
   assert_int_equal(b[0], 0xe9); /* the pad's jump stays */
   assert_int_equal(s.region + 5 + (uint64_t)(int64_t)rel32(b + 1), 0x7a0000);
   assert_int_equal(b[14], 0xe9); /* entry: jmp rel32 straight to the target */
   assert_int_equal(s.entry + 5 + (uint64_t)(int64_t)rel32(b + 15), 0x7a0000);
   for (int i = 19; i < s.len; i++) assert_int_equal(b[i], 0xcc);
   assert_int_equal(b[s.len], body[5]); /* nothing past the region */
-  eng_site_bytes_hop(&s, 0x7a0000, h);
+  hp_site_bytes_hop(&s, 0x7a0000, h);
   assert_memory_equal(h, b, 14);
   assert_int_equal(h[14], 0xeb);
   assert_int_equal((int8_t)h[15], -16);
   assert_memory_equal(h + 16, body, 5); /* body original: trampolines return to entry + 2 */
   /* endbr64 variant: the jump goes after it */
-  eng_site c = s;
+  hp_site c = s;
   memcpy(c.orig + 14, "\xf3\x0f\x1e\xfa\x66\x90", 6);
   memcpy(c.orig + 20, body, 5);
   c.flip_off = 18;
   c.len = 25;
-  eng_site_bytes(&c, 0x7a0000, b);
+  hp_site_bytes(&c, 0x7a0000, b);
   assert_memory_equal(b + 14, "\xf3\x0f\x1e\xfa", 4);
   assert_int_equal(b[18], 0xe9);
   assert_int_equal(c.region + 23 + (uint64_t)(int64_t)rel32(b + 19), 0x7a0000);
   /* an IP on the first body instruction is inside the rewritten bytes */
-  assert_true(ip_unsafe(&s, s.entry + 2));
-  assert_false(ip_unsafe(&s, s.entry));
-  assert_false(ip_unsafe(&s, s.region + s.len));
+  assert_true(hp_site_ip_unsafe(&s, s.entry + 2));
+  assert_false(hp_site_ip_unsafe(&s, s.entry));
+  assert_false(hp_site_ip_unsafe(&s, s.region + s.len));
   /* too few body bytes: the two-jump form */
   s.len = 18;
-  assert_false(eng_site_direct(&s));
-  eng_site_bytes(&s, 0x7a0000, b);
+  assert_false(hp_site_direct(&s));
+  hp_site_bytes(&s, 0x7a0000, b);
   assert_int_equal(b[14], 0xeb);
 }
 
@@ -296,7 +305,7 @@ static void site_bytes_direct_entry(void **st) {
  * the same commit byte). */
 static void call_site_bytes_and_trampoline(void **st) {
   (void)st;
-  eng_site s;
+  hp_site s;
   memset(&s, 0, sizeof s);
   s.mode = HPP_MODE_CALL;
   s.region = 0x401000;
@@ -306,25 +315,25 @@ static void call_site_bytes_and_trampoline(void **st) {
   int32_t rel = (int32_t)(int64_t)(s.entry - (s.region + 5));
   memcpy(s.orig + 1, &rel, 4);
   uint8_t b[HPP_REGION_MAX];
-  eng_site_bytes(&s, 0, b);
+  hp_site_bytes(&s, 0, b);
   assert_memory_equal(b, s.orig, 5);
-  eng_site_bytes(&s, 0x7a0010, b);
+  hp_site_bytes(&s, 0x7a0010, b);
   assert_int_equal(b[0], 0xe8);
   assert_int_equal(s.region + 5 + (uint64_t)(int64_t)rel32(b + 1), 0x7a0010);
   assert_int_equal(b[5], 0); /* nothing past the instruction */
   s.orig[0] = 0xe9;
-  eng_site_bytes(&s, 0x7a0010, b);
+  hp_site_bytes(&s, 0x7a0010, b);
   assert_int_equal(b[0], 0xe9);
-  assert_false(eng_site_direct(&s));
+  assert_false(hp_site_direct(&s));
   s.cur = 0;
   s.next = 0x7a0010;
-  uint8_t t[ENG_TRAMP_SLOT];
+  uint8_t t[HP_TRAMP_SLOT];
   uint64_t at = 0x470040;
-  assert_int_equal(eng_trampoline(&s, at, 0x470020, t), 0);
+  assert_int_equal(hp_trampoline(&s, at, 0x470020, t), 0);
   assert_int_equal(t[13], 0xe9); /* cur: on to the callee's entry */
   assert_int_equal(at + 18 + (uint64_t)(int64_t)rel32(t + 14), s.entry);
-  assert_false(ip_unsafe(&s, s.region));
-  assert_false(ip_unsafe(&s, s.region + 5));
+  assert_false(hp_site_ip_unsafe(&s, s.region));
+  assert_false(hp_site_ip_unsafe(&s, s.region + 5));
 }
 
 struct calls { uint64_t at[8], to[8]; int n; };
@@ -357,12 +366,12 @@ static void direct_calls_found_only_in_clean_functions(void **st) {
 
 static void trampoline_paths(void **st) {
   (void)st;
-  eng_site s = pad_site();
+  hp_site s = pad_site();
   s.cur = 0;          /* original code: back to the entry after the 2-byte nop */
   s.next = 0x480000;
-  uint8_t t[ENG_TRAMP_SLOT];
+  uint8_t t[HP_TRAMP_SLOT];
   uint64_t at = 0x470040, flag = 0x470020;
-  assert_int_equal(eng_trampoline(&s, at, flag, t), 0);
+  assert_int_equal(hp_trampoline(&s, at, flag, t), 0);
   assert_int_equal(t[0], 0x80); /* cmpb $0, flag(%rip) */
   assert_int_equal(t[1], 0x3d);
   assert_int_equal(at + 7 + (uint64_t)(int64_t)rel32(t + 2), flag);
@@ -375,7 +384,7 @@ static void trampoline_paths(void **st) {
   assert_int_equal(n[0], 0xe9);
   assert_int_equal(next_at + 5 + (uint64_t)(int64_t)rel32(n + 1), 0x480000);
   /* out of 32-bit range: refused */
-  assert_int_equal(eng_trampoline(&s, at + (3ull << 32), flag, t), -1);
+  assert_int_equal(hp_trampoline(&s, at + (3ull << 32), flag, t), -1);
 }
 
 /* ---- prologue relocation ---- */
@@ -419,27 +428,23 @@ static void prologue_rip_relative_moves(void **st) {
 /* ---- spans ---- */
 static void spans_group_nearby_sites(void **st) {
   (void)st;
-  eng_site s[4];
+  hp_site s[4];
   for (int i = 0; i < 4; i++) s[i] = pad_site();
   s[0].region = 0x401000;
   s[1].region = 0x400000;
   s[2].region = 0x400020; /* 16 bytes after s[1]'s end: same span */
-  s[3].region = 0x400020 + 16 + SPAN_GAP + 1; /* too far: new span */
-  eng_plan pl;
-  memset(&pl, 0, sizeof pl);
-  pl.sites = s;
-  pl.nsites = 4;
-  spans sp;
+  s[3].region = 0x400020 + 16 + HP_SPAN_GAP + 1; /* too far: new span */
+  hp_spans sp;
   memset(&sp, 0, sizeof sp);
-  assert_int_equal(plan_spans(&sp, &pl), 0);
+  assert_int_equal(hp_spans_plan(&sp, s, 4), 0);
   assert_int_equal(sp.n, 3);
   assert_int_equal(sp.of[1], sp.of[2]);
   assert_int_not_equal(sp.of[2], sp.of[3]);
   assert_int_not_equal(sp.of[0], sp.of[3]);
   assert_int_equal(sp.s[sp.of[1]].lo, 0x400000);
   assert_int_equal(sp.s[sp.of[1]].hi, 0x400030);
-  assert_ptr_equal(span_at(&sp, 2, sp.work), sp.work + sp.s[sp.of[2]].off + 0x20);
-  spans_free(&sp);
+  assert_ptr_equal(hp_span_at(&sp, 2, sp.work), sp.work + sp.s[sp.of[2]].off + 0x20);
+  hp_spans_free(&sp);
 }
 
 /* ---- the remote-call stub, on a real traced child ---- */
@@ -478,15 +483,15 @@ static void stub_call_returns_and_restores(void **st) {
   (void)st;
   pid_t c = spawn_looper();
   assert_true(c > 0);
-  block_sigchld(1);
-  proc p;
-  assert_int_equal(proc_open(&p, c, -1), ENG_OK);
-  assert_int_equal(stop_threads(&p, 1000000, 1), ENG_OK);
+  hp_block_sigchld(1);
+  hp_proc p;
+  assert_int_equal(hp_proc_open(&p, c, -1), HP_OK);
+  assert_int_equal(hp_stop_threads(&p, 1000000, 1), HP_OK);
   long ret = 0;
-  assert_int_equal(remote_syscall(&p, SYS_getpid, 0, 0, 0, 0, 0, 0, &ret), 0);
+  assert_int_equal(hp_remote_syscall(&p, SYS_getpid, 0, 0, 0, 0, 0, 0, &ret), 0);
   assert_int_equal(ret, c);
-  proc_close(&p);
-  block_sigchld(0);
+  hp_proc_close(&p);
+  hp_block_sigchld(0);
   usleep(30000);
   int stt;
   assert_int_equal(waitpid(c, &stt, WNOHANG), 0); /* still looping: registers intact */
@@ -502,13 +507,13 @@ static void stub_tracer_dies_at_every_step(void **st) {
       assert_true(c > 0);
       pid_t tracer = fork();
       if (tracer == 0) {
-        block_sigchld(1);
-        proc p;
-        if (proc_open(&p, c, -1) || stop_threads(&p, 1000000, 1)) _exit(1);
+        hp_block_sigchld(1);
+        hp_proc p;
+        if (hp_proc_open(&p, c, -1) || hp_stop_threads(&p, 1000000, 1)) _exit(1);
         die_at = step;
-        test_step_hook = die_hook;
+        hp_test_step_hook = die_hook;
         long ret;
-        remote_syscall(&p, SYS_getpid, 0, 0, 0, 0, 0, 0, &ret);
+        hp_remote_syscall(&p, SYS_getpid, 0, 0, 0, 0, 0, 0, &ret);
         _exit(2); /* not reached: the hook exits */
       }
       int ts;
@@ -563,24 +568,24 @@ static void stack_scan_sees_main_and_thread_frames(void **st) {
   assert_int_equal(read(scan_ready[0], b, 1), 1);
   assert_int_equal(read(scan_ready[0], b + 1, 1), 1);
   usleep(20000); /* both blocked in read */
-  block_sigchld(1);
-  proc p;
-  assert_int_equal(proc_open(&p, c, -1), ENG_OK);
-  load_vmas(&p);
-  thread_count(&p);
-  load_start_stack(&p);
+  hp_block_sigchld(1);
+  hp_proc p;
+  assert_int_equal(hp_proc_open(&p, c, -1), HP_OK);
+  hp_load_vmas(&p);
+  hp_thread_count(&p);
+  hp_load_start_stack(&p);
   assert_true(p.start_stack != 0);
-  assert_int_equal(stop_all(&p, 1000000), ENG_OK);
+  assert_int_equal(hp_stop_threads(&p, 1000000, 0), HP_OK);
   assert_int_equal(p.n, 2);
-  eng_map m[3] = {{scan_magic(c, 0), 8}, {scan_magic(c, 1), 8}, {scan_magic(c, 2), 8}};
+  hp_map m[3] = {{scan_magic(c, 0), 8}, {scan_magic(c, 1), 8}, {scan_magic(c, 2), 8}};
   int hit[3];
-  referenced_many(&p, m, 3, hit);
+  hp_referenced_many(&p, m, 3, hit);
   assert_int_equal(hit[0], 1); /* main thread's frame, below startstack */
   assert_int_equal(hit[1], 1); /* the thread's frame, below its thread pointer */
   assert_int_equal(hit[2], 0); /* nowhere */
   int ti = p.t[0].tid == c ? 1 : 0, bounded = 0;
   for (int i = 0; i < p.n; i++) {
-    size_t full, want = stack_span(&p, i, &full);
+    size_t full, want = hp_stack_span(&p, i, &full);
     assert_true(want <= full);
     if (i == ti) bounded = want < full; /* glibc: the TCB at the top of the thread's stack */
     else { /* main: a hard end at startstack (argv, envp, auxv above it) */
@@ -594,21 +599,21 @@ static void stack_scan_sees_main_and_thread_frames(void **st) {
   /* a thread pointer inside the frames that is no TCB (its word is not its
    * own address): the rest of the mapping is scanned too */
   uint64_t sp = p.t[ti].regs.rsp & ~7ull, at = 0, w[512];
-  size_t full, want = stack_span(&p, ti, &full);
-  size_t n = read_mem(&p, sp, w, full < sizeof w ? full : sizeof w);
+  size_t full, want = hp_stack_span(&p, ti, &full);
+  size_t n = hp_read_mem(&p, sp, w, full < sizeof w ? full : sizeof w);
   for (size_t k = 0; k < n / 8 && !at; k++)
     if (w[k] == scan_magic(c, 1)) at = sp + 8 * k;
   assert_true(at > sp + 16);
   uint64_t fake = at - 16;
   assert_true(w[(fake - sp) / 8] != fake);
   p.t[ti].regs.fs_base = fake;
-  want = stack_span(&p, ti, &full);
+  want = hp_stack_span(&p, ti, &full);
   assert_int_equal(want, fake + 8 - sp);
-  referenced_many(&p, m, 3, hit);
+  hp_referenced_many(&p, m, 3, hit);
   assert_int_equal(hit[1], 1);
   assert_int_equal(hit[2], 0);
-  proc_close(&p);
-  block_sigchld(0);
+  hp_proc_close(&p);
+  hp_block_sigchld(0);
   kill(c, SIGKILL);
   int cs;
   waitpid(c, &cs, 0);

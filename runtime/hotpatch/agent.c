@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The agent: new processes of the applied hotpatch's binaries are patched
+ * as they start (exec events of the kernel's proc connector; a periodic
+ * /proc scan catches whatever the events missed), and the update room's
+ * periodic assessment runs in the same loop (internal.h).
+ */
+#include <errno.h>
+#include <linux/cn_proc.h>
+#include <linux/connector.h>
+#include <linux/netlink.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hostfacts.h"
+#include "hotpatch/internal.h"
+#include "msg.h"
+#include "update/update.h"
+
+static volatile sig_atomic_t agent_stop;
+static void on_term(int s) { (void)s; agent_stop = 1; }
+
+static int proc_connector(void) {
+  int s = socket(PF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR);
+  if (s < 0) return -1;
+  struct sockaddr_nl a = {.nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC, .nl_pid = 0};
+  if (bind(s, (struct sockaddr *)&a, sizeof a)) { close(s); return -1; }
+  struct {
+    struct nlmsghdr h;
+    struct cn_msg c;
+    enum proc_cn_mcast_op op;
+  } __attribute__((packed)) m;
+  memset(&m, 0, sizeof m);
+  m.h.nlmsg_len = sizeof m;
+  m.h.nlmsg_type = NLMSG_DONE;
+  m.h.nlmsg_pid = (uint32_t)getpid();
+  m.c.id.idx = CN_IDX_PROC;
+  m.c.id.val = CN_VAL_PROC;
+  m.c.len = sizeof m.op;
+  m.op = PROC_CN_MCAST_LISTEN;
+  if (send(s, &m, sizeof m, 0) != (ssize_t)sizeof m) { close(s); return -1; }
+  int big = 1 << 20;
+  setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
+  return s;
+}
+
+/* Patch pid to h where it runs another sequence (or none). */
+static int patch_pid(hp_op *op, const hp_hotpatch *h, pid_t pid) {
+  hp_match m[8];
+  int nm = hp_proc_match(op->elf, pid, h, m, 8), n = 0;
+  if (nm) hp_adopt_proc(op, pid, hp_proc_starttime(pid)); /* a child forked from a patched process */
+  for (int i = 0; i < nm; i++) {
+    uint64_t start = hp_proc_starttime(pid);
+    char sp[HP_PATH_MAX];
+    hp_journal_path(op->ctx, sp, sizeof sp, pid, start, m[i].pl->build_id, "state");
+    hp_journal s;
+    if (hp_journal_read(sp, &s) == 0) {
+      int same = s.seq == h->m.sequence;
+      hp_journal_free(&s);
+      if (same) continue;
+    }
+    hp_proc_result pr;
+    if (hp_transition_proc(op, &m[i], h, &pr) == HP_OK) {
+      n++;
+      printf("agent: pid %d (%s): patched to seq %u, pause %u us\n", pid, m[i].exe, h->m.sequence, pr.pause_us);
+      fflush(stdout);
+    }
+  }
+  return n;
+}
+
+int hp_agent(hpm_ctx *ctx, bool once) {
+  hpmh_status st;
+  hp_store_mkdirs(ctx);
+  int lock = hp_store_lock(ctx, &st);
+  if (lock < 0) { msg("%s", st.detail); return 3; }
+  /* the ELF facts of the host's binaries, for the agent's lifetime */
+  hp_elf_cache *elf = calloc(1, sizeof *elf);
+  if (!elf) { msg("agent: out of memory"); hp_store_unlock(lock); return 3; }
+  hp_op op = {ctx, NULL, 0, elf};
+  hp_recover_all(&op);
+  flock(lock, LOCK_UN);
+  agent_stop = 0;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_term;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  int s = proc_connector();
+  if (s < 0) msg("agent: proc connector unavailable (%s): falling back to periodic scans", strerror(errno));
+  printf("agent: watching%s\n", s < 0 ? " (scan only)" : "");
+  fflush(stdout);
+  uint32_t loaded_seq = (uint32_t)-1;
+  hp_hotpatch h;
+  int have = 0;
+  time_t last_scan = 0;
+  while (!agent_stop) {
+    update_agent_tick(ctx); /* periodic assessment + automatic installs, when due */
+    hpm_applied applied;
+    hostfacts_applied_read(ctx, &applied);
+    if (applied.seq != loaded_seq) {
+      if (have) hp_hotpatch_free(&h);
+      have = 0;
+      loaded_seq = applied.seq;
+      char sp[HP_PATH_MAX];
+      hp_stored_path(ctx, sp, sizeof sp, applied.seq);
+      if (applied.seq) {
+        if (hp_load_verified(ctx, sp, &h, &st) == 0) have = 1;
+        else msg("%s", st.detail);
+      }
+      last_scan = 0;
+    }
+    if (have && time(NULL) - last_scan >= 2) { /* safety net for anything the events missed */
+      flock(lock, LOCK_EX);
+      pid_t *pids;
+      int np = hp_pids(&pids);
+      for (int i = 0; i < np; i++) patch_pid(&op, &h, pids[i]);
+      free(pids);
+      flock(lock, LOCK_UN);
+      last_scan = time(NULL);
+      if (once) break;
+    }
+    if (s < 0) { usleep(200000); continue; }
+    struct pollfd pf = {s, POLLIN, 0};
+    if (poll(&pf, 1, 500) <= 0) continue;
+    char buf[8192];
+    ssize_t n = recv(s, buf, sizeof buf, 0);
+    if (n < 0) { if (errno == ENOBUFS) last_scan = 0; continue; }
+    for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
+      struct cn_msg *cn = NLMSG_DATA(nh);
+      if (cn->id.idx != CN_IDX_PROC || cn->len < sizeof(struct proc_event)) continue;
+      struct proc_event *ev = (struct proc_event *)cn->data;
+      if (ev->what != PROC_EVENT_EXEC || !have) continue;
+      pid_t pid = ev->event_data.exec.process_tgid;
+      flock(lock, LOCK_EX);
+      patch_pid(&op, &h, pid);
+      flock(lock, LOCK_UN);
+    }
+  }
+  if (have) hp_hotpatch_free(&h);
+  if (s >= 0) close(s);
+  free(elf);
+  hp_store_unlock(lock);
+  return 0;
+}

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The hotpatch commands (hotpatch.h): their options, and the printing of
+ * what the library calls report.  Global options (--trust-dir, --state-dir,
+ * --baseline, --budget-us) are main.c's, already in the context.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hex.h"
+#include "hostfacts.h"
+#include "hotpatch/internal.h"
+#include "json.h"
+#include "msg.h"
+
+#define GLOBAL_OPTS "global options: see 'hpm --help'\n"
+
+static const char apply_usage[] =
+    "usage: hpm apply [--dry-run|-n] [--pid PID]... [--json] HOTPATCH\n"
+    "Verify HOTPATCH against the trust store and make every process of the binaries it\n"
+    "targets run its code.\n"
+    "  --dry-run, -n  say which processes would be patched; change nothing\n"
+    "  --pid PID      only this process (repeatable)\n"
+    "  --json         the result as one JSON object\n" GLOBAL_OPTS;
+static const char revert_usage[] =
+    "usage: hpm revert [--to SEQ | --all] [--pid PID]... [--json]\n"
+    "Go back to the stored hotpatch of an earlier sequence, or to original code.\n"
+    "  --to SEQ   the sequence to run (lower than the applied one)\n"
+    "  --all      original code in every patched process; no sequence applied\n"
+    "  --pid PID  only this process (repeatable)\n"
+    "  --json     the result of --to as one JSON object; no per-process lines\n" GLOBAL_OPTS;
+static const char list_usage[] =
+    "usage: hpm list [--json]\n"
+    "Patched processes: hotpatch, functions, since when.\n" GLOBAL_OPTS;
+static const char recover_usage[] =
+    "usage: hpm recover\n"
+    "Finish or roll back transitions an hpm that died left interrupted.\n" GLOBAL_OPTS;
+static const char agent_usage[] =
+    "usage: hpm agent [--once]\n"
+    "Patch new processes of the binaries the applied hotpatch targets; run the periodic\n"
+    "assessment and automatic installs of the policy file.\n"
+    "  --once  one scan of the running processes, then exit\n" GLOBAL_OPTS;
+
+enum { OPT_PID = 'p', OPT_DRY = 'n', OPT_JSON = 'j', OPT_TO = 't', OPT_ALL = 'a', OPT_ONCE = 'o', OPT_HELP = 'h' };
+
+static int try_help(const char *cmd) {
+  fprintf(stderr, "Try 'hpm %s --help'.\n", cmd);
+  return 2;
+}
+
+/* Operands left after the options: none wanted. */
+static int no_operands(const char *cmd, int argc, char **argv) {
+  if (optind >= argc) return 0;
+  msg("%s: unexpected argument '%s'", cmd, argv[optind]);
+  return try_help(cmd);
+}
+
+typedef struct {
+  pid_t *pids;
+  int npids;
+} pid_list;
+
+static int add_pid(const char *cmd, const char *arg, pid_list *l) {
+  uint32_t v;
+  if (hpmh_parse_u32(arg, &v) || !v || v > INT32_MAX) { msg("%s: --pid '%s': expected a process id", cmd, arg); return 2; }
+  pid_t *g = realloc(l->pids, (size_t)(l->npids + 1) * sizeof *l->pids);
+  if (!g) { msg("%s: out of memory", cmd); return 2; }
+  l->pids = g;
+  l->pids[l->npids++] = (pid_t)v;
+  return 0;
+}
+
+/* The result of hp_apply (or why it refused), as apply and revert --to print it. */
+static void print_apply(const hpm_ctx *ctx, const hp_opts *o, const hp_report *r) {
+  if (r->st.code != HPMH_OK) { msg("%s", r->st.detail); return; }
+  if (o->dry_run) { printf("dry run: %d process(es) would be patched\n", r->patched); return; }
+  if (ctx->json) {
+    printf("{\"sequence\":%u,\"id\":", r->sequence);
+    hpmh_json_str(stdout, r->id);
+    printf(",\"patched\":%d,\"failed\":%d,\"pause_us_p50\":%u,\"pause_us_p99\":%u,\"prep_us_p50\":%u}\n", r->patched,
+           r->failed, r->pause_us_p50, r->pause_us_p99, r->prep_us_p50);
+  } else
+    printf("%s %s (sequence %u): %d process(es) patched, %d failed\n", o->is_revert ? "reverted to" : "applied", r->id,
+           r->sequence, r->patched, r->failed);
+}
+
+/* Load path and apply it with o; prints the result.  The exit code. */
+static int load_and_apply(hpm_ctx *ctx, const char *path, const hp_opts *o) {
+  hp_hotpatch h;
+  hpmh_status st;
+  int rc = hp_load_verified(ctx, path, &h, &st);
+  if (rc) { msg("%s", st.detail); return rc; }
+  snprintf(ctx->record_ids, sizeof ctx->record_ids, "%s", h.m.id); /* for the history */
+  hp_report r;
+  rc = hp_apply(ctx, &h, o, &r);
+  print_apply(ctx, o, &r);
+  hp_hotpatch_free(&h);
+  return rc;
+}
+
+int hp_cmd_apply(hpm_ctx *ctx, int argc, char **argv) {
+  static const struct option lo[] = {{"dry-run", 0, 0, OPT_DRY}, {"pid", 1, 0, OPT_PID}, {"json", 0, 0, OPT_JSON},
+                                     {"help", 0, 0, OPT_HELP}, {0, 0, 0, 0}};
+  hp_opts o = {0};
+  pid_list pl = {0};
+  int c, rc = 0;
+  optind = 0; /* glibc: parse from the start, whatever a previous command left */
+  while (!rc && (c = getopt_long(argc, argv, "nh", lo, NULL)) != -1) {
+    switch (c) {
+    case OPT_DRY: o.dry_run = true; break;
+    case OPT_PID: rc = add_pid("apply", optarg, &pl); break;
+    case OPT_JSON: ctx->json = true; break;
+    case OPT_HELP: fputs(apply_usage, stdout); free(pl.pids); return 0;
+    default: rc = try_help("apply");
+    }
+  }
+  if (!rc && optind != argc - 1) {
+    msg("apply: expected one HOTPATCH file");
+    rc = try_help("apply");
+  }
+  if (!rc) {
+    o.pids = pl.pids;
+    o.npids = pl.npids;
+    rc = load_and_apply(ctx, argv[optind], &o);
+  }
+  free(pl.pids);
+  return rc;
+}
+
+static int revert(hpm_ctx *ctx, const char *to_arg, bool all, const hp_opts *o) {
+  if (all) {
+    hp_report r;
+    int rc = hp_revert_all(ctx, o, &r);
+    if (r.st.code != HPMH_OK) msg("%s", r.st.detail);
+    else printf("reverted %d process(es), %d failed\n", r.patched, r.failed);
+    return rc;
+  }
+  uint32_t to;
+  if (hpmh_parse_u32(to_arg, &to) || !to) { msg("revert: --to '%s': expected a sequence number >= 1", to_arg); return 2; }
+  hpm_applied applied;
+  hostfacts_applied_read(ctx, &applied);
+  if (to >= applied.seq) { msg("revert: --to %u is not lower than the applied sequence %u", to, applied.seq); return 1; }
+  char sp[HP_PATH_MAX];
+  hp_stored_path(ctx, sp, sizeof sp, to);
+  if (access(sp, R_OK)) { msg("revert: sequence %u was never applied on this host (%s missing)", to, sp); return 1; }
+  return load_and_apply(ctx, sp, o);
+}
+
+int hp_cmd_revert(hpm_ctx *ctx, int argc, char **argv) {
+  static const struct option lo[] = {{"to", 1, 0, OPT_TO}, {"all", 0, 0, OPT_ALL}, {"pid", 1, 0, OPT_PID},
+                                     {"json", 0, 0, OPT_JSON}, {"help", 0, 0, OPT_HELP}, {0, 0, 0, 0}};
+  hp_opts o = {.is_revert = true};
+  pid_list pl = {0};
+  const char *to = NULL;
+  bool all = false;
+  int c, rc = 0;
+  optind = 0; /* glibc: parse from the start, whatever a previous command left */
+  while (!rc && (c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+    switch (c) {
+    case OPT_TO: to = optarg; break;
+    case OPT_ALL: all = true; break;
+    case OPT_PID: rc = add_pid("revert", optarg, &pl); break;
+    case OPT_JSON: ctx->json = true; break;
+    case OPT_HELP: fputs(revert_usage, stdout); free(pl.pids); return 0;
+    default: rc = try_help("revert");
+    }
+  }
+  if (!rc && (optind != argc || !!to == all)) {
+    msg("revert: give exactly one of --to SEQ or --all");
+    rc = try_help("revert");
+  }
+  if (!rc) {
+    o.pids = pl.pids;
+    o.npids = pl.npids;
+    rc = revert(ctx, to, all, &o);
+  }
+  free(pl.pids);
+  return rc;
+}
+
+static void print_list_json(const hp_journal *l, int n) {
+  printf("[");
+  for (int i = 0; i < n; i++) {
+    const hp_journal *s = &l[i];
+    printf("%s{\"pid\":%d,\"exe\":", i ? "," : "", s->pid);
+    hpmh_json_str(stdout, s->exe); /* any file name */
+    printf(",\"build_id\":\"%s\",\"sequence\":%u,\"id\":", s->build_id, s->seq);
+    hpmh_json_str(stdout, s->id);
+    printf(",\"time\":%llu,\"exposure_ms\":%llu,\"functions\":[", (unsigned long long)s->time,
+           (unsigned long long)s->exposure_ms);
+    for (int k = 0, m = 0; k < s->nsites; k++) /* call sites (mode 3) repeat their function */
+      if (s->sites[k].mode != HPP_MODE_CALL) {
+        if (m++) putchar(',');
+        hpmh_json_str(stdout, s->sites[k].name);
+      }
+    printf("]}");
+  }
+  printf("]\n");
+}
+
+static void print_list_text(const hp_journal *l, int n) {
+  for (int i = 0; i < n; i++) {
+    const hp_journal *s = &l[i];
+    char tb[HPMH_UTC_LEN];
+    hpmh_utc(s->time, tb);
+    printf("pid %d %s seq %u %s since %s (exposure %llu ms):", s->pid, s->exe, s->seq, s->id, tb,
+           (unsigned long long)s->exposure_ms);
+    for (int k = 0; k < s->nsites; k++)
+      if (s->sites[k].mode != HPP_MODE_CALL) printf(" %s", s->sites[k].name);
+    printf("\n");
+  }
+}
+
+int hp_cmd_list(hpm_ctx *ctx, int argc, char **argv) {
+  static const struct option lo[] = {{"json", 0, 0, OPT_JSON}, {"help", 0, 0, OPT_HELP}, {0, 0, 0, 0}};
+  int c;
+  optind = 0;
+  while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+    switch (c) {
+    case OPT_JSON: ctx->json = true; break;
+    case OPT_HELP: fputs(list_usage, stdout); return 0;
+    default: return try_help("list");
+    }
+  }
+  int rc = no_operands("list", argc, argv);
+  if (rc) return rc;
+  hp_journal *l;
+  int n;
+  hp_list_get(ctx, &l, &n);
+  if (ctx->json) print_list_json(l, n);
+  else print_list_text(l, n);
+  hp_list_free(l, n);
+  return 0;
+}
+
+int hp_cmd_recover(hpm_ctx *ctx, int argc, char **argv) {
+  static const struct option lo[] = {{"help", 0, 0, OPT_HELP}, {0, 0, 0, 0}};
+  int c;
+  optind = 0;
+  while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+    if (c != OPT_HELP) return try_help("recover");
+    fputs(recover_usage, stdout);
+    return 0;
+  }
+  int rc = no_operands("recover", argc, argv);
+  if (rc) return rc;
+  hpmh_status st;
+  rc = hp_recover(ctx, &st);
+  if (rc == 3) msg("%s", st.detail);
+  return rc;
+}
+
+int hp_cmd_agent(hpm_ctx *ctx, int argc, char **argv) {
+  static const struct option lo[] = {{"once", 0, 0, OPT_ONCE}, {"help", 0, 0, OPT_HELP}, {0, 0, 0, 0}};
+  bool once = false;
+  int c;
+  optind = 0;
+  while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+    switch (c) {
+    case OPT_ONCE: once = true; break;
+    case OPT_HELP: fputs(agent_usage, stdout); return 0;
+    default: return try_help("agent");
+    }
+  }
+  int rc = no_operands("agent", argc, argv);
+  return rc ? rc : hp_agent(ctx, once);
+}

@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: MIT */
+/* Per-process transitions: see transition.h. */
+#include "hotpatch/transition.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "hotpatch/hooks.h"
+
+#define UNMAP_MAX 16 /* old mappings scanned for at once */
+
+/* With every thread stopped: which maps no thread refers to (hit[i] = 0). */
+static void scan_unmaps(hp_proc *p, hp_map *m, int n, int *hit, hp_transition_report *rep) {
+  hp_referenced_many(p, m, n, hit);
+  for (int i = 0; i < n; i++)
+    if (m[i].addr && hit[i]) rep->retained++;
+}
+
+/* Unmap the maps found unreferenced (any thread may run meanwhile: nothing
+ * can reach code that no register, stack word or site refers to). */
+static void unmap_list(hp_proc *p, hp_map *m, int n, const int *hit, hp_transition_report *rep) {
+  for (int i = 0; i < n; i++) {
+    if (!m[i].addr || hit[i]) continue;
+    long ret;
+    if (hp_remote_syscall(p, SYS_munmap, m[i].addr, m[i].len, 0, 0, 0, 0, &ret) == 0 && ret == 0)
+      m[i].addr = 0; /* done */
+    else
+      rep->retained++;
+  }
+}
+
+static void unmap_unreferenced(hp_proc *p, hp_map *m, int n, hp_transition_report *rep) {
+  int hit[UNMAP_MAX];
+  for (int i = 0; i < n; i += UNMAP_MAX) {
+    int k = n - i < UNMAP_MAX ? n - i : UNMAP_MAX;
+    scan_unmaps(p, m + i, k, hit, rep);
+    unmap_list(p, m + i, k, hit, rep);
+  }
+}
+
+static int read_spans(hp_proc *p, hp_spans *sp) {
+  for (int k = 0; k < sp->n; k++) {
+    size_t len = sp->s[k].hi - sp->s[k].lo;
+    if (pread(p->memfd, sp->orig + sp->s[k].off, len, (off_t)sp->s[k].lo) != (ssize_t)len) return -1;
+  }
+  return 0;
+}
+
+/* Does anything need the stack scan?  Only old mappings to unmap. */
+static int need_unmap(const hp_plan *pl) {
+  for (int i = 0; i < pl->nunmap; i++)
+    if (pl->unmap[i].addr) return 1;
+  return !pl->keep_map;
+}
+
+int hp_transition(pid_t pid, hp_plan *pl, hp_transition_report *rep) {
+  memset(rep, 0, sizeof *rep);
+  hp_proc p;
+  int rc = hp_proc_open(&p, pid, pl->fault_after);
+  if (rc) { snprintf(rep->why, sizeof rep->why, "cannot open process memory"); free(p.t); return rc; }
+  hp_block_sigchld(1);
+  unsigned budget = pl->budget_us ? pl->budget_us : 5000;
+  long ret = 0;
+  int mapped = 0, written = 0;
+  hp_spans sp;
+  memset(&sp, 0, sizeof sp);
+  uint64_t t0 = 0;
+  /*
+   * Phase 1, one thread stopped, the others running: map the new code and
+   * fill it.  Nothing refers to the new mapping yet, so this needs no
+   * pause of the process; only the switch below does.
+   */
+  uint64_t t1 = hp_now_us();
+  rc = hp_stop_threads(&p, budget, 1);
+  if (rc) {
+    snprintf(rep->why, sizeof rep->why, rc == HP_BUSY ? "a thread did not stop within the pause budget"
+                                        : rc == HP_GONE ? "process exited" : "ptrace failed");
+    goto out;
+  }
+  if (hp_remote_syscall(&p, SYS_mmap, pl->map_addr, pl->map_len, PROT_READ | PROT_EXEC,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, (uint64_t)-1, 0, &ret) ||
+      (uint64_t)ret != pl->map_addr) {
+    long r2;
+    if (ret > 0 && (uint64_t)ret != pl->map_addr) hp_remote_syscall(&p, SYS_munmap, (uint64_t)ret, pl->map_len, 0, 0, 0, 0, &r2);
+    snprintf(rep->why, sizeof rep->why, "remote mmap at 0x%llx failed (%ld)", (unsigned long long)pl->map_addr, ret);
+    rc = HP_BUSY; /* address taken meanwhile: plan again */
+    goto out;
+  }
+  mapped = 1;
+  if (pl->rw_off < pl->map_len &&
+      (hp_remote_syscall(&p, SYS_mprotect, pl->map_addr + pl->rw_off, pl->map_len - pl->rw_off,
+                      PROT_READ | PROT_WRITE, 0, 0, 0, &ret) || ret != 0))
+    goto undo;
+  if (hp_mem_write(&p, pl->map_addr, pl->map_bytes, pl->map_len)) goto undo;
+  hp_count_prepare(&p); /* opens /proc/PID/stat and /proc/PID/task now rather than in the pause */
+  hp_spin_decide(&p);
+  int scan = need_unmap(pl);
+  for (int i = 0; i < pl->nsites && !scan; i++) scan = (pl->sites[i].flags & HPP_F_QUIESCE) != 0;
+  if (scan) {
+    hp_load_vmas(&p);
+    hp_load_start_stack(&p);
+    /* the stacks are read into memory already faulted in (no page faults
+     * while every thread is stopped); a larger process falls back to malloc */
+    int nt = p.n < 64 ? p.n + 1 : 64;
+    p.scanlen = (size_t)nt * HP_STACK_SCAN;
+    p.scanbuf = malloc(p.scanlen);
+    if (p.scanbuf) memset(p.scanbuf, 0, p.scanlen);
+    else p.scanlen = 0;
+    /* the first process_vm_readv on a process costs 10-30 us more than the
+     * next ones (kernel paths and page walks cold): pay it here, reading a
+     * word of the stopped thread's stack, not in the pause */
+    for (int i = 0; i < p.n; i++)
+      if (p.t[i].stopped) {
+        uint64_t w;
+        struct iovec l = {&w, sizeof w}, r = {(void *)(uintptr_t)(p.t[i].regs.rsp & ~7ull), sizeof w};
+        (void)process_vm_readv(p.pid, &l, 1, &r, 1, 0);
+        break;
+      }
+  }
+  if (hp_spans_plan(&sp, pl->sites, pl->nsites)) { rc = HP_FAIL; snprintf(rep->why, sizeof rep->why, "out of memory"); goto undo_keep_rc; }
+  rep->prep_us = (unsigned)(hp_now_us() - t1);
+  /* Phase 2: every thread stopped (the pause). */
+  t0 = hp_now_us();
+  rc = hp_stop_threads(&p, budget, 0);
+  if (rc) {
+    snprintf(rep->why, sizeof rep->why, rc == HP_BUSY ? "threads did not stop within the pause budget"
+                                        : rc == HP_GONE ? "process exited" : "ptrace failed");
+    goto undo_keep_rc;
+  }
+  rep->threads = (unsigned)p.n;
+  rep->stop_us = (unsigned)(hp_now_us() - t0);
+  /* every site must hold exactly the bytes of its current state; sites
+   * close together are read and written as one span (one /proc/PID/mem
+   * call instead of one per site and step) */
+  if (read_spans(&p, &sp)) { rc = HP_GONE; goto undo_keep_rc; }
+  for (int i = 0; i < pl->nsites; i++) {
+    uint8_t want[HPP_REGION_MAX];
+    hp_site *s = &pl->sites[i];
+    hp_site_bytes(s, s->cur, want);
+    int differ = memcmp(want, hp_span_at(&sp, i, sp.orig), s->len) != 0;
+    if (differ && s->cur && hp_site_direct(s)) { /* redirected by a payload without the direct jump */
+      hp_site_bytes_hop(s, s->cur, want);
+      differ = memcmp(want, hp_span_at(&sp, i, sp.orig), s->len) != 0;
+    }
+    if (differ) {
+      snprintf(rep->why, sizeof rep->why, "%s: bytes at 0x%llx differ from the expected %s bytes",
+               s->name, (unsigned long long)s->region, s->cur ? "redirection" : "original");
+      rc = HP_MISMATCH;
+      goto undo_keep_rc;
+    }
+    for (int k = 0; k < p.n; k++)
+      if (hp_site_ip_unsafe(s, p.t[k].regs.rip)) {
+        snprintf(rep->why, sizeof rep->why, "a thread is executing the bytes of %s", s->name);
+        rc = HP_BUSY;
+        goto undo_keep_rc;
+      }
+    if ((s->flags & HPP_F_QUIESCE) && s->size && hp_referenced(&p, s->entry, s->entry + s->size)) {
+      snprintf(rep->why, sizeof rep->why, "%s is active on a thread's stack (quiescence)", s->name);
+      rc = HP_BUSY;
+      goto undo_keep_rc;
+    }
+  }
+  if (hp_now_us() - t0 > budget) {
+    snprintf(rep->why, sizeof rep->why, "stopping and checking took longer than the pause budget");
+    rc = HP_BUSY;
+    goto undo_keep_rc;
+  }
+  uint64_t tw = hp_now_us();
+  /* 1: every site to its trampoline (behaviour unchanged: flag is 0).  A
+   * call site goes back to calling its function's entry (its original
+   * bytes), which follows the same commit byte: no trampoline needed, and
+   * nothing to write when it already does.  Spans whose bytes do not change
+   * are not written. */
+  memcpy(sp.work, sp.orig, sp.total);
+  for (int i = 0; i < pl->nsites; i++)
+    hp_span_put_site(&sp, i, pl->sites[i].mode == HPP_MODE_CALL ? 0 : pl->map_addr + HP_HDR_SIZE + (uint64_t)i * HP_TRAMP_SLOT, 0);
+  for (; written < sp.n; written++) {
+    const hp_span *c = &sp.s[written];
+    if (!memcmp(sp.work + c->off, sp.orig + c->off, c->hi - c->lo)) continue;
+    if (hp_mem_write(&p, c->lo, sp.work + c->off, c->hi - c->lo)) goto undo;
+  }
+  /* 2: commit with one byte */
+  uint8_t one = 1;
+  if (hp_mem_write(&p, pl->map_addr + HP_FLAG_OFF, &one, 1)) goto undo;
+  /* 3: every site straight to its final target (PAD sites with body bytes:
+   * one direct jump at the entry; call sites call the new code).  From here
+   * on nothing is undone: sp.orig now tracks what the sites hold. */
+  memcpy(sp.orig, sp.work, sp.total);
+  for (int i = 0; i < pl->nsites; i++) hp_span_put_site(&sp, i, pl->sites[i].next, 1);
+  for (int k = 0; k < sp.n; k++)
+    if (memcmp(sp.work + sp.s[k].off, sp.orig + sp.s[k].off, sp.s[k].hi - sp.s[k].lo) &&
+        hp_mem_write(&p, sp.s[k].lo, sp.work + sp.s[k].off, sp.s[k].hi - sp.s[k].lo)) {
+      snprintf(rep->why, sizeof rep->why, "write failed after commit (process exiting?)");
+      rc = HP_GONE;
+      goto out;
+    }
+  rep->write_us = (unsigned)(hp_now_us() - tw);
+  if (need_unmap(pl)) {
+    /* decide with every thread stopped; unmap after the others resume */
+    hp_map um[UNMAP_MAX + 1];
+    int hit[UNMAP_MAX + 1], nu = 0;
+    for (int i = 0; i < pl->nunmap && nu < UNMAP_MAX; i++) um[nu++] = pl->unmap[i];
+    if (!pl->keep_map) um[nu++] = (hp_map){pl->map_addr, pl->map_len};
+    uint64_t ts = hp_now_us();
+    scan_unmaps(&p, um, nu, hit, rep);
+    rep->scan_us = (unsigned)(hp_now_us() - ts);
+    rep->pause_us = (unsigned)(hp_now_us() - t0);
+    hp_thread *keep = NULL;
+    for (int i = 0; i < p.n && !keep; i++)
+      if ((long)p.t[i].regs.orig_rax < 0) keep = &p.t[i];
+    hp_release_others(&p, keep ? keep->tid : p.t[0].tid);
+    /* test hook: hpm dies with every thread but one resumed, before or after the unmap */
+    const char *ex = hp_hooks()->exit_at;
+    if (ex && !strcmp(ex, "resumed")) _exit(9);
+    unmap_list(&p, um, nu, hit, rep);
+    if (ex && !strcmp(ex, "unmapped")) _exit(9);
+    for (int i = 0; i < pl->nunmap && i < UNMAP_MAX; i++) pl->unmap[i].addr = um[i].addr;
+  }
+  if (!rep->pause_us) rep->pause_us = (unsigned)(hp_now_us() - t0);
+  rc = HP_OK;
+  goto out;
+undo:
+  rc = HP_FAIL;
+  snprintf(rep->why, sizeof rep->why, "writing the redirections failed; original bytes restored");
+undo_keep_rc:
+  /* restore every span written so far (to the bytes read, all threads
+   * stopped since), then drop the new mapping */
+  for (int i = 0; i < written; i++) hp_mem_write(&p, sp.s[i].lo, sp.orig + sp.s[i].off, sp.s[i].hi - sp.s[i].lo);
+  if (mapped) {
+    long r2;
+    hp_remote_syscall(&p, SYS_munmap, pl->map_addr, pl->map_len, 0, 0, 0, 0, &r2);
+  }
+out:
+  if (!rep->pause_us && t0) rep->pause_us = (unsigned)(hp_now_us() - t0);
+  hp_proc_close(&p);
+  hp_spans_free(&sp);
+  return rc;
+}
+
+int hp_force(pid_t pid, hp_site *sites, int n, hp_map *unmap, int nunmap, hp_transition_report *rep) {
+  memset(rep, 0, sizeof *rep);
+  hp_proc p;
+  int rc = hp_proc_open(&p, pid, -1);
+  if (rc) { free(p.t); return rc; }
+  hp_block_sigchld(1);
+  uint64_t t0 = hp_now_us();
+  rc = hp_stop_threads(&p, 200000, 0);
+  if (rc) goto out;
+  for (int i = 0; i < n; i++)
+    for (int k = 0; k < p.n; k++)
+      if (hp_site_ip_unsafe(&sites[i], p.t[k].regs.rip)) { rc = HP_BUSY; goto out; }
+  for (int i = 0; i < n; i++) {
+    uint8_t b[HPP_REGION_MAX];
+    hp_site_bytes(&sites[i], sites[i].next, b);
+    if (hp_mem_write(&p, sites[i].region, b, sites[i].len)) { rc = HP_GONE; goto out; }
+  }
+  unmap_unreferenced(&p, unmap, nunmap, rep);
+out:
+  rep->pause_us = (unsigned)(hp_now_us() - t0);
+  hp_proc_close(&p);
+  return rc;
+}
+
+uint64_t hp_pick_addr(pid_t pid, uint64_t lo, uint64_t hi, uint64_t len) {
+  char path[64], line[512];
+  snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+  FILE *f = fopen(path, "re");
+  if (!f) return 0;
+  uint64_t (*ms)[2] = NULL;
+  int n = 0, cap = 0;
+  while (fgets(line, sizeof line, f)) {
+    unsigned long a, b;
+    if (sscanf(line, "%lx-%lx", &a, &b) != 2) continue;
+    if (n == cap) {
+      void *g = realloc(ms, (size_t)(cap = cap ? 2 * cap : 256) * sizeof *ms);
+      if (!g) break;
+      ms = g;
+    }
+    ms[n][0] = a;
+    ms[n][1] = b;
+    n++;
+  }
+  fclose(f);
+  const uint64_t range = 1536ull << 20, gap = 1ull << 21;
+  uint64_t found = 0;
+  /* below the binary first (the heap grows above it), highest address first */
+  uint64_t floor = lo > range ? lo - range : 0x10000;
+  for (uint64_t a = (lo - len - gap) & ~0xfffull; !found && a >= floor && a < lo; a -= gap) {
+    int clash = 0;
+    for (int i = 0; i < n && !clash; i++) clash = a < ms[i][1] + gap && ms[i][0] < a + len + gap;
+    if (!clash) found = a;
+  }
+  for (uint64_t a = (hi + (256ull << 20)) & ~0xfffull; !found && a + len < hi + range; a += gap) {
+    int clash = 0;
+    for (int i = 0; i < n && !clash; i++) clash = a < ms[i][1] + gap && ms[i][0] < a + len + gap;
+    if (!clash) found = a;
+  }
+  free(ms);
+  return found;
+}
