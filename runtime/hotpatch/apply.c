@@ -320,6 +320,67 @@ static int patch_processes(hp_op *op, const hp_hotpatch *h, bool dry, hp_report 
 }
 
 /* ---- apply ---- */
+/* Move the journaled process s back to original code: what to undo is all
+ * in its journal, so no payload is needed (a payload-less match).  The
+ * transition is journaled and recoverable like any other.  Returns HP_*
+ * (HP_GONE for a process that is no longer the one journaled). */
+static int revert_journaled(hp_op *op, const hp_journal *s) {
+  hpp_payload pl;
+  memset(&pl, 0, sizeof pl);
+  pl.build_id_len = (uint32_t)strlen(s->build_id) / 2;
+  if (hp_proc_starttime(s->pid) != s->start || pl.build_id_len > HPP_BUILD_ID_MAX ||
+      hpmh_parse_hex(s->build_id, pl.build_id, pl.build_id_len))
+    return HP_GONE;
+  hp_match m = {.pid = s->pid, .pl = &pl};
+  snprintf(m.exe, sizeof m.exe, "%s", s->exe);
+  /* range for the transition page: near the redirected sites */
+  m.lo = s->nsites ? s->sites[0].region & ~0xfffull : s->maps[0].addr;
+  m.hi = m.lo + 4096;
+  hp_proc_result pr;
+  int rc = hp_transition_proc(op, &m, NULL, &pr);
+  if (rc == HP_OK && !op->ctx->json)
+    printf("pid %d (%s): reverted, pause %u us, prep %u us\n", s->pid, s->exe, pr.pause_us, pr.prep_us);
+  return rc;
+}
+
+/* Hotpatches are cumulative (ARCHITECTURE.md): once h is the recorded
+ * sequence, processes of a binary h does not target must run original code.
+ * patch_processes reaches only the binaries h targets, so a process still
+ * carrying an older sequence for another binary (journaled, or a forked
+ * child adopted here) would keep that code: revert it, journaled and
+ * recoverable like revert --all.  Journals without sites (old code kept
+ * mapped only) already mean original code.  Counts the processes reverted
+ * (dry: that would be) in r->reverted; those that could not be are added to
+ * r->failed and keep their journal, so list still shows what they run. */
+static void revert_untargeted(hp_op *op, const hp_hotpatch *h, bool dry, hp_report *r) {
+  hp_adopt_all(op);
+  glob_t g;
+  if (hp_journal_glob(op->ctx, "state", &g)) return;
+  for (size_t i = 0; i < g.gl_pathc; i++) {
+    hp_journal s;
+    if (hp_journal_read(g.gl_pathv[i], &s)) continue;
+    bool other = s.nsites > 0 && hp_pid_selected(op->pids, op->npids, s.pid);
+    for (size_t k = 0; other && k < h->np; k++) {
+      char bid[2 * HPP_BUILD_ID_MAX + 1];
+      hpm_fmt_hex(h->p[k].build_id, h->p[k].build_id_len, bid, sizeof bid);
+      other = strcmp(bid, s.build_id) != 0; /* targeted: patch_processes moved it */
+    }
+    if (other && hp_proc_starttime(s.pid) == s.start) {
+      if (dry) {
+        printf("would revert pid %d (%s): at sequence %u, sequence %u does not target it\n", s.pid, s.exe, s.seq,
+               h->m.sequence);
+        r->reverted++;
+      } else {
+        int rc = revert_journaled(op, &s);
+        if (rc == HP_OK) r->reverted++;
+        else if (rc != HP_GONE) r->failed++;
+      }
+    }
+    hp_journal_free(&s);
+  }
+  globfree(&g);
+}
+
 static int refuse(hp_report *r, int code, const char *field, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static int refuse(hp_report *r, int code, const char *field, const char *fmt, ...) {
   va_list ap;
@@ -377,12 +438,12 @@ int hp_apply(hpm_ctx *ctx, const hp_hotpatch *h, const hp_opts *o, hp_report *r)
     }
   }
   patch_processes(&op, h, o->dry_run, r);
+  revert_untargeted(&op, h, o->dry_run, r);
   if (o->dry_run) goto out;
-  if (o->npids && !r->patched && !r->failed) {
+  if (o->npids && !r->patched && !r->failed && !r->reverted) {
     rc = refuse(r, 1, path, "%s: no given process maps a binary with a build-id this hotpatch targets: refusing", path);
     goto out;
   }
-  /* processes still carrying an older hotpatch whose binary this one no longer targets */
   applied.seq = h->m.sequence;
   snprintf(applied.id, sizeof applied.id, "%s", h->m.id);
   if (hostfacts_applied_write(ctx, &applied)) msg("cannot record the applied sequence");
@@ -409,23 +470,10 @@ int hp_revert_all(hpm_ctx *ctx, const hp_opts *o, hp_report *r) {
     for (size_t i = 0; i < g.gl_pathc; i++) {
       hp_journal s;
       if (hp_journal_read(g.gl_pathv[i], &s)) continue;
-      /* a payload-less match for this process, from its journal */
-      hpp_payload pl;
-      memset(&pl, 0, sizeof pl);
-      pl.build_id_len = (uint32_t)strlen(s.build_id) / 2;
-      if (hp_pid_selected(o->pids, o->npids, s.pid) && hp_proc_starttime(s.pid) == s.start &&
-          pl.build_id_len <= HPP_BUILD_ID_MAX && !hpmh_parse_hex(s.build_id, pl.build_id, pl.build_id_len)) {
-        hp_match m = {.pid = s.pid, .pl = &pl};
-        snprintf(m.exe, sizeof m.exe, "%s", s.exe);
-        /* range for the transition page: near the redirected sites */
-        m.lo = s.nsites ? s.sites[0].region & ~0xfffull : s.maps[0].addr;
-        m.hi = m.lo + 4096;
-        hp_proc_result pr;
-        int rc = hp_transition_proc(&op, &m, NULL, &pr);
-        if (rc == HP_OK) {
-          r->patched++;
-          if (!ctx->json) printf("pid %d (%s): reverted, pause %u us, prep %u us\n", s.pid, s.exe, pr.pause_us, pr.prep_us);
-        } else if (rc != HP_GONE) r->failed++;
+      if (hp_pid_selected(o->pids, o->npids, s.pid)) {
+        int rc = revert_journaled(&op, &s);
+        if (rc == HP_OK) r->patched++;
+        else if (rc != HP_GONE) r->failed++;
       }
       hp_journal_free(&s);
     }

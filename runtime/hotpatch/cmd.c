@@ -73,18 +73,29 @@ static int add_pid(const char *cmd, const char *arg, pid_list *l) {
   return 0;
 }
 
+void hp_report_print(FILE *out, const hp_report *r, bool is_revert, bool dry_run, bool json) {
+  if (dry_run) {
+    fprintf(out, "dry run: %d process(es) would be patched, %d would be reverted to original code\n", r->patched,
+            r->reverted);
+    return;
+  }
+  if (json) {
+    fprintf(out, "{\"sequence\":%u,\"id\":", r->sequence);
+    hpmh_json_str(out, r->id);
+    fprintf(out, ",\"patched\":%d,\"reverted\":%d,\"failed\":%d,\"pause_us_p50\":%u,\"pause_us_p99\":%u,"
+            "\"prep_us_p50\":%u}\n", r->patched, r->reverted, r->failed, r->pause_us_p50, r->pause_us_p99, r->prep_us_p50);
+    return;
+  }
+  fprintf(out, "%s %s (sequence %u): %d process(es) patched, ", is_revert ? "reverted to" : "applied", r->id,
+          r->sequence, r->patched);
+  if (r->reverted) fprintf(out, "%d reverted to original code (binaries it does not target), ", r->reverted);
+  fprintf(out, "%d failed\n", r->failed);
+}
+
 /* The result of hp_apply (or why it refused), as apply and revert --to print it. */
 static void print_apply(const hpm_ctx *ctx, const hp_opts *o, const hp_report *r) {
   if (r->st.code != HPMH_OK) { msg("%s", r->st.detail); return; }
-  if (o->dry_run) { printf("dry run: %d process(es) would be patched\n", r->patched); return; }
-  if (ctx->json) {
-    printf("{\"sequence\":%u,\"id\":", r->sequence);
-    hpmh_json_str(stdout, r->id);
-    printf(",\"patched\":%d,\"failed\":%d,\"pause_us_p50\":%u,\"pause_us_p99\":%u,\"prep_us_p50\":%u}\n", r->patched,
-           r->failed, r->pause_us_p50, r->pause_us_p99, r->prep_us_p50);
-  } else
-    printf("%s %s (sequence %u): %d process(es) patched, %d failed\n", o->is_revert ? "reverted to" : "applied", r->id,
-           r->sequence, r->patched, r->failed);
+  hp_report_print(stdout, r, o->is_revert, o->dry_run, ctx->json);
 }
 
 /* Load path and apply it with o; prints the result.  The exit code. */

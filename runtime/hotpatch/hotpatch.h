@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "ctx.h"
@@ -51,6 +52,7 @@ typedef struct {
   uint32_t sequence;
   char id[64];
   int patched, failed;    /* processes */
+  int reverted;           /* processes of binaries h does not target, back to original code */
   unsigned pause_us_p50, pause_us_p99, prep_us_p50;
   hpmh_status st;         /* why, when the call refused or failed */
 } hp_report;
@@ -64,6 +66,9 @@ typedef struct {
  * ctx->json; "would patch" lines on a dry run), retries, failures and
  * recoveries (stderr).  Returns the exit code. */
 int hp_apply(hpm_ctx *ctx, const hp_hotpatch *h, const hp_opts *o, hp_report *r);
+
+/* What `hpm apply` prints for a report: the summary line, or one JSON line. */
+void hp_report_print(FILE *out, const hp_report *r, bool is_revert, bool dry_run, bool json);
 
 /* The hotpatch part of `hpm status`. */
 typedef struct {

@@ -273,9 +273,7 @@ static int install_file(update_ctx *c, const hpm_catalog_entry *e, const char *p
   rc = hp_apply(hc, &h, &ho, &r);
   if (rc && r.st.detail[0]) *st = r.st;
   else if (rc) hpmh_fail(st, HPMH_E_IO, path, "%d process(es) failed", r.failed);
-  if (!rc || r.patched || r.failed)
-    fprintf(out, "applied %s (sequence %u): %d process(es) patched, %d failed\n", r.id, r.sequence, r.patched,
-            r.failed);
+  if (!rc || r.patched || r.failed) hp_report_print(out, &r, false, false, false);
   hp_hotpatch_free(&h);
   return rc;
 }
