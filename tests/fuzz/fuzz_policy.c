@@ -16,6 +16,8 @@
 #include "update/policy.h"
 #include "update/windows.h"
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 static char dir[64], path[96];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -4,7 +4,7 @@
  * byte position, truncation at every length, oversized and malformed header
  * and signature-block fields, trailing data, wrong kinds.
  */
-#include "testlib.c"
+#include "testlib.h"
 
 #define ANY_OF(r, ...) any_of_((r), (const hpm_result[]){__VA_ARGS__}, \
                                sizeof((hpm_result[]){__VA_ARGS__}) / sizeof(hpm_result))

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Catalogs (container kind 3): hpm_catalog_verify, the strict catalog
  * schema, expiry, and the writer in tools/lib/hpmw_catalog.c. */
-#include "testlib.c"
+#include "testlib.h"
 
 #include "hpm/catalog.h"
 #include "hpmw_catalog.h"

@@ -4,7 +4,7 @@
  * field compared; detached payloads through hpm_ops; keys (SPKI) and the
  * enum-to-string tables.
  */
-#include "testlib.c"
+#include "testlib.h"
 
 /* Build a signed baseline with hpmw: kernel + initrd + cmdline embedded,
  * plus optionally a detached initrd instead of the embedded one. */

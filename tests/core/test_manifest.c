@@ -6,7 +6,7 @@
  * Each case is checked through verification and through the unverified
  * parse (the same parser must refuse it the same way).
  */
-#include "testlib.c"
+#include "testlib.h"
 
 static const char *const long31 = "abcdefghijklmnopqrstuvwxyz01234";      /* 31 */
 static const char *const long32 = "abcdefghijklmnopqrstuvwxyz012345";     /* 32 */

@@ -6,7 +6,7 @@
  */
 #include <mbedtls/bignum.h>
 
-#include "testlib.c"
+#include "testlib.h"
 
 static void signed_baseline(uint8_t **buf, size_t *len, tl_key *const *signers, size_t n) {
   tl_doc *d = tl_doc_baseline();
