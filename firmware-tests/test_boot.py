@@ -11,6 +11,7 @@ import struct
 
 import pytest
 
+import hpmtest
 import hpmvm
 
 LINUX_TIMEOUT = 120
@@ -58,7 +59,7 @@ def test_1_slot_a_good(fx, tmp_path):
     m.put_slot("a", a)
     m.put_slot("b", b)
     boot = linux_boot(m)
-    digest = hpmvm.digest_of(a)
+    digest = hpmtest.digest(a)
     # The kernel got the signed command line plus exactly our two keys.
     assert boot.cmdline == f"{hpmvm.BASE_CMDLINE} hpm.slot=a hpm.baseline={digest}", boot.describe()
     v = boot.vars
@@ -91,7 +92,7 @@ def test_2_tampered_kernel_refused_b_boots(fx, tmp_path):
     assert boot.slots["a"]["reason"] == "verify-failed", boot.slots
     assert boot.slots["a"]["detail"] == "payload-hash-mismatch", boot.slots
     assert boot.slots["a"]["tries"] == "0"
-    assert "hpm.slot=b hpm.baseline=" + hpmvm.digest_of(b) in boot.cmdline
+    assert "hpm.slot=b hpm.baseline=" + hpmtest.digest(b) in boot.cmdline
 
 
 def test_3_untrusted_key_refused_b_boots(fx, tmp_path):

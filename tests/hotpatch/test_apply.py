@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from hotpatch_util import Target, run
+from workspace import Target
 
 
 @pytest.mark.parametrize("variant", ["pad", "plain", "cet", "cetpad"])

@@ -4,11 +4,12 @@ import signal
 import subprocess
 import time
 
-from hotpatch_util import HPM, Target
+from hpmtest import HPM
+from workspace import Target
 
 
 def refused(ws, state, t, *args, env=None):
-    r = ws.hpm(state, "apply", "--pid", t.pid, *args, check=False, extra_env=env)
+    r = ws.hpm(state, "apply", "--pid", t.pid, *args, check=None, extra_env=env)
     assert r.returncode != 0, r.stdout
     assert t.version() == (0, 0)
     t.assert_healthy()
@@ -87,9 +88,9 @@ def test_lower_sequence(ws, state):
     t = Target(ws.target("pad"))
     try:
         ws.hpm(state, "apply", "--pid", t.pid, h2)
-        r = ws.hpm(state, "apply", "--pid", t.pid, h1, check=False)
+        r = ws.hpm(state, "apply", "--pid", t.pid, h1, check=None)
         assert r.returncode != 0 and "sequence" in r.stderr
-        r = ws.hpm(state, "apply", "--pid", t.pid, h2, check=False)
+        r = ws.hpm(state, "apply", "--pid", t.pid, h2, check=None)
         assert r.returncode != 0
         assert t.version() == (2, 2)
     finally:
