@@ -529,12 +529,23 @@ hpm_result tl_verify1(const uint8_t *buf, size_t len, hpm_kind kind, tl_key *k,
   return hpm_container_verify(buf, len, kind, &t, ops, tl_m, &tl_diag);
 }
 
-/* Assemble fdt + area into a container with header kind, sign with A. */
-void tl_seal(hpm_kind kind, const uint8_t *fdt, size_t fdt_len, const uint8_t *area,
-                size_t area_len, uint8_t **out, size_t *len) {
+void tl_build(const hpmw_manifest *m, tl_key *k, uint8_t **out, size_t *len) {
+  hpmh_status e;
+  if (hpmw_build(m, out, len, &e)) fail_msg("build: %s", e.detail);
+  tl_track(*out);
+  if (k) tl_sign(out, len, k);
+}
+
+void tl_assemble(hpm_kind kind, const uint8_t *fdt, size_t fdt_len, const uint8_t *area, size_t area_len,
+                 uint8_t **out, size_t *len) {
   hpmh_status e;
   if (hpmw_assemble(kind, fdt, fdt_len, area, area_len, out, len, &e)) fail_msg("assemble: %s", e.detail);
   tl_track(*out);
+}
+
+void tl_seal(hpm_kind kind, const uint8_t *fdt, size_t fdt_len, const uint8_t *area,
+             size_t area_len, uint8_t **out, size_t *len) {
+  tl_assemble(kind, fdt, fdt_len, area, area_len, out, len);
   tl_sign(out, len, &tl_A);
 }
 

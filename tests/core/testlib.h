@@ -83,6 +83,12 @@ void tl_put_le32(uint8_t *p, uint32_t v);
 void tl_put_le64(uint8_t *p, uint64_t v);
 uint32_t tl_get_le32(const uint8_t *p);
 
+/* hpmw_build (signed by k unless NULL) and hpmw_assemble (unsigned): the
+ * signer's container, tracked; the test fails if the signer refuses. */
+void tl_build(const hpmw_manifest *m, tl_key *k, uint8_t **out, size_t *len);
+void tl_assemble(hpm_kind kind, const uint8_t *fdt, size_t fdt_len, const uint8_t *area, size_t area_len,
+                 uint8_t **out, size_t *len);
+
 /* Verify with exactly key k trusted, threshold 1 (into tl_m, tl_diag). */
 hpm_result tl_verify1(const uint8_t *buf, size_t len, hpm_kind kind, tl_key *k,
                       const hpm_ops *ops);
