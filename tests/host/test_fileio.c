@@ -75,53 +75,54 @@ static unsigned mode_of(const char *path) {
   return sb.st_mode & 07777;
 }
 
+/* hpmh_write_file of text must succeed; the file then holds text, with mode. */
+static void write_ok(const char *path, const char *text, unsigned mode, int exclusive) {
+  hpmh_status st;
+  if (hpmh_write_file(path, (const uint8_t *)text, strlen(text), mode, exclusive, &st)) fail_msg("%s", st.detail);
+  expect_content(path, text);
+  assert_int_equal(mode_of(path), mode);
+}
+
+/* hpmh_write_file must refuse: an I/O error about path, its sentence
+ * naming path and saying why. */
+static void write_refused(const char *path, int exclusive, const char *why) {
+  hpmh_status st;
+  memset(&st, 0, sizeof st);
+  assert_int_equal(hpmh_write_file(path, (const uint8_t *)"other", 5, 0644, exclusive, &st), -1);
+  assert_int_equal(st.code, HPMH_E_IO);
+  assert_string_equal(st.field, path);
+  assert_non_null(strstr(st.detail, path));
+  if (!strstr(st.detail, why)) fail_msg("\"%s\" does not say \"%s\"", st.detail, why);
+  /* without a status to fill, the same answer */
+  assert_int_equal(hpmh_write_file(path, (const uint8_t *)"other", 5, 0644, exclusive, NULL), -1);
+}
+
 static void test_write_replaces_atomically(void **state) {
   (void)state;
-  hpmh_status st;
   const char *p = at("state.bin");
-  assert_int_equal(hpmh_write_file(p, (const uint8_t *)"first", 5, 0600, 0, &st), 0);
-  expect_content(p, "first");
-  assert_int_equal(mode_of(p), 0600);
+  write_ok(p, "first", 0600, 0);
   /* Replacing: the new bytes and mode, and no temporary file left beside it. */
-  assert_int_equal(hpmh_write_file(p, (const uint8_t *)"second!", 7, 0644, 0, &st), 0);
-  expect_content(p, "second!");
-  assert_int_equal(mode_of(p), 0644);
+  write_ok(p, "second!", 0644, 0);
   assert_string_equal(listing(), "state.bin");
   /* An empty file is a file. */
-  assert_int_equal(hpmh_write_file(p, NULL, 0, 0600, 0, &st), 0);
-  expect_content(p, "");
+  write_ok(p, "", 0600, 0);
 }
 
 static void test_exclusive_refuses_existing_file(void **state) {
   (void)state;
-  hpmh_status st;
   const char *p = at("release.pem");
-  assert_int_equal(hpmh_write_file(p, (const uint8_t *)"key", 3, 0600, 1, &st), 0);
-  expect_content(p, "key");
-  memset(&st, 0, sizeof st);
-  assert_int_equal(hpmh_write_file(p, (const uint8_t *)"other", 5, 0600, 1, &st), -1);
-  assert_int_equal(st.code, HPMH_E_IO);
-  assert_string_equal(st.field, p);
-  assert_non_null(strstr(st.detail, p));
-  assert_non_null(strstr(st.detail, "already exists"));
+  write_ok(p, "key", 0600, 1);
+  write_refused(p, 1, "already exists");
   expect_content(p, "key");
   assert_string_equal(listing(), "release.pem");
 }
 
 static void test_missing_directory_names_the_path(void **state) {
   (void)state;
-  hpmh_status st;
   char p[256];
   snprintf(p, sizeof p, "%s/no-such-dir/out.hpm", dir);
-  memset(&st, 0, sizeof st);
-  assert_int_equal(hpmh_write_file(p, (const uint8_t *)"x", 1, 0644, 0, &st), -1);
-  assert_int_equal(st.code, HPMH_E_IO);
-  assert_string_equal(st.field, p);
-  assert_non_null(strstr(st.detail, p));
-  assert_non_null(strstr(st.detail, "No such file or directory"));
+  write_refused(p, 0, "No such file or directory");
   assert_string_equal(listing(), "");
-  /* Without a status to fill, the same answer. */
-  assert_int_equal(hpmh_write_file(p, (const uint8_t *)"x", 1, 0644, 0, NULL), -1);
 }
 
 static void test_read_limit_and_refusals(void **state) {
@@ -154,12 +155,10 @@ static void test_read_limit_and_refusals(void **state) {
   assert_non_null(strstr(st.detail, p));
 }
 
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
 int main(void) {
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_write_replaces_atomically, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_exclusive_refuses_existing_file, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_missing_directory_names_the_path, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_read_limit_and_refusals, setup, teardown),
-  };
+  const struct CMUnitTest tests[] = {T(test_write_replaces_atomically), T(test_exclusive_refuses_existing_file),
+                                     T(test_missing_directory_names_the_path), T(test_read_limit_and_refusals)};
   return cmocka_run_group_tests_name("host/fileio", tests, NULL, NULL);
 }

@@ -52,10 +52,7 @@ static void test_refusals(void **state) {
 }
 
 int main(void) {
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_parses_both_cases),
-      cmocka_unit_test(test_every_byte_value),
-      cmocka_unit_test(test_refusals),
-  };
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_parses_both_cases), cmocka_unit_test(test_every_byte_value),
+                                     cmocka_unit_test(test_refusals)};
   return cmocka_run_group_tests_name("host/hex", tests, NULL, NULL);
 }

@@ -48,10 +48,7 @@ static void test_long_text_truncated(void **state) {
 }
 
 int main(void) {
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_fills_every_field),
-      cmocka_unit_test(test_no_field_and_no_status),
-      cmocka_unit_test(test_long_text_truncated),
-  };
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_fills_every_field), cmocka_unit_test(test_no_field_and_no_status),
+                                     cmocka_unit_test(test_long_text_truncated)};
   return cmocka_run_group_tests_name("host/status", tests, NULL, NULL);
 }
