@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target: the per-process journal reader (runtime/state.c).  The
+/* libFuzzer target: the per-process journal reader (runtime/hotpatch/state.c).  The
  * journal is root-owned, but after a crash or a disk fault `hpm recover`
  * must read whatever is there without crashing.  Every record that parses
  * is written back and read again: the round trip must be stable. */

@@ -70,13 +70,10 @@ def test_payload_from_debug_file_patches_stripped_process(ws, state, stripped):
     p = ws.d / "from-tree-run.bin"
     patchgen(ws, bare, p, "--debug-dir", tree)
     h = ws.hotpatch([p], 1, name="h1-stripped.hpm")
-    t = Target(bare, threads=2)
-    try:
+    with Target(bare, threads=2) as t:
         assert t.version() == (0, 0)
         ws.hpm(state, "apply", "--pid", t.pid, h)
         assert t.version() == (1, 1)
         ws.hpm(state, "revert", "--all", "--pid", t.pid)
         assert t.version() == (0, 0)
         t.assert_healthy()
-    finally:
-        assert t.close() == 0

@@ -64,8 +64,7 @@ def payload(ws, variant, version, direct=True):
 def test_entry_holds_one_jump_and_revert_restores(ws, state, variant):
     exe = ws.target(variant)
     h1 = ws.hotpatch([payload(ws, variant, 1)], 1, name=f"d1-{variant}.hpm")
-    t = Target(exe, threads=4)
-    try:
+    with Target(exe, threads=4) as t:
         b = bias(t.pid, exe)
         entry = b + sym(exe, "calc_a")
         orig = file_bytes(exe, sym(exe, "calc_a") - 14, 40)
@@ -90,8 +89,6 @@ def test_entry_holds_one_jump_and_revert_restores(ws, state, variant):
         assert t.version() == (0, 0)
         assert peek(t.pid, entry - 14, 40) == orig
         t.assert_healthy()
-    finally:
-        assert t.close() == 0
 
 
 def test_two_jump_and_direct_payloads_replace_each_other(ws, state):
@@ -100,8 +97,7 @@ def test_two_jump_and_direct_payloads_replace_each_other(ws, state):
     p2 = payload(ws, "pad", 2, direct=True)
     p3 = payload(ws, "pad", 3, direct=False)
     hs = [ws.hotpatch([p], i + 1, name=f"mix{i + 1}.hpm") for i, p in enumerate((p1, p2, p3))]
-    t = Target(exe, threads=4)
-    try:
+    with Target(exe, threads=4) as t:
         entry = bias(t.pid, exe) + sym(exe, "calc_a")
         orig = peek(t.pid, entry - 14, 40)
         ws.hpm(state, "apply", "--pid", t.pid, hs[0])
@@ -119,8 +115,6 @@ def test_two_jump_and_direct_payloads_replace_each_other(ws, state):
         assert t.version() == (0, 0)
         assert peek(t.pid, entry - 14, 40) == orig
         t.assert_healthy()
-    finally:
-        assert t.close() == 0
 
 
 def test_branch_into_body_keeps_two_jumps(ws, tmp_path):
@@ -161,8 +155,7 @@ def test_direct_call_sites_redirected_and_restored(ws, state):
     dis = run("objdump", "-d", "--no-show-raw-insn", exe).stdout
     sites = [int(m, 16) for m in re.findall(rf"^\s*([0-9a-f]+):\s+call\s+{a:x} <calc_a>", dis, re.M)]
     assert sites, "calc.c calls calc_a directly"
-    t = Target(exe, threads=4)
-    try:
+    with Target(exe, threads=4) as t:
         b = bias(t.pid, exe)
         orig = {s: peek(t.pid, b + s, 5) for s in sites}
         ws.hpm(state, "apply", "--pid", t.pid, h)
@@ -180,5 +173,3 @@ def test_direct_call_sites_redirected_and_restored(ws, state):
         for s in sites:
             assert peek(t.pid, b + s, 5) == orig[s]
         t.assert_healthy()
-    finally:
-        assert t.close() == 0

@@ -117,6 +117,15 @@ class Target:
                 self.p.wait()
         return self.p.returncode
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        """Ends the target; it must exit cleanly (unless the test failed already)."""
+        rc = self.close()
+        if exc_type is None:
+            assert rc == 0, f"target exited with {rc}"
+
     def assert_healthy(self):
         s = self.stats()
         assert s["err"] == 0, s

@@ -218,32 +218,31 @@ def test_wrong_key_catalog_refused(server, host, release):
     assert "expected a catalog" in r.stderr
 
 
-def test_interrupted_download_resumes(server, host, release):
+def download_broken_once(server, host, release, mode):
+    """Publish; the server breaks off the baseline's first response (mode,
+    see conftest.Handler); downloading it still gives its exact bytes.
+    Returns the Range header of each request for it (None: none)."""
     release.publish(server.root)
     rel = "baselines/base-2026.1.hpm"
-    size = release.base.stat().st_size
-    # the first request breaks off half-way; the retry asks for the rest
-    server.modes[rel] = "drop"
+    server.modes[rel] = mode
     server.drops[rel] = 1
     r = host("--source", server.url, "--download", "2026.1", "--json")
     path = Path(json.loads(r.stdout)["downloaded"][0]["path"])
     assert path.read_bytes() == release.base.read_bytes()
-    reqs = [rng for p, rng in server.log if p == rel]
-    assert reqs[0] is None and reqs[1] == f"bytes={size // 2}-", reqs
+    return [rng for p, rng in server.log if p == rel]
+
+
+def test_interrupted_download_resumes(server, host, release):
+    # the first request breaks off half-way; the retry asks for the rest
+    reqs = download_broken_once(server, host, release, "drop")
+    assert reqs[0] is None and reqs[1] == f"bytes={release.base.stat().st_size // 2}-", reqs
 
 
 def test_server_without_range_support(server, host, release):
     """A server that answers a Range request with the whole file (200): the
     partial file is discarded and the download starts again."""
-    release.publish(server.root)
-    rel = "baselines/base-2026.1.hpm"
     server.ignore_range = True
-    server.modes[rel] = "drop-all"
-    server.drops[rel] = 1
-    r = host("--source", server.url, "--download", "2026.1", "--json")
-    path = Path(json.loads(r.stdout)["downloaded"][0]["path"])
-    assert path.read_bytes() == release.base.read_bytes()
-    reqs = [rng for p, rng in server.log if p == rel]
+    reqs = download_broken_once(server, host, release, "drop-all")
     assert reqs[0] is None and reqs[1] is not None and reqs[2] is None, reqs
     assert cache_files(host.state) == [sha256(release.base) + ".hpm"]
 

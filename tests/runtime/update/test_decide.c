@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of runtime/decide.c, the decision engine, and the year
+ * Unit tests of runtime/update/decide.c, the decision engine, and the year
  * simulation: a catalog of one year of releases (quarterly planned baselines,
  * monthly hotpatches per baseline, two unplanned baselines) built in memory,
  * a clock stepped hour by hour through the year, and a host that does what

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of runtime/history.c (SQLite history: record, query, retention,
+ * Unit tests of runtime/update/history.c (SQLite history: record, query, retention,
  * corrupt and truncated databases kept aside, kill -9 during writes) and
- * runtime/enroll.c (state file, re-enrollment rule).
+ * runtime/update/enroll.c (state file, re-enrollment rule).
  */
 #include <setjmp.h>
 #include <stdarg.h>

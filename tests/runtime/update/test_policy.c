@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of runtime/policy.c (the hpm.conf parser) and runtime/windows.c
- * (maintenance windows and blackouts, across DST changes in Europe/Berlin
- * and America/New_York).
+ * Unit tests of runtime/update/policy.c (the hpm.conf parser) and
+ * runtime/update/windows.c (maintenance windows and blackouts, across DST
+ * changes in Europe/Berlin and America/New_York).
  */
 #include <setjmp.h>
 #include <stdarg.h>
