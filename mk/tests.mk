@@ -34,7 +34,7 @@ UNIT_CFLAGS  := $(SAN_CFLAGS) -Icore/include -Ihost -Iruntime -Itools/lib -Itest
 UNIT_LDFLAGS := -fsanitize=address,undefined
 UNIT_ENV     := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-TESTLIB      := $(B)/san/tests/core/libtestlib.a
+TESTLIB      := $(B)/san/tests/libtestlib.a
 # Archives, in link order: a binary takes only the members it references.
 UNIT_ARCHIVES := $(TESTLIB) $(B)/san/libhpmw.a $(B)/san/libhpmhost.a $(B)/san/libhpmcore.a
 UNIT_LIBS    := $(UNIT_ARCHIVES) $(HPMW_LIBS) -lcmocka
