@@ -19,6 +19,22 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 HOST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -fstack-protector-strong -D_FORTIFY_SOURCE=2
 SAN_CFLAGS  := -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
+# Every library is built in two flavors: host (HOST_CFLAGS, for the
+# programs) and san (SAN_CFLAGS: ASan+UBSan, for the unit tests).
+#   $(call library,NAME,SRCDIR,SRCS,HDRS,CFLAGS)
+# makes $(B)/host/libNAME.a and $(B)/san/libNAME.a from the objects
+# $(B)/<flavor>/SRCDIR/*.o of SRCS (which may lie in subfolders of SRCDIR).
+define library-flavor
+$(B)/$(1)/$(3)/%.o: $(3)/%.c $(5) | $(DEPS_STAMP)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$($(2)) $(6) -c $$< -o $$@
+$(B)/$(1)/lib$(4).a: $(patsubst $(3)/%.c,$(B)/$(1)/$(3)/%.o,$(7))
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+library = $(eval $(call library-flavor,host,HOST_CFLAGS,$(2),$(1),$(4),$(5),$(3))) \
+          $(eval $(call library-flavor,san,SAN_CFLAGS,$(2),$(1),$(4),$(5),$(3)))
+
 # The dependency stamp: installs Debian packages and fetches pinned sources once.
 DEPS_STAMP := $(DEPS)/.stamp-v1
 $(DEPS_STAMP): scripts/deps.sh

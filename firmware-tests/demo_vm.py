@@ -25,30 +25,20 @@ Each boot's plan is a shell snippet on the release disk that /init sources;
 everything the guest reports is a `HPMDEMO: ...` line on the serial console.
 """
 import json
-import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import hpmvm
 import lifecycle_vm
+from hpmtest import BUILD, HPM_SIGN, PATCHGEN, REPO, digest, run
 
-DEMO = hpmvm.BUILD / "demo"
+DEMO = BUILD / "demo"
 SERVICE = DEMO / "hpm-demo-service"
 CLIENT = DEMO / "hpm-demo-client"
-PATCHGEN = hpmvm.BUILD / "tools" / "hpm-patchgen"
-REPO = hpmvm.REPO
 CMDLINE = hpmvm.BASE_CMDLINE
 
-INIT = r"""#!/bin/busybox sh
-/bin/busybox --install -s /bin
-export PATH=/bin:/usr/sbin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mkdir -p /tmp /var/lib/hpm /boot/efi /src
-ip link set lo up
+INIT = lifecycle_vm.PRELUDE + r"""ip link set lo up
 @SETUP@echo "HPMDEMO: up $(cut -d' ' -f1 /proc/uptime)"
 # run NAME CMD...: the exit code, then the output, one marker per line
 run() {
@@ -63,11 +53,7 @@ case " $(cat /proc/cmdline) " in
   *) [ -f /src/plan ] && . /src/plan ;;
 esac
 echo "HPMDEMO: done"
-sync
-umount /boot/efi
-umount /src
-poweroff -f
-"""
+""" + lifecycle_vm.FINALE
 
 INIT = INIT.replace("@SETUP@", lifecycle_vm.SETUP.replace("@TAG@", "HPMDEMO"))
 
@@ -117,9 +103,11 @@ def build_initramfs(out, kmod_dir, work):
 
 
 def sh(*args, **kw):
-    r = subprocess.run([str(a) for a in args], capture_output=True, text=True, **kw)
+    """stdout of a command that must succeed (RuntimeError, which the demo
+    script reports, if it does not)."""
+    r = run(*args, check=None, **kw)
     if r.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, args))}: exit {r.returncode}\n{r.stdout}{r.stderr}")
+        raise RuntimeError(repr(r))
     return r.stdout
 
 
@@ -156,7 +144,7 @@ class Demo:
     def __init__(self, work):
         self.work = Path(work)
         self.work.mkdir(parents=True, exist_ok=True)
-        self.env = dict(os.environ, SOURCE_DATE_EPOCH="1764028800")
+        self.env = {"SOURCE_DATE_EPOCH": "1764028800"}
         self.digests = {}
 
     # ---- release side -------------------------------------------------------
@@ -164,15 +152,15 @@ class Demo:
         w = self.work
         for f in ("release.pem", "release.pub"):
             (w / f).unlink(missing_ok=True)
-        sh(hpmvm.HPM_SIGN, "keygen", "--out", w / "release.pem", "--pub", w / "release.pub", env=self.env)
-        keyid = sh(hpmvm.HPM_SIGN, "keyid", w / "release.pub").split()[0]
+        sh(HPM_SIGN, "keygen", "--out", w / "release.pem", "--pub", w / "release.pub", env=self.env)
+        keyid = sh(HPM_SIGN, "keyid", w / "release.pub").split()[0]
         # hpmboot.efi trusting only this key, built into the demo's folder.
-        sh("make", "-s", "-C", REPO, f"B={hpmvm.BUILD}", f"HPM_TRUST_KEYS={w / 'release.pub'}",
+        sh("make", "-s", "-C", REPO, f"B={BUILD}", f"HPM_TRUST_KEYS={w / 'release.pub'}",
            str(hpmvm.HPMBOOT))
         shutil.copyfile(hpmvm.HPMBOOT, w / "hpmboot.efi")
         # Rebuild the default one (dev key) so later tests see what they expect.
-        sh("make", "-s", "-C", REPO, f"B={hpmvm.BUILD}", str(hpmvm.HPMBOOT))
-        kmods = lifecycle_vm.kernel_modules(hpmvm.BUILD / "firmware-tests")
+        sh("make", "-s", "-C", REPO, f"B={BUILD}", hpmvm.HPMBOOT)
+        kmods = lifecycle_vm.kernel_modules(BUILD / "firmware-tests")
         initrd = build_initramfs(w / "initrd.cpio", kmods, w)
         key = w / "release.pem"
         specs = [("v1", "2026.1", 1, CMDLINE), ("v2", "2026.2", 2, CMDLINE),
@@ -180,12 +168,12 @@ class Demo:
         for name, version, svn, cmdline in specs:
             out = w / f"{name}.hpm"
             hpmvm.sign_baseline(out, hpmvm.KERNEL, initrd, cmdline, version, svn, key=key)
-            self.digests[name] = hpmvm.digest_of(out)
+            self.digests[name] = digest(out)
         # The hotpatch for 2026.1: the fix of the demo service.
         fixbin = w / "fix.bin"
         sh(PATCHGEN, "--target", SERVICE, "--map", REPO / "demo" / "map", "--source", REPO / "demo" / "fix.c",
            "--out", fixbin)
-        sh(hpmvm.HPM_SIGN, "hotpatch", "--key", key, "--baseline", w / "v1.hpm", "--seq", "1",
+        sh(HPM_SIGN, "hotpatch", "--key", key, "--baseline", w / "v1.hpm", "--seq", "1",
            "--classification", "security", "--id", "HP-2026.1-1", "--payload", f"demo={fixbin}",
            "--out", w / "fix.hpm", env=self.env)
         # A tampered copy must be refused by the same verification.
@@ -193,8 +181,7 @@ class Demo:
         b = bytearray((w / "v1.hpm").read_bytes())
         b[-100] ^= 1
         bad.write_bytes(bytes(b))
-        r = subprocess.run([str(hpmvm.HPM_SIGN), "verify", "--trust", str(w / "release.pub"), str(bad)],
-                           capture_output=True, text=True)
+        r = run(HPM_SIGN, "verify", "--trust", w / "release.pub", bad, check=None)
         return {"keyid": keyid, "digests": dict(self.digests), "initrd_bytes": initrd.stat().st_size,
                 "hpmboot_bytes": (w / "hpmboot.efi").stat().st_size,
                 "sizes": {n: (w / f"{n}.hpm").stat().st_size for n in ("v1", "v2", "v3")},

@@ -14,8 +14,7 @@ a real FAT ESP, booted through the real hpmboot.efi.
 - /init prints `HPMTEST: ...` markers, runs the plan, syncs, unmounts and
   powers off.
 
-Reuses hpmvm.py (Machine, Boot, sign_baseline, prerequisites) without
-changing it.
+Reuses hpmvm.py (Machine, Boot, sign_baseline, prerequisites).
 """
 import os
 import select
@@ -24,7 +23,9 @@ import subprocess
 import time
 from pathlib import Path
 
+import hpmtest
 import hpmvm
+from hpmtest import HPM, run
 
 KMODS = [  # insmod order (dependencies first)
     "drivers/virtio/virtio_ring.ko", "drivers/virtio/virtio.ko",
@@ -32,11 +33,24 @@ KMODS = [  # insmod order (dependencies first)
     "drivers/virtio/virtio_pci.ko", "drivers/block/virtio_blk.ko",
     "fs/fat/fat.ko", "fs/fat/vfat.ko", "fs/nls/nls_cp437.ko", "fs/nls/nls_ascii.ko",
 ]
-HPM = hpmvm.BUILD / "runtime" / "hpm"
 TRUST_PUB = hpmvm.KEYS / "dev-release.pub"
 
+# The start and the end of every guest's /init (PRELUDE, then SETUP:
 # efivarfs, the modules, the ESP at /boot/efi and the source disk at /src;
-# @TAG@ is the guest's marker word.
+# @TAG@ is the guest's marker word; ... ; FINALE).
+PRELUDE = r"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /tmp /var/lib/hpm /boot/efi /src
+"""
+FINALE = r"""sync
+umount /boot/efi
+umount /src
+poweroff -f
+"""
 SETUP = r"""insmod /lib/kmod/efivarfs.ko
 mount -t efivarfs efivarfs /sys/firmware/efi/efivars || echo "@TAG@: mount efivarfs failed"
 for m in @KMODS@; do insmod /lib/kmod/$m.ko || echo "@TAG@: insmod $m failed"; done
@@ -45,14 +59,7 @@ mount -t vfat /dev/vda /boot/efi || echo "@TAG@: mount ESP failed"
 mount -t vfat -o ro /dev/vdb /src || echo "@TAG@: mount source disk failed"
 """
 
-INIT = r"""#!/bin/busybox sh
-/bin/busybox --install -s /bin
-export PATH=/bin:/usr/sbin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mkdir -p /tmp /var/lib/hpm /boot/efi /src
-echo "HPMTEST: init-start"
+INIT = PRELUDE + r"""echo "HPMTEST: init-start"
 @SETUP@echo "HPMTEST: cmdline=$(cat /proc/cmdline)"
 # run NAME CMD...: one marker line with the exit code, output indented
 run() {
@@ -64,11 +71,7 @@ run() {
 json() { echo "HPMTEST: json $1 $(hpm status --json)"; }
 [ -f /src/plan ] && . /src/plan
 echo "HPMTEST: done"
-sync
-umount /boot/efi
-umount /src
-poweroff -f
-"""
+""" + FINALE
 
 
 INIT = INIT.replace("@SETUP@", SETUP.replace("@TAG@", "HPMTEST"))
@@ -103,8 +106,7 @@ def kernel_modules(root):
 
 def shared_libs(binary):
     """The shared libraries (and the dynamic loader) `ldd` names."""
-    out = subprocess.run(["ldd", str(binary)], check=True, capture_output=True,
-                         text=True).stdout
+    out = run("ldd", binary).stdout
     libs = []
     for line in out.splitlines():
         parts = line.split()
@@ -155,8 +157,7 @@ class LifecycleMachine(hpmvm.Machine):
         super().__init__(workdir, esp_mib=esp_mib)
         self.src = self.dir / "src.img"
         self.src.unlink(missing_ok=True)
-        subprocess.run(["mkfs.vfat", "-C", "-n", "HPMSRC", str(self.src), str(src_mib * 1024)],
-                       check=True, capture_output=True)
+        run("mkfs.vfat", "-C", "-n", "HPMSRC", self.src, src_mib * 1024)
 
     def put_src(self, src, dest):
         self._mtools(["mcopy", "-o", "-i", str(self.src), str(src), "::/" + dest])
@@ -167,15 +168,12 @@ class LifecycleMachine(hpmvm.Machine):
         self.put_src(p, "plan")
 
     def esp_files(self):
-        out = subprocess.run(["mdir", "-b", "-i", str(self.esp), "::/EFI/hpm"], check=True,
-                             capture_output=True, text=True,
-                             env=dict(os.environ, MTOOLS_SKIP_CHECK="1")).stdout
+        out = self._mtools(["mdir", "-b", "-i", self.esp, "::/EFI/hpm"]).stdout
         return sorted(Path(l.strip()).name for l in out.splitlines() if l.strip())
 
     def esp_read(self, path):
-        return subprocess.run(["mtype", "-i", str(self.esp), "::/" + path], check=True,
-                              capture_output=True,
-                              env=dict(os.environ, MTOOLS_SKIP_CHECK="1")).stdout
+        return subprocess.run(["mtype", "-i", str(self.esp), "::/" + path], check=True, capture_output=True,
+                              env=hpmtest.environ(hpmvm.MTOOLS_ENV)).stdout  # bytes
 
     def boot(self, timeout=240, stop_at=None, stop_delay=0.0):
         cmd = [hpmvm.QEMU, "-machine", "q35,accel=tcg", "-cpu", "max", "-m", "1024",

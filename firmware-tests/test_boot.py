@@ -11,6 +11,7 @@ import struct
 
 import pytest
 
+import hpmtest
 import hpmvm
 
 LINUX_TIMEOUT = 120
@@ -39,6 +40,14 @@ def refusal_boot(m):
     return b
 
 
+def machine(workdir, **slots):
+    """A fresh machine with the given containers as its slots (a=..., b=...)."""
+    m = hpmvm.Machine(workdir)
+    for letter, container in slots.items():
+        m.put_slot(letter, container)
+    return m
+
+
 def tampered_copy(container, tmp_path, name_suffix, at):
     """Copy a detached baseline and flip one byte of its kernel file."""
     src = container.parent
@@ -54,11 +63,9 @@ def tampered_copy(container, tmp_path, name_suffix, at):
 def test_1_slot_a_good(fx, tmp_path):
     a = fx.baseline("s1a", svn=5, version="2025.01.1")
     b = fx.baseline("s1b", svn=5)
-    m = hpmvm.Machine(tmp_path)
-    m.put_slot("a", a)
-    m.put_slot("b", b)
+    m = machine(tmp_path, a=a, b=b)
     boot = linux_boot(m)
-    digest = hpmvm.digest_of(a)
+    digest = hpmtest.digest(a)
     # The kernel got the signed command line plus exactly our two keys.
     assert boot.cmdline == f"{hpmvm.BASE_CMDLINE} hpm.slot=a hpm.baseline={digest}", boot.describe()
     v = boot.vars
@@ -80,9 +87,7 @@ def test_2_tampered_kernel_refused_b_boots(fx, tmp_path):
     a = fx.baseline("s2a", svn=5, detached=True)
     a_bad = tampered_copy(a, tmp_path, "a", at=4_000_000)
     b = fx.baseline("s2b", svn=5)
-    m = hpmvm.Machine(tmp_path / "vm")
-    m.put_slot("a", a_bad)
-    m.put_slot("b", b)
+    m = machine(tmp_path / "vm", a=a_bad, b=b)
     boot = linux_boot(m)
     assert re.search(r"^hpm: slot a: refused: slot-a\.hpm: payload hash mismatch at payloads/kernel",
                      boot.serial, re.M), boot.describe()
@@ -91,15 +96,13 @@ def test_2_tampered_kernel_refused_b_boots(fx, tmp_path):
     assert boot.slots["a"]["reason"] == "verify-failed", boot.slots
     assert boot.slots["a"]["detail"] == "payload-hash-mismatch", boot.slots
     assert boot.slots["a"]["tries"] == "0"
-    assert "hpm.slot=b hpm.baseline=" + hpmvm.digest_of(b) in boot.cmdline
+    assert "hpm.slot=b hpm.baseline=" + hpmtest.digest(b) in boot.cmdline
 
 
 def test_3_untrusted_key_refused_b_boots(fx, tmp_path):
     a = fx.baseline("s3a", svn=5, key=hpmvm.UNTRUSTED_KEY)
     b = fx.baseline("s3b", svn=5)
-    m = hpmvm.Machine(tmp_path)
-    m.put_slot("a", a)
-    m.put_slot("b", b)
+    m = machine(tmp_path, a=a, b=b)
     boot = linux_boot(m)
     assert "hpm: slot a: refused: slot-a.hpm: not signed by a trusted key" in boot.serial, \
         boot.describe()
@@ -111,9 +114,7 @@ def test_3_untrusted_key_refused_b_boots(fx, tmp_path):
 def test_4_trial_never_marked_good_falls_back_and_stays(fx, tmp_path):
     a = fx.baseline("s4a", svn=6)                         # never marks good
     b = fx.baseline("s4b", svn=5, extra="hpmtest.markgood=1")
-    m = hpmvm.Machine(tmp_path)
-    m.put_slot("a", a)
-    m.put_slot("b", b)
+    m = machine(tmp_path, a=a, b=b)
     for n in (1, 2, 3):
         boot = linux_boot(m)
         assert boot.vars["HpmBootSlot"] == "a", boot.describe()
@@ -134,9 +135,7 @@ def test_4_trial_never_marked_good_falls_back_and_stays(fx, tmp_path):
 def test_5_marked_good_raises_floor_lower_svn_refused(fx, tmp_path):
     a = fx.baseline("s5a", svn=5, extra="hpmtest.markgood=1")
     b = fx.baseline("s5b", svn=7)
-    m = hpmvm.Machine(tmp_path)
-    m.put_slot("a", a)
-    m.put_slot("b", b)
+    m = machine(tmp_path, a=a, b=b)
     boot = linux_boot(m)
     assert boot.vars["HpmBootSlot"] == "a" and boot.vars["HpmBootFloor"] == "0"
     boot = linux_boot(m)
@@ -155,9 +154,7 @@ def test_5_marked_good_raises_floor_lower_svn_refused(fx, tmp_path):
 def test_6_both_bad_nothing_boots(fx, tmp_path):
     a = fx.baseline("s6a", svn=5, detached=True)
     b = fx.baseline("s6b", svn=5, key=hpmvm.UNTRUSTED_KEY)
-    m = hpmvm.Machine(tmp_path / "vm")
-    m.put_slot("a", tampered_copy(a, tmp_path, "a", at=100))
-    m.put_slot("b", b)
+    m = machine(tmp_path / "vm", a=tampered_copy(a, tmp_path, "a", at=100), b=b)
     boot = refusal_boot(m)
     assert "hpm:   slot a: verify-failed: " in boot.serial, boot.describe()
     assert "hpm:   slot b: verify-failed: " in boot.serial, boot.describe()
@@ -171,10 +168,7 @@ def test_8_oneshot_honoured_once_and_refused_if_unverified(fx, tmp_path):
     a = fx.baseline("s8a", svn=5, extra="hpmtest.oneshot=b")
     b = fx.baseline("s8b", svn=5, extra="hpmtest.oneshot=c")
     c = fx.baseline("s8c", svn=5, key=hpmvm.UNTRUSTED_KEY)
-    m = hpmvm.Machine(tmp_path)
-    m.put_slot("a", a)
-    m.put_slot("b", b)
-    m.put_slot("c", c)
+    m = machine(tmp_path, a=a, b=b, c=c)
     boot = linux_boot(m)
     assert boot.vars["HpmBootSlot"] == "a" and "HPMTEST: wrote HpmOneShot=b" in boot.serial
     boot = linux_boot(m)

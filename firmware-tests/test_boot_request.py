@@ -9,6 +9,7 @@ sequence the boot stage reported (as `hpm stage` will): "activate a" with
 selecting, verifies a and boots it on trial.  A request with a bad CRC is
 reported as malformed, deleted and not applied.
 """
+import hpmtest
 import hpmvm
 from test_boot import linux_boot
 
@@ -50,7 +51,7 @@ def test_10_slot_request_reenables_refused_slot(tmp_path):
     assert boot.vars["HpmBootAttempt"] == "1"
     assert "(attempt 1 of 2)" in boot.serial                 # the requested tries
     assert boot.slots["a"]["reason"] == "none" and boot.slots["a"]["tries"] == "1", boot.slots
-    assert boot.slots["a"]["baseline"] == hpmvm.digest_of(good)
+    assert boot.slots["a"]["baseline"] == hpmtest.digest(good)
     # activate a: a above b (renumbered 2, 1); both entries applied.
     assert boot.slots["a"]["priority"] == "2" and boot.slots["b"]["priority"] == "1", boot.slots
     assert boot.slots["c"]["priority"] == "1" and boot.slots["c"]["tries"] == "0", boot.slots

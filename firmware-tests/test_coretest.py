@@ -6,30 +6,18 @@ and libfdt, prints "HPM-CORETEST: OK" when every check passed, and powers
 the machine off.  Run with: /usr/bin/python3 -m pytest firmware-tests/
 HPM_BUILD names the build folder (default: <repo>/build).
 """
-import os
 import re
 import shutil
 import subprocess
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-BUILD = Path(os.environ.get("HPM_BUILD", REPO / "build"))
+from hpmtest import BUILD
+from hpmvm import OVMF_CODE, OVMF_VARS, QEMU, strip_ansi
+
 CORETEST = BUILD / "efi" / "hpm-coretest.efi"
-
-OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
-OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
-QEMU = "qemu-system-x86_64"
 TIMEOUT_S = 120
 
 SHA256_ABC = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-
-# CSI sequences (colours, cursor moves), and the two-byte ESC forms OVMF uses.
-ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
-
-
-def strip_ansi(text):
-    return ANSI_RE.sub("", text).replace("\r", "")
 
 
 def run_qemu(esp, vars_fd, timeout=TIMEOUT_S):

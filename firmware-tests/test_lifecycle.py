@@ -19,6 +19,7 @@ import json
 
 import pytest
 
+import hpmtest
 import hpmvm
 import lifecycle_vm as lv
 
@@ -64,7 +65,7 @@ def test_stage_reboot_mark_good(tmp_path, inputs):
     m = lv.LifecycleMachine(tmp_path)
     m.put_slot("a", inputs["v1"])
     m.put_src(inputs["v2"], "v2.hpm")
-    d1, d2 = hpmvm.digest_of(inputs["v1"]), hpmvm.digest_of(inputs["v2"])
+    d1, d2 = hpmtest.digest(inputs["v1"]), hpmtest.digest(inputs["v2"])
 
     # 1: a on trial; stage v2 into b.
     m.set_plan(PLAN1)

@@ -18,22 +18,15 @@ the booted Linux the initramfs prints every SHA-256 PCR
 Booting without a TPM (HpmBootTpm=absent) is covered in test_secureboot.py.
 """
 import hashlib
-import json
 import shutil
-import subprocess
 
 import pytest
 
+import hpmtest
 import hpmvm
 import tcglog
 
 END = r"HPMTEST: done|NOTHING BOOTABLE"
-
-
-def inspect_digest(container):
-    out = subprocess.run([str(hpmvm.HPM_SIGN), "inspect", "--json", str(container)],
-                         check=True, capture_output=True, text=True).stdout
-    return json.loads(out)["digest"]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +62,7 @@ def test_pcr8_holds_the_baseline_and_the_decision(measured):
     b, baseline, _ = measured
     ev8 = [e for e in tcglog.parse(b.event_log) if e.pcr == 8]
     assert [e.type for e in ev8] == [tcglog.EV_IPL, tcglog.EV_IPL], ev8
-    digest = inspect_digest(baseline)
+    digest = hpmtest.digest(baseline)
     first, second = ev8
     assert first.digests[tcglog.ALG_SHA256].hex() == digest
     assert first.data.decode() == f"hpm.baseline sha256={digest} version=tpm-good-svn7"

@@ -1,4 +1,4 @@
-# mk/fuzz.mk: libFuzzer targets for core/ (tests/fuzz/, see FUZZ_CORE_TARGETS).
+# mk/fuzz.mk: every libFuzzer target (tests/fuzz/fuzz_*.c), one rule for all.
 #
 #   make check-fuzz   run every fuzzer for FUZZ_SHORT seconds (default 15);
 #                     write "fuzz: N passed, M failed" (one per target) to
@@ -6,33 +6,53 @@
 #   make fuzz         the same, FUZZ_SECONDS per target (default 300).
 #   make fuzz-build   binaries, seed corpora and the dictionary only.
 #
-# Each fuzzer is built with clang -fsanitize=fuzzer,address,undefined, with
-# core's sources (and libfdt's, see below) compiled by clang for it, not the
-# gcc sanitizer library.
-# Seed corpora are generated at build time by tests/fuzz/gen_corpus.c (with
-# hpmw, host build) into $(B)/fuzz/corpus/<target>/; the fuzzers add what
-# they find there.  Crashes, leaks, timeouts and failed invariants are saved
-# as $(B)/fuzz/crashes/<target>-<kind>-<sha1>; logs are $(B)/fuzz/<target>.log.
+# Each fuzzer is its harness tests/fuzz/<target>.c, linked by clang with
+# -fsanitize=fuzzer,address,undefined against the fuzz build of core (core's
+# sources and libfdt's, see below, compiled by clang with the same
+# instrumentation into libfuzzcore.a) and the objects FUZZ_OBJS_<target>
+# lists: whatever the harness tests from host/ or runtime/, compiled the same
+# way.  FUZZ_SYSLIBS_<target> adds system libraries, FUZZ_SEEDS_<target> a
+# folder of seeds kept in the tree (tests/fuzz/corpus-*), FUZZ_MAXLEN_<target>
+# the largest input (default 16384).
+# Seed corpora of core's formats are generated at build time by
+# tests/fuzz/gen_corpus.c (with hpmw, host build) into
+# $(B)/fuzz/corpus/<target>/; every fuzzer adds what it finds to
+# $(B)/fuzz/corpus/<target>/.  Crashes, leaks, timeouts and failed
+# invariants are saved as $(B)/fuzz/crashes/<target>-<kind>-<sha1>; logs are
+# $(B)/fuzz/<target>.log.
 
 FUZZ_SHORT   ?= 15
 FUZZ_SECONDS ?= 300
-# The fuzzers of core/ (built here from core's sources alone).  Other
-# harnesses in tests/fuzz/ (fuzz_hotpatch_payload: runtime/, mk/runtime.mk)
-# have their own rules and targets.
-FUZZ_CORE_TARGETS := fuzz_container_unverified fuzz_container_verify fuzz_manifest fuzz_bootstate \
-                     fuzz_catalog
-FUZZ_TARGETS := $(filter $(FUZZ_CORE_TARGETS),$(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
-FUZZ_BINS    := $(patsubst %,$(B)/fuzz/bin/%,$(FUZZ_TARGETS))
 FUZZ_DIR     := $(B)/fuzz
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/bin/%,$(FUZZ_TARGETS))
+
+# What each harness links besides the fuzz build of core.
+FUZZ_SHARED_OBJ := $(FUZZ_DIR)/obj/tests/fuzz/shared.o
+FUZZ_OBJS_fuzz_container_unverified := $(FUZZ_SHARED_OBJ)
+FUZZ_OBJS_fuzz_container_verify     := $(FUZZ_SHARED_OBJ)
+FUZZ_OBJS_fuzz_manifest             := $(FUZZ_SHARED_OBJ)
+FUZZ_OBJS_fuzz_catalog              := $(FUZZ_SHARED_OBJ)
+FUZZ_OBJS_fuzz_hotpatch_payload     := $(FUZZ_DIR)/obj/host/payload.o
+FUZZ_OBJS_fuzz_journal              := $(FUZZ_DIR)/obj/runtime/hotpatch/journal.o $(FUZZ_DIR)/obj/host/hex.o
+FUZZ_OBJS_fuzz_bootvars             := $(FUZZ_DIR)/obj/runtime/boot/bootvars.o
+FUZZ_OBJS_fuzz_policy               := $(patsubst %,$(FUZZ_DIR)/obj/runtime/update/%.o,policy windows enroll) \
+                                       $(patsubst %,$(FUZZ_DIR)/obj/host/%.o,hex fileio status)
+FUZZ_SYSLIBS_fuzz_policy            := -linih
+FUZZ_SEEDS_fuzz_hotpatch_payload    := tests/fuzz/corpus-hotpatch
+FUZZ_SEEDS_fuzz_journal             := tests/fuzz/corpus-journal
+FUZZ_SEEDS_fuzz_bootvars            := tests/fuzz/corpus-bootvars
+FUZZ_SEEDS_fuzz_policy              := tests/fuzz/corpus-policy
+FUZZ_MAXLEN_fuzz_hotpatch_payload   := 65536
+FUZZ_MAXLEN_fuzz_journal            := 8192
+FUZZ_MAXLEN_fuzz_bootvars           := 4096
+FUZZ_MAXLEN_fuzz_policy             := 4096
 
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_CFLAGS  := -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE $(FUZZ_SAN) -Icore/include
+FUZZ_CFLAGS  := -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE $(FUZZ_SAN) -Icore/include -Ihost -Iruntime -Itests/fuzz
 FUZZ_LIBS    := -lmbedcrypto -lfdt -lcrypto
 # Per-input limits: a hang or a memory blow-up is a failure too.
-FUZZ_FLAGS   := -timeout=10 -rss_limit_mb=2048 -max_len=16384 -print_final_stats=1 \
-                -dict=$(FUZZ_DIR)/hpm.dict
-
-FUZZ_CORE_OBJS := $(patsubst core/%.c,$(FUZZ_DIR)/core/%.o,$(CORE_SRCS)) $(FUZZ_DIR)/core/sysdeps/posix.o
+FUZZ_FLAGS   := -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -dict=$(FUZZ_DIR)/hpm.dict
 
 # libfdt: the pinned sources the EFI build uses (fetched by scripts/deps.sh),
 # compiled with the same instrumentation, so the fuzzers get coverage inside
@@ -66,24 +86,30 @@ $(FUZZ_DIR)/libfdt/%.o: $(FUZZ_LIBFDT_SRC)/%.c $(FUZZ_FDT_SHIMS) | $(DEPS_STAMP)
 	$(CLANG) -std=gnu11 -O1 -g -w $(FUZZ_SAN) -fno-sanitize=alignment -fsanitize=fuzzer-no-link \
 	  $(FUZZ_FDT_CFLAGS) -c $< -o $@
 
-$(FUZZ_DIR)/core/%.o: core/%.c $(CORE_HDRS) $(FUZZ_FDT_SHIMS) | $(DEPS_STAMP)
+# The one compile rule: core, host, runtime and harness sources alike.
+$(FUZZ_DIR)/obj/%.o: %.c $(CORE_HDRS) $(RT_HDRS) tests/fuzz/shared.h $(FUZZ_FDT_SHIMS) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) $(FUZZ_FDT_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
-# Keep the objects (they are intermediate files of pattern rules).
-.SECONDARY: $(FUZZ_CORE_OBJS) $(FUZZ_LIBFDT_OBJS)
+FUZZ_CORE_LIB := $(FUZZ_DIR)/libfuzzcore.a
+$(FUZZ_CORE_LIB): $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(CORE_SRCS) core/sysdeps/posix.c) $(FUZZ_LIBFDT_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
 
-$(FUZZ_DIR)/bin/%: tests/fuzz/%.c tests/fuzz/shared.c $(FUZZ_CORE_OBJS) $(FUZZ_LIBFDT_OBJS) \
-                   $(CORE_HDRS) | $(DEPS_STAMP)
+# The one link rule.
+$(FUZZ_BINS): $(FUZZ_DIR)/bin/%: $(FUZZ_DIR)/obj/tests/fuzz/%.o $(FUZZ_CORE_LIB)
 	@rm -f $@; mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS) $(FUZZ_FDT_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_CORE_OBJS) \
-	  $(FUZZ_LIBFDT_OBJS) -o $@ $(FUZZ_LIBS)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS_$*) $(FUZZ_CORE_LIB) -o $@ $(FUZZ_LIBS) $(FUZZ_SYSLIBS_$*)
+$(foreach t,$(FUZZ_TARGETS),$(eval $(FUZZ_DIR)/bin/$(t): $(FUZZ_OBJS_$(t))))
+
+# Keep the harness objects (intermediate files of the link rule).
+.SECONDARY: $(patsubst %,$(FUZZ_DIR)/obj/tests/fuzz/%.o,$(FUZZ_TARGETS))
 
 # Seeds and dictionary (host build of the generator: gcc, hpmw, core).
-$(FUZZ_DIR)/gen_corpus: tests/fuzz/gen_corpus.c tests/fuzz/shared.c $(B)/host/libhpmw.a $(B)/host/libhpmhost.a \
-                        $(B)/host/libhpmcore.a $(CORE_HDRS) $(HPMW_HDRS) | $(DEPS_STAMP)
+$(FUZZ_DIR)/gen_corpus: tests/fuzz/gen_corpus.c tests/fuzz/shared.c tests/fuzz/shared.h $(B)/host/libhpmw.a \
+                        $(B)/host/libhpmhost.a $(B)/host/libhpmcore.a $(CORE_HDRS) $(HPMW_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(HOST_CFLAGS) $(TOOLS_CFLAGS) $< -o $@ $(B)/host/libhpmw.a $(B)/host/libhpmhost.a $(B)/host/libhpmcore.a $(HPMW_LIBS)
+	$(CC) $(HOST_CFLAGS) $(TOOLS_CFLAGS) $< tests/fuzz/shared.c -o $@ $(B)/host/libhpmw.a $(B)/host/libhpmhost.a $(B)/host/libhpmcore.a $(HPMW_LIBS)
 
 $(FUZZ_DIR)/corpus/.stamp: $(FUZZ_DIR)/gen_corpus
 	$(FUZZ_DIR)/gen_corpus $(FUZZ_DIR)
@@ -92,20 +118,22 @@ $(FUZZ_DIR)/corpus/.stamp: $(FUZZ_DIR)/gen_corpus
 .PHONY: fuzz-build check-fuzz fuzz
 fuzz-build: $(FUZZ_BINS) $(FUZZ_DIR)/corpus/.stamp
 
-# $(call fuzz-run,seconds,summary-prefix): every target in turn, never
-# stopping at a failure.  A target passes when libFuzzer exits 0 after the
-# time is up (no crash, leak, timeout, out-of-memory or failed invariant).
+# $(call fuzz-run,seconds): every target in turn, never stopping at a
+# failure.  A target passes when libFuzzer exits 0 after the time is up (no
+# crash, leak, timeout, out-of-memory or failed invariant).  The first corpus
+# folder is where it writes what it finds; seeds in the tree are read only.
+fuzz-args = $(FUZZ_FLAGS) -max_len=$(or $(FUZZ_MAXLEN_$(1)),16384) -max_total_time=$(2) \
+            -artifact_prefix=$(FUZZ_DIR)/crashes/$(1)- $(FUZZ_DIR)/corpus/$(1) $(FUZZ_SEEDS_$(1))
 define fuzz-run
 	@$(MAKE) -k --no-print-directory $(FUZZ_BINS) || echo "fuzz: some fuzzers did not build"; \
 	mkdir -p $(B)/results $(FUZZ_DIR)/crashes; rm -f $(B)/results/fuzz.txt; \
 	pass=0; fail=0; \
-	for t in $(FUZZ_TARGETS); do \
-	  log=$(FUZZ_DIR)/$$t.log; \
+	run() { \
+	  t=$$1; shift; log=$(FUZZ_DIR)/$$t.log; \
 	  echo "=== $$t ($(1) s)"; \
-	  if [ ! -x $(FUZZ_DIR)/bin/$$t ]; then echo "$$t: did not build"; fail=$$((fail + 1)); continue; fi; \
+	  if [ ! -x $(FUZZ_DIR)/bin/$$t ]; then echo "$$t: did not build"; fail=$$((fail + 1)); return; fi; \
 	  mkdir -p $(FUZZ_DIR)/corpus/$$t; \
-	  $(FUZZ_DIR)/bin/$$t $(FUZZ_FLAGS) -max_total_time=$(1) \
-	    -artifact_prefix=$(FUZZ_DIR)/crashes/$$t- $(FUZZ_DIR)/corpus/$$t > $$log 2>&1; st=$$?; \
+	  $(FUZZ_DIR)/bin/$$t "$$@" > $$log 2>&1; st=$$?; \
 	  grep -E '^(INFO: seed corpus|#[0-9]+[[:space:]]+DONE|stat::(number_of_executed_units|new_units_added|peak_rss_mb))' $$log; \
 	  if [ $$st -eq 0 ]; then \
 	    pass=$$((pass + 1)); echo "$$t: passed"; \
@@ -114,7 +142,8 @@ define fuzz-run
 	    grep -E -A25 '^==[0-9]+==ERROR|runtime error|^SUMMARY|deadly signal|Test unit written' $$log | head -n 60; \
 	    echo "$$t: FAILED (exit status $$st; full log $$log)"; \
 	  fi; \
-	done; \
+	}; \
+	$(foreach t,$(FUZZ_TARGETS),run $(t) $(call fuzz-args,$(t),$(1));) \
 	echo "fuzz: $$pass passed, $$fail failed" | tee $(B)/results/fuzz.txt; \
 	[ "$$fail" -eq 0 ]
 endef

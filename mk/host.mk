@@ -7,18 +7,6 @@ HOSTLIB_CFLAGS := -Icore/include -Ihost
 # What programs linking libhpmhost.a need besides it and core.
 HOSTLIB_LIBS   := -lmbedx509 -lmbedcrypto -lZydis -lcjson
 
-$(B)/host/host/%.o: host/%.c $(HOSTLIB_HDRS) $(CORE_HDRS) | $(DEPS_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $(HOSTLIB_CFLAGS) -c $< -o $@
-$(B)/host/libhpmhost.a: $(patsubst host/%.c,$(B)/host/host/%.o,$(HOSTLIB_SRCS))
-	@rm -f $@
-	ar rcs $@ $^
-
-$(B)/san/host/%.o: host/%.c $(HOSTLIB_HDRS) $(CORE_HDRS) | $(DEPS_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(SAN_CFLAGS) $(HOSTLIB_CFLAGS) -c $< -o $@
-$(B)/san/libhpmhost.a: $(patsubst host/%.c,$(B)/san/host/%.o,$(HOSTLIB_SRCS))
-	@rm -f $@
-	ar rcs $@ $^
+$(call library,hpmhost,host,$(HOSTLIB_SRCS),$(HOSTLIB_HDRS) $(CORE_HDRS),$(HOSTLIB_CFLAGS))
 
 ALL_TARGETS += $(B)/host/libhpmhost.a

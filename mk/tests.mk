@@ -1,31 +1,78 @@
-# mk/tests.mk: cmocka unit tests of core/ (tests/unit/), under ASan+UBSan.
+# mk/tests.mk: the cmocka unit tests, under ASan+UBSan, and the pytest suites.
 #
-#   make check-unit   build and run every tests/unit/test_*.c binary; print
-#                     cmocka's output; write "unit: N passed, M failed"
-#                     (cmocka test counts summed over the binaries) to
-#                     $(B)/results/unit.txt; exit non-zero if anything failed.
-#   make unit         build the test binaries only.
+#   make check-unit       build and run every unit test binary (UNIT_DIRS);
+#                         print cmocka's output; write "unit: N passed, M failed"
+#                         (cmocka test counts summed over the binaries) to
+#                         $(B)/results/unit.txt; exit non-zero if anything failed.
+#   make unit             build the unit test binaries only.
+#   make check-cli        pytest tests/cli (hpm-sign)      -> $(B)/results/cli.xml
+#   make check-hotpatch   pytest tests/hotpatch            -> $(B)/results/hotpatch.xml
+#   make check-lifecycle  pytest tests/lifecycle (status, mark-good, stage,
+#                         rollback, catalog and sources, policy, history,
+#                         assess/install/agent)            -> $(B)/results/lifecycle.xml
+#   make check-catalog, check-lifecycle-pol   parts of tests/lifecycle on their own.
+#   make check-firmware   pytest firmware-tests (QEMU + OVMF) -> $(B)/results/firmware.xml
 #
-# Each test_*.c is one binary; tests/unit/testlib.c is #included by every
-# one of them (shared helpers, all static).  Linked against the sanitizer
-# builds of core and of the hpmw writer.
+# The unit tests mirror the tree: tests/X/test_*.c tests the library room X/
+# and links its sanitizer build, never includes a .c:
+#   tests/core/            libhpmcore.a (and tests/core/testlib.c, the shared
+#                          fixtures: keys, containers signed with the signer
+#                          tools/lib, a manifest tree builder) and
+#                          tests/tmpdir.c (temporary directories): compiled
+#                          once into libtestlib.a
+#   tests/host/            libhpmhost.a
+#   tests/runtime/<room>/  the objects of runtime/<room>/ it tests, listed in
+#                          UNIT_OBJS_<test> below, plus the libraries
+# Each test_*.c is one binary, built by the one rule below.  A test needing
+# objects or system libraries beyond its room's sets UNIT_OBJS_<test> and
+# UNIT_SYSLIBS_<test>.
 
-UNIT_SRCS    := $(wildcard tests/unit/test_*.c)
-UNIT_BINS    := $(patsubst tests/unit/%.c,$(B)/san/tests/unit/%,$(UNIT_SRCS))
-UNIT_CFLAGS  := $(SAN_CFLAGS) $(TOOLS_CFLAGS)
+UNIT_DIRS    := tests/core tests/host tests/runtime/boot tests/runtime/hotpatch tests/runtime/update
+UNIT_SRCS    := $(wildcard $(addsuffix /test_*.c,$(UNIT_DIRS)))
+UNIT_BINS    := $(patsubst %.c,$(B)/san/%,$(UNIT_SRCS))
+UNIT_CFLAGS  := $(SAN_CFLAGS) -Icore/include -Ihost -Iruntime -Itools/lib -Itests -Itests/core
 UNIT_LDFLAGS := -fsanitize=address,undefined
-UNIT_LIBS    := $(B)/san/libhpmw.a $(B)/san/libhpmhost.a $(B)/san/libhpmcore.a $(HPMW_LIBS) -lcmocka
 UNIT_ENV     := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-# A test that needs more than core and hpmw (say tests/unit/test_foo.c on
-# some runtime/ object) sets, in its own mk file:
-#   UNIT_EXTRA_CFLAGS_test_foo := -Iruntime
-#   UNIT_EXTRA_OBJS_test_foo   := $(B)/san/runtime/foo.o
-#   $(B)/san/tests/unit/test_foo: $(B)/san/runtime/foo.o
-$(B)/san/tests/unit/%: tests/unit/%.c tests/unit/testlib.c $(CORE_HDRS) $(HPMW_HDRS) \
-                       $(B)/san/libhpmw.a $(B)/san/libhpmhost.a $(B)/san/libhpmcore.a | $(DEPS_STAMP)
+TESTLIB      := $(B)/san/tests/libtestlib.a
+# Archives, in link order: a binary takes only the members it references.
+UNIT_ARCHIVES := $(TESTLIB) $(B)/san/libhpmw.a $(B)/san/libhpmhost.a $(B)/san/libhpmcore.a
+UNIT_LIBS    := $(UNIT_ARCHIVES) $(HPMW_LIBS) -lcmocka
+
+TESTLIB_OBJS := $(B)/san/tests/core/testlib.o $(B)/san/tests/tmpdir.o
+$(TESTLIB_OBJS): $(B)/san/tests/%.o: tests/%.c tests/tmpdir.h tests/core/testlib.h $(CORE_HDRS) $(HPMW_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) -c $< -o $@
+$(TESTLIB): $(TESTLIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+# Sanitizer objects of runtime/ for the tests of its rooms.
+$(B)/san/runtime/%.o: runtime/%.c $(RT_HDRS) $(CORE_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) $(RT_CFLAGS) -c $< -o $@
+
+# What each runtime test links besides the archives.
+UPDATE_POLICY_OBJS := $(patsubst %,$(B)/san/runtime/update/%.o,policy windows decide)
+UNIT_OBJS_test_policy     := $(UPDATE_POLICY_OBJS)
+UNIT_OBJS_test_decide     := $(UPDATE_POLICY_OBJS)
+UNIT_OBJS_test_history    := $(patsubst %,$(B)/san/runtime/%.o,update/history update/enroll clock) \
+                             $(UPDATE_POLICY_OBJS)
+UNIT_OBJS_test_bootvars   := $(patsubst %,$(B)/san/runtime/boot/%.o,bootvars efivar)
+UNIT_OBJS_test_hotpatch_units := $(patsubst %,$(B)/san/runtime/hotpatch/%.o,ptrace redirect hooks)
+UNIT_SYSLIBS_test_hotpatch_units := $(RT_LIBS)
+UNIT_SYSLIBS_test_policy  := -linih
+UNIT_SYSLIBS_test_decide  := -linih
+UNIT_SYSLIBS_test_history := -lsqlite3 -linih
+UNIT_SYSLIBS_test_json    := -lcjson
+
+UNIT_HDRS := tests/tmpdir.h tests/core/testlib.h $(CORE_HDRS) $(HOSTLIB_HDRS) $(HPMW_HDRS) $(RT_HDRS)
+
+# The one rule for every unit test binary.
+$(UNIT_BINS): $(B)/san/%: %.c $(UNIT_ARCHIVES) $(UNIT_HDRS) | $(DEPS_STAMP)
 	@rm -f $@; mkdir -p $(@D)
-	$(CC) $(UNIT_CFLAGS) $(UNIT_EXTRA_CFLAGS_$*) $< $(UNIT_EXTRA_OBJS_$*) -o $@ $(UNIT_LDFLAGS) $(UNIT_LIBS)
+	$(CC) $(UNIT_CFLAGS) $< $(UNIT_OBJS_$(@F)) -o $@ $(UNIT_LDFLAGS) $(UNIT_LIBS) $(UNIT_SYSLIBS_$(@F))
+$(foreach t,$(UNIT_BINS),$(eval $(t): $(UNIT_OBJS_$(notdir $(t)))))
 
 .PHONY: unit check-unit
 unit: $(UNIT_BINS)
@@ -38,12 +85,12 @@ unit: $(UNIT_BINS)
 # as one more failure, so a broken binary can never look green.  The
 # binaries are built with -k first: one that does not compile (another
 # suite's work in progress, say) counts as a failure; the others still run.
-check-unit: $(B)/san/libhpmw.a $(B)/san/libhpmhost.a $(B)/san/libhpmcore.a
+check-unit: $(UNIT_ARCHIVES)
 	@$(MAKE) -k --no-print-directory $(UNIT_BINS) || echo "check-unit: some test binaries did not build"; \
 	mkdir -p $(B)/results; rm -f $(B)/results/unit.txt; \
 	pass=0; fail=0; \
 	for t in $(UNIT_BINS); do \
-	  name=$${t##*/}; log=$$t.log; \
+	  name=$${t#$(B)/san/tests/}; log=$$t.log; \
 	  echo "=== $$name"; \
 	  if [ ! -x "$$t" ]; then echo "$$name: did not build"; fail=$$((fail + 1)); continue; fi; \
 	  $(UNIT_ENV) "$$t" 2>&1 | tee "$$log"; st=$${PIPESTATUS[0]}; \
@@ -61,3 +108,25 @@ check-unit: $(B)/san/libhpmw.a $(B)/san/libhpmhost.a $(B)/san/libhpmcore.a
 	done; \
 	echo "unit: $$pass passed, $$fail failed" | tee $(B)/results/unit.txt; \
 	[ "$$fail" -eq 0 ]
+
+# ---- pytest suites ------------------------------------------------------------
+# $(call pytest,results-name,paths): one run, JUnit XML into $(B)/results.
+# The tests find the build through $HPM_BUILD (tests/hpmtest.py).
+define pytest
+	@mkdir -p $(B)/results
+	HPM_BUILD=$(B) $(PYTHON) -m pytest -q -p no:cacheprovider --junitxml=$(B)/results/$(1).xml $(2)
+endef
+
+.PHONY: check-cli check-hotpatch check-lifecycle check-catalog check-lifecycle-pol check-firmware
+check-cli: $(B)/tools/hpm-sign $(B)/efi/hpmboot.signed.efi
+	$(call pytest,cli,tests/cli)
+check-hotpatch: $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(B)/tools/hpm-sign
+	$(call pytest,hotpatch,tests/hotpatch)
+check-lifecycle: $(B)/runtime/hpm $(B)/tools/hpm-sign $(B)/demo/hpm-demo-service $(B)/demo/fix.bin
+	$(call pytest,lifecycle,tests/lifecycle)
+check-catalog: $(B)/runtime/hpm $(B)/tools/hpm-sign
+	$(call pytest,catalog,tests/lifecycle/test_catalog.py)
+check-lifecycle-pol: $(B)/runtime/hpm
+	$(call pytest,lifecycle-pol,tests/lifecycle/test_history.py tests/lifecycle/test_policy_cli.py)
+check-firmware: all
+	$(call pytest,firmware,firmware-tests)

@@ -3,19 +3,7 @@ HPMW_SRCS := $(wildcard tools/lib/*.c)
 HPMW_HDRS := $(wildcard tools/lib/*.h)
 TOOLS_CFLAGS := -Icore/include -Ihost -Itools/lib
 
-$(B)/host/tools/lib/%.o: tools/lib/%.c $(HPMW_HDRS) $(HOSTLIB_HDRS) $(CORE_HDRS) | $(DEPS_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $(TOOLS_CFLAGS) -c $< -o $@
-$(B)/host/libhpmw.a: $(patsubst tools/lib/%.c,$(B)/host/tools/lib/%.o,$(HPMW_SRCS))
-	@rm -f $@
-	ar rcs $@ $^
-
-$(B)/san/tools/lib/%.o: tools/lib/%.c $(HPMW_HDRS) $(HOSTLIB_HDRS) $(CORE_HDRS) | $(DEPS_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(SAN_CFLAGS) $(TOOLS_CFLAGS) -c $< -o $@
-$(B)/san/libhpmw.a: $(patsubst tools/lib/%.c,$(B)/san/tools/lib/%.o,$(HPMW_SRCS))
-	@rm -f $@
-	ar rcs $@ $^
+$(call library,hpmw,tools/lib,$(HPMW_SRCS),$(HPMW_HDRS) $(HOSTLIB_HDRS) $(CORE_HDRS),$(TOOLS_CFLAGS))
 
 # Libraries the writer needs beyond core's (and libhpmhost's: its JSON
 # helpers are cJSON's; HOSTLIB_LIBS would be their place).

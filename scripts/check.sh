@@ -58,47 +58,34 @@ PYEOF
 
 step() { echo; echo "=== $* ==="; }
 
+# suite NAME RESULTS DESCRIPTION COMMAND...: run one suite (never stopping
+# the others) and count it from what it wrote to RESULTS (a JUnit .xml or a
+# "N passed, M failed" .txt).
+suite() {
+  local name=$1 results=$2 what=$3 st
+  shift 3
+  step "$what"
+  "$@"; st=$?
+  case $results in
+    *.xml) from_junit "$name" "$results" "$st" ;;
+    *)     from_file "$name" "$results" "$st" ;;
+  esac
+}
+
 step "build"
 if $MAKE -s all; then record build 1 0; else record build 0 1; fi
 
 step "core symbol check (EFI build stays inside its seam)"
 if $MAKE -s check-core-symbols; then record symbols 1 0; else record symbols 0 1; fi
 
-step "unit tests (cmocka, ASan+UBSan)"
-$MAKE -s check-unit; st=$?
-from_file unit "$R/unit.txt" $st
-
-step "hpm-sign CLI tests (pytest)"
-"$PY" -m pytest -q -p no:cacheprovider --junitxml="$R/cli.xml" tests/cli; st=$?
-from_junit cli "$R/cli.xml" $st
-
-step "fuzzers (short runs)"
-$MAKE -s check-fuzz; st=$?
-from_file fuzz "$R/fuzz.txt" $st
-
-step "hotpatch engine (real multi-threaded targets, pytest)"
-$MAKE -s check-hotpatch; st=$?
-from_junit hotpatch "$R/hotpatch.xml" $st
-
-step "hotpatch engine units (cmocka, ASan+UBSan)"
-$MAKE -s check-hotpatch-unit; st=$?
-from_file hotpatch-unit "$R/hotpatch-unit.txt" $st
-
-step "hotpatch payload fuzzer (short run)"
-$MAKE -s check-fuzz-hotpatch; st=$?
-from_file fuzz-hotpatch "$R/fuzz-hotpatch.txt" $st
-
-step "host lifecycle: boot side, catalog and sources, policy, history, assess/install (pytest, loopback HTTP)"
-$MAKE -s check-lifecycle; st=$?
-from_junit lifecycle "$R/lifecycle.xml" $st
-
-step "policy and enrollment file fuzzer (short run)"
-$MAKE -s check-fuzz-policy; st=$?
-from_file fuzz-policy "$R/fuzz-policy.txt" $st
-
-step "firmware tests (QEMU + OVMF)"
-HPM_BUILD="$B" "$PY" -m pytest -q -p no:cacheprovider --junitxml="$R/firmware.xml" firmware-tests; st=$?
-from_junit firmware "$R/firmware.xml" $st
+suite unit "$R/unit.txt" "unit tests: core, host, runtime rooms (cmocka, ASan+UBSan)" $MAKE -s check-unit
+suite cli "$R/cli.xml" "hpm-sign CLI tests (pytest)" $MAKE -s check-cli
+suite fuzz "$R/fuzz.txt" "every fuzzer (short runs, one test each)" $MAKE -s check-fuzz
+suite hotpatch "$R/hotpatch.xml" "hotpatch engine (real multi-threaded targets, pytest)" $MAKE -s check-hotpatch
+suite lifecycle "$R/lifecycle.xml" \
+  "host lifecycle: boot side, catalog and sources, policy, history, assess/install (pytest, loopback HTTP)" \
+  $MAKE -s check-lifecycle
+suite firmware "$R/firmware.xml" "firmware tests (QEMU + OVMF)" $MAKE -s check-firmware
 
 echo
 echo "=== summary ==="

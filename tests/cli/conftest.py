@@ -1,14 +1,33 @@
 # SPDX-License-Identifier: MIT
-"""Fixtures for the hpm-sign CLI tests (helpers: hpmsign_util.py).
+"""Fixtures for the hpm-sign CLI tests (helpers: tests/hpmtest.py).
 
-The binary is $HPM_SIGN, else <repo>/build/tools/hpm-sign (run `make` first).
+The binary is $HPM_SIGN, else $HPM_BUILD/tools/hpm-sign (run `make` first).
 Every test works in its own tmp dir; keys are generated at test time.
 """
 import os
+import sys
+from pathlib import Path
 
 import pytest
 
-from hpmsign_util import HPM_SIGN, Keys, make_baseline
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: hpmtest
+from hpmtest import HPM_SIGN, OK, make_baseline, sign  # noqa: E402
+
+
+class Keys:
+    """Generates key pairs on demand inside one tmp dir: keys(name, curve)
+    is (private PEM, public PEM, key ID)."""
+
+    def __init__(self, d: Path):
+        self.d = d
+        self._made = {}
+
+    def __call__(self, name="k1", curve="p256"):
+        if name not in self._made:
+            pem = self.d / f"{name}.pem"
+            r = sign("keygen", "--out", pem, "--curve", curve, check=OK)
+            self._made[name] = (pem, self.d / f"{name}.pub", r.out.strip())
+        return self._made[name]
 
 
 @pytest.fixture(scope="session", autouse=True)

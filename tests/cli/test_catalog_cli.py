@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from hpmsign_util import OK, REFUSED, USAGE, IOERR, flip, layout, make_baseline, needs_openssl, openssl, run
+from hpmtest import OK, REFUSED, USAGE, IOERR, flip, layout, make_baseline, needs_openssl, openssl, sign
 
 TS = 1767225600          # 2026-01-01T00:00:00Z
 EXP = "2027-01-01"       # 1798761600
@@ -22,7 +22,7 @@ def rel(tmp_path, keys, inputs):
     hps = []
     for seq, cls in ((1, "security"), (2, "critical")):
         hp = tmp_path / f"hp{seq}.hpm"
-        run("hotpatch", "--key", pem, "--baseline", base, "--seq", seq, "--classification", cls,
+        sign("hotpatch", "--key", pem, "--baseline", base, "--seq", seq, "--classification", cls,
             "--id", f"HP-{seq}", "--payload", patch, "--timestamp", TS + seq, "--out", hp, check=OK)
         hps.append(hp)
     return {"pem": pem, "pub": pub, "kid": kid, "base": base, "hp": hps, "dir": tmp_path}
@@ -34,7 +34,7 @@ def build(rel, *entries, serial=7, out=None, check=OK, extra=()):
             "--timestamp", TS, "--out", out, *extra]
     for e in entries:
         args += ["--entry", e]
-    return out, run(*args, check=check)
+    return out, sign(*args, check=check)
 
 
 def sha(p):
@@ -48,14 +48,14 @@ def test_catalog_fields_come_from_the_containers(rel):
                    f"{hp2}:release=unplanned", extra=["--json"])
     w = r.json()
     assert w["signed"] and w["key_id"] == rel["kid"] and w["file"] == str(out)
-    j = run("verify", "--json", "--trust", rel["pub"], "--at", "2026-06-01", out, check=OK).json()
+    j = sign("verify", "--json", "--trust", rel["pub"], "--at", "2026-06-01", out, check=OK).json()
     assert j["valid"] and j["kind"] == "catalog" and j["result"] == "ok"
     c = j["catalog"]
     assert c == w["catalog"]
     assert c["serial"] == 7 and c["issued"] == TS and c["expires"] == 1798761600
     assert c["expires_utc"] == "2027-01-01T00:00:00Z"
     b, h1, h2 = c["entries"]
-    bj = run("inspect", "--json", base, check=OK).json()
+    bj = sign("inspect", "--json", base, check=OK).json()
     assert b["id"] == "2026.1" and b["kind"] == "baseline" and b["version"] == "2026.1"
     assert b["svn"] == 4 and b["release"] == "planned" and b["classification"] == "security"
     assert b["digest"] == bj["digest"] and b["size"] == base.stat().st_size and b["sha256"] == sha(base)
@@ -68,9 +68,9 @@ def test_catalog_fields_come_from_the_containers(rel):
     assert h2["released"] == TS + 2 and h2["url"] == "hp2.hpm" and h2["release"] == "unplanned"
     assert h2["classification"] == "critical"
     # the text views
-    r = run("verify", "--trust", rel["pub"], "--at", "2026-06-01", out, check=OK)
+    r = sign("verify", "--trust", rel["pub"], "--at", "2026-06-01", out, check=OK)
     assert "OK: valid catalog" in r.out and "HP-2" in r.out
-    r = run("inspect", out, check=OK)
+    r = sign("inspect", out, check=OK)
     assert "serial 7" in r.out and "not checked" in r.out and "not verified" in r.out
 
 
@@ -84,24 +84,24 @@ def test_deterministic(rel):
 def test_verify_catalog_refusals(rel, keys):
     out, _ = build(rel, f"{rel['base']}:class=other")
     # expiry is judged at --at (default now)
-    r = run("verify", "--trust", rel["pub"], "--at", "2027-01-01", out, check=REFUSED)
+    r = sign("verify", "--trust", rel["pub"], "--at", "2027-01-01", out, check=REFUSED)
     assert "expired" in r.out + r.err and "higher --serial" in r.err
-    j = run("verify", "--json", "--trust", rel["pub"], "--at", "1798761599", out, check=OK).json()
+    j = sign("verify", "--json", "--trust", rel["pub"], "--at", "1798761599", out, check=OK).json()
     assert j["valid"]
     # another key
     _, other_pub, _ = keys("other")
-    j = run("verify", "--json", "--trust", other_pub, "--at", "2026-06-01", out, check=REFUSED).json()
+    j = sign("verify", "--json", "--trust", other_pub, "--at", "2026-06-01", out, check=REFUSED).json()
     assert not j["valid"] and j["result"] == "untrusted_key"
     # a flipped bit in the manifest
     bad = flip(out, 64 + 100, rel["dir"] / "bad.hpm")
-    j = run("verify", "--json", "--trust", rel["pub"], "--at", "2026-06-01", bad, check=REFUSED).json()
+    j = sign("verify", "--json", "--trust", rel["pub"], "--at", "2026-06-01", bad, check=REFUSED).json()
     assert j["result"] == "signature_invalid"
     # a catalog is not a baseline, and --kind catalog on a baseline fails
-    run("verify", "--kind", "baseline", "--trust", rel["pub"], out, check=REFUSED)
-    j = run("verify", "--json", "--kind", "catalog", "--trust", rel["pub"], rel["base"],
+    sign("verify", "--kind", "baseline", "--trust", rel["pub"], out, check=REFUSED)
+    j = sign("verify", "--json", "--kind", "catalog", "--trust", rel["pub"], rel["base"],
             check=REFUSED).json()
     assert j["result"] == "wrong_kind"
-    assert "--at" in run("verify", "--trust", rel["pub"], "--at", "soon", out, check=USAGE).err
+    assert "--at" in sign("verify", "--trust", rel["pub"], "--at", "soon", out, check=USAGE).err
 
 
 def test_entry_options_checked(rel):
@@ -122,7 +122,7 @@ def test_entry_options_checked(rel):
         (f"{hp1}:url=a.hpm,url=b.hpm", "twice"),
     ]
     for spec, want in cases:
-        r = run("catalog", "--key", rel["pem"], "--serial", 1, "--expires", EXP, "--timestamp", TS,
+        r = sign("catalog", "--key", rel["pem"], "--serial", 1, "--expires", EXP, "--timestamp", TS,
                 "--entry", spec, "--out", rel["dir"] / "x.hpm", check=USAGE)
         assert want in r.err, (spec, r.err)
     assert not (rel["dir"] / "x.hpm").exists()
@@ -131,21 +131,21 @@ def test_entry_options_checked(rel):
 def test_entries_must_be_real_containers(rel, tmp_path):
     junk = tmp_path / "junk.hpm"
     junk.write_bytes(b"\x89HPM\r\n\x1a\n" + b"\0" * 100)
-    r = run("catalog", "--key", rel["pem"], "--serial", 1, "--expires", EXP, "--entry", junk,
+    r = sign("catalog", "--key", rel["pem"], "--serial", 1, "--expires", EXP, "--entry", junk,
             "--out", tmp_path / "c.hpm", check=REFUSED)
     assert "junk.hpm" in r.err and "not a valid baseline or hotpatch" in r.err
-    run("catalog", "--key", rel["pem"], "--serial", 1, "--expires", EXP, "--entry",
+    sign("catalog", "--key", rel["pem"], "--serial", 1, "--expires", EXP, "--entry",
         tmp_path / "missing.hpm", "--out", tmp_path / "c.hpm", check=IOERR)
     # with --trust every entry is verified first
-    run("keygen", "--out", tmp_path / "o.pem", check=OK)
-    r = run("catalog", "--key", rel["pem"], "--serial", 1, "--expires", EXP, "--trust",
+    sign("keygen", "--out", tmp_path / "o.pem", check=OK)
+    r = sign("catalog", "--key", rel["pem"], "--serial", 1, "--expires", EXP, "--trust",
             tmp_path / "o.pub", "--entry", f"{rel['base']}:class=other", "--out", tmp_path / "c.hpm",
             check=REFUSED)
     assert "base.hpm" in r.err
-    run("catalog", "--key", rel["pem"], "--serial", 1, "--expires", EXP, "--trust", rel["pub"],
+    sign("catalog", "--key", rel["pem"], "--serial", 1, "--expires", EXP, "--trust", rel["pub"],
         "--entry", f"{rel['base']}:class=other", "--out", tmp_path / "c.hpm", check=OK)
     # a catalog cannot list a catalog
-    r = run("catalog", "--key", rel["pem"], "--serial", 2, "--expires", EXP, "--entry",
+    r = sign("catalog", "--key", rel["pem"], "--serial", 2, "--expires", EXP, "--entry",
             tmp_path / "c.hpm", "--out", tmp_path / "d.hpm", check=REFUSED)
     assert "c.hpm" in r.err
 
@@ -159,7 +159,7 @@ def test_duplicates_refused(rel):
         (f"{hp1}", f"{copy}:url=y.hpm", "same"),
         (f"{hp1}:url=z.hpm", f"{rel['hp'][1]}:url=z.hpm", "the same url"),
     ]:
-        r = run("catalog", "--key", rel["pem"], "--serial", 1, "--expires", EXP, "--entry", a,
+        r = sign("catalog", "--key", rel["pem"], "--serial", 1, "--expires", EXP, "--entry", a,
                 "--entry", b, "--out", rel["dir"] / "x.hpm", check=REFUSED)
         assert want in r.err, r.err
 
@@ -167,23 +167,23 @@ def test_duplicates_refused(rel):
 def test_catalog_option_errors(rel, tmp_path):
     e = f"{rel['base']}:class=other"
     base = ["catalog", "--key", rel["pem"], "--entry", e, "--out", tmp_path / "c.hpm"]
-    assert "--serial" in run(*base, "--expires", EXP, check=USAGE).err
-    assert "--serial" in run(*base, "--serial", "0", "--expires", EXP, check=USAGE).err
-    assert "--serial" in run(*base, "--serial", "-1", "--expires", EXP, check=USAGE).err
-    assert "--expires" in run(*base, "--serial", 1, check=USAGE).err
-    assert "--expires" in run(*base, "--serial", 1, "--expires", "tomorrow", check=USAGE).err
-    r = run(*base, "--serial", 1, "--expires", "2025-01-01", "--timestamp", TS, check=USAGE)
+    assert "--serial" in sign(*base, "--expires", EXP, check=USAGE).err
+    assert "--serial" in sign(*base, "--serial", "0", "--expires", EXP, check=USAGE).err
+    assert "--serial" in sign(*base, "--serial", "-1", "--expires", EXP, check=USAGE).err
+    assert "--expires" in sign(*base, "--serial", 1, check=USAGE).err
+    assert "--expires" in sign(*base, "--serial", 1, "--expires", "tomorrow", check=USAGE).err
+    r = sign(*base, "--serial", 1, "--expires", "2025-01-01", "--timestamp", TS, check=USAGE)
     assert "not after the issue time" in r.err
-    assert "--key" in run("catalog", "--serial", 1, "--expires", EXP, "--out", tmp_path / "c.hpm",
+    assert "--key" in sign("catalog", "--serial", 1, "--expires", EXP, "--out", tmp_path / "c.hpm",
                           check=USAGE).err
-    assert "twice" in run(*base, "--serial", 1, "--serial", 2, "--expires", EXP, check=USAGE).err
-    assert "--out" in run("catalog", "--key", rel["pem"], "--serial", 1, "--expires", EXP,
+    assert "twice" in sign(*base, "--serial", 1, "--serial", 2, "--expires", EXP, check=USAGE).err
+    assert "--out" in sign("catalog", "--key", rel["pem"], "--serial", 1, "--expires", EXP,
                           "--entry", e, "--out", rel["base"], check=USAGE).err
-    assert "unexpected" in run(*base, "--serial", 1, "--expires", EXP, "stray", check=USAGE).err
-    assert "--bogus" in run(*base, "--bogus", check=USAGE).err
+    assert "unexpected" in sign(*base, "--serial", 1, "--expires", EXP, "stray", check=USAGE).err
+    assert "--bogus" in sign(*base, "--bogus", check=USAGE).err
     # +DAYS after the timestamp
     out = tmp_path / "c.hpm"
-    j = run(*base, "--serial", 3, "--expires", "+30", "--timestamp", TS, "--json", check=OK).json()
+    j = sign(*base, "--serial", 3, "--expires", "+30", "--timestamp", TS, "--json", check=OK).json()
     assert j["catalog"]["expires"] == TS + 30 * 86400
     assert not list(tmp_path.glob("c.hpm.tmp*"))
     assert out.exists()
@@ -192,35 +192,35 @@ def test_catalog_option_errors(rel, tmp_path):
 def test_empty_catalog(rel):
     out, r = build(rel, serial=1)
     assert "0 entries" in r.out
-    j = run("verify", "--json", "--trust", rel["pub"], "--at", "2026-02-01", out, check=OK).json()
+    j = sign("verify", "--json", "--trust", rel["pub"], "--at", "2026-02-01", out, check=OK).json()
     assert j["catalog"]["entries"] == []
 
 
 def test_help():
-    r = run("catalog", "--help", check=OK)
+    r = sign("catalog", "--help", check=OK)
     assert r.out.startswith("Usage: hpm-sign catalog") and "--entry" in r.out and "Exit status" in r.out
-    assert run("help", "catalog", check=OK).out == r.out
-    assert "catalog" in run("--help", check=OK).out
+    assert sign("help", "catalog", check=OK).out == r.out
+    assert "catalog" in sign("--help", check=OK).out
 
 
 @needs_openssl
 def test_unsigned_catalog_hsm_flow(rel, tmp_path):
     """--unsigned + digest + openssl + attach, then countersign."""
     out = tmp_path / "u.hpm"
-    run("catalog", "--unsigned", "--serial", 9, "--expires", EXP, "--timestamp", TS,
+    sign("catalog", "--unsigned", "--serial", 9, "--expires", EXP, "--timestamp", TS,
         "--entry", f"{rel['base']}:class=other", "--out", out, check=OK)
-    run("verify", "--trust", rel["pub"], "--at", "2026-02-01", out, check=REFUSED)
+    sign("verify", "--trust", rel["pub"], "--at", "2026-02-01", out, check=REFUSED)
     key, pub = tmp_path / "hsm.pem", tmp_path / "hsm.pub"
     openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key)
     openssl("pkey", "-in", key, "-pubout", "-out", pub)
     tbs = tmp_path / "tbs.bin"
-    run("digest", "--tbs", tbs, out, check=OK)
+    sign("digest", "--tbs", tbs, out, check=OK)
     tbs_len, _, _ = layout(out.read_bytes())
     assert tbs.read_bytes() == out.read_bytes()[:tbs_len]
     openssl("dgst", "-sha256", "-sign", key, "-out", tmp_path / "sig.der", tbs)
-    run("attach", "--pub", pub, "--sig", tmp_path / "sig.der", out, check=OK)
-    run("verify", "--trust", pub, "--at", "2026-02-01", out, check=OK)
-    run("countersign", "--key", rel["pem"], "--trust", pub, out, check=OK)
-    j = run("verify", "--json", "--trust", pub, "--trust", rel["pub"], "--threshold", "2",
+    sign("attach", "--pub", pub, "--sig", tmp_path / "sig.der", out, check=OK)
+    sign("verify", "--trust", pub, "--at", "2026-02-01", out, check=OK)
+    sign("countersign", "--key", rel["pem"], "--trust", pub, out, check=OK)
+    j = sign("verify", "--json", "--trust", pub, "--trust", rel["pub"], "--threshold", "2",
             "--at", "2026-02-01", out, check=OK).json()
     assert j["trusted_signers"] == 2

@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
-from hpmsign_util import (OK, REFUSED, USAGE, IOERR, files_in, flip, layout, make_baseline,
-                          needs_openssl, openssl, run)
+from hpmtest import (OK, REFUSED, USAGE, IOERR, files_in, flip, layout, make_baseline,
+                     needs_openssl, openssl, sign)
 
 
 # ---- detached payloads ----------------------------------------------------
@@ -29,7 +29,7 @@ def test_detached_writes_payloads_beside_container(detached, inputs):
     assert (d / "slot-b.kernel").read_bytes() == kernel.read_bytes()
     assert (d / "slot-b.initrd").read_bytes() == initrd.read_bytes()
     assert (d / "slot-b.cmdline").read_bytes() == b"console=ttyS0 quiet"
-    j = run("inspect", "--json", out, check=OK).json()
+    j = sign("inspect", "--json", out, check=OK).json()
     assert j["header"]["payload_area_size"] == 0
     assert {p["name"]: p["file"] for p in j["payloads"]} == {
         "kernel": "slot-b.kernel", "initrd": "slot-b.initrd", "cmdline": "slot-b.cmdline"}
@@ -42,34 +42,34 @@ def test_detached_verify_reads_from_container_directory(detached, tmp_path):
     out, pub = detached
     elsewhere = tmp_path / "cwd"
     elsewhere.mkdir()
-    run("verify", "--trust", pub, out, cwd=elsewhere, check=OK)
-    run("verify", "--trust", pub, "slot-b.hpm", cwd=out.parent, check=OK)
-    j = run("inspect", "--json", "--trust", pub, out, check=OK).json()
+    sign("verify", "--trust", pub, out, cwd=elsewhere, check=OK)
+    sign("verify", "--trust", pub, "slot-b.hpm", cwd=out.parent, check=OK)
+    j = sign("inspect", "--json", "--trust", pub, out, check=OK).json()
     assert j["verification"]["valid"] is True
 
 
 def test_detached_missing_file_fails(detached):
     out, pub = detached
     (out.parent / "slot-b.initrd").unlink()
-    r = run("verify", "--trust", pub, out, check=REFUSED)
+    r = sign("verify", "--trust", pub, out, check=REFUSED)
     assert "payloads/initrd" in r.err and "slot-b.initrd" in r.err
     assert "No such file" in r.err
-    assert run("verify", "--json", "--trust", pub, out).json()["result"] == "payload_missing"
+    assert sign("verify", "--json", "--trust", pub, out, check=None).json()["result"] == "payload_missing"
 
 
 def test_detached_altered_file_fails(detached):
     out, pub = detached
     flip(out.parent / "slot-b.kernel", 100)
-    r = run("verify", "--trust", pub, out, check=REFUSED)
+    r = sign("verify", "--trust", pub, out, check=REFUSED)
     assert "payloads/kernel" in r.err and "slot-b.kernel" in r.err and "SHA-256" in r.err
-    assert run("verify", "--json", "--trust", pub, out).json()["result"] == "payload_hash"
+    assert sign("verify", "--json", "--trust", pub, out, check=None).json()["result"] == "payload_hash"
 
 
 def test_detached_resized_file_fails(detached):
     out, pub = detached
     with open(out.parent / "slot-b.cmdline", "ab") as f:
         f.write(b" init=/bin/sh")
-    r = run("verify", "--trust", pub, out, check=REFUSED)
+    r = sign("verify", "--trust", pub, out, check=REFUSED)
     assert "payloads/cmdline" in r.err and "slot-b.cmdline" in r.err
 
 
@@ -78,7 +78,7 @@ def test_detached_container_moved_without_payloads(detached, tmp_path):
     lonely = tmp_path / "lonely"
     lonely.mkdir()
     shutil.copy(out, lonely / "slot-b.hpm")
-    r = run("verify", "--trust", pub, lonely / "slot-b.hpm", check=REFUSED)
+    r = sign("verify", "--trust", pub, lonely / "slot-b.hpm", check=REFUSED)
     assert "payloads/kernel" in r.err
 
 
@@ -96,7 +96,7 @@ def test_detached_name_without_hpm_suffix(tmp_path, keys, inputs):
     pem, pub, _ = keys()
     make_baseline(tmp_path / "image", pem, inputs[0], cmdline=None, extra=["--detached"])
     assert (tmp_path / "image.kernel").exists()
-    run("verify", "--trust", pub, tmp_path / "image", check=OK)
+    sign("verify", "--trust", pub, tmp_path / "image", check=OK)
 
 
 def test_detached_bad_output_name(tmp_path, keys, inputs):
@@ -123,23 +123,23 @@ def test_digest_is_sha256_of_tbs(baseline, tmp_path):
     out, _, _, _ = baseline
     data = out.read_bytes()
     tbs, _, _ = layout(data)
-    r = run("digest", "--tbs", tmp_path / "tbs.bin", out, check=OK)
+    r = sign("digest", "--tbs", tmp_path / "tbs.bin", out, check=OK)
     assert r.out.strip() == hashlib.sha256(data[:tbs]).hexdigest()
     assert (tmp_path / "tbs.bin").read_bytes() == data[:tbs]
-    assert r.out.strip() == run("inspect", "--json", out).json()["digest"]
-    r = run("digest", "--alg", "sha384", out, check=OK)
+    assert r.out.strip() == sign("inspect", "--json", out, check=None).json()["digest"]
+    r = sign("digest", "--alg", "sha384", out, check=OK)
     assert r.out.strip() == hashlib.sha384(data[:tbs]).hexdigest()
 
 
 def test_digest_errors(baseline, tmp_path):
     out, _, _, _ = baseline
-    assert "--alg" in run("digest", "--alg", "md5", out, check=USAGE).err
+    assert "--alg" in sign("digest", "--alg", "md5", out, check=USAGE).err
     junk = tmp_path / "junk"
     junk.write_bytes(b"\0" * 200)
-    r = run("digest", "--tbs", tmp_path / "tbs.bin", junk, check=REFUSED)
+    r = sign("digest", "--tbs", tmp_path / "tbs.bin", junk, check=REFUSED)
     assert "not an hpm container" in r.err
     assert not (tmp_path / "tbs.bin").exists()
-    assert "No such file" in run("digest", tmp_path / "none.hpm", check=IOERR).err
+    assert "No such file" in sign("digest", tmp_path / "none.hpm", check=IOERR).err
 
 
 # ---- openssl / HSM signing --------------------------------------------------
@@ -155,7 +155,7 @@ def _openssl_key(d, curve):
 @pytest.fixture
 def unsigned(tmp_path, inputs):
     out = tmp_path / "u.hpm"
-    run("baseline", "--unsigned", "--kernel", inputs[0], "--initrd", inputs[1],
+    sign("baseline", "--unsigned", "--kernel", inputs[0], "--initrd", inputs[1],
         "--version", "3.1", "--svn", "9", "--timestamp", "1700000000", "--out", out, check=OK)
     return out
 
@@ -164,19 +164,19 @@ def unsigned(tmp_path, inputs):
 @pytest.mark.parametrize("curve,md", [("P-256", "sha256"), ("P-384", "sha384")])
 def test_openssl_detached_signing(tmp_path, unsigned, curve, md):
     key, pub, kid = _openssl_key(tmp_path, curve)
-    run("verify", "--trust", pub, unsigned, check=REFUSED)
+    sign("verify", "--trust", pub, unsigned, check=REFUSED)
     tbs = tmp_path / "tbs.bin"
-    digest = run("digest", "--alg", md, "--tbs", tbs, unsigned, check=OK).out.strip()
+    digest = sign("digest", "--alg", md, "--tbs", tbs, unsigned, check=OK).out.strip()
     assert digest == hashlib.new(md, tbs.read_bytes()).hexdigest()
     openssl("dgst", f"-{md}", "-sign", key, "-out", tmp_path / "sig.der", tbs)
-    r = run("attach", "--pub", pub, "--sig", tmp_path / "sig.der", unsigned, check=OK)
+    r = sign("attach", "--pub", pub, "--sig", tmp_path / "sig.der", unsigned, check=OK)
     assert kid in r.out
-    j = run("verify", "--json", "--trust", pub, unsigned, check=OK).json()
+    j = sign("verify", "--json", "--trust", pub, unsigned, check=OK).json()
     alg = "ecdsa-p256-sha256" if curve == "P-256" else "ecdsa-p384-sha384"
     assert j["signatures"] == [{"index": 0, "alg": alg, "key_id": kid, "status": "valid"}]
     # The same signature a second time is refused.
     before = unsigned.read_bytes()
-    r = run("attach", "--pub", pub, "--sig", tmp_path / "sig.der", unsigned, check=REFUSED)
+    r = sign("attach", "--pub", pub, "--sig", tmp_path / "sig.der", unsigned, check=REFUSED)
     assert "already signed" in r.err
     assert unsigned.read_bytes() == before
 
@@ -185,13 +185,13 @@ def test_openssl_detached_signing(tmp_path, unsigned, curve, md):
 def test_openssl_signature_added_to_signed_container(baseline, tmp_path):
     out, _, pub, kid = baseline
     key, hsm_pub, hsm_kid = _openssl_key(tmp_path, "P-384")
-    run("digest", "--tbs", tmp_path / "tbs.bin", out, check=OK)
+    sign("digest", "--tbs", tmp_path / "tbs.bin", out, check=OK)
     openssl("dgst", "-sha384", "-sign", key, "-out", tmp_path / "sig.der", tmp_path / "tbs.bin")
     out2 = tmp_path / "two.hpm"
     before = out.read_bytes()
-    run("attach", "--pub", hsm_pub, "--sig", tmp_path / "sig.der", "--out", out2, out, check=OK)
+    sign("attach", "--pub", hsm_pub, "--sig", tmp_path / "sig.der", "--out", out2, out, check=OK)
     assert out.read_bytes() == before
-    j = run("verify", "--json", "--trust", pub, "--trust", hsm_pub, "--threshold", "2", out2,
+    j = sign("verify", "--json", "--trust", pub, "--trust", hsm_pub, "--threshold", "2", out2,
             check=OK).json()
     assert [s["key_id"] for s in j["signatures"]] == [kid, hsm_kid]
 
@@ -201,10 +201,10 @@ def test_attach_wrong_key_refused(tmp_path, unsigned):
     key_a, pub_a, _ = _openssl_key(tmp_path, "P-256")
     (tmp_path / "b").mkdir()
     _, pub_b, kid_b = _openssl_key(tmp_path / "b", "P-256")
-    run("digest", "--tbs", tmp_path / "tbs.bin", unsigned, check=OK)
+    sign("digest", "--tbs", tmp_path / "tbs.bin", unsigned, check=OK)
     openssl("dgst", "-sha256", "-sign", key_a, "-out", tmp_path / "sig.der", tmp_path / "tbs.bin")
     before = unsigned.read_bytes()
-    r = run("attach", "--pub", pub_b, "--sig", tmp_path / "sig.der", unsigned, check=REFUSED)
+    r = sign("attach", "--pub", pub_b, "--sig", tmp_path / "sig.der", unsigned, check=REFUSED)
     assert "does not verify" in r.err and kid_b in r.err and "refusing" in r.err
     assert unsigned.read_bytes() == before
 
@@ -212,9 +212,9 @@ def test_attach_wrong_key_refused(tmp_path, unsigned):
 @needs_openssl
 def test_attach_wrong_hash_refused(tmp_path, unsigned):
     key, pub, _ = _openssl_key(tmp_path, "P-384")
-    run("digest", "--tbs", tmp_path / "tbs.bin", unsigned, check=OK)
+    sign("digest", "--tbs", tmp_path / "tbs.bin", unsigned, check=OK)
     openssl("dgst", "-sha256", "-sign", key, "-out", tmp_path / "sig.der", tmp_path / "tbs.bin")
-    r = run("attach", "--pub", pub, "--sig", tmp_path / "sig.der", unsigned, check=REFUSED)
+    r = sign("attach", "--pub", pub, "--sig", tmp_path / "sig.der", unsigned, check=REFUSED)
     assert "SHA-384" in r.err
 
 
@@ -223,7 +223,7 @@ def test_attach_signature_over_other_bytes_refused(tmp_path, unsigned):
     key, pub, _ = _openssl_key(tmp_path, "P-256")
     (tmp_path / "other.bin").write_bytes(b"something else")
     openssl("dgst", "-sha256", "-sign", key, "-out", tmp_path / "sig.der", tmp_path / "other.bin")
-    run("attach", "--pub", pub, "--sig", tmp_path / "sig.der", unsigned, check=REFUSED)
+    sign("attach", "--pub", pub, "--sig", tmp_path / "sig.der", unsigned, check=REFUSED)
 
 
 def _der_to_raw(der, n):
@@ -243,15 +243,15 @@ def _der_to_raw(der, n):
 @pytest.mark.parametrize("curve,md,n", [("P-256", "sha256", 32), ("P-384", "sha384", 48)])
 def test_attach_raw_signature(tmp_path, unsigned, curve, md, n):
     key, pub, _ = _openssl_key(tmp_path, curve)
-    run("digest", "--tbs", tmp_path / "tbs.bin", unsigned, check=OK)
+    sign("digest", "--tbs", tmp_path / "tbs.bin", unsigned, check=OK)
     openssl("dgst", f"-{md}", "-sign", key, "-out", tmp_path / "sig.der", tmp_path / "tbs.bin")
     raw = _der_to_raw((tmp_path / "sig.der").read_bytes(), n)
     (tmp_path / "sig.raw").write_bytes(raw)
-    r = run("attach", "--pub", pub, "--sig", tmp_path / "sig.raw", unsigned, check=REFUSED)
+    r = sign("attach", "--pub", pub, "--sig", tmp_path / "sig.raw", unsigned, check=REFUSED)
     assert "--sig-format raw" in r.err
-    run("attach", "--pub", pub, "--sig", tmp_path / "sig.raw", "--sig-format", "raw", unsigned,
+    sign("attach", "--pub", pub, "--sig", tmp_path / "sig.raw", "--sig-format", "raw", unsigned,
         check=OK)
-    run("verify", "--trust", pub, unsigned, check=OK)
+    sign("verify", "--trust", pub, unsigned, check=OK)
 
 
 def test_attach_garbage_signature(tmp_path, baseline):
@@ -259,16 +259,16 @@ def test_attach_garbage_signature(tmp_path, baseline):
     before = out.read_bytes()
     for blob in [b"", b"\x30\x06\x02\x01\x01\x02\x01\x01", b"\xff" * 72, b"A" * 500]:
         (tmp_path / "sig").write_bytes(blob)
-        r = run("attach", "--pub", pub, "--sig", tmp_path / "sig", out)
+        r = sign("attach", "--pub", pub, "--sig", tmp_path / "sig", out, check=None)
         assert r.rc == REFUSED, r
     assert out.read_bytes() == before
 
 
 def test_attach_usage(baseline, tmp_path):
     out, _, pub, _ = baseline
-    assert "--pub" in run("attach", "--sig", "x", out, check=USAGE).err
-    assert "--sig" in run("attach", "--pub", pub, out, check=USAGE).err
-    assert "--sig-format" in run("attach", "--pub", pub, "--sig", "x", "--sig-format", "pem",
+    assert "--pub" in sign("attach", "--sig", "x", out, check=USAGE).err
+    assert "--sig" in sign("attach", "--pub", pub, out, check=USAGE).err
+    assert "--sig-format" in sign("attach", "--pub", pub, "--sig", "x", "--sig-format", "pem",
                                  out, check=USAGE).err
-    assert "nosig" in run("attach", "--pub", pub, "--sig", tmp_path / "nosig", out,
+    assert "nosig" in sign("attach", "--pub", pub, "--sig", tmp_path / "nosig", out,
                           check=IOERR).err

@@ -4,7 +4,7 @@ import hashlib
 
 import pytest
 
-from hpmsign_util import OK, REFUSED, USAGE, IOERR, files_in, make_baseline, run
+from hpmtest import OK, REFUSED, USAGE, IOERR, files_in, make_baseline, sign
 
 
 @pytest.fixture
@@ -17,7 +17,7 @@ def patches(tmp_path):
 
 
 def hotpatch(out, key, base, *extra, seq=1, check=OK, env=None):
-    return run("hotpatch", "--key", key, "--baseline", base, "--seq", seq,
+    return sign("hotpatch", "--key", key, "--baseline", base, "--seq", seq,
                "--classification", "security", "--id", "KB5031234", "--timestamp", "1700001000",
                "--out", out, *extra, env=env, check=check)
 
@@ -26,8 +26,8 @@ def test_hotpatch_bound_to_baseline(baseline, patches, tmp_path):
     base, pem, pub, kid = baseline
     out = tmp_path / "kb.hpm"
     r = hotpatch(out, pem, base, "--payload", patches[0], "--payload", f"kmod={patches[1]}")
-    base_j = run("inspect", "--json", base, check=OK).json()
-    j = run("inspect", "--json", out, check=OK).json()
+    base_j = sign("inspect", "--json", base, check=OK).json()
+    j = sign("inspect", "--json", out, check=OK).json()
     m = j["manifest"]
     assert m["kind"] == "hotpatch" and j["header"]["kind"] == "hotpatch"
     assert m["target_baseline"] == base_j["digest"]
@@ -42,19 +42,19 @@ def test_hotpatch_bound_to_baseline(baseline, patches, tmp_path):
     assert [(p["name"], p["type"]) for p in j["payloads"]] == [("libssl-fix.bin", "patch"),
                                                               ("kmod", "patch")]
     assert j["payloads"][0]["sha256"] == hashlib.sha256(patches[0].read_bytes()).hexdigest()
-    run("verify", "--trust", pub, out, check=OK)
-    run("verify", "--trust", pub, "--kind", "hotpatch", out, check=OK)
+    sign("verify", "--trust", pub, out, check=OK)
+    sign("verify", "--trust", pub, "--kind", "hotpatch", out, check=OK)
 
 
 def test_hotpatch_never_verifies_as_baseline(baseline, tmp_path, patches):
     base, pem, pub, _ = baseline
     out = tmp_path / "kb.hpm"
     hotpatch(out, pem, base, "--payload", patches[0])
-    r = run("verify", "--trust", pub, "--kind", "baseline", out, check=REFUSED)
+    r = sign("verify", "--trust", pub, "--kind", "baseline", out, check=REFUSED)
     assert "expected a baseline" in r.err
-    assert run("verify", "--json", "--trust", pub, "--kind", "baseline",
-               out).json()["result"] == "wrong_kind"
-    r = run("verify", "--trust", pub, "--kind", "hotpatch", base, check=REFUSED)
+    assert sign("verify", "--json", "--trust", pub, "--kind", "baseline",
+               out, check=None).json()["result"] == "wrong_kind"
+    r = sign("verify", "--trust", pub, "--kind", "hotpatch", base, check=REFUSED)
     assert "expected a hotpatch" in r.err
 
 
@@ -62,21 +62,21 @@ def test_hotpatch_overrides_and_classes(baseline, tmp_path):
     base, pem, pub, _ = baseline
     for cls in ["critical", "security", "other"]:
         out = tmp_path / f"{cls}.hpm"
-        run("hotpatch", "--key", pem, "--baseline", base, "--seq", "7", "--classification", cls,
+        sign("hotpatch", "--key", pem, "--baseline", base, "--seq", "7", "--classification", cls,
             "--id", "KB-1.2_3", "--version", "custom-7", "--svn", "11", "--compat", "other-hw",
             "--timestamp", "9", "--out", out, check=OK)
-        m = run("inspect", "--json", out).json()["manifest"]
+        m = sign("inspect", "--json", out, check=None).json()["manifest"]
         assert (m["classification"], m["version"], m["svn"], m["compat"], m["sequence"]) == \
             (cls, "custom-7", 11, "other-hw", 7)
-        assert run("inspect", "--json", out).json()["payloads"] == []
-        run("verify", "--trust", pub, out, check=OK)
+        assert sign("inspect", "--json", out, check=None).json()["payloads"] == []
+        sign("verify", "--trust", pub, out, check=OK)
 
 
 def test_target_digest_ignores_baseline_signatures(baseline, keys, tmp_path):
     base, pem, pub, _ = baseline
     hotpatch(tmp_path / "a.hpm", pem, base)
     k2, _, _ = keys("second")
-    run("countersign", "--key", k2, base, check=OK)
+    sign("countersign", "--key", k2, base, check=OK)
     hotpatch(tmp_path / "b.hpm", pem, base)
     assert (tmp_path / "a.hpm").read_bytes() == (tmp_path / "b.hpm").read_bytes()
 
@@ -87,8 +87,8 @@ def test_hotpatch_for_another_baseline_differs(baseline, tmp_path, keys, inputs)
     make_baseline(other, pem, *inputs, version="1.1")
     hotpatch(tmp_path / "a.hpm", pem, base)
     hotpatch(tmp_path / "b.hpm", pem, other)
-    ja = run("inspect", "--json", tmp_path / "a.hpm").json()["manifest"]
-    jb = run("inspect", "--json", tmp_path / "b.hpm").json()["manifest"]
+    ja = sign("inspect", "--json", tmp_path / "a.hpm", check=None).json()["manifest"]
+    jb = sign("inspect", "--json", tmp_path / "b.hpm", check=None).json()["manifest"]
     assert ja["target_baseline"] != jb["target_baseline"]
 
 
@@ -111,7 +111,7 @@ def test_default_payload_names_sanitized(baseline, tmp_path, patches):
     base, pem, _, _ = baseline
     out = tmp_path / "kb.hpm"
     hotpatch(out, pem, base, "--payload", patches[1])
-    assert [p["name"] for p in run("inspect", "--json", out).json()["payloads"]] == \
+    assert [p["name"] for p in sign("inspect", "--json", out, check=None).json()["payloads"]] == \
         ["kernel_module.patch"]
 
 
@@ -151,7 +151,7 @@ def test_invalid_hotpatch_values(baseline, tmp_path, opt, value, hint):
     args = {"--seq": "1", "--classification": "other", "--id": "KB1"}
     args[opt] = value
     flat = [x for kv in args.items() for x in kv]
-    r = run("hotpatch", "--key", pem, "--baseline", base, *flat, "--timestamp", "1",
+    r = sign("hotpatch", "--key", pem, "--baseline", base, *flat, "--timestamp", "1",
             "--out", tmp_path / "x.hpm", check=USAGE)
     assert hint in r.err and opt in r.err
     assert not (tmp_path / "x.hpm").exists()
@@ -172,7 +172,7 @@ def test_hotpatch_missing_options(baseline, tmp_path):
             "--classification", "other", "--id", "KB1", "--out", tmp_path / "x.hpm"]
     for opt in ["--key", "--baseline", "--seq", "--classification", "--id", "--out"]:
         i = full.index(opt)
-        r = run(*(full[:i] + full[i + 2:]), check=USAGE)
+        r = sign(*(full[:i] + full[i + 2:]), check=USAGE)
         assert opt in r.err, r
     assert files_in(tmp_path) == sorted(["keys", "slot-a.hpm", "vmlinuz", "initrd.img"])
 
@@ -180,11 +180,11 @@ def test_hotpatch_missing_options(baseline, tmp_path):
 def test_unsigned_hotpatch_then_countersign(baseline, tmp_path):
     base, pem, pub, _ = baseline
     out = tmp_path / "u.hpm"
-    run("hotpatch", "--unsigned", "--baseline", base, "--seq", "2", "--classification", "other",
+    sign("hotpatch", "--unsigned", "--baseline", base, "--seq", "2", "--classification", "other",
         "--id", "KB2", "--timestamp", "1", "--out", out, check=OK)
-    run("verify", "--trust", pub, out, check=REFUSED)
-    run("countersign", "--key", pem, out, check=OK)
-    run("verify", "--trust", pub, "--kind", "hotpatch", out, check=OK)
+    sign("verify", "--trust", pub, out, check=REFUSED)
+    sign("countersign", "--key", pem, out, check=OK)
+    sign("verify", "--trust", pub, "--kind", "hotpatch", out, check=OK)
 
 
 def test_out_may_not_replace_an_input(baseline, tmp_path, patches, inputs):
@@ -195,6 +195,6 @@ def test_out_may_not_replace_an_input(baseline, tmp_path, patches, inputs):
     assert base.read_bytes() == before
     r = hotpatch(patches[0], pem, base, "--payload", patches[0], check=USAGE)
     assert "--payload" in r.err
-    r = run("baseline", "--key", pem, "--kernel", inputs[0], "--version", "1", "--svn", "1",
+    r = sign("baseline", "--key", pem, "--kernel", inputs[0], "--version", "1", "--svn", "1",
             "--timestamp", "1", "--out", inputs[0], check=USAGE)
     assert "--kernel" in r.err

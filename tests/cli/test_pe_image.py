@@ -9,16 +9,14 @@ with the db certificate it was signed with.
 Reads the real build output ($HPM_BUILD, default <repo>/build; run `make`).
 The PE parsing here is independent of scripts/efi-pe-finish.py.
 """
-import os
 import shutil
 import struct
 import subprocess
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent.parent
-BUILD = Path(os.environ.get("HPM_BUILD", REPO / "build"))
+from hpmtest import BUILD
+
 IMAGE = BUILD / "efi" / "hpmboot.efi"
 SIGNED = BUILD / "efi" / "hpmboot.signed.efi"
 DB_CERT = BUILD / "keys" / "dev-db.crt"

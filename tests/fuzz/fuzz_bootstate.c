@@ -12,9 +12,7 @@
  * Inputs of exactly one record whose first byte is 'H' (and inputs of a
  * request's size) are also tried with the CRC recomputed, so the fuzzer
  * reaches the field checks behind it.
- * Build: clang -fsanitize=fuzzer,address,undefined -Icore/include
- *        tests/fuzz/fuzz_bootstate.c $(B)/san-fuzz objects of core ...
- *        (see the report: any libFuzzer build of core/ + -lmbedcrypto -lfdt)
+ * Built and run by mk/fuzz.mk (make check-fuzz, make fuzz).
  */
 #include <stdlib.h>
 #include <string.h>

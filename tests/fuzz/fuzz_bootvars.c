@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target for the parsers of hpmboot.efi's published text variables
- * (runtime/bootvars.c: HpmBootSlots, decimal and hex fields).  Beyond "no
+ * (runtime/boot/bootvars.c: HpmBootSlots, decimal and hex fields).  Beyond "no
  * crash": a slot table that parses has every field in range, and printing
  * it back the way hpmboot.efi does and parsing that again gives the same
  * table (nothing is silently normalized into something else).

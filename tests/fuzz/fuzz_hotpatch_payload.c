@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer target: the hotpatch payload parser and the ELF build-id parser
- * (runtime/payload.c) on arbitrary bytes.  Every accepted payload is walked
+ * (host/payload.c) on arbitrary bytes.  Every accepted payload is walked
  * the way hpm walks it, so decoded fields stay in bounds. */
 #include <stddef.h>
 #include <stdint.h>

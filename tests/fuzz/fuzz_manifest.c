@@ -19,7 +19,7 @@
 #include <libfdt.h>
 
 #include "../../core/internal.h"
-#include "shared.c"
+#include "shared.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target for the two small text parsers of the host lifecycle:
- * the policy file (runtime/policy.c, via inih) and the enrollment state file
- * (runtime/enroll.c).  The first input byte picks the parser; the rest is
+ * the policy file (runtime/update/policy.c, via inih) and the enrollment state file
+ * (runtime/update/enroll.c).  The first input byte picks the parser; the rest is
  * the file.  A parsed policy is then run through the window arithmetic.
  */
 #include <stdint.h>
@@ -15,6 +15,8 @@
 #include "update/enroll.h"
 #include "update/policy.h"
 #include "update/windows.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char dir[64], path[96];
 

@@ -21,10 +21,11 @@
 #include <sys/stat.h>
 
 #include <mbedtls/pk.h>
+#include <mbedtls/sha256.h>
 
 #include "hpmw.h"
 #include "hpmw_catalog.h"
-#include "shared.c"
+#include "shared.h"
 
 static const char *out_dir;
 

@@ -1,25 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/*
- * Shared by the fuzz harnesses and the seed-corpus generator (#included;
- * every function is static): the fixed fuzzing keys, the bytes of the
- * detached payloads the harnesses serve through hpm_ops, and the checks of
- * what an accepted container must look like.
- *
- * The keys are derived from fixed private scalars, so the generator (built
- * with gcc against hpmw) and the harnesses (built with clang) agree on them
- * without any key file.  They are test keys: never trust them anywhere.
- */
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
+/* Shared by the fuzz harnesses of core and the seed generator: see shared.h. */
+#include "shared.h"
 
-#include <mbedtls/ecp.h>
+#include <stdio.h>
+
 #include <mbedtls/sha256.h>
-
-#include "hpm/core.h"
-#include "hpm/format.h"
-
-#define FZ static __attribute__((unused))
 
 /* Private scalars (well below either group order). */
 static const uint8_t fz_p256_d[32] = {
@@ -30,8 +15,7 @@ static const uint8_t fz_p384_d[48] = {
     0xfe, 0x1b, 0x38, 0x55, 0x72, 0x8f, 0xac, 0xc9, 0xe6, 0x03, 0x20, 0x3d, 0x5a, 0x77, 0x94, 0xb1,
     0xce, 0xeb, 0x08, 0x25, 0x42, 0x5f, 0x7c, 0x99, 0xb6, 0xd3, 0xf0, 0x0d, 0x2a, 0x47, 0x64, 0x81};
 
-/* Fill keypair (group, d, Q) for the fixed scalar of gid.  0 on success. */
-FZ int fz_keypair(mbedtls_ecp_group_id gid, mbedtls_ecp_keypair *kp) {
+int fz_keypair(mbedtls_ecp_group_id gid, mbedtls_ecp_keypair *kp) {
   const uint8_t *d = gid == MBEDTLS_ECP_DP_SECP256R1 ? fz_p256_d : fz_p384_d;
   size_t dl = gid == MBEDTLS_ECP_DP_SECP256R1 ? sizeof fz_p256_d : sizeof fz_p384_d;
   if (mbedtls_ecp_group_load(&kp->grp, gid)) return -1;
@@ -42,8 +26,7 @@ FZ int fz_keypair(mbedtls_ecp_group_id gid, mbedtls_ecp_keypair *kp) {
   return 0;
 }
 
-/* The public half as core sees it (key ID included). */
-FZ int fz_pubkey(mbedtls_ecp_group_id gid, hpm_pubkey *out) {
+int fz_pubkey(mbedtls_ecp_group_id gid, hpm_pubkey *out) {
   mbedtls_ecp_keypair kp;
   hpm_pubkey k;
   uint8_t der[200];
@@ -62,22 +45,25 @@ FZ int fz_pubkey(mbedtls_ecp_group_id gid, hpm_pubkey *out) {
   return rc;
 }
 
-/* Detached payload files the harnesses serve (and the seeds reference). */
-#define FZ_FILE_INITRD "initrd.img"
-#define FZ_FILE_PATCH "patch-2.bin"
-#define FZ_INITRD_LEN 200u
-#define FZ_PATCH_LEN 48u
+const hpm_trust *fz_trust(const char *who) {
+  static hpm_pubkey keys[2];
+  static hpm_trust trust = {keys, 2, 1};
+  static bool made;
+  if (!made) {
+    if (fz_pubkey(MBEDTLS_ECP_DP_SECP256R1, &keys[0]) || fz_pubkey(MBEDTLS_ECP_DP_SECP384R1, &keys[1])) {
+      fprintf(stderr, "%s: cannot derive the fixed keys\n", who);
+      abort();
+    }
+    made = true;
+  }
+  return &trust;
+}
 
-FZ void fz_fill(uint8_t *p, size_t n, uint8_t seed) {
+void fz_fill(uint8_t *p, size_t n, uint8_t seed) {
   for (size_t i = 0; i < n; i++) p[i] = (uint8_t)(seed + i * 7u + (i >> 3));
 }
 
-typedef struct {
-  uint8_t initrd[FZ_INITRD_LEN];
-  uint8_t patch[FZ_PATCH_LEN];
-} fz_files;
-
-FZ void fz_files_init(fz_files *f) {
+void fz_files_init(fz_files *f) {
   fz_fill(f->initrd, sizeof f->initrd, 0x31);
   fz_fill(f->patch, sizeof f->patch, 0x77);
 }
@@ -99,29 +85,19 @@ static hpm_result fz_load(void *ctx, const char *file, uint64_t expected_size,
   return HPM_E_IO;
 }
 
-FZ const hpm_ops *fz_ops(fz_files *f) {
+const hpm_ops *fz_ops(fz_files *f) {
   static hpm_ops ops;
   ops.ctx = f;
   ops.load = fz_load;
   return &ops;
 }
 
-/* ---- what an accepted container must look like ----------------------------
- * A violation is a bug in core even if nothing crashed: abort() so libFuzzer
- * reports it and saves the input. */
-
-#define FZ_REQUIRE(c)   \
-  do {                  \
-    if (!(c)) abort();  \
-  } while (0)
-
 static bool fz_str_ok(const char *s, size_t cap) {
   size_t n = strnlen(s, cap);
   return n > 0 && n < cap;
 }
 
-/* verified: hpm_container_verify returned OK (payload data hashed). */
-FZ void fz_check_manifest(const uint8_t *buf, size_t len, const hpm_manifest *m, bool verified) {
+void fz_check_manifest(const uint8_t *buf, size_t len, const hpm_manifest *m, bool verified) {
   uint8_t h[32];
   uint64_t embedded = 0, next = 0;
   unsigned kernels = 0, initrds = 0, cmdlines = 0;

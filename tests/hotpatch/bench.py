@@ -20,8 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hotpatch_util import PATCHGEN, Workspace, run  # noqa: E402
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]  # workspace.py; tests/hpmtest.py
+from hpmtest import PATCHGEN, run  # noqa: E402
+from workspace import Workspace  # noqa: E402
 
 NF = 100
 SRC = ["#include <pthread.h>\n#include <unistd.h>\n#include <stdlib.h>\nvolatile long sink;\n"]
@@ -87,7 +89,7 @@ def pauses_of(ws, st, pid, hp1, hp2, cycles):
         for kind, cmd in (("apply", ["apply", "--json", "--pid", str(pid), str(hp1)]),
                           ("replace", ["apply", "--json", "--pid", str(pid), str(hp2)]),
                           ("revert", ["revert", "--all", "--pid", str(pid)])):
-            r = ws.hpm(st, *cmd, check=False)
+            r = ws.hpm(st, *cmd, check=None)
             pauses, preps = out[kind]
             for line in r.stdout.splitlines():
                 m = re.search(r"pause (\d+) us(?:, prep (\d+) us)?", line)
@@ -104,13 +106,13 @@ def pauses_of(ws, st, pid, hp1, hp2, cycles):
 
 def bench_pause_build(ws, d):
     exe = d / "bench-target"
-    run(["gcc", "-O2", "-pthread", "-Wl,--build-id", "-fpatchable-function-entry=16,14", d / "b.c", "-o", exe])
+    run("gcc", "-O2", "-pthread", "-Wl,--build-id", "-fpatchable-function-entry=16,14", d / "b.c", "-o", exe)
     hps = {}
     for n in (1, 10, 100):
         (d / f"r{n}.c").write_text("".join(f"long n{i}(long x) {{ return x + {i}; }}\n" for i in range(n)))
         (d / f"m{n}").write_text("".join(f"f{i}=n{i}\n" for i in range(n)))
         p = d / f"p{n}.bin"
-        run([PATCHGEN, "--target", exe, "--map", d / f"m{n}", "--source", d / f"r{n}.c", "--out", p])
+        run(PATCHGEN, "--target", exe, "--map", d / f"m{n}", "--source", d / f"r{n}.c", "--out", p)
         hps[n] = (ws.hotpatch([p], 1, name=f"h{n}.hpm"), ws.hotpatch([p], 2, name=f"h{n}-2.hpm"))
     return exe, hps
 
@@ -144,14 +146,14 @@ def bench_idle(ws, d, exe, hp):
     try:
         st = d / "idle"
         t0 = time.time()
-        r = ws.hpm(st, "apply", "--json", hp, check=False)
+        r = ws.hpm(st, "apply", "--json", hp, check=None)
         dt = time.time() - t0
         res = json.loads(r.stdout.splitlines()[-1])
         print(f"{nproc} idle processes, 10 functions: {res['patched']} patched, {res['failed']} failed "
               f"in {dt:.2f} s ({dt / max(1, res['patched']) * 1e6:.0f} us per process, "
               f"pause p50 {res['pause_us_p50']} us p99 {res['pause_us_p99']} us)"
               f"  [goal 1,000 processes <= 1 s: {goal(dt * 1000 / nproc <= 1.0)}]")
-        ws.hpm(st, "revert", "--all", check=False)
+        ws.hpm(st, "revert", "--all", check=None)
     finally:
         for p in idle:
             p.kill()
@@ -163,11 +165,11 @@ def bench_call(ws, d):
     src = d / "call.c"
     src.write_text(CALL_SRC)
     exe = d / "call-target"
-    run(["gcc", "-O2", "-Wl,--build-id", "-fpatchable-function-entry=16,14", src, "-o", exe])
+    run("gcc", "-O2", "-Wl,--build-id", "-fpatchable-function-entry=16,14", src, "-o", exe)
     (d / "call-fix.c").write_text(CALL_FIX)
     (d / "call-map").write_text("callee=callee_v\n")
     p = d / "call.bin"
-    run([PATCHGEN, "--target", exe, "--map", d / "call-map", "--source", d / "call-fix.c", "--out", p])
+    run(PATCHGEN, "--target", exe, "--map", d / "call-map", "--source", d / "call-fix.c", "--out", p)
     hp = ws.hotpatch([p], 1, name="call.hpm")
     t = subprocess.Popen([str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
     assert t.stdout.readline().startswith("ready")

@@ -1,6 +1,13 @@
+# SPDX-License-Identifier: MIT
+"""Fixtures of the hotpatch tests: one workspace per session (workspace.py)
+and a fresh hpm state directory per test.  Helpers: tests/hpmtest.py."""
+import sys
+from pathlib import Path
+
 import pytest
 
-from hotpatch_util import Workspace
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: hpmtest
+from workspace import Workspace  # noqa: E402
 
 
 @pytest.fixture(scope="session")

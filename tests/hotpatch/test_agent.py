@@ -3,7 +3,8 @@ import json
 import subprocess
 import time
 
-from hotpatch_util import HPM, Target
+from hpmtest import HPM
+from workspace import Target
 
 
 def test_agent_patches_new_processes(ws, state):

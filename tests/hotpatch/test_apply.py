@@ -4,15 +4,14 @@ import shutil
 
 import pytest
 
-from hotpatch_util import Target, run
+from workspace import Target
 
 
 @pytest.mark.parametrize("variant", ["pad", "plain", "cet", "cetpad"])
 def test_apply_replace_revert(ws, state, variant):
     h1 = ws.hotpatch([ws.payload(variant, 1)], 1)
     h2 = ws.hotpatch([ws.payload(variant, 2)], 2)
-    t = Target(ws.target(variant), threads=3)
-    try:
+    with Target(ws.target(variant), threads=3) as t:
         anon_x_before = anon_exec_maps(t.pid)
         assert t.version() == (0, 0)
         r = ws.hpm(state, "apply", "--pid", t.pid, h1)
@@ -32,8 +31,6 @@ def test_apply_replace_revert(ws, state, variant):
         # old code is unmapped once nothing refers to it: after revert --all
         # at most one mapping (still referenced by a stack word) is left
         assert len(anon_exec_maps(t.pid)) <= len(anon_x_before) + 1, anon_exec_maps(t.pid)
-    finally:
-        assert t.close() == 0
 
 
 def anon_exec_maps(pid):
@@ -46,8 +43,7 @@ def test_thread_churn(ws, state):
     versions, the process lives on."""
     h1 = ws.hotpatch([ws.payload("pad", 1)], 1)
     h2 = ws.hotpatch([ws.payload("pad", 2)], 2)
-    t = Target(ws.target("pad"), threads=2, churn=True)
-    try:
+    with Target(ws.target("pad"), threads=2, churn=True) as t:
         spawned0 = t.stats()["spawned"]
         for _ in range(60):
             ws.hpm(state, "apply", "--pid", t.pid, h1)
@@ -58,8 +54,6 @@ def test_thread_churn(ws, state):
         assert t.version() == (0, 0)
         assert s["spawned"] - spawned0 >= 500, s  # threads really came and went meanwhile
         assert s["v1"] > 0 and s["v2"] > 0
-    finally:
-        assert t.close() == 0
 
 
 def test_any_file_name(ws, state, tmp_path):
@@ -70,26 +64,20 @@ def test_any_file_name(ws, state, tmp_path):
     exe = d / "calc pad"
     shutil.copy(ws.target("pad"), exe)
     h1 = ws.hotpatch([ws.payload("pad", 1)], 1)
-    t = Target(exe)
-    try:
+    with Target(exe) as t:
         ws.hpm(state, "apply", "--pid", t.pid, h1)
         assert t.version() == (1, 1)
         mine = [e for e in json.loads(ws.hpm(state, "list", "--json").stdout) if e["pid"] == t.pid]
         assert mine and mine[0]["exe"] == str(exe), mine
         assert str(exe) in ws.hpm(state, "list").stdout
-    finally:
-        assert t.close() == 0
 
 
 def test_dry_run_changes_nothing(ws, state):
     h1 = ws.hotpatch([ws.payload("pad", 1)], 1)
-    t = Target(ws.target("pad"))
-    try:
+    with Target(ws.target("pad")) as t:
         r = ws.hpm(state, "apply", "--dry-run", "--pid", t.pid, h1)
         assert "would patch" in r.stdout
         assert t.version() == (0, 0)
-    finally:
-        t.close()
 
 
 def test_status_and_help(ws, state):
@@ -105,8 +93,7 @@ def test_many_cycles_zero_wrong_results(ws, state):
     """>= 1000 transitions (apply, replace, revert-to, revert-all) under load."""
     h1 = ws.hotpatch([ws.payload("pad", 1)], 1)
     h2 = ws.hotpatch([ws.payload("pad", 2)], 2)
-    t = Target(ws.target("pad"), threads=4)
-    try:
+    with Target(ws.target("pad"), threads=4) as t:
         n = 0
         for _ in range(250):
             ws.hpm(state, "apply", "--pid", t.pid, h1)
@@ -121,16 +108,13 @@ def test_many_cycles_zero_wrong_results(ws, state):
         maps = open(f"/proc/{t.pid}/maps").read().splitlines()
         anon_x = [m for m in maps if " r-xp 00000000 00:00 0" in m]
         assert len(anon_x) <= 2, anon_x  # old code was unmapped
-    finally:
-        assert t.close() == 0
 
 
 def test_signals_redelivered(ws, state):
     import os
     import signal
     h1 = ws.hotpatch([ws.payload("pad", 1)], 1)
-    t = Target(ws.target("pad"))
-    try:
+    with Target(ws.target("pad")) as t:
         for i in range(20):
             os.kill(t.pid, signal.SIGUSR1)
             ws.hpm(state, "apply", "--pid", t.pid, h1)
@@ -138,5 +122,3 @@ def test_signals_redelivered(ws, state):
             ws.hpm(state, "revert", "--all", "--pid", t.pid)
         s = t.assert_healthy()
         assert s["usr1"] == 40
-    finally:
-        t.close()

@@ -5,7 +5,8 @@ import shutil
 
 import pytest
 
-from hotpatch_util import HERE, PATCHGEN, Target, run
+from hpmtest import run
+from workspace import Target
 
 
 @pytest.fixture(scope="module")
@@ -15,11 +16,11 @@ def stripped(ws):
     d = ws.d / "dbg"
     d.mkdir(exist_ok=True)
     debug = d / "calc.debug"
-    run(["objcopy", "--only-keep-debug", full, debug])
+    run("objcopy", "--only-keep-debug", full, debug)
     bare = d / "calc-stripped"
     shutil.copy(full, bare)
-    run(["strip", "--strip-all", bare])
-    notes = run(["readelf", "-n", bare]).stdout
+    run("strip", "--strip-all", bare)
+    notes = run("readelf", "-n", bare).stdout
     build_id = notes.split("Build ID:")[1].split()[0]
     tree = d / "tree"
     (tree / ".build-id" / build_id[:2]).mkdir(parents=True, exist_ok=True)
@@ -27,17 +28,13 @@ def stripped(ws):
     return full, bare, debug, tree, build_id
 
 
-def patchgen(ws, target, out, *extra, check=True):
-    src = ws.d / "fix-dbg.c"
-    src.write_text((HERE / "src" / "fix.c.in").read_text().replace("@V@", "1"))
-    m = ws.d / "map-dbg"
-    m.write_text("calc_a=calc_a_v\ncalc_b=calc_b_v\n")
-    return run([PATCHGEN, "--target", target, "--map", m, "--source", src, "--out", out, *extra], check=check)
+def patchgen(ws, target, out, *extra, check=0):
+    return ws.patchgen(target, 1, out, *extra, check=check)
 
 
 def test_stripped_target_uses_debug_file(ws, stripped):
     full, bare, debug, tree, build_id = stripped
-    assert "symtab" not in run(["readelf", "-S", bare]).stdout  # really stripped
+    assert "symtab" not in run("readelf", "-S", bare).stdout  # really stripped
     patchgen(ws, full, ws.d / "from-full.bin")
     r = patchgen(ws, bare, ws.d / "from-tree.bin", "--debug-dir", tree)
     assert f".build-id/{build_id[:2]}/{build_id[2:]}.debug" in r.stderr
@@ -51,7 +48,7 @@ def test_stripped_target_uses_debug_file(ws, stripped):
 
 def test_stripped_without_debug_file_is_refused(ws, stripped, tmp_path):
     _, bare, _, _, build_id = stripped
-    r = patchgen(ws, bare, tmp_path / "x.bin", "--debug-dir", tmp_path, check=False)
+    r = patchgen(ws, bare, tmp_path / "x.bin", "--debug-dir", tmp_path, check=None)
     assert r.returncode == 1
     assert "stripped" in r.stderr and "--debug-file" in r.stderr
     assert f"{tmp_path}/.build-id/{build_id[:2]}/{build_id[2:]}.debug" in r.stderr
@@ -61,8 +58,8 @@ def test_stripped_without_debug_file_is_refused(ws, stripped, tmp_path):
 def test_debug_file_of_another_build_is_refused(ws, stripped, tmp_path):
     _, bare, _, _, _ = stripped
     other = tmp_path / "other.debug"
-    run(["objcopy", "--only-keep-debug", ws.target("plain"), other])
-    r = patchgen(ws, bare, tmp_path / "x.bin", "--debug-file", other, check=False)
+    run("objcopy", "--only-keep-debug", ws.target("plain"), other)
+    r = patchgen(ws, bare, tmp_path / "x.bin", "--debug-file", other, check=None)
     assert r.returncode == 1
     assert "another build" in r.stderr and str(other) in r.stderr
     assert not (tmp_path / "x.bin").exists()
@@ -73,13 +70,10 @@ def test_payload_from_debug_file_patches_stripped_process(ws, state, stripped):
     p = ws.d / "from-tree-run.bin"
     patchgen(ws, bare, p, "--debug-dir", tree)
     h = ws.hotpatch([p], 1, name="h1-stripped.hpm")
-    t = Target(bare, threads=2)
-    try:
+    with Target(bare, threads=2) as t:
         assert t.version() == (0, 0)
         ws.hpm(state, "apply", "--pid", t.pid, h)
         assert t.version() == (1, 1)
         ws.hpm(state, "revert", "--all", "--pid", t.pid)
         assert t.version() == (0, 0)
         t.assert_healthy()
-    finally:
-        assert t.close() == 0

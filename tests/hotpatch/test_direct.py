@@ -4,15 +4,15 @@ instructions; revert restores every byte; payloads without it (version 1,
 `--no-direct-entry`) and with it replace each other in both orders."""
 import re
 import struct
-import subprocess
 
 import pytest
 
-from hotpatch_util import PATCHGEN, HERE, Target, run
+from hpmtest import PATCHGEN, run
+from workspace import Target
 
 
 def sym(exe, name):
-    out = subprocess.run(["nm", str(exe)], capture_output=True, text=True, check=True).stdout
+    out = run("nm", exe).stdout
     return int(re.search(rf"^([0-9a-f]+) [tT] {name}$", out, re.M).group(1), 16)
 
 
@@ -32,7 +32,7 @@ def peek(pid, addr, n):
 
 def file_bytes(exe, vaddr, n):
     """Bytes of the binary at vaddr (PIE with its first PT_LOAD at 0, offset == vaddr in .text)."""
-    out = subprocess.run(["readelf", "-lW", str(exe)], capture_output=True, text=True, check=True).stdout
+    out = run("readelf", "-lW", exe).stdout
     for line in out.splitlines():
         f = line.split()
         if f and f[0] == "LOAD":
@@ -52,14 +52,8 @@ def anon_exec(pid, addr):
 
 
 def payload(ws, variant, version, direct=True):
-    exe = ws.target(variant)
-    src = ws.d / f"dfix{version}.c"
-    src.write_text((HERE / "src" / "fix.c.in").read_text().replace("@V@", str(version)))
-    m = ws.d / "dmap"
-    m.write_text("calc_a=calc_a_v\ncalc_b=calc_b_v\n")
     out = ws.d / f"d-{variant}-{version}-{int(direct)}.bin"
-    r = run([PATCHGEN, "--target", exe, "--map", m, "--source", src, "--out", out,
-             *([] if direct else ["--no-direct-entry"])])
+    r = ws.patchgen(ws.target(variant), version, out, *([] if direct else ["--no-direct-entry"]))
     want = "direct jump" if direct else "two jumps"
     assert r.stderr.count(want) == 2, r.stderr
     assert out.read_bytes()[8] == (2 if direct else 1)  # header.version
@@ -70,8 +64,7 @@ def payload(ws, variant, version, direct=True):
 def test_entry_holds_one_jump_and_revert_restores(ws, state, variant):
     exe = ws.target(variant)
     h1 = ws.hotpatch([payload(ws, variant, 1)], 1, name=f"d1-{variant}.hpm")
-    t = Target(exe, threads=4)
-    try:
+    with Target(exe, threads=4) as t:
         b = bias(t.pid, exe)
         entry = b + sym(exe, "calc_a")
         orig = file_bytes(exe, sym(exe, "calc_a") - 14, 40)
@@ -96,8 +89,6 @@ def test_entry_holds_one_jump_and_revert_restores(ws, state, variant):
         assert t.version() == (0, 0)
         assert peek(t.pid, entry - 14, 40) == orig
         t.assert_healthy()
-    finally:
-        assert t.close() == 0
 
 
 def test_two_jump_and_direct_payloads_replace_each_other(ws, state):
@@ -106,8 +97,7 @@ def test_two_jump_and_direct_payloads_replace_each_other(ws, state):
     p2 = payload(ws, "pad", 2, direct=True)
     p3 = payload(ws, "pad", 3, direct=False)
     hs = [ws.hotpatch([p], i + 1, name=f"mix{i + 1}.hpm") for i, p in enumerate((p1, p2, p3))]
-    t = Target(exe, threads=4)
-    try:
+    with Target(exe, threads=4) as t:
         entry = bias(t.pid, exe) + sym(exe, "calc_a")
         orig = peek(t.pid, entry - 14, 40)
         ws.hpm(state, "apply", "--pid", t.pid, hs[0])
@@ -125,8 +115,6 @@ def test_two_jump_and_direct_payloads_replace_each_other(ws, state):
         assert t.version() == (0, 0)
         assert peek(t.pid, entry - 14, 40) == orig
         t.assert_healthy()
-    finally:
-        assert t.close() == 0
 
 
 def test_branch_into_body_keeps_two_jumps(ws, tmp_path):
@@ -136,16 +124,15 @@ def test_branch_into_body_keeps_two_jumps(ws, tmp_path):
                    "  do { s += n; } while (--n > 0); return s; }\n"
                    "int main(void) { return (int)spin(3) - 6; }\n")
     exe = tmp_path / "loop"
-    run(["gcc", "-O1", "-Wl,--build-id", "-fpatchable-function-entry=16,14", src, "-o", exe])
+    run("gcc", "-O1", "-Wl,--build-id", "-fpatchable-function-entry=16,14", src, "-o", exe)
     code = file_bytes(exe, sym(exe, "spin"), 32)
     (tmp_path / "fix.c").write_text("long spin_v(long n) { return n * (n + 1) / 2; }\n")
     (tmp_path / "map").write_text("spin=spin_v\n")
-    r = run([PATCHGEN, "--target", exe, "--map", tmp_path / "map", "--source", tmp_path / "fix.c",
-             "--out", tmp_path / "p.bin"])
+    r = run(PATCHGEN, "--target", exe, "--map", tmp_path / "map", "--source", tmp_path / "fix.c",
+             "--out", tmp_path / "p.bin")
     # whichever form patchgen chose, it must be justified by the code: a
     # direct region only when no branch of spin lands inside it
-    out = subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(exe)], capture_output=True,
-                         text=True, check=True).stdout
+    out = run("objdump", "-d", "--no-show-raw-insn", exe).stdout
     body = out.split("<spin>:")[1].split("\n\n")[0]
     start = sym(exe, "spin")
     targets = [int(m, 16) for m in re.findall(r"\sj\w+\s+([0-9a-f]+) <spin", body)]
@@ -165,12 +152,10 @@ def test_direct_call_sites_redirected_and_restored(ws, state):
     p = payload(ws, "pad", 4)
     h = ws.hotpatch([p], 1, name="calls4.hpm")
     a = sym(exe, "calc_a")
-    dis = subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(exe)], capture_output=True, text=True,
-                         check=True).stdout
+    dis = run("objdump", "-d", "--no-show-raw-insn", exe).stdout
     sites = [int(m, 16) for m in re.findall(rf"^\s*([0-9a-f]+):\s+call\s+{a:x} <calc_a>", dis, re.M)]
     assert sites, "calc.c calls calc_a directly"
-    t = Target(exe, threads=4)
-    try:
+    with Target(exe, threads=4) as t:
         b = bias(t.pid, exe)
         orig = {s: peek(t.pid, b + s, 5) for s in sites}
         ws.hpm(state, "apply", "--pid", t.pid, h)
@@ -188,5 +173,3 @@ def test_direct_call_sites_redirected_and_restored(ws, state):
         for s in sites:
             assert peek(t.pid, b + s, 5) == orig[s]
         t.assert_healthy()
-    finally:
-        assert t.close() == 0

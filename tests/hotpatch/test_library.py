@@ -3,7 +3,8 @@ library's build-id (wherever it is loaded, among however many mapped files)
 and its functions are replaced in memory."""
 import json
 
-from hotpatch_util import HERE, PATCHGEN, VARIANTS, Target, run
+from hpmtest import run
+from workspace import HERE, VARIANTS, Target
 
 
 def build(ws):
@@ -11,9 +12,9 @@ def build(ws):
     if not (d / "calc-lib").exists():
         d.mkdir(exist_ok=True)
         flags = ["-O2", "-g", "-Wl,--build-id", *VARIANTS["pad"]]
-        run(["gcc", *flags, "-shared", "-fPIC", HERE / "src" / "calcfn.c", "-o", d / "libcalc.so"])
-        run(["gcc", *flags, "-pthread", "-DCALC_FROM_LIB", HERE / "src" / "calc.c", "-o", d / "calc-lib",
-             "-L", d, "-lcalc", f"-Wl,-rpath,{d}"])
+        run("gcc", *flags, "-shared", "-fPIC", HERE / "src" / "calcfn.c", "-o", d / "libcalc.so")
+        run("gcc", *flags, "-pthread", "-DCALC_FROM_LIB", HERE / "src" / "calc.c", "-o", d / "calc-lib",
+             "-L", d, "-lcalc", f"-Wl,-rpath,{d}")
         many = d / "many"
         many.mkdir()
         for i in range(150):
@@ -23,11 +24,7 @@ def build(ws):
 
 def test_library_functions_replaced_in_every_process(ws, state, monkeypatch):
     d = build(ws)
-    src = ws.d / "fix-lib.c"
-    src.write_text((HERE / "src" / "fix.c.in").read_text().replace("@V@", "3"))
-    m = ws.d / "map-lib"
-    m.write_text("calc_a=calc_a_v\ncalc_b=calc_b_v\n")
-    run([PATCHGEN, "--target", d / "libcalc.so", "--map", m, "--source", src, "--out", d / "p.bin"])
+    ws.patchgen(d / "libcalc.so", 3, d / "p.bin")
     h = ws.hotpatch([d / "p.bin"], 1, name="h1-lib.hpm")
     plain = Target(d / "calc-lib", threads=2)
     # 150 more mapped files before the library in /proc/PID/maps

@@ -1,27 +1,26 @@
 """Everything hpm must refuse, and that a refusal leaves the target untouched."""
-import os
-import signal
 import subprocess
 import time
 
-from hotpatch_util import HPM, Target
+from hpmtest import HPM
+from workspace import Target
 
 
-def refused(ws, state, t, *args, env=None):
-    r = ws.hpm(state, "apply", "--pid", t.pid, *args, check=False, extra_env=env)
-    assert r.returncode != 0, r.stdout
-    assert t.version() == (0, 0)
-    t.assert_healthy()
-    return r.stderr
+def refused(ws, state, h, env=None):
+    """Apply h to a fresh pad target: refused, the target untouched.  The
+    refusal's stderr."""
+    with Target(ws.target("pad")) as t:
+        r = ws.hpm(state, "apply", "--pid", t.pid, h, check=None, extra_env=env)
+        assert r.returncode != 0, r.stdout
+        assert t.version() == (0, 0)
+        t.assert_healthy()
+        return r.stderr
 
 
 def test_bad_signature(ws, state):
     h = ws.hotpatch([ws.payload("pad", 1)], 1, key="rogue.pem", name="rogue.hpm")
-    t = Target(ws.target("pad"))
-    try:
-        assert "UNTRUSTED" in refused(ws, state, t, h).upper() or "trust" in refused(ws, state, t, h)
-    finally:
-        t.close()
+    err = refused(ws, state, h)
+    assert "UNTRUSTED" in err.upper() or "trust" in err
 
 
 def test_tampered_payload(ws, state):
@@ -30,42 +29,22 @@ def test_tampered_payload(ws, state):
     b[len(b) // 2] ^= 0x40  # inside the payload area
     bad = h.with_name("tampered.hpm")
     bad.write_bytes(bytes(b))
-    t = Target(ws.target("pad"))
-    try:
-        refused(ws, state, t, bad)
-    finally:
-        t.close()
+    refused(ws, state, bad)
 
 
 def test_wrong_baseline(ws, state):
     h = ws.hotpatch([ws.payload("pad", 1)], 1, baseline="other-base.hpm", name="otherbase.hpm")
-    t = Target(ws.target("pad"))
-    try:
-        assert "baseline" in refused(ws, state, t, h)
-    finally:
-        t.close()
+    assert "baseline" in refused(ws, state, h)
 
 
 def test_no_baseline_known(ws, state):
     h = ws.hotpatch([ws.payload("pad", 1)], 1)
-    t = Target(ws.target("pad"))
-    try:
-        env = ws.hpm_env(state)
-        env.pop("HPM_BASELINE")
-        r = subprocess.run([str(HPM), "apply", "--pid", str(t.pid), str(h)], env=env, capture_output=True, text=True)
-        assert r.returncode != 0
-        assert t.version() == (0, 0)
-    finally:
-        t.close()
+    refused(ws, state, h, env={"HPM_BASELINE": None})
 
 
 def test_wrong_build_id(ws, state):
     h = ws.hotpatch([ws.payload("plain", 1)], 1)  # built for another binary
-    t = Target(ws.target("pad"))
-    try:
-        assert "build-id" in refused(ws, state, t, h)
-    finally:
-        t.close()
+    assert "build-id" in refused(ws, state, h)
 
 
 def test_original_bytes_mismatch(ws, state):
@@ -74,26 +53,19 @@ def test_original_bytes_mismatch(ws, state):
     b[112 + 32] = 0x91  # first expected original byte of the first function
     p.write_bytes(bytes(b))
     h = ws.hotpatch([p], 1, name="mismatch.hpm")
-    t = Target(ws.target("pad"))
-    try:
-        assert "differ" in refused(ws, state, t, h)
-    finally:
-        t.close()
+    assert "differ" in refused(ws, state, h)
 
 
 def test_lower_sequence(ws, state):
     h1 = ws.hotpatch([ws.payload("pad", 1)], 1)
     h2 = ws.hotpatch([ws.payload("pad", 2)], 2)
-    t = Target(ws.target("pad"))
-    try:
+    with Target(ws.target("pad")) as t:
         ws.hpm(state, "apply", "--pid", t.pid, h2)
-        r = ws.hpm(state, "apply", "--pid", t.pid, h1, check=False)
+        r = ws.hpm(state, "apply", "--pid", t.pid, h1, check=None)
         assert r.returncode != 0 and "sequence" in r.stderr
-        r = ws.hpm(state, "apply", "--pid", t.pid, h2, check=False)
+        r = ws.hpm(state, "apply", "--pid", t.pid, h2, check=None)
         assert r.returncode != 0
         assert t.version() == (2, 2)
-    finally:
-        t.close()
 
 
 def test_target_gone_mid_apply(ws, state):

@@ -3,139 +3,45 @@
 
 A fake efivarfs directory (HPM_EFIVARS) holds the volatile HpmBoot*
 variables hpmboot.efi would publish (4 attribute bytes, then the value), a
-folder stands in for the ESP (HPM_ESP).  Baselines are signed at test time
-with the real hpm-sign and keys generated here.  Records the commands write
-are decoded here independently of core, from docs/boot-interface.md.
+folder stands in for the ESP (HPM_ESP): the Host of conftest.py, which also
+decodes the records the commands write, independently of core, from
+docs/boot-interface.md.  Baselines are signed at test time with the real
+hpm-sign and keys generated here.
 """
 import json
-import os
 import re
-import struct
 import subprocess
-import zlib
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-BUILD = Path(os.environ.get("HPM_BUILD", REPO / "build"))
-HPM = BUILD / "runtime" / "hpm"
-SIGN = BUILD / "tools" / "hpm-sign"
-GUID = "28b3057a-0599-4bcf-861b-d81782718919"
+from hpmtest import REPO, digest, keygen, make_baseline
+
 ZERO = "0" * 64
-
-
-def run(args, env, check=False):
-    p = subprocess.run([str(HPM)] + args, env=env, capture_output=True, text=True, timeout=60)
-    if check:
-        assert p.returncode == 0, p.stdout + p.stderr
-    return p
 
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory):
     d = tmp_path_factory.mktemp("keys")
     for name in ("release", "other"):
-        subprocess.run([str(SIGN), "keygen", "--out", str(d / f"{name}.pem"), "--pub",
-                        str(d / f"{name}.pub")], check=True, capture_output=True)
+        keygen(d / f"{name}.pem", d / f"{name}.pub")
     return d
 
 
 def sign(out, keys, version, svn, key="release", detached=False, seed=b"k"):
+    """A baseline of made-up kernel and initrd bytes (seed, version) into out."""
     d = out.parent
     d.mkdir(parents=True, exist_ok=True)
     kernel, initrd = d / (out.stem + "-in.kernel"), d / (out.stem + "-in.initrd")
     kernel.write_bytes((seed + version.encode()) * 700)
     initrd.write_bytes(b"initrd-" + version.encode() * 300)
-    args = [str(SIGN), "baseline", "--key", str(keys / f"{key}.pem"), "--kernel", str(kernel),
-            "--initrd", str(initrd), "--cmdline", "console=ttyS0", "--version", version,
-            "--svn", str(svn), "--out", str(out)]
-    if detached:
-        args.append("--detached")
-    subprocess.run(args, check=True, capture_output=True,
-                   env=dict(os.environ, SOURCE_DATE_EPOCH="1700000000"))
+    make_baseline(out, keys / f"{key}.pem", kernel, initrd, cmdline="console=ttyS0", version=version,
+                  svn=svn, detached=detached)
     return out
 
 
-def digest(container):
-    out = subprocess.run([str(SIGN), "digest", str(container)], check=True, capture_output=True,
-                         text=True).stdout
-    return re.search(r"\b[0-9a-f]{64}\b", out).group(0)
-
-
-class Host:
-    """A fake booted host: efivars directory, ESP folder, trust store."""
-
-    def __init__(self, root, keys):
-        self.root = root
-        self.ev = root / "efivars"
-        self.esp = root / "esp"
-        self.hpmdir = self.esp / "EFI" / "hpm"
-        self.trust = root / "trust"
-        for d in (self.ev, self.hpmdir, self.trust):
-            d.mkdir(parents=True)
-        (self.trust / "release.pub").write_bytes((keys / "release.pub").read_bytes())
-        self.env = dict(os.environ, HPM_EFIVARS=str(self.ev), HPM_ESP=str(self.esp),
-                        HPM_TRUST_DIR=str(self.trust), HPM_STATE_DIR=str(root / "state"))
-
-    def path(self, name):
-        return self.ev / f"{name}-{GUID}"
-
-    def setvar(self, name, value, attr=6):
-        if isinstance(value, str):
-            value = value.encode()
-        self.path(name).write_bytes(struct.pack("<I", attr) + value)
-
-    def getvar(self, name):
-        p = self.path(name)
-        if not p.exists():
-            return None
-        b = p.read_bytes()
-        return struct.unpack("<I", b[:4])[0], b[4:]
-
-    def boot(self, active="a", baseline="ab" * 32, version="v1", svn=5, attempt=1, floor=0,
-             seq=3, slots=None, reason="highest-priority slot, on trial", request=None):
-        """Publish what hpmboot.efi would for one boot.  slots: letter ->
-        (priority, tries, successful, svn, reason, baseline[, detail])."""
-        slots = slots or {"a": (2, 2, 0, svn, "none", baseline),
-                          "b": (1, 3, 0, 0, "none", ZERO)}
-        lines = []
-        for letter in "abcd":
-            pr, tr, ok, sv, rs, bl, *det = slots.get(letter, (0, 0, 0, 0, "none", ZERO))
-            extra = f" detail={det[0]}" if det else ""
-            lines.append(f"{letter} priority={pr} tries={tr} successful={ok} svn={sv} reason={rs}"
-                         f"{extra} baseline={bl}\n")
-        for name, val in (("HpmBootSlot", active), ("HpmBootBaseline", baseline),
-                          ("HpmBootVersion", version), ("HpmBootSvn", str(svn)),
-                          ("HpmBootAttempt", str(attempt)), ("HpmBootReason", reason),
-                          ("HpmBootFloor", str(floor)), ("HpmBootStateSeq", str(seq)),
-                          ("HpmBootSlots", "".join(lines))):
-            self.setvar(name, val)
-        if request:
-            self.setvar("HpmBootRequest", request)
-
-    def slotreq(self):
-        """Decode HpmSlotRequest per docs/boot-interface.md."""
-        v = self.getvar("HpmSlotRequest")
-        if v is None:
-            return None
-        attr, b = v
-        assert attr == 7, "requests are NV+BS+RT"
-        magic, version, n, rsv, seq = struct.unpack_from("<4sHBBQ", b, 0)
-        assert (magic, version, rsv) == (b"HPMR", 1, 0)
-        assert len(b) == 20 + 8 * n
-        assert struct.unpack_from("<I", b, 16 + 8 * n)[0] == zlib.crc32(b[:16 + 8 * n])
-        entries = [struct.unpack_from("<BBBBB3s", b, 16 + 8 * i) for i in range(n)]
-        assert all(e[5] == b"\0\0\0" for e in entries)
-        return seq, [e[:5] for e in entries]
-
-    def tree(self):
-        return {p.name: p.read_bytes() for p in self.hpmdir.iterdir()}
-
-
 @pytest.fixture
-def host(tmp_path, keys):
-    return Host(tmp_path, keys)
+def host(tmp_path, keys, make_host):
+    return make_host(tmp_path, keys / "release.pub")
 
 
 @pytest.fixture(scope="module")
@@ -155,14 +61,14 @@ def bl(tmp_path_factory, keys):
 
 def test_help_on_every_command(host):
     for cmd in ("mark-good", "stage", "rollback", "status"):
-        p = run([cmd, "--help"], host.env)
+        p = host.hpm(cmd, "--help", check=None)
         assert p.returncode == 0 and "usage" in p.stdout, (cmd, p.stdout, p.stderr)
 
 
 def test_status_without_hpmboot(host):
-    p = run(["status"], host.env, check=True)
+    p = host.hpm("status")
     assert "not booted through hpmboot.efi" in p.stdout
-    j = json.loads(run(["status", "--json"], host.env, check=True).stdout)
+    j = json.loads(host.hpm("status", "--json").stdout)
     assert j["boot"]["booted"] is False and "HpmBootSlot" in j["boot"]["error"]
     assert "hotpatch" in j
 
@@ -173,7 +79,7 @@ def test_status_text_and_json(host):
               slots={"a": (1, 0, 1, 5, "none", "ab" * 32),
                      "b": (2, 1, 0, 7, "none", "cd" * 32),
                      "c": (0, 0, 0, 4, "verify-failed", "ef" * 32, "payload-hash-mismatch")})
-    p = run(["status"], host.env, check=True)
+    p = host.hpm("status")
     t = p.stdout
     assert re.search(r"Booted slot: b\n", t)
     assert "Baseline: 2026.11-q4 (svn 7)" in t
@@ -185,7 +91,7 @@ def test_status_text_and_json(host):
     assert re.search(r"^  \* b  priority  2  tries  1  on trial", t, re.M)
     assert re.search(r"^    a  priority  1  tries  0  good", t, re.M)
     assert "last refusal: verify-failed: payload-hash-mismatch" in t
-    j = json.loads(run(["status", "--json"], host.env, check=True).stdout)["boot"]
+    j = json.loads(host.hpm("status", "--json").stdout)["boot"]
     assert j["booted"] and j["slot"] == "b" and j["svn"] == 7 and j["attempt"] == 2
     assert j["floor"] == 5 and j["state_sequence"] == 41 and j["marked_good"] is False
     assert j["reboot_pending"] is False and j["next_slot"] == "b"
@@ -201,7 +107,7 @@ def test_status_reboot_pending_when_another_slot_outranks(host):
     host.boot(active="b", baseline="cd" * 32, reason="fallback: a higher-priority slot was "
               "refused or used up its tries",
               slots={"a": (3, 0, 1, 5, "none", "ab" * 32), "b": (2, 0, 1, 5, "none", "cd" * 32)})
-    j = json.loads(run(["status", "--json"], host.env, check=True).stdout)["boot"]
+    j = json.loads(host.hpm("status", "--json").stdout)["boot"]
     assert j["reboot_pending"] is True and j["next_slot"] == "a"
     assert "slot a outranks the running slot b" in j["reboot_reason"]
 
@@ -209,35 +115,35 @@ def test_status_reboot_pending_when_another_slot_outranks(host):
 def test_status_refuses_planted_variables(host):
     host.boot()
     host.setvar("HpmBootSlot", "a", attr=7)  # non-volatile: not what the boot stage writes
-    j = json.loads(run(["status", "--json"], host.env, check=True).stdout)["boot"]
+    j = json.loads(host.hpm("status", "--json").stdout)["boot"]
     assert j["booted"] is False and "attributes" in j["error"]
     host.boot()
     host.setvar("HpmBootSlots", "a priority=99 tries=1 successful=0 svn=1 reason=none baseline=" + ZERO)
-    j = json.loads(run(["status", "--json"], host.env, check=True).stdout)["boot"]
+    j = json.loads(host.hpm("status", "--json").stdout)["boot"]
     assert j["booted"] is False and "priority" in j["error"]
 
 
 # ---- mark-good ----------------------------------------------------------------
 
 def test_mark_good(host):
-    assert run(["mark-good"], host.env).returncode == 5
+    assert host.hpm("mark-good", check=None).returncode == 5
     host.boot(active="a", baseline="ab" * 32, svn=5, floor=2)
-    p = run(["mark-good", "--json"], host.env, check=True)
+    p = host.hpm("mark-good", "--json")
     j = json.loads(p.stdout)
     assert j["result"] == "requested" and j["slot"] == "a" and j["floor_after_reboot"] == 5
     attr, val = host.getvar("HpmMarkGood")
     assert attr == 7 and val == f"hpm.slot=a hpm.baseline={'ab' * 32}".encode()
     # Asking twice: nothing to do, said clearly, distinct exit code.
-    p = run(["mark-good"], host.env)
+    p = host.hpm("mark-good", check=None)
     assert p.returncode == 6 and "already requested" in p.stderr
-    s = run(["status"], host.env, check=True).stdout
+    s = host.hpm("status").stdout
     assert "mark-good requested" in s
 
 
 def test_mark_good_already_marked(host):
     host.boot(active="a", attempt=0, reason="highest-priority slot, marked good",
               slots={"a": (2, 0, 1, 5, "none", "ab" * 32)})
-    p = run(["mark-good"], host.env)
+    p = host.hpm("mark-good", check=None)
     assert p.returncode == 6 and "already marked good" in p.stderr
     assert host.getvar("HpmMarkGood") is None
 
@@ -247,13 +153,13 @@ def test_mark_good_already_marked(host):
 def test_stage_good(host, bl):
     host.boot(active="a", baseline="ab" * 32, seq=9)
     (host.hpmdir / "slot-a.hpm").write_bytes(b"running slot a")
-    p = run(["stage", "--tries", "2", bl["v2"]], host.env, check=True)
+    p = host.hpm("stage", "--tries", "2", bl["v2"])
     assert "into slot b" in p.stdout and "a reboot will activate it" in p.stdout
     assert (host.hpmdir / "slot-b.hpm").read_bytes() == bl["v2"].read_bytes()
     assert (host.hpmdir / "slot-a.hpm").read_bytes() == b"running slot a"
     seq, entries = host.slotreq()
     assert seq == 9 and entries == [(2, 1, 0, 2, 3)]  # activate b, tries 2, clear good+refusal
-    j = json.loads(run(["status", "--json"], host.env, check=True).stdout)["boot"]
+    j = json.loads(host.hpm("status", "--json").stdout)["boot"]
     assert j["reboot_pending"] is True and j["next_slot"] == "b" and j["pending"]["slot_request"]
     assert not [n for n in host.tree() if n.startswith(".")]
 
@@ -262,7 +168,7 @@ def test_stage_json_and_replaces_pending_request(host, bl):
     host.boot(active="b", baseline="cd" * 32, seq=12,
               slots={"a": (1, 0, 1, 5, "none", "ab" * 32), "b": (2, 0, 1, 5, "none", "cd" * 32)})
     host.setvar("HpmSlotRequest", b"stale request", attr=7)
-    p = run(["stage", "--json", bl["v2"]], host.env, check=True)
+    p = host.hpm("stage", "--json", bl["v2"])
     j = json.loads(p.stdout)
     assert j["slot"] == "a" and j["svn"] == 6 and j["digest"] == digest(bl["v2"])
     assert j["tries"] == 3 and j["reboot_required"] is True and j["fallback_slot"] == "b"
@@ -272,7 +178,7 @@ def test_stage_json_and_replaces_pending_request(host, bl):
 
 def test_stage_detached_payloads(host, bl):
     host.boot()
-    p = run(["stage", bl["v2det"]], host.env, check=True)
+    p = host.hpm("stage", bl["v2det"])
     files = host.tree()
     src = bl["v2det"].parent
     for f in src.glob("v2det.*"):
@@ -290,7 +196,7 @@ def test_stage_never_overwrites_payload_another_slot_uses(host, bl, keys):
     kernel = next(p for p in a.parent.iterdir() if p.name == "v2det.kernel")
     (host.hpmdir / kernel.name).write_bytes(kernel.read_bytes())
     before = host.tree()
-    p = run(["stage", bl["v2det"]], host.env)
+    p = host.hpm("stage", bl["v2det"], check=None)
     assert p.returncode == 1 and "slot a's container names it" in p.stderr
     assert host.tree() == before and host.getvar("HpmSlotRequest") is None
 
@@ -308,7 +214,7 @@ def test_stage_refusals(host, bl, tmp_path, case):
         src.write_bytes(bytes(b))
     elif case == "wrong-key":
         src = bl["foreign"]
-    p = run(["stage", src], host.env)
+    p = host.hpm("stage", src, check=None)
     assert p.returncode == 1, p.stdout + p.stderr
     want = {"tampered": "payloads/kernel", "wrong-key": "signature", "below-floor": "below the rollback floor 7",
             "running": "is the running baseline"}[case]
@@ -323,8 +229,7 @@ def test_stage_interrupted_copy(host, bl, hook):
     (host.hpmdir / "slot-a.hpm").write_bytes(b"running slot a")
     (host.hpmdir / "slot-b.hpm").write_bytes(b"old slot b")
     before = host.tree()
-    env = dict(host.env, **{hook: "1000"})
-    p = run(["stage", bl["v2"]], env)
+    p = host.hpm("stage", bl["v2"], env={hook: "1000"}, check=None)
     assert p.returncode != 0
     after = host.tree()
     # the active slot (and even the old inactive copy) is untouched, no request
@@ -336,7 +241,7 @@ def test_stage_interrupted_copy(host, bl, hook):
     else:
         assert p.returncode == 99 and len(temps) == 1  # killed mid-copy: temp file left
     # the next stage cleans up and succeeds
-    p = run(["stage", bl["v2"]], host.env, check=True)
+    p = host.hpm("stage", bl["v2"])
     final = host.tree()
     assert final["slot-b.hpm"] == bl["v2"].read_bytes() and final["slot-a.hpm"] == b"running slot a"
     assert not [n for n in final if n.startswith(".")]
@@ -347,24 +252,23 @@ def test_stage_keeps_last_good_fallback(host, bl):
     # running a on trial; b holds the only good baseline
     host.boot(active="a", slots={"a": (2, 2, 0, 5, "none", "ab" * 32),
                                  "b": (1, 0, 1, 4, "none", "cd" * 32)})
-    p = run(["stage", bl["v2"]], host.env)
+    p = host.hpm("stage", bl["v2"], check=None)
     assert p.returncode == 1 and "run `hpm mark-good` first" in p.stderr
     assert host.tree() == {}
-    run(["mark-good"], host.env, check=True)  # pending mark-good for a makes it safe
-    run(["stage", bl["v2"]], host.env, check=True)
+    host.hpm("mark-good")  # pending mark-good for a makes it safe
+    host.hpm("stage", bl["v2"])
     assert "slot-b.hpm" in host.tree()
 
 
 def test_stage_usage_and_missing_esp(host, bl):
     host.boot()
-    assert run(["stage"], host.env).returncode == 2
-    assert run(["stage", "--tries", "0", bl["v2"]], host.env).returncode == 2
-    assert run(["stage", "--tries", "16", bl["v2"]], host.env).returncode == 2
-    assert run(["stage", "--slot", "a", bl["v2"]], host.env).returncode == 1  # the running slot
-    env = dict(host.env, HPM_ESP=str(host.root / "nothing"))
-    p = run(["stage", bl["v2"]], env)
+    assert host.hpm("stage", check=None).returncode == 2
+    assert host.hpm("stage", "--tries", "0", bl["v2"], check=None).returncode == 2
+    assert host.hpm("stage", "--tries", "16", bl["v2"], check=None).returncode == 2
+    assert host.hpm("stage", "--slot", "a", bl["v2"], check=None).returncode == 1  # the running slot
+    p = host.hpm("stage", bl["v2"], env={"HPM_ESP": host.root / "nothing"}, check=None)
     assert p.returncode == 3 and "is the ESP mounted" in p.stderr
-    assert run(["stage", bl["v2"]], dict(host.env, HPM_EFIVARS=str(host.root))).returncode == 5
+    assert host.hpm("stage", bl["v2"], env={"HPM_EFIVARS": str(host.root)}, check=None).returncode == 5
 
 
 # ---- rollback -------------------------------------------------------------------
@@ -372,22 +276,22 @@ def test_stage_usage_and_missing_esp(host, bl):
 def test_rollback(host):
     host.boot(active="b", baseline="cd" * 32, seq=20, floor=5,
               slots={"a": (1, 0, 1, 5, "none", "ab" * 32), "b": (2, 0, 1, 6, "none", "cd" * 32)})
-    p = run(["rollback", "--json"], host.env, check=True)
+    p = host.hpm("rollback", "--json")
     j = json.loads(p.stdout)
     assert j["slot"] == "a" and j["from"] == "b" and j["reboot_required"] is True
     assert host.slotreq() == (20, [(2, 0, 0, 0, 0)])  # activate a, no tries, keep its mark
-    s = json.loads(run(["status", "--json"], host.env, check=True).stdout)["boot"]
+    s = json.loads(host.hpm("status", "--json").stdout)["boot"]
     assert s["reboot_pending"] is True and s["next_slot"] == "a"
 
 
 def test_rollback_refusals(host):
     host.boot(active="a", slots={"a": (2, 0, 1, 5, "none", "ab" * 32),
                                  "b": (1, 2, 0, 6, "none", "cd" * 32)})
-    p = run(["rollback"], host.env)
+    p = host.hpm("rollback", check=None)
     assert p.returncode == 1 and "no previous good slot" in p.stderr
     host.boot(active="b", baseline="cd" * 32, floor=6,
               slots={"a": (1, 0, 1, 5, "none", "ab" * 32), "b": (2, 0, 1, 6, "none", "cd" * 32)})
-    p = run(["rollback"], host.env)
+    p = host.hpm("rollback", check=None)
     assert p.returncode == 1 and "below the rollback floor 6" in p.stderr
     assert host.getvar("HpmSlotRequest") is None
 
@@ -422,14 +326,14 @@ def test_status_pending_requests(host):
     host.boot(active="a", baseline="ab" * 32)
     host.setvar("HpmMarkGood", f"hpm.slot=a hpm.baseline={'cd' * 32}", attr=7)  # another baseline
     host.setvar("HpmOneShot", "b", attr=7)
-    t = run(["status"], host.env, check=True).stdout
+    t = host.hpm("status").stdout
     assert "HpmMarkGood names another slot or baseline" in t
     assert "Reboot pending: yes: one-shot request for slot b" in t
-    j = json.loads(run(["status", "--json"], host.env, check=True).stdout)["boot"]
+    j = json.loads(host.hpm("status", "--json").stdout)["boot"]
     assert j["pending"] == {"mark_good": True, "one_shot": "b", "slot_request": False}
     assert j["reboot_pending"] is True and j["next_slot"] == "b"
     # a malformed slot request is reported as what the next boot will do with it
     host.path("HpmOneShot").unlink()
     host.setvar("HpmSlotRequest", b"HPMR garbage", attr=7)
-    j = json.loads(run(["status", "--json"], host.env, check=True).stdout)["boot"]
+    j = json.loads(host.hpm("status", "--json").stdout)["boot"]
     assert j["reboot_pending"] is False and "malformed" in j["reboot_reason"]

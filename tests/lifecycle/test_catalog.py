@@ -1,131 +1,29 @@
 # SPDX-License-Identifier: MIT
 """Catalog and sources, end to end: hpm-sign builds real containers and a
-signed catalog; a real HTTP server on loopback (written here, with Range
+signed catalog; a real HTTP server on loopback (conftest.py, with Range
 support and fault modes) serves them; `hpm catalog` fetches, verifies,
 refuses and downloads.
 
-Binaries: $HPM (default build/runtime/hpm) and $HPM_SIGN (build/tools/hpm-sign).
+Binaries: $HPM and $HPM_SIGN, else those of $HPM_BUILD (tests/hpmtest.py);
+the server: conftest.py.
 """
-import hashlib
-import http.server
 import json
-import os
-import socket
-import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-HPM = os.environ.get("HPM") or str(REPO / "build" / "runtime" / "hpm")
-HPM_SIGN = os.environ.get("HPM_SIGN") or str(REPO / "build" / "tools" / "hpm-sign")
+from hpmtest import IOERR, OK, REFUSED, USAGE, hpm, sha256, sign
 
-OK, REFUSED, USAGE, IOERR = 0, 1, 2, 3
 ISSUED = 1767225600          # 2026-01-01T00:00:00Z
 EXPIRES = 1798761600         # 2027-01-01T00:00:00Z
 NOW = ISSUED + 86400
 
 
-def sh(*args, check=OK, env=None, cwd=None):
-    full = dict(os.environ)
-    full.pop("SOURCE_DATE_EPOCH", None)
-    full.update(env or {})
-    p = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=full,
-                       cwd=cwd, timeout=120)
-    assert p.returncode >= 0, f"{args[0]} died from signal {-p.returncode}: {p.stderr}"
-    if check is not None:
-        assert p.returncode == check, f"{args}: exit {p.returncode}, want {check}\n{p.stdout}\n{p.stderr}"
-    return p
-
-
-def sign(*args, check=OK):
-    return sh(HPM_SIGN, *args, check=check)
-
-
-# ---- the HTTP server ---------------------------------------------------------
-
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *a):  # quiet
-        pass
-
-    def do_GET(self):
-        srv = self.server
-        rel = self.path.lstrip("/")
-        rng = self.headers.get("Range")
-        srv.log.append((rel, rng))
-        f = (srv.root / rel).resolve()
-        if not str(f).startswith(str(srv.root.resolve())) or not f.is_file():
-            self.send_error(404)
-            return
-        body = f.read_bytes()
-        mode = srv.modes.get(rel)
-        if mode == "oversize":
-            body = body + b"\0" * 4096
-        elif mode == "corrupt":
-            body = body[:-1] + bytes([body[-1] ^ 1])
-        start = 0
-        if rng and not srv.ignore_range:
-            assert rng.startswith("bytes=") and rng.endswith("-"), rng
-            start = int(rng[6:-1])
-        drop = mode == "drop" and srv.drops.get(rel, 0) > 0 and not rng
-        drop = drop or (mode == "drop-all" and srv.drops.get(rel, 0) > 0)
-        if drop:
-            srv.drops[rel] -= 1
-        if start:
-            if start >= len(body):
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{len(body)}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-        else:
-            self.send_response(200)
-        part = body[start:]
-        self.send_header("Content-Length", str(len(part)))
-        self.send_header("Accept-Ranges", "bytes")
-        self.end_headers()
-        if drop:
-            # Half the body, then the connection goes away.
-            self.wfile.write(part[: len(part) // 2])
-            self.wfile.flush()
-            self.connection.shutdown(socket.SHUT_RDWR)
-            self.close_connection = True
-            return
-        self.wfile.write(part)
-
-
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, root):
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.root = root
-        self.log = []
-        self.modes = {}
-        self.drops = {}
-        self.ignore_range = False
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
 @pytest.fixture
-def server(tmp_path):
+def server(tmp_path, serve):
     root = tmp_path / "www"
     root.mkdir()
-    s = Server(root)
-    t = threading.Thread(target=s.serve_forever, daemon=True)
-    t.start()
-    yield s
-    s.shutdown()
-    s.server_close()
+    return serve(root)
 
 
 # ---- releases and catalogs -------------------------------------------------------
@@ -190,10 +88,8 @@ def host(tmp_path, release):
     state = tmp_path / "state"
 
     def run(*args, check=OK, now=NOW, source=None):
-        env = {"HPM_TRUST_DIR": str(trust), "HPM_STATE_DIR": str(state), "HPM_NOW": str(now)}
-        if source is not None:
-            env["HPM_SOURCE"] = str(source)
-        return sh(HPM, "catalog", *args, check=check, env=env)
+        env = {"HPM_TRUST_DIR": trust, "HPM_STATE_DIR": state, "HPM_NOW": now, "HPM_SOURCE": source}
+        return hpm("catalog", *args, check=check, env=env)
 
     run.state = state
     run.trust = trust
@@ -203,10 +99,6 @@ def host(tmp_path, release):
 def cache_files(state):
     c = state / "cache"
     return sorted(p.name for p in c.iterdir()) if c.exists() else []
-
-
-def sha(p):
-    return hashlib.sha256(Path(p).read_bytes()).hexdigest()
 
 
 # ---- tests -------------------------------------------------------------------------
@@ -222,7 +114,7 @@ def test_good_catalog_over_http(server, host, release):
     assert ids == ["2026.1", "HP-2026.1-1", "HP-2026.1-2"]
     base, hp1 = j["entries"][0], j["entries"][1]
     assert base["kind"] == "baseline" and base["classification"] == "critical"
-    assert base["size"] == release.base.stat().st_size and base["sha256"] == sha(release.base)
+    assert base["size"] == release.base.stat().st_size and base["sha256"] == sha256(release.base)
     assert hp1["kind"] == "hotpatch" and hp1["sequence"] == 1
     assert hp1["target_baseline"] == base["digest"]
     assert hp1["classification"] == "security"  # read from the hotpatch itself
@@ -240,7 +132,7 @@ def test_download_into_cache(server, host, release):
     got = {d["id"]: Path(d["path"]) for d in json.loads(r.stdout)["downloaded"]}
     assert got["HP-2026.1-2"].read_bytes() == release.hp[1].read_bytes()
     assert got["2026.1"].read_bytes() == release.base.read_bytes()
-    assert got["2026.1"].name == sha(release.base) + ".hpm"
+    assert got["2026.1"].name == sha256(release.base) + ".hpm"
     assert not any(n.endswith(".part") for n in cache_files(host.state))
     # cached: served again without a request (and re-hashed)
     n = len(server.log)
@@ -261,7 +153,7 @@ def test_local_directory_source(tmp_path, host, release):
     release.publish(src, serial=3)
     r = host("--source", src, "--download", "HP-2026.1-1")
     assert "catalog serial 3" in r.stdout
-    assert (host.state / "cache" / (sha(release.hp[0]) + ".hpm")).read_bytes() == release.hp[0].read_bytes()
+    assert (host.state / "cache" / (sha256(release.hp[0]) + ".hpm")).read_bytes() == release.hp[0].read_bytes()
 
 
 def test_expired_catalog_refused(server, host, release):
@@ -272,7 +164,7 @@ def test_expired_catalog_refused(server, host, release):
     # and on a fresh host too: nothing is remembered from an expired catalog
     state2 = host.state.parent / "state2"
     env = {"HPM_TRUST_DIR": str(host.trust), "HPM_STATE_DIR": str(state2), "HPM_NOW": str(EXPIRES + 5)}
-    sh(HPM, "catalog", "--source", server.url, check=REFUSED, env=env)
+    hpm("catalog", "--source", server.url, check=REFUSED, env=env)
     assert not (state2 / "catalog.hpm").exists()
 
 
@@ -326,34 +218,33 @@ def test_wrong_key_catalog_refused(server, host, release):
     assert "expected a catalog" in r.stderr
 
 
-def test_interrupted_download_resumes(server, host, release):
+def download_broken_once(server, host, release, mode):
+    """Publish; the server breaks off the baseline's first response (mode,
+    see conftest.Handler); downloading it still gives its exact bytes.
+    Returns the Range header of each request for it (None: none)."""
     release.publish(server.root)
     rel = "baselines/base-2026.1.hpm"
-    size = release.base.stat().st_size
-    # the first request breaks off half-way; the retry asks for the rest
-    server.modes[rel] = "drop"
+    server.modes[rel] = mode
     server.drops[rel] = 1
     r = host("--source", server.url, "--download", "2026.1", "--json")
     path = Path(json.loads(r.stdout)["downloaded"][0]["path"])
     assert path.read_bytes() == release.base.read_bytes()
-    reqs = [rng for p, rng in server.log if p == rel]
-    assert reqs[0] is None and reqs[1] == f"bytes={size // 2}-", reqs
+    return [rng for p, rng in server.log if p == rel]
+
+
+def test_interrupted_download_resumes(server, host, release):
+    # the first request breaks off half-way; the retry asks for the rest
+    reqs = download_broken_once(server, host, release, "drop")
+    assert reqs[0] is None and reqs[1] == f"bytes={release.base.stat().st_size // 2}-", reqs
 
 
 def test_server_without_range_support(server, host, release):
     """A server that answers a Range request with the whole file (200): the
     partial file is discarded and the download starts again."""
-    release.publish(server.root)
-    rel = "baselines/base-2026.1.hpm"
     server.ignore_range = True
-    server.modes[rel] = "drop-all"
-    server.drops[rel] = 1
-    r = host("--source", server.url, "--download", "2026.1", "--json")
-    path = Path(json.loads(r.stdout)["downloaded"][0]["path"])
-    assert path.read_bytes() == release.base.read_bytes()
-    reqs = [rng for p, rng in server.log if p == rel]
+    reqs = download_broken_once(server, host, release, "drop-all")
     assert reqs[0] is None and reqs[1] is not None and reqs[2] is None, reqs
-    assert cache_files(host.state) == [sha(release.base) + ".hpm"]
+    assert cache_files(host.state) == [sha256(release.base) + ".hpm"]
 
 
 def test_resume_across_runs(server, host, release):
@@ -375,7 +266,7 @@ def test_resume_across_runs(server, host, release):
     host("--source", server.url, "--download", "HP-2026.1-2")
     reqs = [rng for p, rng in server.log[n:] if p == rel]
     assert reqs == [f"bytes={have}-"], reqs
-    assert cache_files(host.state) == [sha(release.hp[1]) + ".hpm"]
+    assert cache_files(host.state) == [sha256(release.hp[1]) + ".hpm"]
 
 
 def test_oversize_download_refused(server, host, release):
@@ -424,4 +315,4 @@ def test_bad_sources_and_state(server, host, release, tmp_path):
     r = host("--source", server.url, check=IOERR)
     assert "damaged" in r.stderr and "rollback floor" in r.stderr
     assert "--help" not in r.stderr
-    assert "Usage: hpm catalog" in sh(HPM, "catalog", "--help").stdout
+    assert "Usage: hpm catalog" in hpm("catalog", "--help").stdout

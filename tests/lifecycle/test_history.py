@@ -6,7 +6,6 @@ reused; hpm processes killed with SIGKILL in the middle of writes leave a
 consistent database; --since and the retention work on the injected clock.
 """
 import json
-import os
 import random
 import sqlite3
 import subprocess
@@ -15,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-BUILD = Path(os.environ.get("HPM_BUILD", Path(__file__).resolve().parents[2] / "build"))
-HPM = BUILD / "runtime" / "hpm"
+import hpmtest
+
 BASE_A = "ab" * 32
 BASE_B = "cd" * 32
 T0 = 1790000000  # 2026-09-21
@@ -24,15 +23,13 @@ T0 = 1790000000  # 2026-09-21
 
 @pytest.fixture
 def env(tmp_path):
-    e = dict(os.environ)
-    e.update(HPM_STATE_DIR=str(tmp_path / "state"), HPM_CONF=str(tmp_path / "hpm.conf"),
-             HPM_BASELINE=BASE_A, HPM_NOW=str(T0))
-    e.pop("HPM_BASELINE_SVN", None)
-    return e
+    """What hpm runs with (on top of the test's environment)."""
+    return {"HPM_STATE_DIR": str(tmp_path / "state"), "HPM_CONF": str(tmp_path / "hpm.conf"),
+            "HPM_BASELINE": BASE_A, "HPM_NOW": str(T0), "HPM_BASELINE_SVN": None}
 
 
-def hpm(env, *args, **kw):
-    return subprocess.run([str(HPM), *args], env=env, capture_output=True, text=True, timeout=60, **kw)
+def hpm(env, *args):
+    return hpmtest.hpm(*args, env=env, check=None)
 
 
 def history(env, *args):
@@ -143,7 +140,7 @@ def test_kill_9_during_writes(env):
     assert hpm(env, "unenroll").returncode == 0
     killed = 0
     for i in range(40):
-        p = subprocess.Popen([str(HPM), "enroll" if i % 2 else "unenroll"], env=env,
+        p = subprocess.Popen([str(hpmtest.HPM), "enroll" if i % 2 else "unenroll"], env=hpmtest.environ(env),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rnd.uniform(0, 0.02))
         p.kill()

@@ -4,14 +4,12 @@ window state across a DST change, refusals naming file/line/key, and the
 re-enrollment rule."""
 import calendar
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-BUILD = Path(os.environ.get("HPM_BUILD", Path(__file__).resolve().parents[2] / "build"))
-HPM = BUILD / "runtime" / "hpm"
+import hpmtest
+
 BASE_A = "ab" * 32
 BASE_B = "cd" * 32
 
@@ -22,15 +20,13 @@ def utc(*a):
 
 @pytest.fixture
 def env(tmp_path):
-    e = dict(os.environ)
-    e.update(HPM_STATE_DIR=str(tmp_path / "state"), HPM_CONF=str(tmp_path / "hpm.conf"),
-             HPM_BASELINE=BASE_A, HPM_NOW=str(utc(2026, 3, 28, 12, 0)))
-    e.pop("HPM_BASELINE_SVN", None)
-    return e
+    """What hpm runs with (on top of the test's environment)."""
+    return {"HPM_STATE_DIR": str(tmp_path / "state"), "HPM_CONF": str(tmp_path / "hpm.conf"),
+            "HPM_BASELINE": BASE_A, "HPM_NOW": str(utc(2026, 3, 28, 12, 0)), "HPM_BASELINE_SVN": None}
 
 
 def hpm(env, *args):
-    return subprocess.run([str(HPM), *args], env=env, capture_output=True, text=True, timeout=60)
+    return hpmtest.hpm(*args, env=env, check=None)
 
 
 def test_defaults_without_file(env):

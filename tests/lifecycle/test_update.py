@@ -3,7 +3,7 @@
 a release (two baselines, a hotpatch for the first that fixes the demo
 service) published with a signed catalog on a loopback HTTP server; a fake
 booted host (efivars directory and ESP folder, as tests/lifecycle/
-test_boot_side.py) running the real multi-threaded demo service; the clock
+conftest.py) running the real multi-threaded demo service; the clock
 driven by HPM_NOW.  Every decision is acted on for real (hpm apply patches
 the running service, hpm stage writes the ESP and the slot request) and
 recorded in the history.
@@ -12,19 +12,13 @@ import json
 import os
 import socket
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from test_boot_side import GUID, Host  # noqa: F401  (helpers, not fixtures)
-from test_catalog import Server
+from hpmtest import BUILD, HPM, digest, environ, sign
 
-REPO = Path(__file__).resolve().parents[2]
-BUILD = Path(os.environ.get("HPM_BUILD", REPO / "build"))
-HPM = BUILD / "runtime" / "hpm"
-SIGN = BUILD / "tools" / "hpm-sign"
 SERVICE = BUILD / "demo" / "hpm-demo-service"
 FIX = BUILD / "demo" / "fix.bin"
 
@@ -35,53 +29,34 @@ B2_AT = T0 + 90 * DAY           # 2026-04-01: the next planned baseline
 EXPIRES = T0 + 400 * DAY
 
 
-def sh(*args, env=None, check=0, timeout=120):
-    p = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=env, timeout=timeout)
-    if check is not None:
-        assert p.returncode == check, f"{args}: exit {p.returncode}, want {check}\n{p.stdout}\n{p.stderr}"
-    return p
-
-
-def digest(container):
-    out = json.loads(sh(SIGN, "inspect", "--json", container).stdout)
-    return out["digest"]
-
-
 @pytest.fixture(scope="module")
 def release(tmp_path_factory):
     d = tmp_path_factory.mktemp("rel")
-    env = dict(os.environ)
-    env.pop("SOURCE_DATE_EPOCH", None)
-    sh(SIGN, "keygen", "--out", d / "release.pem", env=env)
+    sign("keygen", "--out", d / "release.pem")
     (d / "vmlinuz").write_bytes(b"MZ" + os.urandom(4096))
     b1, b2, hp = d / "base-2026.1.hpm", d / "base-2026.2.hpm", d / "hp-1.hpm"
-    sh(SIGN, "baseline", "--key", d / "release.pem", "--kernel", d / "vmlinuz", "--version", "2026.1",
-       "--svn", "4", "--timestamp", T0, "--out", b1, env=env)
-    sh(SIGN, "baseline", "--key", d / "release.pem", "--kernel", d / "vmlinuz", "--version", "2026.2",
-       "--svn", "5", "--timestamp", B2_AT, "--out", b2, env=env)
-    sh(SIGN, "hotpatch", "--key", d / "release.pem", "--baseline", b1, "--seq", "1", "--classification",
-       "security", "--id", "HP-2026.1-1", "--payload", f"svc={FIX}", "--timestamp", HP_AT, "--out", hp, env=env)
+    sign("baseline", "--key", d / "release.pem", "--kernel", d / "vmlinuz", "--version", "2026.1",
+         "--svn", "4", "--timestamp", T0, "--out", b1)
+    sign("baseline", "--key", d / "release.pem", "--kernel", d / "vmlinuz", "--version", "2026.2",
+         "--svn", "5", "--timestamp", B2_AT, "--out", b2)
+    sign("hotpatch", "--key", d / "release.pem", "--baseline", b1, "--seq", "1", "--classification",
+         "security", "--id", "HP-2026.1-1", "--payload", f"svc={FIX}", "--timestamp", HP_AT, "--out", hp)
     www = d / "www"
     (www / "b").mkdir(parents=True)
     (www / "h").mkdir()
     for f, sub in ((b1, "b"), (b2, "b"), (hp, "h")):
         (www / sub / f.name).write_bytes(f.read_bytes())
-    sh(SIGN, "catalog", "--key", d / "release.pem", "--serial", "7", "--expires", EXPIRES, "--timestamp", B2_AT,
-       "--entry", f"{b1}:class=security,url=b/{b1.name}",
-       "--entry", f"{hp}:url=h/{hp.name}",
-       "--entry", f"{b2}:class=security,url=b/{b2.name}",
-       "--out", www / "catalog.hpm", env=env)
+    sign("catalog", "--key", d / "release.pem", "--serial", "7", "--expires", EXPIRES, "--timestamp", B2_AT,
+         "--entry", f"{b1}:class=security,url=b/{b1.name}",
+         "--entry", f"{hp}:url=h/{hp.name}",
+         "--entry", f"{b2}:class=security,url=b/{b2.name}",
+         "--out", www / "catalog.hpm")
     return {"dir": d, "www": www, "pub": d / "release.pub", "b1": b1, "b2": b2, "hp": hp}
 
 
 @pytest.fixture
-def server(release):
-    s = Server(release["www"])
-    t = threading.Thread(target=s.serve_forever, daemon=True)
-    t.start()
-    yield s
-    s.shutdown()
-    s.server_close()
+def server(release, serve):
+    return serve(release["www"])
 
 
 class Service:
@@ -103,11 +78,8 @@ class Service:
 
 
 @pytest.fixture
-def host(tmp_path, release, server):
-    keys = tmp_path / "keys"
-    keys.mkdir()
-    (keys / "release.pub").write_bytes(release["pub"].read_bytes())
-    h = Host(tmp_path / "host", keys)
+def host(tmp_path, release, server, make_host):
+    h = make_host(tmp_path / "host", release["pub"])
     b1 = digest(release["b1"])
     (h.hpmdir / "slot-a.hpm").write_bytes(release["b1"].read_bytes())
     h.boot(active="a", baseline=b1, version="2026.1", svn=4, attempt=0, floor=4,
@@ -116,8 +88,7 @@ def host(tmp_path, release, server):
     h.conf = tmp_path / "hpm.conf"
     h.conf.write_text(f"[update]\nsource = {server.url}\n")
     h.reboots = tmp_path / "reboots"
-    h.env.update(HPM_BASELINE=b1, HPM_CONF=str(h.conf),
-                 HPM_REBOOT_CMD=f"echo reboot >> {h.reboots}")
+    h.env.update(HPM_BASELINE=b1, HPM_CONF=str(h.conf), HPM_REBOOT_CMD=f"echo reboot >> {h.reboots}")
     h.b1 = b1
     svc = Service()
     h.svc = svc
@@ -125,9 +96,9 @@ def host(tmp_path, release, server):
     svc.stop()
 
 
-def hpm(h, *args, now, check=0):
-    env = dict(h.env, HPM_NOW=str(now))
-    return sh(HPM, *args, env=env, check=check)
+def hpm(h, *args, now=HP_AT + DAY, check=0, env=None):
+    """hpm on host h at time now (default: a day after the hotpatch's release)."""
+    return h.hpm(*args, env=dict(env or {}, HPM_NOW=now), check=check)
 
 
 def history(h, now):
@@ -204,8 +175,7 @@ def test_failed_apply_is_recorded_with_its_error(host, release):
     # The hotpatch targets 2026.1; claim the host runs another baseline whose
     # catalog entry is unknown: the newest baseline is then required, and an
     # explicit apply of the hotpatch is refused with a reason in the history.
-    env = dict(host.env, HPM_BASELINE="cd" * 32, HPM_NOW=str(now))
-    r = sh(HPM, "apply", release["hp"], env=env, check=None)
+    r = hpm(host, "apply", release["hp"], now=now, env={"HPM_BASELINE": "cd" * 32}, check=None)
     assert r.returncode != 0
     ev = [e for e in events(host, now) if e[0] == "apply"]
     assert ev and ev[-1][1] == "HP-2026.1-1" and ev[-1][2] != "ok"
@@ -216,7 +186,7 @@ def test_failed_apply_is_recorded_with_its_error(host, release):
 
 def test_agent_periodic_assessment_installs_automatically(host):
     now = HP_AT + DAY
-    env = dict(host.env, HPM_NOW=str(now))
+    env = environ(dict(host.env, HPM_NOW=now))
     agent = subprocess.Popen([str(HPM), "agent"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True)
     lines = []
@@ -237,3 +207,36 @@ def test_agent_periodic_assessment_installs_automatically(host):
         agent.wait(timeout=30)
     ev = events(host, now)
     assert ("apply", "HP-2026.1-1", "ok") in ev
+
+
+# ---- refusals: each exits with its documented code, names what to fix and
+# changes nothing
+
+
+def test_no_source_configured(host):
+    host.conf.write_text("[update]\n")
+    for cmd in ("assess", "install"):
+        r = hpm(host, cmd, check=2)
+        assert "no update source" in r.stderr and str(host.conf) in r.stderr, r.stderr
+    assert "v1 (buggy)" in host.svc.ask()
+
+
+def test_bad_options(host):
+    assert "--classification" in hpm(host, "install", "--classification", "urgent", check=2).stderr
+    assert "--reboot" in hpm(host, "install", "--reboot", "sometimes", check=2).stderr
+    assert "unexpected argument" in hpm(host, "assess", "extra", check=2).stderr
+    assert "v1 (buggy)" in host.svc.ask()
+
+
+def test_expired_catalog_refused(host):
+    r = hpm(host, "install", now=EXPIRES + DAY, check=1)
+    assert "expire" in r.stderr, r.stderr
+    assert "v1 (buggy)" in host.svc.ask()
+    rows = history(host, EXPIRES + DAY)
+    rows = rows["entries"] if isinstance(rows, dict) else rows
+    assert [r_["result"] for r_ in rows if r_["event"] == "install"] == ["refused"]
+
+
+def test_running_baseline_unknown(host):
+    r = hpm(host, "assess", env={"HPM_BASELINE": "", "HPM_EFIVARS": host.root / "no-efivars"}, check=3)
+    assert "running" in r.stderr and "HPM_BASELINE" in r.stderr, r.stderr

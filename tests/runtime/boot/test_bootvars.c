@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the OS side's variable layer: runtime/efivar.c (efivarfs
- * files: attribute word + value, one write) against a temporary directory
- * (HPM_EFIVARS), and runtime/bootvars.c (the strict parsers of what
- * hpmboot.efi publishes).  The runtime sources are compiled into this test
- * binary directly (no other runtime object is needed).
+ * Unit tests of the OS side's variable layer: runtime/boot/efivar.c
+ * (efivarfs files: attribute word + value, one write) against a temporary
+ * directory (hpm_efivar_set_dir), and runtime/boot/bootvars.c (the strict
+ * parsers of what hpmboot.efi publishes).  Links their sanitizer objects.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,33 +16,29 @@
 
 #include <cmocka.h>
 
-#include "../../runtime/boot/bootvars.c"
-#include "../../runtime/boot/efivar.c"
+#include "boot/bootvars.h"
+#include "boot/efivar.h"
+#include "fileio.h"
+#include "tmpdir.h"
 
 static char tmpdir[64];
 
 static int setup(void **state) {
   (void)state;
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/hpm-test-efivars.XXXXXX");
-  if (!mkdtemp(tmpdir)) return -1;
+  if (tt_mkdtemp(tmpdir, sizeof tmpdir, "efivars")) return -1;
   hpm_efivar_set_dir(tmpdir);
   return 0;
 }
 
 static int teardown(void **state) {
   (void)state;
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-  return system(cmd) == 0 ? 0 : -1;
+  return tt_rmtree(tmpdir);
 }
 
 static void put_raw(const char *name, const void *bytes, size_t n) {
   char p[512];
   hpm_efivar_path(name, p, sizeof p);
-  FILE *f = fopen(p, "wb");
-  assert_non_null(f);
-  assert_int_equal(fwrite(bytes, 1, n, f), n);
-  fclose(f);
+  assert_int_equal(hpmh_write_file(p, bytes, n, 0644, 0, NULL), 0);
 }
 
 static void efivar_round_trip(void **state) {

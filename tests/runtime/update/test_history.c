@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of runtime/history.c (SQLite history: record, query, retention,
+ * Unit tests of runtime/update/history.c (SQLite history: record, query, retention,
  * corrupt and truncated databases kept aside, kill -9 during writes) and
- * runtime/enroll.c (state file, re-enrollment rule).
+ * runtime/update/enroll.c (state file, re-enrollment rule).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "fileio.h"
+#include "tmpdir.h"
 #include "update/enroll.h"
 #include "update/history.h"
 
@@ -27,28 +29,14 @@ static char dir[128];
 
 static int setup(void **state) {
   (void)state;
-  snprintf(dir, sizeof dir, "/tmp/hpm-test-history-XXXXXX");
-  assert_non_null(mkdtemp(dir));
   unsetenv("HPM_NOW");
-  return 0;
+  return tt_mkdtemp(dir, sizeof dir, "history");
 }
 
 static int teardown(void **state) {
   (void)state;
-  DIR *d = opendir(dir);
-  if (d) {
-    struct dirent *e;
-    char p[400];
-    while ((e = readdir(d)))
-      if (e->d_name[0] != '.') {
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        unlink(p);
-      }
-    closedir(d);
-  }
-  rmdir(dir);
   unsetenv("HPM_NOW");
-  return 0;
+  return tt_rmtree(dir);
 }
 
 static void set_now(uint64_t t) {
@@ -124,10 +112,7 @@ static void test_record_query_prune(void **state) {
 }
 
 static void write_file(const char *path, const void *data, size_t n) {
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  assert_int_equal(fwrite(data, 1, n, f), n);
-  fclose(f);
+  assert_int_equal(hpmh_write_file(path, data, n, 0644, 0, NULL), 0);
 }
 
 static void test_garbage_moved_aside(void **state) {

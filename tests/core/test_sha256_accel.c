@@ -5,7 +5,7 @@
  * (OpenSSL) for every length around the block and padding boundaries,
  * for unaligned buffers and for a few MiB of random data.
  */
-#include "testlib.c"
+#include "testlib.h"
 
 static void digest3(const uint8_t *p, size_t n, uint8_t hw[32], uint8_t sw[32], uint8_t ref[32]) {
   assert_int_equal(hpm_sha256_mbedtls(p, n, hw, true), 0);

@@ -4,7 +4,7 @@
  * field compared; detached payloads through hpm_ops; keys (SPKI) and the
  * enum-to-string tables.
  */
-#include "testlib.c"
+#include "testlib.h"
 
 /* Build a signed baseline with hpmw: kernel + initrd + cmdline embedded,
  * plus optionally a detached initrd instead of the embedded one. */
@@ -19,10 +19,7 @@ static void build_baseline(tl_key *k, hpm_release rel, bool detached_initrd, uin
   hpmw_manifest m = {.kind = HPM_KIND_BASELINE, .compat = "hpm-x86_64,acme-hci-r2",
                      .version = "2024.06.1-rc1", .svn = 42, .timestamp = 0x1234567890ull,
                      .release = rel, .payloads = pl, .payload_count = 3};
-  hpmh_status e;
-  if (hpmw_build(&m, buf, len, &e)) fail_msg("build: %s", e.detail);
-  tl_track(*buf);
-  tl_sign(buf, len, k);
+  tl_build(&m, k, buf, len);
 }
 
 /* The manifest size hpmw wrote, from the header. */
@@ -150,11 +147,8 @@ static void build_hotpatch(tl_key *k, hpm_classification cls, const uint8_t targ
                      .version = "2024.07-hp3", .svn = 43, .timestamp = 1720000000,
                      .classification = cls, .id = "KB5001234.1_x", .sequence = 0xfffffffe,
                      .payloads = pl, .payload_count = 3};
-  hpmh_status e;
   memcpy(m.target_baseline, target, 32);
-  if (hpmw_build(&m, buf, len, &e)) fail_msg("build: %s", e.detail);
-  tl_track(*buf);
-  tl_sign(buf, len, k);
+  tl_build(&m, k, buf, len);
 }
 
 static void test_hotpatch_roundtrip(void **state) {
@@ -234,13 +228,10 @@ static void test_hotpatch_roundtrip(void **state) {
 static void test_hotpatch_without_payloads(void **state) {
   hpmw_manifest m = {.kind = HPM_KIND_HOTPATCH, .compat = "c", .version = "v", .svn = 1,
                      .classification = HPM_CLASS_OTHER, .id = "x", .sequence = 1};
-  hpmh_status e;
   uint8_t *buf;
   size_t len;
   (void)state;
-  if (hpmw_build(&m, &buf, &len, &e)) fail_msg("build: %s", e.detail);
-  tl_track(buf);
-  tl_sign(&buf, &len, &tl_A);
+  tl_build(&m, &tl_A, &buf, &len);
   assert_result(tl_verify1(buf, len, HPM_KIND_HOTPATCH, &tl_A, NULL), HPM_OK);
   assert_int_equal(tl_m->payload_count, 0);
   assert_int_equal(tl_m->payload_area_size, 0);
@@ -324,15 +315,12 @@ static void test_detached_cmdline(void **state) {
   };
   hpmw_manifest m = {.kind = HPM_KIND_BASELINE, .compat = "c", .version = "v",
                      .release = HPM_RELEASE_PLANNED, .payloads = pl, .payload_count = 2};
-  hpmh_status e;
   uint8_t *buf;
   size_t len;
   tl_files fs = {0};
   hpm_ops ops = {&fs, tl_load};
   (void)state;
-  if (hpmw_build(&m, &buf, &len, &e)) fail_msg("build: %s", e.detail);
-  tl_track(buf);
-  tl_sign(&buf, &len, &tl_A);
+  tl_build(&m, &tl_A, &buf, &len);
   tl_files_add(&fs, "cmdline.txt", bad, sizeof bad - 1);
   assert_result(tl_verify1(buf, len, HPM_KIND_BASELINE, &tl_A, &ops), HPM_E_BAD_FIELD);
   assert_string_equal(tl_diag.field, "payloads/cmdline");

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of runtime/policy.c (the hpm.conf parser) and runtime/windows.c
- * (maintenance windows and blackouts, across DST changes in Europe/Berlin
- * and America/New_York).
+ * Unit tests of runtime/update/policy.c (the hpm.conf parser) and
+ * runtime/update/windows.c (maintenance windows and blackouts, across DST
+ * changes in Europe/Berlin and America/New_York).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -198,6 +198,13 @@ static hpm_policy one_window(const char *tz, uint8_t days, int start_min, uint32
   return p;
 }
 
+/* The window status of p at t (which must be computable). */
+static win_status at(const hpm_policy *p, uint64_t t) {
+  win_status st;
+  assert_int_equal(win_status_at(p, t, &st), 0);
+  return st;
+}
+
 /* Europe/Berlin: 2026-03-29 02:00 CET -> 03:00 CEST; 2026-10-25 03:00 CEST -> 02:00 CET. */
 static void test_berlin_dst(void **state) {
   (void)state;
@@ -205,33 +212,29 @@ static void test_berlin_dst(void **state) {
   /* A Sunday 02:30 window for 1 h. */
   hpm_policy p = one_window("Europe/Berlin", 1u << 0, 150, 3600);
   /* Ordinary Sunday before: 2026-03-22 02:30 CET = 01:30 UTC. */
-  assert_int_equal(win_status_at(&p, utc(2026, 3, 22, 0, 0), &st), 0);
+  st = at(&p, utc(2026, 3, 22, 0, 0));
   assert_false(st.open);
   assert_true(st.next_valid);
   assert_int_equal(st.next_open, utc(2026, 3, 22, 1, 30));
   /* Spring forward: 02:30 does not exist; the window opens at 03:30 CEST = 01:30 UTC. */
-  assert_int_equal(win_status_at(&p, utc(2026, 3, 28, 12, 0), &st), 0);
-  assert_int_equal(st.next_open, utc(2026, 3, 29, 1, 30));
-  assert_int_equal(win_status_at(&p, utc(2026, 3, 29, 1, 29), &st), 0);
-  assert_false(st.open);
-  assert_int_equal(win_status_at(&p, utc(2026, 3, 29, 1, 30), &st), 0);
+  assert_int_equal(at(&p, utc(2026, 3, 28, 12, 0)).next_open, utc(2026, 3, 29, 1, 30));
+  assert_false(at(&p, utc(2026, 3, 29, 1, 29)).open);
+  st = at(&p, utc(2026, 3, 29, 1, 30));
   assert_true(st.open);
   assert_int_equal(st.open_until, utc(2026, 3, 29, 2, 30));
   /* The Sunday after: 02:30 CEST = 00:30 UTC. */
-  assert_int_equal(win_status_at(&p, utc(2026, 3, 29, 3, 0), &st), 0);
+  st = at(&p, utc(2026, 3, 29, 3, 0));
   assert_false(st.open);
   assert_int_equal(st.next_open, utc(2026, 4, 5, 0, 30));
   /* Autumn: 02:30 happens twice; the window opens once, at the first (CEST, 00:30 UTC). */
-  assert_int_equal(win_status_at(&p, utc(2026, 10, 24, 12, 0), &st), 0);
-  assert_int_equal(st.next_open, utc(2026, 10, 25, 0, 30));
-  assert_int_equal(win_status_at(&p, utc(2026, 10, 25, 1, 29), &st), 0);
-  assert_true(st.open); /* elapsed hour: 00:30..01:30 UTC */
-  assert_int_equal(win_status_at(&p, utc(2026, 10, 25, 1, 30), &st), 0);
+  assert_int_equal(at(&p, utc(2026, 10, 24, 12, 0)).next_open, utc(2026, 10, 25, 0, 30));
+  assert_true(at(&p, utc(2026, 10, 25, 1, 29)).open); /* elapsed hour: 00:30..01:30 UTC */
+  st = at(&p, utc(2026, 10, 25, 1, 30));
   assert_false(st.open); /* the second 02:30 (CET) does not reopen it */
   assert_int_equal(st.next_open, utc(2026, 11, 1, 1, 30));
   /* A 3 h window from 01:00 across spring forward lasts 3 elapsed hours. */
   p = one_window("Europe/Berlin", 1u << 0, 60, 3 * 3600);
-  assert_int_equal(win_status_at(&p, utc(2026, 3, 29, 0, 0), &st), 0);
+  st = at(&p, utc(2026, 3, 29, 0, 0));
   assert_true(st.open);
   assert_int_equal(st.open_until, utc(2026, 3, 29, 3, 0));
 }
@@ -239,21 +242,16 @@ static void test_berlin_dst(void **state) {
 /* America/New_York: 2026-03-08 02:00 EST -> 03:00 EDT; 2026-11-01 02:00 EDT -> 01:00 EST. */
 static void test_new_york_dst(void **state) {
   (void)state;
-  win_status st;
   hpm_policy p = one_window("America/New_York", 1u << 0, 150, 3600); /* Sun 02:30 */
-  assert_int_equal(win_status_at(&p, utc(2026, 3, 7, 12, 0), &st), 0);
-  assert_int_equal(st.next_open, utc(2026, 3, 8, 7, 30)); /* 03:30 EDT */
+  assert_int_equal(at(&p, utc(2026, 3, 7, 12, 0)).next_open, utc(2026, 3, 8, 7, 30)); /* 03:30 EDT */
   p = one_window("America/New_York", 1u << 0, 90, 3600);   /* Sun 01:30: repeated in November */
-  assert_int_equal(win_status_at(&p, utc(2026, 10, 31, 12, 0), &st), 0);
-  assert_int_equal(st.next_open, utc(2026, 11, 1, 5, 30)); /* 01:30 EDT, the first one */
-  assert_int_equal(win_status_at(&p, utc(2026, 11, 1, 6, 30), &st), 0);
-  assert_false(st.open); /* 01:30 EST, the second one, is not a window */
+  /* 01:30 EDT, the first one; 01:30 EST, the second one, is not a window */
+  assert_int_equal(at(&p, utc(2026, 10, 31, 12, 0)).next_open, utc(2026, 11, 1, 5, 30));
+  assert_false(at(&p, utc(2026, 11, 1, 6, 30)).open);
   /* Ordinary days each side keep their local time. */
   p = one_window("America/New_York", 0x7f, 23 * 60, 3600); /* daily 23:00 */
-  assert_int_equal(win_status_at(&p, utc(2026, 3, 7, 12, 0), &st), 0);
-  assert_int_equal(st.next_open, utc(2026, 3, 8, 4, 0)); /* Mar 7 23:00 EST */
-  assert_int_equal(win_status_at(&p, utc(2026, 3, 8, 12, 0), &st), 0);
-  assert_int_equal(st.next_open, utc(2026, 3, 9, 3, 0)); /* Mar 8 23:00 EDT */
+  assert_int_equal(at(&p, utc(2026, 3, 7, 12, 0)).next_open, utc(2026, 3, 8, 4, 0)); /* Mar 7 23:00 EST */
+  assert_int_equal(at(&p, utc(2026, 3, 8, 12, 0)).next_open, utc(2026, 3, 9, 3, 0)); /* Mar 8 23:00 EDT */
 }
 
 static void test_local_to_utc(void **state) {
@@ -283,7 +281,7 @@ static void test_blackout_and_dated(void **state) {
   p.blackouts[0].until_min = 1440; /* through Jan 2 */
   win_status st;
   /* Sat 2026-12-26 03:00 CET is in a window but blacked out; next: Sat 2027-01-09 02:00 CET (Jan 2 is blacked out). */
-  assert_int_equal(win_status_at(&p, utc(2026, 12, 26, 2, 0), &st), 0);
+  st = at(&p, utc(2026, 12, 26, 2, 0));
   assert_false(st.open);
   assert_non_null(st.blackout);
   assert_int_equal(st.blackout_until, utc(2027, 1, 2, 23, 0));
@@ -294,7 +292,7 @@ static void test_blackout_and_dated(void **state) {
   /* A blackout starting inside an open window closes it early. */
   p.blackouts[0].from_date = (policy_date){2026, 12, 19};
   p.blackouts[0].from_min = 4 * 60;
-  assert_int_equal(win_status_at(&p, utc(2026, 12, 19, 1, 30), &st), 0);
+  st = at(&p, utc(2026, 12, 19, 1, 30));
   assert_true(st.open);
   assert_int_equal(st.open_until, utc(2026, 12, 19, 3, 0));
   /* A blackout mid-window: the window reopens when it ends. */
@@ -302,17 +300,14 @@ static void test_blackout_and_dated(void **state) {
   p.blackouts[0].from_min = 2 * 60;
   p.blackouts[0].until_date = (policy_date){2026, 11, 7};
   p.blackouts[0].until_min = 3 * 60;
-  assert_int_equal(win_status_at(&p, utc(2026, 11, 6, 12, 0), &st), 0);
-  assert_int_equal(st.next_open, utc(2026, 11, 7, 2, 0));
+  assert_int_equal(at(&p, utc(2026, 11, 6, 12, 0)).next_open, utc(2026, 11, 7, 2, 0));
   /* Dated window only. */
   hpm_policy q = one_window("UTC", 0, 22 * 60 + 30, 5400);
   q.windows[0].dated = true;
   q.windows[0].date = (policy_date){2026, 12, 24};
-  assert_int_equal(win_status_at(&q, utc(2026, 12, 1, 0, 0), &st), 0);
-  assert_int_equal(st.next_open, utc(2026, 12, 24, 22, 30));
-  assert_int_equal(win_status_at(&q, utc(2026, 12, 24, 23, 59), &st), 0);
-  assert_true(st.open);
-  assert_int_equal(win_status_at(&q, utc(2026, 12, 25, 0, 0), &st), 0);
+  assert_int_equal(at(&q, utc(2026, 12, 1, 0, 0)).next_open, utc(2026, 12, 24, 22, 30));
+  assert_true(at(&q, utc(2026, 12, 24, 23, 59)).open);
+  st = at(&q, utc(2026, 12, 25, 0, 0));
   assert_false(st.open);
   assert_false(st.next_valid);
 }

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The strict manifest schema.  Every manifest here is hand-made with libfdt's
- * sequential-write API (testlib.c), wrapped with hpmw_assemble and signed by
+ * sequential-write API (testlib.h), wrapped with hpmw_assemble and signed by
  * a trusted key: the signature is valid, the manifest is what is wrong.
  * Each case is checked through verification and through the unverified
  * parse (the same parser must refuse it the same way).
  */
-#include "testlib.c"
+#include "testlib.h"
 
 static const char *const long31 = "abcdefghijklmnopqrstuvwxyz01234";      /* 31 */
 static const char *const long32 = "abcdefghijklmnopqrstuvwxyz012345";     /* 32 */
@@ -17,6 +17,41 @@ static char *rep(char c, size_t n) {
   memset(s, c, n);
   return s;
 }
+
+/* One case of a malformed document: a property set to val (len bytes; len
+ * KID: a child node named prop instead). */
+typedef struct {
+  const char *prop;
+  const void *val;
+  int len;
+} pv;
+#define S(x) x, (int)sizeof(x) /* a string literal with its NUL */
+#define KID NULL, -1
+
+/* Each case alone, in node of a fresh document from doc() (set, or with add
+ * appended after what is there), must be refused with want by verification
+ * and by the unverified parse.  node: "@" the root, "" the /payloads node,
+ * else the payload of that name. */
+static void expect_cases(tl_doc *(*doc)(void), const char *node, const pv *cases, size_t n, bool add,
+                         hpm_result want) {
+  for (size_t i = 0; i < n; i++) {
+    tl_doc *d = doc();
+    const pv *c = &cases[i];
+    tn_node *at = !strcmp(node, "@") ? d->root : !*node ? tl_payloads(d) : tl_pl(d, node);
+    if (c->len < 0)
+      tn_new_kid(at, c->prop);
+    else if (add)
+      tn_add(at, c->prop, c->val, c->len);
+    else
+      tn_set(at, c->prop, c->val, c->len);
+    if (tl_doc_verify(d) != want || tl_doc_unverified(d) != want)
+      fail_msg("case %zu (%s %s): %s, want %s (%s: %s)", i, node, c->prop,
+               hpm_result_to_string(tl_doc_verify(d)), hpm_result_to_string(want), tl_diag.field,
+               tl_diag.detail);
+  }
+}
+#define EXPECT_CASES(doc, node, cases, add, want) \
+  expect_cases(doc, node, cases, sizeof cases / sizeof cases[0], add, want)
 
 /* ---- the builder itself ---------------------------------------------------- */
 
@@ -51,9 +86,7 @@ static void test_builder_matches_hpmw(void **state) {
     tl_track(theirs);
     assert_int_equal(ml, tlen);
     assert_memory_equal(mine, theirs, ml);
-    if (hpmw_build(ms[i], &c, &n, &e)) fail_msg("%s", e.detail);
-    tl_track(c);
-    tl_sign(&c, &n, &tl_A);
+    tl_build(ms[i], &tl_A, &c, &n);
     assert_result(tl_verify1(c, n, ms[i]->kind, &tl_A, NULL), HPM_OK);
     expect_doc(docs[i], HPM_OK);
   }
@@ -103,6 +136,9 @@ static void test_duplicate_properties(void **state) {
   static const char *const root_props[] = {"hpm,format", "hpm,kind", "compat", "version",
                                            "svn", "timestamp", "release"};
   static const char *const pl_props[] = {"type", "size", "sha256", "offset"};
+  static const pv base_other[] = {{"svn", "\0\0\0\x09", 4}};
+  static const pv cmdline_other[] = {{"sha256", tl_kernel, 32}}; /* a second one, other bytes */
+  static const pv hot_other[] = {{"classification", S("other")}, {"target-baseline", tl_kernel, 32}};
   tl_doc *d;
   (void)state;
   /* every root property of a baseline, repeated with the same value */
@@ -114,15 +150,9 @@ static void test_duplicate_properties(void **state) {
     expect_doc(d, HPM_E_DUPLICATE);
   }
   /* ... and with a different value (the one a lax parser would pick up) */
-  d = tl_doc_baseline();
-  tn_add(d->root, "svn", "\0\0\0\x09", 4);
-  expect_doc(d, HPM_E_DUPLICATE);
-  d = tl_doc_hotpatch();
-  tn_add_str(d->root, "classification", "other");
-  expect_doc(d, HPM_E_DUPLICATE);
-  d = tl_doc_hotpatch();
-  tn_add(d->root, "target-baseline", tl_kernel, 32);
-  expect_doc(d, HPM_E_DUPLICATE);
+  EXPECT_CASES(tl_doc_baseline, "@", base_other, true, HPM_E_DUPLICATE);
+  EXPECT_CASES(tl_doc_baseline, "cmdline", cmdline_other, true, HPM_E_DUPLICATE);
+  EXPECT_CASES(tl_doc_hotpatch, "@", hot_other, true, HPM_E_DUPLICATE);
   /* every property of a payload */
   for (size_t i = 0; i < sizeof pl_props / sizeof pl_props[0]; i++) {
     tn_prop *p;
@@ -131,10 +161,6 @@ static void test_duplicate_properties(void **state) {
     tn_add(tl_pl(d, "kernel"), p->name, p->val, p->len);
     expect_doc(d, HPM_E_DUPLICATE);
   }
-  /* a second sha256 with other bytes */
-  d = tl_doc_baseline();
-  tn_add(tl_pl(d, "cmdline"), "sha256", tl_kernel, 32);
-  expect_doc(d, HPM_E_DUPLICATE);
   /* info properties are non-critical, but still unique */
   d = tl_doc_baseline();
   tn_add_str(d->root, "info,builder", "ci-1");
@@ -240,43 +266,26 @@ static void test_bad_node_names(void **state) {
 /* ---- criticality -------------------------------------------------------------------- */
 
 static void test_unknown_critical(void **state) {
+  /* properties: root, payloads node, a payload; nodes: at the root, under
+   * a payload */
+  static const pv root[] = {
+      {"rollback-floor", "\0\0\0\0", 4},
+      {"hpm,flags", "\0\0\0\0", 4},
+      {"info", "\0\0\0\0", 4}, /* the prefix is "info," */
+      {"infox", "\0\0\0\0", 4},
+      {"INFO,x", "\0\0\0\0", 4},
+      {"extras", KID},
+  };
+  static const pv payloads[] = {{"count", "\0\0\0\3", 4}};
+  static const pv kernel[] = {{"compression", S("zstd")}, {"signature", KID}};
+  static const pv patch[] = {{"load-address", S("0x1000")}, {"sites", KID}};
   tl_doc *d;
   (void)state;
-  /* properties: root, payloads node, a payload */
-  d = tl_doc_baseline();
-  tn_set_u32(d->root, "rollback-floor", 0);
-  expect_doc(d, HPM_E_UNKNOWN_CRITICAL);
-  d = tl_doc_baseline();
-  tn_set_u32(d->root, "hpm,flags", 0);
-  expect_doc(d, HPM_E_UNKNOWN_CRITICAL);
-  d = tl_doc_baseline();
-  tn_set_u32(d->root, "info", 0); /* the prefix is "info," */
-  expect_doc(d, HPM_E_UNKNOWN_CRITICAL);
-  d = tl_doc_baseline();
-  tn_set_u32(d->root, "infox", 0);
-  expect_doc(d, HPM_E_UNKNOWN_CRITICAL);
-  d = tl_doc_baseline();
-  tn_set_u32(d->root, "INFO,x", 0);
-  expect_doc(d, HPM_E_UNKNOWN_CRITICAL);
-  d = tl_doc_baseline();
-  tn_set_u32(tl_payloads(d), "count", 3);
-  expect_doc(d, HPM_E_UNKNOWN_CRITICAL);
-  d = tl_doc_baseline();
-  tn_set_str(tl_pl(d, "kernel"), "compression", "zstd");
-  expect_doc(d, HPM_E_UNKNOWN_CRITICAL);
-  d = tl_doc_hotpatch();
-  tn_set_str(tl_pl(d, "fix-glibc"), "load-address", "0x1000");
-  expect_doc(d, HPM_E_UNKNOWN_CRITICAL);
-  /* nodes: at the root, under a payload, under a payload's child */
-  d = tl_doc_baseline();
-  tn_new_kid(d->root, "extras");
-  expect_doc(d, HPM_E_UNKNOWN_CRITICAL);
-  d = tl_doc_baseline();
-  tn_new_kid(tl_pl(d, "kernel"), "signature");
-  expect_doc(d, HPM_E_UNKNOWN_CRITICAL);
-  d = tl_doc_hotpatch();
-  tn_new_kid(tl_pl(d, "fix-glibc"), "sites");
-  expect_doc(d, HPM_E_UNKNOWN_CRITICAL);
+  EXPECT_CASES(tl_doc_baseline, "@", root, false, HPM_E_UNKNOWN_CRITICAL);
+  EXPECT_CASES(tl_doc_baseline, "", payloads, false, HPM_E_UNKNOWN_CRITICAL);
+  EXPECT_CASES(tl_doc_baseline, "kernel", kernel, false, HPM_E_UNKNOWN_CRITICAL);
+  EXPECT_CASES(tl_doc_hotpatch, "fix-glibc", patch, false, HPM_E_UNKNOWN_CRITICAL);
+  /* an info,-named node under an unknown one */
   d = tl_doc_baseline();
   tn_new_kid(tn_new_kid(d->root, "extras"), "info,x");
   expect_doc(d, HPM_E_UNKNOWN_CRITICAL);
@@ -394,23 +403,16 @@ static void test_info_node_limits(void **state) {
 /* ---- fields --------------------------------------------------------------------------- */
 
 static void test_kind_specific_properties(void **state) {
-  tl_doc *d;
+  static const pv base[] = {
+      {"classification", S("security")},
+      {"id", S("KB1")},
+      {"target-baseline", tl_target, 32},
+      {"sequence", "\0\0\0\1", 4},
+  };
+  static const pv hot[] = {{"release", S("planned")}};
   (void)state;
-  d = tl_doc_baseline();
-  tn_set_str(d->root, "classification", "security");
-  expect_doc(d, HPM_E_BAD_FIELD);
-  d = tl_doc_baseline();
-  tn_set_str(d->root, "id", "KB1");
-  expect_doc(d, HPM_E_BAD_FIELD);
-  d = tl_doc_baseline();
-  tn_set(d->root, "target-baseline", tl_target, 32);
-  expect_doc(d, HPM_E_BAD_FIELD);
-  d = tl_doc_baseline();
-  tn_set_u32(d->root, "sequence", 1);
-  expect_doc(d, HPM_E_BAD_FIELD);
-  d = tl_doc_hotpatch();
-  tn_set_str(d->root, "release", "planned");
-  expect_doc(d, HPM_E_BAD_FIELD);
+  EXPECT_CASES(tl_doc_baseline, "@", base, false, HPM_E_BAD_FIELD);
+  EXPECT_CASES(tl_doc_hotpatch, "@", hot, false, HPM_E_BAD_FIELD);
 }
 
 static void test_missing_required(void **state) {
@@ -445,13 +447,6 @@ static void test_missing_required(void **state) {
   d->area_len = 0;
   expect_doc(d, HPM_E_BAD_FIELD);
 }
-
-typedef struct {
-  const char *prop;
-  const void *val;
-  int len;
-} pv;
-#define S(x) x, (int)sizeof(x) /* a string literal with its NUL */
 
 static void test_bad_root_values(void **state) {
   static const pv base[] = {
@@ -501,22 +496,8 @@ static void test_bad_root_values(void **state) {
       {"sequence", "\0\0\0\0\0\0\0\x01", 8},
   };
   (void)state;
-  for (size_t i = 0; i < sizeof base / sizeof base[0]; i++) {
-    tl_doc *d = tl_doc_baseline();
-    tn_set(d->root, base[i].prop, base[i].val, base[i].len);
-    if (tl_doc_verify(d) != HPM_E_BAD_FIELD || tl_doc_unverified(d) != HPM_E_BAD_FIELD)
-      fail_msg("baseline case %zu (%s): %s, want %s (%s: %s)", i, base[i].prop,
-               hpm_result_to_string(tl_doc_verify(d)), hpm_result_to_string(HPM_E_BAD_FIELD),
-               tl_diag.field, tl_diag.detail);
-  }
-  for (size_t i = 0; i < sizeof hot / sizeof hot[0]; i++) {
-    tl_doc *d = tl_doc_hotpatch();
-    tn_set(d->root, hot[i].prop, hot[i].val, hot[i].len);
-    if (tl_doc_verify(d) != HPM_E_BAD_FIELD || tl_doc_unverified(d) != HPM_E_BAD_FIELD)
-      fail_msg("hotpatch case %zu (%s): %s, want %s (%s: %s)", i, hot[i].prop,
-               hpm_result_to_string(tl_doc_verify(d)), hpm_result_to_string(HPM_E_BAD_FIELD),
-               tl_diag.field, tl_diag.detail);
-  }
+  EXPECT_CASES(tl_doc_baseline, "@", base, false, HPM_E_BAD_FIELD);
+  EXPECT_CASES(tl_doc_hotpatch, "@", hot, false, HPM_E_BAD_FIELD);
 }
 
 /* Maximum string lengths: at the limit fine, one over refused. */
@@ -552,36 +533,17 @@ static void test_string_limits(void **state) {
 }
 
 static void test_bad_payload_values(void **state) {
-  static const pv cases[] = {
-      {"type", S("firmware")},
-      {"type", S("Kernel")},
-      {"type", S("patch")},                   /* not in a baseline */
-      {"type", "kernel", 6},
-      {"type", "", 0},
-      {"size", "\0\0\0\x30", 4},
-      {"size", "\0\0\0\0\0\0\0\0\0\0\0\0", 12},
-      {"sha256", "0123456789012345678901234567890", 31},
-      {"sha256", "", 0},
+  static const pv cases[] = { /* type "patch": not in a baseline */
+      {"type", S("firmware")}, {"type", S("Kernel")}, {"type", S("patch")}, {"type", "kernel", 6},
+      {"type", "", 0},         {"size", "\0\0\0\x30", 4}, {"size", "\0\0\0\0\0\0\0\0\0\0\0\0", 12},
+      {"sha256", "0123456789012345678901234567890", 31},   {"sha256", "", 0},
       {"offset", "\0\0\0\0", 4},
   };
+  static const pv not_patches[] = {{"type", S("kernel")}, {"type", S("initrd")}, {"type", S("cmdline")}};
   (void)state;
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    tl_doc *d = tl_doc_baseline();
-    tn_set(tl_pl(d, "kernel"), cases[i].prop, cases[i].val, cases[i].len);
-    if (tl_doc_verify(d) != HPM_E_BAD_FIELD || tl_doc_unverified(d) != HPM_E_BAD_FIELD)
-      fail_msg("case %zu (%s): %s, want %s (%s: %s)", i, cases[i].prop,
-               hpm_result_to_string(tl_doc_verify(d)), hpm_result_to_string(HPM_E_BAD_FIELD),
-               tl_diag.field, tl_diag.detail);
-  }
+  EXPECT_CASES(tl_doc_baseline, "kernel", cases, false, HPM_E_BAD_FIELD);
   /* kernel, initrd, cmdline are not hotpatch payloads */
-  {
-    static const char *const t[] = {"kernel", "initrd", "cmdline"};
-    for (size_t i = 0; i < 3; i++) {
-      tl_doc *d = tl_doc_hotpatch();
-      tn_set_str(tl_pl(d, "fix-glibc"), "type", t[i]);
-      expect_doc(d, HPM_E_BAD_FIELD);
-    }
-  }
+  EXPECT_CASES(tl_doc_hotpatch, "fix-glibc", not_patches, false, HPM_E_BAD_FIELD);
 }
 
 static void test_payload_size_limits(void **state) {
@@ -844,25 +806,32 @@ static void test_fdt_header_rules(void **state) {
   d->nrsv = 0;
   tl_doc_fdt(d, &fdt, &len);
 
-  /* boot CPU, version, last compatible version, magic */
-  x = tl_dup(fdt, len);
-  fdt_set_boot_cpuid_phys(x, 1);
-  expect_fdt(d, x, len, HPM_E_BAD_MANIFEST);
-  x = tl_dup(fdt, len);
-  fdt_set_version(x, 16);
-  expect_fdt(d, x, len, HPM_E_BAD_MANIFEST);
-  x = tl_dup(fdt, len);
-  fdt_set_version(x, 18);
-  expect_fdt(d, x, len, HPM_E_BAD_MANIFEST);
-  x = tl_dup(fdt, len);
-  fdt_set_last_comp_version(x, 17);
-  expect_fdt(d, x, len, HPM_E_BAD_MANIFEST);
-  x = tl_dup(fdt, len);
-  fdt_set_last_comp_version(x, 2);
-  expect_fdt(d, x, len, HPM_E_BAD_MANIFEST);
-  x = tl_dup(fdt, len);
-  fdt_set_magic(x, 0xd00dfeee);
-  expect_fdt(d, x, len, HPM_E_BAD_MANIFEST);
+  /* one header field changed: each refused */
+  {
+    const struct {
+      void (*set)(void *fdt, uint32_t v);
+      uint32_t v;
+    } bad[] = {
+        {fdt_set_boot_cpuid_phys, 1},
+        {fdt_set_version, 16},
+        {fdt_set_version, 18},
+        {fdt_set_last_comp_version, 17},
+        {fdt_set_last_comp_version, 2},
+        {fdt_set_magic, 0xd00dfeee},
+        {fdt_set_totalsize, (uint32_t)len + 4}, /* larger than the manifest */
+        {fdt_set_totalsize, (uint32_t)len - 4}, /* smaller, cutting the strings */
+        /* broken blocks: strings offset past the end, struct size short, a
+         * property name offset out of the strings block */
+        {fdt_set_off_dt_strings, (uint32_t)len},
+        {fdt_set_size_dt_struct, fdt_size_dt_struct(fdt) - 4},
+        {fdt_set_size_dt_strings, 3},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+      x = tl_dup(fdt, len);
+      bad[i].set(x, bad[i].v);
+      expect_fdt(d, x, len, HPM_E_BAD_MANIFEST);
+    }
+  }
 
   /* totalsize != manifest_size: 8 bytes of slack after the FDT ... */
   x = tl_calloc(len + 8);
@@ -878,26 +847,6 @@ static void test_fdt_header_rules(void **state) {
   /* ... the same slack, but the FDT's totalsize claims it (a valid FDT) */
   fdt_set_totalsize(x, (uint32_t)len + 8);
   expect_fdt(d, x, len + 8, HPM_OK);
-  /* ... totalsize larger than the manifest */
-  x = tl_dup(fdt, len);
-  fdt_set_totalsize(x, (uint32_t)len + 4);
-  expect_fdt(d, x, len, HPM_E_BAD_MANIFEST);
-  /* ... totalsize smaller than the manifest, cutting the strings */
-  x = tl_dup(fdt, len);
-  fdt_set_totalsize(x, (uint32_t)len - 4);
-  expect_fdt(d, x, len, HPM_E_BAD_MANIFEST);
-
-  /* broken blocks: strings offset past the end, struct size short, a
-   * property name offset out of the strings block */
-  x = tl_dup(fdt, len);
-  fdt_set_off_dt_strings(x, (uint32_t)len);
-  expect_fdt(d, x, len, HPM_E_BAD_MANIFEST);
-  x = tl_dup(fdt, len);
-  fdt_set_size_dt_struct(x, fdt_size_dt_struct(x) - 4);
-  expect_fdt(d, x, len, HPM_E_BAD_MANIFEST);
-  x = tl_dup(fdt, len);
-  fdt_set_size_dt_strings(x, 3);
-  expect_fdt(d, x, len, HPM_E_BAD_MANIFEST);
 
   /* not an FDT at all: zeros, and a 40-byte header with nothing after it */
   x = tl_calloc(len);
@@ -913,6 +862,22 @@ static void test_fdt_header_rules(void **state) {
  * refuse the version before handing the blob to fdt_check_full.  Parsed in
  * child processes so a crash is one failed test.
  */
+/* Seal the manifest x of d's kind and parse it both ways in child
+ * processes; unless both refuse it as a bad manifest, say what happened to
+ * case `what` at the end of report. */
+static void note_unless_refused(const tl_doc *d, const uint8_t *x, size_t len, const char *what,
+                                char *report, size_t cap) {
+  uint8_t *c;
+  size_t n;
+  int v, u;
+  tl_seal(d->kind, x, len, d->area, d->area_len, &c, &n);
+  v = tl_isolated(c, n, d->kind, true);
+  u = tl_isolated(c, n, d->kind, false);
+  if (v != HPM_E_BAD_MANIFEST || u != HPM_E_BAD_MANIFEST)
+    snprintf(report + strlen(report), cap - strlen(report), "%s: verify %s, unverified %s; ", what,
+             tl_isolated_str(v), tl_isolated_str(u));
+}
+
 static void test_fdt_old_versions(void **state) {
   static const uint32_t versions[] = {15, 3, 2, 1, 0, 0x11000000u};
   tl_doc *d = tl_doc_baseline();
@@ -922,18 +887,10 @@ static void test_fdt_old_versions(void **state) {
   (void)state;
   tl_doc_fdt(d, &fdt, &len);
   for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
-    uint8_t *x = tl_dup(fdt, len), *c;
-    size_t n;
-    int v, u;
+    uint8_t *x = tl_dup(fdt, len);
     fdt_set_version(x, versions[i]);
     if (versions[i] < 16) fdt_set_last_comp_version(x, versions[i] < 2 ? 1 : 2);
-    tl_seal(d->kind, x, len, d->area, d->area_len, &c, &n);
-    v = tl_isolated(c, n, d->kind, true);
-    u = tl_isolated(c, n, d->kind, false);
-    if (v != HPM_E_BAD_MANIFEST || u != HPM_E_BAD_MANIFEST)
-      snprintf(report + strlen(report), sizeof report - strlen(report),
-               "version %u: verify %s, unverified %s; ", versions[i], tl_isolated_str(v),
-               tl_isolated_str(u));
+    note_unless_refused(d, x, len, tl_str("version %u", versions[i]), report, sizeof report);
   }
   if (report[0]) fail_msg("want %s: %s", hpm_result_to_string(HPM_E_BAD_MANIFEST), report);
 }
@@ -961,18 +918,10 @@ static void test_fdt_property_length_wraps(void **state) {
   assert_true(at > 12);
   assert_int_equal(fdt[at - 8 + 3], 4); /* the property's length field */
   for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
-    uint8_t *x = tl_dup(fdt, len), *c;
-    size_t n;
-    int v, u;
+    uint8_t *x = tl_dup(fdt, len);
     fdt32_t l = cpu_to_fdt32(lens[i]);
     memcpy(x + at - 8, &l, 4);
-    tl_seal(d->kind, x, len, d->area, d->area_len, &c, &n);
-    v = tl_isolated(c, n, d->kind, true);
-    u = tl_isolated(c, n, d->kind, false);
-    if (v != HPM_E_BAD_MANIFEST || u != HPM_E_BAD_MANIFEST)
-      snprintf(report + strlen(report), sizeof report - strlen(report),
-               "length 0x%08x: verify %s, unverified %s; ", lens[i], tl_isolated_str(v),
-               tl_isolated_str(u));
+    note_unless_refused(d, x, len, tl_str("length 0x%08x", lens[i]), report, sizeof report);
   }
   if (report[0]) fail_msg("want %s: %s", hpm_result_to_string(HPM_E_BAD_MANIFEST), report);
 }
@@ -1030,13 +979,11 @@ static void test_catalog_manifest(void **state) {
   tl_doc *d = tl_doc_baseline();
   uint8_t *fdt, *c;
   size_t len, n;
-  hpmh_status e;
   (void)state;
   tn_set_str(d->root, "hpm,kind", "catalog");
   tn_del(d->root, "release");
   tl_doc_fdt(d, &fdt, &len);
-  if (hpmw_assemble(HPM_KIND_CATALOG, fdt, len, d->area, d->area_len, &c, &n, &e)) fail_msg("%s", e.detail);
-  tl_track(c);
+  tl_assemble(HPM_KIND_CATALOG, fdt, len, d->area, d->area_len, &c, &n);
   tl_force_sign(&c, &n, &tl_A);
   assert_result(tl_verify1(c, n, HPM_KIND_BASELINE, &tl_A, NULL), HPM_E_BAD_HEADER);
   assert_string_equal(tl_diag.field, "header.payload_area_size");

@@ -25,6 +25,7 @@ typedef struct {
   bool fail_write;
   long torn_at;   /* >= 0: the next write stores only this many bytes, then fails */
   unsigned writes;
+  hpm_bs_ops ops; /* reading and writing this store */
 } fake_vars;
 
 static hpm_bs_result fake_read(void *ctx, unsigned copy, uint8_t *buf, size_t *len) {
@@ -60,12 +61,18 @@ static hpm_bs_result fake_write(void *ctx, unsigned copy, const uint8_t *buf, si
   return HPM_BS_OK;
 }
 
-static void fake_init(fake_vars *v, hpm_bs_ops *ops) {
+static void fake_init(fake_vars *v) {
   memset(v, 0, sizeof *v);
   v->torn_at = -1;
-  ops->ctx = v;
-  ops->read = fake_read;
-  ops->write = fake_write;
+  v->ops.ctx = v;
+  v->ops.read = fake_read;
+  v->ops.write = fake_write;
+}
+
+/* A fresh store and a default state. */
+static void fresh_store(fake_vars *v, hpm_bootstate *st) {
+  fake_init(v);
+  hpm_bs_default(st, HPM_BS_ORIGIN_FRESH);
 }
 
 /* ---- fake slot verification ----------------------------------------------- */
@@ -92,14 +99,38 @@ static hpm_bs_reason fake_check(void *ctx, unsigned slot, uint32_t *svn, uint8_t
   return HPM_BS_REASON_NONE;
 }
 
-static void slots_init(fake_slots *f, hpm_bs_checker *chk) {
-  memset(f, 0, sizeof *f);
+/* A state, a fake checker of its slots (every slot verifies, svn 1, digest
+ * 0xa0 + slot), and the last selection. */
+typedef struct {
+  fake_slots f;
+  hpm_bs_checker chk;
+  hpm_bs_selection sel;
+  hpm_bootstate st;
+} sel_env;
+
+static void sel_init(sel_env *e, hpm_bs_origin origin) {
+  memset(e, 0, sizeof *e);
   for (unsigned i = 0; i < HPM_BS_MAX_SLOTS; i++) {
-    f->svn[i] = 1;
-    f->digest_byte[i] = (uint8_t)(0xa0 + i);
+    e->f.svn[i] = 1;
+    e->f.digest_byte[i] = (uint8_t)(0xa0 + i);
   }
-  chk->ctx = f;
-  chk->check = fake_check;
+  e->chk.ctx = &e->f;
+  e->chk.check = fake_check;
+  hpm_bs_default(&e->st, origin);
+}
+
+static hpm_bs_decision pick(sel_env *e, int oneshot) {
+  return hpm_bs_select(&e->st, oneshot, &e->chk, &e->sel);
+}
+
+/* The selection decides want, for slot want_slot. */
+static void expect_pick(sel_env *e, int oneshot, hpm_bs_decision want, int want_slot) {
+  assert_int_equal(pick(e, oneshot), want);
+  assert_int_equal(e->sel.slot, want_slot);
+}
+
+static hpm_bs_mark mark_good(hpm_bootstate *st, const char *req) {
+  return hpm_bs_apply_mark_good(st, (const uint8_t *)req, strlen(req));
 }
 
 static void mark_good_text(char *buf, size_t cap, unsigned slot, uint8_t digest_byte) {
@@ -129,12 +160,16 @@ static void sample_state(hpm_bootstate *st) {
   st->slots[2].attempts = 200;
 }
 
+static void sample_record(hpm_bootstate *st, uint8_t rec[HPM_BS_RECORD_SIZE]) {
+  sample_state(st);
+  hpm_bs_serialize(st, rec);
+}
+
 static void test_roundtrip(void **unused) {
   (void)unused;
   hpm_bootstate st, back;
   uint8_t rec[HPM_BS_RECORD_SIZE];
-  sample_state(&st);
-  hpm_bs_serialize(&st, rec);
+  sample_record(&st, rec);
   assert_int_equal(hpm_bs_parse(rec, sizeof rec, &back), HPM_BS_OK);
   assert_true(hpm_bs_same(&st, &back));
   assert_int_equal(back.sequence, st.sequence);
@@ -147,8 +182,7 @@ static void test_parse_rejects_every_bit_flip(void **unused) {
   (void)unused;
   hpm_bootstate st, back;
   uint8_t rec[HPM_BS_RECORD_SIZE];
-  sample_state(&st);
-  hpm_bs_serialize(&st, rec);
+  sample_record(&st, rec);
   for (size_t i = 0; i < sizeof rec; i++)
     for (unsigned b = 0; b < 8; b++) {
       rec[i] ^= (uint8_t)(1u << b);
@@ -170,8 +204,7 @@ static void test_parse_rejects_bad_fields(void **unused) {
   (void)unused;
   hpm_bootstate st, back;
   uint8_t good[HPM_BS_RECORD_SIZE], rec[HPM_BS_RECORD_SIZE];
-  sample_state(&st);
-  hpm_bs_serialize(&st, good);
+  sample_record(&st, good);
   const struct {
     size_t off;
     uint8_t val;
@@ -207,10 +240,9 @@ static void test_parse_rejects_bad_fields(void **unused) {
 static void test_load_fresh_and_store_alternates(void **unused) {
   (void)unused;
   fake_vars v;
-  hpm_bs_ops ops;
   hpm_bootstate st;
-  fake_init(&v, &ops);
-  hpm_bs_load(&ops, &st);
+  fake_init(&v);
+  hpm_bs_load(&v.ops, &st);
   assert_int_equal(st.origin, HPM_BS_ORIGIN_FRESH);
   assert_int_equal(st.slots[0].priority, 2);
   assert_int_equal(st.slots[0].tries, HPM_BS_DEFAULT_TRIES);
@@ -218,18 +250,18 @@ static void test_load_fresh_and_store_alternates(void **unused) {
   assert_int_equal(st.slots[2].priority, 0);
   assert_false(st.floor_unknown);
 
-  assert_int_equal(hpm_bs_store(&ops, &st), HPM_BS_OK);
+  assert_int_equal(hpm_bs_store(&v.ops, &st), HPM_BS_OK);
   assert_int_equal(st.current_copy, 0);
   assert_int_equal(st.sequence, 1);
   st.floor = 3;
-  assert_int_equal(hpm_bs_store(&ops, &st), HPM_BS_OK);
+  assert_int_equal(hpm_bs_store(&v.ops, &st), HPM_BS_OK);
   assert_int_equal(st.current_copy, 1);
-  assert_int_equal(hpm_bs_store(&ops, &st), HPM_BS_OK);
+  assert_int_equal(hpm_bs_store(&v.ops, &st), HPM_BS_OK);
   assert_int_equal(st.current_copy, 0);
   assert_int_equal(st.sequence, 3);
 
   hpm_bootstate again;
-  hpm_bs_load(&ops, &again);
+  hpm_bs_load(&v.ops, &again);
   assert_int_equal(again.origin, HPM_BS_ORIGIN_LOADED);
   assert_int_equal(again.current_copy, 0);
   assert_int_equal(again.sequence, 3);
@@ -241,34 +273,32 @@ static void test_load_fresh_and_store_alternates(void **unused) {
 static void test_load_prefers_valid_copy(void **unused) {
   (void)unused;
   fake_vars v;
-  hpm_bs_ops ops;
   hpm_bootstate st;
-  fake_init(&v, &ops);
-  hpm_bs_default(&st, HPM_BS_ORIGIN_FRESH);
-  assert_int_equal(hpm_bs_store(&ops, &st), HPM_BS_OK); /* copy 0, seq 1 */
+  fresh_store(&v, &st);
+  assert_int_equal(hpm_bs_store(&v.ops, &st), HPM_BS_OK); /* copy 0, seq 1 */
   st.floor = 9;
-  assert_int_equal(hpm_bs_store(&ops, &st), HPM_BS_OK); /* copy 1, seq 2 */
+  assert_int_equal(hpm_bs_store(&v.ops, &st), HPM_BS_OK); /* copy 1, seq 2 */
 
   v.data[1][100] ^= 0x40; /* newest copy damaged: the older one wins */
-  hpm_bs_load(&ops, &st);
+  hpm_bs_load(&v.ops, &st);
   assert_int_equal(st.origin, HPM_BS_ORIGIN_LOADED);
   assert_int_equal(st.current_copy, 0);
   assert_int_equal(st.floor, 0);
   assert_int_equal(st.copy_status[1], HPM_BS_E_CRC);
   /* The next store overwrites the damaged copy, not the good one. */
-  assert_int_equal(hpm_bs_store(&ops, &st), HPM_BS_OK);
+  assert_int_equal(hpm_bs_store(&v.ops, &st), HPM_BS_OK);
   assert_int_equal(st.current_copy, 1);
 
   /* A copy with the OS-writable attributes is never trusted. */
   v.wrong_attrs[1] = true;
-  hpm_bs_load(&ops, &st);
+  hpm_bs_load(&v.ops, &st);
   assert_int_equal(st.current_copy, 0);
   assert_int_equal(st.copy_status[1], HPM_BS_E_ATTRIBUTES);
 
   /* Oversized variable. */
   v.wrong_attrs[1] = false;
   v.len[1] = 300;
-  hpm_bs_load(&ops, &st);
+  hpm_bs_load(&v.ops, &st);
   assert_int_equal(st.current_copy, 0);
   assert_int_equal(st.copy_status[1], HPM_BS_E_SIZE);
 }
@@ -276,9 +306,8 @@ static void test_load_prefers_valid_copy(void **unused) {
 static void test_both_corrupt_is_safe_default(void **unused) {
   (void)unused;
   fake_vars v;
-  hpm_bs_ops ops;
   hpm_bootstate st;
-  fake_init(&v, &ops);
+  fake_init(&v);
   sample_state(&st);
   for (unsigned c = 0; c < 2; c++) {
     hpm_bs_serialize(&st, v.data[c]);
@@ -286,7 +315,7 @@ static void test_both_corrupt_is_safe_default(void **unused) {
     v.len[c] = HPM_BS_RECORD_SIZE;
     v.present[c] = true;
   }
-  hpm_bs_load(&ops, &st);
+  hpm_bs_load(&v.ops, &st);
   assert_int_equal(st.origin, HPM_BS_ORIGIN_CORRUPT);
   assert_true(st.floor_unknown);
   for (unsigned i = 0; i < HPM_BS_MAX_SLOTS; i++) {
@@ -298,7 +327,7 @@ static void test_both_corrupt_is_safe_default(void **unused) {
 
   /* One present-but-invalid copy and one absent is also corruption. */
   v.present[1] = false;
-  hpm_bs_load(&ops, &st);
+  hpm_bs_load(&v.ops, &st);
   assert_int_equal(st.origin, HPM_BS_ORIGIN_CORRUPT);
 }
 
@@ -309,21 +338,20 @@ static void test_torn_write_at_every_byte(void **unused) {
   for (unsigned start = 0; start < 3; start++) {
     for (long cut = 0; cut <= (long)HPM_BS_RECORD_SIZE; cut++) {
       fake_vars v;
-      hpm_bs_ops ops;
-      hpm_bootstate st, old, got;
-      fake_init(&v, &ops);
+          hpm_bootstate st, old, got;
+      fake_init(&v);
       hpm_bs_default(&st, HPM_BS_ORIGIN_FRESH);
       for (unsigned k = 0; k <= start; k++) {
         st.floor = k + 1;
-        assert_int_equal(hpm_bs_store(&ops, &st), HPM_BS_OK);
+        assert_int_equal(hpm_bs_store(&v.ops, &st), HPM_BS_OK);
       }
       old = st;
       st.floor = 100;
       st.slots[0].tries = 1;
       v.torn_at = cut;
-      assert_int_not_equal(hpm_bs_store(&ops, &st), HPM_BS_OK);
+      assert_int_not_equal(hpm_bs_store(&v.ops, &st), HPM_BS_OK);
       assert_int_equal(st.sequence, old.sequence);
-      hpm_bs_load(&ops, &got);
+      hpm_bs_load(&v.ops, &got);
       assert_int_equal(got.origin, HPM_BS_ORIGIN_LOADED);
       if (got.sequence == old.sequence)
         assert_true(hpm_bs_same(&got, &old));
@@ -336,12 +364,10 @@ static void test_torn_write_at_every_byte(void **unused) {
 static void test_store_failure_leaves_state(void **unused) {
   (void)unused;
   fake_vars v;
-  hpm_bs_ops ops;
   hpm_bootstate st;
-  fake_init(&v, &ops);
-  hpm_bs_default(&st, HPM_BS_ORIGIN_FRESH);
+  fresh_store(&v, &st);
   v.fail_write = true;
-  assert_int_equal(hpm_bs_store(&ops, &st), HPM_BS_E_IO);
+  assert_int_equal(hpm_bs_store(&v.ops, &st), HPM_BS_E_IO);
   assert_int_equal(st.sequence, 0);
   assert_int_equal(st.current_copy, -1);
   assert_int_equal(hpm_bs_store(NULL, &st), HPM_BS_E_INVALID_ARGUMENT);
@@ -351,133 +377,103 @@ static void test_store_failure_leaves_state(void **unused) {
 
 static void test_trial_then_fallback_after_tries(void **unused) {
   (void)unused;
-  fake_slots f;
-  hpm_bs_checker chk;
-  hpm_bs_selection sel;
-  hpm_bootstate st;
-  slots_init(&f, &chk);
-  hpm_bs_default(&st, HPM_BS_ORIGIN_FRESH);
+  sel_env e;
+  sel_init(&e, HPM_BS_ORIGIN_FRESH);
   for (unsigned n = 1; n <= HPM_BS_DEFAULT_TRIES; n++) {
-    assert_int_equal(hpm_bs_select(&st, -1, &chk, &sel), HPM_BS_BOOT_TRIAL);
-    assert_int_equal(sel.slot, 0);
-    assert_int_equal(sel.attempt, n);
-    assert_int_equal(st.slots[0].tries, HPM_BS_DEFAULT_TRIES - n);
+    expect_pick(&e, -1, HPM_BS_BOOT_TRIAL, 0);
+    assert_int_equal(e.sel.attempt, n);
+    assert_int_equal(e.st.slots[0].tries, HPM_BS_DEFAULT_TRIES - n);
   }
   /* Never marked good: a is used up, b takes over. */
-  assert_int_equal(hpm_bs_select(&st, -1, &chk, &sel), HPM_BS_BOOT_FALLBACK);
-  assert_int_equal(sel.slot, 1);
-  assert_int_equal(st.slots[0].reason, HPM_BS_REASON_TRIES_EXHAUSTED);
+  expect_pick(&e, -1, HPM_BS_BOOT_FALLBACK, 1);
+  assert_int_equal(e.st.slots[0].reason, HPM_BS_REASON_TRIES_EXHAUSTED);
   /* b marked good: it stays selected, a is not retried. */
   char req[128];
-  mark_good_text(req, sizeof req, 1, f.digest_byte[1]);
-  assert_int_equal(hpm_bs_apply_mark_good(&st, (const uint8_t *)req, strlen(req)),
-                   HPM_BS_MARK_APPLIED);
-  unsigned a_calls = f.calls[0];
+  mark_good_text(req, sizeof req, 1, e.f.digest_byte[1]);
+  assert_int_equal(mark_good(&e.st, req), HPM_BS_MARK_APPLIED);
+  unsigned a_calls = e.f.calls[0];
   for (unsigned n = 0; n < 3; n++) {
-    assert_int_equal(hpm_bs_select(&st, -1, &chk, &sel), HPM_BS_BOOT_FALLBACK);
-    assert_int_equal(sel.slot, 1);
-    assert_int_equal(sel.attempt, 0);
+    expect_pick(&e, -1, HPM_BS_BOOT_FALLBACK, 1);
+    assert_int_equal(e.sel.attempt, 0);
   }
-  assert_int_equal(f.calls[0], a_calls);
+  assert_int_equal(e.f.calls[0], a_calls);
 }
 
 static void test_refused_slot_records_reason(void **unused) {
   (void)unused;
-  fake_slots f;
-  hpm_bs_checker chk;
-  hpm_bs_selection sel;
-  hpm_bootstate st;
-  slots_init(&f, &chk);
-  hpm_bs_default(&st, HPM_BS_ORIGIN_FRESH);
-  f.reason[0] = HPM_BS_REASON_VERIFY_FAILED;
-  f.detail[0] = HPM_E_PAYLOAD_HASH;
-  assert_int_equal(hpm_bs_select(&st, -1, &chk, &sel), HPM_BS_BOOT_FALLBACK);
-  assert_int_equal(sel.slot, 1);
-  assert_int_equal(st.slots[0].reason, HPM_BS_REASON_VERIFY_FAILED);
-  assert_int_equal(st.slots[0].detail, HPM_E_PAYLOAD_HASH);
-  assert_int_equal(st.slots[0].tries, 0);
-  assert_int_equal(f.calls[0], 1);
+  sel_env e;
+  sel_init(&e, HPM_BS_ORIGIN_FRESH);
+  e.f.reason[0] = HPM_BS_REASON_VERIFY_FAILED;
+  e.f.detail[0] = HPM_E_PAYLOAD_HASH;
+  expect_pick(&e, -1, HPM_BS_BOOT_FALLBACK, 1);
+  assert_int_equal(e.st.slots[0].reason, HPM_BS_REASON_VERIFY_FAILED);
+  assert_int_equal(e.st.slots[0].detail, HPM_E_PAYLOAD_HASH);
+  assert_int_equal(e.st.slots[0].tries, 0);
+  assert_int_equal(e.f.calls[0], 1);
   /* Refused slots are not retried on the next boot. */
-  assert_int_equal(hpm_bs_select(&st, -1, &chk, &sel), HPM_BS_BOOT_FALLBACK);
-  assert_int_equal(f.calls[0], 1);
+  assert_int_equal(pick(&e, -1), HPM_BS_BOOT_FALLBACK);
+  assert_int_equal(e.f.calls[0], 1);
 }
 
 static void test_nothing_bootable(void **unused) {
   (void)unused;
-  fake_slots f;
-  hpm_bs_checker chk;
-  hpm_bs_selection sel;
-  hpm_bootstate st, before;
-  slots_init(&f, &chk);
-  hpm_bs_default(&st, HPM_BS_ORIGIN_FRESH);
-  f.reason[0] = HPM_BS_REASON_NO_CONTAINER;
-  f.reason[1] = HPM_BS_REASON_VERIFY_FAILED;
-  f.detail[1] = HPM_E_UNTRUSTED_KEY;
-  assert_int_equal(hpm_bs_select(&st, -1, &chk, &sel), HPM_BS_NOTHING_BOOTABLE);
-  assert_int_equal(sel.slot, -1);
-  assert_int_equal(st.slots[0].reason, HPM_BS_REASON_NO_CONTAINER);
-  assert_int_equal(st.slots[1].detail, HPM_E_UNTRUSTED_KEY);
-  before = st;
-  assert_int_equal(hpm_bs_select(&st, -1, &chk, &sel), HPM_BS_NOTHING_BOOTABLE);
-  assert_true(hpm_bs_same(&st, &before)); /* nothing to write the second time */
+  hpm_bootstate before;
+  sel_env e;
+  sel_init(&e, HPM_BS_ORIGIN_FRESH);
+  e.f.reason[0] = HPM_BS_REASON_NO_CONTAINER;
+  e.f.reason[1] = HPM_BS_REASON_VERIFY_FAILED;
+  e.f.detail[1] = HPM_E_UNTRUSTED_KEY;
+  expect_pick(&e, -1, HPM_BS_NOTHING_BOOTABLE, -1);
+  assert_int_equal(e.st.slots[0].reason, HPM_BS_REASON_NO_CONTAINER);
+  assert_int_equal(e.st.slots[1].detail, HPM_E_UNTRUSTED_KEY);
+  before = e.st;
+  assert_int_equal(pick(&e, -1), HPM_BS_NOTHING_BOOTABLE);
+  assert_true(hpm_bs_same(&e.st, &before)); /* nothing to write the second time */
   assert_string_equal(hpm_bs_decision_to_string(HPM_BS_NOTHING_BOOTABLE), "nothing bootable");
 }
 
 static void test_mark_good_raises_floor_and_rollback_refused(void **unused) {
   (void)unused;
-  fake_slots f;
-  hpm_bs_checker chk;
-  hpm_bs_selection sel;
-  hpm_bootstate st;
+  sel_env e;
+  sel_init(&e, HPM_BS_ORIGIN_FRESH);
   char req[128];
-  slots_init(&f, &chk);
-  hpm_bs_default(&st, HPM_BS_ORIGIN_FRESH);
-  f.svn[0] = 5;
-  f.svn[1] = 2;
-  assert_int_equal(hpm_bs_select(&st, -1, &chk, &sel), HPM_BS_BOOT_TRIAL);
-  assert_int_equal(st.floor, 0); /* not raised by a trial boot */
-  mark_good_text(req, sizeof req, 0, f.digest_byte[0]);
+  e.f.svn[0] = 5;
+  e.f.svn[1] = 2;
+  assert_int_equal(pick(&e, -1), HPM_BS_BOOT_TRIAL);
+  assert_int_equal(e.st.floor, 0); /* not raised by a trial boot */
+  mark_good_text(req, sizeof req, 0, e.f.digest_byte[0]);
   strcat(req, "\n");
-  assert_int_equal(hpm_bs_apply_mark_good(&st, (const uint8_t *)req, strlen(req)),
-                   HPM_BS_MARK_APPLIED);
-  assert_int_equal(st.floor, 5);
-  assert_true(st.slots[0].successful);
-  assert_int_equal(hpm_bs_apply_mark_good(&st, (const uint8_t *)req, strlen(req)),
-                   HPM_BS_MARK_ALREADY);
-  assert_int_equal(hpm_bs_select(&st, -1, &chk, &sel), HPM_BS_BOOT_GOOD);
-  assert_int_equal(sel.slot, 0);
+  assert_int_equal(mark_good(&e.st, req), HPM_BS_MARK_APPLIED);
+  assert_int_equal(e.st.floor, 5);
+  assert_true(e.st.slots[0].successful);
+  assert_int_equal(mark_good(&e.st, req), HPM_BS_MARK_ALREADY);
+  expect_pick(&e, -1, HPM_BS_BOOT_GOOD, 0);
 
   /* A new baseline in a with a lower SVN: refused; b (svn 2) too. */
-  memset(&f.calls, 0, sizeof f.calls);
-  f.svn[0] = 3;
-  f.digest_byte[0] = 0x55;
-  assert_int_equal(hpm_bs_select(&st, -1, &chk, &sel), HPM_BS_NOTHING_BOOTABLE);
-  assert_int_equal(st.slots[0].reason, HPM_BS_REASON_ROLLBACK);
-  assert_int_equal(st.slots[1].reason, HPM_BS_REASON_ROLLBACK);
-  assert_int_equal(st.floor, 5);
+  memset(&e.f.calls, 0, sizeof e.f.calls);
+  e.f.svn[0] = 3;
+  e.f.digest_byte[0] = 0x55;
+  assert_int_equal(pick(&e, -1), HPM_BS_NOTHING_BOOTABLE);
+  assert_int_equal(e.st.slots[0].reason, HPM_BS_REASON_ROLLBACK);
+  assert_int_equal(e.st.slots[1].reason, HPM_BS_REASON_ROLLBACK);
+  assert_int_equal(e.st.floor, 5);
 }
 
 static void test_new_baseline_in_good_slot_starts_trial(void **unused) {
   (void)unused;
-  fake_slots f;
-  hpm_bs_checker chk;
-  hpm_bs_selection sel;
-  hpm_bootstate st;
+  sel_env e;
+  sel_init(&e, HPM_BS_ORIGIN_FRESH);
   char req[128];
-  slots_init(&f, &chk);
-  hpm_bs_default(&st, HPM_BS_ORIGIN_FRESH);
-  assert_int_equal(hpm_bs_select(&st, -1, &chk, &sel), HPM_BS_BOOT_TRIAL);
-  mark_good_text(req, sizeof req, 0, f.digest_byte[0]);
-  assert_int_equal(hpm_bs_apply_mark_good(&st, (const uint8_t *)req, strlen(req)),
-                   HPM_BS_MARK_APPLIED);
-  f.digest_byte[0] = 0x77; /* file replaced on the ESP */
-  assert_int_equal(hpm_bs_select(&st, -1, &chk, &sel), HPM_BS_BOOT_TRIAL);
-  assert_false(st.slots[0].successful);
-  assert_int_equal(st.slots[0].tries, HPM_BS_DEFAULT_TRIES - 1);
-  assert_int_equal(sel.attempt, 1);
+  assert_int_equal(pick(&e, -1), HPM_BS_BOOT_TRIAL);
+  mark_good_text(req, sizeof req, 0, e.f.digest_byte[0]);
+  assert_int_equal(mark_good(&e.st, req), HPM_BS_MARK_APPLIED);
+  e.f.digest_byte[0] = 0x77; /* file replaced on the ESP */
+  assert_int_equal(pick(&e, -1), HPM_BS_BOOT_TRIAL);
+  assert_false(e.st.slots[0].successful);
+  assert_int_equal(e.st.slots[0].tries, HPM_BS_DEFAULT_TRIES - 1);
+  assert_int_equal(e.sel.attempt, 1);
   /* The old mark-good no longer applies to it. */
-  assert_int_equal(hpm_bs_apply_mark_good(&st, (const uint8_t *)req, strlen(req)),
-                   HPM_BS_MARK_STALE);
+  assert_int_equal(mark_good(&e.st, req), HPM_BS_MARK_STALE);
 }
 
 static void test_mark_good_malformed(void **unused) {
@@ -506,78 +502,60 @@ static void test_mark_good_malformed(void **unused) {
 
 static void test_oneshot(void **unused) {
   (void)unused;
-  fake_slots f;
-  hpm_bs_checker chk;
-  hpm_bs_selection sel;
-  hpm_bootstate st;
-  slots_init(&f, &chk);
-  hpm_bs_default(&st, HPM_BS_ORIGIN_FRESH);
+  sel_env e;
+  sel_init(&e, HPM_BS_ORIGIN_FRESH);
   assert_int_equal(hpm_bs_parse_oneshot((const uint8_t *)"b\n", 2), 1);
   assert_int_equal(hpm_bs_parse_oneshot((const uint8_t *)"d", 1), 3);
   assert_int_equal(hpm_bs_parse_oneshot((const uint8_t *)"e", 1), -1);
   assert_int_equal(hpm_bs_parse_oneshot((const uint8_t *)"ab", 2), -1);
   assert_int_equal(hpm_bs_parse_oneshot((const uint8_t *)"", 0), -1);
 
-  assert_int_equal(hpm_bs_select(&st, 1, &chk, &sel), HPM_BS_BOOT_ONESHOT);
-  assert_int_equal(sel.slot, 1);
-  assert_int_equal(st.slots[1].tries, HPM_BS_DEFAULT_TRIES - 1);
-  assert_int_equal(hpm_bs_select(&st, -1, &chk, &sel), HPM_BS_BOOT_TRIAL);
-  assert_int_equal(sel.slot, 0);
+  expect_pick(&e, 1, HPM_BS_BOOT_ONESHOT, 1);
+  assert_int_equal(e.st.slots[1].tries, HPM_BS_DEFAULT_TRIES - 1);
+  expect_pick(&e, -1, HPM_BS_BOOT_TRIAL, 0);
 
   /* A one-shot to a slot that does not verify: refused, normal choice. */
-  f.reason[2] = HPM_BS_REASON_VERIFY_FAILED;
-  f.detail[2] = HPM_E_SIGNATURE_INVALID;
-  assert_int_equal(hpm_bs_select(&st, 2, &chk, &sel), HPM_BS_BOOT_TRIAL);
-  assert_int_equal(sel.slot, 0);
-  assert_true(sel.oneshot_refused);
-  assert_int_equal(st.slots[2].reason, HPM_BS_REASON_VERIFY_FAILED);
+  e.f.reason[2] = HPM_BS_REASON_VERIFY_FAILED;
+  e.f.detail[2] = HPM_E_SIGNATURE_INVALID;
+  expect_pick(&e, 2, HPM_BS_BOOT_TRIAL, 0);
+  assert_true(e.sel.oneshot_refused);
+  assert_int_equal(e.st.slots[2].reason, HPM_BS_REASON_VERIFY_FAILED);
 
   /* A one-shot below the floor is refused too. */
-  st.floor = 10;
-  f.svn[0] = 10;
-  assert_int_equal(hpm_bs_select(&st, 1, &chk, &sel), HPM_BS_BOOT_TRIAL);
-  assert_true(sel.oneshot_refused);
-  assert_int_equal(st.slots[1].reason, HPM_BS_REASON_ROLLBACK);
+  e.st.floor = 10;
+  e.f.svn[0] = 10;
+  assert_int_equal(pick(&e, 1), HPM_BS_BOOT_TRIAL);
+  assert_true(e.sel.oneshot_refused);
+  assert_int_equal(e.st.slots[1].reason, HPM_BS_REASON_ROLLBACK);
 }
 
 static void test_corrupt_default_derives_floor(void **unused) {
   (void)unused;
-  fake_slots f;
-  hpm_bs_checker chk;
-  hpm_bs_selection sel;
-  hpm_bootstate st;
-  slots_init(&f, &chk);
-  hpm_bs_default(&st, HPM_BS_ORIGIN_CORRUPT);
-  f.svn[0] = 4;
-  f.svn[1] = 9; /* b is newer: the lost floor can be no lower than 9 */
-  assert_int_equal(hpm_bs_select(&st, -1, &chk, &sel), HPM_BS_BOOT_FALLBACK);
-  assert_true(sel.floor_raised);
-  assert_false(st.floor_unknown);
-  assert_int_equal(st.floor, 9);
-  assert_int_equal(sel.slot, 1);
-  assert_int_equal(st.slots[0].reason, HPM_BS_REASON_ROLLBACK);
-  assert_int_equal(f.calls[0], 1); /* each slot verified once */
-  assert_int_equal(f.calls[1], 1);
+  sel_env e;
+  sel_init(&e, HPM_BS_ORIGIN_CORRUPT);
+  e.f.svn[0] = 4;
+  e.f.svn[1] = 9; /* b is newer: the lost floor can be no lower than 9 */
+  assert_int_equal(pick(&e, -1), HPM_BS_BOOT_FALLBACK);
+  assert_true(e.sel.floor_raised);
+  assert_false(e.st.floor_unknown);
+  assert_int_equal(e.st.floor, 9);
+  assert_int_equal(e.sel.slot, 1);
+  assert_int_equal(e.st.slots[0].reason, HPM_BS_REASON_ROLLBACK);
+  assert_int_equal(e.f.calls[0], 1); /* each slot verified once */
+  assert_int_equal(e.f.calls[1], 1);
 }
 
 static void test_priorities_and_ties(void **unused) {
   (void)unused;
-  fake_slots f;
-  hpm_bs_checker chk;
-  hpm_bs_selection sel;
-  hpm_bootstate st;
-  slots_init(&f, &chk);
-  hpm_bs_default(&st, HPM_BS_ORIGIN_FRESH);
-  st.slots[3].priority = 9;
-  st.slots[3].tries = 1;
-  st.slots[2].priority = 9;
-  st.slots[2].tries = 1;
-  assert_int_equal(hpm_bs_select(&st, -1, &chk, &sel), HPM_BS_BOOT_TRIAL);
-  assert_int_equal(sel.slot, 2);
-  assert_int_equal(hpm_bs_select(&st, -1, &chk, &sel), HPM_BS_BOOT_FALLBACK);
-  assert_int_equal(sel.slot, 3);
-  assert_int_equal(hpm_bs_select(&st, -1, &chk, &sel), HPM_BS_BOOT_FALLBACK);
-  assert_int_equal(sel.slot, 0);
+  sel_env e;
+  sel_init(&e, HPM_BS_ORIGIN_FRESH);
+  e.st.slots[3].priority = 9;
+  e.st.slots[3].tries = 1;
+  e.st.slots[2].priority = 9;
+  e.st.slots[2].tries = 1;
+  expect_pick(&e, -1, HPM_BS_BOOT_TRIAL, 2);
+  expect_pick(&e, -1, HPM_BS_BOOT_FALLBACK, 3);
+  expect_pick(&e, -1, HPM_BS_BOOT_FALLBACK, 0);
 }
 
 /* ---- slot request ------------------------------------------------------------ */
@@ -609,6 +587,14 @@ static void loaded_state(hpm_bootstate *st, uint64_t seq) {
   st->slots[1].detail = HPM_E_SIGNATURE_INVALID;
   memset(st->slots[1].digest, 0xb0, 32);
   st->slots[1].svn = 5;
+}
+
+/* loaded_state, its slot a as the checker sees it (digest 0xa0, svn 5). */
+static void loaded_env(sel_env *e, uint64_t seq) {
+  sel_init(e, HPM_BS_ORIGIN_FRESH);
+  e->f.digest_byte[0] = 0xa0;
+  e->f.svn[0] = 5;
+  loaded_state(&e->st, seq);
 }
 
 static void test_request_roundtrip_and_layout(void **unused) {
@@ -665,48 +651,36 @@ static void test_request_parse_strict(void **unused) {
   b[len] = 0;
   assert_int_equal(hpm_bs_parse_request(b, len + 1, &out), HPM_BS_E_SIZE);
   assert_int_equal(hpm_bs_parse_request(NULL, len, &out), HPM_BS_E_INVALID_ARGUMENT);
-  /* A count that disagrees with the size. */
-  memcpy(b, good, len);
-  b[6] = 2;
-  reseal_req(b, len);
-  assert_int_equal(hpm_bs_parse_request(b, len, &out), HPM_BS_E_SIZE);
-  memcpy(b, good, len);
-  b[6] = 0;
-  reseal_req(b, len);
-  assert_int_equal(hpm_bs_parse_request(b, len, &out), HPM_BS_E_SIZE);
-  /* Sealed but out-of-range fields: each refused with E_FIELD. */
-  struct { size_t off; uint8_t v; } bad[] = {
-      {7, 1},            /* header reserved */
-      {16, 0}, {16, 3},  /* op */
-      {17, 4},           /* slot */
-      {18, 16},          /* priority > 15 */
-      {19, 16},          /* tries > 15 */
-      {20, 4}, {20, 0x80}, /* unknown flag */
-      {21, 1}, {23, 1},  /* entry reserved */
+  /* Sealed (correct CRC) but a count that disagrees with the size, a field
+   * out of range, another magic or version: each refused as such. */
+  const struct {
+    size_t off;
+    uint8_t v;
+    hpm_bs_result want;
+  } bad[] = {
+      {6, 2, HPM_BS_E_SIZE}, {6, 0, HPM_BS_E_SIZE},        /* count */
+      {7, 1, HPM_BS_E_FIELD},                              /* header reserved */
+      {16, 0, HPM_BS_E_FIELD}, {16, 3, HPM_BS_E_FIELD},    /* op */
+      {17, 4, HPM_BS_E_FIELD},                             /* slot */
+      {18, 16, HPM_BS_E_FIELD},                            /* priority > 15 */
+      {19, 16, HPM_BS_E_FIELD},                            /* tries > 15 */
+      {20, 4, HPM_BS_E_FIELD}, {20, 0x80, HPM_BS_E_FIELD}, /* unknown flag */
+      {21, 1, HPM_BS_E_FIELD}, {23, 1, HPM_BS_E_FIELD},    /* entry reserved */
+      {16, HPM_BS_REQ_OP_ACTIVATE, HPM_BS_E_FIELD},        /* ACTIVATE takes no priority */
+      {3, 'B', HPM_BS_E_MAGIC}, {4, 2, HPM_BS_E_VERSION},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     memcpy(b, good, len);
     b[bad[i].off] = bad[i].v;
     reseal_req(b, len);
-    assert_int_equal(hpm_bs_parse_request(b, len, &out), HPM_BS_E_FIELD);
+    assert_int_equal(hpm_bs_parse_request(b, len, &out), bad[i].want);
   }
-  /* ACTIVATE with a priority is refused. */
+  /* ACTIVATE without a priority is a request. */
   memcpy(b, good, len);
   b[16] = HPM_BS_REQ_OP_ACTIVATE;
-  reseal_req(b, len);
-  assert_int_equal(hpm_bs_parse_request(b, len, &out), HPM_BS_E_FIELD);
   b[18] = 0;
   reseal_req(b, len);
   assert_int_equal(hpm_bs_parse_request(b, len, &out), HPM_BS_OK);
-  /* Magic and version. */
-  memcpy(b, good, len);
-  b[3] = 'B';
-  reseal_req(b, len);
-  assert_int_equal(hpm_bs_parse_request(b, len, &out), HPM_BS_E_MAGIC);
-  memcpy(b, good, len);
-  b[4] = 2;
-  reseal_req(b, len);
-  assert_int_equal(hpm_bs_parse_request(b, len, &out), HPM_BS_E_VERSION);
   /* A state record is not a request, and vice versa. */
   hpm_bootstate st;
   uint8_t rec[HPM_BS_RECORD_SIZE];
@@ -718,94 +692,76 @@ static void test_request_parse_strict(void **unused) {
 
 static void test_request_restages_refused_slot(void **unused) {
   (void)unused;
-  fake_slots f;
-  hpm_bs_checker chk;
-  hpm_bs_selection sel;
-  hpm_bootstate st;
-  slots_init(&f, &chk);
-  f.digest_byte[0] = 0xa0;
-  f.svn[0] = 5;
-  f.svn[1] = 5;
-  loaded_state(&st, 7);
+  sel_env e;
+  loaded_env(&e, 7);
+  e.f.svn[1] = 5;
   /* b holds a bad baseline: refused, and stays refused without a request. */
-  f.reason[1] = HPM_BS_REASON_VERIFY_FAILED;
-  assert_int_equal(hpm_bs_select(&st, -1, &chk, &sel), HPM_BS_BOOT_GOOD);
-  assert_int_equal(sel.slot, 0);
-  assert_int_equal(f.calls[1], 0); /* not a candidate: not even read */
+  e.f.reason[1] = HPM_BS_REASON_VERIFY_FAILED;
+  expect_pick(&e, -1, HPM_BS_BOOT_GOOD, 0);
+  assert_int_equal(e.f.calls[1], 0); /* not a candidate: not even read */
 
   /* The OS stages a new baseline into b: priority above a, 2 tries. */
-  f.reason[1] = HPM_BS_REASON_NONE;
-  f.digest_byte[1] = 0xb7;
-  f.svn[1] = 6;
+  e.f.reason[1] = HPM_BS_REASON_NONE;
+  e.f.digest_byte[1] = 0xb7;
+  e.f.svn[1] = 6;
   hpm_bs_request r = one_entry(7, HPM_BS_REQ_OP_SET, 1, 3, 2,
                                HPM_BS_REQ_CLEAR_SUCCESSFUL | HPM_BS_REQ_CLEAR_REFUSAL);
-  assert_int_equal(hpm_bs_apply_request(&st, &r), HPM_BS_REQ_APPLIED);
-  assert_int_equal(st.slots[1].priority, 3);
-  assert_int_equal(st.slots[1].tries, 2);
-  assert_int_equal(st.slots[1].reason, HPM_BS_REASON_NONE);
-  assert_int_equal(st.slots[1].detail, 0);
-  assert_int_equal(st.floor, 5);
-  assert_true(st.slots[0].successful); /* the other slot is untouched */
-  assert_int_equal(hpm_bs_select(&st, -1, &chk, &sel), HPM_BS_BOOT_TRIAL);
-  assert_int_equal(sel.slot, 1);
-  assert_int_equal(sel.attempt, 1);
-  assert_int_equal(st.slots[1].tries, 1); /* the requested tries, not the default */
-  assert_int_equal(st.slots[1].svn, 6);
-  assert_int_equal(hpm_bs_select(&st, -1, &chk, &sel), HPM_BS_BOOT_TRIAL);
-  assert_int_equal(sel.attempt, 2);
+  assert_int_equal(hpm_bs_apply_request(&e.st, &r), HPM_BS_REQ_APPLIED);
+  assert_int_equal(e.st.slots[1].priority, 3);
+  assert_int_equal(e.st.slots[1].tries, 2);
+  assert_int_equal(e.st.slots[1].reason, HPM_BS_REASON_NONE);
+  assert_int_equal(e.st.slots[1].detail, 0);
+  assert_int_equal(e.st.floor, 5);
+  assert_true(e.st.slots[0].successful); /* the other slot is untouched */
+  expect_pick(&e, -1, HPM_BS_BOOT_TRIAL, 1);
+  assert_int_equal(e.sel.attempt, 1);
+  assert_int_equal(e.st.slots[1].tries, 1); /* the requested tries, not the default */
+  assert_int_equal(e.st.slots[1].svn, 6);
+  assert_int_equal(pick(&e, -1), HPM_BS_BOOT_TRIAL);
+  assert_int_equal(e.sel.attempt, 2);
   /* Never marked good: after its two tries, back to a. */
-  assert_int_equal(hpm_bs_select(&st, -1, &chk, &sel), HPM_BS_BOOT_FALLBACK);
-  assert_int_equal(sel.slot, 0);
-  assert_int_equal(st.slots[1].reason, HPM_BS_REASON_TRIES_EXHAUSTED);
+  expect_pick(&e, -1, HPM_BS_BOOT_FALLBACK, 0);
+  assert_int_equal(e.st.slots[1].reason, HPM_BS_REASON_TRIES_EXHAUSTED);
 
   /* A new baseline staged into the slot marked good, mark not cleared: the
    * new digest starts a trial with the requested tries (1), not the default. */
-  f.digest_byte[0] = 0xa9;
-  r = one_entry(st.sequence, HPM_BS_REQ_OP_SET, 0, 4, 1, 0);
-  assert_int_equal(hpm_bs_apply_request(&st, &r), HPM_BS_REQ_APPLIED);
-  assert_true(st.slots[0].successful);
-  assert_int_equal(hpm_bs_select(&st, -1, &chk, &sel), HPM_BS_BOOT_TRIAL);
-  assert_int_equal(sel.slot, 0);
-  assert_false(st.slots[0].successful);
-  assert_int_equal(st.slots[0].tries, 0);
-  assert_int_equal(sel.attempt, 1);
+  e.f.digest_byte[0] = 0xa9;
+  r = one_entry(e.st.sequence, HPM_BS_REQ_OP_SET, 0, 4, 1, 0);
+  assert_int_equal(hpm_bs_apply_request(&e.st, &r), HPM_BS_REQ_APPLIED);
+  assert_true(e.st.slots[0].successful);
+  expect_pick(&e, -1, HPM_BS_BOOT_TRIAL, 0);
+  assert_false(e.st.slots[0].successful);
+  assert_int_equal(e.st.slots[0].tries, 0);
+  assert_int_equal(e.sel.attempt, 1);
 }
 
 static void test_request_cannot_bypass_verification_or_floor(void **unused) {
   (void)unused;
-  fake_slots f;
-  hpm_bs_checker chk;
-  hpm_bs_selection sel;
-  hpm_bootstate st;
-  slots_init(&f, &chk);
-  f.digest_byte[0] = 0xa0;
-  f.svn[0] = 5;
-  loaded_state(&st, 2);
+  sel_env e;
+  loaded_env(&e, 2);
   /* b still holds an untrusted baseline: re-enabled, verified, refused again. */
-  f.reason[1] = HPM_BS_REASON_VERIFY_FAILED;
-  f.detail[1] = HPM_E_UNTRUSTED_KEY;
+  e.f.reason[1] = HPM_BS_REASON_VERIFY_FAILED;
+  e.f.detail[1] = HPM_E_UNTRUSTED_KEY;
   hpm_bs_request r = one_entry(2, HPM_BS_REQ_OP_ACTIVATE, 1, 0, 3, HPM_BS_REQ_CLEAR_REFUSAL);
-  assert_int_equal(hpm_bs_apply_request(&st, &r), HPM_BS_REQ_APPLIED);
-  assert_int_equal(st.slots[1].priority, 2);
-  assert_int_equal(st.slots[0].priority, 1);
-  assert_int_equal(hpm_bs_select(&st, -1, &chk, &sel), HPM_BS_BOOT_FALLBACK);
-  assert_int_equal(sel.slot, 0);
-  assert_int_equal(f.calls[1], 1);
-  assert_int_equal(st.slots[1].reason, HPM_BS_REASON_VERIFY_FAILED);
-  assert_int_equal(st.slots[1].detail, HPM_E_UNTRUSTED_KEY);
-  assert_int_equal(st.slots[1].tries, 0);
+  assert_int_equal(hpm_bs_apply_request(&e.st, &r), HPM_BS_REQ_APPLIED);
+  assert_int_equal(e.st.slots[1].priority, 2);
+  assert_int_equal(e.st.slots[0].priority, 1);
+  expect_pick(&e, -1, HPM_BS_BOOT_FALLBACK, 0);
+  assert_int_equal(e.f.calls[1], 1);
+  assert_int_equal(e.st.slots[1].reason, HPM_BS_REASON_VERIFY_FAILED);
+  assert_int_equal(e.st.slots[1].detail, HPM_E_UNTRUSTED_KEY);
+  assert_int_equal(e.st.slots[1].tries, 0);
 
   /* An old baseline (svn below the floor) re-enabled: refused as a rollback;
    * the floor never moves. */
-  f.reason[1] = HPM_BS_REASON_NONE;
-  f.svn[1] = 4;
-  r = one_entry(st.sequence, HPM_BS_REQ_OP_SET, 1, 9, 15, HPM_BS_REQ_FLAGS_ALL);
-  assert_int_equal(hpm_bs_apply_request(&st, &r), HPM_BS_REQ_APPLIED);
-  assert_int_equal(st.floor, 5);
-  assert_int_equal(hpm_bs_select(&st, -1, &chk, &sel), HPM_BS_BOOT_FALLBACK);
-  assert_int_equal(sel.slot, 0);
-  assert_int_equal(st.slots[1].reason, HPM_BS_REASON_ROLLBACK);
-  assert_int_equal(st.floor, 5);
+  e.f.reason[1] = HPM_BS_REASON_NONE;
+  e.f.svn[1] = 4;
+  r = one_entry(e.st.sequence, HPM_BS_REQ_OP_SET, 1, 9, 15, HPM_BS_REQ_FLAGS_ALL);
+  assert_int_equal(hpm_bs_apply_request(&e.st, &r), HPM_BS_REQ_APPLIED);
+  assert_int_equal(e.st.floor, 5);
+  expect_pick(&e, -1, HPM_BS_BOOT_FALLBACK, 0);
+  assert_int_equal(e.st.slots[1].reason, HPM_BS_REASON_ROLLBACK);
+  assert_int_equal(e.st.floor, 5);
 
   /* No entry can mark a slot good: clearing is the only direction. */
   for (unsigned flags = 0; flags <= HPM_BS_REQ_FLAGS_ALL; flags++) {
@@ -829,8 +785,7 @@ static void test_request_stale_and_all_or_nothing(void **unused) {
   (void)unused;
   hpm_bootstate st, copy;
   fake_vars v;
-  hpm_bs_ops ops;
-  fake_init(&v, &ops);
+  fake_init(&v);
   loaded_state(&st, 4);
   /* Made against another sequence: stale, nothing changes. */
   hpm_bs_request r = one_entry(3, HPM_BS_REQ_OP_SET, 1, 9, 2, HPM_BS_REQ_FLAGS_ALL);
@@ -864,9 +819,9 @@ static void test_request_stale_and_all_or_nothing(void **unused) {
    * delete) is stale at the next boot, so it is never applied twice. */
   r = one_entry(4, HPM_BS_REQ_OP_SET, 1, 9, 2, HPM_BS_REQ_FLAGS_ALL);
   assert_int_equal(hpm_bs_apply_request(&st, &r), HPM_BS_REQ_APPLIED);
-  assert_int_equal(hpm_bs_store(&ops, &st), HPM_BS_OK);
+  assert_int_equal(hpm_bs_store(&v.ops, &st), HPM_BS_OK);
   hpm_bootstate next;
-  hpm_bs_load(&ops, &next);
+  hpm_bs_load(&v.ops, &next);
   assert_int_equal(next.sequence, 5);
   assert_int_equal(next.slots[1].priority, 9);
   assert_int_equal(next.slots[1].tries, 2);
@@ -878,40 +833,33 @@ static void test_request_stale_and_all_or_nothing(void **unused) {
 
 static void test_request_activate_renumbers(void **unused) {
   (void)unused;
-  hpm_bootstate st;
-  loaded_state(&st, 1);
-  st.slots[2].priority = 15;
-  st.slots[2].tries = 1;
-  st.slots[3].priority = 0;
+  sel_env e;
+  loaded_env(&e, 1);
+  e.st.slots[2].priority = 15;
+  e.st.slots[2].tries = 1;
+  e.st.slots[3].priority = 0;
   /* Order before: c(15) a(2) b(1); activate b -> b c a = 3 2 1. */
   hpm_bs_request r = one_entry(1, HPM_BS_REQ_OP_ACTIVATE, 1, 0, 2, 0);
-  assert_int_equal(hpm_bs_apply_request(&st, &r), HPM_BS_REQ_APPLIED);
-  assert_int_equal(st.slots[1].priority, 3);
-  assert_int_equal(st.slots[2].priority, 2);
-  assert_int_equal(st.slots[0].priority, 1);
-  assert_int_equal(st.slots[3].priority, 0);
-  assert_int_equal(st.slots[1].tries, 2);
+  assert_int_equal(hpm_bs_apply_request(&e.st, &r), HPM_BS_REQ_APPLIED);
+  assert_int_equal(e.st.slots[1].priority, 3);
+  assert_int_equal(e.st.slots[2].priority, 2);
+  assert_int_equal(e.st.slots[0].priority, 1);
+  assert_int_equal(e.st.slots[3].priority, 0);
+  assert_int_equal(e.st.slots[1].tries, 2);
   /* Activating a disabled slot; ties keep the lower letter first. */
-  st.slots[0].priority = 3; /* a ties with b: a stays above it */
+  e.st.slots[0].priority = 3; /* a ties with b: a stays above it */
   r = one_entry(1, HPM_BS_REQ_OP_ACTIVATE, 3, 0, 1, 0);
-  assert_int_equal(hpm_bs_apply_request(&st, &r), HPM_BS_REQ_APPLIED);
-  assert_int_equal(st.slots[3].priority, 4);
-  assert_int_equal(st.slots[0].priority, 3);
-  assert_int_equal(st.slots[1].priority, 2);
-  assert_int_equal(st.slots[2].priority, 1);
+  assert_int_equal(hpm_bs_apply_request(&e.st, &r), HPM_BS_REQ_APPLIED);
+  assert_int_equal(e.st.slots[3].priority, 4);
+  assert_int_equal(e.st.slots[0].priority, 3);
+  assert_int_equal(e.st.slots[1].priority, 2);
+  assert_int_equal(e.st.slots[2].priority, 1);
   /* Rollback to a slot marked good: it is chosen as good, no trial. */
-  fake_slots f;
-  hpm_bs_checker chk;
-  hpm_bs_selection sel;
-  slots_init(&f, &chk);
-  f.digest_byte[0] = 0xa0;
-  f.svn[0] = 5;
   r = one_entry(1, HPM_BS_REQ_OP_ACTIVATE, 0, 0, 0, 0);
-  assert_int_equal(hpm_bs_apply_request(&st, &r), HPM_BS_REQ_APPLIED);
-  assert_int_equal(st.slots[0].priority, 4);
-  assert_int_equal(hpm_bs_select(&st, -1, &chk, &sel), HPM_BS_BOOT_GOOD);
-  assert_int_equal(sel.slot, 0);
-  assert_int_equal(sel.attempt, 0);
+  assert_int_equal(hpm_bs_apply_request(&e.st, &r), HPM_BS_REQ_APPLIED);
+  assert_int_equal(e.st.slots[0].priority, 4);
+  expect_pick(&e, -1, HPM_BS_BOOT_GOOD, 0);
+  assert_int_equal(e.sel.attempt, 0);
   assert_non_null(hpm_bs_req_status_to_string(HPM_BS_REQ_NO_CANDIDATE));
   assert_non_null(hpm_bs_req_status_to_string((hpm_bs_req_status)99));
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Catalogs (container kind 3): hpm_catalog_verify, the strict catalog
  * schema, expiry, and the writer in tools/lib/hpmw_catalog.c. */
-#include "testlib.c"
+#include "testlib.h"
 
 #include "hpm/catalog.h"
 #include "hpmw_catalog.h"
@@ -52,6 +52,11 @@ static void build(const hpm_catalog *c, tl_key *k, uint8_t **out, size_t *len) {
   if (hpmw_catalog_build(c, out, len, &e)) fail_msg("build: %s", e.detail);
   tl_track(*out);
   if (k) tl_force_sign(out, len, k);
+}
+
+/* make_catalog(entries), built and signed by k. */
+static void signed_catalog(size_t entries, tl_key *k, uint8_t **out, size_t *len) {
+  build(make_catalog(entries), k, out, len);
 }
 
 static hpm_result verify_with(const uint8_t *b, size_t n, tl_key *k, uint64_t now, hpm_catalog *out) {
@@ -119,11 +124,11 @@ static void test_round_trip(void **state) {
 }
 
 static void test_expiry(void **state) {
-  hpm_catalog *c = make_catalog(2), out;
+  hpm_catalog out;
   uint8_t *b;
   size_t n;
   (void)state;
-  build(c, &tl_A, &b, &n);
+  signed_catalog(2, &tl_A, &b, &n);
   assert_result(verify_with(b, n, &tl_A, EXPIRES - 1, &out), HPM_OK);
   hpm_catalog_free(&out);
   assert_result(verify_with(b, n, &tl_A, EXPIRES, &out), HPM_E_EXPIRED);
@@ -183,11 +188,11 @@ static void test_signatures(void **state) {
 }
 
 static void test_kinds(void **state) {
-  hpm_catalog *c = make_catalog(2), out;
+  hpm_catalog out;
   uint8_t *b, *bc;
   size_t n, bn;
   (void)state;
-  build(c, &tl_A, &b, &n);
+  signed_catalog(2, &tl_A, &b, &n);
   /* a catalog is never a baseline or hotpatch, and the container verifier
    * does not take catalogs */
   assert_result(tl_verify1(b, n, HPM_KIND_BASELINE, &tl_A, NULL), HPM_E_WRONG_KIND);
@@ -205,10 +210,9 @@ static void test_kinds(void **state) {
     uint8_t *fdt, *x;
     size_t fl, xn;
     hpmh_status e;
-    if (hpmw_catalog_fdt(c, &fdt, &fl, &e)) fail_msg("%s", e.detail);
+    if (hpmw_catalog_fdt(make_catalog(2), &fdt, &fl, &e)) fail_msg("%s", e.detail);
     tl_track(fdt);
-    if (hpmw_assemble(HPM_KIND_BASELINE, fdt, fl, NULL, 0, &x, &xn, &e)) fail_msg("%s", e.detail);
-    tl_track(x);
+    tl_assemble(HPM_KIND_BASELINE, fdt, fl, NULL, 0, &x, &xn);
     tl_force_sign(&x, &xn, &tl_A);
     assert_result(tl_verify1(x, xn, HPM_KIND_BASELINE, &tl_A, NULL), HPM_E_BAD_FIELD);
     assert_string_equal(tl_diag.field, "hpm,kind");
@@ -218,10 +222,9 @@ static void test_kinds(void **state) {
     uint8_t *fdt, *x, area[8] = {0};
     size_t fl, xn;
     hpmh_status e;
-    if (hpmw_catalog_fdt(c, &fdt, &fl, &e)) fail_msg("%s", e.detail);
+    if (hpmw_catalog_fdt(make_catalog(2), &fdt, &fl, &e)) fail_msg("%s", e.detail);
     tl_track(fdt);
-    if (hpmw_assemble(HPM_KIND_CATALOG, fdt, fl, area, sizeof area, &x, &xn, &e)) fail_msg("%s", e.detail);
-    tl_track(x);
+    tl_assemble(HPM_KIND_CATALOG, fdt, fl, area, sizeof area, &x, &xn);
     tl_force_sign(&x, &xn, &tl_A);
     assert_result(verify1(x, xn), HPM_E_BAD_HEADER);
     assert_string_equal(tl_diag.field, "header.payload_area_size");
@@ -301,6 +304,43 @@ static void expect_field(const char *fld) {
 
 static tn_node *E(tn_node *r, const char *name) { return tn_kid(tn_kid(r, "entries"), name); }
 
+/* One change to a fresh catalog tree (cat_root()): in node ("/" the root,
+ * "entries", else entry "0" or "1") property prop set to val (len bytes),
+ * appended (ADD), deleted (DEL), or a child node of that name (KID); the
+ * catalog must then be refused with want naming field. */
+typedef enum { SET, ADD, DEL, KID } edit_op;
+typedef struct {
+  const char *node, *prop;
+  edit_op op;
+  const void *val;
+  int len;
+  hpm_result want;
+  const char *field;
+} cat_edit;
+#define STR(x) x, (int)sizeof(x) /* a string literal with its NUL */
+#define NOVAL NULL, 0
+
+static void expect_edits(const cat_edit *c, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    tn_node *r = cat_root();
+    tn_node *at = !strcmp(c[i].node, "/") ? r : !strcmp(c[i].node, "entries") ? tn_kid(r, "entries")
+                                                                               : E(r, c[i].node);
+    if (c[i].op == DEL)
+      tn_del(at, c[i].prop);
+    else if (c[i].op == KID)
+      tn_new_kid(at, c[i].prop);
+    else if (c[i].op == ADD)
+      tn_add(at, c[i].prop, c[i].val, c[i].len);
+    else
+      tn_set(at, c[i].prop, c[i].val, c[i].len);
+    hpm_result got = tree_verify(r);
+    if (got != c[i].want || strcmp(tl_diag.field, c[i].field))
+      fail_msg("edit %zu (%s %s): %s in %s, want %s in %s", i, c[i].node, c[i].prop,
+               hpm_result_to_string(got), tl_diag.field, hpm_result_to_string(c[i].want), c[i].field);
+  }
+}
+#define EXPECT_EDITS(c) expect_edits(c, sizeof c / sizeof c[0])
+
 static void test_schema_good(void **state) {
   tn_node *r = cat_root();
   (void)state;
@@ -322,6 +362,18 @@ static void test_schema_good(void **state) {
 
 static void test_schema_root(void **state) {
   static const char *const required[] = {"hpm,format", "compat", "timestamp", "serial", "expires"};
+  static const cat_edit edits[] = {
+      /* version and release belong to releases, not to catalogs */
+      {"/", "version", SET, STR("1"), HPM_E_UNKNOWN_CRITICAL, "version"},
+      {"/", "release", SET, STR("planned"), HPM_E_UNKNOWN_CRITICAL, "release"},
+      {"/", "payloads", KID, NOVAL, HPM_E_UNKNOWN_CRITICAL, "payloads"},
+      {"/", "serial", SET, "\0\0\0\0\0\0\0\0", 8, HPM_E_BAD_FIELD, "serial"},
+      {"/", "serial", SET, "\0\0\0\5", 4, HPM_E_BAD_FIELD, "/serial"}, /* one cell */
+      {"/", "hpm,kind", SET, STR("baseline"), HPM_E_BAD_FIELD, "hpm,kind"},
+      {"/", "hpm,format", SET, "\0\0\0\2", 4, HPM_E_BAD_FIELD, "hpm,format"},
+      {"/", "serial", ADD, "\0\0\0\0\0\0\0\x09", 8, HPM_E_DUPLICATE, "//serial"}, /* a second */
+      {"entries", "count", SET, STR("2"), HPM_E_UNKNOWN_CRITICAL, "entries/count"},
+  };
   tn_node *r;
   (void)state;
   char f[64];
@@ -334,45 +386,35 @@ static void test_schema_root(void **state) {
   r = cat_root();
   tn_del_kid(r, "entries");
   expect_tree(r, HPM_E_BAD_FIELD, "entries");
-  /* version and svn belong to releases, not to catalogs */
-  r = cat_root();
-  tn_set_str(r, "version", "1");
-  expect_tree(r, HPM_E_UNKNOWN_CRITICAL, "version");
-  r = cat_root();
-  tn_set_str(r, "release", "planned");
-  expect_tree(r, HPM_E_UNKNOWN_CRITICAL, "release");
-  r = cat_root();
-  tn_new_kid(r, "payloads");
-  expect_tree(r, HPM_E_UNKNOWN_CRITICAL, "payloads");
-  r = cat_root();
-  tn_set_u64(r, "serial", 0);
-  expect_tree(r, HPM_E_BAD_FIELD, "serial");
-  r = cat_root();
-  tn_set_u32(r, "serial", 5); /* one cell */
-  expect_tree(r, HPM_E_BAD_FIELD, "/serial");
+  EXPECT_EDITS(edits);
   r = cat_root();
   tn_set_u64(r, "expires", ISSUED);
   expect_tree(r, HPM_E_BAD_FIELD, "expires");
   r = cat_root();
-  tn_set_str(r, "hpm,kind", "baseline");
-  expect_tree(r, HPM_E_BAD_FIELD, "hpm,kind");
-  r = cat_root();
-  tn_set_u32(r, "hpm,format", 2);
-  expect_tree(r, HPM_E_BAD_FIELD, "hpm,format");
-  r = cat_root();
-  tn_add(r, "serial", "\0\0\0\0\0\0\0\x09", 8); /* a second serial */
-  expect_tree(r, HPM_E_DUPLICATE, "//serial");
-  r = cat_root();
   tn_add_kid(r, tn_clone(tn_kid(r, "entries"), NULL)); /* two entries nodes */
   expect_tree(r, HPM_E_DUPLICATE, "entries");
-  r = cat_root();
-  tn_set_str(tn_kid(r, "entries"), "count", "2");
-  expect_tree(r, HPM_E_UNKNOWN_CRITICAL, "entries/count");
 }
 
 static void test_schema_entries(void **state) {
   static const char *const common[] = {"id", "kind", "release", "classification", "released",
                                        "version", "svn", "digest", "size", "sha256", "url"};
+  static const cat_edit edits[] = {
+      {"1", "target-baseline", DEL, NOVAL, HPM_E_BAD_FIELD, "entries/1/target-baseline"},
+      {"1", "sequence", DEL, NOVAL, HPM_E_BAD_FIELD, "entries/1/sequence"},
+      {"1", "sequence", SET, "\0\0\0\0", 4, HPM_E_BAD_FIELD, "entries/1/sequence"},
+      {"0", "target-baseline", SET, base2, 32, HPM_E_BAD_FIELD, "entries/0/target-baseline"}, /* a baseline has none */
+      {"0", "sequence", SET, "\0\0\0\1", 4, HPM_E_BAD_FIELD, "entries/0/sequence"},
+      {"0", "signature", SET, STR("x"), HPM_E_UNKNOWN_CRITICAL, "entries/0/signature"},
+      {"0", "files", KID, NOVAL, HPM_E_UNKNOWN_CRITICAL, "entries/0/files"}, /* only info,* below an entry */
+      {"0", "kind", SET, STR("catalog"), HPM_E_BAD_FIELD, "entries/0/kind"},
+      {"0", "release", SET, STR("sometimes"), HPM_E_BAD_FIELD, "entries/0/release"},
+      {"0", "classification", SET, STR("important"), HPM_E_BAD_FIELD, "entries/0/classification"},
+      {"0", "id", SET, STR("KB 1"), HPM_E_BAD_FIELD, "entries/0/id"},
+      {"0", "digest", SET, base2, 31, HPM_E_BAD_FIELD, "entries/0/digest"},
+      {"0", "sha256", SET, "012345678901234567890123456789012", 33, HPM_E_BAD_FIELD, "entries/0/sha256"},
+      {"0", "size", SET, "\0\0\0\0\0\0\0\x64", 8, HPM_E_BAD_FIELD, "entries/0/size"}, /* 100 */
+      {"0", "url", ADD, "a.hpm", 6, HPM_E_DUPLICATE, "entries/0/url"},
+  };
   tn_node *r;
   char f[64];
   (void)state;
@@ -382,75 +424,27 @@ static void test_schema_entries(void **state) {
     snprintf(f, sizeof f, "entries/1/%s", common[i]);
     expect_tree(r, HPM_E_BAD_FIELD, f);
   }
-  r = cat_root();
-  tn_del(E(r, "1"), "target-baseline");
-  expect_tree(r, HPM_E_BAD_FIELD, "entries/1/target-baseline");
-  r = cat_root();
-  tn_del(E(r, "1"), "sequence");
-  expect_tree(r, HPM_E_BAD_FIELD, "entries/1/sequence");
-  r = cat_root();
-  tn_set_u32(E(r, "1"), "sequence", 0);
-  expect_tree(r, HPM_E_BAD_FIELD, "entries/1/sequence");
-  r = cat_root();
-  tn_set(E(r, "0"), "target-baseline", base2, 32); /* a baseline has no target */
-  expect_tree(r, HPM_E_BAD_FIELD, "entries/0/target-baseline");
-  r = cat_root();
-  tn_set_u32(E(r, "0"), "sequence", 1);
-  expect_tree(r, HPM_E_BAD_FIELD, "entries/0/sequence");
-  r = cat_root();
-  tn_set_str(E(r, "0"), "signature", "x"); /* unknown critical */
-  expect_tree(r, HPM_E_UNKNOWN_CRITICAL, "entries/0/signature");
-  r = cat_root();
-  tn_new_kid(E(r, "0"), "files"); /* nothing below an entry but info,* */
-  expect_tree(r, HPM_E_UNKNOWN_CRITICAL, "entries/0/files");
-  r = cat_root();
-  tn_set_str(E(r, "0"), "kind", "catalog");
-  expect_tree(r, HPM_E_BAD_FIELD, "entries/0/kind");
-  r = cat_root();
-  tn_set_str(E(r, "0"), "release", "sometimes");
-  expect_tree(r, HPM_E_BAD_FIELD, "entries/0/release");
-  r = cat_root();
-  tn_set_str(E(r, "0"), "classification", "important");
-  expect_tree(r, HPM_E_BAD_FIELD, "entries/0/classification");
-  r = cat_root();
-  tn_set_str(E(r, "0"), "id", "KB 1");
-  expect_tree(r, HPM_E_BAD_FIELD, "entries/0/id");
-  r = cat_root();
-  tn_set(E(r, "0"), "digest", base2, 31);
-  expect_tree(r, HPM_E_BAD_FIELD, "entries/0/digest");
-  r = cat_root();
-  tn_set(E(r, "0"), "sha256", "012345678901234567890123456789012", 33);
-  expect_tree(r, HPM_E_BAD_FIELD, "entries/0/sha256");
-  r = cat_root();
-  tn_set_u64(E(r, "0"), "size", 100);
-  expect_tree(r, HPM_E_BAD_FIELD, "entries/0/size");
+  EXPECT_EDITS(edits);
   r = cat_root();
   tn_set_u64(E(r, "0"), "size", HPM_CATALOG_ENTRY_SIZE_MAX + 1);
   expect_tree(r, HPM_E_BAD_FIELD, "entries/0/size");
   r = cat_root();
   tn_set_u64(E(r, "0"), "size", HPM_CATALOG_ENTRY_SIZE_MAX);
   expect_tree(r, HPM_OK, NULL);
-  r = cat_root();
-  tn_add(E(r, "0"), "url", "a.hpm", 6); /* duplicate property */
-  expect_tree(r, HPM_E_DUPLICATE, "entries/0/url");
 }
 
 static void test_schema_names_and_duplicates(void **state) {
+  /* entries are named 0, 1, 2... in order: entry renamed to name */
+  static const struct {
+    const char *entry, *name;
+  } renames[] = {{"1", "2"}, {"0", "00"}, {"0", "a"}, {"1", "1@0"}};
   tn_node *r, *en;
   (void)state;
-  /* entries are named 0, 1, 2... in order */
-  r = cat_root();
-  strcpy(E(r, "1")->name, "2");
-  expect_tree(r, HPM_E_BAD_NAME, "entries/1");
-  r = cat_root();
-  strcpy(E(r, "0")->name, "00");
-  expect_tree(r, HPM_E_BAD_NAME, "entries/0");
-  r = cat_root();
-  strcpy(E(r, "0")->name, "a");
-  expect_tree(r, HPM_E_BAD_NAME, "entries/0");
-  r = cat_root();
-  strcpy(E(r, "1")->name, "1@0");
-  expect_tree(r, HPM_E_BAD_NAME, "entries/1");
+  for (size_t i = 0; i < sizeof renames / sizeof renames[0]; i++) {
+    r = cat_root();
+    strcpy(E(r, renames[i].entry)->name, renames[i].name);
+    expect_tree(r, HPM_E_BAD_NAME, tl_str("entries/%s", renames[i].entry));
+  }
   r = cat_root();
   en = tn_kid(r, "entries");
   tn_add_kid(en, tn_clone(E(r, "1"), NULL)); /* a second "1" */

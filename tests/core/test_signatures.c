@@ -6,17 +6,14 @@
  */
 #include <mbedtls/bignum.h>
 
-#include "testlib.c"
+#include "testlib.h"
 
 static void signed_baseline(uint8_t **buf, size_t *len, tl_key *const *signers, size_t n) {
   tl_doc *d = tl_doc_baseline();
   uint8_t *fdt;
   size_t fdt_len;
-  hpmh_status e;
   tl_doc_fdt(d, &fdt, &fdt_len);
-  if (hpmw_assemble(HPM_KIND_BASELINE, fdt, fdt_len, d->area, d->area_len, buf, len, &e))
-    fail_msg("%s", e.detail);
-  tl_track(*buf);
+  tl_assemble(HPM_KIND_BASELINE, fdt, fdt_len, d->area, d->area_len, buf, len);
   for (size_t i = 0; i < n; i++) tl_sign(buf, len, signers[i]);
 }
 
@@ -276,11 +273,8 @@ static void test_bad_trusted_signature_never_outvoted(void **state) {
     hpmw_manifest m = {.kind = HPM_KIND_BASELINE, .compat = "hpm-x86_64", .version = "2024.06.1",
                        .svn = 7, .timestamp = 1700000000, .release = HPM_RELEASE_PLANNED,
                        .payloads = &pl, .payload_count = 1};
-    hpmh_status e;
     entry foreign;
-    if (hpmw_build(&m, &other, &olen, &e)) fail_msg("%s", e.detail);
-    tl_track(other);
-    tl_sign(&other, &olen, &tl_A);
+    tl_build(&m, &tl_A, &other, &olen);
     foreign = get_entry(other, olen, 0);
     signed_baseline(&buf, &len, KEYS(&tl_B));
     put_entry(&buf, &len, &foreign);
@@ -478,25 +472,29 @@ static void test_trust_arguments(void **state) {
   signed_baseline(&buf, &len, KEYS(&tl_A));
   for (int i = 0; i < 17; i++) keys[i] = tl_A.pub;
 
-#define V(trust, kind) hpm_container_verify(buf, len, kind, trust, NULL, tl_m, &tl_diag)
-  assert_result(V(NULL, HPM_KIND_BASELINE), HPM_E_INVALID_ARGUMENT);
-  t = (hpm_trust){NULL, 1, 1};
-  assert_result(V(&t, HPM_KIND_BASELINE), HPM_E_INVALID_ARGUMENT);
-  t = (hpm_trust){keys, 0, 1};
-  assert_result(V(&t, HPM_KIND_BASELINE), HPM_E_INVALID_ARGUMENT);
-  t = (hpm_trust){keys, 1, 0};
-  assert_result(V(&t, HPM_KIND_BASELINE), HPM_E_INVALID_ARGUMENT);
-  t = (hpm_trust){keys, 1, 2};
-  assert_result(V(&t, HPM_KIND_BASELINE), HPM_E_INVALID_ARGUMENT);
-  t = (hpm_trust){keys, 17, 17};
-  assert_result(V(&t, HPM_KIND_BASELINE), HPM_E_INVALID_ARGUMENT);
-  t = (hpm_trust){keys, 17, 1};
-  assert_result(V(&t, HPM_KIND_BASELINE), HPM_OK);
-  t = (hpm_trust){keys, 1, 1};
-  assert_result(V(&t, HPM_KIND_NONE), HPM_E_INVALID_ARGUMENT);
-  assert_result(V(&t, (hpm_kind)4), HPM_E_INVALID_ARGUMENT);
-  assert_result(V(&t, HPM_KIND_BASELINE), HPM_OK);
-#undef V
+  assert_result(hpm_container_verify(buf, len, HPM_KIND_BASELINE, NULL, NULL, tl_m, &tl_diag),
+                HPM_E_INVALID_ARGUMENT);
+  {
+    /* trust sets and kinds: at most 16 keys, 1 <= threshold <= count */
+    const struct {
+      hpm_trust t;
+      hpm_kind kind;
+      hpm_result want;
+    } cases[] = {
+        {{NULL, 1, 1}, HPM_KIND_BASELINE, HPM_E_INVALID_ARGUMENT},
+        {{keys, 0, 1}, HPM_KIND_BASELINE, HPM_E_INVALID_ARGUMENT},
+        {{keys, 1, 0}, HPM_KIND_BASELINE, HPM_E_INVALID_ARGUMENT},
+        {{keys, 1, 2}, HPM_KIND_BASELINE, HPM_E_INVALID_ARGUMENT},
+        {{keys, 17, 17}, HPM_KIND_BASELINE, HPM_E_INVALID_ARGUMENT},
+        {{keys, 17, 1}, HPM_KIND_BASELINE, HPM_OK},
+        {{keys, 1, 1}, HPM_KIND_NONE, HPM_E_INVALID_ARGUMENT},
+        {{keys, 1, 1}, (hpm_kind)4, HPM_E_INVALID_ARGUMENT},
+        {{keys, 1, 1}, HPM_KIND_BASELINE, HPM_OK},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+      assert_result(hpm_container_verify(buf, len, cases[i].kind, &cases[i].t, NULL, tl_m, &tl_diag),
+                    cases[i].want);
+  }
   /* a trusted key without a usable algorithm */
   keys[1] = tl_B.pub;
   keys[1].alg = HPM_ALG_NONE;

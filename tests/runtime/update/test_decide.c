@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of runtime/decide.c, the decision engine, and the year
+ * Unit tests of runtime/update/decide.c, the decision engine, and the year
  * simulation: a catalog of one year of releases (quarterly planned baselines,
  * monthly hotpatches per baseline, two unplanned baselines) built in memory,
  * a clock stepped hour by hour through the year, and a host that does what
@@ -233,14 +233,20 @@ static void expect_event(const event *ev, size_t n, size_t i, const char *what, 
              (unsigned long long)ev[i].when);
 }
 
-static void test_year_enrolled(void **state) {
-  (void)state;
+/* The year's catalog; a host running B0 whose year (2026-01-07 to
+ * 2027-01-08) under the year's policy is simulated. */
+static void simulate_year(sim_host *h, bool enrolled) {
   year_catalog();
   hpm_policy pol = year_policy();
+  memset(h, 0, sizeof *h);
+  memcpy(h->running, by_id("B0")->digest, HPM_DIGEST_LEN);
+  simulate(h, enrolled, &pol, utc(2026, 1, 7, 0, 0), utc(2027, 1, 8, 0, 0));
+}
+
+static void test_year_enrolled(void **state) {
+  (void)state;
   sim_host h;
-  memset(&h, 0, sizeof h);
-  memcpy(h.running, by_id("B0")->digest, HPM_DIGEST_LEN);
-  simulate(&h, true, &pol, utc(2026, 1, 7, 0, 0), utc(2027, 1, 8, 0, 0));
+  simulate_year(&h, true);
 
   /* Baselines: each one, in a window right after its release. */
   const char *order[] = {"B1", "U1", "B2", "B3", "U2"};
@@ -262,12 +268,8 @@ static void test_year_enrolled(void **state) {
 
 static void test_year_unenrolled(void **state) {
   (void)state;
-  year_catalog();
-  hpm_policy pol = year_policy();
   sim_host h;
-  memset(&h, 0, sizeof h);
-  memcpy(h.running, by_id("B0")->digest, HPM_DIGEST_LEN);
-  simulate(&h, false, &pol, utc(2026, 1, 7, 0, 0), utc(2027, 1, 8, 0, 0));
+  simulate_year(&h, false);
   assert_int_equal(h.napplied, 0);
   const char *order[] = {"B1", "U1", "B2", "B3", "U2"};
   assert_int_equal(h.nreboots, 5);
@@ -282,14 +284,11 @@ static void test_year_no_windows_deadline(void **state) {
   hpm_policy pol;
   policy_defaults(&pol);
   pol.deadline_days = 10;
-  sim_host h;
-  memset(&h, 0, sizeof h);
-  memcpy(h.running, by_id("B0")->digest, HPM_DIGEST_LEN);
   /* Not the windows check of simulate(): call decide directly. */
   uint64_t rebooted = 0;
   for (uint64_t now = utc(2026, 4, 1, 0, 0); now < utc(2026, 6, 1, 0, 0) && !rebooted; now += 3600) {
     decide_host f = {.enrolled = true, .hotpatch_seq = 1};
-    memcpy(f.baseline, h.running, HPM_DIGEST_LEN);
+    memcpy(f.baseline, by_id("B0")->digest, HPM_DIGEST_LEN);
     decide_result r;
     decide(&cat, &f, &pol, NULL, now, &r);
     const decide_item *b = find_kind(&r, HPM_KIND_BASELINE);

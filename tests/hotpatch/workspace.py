@@ -1,17 +1,15 @@
-"""Helpers for the hotpatch tests: build targets, payloads and signed hotpatches,
-run targets and read their counters."""
+# SPDX-License-Identifier: MIT
+"""The hotpatch tests' workspace and targets (paths, running tools, signing:
+tests/hpmtest.py): keys, baselines, calc targets built in variants,
+payloads and signed hotpatches; a running calc target and its counters."""
 import os
-import re
 import subprocess
 import time
 from pathlib import Path
 
+from hpmtest import HPM, PATCHGEN, SOURCE_DATE_EPOCH, digest, environ, keygen, make_baseline, run, sign
+
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
-BUILD = Path(os.environ.get("HPM_BUILD", ROOT / "build"))
-HPM = BUILD / "runtime" / "hpm"
-PATCHGEN = BUILD / "tools" / "hpm-patchgen"
-SIGN = BUILD / "tools" / "hpm-sign"
 
 VARIANTS = {
     "pad": ["-fpatchable-function-entry=16,14"],
@@ -21,67 +19,60 @@ VARIANTS = {
 }
 
 
-def run(cmd, check=True, **kw):
-    r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kw)
-    if check and r.returncode != 0:
-        raise AssertionError(f"{cmd} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
-    return r
-
-
 class Workspace:
     def __init__(self, d: Path):
         self.d = d
         self.trust = d / "trust"
         self.trust.mkdir()
-        env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")
-        self.env = env
-        run([SIGN, "keygen", "--out", d / "k.pem"], env=env)
-        (d / "k.pub").rename(self.trust / "k.pub")
-        run([SIGN, "keygen", "--out", d / "rogue.pem"], env=env)
+        self.env = {"SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH}
+        keygen(d / "k.pem", self.trust / "k.pub")
+        keygen(d / "rogue.pem")
         (d / "kern").write_bytes(os.urandom(512))
-        run([SIGN, "baseline", "--key", d / "k.pem", "--kernel", d / "kern", "--version", "1.0",
-             "--svn", "1", "--out", d / "base.hpm"], env=env)
-        run([SIGN, "baseline", "--key", d / "k.pem", "--kernel", d / "kern", "--version", "2.0",
-             "--svn", "2", "--out", d / "other-base.hpm"], env=env)
-        out = run([SIGN, "inspect", "--json", d / "base.hpm"], env=env).stdout
-        self.baseline = re.search(r'"digest"\s*:\s*"([0-9a-f]{64})"', out).group(1)
+        make_baseline(d / "base.hpm", d / "k.pem", d / "kern", cmdline=None, version="1.0", svn=1)
+        make_baseline(d / "other-base.hpm", d / "k.pem", d / "kern", cmdline=None, version="2.0", svn=2)
+        self.baseline = digest(d / "base.hpm")
+        self.map = d / "map"
+        self.map.write_text("calc_a=calc_a_v\ncalc_b=calc_b_v\n")
         self.targets = {}
 
     def target(self, variant):
         if variant not in self.targets:
             exe = self.d / f"calc-{variant}"
-            run(["gcc", "-O2", "-g", "-pthread", "-Wl,--build-id", *VARIANTS[variant],
-                 HERE / "src" / "calc.c", "-o", exe])
+            run("gcc", "-O2", "-g", "-pthread", "-Wl,--build-id", *VARIANTS[variant],
+                HERE / "src" / "calc.c", "-o", exe)
             self.targets[variant] = exe
         return self.targets[variant]
 
-    def payload(self, variant, version, name=None):
-        exe = self.target(variant)
+    def patchgen(self, target, version, out, *extra, check=0):
+        """hpm-patchgen: src/fix.c.in at version (calc_a and calc_b return
+        version-stamped results) for the binary target, into out."""
         src = self.d / f"fix{version}.c"
         src.write_text((HERE / "src" / "fix.c.in").read_text().replace("@V@", str(version)))
-        m = self.d / "map"
-        m.write_text("calc_a=calc_a_v\ncalc_b=calc_b_v\n")
+        return run(PATCHGEN, "--target", target, "--map", self.map, "--source", src, "--out", out, *extra,
+                   check=check)
+
+    def payload(self, variant, version, name=None):
         out = self.d / (name or f"p-{variant}-{version}.bin")
-        run([PATCHGEN, "--target", exe, "--map", m, "--source", src, "--out", out])
+        self.patchgen(self.target(variant), version, out)
         return out
 
     def hotpatch(self, payloads, seq, key="k.pem", baseline="base.hpm", name=None):
         out = self.d / (name or f"h{seq}-{'-'.join(p.stem for p in payloads)}.hpm")
-        cmd = [SIGN, "hotpatch", "--key", self.d / key, "--baseline", self.d / baseline,
+        cmd = ["hotpatch", "--key", self.d / key, "--baseline", self.d / baseline,
                "--seq", seq, "--classification", "security", "--id", f"KB-{seq}", "--out", out]
         for i, p in enumerate(payloads):
             cmd += ["--payload", f"p{i}={p}"]
-        run(cmd, env=self.env)
+        sign(*cmd, env=self.env)
         return out
 
     def hpm_env(self, state):
-        return dict(os.environ, HPM_TRUST_DIR=str(self.trust), HPM_STATE_DIR=str(state),
-                    HPM_BASELINE=self.baseline)
+        """The whole environment of hpm on this workspace's host (for Popen too)."""
+        return environ({"HPM_TRUST_DIR": self.trust, "HPM_STATE_DIR": state, "HPM_BASELINE": self.baseline})
 
-    def hpm(self, state, *args, check=True, extra_env=None):
+    def hpm(self, state, *args, check=0, extra_env=None):
         env = self.hpm_env(state)
         env.update(extra_env or {})
-        return run([HPM, *args], check=check, env=env, timeout=60)
+        return run(HPM, *args, check=check, env=env, timeout=60)
 
 
 class Target:
@@ -125,6 +116,15 @@ class Target:
                 self.p.kill()
                 self.p.wait()
         return self.p.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        """Ends the target; it must exit cleanly (unless the test failed already)."""
+        rc = self.close()
+        if exc_type is None:
+            assert rc == 0, f"target exited with {rc}"
 
     def assert_healthy(self):
         s = self.stats()

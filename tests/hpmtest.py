@@ -1,0 +1,152 @@
+# SPDX-License-Identifier: MIT
+"""The one helper module of the Python tests (tests/cli, tests/hotpatch,
+tests/lifecycle, firmware-tests; each suite's conftest.py puts this folder
+on sys.path): where the build is, running hpm and the release tools, signing
+baselines, digests, and the container layout the tests tamper with.
+
+The build folder is $HPM_BUILD, else <repo>/build (run `make` first);
+$HPM and $HPM_SIGN override single binaries (a sanitizer build, say).
+"""
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BUILD = Path(os.environ.get("HPM_BUILD") or REPO / "build")
+DEPS = Path(os.environ.get("HPM_DEPS") or REPO / ".deps")
+HPM = Path(os.environ.get("HPM") or BUILD / "runtime" / "hpm")
+HPM_SIGN = Path(os.environ.get("HPM_SIGN") or BUILD / "tools" / "hpm-sign")
+PATCHGEN = BUILD / "tools" / "hpm-patchgen"
+
+# The vendor GUID of hpm's UEFI variables (docs/boot-interface.md).
+GUID = "28b3057a-0599-4bcf-861b-d81782718919"
+# Exit codes of hpm and hpm-sign (docs/hpm-sign.md, docs/operations.md).
+OK, REFUSED, USAGE, IOERR = 0, 1, 2, 3
+# The timestamp signed containers get unless a test says otherwise.
+SOURCE_DATE_EPOCH = "1700000000"
+
+# Container layout numbers (core/include/hpm/format.h).
+HEADER_SIZE = 64
+SIG_HEADER_SIZE = 16
+SIG_ENTRY_SIZE = 144
+SIG_OFF_KEYID = 8
+SIG_OFF_DER = 40
+
+
+def environ(env=None):
+    """The environment a tool runs in: ours without SOURCE_DATE_EPOCH (a
+    test sets it when it wants fixed timestamps), plus env (name -> value;
+    None removes the name)."""
+    full = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
+    for k, v in (env or {}).items():
+        if v is None:
+            full.pop(k, None)
+        else:
+            full[k] = str(v)
+    return full
+
+
+class Result(subprocess.CompletedProcess):
+    """A finished command: returncode/stdout/stderr, also as rc/out/err."""
+
+    rc = property(lambda self: self.returncode)
+    out = property(lambda self: self.stdout)
+    err = property(lambda self: self.stderr)
+
+    def json(self):
+        return json.loads(self.stdout)
+
+    def __repr__(self):
+        return f"{self.args}: exit {self.returncode}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+
+
+def run(*cmd, env=None, check=OK, timeout=120, cwd=None, input=None):
+    """Run cmd (any str()-able words) in environ(env), text in and out.
+    check: the exit status it must end with (None: any).  Death by a signal
+    always fails the test: no input may crash a tool."""
+    p = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=environ(env),
+                       cwd=cwd, timeout=timeout, input=input)
+    r = Result(p.args, p.returncode, p.stdout, p.stderr)
+    assert r.returncode >= 0, f"died from signal {-r.returncode}: {r!r}"
+    if check is not None:
+        assert r.returncode == check, f"expected exit {check}: {r!r}"
+    return r
+
+
+def sign(*args, **kw):
+    """hpm-sign with args (run's keywords)."""
+    return run(HPM_SIGN, *args, **kw)
+
+
+def hpm(*args, **kw):
+    """hpm with args (run's keywords)."""
+    kw.setdefault("timeout", 60)
+    return run(HPM, *args, **kw)
+
+
+def make_baseline(out, key, kernel, initrd=None, cmdline="console=ttyS0 quiet", version="1.0",
+                  svn=3, detached=False, extra=(), timestamp=SOURCE_DATE_EPOCH, check=OK):
+    """hpm-sign baseline; timestamp None leaves the time to hpm-sign."""
+    args = ["baseline", "--key", key, "--kernel", kernel, "--version", version, "--svn", svn,
+            "--out", out, *extra]
+    if initrd is not None:
+        args += ["--initrd", initrd]
+    if cmdline is not None:
+        args += ["--cmdline", cmdline]
+    if detached:
+        args.append("--detached")
+    env = {"SOURCE_DATE_EPOCH": timestamp} if timestamp is not None else None
+    return sign(*args, env=env, check=check)
+
+
+def keygen(out, pub=None, curve=None):
+    """A key pair: out (private) and pub (default: out with .pub); returns the key ID."""
+    args = ["keygen", "--out", out] + (["--pub", pub] if pub else []) + (["--curve", curve] if curve else [])
+    return sign(*args).stdout.strip()
+
+
+def digest(container):
+    """A container's digest (SHA-256 of its signed bytes), as hpm-sign prints it."""
+    out = sign("digest", container).stdout
+    m = re.search(r"\b[0-9a-f]{64}\b", out)
+    assert m, f"hpm-sign digest printed no digest: {out!r}"
+    return m.group(0)
+
+
+def sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def layout(data: bytes):
+    """(tbs_len, sigblock_off, sig_count) of a container."""
+    manifest_size = int.from_bytes(data[24:28], "little")
+    area = int.from_bytes(data[32:40], "little")
+    tbs = HEADER_SIZE + manifest_size
+    sig_off = tbs + area
+    count = int.from_bytes(data[sig_off + 8:sig_off + 12], "little")
+    return tbs, sig_off, count
+
+
+def flip(path: Path, offset: int, out: Path = None, mask=0x01):
+    """Flip bits of one byte of path's contents, into out (default: in place)."""
+    data = bytearray(Path(path).read_bytes())
+    data[offset] ^= mask
+    (out or path).write_bytes(bytes(data))
+    return out or path
+
+
+def files_in(d: Path):
+    return sorted(p.name for p in d.iterdir())
+
+
+def openssl(*args, **kw):
+    return subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True, **kw)
+
+
+needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
