@@ -20,7 +20,8 @@ import time
 
 import pytest
 
-from hotpatch_util import HERE, PATCHGEN, VARIANTS, Target, run, version_of
+from hpmtest import PATCHGEN, run
+from workspace import HERE, VARIANTS, Target, version_of
 
 # seven busy processes on few CPUs: stops can take longer than the default
 # pause budget; this test is about which code runs, not about pauses
@@ -47,8 +48,8 @@ def cum(ws):
         src.write_text(f'#include "{HERE / "src" / "calc.c"}"\n'
                        f'__attribute__((used)) static const char binary_tag[] = "{b}-{salt}";\n')
         exes[b] = d / f"calc-{b}"
-        run(["gcc", "-O2", "-g", "-pthread", "-Wl,--build-id", *VARIANTS[form], src, "-o", exes[b]])
-        note = run(["readelf", "-n", exes[b]]).stdout
+        run("gcc", "-O2", "-g", "-pthread", "-Wl,--build-id", *VARIANTS[form], src, "-o", exes[b])
+        note = run("readelf", "-n", exes[b]).stdout
         bids[b] = re.search(r"Build ID: ([0-9a-f]+)", note).group(1)
     assert len(set(bids.values())) == 3, bids
     m = d / "map"
@@ -60,7 +61,7 @@ def cum(ws):
             fix = d / f"fix-{b}-{v}.c"
             fix.write_text((HERE / "src" / "fix.c.in").read_text().replace("@V@", str(v)))
             pls.append(d / f"p-{b}-{v}.bin")
-            run([PATCHGEN, "--target", exes[b], "--map", m, "--source", fix, "--out", pls[-1]])
+            run(PATCHGEN, "--target", exes[b], "--map", m, "--source", fix, "--out", pls[-1])
         hps[seq] = ws.hotpatch(pls, seq, name=f"cumulative-h{seq}.hpm")
     return exes, bids, hps
 
@@ -91,7 +92,7 @@ def test_every_transition_runs_the_recorded_sequence(ws, cum, tmp_path):
     def step(label, new_seq, *args):
         """One hpm command, then every check; problems are collected so that
         one run shows every transition that goes wrong."""
-        r = ws.hpm(state[0], *args, *BUDGET, *pids(), check=False)
+        r = ws.hpm(state[0], *args, *BUDGET, *pids(), check=None)
         bad = []
         if r.returncode != 0:
             bad.append(f"exit {r.returncode}: {r.stdout.strip()} {r.stderr.strip()}")
