@@ -101,6 +101,28 @@ int boot_write_slot_request(const hpm_boot_info *bi, const hpm_bs_request *req, 
   return 0;
 }
 
+hpm_bs_request boot_activate_request(const hpm_boot_info *bi, int slot, unsigned tries, uint8_t flags) {
+  hpm_bs_request req;
+  memset(&req, 0, sizeof req);
+  req.sequence = bi->st.sequence;
+  req.count = 1;
+  req.entries[0].op = HPM_BS_REQ_OP_ACTIVATE;
+  req.entries[0].slot = (uint8_t)slot;
+  req.entries[0].tries = (uint8_t)tries;
+  req.entries[0].flags = flags;
+  return req;
+}
+
+/* The opening of mark-good and rollback (no options but --json): 0 and
+ * this boot's variables, -1 after --help, or the exit code. */
+static int begin(hpm_ctx *ctx, int argc, char **argv, const char *usage, hpm_boot_info *bi) {
+  boot_opts o;
+  int r = boot_parse_opts(ctx, argc, argv, usage, false, &o);
+  if (r) return r;
+  if (o.help) return -1;
+  return boot_need_info(bi);
+}
+
 /* ---- mark-good ---------------------------------------------------------- */
 
 static const char mark_good_usage[] =
@@ -113,11 +135,9 @@ static const char mark_good_usage[] =
     "  6 already marked good or already requested (nothing to do)\n";
 
 int hpm_boot_cmd_mark_good(hpm_ctx *ctx, int argc, char **argv) {
-  boot_opts o;
-  int r = boot_parse_opts(ctx, argc, argv, mark_good_usage, false, &o);
-  if (r || o.help) return r;
   hpm_boot_info bi;
-  if ((r = boot_need_info(&bi))) return r;
+  int r = begin(ctx, argc, argv, mark_good_usage, &bi);
+  if (r) return r < 0 ? 0 : r;
   char a = hpm_bs_slot_letter((unsigned)bi.active);
   const hpm_bs_slot *s = &bi.st.slots[bi.active];
   const char *state = NULL;
@@ -167,11 +187,9 @@ static const char rollback_usage[] =
     "exit: 0 requested, 1 no other good slot, 3 I/O error, 5 not booted through hpmboot.efi\n";
 
 int hpm_boot_cmd_rollback(hpm_ctx *ctx, int argc, char **argv) {
-  boot_opts o;
-  int r = boot_parse_opts(ctx, argc, argv, rollback_usage, false, &o);
-  if (r || o.help) return r;
   hpm_boot_info bi;
-  if ((r = boot_need_info(&bi))) return r;
+  int r = begin(ctx, argc, argv, rollback_usage, &bi);
+  if (r) return r < 0 ? 0 : r;
   int best = -1;
   char below[200] = "";
   for (unsigned i = 0; i < HPM_BS_MAX_SLOTS; i++) {
@@ -189,12 +207,7 @@ int hpm_boot_cmd_rollback(hpm_ctx *ctx, int argc, char **argv) {
     msg("no previous good slot to roll back to: no slot other than the running slot %c is marked good%s", a, below);
     return HPM_BOOT_EXIT_REFUSED;
   }
-  hpm_bs_request req;
-  memset(&req, 0, sizeof req);
-  req.sequence = bi.st.sequence;
-  req.count = 1;
-  req.entries[0].op = HPM_BS_REQ_OP_ACTIVATE;
-  req.entries[0].slot = (uint8_t)best;
+  hpm_bs_request req = boot_activate_request(&bi, best, 0, 0);
   hpmh_status st;
   if ((r = boot_check_slot_request(&bi, &req, &st)) || (r = boot_write_slot_request(&bi, &req, &st))) {
     msg("%s", st.detail);

@@ -35,6 +35,10 @@ int boot_parse_opts(hpm_ctx *ctx, int argc, char **argv, const char *usage, bool
 /* This boot's variables, or a message and the exit code. */
 int boot_need_info(hpm_boot_info *bi);
 
+/* A slot request made for this boot's state: activate slot with tries
+ * (0: none needed) and flags. */
+hpm_bs_request boot_activate_request(const hpm_boot_info *bi, int slot, unsigned tries, uint8_t flags);
+
 /* Check with core that the next boot would apply req and try its slot
  * first; the exit code, st saying why when it would not. */
 int boot_check_slot_request(const hpm_boot_info *bi, const hpm_bs_request *req, hpmh_status *st);

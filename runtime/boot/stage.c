@@ -210,14 +210,8 @@ int hpm_boot_stage(hpm_ctx *ctx, const char *file, const hpm_stage_opts *o, hpm_
   if (target < 0) goto out;
 
   /* activate the slot with N tries, forgetting its old mark and refusal */
-  hpm_bs_request req;
-  memset(&req, 0, sizeof req);
-  req.sequence = bi.st.sequence;
-  req.count = 1;
-  req.entries[0].op = HPM_BS_REQ_OP_ACTIVATE;
-  req.entries[0].slot = (uint8_t)target;
-  req.entries[0].tries = (uint8_t)o->tries;
-  req.entries[0].flags = HPM_BS_REQ_CLEAR_SUCCESSFUL | HPM_BS_REQ_CLEAR_REFUSAL;
+  hpm_bs_request req =
+      boot_activate_request(&bi, target, o->tries, HPM_BS_REQ_CLEAR_SUCCESSFUL | HPM_BS_REQ_CLEAR_REFUSAL);
   if ((rc = boot_check_slot_request(&bi, &req, st))) goto out;
 
   char hpmdir[1024];

@@ -156,6 +156,20 @@ def test_local_directory_source(tmp_path, host, release):
     assert (host.state / "cache" / (sha256(release.hp[0]) + ".hpm")).read_bytes() == release.hp[0].read_bytes()
 
 
+def test_json_keeps_non_ascii_paths(tmp_path, host, release):
+    """JSON written by hpm is UTF-8: a source directory with a non-ASCII
+    name comes back as the same text, not as escaped bytes."""
+    src = tmp_path / "mïrror-☃-雪"
+    src.mkdir()
+    release.publish(src, serial=3)
+    r = host("--source", src, "--download", "HP-2026.1-1", "--json")
+    raw = r.stdout.encode()
+    raw.decode("utf-8", errors="strict")  # valid UTF-8, or this raises
+    assert "mïrror-☃-雪".encode() in raw and b"\\u00" not in raw, r.stdout
+    doc = json.loads(r.stdout)
+    assert doc["source"].rstrip("/") == str(src)
+
+
 def test_expired_catalog_refused(server, host, release):
     release.publish(server.root)
     host("--source", server.url, now=EXPIRES - 1)
