@@ -39,8 +39,8 @@ TESTLIB      := $(B)/san/tests/libtestlib.a
 UNIT_ARCHIVES := $(TESTLIB) $(B)/san/libhpmw.a $(B)/san/libhpmhost.a $(B)/san/libhpmcore.a
 UNIT_LIBS    := $(UNIT_ARCHIVES) $(HPMW_LIBS) -lcmocka
 
-TESTLIB_OBJS := $(B)/san/tests/core/testlib.o $(B)/san/tests/tmpdir.o
-$(TESTLIB_OBJS): $(B)/san/tests/%.o: tests/%.c tests/tmpdir.h tests/core/testlib.h $(CORE_HDRS) $(HPMW_HDRS) | $(DEPS_STAMP)
+TESTLIB_OBJS := $(B)/san/tests/core/testlib.o $(B)/san/tests/core/bsfake.o $(B)/san/tests/tmpdir.o
+$(TESTLIB_OBJS): $(B)/san/tests/%.o: tests/%.c tests/tmpdir.h tests/core/testlib.h tests/core/bsfake.h $(CORE_HDRS) $(HPMW_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(UNIT_CFLAGS) -c $< -o $@
 $(TESTLIB): $(TESTLIB_OBJS)

@@ -600,3 +600,28 @@ int tl_isolated(const uint8_t *c, size_t n, hpm_kind kind, bool verify) {
 const char *tl_isolated_str(int r) {
   return r == -2 ? "HUNG (killed after 2 s)" : r < 0 ? "CRASHED" : hpm_result_to_string((hpm_result)r);
 }
+
+char *tl_rep(char c, size_t n) {
+  char *s = tl_calloc(n + 1);
+  memset(s, c, n);
+  return s;
+}
+
+void tl_expect_cases(tl_doc *(*doc)(void), const char *node, const pv *cases, size_t n, bool add,
+                         hpm_result want) {
+  for (size_t i = 0; i < n; i++) {
+    tl_doc *d = doc();
+    const pv *c = &cases[i];
+    tn_node *at = !strcmp(node, "@") ? d->root : !*node ? tl_payloads(d) : tl_pl(d, node);
+    if (c->len < 0)
+      tn_new_kid(at, c->prop);
+    else if (add)
+      tn_add(at, c->prop, c->val, c->len);
+    else
+      tn_set(at, c->prop, c->val, c->len);
+    if (tl_doc_verify(d) != want || tl_doc_unverified(d) != want)
+      fail_msg("case %zu (%s %s): %s, want %s (%s: %s)", i, node, c->prop,
+               hpm_result_to_string(tl_doc_verify(d)), hpm_result_to_string(want), tl_diag.field,
+               tl_diag.detail);
+  }
+}
