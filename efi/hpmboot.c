@@ -19,7 +19,6 @@
 
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab);
 
-static EFI_GUID hpm_guid = HPM_VENDOR_GUID_INIT;
 
 _Static_assert(HPM_VAR_ATTR_NV == EFI_VARIABLE_NON_VOLATILE &&
                    HPM_VAR_ATTR_BS == EFI_VARIABLE_BOOTSERVICE_ACCESS &&
@@ -253,98 +252,6 @@ static const hpm_payload *payload(const hpm_manifest *m, hpm_payload_type t) {
   return NULL;
 }
 
-/* ---- variables ------------------------------------------------------------ */
-
-static const CHAR16 *state_name(unsigned copy) {
-  return copy == 0 ? HPMBOOT_VAR(HPM_VAR_STATE0) : HPMBOOT_VAR(HPM_VAR_STATE1);
-}
-
-static hpm_bs_result state_read(void *ctx, unsigned copy, uint8_t *buf, size_t *len) {
-  (void)ctx;
-  UINT32 attrs = 0;
-  UINTN n = *len;
-  EFI_STATUS st = uefi_call_wrapper(RT->GetVariable, 5, (CHAR16 *)state_name(copy), &hpm_guid,
-                                    &attrs, &n, buf);
-  if (st == EFI_NOT_FOUND) return HPM_BS_E_ABSENT;
-  if (st == EFI_BUFFER_TOO_SMALL) return HPM_BS_E_SIZE;
-  if (EFI_ERROR(st)) {
-    Print(L"hpm: error: reading %s: %r\r\n", state_name(copy), st);
-    return HPM_BS_E_IO;
-  }
-  /* Only a record the OS cannot have written counts. */
-  if (attrs != HPM_VAR_ATTR_STATE) return HPM_BS_E_ATTRIBUTES;
-  *len = n;
-  return HPM_BS_OK;
-}
-
-static EFI_STATUS set_var(const CHAR16 *name, UINT32 attrs, const void *data, UINTN len) {
-  EFI_STATUS st = uefi_call_wrapper(RT->SetVariable, 5, (CHAR16 *)name, &hpm_guid, attrs, len,
-                                    (VOID *)data);
-  if (st == EFI_INVALID_PARAMETER || st == EFI_WRITE_PROTECTED) {
-    /* Same name, other attributes (planted by someone else): replace it. */
-    EFI_STATUS del = uefi_call_wrapper(RT->SetVariable, 5, (CHAR16 *)name, &hpm_guid, 0, 0, NULL);
-    if (!EFI_ERROR(del))
-      st = uefi_call_wrapper(RT->SetVariable, 5, (CHAR16 *)name, &hpm_guid, attrs, len,
-                             (VOID *)data);
-  }
-  if (EFI_ERROR(st)) Print(L"hpm: error: writing variable %s: %r\r\n", name, st);
-  return st;
-}
-
-static hpm_bs_result state_write(void *ctx, unsigned copy, const uint8_t *buf, size_t len) {
-  (void)ctx;
-  EFI_STATUS st = set_var(state_name(copy), HPM_VAR_ATTR_STATE, buf, len);
-  return EFI_ERROR(st) ? HPM_BS_E_IO : HPM_BS_OK;
-}
-
-/* Read a request variable the OS wrote; false when absent or unusable. */
-static bool read_request(const CHAR16 *name, uint8_t *buf, UINTN *len) {
-  UINT32 attrs = 0;
-  UINTN n = *len;
-  EFI_STATUS st = uefi_call_wrapper(RT->GetVariable, 5, (CHAR16 *)name, &hpm_guid, &attrs, &n, buf);
-  if (st == EFI_NOT_FOUND) return false;
-  if (EFI_ERROR(st)) {
-    Print(L"hpm: warning: reading request %s: %r (ignored)\r\n", name, st);
-    return false;
-  }
-  *len = n;
-  return true;
-}
-
-static EFI_STATUS delete_var(const CHAR16 *name) {
-  EFI_STATUS st = uefi_call_wrapper(RT->SetVariable, 5, (CHAR16 *)name, &hpm_guid, 0, 0, NULL);
-  if (st == EFI_NOT_FOUND) return EFI_SUCCESS;
-  if (EFI_ERROR(st)) Print(L"hpm: error: deleting %s: %r\r\n", name, st);
-  return st;
-}
-
-static void publish(const CHAR16 *name, const char *text) {
-  UINTN n = 0;
-  while (text[n]) n++;
-  (void)set_var(name, HPM_VAR_ATTR_PUBLISHED, text, n);
-}
-
-static void publish_u64(const CHAR16 *name, uint64_t v) {
-  char num[24];
-  hpm_text t = hpm_text_start(num, sizeof num);
-  hpm_text_u64(&t, v);
-  publish(name, num);
-}
-
-/* The slot table for the OS (core's writer; hpm parses it with core's
- * hpm_bootif_parse_slots), the floor and the state sequence. */
-static void publish_state(const hpm_bootstate *st) {
-  static char text[HPM_BOOTIF_SLOTS_MAX];
-  hpm_text b = hpm_text_start(text, sizeof text);
-  hpm_bootif_write_slots(&b, st);
-  if (b.truncated)
-    Print(L"hpm: error: the slot table does not fit %u bytes\r\n", (UINT32)sizeof text);
-  publish(HPMBOOT_VAR(HPM_VAR_BOOT_SLOTS), text);
-  publish_u64(HPMBOOT_VAR(HPM_VAR_BOOT_FLOOR), st->floor);
-  /* What a slot request must name as the state it was made against. */
-  publish_u64(HPMBOOT_VAR(HPM_VAR_BOOT_STATE_SEQ), st->sequence);
-}
-
 static void state_log(const char *what, const hpm_bootstate *st);
 
 /* Persist st, timed as "state" in the figures. */
@@ -369,7 +276,7 @@ static void slot_request(const hpm_bs_ops *ops, hpm_bootstate *st, hpm_bootstate
   UINT32 attrs = 0;
   UINTN n = sizeof buf;
   EFI_STATUS es = uefi_call_wrapper(RT->GetVariable, 5, HPMBOOT_VAR(HPM_VAR_SLOT_REQUEST),
-                                    &hpm_guid, &attrs, &n, buf);
+                                    &hpmboot_guid, &attrs, &n, buf);
   if (es == EFI_NOT_FOUND) return;
   static char text[160];
   hpm_text t = hpm_text_start(text, sizeof text);
@@ -419,9 +326,9 @@ static void slot_request(const hpm_bs_ops *ops, hpm_bootstate *st, hpm_bootstate
     }
   }
   Print(L"hpm: slot request: %a\r\n", text);
-  if (drop && EFI_ERROR(delete_var(HPMBOOT_VAR(HPM_VAR_SLOT_REQUEST))))
+  if (drop && EFI_ERROR(hpmboot_delete_var(HPMBOOT_VAR(HPM_VAR_SLOT_REQUEST))))
     Print(L"hpm: warning: the slot request stays; it is stale at the next boot\r\n");
-  publish(HPMBOOT_VAR(HPM_VAR_BOOT_REQUEST), text);
+  hpmboot_publish(HPMBOOT_VAR(HPM_VAR_BOOT_REQUEST), text);
 }
 
 /* ---- bench mode ------------------------------------------------------------- */
@@ -525,7 +432,7 @@ static void measure(const slot_data *s, const hpm_payload *k, char letter, hpm_b
     Print(L"hpm: tpm: warning: %a: %r (booting; the event log lacks hpm's events)\r\n", outcome, st);
   else
     Print(L"hpm: tpm: %a\r\n", outcome);
-  publish(HPMBOOT_VAR(HPM_VAR_BOOT_TPM), outcome);
+  hpmboot_publish(HPMBOOT_VAR(HPM_VAR_BOOT_TPM), outcome);
 }
 
 /* ---- refusal screen --------------------------------------------------------- */
@@ -658,7 +565,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
   Print(L"\r\nhpmboot %a: verified boot of signed baselines\r\n", hpmboot_version);
   const char *sb = hpmboot_sb_state_to_string(hpmboot_secure_boot_state());
   Print(L"hpm: secure boot: %a\r\n", sb);
-  publish(HPMBOOT_VAR(HPM_VAR_BOOT_SECURE_BOOT), sb);
+  hpmboot_publish(HPMBOOT_VAR(HPM_VAR_BOOT_SECURE_BOOT), sb);
 
   hpm_bootstate st;
   hpm_bs_default(&st, HPM_BS_ORIGIN_FRESH);
@@ -676,7 +583,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
     Print(L"hpm: bench mode: timing figures before the handover\r\n");
   }
 
-  hpm_bs_ops ops = {NULL, state_read, state_write};
+  hpm_bs_ops ops = {NULL, hpmboot_state_read, hpmboot_state_write};
   hpm_bs_load(&ops, &st);
   state_log("loaded", &st);
   hpm_bootstate before = st;
@@ -686,7 +593,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
    * a one-shot is deleted before it is used, so it is honoured once. */
   uint8_t req[REQUEST_MAX];
   UINTN req_len = sizeof req;
-  bool mark_present = read_request(HPMBOOT_VAR(HPM_VAR_MARK_GOOD), req, &req_len);
+  bool mark_present = hpmboot_read_request(HPMBOOT_VAR(HPM_VAR_MARK_GOOD), req, &req_len);
   if (mark_present) {
     hpm_bs_mark m = hpm_bs_apply_mark_good(&st, req, req_len);
     Print(L"hpm: mark-good request: %a\r\n", hpm_bs_mark_to_string(m));
@@ -695,9 +602,9 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
   slot_request(&ops, &st, &before);
   int oneshot = -1;
   req_len = sizeof req;
-  if (read_request(HPMBOOT_VAR(HPM_VAR_ONESHOT), req, &req_len)) {
+  if (hpmboot_read_request(HPMBOOT_VAR(HPM_VAR_ONESHOT), req, &req_len)) {
     int s = hpm_bs_parse_oneshot(req, req_len);
-    if (EFI_ERROR(delete_var(HPMBOOT_VAR(HPM_VAR_ONESHOT))))
+    if (EFI_ERROR(hpmboot_delete_var(HPMBOOT_VAR(HPM_VAR_ONESHOT))))
       Print(L"hpm: one-shot request ignored: it could not be deleted (it would repeat)\r\n");
     else if (s < 0)
       Print(L"hpm: one-shot request malformed (expected a slot letter a-d); ignored\r\n");
@@ -737,13 +644,13 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
       Print(L"hpm: state: unchanged, not written\r\n");
     }
     if (mark_present && persisted) {
-      (void)delete_var(HPMBOOT_VAR(HPM_VAR_MARK_GOOD));
+      (void)hpmboot_delete_var(HPMBOOT_VAR(HPM_VAR_MARK_GOOD));
       mark_present = false;
     }
-    publish_state(&st);
+    hpmboot_publish_state(&st);
 
     if (d == HPM_BS_NOTHING_BOOTABLE || sel.slot < 0) {
-      publish(HPMBOOT_VAR(HPM_VAR_BOOT_REASON), hpm_bs_decision_to_string(HPM_BS_NOTHING_BOOTABLE));
+      hpmboot_publish(HPMBOOT_VAR(HPM_VAR_BOOT_REASON), hpm_bs_decision_to_string(HPM_BS_NOTHING_BOOTABLE));
       return nothing_bootable(&st, refusal);
     }
 
@@ -767,12 +674,12 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
 
     char hex[2 * HPM_DIGEST_LEN + 1], letter[2] = {hpm_bs_slot_letter(i), 0};
     hpm_fmt_hex(s->m.digest, HPM_DIGEST_LEN, hex, sizeof hex);
-    publish(HPMBOOT_VAR(HPM_VAR_BOOT_SLOT), letter);
-    publish(HPMBOOT_VAR(HPM_VAR_BOOT_BASELINE), hex);
-    publish(HPMBOOT_VAR(HPM_VAR_BOOT_VERSION), s->m.version);
-    publish_u64(HPMBOOT_VAR(HPM_VAR_BOOT_SVN), s->m.svn);
-    publish_u64(HPMBOOT_VAR(HPM_VAR_BOOT_ATTEMPT), sel.attempt);
-    publish(HPMBOOT_VAR(HPM_VAR_BOOT_REASON), hpm_bs_decision_to_string(d));
+    hpmboot_publish(HPMBOOT_VAR(HPM_VAR_BOOT_SLOT), letter);
+    hpmboot_publish(HPMBOOT_VAR(HPM_VAR_BOOT_BASELINE), hex);
+    hpmboot_publish(HPMBOOT_VAR(HPM_VAR_BOOT_VERSION), s->m.version);
+    hpmboot_publish_u64(HPMBOOT_VAR(HPM_VAR_BOOT_SVN), s->m.svn);
+    hpmboot_publish_u64(HPMBOOT_VAR(HPM_VAR_BOOT_ATTEMPT), sel.attempt);
+    hpmboot_publish(HPMBOOT_VAR(HPM_VAR_BOOT_REASON), hpm_bs_decision_to_string(d));
 
     unsigned total = sel.attempt + st.slots[i].tries;
     if (sel.attempt)

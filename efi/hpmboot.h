@@ -26,6 +26,17 @@ extern const size_t hpmboot_trusted_key_count;
 extern const unsigned hpmboot_trust_threshold;
 extern const char hpmboot_version[];
 
+/* efi/hpmboot_vars.c: the boot interface's variables (vendor GUID). */
+extern EFI_GUID hpmboot_guid;
+hpm_bs_result hpmboot_state_read(void *ctx, unsigned copy, uint8_t *buf, size_t *len);
+EFI_STATUS hpmboot_set_var(const CHAR16 *name, UINT32 attrs, const void *data, UINTN len);
+hpm_bs_result hpmboot_state_write(void *ctx, unsigned copy, const uint8_t *buf, size_t len);
+bool hpmboot_read_request(const CHAR16 *name, uint8_t *buf, UINTN *len);
+EFI_STATUS hpmboot_delete_var(const CHAR16 *name);
+void hpmboot_publish(const CHAR16 *name, const char *text);
+void hpmboot_publish_u64(const CHAR16 *name, uint64_t v);
+void hpmboot_publish_state(const hpm_bootstate *st);
+
 /* efi/hpmboot_handover.c: LoadImage the verified kernel, serve the
  * verified initrd through LINUX_EFI_INITRD_MEDIA_GUID LoadFile2, start it.
  * Returns only on failure; *loaded tells whether LoadImage accepted it. */
