@@ -30,7 +30,7 @@ static bool split_path(const char *path, char *dir, size_t dcap, const char **ba
   return true;
 }
 
-/* Create DIR/.hpm-tmp.NAME.XXXXXX with mode (O_EXCL: never someone else's). */
+/* Create DIR/.hpm-tmp.NAME.XXXXXX (O_EXCL: never someone else's file). */
 static int create_temp(const char *dir, const char *base, unsigned mode, char *tmp, size_t cap) {
   static const char digits[] = "abcdefghijklmnopqrstuvwxyz0123456789";
   for (int attempt = 0; attempt < 100; attempt++) {
@@ -69,6 +69,8 @@ int hpmh_write_file(const char *path, const uint8_t *data, size_t len, unsigned 
       return hpmh_fail(e, HPMH_E_IO, path, "%s: the directory %s does not exist; create it first", path, dir);
     return hpmh_fail(e, HPMH_E_IO, path, "%s: cannot create a file in %s: %s", path, dir, strerror(saved));
   }
+  /* the exact mode, whatever the umask (a FAT ESP keeps its own: EPERM) */
+  if (fchmod(fd, mode) != 0 && errno != EPERM) goto io_error;
   while (done < len) {
     ssize_t n = write_hook ? write_hook(fd, data + done, len - done) : write(fd, data + done, len - done);
     if (n < 0 && errno == EINTR) continue;

@@ -12,8 +12,8 @@
 
 #include "status.h"
 
-/* Write a file atomically: a temp file DIR/.hpm-tmp.NAME.XXXXXX created
- * with mode (less the umask), fsync, rename over path (with exclusive:
+/* Write a file atomically: a temp file DIR/.hpm-tmp.NAME.XXXXXX with mode
+ * (exactly; on a file system without modes, such as FAT, its own), fsync, rename over path (with exclusive:
  * link, refusing to replace an existing file), directory fsync.  On
  * failure path is as it was and the temp file is removed; only a crash can
  * leave a temp file, which hpmh_remove_stale_temps() finds. */

@@ -121,7 +121,7 @@ static void test_missing_directory_names_the_path(void **state) {
   (void)state;
   char p[256];
   snprintf(p, sizeof p, "%s/no-such-dir/out.hpm", dir);
-  write_refused(p, 0, "No such file or directory");
+  write_refused(p, 0, "does not exist; create it first");
   assert_string_equal(listing(), "");
 }
 
