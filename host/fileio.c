@@ -50,8 +50,9 @@ static int create_temp(const char *dir, const char *base, unsigned mode, char *t
   return -1;
 }
 
-int hpmh_write_file(const char *path, const uint8_t *data, size_t len, unsigned mode,
-                    int exclusive, hpmh_status *e) {
+int hpmh_write_file(const char *path, const uint8_t *data, size_t len, unsigned mode, unsigned flags,
+                    hpmh_status *e) {
+  bool exclusive = flags & HPMH_WRITE_EXCLUSIVE, sync = !(flags & HPMH_WRITE_NO_SYNC);
   char tmp[PATH_MAX], dir[PATH_MAX];
   const char *base;
   int fd, dfd, saved;
@@ -80,7 +81,7 @@ int hpmh_write_file(const char *path, const uint8_t *data, size_t len, unsigned 
     }
     done += (size_t)n;
   }
-  if (fsync(fd) != 0) goto io_error;
+  if (sync && fsync(fd) != 0) goto io_error;
   if (close(fd) != 0) {
     fd = -1;
     goto io_error;
@@ -93,6 +94,7 @@ int hpmh_write_file(const char *path, const uint8_t *data, size_t len, unsigned 
   } else if (rename(tmp, path) != 0) {
     goto io_error;
   }
+  if (!sync) return 0;
   dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0 || fsync(dfd) != 0) {
     saved = errno;
@@ -107,8 +109,10 @@ io_error:
   saved = errno;
   if (fd >= 0) close(fd);
   unlink(tmp);
-  return hpmh_fail(e, HPMH_E_IO, path, "%s: %s (left as it was)", path,
-                   saved == EEXIST ? "already exists; refusing to overwrite it" : strerror(saved));
+  hpmh_fail(e, HPMH_E_IO, path, "%s: %s (left as it was)", path,
+            saved == EEXIST ? "already exists; refusing to overwrite it" : strerror(saved));
+  errno = saved; /* for callers that report errno themselves */
+  return -1;
 }
 
 int hpmh_remove_stale_temps(const char *dir, void (*removed)(const char *path)) {

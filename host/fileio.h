@@ -13,11 +13,17 @@
 #include "status.h"
 
 /* Write a file atomically: a temp file DIR/.hpm-tmp.NAME.XXXXXX with mode
- * (exactly; on a file system without modes, such as FAT, its own), fsync, rename over path (with exclusive:
- * link, refusing to replace an existing file), directory fsync.  On
- * failure path is as it was and the temp file is removed; only a crash can
- * leave a temp file, which hpmh_remove_stale_temps() finds. */
-int hpmh_write_file(const char *path, const uint8_t *data, size_t len, unsigned mode, int exclusive,
+ * (exactly; on a file system without modes, such as FAT, its own), fsync,
+ * rename over path, directory fsync.  On failure path is as it was and the
+ * temp file is removed; only a crash can leave a temp file, which
+ * hpmh_remove_stale_temps() finds.  flags:
+ *   HPMH_WRITE_EXCLUSIVE  refuse to replace an existing file (link, not rename)
+ *   HPMH_WRITE_NO_SYNC    no fsync: readers still see the old or the new file
+ *                         whole, but a power loss may lose the new one (for
+ *                         records that a power loss makes moot anyway) */
+#define HPMH_WRITE_EXCLUSIVE 1u
+#define HPMH_WRITE_NO_SYNC 2u
+int hpmh_write_file(const char *path, const uint8_t *data, size_t len, unsigned mode, unsigned flags,
                     hpmh_status *e);
 
 #define HPMH_TEMP_PREFIX ".hpm-tmp."

@@ -34,7 +34,8 @@ FUZZ_OBJS_fuzz_container_verify     := $(FUZZ_SHARED_OBJ)
 FUZZ_OBJS_fuzz_manifest             := $(FUZZ_SHARED_OBJ)
 FUZZ_OBJS_fuzz_catalog              := $(FUZZ_SHARED_OBJ)
 FUZZ_OBJS_fuzz_hotpatch_payload     := $(FUZZ_DIR)/obj/host/payload.o
-FUZZ_OBJS_fuzz_journal              := $(FUZZ_DIR)/obj/runtime/hotpatch/journal.o $(FUZZ_DIR)/obj/host/hex.o
+FUZZ_OBJS_fuzz_journal              := $(FUZZ_DIR)/obj/runtime/hotpatch/journal.o \
+                                       $(patsubst %,$(FUZZ_DIR)/obj/host/%.o,hex fileio status)
 FUZZ_OBJS_fuzz_bootvars             := $(FUZZ_DIR)/obj/runtime/boot/bootvars.o
 FUZZ_OBJS_fuzz_policy               := $(patsubst %,$(FUZZ_DIR)/obj/runtime/update/%.o,policy windows enroll) \
                                        $(patsubst %,$(FUZZ_DIR)/obj/host/%.o,hex fileio status)

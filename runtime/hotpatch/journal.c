@@ -7,17 +7,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "hex.h"
 #include "hpm/core.h"
 
-/* Written to a temporary file, flushed and renamed: a reader sees the old
- * or the new file, never a mix.  Not fsync'ed: these records describe
- * running processes, which a power loss ends too; against hpm itself dying
- * the page cache is enough (host-level state, `applied`, is fsync'ed). */
+/* Replaced atomically (hpmh_write_file): a reader sees the old or the new
+ * file, never a mix.  Not fsync'ed: these records describe running
+ * processes, which a power loss ends too; against hpm itself dying the page
+ * cache is enough (host-level state, `applied`, is fsync'ed).  Returns 0, or
+ * -1 with errno. */
 int hp_journal_write(const char *path, const hp_journal *s) {
-  char tmp[600];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *f = fopen(tmp, "we");
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
   if (!f) return -1;
   fprintf(f, "hpm-proc 1\npid %d\nstart %llu\nexe %s\nbuildid %s\nseq %u\nid %s\ntime %llu\nexposure_ms %llu\n",
           (int)s->pid, (unsigned long long)s->start, s->exe, s->build_id, s->seq, s->id[0] ? s->id : "-",
@@ -34,10 +36,13 @@ int hp_journal_write(const char *path, const hp_journal *s) {
             (unsigned long long)e->next);
   }
   fprintf(f, "end\n");
-  int bad = fflush(f) != 0;
-  bad |= fclose(f);
-  if (bad || rename(tmp, path)) { unlink(tmp); return -1; }
-  return 0;
+  if (fclose(f) != 0) {
+    free(buf);
+    return -1;
+  }
+  int rc = hpmh_write_file(path, (const uint8_t *)buf, len, 0644, HPMH_WRITE_NO_SYNC, NULL);
+  free(buf);
+  return rc;
 }
 
 int hp_journal_read(const char *path, hp_journal *s) {

@@ -35,7 +35,7 @@ int read_input(const char *cmd, const char *what, const char *path, uint8_t **bu
 int write_output(const char *cmd, const char *path, const uint8_t *data, size_t len,
                  unsigned mode, int exclusive) {
   hpmh_status e;
-  if (hpmh_write_file(path, data, len, mode, exclusive, &e)) {
+  if (hpmh_write_file(path, data, len, mode, exclusive ? HPMH_WRITE_EXCLUSIVE : 0, &e)) {
     msg(cmd, "cannot write %s; nothing was written there", e.detail);
     return EXIT_IOERR;
   }
