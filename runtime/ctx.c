@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "ctx.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,4 +37,67 @@ const hpm_pubkey *hpm_ctx_trust(hpm_ctx *c, size_t *n) {
   }
   *n = c->nkeys;
   return c->keys;
+}
+
+void hpm_ctx_reload_trust(hpm_ctx *c) {
+  c->keys_loaded = false;
+  c->signers_loaded = false;
+}
+
+unsigned hpm_ctx_signers(hpm_ctx *c, hpm_kind kind, hpmh_status *st) {
+  if (!c->signers_loaded) {
+    hpm_policy *p = malloc(sizeof *p);
+    if (!p) {
+      hpmh_fail(st, HPMH_E_NOMEM, c->conf, "%s: out of memory", c->conf);
+      return 0;
+    }
+    c->signers_err[0] = 0;
+    if (policy_load(c->conf, p, c->signers_err, sizeof c->signers_err) != POLICY_ERROR)
+      for (hpm_kind k = HPM_KIND_BASELINE; k <= HPM_KIND_CATALOG; k++) c->signers[k] = p->signers[k];
+    free(p);
+    c->signers_loaded = true;
+  }
+  if (c->signers_err[0]) {
+    hpmh_fail(st, HPMH_E_INVALID, c->conf, "%s", c->signers_err);
+    return 0;
+  }
+  return kind >= HPM_KIND_BASELINE && kind <= HPM_KIND_CATALOG ? c->signers[kind] : 0;
+}
+
+static const char *kind_plural(hpm_kind kind) {
+  return kind == HPM_KIND_BASELINE ? "baselines" : kind == HPM_KIND_HOTPATCH ? "hotpatches" : "catalogs";
+}
+
+int hpm_ctx_trust_for(hpm_ctx *c, hpm_kind kind, hpm_trust *t, hpmh_status *st) {
+  size_t n;
+  const hpm_pubkey *keys = hpm_ctx_trust(c, &n);
+  if (!n)
+    return hpmh_fail(st, HPMH_E_IO, c->trust_dir,
+                     "no trusted keys in %s (expected *.pub release keys; set --trust-dir or HPM_TRUST_DIR): refusing",
+                     c->trust_dir);
+  unsigned need = hpm_ctx_signers(c, kind, st);
+  if (!need) return -1;
+  if (n < need)
+    return hpmh_fail(st, HPMH_E_REFUSED, c->trust_dir,
+                     "%s holds %zu trusted key%s, fewer than the %u signatures this host requires for %s "
+                     "([trust] %s in %s): refusing; add the other release keys' *.pub or lower %s",
+                     c->trust_dir, n, n == 1 ? "" : "s", need, kind_plural(kind), policy_signers_key(kind), c->conf,
+                     policy_signers_key(kind));
+  t->keys = keys;
+  t->count = n;
+  t->threshold = need;
+  return 0;
+}
+
+void hpm_ctx_refusal(const hpm_ctx *c, hpm_kind kind, hpm_result r, const hpm_diag *d, unsigned trusted,
+                     char *out, size_t cap) {
+  if (r == HPM_E_THRESHOLD_NOT_MET && kind >= HPM_KIND_BASELINE && kind <= HPM_KIND_CATALOG) {
+    snprintf(out, cap,
+             "%u trusted signature%s, this host requires %u for %s ([trust] %s in %s); "
+             "have further release keys countersign it (hpm-sign countersign)",
+             trusted, trusted == 1 ? "" : "s", c->signers[kind], kind_plural(kind), policy_signers_key(kind), c->conf);
+    return;
+  }
+  snprintf(out, cap, "%s%s%s%s%s (trust store %s)", d->field[0] ? d->field : "", d->field[0] ? ": " : "",
+           hpm_result_to_string(r), d->detail[0] ? ": " : "", d->detail, c->trust_dir);
 }

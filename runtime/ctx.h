@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "hpm/core.h"
+#include "status.h"
 
 #define HPM_CTX_MAX_KEYS 64
 
@@ -37,6 +38,12 @@ typedef struct hpm_ctx {
   bool keys_loaded;
   size_t nkeys;
   hpm_pubkey keys[HPM_CTX_MAX_KEYS];
+
+  /* [trust] of the policy file: distinct trusted keys that must sign an
+   * object, by hpm_kind (read on first use, hpm_ctx_signers). */
+  bool signers_loaded;
+  unsigned signers[HPM_KIND_CATALOG + 1];
+  char signers_err[600];  /* the policy file's error ("" when it is fine) */
 } hpm_ctx;
 
 /* Defaults, then the environment. */
@@ -45,5 +52,30 @@ void hpm_ctx_init(hpm_ctx *c);
 /* The release keys of c->trust_dir (loaded once; unusable files are
  * reported and skipped).  *n is 0 when there are none: callers refuse. */
 const hpm_pubkey *hpm_ctx_trust(hpm_ctx *c, size_t *n);
+
+/* Forget the trust store and the thresholds read so far: the next use reads
+ * them again (the agent, before each periodic assessment, so that changed
+ * keys and [trust] apply without a restart). */
+void hpm_ctx_reload_trust(hpm_ctx *c);
+
+/* How many distinct trusted keys must sign an object of kind (baseline,
+ * hotpatch, catalog) on this host: [trust] <kind>_signers of c->conf, 1
+ * unless set.  The policy file is read once; when it is broken this returns
+ * 0 and fills st (HPMH_E_INVALID, naming file, line and key). */
+unsigned hpm_ctx_signers(hpm_ctx *c, hpm_kind kind, hpmh_status *st);
+
+/* The one place a verifying trust is built: the trust store's keys and this
+ * host's threshold for kind.  Returns 0, or -1 with st filled:
+ * HPMH_E_IO the trust store holds no key, HPMH_E_INVALID the policy file is
+ * broken, HPMH_E_REFUSED the store holds fewer keys than the threshold. */
+int hpm_ctx_trust_for(hpm_ctx *c, hpm_kind kind, hpm_trust *t, hpmh_status *st);
+
+/* Why an object of kind did not verify with hpm_ctx_trust_for's trust, as
+ * the text after "FILE: ".  Too few signers (core's HPM_E_THRESHOLD_NOT_MET;
+ * trusted: the verifier's trusted_signers) says how many trusted keys signed,
+ * how many this host requires for that kind and where that is configured;
+ * anything else is core's field, result and detail, and the trust store. */
+void hpm_ctx_refusal(const hpm_ctx *c, hpm_kind kind, hpm_result r, const hpm_diag *d, unsigned trusted,
+                     char *out, size_t cap);
 
 #endif

@@ -30,14 +30,16 @@ static const char stage_usage[] =
     "  --slot X      stage into slot X (a-d, not the running one)\n"
     "  --force       replace the other slot's good baseline although the\n"
     "                running slot is not marked good yet\n"
-    "  --trust-dir D trust store (global option; HPM_TRUST_DIR, default /etc/hpm/trust)\n"
+    "  --trust-dir D trust store (global option; HPM_TRUST_DIR, default /etc/hpm/trust);\n"
+    "                [trust] baseline_signers in HPM_CONF: how many of its keys must\n"
+    "                sign the baseline (default 1)\n"
     "  --esp DIR     mounted ESP (global option; HPM_ESP, default /boot/efi)\n"
     "exit: 0 staged, 1 refused, 2 usage, 3 I/O error, 5 not booted through hpmboot.efi\n";
 
-/* Verify a baseline file against trust; detached payloads are read from
- * its directory, none larger than the manifest says.  The exit code, st
- * saying why. */
-static int verify_baseline(const char *path, const hpm_trust *trust, const char *trust_dir, uint8_t **buf,
+/* Verify a baseline file against trust (hpm_ctx_trust_for); detached
+ * payloads are read from its directory, none larger than the manifest says.
+ * The exit code, st saying why. */
+static int verify_baseline(const hpm_ctx *ctx, const char *path, const hpm_trust *trust, uint8_t **buf,
                            size_t *len, hpmh_loader *l, hpm_manifest *m, hpmh_status *st) {
   if (hpmh_read_file(path, CONTAINER_MAX, buf, len, st)) return HPM_BOOT_EXIT_IO;
   hpmh_loader_init(l, path, HPMH_LOAD_MANIFEST_SIZE);
@@ -46,8 +48,9 @@ static int verify_baseline(const char *path, const hpm_trust *trust, const char 
   memset(&d, 0, sizeof d);
   hpm_result r = hpm_container_verify(*buf, *len, HPM_KIND_BASELINE, trust, &ops, m, &d);
   if (r != HPM_OK) {
-    hpmh_fail(st, HPMH_E_REFUSED, path, "%s: %s%s%s%s%s (trust store %s)", path, d.field[0] ? d.field : "",
-              d.field[0] ? ": " : "", hpm_result_to_string(r), d.detail[0] ? ": " : "", d.detail, trust_dir);
+    char why[400];
+    hpm_ctx_refusal(ctx, HPM_KIND_BASELINE, r, &d, m->trusted_signers, why, sizeof why);
+    hpmh_fail(st, HPMH_E_REFUSED, path, "%s: %s", path, why);
     return HPM_BOOT_EXIT_REFUSED;
   }
   return 0;
@@ -190,20 +193,16 @@ int hpm_boot_stage(hpm_ctx *ctx, const char *file, const hpm_stage_opts *o, hpm_
     hpmh_fail(st, HPMH_E_IO, NULL, "%s", why);
     return rc;
   }
-  size_t nkeys;
-  const hpm_pubkey *keys = hpm_ctx_trust(ctx, &nkeys);
-  if (!nkeys) {
-    hpmh_fail(st, HPMH_E_REFUSED, ctx->trust_dir, "no trusted keys in %s (expected *.pub): refusing", ctx->trust_dir);
-    return HPM_BOOT_EXIT_REFUSED;
-  }
-  hpm_trust trust = {keys, nkeys, 1};
+  hpm_trust trust;
+  if (hpm_ctx_trust_for(ctx, HPM_KIND_BASELINE, &trust, st))
+    return st->code == HPMH_E_INVALID ? HPM_BOOT_EXIT_USAGE : HPM_BOOT_EXIT_REFUSED;
 
   static hpm_manifest m, m2;
   static hpmh_loader src, back;
   uint8_t *buf = NULL, *buf2 = NULL;
   size_t len = 0, len2 = 0;
   int lockfd = -1;
-  if ((rc = verify_baseline(file, &trust, ctx->trust_dir, &buf, &len, &src, &m, st))) goto out;
+  if ((rc = verify_baseline(ctx, file, &trust, &buf, &len, &src, &m, st))) goto out;
   snprintf(rep->version, sizeof rep->version, "%s", m.version);
   int target = choose_target(&bi, &m, file, o, st);
   rc = HPM_BOOT_EXIT_REFUSED;
@@ -243,7 +242,7 @@ int hpm_boot_stage(hpm_ctx *ctx, const char *file, const hpm_stage_opts *o, hpm_
   if (rc) goto out;
 
   /* Re-verify what is on the ESP now. */
-  if ((rc = verify_baseline(rep->path, &trust, ctx->trust_dir, &buf2, &len2, &back, &m2, st)) ||
+  if ((rc = verify_baseline(ctx, rep->path, &trust, &buf2, &len2, &back, &m2, st)) ||
       memcmp(m2.digest, m.digest, HPM_DIGEST_LEN)) {
     hpmh_fail(st, HPMH_E_IO, rep->path, "%s: the written copy does not verify as %s: not requesting the slot",
               rep->path, file);

@@ -28,20 +28,18 @@ int hp_load_verified(hpm_ctx *ctx, const char *path, hp_hotpatch *h, hpmh_status
   if (hpmh_read_file(path, 1u << 30, &h->buf, &h->len, st)) return 3;
   h->path = strdup(path);
   if (!h->path) { hp_hotpatch_free(h); hpmh_fail(st, HPMH_E_NOMEM, path, "%s: out of memory", path); return 3; }
-  size_t nkeys;
-  const hpm_pubkey *keys = hpm_ctx_trust(ctx, &nkeys);
-  if (!nkeys) {
+  hpm_trust trust;
+  if (hpm_ctx_trust_for(ctx, HPM_KIND_HOTPATCH, &trust, st)) {
     hp_hotpatch_free(h);
-    hpmh_fail(st, HPMH_E_REFUSED, ctx->trust_dir, "no trusted keys in %s (expected *.pub): refusing", ctx->trust_dir);
-    return 1;
+    return st->code == HPMH_E_INVALID ? 2 : 1;
   }
-  hpm_trust trust = {keys, nkeys, 1};
   hpm_diag d;
   memset(&d, 0, sizeof d);
   hpm_result r = hpm_container_verify(h->buf, h->len, HPM_KIND_HOTPATCH, &trust, NULL, &h->m, &d);
   if (r != HPM_OK) {
-    hpmh_fail(st, HPMH_E_REFUSED, path, "%s: %s%s%s%s%s (trust store %s)", path, d.field[0] ? d.field : "",
-              d.field[0] ? ": " : "", hpm_result_to_string(r), d.detail[0] ? ": " : "", d.detail, ctx->trust_dir);
+    char why[400];
+    hpm_ctx_refusal(ctx, HPM_KIND_HOTPATCH, r, &d, h->m.trusted_signers, why, sizeof why);
+    hpmh_fail(st, HPMH_E_REFUSED, path, "%s: %s", path, why);
     hp_hotpatch_free(h);
     return 1;
   }

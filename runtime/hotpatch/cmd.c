@@ -20,8 +20,9 @@
 
 static const char apply_usage[] =
     "usage: hpm apply [--dry-run|-n] [--pid PID]... [--json] HOTPATCH\n"
-    "Verify HOTPATCH against the trust store and make every process of the binaries it\n"
-    "targets run its code.\n"
+    "Verify HOTPATCH against the trust store (signed by as many of its keys as [trust]\n"
+    "hotpatch_signers in the policy file says, default 1) and make every process of the\n"
+    "binaries it targets run its code.\n"
     "  --dry-run, -n  say which processes would be patched; change nothing\n"
     "  --pid PID      only this process (repeatable)\n"
     "  --json         the result as one JSON object\n" GLOBAL_OPTS;

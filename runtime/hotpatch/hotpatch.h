@@ -35,9 +35,10 @@ typedef struct {
   size_t np;
 } hp_hotpatch;
 
-/* Read, verify and parse path.  Returns 0, or an exit code (1 refused,
- * 3 I/O) with st saying why (st->field names the file; h then holds
- * nothing).  hp_hotpatch_free after success. */
+/* Read, verify (the trust store, [trust] hotpatch_signers) and parse path.
+ * Returns 0, or an exit code (1 refused, 2 broken policy file, 3 I/O) with
+ * st saying why (st->field names the file; h then holds nothing).
+ * hp_hotpatch_free after success. */
 int hp_load_verified(hpm_ctx *ctx, const char *path, hp_hotpatch *h, hpmh_status *st);
 void hp_hotpatch_free(hp_hotpatch *h);
 

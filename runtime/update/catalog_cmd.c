@@ -33,9 +33,10 @@ static const char catalog_usage[] =
     "  -h, --help         show this help\n"
     "\n"
     "Environment: HPM_SOURCE, HPM_TRUST_DIR (default /etc/hpm/trust), HPM_STATE_DIR\n"
-    "(default /var/lib/hpm: catalog.hpm, cache/), HPM_NOW (clock, for tests).\n"
-    "Exit status: 0 ok, 1 refused (signature, expiry, rollback, size, hash),\n"
-    "2 usage error, 3 I/O or network error.\n";
+    "(default /var/lib/hpm: catalog.hpm, cache/), HPM_CONF (its [trust] catalog_signers:\n"
+    "how many trusted keys must sign the catalog, default 1), HPM_NOW (clock, for tests).\n"
+    "Exit status: 0 ok, 1 refused (signature, too few signers, expiry, rollback, size,\n"
+    "hash), 2 usage or policy file error, 3 I/O or network error.\n";
 
 
 
@@ -51,7 +52,7 @@ int cmd_catalog(hpm_ctx *ctx, int argc, char **argv) {
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
-  const char *source_opt = NULL, *spec, *trust_dir = ctx->trust_dir, *state_dir = ctx->state_dir;
+  const char *source_opt = NULL, *spec, *state_dir = ctx->state_dir;
   const char *downloads[64];
   char paths[64][4200];
   size_t ndl = 0;
@@ -97,7 +98,7 @@ int cmd_catalog(hpm_ctx *ctx, int argc, char **argv) {
     fprintf(stderr, "hpm catalog: %s\n", err.msg);
     return (int)sr;
   }
-  sr = hpm_source_fetch_catalog(&src, trust_dir, state_dir, now, &cat, &change, &prev, &err);
+  sr = hpm_source_fetch_catalog(ctx, &src, now, &cat, &change, &prev, &err);
   if (sr != HPM_SRC_OK) {
     fprintf(stderr, "hpm catalog: %s\n", err.msg);
     return (int)sr;

@@ -112,6 +112,9 @@ int cmd_policy(hpm_ctx *ctx, int argc, char **argv) {
     cJSON_AddStringToObject(o, "reboot", policy_reboot_to_string(p.reboot));
     cJSON_AddStringToObject(o, "timezone", tz);
     cJSON_AddNumberToObject(o, "retention_days", p.retention_days);
+    cJSON *tr = cJSON_AddObjectToObject(o, "trust");
+    for (hpm_kind k = HPM_KIND_BASELINE; k <= HPM_KIND_CATALOG; k++)
+      cJSON_AddNumberToObject(tr, policy_signers_key(k), p.signers[k]);
     cJSON *wa = cJSON_AddArrayToObject(o, "windows");
     for (size_t i = 0; i < p.nwindows; i++) {
       cJSON *w = cJSON_CreateObject();
@@ -161,6 +164,9 @@ int cmd_policy(hpm_ctx *ctx, int argc, char **argv) {
   printf("reboot: %s\n", policy_reboot_to_string(p.reboot));
   printf("timezone: %s\n", tz);
   printf("history retention_days: %u\n", p.retention_days);
+  printf("trust (distinct trusted keys that must sign):");
+  for (hpm_kind k = HPM_KIND_BASELINE; k <= HPM_KIND_CATALOG; k++)
+    printf(" %s %u%s", policy_signers_key(k), p.signers[k], k < HPM_KIND_CATALOG ? "," : "\n");
   if (!p.nwindows) printf("windows: none (required baselines reboot at their deadline)\n");
   for (size_t i = 0; i < p.nwindows; i++) {
     window_text(&p.windows[i], wt, sizeof wt);

@@ -33,6 +33,15 @@ int policy_reboot_from_string(const char *s) {
   return -1;
 }
 
+const char *policy_signers_key(hpm_kind kind) {
+  switch (kind) {
+  case HPM_KIND_BASELINE: return "baseline_signers";
+  case HPM_KIND_HOTPATCH: return "hotpatch_signers";
+  case HPM_KIND_CATALOG: return "catalog_signers";
+  default: return NULL;
+  }
+}
+
 void policy_defaults(hpm_policy *p) {
   memset(p, 0, sizeof *p);
   p->auto_classes = POLICY_CLASS_BIT(HPM_CLASS_CRITICAL) | POLICY_CLASS_BIT(HPM_CLASS_SECURITY);
@@ -42,6 +51,7 @@ void policy_defaults(hpm_policy *p) {
   p->assess_jitter_minutes = 60;
   p->reboot = REBOOT_IF_REQUIRED;
   p->retention_days = 30;
+  for (hpm_kind k = HPM_KIND_BASELINE; k <= HPM_KIND_CATALOG; k++) p->signers[k] = 1;
 }
 
 uint64_t policy_next_assessment(const hpm_policy *p, uint64_t last, uint64_t seed) {
@@ -302,7 +312,7 @@ static int begin_section(ini_ctx *c, const char *section) {
   if (split_section(section, kind, sizeof kind, name, sizeof name))
     FAIL("[%s]: bad section name; write [window \"NAME\"] or [blackout \"NAME\"] (NAME up to %d printable characters)",
          section, POLICY_NAME_MAX);
-  if (!strcmp(kind, "update") || !strcmp(kind, "history")) {
+  if (!strcmp(kind, "update") || !strcmp(kind, "history") || !strcmp(kind, "trust")) {
     if (name[0]) FAIL("[%s]: this section takes no name; write [%s]", section, kind);
     for (size_t i = 0; i < c->nnames; i++)
       if (!strcmp(c->names[i], kind)) FAIL("[%s] appears twice; merge the two sections", kind);
@@ -326,7 +336,7 @@ static int begin_section(ini_ctx *c, const char *section) {
   } else if (!section[0]) {
     /* keys before any section */
   } else {
-    FAIL("[%s]: unknown section; the sections are [update], [history], [window \"NAME\"] and [blackout \"NAME\"]",
+    FAIL("[%s]: unknown section; the sections are [update], [history], [trust], [window \"NAME\"] and [blackout \"NAME\"]",
          section);
   }
   if (c->nnames < sizeof c->names / sizeof c->names[0]) {
@@ -355,7 +365,7 @@ static int handler(void *user, const char *section, const char *key, const char 
     c->new_header = false;
     if (!begin_section(c, section)) return 0;
   }
-  if (!section[0]) FAIL("%s: key outside any section; put it under [update], [history], [window \"NAME\"] or [blackout \"NAME\"]", key);
+  if (!section[0]) FAIL("%s: key outside any section; put it under [update], [history], [trust], [window \"NAME\"] or [blackout \"NAME\"]", key);
   for (size_t i = 0; i < c->nkeys; i++)
     if (!strcmp(c->keys[i], key))
       FAIL("[%s] %s: set twice; keep one (an indented line continues the previous value)", section, key);
@@ -402,6 +412,14 @@ static int handler(void *user, const char *section, const char *key, const char 
     } else {
       FAIL("[history] %s: unknown key; the only key is retention_days", key);
     }
+  } else if (!strcmp(section, "trust")) {
+    hpm_kind k = HPM_KIND_BASELINE;
+    while (k <= HPM_KIND_CATALOG && strcmp(key, policy_signers_key(k))) k++;
+    if (k > HPM_KIND_CATALOG)
+      FAIL("[trust] %s: unknown key; the keys are baseline_signers, hotpatch_signers and catalog_signers", key);
+    if (parse_u32(value, 1, HPM_MAX_SIGNATURES, &p->signers[k]))
+      FAIL("[trust] %s: '%s': expected how many distinct trusted keys must sign a %s, 1..%u", key, value,
+           hpm_kind_to_string(k), HPM_MAX_SIGNATURES);
   } else if (c->win) {
     policy_window *w = c->win;
     if (!strcmp(key, "days")) {

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hpm/core.h"
+
 #define POLICY_MAX_WINDOWS 32
 #define POLICY_MAX_BLACKOUTS 32
 #define POLICY_NAME_MAX 63
@@ -56,10 +58,17 @@ typedef struct {
   policy_reboot reboot;
   char timezone[POLICY_TZ_MAX + 1];   /* "" = the host's (TZ / /etc/localtime) */
   uint32_t retention_days;
+  /* [trust]: distinct trusted keys that must sign an object, by hpm_kind
+   * (baseline, hotpatch, catalog; 1..HPM_MAX_SIGNATURES; index 0 unused). */
+  uint32_t signers[HPM_KIND_CATALOG + 1];
   size_t nwindows, nblackouts;
   policy_window windows[POLICY_MAX_WINDOWS];
   policy_blackout blackouts[POLICY_MAX_BLACKOUTS];
 } hpm_policy;
+
+/* The [trust] key of a kind's threshold ("hotpatch_signers"); NULL for a
+ * kind without one. */
+const char *policy_signers_key(hpm_kind kind);
 
 /* The documented defaults. */
 void policy_defaults(hpm_policy *p);

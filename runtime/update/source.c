@@ -16,10 +16,8 @@
 #include <unistd.h>
 
 #include "fileio.h"
-#include "keys.h"
 #include "json.h"
 #include "msg.h"
-#include "trust.h"
 
 #define ATTEMPTS 3
 
@@ -69,16 +67,6 @@ hpm_src_result hpm_source_parse(const char *spec, hpm_source *src, hpm_src_err *
 
 void hpm_source_join(const hpm_source *src, const char *rel, char *out, size_t cap) {
   snprintf(out, cap, "%s/%s", src->base, rel);
-}
-
-/* ---- trust ---------------------------------------------------------------- */
-
-hpm_src_result hpm_source_load_trust(const char *trust_dir, hpm_pubkey *keys, size_t max,
-                                     size_t *count, hpm_src_err *err) {
-  *count = hpmh_trust_load(trust_dir, keys, max, hpm_msg_status);
-  if (!*count)
-    return fail(err, HPM_SRC_IO, "no trusted keys in %s (expected *.pub release keys; set HPM_TRUST_DIR): refusing", trust_dir);
-  return HPM_SRC_OK;
 }
 
 /* ---- transfers ------------------------------------------------------------ */
@@ -276,12 +264,13 @@ static hpm_src_result ensure_dir(const char *path, hpm_src_err *err) {
   return HPM_SRC_OK;
 }
 
-hpm_src_result hpm_source_fetch_catalog(const hpm_source *src, const char *trust_dir,
-                                        const char *state_dir, uint64_t now, hpm_catalog *out,
+hpm_src_result hpm_source_fetch_catalog(hpm_ctx *ctx, const hpm_source *src, uint64_t now, hpm_catalog *out,
                                         hpm_catalog_change *change, uint64_t *previous_serial,
                                         hpm_src_err *err) {
-  hpm_pubkey keys[64];
-  size_t nkeys = 0, len = 0, old_len = 0;
+  const char *state_dir = ctx->state_dir;
+  hpm_trust t;
+  hpmh_status st;
+  size_t len = 0, old_len = 0;
   uint8_t *buf = NULL, *old = NULL;
   char where[HPM_SOURCE_MAX + 64], spath[4200];
   hpm_catalog stored = {0}; /* freed on every path after verification, even before it is read */
@@ -293,14 +282,12 @@ hpm_src_result hpm_source_fetch_catalog(const hpm_source *src, const char *trust
   memset(out, 0, sizeof *out);
   if (change) *change = HPM_CATALOG_NEW;
   if (previous_serial) *previous_serial = 0;
-  sr = hpm_source_load_trust(trust_dir, keys, 64, &nkeys, err);
-  if (sr != HPM_SRC_OK) return sr;
+  if (hpm_ctx_trust_for(ctx, HPM_KIND_CATALOG, &t, &st))
+    return fail(err, st.code == HPMH_E_IO ? HPM_SRC_IO : st.code == HPMH_E_INVALID ? HPM_SRC_USAGE : HPM_SRC_REFUSED,
+                "%s", st.detail);
   sr = fetch_catalog_bytes(src, &buf, &len, where, sizeof where, err);
   if (sr != HPM_SRC_OK) return sr;
-  {
-    hpm_trust t = {keys, nkeys, 1};
-    r = hpm_catalog_verify(buf, len, &t, now, out, &d);
-  }
+  r = hpm_catalog_verify(buf, len, &t, now, out, &d);
   if (r == HPM_E_EXPIRED) {
     hpmh_utc(out->expires, a);
     hpmh_utc(now, b);
@@ -311,11 +298,10 @@ hpm_src_result hpm_source_fetch_catalog(const hpm_source *src, const char *trust
                 where, (unsigned long long)out->serial, a, b);
   }
   if (r != HPM_OK) {
+    char why[400];
+    hpm_ctx_refusal(ctx, HPM_KIND_CATALOG, r, &d, out->trusted_signers, why, sizeof why);
     free(buf);
-    return fail(err, HPM_SRC_REFUSED, "%s: catalog refused: %s: %s (%s); trust store %s",
-                where, d.field[0] ? d.field : "catalog", d.detail[0] ? d.detail : hpm_result_to_string(r),
-                hpm_result_to_string(r),
-                trust_dir);
+    return fail(err, HPM_SRC_REFUSED, "%s: catalog refused: %s", where, why);
   }
 
   sr = ensure_dir(state_dir, err);

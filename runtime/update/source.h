@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctx.h"
 #include "hpm/catalog.h"
 
 typedef enum {
@@ -76,15 +77,16 @@ typedef enum {
 
 /*
  * Fetch <source>/catalog.hpm (at most HPM_CATALOG_FILE_MAX bytes), verify it
- * with every *.pub key in trust_dir (threshold 1), refuse it when expired at
- * now, when its serial is lower than the stored catalog's, or when the
- * serial is equal but the bytes differ.  An accepted catalog with a higher
- * serial replaces <state_dir>/catalog.hpm atomically.  On HPM_SRC_OK *out
- * is the verified catalog (hpm_catalog_free it) and *previous_serial the
- * stored serial before the fetch (0: none).
+ * with ctx's trust store and the host's catalog threshold ([trust]
+ * catalog_signers, hpm_ctx_trust_for), refuse it when expired at now, when
+ * its serial is lower than the stored catalog's, or when the serial is equal
+ * but the bytes differ.  An accepted catalog with a higher serial replaces
+ * <ctx->state_dir>/catalog.hpm atomically.  On HPM_SRC_OK *out is the
+ * verified catalog (hpm_catalog_free it) and *previous_serial the stored
+ * serial before the fetch (0: none).  A broken policy file is HPM_SRC_USAGE,
+ * an empty trust store HPM_SRC_IO.
  */
-hpm_src_result hpm_source_fetch_catalog(const hpm_source *src, const char *trust_dir,
-                                        const char *state_dir, uint64_t now, hpm_catalog *out,
+hpm_src_result hpm_source_fetch_catalog(hpm_ctx *ctx, const hpm_source *src, uint64_t now, hpm_catalog *out,
                                         hpm_catalog_change *change, uint64_t *previous_serial,
                                         hpm_src_err *err);
 
@@ -101,10 +103,5 @@ hpm_src_result hpm_source_fetch_catalog(const hpm_source *src, const char *trust
 hpm_src_result hpm_source_fetch_entry(const hpm_source *src, const hpm_catalog_entry *e,
                                       const char *state_dir, char *path, size_t cap,
                                       hpm_src_err *err);
-
-/* Load every *.pub in trust_dir (at most max keys).  HPM_SRC_IO when the
- * directory holds no usable key. */
-hpm_src_result hpm_source_load_trust(const char *trust_dir, hpm_pubkey *keys, size_t max,
-                                     size_t *count, hpm_src_err *err);
 
 #endif

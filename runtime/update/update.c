@@ -120,7 +120,7 @@ static int ctx_load(hpm_ctx *hc, update_ctx *c, const char *source_opt, const ch
   hpm_src_err se;
   hpm_src_result sr = hpm_source_parse(spec, &c->src, &se);
   if (sr == HPM_SRC_OK)
-    sr = hpm_source_fetch_catalog(&c->src, hc->trust_dir, hc->state_dir, c->now, &c->cat, &c->change, &c->prev_serial, &se);
+    sr = hpm_source_fetch_catalog(hc, &c->src, c->now, &c->cat, &c->change, &c->prev_serial, &se);
   if (sr != HPM_SRC_OK) {
     say("%s: %s", cmd, se.msg);
     record(c, cmd, NULL, update_result_word((int)sr), se.msg);
@@ -555,6 +555,7 @@ void update_agent_tick(hpm_ctx *hc) {
   }
   if (now < next) return;
   printf("agent: periodic assessment\n");
+  hpm_ctx_reload_trust(hc);
   update_ctx ctx;
   int rc = ctx_load(hc, &ctx, NULL, "assess");
   if (rc == 0) {
