@@ -8,6 +8,7 @@ Binaries: $HPM and $HPM_SIGN, else those of $HPM_BUILD (tests/hpmtest.py);
 the server: conftest.py.
 """
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -330,3 +331,56 @@ def test_bad_sources_and_state(server, host, release, tmp_path):
     assert "damaged" in r.stderr and "rollback floor" in r.stderr
     assert "--help" not in r.stderr
     assert "Usage: hpm catalog" in hpm("catalog", "--help").stdout
+
+
+# ---- signature thresholds ([trust] catalog_signers in hpm.conf) --------------------
+
+
+def trust_conf(path, **signers):
+    """An hpm.conf whose [trust] sets the given keys (catalog_signers=2)."""
+    path.write_text("[trust]\n" + "".join(f"{k} = {n}\n" for k, n in signers.items()))
+    return path
+
+
+@pytest.fixture
+def mirror(tmp_path, release):
+    """A directory source whose catalog one trusted key signed, and a host
+    that trusts two keys."""
+    src = tmp_path / "mirror"
+    src.mkdir()
+    release.publish(src, serial=5)
+    trust = tmp_path / "trust"
+    trust.mkdir()
+    shutil.copy(release.pub, trust / "release.pub")
+    shutil.copy(release.other.with_suffix(".pub"), trust / "other.pub")
+    env = {"HPM_TRUST_DIR": trust, "HPM_STATE_DIR": tmp_path / "state", "HPM_NOW": NOW, "HPM_SOURCE": src,
+           "HPM_BASELINE": "ab" * 32, "HPM_EFIVARS": tmp_path / "no-efivars"}
+    return src, env
+
+
+def test_catalog_with_too_few_signers_is_refused(mirror, release, tmp_path):
+    src, env = mirror
+    env["HPM_CONF"] = str(trust_conf(tmp_path / "hpm.conf", catalog_signers=2))
+    want = (f"{src}/catalog.hpm: catalog refused: 1 trusted signature, this host requires 2 for catalogs "
+            f"([trust] catalog_signers in {env['HPM_CONF']})")
+    for cmd in ("catalog", "assess"):
+        r = hpm(cmd, "--json", check=None, env=env)
+        assert r.returncode == 1, (cmd, r.stdout, r.stderr)
+        assert want in r.stderr, (cmd, r.stderr)
+    assert not (tmp_path / "state" / "catalog.hpm").exists()
+    # the other kinds' thresholds do not apply to catalogs
+    trust_conf(tmp_path / "hpm.conf", baseline_signers=2, hotpatch_signers=2)
+    r = hpm("catalog", "--json", env=env)
+    assert json.loads(r.stdout)["serial"] == 5
+
+
+def test_countersigned_catalog_is_accepted(mirror, release, tmp_path):
+    src, env = mirror
+    env["HPM_CONF"] = str(trust_conf(tmp_path / "hpm.conf", catalog_signers=2))
+    sign("countersign", "--key", release.other, "--trust", release.pub, "--out", src / "catalog.hpm",
+         src / "catalog.hpm")
+    j = json.loads(hpm("catalog", "--json", env=env).stdout)
+    assert j["serial"] == 5 and j["change"] == "new"
+    assert (tmp_path / "state" / "catalog.hpm").read_bytes() == (src / "catalog.hpm").read_bytes()
+    j = json.loads(hpm("assess", "--json", env=env).stdout)
+    assert j["host"]["baseline"] == "ab" * 32

@@ -8,22 +8,20 @@ how many the host requires for that kind and where that is configured; the
 same object countersigned by a second trusted key (hpm-sign countersign) is
 accepted.  A threshold for one kind does not touch the others.  hpm status
 and hpm policy show the thresholds; a bad value is refused naming the key.
-(hpm install of an under-signed download: test_thresholds_install.py.)
+(Catalogs: test_catalog.py; hpm install of an under-signed download:
+test_update.py.)
 """
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
-from test_boot_side import HPM, Host, run, sign as sign_baseline
-from test_catalog import NOW, Release
+from hpmtest import hpm, keygen, make_baseline, sign
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hotpatch"))
-from hotpatch_util import SIGN, Target, Workspace  # noqa: E402
-from hotpatch_util import run as sh  # noqa: E402
+from workspace import Target, Workspace  # noqa: E402  (the hotpatch tests' targets)
 
 KINDS = ("baseline", "hotpatch", "catalog")
 
@@ -35,7 +33,7 @@ def conf(path, **signers):
 
 
 def countersign(src, key, trusted, out):
-    sh([SIGN, "countersign", "--key", key, "--trust", trusted, "--out", out, src])
+    sign("countersign", "--key", key, "--trust", trusted, "--out", out, src)
     return out
 
 
@@ -61,7 +59,7 @@ def ws(tmp_path_factory):
 def apply(ws, tmp_path, t, hp, **signers):
     tmp_path.mkdir(exist_ok=True)
     c = conf(tmp_path / "hpm.conf", **signers)
-    r = ws.hpm(tmp_path / "state", "apply", "--pid", t.pid, hp, check=False,
+    r = ws.hpm(tmp_path / "state", "apply", "--pid", t.pid, hp, check=None,
                extra_env={"HPM_CONF": str(c)})
     return r, c
 
@@ -110,13 +108,14 @@ def test_threshold_above_the_trust_store_refuses_everything(ws, tmp_path):
 def bkeys(tmp_path_factory):
     d = tmp_path_factory.mktemp("thr-keys")
     for name in ("release", "other"):
-        sh([SIGN, "keygen", "--out", d / f"{name}.pem", "--pub", d / f"{name}.pub"])
+        keygen(d / f"{name}.pem", d / f"{name}.pub")
+    (d / "vmlinuz").write_bytes(b"MZ" + bytes(range(256)) * 64)
     return d
 
 
 @pytest.fixture
-def bhost(tmp_path, bkeys):
-    h = Host(tmp_path / "host", bkeys)
+def bhost(tmp_path, bkeys, make_host):
+    h = make_host(tmp_path / "host", bkeys / "release.pub")
     shutil.copy(bkeys / "other.pub", h.trust / "other.pub")
     h.boot(active="a", baseline="ab" * 32, seq=9)
     (h.hpmdir / "slot-a.hpm").write_bytes(b"running slot a")
@@ -124,75 +123,24 @@ def bhost(tmp_path, bkeys):
 
 
 def test_baseline_with_too_few_signers_is_not_staged(bhost, bkeys, tmp_path):
-    v2 = sign_baseline(tmp_path / "rel" / "v2.hpm", bkeys, "v2", 6)
+    (tmp_path / "rel").mkdir()
+    v2 = tmp_path / "rel" / "v2.hpm"
+    make_baseline(v2, bkeys / "release.pem", bkeys / "vmlinuz", cmdline="console=ttyS0", version="v2", svn=6)
     c = conf(tmp_path / "hpm.conf", baseline_signers=2)
     bhost.env["HPM_CONF"] = str(c)
-    p = run(["stage", v2], bhost.env)
-    assert p.returncode == 1, p.stdout + p.stderr
+    p = bhost.hpm("stage", v2, check=1)
     assert f"{v2}: " + too_few("baselines", "baseline_signers", c) in p.stderr, p.stderr
     assert "slot-b.hpm" not in bhost.tree() and bhost.getvar("HpmSlotRequest") is None
     # countersigned by the second trusted key: staged
     v2x2 = countersign(v2, bkeys / "other.pem", bkeys / "release.pub", tmp_path / "rel" / "v2x2.hpm")
-    j = json.loads(run(["stage", "--json", v2x2], bhost.env, check=True).stdout)
+    j = json.loads(bhost.hpm("stage", "--json", v2x2).stdout)
     assert j["slot"] == "b"
     assert (bhost.hpmdir / "slot-b.hpm").read_bytes() == v2x2.read_bytes()
     assert bhost.slotreq() == (9, [(2, 1, 0, 3, 3)])
     # the other kinds' thresholds do not apply to baselines
     conf(c, hotpatch_signers=2, catalog_signers=2)
-    run(["stage", v2], bhost.env, check=True)
+    bhost.hpm("stage", v2)
     assert (bhost.hpmdir / "slot-b.hpm").read_bytes() == v2.read_bytes()
-
-
-# ---- catalog: hpm catalog / hpm assess over a directory source ----------------------
-
-
-@pytest.fixture(scope="module")
-def release(tmp_path_factory):
-    return Release(tmp_path_factory.mktemp("thr-release"))
-
-
-@pytest.fixture
-def mirror(tmp_path, release):
-    """A directory source whose catalog one trusted key signed, and a host
-    that trusts two keys."""
-    src = tmp_path / "mirror"
-    src.mkdir()
-    release.publish(src, serial=5)
-    trust = tmp_path / "trust"
-    trust.mkdir()
-    shutil.copy(release.pub, trust / "release.pub")
-    shutil.copy(release.other.with_suffix(".pub"), trust / "other.pub")
-    env = dict(os.environ, HPM_TRUST_DIR=str(trust), HPM_STATE_DIR=str(tmp_path / "state"),
-               HPM_NOW=str(NOW), HPM_SOURCE=str(src), HPM_BASELINE="ab" * 32,
-               HPM_EFIVARS=str(tmp_path / "no-efivars"))
-    env.pop("SOURCE_DATE_EPOCH", None)
-    return src, env
-
-
-def test_catalog_with_too_few_signers_is_refused(mirror, release, tmp_path):
-    src, env = mirror
-    env["HPM_CONF"] = str(conf(tmp_path / "hpm.conf", catalog_signers=2))
-    want = f"{src}/catalog.hpm: catalog refused: " + too_few("catalogs", "catalog_signers", env["HPM_CONF"])
-    for cmd in ("catalog", "assess"):
-        r = sh([HPM, cmd, "--json"], check=False, env=env)
-        assert r.returncode == 1, (cmd, r.stdout, r.stderr)
-        assert want in r.stderr, (cmd, r.stderr)
-    assert not (tmp_path / "state" / "catalog.hpm").exists()
-    # the other kinds' thresholds do not apply to catalogs
-    conf(tmp_path / "hpm.conf", baseline_signers=2, hotpatch_signers=2)
-    r = sh([HPM, "catalog", "--json"], env=env)
-    assert json.loads(r.stdout)["serial"] == 5
-
-
-def test_countersigned_catalog_is_accepted(mirror, release, tmp_path):
-    src, env = mirror
-    env["HPM_CONF"] = str(conf(tmp_path / "hpm.conf", catalog_signers=2))
-    countersign(src / "catalog.hpm", release.other, release.pub, src / "catalog.hpm")
-    j = json.loads(sh([HPM, "catalog", "--json"], env=env).stdout)
-    assert j["serial"] == 5 and j["change"] == "new"
-    assert (tmp_path / "state" / "catalog.hpm").read_bytes() == (src / "catalog.hpm").read_bytes()
-    j = json.loads(sh([HPM, "assess", "--json"], env=env).stdout)
-    assert j["host"]["baseline"] == "ab" * 32
 
 
 # ---- hpm status, hpm policy; bad values ----------------------------------------
@@ -200,9 +148,8 @@ def test_countersigned_catalog_is_accepted(mirror, release, tmp_path):
 
 @pytest.fixture
 def env(tmp_path):
-    e = dict(os.environ, HPM_CONF=str(tmp_path / "hpm.conf"), HPM_STATE_DIR=str(tmp_path / "state"),
-             HPM_TRUST_DIR=str(tmp_path / "trust"), HPM_EFIVARS=str(tmp_path / "no-efivars"))
-    return e
+    return {"HPM_CONF": tmp_path / "hpm.conf", "HPM_STATE_DIR": tmp_path / "state",
+            "HPM_TRUST_DIR": tmp_path / "trust", "HPM_EFIVARS": tmp_path / "no-efivars"}
 
 
 def test_status_and_policy_show_the_thresholds(env, tmp_path, bkeys):
@@ -211,15 +158,15 @@ def test_status_and_policy_show_the_thresholds(env, tmp_path, bkeys):
     for signers in ({}, {"baseline_signers": 2, "hotpatch_signers": 3, "catalog_signers": 16}):
         c = conf(tmp_path / "hpm.conf", **signers)
         want = {f"{k}_signers": signers.get(f"{k}_signers", 1) for k in KINDS}
-        pol = json.loads(sh([HPM, "policy", "--json"], env=env).stdout)
+        pol = json.loads(hpm("policy", "--json", env=env).stdout)
         assert pol["trust"] == want
-        st = json.loads(sh([HPM, "status", "--json"], env=env).stdout)["trust"]
+        st = json.loads(hpm("status", "--json", env=env).stdout)["trust"]
         assert st == dict(want, dir=str(tmp_path / "trust"), keys=1, policy_file=str(c))
-        text = sh([HPM, "status"], env=env).stdout
+        text = hpm("status", env=env).stdout
         assert (f"signatures required: baseline {want['baseline_signers']}, hotpatch "
                 f"{want['hotpatch_signers']}, catalog {want['catalog_signers']} ([trust] in {c})") in text
         assert f"trust store: {tmp_path / 'trust'} (1 key)" in text
-        text = sh([HPM, "policy"], env=env).stdout
+        text = hpm("policy", env=env).stdout
         assert ", ".join(f"{k} {n}" for k, n in want.items()) in text
 
 
@@ -246,6 +193,6 @@ def test_bad_value_is_refused_naming_the_key(env, tmp_path, bkeys, ws, text, pro
     env = dict(env, HPM_BASELINE="ab" * 32)
     for args in (["policy"], ["status"], ["catalog", "--source", str(tmp_path / "src")],
                  ["apply", str(ws.h1)]):
-        r = sh([HPM, *args], check=False, env=env)
+        r = hpm(*args, check=None, env=env)
         assert r.returncode == 2, (args, r.stdout, r.stderr)
         assert f"{c}{problem}" in r.stderr, (args, r.stderr)

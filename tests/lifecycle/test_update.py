@@ -240,3 +240,30 @@ def test_expired_catalog_refused(host):
 def test_running_baseline_unknown(host):
     r = hpm(host, "assess", env={"HPM_BASELINE": "", "HPM_EFIVARS": host.root / "no-efivars"}, check=3)
     assert "running" in r.stderr and "HPM_BASELINE" in r.stderr, r.stderr
+
+
+def test_install_refuses_under_signed_downloads(host, tmp_path):
+    """hpm install refuses a download with fewer trusted signers than the
+    host requires for its kind ([trust] in hpm.conf), says so, and changes
+    nothing: the release is signed by one key; the host trusts a second."""
+    sign("keygen", "--out", tmp_path / "second.pem")
+    (host.trust / "second.pub").write_bytes((tmp_path / "second.pub").read_bytes())
+    # the catalog (one signer) is accepted; the hotpatch it lists is not
+    host.conf.write_text(host.conf.read_text() + "[trust]\nhotpatch_signers = 2\n")
+    r = hpm(host, "install", "--json", check=1)
+    want = (f"1 trusted signature, this host requires 2 for hotpatches "
+            f"([trust] hotpatch_signers in {host.conf})")
+    assert want in r.stderr, r.stderr
+    acts = json.loads(r.stdout)["actions"]
+    assert [(a["id"], a["result"]) for a in acts] == [("HP-2026.1-1", "refused")], acts
+    assert "v1 (buggy)" in host.svc.ask()
+    hist = history(host, HP_AT + DAY)
+    rows = hist["entries"] if isinstance(hist, dict) else hist
+    applied = [e for e in rows if e["event"] == "apply"]
+    assert applied and applied[-1]["result"] == "refused" and want in applied[-1]["error"], applied
+    # baselines: the same for install's stage of the next baseline
+    host.conf.write_text(host.conf.read_text().replace("hotpatch_signers", "baseline_signers"))
+    r = hpm(host, "install", "--include", "2026.2", "--json", now=HP_AT + 60 * DAY, check=1)
+    assert ("1 trusted signature, this host requires 2 for baselines "
+            f"([trust] baseline_signers in {host.conf})") in r.stderr, r.stderr
+    assert host.getvar("HpmSlotRequest") is None and "slot-b.hpm" not in host.tree()
