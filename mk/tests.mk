@@ -40,7 +40,7 @@ UNIT_ARCHIVES := $(TESTLIB) $(B)/san/libhpmw.a $(B)/san/libhpmhost.a $(B)/san/li
 UNIT_LIBS    := $(UNIT_ARCHIVES) $(HPMW_LIBS) -lcmocka
 
 TESTLIB_OBJS := $(B)/san/tests/core/testlib.o $(B)/san/tests/core/bsfake.o $(B)/san/tests/tmpdir.o
-$(TESTLIB_OBJS): $(B)/san/tests/%.o: tests/%.c tests/tmpdir.h tests/core/testlib.h tests/core/bsfake.h $(CORE_HDRS) $(HPMW_HDRS) | $(DEPS_STAMP)
+$(TESTLIB_OBJS): $(B)/san/tests/%.o: tests/%.c tests/tmpdir.h tests/core/testlib.h tests/core/bsfake.h tests/core/manifest_cases.h $(CORE_HDRS) $(HPMW_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(UNIT_CFLAGS) -c $< -o $@
 $(TESTLIB): $(TESTLIB_OBJS)
@@ -66,7 +66,7 @@ UNIT_SYSLIBS_test_decide  := -linih
 UNIT_SYSLIBS_test_history := -lsqlite3 -linih
 UNIT_SYSLIBS_test_json    := -lcjson
 
-UNIT_HDRS := tests/tmpdir.h tests/core/testlib.h $(CORE_HDRS) $(HOSTLIB_HDRS) $(HPMW_HDRS) $(RT_HDRS)
+UNIT_HDRS := tests/tmpdir.h tests/core/testlib.h tests/core/manifest_cases.h tests/core/bsfake.h $(CORE_HDRS) $(HOSTLIB_HDRS) $(HPMW_HDRS) $(RT_HDRS)
 
 # The one rule for every unit test binary.
 $(UNIT_BINS): $(B)/san/%: %.c $(UNIT_ARCHIVES) $(UNIT_HDRS) | $(DEPS_STAMP)

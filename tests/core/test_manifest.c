@@ -6,6 +6,7 @@
  * Each case is checked through verification and through the unverified
  * parse (the same parser must refuse it the same way).
  */
+#include "manifest_cases.h"
 #include "testlib.h"
 
 static const char *const long31 = "abcdefghijklmnopqrstuvwxyz01234";      /* 31 */

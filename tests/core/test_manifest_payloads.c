@@ -5,6 +5,7 @@
  * every manifest is hand-made (testlib.h), assembled and signed by a
  * trusted key: the signature is valid, the manifest is what is wrong.
  */
+#include "manifest_cases.h"
 #include "testlib.h"
 
 static void test_bad_payload_values(void **state) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Shared helpers of the core unit tests: see testlib.h. */
+#include "manifest_cases.h"
 #include "testlib.h"
 
 #include <signal.h>
