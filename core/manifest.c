@@ -6,6 +6,7 @@
  */
 #include <libfdt.h>
 
+#include "hpm/bootif.h"
 #include "internal.h"
 
 #define MAX_PROPS 32
@@ -369,7 +370,13 @@ static hpm_result parse_payload(const void *fdt, int node, hpm_kind kind, hpm_pa
     return get_u64(off, where, &p->offset, diag);
   }
   p->embedded = false;
-  return get_str(file, where, HPM_FILE_MAX, S_FILE, p->file, diag);
+  r = get_str(file, where, HPM_FILE_MAX, S_FILE, p->file, diag);
+  if (r == HPM_OK && hpm_bootif_slot_of_file(p->file) >= 0) {
+    char f[64];
+    return hpm_fail(diag, HPM_E_BAD_FIELD, hpm_path2(f, sizeof f, where, "file"), p->file,
+                    " is reserved: slot-a.hpm ... slot-d.hpm (in any case) are the slot containers", 0);
+  }
+  return r;
 }
 
 static hpm_result parse_payloads(const void *fdt, int node, hpm_manifest *m, hpm_diag *diag) {
@@ -405,7 +412,7 @@ static hpm_result parse_payloads(const void *fdt, int node, hpm_manifest *m, hpm
         return hpm_fail(diag, HPM_E_TOO_LARGE, f, "offset + size overflows", 0, 0);
     } else {
       for (size_t j = 0; j < m->payload_count; j++)
-        if (!m->payloads[j].embedded && hpm_str_eq(m->payloads[j].file, p->file)) {
+        if (!m->payloads[j].embedded && hpm_bootif_same_file(m->payloads[j].file, p->file)) {
           char f[64];
           return hpm_fail(diag, HPM_E_DUPLICATE, hpm_path2(f, sizeof f, "payloads", p->name),
                           "two payloads name the same file ", p->file, 0);
