@@ -117,9 +117,10 @@ hpm_result hpm_pubkey_from_spki(const uint8_t *der, size_t len, hpm_pubkey *out)
 }
 
 /* One INTEGER of an ECDSA-Sig-Value at *p, as DER requires: short-form
- * length (a value is at most 49 bytes), at least one byte, positive (top bit
- * clear), no leading zero byte but the one a set top bit needs.  Its value
- * bytes in *v, *n. */
+ * length (a value below a P-384 order has at most 49 bytes, so DER never
+ * uses the long form here), at least one byte, positive (top bit clear), no
+ * leading zero byte but the one a set top bit needs.  Its value bytes in
+ * *v, *n. */
 static bool der_uint(const uint8_t **p, const uint8_t *end, const uint8_t **v, size_t *n) {
   size_t len;
   if (end - *p < 2 || (*p)[0] != 0x02) return false;
