@@ -5,6 +5,26 @@
 
 #include "internal.h"
 
+/* ---- files on the ESP ------------------------------------------------------ */
+
+static char fold(char c) { return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c; }
+
+bool hpm_bootif_same_file(const char *a, const char *b) {
+  if (!a || !b) return false;
+  for (; *a && fold(*a) == fold(*b); a++, b++) {
+  }
+  return fold(*a) == fold(*b);
+}
+
+int hpm_bootif_slot_of_file(const char *name) {
+  char want[] = "slot-?.hpm";
+  for (unsigned i = 0; i < HPM_BS_MAX_SLOTS; i++) {
+    want[5] = hpm_bs_slot_letter(i);
+    if (hpm_bootif_same_file(name, want)) return (int)i;
+  }
+  return -1;
+}
+
 /* ---- fields --------------------------------------------------------------- */
 
 hpm_bs_result hpm_bootif_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out) {

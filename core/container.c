@@ -101,28 +101,6 @@ hpm_result hpm_container_layout(const uint8_t *buf, size_t len, size_t *tbs_len,
   return HPM_OK;
 }
 
-/* One DER INTEGER at *p (short-form length, minimal, positive). */
-static bool der_int_canonical(const uint8_t **p, const uint8_t *end) {
-  size_t n;
-  if (end - *p < 2 || (*p)[0] != 0x02) return false;
-  n = (*p)[1];
-  if (n == 0 || n > 0x7f || (size_t)(end - *p - 2) < n) return false;
-  const uint8_t *v = *p + 2;
-  if (v[0] & 0x80) return false;                       /* negative */
-  if (n > 1 && v[0] == 0x00 && !(v[1] & 0x80)) return false; /* padded */
-  *p = v + n;
-  return true;
-}
-
-/* ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER } in minimal DER, so
- * every signature has exactly one encoding.  Signatures are at most 104
- * bytes, so every length is in short form. */
-static bool der_sig_canonical(const uint8_t *der, size_t len) {
-  const uint8_t *p = der + 2, *end = der + len;
-  if (len < 8 || der[0] != 0x30 || der[1] != len - 2) return false;
-  return der_int_canonical(&p, end) && der_int_canonical(&p, end) && p == end;
-}
-
 /* Decode entry i of the signature block; shape only, no cryptography. */
 static hpm_result sig_entry(const uint8_t *buf, const layout *l, uint32_t i, hpm_alg *alg,
                             const uint8_t **key_id, const uint8_t **der, size_t *der_len,
@@ -131,6 +109,8 @@ static hpm_result sig_entry(const uint8_t *buf, const layout *l, uint32_t i, hpm
   char field[32], n1[24];
   uint16_t a = hpm_le16(e + HPM_SIG_ENT_OFF_ALG);
   uint16_t dl = hpm_le16(e + HPM_SIG_ENT_OFF_LEN);
+  const uint8_t *r, *s;
+  size_t rn, sn;
   hpm_path2(field, sizeof field, "signatures", hpm_fmt_u64(i, n1));
   if (a != HPM_ALG_ECDSA_P256_SHA256 && a != HPM_ALG_ECDSA_P384_SHA384)
     return hpm_fail(diag, HPM_E_BAD_SIGNATURE_BLOCK, field, "unknown algorithm ",
@@ -140,7 +120,7 @@ static hpm_result sig_entry(const uint8_t *buf, const layout *l, uint32_t i, hpm
   if (hpm_le32(e + HPM_SIG_ENT_OFF_RESERVED) != 0 ||
       !hpm_all_zero(e + HPM_SIG_ENT_OFF_DER + dl, HPM_SIG_DER_MAX - dl))
     return hpm_fail(diag, HPM_E_BAD_SIGNATURE_BLOCK, field, "reserved or padding bytes are not 0", 0, 0);
-  if (!der_sig_canonical(e + HPM_SIG_ENT_OFF_DER, dl))
+  if (!hpm_sig_der_parse(e + HPM_SIG_ENT_OFF_DER, dl, &r, &rn, &s, &sn))
     return hpm_fail(diag, HPM_E_BAD_SIGNATURE_BLOCK, field,
                     "signature is not minimal DER (SEQUENCE of two INTEGERs)", 0, 0);
   *alg = (hpm_alg)a;

@@ -116,31 +116,76 @@ hpm_result hpm_pubkey_from_spki(const uint8_t *der, size_t len, hpm_pubkey *out)
   return HPM_OK;
 }
 
+/* One INTEGER of an ECDSA-Sig-Value at *p, as DER requires: short-form
+ * length (a value below a P-384 order has at most 49 bytes, so DER never
+ * uses the long form here), at least one byte, positive (top bit clear), no
+ * leading zero byte but the one a set top bit needs.  Its value bytes in
+ * *v, *n. */
+static bool der_uint(const uint8_t **p, const uint8_t *end, const uint8_t **v, size_t *n) {
+  size_t len;
+  if (end - *p < 2 || (*p)[0] != 0x02) return false;
+  len = (*p)[1];
+  if (len == 0 || len > 0x7f || (size_t)(end - *p - 2) < len) return false;
+  *v = *p + 2;
+  if ((*v)[0] & 0x80) return false;                           /* negative */
+  if (len > 1 && (*v)[0] == 0x00 && !((*v)[1] & 0x80)) return false; /* padded */
+  *n = len;
+  *p = *v + len;
+  return true;
+}
+
+bool hpm_sig_der_parse(const uint8_t *der, size_t len, const uint8_t **r, size_t *rn,
+                       const uint8_t **s, size_t *sn) {
+  const uint8_t *p, *end = der + len;
+  /* The content is at most 2 * (2 + 49) bytes, so DER's one length
+   * encoding is the short form: long form and indefinite length (0x80) are
+   * refused with every other length that is not the exact rest. */
+  if (len < 8 || der[0] != 0x30 || (der[1] & 0x80) || der[1] != len - 2) return false;
+  p = der + 2;
+  return der_uint(&p, end, r, rn) && der_uint(&p, end, s, sn) && p == end;
+}
+
+/* 1 <= v < the group order: a value an ECDSA signature can have. */
+static bool in_range(const mbedtls_mpi *v, const mbedtls_ecp_group *grp) {
+  return mbedtls_mpi_cmp_int(v, 1) >= 0 && mbedtls_mpi_cmp_mpi(v, &grp->N) < 0;
+}
+
 hpm_result hpm_signature_check(const hpm_pubkey *key, const uint8_t *msg, size_t msg_len,
                                const uint8_t *der, size_t der_len) {
   uint8_t hash[48];
-  size_t hash_len;
+  size_t hash_len, rn, sn;
+  const uint8_t *rb, *sb;
   mbedtls_ecdsa_context ctx;
-  hpm_result r;
-  int rc;
+  mbedtls_mpi r, s;
+  hpm_result res;
   if (!key || (!msg && msg_len) || !der) return HPM_E_INVALID_ARGUMENT;
   if (key->alg == HPM_ALG_ECDSA_P256_SHA256) {
-    r = hpm_sha256(msg, msg_len, hash);
+    res = hpm_sha256(msg, msg_len, hash);
     hash_len = 32;
   } else if (key->alg == HPM_ALG_ECDSA_P384_SHA384) {
-    r = hpm_sha384(msg, msg_len, hash);
+    res = hpm_sha384(msg, msg_len, hash);
     hash_len = 48;
   } else {
     return HPM_E_BAD_KEY;
   }
-  if (r != HPM_OK) return r;
+  if (res != HPM_OK) return res;
+  /* Our own DER reader, not mbedtls_ecdsa_read_signature: mbedTLS 2.28
+   * accepts BER (long-form and padded lengths, leading zero bytes, a
+   * negative integer read as positive), so one signature would have many
+   * accepted encodings. */
+  if (!hpm_sig_der_parse(der, der_len, &rb, &rn, &sb, &sn)) return HPM_E_SIGNATURE_INVALID;
   mbedtls_ecdsa_init(&ctx);
-  r = load_key(key, &ctx);
-  if (r == HPM_OK) {
-    /* read_signature insists on exact DER length and 0 < r,s < n. */
-    rc = mbedtls_ecdsa_read_signature(&ctx, hash, hash_len, der, der_len);
-    r = rc == 0 ? HPM_OK : HPM_E_SIGNATURE_INVALID;
-  }
+  mbedtls_mpi_init(&r);
+  mbedtls_mpi_init(&s);
+  res = load_key(key, &ctx);
+  if (res == HPM_OK && (mbedtls_mpi_read_binary(&r, rb, rn) || mbedtls_mpi_read_binary(&s, sb, sn)))
+    res = HPM_E_CRYPTO;
+  if (res == HPM_OK && !(in_range(&r, &ctx.grp) && in_range(&s, &ctx.grp)))
+    res = HPM_E_SIGNATURE_INVALID;
+  if (res == HPM_OK && mbedtls_ecdsa_verify(&ctx.grp, hash, hash_len, &ctx.Q, &r, &s))
+    res = HPM_E_SIGNATURE_INVALID;
+  mbedtls_mpi_free(&r);
+  mbedtls_mpi_free(&s);
   mbedtls_ecdsa_free(&ctx);
-  return r;
+  return res;
 }

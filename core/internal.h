@@ -105,6 +105,13 @@ hpm_result hpm_container_authenticate(const uint8_t *buf, size_t len, hpm_kind e
                                       const uint8_t **manifest, size_t *size,
                                       hpm_diag *diag);
 
+/* ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER } in minimal DER
+ * (docs/format.md, "Signature block"), nothing before or after it: the one
+ * encoding hpm accepts for a signature.  On true, r and s point at the
+ * integers' value bytes.  Range (1 <= r, s < n) is hpm_signature_check's. */
+bool hpm_sig_der_parse(const uint8_t *der, size_t len, const uint8_t **r, size_t *rn,
+                       const uint8_t **s, size_t *sn);
+
 /* SHA-384 (for P-384 signatures). */
 hpm_result hpm_sha384(const uint8_t *data, size_t len, uint8_t out[48]);
 

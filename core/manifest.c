@@ -6,6 +6,7 @@
  */
 #include <libfdt.h>
 
+#include "hpm/bootif.h"
 #include "internal.h"
 
 #define MAX_PROPS 32
@@ -85,7 +86,10 @@ static uint32_t be32(const uint8_t *p) {
 static hpm_result fdt_precheck(const uint8_t *b, size_t size, hpm_diag *diag) {
   uint64_t off_struct, size_struct, off_strings, size_strings, off_rsv, pos, end;
   int depth = 0;
-  bool root_seen = false;
+  /* props_ok: no child of the current node has begun yet.  libfdt's
+   * property iterator stops at the first child, so a property after one is
+   * signed yet never seen by the schema (while other FDT readers see it). */
+  bool root_seen = false, props_ok = false;
 
   if (size < 40 || be32(b) != FDT_MAGIC)
     return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "not a flattened device tree (bad magic)", 0, 0);
@@ -119,13 +123,18 @@ static hpm_result fdt_precheck(const uint8_t *b, size_t size, hpm_diag *diag) {
       if (depth == 0 && root_seen)
         return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "FDT has more than one root node", 0, 0);
       root_seen = true;
+      props_ok = true;
       if (++depth > 8) return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "FDT nodes nested too deep", 0, 0);
       pos = (n + 1 + 3) & ~(uint64_t)3;
     } else if (tag == FDT_END_NODE) {
       if (--depth < 0) return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "FDT closes more nodes than it opens", 0, 0);
+      props_ok = false; /* back in the parent, after one of its children */
     } else if (tag == FDT_PROP) {
       uint32_t len, nameoff;
       if (end - pos < 8 || depth == 0) return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "FDT property outside a node or truncated", 0, 0);
+      if (!props_ok)
+        return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest",
+                        "FDT property after a child node (a node's properties must come before its children)", 0, 0);
       len = be32(b + pos);
       nameoff = be32(b + pos + 4);
       if (len > end - pos - 8) return hpm_fail(diag, HPM_E_BAD_MANIFEST, "manifest", "FDT property length runs past the structure block", 0, 0);
@@ -361,7 +370,13 @@ static hpm_result parse_payload(const void *fdt, int node, hpm_kind kind, hpm_pa
     return get_u64(off, where, &p->offset, diag);
   }
   p->embedded = false;
-  return get_str(file, where, HPM_FILE_MAX, S_FILE, p->file, diag);
+  r = get_str(file, where, HPM_FILE_MAX, S_FILE, p->file, diag);
+  if (r == HPM_OK && hpm_bootif_slot_of_file(p->file) >= 0) {
+    char f[64];
+    return hpm_fail(diag, HPM_E_BAD_FIELD, hpm_path2(f, sizeof f, where, "file"), p->file,
+                    " is reserved: slot-a.hpm ... slot-d.hpm (in any case) are the slot containers", 0);
+  }
+  return r;
 }
 
 static hpm_result parse_payloads(const void *fdt, int node, hpm_manifest *m, hpm_diag *diag) {
@@ -397,7 +412,7 @@ static hpm_result parse_payloads(const void *fdt, int node, hpm_manifest *m, hpm
         return hpm_fail(diag, HPM_E_TOO_LARGE, f, "offset + size overflows", 0, 0);
     } else {
       for (size_t j = 0; j < m->payload_count; j++)
-        if (!m->payloads[j].embedded && hpm_str_eq(m->payloads[j].file, p->file)) {
+        if (!m->payloads[j].embedded && hpm_bootif_same_file(m->payloads[j].file, p->file)) {
           char f[64];
           return hpm_fail(diag, HPM_E_DUPLICATE, hpm_path2(f, sizeof f, "payloads", p->name),
                           "two payloads name the same file ", p->file, 0);

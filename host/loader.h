@@ -20,8 +20,9 @@
 
 /* The largest file read for a payload. */
 typedef enum {
-  /* The size the signed manifest states: a file of another size is never
-   * read and counts as missing (hosts: nothing unneeded enters memory). */
+  /* The size the signed manifest states: a larger file is never read and
+   * counts as missing; a smaller one is read and core refuses its size
+   * (hosts: nothing beyond the signed size enters memory). */
   HPMH_LOAD_MANIFEST_SIZE,
   /* Up to HPM_PAYLOAD_MAX, so that core reports a size that differs
    * ("N bytes on disk, the manifest says M"): hpm-sign's diagnostics. */

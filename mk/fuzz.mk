@@ -116,6 +116,15 @@ $(FUZZ_DIR)/corpus/.stamp: $(FUZZ_DIR)/gen_corpus
 	$(FUZZ_DIR)/gen_corpus $(FUZZ_DIR)
 	@touch $@
 
+# What core reads from each corpus input it accepts (tests/fuzz/core_view.c),
+# for tests/cli/test_fdt_view.py, which compares it with its own FDT walker;
+# built, with the seed corpora, by `make all`.
+$(FUZZ_DIR)/core_view: tests/fuzz/core_view.c $(B)/host/libhpmcore.a $(CORE_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) $(CORE_CFLAGS) $< -o $@ $(B)/host/libhpmcore.a $(HOST_LIBS)
+
+ALL_TARGETS += $(FUZZ_DIR)/core_view $(FUZZ_DIR)/corpus/.stamp
+
 .PHONY: fuzz-build check-fuzz fuzz
 fuzz-build: $(FUZZ_BINS) $(FUZZ_DIR)/corpus/.stamp
 

@@ -14,6 +14,7 @@
 #include "boot/boot.h"
 #include "boot/internal.h"
 #include "fileio.h"
+#include "hpm/bootif.h"
 #include "json.h"
 #include "loader.h"
 #include "msg.h"
@@ -87,29 +88,46 @@ static ssize_t esp_write(int fd, const uint8_t *p, size_t n) {
 
 static void note_removed(const char *path) { msg("removed %s (left by an interrupted stage)", path); }
 
-/* Does a slot other than `except` have a container naming detached file `f`?
- * A container that cannot be parsed counts as naming it (fail safe). */
-static bool file_used_by_other_slot(const char *hpmdir, int except, const char *f, char *who) {
+/* How another slot uses a file of stage's. */
+enum file_use { USE_NONE, USE_CONTAINER, USE_PAYLOAD };
+
+/* Does a slot other than `except` use the file `f` (compared as FAT compares
+ * names, without case): is it that slot's container, or a detached payload
+ * its container names?  *who: that slot's letter.  A container that cannot
+ * be read or parsed counts as naming every file that exists (fail safe),
+ * except `except`'s own container: the format reserves the container names,
+ * no container may name one. */
+static enum file_use file_used_by_other_slot(const char *hpmdir, int except, const char *f, bool exists,
+                                             char *who) {
+  int owner = hpm_bootif_slot_of_file(f);
+  if (owner >= 0 && owner != except) {
+    *who = hpm_bs_slot_letter((unsigned)owner);
+    return USE_CONTAINER;
+  }
+  bool unknown_names_it = exists && owner < 0;
   for (unsigned i = 0; i < HPM_BS_MAX_SLOTS; i++) {
     if ((int)i == except) continue;
     char p[1400], nm[16];
-    snprintf(nm, sizeof nm, "slot-%c.hpm", hpm_bs_slot_letter(i));
-    if (!boot_pjoin(p, sizeof p, hpmdir, nm)) return true;
+    *who = hpm_bs_slot_letter(i);
+    snprintf(nm, sizeof nm, "slot-%c.hpm", *who);
+    if (!boot_pjoin(p, sizeof p, hpmdir, nm)) return USE_PAYLOAD;
     uint8_t *b = NULL;
     size_t n = 0;
     hpmh_status e;
     if (access(p, F_OK)) continue;
-    *who = hpm_bs_slot_letter(i);
-    if (hpmh_read_file(p, CONTAINER_MAX, &b, &n, &e)) return true;
+    if (hpmh_read_file(p, CONTAINER_MAX, &b, &n, &e)) {
+      if (unknown_names_it) return USE_PAYLOAD;
+      continue;
+    }
     static hpm_manifest m;
     hpm_result r = hpm_container_parse_unverified(b, n, &m, NULL);
-    bool used = r != HPM_OK;
+    bool used = r != HPM_OK && unknown_names_it;
     for (size_t k = 0; r == HPM_OK && k < m.payload_count; k++)
-      if (!m.payloads[k].embedded && !strcmp(m.payloads[k].file, f)) used = true;
+      if (!m.payloads[k].embedded && hpm_bootif_same_file(m.payloads[k].file, f)) used = true;
     free(b);
-    if (used) return true;
+    if (used) return USE_PAYLOAD;
   }
-  return false;
+  return USE_NONE;
 }
 
 static bool same_file(const char *p, const uint8_t *data, size_t len) {
@@ -159,28 +177,38 @@ static int choose_target(const hpm_boot_info *bi, const hpm_manifest *m, const c
   return target;
 }
 
-/* Copies the detached payloads, then the container, into hpmdir. */
-static int copy_to_esp(const char *hpmdir, int target, const hpmh_loader *src, const uint8_t *buf, size_t len,
-                       const char *dst, hpmh_status *st) {
-  for (unsigned i = 0; i < src->n; i++) {
-    char p[1400], who = '?';
-    const hpmh_loaded *f = &src->files[i];
-    if (!boot_pjoin(p, sizeof p, hpmdir, f->name)) {
-      hpmh_fail(st, HPMH_E_IO, hpmdir, "%s: path too long", hpmdir);
-      return HPM_BOOT_EXIT_IO;
-    }
-    if (!access(p, F_OK)) {
-      if (same_file(p, f->buf, f->len)) continue;
-      if (file_used_by_other_slot(hpmdir, target, f->name, &who)) {
-        hpmh_fail(st, HPMH_E_REFUSED, p,
-                  "%s: exists with other content and slot %c's container names it: staging would damage slot %c; "
-                  "give the new baseline's detached payloads other file names", p, who, who);
-        return HPM_BOOT_EXIT_REFUSED;
-      }
-    }
-    if (hpmh_write_file(p, f->buf, f->len, 0644, 0, st)) return HPM_BOOT_EXIT_IO;
+/* Write one file into hpmdir, unless another slot uses a file of that name
+ * (then refuse, unless it already holds exactly these bytes). */
+static int copy_one(const char *hpmdir, int target, const char *name, const uint8_t *data, size_t len,
+                    hpmh_status *st) {
+  char p[1400], who = '?';
+  if (!boot_pjoin(p, sizeof p, hpmdir, name)) {
+    hpmh_fail(st, HPMH_E_IO, hpmdir, "%s: path too long", hpmdir);
+    return HPM_BOOT_EXIT_IO;
   }
-  return hpmh_write_file(dst, buf, len, 0644, 0, st) ? HPM_BOOT_EXIT_IO : 0;
+  bool exists = !access(p, F_OK);
+  if (exists && same_file(p, data, len)) return 0;
+  enum file_use use = file_used_by_other_slot(hpmdir, target, name, exists, &who);
+  if (use != USE_NONE) {
+    hpmh_fail(st, HPMH_E_REFUSED, p,
+              "%s: %s slot %c's container%s (file names compared without case, as FAT does): staging would "
+              "damage slot %c; give the new baseline's detached payloads other file names", p,
+              use == USE_CONTAINER ? "is the name of" : "holds other bytes or is missing, and", who,
+              use == USE_CONTAINER ? "" : " names it", who);
+    return HPM_BOOT_EXIT_REFUSED;
+  }
+  return hpmh_write_file(p, data, len, 0644, 0, st) ? HPM_BOOT_EXIT_IO : 0;
+}
+
+/* Copies the detached payloads, then the container (named name), into
+ * hpmdir: never over a file another slot uses. */
+static int copy_to_esp(const char *hpmdir, int target, const hpmh_loader *src, const uint8_t *buf, size_t len,
+                       const char *name, hpmh_status *st) {
+  for (unsigned i = 0; i < src->n; i++) {
+    int rc = copy_one(hpmdir, target, src->files[i].name, src->files[i].buf, src->files[i].len, st);
+    if (rc) return rc;
+  }
+  return copy_one(hpmdir, target, name, buf, len, st);
 }
 
 int hpm_boot_stage(hpm_ctx *ctx, const char *file, const hpm_stage_opts *o, hpm_stage_report *rep) {
@@ -237,7 +265,7 @@ int hpm_boot_stage(hpm_ctx *ctx, const char *file, const hpm_stage_opts *o, hpm_
   esp_fault = env_ll("HPM_TEST_ESP_FAULT");
   esp_crash = env_ll("HPM_TEST_ESP_CRASH");
   hpmh_set_write_hook(esp_write);
-  rc = copy_to_esp(hpmdir, target, &src, buf, len, rep->path, st);
+  rc = copy_to_esp(hpmdir, target, &src, buf, len, name, st);
   hpmh_set_write_hook(NULL);
   if (rc) goto out;
 

@@ -85,14 +85,19 @@ static void emit(const char *name, const hpmw_manifest *m, mbedtls_pk_context **
   free(fdt);
 }
 
-/* A hand-made manifest with info entries, to seed the non-critical paths. */
-static void emit_info_manifest(void) {
+/* A hand-made manifest with info entries, to seed the non-critical paths;
+ * name "baseline-late-svn": the same with a second svn after the payloads
+ * node, where libfdt's property iterator never looks (core refuses a
+ * property after a child; tests/cli/test_fdt_view.py compares what core
+ * reads with an independent FDT walker on every input it accepts). */
+static void emit_info_manifest(const char *name) {
   static uint8_t fdt[4096];
   uint8_t h[32];
   int rc = 0;
   uint8_t *c;
   size_t clen;
   hpmh_status e;
+  char unsigned_name[64];
   mbedtls_sha256_ret(kernel, 16, h, 0);
 #define T(x) rc = rc ? rc : (x)
   T(fdt_create(fdt, sizeof fdt));
@@ -123,17 +128,19 @@ static void emit_info_manifest(void) {
   T(fdt_begin_node(fdt, "info,layout"));
   T(fdt_end_node(fdt));
   T(fdt_end_node(fdt));
+  if (!strcmp(name, "baseline-late-svn")) T(fdt_property_u32(fdt, "svn", 0));
   T(fdt_end_node(fdt));
   T(fdt_finish(fdt));
 #undef T
-  if (rc) die("info manifest", fdt_strerror(rc));
-  put("fuzz_manifest", "baseline-info", fdt, fdt_totalsize(fdt));
+  if (rc) die(name, fdt_strerror(rc));
+  put("fuzz_manifest", name, fdt, fdt_totalsize(fdt));
   if (hpmw_assemble(HPM_KIND_BASELINE, fdt, fdt_totalsize(fdt), kernel, 16, &c, &clen, &e))
-    die("info manifest", e.detail);
-  put("fuzz_container_unverified", "baseline-info-unsigned", c, clen);
-  if (hpmw_sign_container(&c, &clen, &k256, &e)) die("info manifest", e.detail);
-  put("fuzz_container_unverified", "baseline-info", c, clen);
-  put("fuzz_container_verify", "baseline-info", c, clen);
+    die(name, e.detail);
+  snprintf(unsigned_name, sizeof unsigned_name, "%s-unsigned", name);
+  put("fuzz_container_unverified", unsigned_name, c, clen);
+  if (hpmw_sign_container(&c, &clen, &k256, &e)) die(name, e.detail);
+  put("fuzz_container_unverified", name, c, clen);
+  put("fuzz_container_verify", name, c, clen);
   free(c);
 }
 
@@ -291,7 +298,8 @@ int main(int argc, char **argv) {
     emit("hotpatch-p384", &hot, p384, 1);
     emit("hotpatch-empty", &hot0, both, 2);
   }
-  emit_info_manifest();
+  emit_info_manifest("baseline-info");
+  emit_info_manifest("baseline-late-svn");
   emit_catalogs();
   write_dict();
   mbedtls_pk_free(&k256);

@@ -234,7 +234,8 @@ int cmd_attach(int argc, char **argv) {
     bool looks_raw = !raw && sig_len == raw_len && (sig[0] != 0x30 || sig[1] != sig_len - 2);
     msg(cmd, "--sig %s: does not verify with key %s (%s) over the signed bytes of %s; refusing "
              "to attach it. Was it made by that key's private half, over 'hpm-sign digest --tbs' "
-             "output of this exact file, with %s?%s",
+             "output of this exact file, with %s? It must be minimal DER, as openssl writes it "
+             "(BER encodings of a signature are refused).%s",
         sig_s, hex32(pub.key_id, hex), pub_s, file,
         pub.alg == HPM_ALG_ECDSA_P256_SHA256 ? "SHA-256 (openssl dgst -sha256)" : "SHA-384 (openssl dgst -sha384)",
         looks_raw ? " It is not DER: for an r||s signature use --sig-format raw." : "");

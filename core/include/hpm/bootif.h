@@ -62,6 +62,18 @@
 #define HPM_VAR_ATTR_PUBLISHED (HPM_VAR_ATTR_BS | HPM_VAR_ATTR_RT)
 #define HPM_VAR_ATTR_REQUEST (HPM_VAR_ATTR_NV | HPM_VAR_ATTR_BS | HPM_VAR_ATTR_RT)
 
+/* ---- files on the ESP (docs/boot-interface.md "Files on the ESP") --------
+ * \EFI\hpm\ holds each slot's container, slot-a.hpm ... slot-d.hpm, and the
+ * detached payloads the containers name.  The ESP is FAT, which compares
+ * names without regard to case, so these functions do too (ASCII). */
+
+/* Do a and b name the same file on FAT? */
+bool hpm_bootif_same_file(const char *a, const char *b);
+/* The slot (0 .. HPM_BS_MAX_SLOTS - 1) whose container the file name is
+ * ("slot-a.hpm", "SLOT-A.HPM", ...), else -1.  The format reserves these
+ * names: no detached payload may have one (docs/format.md). */
+int hpm_bootif_slot_of_file(const char *name);
+
 /* ---- decimal and digest fields ------------------------------------------ */
 
 /* Decimal digits only (no sign, no spaces, at most 20), value <= max:

@@ -230,7 +230,11 @@ HPM_MUST_CHECK hpm_result hpm_container_layout(const uint8_t *buf, size_t len,
                                                size_t *tbs_len, size_t *sigblock_off,
                                                hpm_diag *diag);
 
-/* Verify one DER ECDSA signature by key over msg (hash chosen by key->alg). */
+/* Verify one ECDSA signature by key over msg (hash chosen by key->alg).  der
+ * must be the one minimal DER encoding of ECDSA-Sig-Value with 1 <= r, s < n
+ * (docs/format.md, "Signature block"): any other encoding of the same
+ * values (BER lengths, extra or missing zero bytes, trailing bytes) is
+ * HPM_E_SIGNATURE_INVALID, like a signature that does not verify. */
 HPM_MUST_CHECK hpm_result hpm_signature_check(const hpm_pubkey *key, const uint8_t *msg,
                                               size_t msg_len, const uint8_t *der,
                                               size_t der_len);
