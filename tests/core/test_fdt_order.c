@@ -9,7 +9,7 @@
  * hotpatches and catalogs must all be refused (HPM_E_BAD_MANIFEST), by
  * verification and by the unverified parse.
  */
-#include "testlib.c"
+#include "testlib.h"
 
 #include "hpm/catalog.h"
 #include "hpmw_catalog.h"

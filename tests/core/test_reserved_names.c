@@ -4,7 +4,7 @@
  * containers' names slot-a.hpm ... slot-d.hpm are reserved in any case, and
  * two payloads whose names differ only in case name the same file.
  */
-#include "testlib.c"
+#include "testlib.h"
 
 #include "hpm/bootif.h"
 

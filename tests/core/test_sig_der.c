@@ -10,7 +10,7 @@
 #include <mbedtls/asn1.h>
 #include <mbedtls/bignum.h>
 
-#include "testlib.c"
+#include "testlib.h"
 
 /* Big-endian magnitude of a value, no leading zero bytes. */
 typedef struct {
