@@ -8,7 +8,6 @@
 #include "boot/efivar.h"
 #include "msg.h"
 #include "trust.h"
-#include "update/policy.h"
 
 static const char *env_or(const char *name, const char *def) {
   const char *v = getenv(name);
@@ -39,29 +38,30 @@ const hpm_pubkey *hpm_ctx_trust(hpm_ctx *c, size_t *n) {
   return c->keys;
 }
 
-void hpm_ctx_reload_trust(hpm_ctx *c) {
+const hpm_policy *hpm_ctx_policy(hpm_ctx *c, policy_result *res, const char **err) {
+  if (!c->policy_loaded) {
+    c->policy_err[0] = 0;
+    c->policy_res = policy_load(c->conf, &c->policy, c->policy_err, sizeof c->policy_err);
+    c->policy_loaded = true;
+  }
+  if (res) *res = c->policy_res;
+  if (err) *err = c->policy_err;
+  return c->policy_res == POLICY_ERROR ? NULL : &c->policy;
+}
+
+void hpm_ctx_reload(hpm_ctx *c) {
   c->keys_loaded = false;
-  c->signers_loaded = false;
+  c->policy_loaded = false;
 }
 
 unsigned hpm_ctx_signers(hpm_ctx *c, hpm_kind kind, hpmh_status *st) {
-  if (!c->signers_loaded) {
-    hpm_policy *p = malloc(sizeof *p);
-    if (!p) {
-      hpmh_fail(st, HPMH_E_NOMEM, c->conf, "%s: out of memory", c->conf);
-      return 0;
-    }
-    c->signers_err[0] = 0;
-    if (policy_load(c->conf, p, c->signers_err, sizeof c->signers_err) != POLICY_ERROR)
-      for (hpm_kind k = HPM_KIND_BASELINE; k <= HPM_KIND_CATALOG; k++) c->signers[k] = p->signers[k];
-    free(p);
-    c->signers_loaded = true;
-  }
-  if (c->signers_err[0]) {
-    hpmh_fail(st, HPMH_E_INVALID, c->conf, "%s", c->signers_err);
+  const char *err;
+  const hpm_policy *p = hpm_ctx_policy(c, NULL, &err);
+  if (!p) {
+    hpmh_fail(st, HPMH_E_INVALID, c->conf, "%s", err);
     return 0;
   }
-  return kind >= HPM_KIND_BASELINE && kind <= HPM_KIND_CATALOG ? c->signers[kind] : 0;
+  return kind >= HPM_KIND_BASELINE && kind <= HPM_KIND_CATALOG ? p->signers[kind] : 0;
 }
 
 static const char *kind_plural(hpm_kind kind) {
@@ -95,7 +95,7 @@ void hpm_ctx_refusal(const hpm_ctx *c, hpm_kind kind, hpm_result r, const hpm_di
     snprintf(out, cap,
              "%u trusted signature%s, this host requires %u for %s ([trust] %s in %s); "
              "have further release keys countersign it (hpm-sign countersign)",
-             trusted, trusted == 1 ? "" : "s", c->signers[kind], kind_plural(kind), policy_signers_key(kind), c->conf);
+             trusted, trusted == 1 ? "" : "s", c->policy.signers[kind], kind_plural(kind), policy_signers_key(kind), c->conf);
     return;
   }
   snprintf(out, cap, "%s%s%s%s%s (trust store %s)", d->field[0] ? d->field : "", d->field[0] ? ": " : "",

@@ -13,6 +13,7 @@
 
 #include "hpm/core.h"
 #include "status.h"
+#include "update/policy.h"
 
 #define HPM_CTX_MAX_KEYS 64
 
@@ -39,11 +40,11 @@ typedef struct hpm_ctx {
   size_t nkeys;
   hpm_pubkey keys[HPM_CTX_MAX_KEYS];
 
-  /* [trust] of the policy file: distinct trusted keys that must sign an
-   * object, by hpm_kind (read on first use, hpm_ctx_signers). */
-  bool signers_loaded;
-  unsigned signers[HPM_KIND_CATALOG + 1];
-  char signers_err[600];  /* the policy file's error ("" when it is fine) */
+  /* The policy file c->conf, read on first use (hpm_ctx_policy). */
+  bool policy_loaded;
+  policy_result policy_res;
+  char policy_err[600];   /* POLICY_ERROR: file, line, key and fix */
+  hpm_policy policy;
 } hpm_ctx;
 
 /* Defaults, then the environment. */
@@ -53,14 +54,20 @@ void hpm_ctx_init(hpm_ctx *c);
  * reported and skipped).  *n is 0 when there are none: callers refuse. */
 const hpm_pubkey *hpm_ctx_trust(hpm_ctx *c, size_t *n);
 
-/* Forget the trust store and the thresholds read so far: the next use reads
+/* The policy file (c->conf), read once for the whole command: the policy
+ * (defaults where the file is missing; *res says which), or NULL when the
+ * file is broken, *err then naming file, line, key and fix.  res and err
+ * may be NULL. */
+const hpm_policy *hpm_ctx_policy(hpm_ctx *c, policy_result *res, const char **err);
+
+/* Forget the trust store and the policy read so far: the next use reads
  * them again (the agent, before each periodic assessment, so that changed
- * keys and [trust] apply without a restart). */
-void hpm_ctx_reload_trust(hpm_ctx *c);
+ * keys, [trust] and the rest of the policy apply without a restart). */
+void hpm_ctx_reload(hpm_ctx *c);
 
 /* How many distinct trusted keys must sign an object of kind (baseline,
  * hotpatch, catalog) on this host: [trust] <kind>_signers of c->conf, 1
- * unless set.  The policy file is read once; when it is broken this returns
+ * unless set (hpm_ctx_policy); when the policy file is broken this returns
  * 0 and fills st (HPMH_E_INVALID, naming file, line and key). */
 unsigned hpm_ctx_signers(hpm_ctx *c, hpm_kind kind, hpmh_status *st);
 

@@ -54,7 +54,7 @@ static int force_retry(pid_t pid, hp_site *sites, int n, hp_map *un, int nun, hp
  * what is still to do), and records a recovery in the update history
  * (history.h; the commands themselves are recorded by main.c).  0 if it
  * went through, -1 if not. */
-static int recovered(const hpm_ctx *ctx, const hp_journal *pd, int r, const char *done, const char *todo) {
+static int recovered(hpm_ctx *ctx, const hp_journal *pd, int r, const char *done, const char *todo) {
   if (r != HP_OK) {
     msg("pid %d: cannot %s the interrupted transition yet (%s): run hpm recover again", pd->pid, todo,
         r == HP_BUSY ? "threads busy in patched bytes or not stopping" : "process exiting or ptrace failed");
@@ -68,7 +68,7 @@ static int recovered(const hpm_ctx *ctx, const hp_journal *pd, int r, const char
   return 0;
 }
 
-static int recover_one(const hpm_ctx *ctx, const char *pend) {
+static int recover_one(hpm_ctx *ctx, const char *pend) {
   hp_journal pd, cm;
   char state[HP_PATH_MAX];
   snprintf(state, sizeof state, "%.*s.state", (int)(strlen(pend) - 8), pend);

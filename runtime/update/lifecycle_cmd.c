@@ -32,13 +32,14 @@ static void err(const char *fmt, ...) {
 }
 
 /* Loads the policy; prints the error and returns -1 if it is broken. */
-static int load_policy(const hpm_ctx *ctx, hpm_policy *p, policy_result *res) {
-  char e[600];
-  *res = policy_load(ctx->conf, p, e, sizeof e);
-  if (*res == POLICY_ERROR) {
+static int load_policy(hpm_ctx *ctx, hpm_policy *p, policy_result *res) {
+  const char *e;
+  const hpm_policy *got = hpm_ctx_policy(ctx, res, &e);
+  if (!got) {
     err("%s", e);
     return -1;
   }
+  *p = *got;
   return 0;
 }
 

@@ -20,15 +20,10 @@ void update_history_record(const char *dir, const hpm_policy *p, const char *eve
   hist_close(h);
 }
 
-void update_history_note(const hpm_ctx *ctx, const char *event, const char *ids, const char *result,
+void update_history_note(hpm_ctx *ctx, const char *event, const char *ids, const char *result,
                          const char *error_text) {
-  hpm_policy p;
-  char e[600];
-  if (policy_load(ctx->conf, &p, e, sizeof e) == POLICY_ERROR) {
-    policy_defaults(&p);
-    p.retention_days = 30;
-  }
-  update_history_record(ctx->state_dir, &p, event, ids, result, error_text);
+  /* a broken policy file: the default retention (NULL) */
+  update_history_record(ctx->state_dir, hpm_ctx_policy(ctx, NULL, NULL), event, ids, result, error_text);
 }
 
 const char *update_result_word(int rc) { return rc == 0 ? "ok" : rc == 1 ? "refused" : "failed"; }

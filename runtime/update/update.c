@@ -108,10 +108,13 @@ static int ctx_load(hpm_ctx *hc, update_ctx *c, const char *source_opt, const ch
   memset(c, 0, sizeof *c);
   c->hc = hc;
   c->now = hpm_now();
-  if (policy_load(hc->conf, &c->pol, e, sizeof e) == POLICY_ERROR) {
-    say("%s: %s", cmd, e);
+  const char *perr;
+  const hpm_policy *pol = hpm_ctx_policy(hc, NULL, &perr);
+  if (!pol) {
+    say("%s: %s", cmd, perr);
     return 2;
   }
+  c->pol = *pol;
   const char *spec = source_opt ? source_opt : *hc->source ? hc->source : c->pol.source;
   if (!spec || !*spec) {
     say("%s: no update source: set 'source =' in [update] of %s, or pass --source URL|DIR", cmd, hc->conf);
@@ -533,14 +536,16 @@ void update_agent_tick(hpm_ctx *hc) {
   if (off) return;
   uint64_t now = hpm_now();
   hpm_policy p;
-  char e[1024];
+  const char *e;
   if (!started) {
     started = true;
-    if (policy_load(hc->conf, &p, e, sizeof e) == POLICY_ERROR) {
+    const hpm_policy *pol = hpm_ctx_policy(hc, NULL, &e);
+    if (!pol) {
       say("agent: periodic assessment off: %s", e);
       off = true;
       return;
     }
+    p = *pol;
     if (!p.source[0] && !*hc->source) {
       printf("agent: no update source configured ('source =' in [update] of %s): periodic assessment off\n",
              hc->conf);
@@ -555,15 +560,17 @@ void update_agent_tick(hpm_ctx *hc) {
   }
   if (now < next) return;
   printf("agent: periodic assessment\n");
-  hpm_ctx_reload_trust(hc);
+  hpm_ctx_reload(hc);
   update_ctx ctx;
   int rc = ctx_load(hc, &ctx, NULL, "assess");
   if (rc == 0) {
     rc = assess_install(&ctx, NULL, false, false, false, "install");
     p = ctx.pol;
     ctx_free(&ctx);
-  } else if (policy_load(hc->conf, &p, e, sizeof e) == POLICY_ERROR) {
-    policy_defaults(&p);
+  } else {
+    const hpm_policy *pol = hpm_ctx_policy(hc, NULL, NULL);
+    if (pol) p = *pol;
+    else policy_defaults(&p);
   }
   write_last_assessment(hc, now);
   next = policy_next_assessment(&p, now, host_seed());

@@ -53,7 +53,7 @@ void update_history_record(const char *dir, const hpm_policy *p, const char *eve
                            const char *result, const char *error_text);
 
 /* One line in the history from inside a command (recovery). */
-void update_history_note(const hpm_ctx *ctx, const char *event, const char *ids, const char *result,
+void update_history_note(hpm_ctx *ctx, const char *event, const char *ids, const char *result,
                          const char *error_text);
 
 /* "ok" (0), "refused" (1) or "failed": an exit code as a history result. */
