@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "boot/efivar.h"
+#include "hpm/bootif.h"
 #include "fileio.h"
 #include "hex.h"
 
@@ -33,9 +34,9 @@ int hostfacts_running_baseline(const hpm_ctx *c, hpm_running_baseline *rb) {
     if (c->baseline_svn_override && !hpmh_parse_u32(c->baseline_svn_override, &rb->svn)) rb->svn_known = true;
     return 0;
   }
-  if (!efivar_text("HpmBootBaseline", text, sizeof text) && !hpmh_parse_hex(text, rb->digest, HPM_DIGEST_LEN)) {
+  if (!efivar_text(HPM_VAR_BOOT_BASELINE, text, sizeof text) && !hpmh_parse_hex(text, rb->digest, HPM_DIGEST_LEN)) {
     rb->src = "EFI variable HpmBootBaseline";
-    if (!efivar_text("HpmBootSvn", text, sizeof text) && !hpmh_parse_u32(text, &rb->svn)) rb->svn_known = true;
+    if (!efivar_text(HPM_VAR_BOOT_SVN, text, sizeof text) && !hpmh_parse_u32(text, &rb->svn)) rb->svn_known = true;
     return 0;
   }
   FILE *f = fopen("/proc/cmdline", "re");

@@ -13,6 +13,7 @@
 #include "boot/boot.h"
 #include "boot/bootvars.h"
 #include "boot/efivar.h"
+#include "hpm/bootif.h"
 #include "boot/internal.h"
 #include "json.h"
 #include "msg.h"
@@ -70,12 +71,12 @@ int boot_check_slot_request(const hpm_boot_info *bi, const hpm_bs_request *req, 
   hpm_bootstate next = boot_next_base(bi);
   hpm_bs_req_status rs = hpm_bs_apply_request(&next, req);
   if (rs != HPM_BS_REQ_APPLIED) {
-    hpmh_fail(st, HPMH_E_REFUSED, "HpmSlotRequest", "the slot request would be %s by the boot stage: not written",
+    hpmh_fail(st, HPMH_E_REFUSED, HPM_VAR_SLOT_REQUEST, "the slot request would be %s by the boot stage: not written",
               hpm_bs_req_status_to_string(rs));
     return HPM_BOOT_EXIT_REFUSED;
   }
   if (hpm_boot_top_candidate(&next) != req->entries[0].slot) {
-    hpmh_fail(st, HPMH_E_INVALID, "HpmSlotRequest", "internal error: the slot request would not put slot %c first",
+    hpmh_fail(st, HPMH_E_INVALID, HPM_VAR_SLOT_REQUEST, "internal error: the slot request would not put slot %c first",
               hpm_bs_slot_letter(req->entries[0].slot));
     return HPM_BOOT_EXIT_IO;
   }
@@ -87,14 +88,14 @@ int boot_write_slot_request(const hpm_boot_info *bi, const hpm_bs_request *req, 
   uint8_t rec[HPM_BS_REQ_MAX_SIZE];
   size_t n = hpm_bs_serialize_request(req, rec);
   if (!n) {
-    hpmh_fail(st, HPMH_E_INVALID, "HpmSlotRequest", "internal error: slot request does not serialize");
+    hpmh_fail(st, HPMH_E_INVALID, HPM_VAR_SLOT_REQUEST, "internal error: slot request does not serialize");
     return HPM_BOOT_EXIT_IO;
   }
   if (bi->slotreq_present)
     msg("note: replacing the slot request already pending (one request variable; the new one wins)");
-  if (hpm_efivar_write("HpmSlotRequest", HPM_EFIVAR_ATTR_REQUEST, rec, n)) {
+  if (hpm_efivar_write(HPM_VAR_SLOT_REQUEST, HPM_EFIVAR_ATTR_REQUEST, rec, n)) {
     char p[512];
-    hpm_efivar_path("HpmSlotRequest", p, sizeof p);
+    hpm_efivar_path(HPM_VAR_SLOT_REQUEST, p, sizeof p);
     hpmh_fail(st, HPMH_E_IO, p, "%s: cannot write: %s", p, strerror(errno));
     return HPM_BOOT_EXIT_IO;
   }
@@ -158,9 +159,9 @@ int hpm_boot_cmd_mark_good(hpm_ctx *ctx, int argc, char **argv) {
     msg("internal error: core does not accept the mark-good text '%s'", text);
     return HPM_BOOT_EXIT_IO;
   }
-  if (hpm_efivar_write("HpmMarkGood", HPM_EFIVAR_ATTR_REQUEST, (const uint8_t *)text, (size_t)n)) {
+  if (hpm_efivar_write(HPM_VAR_MARK_GOOD, HPM_EFIVAR_ATTR_REQUEST, (const uint8_t *)text, (size_t)n)) {
     char p[512];
-    hpm_efivar_path("HpmMarkGood", p, sizeof p);
+    hpm_efivar_path(HPM_VAR_MARK_GOOD, p, sizeof p);
     msg("%s: cannot write: %s", p, strerror(errno));
     return HPM_BOOT_EXIT_IO;
   }

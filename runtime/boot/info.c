@@ -10,6 +10,7 @@
 #include "boot/boot.h"
 #include "boot/bootvars.h"
 #include "boot/efivar.h"
+#include "hpm/bootif.h"
 #include "boot/internal.h"
 #include "json.h"
 #include "msg.h"
@@ -105,11 +106,10 @@ static void find_pending_reboot(hpm_boot_info *bi) {
   }
 }
 
-/* The HpmMarkGood text for the running slot and baseline
- * (docs/boot-interface.md): its length, as snprintf returns it. */
 int boot_mark_good_text(const hpm_boot_info *bi, char *out, size_t cap) {
-  return snprintf(out, cap, "hpm.slot=%c hpm.baseline=%s", hpm_bs_slot_letter((unsigned)bi->active),
-                  bi->baseline_hex);
+  hpm_text t = hpm_text_start(out, cap);
+  hpm_bootif_write_identity(&t, (unsigned)bi->active, bi->baseline);
+  return (int)t.len;
 }
 
 int hpm_boot_info_read(hpm_boot_info *bi, char *why, size_t why_cap) {
@@ -119,7 +119,7 @@ int hpm_boot_info_read(hpm_boot_info *bi, char *why, size_t why_cap) {
   bi->next_slot = -1;
   why[0] = 0;
   char slot[8], num[32], slots[HPM_EFIVAR_MAX];
-  int r = read_var_text("HpmBootSlot", slot, sizeof slot, true, why, why_cap);
+  int r = read_var_text(HPM_VAR_BOOT_SLOT, slot, sizeof slot, true, why, why_cap);
   if (r) {
     if (r == HPM_BOOT_EXIT_NOT_HPMBOOT)
       snprintf(why, why_cap, "not booted through hpmboot.efi: no HpmBootSlot variable in %s", hpm_efivar_dir());
@@ -127,14 +127,14 @@ int hpm_boot_info_read(hpm_boot_info *bi, char *why, size_t why_cap) {
   }
   bi->active = strlen(slot) == 1 ? hpm_bs_slot_from_letter(slot[0]) : -1;
   if (bi->active < 0) { snprintf(why, why_cap, "HpmBootSlot: '%s' is not a slot letter a-d", slot); return HPM_BOOT_EXIT_IO; }
-  if ((r = read_var_text("HpmBootBaseline", bi->baseline_hex, sizeof bi->baseline_hex, true, why, why_cap))) return HPM_BOOT_EXIT_IO;
+  if ((r = read_var_text(HPM_VAR_BOOT_BASELINE, bi->baseline_hex, sizeof bi->baseline_hex, true, why, why_cap))) return HPM_BOOT_EXIT_IO;
   if (hpm_bv_parse_hex32(bi->baseline_hex, bi->baseline)) { snprintf(why, why_cap, "HpmBootBaseline: not 64 lower-case hex digits"); return HPM_BOOT_EXIT_IO; }
-  if ((r = read_var_text("HpmBootVersion", bi->version, sizeof bi->version, true, why, why_cap))) return HPM_BOOT_EXIT_IO;
-  if ((r = read_var_text("HpmBootReason", bi->reason, sizeof bi->reason, true, why, why_cap))) return HPM_BOOT_EXIT_IO;
-  if ((r = read_var_text("HpmBootRequest", bi->request, sizeof bi->request, false, why, why_cap))) return HPM_BOOT_EXIT_IO;
+  if ((r = read_var_text(HPM_VAR_BOOT_VERSION, bi->version, sizeof bi->version, true, why, why_cap))) return HPM_BOOT_EXIT_IO;
+  if ((r = read_var_text(HPM_VAR_BOOT_REASON, bi->reason, sizeof bi->reason, true, why, why_cap))) return HPM_BOOT_EXIT_IO;
+  if ((r = read_var_text(HPM_VAR_BOOT_REQUEST, bi->request, sizeof bi->request, false, why, why_cap))) return HPM_BOOT_EXIT_IO;
   struct { const char *name; uint64_t max; uint64_t v; } nums[] = {
-      {"HpmBootSvn", UINT32_MAX, 0}, {"HpmBootAttempt", UINT32_MAX, 0},
-      {"HpmBootFloor", UINT32_MAX, 0}, {"HpmBootStateSeq", UINT64_MAX, 0}};
+      {HPM_VAR_BOOT_SVN, UINT32_MAX, 0}, {HPM_VAR_BOOT_ATTEMPT, UINT32_MAX, 0},
+      {HPM_VAR_BOOT_FLOOR, UINT32_MAX, 0}, {HPM_VAR_BOOT_STATE_SEQ, UINT64_MAX, 0}};
   for (unsigned i = 0; i < 4; i++) {
     if ((r = read_var_text(nums[i].name, num, sizeof num, true, why, why_cap))) return HPM_BOOT_EXIT_IO;
     if (hpm_bv_parse_u64(num, nums[i].max, &nums[i].v)) { snprintf(why, why_cap, "%s: '%s' is not a decimal number", nums[i].name, num); return HPM_BOOT_EXIT_IO; }
@@ -145,14 +145,14 @@ int hpm_boot_info_read(hpm_boot_info *bi, char *why, size_t why_cap) {
   bi->st.sequence = nums[3].v;
   bi->st.origin = HPM_BS_ORIGIN_LOADED;
   bi->st.current_copy = 0;
-  if ((r = read_var_text("HpmBootSlots", slots, sizeof slots, true, why, why_cap))) return HPM_BOOT_EXIT_IO;
+  if ((r = read_var_text(HPM_VAR_BOOT_SLOTS, slots, sizeof slots, true, why, why_cap))) return HPM_BOOT_EXIT_IO;
   if (hpm_bv_parse_slots(slots, &bi->st, bi->detail_text, why, why_cap)) return HPM_BOOT_EXIT_IO;
 
   /* Requests the OS wrote this boot (NV+BS+RT). */
   uint8_t buf[HPM_BS_REQ_MAX_SIZE + 1];
   uint32_t attr;
   size_t len;
-  if (hpm_efivar_read("HpmMarkGood", &attr, (uint8_t *)bi->markgood, sizeof bi->markgood - 1, &len) == HPM_EFIVAR_OK) {
+  if (hpm_efivar_read(HPM_VAR_MARK_GOOD, &attr, (uint8_t *)bi->markgood, sizeof bi->markgood - 1, &len) == HPM_EFIVAR_OK) {
     bi->markgood[len] = 0;
     bi->markgood_present = true;
     bi->markgood_len = len;
@@ -161,9 +161,9 @@ int hpm_boot_info_read(hpm_boot_info *bi, char *why, size_t why_cap) {
     bi->markgood_for_running = !strncmp(bi->markgood, want, wl) &&
                                (bi->markgood[wl] == 0 || (bi->markgood[wl] == '\n' && bi->markgood[wl + 1] == 0));
   }
-  if (hpm_efivar_read("HpmOneShot", &attr, buf, sizeof buf, &len) == HPM_EFIVAR_OK)
+  if (hpm_efivar_read(HPM_VAR_ONESHOT, &attr, buf, sizeof buf, &len) == HPM_EFIVAR_OK)
     bi->oneshot = hpm_bs_parse_oneshot(buf, len);
-  hpm_efivar_result sr = hpm_efivar_read("HpmSlotRequest", &attr, buf, sizeof buf, &len);
+  hpm_efivar_result sr = hpm_efivar_read(HPM_VAR_SLOT_REQUEST, &attr, buf, sizeof buf, &len);
   if (sr != HPM_EFIVAR_ABSENT) {
     bi->slotreq_present = true;
     bi->slotreq_valid = sr == HPM_EFIVAR_OK && attr == HPM_EFIVAR_ATTR_REQUEST &&

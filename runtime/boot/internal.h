@@ -17,8 +17,8 @@ bool boot_pjoin(char *out, size_t cap, const char *dir, const char *name);
  * mark-good for the running slot applied. */
 hpm_bootstate boot_next_base(const hpm_boot_info *bi);
 
-/* The HpmMarkGood text for the running slot and baseline
- * (docs/boot-interface.md): its length, as snprintf returns it. */
+/* The HpmMarkGood text for the running slot and baseline (core's identity
+ * writer, docs/boot-interface.md) in out: its length. */
 int boot_mark_good_text(const hpm_boot_info *bi, char *out, size_t cap);
 
 typedef struct {
