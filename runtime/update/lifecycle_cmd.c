@@ -102,16 +102,16 @@ int cmd_policy(hpm_ctx *ctx, int argc, char **argv) {
   const char *tz = p.timezone[0] ? p.timezone : (getenv("TZ") && *getenv("TZ") ? getenv("TZ") : "host (/etc/localtime)");
   if (json) {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "file", ctx->conf);
+    hpmh_json_add_str(o, "file", ctx->conf);
     cJSON_AddBoolToObject(o, "file_present", res == POLICY_OK);
-    cJSON_AddStringToObject(o, "source", p.source);
-    cJSON_AddStringToObject(o, "auto_classifications", classes);
+    hpmh_json_add_str(o, "source", p.source);
+    hpmh_json_add_str(o, "auto_classifications", classes);
     cJSON_AddNumberToObject(o, "deadline_days", p.deadline_days);
     cJSON_AddBoolToObject(o, "hotpatch_outside_windows", p.hotpatch_outside_windows);
     cJSON_AddNumberToObject(o, "assess_interval_hours", p.assess_interval_hours);
     cJSON_AddNumberToObject(o, "assess_jitter_minutes", p.assess_jitter_minutes);
-    cJSON_AddStringToObject(o, "reboot", policy_reboot_to_string(p.reboot));
-    cJSON_AddStringToObject(o, "timezone", tz);
+    hpmh_json_add_str(o, "reboot", policy_reboot_to_string(p.reboot));
+    hpmh_json_add_str(o, "timezone", tz);
     cJSON_AddNumberToObject(o, "retention_days", p.retention_days);
     cJSON *tr = cJSON_AddObjectToObject(o, "trust");
     for (hpm_kind k = HPM_KIND_BASELINE; k <= HPM_KIND_CATALOG; k++)
@@ -120,8 +120,8 @@ int cmd_policy(hpm_ctx *ctx, int argc, char **argv) {
     for (size_t i = 0; i < p.nwindows; i++) {
       cJSON *w = cJSON_CreateObject();
       window_text(&p.windows[i], wt, sizeof wt);
-      cJSON_AddStringToObject(w, "name", p.windows[i].name);
-      cJSON_AddStringToObject(w, "when", wt);
+      hpmh_json_add_str(w, "name", p.windows[i].name);
+      hpmh_json_add_str(w, "when", wt);
       cJSON_AddNumberToObject(w, "duration_s", p.windows[i].duration_s);
       cJSON_AddItemToArray(wa, w);
     }
@@ -130,28 +130,28 @@ int cmd_policy(hpm_ctx *ctx, int argc, char **argv) {
       cJSON *b = cJSON_CreateObject();
       blackout_end_text(&p.blackouts[i].from_date, p.blackouts[i].from_min, t1, sizeof t1);
       blackout_end_text(&p.blackouts[i].until_date, p.blackouts[i].until_min, t2, sizeof t2);
-      cJSON_AddStringToObject(b, "name", p.blackouts[i].name);
-      cJSON_AddStringToObject(b, "from", t1);
-      cJSON_AddStringToObject(b, "until", t2);
+      hpmh_json_add_str(b, "name", p.blackouts[i].name);
+      hpmh_json_add_str(b, "from", t1);
+      hpmh_json_add_str(b, "until", t2);
       cJSON_AddItemToArray(ba, b);
     }
     cJSON *s = cJSON_AddObjectToObject(o, "now");
     cJSON_AddNumberToObject(s, "time", (double)now);
-    cJSON_AddStringToObject(s, "local", nowtxt);
+    hpmh_json_add_str(s, "local", nowtxt);
     cJSON_AddBoolToObject(s, "window_open", ws.open);
     if (ws.open) {
-      cJSON_AddStringToObject(s, "window", ws.window->name);
+      hpmh_json_add_str(s, "window", ws.window->name);
       cJSON_AddNumberToObject(s, "open_until", (double)ws.open_until);
     }
     if (ws.blackout) {
-      cJSON_AddStringToObject(s, "blackout", ws.blackout->name);
+      hpmh_json_add_str(s, "blackout", ws.blackout->name);
       cJSON_AddNumberToObject(s, "blackout_until", (double)ws.blackout_until);
     }
     if (ws.next_valid) {
       cJSON_AddNumberToObject(s, "next_open", (double)ws.next_open);
       win_format_local(&p, ws.next_open, t1, sizeof t1);
-      cJSON_AddStringToObject(s, "next_open_local", t1);
-      cJSON_AddStringToObject(s, "next_window", ws.next_window ? ws.next_window->name : "");
+      hpmh_json_add_str(s, "next_open_local", t1);
+      hpmh_json_add_str(s, "next_window", ws.next_window ? ws.next_window->name : "");
     }
     print_json(o);
     return 0;
@@ -219,11 +219,11 @@ static int print_entry(const hist_entry *e, void *ctx) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "id", (double)e->id);
     cJSON_AddNumberToObject(j, "time", (double)e->time);
-    cJSON_AddStringToObject(j, "time_utc", t);
-    cJSON_AddStringToObject(j, "event", e->event);
-    cJSON_AddStringToObject(j, "ids", e->ids);
-    cJSON_AddStringToObject(j, "result", e->result);
-    cJSON_AddStringToObject(j, "error", e->error);
+    hpmh_json_add_str(j, "time_utc", t);
+    hpmh_json_add_str(j, "event", e->event);
+    hpmh_json_add_str(j, "ids", e->ids);
+    hpmh_json_add_str(j, "result", e->result);
+    hpmh_json_add_str(j, "error", e->error);
     cJSON_AddItemToArray(o->arr, j);
   } else {
     printf("%s  %-14s %-8s %s%s%s\n", t, e->event, e->result, e->ids, e->error[0] ? "  error: " : "", e->error);
@@ -371,11 +371,11 @@ static int enroll_common(hpm_ctx *ctx, int argc, char **argv, bool enroll) {
   update_history_record(dir, &p, cmd, hexs, result, rcode ? msg : NULL);
   if (json) {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "command", cmd);
-    cJSON_AddStringToObject(o, "result", result);
+    hpmh_json_add_str(o, "command", cmd);
+    hpmh_json_add_str(o, "result", result);
     cJSON_AddBoolToObject(o, "enrolled", st.enrolled);
-    cJSON_AddStringToObject(o, "running_baseline", hexs);
-    cJSON_AddStringToObject(o, "message", msg);
+    hpmh_json_add_str(o, "running_baseline", hexs);
+    hpmh_json_add_str(o, "message", msg);
     print_json(o);
   } else if (rcode) {
     err("%s: %s", cmd, msg);

@@ -174,18 +174,18 @@ static cJSON *item_json(const decide_item *it) {
   const hpm_catalog_entry *e = it->entry;
   char t[32], hx[2 * HPM_DIGEST_LEN + 1];
   cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "id", e->id);
-  cJSON_AddStringToObject(o, "kind", kind_word(e->kind));
-  cJSON_AddStringToObject(o, "version", e->version);
-  cJSON_AddStringToObject(o, "classification", hpm_classification_to_string(e->classification));
-  cJSON_AddStringToObject(o, "release", hpm_release_to_string(e->release));
+  hpmh_json_add_str(o, "id", e->id);
+  hpmh_json_add_str(o, "kind", kind_word(e->kind));
+  hpmh_json_add_str(o, "version", e->version);
+  hpmh_json_add_str(o, "classification", hpm_classification_to_string(e->classification));
+  hpmh_json_add_str(o, "release", hpm_release_to_string(e->release));
   hpmh_utc(e->release_time, t);
-  cJSON_AddStringToObject(o, "released", t);
+  hpmh_json_add_str(o, "released", t);
   if (e->kind == HPM_KIND_HOTPATCH) cJSON_AddNumberToObject(o, "sequence", e->sequence);
   hpm_fmt_hex(e->digest, HPM_DIGEST_LEN, hx, sizeof hx);
-  cJSON_AddStringToObject(o, "digest", hx);
+  hpmh_json_add_str(o, "digest", hx);
   hpmh_utc(it->deadline, t);
-  cJSON_AddStringToObject(o, "deadline", t);
+  hpmh_json_add_str(o, "deadline", t);
   cJSON_AddBoolToObject(o, "overdue", it->overdue);
   cJSON_AddBoolToObject(o, "required", it->required);
   cJSON_AddBoolToObject(o, "selected", it->selected);
@@ -196,11 +196,11 @@ static cJSON *item_json(const decide_item *it) {
   cJSON_AddBoolToObject(o, "reboot_now", it->reboot_now);
   if (it->reboot_at_valid) {
     hpmh_utc(it->reboot_at, t);
-    cJSON_AddStringToObject(o, "reboot_at", t);
+    hpmh_json_add_str(o, "reboot_at", t);
   } else {
     cJSON_AddNullToObject(o, "reboot_at");
   }
-  cJSON_AddStringToObject(o, "reason", it->reason);
+  hpmh_json_add_str(o, "reason", it->reason);
   return o;
 }
 
@@ -210,23 +210,23 @@ static cJSON *ctx_json(const update_ctx *c, const decide_result *r) {
         *host = cJSON_AddObjectToObject(o, "host"), *items = cJSON_AddArrayToObject(o, "items");
   cJSON_AddNumberToObject(cat, "serial", (double)c->cat.serial);
   hpmh_utc(c->cat.expires, t);
-  cJSON_AddStringToObject(cat, "expires", t);
-  cJSON_AddStringToObject(cat, "change",
+  hpmh_json_add_str(cat, "expires", t);
+  hpmh_json_add_str(cat, "change",
                           c->change == HPM_CATALOG_NEW ? "new" : c->change == HPM_CATALOG_NEWER ? "newer" : "same");
   cJSON_AddNumberToObject(cat, "entries", (double)c->cat.count);
   hpm_fmt_hex(c->host.baseline, HPM_DIGEST_LEN, hx, sizeof hx);
-  cJSON_AddStringToObject(host, "baseline", hx);
+  hpmh_json_add_str(host, "baseline", hx);
   cJSON_AddBoolToObject(host, "baseline_listed", r->baseline_listed);
   cJSON_AddBoolToObject(host, "enrolled", c->host.enrolled);
   cJSON_AddNumberToObject(host, "hotpatch_sequence", c->host.hotpatch_seq);
   if (c->host.has_staged) {
     hpm_fmt_hex(c->host.staged, HPM_DIGEST_LEN, hx, sizeof hx);
-    cJSON_AddStringToObject(host, "staged", hx);
+    hpmh_json_add_str(host, "staged", hx);
   } else {
     cJSON_AddNullToObject(host, "staged");
   }
   hpmh_utc(c->now, t);
-  cJSON_AddStringToObject(o, "time", t);
+  hpmh_json_add_str(o, "time", t);
   for (size_t i = 0; i < r->count; i++) cJSON_AddItemToArray(items, item_json(&r->items[i]));
   return o;
 }
@@ -348,9 +348,9 @@ static int assess_install(update_ctx *c, const decide_request *req, bool assess_
       }
       if (acts) {
         cJSON *x = cJSON_CreateObject();
-        cJSON_AddStringToObject(x, "id", it->entry->id);
-        cJSON_AddStringToObject(x, "action", it->entry->kind == HPM_KIND_HOTPATCH ? "apply" : "stage");
-        cJSON_AddStringToObject(x, "result", dry_run ? "dry-run" : update_result_word(a));
+        hpmh_json_add_str(x, "id", it->entry->id);
+        hpmh_json_add_str(x, "action", it->entry->kind == HPM_KIND_HOTPATCH ? "apply" : "stage");
+        hpmh_json_add_str(x, "result", dry_run ? "dry-run" : update_result_word(a));
         cJSON_AddNumberToObject(x, "exit", a);
         cJSON_AddItemToArray(acts, x);
       }
