@@ -272,3 +272,70 @@ def test_attach_usage(baseline, tmp_path):
                                  out, check=USAGE).err
     assert "nosig" in sign("attach", "--pub", pub, "--sig", tmp_path / "nosig", out,
                           check=IOERR).err
+
+
+def _der_ints(der):
+    """(r, s) content bytes of a minimal DER ECDSA-Sig-Value (short lengths)."""
+    assert der[0] == 0x30 and der[1] == len(der) - 2
+    r_len = der[3]
+    r = der[4:4 + r_len]
+    s = der[4 + r_len + 2:]
+    assert der[4 + r_len] == 0x02 and len(s) == der[4 + r_len + 1]
+    return r, s
+
+
+def _ber(kind, der):
+    r, s = _der_ints(der)
+    ints = lambda a, b: b"\x02" + bytes([len(a)]) + a + b"\x02" + bytes([len(b)]) + b
+    if kind == "long-form-sequence-length":
+        body = ints(r, s)
+        return b"\x30\x81" + bytes([len(body)]) + body
+    if kind == "long-form-integer-length":
+        body = b"\x02\x81" + bytes([len(r)]) + r + b"\x02" + bytes([len(s)]) + s
+        return b"\x30" + bytes([len(body)]) + body
+    if kind == "leading-zero-length-byte":
+        body = b"\x02\x82\x00" + bytes([len(r)]) + r + b"\x02" + bytes([len(s)]) + s
+        return b"\x30" + bytes([len(body)]) + body
+    if kind == "prepended-zero-byte":
+        body = ints(b"\0" + r, s)
+        return b"\x30" + bytes([len(body)]) + body
+    if kind == "negative-s":
+        assert s[0] == 0 and s[1] & 0x80  # the caller picked such a signature
+        body = ints(r, s[1:])
+        return b"\x30" + bytes([len(body)]) + body
+    if kind == "trailing-byte":
+        return der + b"\0"
+    raise AssertionError(kind)
+
+
+@needs_openssl
+@pytest.mark.parametrize("kind", ["long-form-sequence-length", "long-form-integer-length",
+                                  "leading-zero-length-byte", "prepended-zero-byte", "negative-s",
+                                  "trailing-byte"])
+def test_attach_refuses_ber_signature(tmp_path, unsigned, kind):
+    """A signature openssl made, re-encoded in BER (the same r and s, or the
+    same bytes read leniently), is refused by attach itself: nothing is
+    written that verify would later refuse."""
+    key, pub, kid = _openssl_key(tmp_path, "P-256")
+    tbs = tmp_path / "tbs.bin"
+    sign("digest", "--tbs", tbs, unsigned, check=OK)
+    sig = tmp_path / "sig.der"
+    for _ in range(64):  # ECDSA is randomized: "negative-s" needs an s with its top bit set
+        openssl("dgst", "-sha256", "-sign", key, "-out", sig, tbs)
+        der = sig.read_bytes()
+        if kind != "negative-s" or _der_ints(der)[1][:1] == b"\0":
+            break
+    else:
+        pytest.fail("64 signatures without a high-bit s")
+    # the minimal DER form attaches (to a copy): only the encoding differs below
+    good = tmp_path / "good.hpm"
+    sign("attach", "--pub", pub, "--sig", sig, "--out", good, unsigned, check=OK)
+    ber = tmp_path / "sig.ber"
+    ber.write_bytes(_ber(kind, der))
+    before = unsigned.read_bytes()
+    r = sign("attach", "--pub", pub, "--sig", ber, unsigned, check=REFUSED)
+    assert "minimal DER" in r.err and kid in r.err, r.err
+    assert unsigned.read_bytes() == before
+    out = tmp_path / "never.hpm"
+    sign("attach", "--pub", pub, "--sig", ber, "--out", out, unsigned, check=REFUSED)
+    assert not out.exists()

@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from hpmtest import REPO, digest, keygen, make_baseline
+from hpmtest import REPO, digest, keygen, make_baseline, sign_with_openssl
 
 ZERO = "0" * 64
 
@@ -198,6 +198,32 @@ def test_stage_never_overwrites_payload_another_slot_uses(host, bl, keys):
     before = host.tree()
     p = host.hpm("stage", bl["v2det"], check=None)
     assert p.returncode == 1 and "slot a's container names it" in p.stderr
+    assert host.tree() == before and host.getvar("HpmSlotRequest") is None
+
+
+@pytest.mark.parametrize("name", ["slot-a.hpm", "SLOT-A.hpm", "slot-c.hpm"])
+def test_stage_refuses_payload_named_as_a_slot_container(host, keys, tmp_path, name):
+    """A trusted signature over a baseline whose detached kernel is named like
+    a slot container (hpm-sign refuses to write one; the bytes are made and
+    signed here by hand) is refused by verification: staging it into slot b
+    would otherwise replace the running slot a's container."""
+    host.boot()
+    (host.hpmdir / "slot-a.hpm").write_bytes(b"running slot a")
+    d = tmp_path / "evil"
+    d.mkdir()
+    (d / "in.kernel").write_bytes(b"evil kernel" * 100)
+    out = d / "abc.hpm"  # detached as "abc.kernel": as long as "slot-a.hpm"
+    make_baseline(out, keys / "release.pem", d / "in.kernel", cmdline=None, version="evil", svn=9,
+                  detached=True)
+    data = out.read_bytes()
+    assert data.count(b"abc.kernel") == 1
+    out.write_bytes(data.replace(b"abc.kernel", name.encode()))
+    (d / "abc.kernel").rename(d / name)
+    sign_with_openssl(out, keys / "release.pem")
+    before = host.tree()
+    p = host.hpm("stage", out, check=None)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "payloads/kernel/file" in p.stderr and f"{name} is reserved" in p.stderr, p.stderr
     assert host.tree() == before and host.getvar("HpmSlotRequest") is None
 
 
