@@ -139,12 +139,18 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
     const struct command *c = &commands[i];
     if (strcmp(name, c->name)) continue;
-    /* --help and dry runs change nothing and are not recorded */
+    /* every command answers --version; --help and dry runs change nothing
+     * and are not recorded */
     bool record = c->recorded;
-    for (int k = 2; k < argc; k++)
+    for (int k = 2; k < argc && strcmp(argv[k], "--"); k++) {
+      if (!strcmp(argv[k], "--version")) {
+        printf("hpm %s\n", HPM_PROJECT_VERSION);
+        return 0;
+      }
       if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h") || !strcmp(argv[k], "--dry-run") ||
           !strcmp(argv[k], "-n"))
         record = false;
+    }
     if (record) return update_record_command(&ctx, c->name, c->fn, argc - 1, argv + 1);
     return c->fn(&ctx, argc - 1, argv + 1);
   }

@@ -8,6 +8,7 @@
 #include "hostfacts.h"
 #include "hotpatch/hotpatch.h"
 #include "json.h"
+#include "cli.h"
 #include "msg.h"
 #include "update/policy.h"
 
@@ -53,17 +54,12 @@ static int print_trust(hpm_ctx *ctx, bool json) {
 int hpm_cmd_status(hpm_ctx *ctx, int argc, char **argv) {
   static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
   int c;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+  while ((c = hpm_cli_next("status", argc, argv, "", opts)) != -1) {
     if (c == 'j') ctx->json = true;
     else if (c == 'h') { fputs(status_usage, stdout); return 0; }
-    else { fputs("Try 'hpm status --help'.\n", stderr); return 2; }
+    else return HPM_CLI_USAGE;
   }
-  if (optind < argc) {
-    msg("status: unexpected argument '%s'", argv[optind]);
-    fputs("Try 'hpm status --help'.\n", stderr);
-    return 2;
-  }
+  if (hpm_cli_operands("status", argc, argv, 0, 0, "")) return HPM_CLI_USAGE;
   hp_status hs;
   hp_status_get(ctx, &hs);
   hpm_running_baseline rb;

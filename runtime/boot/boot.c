@@ -16,19 +16,21 @@
 #include "hpm/bootif.h"
 #include "boot/internal.h"
 #include "json.h"
+#include "cli.h"
 #include "msg.h"
 
 /* ---- shared by the commands --------------------------------------------- */
 
 int boot_parse_opts(hpm_ctx *ctx, int argc, char **argv, const char *usage, bool takes_file, boot_opts *o) {
-  static const struct option lo[] = {{"json", 0, 0, 'j'}, {"help", 0, 0, 'h'}, {"tries", 1, 0, 't'},
-                                     {"slot", 1, 0, 's'}, {"force", 0, 0, 'f'}, {0, 0, 0, 0}};
+  /* stage's options; mark-good and rollback take the first two only */
+  static const struct option stage_lo[] = {{"json", 0, 0, 'j'}, {"help", 0, 0, 'h'}, {"tries", 1, 0, 't'},
+                                           {"slot", 1, 0, 's'}, {"force", 0, 0, 'f'}, {0, 0, 0, 0}};
+  static const struct option plain_lo[] = {{"json", 0, 0, 'j'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
   memset(o, 0, sizeof *o);
   o->stage.tries = HPM_BS_DEFAULT_TRIES;
   o->stage.slot = -1;
-  optind = 1;
   int c;
-  while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+  while ((c = hpm_cli_next(argv[0], argc, argv, "", takes_file ? stage_lo : plain_lo)) != -1) {
     uint64_t v;
     switch (c) {
     case 'j': ctx->json = true; break;
@@ -36,25 +38,19 @@ int boot_parse_opts(hpm_ctx *ctx, int argc, char **argv, const char *usage, bool
     case 'h': fputs(usage, stdout); o->help = true; return 0;
     case 't':
       if (hpm_bv_parse_u64(optarg, HPM_BS_TRIES_MAX, &v) || v == 0) {
-        msg("%s: --tries '%s': expected 1..%u", argv[0], optarg, HPM_BS_TRIES_MAX);
-        return HPM_BOOT_EXIT_USAGE;
+        return hpm_cli_error(argv[0], "--tries '%s': expected 1..%u", optarg, HPM_BS_TRIES_MAX);
       }
       o->stage.tries = (unsigned)v;
       break;
     case 's':
       o->stage.slot = strlen(optarg) == 1 ? hpm_bs_slot_from_letter(optarg[0]) : -1;
-      if (o->stage.slot < 0) { msg("%s: --slot '%s': expected a slot letter a-d", argv[0], optarg); return HPM_BOOT_EXIT_USAGE; }
+      if (o->stage.slot < 0) return hpm_cli_error(argv[0], "--slot '%s': expected a slot letter a-d", optarg);
       break;
-    default: fprintf(stderr, "%s", usage); return HPM_BOOT_EXIT_USAGE;
+    default: return HPM_BOOT_EXIT_USAGE;
     }
   }
-  if (takes_file) {
-    if (optind != argc - 1) { fputs(usage, stderr); return HPM_BOOT_EXIT_USAGE; }
-    o->file = argv[optind];
-  } else if (optind != argc) {
-    fputs(usage, stderr);
-    return HPM_BOOT_EXIT_USAGE;
-  }
+  if (hpm_cli_operands(argv[0], argc, argv, takes_file, takes_file, "one BASELINE file")) return HPM_BOOT_EXIT_USAGE;
+  if (takes_file) o->file = argv[optind];
   return 0;
 }
 

@@ -14,6 +14,7 @@
 #include "hostfacts.h"
 #include "hotpatch/internal.h"
 #include "json.h"
+#include "cli.h"
 #include "msg.h"
 
 #define GLOBAL_OPTS "global options: see 'hpm --help'\n"
@@ -46,18 +47,6 @@ static const char agent_usage[] =
     "  --once  one scan of the running processes, then exit\n" GLOBAL_OPTS;
 
 enum { OPT_PID = 'p', OPT_DRY = 'n', OPT_JSON = 'j', OPT_TO = 't', OPT_ALL = 'a', OPT_ONCE = 'o', OPT_HELP = 'h' };
-
-static int try_help(const char *cmd) {
-  fprintf(stderr, "Try 'hpm %s --help'.\n", cmd);
-  return 2;
-}
-
-/* Operands left after the options: none wanted. */
-static int no_operands(const char *cmd, int argc, char **argv) {
-  if (optind >= argc) return 0;
-  msg("%s: unexpected argument '%s'", cmd, argv[optind]);
-  return try_help(cmd);
-}
 
 typedef struct {
   pid_t *pids;
@@ -119,20 +108,16 @@ int hp_cmd_apply(hpm_ctx *ctx, int argc, char **argv) {
   hp_opts o = {0};
   pid_list pl = {0};
   int c, rc = 0;
-  optind = 0; /* glibc: parse from the start, whatever a previous command left */
-  while (!rc && (c = getopt_long(argc, argv, "nh", lo, NULL)) != -1) {
+  while (!rc && (c = hpm_cli_next("apply", argc, argv, "n", lo)) != -1) {
     switch (c) {
     case OPT_DRY: o.dry_run = true; break;
     case OPT_PID: rc = add_pid("apply", optarg, &pl); break;
     case OPT_JSON: ctx->json = true; break;
     case OPT_HELP: fputs(apply_usage, stdout); free(pl.pids); return 0;
-    default: rc = try_help("apply");
+    default: rc = HPM_CLI_USAGE;
     }
   }
-  if (!rc && optind != argc - 1) {
-    msg("apply: expected one HOTPATCH file");
-    rc = try_help("apply");
-  }
+  if (!rc) rc = hpm_cli_operands("apply", argc, argv, 1, 1, "one HOTPATCH file");
   if (!rc) {
     o.pids = pl.pids;
     o.npids = pl.npids;
@@ -169,21 +154,18 @@ int hp_cmd_revert(hpm_ctx *ctx, int argc, char **argv) {
   const char *to = NULL;
   bool all = false;
   int c, rc = 0;
-  optind = 0; /* glibc: parse from the start, whatever a previous command left */
-  while (!rc && (c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+  while (!rc && (c = hpm_cli_next("revert", argc, argv, "", lo)) != -1) {
     switch (c) {
     case OPT_TO: to = optarg; break;
     case OPT_ALL: all = true; break;
     case OPT_PID: rc = add_pid("revert", optarg, &pl); break;
     case OPT_JSON: ctx->json = true; break;
     case OPT_HELP: fputs(revert_usage, stdout); free(pl.pids); return 0;
-    default: rc = try_help("revert");
+    default: rc = HPM_CLI_USAGE;
     }
   }
-  if (!rc && (optind != argc || !!to == all)) {
-    msg("revert: give exactly one of --to SEQ or --all");
-    rc = try_help("revert");
-  }
+  if (!rc) rc = hpm_cli_operands("revert", argc, argv, 0, 0, "");
+  if (!rc && !!to == all) rc = hpm_cli_error("revert", "give exactly one of --to SEQ or --all");
   if (!rc) {
     o.pids = pl.pids;
     o.npids = pl.npids;
@@ -229,15 +211,14 @@ static void print_list_text(const hp_journal *l, int n) {
 int hp_cmd_list(hpm_ctx *ctx, int argc, char **argv) {
   static const struct option lo[] = {{"json", 0, 0, OPT_JSON}, {"help", 0, 0, OPT_HELP}, {0, 0, 0, 0}};
   int c;
-  optind = 0;
-  while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+  while ((c = hpm_cli_next("list", argc, argv, "", lo)) != -1) {
     switch (c) {
     case OPT_JSON: ctx->json = true; break;
     case OPT_HELP: fputs(list_usage, stdout); return 0;
-    default: return try_help("list");
+    default: return HPM_CLI_USAGE;
     }
   }
-  int rc = no_operands("list", argc, argv);
+  int rc = hpm_cli_operands("list", argc, argv, 0, 0, "");
   if (rc) return rc;
   hp_journal *l;
   int n;
@@ -251,13 +232,12 @@ int hp_cmd_list(hpm_ctx *ctx, int argc, char **argv) {
 int hp_cmd_recover(hpm_ctx *ctx, int argc, char **argv) {
   static const struct option lo[] = {{"help", 0, 0, OPT_HELP}, {0, 0, 0, 0}};
   int c;
-  optind = 0;
-  while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-    if (c != OPT_HELP) return try_help("recover");
+  while ((c = hpm_cli_next("recover", argc, argv, "", lo)) != -1) {
+    if (c != OPT_HELP) return HPM_CLI_USAGE;
     fputs(recover_usage, stdout);
     return 0;
   }
-  int rc = no_operands("recover", argc, argv);
+  int rc = hpm_cli_operands("recover", argc, argv, 0, 0, "");
   if (rc) return rc;
   hpmh_status st;
   rc = hp_recover(ctx, &st);
@@ -269,14 +249,13 @@ int hp_cmd_agent(hpm_ctx *ctx, int argc, char **argv) {
   static const struct option lo[] = {{"once", 0, 0, OPT_ONCE}, {"help", 0, 0, OPT_HELP}, {0, 0, 0, 0}};
   bool once = false;
   int c;
-  optind = 0;
-  while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+  while ((c = hpm_cli_next("agent", argc, argv, "", lo)) != -1) {
     switch (c) {
     case OPT_ONCE: once = true; break;
     case OPT_HELP: fputs(agent_usage, stdout); return 0;
-    default: return try_help("agent");
+    default: return HPM_CLI_USAGE;
     }
   }
-  int rc = no_operands("agent", argc, argv);
+  int rc = hpm_cli_operands("agent", argc, argv, 0, 0, "");
   return rc ? rc : hp_agent(ctx, once);
 }

@@ -16,11 +16,12 @@
 
 #include "clock.h"
 #include "json.h"
+#include "cli.h"
 #include "msg.h"
 #include "update/source.h"
 
 static const char catalog_usage[] =
-    "Usage: hpm catalog [--source URL|DIR] [--download ID]... [--json]\n"
+    "usage: hpm catalog [--source URL|DIR] [--download ID]... [--json]\n"
     "Fetch the signed update catalog from the source, verify it with the trust store,\n"
     "refuse it when it has expired or is older than the newest catalog this host has\n"
     "accepted, remember it, and list its releases.\n"
@@ -64,32 +65,23 @@ int cmd_catalog(hpm_ctx *ctx, int argc, char **argv) {
   hpm_src_err err;
   hpm_src_result sr;
 
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+  while ((c = hpm_cli_next("catalog", argc, argv, "", opts)) != -1) {
     switch (c) {
       case 's':
-        if (source_opt) {
-          fprintf(stderr, "hpm catalog: --source given twice\n");
-          return 2;
-        }
+        if (source_opt) return hpm_cli_error("catalog", "--source given twice");
         source_opt = optarg;
         break;
       case 'd':
-        if (ndl == sizeof downloads / sizeof downloads[0]) {
-          fprintf(stderr, "hpm catalog: at most 64 --download\n");
-          return 2;
-        }
+        if (ndl == sizeof downloads / sizeof downloads[0])
+          return hpm_cli_error("catalog", "at most 64 --download");
         downloads[ndl++] = optarg;
         break;
       case 'j': json = ctx->json = 1; break;
       case 'h': fputs(catalog_usage, stdout); return 0;
-      default: fprintf(stderr, "Try 'hpm catalog --help'.\n"); return 2;
+      default: return HPM_CLI_USAGE;
     }
   }
-  if (optind < argc) {
-    fprintf(stderr, "hpm catalog: unexpected argument '%s'\nTry 'hpm catalog --help'.\n", argv[optind]);
-    return 2;
-  }
+  if (hpm_cli_operands("catalog", argc, argv, 0, 0, "")) return HPM_CLI_USAGE;
   /* --source, else $HPM_SOURCE (hpm assess and install also fall back to
    * the policy's source; hpm catalog does not) */
   spec = source_opt ? source_opt : *ctx->source ? ctx->source : NULL;

@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "json.h"
 #include "hostfacts.h"
+#include "cli.h"
 #include "msg.h"
 #include "update/enroll.h"
 #include "update/history.h"
@@ -83,13 +84,12 @@ static void blackout_end_text(const policy_date *d, int min, char *out, size_t n
 int cmd_policy(hpm_ctx *ctx, int argc, char **argv) {
   static const struct option opts[] = {{"json", 0, 0, 'j'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
   int json = 0, c;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+  while ((c = hpm_cli_next("policy", argc, argv, "", opts)) != -1) {
     if (c == 'j') json = 1;
     else if (c == 'h') { fputs(policy_usage, stdout); return 0; }
-    else { fputs(policy_usage, stderr); return 2; }
+    else return HPM_CLI_USAGE;
   }
-  if (optind != argc) { fputs(policy_usage, stderr); return 2; }
+  if (hpm_cli_operands("policy", argc, argv, 0, 0, "")) return HPM_CLI_USAGE;
   hpm_policy p;
   policy_result res;
   if (load_policy(ctx, &p, &res)) return 2;
@@ -236,14 +236,13 @@ int cmd_history(hpm_ctx *ctx, int argc, char **argv) {
       {"json", 0, 0, 'j'}, {"since", 1, 0, 's'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
   int json = 0, c;
   const char *since_s = NULL;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+  while ((c = hpm_cli_next("history", argc, argv, "", opts)) != -1) {
     if (c == 'j') json = 1;
     else if (c == 's') since_s = optarg;
     else if (c == 'h') { fputs(history_usage, stdout); return 0; }
-    else { fputs(history_usage, stderr); return 2; }
+    else return HPM_CLI_USAGE;
   }
-  if (optind != argc) { fputs(history_usage, stderr); return 2; }
+  if (hpm_cli_operands("history", argc, argv, 0, 0, "")) return HPM_CLI_USAGE;
   hpm_policy p;
   policy_result res;
   if (load_policy(ctx, &p, &res)) return 2;
@@ -302,14 +301,13 @@ static const char *enroll_usage =
 static int enroll_common(hpm_ctx *ctx, int argc, char **argv, bool enroll) {
   static const struct option opts[] = {{"json", 0, 0, 'j'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
   int json = 0, c;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+  const char *cmd = enroll ? "enroll" : "unenroll";
+  while ((c = hpm_cli_next(cmd, argc, argv, "", opts)) != -1) {
     if (c == 'j') json = 1;
     else if (c == 'h') { fputs(enroll_usage, stdout); return 0; }
-    else { fputs(enroll_usage, stderr); return 2; }
+    else return HPM_CLI_USAGE;
   }
-  if (optind != argc) { fputs(enroll_usage, stderr); return 2; }
-  const char *cmd = enroll ? "enroll" : "unenroll";
+  if (hpm_cli_operands(cmd, argc, argv, 0, 0, "")) return HPM_CLI_USAGE;
   hpm_policy p;
   policy_result res;
   if (load_policy(ctx, &p, &res)) return 2;

@@ -27,6 +27,7 @@
 #include "fileio.h"
 #include "keys.h"
 #include "json.h"
+#include "cli.h"
 #include "msg.h"
 #include "hpm/core.h"
 #include "update/policy.h"
@@ -397,19 +398,15 @@ int cmd_assess(hpm_ctx *hc, int argc, char **argv) {
   const char *source = NULL;
   bool json = false;
   int c;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+  while ((c = hpm_cli_next("assess", argc, argv, "", opts)) != -1) {
     switch (c) {
       case 's': source = optarg; break;
       case 'j': json = hc->json = true; break;
       case 'h': fputs(assess_usage, stdout); return 0;
-      default: fprintf(stderr, "Try 'hpm assess --help'.\n"); return 2;
+      default: return HPM_CLI_USAGE;
     }
   }
-  if (optind < argc) {
-    say("assess: unexpected argument '%s'", argv[optind]);
-    return 2;
-  }
+  if (hpm_cli_operands("assess", argc, argv, 0, 0, "")) return HPM_CLI_USAGE;
   update_ctx ctx;
   int rc = ctx_load(hc, &ctx, source, "assess");
   if (rc) return rc;
@@ -444,41 +441,32 @@ int cmd_install(hpm_ctx *hc, int argc, char **argv) {
   bool json = false, dry = false;
   decide_request req = {.on_demand = true, .reboot = -1};
   int c;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+  while ((c = hpm_cli_next("install", argc, argv, "n", opts)) != -1) {
     switch (c) {
       case 'c':
-        if (policy_parse_classes(optarg, &req.classes) || !req.classes) {
-          say("install: --classification '%s': expected a list of critical, security, other", optarg);
-          return 2;
-        }
+        if (policy_parse_classes(optarg, &req.classes) || !req.classes)
+          return hpm_cli_error("install", "--classification '%s': expected a list of critical, security, other",
+                               optarg);
         break;
       case 'i':
       case 'x':
-        if ((c == 'i' ? ninc : nexc) == 64) {
-          say("install: at most 64 --%s", c == 'i' ? "include" : "exclude");
-          return 2;
-        }
+        if ((c == 'i' ? ninc : nexc) == 64)
+          return hpm_cli_error("install", "at most 64 --%s", c == 'i' ? "include" : "exclude");
         if (c == 'i') inc[ninc++] = optarg;
         else exc[nexc++] = optarg;
         break;
       case 'r':
-        if ((req.reboot = policy_reboot_from_string(optarg)) < 0) {
-          say("install: --reboot '%s': expected never, if-required or always", optarg);
-          return 2;
-        }
+        if ((req.reboot = policy_reboot_from_string(optarg)) < 0)
+          return hpm_cli_error("install", "--reboot '%s': expected never, if-required or always", optarg);
         break;
       case 's': source = optarg; break;
       case 'n': dry = true; break;
       case 'j': json = hc->json = true; break;
       case 'h': fputs(install_usage, stdout); return 0;
-      default: fprintf(stderr, "Try 'hpm install --help'.\n"); return 2;
+      default: return HPM_CLI_USAGE;
     }
   }
-  if (optind < argc) {
-    say("install: unexpected argument '%s'", argv[optind]);
-    return 2;
-  }
+  if (hpm_cli_operands("install", argc, argv, 0, 0, "")) return HPM_CLI_USAGE;
   req.include = inc;
   req.ninclude = ninc;
   req.exclude = exc;

@@ -330,7 +330,7 @@ def test_bad_sources_and_state(server, host, release, tmp_path):
     r = host("--source", server.url, check=IOERR)
     assert "damaged" in r.stderr and "rollback floor" in r.stderr
     assert "--help" not in r.stderr
-    assert "Usage: hpm catalog" in hpm("catalog", "--help").stdout
+    assert "usage: hpm catalog" in hpm("catalog", "--help").stdout
 
 
 # ---- signature thresholds ([trust] catalog_signers in hpm.conf) --------------------

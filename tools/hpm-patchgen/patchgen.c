@@ -21,6 +21,7 @@
 #include "fileio.h"
 #include "hpm/core.h"
 #include "payload.h"
+#include "version.h"
 #include "x86.h"
 
 static const char *prog = "hpm-patchgen";
@@ -394,6 +395,18 @@ static void usage(FILE *o) {
           "See docs/hotpatch-authoring.md.\n");
 }
 
+/* A command-line mistake: the message, then where help is; exit status 2. */
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "%s: ", prog);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\nTry 'hpm-patchgen --help'.\n");
+  return 2;
+}
+
 int main(int argc, char **argv) {
   const char *tpath = NULL, *mpath = NULL, *src = NULL, *objpath = NULL, *out = NULL;
   const char *cc = getenv("CC") ? getenv("CC") : "cc", *cflags = NULL;
@@ -402,9 +415,10 @@ int main(int argc, char **argv) {
       {"target", 1, 0, 't'}, {"map", 1, 0, 'm'}, {"source", 1, 0, 's'}, {"object", 1, 0, 'o'},
       {"out", 1, 0, 'O'},    {"cc", 1, 0, 'c'},  {"cflags", 1, 0, 'f'}, {"help", 0, 0, 'h'},
       {"no-direct-entry", 0, 0, 'n'}, {"debug-file", 1, 0, 'd'}, {"debug-dir", 1, 0, 'D'},
-      {0, 0, 0, 0}};
+      {"version", 0, 0, 'V'}, {0, 0, 0, 0}};
   int c;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+  opterr = 0; /* our messages, not getopt's */
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
     switch (c) {
     case 't': tpath = optarg; break;
     case 'm': mpath = optarg; break;
@@ -417,10 +431,16 @@ int main(int argc, char **argv) {
     case 'd': dbg_file = optarg; break;
     case 'D': dbg_dir = optarg; break;
     case 'h': usage(stdout); return 0;
-    default: usage(stderr); return 2;
+    case 'V': printf("hpm-patchgen %s (payload format %u)\n", HPM_PROJECT_VERSION, HPP_VERSION); return 0;
+    case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
+    default: return usage_error("unknown option '%s'", argv[optind - 1]);
     }
   }
-  if (!tpath || !mpath || !out || !!src == !!objpath || optind != argc) { usage(stderr); return 2; }
+  if (optind != argc) return usage_error("unexpected argument '%s': every input is given by an option", argv[optind]);
+  if (!tpath) return usage_error("--target BINARY is required");
+  if (!mpath) return usage_error("--map FILE is required");
+  if (!out) return usage_error("--out PAYLOAD is required");
+  if (!!src == !!objpath) return usage_error("give exactly one of --source FILE.c or --object FILE.o");
   elf_version(EV_CURRENT);
 
   target_t t;
