@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include "ctx.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "boot/efivar.h"
 #include "msg.h"
@@ -14,8 +17,17 @@ static const char *env_or(const char *name, const char *def) {
   return v && *v ? v : def;
 }
 
+static bool env_set(const char *name) {
+  const char *v = getenv(name);
+  return v && *v;
+}
+
 void hpm_ctx_init(hpm_ctx *c) {
   memset(c, 0, sizeof *c);
+  c->trust_dir_set = env_set("HPM_TRUST_DIR");
+  c->state_dir_set = env_set("HPM_STATE_DIR");
+  c->esp_set = env_set("HPM_ESP");
+  c->conf_named = env_set("HPM_CONF");
   c->trust_dir = env_or("HPM_TRUST_DIR", "/etc/hpm/trust");
   c->state_dir = env_or("HPM_STATE_DIR", "/var/lib/hpm");
   c->esp = env_or("HPM_ESP", "/boot/efi");
@@ -27,6 +39,45 @@ void hpm_ctx_init(hpm_ctx *c) {
   c->baseline_svn_override = env_or("HPM_BASELINE_SVN", NULL);
   c->budget_us = 5000;
   hpm_efivar_set_dir(c->efivars);
+}
+
+int hpm_ctx_configure(hpm_ctx *c, hpmh_status *st) {
+  struct stat sb;
+  char dropins[PATH_MAX];
+  snprintf(dropins, sizeof dropins, "%s.d", c->conf);
+  if (c->conf_named && stat(c->conf, &sb) && errno == ENOENT && stat(dropins, &sb)) {
+    hpmh_fail(st, HPMH_E_INVALID, c->conf,
+              "%s: the policy file named by %s does not exist; create it (an empty file means the documented "
+              "defaults) or name another one",
+              c->conf, c->conf_from_option ? "--config" : "HPM_CONF");
+    return 2;
+  }
+  const char *err;
+  const hpm_policy *p = hpm_ctx_policy(c, NULL, &err);
+  if (!p) {
+    hpmh_fail(st, HPMH_E_INVALID, c->conf, "%s", err);
+    return 2;
+  }
+  struct {
+    const char **dst;
+    bool set;
+    const char *val;
+  } take[3] = {{&c->trust_dir, c->trust_dir_set, p->trust_dir},
+               {&c->state_dir, c->state_dir_set, p->state_dir},
+               {&c->esp, c->esp_set, p->esp}};
+  for (int i = 0; i < 3; i++)
+    if (!take[i].set && take[i].val[0]) {
+      snprintf(c->paths[i], sizeof c->paths[i], "%s", take[i].val);
+      *take[i].dst = c->paths[i];
+    }
+  return 0;
+}
+
+const char *hpm_ctx_source(hpm_ctx *c, const char *opt) {
+  if (opt) return opt;
+  if (*c->source) return c->source;
+  const hpm_policy *p = hpm_ctx_policy(c, NULL, NULL);
+  return p && p->source[0] ? p->source : NULL;
 }
 
 const hpm_pubkey *hpm_ctx_trust(hpm_ctx *c, size_t *n) {

@@ -22,7 +22,13 @@ typedef struct hpm_ctx {
   const char *state_dir;   /* --state-dir, $HPM_STATE_DIR, /var/lib/hpm */
   const char *esp;         /* --esp, $HPM_ESP, /boot/efi */
   const char *efivars;     /* $HPM_EFIVARS, /sys/firmware/efi/efivars */
-  const char *conf;        /* $HPM_CONF, /etc/hpm/hpm.conf (POLICY_DEFAULT_PATH) */
+  const char *conf;        /* --config, $HPM_CONF, /etc/hpm/hpm.conf (POLICY_DEFAULT_PATH) */
+  bool conf_named;         /* conf was named (--config, $HPM_CONF): it must exist */
+  bool conf_from_option;   /* ... by --config */
+  /* Which of trust_dir, state_dir, esp an option or variable set (the
+   * policy file's [paths] fills the others: hpm_ctx_configure). */
+  bool trust_dir_set, state_dir_set, esp_set;
+  char paths[3][POLICY_PATH_MAX + 1]; /* [paths] values in use */
   const char *source;      /* $HPM_SOURCE: the catalog source ("" = policy's) */
   const char *reboot_cmd;  /* $HPM_REBOOT_CMD, "systemctl reboot" */
   /* Test hooks: the running baseline and its SVN instead of what the boot
@@ -49,6 +55,16 @@ typedef struct hpm_ctx {
 
 /* Defaults, then the environment. */
 void hpm_ctx_init(hpm_ctx *c);
+
+/* After the global options: reads the policy file (and its drop-ins) and
+ * takes [paths] for the settings no option or variable gave.  Returns 0, or
+ * 2 with st naming the file, line and fix: a broken policy file, or a named
+ * one (--config, HPM_CONF) that does not exist.  Every command runs it. */
+int hpm_ctx_configure(hpm_ctx *c, hpmh_status *st);
+
+/* The update source a command uses: its --source (opt), else $HPM_SOURCE,
+ * else [update] source of the policy file; NULL when none is set. */
+const char *hpm_ctx_source(hpm_ctx *c, const char *opt);
 
 /* The release keys of c->trust_dir (loaded once; unusable files are
  * reported and skipped).  *n is 0 when there are none: callers refuse. */

@@ -53,9 +53,11 @@ static const char usage_text[] =
     "                                               fetch, verify and show the update catalog\n"
     UPDATE_USAGE LIFECYCLE_USAGE
     "global options (before or after the command):\n"
-    "  --trust-dir DIR   release keys (*.pub); HPM_TRUST_DIR, default /etc/hpm/trust\n"
-    "  --state-dir DIR   journal, history, applied hotpatches; HPM_STATE_DIR, default /var/lib/hpm\n"
-    "  --esp DIR         the EFI system partition; HPM_ESP, default /boot/efi\n"
+    "  --config FILE     policy file; HPM_CONF, default /etc/hpm/hpm.conf (plus FILE.d/NAME.conf)\n"
+    "  --trust-dir DIR   release keys (*.pub); HPM_TRUST_DIR, [paths] trust_dir, default /etc/hpm/trust\n"
+    "  --state-dir DIR   journal, history, applied hotpatches; HPM_STATE_DIR, [paths] state_dir,\n"
+    "                    default /var/lib/hpm\n"
+    "  --esp DIR         the EFI system partition; HPM_ESP, [paths] esp, default /boot/efi\n"
     "  --budget-us N     pause budget per attempt when patching a process (default 5000)\n"
     "  --help, --version\n"
     "'hpm COMMAND --help' describes a command.\n";
@@ -64,13 +66,14 @@ static const char usage_text[] =
 static const struct global {
   const char *name;
   bool test_only;
-} globals[] = {{"--trust-dir", false}, {"--state-dir", false}, {"--esp", false}, {"--budget-us", false},
-               {"--baseline", true}};
+} globals[] = {{"--config", false},    {"--trust-dir", false}, {"--state-dir", false},
+               {"--esp", false},       {"--budget-us", false}, {"--baseline", true}};
 
 static int set_global(hpm_ctx *ctx, const char *name, const char *val) {
-  if (!strcmp(name, "--trust-dir")) ctx->trust_dir = val;
-  else if (!strcmp(name, "--state-dir")) ctx->state_dir = val;
-  else if (!strcmp(name, "--esp")) ctx->esp = val;
+  if (!strcmp(name, "--config")) ctx->conf = val, ctx->conf_named = ctx->conf_from_option = true;
+  else if (!strcmp(name, "--trust-dir")) ctx->trust_dir = val, ctx->trust_dir_set = true;
+  else if (!strcmp(name, "--state-dir")) ctx->state_dir = val, ctx->state_dir_set = true;
+  else if (!strcmp(name, "--esp")) ctx->esp = val, ctx->esp_set = true;
   else if (!strcmp(name, "--baseline")) ctx->baseline_override = val;
   else {
     char *end;
@@ -141,15 +144,20 @@ int main(int argc, char **argv) {
     if (strcmp(name, c->name)) continue;
     /* every command answers --version; --help and dry runs change nothing
      * and are not recorded */
-    bool record = c->recorded;
+    bool record = c->recorded, help = false;
     for (int k = 2; k < argc && strcmp(argv[k], "--"); k++) {
       if (!strcmp(argv[k], "--version")) {
         printf("hpm %s\n", HPM_PROJECT_VERSION);
         return 0;
       }
-      if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h") || !strcmp(argv[k], "--dry-run") ||
-          !strcmp(argv[k], "-n"))
-        record = false;
+      if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h")) help = true;
+      if (help || !strcmp(argv[k], "--dry-run") || !strcmp(argv[k], "-n")) record = false;
+    }
+    /* the policy file (and its [paths]) is every command's, except for help */
+    hpmh_status st;
+    if (!help && hpm_ctx_configure(&ctx, &st)) {
+      msg("%s", st.detail);
+      return 2;
     }
     if (record) return update_record_command(&ctx, c->name, c->fn, argc - 1, argv + 1);
     return c->fn(&ctx, argc - 1, argv + 1);

@@ -82,9 +82,7 @@ int cmd_catalog(hpm_ctx *ctx, int argc, char **argv) {
     }
   }
   if (hpm_cli_operands("catalog", argc, argv, 0, 0, "")) return HPM_CLI_USAGE;
-  /* --source, else $HPM_SOURCE (hpm assess and install also fall back to
-   * the policy's source; hpm catalog does not) */
-  spec = source_opt ? source_opt : *ctx->source ? ctx->source : NULL;
+  spec = hpm_ctx_source(ctx, source_opt);
   sr = hpm_source_parse(spec, &src, &err);
   if (sr != HPM_SRC_OK) {
     fprintf(stderr, "hpm catalog: %s\n", err.msg);

@@ -113,6 +113,10 @@ int cmd_policy(hpm_ctx *ctx, int argc, char **argv) {
     hpmh_json_add_str(o, "reboot", policy_reboot_to_string(p.reboot));
     hpmh_json_add_str(o, "timezone", tz);
     cJSON_AddNumberToObject(o, "retention_days", p.retention_days);
+    cJSON *pa = cJSON_AddObjectToObject(o, "paths"); /* in use, whoever set them */
+    hpmh_json_add_str(pa, "esp", ctx->esp);
+    hpmh_json_add_str(pa, "state_dir", ctx->state_dir);
+    hpmh_json_add_str(pa, "trust_dir", ctx->trust_dir);
     cJSON *tr = cJSON_AddObjectToObject(o, "trust");
     for (hpm_kind k = HPM_KIND_BASELINE; k <= HPM_KIND_CATALOG; k++)
       cJSON_AddNumberToObject(tr, policy_signers_key(k), p.signers[k]);
@@ -165,6 +169,7 @@ int cmd_policy(hpm_ctx *ctx, int argc, char **argv) {
   printf("reboot: %s\n", policy_reboot_to_string(p.reboot));
   printf("timezone: %s\n", tz);
   printf("history retention_days: %u\n", p.retention_days);
+  printf("paths in use: esp %s, state_dir %s, trust_dir %s\n", ctx->esp, ctx->state_dir, ctx->trust_dir);
   printf("trust (distinct trusted keys that must sign):");
   for (hpm_kind k = HPM_KIND_BASELINE; k <= HPM_KIND_CATALOG; k++)
     printf(" %s %u%s", policy_signers_key(k), p.signers[k], k < HPM_KIND_CATALOG ? "," : "\n");

@@ -6,6 +6,7 @@
 #include "update/policy.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
@@ -250,9 +251,34 @@ static char *read_line(char *str, int num, void *stream) {
   if (r) {
     const char *s = r;
     while (*s == ' ' || *s == '\t') s++;
-    if (*s == '[') c->new_header = true;
+    if (*s == '[') {
+      c->new_header = true;
+      /* inih skips such a line and reads what follows as keys of the
+       * previous section: say what is wrong with the line itself */
+      if (!strchr(s, ']') && !c->failed) {
+        size_t n = strcspn(s, "\r\n");
+        snprintf(c->err, sizeof c->err, "'%.*s': a section header needs its closing ]", (int)(n > 80 ? 80 : n), s);
+        c->failed = true;
+      }
+    }
   }
   return r;
+}
+
+/* "value   # comment" -> "value": inih strips comments after ';' itself,
+ * '#' after a value is ours (a '#' that does not follow a space or tab is
+ * part of the value, e.g. a URL's fragment). */
+static void strip_hash_comment(char *v) {
+  bool quoted = false;
+  for (char *q = v; *q; q++) {
+    if (*q == '"') quoted = !quoted;
+    if (*q == '#' && !quoted && q > v && (q[-1] == ' ' || q[-1] == '\t')) {
+      *q = 0;
+      break;
+    }
+  }
+  size_t n = strlen(v);
+  while (n && (v[n - 1] == ' ' || v[n - 1] == '\t')) v[--n] = 0;
 }
 
 #define FAIL(...)                                                    \
@@ -312,7 +338,7 @@ static int begin_section(ini_ctx *c, const char *section) {
   if (split_section(section, kind, sizeof kind, name, sizeof name))
     FAIL("[%s]: bad section name; write [window \"NAME\"] or [blackout \"NAME\"] (NAME up to %d printable characters)",
          section, POLICY_NAME_MAX);
-  if (!strcmp(kind, "update") || !strcmp(kind, "history") || !strcmp(kind, "trust")) {
+  if (!strcmp(kind, "update") || !strcmp(kind, "history") || !strcmp(kind, "trust") || !strcmp(kind, "paths")) {
     if (name[0]) FAIL("[%s]: this section takes no name; write [%s]", section, kind);
     for (size_t i = 0; i < c->nnames; i++)
       if (!strcmp(c->names[i], kind)) FAIL("[%s] appears twice; merge the two sections", kind);
@@ -336,7 +362,7 @@ static int begin_section(ini_ctx *c, const char *section) {
   } else if (!section[0]) {
     /* keys before any section */
   } else {
-    FAIL("[%s]: unknown section; the sections are [update], [history], [trust], [window \"NAME\"] and [blackout \"NAME\"]",
+    FAIL("[%s]: unknown section; the sections are [update], [history], [trust], [paths], [window \"NAME\"] and [blackout \"NAME\"]",
          section);
   }
   if (c->nnames < sizeof c->names / sizeof c->names[0]) {
@@ -357,15 +383,17 @@ static int handler(void *user, const char *section, const char *key, const char 
   hpm_policy *p = c->p;
   if (c->failed) return 0;
   /* value = "2026-12-20 06:00" and value = 2026-12-20 06:00 mean the same */
-  char value[256]; /* inih lines are at most 200 bytes */
-  size_t vl = strlen(raw);
-  if (vl >= 2 && raw[0] == '"' && raw[vl - 1] == '"') snprintf(value, sizeof value, "%.*s", (int)(vl - 2), raw + 1);
-  else snprintf(value, sizeof value, "%s", raw);
+  char value[256], text[256]; /* inih lines are at most 200 bytes */
+  snprintf(text, sizeof text, "%s", raw);
+  strip_hash_comment(text);
+  size_t vl = strlen(text);
+  if (vl >= 2 && text[0] == '"' && text[vl - 1] == '"') snprintf(value, sizeof value, "%.*s", (int)(vl - 2), text + 1);
+  else snprintf(value, sizeof value, "%s", text);
   if (c->new_header || strcmp(section, c->cur) || !c->nnames) {
     c->new_header = false;
     if (!begin_section(c, section)) return 0;
   }
-  if (!section[0]) FAIL("%s: key outside any section; put it under [update], [history], [trust], [window \"NAME\"] or [blackout \"NAME\"]", key);
+  if (!section[0]) FAIL("%s: key outside any section; put it under [update], [history], [trust], [paths], [window \"NAME\"] or [blackout \"NAME\"]", key);
   for (size_t i = 0; i < c->nkeys; i++)
     if (!strcmp(c->keys[i], key))
       FAIL("[%s] %s: set twice; keep one (an indented line continues the previous value)", section, key);
@@ -412,6 +440,14 @@ static int handler(void *user, const char *section, const char *key, const char 
     } else {
       FAIL("[history] %s: unknown key; the only key is retention_days", key);
     }
+  } else if (!strcmp(section, "paths")) {
+    char *dst = !strcmp(key, "esp") ? p->esp : !strcmp(key, "state_dir") ? p->state_dir
+              : !strcmp(key, "trust_dir") ? p->trust_dir : NULL;
+    if (!dst) FAIL("[paths] %s: unknown key; the keys are esp, state_dir and trust_dir", key);
+    if (value[0] != '/' || strlen(value) > POLICY_PATH_MAX)
+      FAIL("[paths] %s: '%.200s': expected an absolute directory path (at most %d characters)", key, value,
+           POLICY_PATH_MAX);
+    snprintf(dst, POLICY_PATH_MAX + 1, "%s", value);
   } else if (!strcmp(section, "trust")) {
     hpm_kind k = HPM_KIND_BASELINE;
     while (k <= HPM_KIND_CATALOG && strcmp(key, policy_signers_key(k))) k++;
@@ -463,12 +499,19 @@ static int handler(void *user, const char *section, const char *key, const char 
   return 1;
 }
 
-policy_result policy_load(const char *path, hpm_policy *p, char *err, size_t errlen) {
-  policy_defaults(p);
-  if (access(path, F_OK) != 0 && errno == ENOENT) return POLICY_MISSING;
+/* One file on top of *p.  Window and blackout names already in *p (from an
+ * earlier file) count as taken. */
+static policy_result load_one(const char *path, hpm_policy *p, char *err, size_t errlen) {
+  struct stat st;
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+    snprintf(err, errlen, "%s: is a directory; the policy is a file (drop-ins go in %s.d/NAME.conf)", path, path);
+    return POLICY_ERROR;
+  }
   FILE *f = fopen(path, "re");
   if (!f) {
-    snprintf(err, errlen, "%s: cannot open: %s; make it readable or set HPM_CONF to another file", path, strerror(errno));
+    if (errno == ENOENT) return POLICY_MISSING;
+    snprintf(err, errlen, "%s: cannot open: %s; make it readable or use --config/HPM_CONF to name another file", path,
+             strerror(errno));
     return POLICY_ERROR;
   }
   ini_ctx *c = calloc(1, sizeof *c);
@@ -479,6 +522,9 @@ policy_result policy_load(const char *path, hpm_policy *p, char *err, size_t err
   }
   c->p = p;
   c->f = f;
+  for (size_t i = 0; i < p->nwindows; i++) snprintf(c->names[c->nnames++], sizeof c->names[0], "window %s", p->windows[i].name);
+  for (size_t i = 0; i < p->nblackouts; i++)
+    snprintf(c->names[c->nnames++], sizeof c->names[0], "blackout %s", p->blackouts[i].name);
   int line = ini_parse_stream(read_line, c, handler, c);
   fclose(f);
   if (!c->failed && line == 0) {
@@ -497,4 +543,35 @@ policy_result policy_load(const char *path, hpm_policy *p, char *err, size_t err
   else snprintf(err, errlen, "%s: %s", path, c->err);
   free(c);
   return POLICY_ERROR;
+}
+
+static int conf_file(const struct dirent *d) {
+  size_t n = strlen(d->d_name);
+  return d->d_name[0] != '.' && n > 5 && !strcmp(d->d_name + n - 5, ".conf");
+}
+
+policy_result policy_load(const char *path, hpm_policy *p, char *err, size_t errlen) {
+  policy_defaults(p);
+  policy_result res = load_one(path, p, err, errlen);
+  if (res == POLICY_ERROR) return res;
+  char dir[PATH_MAX];
+  if (snprintf(dir, sizeof dir, "%s.d", path) >= (int)sizeof dir) return res;
+  struct dirent **list;
+  int n = scandir(dir, &list, conf_file, alphasort);
+  if (n < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return res;
+    snprintf(err, errlen, "%s: cannot read the drop-in directory: %s", dir, strerror(errno));
+    return POLICY_ERROR;
+  }
+  for (int i = 0; i < n; i++) {
+    char f[PATH_MAX + 256];
+    snprintf(f, sizeof f, "%s/%s", dir, list[i]->d_name);
+    if (res != POLICY_ERROR) {
+      policy_result r = load_one(f, p, err, errlen);
+      if (r == POLICY_ERROR || r == POLICY_OK) res = r;
+    }
+    free(list[i]);
+  }
+  free(list);
+  return res;
 }

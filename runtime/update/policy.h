@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The update policy: /etc/hpm/hpm.conf (HPM_CONF), an INI file read with
- * inih.  policy_defaults() gives the documented defaults (what a host without
+ * inih (plus drop-ins in /etc/hpm/hpm.conf.d/).  policy_defaults() gives the documented defaults (what a host without
  * the file runs); policy_load() reads a file on top of them.  Unknown
  * sections and keys, bad values, duplicate window names are errors naming the
  * file, the line, the key and the fix (docs/operations.md "Policy file").
@@ -20,6 +20,7 @@
 #define POLICY_NAME_MAX 63
 #define POLICY_TZ_MAX 63
 #define POLICY_SOURCE_MAX 511
+#define POLICY_PATH_MAX 255
 #define POLICY_DEFAULT_PATH "/etc/hpm/hpm.conf"
 
 /* Bit (1u << hpm_classification) per classification. */
@@ -61,6 +62,9 @@ typedef struct {
   /* [trust]: distinct trusted keys that must sign an object, by hpm_kind
    * (baseline, hotpatch, catalog; 1..HPM_MAX_SIGNATURES; index 0 unused). */
   uint32_t signers[HPM_KIND_CATALOG + 1];
+  /* [paths]: where hpm keeps things on this host ("" = not set here; the
+   * global options and HPM_* variables take precedence, ctx.c). */
+  char esp[POLICY_PATH_MAX + 1], state_dir[POLICY_PATH_MAX + 1], trust_dir[POLICY_PATH_MAX + 1];
   size_t nwindows, nblackouts;
   policy_window windows[POLICY_MAX_WINDOWS];
   policy_blackout blackouts[POLICY_MAX_BLACKOUTS];
@@ -75,9 +79,12 @@ void policy_defaults(hpm_policy *p);
 
 typedef enum { POLICY_OK = 0, POLICY_MISSING = 1, POLICY_ERROR = 2 } policy_result;
 
-/* Defaults, then `path` on top.  POLICY_MISSING: the file does not exist
- * (*p holds the defaults; not an error).  POLICY_ERROR: err says
- * "FILE:LINE: [section] key: problem; fix" (*p is unspecified). */
+/* Defaults, then `path` on top, then the drop-ins `path`.d/NAME.conf in
+ * lexical order (a key set again in a later file replaces the earlier value;
+ * window and blackout names stay unique across all files).  POLICY_MISSING:
+ * neither the file nor a drop-in exists (*p holds the defaults; not an
+ * error).  POLICY_ERROR: err says "FILE:LINE: [section] key: problem; fix"
+ * (*p is unspecified); a path that is a directory is an error. */
 policy_result policy_load(const char *path, hpm_policy *p, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 

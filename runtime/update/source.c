@@ -37,7 +37,7 @@ hpm_src_result hpm_source_parse(const char *spec, hpm_source *src, hpm_src_err *
   size_t n;
   memset(src, 0, sizeof *src);
   if (!spec || !*spec)
-    return fail(err, HPM_SRC_USAGE, "no update source: pass --source URL|DIR or set HPM_SOURCE");
+    return fail(err, HPM_SRC_USAGE, "no update source: pass --source URL|DIR, or set source = in [update] of the policy file");
   n = strlen(spec);
   if (n >= sizeof src->base)
     return fail(err, HPM_SRC_USAGE, "source '%.64s...' is longer than %d characters", spec, HPM_SOURCE_MAX - 1);

@@ -116,7 +116,7 @@ static int ctx_load(hpm_ctx *hc, update_ctx *c, const char *source_opt, const ch
     return 2;
   }
   c->pol = *pol;
-  const char *spec = source_opt ? source_opt : *hc->source ? hc->source : c->pol.source;
+  const char *spec = hpm_ctx_source(hc, source_opt);
   if (!spec || !*spec) {
     say("%s: no update source: set 'source =' in [update] of %s, or pass --source URL|DIR", cmd, hc->conf);
     return 2;

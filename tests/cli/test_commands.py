@@ -21,10 +21,10 @@ HPM_COMMANDS = {
 
 @pytest.fixture
 def hpm_env(tmp_path):
-    """Every place hpm could write to is under tmp_path."""
-    env = {"HPM_STATE_DIR": tmp_path / "state", "HPM_TRUST_DIR": tmp_path / "trust",
-           "HPM_ESP": tmp_path / "esp", "HPM_EFIVARS": tmp_path / "efivars", "HPM_CONF": tmp_path / "none.conf"}
-    return env
+    """Every place hpm could write to is under tmp_path; an empty policy file."""
+    (tmp_path / "hpm.conf").write_text("")
+    return {"HPM_STATE_DIR": tmp_path / "state", "HPM_TRUST_DIR": tmp_path / "trust",
+            "HPM_ESP": tmp_path / "esp", "HPM_EFIVARS": tmp_path / "efivars", "HPM_CONF": tmp_path / "hpm.conf"}
 
 
 def hpm(env, *args, check):

@@ -308,11 +308,25 @@ def test_hash_mismatch_refused(server, host, release, tmp_path):
     assert cache_files(host.state) == []
 
 
+def test_source_from_policy_file(server, host, release, tmp_path):
+    """Without --source, hpm catalog takes [update] source of the policy file,
+    as assess and install do; --source still wins."""
+    release.publish(server.root)
+    conf = tmp_path / "hpm.conf"
+    conf.write_text(f"[update]\nsource = {server.url}   # the fleet mirror\n")
+    r = hpm("catalog", "--config", conf, "--json", env={"HPM_TRUST_DIR": host.trust, "HPM_STATE_DIR": host.state,
+                                                        "HPM_NOW": NOW})
+    assert json.loads(r.stdout)["source"] == server.url
+    r = hpm("catalog", "--config", conf, "--source", tmp_path / "nowhere",
+            env={"HPM_TRUST_DIR": host.trust, "HPM_STATE_DIR": host.state, "HPM_NOW": NOW}, check=IOERR)
+    assert "nowhere" in r.stderr
+
+
 def test_bad_sources_and_state(server, host, release, tmp_path):
     r = host("--source", "ftp://example.org/x", check=USAGE)
     assert "http://" in r.stderr
     r = host(check=USAGE)
-    assert "HPM_SOURCE" in r.stderr
+    assert "no update source" in r.stderr and "[update]" in r.stderr
     r = host("--source", tmp_path / "nowhere", check=IOERR)
     assert "nowhere" in r.stderr
     r = host("--source", server.url + "/missing", check=IOERR)

@@ -23,7 +23,9 @@ T0 = 1790000000  # 2026-09-21
 
 @pytest.fixture
 def env(tmp_path):
-    """What hpm runs with (on top of the test's environment)."""
+    """What hpm runs with (on top of the test's environment); an empty
+    policy file: the documented defaults."""
+    (tmp_path / "hpm.conf").write_text("")
     return {"HPM_STATE_DIR": str(tmp_path / "state"), "HPM_CONF": str(tmp_path / "hpm.conf"),
             "HPM_BASELINE": BASE_A, "HPM_NOW": str(T0), "HPM_BASELINE_SVN": None}
 

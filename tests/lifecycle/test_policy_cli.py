@@ -4,6 +4,7 @@ window state across a DST change, refusals naming file/line/key, and the
 re-enrollment rule."""
 import calendar
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,9 @@ def utc(*a):
 
 @pytest.fixture
 def env(tmp_path):
-    """What hpm runs with (on top of the test's environment)."""
+    """What hpm runs with (on top of the test's environment); the policy
+    file is empty (the documented defaults) until a test writes it."""
+    (tmp_path / "hpm.conf").write_text("")
     return {"HPM_STATE_DIR": str(tmp_path / "state"), "HPM_CONF": str(tmp_path / "hpm.conf"),
             "HPM_BASELINE": BASE_A, "HPM_NOW": str(utc(2026, 3, 28, 12, 0)), "HPM_BASELINE_SVN": None}
 
@@ -29,17 +32,80 @@ def hpm(env, *args):
     return hpmtest.hpm(*args, env=env, check=None)
 
 
-def test_defaults_without_file(env):
+def test_defaults_without_file(env, tmp_path):
+    # an empty file: the documented defaults
     r = hpm(env, "policy", "--json")
     assert r.returncode == 0, r.stderr
     p = json.loads(r.stdout)
-    assert p["file_present"] is False
+    assert p["file_present"] is True
     assert p["auto_classifications"] == "critical,security"
     assert p["deadline_days"] == 30 and p["retention_days"] == 30 and p["reboot"] == "if-required"
     assert p["hotpatch_outside_windows"] is True and p["windows"] == []
+    # a named file that does not exist is an error, for every command, naming it
+    (tmp_path / "hpm.conf").unlink()
+    for cmd in ("policy", "status", "list", "history"):
+        r = hpm(env, cmd)
+        assert r.returncode == 2 and r.stdout == "", (cmd, r.stdout, r.stderr)
+        assert f"{tmp_path / 'hpm.conf'}: the policy file named by HPM_CONF does not exist" in r.stderr
+    r = hpm(env, "--config", tmp_path / "other.conf", "policy")
+    assert r.returncode == 2 and "named by --config does not exist" in r.stderr
+    assert hpm(env, "policy", "--help").returncode == 0  # help needs no policy
+    # the default file, not named, may be missing: defaults
+    if os.path.exists("/etc/hpm/hpm.conf"):
+        pytest.skip("this machine has /etc/hpm/hpm.conf")
+    env["HPM_CONF"] = None
+    r = hpm(env, "policy", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["file_present"] is False
+    assert "missing: documented defaults" in hpm(env, "policy").stdout
+
+
+def test_config_file_syntax(env, tmp_path):
+    """'#' after a value is a comment; a section header without ']' and a
+    directory are named as such; --config wins over HPM_CONF; drop-ins in
+    FILE.d/*.conf override keys and add windows; [paths] sets the
+    directories no option or variable gives."""
+    conf = tmp_path / "hpm.conf"
+    conf.write_text("[update]\nsource = /srv/mirror/#frag   # the mirror\nreboot = never ; inline\n"
+                    "deadline_days = 7#not-a-comment\n")
+    r = hpm(env, "policy", "--json")
+    assert r.returncode == 2 and "deadline_days: '7#not-a-comment'" in r.stderr
+    conf.write_text("[update]\nsource = /srv/mirror/#frag   # the mirror\nreboot = never ; inline\n")
+    p = json.loads(hpm(env, "policy", "--json").stdout)
+    assert p["source"] == "/srv/mirror/#frag" and p["reboot"] == "never"
+    conf.write_text("[update\nsource = /srv/mirror\n")
     r = hpm(env, "policy")
-    assert "missing: documented defaults" in r.stdout
-    assert hpm(env, "policy", "--help").returncode == 0
+    assert r.returncode == 2 and f"{conf}:1: '[update': a section header needs its closing ]" in r.stderr, r.stderr
+    d = tmp_path / "conf-dir"
+    d.mkdir()
+    r = hpm(env, "--config", d, "status")
+    assert r.returncode == 2 and f"{d}: is a directory" in r.stderr
+    # drop-ins, in lexical order, over the main file
+    conf.write_text("[update]\nreboot = never\ndeadline_days = 9\n"
+                    "[window \"a\"]\ndays = Sat\nstart = 01:00\nduration = 2h\n")
+    dd = tmp_path / "hpm.conf.d"
+    dd.mkdir()
+    (dd / "20-late.conf").write_text("[update]\ndeadline_days = 3\n")
+    (dd / "10-early.conf").write_text("[update]\ndeadline_days = 5\n[window \"b\"]\ndays = Sun\n"
+                                      "start = 01:00\nduration = 1h\n")
+    (dd / "ignored.txt").write_text("not read")
+    p = json.loads(hpm(env, "policy", "--json").stdout)
+    assert p["deadline_days"] == 3 and p["reboot"] == "never"
+    assert [w["name"] for w in p["windows"]] == ["a", "b"]
+    (dd / "30-dup.conf").write_text("[window \"a\"]\ndays = Mon\nstart = 01:00\nduration = 1h\n")
+    r = hpm(env, "policy")
+    assert r.returncode == 2 and f"{dd / '30-dup.conf'}:" in r.stderr and '[window "a"] appears twice' in r.stderr
+    (dd / "30-dup.conf").unlink()
+    # [paths]: used where no option or variable says otherwise
+    (dd / "40-paths.conf").write_text(f"[paths]\nstate_dir = {tmp_path / 'from-conf'}\n")
+    env["HPM_STATE_DIR"] = None
+    hpm(env, "unenroll")
+    assert (tmp_path / "from-conf" / "enrollment").exists()
+    assert json.loads(hpm(env, "policy", "--json").stdout)["paths"]["state_dir"] == str(tmp_path / "from-conf")
+    hpm(env, "--state-dir", tmp_path / "from-option", "unenroll")
+    assert (tmp_path / "from-option" / "enrollment").exists()
+    (dd / "40-paths.conf").write_text("[paths]\nstate_dir = relative/dir\n")
+    r = hpm(env, "list")
+    assert r.returncode == 2 and "[paths] state_dir: 'relative/dir': expected an absolute directory path" in r.stderr
 
 
 def test_window_across_spring_forward(env, tmp_path):

@@ -17,6 +17,8 @@
 #include <cmocka.h>
 
 #include "hpm/core.h"
+#include <sys/stat.h>
+
 #include "update/policy.h"
 #include "update/windows.h"
 
@@ -116,6 +118,50 @@ static void expect_error(const char *text, const char *must1, const char *must2)
   if (policy_load(path, &p, err, sizeof err) != POLICY_ERROR) fail_msg("accepted: %s", text);
   if (!strstr(err, must1) || (must2 && !strstr(err, must2))) fail_msg("error '%s' lacks '%s' / '%s'", err, must1, must2 ? must2 : "");
   assert_non_null(strstr(err, path));
+}
+
+/* '#' comments after values, a header without ']', [paths], drop-ins. */
+static void test_syntax_and_dropins(void **state) {
+  (void)state;
+  hpm_policy p;
+  char err[512] = "", dir[96], f[160];
+  const char *path = write_conf("[update]\nsource = /m/#x  # mirror\ndeadline_days = 9\n[paths]\nesp = /efi\n");
+  assert_int_equal(policy_load(path, &p, err, sizeof err), POLICY_OK);
+  assert_string_equal(p.source, "/m/#x");
+  assert_string_equal(p.esp, "/efi");
+  assert_string_equal(p.state_dir, "");
+  expect_error("[update\nsource = /m\n", ":1:", "needs its closing ]");
+  expect_error("[paths]\nesp = efi\n", ":2:", "absolute directory path");
+  expect_error("[paths]\nroot = /\n", ":2:", "the keys are esp, state_dir and trust_dir");
+  /* drop-ins: lexical order, later keys win, window names unique */
+  path = write_conf("[update]\ndeadline_days = 9\n[window \"w\"]\ndays = Sat\nstart = 01:00\nduration = 1h\n");
+  snprintf(dir, sizeof dir, "%s.d", path);
+  assert_int_equal(mkdir(dir, 0700), 0);
+  snprintf(f, sizeof f, "%s/b.conf", dir);
+  FILE *o = fopen(f, "w");
+  assert_non_null(o);
+  fputs("[update]\ndeadline_days = 3\n", o);
+  fclose(o);
+  snprintf(f, sizeof f, "%s/a.conf", dir);
+  assert_non_null(o = fopen(f, "w"));
+  fputs("[update]\ndeadline_days = 5\n[window \"v\"]\ndays = Sun\nstart = 01:00\nduration = 1h\n", o);
+  fclose(o);
+  assert_int_equal(policy_load(path, &p, err, sizeof err), POLICY_OK);
+  assert_int_equal(p.deadline_days, 3);
+  assert_int_equal(p.nwindows, 2);
+  assert_non_null(o = fopen(f, "w"));
+  fputs("[window \"w\"]\ndays = Sun\nstart = 01:00\nduration = 1h\n", o);
+  fclose(o);
+  assert_int_equal(policy_load(path, &p, err, sizeof err), POLICY_ERROR);
+  assert_non_null(strstr(err, "a.conf:"));
+  assert_non_null(strstr(err, "appears twice"));
+  unlink(f);
+  snprintf(f, sizeof f, "%s/b.conf", dir);
+  unlink(f);
+  rmdir(dir);
+  /* a directory is not a policy file */
+  assert_int_equal(policy_load("/tmp", &p, err, sizeof err), POLICY_ERROR);
+  assert_non_null(strstr(err, "is a directory"));
 }
 
 static void test_errors(void **state) {
@@ -317,6 +363,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_defaults_and_missing, teardown),
       cmocka_unit_test_teardown(test_full_file, teardown),
       cmocka_unit_test_teardown(test_errors, teardown),
+      cmocka_unit_test_teardown(test_syntax_and_dropins, teardown),
       cmocka_unit_test(test_value_parsers),
       cmocka_unit_test(test_next_assessment),
       cmocka_unit_test(test_berlin_dst),
