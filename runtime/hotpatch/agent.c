@@ -125,8 +125,9 @@ int hp_agent(hpm_ctx *ctx, bool once) {
       free(pids);
       flock(lock, LOCK_UN);
       last_scan = time(NULL);
-      if (once) break;
     }
+    /* --once: one assessment tick and one scan (none without a hotpatch) */
+    if (once) break;
     if (s < 0) { usleep(200000); continue; }
     struct pollfd pf = {s, POLLIN, 0};
     if (poll(&pf, 1, 500) <= 0) continue;

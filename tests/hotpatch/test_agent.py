@@ -42,3 +42,20 @@ def test_agent_patches_new_processes(ws, state):
     finally:
         agent.terminate()
         agent.wait(timeout=5)
+
+
+def test_agent_once(ws, state):
+    """--once: one scan, then exit, with or without an applied hotpatch."""
+    t0 = time.time()
+    r = subprocess.run([str(HPM), "agent", "--once"], env=ws.hpm_env(state), capture_output=True, text=True,
+                       timeout=20)
+    assert r.returncode == 0 and r.stdout.startswith("agent: watching"), r
+    assert time.time() - t0 < 10
+    h1 = ws.hotpatch([ws.payload("cetpad", 1)], 1)
+    ws.hpm(state, "apply", h1)
+    with Target(ws.target("cetpad")) as t:
+        r = subprocess.run([str(HPM), "agent", "--once"], env=ws.hpm_env(state), capture_output=True,
+                           text=True, timeout=20)
+        assert r.returncode == 0, r
+        assert t.version() == (1, 1)  # the one scan patched the running process
+        t.assert_healthy()
