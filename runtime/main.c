@@ -24,24 +24,25 @@ typedef int (*command_fn)(hpm_ctx *ctx, int argc, char **argv);
 static const struct command {
   const char *name;
   command_fn fn;
-  bool recorded; /* changes the host: recorded in the history */
+  bool recorded;    /* changes the host: recorded in the history */
+  int unchanged_rc; /* its exit status for "nothing to do" (history: unchanged), 0 if none */
 } commands[] = {
-    {"apply", hp_cmd_apply, true},
-    {"revert", hp_cmd_revert, true},
-    {"list", hp_cmd_list, false},
-    {"status", hpm_cmd_status, false},
-    {"mark-good", hpm_boot_cmd_mark_good, true},
-    {"stage", hpm_boot_cmd_stage, true},
-    {"rollback", hpm_boot_cmd_rollback, true},
-    {"agent", hp_cmd_agent, false},
-    {"recover", hp_cmd_recover, false},
-    {"catalog", cmd_catalog, false},
-    {"assess", cmd_assess, false},
-    {"install", cmd_install, false},
-    {"policy", cmd_policy, false},
-    {"history", cmd_history, false},
-    {"enroll", cmd_enroll, false},
-    {"unenroll", cmd_unenroll, false},
+    {"apply", hp_cmd_apply, true, 0},
+    {"revert", hp_cmd_revert, true, 0},
+    {"list", hp_cmd_list, false, 0},
+    {"status", hpm_cmd_status, false, 0},
+    {"mark-good", hpm_boot_cmd_mark_good, true, HPM_BOOT_EXIT_ALREADY},
+    {"stage", hpm_boot_cmd_stage, true, 0},
+    {"rollback", hpm_boot_cmd_rollback, true, 0},
+    {"agent", hp_cmd_agent, false, 0},
+    {"recover", hp_cmd_recover, false, 0},
+    {"catalog", cmd_catalog, false, 0},
+    {"assess", cmd_assess, false, 0},
+    {"install", cmd_install, false, 0},
+    {"policy", cmd_policy, false, 0},
+    {"history", cmd_history, false, 0},
+    {"enroll", cmd_enroll, false, 0},
+    {"unenroll", cmd_unenroll, false, 0},
 };
 
 static const char usage_text[] =
@@ -159,7 +160,7 @@ int main(int argc, char **argv) {
       msg("%s", st.detail);
       return 2;
     }
-    if (record) return update_record_command(&ctx, c->name, c->fn, argc - 1, argv + 1);
+    if (record) return update_record_command(&ctx, c->name, c->fn, c->unchanged_rc, argc - 1, argv + 1);
     return c->fn(&ctx, argc - 1, argv + 1);
   }
   msg("unknown command '%s'", name);

@@ -28,8 +28,8 @@ void update_history_note(hpm_ctx *ctx, const char *event, const char *ids, const
 
 const char *update_result_word(int rc) { return rc == 0 ? "ok" : rc == 1 ? "refused" : "failed"; }
 
-int update_record_command(hpm_ctx *ctx, const char *event, int (*fn)(hpm_ctx *, int, char **), int argc,
-                          char **argv) {
+int update_record_command(hpm_ctx *ctx, const char *event, int (*fn)(hpm_ctx *, int, char **), int unchanged_rc,
+                          int argc, char **argv) {
   hpm_msg_clear();
   ctx->record_ids[0] = 0;
   int rc = fn(ctx, argc, argv);
@@ -44,6 +44,11 @@ int update_record_command(hpm_ctx *ctx, const char *event, int (*fn)(hpm_ctx *, 
     snprintf(ids + used, sizeof ids - used, "%s%s", used ? "," : "", argv[i]);
   }
   char res[32];
+  if (unchanged_rc && rc == unchanged_rc) {
+    /* nothing to do (e.g. already marked good): not a failure */
+    update_history_note(ctx, event, ids[0] ? ids : NULL, "unchanged", NULL);
+    return rc;
+  }
   snprintf(res, sizeof res, rc <= 1 ? "%s" : "%s (exit %d)", update_result_word(rc), rc);
   update_history_note(ctx, event, ids[0] ? ids : NULL, res, rc ? (hpm_msg_last()[0] ? hpm_msg_last() : res) : NULL);
   return rc;

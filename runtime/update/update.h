@@ -41,10 +41,11 @@ void update_agent_tick(hpm_ctx *ctx);
 /* Runs fn(ctx, argc, argv) (an hpm command; argv[0] is its name) and
  * records the outcome in the history as `event`, with the IDs the command
  * verified (ctx->record_ids; else the files named on its command line)
- * and, on failure, the command's last diagnostic line (msg.h).  Returns the
- * command's exit status. */
-int update_record_command(hpm_ctx *ctx, const char *event, int (*fn)(hpm_ctx *, int, char **), int argc,
-                          char **argv);
+ * and, on failure, the command's last diagnostic line (msg.h); the exit
+ * status unchanged_rc (if not 0) means "nothing to do" and is recorded as
+ * `unchanged`.  Returns the command's exit status. */
+int update_record_command(hpm_ctx *ctx, const char *event, int (*fn)(hpm_ctx *, int, char **), int unchanged_rc,
+                          int argc, char **argv);
 
 /* One line in the history of state directory dir, kept p->retention_days
  * (30 without a policy); a history failure is a warning, never a failure of

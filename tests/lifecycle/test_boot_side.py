@@ -146,6 +146,9 @@ def test_mark_good_already_marked(host):
     p = host.hpm("mark-good", check=None)
     assert p.returncode == 6 and "already marked good" in p.stderr
     assert host.getvar("HpmMarkGood") is None
+    # nothing to do is not a failure in the history (the unit runs it every boot)
+    rows = json.loads(host.hpm("history", "--json").stdout)
+    assert [(r["event"], r["result"], r["error"]) for r in rows] == [("mark-good", "unchanged", "")]
 
 
 # ---- stage ----------------------------------------------------------------------
