@@ -330,7 +330,7 @@ hpm_src_result hpm_source_fetch_catalog(hpm_ctx *ctx, const hpm_source *src, uin
     }
     if (change) *change = HPM_CATALOG_NEWER;
   }
-  {
+  if (!src->read_only) {
     hpmh_status we;
     if (hpmh_write_file(spath, buf, len, 0600, 0, &we))
       sr = fail(err, HPM_SRC_IO, "cannot record the accepted catalog: %s", we.detail);

@@ -43,6 +43,7 @@ typedef struct {
 typedef struct {
   bool is_url;                  /* http:// or https:// */
   char base[HPM_SOURCE_MAX];    /* without a trailing '/' */
+  bool read_only;               /* dry runs: never replace the stored catalog */
 } hpm_source;
 
 /* The state a host keeps about catalogs, under state_dir:
@@ -81,7 +82,7 @@ typedef enum {
  * catalog_signers, hpm_ctx_trust_for), refuse it when expired at now, when
  * its serial is lower than the stored catalog's, or when the serial is equal
  * but the bytes differ.  An accepted catalog with a higher serial replaces
- * <ctx->state_dir>/catalog.hpm atomically.  On HPM_SRC_OK *out is the
+ * <ctx->state_dir>/catalog.hpm atomically (unless src->read_only).  On HPM_SRC_OK *out is the
  * verified catalog (hpm_catalog_free it) and *previous_serial the stored
  * serial before the fetch (0: none).  A broken policy file is HPM_SRC_USAGE,
  * an empty trust store HPM_SRC_IO.

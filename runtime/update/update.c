@@ -104,7 +104,7 @@ static void staged_baseline(const hpm_ctx *hc, decide_host *h) {
 }
 
 /* Policy, source, verified catalog and host facts.  Returns 0 or an exit code. */
-static int ctx_load(hpm_ctx *hc, update_ctx *c, const char *source_opt, const char *cmd) {
+static int ctx_load(hpm_ctx *hc, update_ctx *c, const char *source_opt, const char *cmd, bool dry_run) {
   char e[1024];
   memset(c, 0, sizeof *c);
   c->hc = hc;
@@ -123,18 +123,19 @@ static int ctx_load(hpm_ctx *hc, update_ctx *c, const char *source_opt, const ch
   }
   hpm_src_err se;
   hpm_src_result sr = hpm_source_parse(spec, &c->src, &se);
+  c->src.read_only = dry_run;
   if (sr == HPM_SRC_OK)
     sr = hpm_source_fetch_catalog(hc, &c->src, c->now, &c->cat, &c->change, &c->prev_serial, &se);
   if (sr != HPM_SRC_OK) {
     say("%s: %s", cmd, se.msg);
-    record(c, cmd, NULL, update_result_word((int)sr), se.msg);
+    if (!dry_run) record(c, cmd, NULL, update_result_word((int)sr), se.msg);
     return (int)sr;
   }
   c->have_cat = true;
   if (hostfacts_running_baseline(hc, &c->rb)) {
     say("%s: cannot tell which baseline is running (no HpmBootBaseline variable, no hpm.baseline= on the kernel "
         "command line; HPM_BASELINE overrides)", cmd);
-    record(c, cmd, NULL, "failed", "running baseline unknown");
+    if (!dry_run) record(c, cmd, NULL, "failed", "running baseline unknown");
     ctx_free(c);
     return 3;
   }
@@ -328,7 +329,7 @@ static int assess_install(update_ctx *c, const decide_request *req, bool assess_
   decide(&c->cat, &c->host, &c->pol, req, c->now, &r);
   char ids[512];
   ids_of(&r, false, ids, sizeof ids);
-  record(c, "assess", ids[0] ? ids : NULL, "ok", NULL);
+  if (!dry_run) record(c, "assess", ids[0] ? ids : NULL, "ok", NULL);
   cJSON *o = json ? ctx_json(c, &r) : NULL;
   if (!json) print_text(c, &r);
   int rc = 0;
@@ -408,7 +409,7 @@ int cmd_assess(hpm_ctx *hc, int argc, char **argv) {
   }
   if (hpm_cli_operands("assess", argc, argv, 0, 0, "")) return HPM_CLI_USAGE;
   update_ctx ctx;
-  int rc = ctx_load(hc, &ctx, source, "assess");
+  int rc = ctx_load(hc, &ctx, source, "assess", false);
   if (rc) return rc;
   rc = assess_install(&ctx, NULL, true, false, json, "assess");
   ctx_free(&ctx);
@@ -472,7 +473,7 @@ int cmd_install(hpm_ctx *hc, int argc, char **argv) {
   req.exclude = exc;
   req.nexclude = nexc;
   update_ctx ctx;
-  int rc = ctx_load(hc, &ctx, source, "install");
+  int rc = ctx_load(hc, &ctx, source, "install", dry);
   if (rc) return rc;
   for (size_t i = 0; i < ninc; i++)
     if (!hpm_catalog_find(&ctx.cat, inc[i])) {
@@ -550,7 +551,7 @@ void update_agent_tick(hpm_ctx *hc) {
   printf("agent: periodic assessment\n");
   hpm_ctx_reload(hc);
   update_ctx ctx;
-  int rc = ctx_load(hc, &ctx, NULL, "assess");
+  int rc = ctx_load(hc, &ctx, NULL, "assess", false);
   if (rc == 0) {
     rc = assess_install(&ctx, NULL, false, false, false, "install");
     p = ctx.pol;

@@ -170,6 +170,22 @@ def test_install_refuses_unknown_include_and_honours_exclude(host):
     assert out["actions"][0]["result"] == "dry-run" and "v1 (buggy)" in host.svc.ask()
 
 
+def test_install_dry_run_changes_nothing(host):
+    """--dry-run: no history row (not even the assessment's), no stored
+    catalog, no download, nothing applied."""
+    now = HP_AT + DAY
+    state = host.root / "state"
+    out = json.loads(hpm(host, "install", "--dry-run", "--json", now=now).stdout)
+    assert out["actions"] and all(a["result"] == "dry-run" for a in out["actions"])
+    assert "v1 (buggy)" in host.svc.ask()
+    assert not (state / "catalog.hpm").exists()
+    assert not (state / "cache").exists() or not list((state / "cache").iterdir())
+    assert events(host, now) == []
+    # the real assessment afterwards stores the catalog and records itself
+    hpm(host, "assess", now=now)
+    assert (state / "catalog.hpm").exists() and [e[0] for e in events(host, now)] == ["assess"]
+
+
 def test_failed_apply_is_recorded_with_its_error(host, release):
     now = HP_AT + DAY
     # The hotpatch targets 2026.1; claim the host runs another baseline whose
