@@ -2,13 +2,14 @@
 """hpm-sign catalog; verify and inspect of catalogs; the HSM flow for catalogs."""
 import hashlib
 import shutil
+import time
 
 import pytest
 
 from hpmtest import OK, REFUSED, USAGE, IOERR, flip, layout, make_baseline, needs_openssl, openssl, sign
 
 TS = 1767225600          # 2026-01-01T00:00:00Z
-EXP = "2027-01-01"       # 1798761600
+EXP = "2036-01-01"       # 2082758400 (the real clock must not pass it: hpm-sign refuses an expired catalog)
 
 
 @pytest.fixture
@@ -28,17 +29,39 @@ def rel(tmp_path, keys, inputs):
     return {"pem": pem, "pub": pub, "kid": kid, "base": base, "hp": hps, "dir": tmp_path}
 
 
-def build(rel, *entries, serial=7, out=None, check=OK, extra=()):
+def build(rel, *entries, serial=7, out=None, check=OK, extra=(), cwd=None):
     out = out or rel["dir"] / "catalog.hpm"
     args = ["catalog", "--key", rel["pem"], "--serial", serial, "--expires", EXP,
             "--timestamp", TS, "--out", out, *extra]
     for e in entries:
         args += ["--entry", e]
-    return out, sign(*args, check=check)
+    return out, sign(*args, check=check, cwd=cwd)
 
 
 def sha(p):
     return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def test_default_url_is_the_path_relative_to_the_catalog(rel, tmp_path):
+    """Without url=, an entry's url is its path relative to the catalog's
+    directory (what a host resolves against the source), not its bare file
+    name; an entry outside that directory needs url=."""
+    mirror = tmp_path / "mirror"
+    (mirror / "hotpatches" / "2026").mkdir(parents=True)
+    hp = mirror / "hotpatches" / "2026" / "hp1.hpm"
+    hp.write_bytes(rel["hp"][0].read_bytes())
+    out, r = build(rel, str(hp), out=mirror / "catalog.hpm", extra=["--json"])
+    assert [e["url"] for e in r.json()["catalog"]["entries"]] == ["hotpatches/2026/hp1.hpm"]
+    # the same through a relative path and a symlinked directory
+    (tmp_path / "link").symlink_to(mirror)
+    out, r = build(rel, "link/hotpatches/2026/hp1.hpm", out=tmp_path / "link" / "catalog.hpm",
+                   extra=["--json"], cwd=tmp_path)
+    assert [e["url"] for e in r.json()["catalog"]["entries"]] == ["hotpatches/2026/hp1.hpm"]
+    (mirror / "catalog.hpm").unlink()
+    out, r = build(rel, str(rel["hp"][1]), out=mirror / "catalog.hpm", check=USAGE)
+    assert f"--entry {rel['hp'][1]} is not inside the catalog's directory {mirror}" in r.err and "url=" in r.err
+    assert not (mirror / "catalog.hpm").exists()
+    build(rel, f"{rel['hp'][1]}:url=elsewhere/hp2.hpm", out=mirror / "catalog.hpm")
 
 
 def test_catalog_fields_come_from_the_containers(rel):
@@ -52,8 +75,8 @@ def test_catalog_fields_come_from_the_containers(rel):
     assert j["valid"] and j["kind"] == "catalog" and j["result"] == "ok"
     c = j["catalog"]
     assert c == w["catalog"]
-    assert c["serial"] == 7 and c["issued"] == TS and c["expires"] == 1798761600
-    assert c["expires_utc"] == "2027-01-01T00:00:00Z"
+    assert c["serial"] == 7 and c["issued"] == TS and c["expires"] == 2082758400
+    assert c["expires_utc"] == "2036-01-01T00:00:00Z"
     b, h1, h2 = c["entries"]
     bj = sign("inspect", "--json", base, check=OK).json()
     assert b["id"] == "2026.1" and b["kind"] == "baseline" and b["version"] == "2026.1"
@@ -84,7 +107,7 @@ def test_deterministic(rel):
 def test_verify_catalog_refusals(rel, keys):
     out, _ = build(rel, f"{rel['base']}:class=other")
     # expiry is judged at --at (default now)
-    r = sign("verify", "--trust", rel["pub"], "--at", "2027-01-01", out, check=REFUSED)
+    r = sign("verify", "--trust", rel["pub"], "--at", "2036-01-01", out, check=REFUSED)
     assert "expired" in r.out + r.err and "higher --serial" in r.err
     j = sign("verify", "--json", "--trust", rel["pub"], "--at", "1798761599", out, check=OK).json()
     assert j["valid"]
@@ -183,10 +206,18 @@ def test_catalog_option_errors(rel, tmp_path):
     assert "--bogus" in sign(*base, "--bogus", check=USAGE).err
     # +DAYS after the timestamp
     out = tmp_path / "c.hpm"
-    j = sign(*base, "--serial", 3, "--expires", "+30", "--timestamp", TS, "--json", check=OK).json()
-    assert j["catalog"]["expires"] == TS + 30 * 86400
+    now = int(time.time())
+    j = sign(*base, "--serial", 3, "--expires", "+30", "--timestamp", now, "--json", check=OK).json()
+    assert j["catalog"]["expires"] == now + 30 * 86400
     assert not list(tmp_path.glob("c.hpm.tmp*"))
     assert out.exists()
+    # +30 after an old SOURCE_DATE_EPOCH is already past: refused, unless asked for
+    out.unlink()
+    r = sign(*base, "--serial", 3, "--expires", "+30", env={"SOURCE_DATE_EPOCH": TS}, check=USAGE)
+    assert "--expires 2026-01-31T00:00:00Z is already past" in r.err and "--allow-expired" in r.err
+    assert not out.exists()
+    r = sign(*base, "--serial", 3, "--expires", "+30", "--allow-expired", env={"SOURCE_DATE_EPOCH": TS}, check=OK)
+    assert "warning: the catalog expired at 2026-01-31T00:00:00Z" in r.err and out.exists()
 
 
 def test_empty_catalog(rel):

@@ -16,7 +16,7 @@ import pytest
 from hpmtest import IOERR, OK, REFUSED, USAGE, hpm, sha256, sign
 
 ISSUED = 1767225600          # 2026-01-01T00:00:00Z
-EXPIRES = 1798761600         # 2027-01-01T00:00:00Z
+EXPIRES = 2082758400         # 2036-01-01T00:00:00Z (after the real clock: hpm-sign refuses an expired catalog)
 NOW = ISSUED + 86400
 
 
@@ -175,7 +175,7 @@ def test_expired_catalog_refused(server, host, release):
     release.publish(server.root)
     host("--source", server.url, now=EXPIRES - 1)
     r = host("--source", server.url, now=EXPIRES, check=REFUSED)
-    assert "expired" in r.stderr and "2027-01-01T00:00:00Z" in r.stderr and server.url in r.stderr
+    assert "expired" in r.stderr and "2036-01-01T00:00:00Z" in r.stderr and server.url in r.stderr
     # and on a fresh host too: nothing is remembered from an expired catalog
     state2 = host.state.parent / "state2"
     env = {"HPM_TRUST_DIR": str(host.trust), "HPM_STATE_DIR": str(state2), "HPM_NOW": str(EXPIRES + 5)}

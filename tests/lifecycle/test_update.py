@@ -26,7 +26,7 @@ DAY = 86400
 T0 = 1767225600                 # 2026-01-01T00:00:00Z: baseline 2026.1 released
 HP_AT = T0 + 40 * DAY           # 2026-02-10: its hotpatch
 B2_AT = T0 + 90 * DAY           # 2026-04-01: the next planned baseline
-EXPIRES = T0 + 400 * DAY
+EXPIRES = T0 + 4000 * DAY     # 2037: after the real clock (hpm-sign refuses an expired catalog)
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,12 @@
  * read from each container and cannot be mistyped.  (The catalog view of
  * 'verify' and 'inspect' is show_catalog.c.)
  */
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hpm-sign.h"
 #include "hpm/catalog.h"
@@ -27,7 +31,8 @@ static const char catalog_help[] =
     "                                  hotpatch's own classification must match if given)\n"
     "  released=TIME                   release time (default: the container's timestamp)\n"
     "  url=PATH                        download path relative to the catalog (default:\n"
-    "                                  the file name of FILE); no scheme, no '..'\n"
+    "                                  FILE's path relative to the directory of --out,\n"
+    "                                  which FILE must then be inside); no scheme, no '..'\n"
     "  id=ID                           release ID (hotpatch: its own ID, must match if\n"
     "                                  given; baseline: default its version)\n"
     "  release=planned|unplanned       hotpatches only (default planned); a baseline's\n"
@@ -38,7 +43,9 @@ static const char catalog_help[] =
     "      --serial N         catalog serial, 1..2^64-1; hosts refuse a serial lower than\n"
     "                         the highest they have seen: always increase it\n"
     "      --expires TIME     hosts refuse the catalog from this instant on; or +DAYS\n"
-    "                         after --timestamp (e.g. +30)\n"
+    "                         after --timestamp (e.g. +30); a time already past is\n"
+    "                         refused\n"
+    "      --allow-expired    write it even when --expires is already past (warns)\n"
     "      --timestamp TIME   issue time (default: $SOURCE_DATE_EPOCH, else now)\n"
     "      --compat STR       compatibility string (default " DEFAULT_COMPAT ")\n"
     "      --trust PUB        verify every entry's container with this key first\n"
@@ -177,9 +184,32 @@ static int baseline_entry(const char *cmd, const entry_spec *es, const hpm_manif
 }
 
 /* Fill e from the container at spec's file and spec's options. */
-static int make_entry(const char *cmd, const char *spec, const trust_set *t, hpm_catalog_entry *e) {
+/* The default url of an entry: its path relative to the catalog's
+ * directory out_dir (a real path), where hosts resolve urls.  NULL with a
+ * message when the file is not inside it. */
+static const char *default_url(const char *cmd, const char *file, const char *out_dir, char *buf, size_t n) {
+  char real[PATH_MAX];
+  size_t dl = strlen(out_dir);
+  if (!realpath(file, real)) {
+    msg(cmd, "--entry %s: %s", file, strerror(errno));
+    return NULL;
+  }
+  if (strncmp(real, out_dir, dl) || (dl > 1 && real[dl] != '/')) {
+    usage_error(cmd,
+                "--entry %s is not inside the catalog's directory %s, where hosts look for it; give "
+                "url=PATH (relative to the catalog) or write the catalog beside the release files",
+                file, out_dir);
+    return NULL;
+  }
+  snprintf(buf, n, "%s", real + dl + (dl > 1));
+  return buf;
+}
+
+static int make_entry(const char *cmd, const char *spec, const trust_set *t, const char *out_dir,
+                      hpm_catalog_entry *e) {
   entry_spec es;
   const char *url_s, *why;
+  char url_buf[PATH_MAX];
   uint8_t *buf = NULL;
   size_t len = 0;
   hpm_manifest *m = NULL;
@@ -211,9 +241,9 @@ static int make_entry(const char *cmd, const char *spec, const trust_set *t, hpm
   rc = m->kind == HPM_KIND_HOTPATCH ? hotpatch_entry(cmd, &es, m, e) : baseline_entry(cmd, &es, m, e);
   if (rc) goto done;
   url_s = es.url_s;
-  if (!url_s) {
-    const char *slash = strrchr(es.file, '/');
-    url_s = slash ? slash + 1 : es.file;
+  if (!url_s && !(url_s = default_url(cmd, es.file, out_dir, url_buf, sizeof url_buf))) {
+    rc = EXIT_USAGE;
+    goto done;
   }
   if ((why = hpm_catalog_url_problem(url_s))) {
     rc = usage_error(cmd, "--entry %s: url '%s' %s", es.file, url_s, why);
@@ -250,7 +280,8 @@ static int check_unique(const char *cmd, const hpm_catalog *cat, size_t i, const
 }
 
 /* --timestamp, --expires (or +DAYS after it), and that one follows the other. */
-static int catalog_times(const char *cmd, const char *ts_s, const char *expires_s, hpm_catalog *cat) {
+static int catalog_times(const char *cmd, const char *ts_s, const char *expires_s, bool allow_expired,
+                         hpm_catalog *cat) {
   char a[HPMH_UTC_LEN], b[HPMH_UTC_LEN];
   int rc;
   if (ts_s && !parse_time(ts_s, &cat->issued))
@@ -266,6 +297,18 @@ static int catalog_times(const char *cmd, const char *ts_s, const char *expires_
   }
   if (cat->expires <= cat->issued)
     return usage_error(cmd, "--expires %s is not after the issue time %s", hpmh_utc(cat->expires, a), hpmh_utc(cat->issued, b));
+  /* the real clock, not SOURCE_DATE_EPOCH: what hosts will compare with */
+  uint64_t now = (uint64_t)time(NULL);
+  if (cat->expires <= now) {
+    if (!allow_expired)
+      return usage_error(cmd,
+                         "--expires %s is already past (now %s): every host would refuse this catalog; give a later "
+                         "--expires (+DAYS counts from --timestamp/SOURCE_DATE_EPOCH), or --allow-expired to write it "
+                         "anyway",
+                         hpmh_utc(cat->expires, a), hpmh_utc(now, b));
+    msg(cmd, "warning: the catalog expired at %s (now %s); hosts will refuse it (--allow-expired)",
+        hpmh_utc(cat->expires, a), hpmh_utc(now, b));
+  }
   return 0;
 }
 
@@ -321,10 +364,11 @@ static void print_written(const char *out, const uint8_t *buf, size_t len, const
 
 int cmd_catalog(int argc, char **argv) {
   const char *cmd = "catalog", *serial_s = NULL, *expires_s = NULL, *why, *trust_v[HPM_MAX_SIGNATURES];
+  char out_dir[PATH_MAX];
   const char **specs = calloc(HPM_CATALOG_MAX_ENTRIES + 1, sizeof *specs);
   opt_list trust_paths = {trust_v, 0, HPM_MAX_SIGNATURES, "too many --trust keys (at most 16)"};
   opt_list entries = {specs, 0, HPM_CATALOG_MAX_ENTRIES, "too many --entry (a catalog lists at most 4096)"};
-  bool as_json = false;
+  bool as_json = false, allow_expired = false;
   release_args r = {0};
   const opt_spec opts[] = {
       RELEASE_OPTS(r),
@@ -335,6 +379,7 @@ int cmd_catalog(int argc, char **argv) {
       {"entry", 0, OPT_LIST, .dest = &entries},
       {"out", 'o', OPT_VALUE, .dest = &r.out, .missing = "missing --out FILE (the catalog to write)", .nonempty = true},
       {"json", 0, OPT_FLAG, .dest = &as_json},
+      {"allow-expired", 0, OPT_FLAG, .dest = &allow_expired},
       {0},
   };
   const cmd_spec spec = {.cmd = cmd, .help = catalog_help, .opts = opts, .extra = " (releases are given with --entry)"};
@@ -368,7 +413,7 @@ int cmd_catalog(int argc, char **argv) {
     goto done;
   }
   snprintf(cat.compat, sizeof cat.compat, "%s", r.compat);
-  if ((rc = catalog_times(cmd, r.ts_s, expires_s, &cat))) goto done;
+  if ((rc = catalog_times(cmd, r.ts_s, expires_s, allow_expired, &cat))) goto done;
   for (size_t i = 0; i < entries.n; i++) {
     const char *o = spec_options(specs[i]);
     size_t n = o ? (size_t)(o - specs[i]) : strlen(specs[i]);
@@ -378,6 +423,17 @@ int cmd_catalog(int argc, char **argv) {
     }
   }
 
+  {
+    /* the catalog's directory, as a real path: default entry urls are relative to it */
+    char *o = strdup(r.out);
+    if (!o || !realpath(dirname(o), out_dir)) {
+      msg(cmd, "--out %s: its directory: %s", r.out, o ? strerror(errno) : "out of memory");
+      free(o);
+      rc = EXIT_IOERR;
+      goto done;
+    }
+    free(o);
+  }
   t = calloc(1, sizeof *t);
   cat.entries = calloc(entries.n ? entries.n : 1, sizeof *cat.entries);
   if (!t || !cat.entries) {
@@ -388,7 +444,8 @@ int cmd_catalog(int argc, char **argv) {
       (r.key && (rc = load_private_key(cmd, r.key, &pk, &pub))))
     goto done;
   for (size_t i = 0; i < entries.n; i++) {
-    if ((rc = make_entry(cmd, specs[i], t, &cat.entries[i])) || (rc = check_unique(cmd, &cat, i, specs))) goto done;
+    if ((rc = make_entry(cmd, specs[i], t, out_dir, &cat.entries[i])) || (rc = check_unique(cmd, &cat, i, specs)))
+      goto done;
     cat.count = i + 1;
   }
   if (hpmw_catalog_build(&cat, &buf, &len, &e)) {
