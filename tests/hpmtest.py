@@ -133,6 +133,27 @@ def layout(data: bytes):
     return tbs, sig_off, count
 
 
+def patch_payload(path: Path, func="fix", build_id=b"\x11" * 20, code=b"\xc3" * 16):
+    """A minimal well-formed hotpatch payload (docs/hotpatch-payload.md): one
+    prologue-mode function at 0x1000 of a binary with build_id, replaced by
+    code.  For tests of signing and distribution, where no process runs it
+    (hpm-sign refuses anything else as --payload)."""
+    header = bytearray(112)
+    header[0:8] = b"HPMPATCH"
+    for off, v in ((8, 2), (12, 112), (20, len(build_id)), (24, 1), (28, 0), (32, len(code)), (36, len(code))):
+        header[off:off + 4] = v.to_bytes(4, "little")
+    header[48:48 + len(build_id)] = build_id
+    fn = bytearray(128)
+    fn[0:8] = (0x1000).to_bytes(8, "little")  # entry
+    fn[8:16] = (0x1000).to_bytes(8, "little")  # region
+    fn[16:20] = (64).to_bytes(4, "little")  # size
+    fn[24], fn[25] = 2, 5  # prologue mode, 5 bytes rewritten
+    fn[32:37] = b"\x55\x48\x89\xe5\x90"  # the original bytes
+    fn[64:64 + len(func)] = func.encode()
+    Path(path).write_bytes(bytes(header) + bytes(fn) + code)
+    return Path(path)
+
+
 def sign_with_openssl(container: Path, key: Path, md="sha256"):
     """Replace container's signature block with one ECDSA signature that
     openssl makes over its TBS (header || manifest) with key (PEM, P-256 for

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from hpmtest import OK, REFUSED, USAGE, IOERR, flip, layout, make_baseline, needs_openssl, openssl, sign
+from hpmtest import (OK, REFUSED, USAGE, IOERR, flip, layout, make_baseline, needs_openssl, openssl,
+                     patch_payload, sign)
 
 TS = 1767225600          # 2026-01-01T00:00:00Z
 EXP = "2036-01-01"       # 2082758400 (the real clock must not pass it: hpm-sign refuses an expired catalog)
@@ -18,8 +19,7 @@ def rel(tmp_path, keys, inputs):
     pem, pub, kid = keys("release")
     base = tmp_path / "base.hpm"
     make_baseline(base, pem, *inputs, version="2026.1", svn=4, timestamp=TS)
-    patch = tmp_path / "fix.bin"
-    patch.write_bytes(b"\x90" * 64)
+    patch = patch_payload(tmp_path / "fix.bin")
     hps = []
     for seq, cls in ((1, "security"), (2, "critical")):
         hp = tmp_path / f"hp{seq}.hpm"

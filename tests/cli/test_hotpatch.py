@@ -1,22 +1,24 @@
 # SPDX-License-Identifier: MIT
 """hpm-sign hotpatch: bound to exactly one baseline."""
 import hashlib
+from pathlib import Path
 
 import pytest
 
-from hpmtest import OK, REFUSED, USAGE, IOERR, files_in, make_baseline, sign
+from hpmtest import OK, REFUSED, USAGE, IOERR, files_in, make_baseline, patch_payload, sign
 
 
 @pytest.fixture
 def patches(tmp_path):
-    a = tmp_path / "libssl-fix.bin"
-    b = tmp_path / "Kernel Module.PATCH"
-    a.write_bytes(b"\x7fELF patch one" * 20)
-    b.write_bytes(b"\x7fELF patch two" * 30)
+    a = patch_payload(tmp_path / "libssl-fix.bin", func="ssl_fix")
+    b = patch_payload(tmp_path / "Kernel Module.PATCH", func="mod_fix", build_id=b"\x22" * 20)
     return a, b
 
 
 def hotpatch(out, key, base, *extra, seq=1, check=OK, env=None):
+    """hpm-sign hotpatch; a default payload beside out unless extra has one."""
+    if "--payload" not in [str(x) for x in extra]:
+        extra = (*extra, "--payload", patch_payload(Path(out).parent / "default-fix.bin"))
     return sign("hotpatch", "--key", key, "--baseline", base, "--seq", seq,
                "--classification", "security", "--id", "KB5031234", "--timestamp", "1700001000",
                "--out", out, *extra, env=env, check=check)
@@ -60,15 +62,16 @@ def test_hotpatch_never_verifies_as_baseline(baseline, tmp_path, patches):
 
 def test_hotpatch_overrides_and_classes(baseline, tmp_path):
     base, pem, pub, _ = baseline
+    fix = patch_payload(tmp_path / "fix.bin")
     for cls in ["critical", "security", "other"]:
         out = tmp_path / f"{cls}.hpm"
         sign("hotpatch", "--key", pem, "--baseline", base, "--seq", "7", "--classification", cls,
             "--id", "KB-1.2_3", "--version", "custom-7", "--svn", "11", "--compat", "other-hw",
-            "--timestamp", "9", "--out", out, check=OK)
+            "--timestamp", "9", "--payload", fix, "--out", out, check=OK)
         m = sign("inspect", "--json", out, check=None).json()["manifest"]
         assert (m["classification"], m["version"], m["svn"], m["compat"], m["sequence"]) == \
             (cls, "custom-7", 11, "other-hw", 7)
-        assert sign("inspect", "--json", out, check=None).json()["payloads"] == []
+        assert [p["name"] for p in sign("inspect", "--json", out, check=None).json()["payloads"]] == ["fix.bin"]
         sign("verify", "--trust", pub, out, check=OK)
 
 
@@ -181,10 +184,32 @@ def test_unsigned_hotpatch_then_countersign(baseline, tmp_path):
     base, pem, pub, _ = baseline
     out = tmp_path / "u.hpm"
     sign("hotpatch", "--unsigned", "--baseline", base, "--seq", "2", "--classification", "other",
-        "--id", "KB2", "--timestamp", "1", "--out", out, check=OK)
+        "--id", "KB2", "--timestamp", "1", "--payload", patch_payload(tmp_path / "fix.bin"), "--out", out, check=OK)
     sign("verify", "--trust", pub, out, check=REFUSED)
     sign("countersign", "--key", pem, out, check=OK)
     sign("verify", "--trust", pub, "--kind", "hotpatch", out, check=OK)
+
+
+@pytest.mark.parametrize("case", ["text", "truncated", "trailing", "none"])
+def test_payload_must_be_a_hotpatch_payload(baseline, tmp_path, case):
+    """hpm-sign parses every payload as hosts will before signing: a file
+    that is not one (or no --payload at all) is refused, nothing written."""
+    base, pem, _, _ = baseline
+    good = patch_payload(tmp_path / "good.bin").read_bytes()
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes({"text": b"just some text\n", "truncated": good[:-1], "trailing": good + b"\0",
+                     "none": good}[case])
+    out = tmp_path / "x.hpm"
+    args = ["hotpatch", "--key", pem, "--baseline", base, "--seq", "1", "--classification", "other",
+            "--id", "KB1", "--timestamp", "1", "--out", out]
+    if case == "none":
+        r = sign(*args, check=USAGE)
+        assert "missing --payload FILE" in r.err
+    else:
+        r = sign(*args, "--payload", bad, check=REFUSED)
+        assert f"--payload bad.bin ({bad}): not a hotpatch payload" in r.err and "hpm-patchgen" in r.err, r.err
+    assert not out.exists()
+    sign(*args, "--payload", tmp_path / "good.bin", check=OK)
 
 
 def test_out_may_not_replace_an_input(baseline, tmp_path, patches, inputs):

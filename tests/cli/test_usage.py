@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from hpmtest import OK, REFUSED, USAGE, IOERR, layout, sign
+from hpmtest import OK, REFUSED, USAGE, IOERR, layout, patch_payload, sign
 
 COMMANDS = ["keygen", "keyid", "baseline", "hotpatch", "verify", "inspect", "digest", "attach",
             "countersign"]
@@ -94,6 +94,7 @@ def test_garbage_inputs_never_crash(tmp_path, baseline):
     """Random and truncated containers: exit 1 (or 3), never a crash, never an output."""
     out, pem, pub, _ = baseline
     data = out.read_bytes()
+    payload = patch_payload(tmp_path / "fix.bin")
     rnd = random.Random(1234)
     blobs = [b"", b"\x89HPM\r\n\x1a\n", data[:64], data[:-1], data + data,
              bytes(rnd.randrange(256) for _ in range(300))]
@@ -113,7 +114,8 @@ def test_garbage_inputs_never_crash(tmp_path, baseline):
             if args[0] == "inspect" and "--json" in args:
                 r.json()  # always valid JSON
         r = sign("hotpatch", "--key", pem, "--baseline", f, "--seq", "1", "--classification",
-                "other", "--id", "KB1", "--timestamp", "1", "--out", tmp_path / "hp.hpm", check=None)
+                "other", "--id", "KB1", "--timestamp", "1", "--payload", payload, "--out", tmp_path / "hp.hpm",
+                check=None)
         assert r.rc in (OK, REFUSED, IOERR), r
     leftovers = [p for p in os.listdir(tmp_path) if ".tmp." in p]
     assert leftovers == []

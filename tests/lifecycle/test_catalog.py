@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hpmtest import IOERR, OK, REFUSED, USAGE, hpm, sha256, sign
+from hpmtest import IOERR, OK, REFUSED, USAGE, hpm, patch_payload, sha256, sign
 
 ISSUED = 1767225600          # 2026-01-01T00:00:00Z
 EXPIRES = 2082758400         # 2036-01-01T00:00:00Z (after the real clock: hpm-sign refuses an expired catalog)
@@ -41,7 +41,7 @@ class Release:
         sign("keygen", "--out", self.key)
         sign("keygen", "--out", self.other)
         (d / "vmlinuz").write_bytes(b"MZ" + bytes(range(256)) * 200)
-        (d / "fix.bin").write_bytes(b"\x90" * 100 + bytes(range(200)))
+        patch_payload(d / "fix.bin")
         self.base = d / "base-2026.1.hpm"
         sign("baseline", "--key", self.key, "--kernel", d / "vmlinuz", "--version", "2026.1",
              "--svn", "4", "--timestamp", ISSUED, "--out", self.base)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "hpm-sign.h"
+#include "payload.h"
 
 /* What both builders share: the signing key (none: --unsigned) and the
  * container made. */
@@ -381,6 +382,7 @@ int cmd_hotpatch(int argc, char **argv) {
     return usage_error(cmd, "--classification '%s' (manifest field 'classification'): expected critical, security or other", class_s);
   if ((why = check_id(id))) return usage_error(cmd, "--id '%s' (manifest field 'id') %s", id, why);
   if ((rc = check_release_fields(cmd, version, r.compat, svn_s, &svn))) return rc;
+  if (in.n == 0) return usage_error(cmd, "missing --payload FILE (a hotpatch carries at least one patch payload)");
   memset(&m, 0, sizeof m);
   if ((rc = release_timestamp(cmd, r.ts_s, &m.timestamp))) return rc;
 
@@ -407,6 +409,16 @@ int cmd_hotpatch(int argc, char **argv) {
     patch_in *p = &in.in[i];
     snprintf(what, sizeof what, "--payload %.31s", p->name);
     if ((rc = read_input(cmd, what, p->path, &p->data, &p->size))) goto done;
+    /* what hosts will parse, checked before anything is signed */
+    hpp_payload pp;
+    char bad[160];
+    hpp_result pr = hpp_parse(p->data, p->size, &pp, bad, sizeof bad);
+    if (pr != HPP_OK) {
+      msg(cmd, "--payload %s (%s): not a hotpatch payload (%s: %s); build it with hpm-patchgen", p->name, p->path,
+          hpp_result_to_string(pr), bad);
+      rc = EXIT_REFUSED;
+      goto done;
+    }
     pl[i] = (hpmw_payload){p->name, HPM_PAYLOAD_PATCH, p->data, p->size, NULL};
   }
   m.kind = HPM_KIND_HOTPATCH;
