@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "boot/efivar.h"
+#include "explain.h"
 #include "msg.h"
 #include "trust.h"
 
@@ -140,8 +141,8 @@ int hpm_ctx_trust_for(hpm_ctx *c, hpm_kind kind, hpm_trust *t, hpmh_status *st) 
   return 0;
 }
 
-void hpm_ctx_refusal(const hpm_ctx *c, hpm_kind kind, hpm_result r, const hpm_diag *d, unsigned trusted,
-                     char *out, size_t cap) {
+void hpm_ctx_refusal(const hpm_ctx *c, hpm_kind kind, const hpm_manifest *m, unsigned trusted, hpm_result r,
+                     const hpm_diag *d, const hpmh_loader *ld, char *out, size_t cap) {
   if (r == HPM_E_THRESHOLD_NOT_MET && kind >= HPM_KIND_BASELINE && kind <= HPM_KIND_CATALOG) {
     snprintf(out, cap,
              "%u trusted signature%s, this host requires %u for %s ([trust] %s in %s); "
@@ -149,6 +150,9 @@ void hpm_ctx_refusal(const hpm_ctx *c, hpm_kind kind, hpm_result r, const hpm_di
              trusted, trusted == 1 ? "" : "s", c->policy.signers[kind], kind_plural(kind), policy_signers_key(kind), c->conf);
     return;
   }
-  snprintf(out, cap, "%s%s%s%s%s (trust store %s)", d->field[0] ? d->field : "", d->field[0] ? ": " : "",
-           hpm_result_to_string(r), d->detail[0] ? ": " : "", d->detail, c->trust_dir);
+  char trust[PATH_MAX + 32], add[PATH_MAX + 64];
+  snprintf(trust, sizeof trust, "the trust store %s", c->trust_dir);
+  snprintf(add, sizeof add, "if it is a release key, put its public key (.pub) in %s", c->trust_dir);
+  const hpmh_explain_words w = {trust, add, "(this host's [trust] threshold)"};
+  hpmh_explain(m, r, d, ld, &w, out, cap);
 }

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "hpm/core.h"
+#include "loader.h"
 #include "status.h"
 #include "update/policy.h"
 
@@ -95,10 +96,12 @@ int hpm_ctx_trust_for(hpm_ctx *c, hpm_kind kind, hpm_trust *t, hpmh_status *st);
 
 /* Why an object of kind did not verify with hpm_ctx_trust_for's trust, as
  * the text after "FILE: ".  Too few signers (core's HPM_E_THRESHOLD_NOT_MET;
- * trusted: the verifier's trusted_signers) says how many trusted keys signed,
- * how many this host requires for that kind and where that is configured;
- * anything else is core's field, result and detail, and the trust store. */
-void hpm_ctx_refusal(const hpm_ctx *c, hpm_kind kind, hpm_result r, const hpm_diag *d, unsigned trusted,
-                     char *out, size_t cap);
+ * trusted: the verifier's trusted_signers) says how many trusted keys signed, how many this host
+ * requires for that kind and where that is configured; anything else is
+ * host's sentence (hpmh_explain: the field, what it means, what to do) with
+ * this host's trust store.  m: the manifest as far as parsed (NULL for a
+ * catalog); ld: the loader of detached payloads, or NULL. */
+void hpm_ctx_refusal(const hpm_ctx *c, hpm_kind kind, const hpm_manifest *m, unsigned trusted, hpm_result r,
+                     const hpm_diag *d, const hpmh_loader *ld, char *out, size_t cap);
 
 #endif

@@ -49,8 +49,8 @@ static int verify_baseline(const hpm_ctx *ctx, const char *path, const hpm_trust
   memset(&d, 0, sizeof d);
   hpm_result r = hpm_container_verify(*buf, *len, HPM_KIND_BASELINE, trust, &ops, m, &d);
   if (r != HPM_OK) {
-    char why[400];
-    hpm_ctx_refusal(ctx, HPM_KIND_BASELINE, r, &d, m->trusted_signers, why, sizeof why);
+    char why[1200];
+    hpm_ctx_refusal(ctx, HPM_KIND_BASELINE, m, m->trusted_signers, r, &d, l, why, sizeof why);
     hpmh_fail(st, HPMH_E_REFUSED, path, "%s: %s", path, why);
     return HPM_BOOT_EXIT_REFUSED;
   }

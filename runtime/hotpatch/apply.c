@@ -37,8 +37,8 @@ int hp_load_verified(hpm_ctx *ctx, const char *path, hp_hotpatch *h, hpmh_status
   memset(&d, 0, sizeof d);
   hpm_result r = hpm_container_verify(h->buf, h->len, HPM_KIND_HOTPATCH, &trust, NULL, &h->m, &d);
   if (r != HPM_OK) {
-    char why[400];
-    hpm_ctx_refusal(ctx, HPM_KIND_HOTPATCH, r, &d, h->m.trusted_signers, why, sizeof why);
+    char why[1200];
+    hpm_ctx_refusal(ctx, HPM_KIND_HOTPATCH, &h->m, h->m.trusted_signers, r, &d, NULL, why, sizeof why);
     hpmh_fail(st, HPMH_E_REFUSED, path, "%s: %s", path, why);
     hp_hotpatch_free(h);
     return 1;
@@ -410,7 +410,7 @@ int hp_apply(hpm_ctx *ctx, const hp_hotpatch *h, const hp_opts *o, hp_report *r)
     char a[2 * HPM_DIGEST_LEN + 1], b[2 * HPM_DIGEST_LEN + 1];
     hpm_fmt_hex(h->m.target_baseline, HPM_DIGEST_LEN, a, sizeof a);
     hpm_fmt_hex(rb.digest, HPM_DIGEST_LEN, b, sizeof b);
-    rc = refuse(r, 1, path, "%s: targets baseline %.16s…, but the running baseline is %.16s… (%s): refusing", path, a, b,
+    rc = refuse(r, 1, path, "%s: targets baseline %s, but the running baseline is %s (%s): refusing", path, a, b,
                 rb.src);
     goto out;
   }

@@ -129,7 +129,7 @@ enroll_verdict enroll_check(const enroll_state *s, const hpm_running_baseline *r
     }
   char need[200];
   if (next) snprintf(need, sizeof need, "baseline %s (%s) or later", next->id, next->version);
-  else snprintf(need, sizeof need, "a baseline newer than %.16s… (the next one)", was);
+  else snprintf(need, sizeof need, "a baseline newer than %s (the next one)", was);
 
   bool newer;
   if (!memcmp(rb->digest, s->baseline, HPM_DIGEST_LEN)) {
@@ -140,11 +140,11 @@ enroll_verdict enroll_check(const enroll_state *s, const hpm_running_baseline *r
     else newer = !(s->svn_known && rb->svn_known && rb->svn < s->svn);
   }
   if (newer) {
-    snprintf(why, whylen, "the running baseline is newer than %.16s…, the one this host was unenrolled on", was);
+    snprintf(why, whylen, "the running baseline is newer than %s, the one this host was unenrolled on", was);
     return ENROLL_ALLOWED;
   }
   snprintf(why, whylen,
-           "refused: this host was unenrolled while running baseline %.16s…%s; hotpatches for it were skipped, so it "
+           "refused: this host was unenrolled while running baseline %s%s; hotpatches for it were skipped, so it "
            "can re-enroll only once it runs %s. Install and boot that baseline first (hpm install, then reboot), "
            "then run hpm enroll again",
            was, memcmp(rb->digest, s->baseline, HPM_DIGEST_LEN) ? " and the running one is not newer" : ", which it still runs",

@@ -346,7 +346,7 @@ static int enroll_common(hpm_ctx *ctx, int argc, char **argv, bool enroll) {
       changed = true;
       result = "ok";
       snprintf(why, sizeof why,
-               "unenrolled: this host now takes only baselines; re-enrolling needs a baseline newer than %.16s…", hexs);
+               "unenrolled: this host now takes only baselines; re-enrolling needs a baseline newer than %s", hexs);
       msg = why;
     }
   } else {

@@ -298,8 +298,8 @@ hpm_src_result hpm_source_fetch_catalog(hpm_ctx *ctx, const hpm_source *src, uin
                 where, (unsigned long long)out->serial, a, b);
   }
   if (r != HPM_OK) {
-    char why[400];
-    hpm_ctx_refusal(ctx, HPM_KIND_CATALOG, r, &d, out->trusted_signers, why, sizeof why);
+    char why[1200];
+    hpm_ctx_refusal(ctx, HPM_KIND_CATALOG, NULL, out->trusted_signers, r, &d, NULL, why, sizeof why);
     free(buf);
     return fail(err, HPM_SRC_REFUSED, "%s: catalog refused: %s", where, why);
   }

@@ -238,7 +238,7 @@ static void print_text(const update_ctx *c, const decide_result *r) {
   hpm_fmt_hex(c->host.baseline, HPM_DIGEST_LEN, hx, sizeof hx);
   hpmh_utc(c->now, t);
   printf("assessment at %s, catalog serial %llu (%zu entries)\n", t, (unsigned long long)c->cat.serial, c->cat.count);
-  printf("running baseline %.16s…%s, %s, hotpatch sequence %u%s\n", hx, r->baseline_listed ? "" : " (not in the catalog)",
+  printf("running baseline %s%s, %s, hotpatch sequence %u%s\n", hx, r->baseline_listed ? "" : " (not in the catalog)",
          c->host.enrolled ? "enrolled" : "unenrolled (baselines only)", c->host.hotpatch_seq,
          c->host.has_staged ? ", a baseline is staged" : "");
   if (!r->count) {

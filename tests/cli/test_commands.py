@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from hpmtest import HPM, OK, PATCHGEN, USAGE, run
+from hpmtest import HPM, OK, PATCHGEN, REPO, USAGE, run
 
 # hpm's commands, and operands that make a valid command line (so one more
 # is the extra argument)
@@ -103,3 +103,20 @@ def test_patchgen_usage_errors(tmp_path, args, want):
     r = run(PATCHGEN, *args, check=USAGE, cwd=tmp_path)
     assert r.out == "" and r.err == f"hpm-patchgen: {want}\nTry 'hpm-patchgen --help'.\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_messages_are_ascii():
+    """Every string literal of the C sources (what the tools print) is ASCII:
+    messages must survive any terminal, log and locale."""
+    import pathlib
+    bad = []
+    for f in sorted(pathlib.Path(REPO).glob("*/**/*.c")):
+        if f.parts[len(pathlib.Path(REPO).parts)] not in ("core", "host", "runtime", "tools", "efi"):
+            continue
+        src = f.read_text(errors="replace")
+        src = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group(0).count("\n"), src, flags=re.S)
+        src = re.sub(r"//[^\n]*", "", src)
+        for m in re.finditer(r'"(?:[^"\\\n]|\\.)*"', src):
+            if any(ord(c) > 127 for c in m.group(0)):
+                bad.append(f"{f}:{src[:m.start()].count(chr(10)) + 1}: {m.group(0)[:60]}")
+    assert bad == []

@@ -245,7 +245,7 @@ def test_stage_refusals(host, bl, tmp_path, case):
         src = bl["foreign"]
     p = host.hpm("stage", src, check=None)
     assert p.returncode == 1, p.stdout + p.stderr
-    want = {"tampered": "payloads/kernel", "wrong-key": "signature", "below-floor": "below the rollback floor 7",
+    want = {"tampered": "payloads/kernel", "wrong-key": "which is not in the trust store", "below-floor": "below the rollback floor 7",
             "running": "is the running baseline"}[case]
     assert want in p.stderr, p.stderr
     assert host.tree() == {"slot-a.hpm": b"running slot a"}
