@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <mbedtls/sha256.h>
+
 static hpmh_write_hook write_hook;
 
 void hpmh_set_write_hook(hpmh_write_hook hook) { write_hook = hook; }
@@ -163,4 +165,35 @@ int hpmh_read_file(const char *path, uint64_t limit, uint8_t **out, size_t *len,
   *out = b;
   *len = done;
   return 0;
+}
+
+int hpmh_sha256_file(const char *path, uint8_t out[32], uint64_t *size) {
+  mbedtls_sha256_context ctx;
+  uint8_t *chunk;
+  int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+  if (fd < 0) return -1;
+  chunk = malloc(1 << 16);
+  if (!chunk) {
+    close(fd);
+    return -1;
+  }
+  *size = 0;
+  mbedtls_sha256_init(&ctx);
+  mbedtls_sha256_starts_ret(&ctx, 0);
+  for (;;) {
+    ssize_t n = read(fd, chunk, 1 << 16);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      rc = -1;
+      break;
+    }
+    if (n == 0) break;
+    mbedtls_sha256_update_ret(&ctx, chunk, (size_t)n);
+    *size += (uint64_t)n;
+  }
+  mbedtls_sha256_finish_ret(&ctx, out);
+  mbedtls_sha256_free(&ctx);
+  free(chunk);
+  close(fd);
+  return rc;
 }

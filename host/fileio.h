@@ -41,4 +41,8 @@ void hpmh_set_write_hook(hpmh_write_hook hook);
 /* Read a whole regular file (malloc'd; limit bounds the size). */
 int hpmh_read_file(const char *path, uint64_t limit, uint8_t **out, size_t *len, hpmh_status *e);
 
+/* SHA-256 and size of the file at path, read in 64 KiB chunks.  Returns 0,
+ * or -1 with errno. */
+int hpmh_sha256_file(const char *path, uint8_t out[32], uint64_t *size);
+
 #endif

@@ -28,10 +28,12 @@ void hpm_ctx_init(hpm_ctx *c) {
   c->trust_dir_set = env_set("HPM_TRUST_DIR");
   c->state_dir_set = env_set("HPM_STATE_DIR");
   c->esp_set = env_set("HPM_ESP");
+  c->cache_dir_set = env_set("HPM_CACHE_DIR");
   c->conf_named = env_set("HPM_CONF");
   c->trust_dir = env_or("HPM_TRUST_DIR", "/etc/hpm/trust");
   c->state_dir = env_or("HPM_STATE_DIR", "/var/lib/hpm");
   c->esp = env_or("HPM_ESP", "/boot/efi");
+  c->cache_dir = env_or("HPM_CACHE_DIR", "/var/cache/hpm");
   c->efivars = env_or("HPM_EFIVARS", "/sys/firmware/efi/efivars");
   c->conf = env_or("HPM_CONF", POLICY_DEFAULT_PATH);
   c->source = env_or("HPM_SOURCE", "");
@@ -63,14 +65,22 @@ int hpm_ctx_configure(hpm_ctx *c, hpmh_status *st) {
     const char **dst;
     bool set;
     const char *val;
-  } take[3] = {{&c->trust_dir, c->trust_dir_set, p->trust_dir},
+  } take[4] = {{&c->trust_dir, c->trust_dir_set, p->trust_dir},
                {&c->state_dir, c->state_dir_set, p->state_dir},
-               {&c->esp, c->esp_set, p->esp}};
-  for (int i = 0; i < 3; i++)
+               {&c->esp, c->esp_set, p->esp},
+               {&c->cache_dir, c->cache_dir_set, p->cache_dir}};
+  bool state_moved = c->state_dir_set || p->state_dir[0];
+  for (int i = 0; i < 4; i++)
     if (!take[i].set && take[i].val[0]) {
       snprintf(c->paths[i], sizeof c->paths[i], "%s", take[i].val);
       *take[i].dst = c->paths[i];
+      take[i].set = true;
     }
+  /* a moved state directory keeps its downloads unless told otherwise */
+  if (!take[3].set && state_moved) {
+    snprintf(c->cache_buf, sizeof c->cache_buf, "%s/cache", c->state_dir);
+    c->cache_dir = c->cache_buf;
+  }
   return 0;
 }
 

@@ -22,14 +22,17 @@ typedef struct hpm_ctx {
   const char *trust_dir;   /* --trust-dir, $HPM_TRUST_DIR, /etc/hpm/trust */
   const char *state_dir;   /* --state-dir, $HPM_STATE_DIR, /var/lib/hpm */
   const char *esp;         /* --esp, $HPM_ESP, /boot/efi */
+  const char *cache_dir;   /* $HPM_CACHE_DIR, [paths] cache_dir; default /var/cache/hpm, or
+                            * STATE/cache when the state directory was moved (hpm_ctx_configure) */
   const char *efivars;     /* $HPM_EFIVARS, /sys/firmware/efi/efivars */
   const char *conf;        /* --config, $HPM_CONF, /etc/hpm/hpm.conf (POLICY_DEFAULT_PATH) */
   bool conf_named;         /* conf was named (--config, $HPM_CONF): it must exist */
   bool conf_from_option;   /* ... by --config */
   /* Which of trust_dir, state_dir, esp an option or variable set (the
    * policy file's [paths] fills the others: hpm_ctx_configure). */
-  bool trust_dir_set, state_dir_set, esp_set;
-  char paths[3][POLICY_PATH_MAX + 1]; /* [paths] values in use */
+  bool trust_dir_set, state_dir_set, esp_set, cache_dir_set;
+  char paths[4][POLICY_PATH_MAX + 1]; /* [paths] values in use */
+  char cache_buf[POLICY_PATH_MAX + 16]; /* STATE/cache */
   const char *source;      /* $HPM_SOURCE: the catalog source ("" = policy's) */
   const char *reboot_cmd;  /* $HPM_REBOOT_CMD, "systemctl reboot" */
   /* Test hooks: the running baseline and its SVN instead of what the boot

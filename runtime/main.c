@@ -15,6 +15,7 @@
 #include "msg.h"
 #include "status_cmd.h"
 #include "update/catalog_cmd.h"
+#include "update/clean.h"
 #include "update/lifecycle_cmd.h"
 #include "update/update.h"
 #include "version.h"
@@ -43,6 +44,7 @@ static const struct command {
     {"history", cmd_history, false, 0},
     {"enroll", cmd_enroll, false, 0},
     {"unenroll", cmd_unenroll, false, 0},
+    {"clean", cmd_clean, true, 0},
 };
 
 static const char usage_text[] =
@@ -52,7 +54,7 @@ static const char usage_text[] =
     BOOT_USAGE
     "  catalog [--source URL|DIR] [--download ID]... [--json]\n"
     "                                               fetch, verify and show the update catalog\n"
-    UPDATE_USAGE LIFECYCLE_USAGE
+    UPDATE_USAGE LIFECYCLE_USAGE CLEAN_USAGE
     "global options (before or after the command):\n"
     "  --config FILE     policy file; HPM_CONF, default /etc/hpm/hpm.conf (plus FILE.d/NAME.conf)\n"
     "  --trust-dir DIR   release keys (*.pub); HPM_TRUST_DIR, [paths] trust_dir, default /etc/hpm/trust\n"

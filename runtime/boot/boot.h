@@ -101,17 +101,32 @@ typedef struct {
   char digest_hex[2 * HPM_DIGEST_LEN + 1];
   unsigned tries;
   uint64_t state_sequence;
+  unsigned removed;                     /* the replaced baseline's detached files, removed */
+  uint64_t removed_bytes;
   hpmh_status st;                       /* why, when it refused or failed */
 } hpm_stage_report;
 
 /* Verify the baseline `file` against the context's trust store, copy it
  * (and its detached payloads) atomically into the inactive slot on the ESP,
- * re-verify the copy and request that slot for the next boot.  Prints only
- * notes (a replaced request, removed leftovers).  Returns the exit code. */
+ * re-verify the copy and request that slot for the next boot; then remove
+ * the detached files of the baseline it replaced that no slot uses any more.
+ * Prints only notes (a replaced request, removed leftovers and orphans).
+ * Returns the exit code. */
 int hpm_boot_stage(hpm_ctx *ctx, const char *file, const hpm_stage_opts *o, hpm_stage_report *r);
 
 /* What `hpm stage` prints for a staged baseline (text or one JSON line). */
 void hpm_boot_stage_print(FILE *out, const hpm_stage_report *r, bool json);
+
+/* Files of the ESP folder hpmdir (ESP/EFI/hpm) that no slot uses: not a
+ * slot container, not `bench`, not a temp file, and named by no slot
+ * container's detached payloads.  only (nonly names; NULL: any file)
+ * restricts the candidates.  With remove they are deleted (then the folder
+ * is synced).  fn(path, size, arg) is called for each.  Returns how many,
+ * or -1 with st filled (a slot container that cannot be parsed makes every
+ * file count as used: nothing is removed). */
+typedef void (*hpm_boot_orphan_fn)(const char *path, uint64_t size, void *arg);
+int hpm_boot_esp_orphans(const char *hpmdir, const char *const *only, size_t nonly, bool remove,
+                         hpm_boot_orphan_fn fn, void *arg, hpmh_status *st);
 
 /* The commands (argv[0] is the command name); exit codes above. */
 int hpm_boot_cmd_mark_good(hpm_ctx *ctx, int argc, char **argv);

@@ -130,6 +130,32 @@ static enum file_use file_used_by_other_slot(const char *hpmdir, int except, con
   return USE_NONE;
 }
 
+/* The detached file names of the container at path (none if it is missing
+ * or does not parse), into names; ptrs point at them.  The count. */
+static size_t old_detached_names(const char *path, char (*names)[HPM_FILE_MAX + 1], const char **ptrs) {
+  uint8_t *b = NULL;
+  size_t n = 0, k = 0;
+  hpmh_status e;
+  if (access(path, F_OK) || hpmh_read_file(path, CONTAINER_MAX, &b, &n, &e)) return 0;
+  static hpm_manifest m;
+  if (hpm_container_parse_unverified(b, n, &m, NULL) == HPM_OK)
+    for (size_t i = 0; i < m.payload_count && k < HPM_MAX_PAYLOADS; i++)
+      if (!m.payloads[i].embedded) {
+        snprintf(names[k], HPM_FILE_MAX + 1, "%s", m.payloads[i].file);
+        ptrs[k] = names[k];
+        k++;
+      }
+  free(b);
+  return k;
+}
+
+static void note_orphan(const char *path, uint64_t size, void *arg) {
+  hpm_stage_report *r = arg;
+  r->removed++;
+  r->removed_bytes += size;
+  msg("removed %s (%llu bytes): the replaced baseline's, no slot uses it", path, (unsigned long long)size);
+}
+
 static bool same_file(const char *p, const uint8_t *data, size_t len) {
   uint8_t *b = NULL;
   size_t n = 0;
@@ -261,6 +287,11 @@ int hpm_boot_stage(hpm_ctx *ctx, const char *file, const hpm_stage_opts *o, hpm_
   char t = hpm_bs_slot_letter((unsigned)target), name[32];
   snprintf(name, sizeof name, "slot-%c.hpm", t);
   boot_pjoin(rep->path, sizeof rep->path, hpmdir, name);
+  /* what the baseline being replaced named: removed afterwards, when no
+   * slot uses it any more */
+  static char old[HPM_MAX_PAYLOADS][HPM_FILE_MAX + 1];
+  const char *oldp[HPM_MAX_PAYLOADS];
+  size_t nold = old_detached_names(rep->path, old, oldp);
   /* Detached payloads first: never overwrite one another slot uses. */
   esp_fault = env_ll("HPM_TEST_ESP_FAULT");
   esp_crash = env_ll("HPM_TEST_ESP_CRASH");
@@ -278,6 +309,10 @@ int hpm_boot_stage(hpm_ctx *ctx, const char *file, const hpm_stage_opts *o, hpm_
     goto out;
   }
   if ((rc = boot_write_slot_request(&bi, &req, st))) goto out;
+  if (nold) {
+    hpmh_status ost;
+    if (hpm_boot_esp_orphans(hpmdir, oldp, nold, true, note_orphan, rep, &ost) < 0) msg("note: %s", ost.detail);
+  }
   rep->slot = t;
   rep->fallback = hpm_bs_slot_letter((unsigned)bi.active);
   rep->svn = m.svn;

@@ -27,15 +27,16 @@ static const char catalog_usage[] =
     "accepted, remember it, and list its releases.\n"
     "\n"
     "  --source URL|DIR   http://, https:// or a local directory holding catalog.hpm\n"
-    "                     (default: $HPM_SOURCE)\n"
+    "                     (default: $HPM_SOURCE, else [update] source of the policy file)\n"
     "  --download ID      also download that release into the cache (resumes an\n"
     "                     interrupted download; checks size and SHA-256); repeatable\n"
     "  --json             machine-readable output\n"
     "  -h, --help         show this help\n"
     "\n"
     "Environment: HPM_SOURCE, HPM_TRUST_DIR (default /etc/hpm/trust), HPM_STATE_DIR\n"
-    "(default /var/lib/hpm: catalog.hpm, cache/), HPM_CONF (its [trust] catalog_signers:\n"
-    "how many trusted keys must sign the catalog, default 1), HPM_NOW (clock, for tests).\n"
+    "(default /var/lib/hpm: catalog.hpm), HPM_CACHE_DIR (downloads; default /var/cache/hpm,\n"
+    "or STATE/cache when the state directory is moved), HPM_CONF (its [trust] catalog_signers:\n"
+    "how many trusted keys must sign the catalog, default 1; [paths]), HPM_NOW (clock, for tests).\n"
     "Exit status: 0 ok, 1 refused (signature, too few signers, expiry, rollback, size,\n"
     "hash), 2 usage or policy file error, 3 I/O or network error.\n";
 
@@ -53,7 +54,7 @@ int cmd_catalog(hpm_ctx *ctx, int argc, char **argv) {
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
-  const char *source_opt = NULL, *spec, *state_dir = ctx->state_dir;
+  const char *source_opt = NULL, *spec;
   const char *downloads[64];
   char paths[64][4200];
   size_t ndl = 0;
@@ -101,7 +102,7 @@ int cmd_catalog(hpm_ctx *ctx, int argc, char **argv) {
       rc = 2;
       goto done;
     }
-    sr = hpm_source_fetch_entry(&src, e, state_dir, paths[i], sizeof paths[i], &err);
+    sr = hpm_source_fetch_entry(&src, e, ctx->cache_dir, paths[i], sizeof paths[i], &err);
     if (sr != HPM_SRC_OK) {
       fprintf(stderr, "hpm catalog: %s\n", err.msg);
       rc = (int)sr;

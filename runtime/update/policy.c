@@ -52,6 +52,7 @@ void policy_defaults(hpm_policy *p) {
   p->assess_jitter_minutes = 60;
   p->reboot = REBOOT_IF_REQUIRED;
   p->retention_days = 30;
+  p->cache_keep = 2;
   for (hpm_kind k = HPM_KIND_BASELINE; k <= HPM_KIND_CATALOG; k++) p->signers[k] = 1;
 }
 
@@ -424,6 +425,9 @@ static int handler(void *user, const char *section, const char *key, const char 
       int r = policy_reboot_from_string(value);
       if (r < 0) FAIL("[update] reboot: '%s': expected never, if-required or always", value);
       p->reboot = (policy_reboot)r;
+    } else if (!strcmp(key, "cache_keep")) {
+      if (parse_u32(value, 0, 1000, &p->cache_keep))
+        FAIL("[update] cache_keep: '%s': expected how many downloads to keep beyond those in use, 0..1000", value);
     } else if (!strcmp(key, "timezone")) {
       if (!tz_exists(value))
         FAIL("[update] timezone: '%s' is not a time zone in the tz database (e.g. Europe/Berlin, UTC; see /usr/share/zoneinfo)",
@@ -431,7 +435,7 @@ static int handler(void *user, const char *section, const char *key, const char 
       snprintf(p->timezone, sizeof p->timezone, "%.63s", value);
     } else {
       FAIL("[update] %s: unknown key; the keys are source, auto_classifications, deadline_days, "
-           "hotpatch_outside_windows, assess_interval_hours, assess_jitter_minutes, reboot, timezone", key);
+           "hotpatch_outside_windows, assess_interval_hours, assess_jitter_minutes, reboot, timezone, cache_keep", key);
     }
   } else if (!strcmp(section, "history")) {
     if (!strcmp(key, "retention_days")) {
@@ -442,8 +446,8 @@ static int handler(void *user, const char *section, const char *key, const char 
     }
   } else if (!strcmp(section, "paths")) {
     char *dst = !strcmp(key, "esp") ? p->esp : !strcmp(key, "state_dir") ? p->state_dir
-              : !strcmp(key, "trust_dir") ? p->trust_dir : NULL;
-    if (!dst) FAIL("[paths] %s: unknown key; the keys are esp, state_dir and trust_dir", key);
+              : !strcmp(key, "trust_dir") ? p->trust_dir : !strcmp(key, "cache_dir") ? p->cache_dir : NULL;
+    if (!dst) FAIL("[paths] %s: unknown key; the keys are esp, state_dir, trust_dir and cache_dir", key);
     if (value[0] != '/' || strlen(value) > POLICY_PATH_MAX)
       FAIL("[paths] %s: '%.200s': expected an absolute directory path (at most %d characters)", key, value,
            POLICY_PATH_MAX);

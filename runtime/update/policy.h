@@ -65,6 +65,8 @@ typedef struct {
   /* [paths]: where hpm keeps things on this host ("" = not set here; the
    * global options and HPM_* variables take precedence, ctx.c). */
   char esp[POLICY_PATH_MAX + 1], state_dir[POLICY_PATH_MAX + 1], trust_dir[POLICY_PATH_MAX + 1];
+  char cache_dir[POLICY_PATH_MAX + 1];
+  uint32_t cache_keep; /* [update] cache_keep: downloads kept beyond what the host uses */
   size_t nwindows, nblackouts;
   policy_window windows[POLICY_MAX_WINDOWS];
   policy_blackout blackouts[POLICY_MAX_BLACKOUTS];

@@ -260,7 +260,10 @@ static hpm_src_result stored_catalog(const char *state_dir, uint8_t **buf, size_
 
 static hpm_src_result ensure_dir(const char *path, hpm_src_err *err) {
   if (mkdir(path, 0700) != 0 && errno != EEXIST)
-    return fail(err, HPM_SRC_IO, "%s: cannot create: %s (check HPM_STATE_DIR)", path, strerror(errno));
+    return fail(err, HPM_SRC_IO,
+                "%s: cannot create: %s; create it, or set another directory ([paths] in the policy file, "
+                "--state-dir, HPM_STATE_DIR, HPM_CACHE_DIR)",
+                path, strerror(errno));
   return HPM_SRC_OK;
 }
 
@@ -345,38 +348,6 @@ done:
 
 /* ---- entries -------------------------------------------------------------- */
 
-/* SHA-256 and size of a file. */
-static int hash_file(const char *path, uint8_t out[32], uint64_t *size) {
-  mbedtls_sha256_context ctx;
-  uint8_t *chunk;
-  int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
-  if (fd < 0) return -1;
-  chunk = malloc(1 << 16);
-  if (!chunk) {
-    close(fd);
-    return -1;
-  }
-  *size = 0;
-  mbedtls_sha256_init(&ctx);
-  mbedtls_sha256_starts_ret(&ctx, 0);
-  for (;;) {
-    ssize_t n = read(fd, chunk, 1 << 16);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      rc = -1;
-      break;
-    }
-    if (n == 0) break;
-    mbedtls_sha256_update_ret(&ctx, chunk, (size_t)n);
-    *size += (uint64_t)n;
-  }
-  mbedtls_sha256_finish_ret(&ctx, out);
-  mbedtls_sha256_free(&ctx);
-  free(chunk);
-  close(fd);
-  return rc;
-}
-
 static void fsync_dir(const char *dir) {
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) {
@@ -409,7 +380,7 @@ static hpm_src_result copy_local(const char *from, sink *s, hpm_src_err *err) {
 }
 
 hpm_src_result hpm_source_fetch_entry(const hpm_source *src, const hpm_catalog_entry *e,
-                                      const char *state_dir, char *path, size_t cap,
+                                      const char *cache_dir, char *path, size_t cap,
                                       hpm_src_err *err) {
   char hex[65], cache[4200], part[4300], url[HPM_SOURCE_MAX + HPM_CATALOG_URL_MAX + 8];
   uint8_t got[32];
@@ -419,8 +390,7 @@ hpm_src_result hpm_source_fetch_entry(const hpm_source *src, const hpm_catalog_e
 
   if (why) return fail(err, HPM_SRC_REFUSED, "catalog entry %s: url '%s' %s: refusing", e->id, e->url, why);
   hpm_fmt_hex(e->file_sha256, 32, hex, sizeof hex);
-  snprintf(cache, sizeof cache, "%s/%s", state_dir, HPM_CACHE_DIR);
-  if ((sr = ensure_dir(state_dir, err)) != HPM_SRC_OK) return sr;
+  snprintf(cache, sizeof cache, "%s", cache_dir);
   if ((sr = ensure_dir(cache, err)) != HPM_SRC_OK) return sr;
   if ((size_t)snprintf(path, cap, "%s/%s.hpm", cache, hex) >= cap)
     return fail(err, HPM_SRC_IO, "%s: path too long", cache);
@@ -429,7 +399,7 @@ hpm_src_result hpm_source_fetch_entry(const hpm_source *src, const hpm_catalog_e
 
   /* Already cached: trust nothing, hash it again. */
   if (access(path, F_OK) == 0) {
-    if (hash_file(path, got, &size) == 0 && size == e->size && memcmp(got, e->file_sha256, 32) == 0)
+    if (hpmh_sha256_file(path, got, &size) == 0 && size == e->size && memcmp(got, e->file_sha256, 32) == 0)
       return HPM_SRC_OK;
     unlink(path);
   }
@@ -500,7 +470,7 @@ hpm_src_result hpm_source_fetch_entry(const hpm_source *src, const hpm_catalog_e
                     (unsigned long long)(s.have + s.got), (unsigned long long)e->size, part);
       continue; /* interrupted: resume from what we have */
     }
-    if (hash_file(part, got, &size) != 0)
+    if (hpmh_sha256_file(part, got, &size) != 0)
       return fail(err, HPM_SRC_IO, "%s: cannot read back: %s", part, strerror(errno));
     if (size < e->size) {
       if (attempt < ATTEMPTS && (src->is_url)) continue;

@@ -9,7 +9,7 @@
  *   hpm_source_parse()        check and normalise a --source / HPM_SOURCE value
  *   hpm_source_fetch_catalog() download, verify (trust store, expiry), refuse
  *                             rollback, remember it in the state directory
- *   hpm_source_fetch_entry()  download one release into <state>/cache/,
+ *   hpm_source_fetch_entry()  download one release into the cache directory,
  *                             resumable, size-capped, SHA-256 checked before
  *                             it is renamed into place
  *
@@ -49,10 +49,10 @@ typedef struct {
 /* The state a host keeps about catalogs, under state_dir:
  *   catalog.hpm   the newest accepted catalog (its serial is the floor;
  *                 written atomically: temp file, fsync, rename, dir fsync)
- *   cache/        downloaded releases, named <file sha256>.hpm; a download
- *                 in progress is <file sha256>.hpm.part and is never used */
+ * and downloaded releases in the cache directory (ctx->cache_dir), named
+ * <file sha256>.hpm; a download in progress is <file sha256>.hpm.part and
+ * is never used */
 #define HPM_CATALOG_STATE_FILE "catalog.hpm"
-#define HPM_CACHE_DIR "cache"
 
 /* The catalog file a source serves. */
 #define HPM_CATALOG_FILE "catalog.hpm"
@@ -92,7 +92,7 @@ hpm_src_result hpm_source_fetch_catalog(hpm_ctx *ctx, const hpm_source *src, uin
                                         hpm_src_err *err);
 
 /*
- * Make entry e available as a verified file: <state_dir>/cache/<sha256>.hpm.
+ * Make entry e available as a verified file: <cache_dir>/<sha256>.hpm.
  * A cached file is re-hashed before it is returned.  Otherwise the release
  * is downloaded into <sha256>.hpm.part, resuming a previous partial download
  * with an HTTP Range request (up to 3 attempts in one call), never reading
@@ -102,7 +102,7 @@ hpm_src_result hpm_source_fetch_catalog(hpm_ctx *ctx, const hpm_source *src, uin
  * The caller still verifies the container itself (signature, kind, target).
  */
 hpm_src_result hpm_source_fetch_entry(const hpm_source *src, const hpm_catalog_entry *e,
-                                      const char *state_dir, char *path, size_t cap,
+                                      const char *cache_dir, char *path, size_t cap,
                                       hpm_src_err *err);
 
 #endif

@@ -20,6 +20,7 @@
 #include "boot/boot.h"
 #include "hostfacts.h"
 #include "hotpatch/hotpatch.h"
+#include "update/clean.h"
 #include "clock.h"
 #include "update/decide.h"
 #include "update/enroll.h"
@@ -293,7 +294,7 @@ static int act(update_ctx *c, const decide_item *it, bool quiet) {
     return 0;
   }
   const char *event = e->kind == HPM_KIND_HOTPATCH ? "apply" : "stage";
-  hpm_src_result sr = hpm_source_fetch_entry(&c->src, e, c->hc->state_dir, path, sizeof path, &se);
+  hpm_src_result sr = hpm_source_fetch_entry(&c->src, e, c->hc->cache_dir, path, sizeof path, &se);
   if (sr != HPM_SRC_OK) {
     say("install: %s: %s", e->id, se.msg);
     record(c, event, e->id, update_result_word((int)sr), se.msg);
@@ -320,6 +321,19 @@ static int request_reboot(update_ctx *c, const char *ids) {
   record(c, "reboot-request", ids, ok ? "ok" : "failed", ok ? NULL : err);
   if (!ok) say("install: reboot: %s; reboot the host to activate the staged baseline", err);
   return ok ? 0 : 4;
+}
+
+static void note_pruned(const char *path, uint64_t size, void *arg) {
+  fprintf(progress_stream(*(bool *)arg), "cache: removed %s (%llu bytes), no longer needed\n", path,
+          (unsigned long long)size);
+}
+
+/* After installing: downloads beyond what the host uses and [update]
+ * cache_keep go (a failure to is a warning: the install is done). */
+static void prune_cache(update_ctx *c, bool json) {
+  hpmh_status st;
+  if (clean_cache(c->hc, c->pol.cache_keep, false, false, note_pruned, &json, &st) < 0)
+    say("warning: cache not cleaned: %s", st.detail);
 }
 
 /* Decide and (unless assess_only or dry_run) act.  Returns an exit code. */
@@ -364,6 +378,7 @@ static int assess_install(update_ctx *c, const decide_request *req, bool assess_
     }
     char acted[512];
     ids_of(&r, true, acted, sizeof acted);
+    if (!dry_run) prune_cache(c, json);
     if (reboot && !dry_run) {
       fprintf(progress_stream(json), "reboot: requested now to activate %s\n", reboot_ids);
       int b = request_reboot(c, reboot_ids);
@@ -420,7 +435,7 @@ static const char *install_usage =
     "usage: hpm install [--classification critical,security,other] [--include ID]... [--exclude ID]...\n"
     "                   [--reboot never|if-required|always] [--source URL|DIR] [--dry-run] [--json]\n"
     "Assesses (as 'hpm assess') and installs what is selected now, on demand (maintenance windows do\n"
-    "not apply): releases are downloaded into HPM_STATE_DIR/cache and checked against the catalog,\n"
+    "not apply): releases are downloaded into the cache directory and checked against the catalog,\n"
     "hotpatches are applied with 'hpm apply', baselines staged with 'hpm stage'; then a reboot is\n"
     "requested by running HPM_REBOOT_CMD (default 'systemctl reboot') when the reboot mode says so\n"
     "(default: the policy's 'reboot =').  --classification defaults to the policy's auto classes;\n"

@@ -8,6 +8,7 @@ driven by HPM_NOW.  Every decision is acted on for real (hpm apply patches
 the running service, hpm stage writes the ESP and the slot request) and
 recorded in the history.
 """
+import hashlib
 import json
 import os
 import socket
@@ -138,15 +139,26 @@ def test_assess_then_install_hotpatch_into_running_service(host):
 
 def test_install_stages_required_baseline_and_requests_reboot(host, release):
     now = B2_AT + DAY  # the hotpatch chain of 2026.1 ended with 2026.2
+    # an old download nothing uses; with cache_keep = 0 the install removes it
+    cache = host.root / "state" / "cache"
+    cache.mkdir(parents=True)
+    stale = cache / (hashlib.sha256(b"2025.9").hexdigest() + ".hpm")
+    stale.write_bytes(b"2025.9")
+    host.conf.write_text(host.conf.read_text() + "cache_keep = 0\n")
     out = json.loads(hpm(host, "assess", "--json", now=now).stdout)
     items = {i["id"]: i for i in out["items"]}
     assert items["2026.2"]["required"] and items["2026.2"]["needs_reboot"]
-    out = json.loads(hpm(host, "install", "--reboot", "if-required", "--json", now=now).stdout)
+    r = hpm(host, "install", "--reboot", "if-required", "--json", now=now)
+    out = json.loads(r.stdout)
     acts = {a["id"]: a for a in out["actions"]}
     assert acts["2026.2"]["result"] == "ok"
     assert out["reboot_requested"] is True
     assert host.reboots.read_text() == "reboot\n"
     assert digest(host.hpmdir / "slot-b.hpm") == digest(release["b2"])
+    # the staged baseline's download stays (slot b holds it), the stale one is gone
+    left = {p.name for p in cache.iterdir()}
+    assert hashlib.sha256(release["b2"].read_bytes()).hexdigest() + ".hpm" in left and stale.name not in left
+    assert f"cache: removed {stale}" in r.stderr
     seq, entries = host.slotreq()
     assert seq == 3 and entries[0][1] == 1, entries  # slot b activated
     status = json.loads(hpm(host, "status", "--json", now=now).stdout)

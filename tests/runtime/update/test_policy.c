@@ -132,7 +132,7 @@ static void test_syntax_and_dropins(void **state) {
   assert_string_equal(p.state_dir, "");
   expect_error("[update\nsource = /m\n", ":1:", "needs its closing ]");
   expect_error("[paths]\nesp = efi\n", ":2:", "absolute directory path");
-  expect_error("[paths]\nroot = /\n", ":2:", "the keys are esp, state_dir and trust_dir");
+  expect_error("[paths]\nroot = /\n", ":2:", "the keys are esp, state_dir, trust_dir and cache_dir");
   /* drop-ins: lexical order, later keys win, window names unique */
   path = write_conf("[update]\ndeadline_days = 9\n[window \"w\"]\ndays = Sat\nstart = 01:00\nduration = 1h\n");
   snprintf(dir, sizeof dir, "%s.d", path);
