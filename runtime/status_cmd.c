@@ -69,10 +69,10 @@ int hpm_cmd_status(hpm_ctx *ctx, int argc, char **argv) {
     printf("{\"hotpatch\":{\"sequence\":%u,\"id\":", hs.sequence);
     hpmh_json_str(stdout, hs.id);
     printf(",\"processes\":%d,\"pending\":%d,\"baseline\":\"%s\"},\"boot\":", hs.processes, hs.pending, bh);
-    hpm_boot_status_print(stdout, true);
+    hpm_boot_status_print(stdout, ctx->esp, true);
     printf(",\"trust\":");
   } else {
-    hpm_boot_status_print(stdout, false);
+    hpm_boot_status_print(stdout, ctx->esp, false);
     printf("\nhotpatch: sequence %u %s\nprocesses journaled: %d\ninterrupted transitions: %d\nrunning baseline: %s (%s)\n",
            hs.sequence, hs.sequence ? hs.id : "(none)", hs.processes, hs.pending, bh[0] ? bh : "unknown", rb.src);
   }

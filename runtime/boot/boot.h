@@ -48,6 +48,8 @@ typedef struct {
   uint32_t attempt;                    /* HpmBootAttempt: 0 = marked good */
   char reason[128];                    /* HpmBootReason */
   char request[192];                   /* HpmBootRequest, "" when absent */
+  char secure_boot[32];                /* HpmBootSecureBoot: on, off, setup-mode; "" when absent */
+  char tpm[128];                       /* HpmBootTpm: the measurement outcome; "" when absent */
   /* The slot table (HpmBootSlots) with HpmBootFloor and HpmBootStateSeq, as
    * a loaded core state: sequence, floor, slots[].  detail_text[i] is the
    * published refusal detail (verify-failed), "" otherwise. */
@@ -83,7 +85,7 @@ int hpm_boot_top_candidate(const hpm_bootstate *st);
 
 /* The boot part of `hpm status`: bootctl-like text, or (json) one JSON
  * object without a trailing newline ({"booted":false,...} off hpmboot). */
-void hpm_boot_status_print(FILE *out, bool json);
+void hpm_boot_status_print(FILE *out, const char *esp, bool json);
 
 /* Staging as a library call (the `stage` command and `hpm install`). */
 typedef struct {

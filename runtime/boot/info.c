@@ -6,12 +6,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "boot/boot.h"
 #include "boot/bootvars.h"
 #include "boot/efivar.h"
 #include "hpm/bootif.h"
 #include "boot/internal.h"
+#include "fileio.h"
 #include "json.h"
 #include "msg.h"
 
@@ -132,6 +134,9 @@ int hpm_boot_info_read(hpm_boot_info *bi, char *why, size_t why_cap) {
   if ((r = read_var_text(HPM_VAR_BOOT_VERSION, bi->version, sizeof bi->version, true, why, why_cap))) return HPM_BOOT_EXIT_IO;
   if ((r = read_var_text(HPM_VAR_BOOT_REASON, bi->reason, sizeof bi->reason, true, why, why_cap))) return HPM_BOOT_EXIT_IO;
   if ((r = read_var_text(HPM_VAR_BOOT_REQUEST, bi->request, sizeof bi->request, false, why, why_cap))) return HPM_BOOT_EXIT_IO;
+  if ((r = read_var_text(HPM_VAR_BOOT_SECURE_BOOT, bi->secure_boot, sizeof bi->secure_boot, false, why, why_cap)))
+    return HPM_BOOT_EXIT_IO;
+  if ((r = read_var_text(HPM_VAR_BOOT_TPM, bi->tpm, sizeof bi->tpm, false, why, why_cap))) return HPM_BOOT_EXIT_IO;
   struct { const char *name; uint64_t max; uint64_t v; } nums[] = {
       {HPM_VAR_BOOT_SVN, UINT32_MAX, 0}, {HPM_VAR_BOOT_ATTEMPT, UINT32_MAX, 0},
       {HPM_VAR_BOOT_FLOOR, UINT32_MAX, 0}, {HPM_VAR_BOOT_STATE_SEQ, UINT64_MAX, 0}};
@@ -175,16 +180,47 @@ int hpm_boot_info_read(hpm_boot_info *bi, char *why, size_t why_cap) {
 
 /* ---- status ------------------------------------------------------------- */
 
-static const char *slot_state(const hpm_boot_info *bi, unsigned i) {
+static const char *slot_state(const hpm_boot_info *bi, unsigned i, const char *esp) {
   const hpm_bs_slot *s = &bi->st.slots[i];
   if (s->successful) return "good";
   if (s->reason != HPM_BS_REASON_NONE) return "refused";
+  /* no container on the ESP (and none the boot stage ever verified): an
+   * empty slot, whatever tries and priority its record holds */
+  if (all_zero(s->digest, HPM_DIGEST_LEN) && (int)i != bi->active) {
+    char p[1400];
+    snprintf(p, sizeof p, "%s/EFI/hpm/slot-%c.hpm", esp, hpm_bs_slot_letter(i));
+    if (access(p, F_OK)) return "empty";
+  }
   if (!s->priority) return "disabled";
   if (s->tries) return "on trial";
-  return all_zero(s->digest, HPM_DIGEST_LEN) ? "empty" : "no tries left";
+  return "no tries left";
 }
 
-void hpm_boot_status_print(FILE *out, bool json) {
+/* The version of the baseline a slot holds: from its container on the ESP
+ * (header and manifest, not verified: for display) when that is the
+ * baseline the slot table records; "" otherwise. */
+static void slot_version(const char *esp, const hpm_boot_info *bi, unsigned i, char *out, size_t cap) {
+  out[0] = 0;
+  const hpm_bs_slot *s = &bi->st.slots[i];
+  if ((int)i == bi->active) {
+    snprintf(out, cap, "%s", bi->version);
+    return;
+  }
+  if (all_zero(s->digest, HPM_DIGEST_LEN)) return;
+  char p[1400], nm[16];
+  snprintf(nm, sizeof nm, "slot-%c.hpm", hpm_bs_slot_letter(i));
+  snprintf(p, sizeof p, "%s/EFI/hpm/%s", esp, nm);
+  uint8_t *b = NULL;
+  size_t n = 0;
+  hpmh_status e;
+  if (hpmh_read_file(p, 64u * 1024 * 1024, &b, &n, &e)) return;
+  static hpm_manifest m;
+  if (hpm_container_parse_unverified(b, n, &m, NULL) == HPM_OK && !memcmp(m.digest, s->digest, HPM_DIGEST_LEN))
+    snprintf(out, cap, "%s", m.version);
+  free(b);
+}
+
+void hpm_boot_status_print(FILE *out, const char *esp, bool json) {
   hpm_boot_info bi;
   char why[600];
   int r = hpm_boot_info_read(&bi, why, sizeof why);
@@ -206,8 +242,14 @@ void hpm_boot_status_print(FILE *out, bool json) {
     fprintf(out, ",\"svn\":%u,\"attempt\":%u,\"marked_good\":%s,\"reason\":", bi.svn, bi.attempt,
             as->successful ? "true" : "false");
     hpmh_json_str(out, bi.reason);
-    fprintf(out, ",\"floor\":%u,\"state_sequence\":%llu,\"request\":", bi.st.floor,
+    fprintf(out, ",\"floor\":%u,\"state_sequence\":%llu,\"secure_boot\":", bi.st.floor,
             (unsigned long long)bi.st.sequence);
+    if (bi.secure_boot[0]) hpmh_json_str(out, bi.secure_boot);
+    else fputs("null", out);
+    fputs(",\"tpm\":", out);
+    if (bi.tpm[0]) hpmh_json_str(out, bi.tpm);
+    else fputs("null", out);
+    fputs(",\"request\":", out);
     if (bi.request[0]) hpmh_json_str(out, bi.request);
     else fputs("null", out);
     fprintf(out, ",\"pending\":{\"mark_good\":%s,\"one_shot\":", bi.markgood_present ? "true" : "false");
@@ -226,13 +268,18 @@ void hpm_boot_status_print(FILE *out, bool json) {
       hpm_fmt_hex(s->digest, HPM_DIGEST_LEN, hx, sizeof hx);
       fprintf(out, "%s{\"slot\":\"%c\",\"active\":%s,\"state\":\"%s\",\"priority\":%u,\"tries\":%u,"
               "\"successful\":%s,\"svn\":%u,\"reason\":\"%s\",\"detail\":",
-              i ? "," : "", hpm_bs_slot_letter(i), (int)i == bi.active ? "true" : "false", slot_state(&bi, i),
+              i ? "," : "", hpm_bs_slot_letter(i), (int)i == bi.active ? "true" : "false", slot_state(&bi, i, esp),
               s->priority, s->tries, s->successful ? "true" : "false", s->svn, hpm_bs_reason_to_string(s->reason));
       if (bi.detail_text[i][0]) hpmh_json_str(out, bi.detail_text[i]);
       else fputs("null", out);
       fputs(",\"baseline\":", out);
       if (all_zero(s->digest, HPM_DIGEST_LEN)) fputs("null", out);
       else fprintf(out, "\"%s\"", hx);
+      char ver[HPM_VERSION_MAX + 1];
+      slot_version(esp, &bi, i, ver, sizeof ver);
+      fputs(",\"version\":", out);
+      if (ver[0]) hpmh_json_str(out, ver);
+      else fputs("null", out);
       fputc('}', out);
     }
     fputs("]}", out);
@@ -251,6 +298,8 @@ void hpm_boot_status_print(FILE *out, bool json) {
             bi.markgood_for_running ? " (mark-good requested: recorded at the next boot)"
                                     : " (run `hpm mark-good` once healthy)");
   fprintf(out, "  Rollback floor: svn %u\n", bi.st.floor);
+  fprintf(out, "     Secure Boot: %s\n", bi.secure_boot[0] ? bi.secure_boot : "(not published)");
+  fprintf(out, "             TPM: %s\n", bi.tpm[0] ? bi.tpm : "(not published)");
   fprintf(out, "  State sequence: %llu\n", (unsigned long long)bi.st.sequence);
   if (bi.request[0]) fprintf(out, "    Last request: %s\n", bi.request);
   fprintf(out, "  Reboot pending: %s%s\n", bi.reboot_pending ? "yes: " : "", bi.reboot_why);
@@ -262,9 +311,12 @@ void hpm_boot_status_print(FILE *out, bool json) {
     const hpm_bs_slot *s = &bi.st.slots[i];
     char hx[2 * HPM_DIGEST_LEN + 1];
     hpm_fmt_hex(s->digest, HPM_DIGEST_LEN, hx, sizeof hx);
-    fprintf(out, "  %s %c  priority %2u  tries %2u  %-13s svn %-5u %s", (int)i == bi.active ? "*" : " ",
-            hpm_bs_slot_letter(i), s->priority, s->tries, slot_state(&bi, i), s->svn,
-            all_zero(s->digest, HPM_DIGEST_LEN) ? "(no baseline)" : hx);
+    char ver[HPM_VERSION_MAX + 1];
+    slot_version(esp, &bi, i, ver, sizeof ver);
+    fprintf(out, "  %s %c  priority %2u  tries %2u  %-13s svn %-5u %s%s%s%s", (int)i == bi.active ? "*" : " ",
+            hpm_bs_slot_letter(i), s->priority, s->tries, slot_state(&bi, i, esp), s->svn,
+            ver[0] ? ver : "", ver[0] ? " (" : "", all_zero(s->digest, HPM_DIGEST_LEN) ? "(no baseline)" : hx,
+            ver[0] ? ")" : "");
     if (s->reason != HPM_BS_REASON_NONE)
       fprintf(out, "\n       last refusal: %s%s%s", hpm_bs_reason_to_string(s->reason), bi.detail_text[i][0] ? ": " : "",
               bi.detail_text[i]);

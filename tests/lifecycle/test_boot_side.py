@@ -101,6 +101,38 @@ def test_status_text_and_json(host):
     assert s["d"]["baseline"] is None and s["b"]["active"] is True
 
 
+def test_status_secure_boot_tpm_versions_and_empty_slots(host, bl):
+    """What hpmboot.efi publishes about Secure Boot and the TPM is shown; a
+    slot without a container is empty (not on trial, whatever its tries);
+    other slots show the version of the baseline their container holds."""
+    b_digest = digest(bl["v1"])
+    host.boot(active="a", baseline="ab" * 32, version="2026.2",
+              slots={"a": (2, 2, 0, 5, "none", "ab" * 32), "b": (1, 0, 1, 5, "none", b_digest),
+                     "c": (1, 3, 0, 0, "none", ZERO)})
+    (host.hpmdir / "slot-b.hpm").write_bytes(bl["v1"].read_bytes())
+    host.setvar("HpmBootSecureBoot", "on")
+    host.setvar("HpmBootTpm", "measured: pcr 12 (2 events), pcr 4 (kernel)")
+    t = host.hpm("status").stdout
+    assert "Secure Boot: on" in t and "TPM: measured: pcr 12 (2 events), pcr 4 (kernel)" in t
+    assert re.search(r"^    c  priority  1  tries  3  empty", t, re.M), t
+    assert re.search(rf"^    b  priority  1  tries  0  good +svn 5 +v1 \({b_digest}\)", t, re.M), t
+    j = json.loads(host.hpm("status", "--json").stdout)["boot"]
+    assert j["secure_boot"] == "on" and j["tpm"].startswith("measured")
+    s = {x["slot"]: x for x in j["slots"]}
+    assert s["c"]["state"] == "empty" and s["c"]["version"] is None
+    assert s["b"]["version"] == "v1" and s["a"]["version"] == "2026.2"
+    # a container whose digest is not the one the slot table records: no version claimed
+    (host.hpmdir / "slot-b.hpm").write_bytes(bl["v2"].read_bytes())
+    s = {x["slot"]: x for x in json.loads(host.hpm("status", "--json").stdout)["boot"]["slots"]}
+    assert s["b"]["version"] is None
+    # not published (an older hpmboot.efi): said so, null in JSON
+    host.path("HpmBootSecureBoot").unlink()
+    host.path("HpmBootTpm").unlink()
+    assert "Secure Boot: (not published)" in host.hpm("status").stdout
+    j = json.loads(host.hpm("status", "--json").stdout)["boot"]
+    assert j["secure_boot"] is None and j["tpm"] is None
+
+
 def test_status_reboot_pending_when_another_slot_outranks(host):
     # Booted b by fallback: a has higher priority and is marked good (e.g.
     # a one-off read error); the next boot would try a again.
