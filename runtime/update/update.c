@@ -152,7 +152,8 @@ static int ctx_load(hpm_ctx *hc, update_ctx *c, const char *source_opt, const ch
     c->host.has_unenrolled_at = true;
     memcpy(c->host.unenrolled_at, es.baseline, HPM_DIGEST_LEN);
   }
-  c->host.hotpatch_seq = c->host.enrolled ? applied_sequence(hc, c->rb.digest) : 0;
+  /* what runs, enrolled or not (decide() takes no hotpatch on an unenrolled host) */
+  c->host.hotpatch_seq = applied_sequence(hc, c->rb.digest);
   staged_baseline(hc, &c->host);
   return 0;
 }

@@ -135,6 +135,11 @@ def test_assess_then_install_hotpatch_into_running_service(host):
     # Four assessments ran; the first (40 days earlier) is past the 30-day retention.
     assert sum(1 for e in ev if e[0] == "assess") == 3
     assert not host.reboots.exists()
+    # Unenrolled, the host still runs sequence 1: assess says what status says.
+    hpm(host, "unenroll", now=now + 120)
+    out = json.loads(hpm(host, "assess", "--json", now=now + 120).stdout)
+    st = json.loads(hpm(host, "status", "--json", now=now + 120).stdout)
+    assert out["host"]["hotpatch_sequence"] == st["hotpatch"]["sequence"] == 1
 
 
 def test_install_stages_required_baseline_and_requests_reboot(host, release):
