@@ -1,17 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 #include "ctx.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <pwd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "boot/efivar.h"
 #include "explain.h"
 #include "msg.h"
 #include "trust.h"
+#include "update/history.h"
 
 static const char *env_or(const char *name, const char *def) {
   const char *v = getenv(name);
@@ -82,6 +86,35 @@ int hpm_ctx_configure(hpm_ctx *c, hpmh_status *st) {
     c->cache_dir = c->cache_buf;
   }
   return 0;
+}
+
+void hpm_ctx_set_origin(int argc, char **argv) {
+  char cmd[1024] = "", user[128];
+  size_t o = 0;
+  for (int i = 0; i < argc && o < sizeof cmd - 8; i++) {
+    const char *a = argv[i];
+    bool plain = *a != 0;
+    for (const char *q = a; *q && plain; q++) plain = isalnum((unsigned char)*q) || strchr("-_./=:,+@%", *q);
+    if (o) cmd[o++] = ' ';
+    if (plain) {
+      o += (size_t)snprintf(cmd + o, sizeof cmd - o, "%s", a);
+    } else { /* single quotes; a ' inside becomes '\'' */
+      cmd[o++] = '\'';
+      for (const char *q = a; *q && o < sizeof cmd - 6; q++) {
+        if (*q == '\'') o += (size_t)snprintf(cmd + o, sizeof cmd - o, "'\\''");
+        else cmd[o++] = (unsigned char)*q < 0x20 || *q == 0x7f ? '?' : *q;
+      }
+      cmd[o++] = '\'';
+      cmd[o] = 0;
+    }
+    if (o >= sizeof cmd) o = sizeof cmd - 1;
+  }
+  struct passwd *pw = getpwuid(getuid());
+  const char *sudo = getenv("SUDO_USER");
+  int n = pw ? snprintf(user, sizeof user, "%s", pw->pw_name) : snprintf(user, sizeof user, "uid %u", (unsigned)getuid());
+  if (sudo && *sudo && getuid() == 0 && n > 0 && (size_t)n < sizeof user)
+    snprintf(user + n, sizeof user - (size_t)n, " (sudo from %s)", sudo);
+  hist_set_origin(cmd, user);
 }
 
 const char *hpm_ctx_source(hpm_ctx *c, const char *opt) {

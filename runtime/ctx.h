@@ -60,6 +60,11 @@ typedef struct hpm_ctx {
 /* Defaults, then the environment. */
 void hpm_ctx_init(hpm_ctx *c);
 
+/* Who runs this process, for the history (hist_set_origin): the command
+ * line (argv, each word shell-quoted where needed) and the user (with the
+ * sudo user, when root runs it through sudo). */
+void hpm_ctx_set_origin(int argc, char **argv);
+
 /* After the global options: reads the policy file (and its drop-ins) and
  * takes [paths] for the settings no option or variable gave.  Returns 0, or
  * 2 with st naming the file, line and fix: a broken policy file, or a named

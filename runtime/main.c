@@ -124,6 +124,7 @@ static int take_globals(hpm_ctx *ctx, int *argc, char **argv) {
 int main(int argc, char **argv) {
   static hpm_ctx ctx;
   hpm_ctx_init(&ctx);
+  hpm_ctx_set_origin(argc, argv);
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (take_globals(&ctx, &argc, argv)) {
     fputs("Try 'hpm --help'.\n", stderr);

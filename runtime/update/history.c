@@ -13,7 +13,15 @@
 
 #include "clock.h"
 
-#define HIST_SCHEMA_VERSION 1
+#define HIST_SCHEMA_VERSION 2 /* 2: command, user */
+
+/* Who recorded: this process's command line and user (hist_set_origin). */
+static char origin_command[1024], origin_user[128];
+
+void hist_set_origin(const char *command, const char *user) {
+  snprintf(origin_command, sizeof origin_command, "%s", command ? command : "");
+  snprintf(origin_user, sizeof origin_user, "%s", user ? user : "");
+}
 
 struct hist {
   sqlite3 *db;
@@ -104,7 +112,9 @@ static int open_checked(hist *h) {
             "  event TEXT NOT NULL,"
             "  ids TEXT NOT NULL DEFAULT '',"
             "  result TEXT NOT NULL,"
-            "  error TEXT NOT NULL DEFAULT '');"
+            "  error TEXT NOT NULL DEFAULT '',"
+            "  command TEXT NOT NULL DEFAULT '',"
+            "  user TEXT NOT NULL DEFAULT '');"
             "CREATE INDEX IF NOT EXISTS events_time ON events(time);"
             "COMMIT;");
   if (rc != SQLITE_OK) {
@@ -117,7 +127,17 @@ static int open_checked(hist *h) {
   int ver = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
   sqlite3_finalize(st);
   if (ver == 0) {
-    if ((rc = exec(h, "PRAGMA user_version=1")) != SQLITE_OK) return rc;
+    if ((rc = exec(h, "PRAGMA user_version=2")) != SQLITE_OK) return rc;
+  } else if (ver == 1) { /* an older hpm's: its rows keep '' for who recorded them */
+    rc = exec(h, "BEGIN IMMEDIATE;"
+                 "ALTER TABLE events ADD COLUMN command TEXT NOT NULL DEFAULT '';"
+                 "ALTER TABLE events ADD COLUMN user TEXT NOT NULL DEFAULT '';"
+                 "PRAGMA user_version=2;"
+                 "COMMIT;");
+    if (rc != SQLITE_OK) {
+      sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+      return rc;
+    }
   } else if (ver != HIST_SCHEMA_VERSION) {
     snprintf(h->err, sizeof h->err, "%s: schema version %d, this hpm knows %d; move the file away or upgrade hpm",
              h->path, ver, HIST_SCHEMA_VERSION);
@@ -200,9 +220,13 @@ int hist_record(hist *h, const char *event, const char *ids, const char *result,
   }
   if (exec(h, "BEGIN IMMEDIATE") != SQLITE_OK) return -1;
   sqlite3_stmt *st;
-  int rc = sqlite3_prepare_v2(h->db, "INSERT INTO events(time, event, ids, result, error) VALUES (?1, ?2, ?3, ?4, ?5)",
+  int rc = sqlite3_prepare_v2(h->db,
+                              "INSERT INTO events(time, event, ids, result, error, command, user) "
+                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                               -1, &st, NULL);
   if (rc == SQLITE_OK) {
+    sqlite3_bind_text(st, 6, origin_command, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, origin_user, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 1, (sqlite3_int64)hpm_now());
     sqlite3_bind_text(st, 2, event, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, ids ? ids : "", -1, SQLITE_STATIC);
@@ -220,32 +244,51 @@ int hist_record(hist *h, const char *event, const char *ids, const char *result,
   return exec(h, "COMMIT") == SQLITE_OK ? 0 : -1;
 }
 
-int hist_query(hist *h, uint64_t since, int (*cb)(const hist_entry *e, void *ctx), void *ctx) {
-  sqlite3_stmt *st;
-  int rc = sqlite3_prepare_v2(h->db, "SELECT id, time, event, ids, result, error FROM events WHERE time >= ?1 ORDER BY time, id",
-                              -1, &st, NULL);
-  if (rc != SQLITE_OK) {
-    snprintf(h->err, sizeof h->err, "%s: %s", h->path, sqlite3_errmsg(h->db));
-    return -1;
-  }
-  sqlite3_bind_int64(st, 1, since > INT64_MAX ? INT64_MAX : (sqlite3_int64)since);
+static const char *text_col(sqlite3_stmt *st, int i) {
+  const char *t = (const char *)sqlite3_column_text(st, i);
+  return t ? t : "";
+}
+
+/* Rows of the prepared SELECT st (its first parameter bound), to cb. */
+static int run_query(hist *h, sqlite3_stmt *st, int (*cb)(const hist_entry *e, void *ctx), void *ctx) {
+  int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     hist_entry e = {
         .id = sqlite3_column_int64(st, 0),
         .time = (uint64_t)sqlite3_column_int64(st, 1),
-        .event = (const char *)sqlite3_column_text(st, 2),
-        .ids = (const char *)sqlite3_column_text(st, 3),
-        .result = (const char *)sqlite3_column_text(st, 4),
-        .error = (const char *)sqlite3_column_text(st, 5),
+        .event = text_col(st, 2),
+        .ids = text_col(st, 3),
+        .result = text_col(st, 4),
+        .error = text_col(st, 5),
+        .command = text_col(st, 6),
+        .user = text_col(st, 7),
     };
-    if (!e.event) e.event = "";
-    if (!e.ids) e.ids = "";
-    if (!e.result) e.result = "";
-    if (!e.error) e.error = "";
     if (cb(&e, ctx)) break;
   }
   bool bad = rc != SQLITE_ROW && rc != SQLITE_DONE;
   if (bad) snprintf(h->err, sizeof h->err, "%s: %s", h->path, sqlite3_errmsg(h->db));
   sqlite3_finalize(st);
   return bad ? -1 : 0;
+}
+
+#define HIST_COLUMNS "SELECT id, time, event, ids, result, error, command, user FROM events "
+
+int hist_query(hist *h, uint64_t since, int (*cb)(const hist_entry *e, void *ctx), void *ctx) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(h->db, HIST_COLUMNS "WHERE time >= ?1 ORDER BY time, id", -1, &st, NULL) != SQLITE_OK) {
+    snprintf(h->err, sizeof h->err, "%s: %s", h->path, sqlite3_errmsg(h->db));
+    return -1;
+  }
+  sqlite3_bind_int64(st, 1, since > INT64_MAX ? INT64_MAX : (sqlite3_int64)since);
+  return run_query(h, st, cb, ctx);
+}
+
+int hist_query_id(hist *h, int64_t id, int (*cb)(const hist_entry *e, void *ctx), void *ctx) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(h->db, HIST_COLUMNS "WHERE id = ?1", -1, &st, NULL) != SQLITE_OK) {
+    snprintf(h->err, sizeof h->err, "%s: %s", h->path, sqlite3_errmsg(h->db));
+    return -1;
+  }
+  sqlite3_bind_int64(st, 1, id);
+  return run_query(h, st, cb, ctx);
 }

@@ -41,10 +41,18 @@ typedef struct {
   int64_t id;
   uint64_t time;
   const char *event, *ids, *result, *error; /* valid during the callback */
+  const char *command, *user;               /* who recorded it ("" before schema 2) */
 } hist_entry;
 
 /* Entries with time >= since, oldest first.  cb returning non-zero stops. */
 int hist_query(hist *h, uint64_t since, int (*cb)(const hist_entry *e, void *ctx), void *ctx);
+
+/* The entry with that id (cb not called if there is none). */
+int hist_query_id(hist *h, int64_t id, int (*cb)(const hist_entry *e, void *ctx), void *ctx);
+
+/* The command line and user recorded with every later hist_record() of
+ * this process (hpm's main sets them once). */
+void hist_set_origin(const char *command, const char *user);
 
 /* The last error text. */
 const char *hist_error(const hist *h);

@@ -203,35 +203,51 @@ int cmd_policy(hpm_ctx *ctx, int argc, char **argv) {
 /* ---- hpm history ---- */
 
 static const char *history_usage =
-    "usage: hpm history [--since DATE|DURATION] [--json] [--state-dir DIR]\n"
+    "usage: hpm history [--since DATE|DURATION] [--json]\n"
+    "       hpm history show ID [--json]\n"
     "Lists what hpm did (assess, install, apply, revert, stage, reboot-request, mark-good,\n"
-    "enroll, unenroll, rollback, recover), oldest first, from HPM_STATE_DIR/history.db.\n"
+    "enroll, unenroll, rollback, recover, clean), oldest first, from HPM_STATE_DIR/history.db;\n"
+    "times in the policy's time zone.  'show ID' prints one entry in full: also the command\n"
+    "line that recorded it and the user who ran it.\n"
     "  --since 2026-11-01 | \"2026-11-01 08:00\" (policy time zone) | 7d | 12h | 30m\n"
     "Entries older than [history] retention_days (default 30) are pruned.\n"
-    "Exit: 0, 1 if the history cannot be read, 2 on a usage or policy file error.\n";
+    "Exit: 0, 1 if the history cannot be read (or has no entry ID), 2 on a usage or policy\n"
+    "file error.\n";
 
 typedef struct {
+  const hpm_policy *p;
   cJSON *arr;
   unsigned n;
+  bool full; /* history show: every field */
 } hist_out;
 
 static int print_entry(const hist_entry *e, void *ctx) {
   hist_out *o = ctx;
-  char t[40];
+  char t[40], local[64];
   hpmh_utc(e->time, t);
+  win_format_local(o->p, e->time, local, sizeof local);
   o->n++;
   if (o->arr) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "id", (double)e->id);
     cJSON_AddNumberToObject(j, "time", (double)e->time);
     hpmh_json_add_str(j, "time_utc", t);
+    hpmh_json_add_str(j, "time_local", local);
     hpmh_json_add_str(j, "event", e->event);
     hpmh_json_add_str(j, "ids", e->ids);
     hpmh_json_add_str(j, "result", e->result);
     hpmh_json_add_str(j, "error", e->error);
+    hpmh_json_add_str(j, "command", e->command);
+    hpmh_json_add_str(j, "user", e->user);
     cJSON_AddItemToArray(o->arr, j);
+  } else if (o->full) {
+    printf("entry %lld\n   time: %s (%s)\n  event: %s\n result: %s\n    ids: %s\n  error: %s\ncommand: %s\n   user: "
+           "%s\n",
+           (long long)e->id, local, t, e->event, e->result, e->ids[0] ? e->ids : "-", e->error[0] ? e->error : "-",
+           e->command[0] ? e->command : "(not recorded)", e->user[0] ? e->user : "(not recorded)");
   } else {
-    printf("%s  %-14s %-8s %s%s%s\n", t, e->event, e->result, e->ids, e->error[0] ? "  error: " : "", e->error);
+    printf("%5lld  %s  %-14s %-8s %s%s%s\n", (long long)e->id, local, e->event, e->result, e->ids,
+           e->error[0] ? "  error: " : "", e->error);
   }
   return 0;
 }
@@ -247,7 +263,17 @@ int cmd_history(hpm_ctx *ctx, int argc, char **argv) {
     else if (c == 'h') { fputs(history_usage, stdout); return 0; }
     else return HPM_CLI_USAGE;
   }
-  if (hpm_cli_operands("history", argc, argv, 0, 0, "")) return HPM_CLI_USAGE;
+  if (hpm_cli_operands("history", argc, argv, 0, 2, "nothing, or show ID")) return HPM_CLI_USAGE;
+  int64_t show = -1;
+  if (optind < argc) {
+    if (strcmp(argv[optind], "show"))
+      return hpm_cli_error("history", "unexpected argument '%s': expected nothing, or 'show ID'", argv[optind]);
+    char *end = NULL;
+    long long v = optind + 2 == argc ? strtoll(argv[optind + 1], &end, 10) : -1;
+    if (v < 1 || *end || since_s)
+      return hpm_cli_error("history", "show: expected one ID (an entry's number from 'hpm history'), without --since");
+    show = v;
+  }
   hpm_policy p;
   policy_result res;
   if (load_policy(ctx, &p, &res)) return 2;
@@ -280,13 +306,22 @@ int cmd_history(hpm_ctx *ctx, int argc, char **argv) {
     err("history: %s", e);
     return 1;
   }
-  hist_out o = {json ? cJSON_CreateArray() : NULL, 0};
-  int rc = hist_query(h, since, print_entry, &o);
+  hist_out o = {&p, json ? cJSON_CreateArray() : NULL, 0, show > 0};
+  int rc = show > 0 ? hist_query_id(h, show, print_entry, &o) : hist_query(h, since, print_entry, &o);
   if (rc) err("history: %s", hist_error(h));
   hist_close(h);
+  if (show > 0 && !rc && !o.n) {
+    cJSON_Delete(o.arr);
+    err("history: no entry %lld (older entries are pruned after [history] retention_days)", (long long)show);
+    return 1;
+  }
   if (json) {
     if (rc) cJSON_Delete(o.arr);
-    else print_json(o.arr);
+    else if (show > 0) {
+      cJSON *one = cJSON_DetachItemFromArray(o.arr, 0);
+      cJSON_Delete(o.arr);
+      print_json(one);
+    } else print_json(o.arr);
   } else if (!rc && !o.n) {
     printf("no history entries%s\n", since_s ? " in that period" : "");
   }

@@ -5,8 +5,10 @@ Corrupt databases (garbage, truncated) are kept aside and replaced, never
 reused; hpm processes killed with SIGKILL in the middle of writes leave a
 consistent database; --since and the retention work on the injected clock.
 """
+import getpass
 import json
 import random
+import re
 import sqlite3
 import subprocess
 import time
@@ -72,6 +74,50 @@ def test_records_and_since(env):
     assert "unenroll" in text and "refused" in text
     r = hpm(env, "history", "--since", "last tuesday")
     assert r.returncode == 2 and "--since 'last tuesday'" in r.stderr
+
+
+def test_show_entry_who_and_local_time(env, tmp_path):
+    """Each entry keeps the command line and the user; 'history show ID'
+    prints one in full; times are shown in the policy's time zone."""
+    (tmp_path / "hpm.conf").write_text("[update]\ntimezone = Europe/Berlin\n")
+    assert hpm(env, "unenroll", "--json").returncode == 0
+    rows = history(env)
+    assert len(rows) == 1
+    r = rows[0]
+    assert r["command"] == f"{hpmtest.HPM} unenroll --json" and r["user"] == getpass.getuser()
+    assert r["time_utc"] == "2026-09-21T14:13:20Z" and r["time_local"] == "2026-09-21 16:13 CEST"
+    text = hpm(env, "history").stdout
+    assert re.match(rf"^ +{r['id']}  2026-09-21 16:13 CEST  unenroll +ok", text), text
+    one = hpm(env, "history", "show", str(r["id"])).stdout
+    assert f"command: {hpmtest.HPM} unenroll --json\n" in one and f"user: {getpass.getuser()}\n" in one
+    assert "time: 2026-09-21 16:13 CEST (2026-09-21T14:13:20Z)" in one
+    j = json.loads(hpm(env, "history", "show", str(r["id"]), "--json").stdout)
+    assert j == r
+    missing = hpm(env, "history", "show", "999")
+    assert missing.returncode == 1 and "no entry 999" in missing.stderr
+    # words with spaces or quotes are shell-quoted
+    hpm(env, "apply", "--bogus", "it's a test")
+    assert history(env)[-1]["command"] == f"{hpmtest.HPM} apply --bogus 'it'\\''s a test'"
+
+
+def test_history_of_an_older_hpm_is_kept(env):
+    """A schema 1 database (no command, no user) is upgraded in place: its
+    rows stay, with empty command and user, and new rows get both."""
+    state = Path(env["HPM_STATE_DIR"])
+    state.mkdir()
+    db = sqlite3.connect(state / "history.db")
+    db.executescript("CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL,"
+                     " event TEXT NOT NULL, ids TEXT NOT NULL DEFAULT '', result TEXT NOT NULL,"
+                     " error TEXT NOT NULL DEFAULT '');"
+                     f"INSERT INTO events(time, event, ids, result) VALUES ({T0 - 60}, 'apply', 'HP-1', 'ok');"
+                     "PRAGMA user_version=1;")
+    db.close()
+    assert hpm(env, "unenroll").returncode == 0
+    rows = history(env)
+    assert [(r["event"], r["ids"], r["command"]) for r in rows] == [
+        ("apply", "HP-1", ""), ("unenroll", BASE_A, f"{hpmtest.HPM} unenroll")]
+    assert "(not recorded)" in hpm(env, "history", "show", str(rows[0]["id"])).stdout
+    assert sqlite3.connect(state / "history.db").execute("PRAGMA user_version").fetchone() == (2,)
 
 
 def test_retention_prunes(env, tmp_path):
