@@ -41,7 +41,7 @@ int hpmh_load_public(const char *path, hpm_pubkey *out, hpmh_status *e) {
     mbedtls_pk_init(&pk);
     if (mbedtls_pk_parse_keyfile(&pk, path, NULL) != 0) {
       mbedtls_pk_free(&pk);
-      return hpmh_fail(e, HPMH_E_INVALID, path, "%s: cannot read public key: %s", path, hpmh_mbedtls_text(rc, eb, sizeof eb));
+      return hpmh_fail(e, HPMH_E_INVALID, path, "%s: not a public key hpm can read (mbedTLS: %s)", path, hpmh_mbedtls_text(rc, eb, sizeof eb));
     }
   }
   rc = hpmh_check_curve(&pk, path, e);

@@ -73,7 +73,10 @@ static int prune(hist *h) {
 static int open_checked(hist *h) {
   int rc = sqlite3_open_v2(h->path, &h->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
   if (rc != SQLITE_OK) {
-    snprintf(h->err, sizeof h->err, "%s: %s", h->path, h->db ? sqlite3_errmsg(h->db) : sqlite3_errstr(rc));
+    snprintf(h->err, sizeof h->err,
+             "%s: cannot open the history database (SQLite: %s); it must be a file hpm can read and write, in a "
+             "directory it can write",
+             h->path, h->db ? sqlite3_errmsg(h->db) : sqlite3_errstr(rc));
     return rc;
   }
   sqlite3_extended_result_codes(h->db, 1);
@@ -180,7 +183,8 @@ hist *hist_open(const char *state_dir, uint32_t retention_days, char *err, size_
   }
   snprintf(h->path, sizeof h->path, "%s/history.db", state_dir);
   if (mkdir(state_dir, 0755) && errno != EEXIST) {
-    snprintf(err, errlen, "%s: cannot create: %s", state_dir, strerror(errno));
+    snprintf(err, errlen, "%s: cannot create the state directory: %s; create it, or set another one (--state-dir, "
+             "HPM_STATE_DIR, [paths] state_dir)", state_dir, strerror(errno));
     free(h);
     return NULL;
   }

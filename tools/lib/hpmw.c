@@ -221,7 +221,7 @@ int hpmw_load_private(const char *path, mbedtls_pk_context *pk, hpmh_status *e) 
   char eb[128];
   int rc = mbedtls_pk_parse_keyfile(pk, path, NULL);
   if (rc)
-    return HPMW_FAIL(e, "%s: cannot read private key: %s", path, hpmh_mbedtls_text(rc, eb, sizeof eb));
+    return HPMW_FAIL(e, "%s: not a private key hpm-sign can read (mbedTLS: %s)", path, hpmh_mbedtls_text(rc, eb, sizeof eb));
   return hpmh_check_curve(pk, path, e);
 }
 
