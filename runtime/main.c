@@ -12,6 +12,7 @@
 #include "boot/boot.h"
 #include "ctx.h"
 #include "hotpatch/hotpatch.h"
+#include "jsonout.h"
 #include "msg.h"
 #include "status_cmd.h"
 #include "update/catalog_cmd.h"
@@ -148,7 +149,7 @@ int main(int argc, char **argv) {
     if (strcmp(name, c->name)) continue;
     /* every command answers --version; --help and dry runs change nothing
      * and are not recorded */
-    bool record = c->recorded, help = false;
+    bool record = c->recorded, help = false, json = false;
     for (int k = 2; k < argc && strcmp(argv[k], "--"); k++) {
       if (!strcmp(argv[k], "--version")) {
         printf("hpm %s\n", HPM_PROJECT_VERSION);
@@ -156,15 +157,22 @@ int main(int argc, char **argv) {
       }
       if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h")) help = true;
       if (help || !strcmp(argv[k], "--dry-run") || !strcmp(argv[k], "-n")) record = false;
+      if (!strcmp(argv[k], "--json")) json = true;
     }
     /* the policy file (and its [paths]) is every command's, except for help */
     hpmh_status st;
+    int rc;
     if (!help && hpm_ctx_configure(&ctx, &st)) {
       msg("%s", st.detail);
-      return 2;
+      rc = 2;
+    } else if (record) {
+      rc = update_record_command(&ctx, c->name, c->fn, c->unchanged_rc, argc - 1, argv + 1);
+    } else {
+      rc = c->fn(&ctx, argc - 1, argv + 1);
     }
-    if (record) return update_record_command(&ctx, c->name, c->fn, c->unchanged_rc, argc - 1, argv + 1);
-    return c->fn(&ctx, argc - 1, argv + 1);
+    /* --json: a refusal or failure answers with a JSON error document too */
+    if (json && !help && rc && !hpm_json_emitted()) hpm_json_error(c->name, rc);
+    return rc;
   }
   msg("unknown command '%s'", name);
   fputs(usage_text, stderr);

@@ -8,6 +8,7 @@
 #include "hostfacts.h"
 #include "hotpatch/hotpatch.h"
 #include "json.h"
+#include "jsonout.h"
 #include "cli.h"
 #include "msg.h"
 #include "update/policy.h"
@@ -18,37 +19,27 @@ static const char status_usage[] =
     "  tries, rollback floor, pending requests), the applied hotpatch, the\n"
     "  running baseline, and the trust: the trust store and how many of its keys\n"
     "  must sign a baseline, a hotpatch, a catalog ([trust] of the policy file).\n"
-    "  Changes nothing.  Exit 2 when the policy file is broken.\n";
+    "  Changes nothing.\n";
 
-/* The trust store and this host's thresholds; returns 2 if the policy file
- * is broken (said on stderr and in the output), else 0. */
-static int print_trust(hpm_ctx *ctx, bool json) {
+/* The trust store and this host's thresholds (the policy file was read by
+ * hpm_ctx_configure: it is not broken here). */
+static void print_trust(hpm_ctx *ctx, cJSON *doc) {
   size_t nkeys;
   hpmh_status st = {0};
   (void)hpm_ctx_trust(ctx, &nkeys);
-  bool ok = hpm_ctx_signers(ctx, HPM_KIND_BASELINE, &st) != 0;
-  if (json) {
-    printf("{\"dir\":");
-    hpmh_json_str(stdout, ctx->trust_dir);
-    printf(",\"keys\":%zu,\"policy_file\":", nkeys);
-    hpmh_json_str(stdout, ctx->conf);
-    if (!ok) {
-      printf(",\"error\":");
-      hpmh_json_str(stdout, st.detail);
-    }
-    for (hpm_kind k = HPM_KIND_BASELINE; ok && k <= HPM_KIND_CATALOG; k++)
-      printf(",\"%s\":%u", policy_signers_key(k), hpm_ctx_signers(ctx, k, &st));
-    printf("}");
-  } else {
-    printf("trust store: %s (%zu key%s)\nsignatures required: ", ctx->trust_dir, nkeys, nkeys == 1 ? "" : "s");
-    if (!ok) printf("unknown: %s\n", st.detail);
-    for (hpm_kind k = HPM_KIND_BASELINE; ok && k <= HPM_KIND_CATALOG; k++)
-      printf("%s %u%s", hpm_kind_to_string(k), hpm_ctx_signers(ctx, k, &st), k < HPM_KIND_CATALOG ? ", " : "");
-    if (ok) printf(" ([trust] in %s)\n", ctx->conf);
+  if (doc) {
+    cJSON *t = cJSON_AddObjectToObject(doc, "trust");
+    hpmh_json_add_str(t, "dir", ctx->trust_dir);
+    hpmh_json_add_u64(t, "keys", nkeys);
+    hpmh_json_add_str(t, "policy_file", ctx->conf);
+    for (hpm_kind k = HPM_KIND_BASELINE; k <= HPM_KIND_CATALOG; k++)
+      hpmh_json_add_u64(t, policy_signers_key(k), hpm_ctx_signers(ctx, k, &st));
+    return;
   }
-  if (ok) return 0;
-  msg("status: %s", st.detail);
-  return 2;
+  printf("trust store: %s (%zu key%s)\nsignatures required: ", ctx->trust_dir, nkeys, nkeys == 1 ? "" : "s");
+  for (hpm_kind k = HPM_KIND_BASELINE; k <= HPM_KIND_CATALOG; k++)
+    printf("%s %u%s", hpm_kind_to_string(k), hpm_ctx_signers(ctx, k, &st), k < HPM_KIND_CATALOG ? ", " : "");
+  printf(" ([trust] in %s)\n", ctx->conf);
 }
 
 int hpm_cmd_status(hpm_ctx *ctx, int argc, char **argv) {
@@ -66,17 +57,21 @@ int hpm_cmd_status(hpm_ctx *ctx, int argc, char **argv) {
   char bh[2 * HPM_DIGEST_LEN + 1] = "";
   if (!hostfacts_running_baseline(ctx, &rb)) hpm_fmt_hex(rb.digest, HPM_DIGEST_LEN, bh, sizeof bh);
   if (ctx->json) {
-    printf("{\"hotpatch\":{\"sequence\":%u,\"id\":", hs.sequence);
-    hpmh_json_str(stdout, hs.id);
-    printf(",\"processes\":%d,\"pending\":%d,\"baseline\":\"%s\"},\"boot\":", hs.processes, hs.pending, bh);
-    hpm_boot_status_print(stdout, ctx->esp, true);
-    printf(",\"trust\":");
-  } else {
-    hpm_boot_status_print(stdout, ctx->esp, false);
-    printf("\nhotpatch: sequence %u %s\nprocesses journaled: %d\ninterrupted transitions: %d\nrunning baseline: %s (%s)\n",
-           hs.sequence, hs.sequence ? hs.id : "(none)", hs.processes, hs.pending, bh[0] ? bh : "unknown", rb.src);
+    cJSON *d = hpm_json_doc("status");
+    cJSON *h = cJSON_AddObjectToObject(d, "hotpatch");
+    hpmh_json_add_u64(h, "sequence", hs.sequence);
+    hpm_json_add_opt(h, "id", hs.sequence ? hs.id : "");
+    hpmh_json_add_u64(h, "processes", (uint64_t)hs.processes);
+    hpmh_json_add_u64(h, "pending", (uint64_t)hs.pending);
+    hpm_json_add_opt(h, "baseline", bh);
+    hpmh_json_add(d, "boot", hpm_boot_status_json(ctx->esp));
+    print_trust(ctx, d);
+    hpm_json_emit(d);
+    return 0;
   }
-  int rc = print_trust(ctx, ctx->json);
-  if (ctx->json) printf("}\n");
-  return rc;
+  hpm_boot_status_print(stdout, ctx->esp);
+  printf("\nhotpatch: sequence %u %s\nprocesses journaled: %d\ninterrupted transitions: %d\nrunning baseline: %s (%s)\n",
+         hs.sequence, hs.sequence ? hs.id : "(none)", hs.processes, hs.pending, bh[0] ? bh : "unknown", rb.src);
+  print_trust(ctx, NULL);
+  return 0;
 }

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -171,6 +172,11 @@ def sign_with_openssl(container: Path, key: Path, md="sha256"):
     block = b"HPMSIGS\0" + (1).to_bytes(4, "little") + bytes(4) + entry
     Path(container).write_bytes(data[:sig_off] + block)
     tbs.unlink()
+
+
+def rfc3339(t: int) -> str:
+    """Seconds since 1970 as hpm's JSON writes times (docs/json.md)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(t)))
 
 
 def flip(path: Path, offset: int, out: Path = None, mask=0x01):

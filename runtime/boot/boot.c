@@ -16,6 +16,7 @@
 #include "hpm/bootif.h"
 #include "boot/internal.h"
 #include "json.h"
+#include "jsonout.h"
 #include "cli.h"
 #include "msg.h"
 
@@ -122,6 +123,18 @@ static int begin(hpm_ctx *ctx, int argc, char **argv, const char *usage, hpm_boo
 
 /* ---- mark-good ---------------------------------------------------------- */
 
+static void mark_good_json(const hpm_boot_info *bi, const char *result, uint32_t floor_after) {
+  cJSON *d = hpm_json_doc("mark-good");
+  char l[2] = {hpm_bs_slot_letter((unsigned)bi->active), 0};
+  hpmh_json_add_str(d, "slot", l);
+  hpmh_json_add_str(d, "baseline", bi->baseline_hex);
+  hpmh_json_add_str(d, "version", bi->version);
+  hpmh_json_add_u64(d, "svn", bi->svn);
+  hpmh_json_add_str(d, "result", result);
+  hpmh_json_add_u64(d, "floor_after_reboot", floor_after);
+  hpm_json_emit(d);
+}
+
 static const char mark_good_usage[] =
     "usage: hpm mark-good [--json]\n"
     "  Mark the running baseline good (HpmMarkGood for this slot and baseline).\n"
@@ -141,7 +154,7 @@ int hpm_boot_cmd_mark_good(hpm_ctx *ctx, int argc, char **argv) {
   if (s->successful && bi.attempt == 0) state = "already marked good";
   else if (bi.markgood_for_running) state = "already requested (recorded at the next boot)";
   if (state) {
-    if (ctx->json) printf("{\"slot\":\"%c\",\"baseline\":\"%s\",\"result\":\"already\"}\n", a, bi.baseline_hex);
+    if (ctx->json) mark_good_json(&bi, "already", bi.st.floor);
     msg("slot %c, baseline %s (svn %u): %s: nothing to do", a, bi.version, bi.svn, state);
     return HPM_BOOT_EXIT_ALREADY;
   }
@@ -163,9 +176,7 @@ int hpm_boot_cmd_mark_good(hpm_ctx *ctx, int argc, char **argv) {
   }
   uint32_t floor_after = probe.floor > bi.st.floor ? probe.floor : bi.st.floor; /* never lowered */
   if (ctx->json) {
-    printf("{\"slot\":\"%c\",\"baseline\":\"%s\",\"version\":", a, bi.baseline_hex);
-    hpmh_json_str(stdout, bi.version);
-    printf(",\"svn\":%u,\"result\":\"requested\",\"floor_after_reboot\":%u}\n", bi.svn, floor_after);
+    mark_good_json(&bi, "requested", floor_after);
   } else {
     printf("marked slot %c good: baseline %s (svn %u); hpmboot.efi records it at the next boot "
            "(rollback floor %u -> %u)\n", a, bi.version, bi.svn, bi.st.floor, floor_after);
@@ -212,10 +223,16 @@ int hpm_boot_cmd_rollback(hpm_ctx *ctx, int argc, char **argv) {
   }
   char b = hpm_bs_slot_letter((unsigned)best), hx[2 * HPM_DIGEST_LEN + 1];
   hpm_fmt_hex(bi.st.slots[best].digest, HPM_DIGEST_LEN, hx, sizeof hx);
-  if (ctx->json)
-    printf("{\"slot\":\"%c\",\"from\":\"%c\",\"svn\":%u,\"baseline\":\"%s\",\"reboot_required\":true}\n", b, a,
-           bi.st.slots[best].svn, hx);
-  else
+  if (ctx->json) {
+    cJSON *d = hpm_json_doc("rollback");
+    char to[2] = {b, 0}, from[2] = {a, 0};
+    hpmh_json_add_str(d, "slot", to);
+    hpmh_json_add_str(d, "from", from);
+    hpmh_json_add_u64(d, "svn", bi.st.slots[best].svn);
+    hpmh_json_add_str(d, "baseline", hx);
+    hpmh_json_add_bool(d, "reboot_required", 1);
+    hpm_json_emit(d);
+  } else
     printf("rollback requested: slot %c (svn %u, baseline %.16s...) becomes active at the next reboot "
            "(running: slot %c)\n", b, bi.st.slots[best].svn, hx, a);
   return 0;

@@ -27,6 +27,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <cjson/cJSON.h>
+
 #include "hpm/bootstate.h"
 #include "hpm/format.h"
 #include "ctx.h"
@@ -83,9 +85,12 @@ int hpm_boot_info_read(hpm_boot_info *bi, char *why, size_t why_cap);
  * marked good or tries left; highest priority, lower letter on a tie), or -1. */
 int hpm_boot_top_candidate(const hpm_bootstate *st);
 
-/* The boot part of `hpm status`: bootctl-like text, or (json) one JSON
- * object without a trailing newline ({"booted":false,...} off hpmboot). */
-void hpm_boot_status_print(FILE *out, const char *esp, bool json);
+/* The boot part of `hpm status`: bootctl-like text (esp: where the slot
+ * containers are, for their versions). */
+void hpm_boot_status_print(FILE *out, const char *esp);
+/* ... as the "boot" object of `hpm status --json` (docs/json.md);
+ * {"booted": false, "error": ...} off hpmboot.efi. */
+cJSON *hpm_boot_status_json(const char *esp);
 
 /* Staging as a library call (the `stage` command and `hpm install`). */
 typedef struct {

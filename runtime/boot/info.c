@@ -15,6 +15,7 @@
 #include "boot/internal.h"
 #include "fileio.h"
 #include "json.h"
+#include "jsonout.h"
 #include "msg.h"
 
 bool boot_pjoin(char *out, size_t cap, const char *dir, const char *name) {
@@ -103,8 +104,6 @@ static void find_pending_reboot(hpm_boot_info *bi) {
     bi->reboot_pending = true;
     snprintf(bi->reboot_why, sizeof bi->reboot_why, "slot %c outranks the running slot %c",
              hpm_bs_slot_letter((unsigned)bi->next_slot), a);
-  } else if (!bi->reboot_why[0]) {
-    snprintf(bi->reboot_why, sizeof bi->reboot_why, "no");
   }
 }
 
@@ -220,71 +219,71 @@ static void slot_version(const char *esp, const hpm_boot_info *bi, unsigned i, c
   free(b);
 }
 
-void hpm_boot_status_print(FILE *out, const char *esp, bool json) {
+cJSON *hpm_boot_status_json(const char *esp) {
   hpm_boot_info bi;
   char why[600];
-  int r = hpm_boot_info_read(&bi, why, sizeof why);
-  if (r) {
-    if (json) {
-      fprintf(out, "{\"booted\":false,\"error\":");
-      hpmh_json_str(out, why);
-      fputc('}', out);
-    } else {
-      fprintf(out, "boot: %s\n", why);
-    }
+  cJSON *o = cJSON_CreateObject();
+  if (hpm_boot_info_read(&bi, why, sizeof why)) {
+    hpmh_json_add_bool(o, "booted", 0);
+    hpmh_json_add_str(o, "error", why);
+    return o;
+  }
+  const hpm_bs_slot *as = &bi.st.slots[bi.active];
+  char l[2] = {hpm_bs_slot_letter((unsigned)bi.active), 0};
+  hpmh_json_add_bool(o, "booted", 1);
+  hpmh_json_add_str(o, "slot", l);
+  hpmh_json_add_str(o, "baseline", bi.baseline_hex);
+  hpmh_json_add_str(o, "version", bi.version);
+  hpmh_json_add_u64(o, "svn", bi.svn);
+  hpmh_json_add_u64(o, "attempt", bi.attempt);
+  hpmh_json_add_bool(o, "marked_good", as->successful);
+  hpmh_json_add_str(o, "reason", bi.reason);
+  hpmh_json_add_u64(o, "floor", bi.st.floor);
+  hpmh_json_add_u64(o, "state_sequence", bi.st.sequence);
+  hpm_json_add_opt(o, "secure_boot", bi.secure_boot);
+  hpm_json_add_opt(o, "tpm", bi.tpm);
+  hpm_json_add_opt(o, "request", bi.request);
+  cJSON *pe = cJSON_AddObjectToObject(o, "pending");
+  hpmh_json_add_bool(pe, "mark_good", bi.markgood_present);
+  char one[2] = {bi.oneshot >= 0 ? hpm_bs_slot_letter((unsigned)bi.oneshot) : 0, 0};
+  hpm_json_add_opt(pe, "one_shot", one);
+  hpmh_json_add_bool(pe, "slot_request", bi.slotreq_present);
+  hpmh_json_add_bool(o, "reboot_pending", bi.reboot_pending);
+  char next[2] = {bi.next_slot >= 0 ? hpm_bs_slot_letter((unsigned)bi.next_slot) : 0, 0};
+  hpm_json_add_opt(o, "next_slot", next);
+  /* why a reboot is pending; null when none is */
+  hpm_json_add_opt(o, "reboot_reason", bi.reboot_why); /* null: nothing to say */
+  cJSON *sa = cJSON_AddArrayToObject(o, "slots");
+  for (unsigned i = 0; i < HPM_BS_MAX_SLOTS; i++) {
+    const hpm_bs_slot *s = &bi.st.slots[i];
+    cJSON *x = hpmh_json_add(sa, NULL, cJSON_CreateObject());
+    char sl[2] = {hpm_bs_slot_letter(i), 0}, ver[HPM_VERSION_MAX + 1];
+    hpmh_json_add_str(x, "slot", sl);
+    hpmh_json_add_bool(x, "active", (int)i == bi.active);
+    hpmh_json_add_str(x, "state", slot_state(&bi, i, esp));
+    hpmh_json_add_u64(x, "priority", s->priority);
+    hpmh_json_add_u64(x, "tries", s->tries);
+    hpmh_json_add_bool(x, "successful", s->successful);
+    hpmh_json_add_u64(x, "svn", s->svn);
+    hpmh_json_add_str(x, "reason", hpm_bs_reason_to_string(s->reason));
+    hpm_json_add_opt(x, "detail", bi.detail_text[i]);
+    if (all_zero(s->digest, HPM_DIGEST_LEN)) hpmh_json_add_null(x, "baseline");
+    else hpmh_json_add_hex(x, "baseline", s->digest, HPM_DIGEST_LEN);
+    slot_version(esp, &bi, i, ver, sizeof ver);
+    hpm_json_add_opt(x, "version", ver);
+  }
+  return o;
+}
+
+void hpm_boot_status_print(FILE *out, const char *esp) {
+  hpm_boot_info bi;
+  char why[600];
+  if (hpm_boot_info_read(&bi, why, sizeof why)) {
+    fprintf(out, "boot: %s\n", why);
     return;
   }
   char a = hpm_bs_slot_letter((unsigned)bi.active);
   const hpm_bs_slot *as = &bi.st.slots[bi.active];
-  if (json) {
-    fprintf(out, "{\"booted\":true,\"slot\":\"%c\",\"baseline\":\"%s\",\"version\":", a, bi.baseline_hex);
-    hpmh_json_str(out, bi.version);
-    fprintf(out, ",\"svn\":%u,\"attempt\":%u,\"marked_good\":%s,\"reason\":", bi.svn, bi.attempt,
-            as->successful ? "true" : "false");
-    hpmh_json_str(out, bi.reason);
-    fprintf(out, ",\"floor\":%u,\"state_sequence\":%llu,\"secure_boot\":", bi.st.floor,
-            (unsigned long long)bi.st.sequence);
-    if (bi.secure_boot[0]) hpmh_json_str(out, bi.secure_boot);
-    else fputs("null", out);
-    fputs(",\"tpm\":", out);
-    if (bi.tpm[0]) hpmh_json_str(out, bi.tpm);
-    else fputs("null", out);
-    fputs(",\"request\":", out);
-    if (bi.request[0]) hpmh_json_str(out, bi.request);
-    else fputs("null", out);
-    fprintf(out, ",\"pending\":{\"mark_good\":%s,\"one_shot\":", bi.markgood_present ? "true" : "false");
-    if (bi.oneshot >= 0) fprintf(out, "\"%c\"", hpm_bs_slot_letter((unsigned)bi.oneshot));
-    else fputs("null", out);
-    fprintf(out, ",\"slot_request\":%s},\"reboot_pending\":%s,\"next_slot\":",
-            bi.slotreq_present ? "true" : "false", bi.reboot_pending ? "true" : "false");
-    if (bi.next_slot >= 0) fprintf(out, "\"%c\"", hpm_bs_slot_letter((unsigned)bi.next_slot));
-    else fputs("null", out);
-    fputs(",\"reboot_reason\":", out);
-    hpmh_json_str(out, bi.reboot_why);
-    fputs(",\"slots\":[", out);
-    for (unsigned i = 0; i < HPM_BS_MAX_SLOTS; i++) {
-      const hpm_bs_slot *s = &bi.st.slots[i];
-      char hx[2 * HPM_DIGEST_LEN + 1];
-      hpm_fmt_hex(s->digest, HPM_DIGEST_LEN, hx, sizeof hx);
-      fprintf(out, "%s{\"slot\":\"%c\",\"active\":%s,\"state\":\"%s\",\"priority\":%u,\"tries\":%u,"
-              "\"successful\":%s,\"svn\":%u,\"reason\":\"%s\",\"detail\":",
-              i ? "," : "", hpm_bs_slot_letter(i), (int)i == bi.active ? "true" : "false", slot_state(&bi, i, esp),
-              s->priority, s->tries, s->successful ? "true" : "false", s->svn, hpm_bs_reason_to_string(s->reason));
-      if (bi.detail_text[i][0]) hpmh_json_str(out, bi.detail_text[i]);
-      else fputs("null", out);
-      fputs(",\"baseline\":", out);
-      if (all_zero(s->digest, HPM_DIGEST_LEN)) fputs("null", out);
-      else fprintf(out, "\"%s\"", hx);
-      char ver[HPM_VERSION_MAX + 1];
-      slot_version(esp, &bi, i, ver, sizeof ver);
-      fputs(",\"version\":", out);
-      if (ver[0]) hpmh_json_str(out, ver);
-      else fputs("null", out);
-      fputc('}', out);
-    }
-    fputs("]}", out);
-    return;
-  }
   /* bootctl-like: right-aligned keys, then the slot table */
   fprintf(out, "Boot stage (hpmboot.efi):\n");
   fprintf(out, "     Booted slot: %c\n", a);
@@ -302,7 +301,7 @@ void hpm_boot_status_print(FILE *out, const char *esp, bool json) {
   fprintf(out, "             TPM: %s\n", bi.tpm[0] ? bi.tpm : "(not published)");
   fprintf(out, "  State sequence: %llu\n", (unsigned long long)bi.st.sequence);
   if (bi.request[0]) fprintf(out, "    Last request: %s\n", bi.request);
-  fprintf(out, "  Reboot pending: %s%s\n", bi.reboot_pending ? "yes: " : "", bi.reboot_why);
+  fprintf(out, "  Reboot pending: %s%s\n", bi.reboot_pending ? "yes: " : "", bi.reboot_why[0] ? bi.reboot_why : "no");
   if (bi.markgood_present && !bi.markgood_for_running)
     fprintf(out, "         Warning: HpmMarkGood names another slot or baseline (%.100s): the next boot ignores it\n",
             bi.markgood);

@@ -16,6 +16,7 @@
 #include "fileio.h"
 #include "hpm/bootif.h"
 #include "json.h"
+#include "jsonout.h"
 #include "loader.h"
 #include "msg.h"
 
@@ -331,13 +332,20 @@ out:
 
 void hpm_boot_stage_print(FILE *out, const hpm_stage_report *r, bool json) {
   if (json) {
-    fprintf(out, "{\"slot\":\"%c\",\"path\":", r->slot);
-    hpmh_json_str(out, r->path);
-    fprintf(out, ",\"version\":");
-    hpmh_json_str(out, r->version);
-    fprintf(out, ",\"svn\":%u,\"digest\":\"%s\",\"tries\":%u,\"state_sequence\":%llu,\"reboot_required\":true,"
-            "\"fallback_slot\":\"%c\"}\n", r->svn, r->digest_hex, r->tries, (unsigned long long)r->state_sequence,
-            r->fallback);
+    cJSON *d = hpm_json_doc("stage");
+    char sl[2] = {r->slot, 0}, fb[2] = {r->fallback, 0};
+    hpmh_json_add_str(d, "slot", sl);
+    hpmh_json_add_str(d, "path", r->path);
+    hpmh_json_add_str(d, "version", r->version);
+    hpmh_json_add_u64(d, "svn", r->svn);
+    hpmh_json_add_str(d, "digest", r->digest_hex);
+    hpmh_json_add_u64(d, "tries", r->tries);
+    hpmh_json_add_u64(d, "state_sequence", r->state_sequence);
+    hpmh_json_add_bool(d, "reboot_required", 1);
+    hpmh_json_add_str(d, "fallback_slot", fb);
+    hpmh_json_add_u64(d, "removed_files", r->removed);
+    hpmh_json_add_u64(d, "removed_bytes", r->removed_bytes);
+    hpm_json_emit(d);
   } else {
     fprintf(out, "staged baseline %s (svn %u, digest %.16s...) into slot %c (%s)\n", r->version, r->svn, r->digest_hex,
             r->slot, r->path);

@@ -250,7 +250,8 @@ static int patch_processes(hp_op *op, const hp_hotpatch *h, bool dry, hp_report 
         hpp_func_get(ms[i].pl, k, &f);
         if (f.mode == HPP_MODE_CALL) nc++; else nf++;
       }
-      printf("would patch pid %d (%s): %u functions, %u call sites\n", ms[i].pid, ms[i].exe, nf, nc);
+      if (!op->ctx->json)
+        printf("would patch pid %d (%s): %u functions, %u call sites\n", ms[i].pid, ms[i].exe, nf, nc);
       r->patched++;
     }
     free(ms);

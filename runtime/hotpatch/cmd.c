@@ -14,6 +14,7 @@
 #include "hostfacts.h"
 #include "hotpatch/internal.h"
 #include "json.h"
+#include "jsonout.h"
 #include "cli.h"
 #include "msg.h"
 
@@ -64,16 +65,23 @@ static int add_pid(const char *cmd, const char *arg, pid_list *l) {
 }
 
 void hp_report_print(FILE *out, const hp_report *r, bool is_revert, bool dry_run, bool json) {
+  if (json) {
+    cJSON *d = hpm_json_doc(is_revert ? "revert" : "apply");
+    hpmh_json_add_bool(d, "dry_run", dry_run);
+    hpmh_json_add_u64(d, "sequence", r->sequence);
+    hpm_json_add_opt(d, "id", r->id);
+    hpmh_json_add_u64(d, "patched", (uint64_t)r->patched);
+    hpmh_json_add_u64(d, "reverted", (uint64_t)r->reverted);
+    hpmh_json_add_u64(d, "failed", (uint64_t)r->failed);
+    hpmh_json_add_u64(d, "pause_us_p50", r->pause_us_p50);
+    hpmh_json_add_u64(d, "pause_us_p99", r->pause_us_p99);
+    hpmh_json_add_u64(d, "prep_us_p50", r->prep_us_p50);
+    hpm_json_emit(d);
+    return;
+  }
   if (dry_run) {
     fprintf(out, "dry run: %d process(es) would be patched, %d would be reverted to original code\n", r->patched,
             r->reverted);
-    return;
-  }
-  if (json) {
-    fprintf(out, "{\"sequence\":%u,\"id\":", r->sequence);
-    hpmh_json_str(out, r->id);
-    fprintf(out, ",\"patched\":%d,\"reverted\":%d,\"failed\":%d,\"pause_us_p50\":%u,\"pause_us_p99\":%u,"
-            "\"prep_us_p50\":%u}\n", r->patched, r->reverted, r->failed, r->pause_us_p50, r->pause_us_p99, r->prep_us_p50);
     return;
   }
   fprintf(out, "%s %s (sequence %u): %d process(es) patched, ", is_revert ? "reverted to" : "applied", r->id,
@@ -131,8 +139,20 @@ static int revert(hpm_ctx *ctx, const char *to_arg, bool all, const hp_opts *o) 
   if (all) {
     hp_report r;
     int rc = hp_revert_all(ctx, o, &r);
-    if (r.st.code != HPMH_OK) msg("%s", r.st.detail);
-    else printf("reverted %d process(es), %d failed\n", r.patched, r.failed);
+    if (r.st.code != HPMH_OK) {
+      msg("%s", r.st.detail);
+    } else if (ctx->json) {
+      cJSON *d = hpm_json_doc("revert");
+      hpmh_json_add_bool(d, "dry_run", o->dry_run);
+      hpmh_json_add_u64(d, "sequence", 0);
+      hpmh_json_add_null(d, "id");
+      hpmh_json_add_u64(d, "patched", 0);
+      hpmh_json_add_u64(d, "reverted", (uint64_t)r.patched);
+      hpmh_json_add_u64(d, "failed", (uint64_t)r.failed);
+      hpm_json_emit(d);
+    } else {
+      printf("reverted %d process(es), %d failed\n", r.patched, r.failed);
+    }
     return rc;
   }
   uint32_t to;
@@ -176,23 +196,23 @@ int hp_cmd_revert(hpm_ctx *ctx, int argc, char **argv) {
 }
 
 static void print_list_json(const hp_journal *l, int n) {
-  printf("[");
+  cJSON *d = hpm_json_doc("list");
+  cJSON *pa = cJSON_AddArrayToObject(d, "processes");
   for (int i = 0; i < n; i++) {
     const hp_journal *s = &l[i];
-    printf("%s{\"pid\":%d,\"exe\":", i ? "," : "", s->pid);
-    hpmh_json_str(stdout, s->exe); /* any file name */
-    printf(",\"build_id\":\"%s\",\"sequence\":%u,\"id\":", s->build_id, s->seq);
-    hpmh_json_str(stdout, s->id);
-    printf(",\"time\":%llu,\"exposure_ms\":%llu,\"functions\":[", (unsigned long long)s->time,
-           (unsigned long long)s->exposure_ms);
-    for (int k = 0, m = 0; k < s->nsites; k++) /* call sites (mode 3) repeat their function */
-      if (s->sites[k].mode != HPP_MODE_CALL) {
-        if (m++) putchar(',');
-        hpmh_json_str(stdout, s->sites[k].name);
-      }
-    printf("]}");
+    cJSON *x = hpmh_json_add(pa, NULL, cJSON_CreateObject());
+    hpmh_json_add_u64(x, "pid", (uint64_t)s->pid);
+    hpmh_json_add_str(x, "exe", s->exe); /* any file name: invalid UTF-8 becomes U+FFFD */
+    hpmh_json_add_str(x, "build_id", s->build_id);
+    hpmh_json_add_u64(x, "sequence", s->seq);
+    hpm_json_add_opt(x, "id", s->id);
+    hpm_json_add_time(x, "time", s->time);
+    hpmh_json_add_u64(x, "exposure_ms", s->exposure_ms);
+    cJSON *fa = cJSON_AddArrayToObject(x, "functions");
+    for (int k = 0; k < s->nsites; k++) /* call sites (mode 3) repeat their function */
+      if (s->sites[k].mode != HPP_MODE_CALL) hpmh_json_add_str(fa, NULL, s->sites[k].name);
   }
-  printf("]\n");
+  hpm_json_emit(d);
 }
 
 static void print_list_text(const hp_journal *l, int n) {

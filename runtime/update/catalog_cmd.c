@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "json.h"
 #include "cli.h"
+#include "jsonout.h"
 #include "msg.h"
 #include "update/source.h"
 
@@ -86,73 +87,72 @@ int cmd_catalog(hpm_ctx *ctx, int argc, char **argv) {
   spec = hpm_ctx_source(ctx, source_opt);
   sr = hpm_source_parse(spec, &src, &err);
   if (sr != HPM_SRC_OK) {
-    fprintf(stderr, "hpm catalog: %s\n", err.msg);
+    msg("catalog: %s", err.msg);
     return (int)sr;
   }
   sr = hpm_source_fetch_catalog(ctx, &src, now, &cat, &change, &prev, &err);
   if (sr != HPM_SRC_OK) {
-    fprintf(stderr, "hpm catalog: %s\n", err.msg);
+    msg("catalog: %s", err.msg);
     return (int)sr;
   }
   for (size_t i = 0; i < ndl; i++) {
     const hpm_catalog_entry *e = hpm_catalog_find(&cat, downloads[i]);
     if (!e) {
-      fprintf(stderr, "hpm catalog: --download %s: no such ID in catalog serial %llu (see 'hpm catalog')\n",
+      msg("catalog: --download %s: no such ID in catalog serial %llu (see 'hpm catalog')",
               downloads[i], (unsigned long long)cat.serial);
       rc = 2;
       goto done;
     }
     sr = hpm_source_fetch_entry(&src, e, ctx->cache_dir, paths[i], sizeof paths[i], &err);
     if (sr != HPM_SRC_OK) {
-      fprintf(stderr, "hpm catalog: %s\n", err.msg);
+      msg("catalog: %s", err.msg);
       rc = (int)sr;
       goto done;
     }
   }
 
   if (json) {
-    char h[65], t[32];
-    printf("{\"source\":");
-    hpmh_json_str(stdout, src.base);
-    printf(",\"serial\":%llu,\"previous_serial\":%llu,\"change\":\"%s\"", (unsigned long long)cat.serial,
-           (unsigned long long)prev, change_id(change));
-    printf(",\"issued\":%llu,\"issued_utc\":\"%s\"", (unsigned long long)cat.issued, hpmh_utc(cat.issued, t));
-    printf(",\"expires\":%llu,\"expires_utc\":\"%s\"", (unsigned long long)cat.expires, hpmh_utc(cat.expires, t));
-    printf(",\"checked_at\":%llu,\"compat\":", (unsigned long long)now);
-    hpmh_json_str(stdout, cat.compat);
-    hpm_fmt_hex(cat.digest, HPM_DIGEST_LEN, h, sizeof h);
-    printf(",\"digest\":\"%s\",\"entries\":[", h);
+    cJSON *d = hpm_json_doc("catalog");
+    hpmh_json_add_str(d, "source", src.base);
+    hpmh_json_add_u64(d, "serial", cat.serial);
+    if (prev) hpmh_json_add_u64(d, "previous_serial", prev);
+    else hpmh_json_add_null(d, "previous_serial");
+    hpmh_json_add_str(d, "change", change_id(change));
+    hpm_json_add_time(d, "issued", cat.issued);
+    hpm_json_add_time(d, "expires", cat.expires);
+    hpm_json_add_time(d, "checked_at", now);
+    hpmh_json_add_str(d, "compat", cat.compat);
+    hpmh_json_add_hex(d, "digest", cat.digest, HPM_DIGEST_LEN);
+    cJSON *ea = cJSON_AddArrayToObject(d, "entries");
     for (size_t i = 0; i < cat.count; i++) {
       const hpm_catalog_entry *e = &cat.entries[i];
-      printf("%s{\"id\":", i ? "," : "");
-      hpmh_json_str(stdout, e->id);
-      printf(",\"kind\":\"%s\",\"release\":\"%s\",\"classification\":\"%s\"", hpm_kind_to_string(e->kind),
-             hpm_release_to_string(e->release), hpm_classification_to_string(e->classification));
-      printf(",\"released\":%llu,\"released_utc\":\"%s\",\"version\":", (unsigned long long)e->release_time,
-             hpmh_utc(e->release_time, t));
-      hpmh_json_str(stdout, e->version);
-      hpm_fmt_hex(e->digest, HPM_DIGEST_LEN, h, sizeof h);
-      printf(",\"svn\":%u,\"digest\":\"%s\"", e->svn, h);
+      cJSON *x = hpmh_json_add(ea, NULL, cJSON_CreateObject());
+      hpmh_json_add_str(x, "id", e->id);
+      hpmh_json_add_str(x, "kind", hpm_kind_to_string(e->kind));
+      hpmh_json_add_str(x, "release", hpm_release_to_string(e->release));
+      hpmh_json_add_str(x, "classification", hpm_classification_to_string(e->classification));
+      hpm_json_add_time(x, "released", e->release_time);
+      hpmh_json_add_str(x, "version", e->version);
+      hpmh_json_add_u64(x, "svn", e->svn);
+      hpmh_json_add_hex(x, "digest", e->digest, HPM_DIGEST_LEN);
       if (e->kind == HPM_KIND_HOTPATCH) {
-        hpm_fmt_hex(e->target_baseline, HPM_DIGEST_LEN, h, sizeof h);
-        printf(",\"target_baseline\":\"%s\",\"sequence\":%u", h, e->sequence);
+        hpmh_json_add_hex(x, "target_baseline", e->target_baseline, HPM_DIGEST_LEN);
+        hpmh_json_add_u64(x, "sequence", e->sequence);
       } else {
-        printf(",\"target_baseline\":null,\"sequence\":null");
+        hpmh_json_add_null(x, "target_baseline");
+        hpmh_json_add_null(x, "sequence");
       }
-      hpm_fmt_hex(e->file_sha256, HPM_DIGEST_LEN, h, sizeof h);
-      printf(",\"size\":%llu,\"sha256\":\"%s\",\"url\":", (unsigned long long)e->size, h);
-      hpmh_json_str(stdout, e->url);
-      printf("}");
+      hpmh_json_add_u64(x, "size", e->size);
+      hpmh_json_add_hex(x, "sha256", e->file_sha256, HPM_DIGEST_LEN);
+      hpmh_json_add_str(x, "url", e->url);
     }
-    printf("],\"downloaded\":[");
+    cJSON *da = cJSON_AddArrayToObject(d, "downloaded");
     for (size_t i = 0; i < ndl; i++) {
-      printf("%s{\"id\":", i ? "," : "");
-      hpmh_json_str(stdout, downloads[i]);
-      printf(",\"path\":");
-      hpmh_json_str(stdout, paths[i]);
-      printf("}");
+      cJSON *x = hpmh_json_add(da, NULL, cJSON_CreateObject());
+      hpmh_json_add_str(x, "id", downloads[i]);
+      hpmh_json_add_str(x, "path", paths[i]);
     }
-    printf("]}\n");
+    hpm_json_emit(d);
   } else {
     char t1[32], t2[32];
     printf("catalog serial %llu from %s (%s%s)\n", (unsigned long long)cat.serial, src.base,

@@ -17,6 +17,7 @@
 #include "hostfacts.h"
 #include "hpm/bootif.h"
 #include "json.h"
+#include "jsonout.h"
 #include "msg.h"
 
 #define KEEP_MAX 16 /* files kept for what they are: slot containers, the applied hotpatch */
@@ -193,12 +194,12 @@ int cmd_clean(hpm_ctx *ctx, int argc, char **argv) {
     printf("no %s (ESP not mounted there? --esp, [paths] esp): only the cache was cleaned\n", hpmdir);
   }
   if (o.json) {
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddBoolToObject(j, "dry_run", o.dry_run);
-    cJSON_AddItemToObject(j, "removed", o.arr);
+    cJSON *j = hpm_json_doc("clean");
+    hpmh_json_add_bool(j, "dry_run", o.dry_run);
+    hpmh_json_add(j, "removed", o.arr);
     hpmh_json_add_u64(j, "bytes", o.bytes);
-    hpmh_json_print(stdout, j);
-    cJSON_Delete(j);
+    if (rc) cJSON_Delete(j); /* the error document says why */
+    else hpm_json_emit(j);
   } else {
     printf("%s %u file(s), %llu bytes\n", o.dry_run ? "would free" : "freed", o.files, (unsigned long long)o.bytes);
   }

@@ -14,6 +14,7 @@
 #include "json.h"
 #include "hostfacts.h"
 #include "cli.h"
+#include "jsonout.h"
 #include "msg.h"
 #include "update/enroll.h"
 #include "update/history.h"
@@ -22,15 +23,7 @@
 #include "update/update.h"
 #include "update/windows.h"
 
-static void err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void err(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("hpm: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-}
+#define err hpm_msg
 
 /* Loads the policy; prints the error and returns -1 if it is broken. */
 static int load_policy(hpm_ctx *ctx, hpm_policy *p, policy_result *res) {
@@ -44,12 +37,6 @@ static int load_policy(hpm_ctx *ctx, hpm_policy *p, policy_result *res) {
   return 0;
 }
 
-static void print_json(cJSON *o) {
-  char *s = cJSON_PrintUnformatted(o);
-  if (s) puts(s);
-  free(s);
-  cJSON_Delete(o);
-}
 
 /* ---- hpm policy ---- */
 
@@ -101,63 +88,83 @@ int cmd_policy(hpm_ctx *ctx, int argc, char **argv) {
   win_format_local(&p, now, nowtxt, sizeof nowtxt);
   const char *tz = p.timezone[0] ? p.timezone : (getenv("TZ") && *getenv("TZ") ? getenv("TZ") : "host (/etc/localtime)");
   if (json) {
-    cJSON *o = cJSON_CreateObject();
+    cJSON *o = hpm_json_doc("policy");
     hpmh_json_add_str(o, "file", ctx->conf);
-    cJSON_AddBoolToObject(o, "file_present", res == POLICY_OK);
-    hpmh_json_add_str(o, "source", p.source);
-    hpmh_json_add_str(o, "auto_classifications", classes);
-    cJSON_AddNumberToObject(o, "deadline_days", p.deadline_days);
-    cJSON_AddBoolToObject(o, "hotpatch_outside_windows", p.hotpatch_outside_windows);
-    cJSON_AddNumberToObject(o, "assess_interval_hours", p.assess_interval_hours);
-    cJSON_AddNumberToObject(o, "assess_jitter_minutes", p.assess_jitter_minutes);
+    hpmh_json_add_bool(o, "file_present", res == POLICY_OK);
+    hpm_json_add_opt(o, "source", p.source);
+    cJSON *ca = cJSON_AddArrayToObject(o, "auto_classifications");
+    for (hpm_classification k = HPM_CLASS_CRITICAL; k <= HPM_CLASS_OTHER; k++)
+      if (p.auto_classes & POLICY_CLASS_BIT(k)) hpmh_json_add_str(ca, NULL, hpm_classification_to_string(k));
+    hpmh_json_add_u64(o, "deadline_days", p.deadline_days);
+    hpmh_json_add_bool(o, "hotpatch_outside_windows", p.hotpatch_outside_windows);
+    hpmh_json_add_u64(o, "assess_interval_hours", p.assess_interval_hours);
+    hpmh_json_add_u64(o, "assess_jitter_minutes", p.assess_jitter_minutes);
     hpmh_json_add_str(o, "reboot", policy_reboot_to_string(p.reboot));
-    hpmh_json_add_str(o, "timezone", tz);
-    cJSON_AddNumberToObject(o, "retention_days", p.retention_days);
+    hpm_json_add_opt(o, "timezone", p.timezone); /* null: the host's */
+    hpmh_json_add_str(o, "timezone_in_use", tz);
+    hpmh_json_add_u64(o, "retention_days", p.retention_days);
+    hpmh_json_add_u64(o, "cache_keep", p.cache_keep);
     cJSON *pa = cJSON_AddObjectToObject(o, "paths"); /* in use, whoever set them */
     hpmh_json_add_str(pa, "esp", ctx->esp);
     hpmh_json_add_str(pa, "state_dir", ctx->state_dir);
     hpmh_json_add_str(pa, "trust_dir", ctx->trust_dir);
+    hpmh_json_add_str(pa, "cache_dir", ctx->cache_dir);
     cJSON *tr = cJSON_AddObjectToObject(o, "trust");
     for (hpm_kind k = HPM_KIND_BASELINE; k <= HPM_KIND_CATALOG; k++)
-      cJSON_AddNumberToObject(tr, policy_signers_key(k), p.signers[k]);
+      hpmh_json_add_u64(tr, policy_signers_key(k), p.signers[k]);
     cJSON *wa = cJSON_AddArrayToObject(o, "windows");
     for (size_t i = 0; i < p.nwindows; i++) {
-      cJSON *w = cJSON_CreateObject();
-      window_text(&p.windows[i], wt, sizeof wt);
-      hpmh_json_add_str(w, "name", p.windows[i].name);
-      hpmh_json_add_str(w, "when", wt);
-      cJSON_AddNumberToObject(w, "duration_s", p.windows[i].duration_s);
-      cJSON_AddItemToArray(wa, w);
+      const policy_window *pw = &p.windows[i];
+      cJSON *w = hpmh_json_add(wa, NULL, cJSON_CreateObject());
+      window_text(pw, wt, sizeof wt);
+      hpmh_json_add_str(w, "name", pw->name);
+      if (pw->dated) {
+        hpmh_json_add_null(w, "days");
+        snprintf(t1, sizeof t1, "%04d-%02d-%02d", pw->date.year, pw->date.month, pw->date.day);
+        hpmh_json_add_str(w, "date", t1);
+      } else {
+        static const char *const dn[7] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+        cJSON *da = cJSON_AddArrayToObject(w, "days");
+        for (int d = 1; d <= 7; d++)
+          if (pw->days & (1u << (d % 7))) hpmh_json_add_str(da, NULL, dn[d % 7]);
+        hpmh_json_add_null(w, "date");
+      }
+      snprintf(t1, sizeof t1, "%02d:%02d", pw->start_min / 60, pw->start_min % 60);
+      hpmh_json_add_str(w, "start", t1);
+      hpmh_json_add_u64(w, "duration_s", pw->duration_s);
+      hpmh_json_add_str(w, "description", wt);
     }
     cJSON *ba = cJSON_AddArrayToObject(o, "blackouts");
+    win_tz tzs;
+    win_tz_push(&p, &tzs);
     for (size_t i = 0; i < p.nblackouts; i++) {
-      cJSON *b = cJSON_CreateObject();
-      blackout_end_text(&p.blackouts[i].from_date, p.blackouts[i].from_min, t1, sizeof t1);
-      blackout_end_text(&p.blackouts[i].until_date, p.blackouts[i].until_min, t2, sizeof t2);
-      hpmh_json_add_str(b, "name", p.blackouts[i].name);
-      hpmh_json_add_str(b, "from", t1);
-      hpmh_json_add_str(b, "until", t2);
-      cJSON_AddItemToArray(ba, b);
+      const policy_blackout *pb = &p.blackouts[i];
+      cJSON *b = hpmh_json_add(ba, NULL, cJSON_CreateObject());
+      hpmh_json_add_str(b, "name", pb->name);
+      int64_t from = win_local_to_utc(pb->from_date.year, pb->from_date.month, pb->from_date.day, pb->from_min);
+      int64_t until = win_local_to_utc(pb->until_date.year, pb->until_date.month, pb->until_date.day, pb->until_min);
+      hpm_json_add_time(b, "from", from > 0 ? (uint64_t)from : 0);
+      hpm_json_add_time(b, "until", until > 0 ? (uint64_t)until : 0);
+      blackout_end_text(&pb->from_date, pb->from_min, t1, sizeof t1);
+      blackout_end_text(&pb->until_date, pb->until_min, t2, sizeof t2);
+      char desc[160];
+      snprintf(desc, sizeof desc, "from %s until %s", t1, t2);
+      hpmh_json_add_str(b, "description", desc);
     }
-    cJSON *s = cJSON_AddObjectToObject(o, "now");
-    cJSON_AddNumberToObject(s, "time", (double)now);
-    hpmh_json_add_str(s, "local", nowtxt);
-    cJSON_AddBoolToObject(s, "window_open", ws.open);
-    if (ws.open) {
-      hpmh_json_add_str(s, "window", ws.window->name);
-      cJSON_AddNumberToObject(s, "open_until", (double)ws.open_until);
-    }
-    if (ws.blackout) {
-      hpmh_json_add_str(s, "blackout", ws.blackout->name);
-      cJSON_AddNumberToObject(s, "blackout_until", (double)ws.blackout_until);
-    }
-    if (ws.next_valid) {
-      cJSON_AddNumberToObject(s, "next_open", (double)ws.next_open);
-      win_format_local(&p, ws.next_open, t1, sizeof t1);
-      hpmh_json_add_str(s, "next_open_local", t1);
-      hpmh_json_add_str(s, "next_window", ws.next_window ? ws.next_window->name : "");
-    }
-    print_json(o);
+    win_tz_pop(&tzs);
+    cJSON *n = cJSON_AddObjectToObject(o, "now");
+    hpm_json_add_time(n, "time", now);
+    hpmh_json_add_str(n, "local", nowtxt);
+    hpmh_json_add_bool(n, "window_open", ws.open);
+    hpm_json_add_opt(n, "window", ws.open ? ws.window->name : "");
+    hpm_json_add_time(n, "open_until", ws.open ? ws.open_until : 0);
+    hpm_json_add_opt(n, "blackout", ws.blackout ? ws.blackout->name : "");
+    hpm_json_add_time(n, "blackout_until", ws.blackout ? ws.blackout_until : 0);
+    hpm_json_add_time(n, "next_open", ws.next_valid ? ws.next_open : 0);
+    if (ws.next_valid) win_format_local(&p, ws.next_open, t1, sizeof t1);
+    hpm_json_add_opt(n, "next_open_local", ws.next_valid ? t1 : "");
+    hpm_json_add_opt(n, "next_window", ws.next_valid && ws.next_window ? ws.next_window->name : "");
+    hpm_json_emit(o);
     return 0;
   }
   printf("policy file: %s%s\n", ctx->conf, res == POLICY_OK ? "" : " (missing: documented defaults)");
@@ -228,18 +235,23 @@ static int print_entry(const hist_entry *e, void *ctx) {
   win_format_local(o->p, e->time, local, sizeof local);
   o->n++;
   if (o->arr) {
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "id", (double)e->id);
-    cJSON_AddNumberToObject(j, "time", (double)e->time);
-    hpmh_json_add_str(j, "time_utc", t);
+    cJSON *j = hpmh_json_add(o->arr, NULL, cJSON_CreateObject());
+    hpmh_json_add_u64(j, "id", (uint64_t)e->id);
+    hpm_json_add_time(j, "time", e->time);
     hpmh_json_add_str(j, "time_local", local);
     hpmh_json_add_str(j, "event", e->event);
-    hpmh_json_add_str(j, "ids", e->ids);
+    cJSON *ia = cJSON_AddArrayToObject(j, "ids");
+    for (const char *p = e->ids; *p;) { /* stored comma-joined */
+      size_t n = strcspn(p, ",");
+      char id[256];
+      snprintf(id, sizeof id, "%.*s", (int)(n < sizeof id ? n : sizeof id - 1), p);
+      if (n) hpmh_json_add_str(ia, NULL, id);
+      p += n + (p[n] == ',');
+    }
     hpmh_json_add_str(j, "result", e->result);
-    hpmh_json_add_str(j, "error", e->error);
-    hpmh_json_add_str(j, "command", e->command);
-    hpmh_json_add_str(j, "user", e->user);
-    cJSON_AddItemToArray(o->arr, j);
+    hpm_json_add_opt(j, "error", e->error);
+    hpm_json_add_opt(j, "command", e->command);
+    hpm_json_add_opt(j, "user", e->user);
   } else if (o->full) {
     printf("entry %lld\n   time: %s (%s)\n  event: %s\n result: %s\n    ids: %s\n  error: %s\ncommand: %s\n   user: "
            "%s\n",
@@ -316,12 +328,18 @@ int cmd_history(hpm_ctx *ctx, int argc, char **argv) {
     return 1;
   }
   if (json) {
-    if (rc) cJSON_Delete(o.arr);
-    else if (show > 0) {
-      cJSON *one = cJSON_DetachItemFromArray(o.arr, 0);
+    if (rc) {
       cJSON_Delete(o.arr);
-      print_json(one);
-    } else print_json(o.arr);
+    } else {
+      cJSON *d = hpm_json_doc("history");
+      if (show > 0) {
+        hpmh_json_add(d, "entry", cJSON_DetachItemFromArray(o.arr, 0));
+        cJSON_Delete(o.arr);
+      } else {
+        hpmh_json_add(d, "entries", o.arr);
+      }
+      hpm_json_emit(d);
+    }
   } else if (!rc && !o.n) {
     printf("no history entries%s\n", since_s ? " in that period" : "");
   }
@@ -408,13 +426,12 @@ static int enroll_common(hpm_ctx *ctx, int argc, char **argv, bool enroll) {
   }
   update_history_record(dir, &p, cmd, hexs, result, rcode ? msg : NULL);
   if (json) {
-    cJSON *o = cJSON_CreateObject();
-    hpmh_json_add_str(o, "command", cmd);
+    cJSON *o = hpm_json_doc(cmd);
     hpmh_json_add_str(o, "result", result);
-    cJSON_AddBoolToObject(o, "enrolled", st.enrolled);
+    hpmh_json_add_bool(o, "enrolled", st.enrolled);
     hpmh_json_add_str(o, "running_baseline", hexs);
     hpmh_json_add_str(o, "message", msg);
-    print_json(o);
+    hpm_json_emit(o);
   } else if (rcode) {
     err("%s: %s", cmd, msg);
   } else {

@@ -20,6 +20,7 @@
 #include "boot/boot.h"
 #include "hostfacts.h"
 #include "hotpatch/hotpatch.h"
+#include "jsonout.h"
 #include "update/clean.h"
 #include "clock.h"
 #include "update/decide.h"
@@ -185,7 +186,8 @@ static cJSON *item_json(const decide_item *it) {
   hpmh_json_add_str(o, "release", hpm_release_to_string(e->release));
   hpmh_utc(e->release_time, t);
   hpmh_json_add_str(o, "released", t);
-  if (e->kind == HPM_KIND_HOTPATCH) cJSON_AddNumberToObject(o, "sequence", e->sequence);
+  if (e->kind == HPM_KIND_HOTPATCH) hpmh_json_add_u64(o, "sequence", e->sequence);
+  else hpmh_json_add_null(o, "sequence");
   hpm_fmt_hex(e->digest, HPM_DIGEST_LEN, hx, sizeof hx);
   hpmh_json_add_str(o, "digest", hx);
   hpmh_utc(it->deadline, t);
@@ -208,21 +210,21 @@ static cJSON *item_json(const decide_item *it) {
   return o;
 }
 
-static cJSON *ctx_json(const update_ctx *c, const decide_result *r) {
+static cJSON *ctx_json(const update_ctx *c, const decide_result *r, const char *command) {
   char t[32], hx[2 * HPM_DIGEST_LEN + 1];
-  cJSON *o = cJSON_CreateObject(), *cat = cJSON_AddObjectToObject(o, "catalog"),
+  cJSON *o = hpm_json_doc(command), *cat = cJSON_AddObjectToObject(o, "catalog"),
         *host = cJSON_AddObjectToObject(o, "host"), *items = cJSON_AddArrayToObject(o, "items");
-  cJSON_AddNumberToObject(cat, "serial", (double)c->cat.serial);
+  hpmh_json_add_u64(cat, "serial", c->cat.serial);
   hpmh_utc(c->cat.expires, t);
   hpmh_json_add_str(cat, "expires", t);
   hpmh_json_add_str(cat, "change",
                           c->change == HPM_CATALOG_NEW ? "new" : c->change == HPM_CATALOG_NEWER ? "newer" : "same");
-  cJSON_AddNumberToObject(cat, "entries", (double)c->cat.count);
+  hpmh_json_add_u64(cat, "entry_count", c->cat.count);
   hpm_fmt_hex(c->host.baseline, HPM_DIGEST_LEN, hx, sizeof hx);
   hpmh_json_add_str(host, "baseline", hx);
   cJSON_AddBoolToObject(host, "baseline_listed", r->baseline_listed);
   cJSON_AddBoolToObject(host, "enrolled", c->host.enrolled);
-  cJSON_AddNumberToObject(host, "hotpatch_sequence", c->host.hotpatch_seq);
+  hpmh_json_add_u64(host, "hotpatch_sequence", c->host.hotpatch_seq);
   if (c->host.has_staged) {
     hpm_fmt_hex(c->host.staged, HPM_DIGEST_LEN, hx, sizeof hx);
     hpmh_json_add_str(host, "staged", hx);
@@ -345,7 +347,7 @@ static int assess_install(update_ctx *c, const decide_request *req, bool assess_
   char ids[512];
   ids_of(&r, false, ids, sizeof ids);
   if (!dry_run) record(c, "assess", ids[0] ? ids : NULL, "ok", NULL);
-  cJSON *o = json ? ctx_json(c, &r) : NULL;
+  cJSON *o = json ? ctx_json(c, &r, event) : NULL;
   if (!json) print_text(c, &r);
   int rc = 0;
   bool reboot = false;
@@ -390,12 +392,7 @@ static int assess_install(update_ctx *c, const decide_request *req, bool assess_
     if (acts) cJSON_AddBoolToObject(o, "reboot_requested", reboot && !dry_run);
     if (!dry_run) record(c, event, acted[0] ? acted : NULL, update_result_word(rc), NULL);
   }
-  if (o) {
-    char *s = cJSON_PrintUnformatted(o);
-    if (s) puts(s);
-    free(s);
-    cJSON_Delete(o);
-  }
+  if (o) hpm_json_emit(o);
   return rc;
 }
 

@@ -27,7 +27,7 @@ def test_agent_patches_new_processes(ws, state):
             # the new code, so the listing may trail the target by a moment.
             deadline = time.time() + 5
             while True:
-                lst = json.loads(ws.hpm(state, "list", "--json").stdout)
+                lst = json.loads(ws.hpm(state, "list", "--json").stdout)["processes"]
                 pids = {e["pid"]: e for e in lst}
                 if all(t.pid in pids for t in targets) or time.time() > deadline:
                     break

@@ -19,7 +19,7 @@ def test_apply_replace_revert(ws, state, variant):
         assert t.version() == (1, 1)
         ws.hpm(state, "apply", "--pid", t.pid, h2)
         assert t.version() == (2, 2)
-        lst = json.loads(ws.hpm(state, "list", "--json").stdout)
+        lst = json.loads(ws.hpm(state, "list", "--json").stdout)["processes"]
         mine = [e for e in lst if e["pid"] == t.pid]
         assert mine and mine[0]["sequence"] == 2 and set(mine[0]["functions"]) == {"calc_a", "calc_b"}
         ws.hpm(state, "revert", "--to", "1", "--pid", t.pid)
@@ -67,7 +67,7 @@ def test_any_file_name(ws, state, tmp_path):
     with Target(exe) as t:
         ws.hpm(state, "apply", "--pid", t.pid, h1)
         assert t.version() == (1, 1)
-        mine = [e for e in json.loads(ws.hpm(state, "list", "--json").stdout) if e["pid"] == t.pid]
+        mine = [e for e in json.loads(ws.hpm(state, "list", "--json").stdout)["processes"] if e["pid"] == t.pid]
         assert mine and mine[0]["exe"] == str(exe), mine
         assert str(exe) in ws.hpm(state, "list").stdout
 

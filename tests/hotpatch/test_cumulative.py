@@ -101,7 +101,7 @@ def test_every_transition_runs_the_recorded_sequence(ws, cum, tmp_path):
             bad.append(f"output: {r.stdout.strip()!r}")
         old_seq, seq[0] = seq[0], new_seq
         listed = {}
-        for e in json.loads(ws.hpm(state[0], "list", "--json").stdout):
+        for e in json.loads(ws.hpm(state[0], "list", "--json").stdout)["processes"]:
             listed.setdefault(e["pid"], []).append(e)
         st = json.loads(ws.hpm(state[0], "status", "--json").stdout)["hotpatch"]
         if st["sequence"] != new_seq:
@@ -185,7 +185,7 @@ def test_processes_left_at_other_sequences_converge(ws, cum, tmp_path):
         assert (a.version(), b.version(), c.version()) == ((0, 0), (2, 2), (0, 0))
         r = ws.hpm(state, "revert", "--to", "1", *BUDGET, *every)
         assert (a.version(), b.version(), c.version()) == ((1, 1), (0, 0), (0, 0)), r.stdout + r.stderr
-        listed = {e["pid"]: e["sequence"] for e in json.loads(ws.hpm(state, "list", "--json").stdout)}
+        listed = {e["pid"]: e["sequence"] for e in json.loads(ws.hpm(state, "list", "--json").stdout)["processes"]}
         assert {p: listed.get(p) for p in (a.pid, b.pid, c.pid)} == {a.pid: 1, b.pid: None, c.pid: None}
         ws.hpm(state, "revert", "--all", *BUDGET, *every)
         for t in (a, b, c):

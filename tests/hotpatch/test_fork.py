@@ -29,7 +29,7 @@ def test_forked_children_are_adopted(ws, state, tmp_path):
         assert after1.version() == (1, 1) and before.version() == (1, 1)
         # list finds it (adopted: journaled from what its memory holds)
         r = ws.hpm(state, "list", "--json")
-        lst = {e["pid"]: e for e in json.loads(r.stdout)}
+        lst = {e["pid"]: e for e in json.loads(r.stdout)["processes"]}
         assert lst[after1.pid]["sequence"] == 1 and lst[after1.pid]["id"] == "KB-1", lst
         assert set(lst[after1.pid]["functions"]) == {"calc_a", "calc_b"}
         assert lst[after1.pid]["exposure_ms"] == 0  # born patched

@@ -38,7 +38,7 @@ def test_library_functions_replaced_in_every_process(ws, state, monkeypatch):
         r = ws.hpm(state, "apply", "--pid", plain.pid, "--pid", crowded.pid, h)
         assert "2 process(es) patched" in r.stdout, r.stdout
         assert plain.version() == crowded.version() == (3, 3)
-        lst = json.loads(ws.hpm(state, "list", "--json").stdout)
+        lst = json.loads(ws.hpm(state, "list", "--json").stdout)["processes"]
         mine = {e["pid"]: e for e in lst if e["pid"] in (plain.pid, crowded.pid)}
         assert set(mine) == {plain.pid, crowded.pid}
         assert all(e["sequence"] == 1 and str(d / "libcalc.so") in json.dumps(e) for e in mine.values()), mine

@@ -179,8 +179,8 @@ def test_mark_good_already_marked(host):
     assert p.returncode == 6 and "already marked good" in p.stderr
     assert host.getvar("HpmMarkGood") is None
     # nothing to do is not a failure in the history (the unit runs it every boot)
-    rows = json.loads(host.hpm("history", "--json").stdout)
-    assert [(r["event"], r["result"], r["error"]) for r in rows] == [("mark-good", "unchanged", "")]
+    rows = json.loads(host.hpm("history", "--json").stdout)["entries"]
+    assert [(r["event"], r["result"], r["error"]) for r in rows] == [("mark-good", "unchanged", None)]
 
 
 # ---- stage ----------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hpmtest import IOERR, OK, REFUSED, USAGE, hpm, patch_payload, sha256, sign
+from hpmtest import IOERR, OK, REFUSED, USAGE, hpm, patch_payload, rfc3339, sha256, sign
 
 ISSUED = 1767225600          # 2026-01-01T00:00:00Z
 EXPIRES = 2082758400         # 2036-01-01T00:00:00Z (after the real clock: hpm-sign refuses an expired catalog)
@@ -109,8 +109,10 @@ def test_good_catalog_over_http(server, host, release):
     release.publish(server.root, serial=5)
     r = host("--source", server.url, "--json")
     j = json.loads(r.stdout)
-    assert j["serial"] == 5 and j["change"] == "new" and j["previous_serial"] == 0
-    assert j["expires"] == EXPIRES and j["issued"] == ISSUED
+    assert j["schema"] == "hpm-json/1" and j["command"] == "catalog"
+    assert j["serial"] == 5 and j["change"] == "new" and j["previous_serial"] is None
+    assert j["expires"] == rfc3339(EXPIRES) and j["issued"] == rfc3339(ISSUED)
+    assert j["entries"][1]["released"] == "2026-02-10T00:00:00Z" and j["entries"][0]["sequence"] is None
     ids = [e["id"] for e in j["entries"]]
     assert ids == ["2026.1", "HP-2026.1-1", "HP-2026.1-2"]
     base, hp1 = j["entries"][0], j["entries"][1]

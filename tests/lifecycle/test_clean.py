@@ -89,7 +89,7 @@ def test_clean_esp_orphans(host, keys, tmp_path):
     r = host.hpm("clean", check=1)
     assert "slot-c.hpm: cannot tell which files it uses" in r.stderr
     assert (host.hpmdir / "other.kernel").exists()
-    rows = json.loads(host.hpm("history", "--json").stdout)
+    rows = json.loads(host.hpm("history", "--json").stdout)["entries"]
     assert [(x["event"], x["result"]) for x in rows] == [("clean", "ok"), ("clean", "refused")]
 
 

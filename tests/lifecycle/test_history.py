@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import hpmtest
+from hpmtest import rfc3339
 
 BASE_A = "ab" * 32
 BASE_B = "cd" * 32
@@ -39,7 +40,9 @@ def hpm(env, *args):
 def history(env, *args):
     r = hpm(env, "history", "--json", *args)
     assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
+    doc = json.loads(r.stdout)
+    assert doc["schema"] == "hpm-json/1" and doc["command"] == "history"
+    return doc["entries"]
 
 
 def corrupt_copies(env):
@@ -63,13 +66,15 @@ def test_records_and_since(env):
     assert hpm(env, "enroll").returncode == 0
     rows = history(env)
     assert [(r["event"], r["result"], r["time"]) for r in rows] == [
-        ("unenroll", "ok", T0), ("enroll", "refused", T0 + 2 * 86400), ("enroll", "ok", T0 + 3 * 86400)]
+        ("unenroll", "ok", rfc3339(T0)), ("enroll", "refused", rfc3339(T0 + 2 * 86400)),
+        ("enroll", "ok", rfc3339(T0 + 3 * 86400))]
     assert "re-enroll only once it runs" in rows[1]["error"]
-    assert rows[0]["ids"] == BASE_A and rows[2]["ids"] == BASE_B
+    assert rows[0]["ids"] == [BASE_A] and rows[2]["ids"] == [BASE_B]
     assert [r["event"] for r in history(env, "--since", "36h")] == ["enroll", "enroll"]
-    assert [r["time"] for r in history(env, "--since", "1h")] == [T0 + 3 * 86400]
+    assert [r["time"] for r in history(env, "--since", "1h")] == [rfc3339(T0 + 3 * 86400)]
     # A date is local midnight in the policy's time zone (UTC here).
-    assert [r["time"] for r in history(env, "--since", "2026-09-23")] == [T0 + 2 * 86400, T0 + 3 * 86400]
+    assert [r["time"] for r in history(env, "--since", "2026-09-23")] == [rfc3339(T0 + 2 * 86400),
+                                                                          rfc3339(T0 + 3 * 86400)]
     text = hpm(env, "history").stdout
     assert "unenroll" in text and "refused" in text
     r = hpm(env, "history", "--since", "last tuesday")
@@ -85,14 +90,14 @@ def test_show_entry_who_and_local_time(env, tmp_path):
     assert len(rows) == 1
     r = rows[0]
     assert r["command"] == f"{hpmtest.HPM} unenroll --json" and r["user"] == getpass.getuser()
-    assert r["time_utc"] == "2026-09-21T14:13:20Z" and r["time_local"] == "2026-09-21 16:13 CEST"
+    assert r["time"] == "2026-09-21T14:13:20Z" and r["time_local"] == "2026-09-21 16:13 CEST"
     text = hpm(env, "history").stdout
     assert re.match(rf"^ +{r['id']}  2026-09-21 16:13 CEST  unenroll +ok", text), text
     one = hpm(env, "history", "show", str(r["id"])).stdout
     assert f"command: {hpmtest.HPM} unenroll --json\n" in one and f"user: {getpass.getuser()}\n" in one
     assert "time: 2026-09-21 16:13 CEST (2026-09-21T14:13:20Z)" in one
     j = json.loads(hpm(env, "history", "show", str(r["id"]), "--json").stdout)
-    assert j == r
+    assert j["entry"] == r
     missing = hpm(env, "history", "show", "999")
     assert missing.returncode == 1 and "no entry 999" in missing.stderr
     # words with spaces or quotes are shell-quoted
@@ -115,7 +120,7 @@ def test_history_of_an_older_hpm_is_kept(env):
     assert hpm(env, "unenroll").returncode == 0
     rows = history(env)
     assert [(r["event"], r["ids"], r["command"]) for r in rows] == [
-        ("apply", "HP-1", ""), ("unenroll", BASE_A, f"{hpmtest.HPM} unenroll")]
+        ("apply", ["HP-1"], None), ("unenroll", [BASE_A], f"{hpmtest.HPM} unenroll")]
     assert "(not recorded)" in hpm(env, "history", "show", str(rows[0]["id"])).stdout
     assert sqlite3.connect(state / "history.db").execute("PRAGMA user_version").fetchone() == (2,)
 
@@ -128,7 +133,7 @@ def test_retention_prunes(env, tmp_path):
     assert len(history(env)) == 2
     env["HPM_NOW"] = str(T0 + 2 * 86400 + 1)
     rows = history(env)  # opening prunes
-    assert [r["time"] for r in rows] == [T0 + 86400]
+    assert [r["time"] for r in rows] == [rfc3339(T0 + 86400)]
 
 
 def test_garbage_file_kept_aside(env):
@@ -138,14 +143,14 @@ def test_garbage_file_kept_aside(env):
     (state / "history.db").write_bytes(junk)
     r = hpm(env, "history", "--json")
     assert r.returncode == 0
-    assert json.loads(r.stdout) == []
+    assert json.loads(r.stdout)["entries"] == []
     assert "corrupt" in r.stderr and "kept aside as" in r.stderr and "new, empty history" in r.stderr
     copies = corrupt_copies(env)
     assert len(copies) == 1 and copies[0].read_bytes() == junk
     # The new database is used from now on, silently.
     assert hpm(env, "unenroll").returncode == 0
     r = hpm(env, "history", "--json")
-    assert r.stderr == "" and len(json.loads(r.stdout)) == 1
+    assert r.stderr == "" and len(json.loads(r.stdout)["entries"]) == 1
 
 
 def make_db(path, rows):
@@ -175,7 +180,7 @@ def test_truncated_db_kept_aside(env):
         f.truncate(size // 2)
     r = hpm(env, "history", "--json")
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout) == []
+    assert json.loads(r.stdout)["entries"] == []
     assert "corrupt" in r.stderr
     copies = corrupt_copies(env)
     assert len(copies) == 1 and copies[0].stat().st_size == size // 2

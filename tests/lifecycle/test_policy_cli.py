@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import hpmtest
+from hpmtest import rfc3339
 
 BASE_A = "ab" * 32
 BASE_B = "cd" * 32
@@ -38,7 +39,8 @@ def test_defaults_without_file(env, tmp_path):
     assert r.returncode == 0, r.stderr
     p = json.loads(r.stdout)
     assert p["file_present"] is True
-    assert p["auto_classifications"] == "critical,security"
+    assert p["auto_classifications"] == ["critical", "security"]
+    assert p["source"] is None and p["timezone"] is None and p["now"]["window"] is None
     assert p["deadline_days"] == 30 and p["retention_days"] == 30 and p["reboot"] == "if-required"
     assert p["hotpatch_outside_windows"] is True and p["windows"] == []
     # a named file that does not exist is an error, for every command, naming it
@@ -117,16 +119,23 @@ def test_window_across_spring_forward(env, tmp_path):
     assert p["timezone"] == "Europe/Berlin" and p["reboot"] == "never"
     # 02:30 does not exist on 2026-03-29 in Berlin: the window opens at 03:30 CEST (01:30 UTC).
     assert p["now"]["window_open"] is False
-    assert p["now"]["next_open"] == utc(2026, 3, 29, 1, 30)
+    assert p["now"]["next_open"] == rfc3339(utc(2026, 3, 29, 1, 30))
     assert p["now"]["next_open_local"] == "2026-03-29 03:30 CEST"
     env["HPM_NOW"] = str(utc(2026, 3, 29, 2, 0))
     p = json.loads(hpm(env, "policy", "--json").stdout)
     assert p["now"]["window_open"] is True and p["now"]["window"] == "sunday-night"
-    assert p["now"]["open_until"] == utc(2026, 3, 29, 2, 30)
+    assert p["now"]["open_until"] == rfc3339(utc(2026, 3, 29, 2, 30))
     # Easter Sunday is blacked out: the next window is the Sunday after.
     env["HPM_NOW"] = str(utc(2026, 4, 1, 0, 0))
     p = json.loads(hpm(env, "policy", "--json").stdout)
-    assert p["now"]["next_open"] == utc(2026, 4, 12, 0, 30)
+    assert p["now"]["next_open"] == rfc3339(utc(2026, 4, 12, 0, 30))
+    # machine values beside the words: the window's days and start, the
+    # blackout's instants in UTC (Berlin midnight; until = the end of Apr 6)
+    w, = p["windows"]
+    assert (w["days"], w["date"], w["start"], w["duration_s"]) == (["Sun"], None, "02:30", 3600)
+    b, = p["blackouts"]
+    assert (b["from"], b["until"]) == ("2026-04-02T22:00:00Z", "2026-04-06T22:00:00Z")
+    assert b["description"] == "from 2026-04-03 00:00 until 2026-04-06 (end of day)"
     env["HPM_NOW"] = str(utc(2026, 4, 5, 0, 45))
     p = json.loads(hpm(env, "policy", "--json").stdout)
     assert p["now"]["window_open"] is False and p["now"]["blackout"] == "easter"
