@@ -67,14 +67,48 @@ class Result(subprocess.CompletedProcess):
         return f"{self.args}: exit {self.returncode}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
 
 
+JSON_SCHEMA = REPO / "docs" / "hpm-json.schema.json"
+_json_validator = None
+
+
+def check_hpm_json(r):
+    """What `hpm ... --json` printed (r: a Result) is one JSON document valid
+    against docs/hpm-json.schema.json, with the command's exit status in an
+    error document; returns it."""
+    global _json_validator
+    import jsonschema  # Debian's python3-jsonschema
+    if _json_validator is None:
+        schema = json.loads(JSON_SCHEMA.read_text())
+        _json_validator = jsonschema.Draft202012Validator(schema)
+    lines = r.stdout.splitlines()
+    assert len(lines) == 1, f"--json: expected one line of JSON on stdout: {r!r}"
+    doc = json.loads(lines[0])
+    errors = sorted(_json_validator.iter_errors(doc), key=lambda e: list(e.path))
+    assert not errors, f"--json output does not follow docs/hpm-json.schema.json: " \
+        f"{[(list(e.path), e.message[:300]) for e in errors[:5]]}: {r!r}"
+    if r.returncode != 0 and "error" not in doc:
+        # a command that acted reports its outcomes in its own document
+        # (docs/json.md "Exit status"); anything else answers with "error"
+        outcome = doc.get("actions") or doc.get("failed") or doc.get("result") in ("already", "refused")
+        assert outcome, f"exit {r.returncode} without an error document or outcomes: {r!r}"
+    if "error" in doc:
+        assert doc["error"]["exit"] == r.returncode, r
+    return doc
+
+
 def run(*cmd, env=None, check=OK, timeout=120, cwd=None, input=None):
     """Run cmd (any str()-able words) in environ(env), text in and out.
     check: the exit status it must end with (None: any).  Death by a signal
-    always fails the test: no input may crash a tool."""
+    always fails the test: no input may crash a tool.  hpm with --json (and
+    not --help) must print a document of docs/hpm-json.schema.json."""
     p = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=environ(env),
                        cwd=cwd, timeout=timeout, input=input)
     r = Result(p.args, p.returncode, p.stdout, p.stderr)
     assert r.returncode >= 0, f"died from signal {-r.returncode}: {r!r}"
+    words = [str(c) for c in cmd[1:]]
+    words = words[:words.index("--")] if "--" in words else words
+    if Path(str(cmd[0])) == HPM and "--json" in words and not {"--help", "-h", "--version"} & set(words):
+        check_hpm_json(r)
     if check is not None:
         assert r.returncode == check, f"expected exit {check}: {r!r}"
     return r
