@@ -11,8 +11,8 @@ One machine with a swtpm whose state persists across its boots:
    refused as a rollback (the TPM's floor holds), b boots, and the state
    written afterwards carries floor 5.
 
-Booting without a TPM keeps the old behaviour (test_boot.py, whose machines
-have none, and the "not TPM-backed" line checked here).
+Booting without a TPM keeps the old behaviour: test_boot.py, whose machines
+have none (its test_1 checks the "not TPM-backed" console line).
 """
 import shutil
 
