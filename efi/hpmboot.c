@@ -588,6 +588,18 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
   state_log("loaded", &st);
   hpm_bootstate before = st;
 
+  /* The floor is the higher of the boot state's and the TPM's: clearing
+   * the variables must not let an older baseline boot.  Raised after
+   * `before`, so the state written below carries it. */
+  hpmboot_tpm_floor tpm_floor;
+  hpmboot_tpm_floor_load(&tpm_floor);
+  if (tpm_floor.backed && tpm_floor.floor > st.floor) {
+    Print(L"hpm: state: floor %u is below the TPM floor %u (variables reset or older): "
+          L"using floor %u\r\n",
+          st.floor, tpm_floor.floor, tpm_floor.floor);
+    st.floor = tpm_floor.floor;
+  }
+
   /* Requests from the OS.  Mark-good is applied now and its variable
    * deleted only once the new state is stored (re-applying is harmless);
    * a one-shot is deleted before it is used, so it is honoured once. */
@@ -648,6 +660,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
       mark_present = false;
     }
     hpmboot_publish_state(&st);
+    /* Before anything else runs: raise the TPM's copy, then lock it. */
+    hpmboot_tpm_floor_commit(&tpm_floor, st.floor);
 
     if (d == HPM_BS_NOTHING_BOOTABLE || sel.slot < 0) {
       hpmboot_publish(HPMBOOT_VAR(HPM_VAR_BOOT_REASON), hpm_bs_decision_to_string(HPM_BS_NOTHING_BOOTABLE));

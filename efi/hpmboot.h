@@ -71,4 +71,25 @@ hpmboot_tpm_result hpmboot_measure(const uint8_t *tbs, UINTN tbs_len, const char
                                    UINTN kernel_len, EFI_STATUS *st, char *outcome,
                                    UINTN outcome_size);
 
+/* Whether the firmware offers TCG2 with a TPM present. */
+bool hpmboot_tpm_present(void);
+/* One raw TPM 2.0 command through TCG2 SubmitCommand: cmd[0..cmd_len) in,
+ * the response in rsp[0..*rsp_len), *rsp_len set to its length (from the
+ * response header, checked against the buffer).  EFI_NOT_FOUND: no TPM. */
+EFI_STATUS hpmboot_tpm_submit(const uint8_t *cmd, UINTN cmd_len, uint8_t *rsp, UINTN *rsp_len);
+
+/* efi/hpmboot_tpmnv.c: the floor kept in a TPM NV index as well
+ * (docs/boot-interface.md "TPM floor", hpm/tpmnv.h). */
+typedef struct {
+  bool backed;   /* the index is ours and readable: floor counts */
+  bool writable; /* not write-locked: commit may raise it */
+  bool written;  /* it holds a floor record */
+  uint32_t floor;
+} hpmboot_tpm_floor;
+/* Read (defining the index when the TPM has none); logs one line. */
+void hpmboot_tpm_floor_load(hpmboot_tpm_floor *f);
+/* Raise the index to floor when it is lower, then write-lock it until the
+ * next TPM reset; logs what it did.  Never lowers it. */
+void hpmboot_tpm_floor_commit(hpmboot_tpm_floor *f, uint32_t floor);
+
 #endif

@@ -67,7 +67,9 @@ typedef struct tcg2 {
   EFI_STATUS(EFIAPI *HashLogExtendEvent)(struct tcg2 *this, UINT64 flags,
                                          EFI_PHYSICAL_ADDRESS data, UINT64 len,
                                          tcg2_event *event);
-  VOID *SubmitCommand, *GetActivePcrBanks, *SetActivePcrBanks, *GetResultOfSetActivePcrBanks;
+  EFI_STATUS(EFIAPI *SubmitCommand)(struct tcg2 *this, UINT32 in_size, UINT8 *in,
+                                    UINT32 out_size, UINT8 *out);
+  VOID *GetActivePcrBanks, *SetActivePcrBanks, *GetResultOfSetActivePcrBanks;
 } tcg2;
 
 static EFI_GUID tcg2_guid = EFI_TCG2_PROTOCOL_GUID;
@@ -96,6 +98,25 @@ static tcg2 *find_tpm(void) {
   st = uefi_call_wrapper(t->GetCapability, 2, t, &cap);
   if (EFI_ERROR(st) || !cap.TPMPresentFlag) return NULL;
   return t;
+}
+
+bool hpmboot_tpm_present(void) { return find_tpm() != NULL; }
+
+EFI_STATUS hpmboot_tpm_submit(const uint8_t *cmd, UINTN cmd_len, uint8_t *rsp, UINTN *rsp_len) {
+  tcg2 *t = find_tpm();
+  if (t == NULL) return EFI_NOT_FOUND;
+  if (cmd_len < 10 || cmd_len > 0xFFFF || *rsp_len < 10 || *rsp_len > 0xFFFF)
+    return EFI_BAD_BUFFER_SIZE;
+  SetMem(rsp, *rsp_len, 0);
+  EFI_STATUS st = uefi_call_wrapper(t->SubmitCommand, 5, t, (UINT32)cmd_len, (UINT8 *)cmd,
+                                    (UINT32)*rsp_len, rsp);
+  if (EFI_ERROR(st)) return st;
+  /* The firmware does not return the response length: the TPM's header
+   * (tag, then its big-endian size) says it; it must fit the buffer. */
+  UINT32 n = (UINT32)rsp[2] << 24 | (UINT32)rsp[3] << 16 | (UINT32)rsp[4] << 8 | rsp[5];
+  if (n < 10 || n > *rsp_len) return EFI_PROTOCOL_ERROR;
+  *rsp_len = n;
+  return EFI_SUCCESS;
 }
 
 /* One event: hash data[0..len) (flags: PE_COFF_IMAGE for an Authenticode

@@ -81,6 +81,9 @@ def test_1_slot_a_good(fx, tmp_path):
     # The boot state is boot-services only: the OS cannot see it.
     assert "HPMTEST: visible" not in boot.serial, boot.describe()
     assert "hpm: booting slot a: baseline 2025.01.1 (svn 5)" in boot.serial
+    # No TPM here: the floor is the variables' alone, and the console says so.
+    assert ("hpm: tpm floor: the rollback floor is not TPM-backed: no TPM 2.0 "
+            "(EFI_TCG2_PROTOCOL)") in boot.serial, boot.describe()
 
 
 def test_2_tampered_kernel_refused_b_boots(fx, tmp_path):

@@ -44,10 +44,12 @@ FUZZ_SEEDS_fuzz_hotpatch_payload    := tests/fuzz/corpus-hotpatch
 FUZZ_SEEDS_fuzz_journal             := tests/fuzz/corpus-journal
 FUZZ_SEEDS_fuzz_bootvars            := tests/fuzz/corpus-bootvars
 FUZZ_SEEDS_fuzz_policy              := tests/fuzz/corpus-policy
+FUZZ_SEEDS_fuzz_tpmnv               := tests/fuzz/corpus-tpmnv
 FUZZ_MAXLEN_fuzz_hotpatch_payload   := 65536
 FUZZ_MAXLEN_fuzz_journal            := 8192
 FUZZ_MAXLEN_fuzz_bootvars           := 4096
 FUZZ_MAXLEN_fuzz_policy             := 4096
+FUZZ_MAXLEN_fuzz_tpmnv              := 256
 
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE $(FUZZ_SAN) -Icore/include -Ihost -Iruntime -Itests/fuzz
