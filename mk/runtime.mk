@@ -2,7 +2,8 @@
 # hotpatch/, boot/, update/), and the hotpatch benchmark.
 #
 #   $(B)/runtime/hpm                 the host command and agent
-#   make bench-hotpatch              pause / scale / call-cost figures
+#   make bench-hotpatch              pause / threads / scale / call-cost figures
+#                                    (knobs: mk/bench.mk)
 #
 # Its tests are built and run by mk/tests.mk (unit tests of the rooms,
 # pytest suites tests/hotpatch and tests/lifecycle) and mk/fuzz.mk (the
@@ -24,5 +25,5 @@ $(B)/runtime/hpm: $(patsubst runtime/%.c,$(B)/host/runtime/%.o,$(RT_SRCS)) $(B)/
 ALL_TARGETS += $(B)/runtime/hpm
 
 .PHONY: bench-hotpatch
-bench-hotpatch: $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(B)/tools/hpm-sign
+bench-hotpatch: $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(B)/tools/hpm-sign $(B)/bench/bench_stop
 	HPM_BUILD=$(B) $(PYTHON) tests/hotpatch/bench.py

@@ -186,8 +186,8 @@ int hp_transition_proc(hp_op *op, const hp_match *mt, const hp_hotpatch *h, hp_p
     pr->pause_us = rep.pause_us;
     pr->prep_us = rep.prep_us;
     if (hooks->timing)
-      fprintf(stderr, "hpm-timing: pid %d rc %d threads %u prep %u pause %u (stop %u write %u scan %u)\n", mt->pid,
-              rc, rep.threads, rep.prep_us, rep.pause_us, rep.stop_us, rep.write_us, rep.scan_us);
+      fprintf(stderr, "hpm-timing: pid %d rc %d threads %u prep %u pause %u (stop %u write %u scan %u) release %u\n",
+              mt->pid, rc, rep.threads, rep.prep_us, rep.pause_us, rep.stop_us, rep.write_us, rep.scan_us, rep.release_us);
     if (rc == HP_BUSY && attempt < 9) /* the process was released unchanged; say why it is tried again */
       msg("pid %d (%s): attempt %d: %s; trying again in %u ms", mt->pid, mt->exe, attempt + 1,
           rep.why[0] ? rep.why : "busy", backoff_ms);

@@ -213,7 +213,9 @@ int hp_transition(pid_t pid, hp_plan *pl, hp_transition_report *rep) {
     hp_thread *keep = NULL;
     for (int i = 0; i < p.n && !keep; i++)
       if ((long)p.t[i].regs.orig_rax < 0) keep = &p.t[i];
+    uint64_t tr = hp_now_us();
     hp_release_others(&p, keep ? keep->tid : p.t[0].tid);
+    rep->release_us = (unsigned)(hp_now_us() - tr);
     /* test hook: hpm dies with every thread but one resumed, before or after the unmap */
     const char *ex = hp_hooks()->exit_at;
     if (ex && !strcmp(ex, "resumed")) _exit(9);
@@ -221,7 +223,12 @@ int hp_transition(pid_t pid, hp_plan *pl, hp_transition_report *rep) {
     if (ex && !strcmp(ex, "unmapped")) _exit(9);
     for (int i = 0; i < pl->nunmap && i < UNMAP_MAX; i++) pl->unmap[i].addr = um[i].addr;
   }
-  if (!rep->pause_us) rep->pause_us = (unsigned)(hp_now_us() - t0);
+  if (!rep->pause_us) {
+    rep->pause_us = (unsigned)(hp_now_us() - t0);
+    uint64_t tr = hp_now_us();
+    hp_release_others(&p, 0); /* every thread (tid 0 is none of them) */
+    rep->release_us = (unsigned)(hp_now_us() - tr);
+  }
   rc = HP_OK;
   goto out;
 undo:

@@ -38,6 +38,7 @@ typedef struct {
   unsigned write_us;        /* of pause_us: writing the redirections */
   unsigned scan_us;         /* of pause_us: registers and stacks scan before unmapping */
   unsigned prep_us;         /* one thread stopped: mapping and filling new code */
+  unsigned release_us;      /* after pause_us: detaching (resuming) the threads stopped in it */
   unsigned threads;
   int retained;             /* old mappings kept because still referenced */
   char why[256];

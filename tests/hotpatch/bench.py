@@ -7,10 +7,17 @@
 - total time to patch N (default 1,000) idle processes with 10 functions;
 - cost of a call to a patched function relative to the unpatched call:
   a direct call (its call site is rewritten: the goal) and a call through a
-  function pointer (reaches the entry's jump).
+  function pointer (reaches the entry's jump);
+- threads: the pause (apply, replace, revert of 10 functions) of a target
+  with 1, 4, 16 and 64 busy threads beside the bare stop and resume of the
+  same threads in the same run, by bench_stop (bench/bench_stop.c: the
+  calls of runtime/hotpatch/ptrace.c hpm stops threads with, no patching),
+  one bare cycle after each apply/replace/revert cycle; and where the pause
+  goes (stop, write, scan, and the release after it: HPM_TIMING).
 Figures are measurements, not pass/fail: they depend on the machine's load.
-HPM_BENCH_ONLY=pause,idle,call (default all) picks the parts; HPM_BENCH_CYCLES,
-HPM_BENCH_PROCS size them."""
+HPM_BENCH_ONLY=pause,threads,idle,call (default all) picks the parts;
+HPM_BENCH_CYCLES, HPM_BENCH_THREADS (default 1,4,16,64), HPM_BENCH_PROCS
+size them."""
 import json
 import os
 import re
@@ -22,7 +29,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # workspace.py; tests/hpmtest.py
-from hpmtest import PATCHGEN, run  # noqa: E402
+from hpmtest import BUILD, PATCHGEN, run  # noqa: E402
 from workspace import Workspace  # noqa: E402
 
 NF = 100
@@ -72,6 +79,16 @@ int main(void) {
 """
 CALL_FIX = "long callee_v(long x) { return x * 3 + 1; }\n"
 
+# threads target: argv[1] busy threads calling t0..t9, main in pause()
+NT = 10
+THREADS_SRC = ("#include <pthread.h>\n#include <stdlib.h>\n#include <unistd.h>\nvolatile long sink;\n"
+               + "".join(f"__attribute__((noipa)) long t{i}(long x) {{ return x + {i}; }}\n" for i in range(NT))
+               + "static void *w(void *a) { (void)a; for (long i = 0;; i++) sink = "
+               + " + ".join(f"t{i}(i)" for i in range(NT)) + "; return 0; }\n"
+               "int main(int c, char **v) { int n = c > 1 ? atoi(v[1]) : 1; pthread_t t;\n"
+               " for (int i = 0; i < n; i++) pthread_create(&t, 0, w, 0); pause(); }\n")
+TIMING = re.compile(r"hpm-timing: pid \d+ rc 0 threads \d+ prep \d+ pause \d+ \(stop (\d+) write (\d+) scan (\d+)\) release (\d+)")
+
 
 def pct(v, p):
     v = sorted(v)
@@ -82,15 +99,20 @@ def goal(ok):
     return "meets goal" if ok else "ABOVE goal"
 
 
-def pauses_of(ws, st, pid, hp1, hp2, cycles):
-    """apply (fresh), replace (N-1 -> N, old code unmapped), revert --all."""
+def pauses_of(ws, st, pid, hp1, hp2, cycles, steps=None, after_cycle=None):
+    """apply (fresh), replace (N-1 -> N, old code unmapped), revert --all:
+    kind -> (pauses, preps).  steps: kind -> list of (stop, write, scan, release)
+    from HPM_TIMING; after_cycle() runs after each cycle."""
     out = {"apply": ([], []), "replace": ([], []), "revert": ([], [])}
+    env = {"HPM_TIMING": "1"} if steps is not None else None
     for _ in range(cycles):
         for kind, cmd in (("apply", ["apply", "--json", "--pid", str(pid), str(hp1)]),
                           ("replace", ["apply", "--json", "--pid", str(pid), str(hp2)]),
                           ("revert", ["revert", "--all", "--pid", str(pid)])):
-            r = ws.hpm(st, *cmd, check=None)
+            r = ws.hpm(st, *cmd, check=None, extra_env=env)
             pauses, preps = out[kind]
+            if steps is not None:
+                steps.setdefault(kind, []).extend(tuple(map(int, m.groups())) for m in TIMING.finditer(r.stderr))
             for line in r.stdout.splitlines():
                 m = re.search(r"pause (\d+) us(?:, prep (\d+) us)?", line)
                 if m and "pid" in line:
@@ -101,6 +123,8 @@ def pauses_of(ws, st, pid, hp1, hp2, cycles):
                     if j["patched"]:
                         pauses.append(j["pause_us_p50"])
                         preps.append(j.get("prep_us_p50", 0))
+        if after_cycle:
+            after_cycle()
     return out
 
 
@@ -137,6 +161,68 @@ def bench_pause(ws, d):
         busy.kill()
         busy.wait()
     return exe, hps
+
+
+def bare_cycle(pid, bare):
+    """One bare stop/resume of pid's threads by bench_stop: (stop, resume) us."""
+    r = run(BUILD / "bench" / "bench_stop", pid, 1, check=None)
+    f = r.stdout.split()
+    if r.returncode == 0 and len(f) == 3:
+        bare.append((int(f[0]), int(f[1])))
+
+
+def p5099(v):
+    return f"{pct(v, 50):5d}/{pct(v, 99):<6d}" if v else "  -  /  -   "
+
+
+def bench_threads(ws, d):
+    src = d / "threads.c"
+    src.write_text(THREADS_SRC)
+    exe = d / "threads-target"
+    run("gcc", "-O2", "-pthread", "-Wl,--build-id", "-fpatchable-function-entry=16,14", src, "-o", exe)
+    (d / "tr.c").write_text("".join(f"long u{i}(long x) {{ return x + {i}; }}\n" for i in range(NT)))
+    (d / "tm").write_text("".join(f"t{i}=u{i}\n" for i in range(NT)))
+    p = d / "tp.bin"
+    run(PATCHGEN, "--target", exe, "--map", d / "tm", "--source", d / "tr.c", "--out", p)
+    hp1, hp2 = ws.hotpatch([p], 1, name="t1.hpm"), ws.hotpatch([p], 2, name="t2.hpm")
+    cycles = int(os.environ.get("HPM_BENCH_CYCLES", "40"))
+    counts = [int(x) for x in os.environ.get("HPM_BENCH_THREADS", "1,4,16,64").split(",")]
+    print(f"threads: pause (us p50/p99, {NT} functions, {cycles} cycles) beside the bare stop of the same threads "
+          "(bench_stop: ptrace.c's calls, no patching), one bare cycle after each apply/replace/revert cycle.  "
+          "hpm's pause ends before it detaches the threads, so ratio = pause p50 / bare stop p50 (the same window); "
+          "the bare resume (detach of every thread) is beside it")
+    print(f"{'busy':>4} {'apply':>12} {'replace':>12} {'revert':>12} {'bare stop':>12} {'bare resume':>12} "
+          f"{'ratio apply/replace/revert':>26}  goal")
+    analysis = []
+    for n in counts:
+        t = subprocess.Popen([str(exe), str(n)])
+        time.sleep(0.3)
+        try:
+            bare, steps = [], {}
+            res = pauses_of(ws, d / f"tst{n}", t.pid, hp1, hp2, cycles, steps, lambda: bare_cycle(t.pid, bare))
+        finally:
+            t.kill()
+            t.wait()
+        stop = [s for s, _ in bare]
+        resume = [r for _, r in bare]
+        b50 = pct(stop, 50) if stop else 0
+        ratios = [pct(res[k][0], 50) / b50 if res[k][0] and b50 else float("nan") for k in ("apply", "replace", "revert")]
+        g = f"<= 1.5x: {goal(all(x <= 1.5 for x in ratios))}"
+        if n == 4:
+            g += f"; replace/revert p50 <= 100 us: {goal(all(res[k][0] and pct(res[k][0], 50) <= 100 for k in ('replace', 'revert')))}"
+        print(f"{n:4d} {p5099(res['apply'][0])} {p5099(res['replace'][0])} {p5099(res['revert'][0])} "
+              f"{p5099(stop)} {p5099(resume)} {ratios[0]:8.2f}/{ratios[1]:.2f}/{ratios[2]:.2f}  [{g}] "
+              f"(runs {'/'.join(str(len(res[k][0])) for k in ('apply', 'replace', 'revert'))}/{len(bare)})")
+        for k in ("apply", "replace", "revert"):
+            st = steps.get(k, [])
+            if st:
+                analysis.append(f"{n:4d} {k:7s}: stop {pct([x[0] for x in st], 50)}, write {pct([x[1] for x in st], 50)}, "
+                                f"scan {pct([x[2] for x in st], 50)}; after it release {pct([x[3] for x in st], 50)} (bare stop {pct(stop, 50) if stop else '-'}, "
+                                f"bare resume {pct(resume, 50) if resume else '-'})")
+    print("where the pause goes (p50 us of each step, HPM_TIMING; the rest of the pause is the checks; release: "
+          "detaching the threads after the pause, in no pause figure, while the last ones are still stopped):")
+    for line in analysis:
+        print("  " + line)
 
 
 def bench_idle(ws, d, exe, hp):
@@ -207,13 +293,15 @@ def main():
     d = Path(tempfile.mkdtemp(prefix="hpm-bench-"))
     ws = Workspace(d)
     (d / "b.c").write_text("".join(SRC))
-    only = set(os.environ.get("HPM_BENCH_ONLY", "pause,idle,call").split(","))
+    only = set(os.environ.get("HPM_BENCH_ONLY", "pause,threads,idle,call").split(","))
     if only & {"pause", "idle"}:
         exe, hps = bench_pause(ws, d) if "pause" in only else (None, None)
         if "idle" in only:
             if exe is None:
                 exe, hps = bench_pause_build(ws, d)
             bench_idle(ws, d, exe, hps[10][0])
+    if "threads" in only:
+        bench_threads(ws, d)
     if "call" in only:
         bench_call(ws, d)
 
