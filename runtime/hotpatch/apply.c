@@ -195,9 +195,13 @@ int hp_transition_proc(hp_op *op, const hp_match *mt, const hp_hotpatch *h, hp_p
       pd.txn_addr = 0;
       for (int i = 0; i < plan.nunmap; i++) /* old code still referenced: keep it recorded */
         if (plan.unmap[i].addr && pd.nmaps < HP_JOURNAL_MAX_MAPS) pd.maps[pd.nmaps++] = plan.unmap[i];
+      if (plan.map_retained && pd.nmaps < HP_JOURNAL_MAX_MAPS) /* a revert's trampolines, still referenced */
+        pd.maps[pd.nmaps++] = (hp_map){plan.map_addr, plan.map_len};
       if (h) hp_journal_write(spath, &pd);
       else if (pd.nmaps) { pd.nsites = 0; hp_journal_write(spath, &pd); }
       else unlink(spath);
+      /* test hook: hpm dies with the new state recorded and the intent not yet removed */
+      if (hooks->exit_at && !strcmp(hooks->exit_at, "journaled")) _exit(9);
     }
     unlink(ppath);
     hp_journal_free(&pd);

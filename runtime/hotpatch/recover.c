@@ -68,6 +68,23 @@ static int recovered(hpm_ctx *ctx, const hp_journal *pd, int r, const char *done
   return 0;
 }
 
+/* Does the state record already hold the pending transition's outcome?
+ * hpm records the new state and then removes the pending record: if it
+ * died between the two, both are there, and the state's mappings are the
+ * new code (a finished revert removes the state when it keeps no mapping). */
+static int state_is_outcome(const hp_journal *pd, const hp_journal *cm, int have_cm) {
+  if (!have_cm) return pd->seq == 0 && pd->nsites == 0 && pd->nmaps == 0;
+  if (cm->txn_addr || cm->seq != pd->seq || cm->nsites != pd->nsites) return 0;
+  for (int i = 0; i < pd->nsites; i++)
+    if (cm->sites[i].region != pd->sites[i].region || cm->sites[i].next != pd->sites[i].next) return 0;
+  for (int i = 0; i < pd->nmaps; i++) {
+    int k;
+    for (k = 0; k < cm->nmaps && cm->maps[k].addr != pd->maps[i].addr; k++) {}
+    if (k == cm->nmaps) return 0;
+  }
+  return 1;
+}
+
 static int recover_one(hpm_ctx *ctx, const char *pend) {
   hp_journal pd, cm;
   char state[HP_PATH_MAX];
@@ -79,6 +96,12 @@ static int recover_one(hpm_ctx *ctx, const char *pend) {
   if (hp_proc_starttime(pd.pid) != pd.start) { /* process gone: nothing to finish */
     unlink(pend);
     unlink(state);
+    goto out;
+  }
+  if (state_is_outcome(&pd, &cm, have_cm)) {
+    /* finished: only the record of the intent is left to remove */
+    unlink(pend);
+    if (recovered(ctx, &pd, HP_OK, "completed", "complete")) rc = -1;
     goto out;
   }
   /* the sites of the transition: pd's with their new target, and cm's that

@@ -14,11 +14,18 @@
 
 #define UNMAP_MAX 16 /* old mappings scanned for at once */
 
-/* With every thread stopped: which maps no thread refers to (hit[i] = 0). */
-static void scan_unmaps(hp_proc *p, hp_map *m, int n, int *hit, hp_transition_report *rep) {
+/* With every thread stopped: which maps nothing refers to (hit[i] = 0).
+ * A map holding the target of one of the sites written (their final
+ * state) is in use whatever the threads hold: it is the code the process
+ * runs from now on, never old code. */
+static void scan_unmaps(hp_proc *p, hp_map *m, int n, const hp_site *sites, int nsites, int *hit,
+                        hp_transition_report *rep) {
   hp_referenced_many(p, m, n, hit);
-  for (int i = 0; i < n; i++)
+  for (int i = 0; i < n; i++) {
+    for (int k = 0; k < nsites && m[i].addr && !hit[i]; k++)
+      hit[i] = sites[k].next >= m[i].addr && sites[k].next < m[i].addr + m[i].len;
     if (m[i].addr && hit[i]) rep->retained++;
+  }
 }
 
 /* Unmap the maps found unreferenced (any thread may run meanwhile: nothing
@@ -34,11 +41,12 @@ static void unmap_list(hp_proc *p, hp_map *m, int n, const int *hit, hp_transiti
   }
 }
 
-static void unmap_unreferenced(hp_proc *p, hp_map *m, int n, hp_transition_report *rep) {
+static void unmap_unreferenced(hp_proc *p, hp_map *m, int n, const hp_site *sites, int nsites,
+                               hp_transition_report *rep) {
   int hit[UNMAP_MAX];
   for (int i = 0; i < n; i += UNMAP_MAX) {
     int k = n - i < UNMAP_MAX ? n - i : UNMAP_MAX;
-    scan_unmaps(p, m + i, k, hit, rep);
+    scan_unmaps(p, m + i, k, sites, nsites, hit, rep);
     unmap_list(p, m + i, k, hit, rep);
   }
 }
@@ -207,7 +215,7 @@ int hp_transition(pid_t pid, hp_plan *pl, hp_transition_report *rep) {
     for (int i = 0; i < pl->nunmap && nu < UNMAP_MAX; i++) um[nu++] = pl->unmap[i];
     if (!pl->keep_map) um[nu++] = (hp_map){pl->map_addr, pl->map_len};
     uint64_t ts = hp_now_us();
-    scan_unmaps(&p, um, nu, hit, rep);
+    scan_unmaps(&p, um, nu, pl->sites, pl->nsites, hit, rep);
     rep->scan_us = (unsigned)(hp_now_us() - ts);
     rep->pause_us = (unsigned)(hp_now_us() - t0);
     hp_thread *keep = NULL;
@@ -222,6 +230,7 @@ int hp_transition(pid_t pid, hp_plan *pl, hp_transition_report *rep) {
     unmap_list(&p, um, nu, hit, rep);
     if (ex && !strcmp(ex, "unmapped")) _exit(9);
     for (int i = 0; i < pl->nunmap && i < UNMAP_MAX; i++) pl->unmap[i].addr = um[i].addr;
+    pl->map_retained = !pl->keep_map && um[nu - 1].addr != 0;
   }
   if (!rep->pause_us) {
     rep->pause_us = (unsigned)(hp_now_us() - t0);
@@ -266,7 +275,7 @@ int hp_force(pid_t pid, hp_site *sites, int n, hp_map *unmap, int nunmap, hp_tra
     hp_site_bytes(&sites[i], sites[i].next, b);
     if (hp_mem_write(&p, sites[i].region, b, sites[i].len)) { rc = HP_GONE; goto out; }
   }
-  unmap_unreferenced(&p, unmap, nunmap, rep);
+  unmap_unreferenced(&p, unmap, nunmap, sites, n, rep);
 out:
   rep->pause_us = (unsigned)(hp_now_us() - t0);
   hp_proc_close(&p);

@@ -26,6 +26,7 @@ typedef struct {
   uint8_t *map_bytes;       /* map_len bytes, flag byte 0, fully relocated */
   uint64_t rw_off;          /* offset of the writable part (== map_len: none) */
   int keep_map;             /* 0: unmap the new mapping at the end (revert) */
+  int map_retained;         /* out: keep_map 0, and a thread still referred to it: left mapped */
   hp_map *unmap;            /* old mappings to unmap if no thread refers to them */
   int nunmap;
   unsigned budget_us;       /* pause budget for stopping and checking */
@@ -49,7 +50,7 @@ typedef struct {
 int hp_transition(pid_t pid, hp_plan *plan, hp_transition_report *rep);
 
 /* Recovery: stop the process, write each site's bytes for `next`, unmap
- * the maps no thread refers to.  Returns HP_*. */
+ * the maps no thread refers to and no site's `next` lies in.  Returns HP_*. */
 int hp_force(pid_t pid, hp_site *sites, int n, hp_map *unmap, int nunmap, hp_transition_report *rep);
 
 /* Choose a free address for len bytes within +-1.5 GiB of [lo,hi). 0 if none. */

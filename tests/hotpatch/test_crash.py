@@ -17,7 +17,7 @@ RUNS = int(os.environ.get("HPM_CRASH_RUNS", "60"))
 def _scenario(ws, tmp_path, variant, real_kill_share):
     h1 = ws.hotpatch([ws.payload(variant, 1)], 1)
     h2 = ws.hotpatch([ws.payload(variant, 2)], 2)
-    rng = random.Random(4242 + len(variant))
+    rng = random.Random(4242 + SEED + len(variant))
     t = Target(ws.target(variant), threads=2)
     outcomes = {"old": 0, "new": 0}
     try:
@@ -63,6 +63,7 @@ def test_killed_at_every_step(ws, tmp_path, variant):
 
 
 REAL_RUNS = int(os.environ.get("HPM_SIGKILL_RUNS", "60"))
+SEED = int(os.environ.get("HPM_CRASH_SEED", "0"))  # the long target varies it
 DELAY_US = 1500  # HPM_TEST_SYSCALL_DELAY_US: widens each step of a remote system call
 
 
@@ -95,7 +96,7 @@ def test_real_sigkill_at_random_instants(ws, tmp_path, variant):
     old or new results, and `hpm recover` completes or rolls back."""
     h1 = ws.hotpatch([ws.payload(variant, 1)], 1)
     h2 = ws.hotpatch([ws.payload(variant, 2)], 2)
-    rng = random.Random(977 + len(variant))
+    rng = random.Random(977 + SEED + len(variant))
     t = Target(ws.target(variant), threads=2)
     killed = 0
     try:
@@ -137,10 +138,12 @@ def _anon_x(pid):
             if " r-xp 00000000 00:00 0" in m and "[" not in m}
 
 
-@pytest.mark.parametrize("at", ["resumed", "unmapped"])
+@pytest.mark.parametrize("at", ["resumed", "unmapped", "journaled"])
 def test_killed_between_resume_and_unmap(ws, tmp_path, at):
     """The old code is unmapped after every other thread is resumed: hpm dies
-    there (before the unmap, or after it and before the journal records it).
+    there (before the unmap, or after it and before the journal records it,
+    or after the new state is recorded and before the intent is removed:
+    then the state's mappings are the new code, which recovery must keep).
     The target runs the new code, the intent stays journaled, and `hpm
     recover` finishes: the new code stays mapped, the old code goes unless a
     thread still refers to it (then it stays recorded), and a later revert
@@ -171,4 +174,28 @@ def test_killed_between_resume_and_unmap(ws, tmp_path, at):
         assert s["v2"] > 0
         ws.hpm(state, "revert", "--all", "--pid", t.pid)
         assert t.version() == (0, 0)
+        t.assert_healthy()
+
+
+def test_revert_killed_after_journal(ws, tmp_path):
+    """A revert whose new state is recorded when hpm dies, its intent not yet
+    removed: `hpm recover` completes it (nothing to undo), the process runs
+    the original code, and the journal takes the next apply."""
+    h1 = ws.hotpatch([ws.payload("plain", 1)], 1)
+    h2 = ws.hotpatch([ws.payload("plain", 2)], 2)
+    with Target(ws.target("plain"), threads=2) as t:
+        state = tmp_path / "s"
+        ws.hpm(state, "apply", "--pid", t.pid, h1)
+        p = ws.hpm(state, "revert", "--all", "--pid", t.pid, check=None,
+                   extra_env={"HPM_TEST_EXIT_AT": "journaled"})
+        assert p.returncode != 0
+        assert t.version() == (0, 0)
+        assert list(state.glob("procs/*.pending"))
+        r = ws.hpm(state, "recover")
+        assert "completed" in r.stderr + r.stdout
+        assert not list(state.glob("procs/*.pending"))
+        assert t.version() == (0, 0)
+        t.assert_healthy()
+        ws.hpm(state, "apply", "--pid", t.pid, h2)
+        assert t.version() == (2, 2)
         t.assert_healthy()
