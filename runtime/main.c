@@ -11,6 +11,7 @@
 
 #include "boot/boot.h"
 #include "ctx.h"
+#include "hotpatch/health.h"
 #include "hotpatch/hotpatch.h"
 #include "jsonout.h"
 #include "msg.h"
@@ -31,6 +32,7 @@ static const struct command {
 } commands[] = {
     {"apply", hp_cmd_apply, true, 0},
     {"revert", hp_cmd_revert, true, 0},
+    {"commit", hp_cmd_commit, true, 0},
     {"list", hp_cmd_list, false, 0},
     {"status", hpm_cmd_status, false, 0},
     {"mark-good", hpm_boot_cmd_mark_good, true, HPM_BOOT_EXIT_ALREADY},

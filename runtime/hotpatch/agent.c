@@ -2,8 +2,10 @@
 /*
  * The agent: new processes of the applied hotpatch's binaries are patched
  * as they start (exec events of the kernel's proc connector; a periodic
- * /proc scan catches whatever the events missed), and the update room's
- * periodic assessment runs in the same loop (internal.h).
+ * /proc scan catches whatever the events missed), the verifying window of
+ * the applied hotpatch is watched (exit events of patched processes, the
+ * health checks: health.h), and the update room's periodic assessment runs
+ * in the same loop (internal.h).
  */
 #include <errno.h>
 #include <linux/cn_proc.h>
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include "hostfacts.h"
+#include "hotpatch/health.h"
 #include "hotpatch/internal.h"
 #include "msg.h"
 #include "update/update.h"
@@ -103,6 +106,7 @@ int hp_agent(hpm_ctx *ctx, bool once) {
   time_t last_scan = 0;
   while (!agent_stop) {
     update_agent_tick(ctx); /* periodic assessment + automatic installs, when due */
+    hp_health_tick(ctx);    /* the verifying window: checks, commit, an automatic revert to finish */
     hpm_applied applied;
     hostfacts_applied_read(ctx, &applied);
     if (applied.seq != loaded_seq) {
@@ -138,6 +142,10 @@ int hp_agent(hpm_ctx *ctx, bool once) {
       struct cn_msg *cn = NLMSG_DATA(nh);
       if (cn->id.idx != CN_IDX_PROC || cn->len < sizeof(struct proc_event)) continue;
       struct proc_event *ev = (struct proc_event *)cn->data;
+      if (ev->what == PROC_EVENT_EXIT) { /* a patched process dying of a crash signal fails the window */
+        if (hp_health_exit(ctx, ev->event_data.exit.process_tgid, ev->event_data.exit.exit_code)) loaded_seq = (uint32_t)-1;
+        continue;
+      }
       if (ev->what != PROC_EVENT_EXEC || !have) continue;
       pid_t pid = ev->event_data.exec.process_tgid;
       flock(lock, LOCK_EX);

@@ -18,9 +18,12 @@
 #include "fileio.h"
 #include "hex.h"
 #include "hostfacts.h"
+#include "hotpatch/health.h"
 #include "hotpatch/internal.h"
 #include "hpm/core.h"
 #include "msg.h"
+#include "update/update.h"
+#include "update/windows.h"
 
 /* ---- verification ---- */
 int hp_load_verified(hpm_ctx *ctx, const char *path, hp_hotpatch *h, hpmh_status *st) {
@@ -428,6 +431,25 @@ int hp_apply(hpm_ctx *ctx, const hp_hotpatch *h, const hp_opts *o, hp_report *r)
     goto out;
   }
   if (!h->np) { rc = refuse(r, 1, path, "%s: no patch payloads", path); goto out; }
+  hp_bad bad;
+  if (!o->is_revert && hp_bad_find(ctx, rb.digest, h->m.sequence, &bad)) {
+    char when[64];
+    const hpm_policy *pol = hpm_ctx_policy(ctx, NULL, NULL);
+    if (pol) win_format_local(pol, bad.time, when, sizeof when);
+    else snprintf(when, sizeof when, "%llu (seconds since the epoch)", (unsigned long long)bad.time);
+    if (!o->force) {
+      rc = refuse(r, 1, path,
+                  "%s: %s (sequence %u) was reverted for its health on this host on %s (%s): not applied again "
+                  "until a newer sequence arrives; 'hpm apply --force' applies it anyway",
+                  path, h->m.id, h->m.sequence, when, bad.reason);
+      goto out;
+    }
+    if (!o->dry_run) {
+      char res[700];
+      snprintf(res, sizeof res, "forced over its bad mark of %s (%s)", when, bad.reason);
+      update_history_detail(ctx, "apply", h->m.id, "ok", NULL, res);
+    }
+  }
   if (!o->dry_run && !o->is_revert) {
     char sp[HP_PATH_MAX];
     hpmh_status ws;
@@ -440,16 +462,24 @@ int hp_apply(hpm_ctx *ctx, const hp_hotpatch *h, const hp_opts *o, hp_report *r)
       goto out;
     }
   }
+  /* the verifying window (health.h) begins before any process runs the new
+   * code: a process dying of it while others are still being patched counts */
+  hp_health before;
+  hp_health_read(ctx, &before);
+  bool window = !o->dry_run && !o->is_revert && h->m.sequence != applied.seq;
+  if (window) hp_health_begin(ctx, h, applied.seq);
   patch_processes(&op, h, o->dry_run, r);
   revert_untargeted(&op, h, o->dry_run, r);
   if (o->dry_run) goto out;
   if (o->npids && !r->patched && !r->failed && !r->reverted) {
+    if (window) hp_health_restore(ctx, &before);
     rc = refuse(r, 1, path, "%s: no given process maps a binary with a build-id this hotpatch targets: refusing", path);
     goto out;
   }
   applied.seq = h->m.sequence;
   snprintf(applied.id, sizeof applied.id, "%s", h->m.id);
   if (hostfacts_applied_write(ctx, &applied)) msg("cannot record the applied sequence");
+  if (o->is_revert) hp_health_reverted_to(ctx, h->m.sequence);
   rc = r->failed ? 4 : 0;
 out:
   free(elf);
@@ -482,9 +512,10 @@ int hp_revert_all(hpm_ctx *ctx, const hp_opts *o, hp_report *r) {
     }
     globfree(&g);
   }
-  if (!r->failed) {
+  if (!r->failed && !o->dry_run) {
     hpm_applied none = {0, ""};
     hostfacts_applied_write(ctx, &none);
+    hp_health_reverted_to(ctx, 0);
   }
   free(elf);
   hp_store_unlock(lock);

@@ -21,11 +21,14 @@
 #define GLOBAL_OPTS "global options: see 'hpm --help'\n"
 
 static const char apply_usage[] =
-    "usage: hpm apply [--dry-run|-n] [--pid PID]... [--json] HOTPATCH\n"
+    "usage: hpm apply [--dry-run|-n] [--force] [--pid PID]... [--json] HOTPATCH\n"
     "Verify HOTPATCH against the trust store (signed by as many of its keys as [trust]\n"
     "hotpatch_signers in the policy file says, default 1) and make every process of the\n"
-    "binaries it targets run its code.\n"
+    "binaries it targets run its code.  Its verifying window begins ([health] of the\n"
+    "policy file): the agent reverts it, and marks it bad here, if a patched process\n"
+    "dies of a crash signal or a required health check fails before the window ends.\n"
     "  --dry-run, -n  say which processes would be patched; change nothing\n"
+    "  --force        apply it although this host marked it bad (recorded in the history)\n"
     "  --pid PID      only this process (repeatable)\n"
     "  --json         the result as one JSON object\n" GLOBAL_OPTS;
 static const char revert_usage[] =
@@ -47,7 +50,7 @@ static const char agent_usage[] =
     "assessment and automatic installs of the policy file.\n"
     "  --once  one scan of the running processes, then exit\n" GLOBAL_OPTS;
 
-enum { OPT_PID = 'p', OPT_DRY = 'n', OPT_JSON = 'j', OPT_TO = 't', OPT_ALL = 'a', OPT_ONCE = 'o', OPT_HELP = 'h' };
+enum { OPT_PID = 'p', OPT_DRY = 'n', OPT_JSON = 'j', OPT_TO = 't', OPT_ALL = 'a', OPT_ONCE = 'o', OPT_FORCE = 'f', OPT_HELP = 'h' };
 
 typedef struct {
   pid_t *pids;
@@ -112,13 +115,14 @@ static int load_and_apply(hpm_ctx *ctx, const char *path, const hp_opts *o) {
 
 int hp_cmd_apply(hpm_ctx *ctx, int argc, char **argv) {
   static const struct option lo[] = {{"dry-run", 0, 0, OPT_DRY}, {"pid", 1, 0, OPT_PID}, {"json", 0, 0, OPT_JSON},
-                                     {"help", 0, 0, OPT_HELP}, {0, 0, 0, 0}};
+                                     {"force", 0, 0, OPT_FORCE}, {"help", 0, 0, OPT_HELP}, {0, 0, 0, 0}};
   hp_opts o = {0};
   pid_list pl = {0};
   int c, rc = 0;
   while (!rc && (c = hpm_cli_next("apply", argc, argv, "n", lo)) != -1) {
     switch (c) {
     case OPT_DRY: o.dry_run = true; break;
+    case OPT_FORCE: o.force = true; break;
     case OPT_PID: rc = add_pid("apply", optarg, &pl); break;
     case OPT_JSON: ctx->json = true; break;
     case OPT_HELP: fputs(apply_usage, stdout); free(pl.pids); return 0;

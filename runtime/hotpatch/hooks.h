@@ -14,7 +14,7 @@ typedef struct {
   unsigned delay_ms;         /* HPM_TEST_DELAY_MS: sleep after journaling a transition's intent */
   bool syscall_delay;        /* HPM_TEST_SYSCALL_DELAY_US is set: announce each transition on stderr */
   unsigned syscall_delay_us; /* HPM_TEST_SYSCALL_DELAY_US: sleep at each step of a remote call */
-  const char *exit_at;       /* HPM_TEST_EXIT_AT: "resumed", "unmapped" or "journaled": _exit(9) there */
+  const char *exit_at;       /* HPM_TEST_EXIT_AT: "resumed", "unmapped", "journaled" or "health-reverting": _exit(9) there */
   bool timing;               /* HPM_TIMING: one timing line per transition on stderr */
   int workers;               /* HPM_WORKERS: worker processes for patching (0: by CPU count) */
 } hp_test_hooks;

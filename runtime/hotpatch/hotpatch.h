@@ -45,6 +45,7 @@ void hp_hotpatch_free(hp_hotpatch *h);
 typedef struct {
   bool dry_run;           /* say what would be patched, change nothing */
   bool is_revert;         /* going back to a stored, lower sequence */
+  bool force;             /* apply even a hotpatch marked bad on this host (health.h) */
   const pid_t *pids;      /* only these processes (npids 0: every process) */
   int npids;
 } hp_opts;
@@ -82,8 +83,9 @@ void hp_status_get(hpm_ctx *ctx, hp_status *s);
 
 /* Lines for hpm's usage text. */
 #define HP_USAGE                                                                                       \
-  "  apply [--dry-run] [--pid PID]... [--json] HOTPATCH\n"                                              \
+  "  apply [--dry-run] [--force] [--pid PID]... [--json] HOTPATCH\n"                                    \
   "                                               verify and apply a signed hotpatch\n"                 \
+  "  commit [--json]                              end the applied hotpatch's verifying window now\n"   \
   "  revert [--to SEQ | --all] [--pid PID]... [--json]\n"                                               \
   "                                               go back to an earlier hotpatch or none\n"             \
   "  list [--json]                                patched processes: hotpatch, functions, when\n"       \

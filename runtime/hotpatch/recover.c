@@ -63,7 +63,7 @@ static int recovered(hpm_ctx *ctx, const hp_journal *pd, int r, const char *done
   char ids[32], res[96];
   snprintf(ids, sizeof ids, "seq %u", pd->seq);
   snprintf(res, sizeof res, "%s an interrupted transition (pid %d)", done, (int)pd->pid);
-  update_history_note(ctx, "recover", ids, res, NULL);
+  update_history_detail(ctx, "recover", ids, "ok", NULL, res);
   msg("pid %d: %s an interrupted transition (seq %u)", pd->pid, done, pd->seq);
   return 0;
 }

@@ -13,7 +13,7 @@
 
 #include "clock.h"
 
-#define HIST_SCHEMA_VERSION 2 /* 2: command, user */
+#define HIST_SCHEMA_VERSION 3 /* 2: command, user; 3: detail */
 
 /* Who recorded: this process's command line and user (hist_set_origin). */
 static char origin_command[1024], origin_user[128];
@@ -32,7 +32,8 @@ struct hist {
 };
 
 static const char *const events[] = {"assess", "install", "apply",     "revert",   "stage",   "reboot-request",
-                                     "mark-good", "enroll", "unenroll", "rollback", "recover", "clean"};
+                                     "mark-good", "enroll", "unenroll", "rollback", "recover", "clean",
+                                     "commit",    "health-revert"};
 
 bool hist_event_valid(const char *event) {
   for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)
@@ -117,7 +118,8 @@ static int open_checked(hist *h) {
             "  result TEXT NOT NULL,"
             "  error TEXT NOT NULL DEFAULT '',"
             "  command TEXT NOT NULL DEFAULT '',"
-            "  user TEXT NOT NULL DEFAULT '');"
+            "  user TEXT NOT NULL DEFAULT '',"
+            "  detail TEXT NOT NULL DEFAULT '');"
             "CREATE INDEX IF NOT EXISTS events_time ON events(time);"
             "COMMIT;");
   if (rc != SQLITE_OK) {
@@ -130,13 +132,18 @@ static int open_checked(hist *h) {
   int ver = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
   sqlite3_finalize(st);
   if (ver == 0) {
-    if ((rc = exec(h, "PRAGMA user_version=2")) != SQLITE_OK) return rc;
-  } else if (ver == 1) { /* an older hpm's: its rows keep '' for who recorded them */
-    rc = exec(h, "BEGIN IMMEDIATE;"
-                 "ALTER TABLE events ADD COLUMN command TEXT NOT NULL DEFAULT '';"
-                 "ALTER TABLE events ADD COLUMN user TEXT NOT NULL DEFAULT '';"
-                 "PRAGMA user_version=2;"
-                 "COMMIT;");
+    if ((rc = exec(h, "PRAGMA user_version=3")) != SQLITE_OK) return rc;
+  } else if (ver == 1 || ver == 2) { /* an older hpm's: its rows keep '' for what they did not record */
+    rc = exec(h, ver == 1 ? "BEGIN IMMEDIATE;"
+                            "ALTER TABLE events ADD COLUMN command TEXT NOT NULL DEFAULT '';"
+                            "ALTER TABLE events ADD COLUMN user TEXT NOT NULL DEFAULT '';"
+                            "ALTER TABLE events ADD COLUMN detail TEXT NOT NULL DEFAULT '';"
+                            "PRAGMA user_version=3;"
+                            "COMMIT;"
+                          : "BEGIN IMMEDIATE;"
+                            "ALTER TABLE events ADD COLUMN detail TEXT NOT NULL DEFAULT '';"
+                            "PRAGMA user_version=3;"
+                            "COMMIT;");
     if (rc != SQLITE_OK) {
       sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
       return rc;
@@ -218,6 +225,11 @@ void hist_close(hist *h) {
 }
 
 int hist_record(hist *h, const char *event, const char *ids, const char *result, const char *error_text) {
+  return hist_record_detail(h, event, ids, result, error_text, NULL);
+}
+
+int hist_record_detail(hist *h, const char *event, const char *ids, const char *result, const char *error_text,
+                       const char *detail) {
   if (!hist_event_valid(event)) {
     snprintf(h->err, sizeof h->err, "unknown history event '%s'", event);
     return -1;
@@ -225,8 +237,8 @@ int hist_record(hist *h, const char *event, const char *ids, const char *result,
   if (exec(h, "BEGIN IMMEDIATE") != SQLITE_OK) return -1;
   sqlite3_stmt *st;
   int rc = sqlite3_prepare_v2(h->db,
-                              "INSERT INTO events(time, event, ids, result, error, command, user) "
-                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                              "INSERT INTO events(time, event, ids, result, error, command, user, detail) "
+                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                               -1, &st, NULL);
   if (rc == SQLITE_OK) {
     sqlite3_bind_text(st, 6, origin_command, -1, SQLITE_STATIC);
@@ -236,6 +248,7 @@ int hist_record(hist *h, const char *event, const char *ids, const char *result,
     sqlite3_bind_text(st, 3, ids ? ids : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, result ? result : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, error_text ? error_text : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, detail ? detail : "", -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     rc = rc == SQLITE_DONE ? prune(h) : rc;
@@ -266,6 +279,7 @@ static int run_query(hist *h, sqlite3_stmt *st, int (*cb)(const hist_entry *e, v
         .error = text_col(st, 5),
         .command = text_col(st, 6),
         .user = text_col(st, 7),
+        .detail = text_col(st, 8),
     };
     if (cb(&e, ctx)) break;
   }
@@ -275,7 +289,7 @@ static int run_query(hist *h, sqlite3_stmt *st, int (*cb)(const hist_entry *e, v
   return bad ? -1 : 0;
 }
 
-#define HIST_COLUMNS "SELECT id, time, event, ids, result, error, command, user FROM events "
+#define HIST_COLUMNS "SELECT id, time, event, ids, result, error, command, user, detail FROM events "
 
 int hist_query(hist *h, uint64_t since, int (*cb)(const hist_entry *e, void *ctx), void *ctx) {
   sqlite3_stmt *st;

@@ -36,12 +36,16 @@ bool hist_event_valid(const char *event);
 
 /* ids, error_text may be NULL.  Returns 0, or -1 (hist_error() says why). */
 int hist_record(hist *h, const char *event, const char *ids, const char *result, const char *error_text);
+/* The same with what happened in words (e.g. why a hotpatch was reverted), beside the result word. */
+int hist_record_detail(hist *h, const char *event, const char *ids, const char *result, const char *error_text,
+                       const char *detail);
 
 typedef struct {
   int64_t id;
   uint64_t time;
   const char *event, *ids, *result, *error; /* valid during the callback */
   const char *command, *user;               /* who recorded it ("" before schema 2) */
+  const char *detail;                       /* what happened in words ("" if none; schema 3) */
 } hist_entry;
 
 /* Entries with time >= since, oldest first.  cb returning non-zero stops. */

@@ -112,6 +112,11 @@ int cmd_policy(hpm_ctx *ctx, int argc, char **argv) {
     cJSON *tr = cJSON_AddObjectToObject(o, "trust");
     for (hpm_kind k = HPM_KIND_BASELINE; k <= HPM_KIND_CATALOG; k++)
       hpmh_json_add_u64(tr, policy_signers_key(k), p.signers[k]);
+    cJSON *he = cJSON_AddObjectToObject(o, "health");
+    hpmh_json_add_u64(he, "window_s", p.health_window_s);
+    hpmh_json_add_u64(he, "interval_s", p.health_interval_s);
+    hpmh_json_add_u64(he, "check_timeout_s", p.health_script_timeout_s);
+    hpmh_json_add_str(he, "checks", p.health_dir);
     cJSON *wa = cJSON_AddArrayToObject(o, "windows");
     for (size_t i = 0; i < p.nwindows; i++) {
       const policy_window *pw = &p.windows[i];
@@ -173,6 +178,8 @@ int cmd_policy(hpm_ctx *ctx, int argc, char **argv) {
   printf("deadline_days: %u\n", p.deadline_days);
   printf("hotpatch_outside_windows: %s\n", p.hotpatch_outside_windows ? "yes" : "no");
   printf("assessment: every %u h, jitter up to %u min\n", p.assess_interval_hours, p.assess_jitter_minutes);
+  printf("health window after each hotpatch: %u s (checks in %s every %u s, each at most %u s)\n",
+         p.health_window_s, p.health_dir, p.health_interval_s, p.health_script_timeout_s);
   printf("reboot: %s\n", policy_reboot_to_string(p.reboot));
   printf("timezone: %s\n", tz);
   printf("history retention_days: %u\n", p.retention_days);
@@ -250,16 +257,18 @@ static int print_entry(const hist_entry *e, void *ctx) {
     }
     hpmh_json_add_str(j, "result", e->result);
     hpm_json_add_opt(j, "error", e->error);
+    hpm_json_add_opt(j, "detail", e->detail);
     hpm_json_add_opt(j, "command", e->command);
     hpm_json_add_opt(j, "user", e->user);
   } else if (o->full) {
-    printf("entry %lld\n   time: %s (%s)\n  event: %s\n result: %s\n    ids: %s\n  error: %s\ncommand: %s\n   user: "
-           "%s\n",
-           (long long)e->id, local, t, e->event, e->result, e->ids[0] ? e->ids : "-", e->error[0] ? e->error : "-",
+    printf("entry %lld\n   time: %s (%s)\n  event: %s\n result: %s\n detail: %s\n    ids: %s\n  error: %s\ncommand: %s\n"
+           "   user: %s\n",
+           (long long)e->id, local, t, e->event, e->result, e->detail[0] ? e->detail : "-", e->ids[0] ? e->ids : "-",
+           e->error[0] ? e->error : "-",
            e->command[0] ? e->command : "(not recorded)", e->user[0] ? e->user : "(not recorded)");
   } else {
-    printf("%5lld  %s  %-14s %-8s %s%s%s\n", (long long)e->id, local, e->event, e->result, e->ids,
-           e->error[0] ? "  error: " : "", e->error);
+    printf("%5lld  %s  %-14s %-8s %s%s%s%s%s\n", (long long)e->id, local, e->event, e->result, e->ids,
+           e->detail[0] ? "  " : "", e->detail, e->error[0] ? "  error: " : "", e->error);
   }
   return 0;
 }

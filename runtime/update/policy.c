@@ -54,6 +54,10 @@ void policy_defaults(hpm_policy *p) {
   p->retention_days = 30;
   p->cache_keep = 2;
   for (hpm_kind k = HPM_KIND_BASELINE; k <= HPM_KIND_CATALOG; k++) p->signers[k] = 1;
+  p->health_window_s = 300;
+  p->health_interval_s = 30;
+  p->health_script_timeout_s = 30;
+  snprintf(p->health_dir, sizeof p->health_dir, "%s", "/etc/hpm/health.d");
 }
 
 uint64_t policy_next_assessment(const hpm_policy *p, uint64_t last, uint64_t seed) {
@@ -94,13 +98,15 @@ int policy_parse_duration(const char *s, uint32_t *seconds) {
     }
     uint64_t mul;
     char u = *s++;
-    if (u == 'd') mul = 86400;
-    else if (u == 'h') mul = 3600;
-    else if (u == 'm') mul = 60;
+    int rank;
+    if (u == 'd') mul = 86400, rank = 4;
+    else if (u == 'h') mul = 3600, rank = 3;
+    else if (u == 'm') mul = 60, rank = 2;
+    else if (u == 's') mul = 1, rank = 1;
     else return -1;
     /* units in decreasing order, each once: "1h30m", not "30m1h" */
-    if (last && ((last == 'd' && u == 'd') || (last == 'h' && u != 'm') || last == 'm')) return -1;
-    last = u;
+    if (last && rank >= last) return -1;
+    last = (char)rank;
     total += v * mul;
     parts++;
   }
@@ -339,7 +345,8 @@ static int begin_section(ini_ctx *c, const char *section) {
   if (split_section(section, kind, sizeof kind, name, sizeof name))
     FAIL("[%s]: bad section name; write [window \"NAME\"] or [blackout \"NAME\"] (NAME up to %d printable characters)",
          section, POLICY_NAME_MAX);
-  if (!strcmp(kind, "update") || !strcmp(kind, "history") || !strcmp(kind, "trust") || !strcmp(kind, "paths")) {
+  if (!strcmp(kind, "update") || !strcmp(kind, "history") || !strcmp(kind, "trust") || !strcmp(kind, "paths") ||
+      !strcmp(kind, "health")) {
     if (name[0]) FAIL("[%s]: this section takes no name; write [%s]", section, kind);
     for (size_t i = 0; i < c->nnames; i++)
       if (!strcmp(c->names[i], kind)) FAIL("[%s] appears twice; merge the two sections", kind);
@@ -363,7 +370,7 @@ static int begin_section(ini_ctx *c, const char *section) {
   } else if (!section[0]) {
     /* keys before any section */
   } else {
-    FAIL("[%s]: unknown section; the sections are [update], [history], [trust], [paths], [window \"NAME\"] and [blackout \"NAME\"]",
+    FAIL("[%s]: unknown section; the sections are [update], [history], [trust], [paths], [health], [window \"NAME\"] and [blackout \"NAME\"]",
          section);
   }
   if (c->nnames < sizeof c->names / sizeof c->names[0]) {
@@ -394,7 +401,7 @@ static int handler(void *user, const char *section, const char *key, const char 
     c->new_header = false;
     if (!begin_section(c, section)) return 0;
   }
-  if (!section[0]) FAIL("%s: key outside any section; put it under [update], [history], [trust], [paths], [window \"NAME\"] or [blackout \"NAME\"]", key);
+  if (!section[0]) FAIL("%s: key outside any section; put it under [update], [history], [trust], [paths], [health], [window \"NAME\"] or [blackout \"NAME\"]", key);
   for (size_t i = 0; i < c->nkeys; i++)
     if (!strcmp(c->keys[i], key))
       FAIL("[%s] %s: set twice; keep one (an indented line continues the previous value)", section, key);
@@ -452,6 +459,27 @@ static int handler(void *user, const char *section, const char *key, const char 
       FAIL("[paths] %s: '%.200s': expected an absolute directory path (at most %d characters)", key, value,
            POLICY_PATH_MAX);
     snprintf(dst, POLICY_PATH_MAX + 1, "%s", value);
+  } else if (!strcmp(section, "health")) {
+    if (!strcmp(key, "window")) {
+      if (strcmp(value, "0") && (policy_parse_duration(value, &p->health_window_s) || p->health_window_s > 7 * 86400))
+        FAIL("[health] window: '%s': expected how long a hotpatch is watched after it is applied, e.g. 5m or 90s "
+             "(at most 7d; 0 commits at once)", value);
+      if (!strcmp(value, "0")) p->health_window_s = 0;
+    } else if (!strcmp(key, "interval")) {
+      if (policy_parse_duration(value, &p->health_interval_s) || p->health_interval_s > 86400)
+        FAIL("[health] interval: '%s': expected how often the health checks run during a window, e.g. 30s (1s..1d)",
+             value);
+    } else if (!strcmp(key, "check_timeout")) {
+      if (policy_parse_duration(value, &p->health_script_timeout_s) || p->health_script_timeout_s > 3600)
+        FAIL("[health] check_timeout: '%s': expected how long one health check may run, e.g. 30s (1s..1h)", value);
+    } else if (!strcmp(key, "checks")) {
+      if (value[0] != '/' || strlen(value) > POLICY_PATH_MAX)
+        FAIL("[health] checks: '%.200s': expected an absolute directory path (at most %d characters)", value,
+             POLICY_PATH_MAX);
+      snprintf(p->health_dir, sizeof p->health_dir, "%s", value);
+    } else {
+      FAIL("[health] %s: unknown key; the keys are window, interval, check_timeout and checks", key);
+    }
   } else if (!strcmp(section, "trust")) {
     hpm_kind k = HPM_KIND_BASELINE;
     while (k <= HPM_KIND_CATALOG && strcmp(key, policy_signers_key(k))) k++;

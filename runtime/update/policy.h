@@ -67,6 +67,11 @@ typedef struct {
   char esp[POLICY_PATH_MAX + 1], state_dir[POLICY_PATH_MAX + 1], trust_dir[POLICY_PATH_MAX + 1];
   char cache_dir[POLICY_PATH_MAX + 1];
   uint32_t cache_keep; /* [update] cache_keep: downloads kept beyond what the host uses */
+  /* [health]: the verifying window after each hotpatch apply (runtime/hotpatch/health.h) */
+  uint32_t health_window_s;         /* window: 0 = committed at once */
+  uint32_t health_interval_s;       /* interval: the checks run this often during a window */
+  uint32_t health_script_timeout_s; /* check_timeout: one check killed after this long */
+  char health_dir[POLICY_PATH_MAX + 1]; /* checks: the health-check executables */
   size_t nwindows, nblackouts;
   policy_window windows[POLICY_MAX_WINDOWS];
   policy_blackout blackouts[POLICY_MAX_BLACKOUTS];
@@ -97,7 +102,7 @@ policy_result policy_load(const char *path, hpm_policy *p, char *err, size_t err
 uint64_t policy_next_assessment(const hpm_policy *p, uint64_t last, uint64_t seed);
 
 /* Parsers shared with the command line (return 0 on success). */
-int policy_parse_duration(const char *s, uint32_t *seconds);  /* "3h", "90m", "1h30m", "2d" */
+int policy_parse_duration(const char *s, uint32_t *seconds);  /* "3h", "90m", "1h30m", "2d", "45s" */
 int policy_parse_date(const char *s, policy_date *d);         /* YYYY-MM-DD */
 int policy_parse_hhmm(const char *s, int *minutes);           /* HH:MM, 00:00..23:59 */
 int policy_parse_classes(const char *s, unsigned *bits);      /* "critical,security" */

@@ -8,22 +8,33 @@
 #include "update/policy.h"
 #include "update/update.h"
 
-void update_history_record(const char *dir, const hpm_policy *p, const char *event, const char *ids,
-                           const char *result, const char *error) {
+static void record_row(const char *dir, const hpm_policy *p, const char *event, const char *ids, const char *result,
+                       const char *error, const char *detail) {
   char e[1024];
   hist *h = hist_open(dir, p ? p->retention_days : 30, e, sizeof e);
   if (!h) {
     hpm_msg("warning: history not recorded: %s", e);
     return;
   }
-  if (hist_record(h, event, ids, result, error)) hpm_msg("warning: history not recorded: %s", hist_error(h));
+  if (hist_record_detail(h, event, ids, result, error, detail))
+    hpm_msg("warning: history not recorded: %s", hist_error(h));
   hist_close(h);
+}
+
+void update_history_record(const char *dir, const hpm_policy *p, const char *event, const char *ids,
+                           const char *result, const char *error) {
+  record_row(dir, p, event, ids, result, error, NULL);
 }
 
 void update_history_note(hpm_ctx *ctx, const char *event, const char *ids, const char *result,
                          const char *error_text) {
   /* a broken policy file: the default retention (NULL) */
-  update_history_record(ctx->state_dir, hpm_ctx_policy(ctx, NULL, NULL), event, ids, result, error_text);
+  record_row(ctx->state_dir, hpm_ctx_policy(ctx, NULL, NULL), event, ids, result, error_text, NULL);
+}
+
+void update_history_detail(hpm_ctx *ctx, const char *event, const char *ids, const char *result, const char *error_text,
+                           const char *detail) {
+  record_row(ctx->state_dir, hpm_ctx_policy(ctx, NULL, NULL), event, ids, result, error_text, detail);
 }
 
 const char *update_result_word(int rc) { return rc == 0 ? "ok" : rc == 1 ? "refused" : "failed"; }

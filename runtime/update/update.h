@@ -56,6 +56,9 @@ void update_history_record(const char *dir, const hpm_policy *p, const char *eve
 /* One line in the history from inside a command (recovery). */
 void update_history_note(hpm_ctx *ctx, const char *event, const char *ids, const char *result,
                          const char *error_text);
+/* A row with what happened in words beside the result word (ok, failed, ...). */
+void update_history_detail(hpm_ctx *ctx, const char *event, const char *ids, const char *result, const char *error_text,
+                           const char *detail);
 
 /* "ok" (0), "refused" (1) or "failed": an exit code as a history result. */
 const char *update_result_word(int rc);

@@ -15,7 +15,7 @@ from hpmtest import HPM, OK, PATCHGEN, REPO, USAGE, run
 HPM_COMMANDS = {
     "apply": ["x.hpm"], "revert": ["--all"], "list": [], "agent": ["--once"], "recover": [],
     "status": [], "mark-good": [], "stage": ["x.hpm"], "rollback": [], "catalog": [], "assess": [],
-    "install": [], "policy": [], "history": [], "enroll": [], "unenroll": [], "clean": [],
+    "install": [], "policy": [], "history": [], "enroll": [], "unenroll": [], "clean": [], "commit": [],
 }
 
 

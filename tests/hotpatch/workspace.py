@@ -16,6 +16,9 @@ VARIANTS = {
     "plain": [],
     "cet": ["-fcf-protection=full"],
     "cetpad": ["-fcf-protection=full", "-fpatchable-function-entry=16,14"],
+    # plain, with a build-id of its own per workspace: an agent or an apply without
+    # --pid in one test run never touches the targets of another run on the machine
+    "own": [],
 }
 
 
@@ -38,7 +41,8 @@ class Workspace:
     def target(self, variant):
         if variant not in self.targets:
             exe = self.d / f"calc-{variant}"
-            run("gcc", "-O2", "-g", "-pthread", "-Wl,--build-id", *VARIANTS[variant],
+            own = [f"-Wl,--build-id=0x{os.urandom(20).hex()}"] if variant == "own" else []
+            run("gcc", "-O2", "-g", "-pthread", "-Wl,--build-id", *VARIANTS[variant], *own,
                 HERE / "src" / "calc.c", "-o", exe)
             self.targets[variant] = exe
         return self.targets[variant]

@@ -374,6 +374,10 @@ def test_health_check_hook(tmp_path):
     (d / "README").write_text("not executable: ignored\n")
     p = check()
     assert p.returncode == 0 and "1 check(s), all passed" in p.stdout
+    (d / "15-cache.wanted").write_text('#!/bin/sh\n[ "$HPM_HEALTH_CONTEXT" = boot ] || exit 0; exit 4\n')
+    (d / "15-cache.wanted").chmod(0o755)
+    p = check()  # a wanted check failing is a warning, not a failed boot
+    assert p.returncode == 0 and "15-cache.wanted: failed (exit 4): wanted, not required" in p.stderr, p
     (d / "20-disk-full").write_text("#!/bin/sh\nexit 3\n")
     (d / "20-disk-full").chmod(0o755)
     p = check()

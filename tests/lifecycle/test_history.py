@@ -105,24 +105,27 @@ def test_show_entry_who_and_local_time(env, tmp_path):
     assert history(env)[-1]["command"] == f"{hpmtest.HPM} apply --bogus 'it'\\''s a test'"
 
 
-def test_history_of_an_older_hpm_is_kept(env):
-    """A schema 1 database (no command, no user) is upgraded in place: its
-    rows stay, with empty command and user, and new rows get both."""
+@pytest.mark.parametrize("version", [1, 2])
+def test_history_of_an_older_hpm_is_kept(env, version):
+    """A schema 1 database (no command, no user, no detail) or schema 2 (no
+    detail) is upgraded in place: its rows stay, with empty values for what
+    they did not record, and new rows get them."""
     state = Path(env["HPM_STATE_DIR"])
     state.mkdir()
     db = sqlite3.connect(state / "history.db")
+    more = " command TEXT NOT NULL DEFAULT '', user TEXT NOT NULL DEFAULT ''," if version == 2 else ""
     db.executescript("CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL,"
-                     " event TEXT NOT NULL, ids TEXT NOT NULL DEFAULT '', result TEXT NOT NULL,"
+                     f" event TEXT NOT NULL, ids TEXT NOT NULL DEFAULT '', result TEXT NOT NULL,{more}"
                      " error TEXT NOT NULL DEFAULT '');"
                      f"INSERT INTO events(time, event, ids, result) VALUES ({T0 - 60}, 'apply', 'HP-1', 'ok');"
-                     "PRAGMA user_version=1;")
+                     f"PRAGMA user_version={version};")
     db.close()
     assert hpm(env, "unenroll").returncode == 0
     rows = history(env)
-    assert [(r["event"], r["ids"], r["command"]) for r in rows] == [
-        ("apply", ["HP-1"], None), ("unenroll", [BASE_A], f"{hpmtest.HPM} unenroll")]
+    assert [(r["event"], r["ids"], r["command"], r["detail"]) for r in rows] == [
+        ("apply", ["HP-1"], None, None), ("unenroll", [BASE_A], f"{hpmtest.HPM} unenroll", None)]
     assert "(not recorded)" in hpm(env, "history", "show", str(rows[0]["id"])).stdout
-    assert sqlite3.connect(state / "history.db").execute("PRAGMA user_version").fetchone() == (2,)
+    assert sqlite3.connect(state / "history.db").execute("PRAGMA user_version").fetchone() == (3,)
 
 
 def test_retention_prunes(env, tmp_path):

@@ -190,6 +190,31 @@ static void test_errors(void **state) {
   expect_error("[update]\nsource = ftp://x/\n", ":2:", "https://");
   expect_error("[update]\nthis line is not ini\n", ":2:", "INI");
   expect_error("[update]\nreboot = never\ndeadline_days = 3\nreboot = always\n", ":4:", "reboot: set twice");
+  expect_error("[health]\nwindow = soon\n", ":2:", "[health] window: 'soon'");
+  expect_error("[health]\nwindow = 8d\n", ":2:", "at most 7d");
+  expect_error("[health]\ninterval = 0\n", ":2:", "[health] interval");
+  expect_error("[health]\ncheck_timeout = 2h\n", ":2:", "1s..1h");
+  expect_error("[health]\nchecks = health.d\n", ":2:", "absolute directory path");
+  expect_error("[health]\nwatch = yes\n", ":2:", "the keys are window, interval, check_timeout and checks");
+}
+
+static void test_health_section(void **state) {
+  (void)state;
+  char err[512];
+  hpm_policy p;
+  assert_int_equal(policy_load(write_conf("[update]\ndeadline_days = 3\n"), &p, err, sizeof err), POLICY_OK);
+  assert_int_equal(p.health_window_s, 300);
+  assert_int_equal(p.health_interval_s, 30);
+  assert_int_equal(p.health_script_timeout_s, 30);
+  assert_string_equal(p.health_dir, "/etc/hpm/health.d");
+  const char *path = write_conf("[health]\nwindow = 1m30s\ninterval = 10s\ncheck_timeout = 2m\nchecks = /srv/hc\n");
+  assert_int_equal(policy_load(path, &p, err, sizeof err), POLICY_OK);
+  assert_int_equal(p.health_window_s, 90);
+  assert_int_equal(p.health_interval_s, 10);
+  assert_int_equal(p.health_script_timeout_s, 120);
+  assert_string_equal(p.health_dir, "/srv/hc");
+  assert_int_equal(policy_load(write_conf("[health]\nwindow = 0\n"), &p, err, sizeof err), POLICY_OK);
+  assert_int_equal(p.health_window_s, 0); /* committed at once */
 }
 
 static void test_value_parsers(void **state) {
@@ -205,6 +230,11 @@ static void test_value_parsers(void **state) {
   assert_int_not_equal(policy_parse_duration("", &s), 0);
   assert_int_not_equal(policy_parse_duration("0m", &s), 0);
   assert_int_not_equal(policy_parse_duration("h", &s), 0);
+  assert_int_equal(policy_parse_duration("45s", &s), 0);
+  assert_int_equal(s, 45);
+  assert_int_equal(policy_parse_duration("1h30m15s", &s), 0);
+  assert_int_equal(s, 5415);
+  assert_int_not_equal(policy_parse_duration("15s1m", &s), 0);
   policy_date d;
   assert_int_equal(policy_parse_date("2028-02-29", &d), 0);
   assert_int_not_equal(policy_parse_date("2027-02-29", &d), 0);
@@ -363,6 +393,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_defaults_and_missing, teardown),
       cmocka_unit_test_teardown(test_full_file, teardown),
       cmocka_unit_test_teardown(test_errors, teardown),
+      cmocka_unit_test_teardown(test_health_section, teardown),
       cmocka_unit_test_teardown(test_syntax_and_dropins, teardown),
       cmocka_unit_test(test_value_parsers),
       cmocka_unit_test(test_next_assessment),

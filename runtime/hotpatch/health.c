@@ -1,0 +1,577 @@
+/* SPDX-License-Identifier: MIT */
+/* The verifying window after a hotpatch is applied: see health.h. */
+#include "hotpatch/health.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "clock.h"
+#include "fileio.h"
+#include "hex.h"
+#include "hostfacts.h"
+#include "hotpatch/hooks.h"
+#include "hotpatch/internal.h"
+#include "json.h"
+#include "jsonout.h"
+#include "msg.h"
+#include "update/policy.h"
+#include "update/update.h"
+
+static const char *const state_names[] = {"none", "verifying", "reverting", "committed", "reverted"};
+
+const char *hp_health_state_name(hp_health_state s) {
+  return (unsigned)s < sizeof state_names / sizeof state_names[0] ? state_names[s] : "none";
+}
+
+static void health_path(const hpm_ctx *ctx, char *o, size_t n) { snprintf(o, n, "%s/health", ctx->state_dir); }
+static void bad_path(const hpm_ctx *ctx, char *o, size_t n) { snprintf(o, n, "%s/bad", ctx->state_dir); }
+
+static uint64_t mono_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---- the window record: "key value" lines ---- */
+void hp_health_read(const hpm_ctx *ctx, hp_health *w) {
+  memset(w, 0, sizeof *w);
+  char p[HP_PATH_MAX], line[768];
+  health_path(ctx, p, sizeof p);
+  FILE *f = fopen(p, "re");
+  if (!f) return;
+  hp_health r;
+  memset(&r, 0, sizeof r);
+  int ended = 0;
+  while (fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\n")] = 0;
+    char *v = strchr(line, ' ');
+    if (!v) { ended |= !strcmp(line, "end"); continue; }
+    *v++ = 0;
+    if (!strcmp(line, "state")) {
+      for (size_t i = 0; i < sizeof state_names / sizeof state_names[0]; i++)
+        if (!strcmp(v, state_names[i])) r.state = (hp_health_state)i;
+    } else if (!strcmp(line, "seq")) r.seq = (uint32_t)strtoul(v, NULL, 10);
+    else if (!strcmp(line, "prev")) r.prev_seq = (uint32_t)strtoul(v, NULL, 10);
+    else if (!strcmp(line, "id")) snprintf(r.id, sizeof r.id, "%s", v);
+    else if (!strcmp(line, "started")) r.started = strtoull(v, NULL, 10);
+    else if (!strcmp(line, "until")) r.until = strtoull(v, NULL, 10);
+    else if (!strcmp(line, "started_mono_us")) r.started_mono_us = strtoull(v, NULL, 10);
+    else if (!strcmp(line, "next_check")) r.next_check = strtoull(v, NULL, 10);
+    else if (!strcmp(line, "ended")) r.ended = strtoull(v, NULL, 10);
+    else if (!strcmp(line, "reason")) snprintf(r.reason, sizeof r.reason, "%s", v);
+  }
+  fclose(f);
+  if (ended) *w = r; /* a record cut short is no record (it is replaced whole, so this is a foreign file) */
+}
+
+/* One line of text: what a record line may hold. */
+static void one_line(char *s) {
+  for (; *s; s++)
+    if (*s == '\n' || *s == '\r') *s = ' ';
+}
+
+static int health_write(const hpm_ctx *ctx, hp_health *w) {
+  one_line(w->reason);
+  one_line(w->id);
+  char buf[1200], p[HP_PATH_MAX];
+  int n = snprintf(buf, sizeof buf,
+                   "hpm-health 1\nstate %s\nseq %u\nprev %u\nid %s\nstarted %" PRIu64 "\nuntil %" PRIu64
+                   "\nstarted_mono_us %" PRIu64 "\nnext_check %" PRIu64 "\nended %" PRIu64 "\nreason %s\nend\n",
+                   hp_health_state_name(w->state), w->seq, w->prev_seq, w->id, w->started, w->until,
+                   w->started_mono_us, w->next_check, w->ended, w->reason);
+  health_path(ctx, p, sizeof p);
+  hpmh_status st;
+  if (hpmh_write_file(p, (const uint8_t *)buf, (size_t)n, 0644, 0, &st)) {
+    msg("%s", st.detail);
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- the bad marks: one line each, "SEQ BASELINE TIME ID REASON" ---- */
+int hp_bad_list(const hpm_ctx *ctx, hp_bad **out) {
+  *out = NULL;
+  char p[HP_PATH_MAX], line[1024];
+  bad_path(ctx, p, sizeof p);
+  FILE *f = fopen(p, "re");
+  if (!f) return 0;
+  int n = 0, cap = 0;
+  while (fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\n")] = 0;
+    hp_bad b;
+    memset(&b, 0, sizeof b);
+    char hex[2 * HPM_DIGEST_LEN + 2], id[64];
+    int used = 0;
+    unsigned long long t;
+    if (sscanf(line, "%" SCNu32 " %65s %llu %63s %n", &b.seq, hex, &t, id, &used) != 4 || !used ||
+        hpmh_parse_hex(hex, b.baseline, HPM_DIGEST_LEN))
+      continue;
+    b.time = t;
+    snprintf(b.id, sizeof b.id, "%s", id);
+    snprintf(b.reason, sizeof b.reason, "%s", line + used);
+    if (n == cap) {
+      hp_bad *g = realloc(*out, (size_t)(cap = cap ? 2 * cap : 8) * sizeof *g);
+      if (!g) break;
+      *out = g;
+    }
+    (*out)[n++] = b;
+  }
+  fclose(f);
+  return n;
+}
+
+bool hp_bad_find(const hpm_ctx *ctx, const uint8_t baseline[HPM_DIGEST_LEN], uint32_t seq, hp_bad *b) {
+  hp_bad *l;
+  int n = hp_bad_list(ctx, &l);
+  bool found = false;
+  for (int i = n - 1; i >= 0 && !found; i--)
+    if (l[i].seq == seq && !memcmp(l[i].baseline, baseline, HPM_DIGEST_LEN)) {
+      found = true;
+      if (b) *b = l[i];
+    }
+  free(l);
+  return found;
+}
+
+/* Add a mark (the whole file rewritten: atomic, synced). */
+static int bad_add(const hpm_ctx *ctx, uint32_t seq, const char *id, const char *reason) {
+  hpm_running_baseline rb;
+  if (hostfacts_running_baseline(ctx, &rb)) return -1;
+  char p[HP_PATH_MAX];
+  bad_path(ctx, p, sizeof p);
+  uint8_t *old = NULL;
+  size_t oldlen = 0;
+  hpmh_status st;
+  if (hpmh_read_file(p, 1u << 20, &old, &oldlen, &st)) { old = NULL; oldlen = 0; }
+  char hex[2 * HPM_DIGEST_LEN + 1], r[512];
+  hpm_fmt_hex(rb.digest, HPM_DIGEST_LEN, hex, sizeof hex);
+  snprintf(r, sizeof r, "%s", reason);
+  one_line(r);
+  char add[1024];
+  int k = snprintf(add, sizeof add, "%u %s %" PRIu64 " %s %s\n", seq, hex, hpm_now(), id[0] ? id : "-", r);
+  uint8_t *all = malloc(oldlen + (size_t)k);
+  if (!all) { free(old); return -1; }
+  if (oldlen) memcpy(all, old, oldlen);
+  memcpy(all + oldlen, add, (size_t)k);
+  int rc = hpmh_write_file(p, all, oldlen + (size_t)k, 0644, 0, &st);
+  if (rc) msg("%s", st.detail);
+  free(all);
+  free(old);
+  return rc;
+}
+
+/* ---- the window's hooks in hp_apply ---- */
+void hp_health_begin(hpm_ctx *ctx, const hp_hotpatch *h, uint32_t prev) {
+  const hpm_policy *p = hpm_ctx_policy(ctx, NULL, NULL);
+  uint32_t win = p ? p->health_window_s : 300;
+  hp_health w;
+  memset(&w, 0, sizeof w);
+  w.seq = h->m.sequence;
+  w.prev_seq = prev;
+  snprintf(w.id, sizeof w.id, "%s", h->m.id);
+  w.started = hpm_now();
+  w.started_mono_us = mono_us();
+  w.until = w.started + win;
+  w.next_check = w.started; /* the checks run at once, then every interval */
+  w.state = win ? HP_HEALTH_VERIFYING : HP_HEALTH_COMMITTED;
+  if (!win) {
+    w.ended = w.started;
+    snprintf(w.reason, sizeof w.reason, "committed at once ([health] window = 0)");
+  }
+  health_write(ctx, &w);
+  if (!win) update_history_detail(ctx, "commit", w.id, "ok", NULL, "committed at once ([health] window = 0)");
+}
+
+void hp_health_restore(hpm_ctx *ctx, const hp_health *before) {
+  char p[HP_PATH_MAX];
+  hp_health b = *before;
+  if (b.state != HP_HEALTH_NONE) { health_write(ctx, &b); return; }
+  health_path(ctx, p, sizeof p);
+  unlink(p);
+}
+
+void hp_health_reverted_to(hpm_ctx *ctx, uint32_t to) {
+  hp_health w;
+  hp_health_read(ctx, &w);
+  if (w.state != HP_HEALTH_VERIFYING || w.seq <= to) return;
+  w.state = HP_HEALTH_REVERTED;
+  w.ended = hpm_now();
+  snprintf(w.reason, sizeof w.reason, "reverted by hand to sequence %u during its window", to);
+  health_write(ctx, &w);
+}
+
+/* ---- health signals ---- */
+static bool crash_signal(int sig) {
+  return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGABRT || sig == SIGTRAP ||
+         sig == SIGSYS;
+}
+
+/*
+ * The kernel's own report of a fault in the process whose threads are named
+ * comm (and whose thread ids are pid or above), logged since the window
+ * began: "comm[tid]: segfault at ADDR ip IP ...", "traps: comm[tid] trap
+ * ... ip:IP ...", "comm[tid] general protection fault ip:IP ...".  The last
+ * one found gives *ip.  Needs /dev/kmsg (root) and the kernel's
+ * debug.exception-trace (on by default on x86-64).
+ */
+static bool kmsg_fault(const char *comm, pid_t pid, uint64_t since_us, uint64_t *ip) {
+  int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return false;
+  char rec[8192], key[32];
+  snprintf(key, sizeof key, "%.15s[", comm);
+  bool found = false;
+  for (;;) {
+    ssize_t n = read(fd, rec, sizeof rec - 1);
+    if (n < 0 && errno == EPIPE) continue; /* records overwritten meanwhile: go on with the next */
+    if (n <= 0) break;
+    rec[n] = 0;
+    unsigned long long ts;
+    char *semi = strchr(rec, ';');
+    if (!semi || sscanf(rec, "%*u,%*u,%llu", &ts) != 1 || ts < since_us) continue;
+    char *m = strstr(semi + 1, key);
+    if (!m) continue;
+    long tid = strtol(m + strlen(key), NULL, 10);
+    if (tid < pid) continue;
+    char *at = strstr(m, " ip ");
+    if (!at) at = strstr(m, " ip:");
+    if (!at) continue;
+    *ip = strtoull(at + 4, NULL, 16);
+    found = true;
+  }
+  close(fd);
+  return found;
+}
+
+/* The journal of pid carrying sequence seq, or moving to it (an intent:
+ * the process may die of the new code before its state is recorded).  0 if
+ * none. */
+static int journal_of(const hpm_ctx *ctx, pid_t pid, uint32_t seq, hp_journal *out) {
+  static const char *const suffix[] = {"state", "pending"};
+  int found = 0;
+  for (size_t k = 0; k < 2 && !found; k++) {
+    char pat[HP_PATH_MAX];
+    snprintf(pat, sizeof pat, "%s/procs/%d-*.%s", ctx->state_dir, (int)pid, suffix[k]);
+    glob_t g;
+    if (glob(pat, 0, NULL, &g)) continue;
+    for (size_t i = 0; i < g.gl_pathc && !found; i++) {
+      if (hp_journal_read(g.gl_pathv[i], out)) continue;
+      if (out->pid == pid && out->seq == seq) found = 1;
+      else hp_journal_free(out);
+    }
+    globfree(&g);
+  }
+  return found;
+}
+
+/* ---- failing: revert automatically, mark bad ---- */
+static int finish_revert(hpm_ctx *ctx, hp_health *w) {
+  hp_opts o = {.is_revert = true};
+  hp_report r;
+  memset(&r, 0, sizeof r);
+  int rc;
+  if (w->prev_seq) {
+    char sp[HP_PATH_MAX];
+    hp_hotpatch h;
+    hpmh_status st;
+    hp_stored_path(ctx, sp, sizeof sp, w->prev_seq);
+    rc = hp_load_verified(ctx, sp, &h, &st);
+    if (rc) {
+      msg("health: cannot revert %s to sequence %u: %s", w->id, w->prev_seq, st.detail);
+      return rc;
+    }
+    rc = hp_apply(ctx, &h, &o, &r);
+    hp_hotpatch_free(&h);
+  } else {
+    rc = hp_revert_all(ctx, &o, &r);
+  }
+  if (r.st.code != HPMH_OK) msg("%s", r.st.detail);
+  char res[700];
+  if (rc) {
+    snprintf(res, sizeof res, "automatic revert failed (exit %d): run hpm recover, then hpm revert", rc);
+    msg("health: %s (sequence %u): %s", w->id, w->seq, res);
+    update_history_detail(ctx, "health-revert", w->id, "failed", res, w->reason);
+    return rc;
+  }
+  w->state = HP_HEALTH_REVERTED;
+  w->ended = hpm_now();
+  health_write(ctx, w);
+  snprintf(res, sizeof res, "reverted to sequence %u: %s", w->prev_seq, w->reason);
+  update_history_detail(ctx, "health-revert", w->id, "ok", NULL, res);
+  printf("health: %s (sequence %u) reverted to sequence %u: %s; marked bad on this host\n", w->id, w->seq,
+         w->prev_seq, w->reason);
+  fflush(stdout);
+  return 0;
+}
+
+/* The window judged (w, read before) failed for why: record it durably
+ * under the state lock (unless the window changed meanwhile: a commit, a
+ * revert by hand), mark the hotpatch bad, then revert (hp_apply takes the
+ * lock itself). */
+static int fail(hpm_ctx *ctx, hp_health *w, const char *why) {
+  hpmh_status st;
+  int lock = hp_store_lock(ctx, &st);
+  if (lock < 0) { msg("%s", st.detail); return 3; }
+  hp_health now;
+  hp_health_read(ctx, &now);
+  if (now.state != HP_HEALTH_VERIFYING || now.seq != w->seq || now.started != w->started) {
+    hp_store_unlock(lock);
+    return 0;
+  }
+  w->state = HP_HEALTH_REVERTING;
+  snprintf(w->reason, sizeof w->reason, "%s", why);
+  int rc = health_write(ctx, w);
+  if (!rc) bad_add(ctx, w->seq, w->id, why);
+  hp_store_unlock(lock);
+  if (rc) return 3;
+  msg("health: %s (sequence %u) failed its window: %s; reverting", w->id, w->seq, why);
+  const char *ex = hp_hooks()->exit_at; /* test hook: hpm dies with the revert begun */
+  if (ex && !strcmp(ex, "health-reverting")) _exit(9);
+  return finish_revert(ctx, w);
+}
+
+bool hp_health_exit(hpm_ctx *ctx, pid_t pid, uint32_t code) {
+  int sig = (int)(code & 0x7f);
+  if (!sig || !crash_signal(sig)) return false;
+  hp_health w;
+  hp_health_read(ctx, &w);
+  if (w.state != HP_HEALTH_VERIFYING) return false;
+  hp_journal j;
+  if (!journal_of(ctx, pid, w.seq, &j)) return false;
+  const char *base = strrchr(j.exe, '/') ? strrchr(j.exe, '/') + 1 : j.exe;
+  char why[512], where[200] = "";
+  uint64_t ip = 0;
+  if (kmsg_fault(base, pid, w.started_mono_us, &ip)) {
+    const hp_map *in = NULL;
+    for (int i = 0; i < j.nmaps && !in; i++)
+      if (ip >= j.maps[i].addr && ip < j.maps[i].addr + j.maps[i].len) in = &j.maps[i];
+    if (in)
+      snprintf(where, sizeof where, ", fault at ip 0x%" PRIx64 " in the hotpatch's code (mapping 0x%" PRIx64 ")", ip,
+               in->addr);
+    else
+      snprintf(where, sizeof where, ", fault at ip 0x%" PRIx64 " (outside the hotpatch's code)", ip);
+  }
+  const char *abbrev = sigabbrev_np(sig);
+  char num[16];
+  snprintf(num, sizeof num, "%d", sig);
+  snprintf(why, sizeof why, "pid %d (%s) died of %s%s%s", (int)pid, j.exe, abbrev ? "SIG" : "signal ",
+           abbrev ? abbrev : num, where);
+  hp_journal_free(&j);
+  fail(ctx, &w, why);
+  return true;
+}
+
+/* ---- health checks: every executable in the [health] checks directory ---- */
+/* What hpm-health-check (the boot's runner, systemd/) skips too: hidden
+ * files, editor and package-manager leftovers. */
+static int visible(const struct dirent *e) {
+  const char *n = e->d_name;
+  size_t l = strlen(n);
+  return n[0] != '.' && n[l - 1] != '~' && !strstr(n, ".dpkg-") && !strstr(n, ".rpm") && !strstr(n, ".swp");
+}
+
+/* Run one check with the timeout; 0 if it passed, else *why says how it failed. */
+static int run_check(const char *path, const hp_health *w, unsigned timeout_s, char *why, size_t n) {
+  int pfd[2];
+  if (pipe2(pfd, O_CLOEXEC)) { snprintf(why, n, "cannot run it: %s", strerror(errno)); return -1; }
+  pid_t c = fork();
+  if (c < 0) {
+    snprintf(why, n, "cannot run it: %s", strerror(errno));
+    close(pfd[0]);
+    close(pfd[1]);
+    return -1;
+  }
+  if (c == 0) {
+    setpgid(0, 0);
+    dup2(pfd[1], 1);
+    dup2(pfd[1], 2);
+    int nul = open("/dev/null", O_RDONLY);
+    if (nul >= 0) dup2(nul, 0);
+    char seq[16];
+    snprintf(seq, sizeof seq, "%u", w->seq);
+    setenv("HPM_HEALTH_CONTEXT", "hotpatch", 1);
+    setenv("HPM_HOTPATCH_SEQUENCE", seq, 1);
+    setenv("HPM_HOTPATCH_ID", w->id, 1);
+    execl(path, path, (char *)NULL);
+    _exit(127);
+  }
+  close(pfd[1]);
+  char out[4096];
+  size_t used = 0;
+  uint64_t deadline = mono_us() + (uint64_t)timeout_s * 1000000u;
+  int timed_out = 0;
+  for (;;) {
+    uint64_t now = mono_us();
+    if (now >= deadline) { timed_out = 1; break; }
+    struct pollfd pf = {pfd[0], POLLIN, 0};
+    int pr = poll(&pf, 1, (int)((deadline - now) / 1000 + 1));
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr <= 0) continue;
+    char tmp[1024];
+    ssize_t k = read(pfd[0], tmp, sizeof tmp);
+    if (k <= 0) break; /* the check (and whatever it started) closed its output */
+    for (ssize_t i = 0; i < k; i++) { /* keep the tail */
+      if (used == sizeof out - 1) { memmove(out, out + 1024, used - 1024); used -= 1024; }
+      out[used++] = tmp[i];
+    }
+  }
+  close(pfd[0]);
+  if (timed_out) kill(-c, SIGKILL);
+  int st = 0;
+  while (waitpid(c, &st, 0) < 0 && errno == EINTR) {}
+  out[used] = 0;
+  while (used && (out[used - 1] == '\n' || out[used - 1] == ' ')) out[--used] = 0;
+  const char *last = strrchr(out, '\n') ? strrchr(out, '\n') + 1 : out;
+  if (timed_out) { snprintf(why, n, "did not finish within %u s (killed)", timeout_s); return -1; }
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
+  if (WIFEXITED(st)) snprintf(why, n, "exit %d%s%.200s", WEXITSTATUS(st), last[0] ? ": " : "", last);
+  else snprintf(why, n, "killed by signal %d", WTERMSIG(st));
+  return -1;
+}
+
+/* Run every check; a required one failing fills why and returns -1; a
+ * wanted one (NAME.wanted) failing is a warning on stderr. */
+static int run_checks(const hpm_policy *p, const hp_health *w, char *why, size_t n) {
+  struct dirent **ents;
+  int ne = scandir(p->health_dir, &ents, visible, alphasort);
+  if (ne < 0) return 0; /* no checks */
+  int rc = 0;
+  for (int i = 0; i < ne; i++) {
+    char path[HP_PATH_MAX], r[300];
+    snprintf(path, sizeof path, "%s/%s", p->health_dir, ents[i]->d_name);
+    struct stat sb;
+    bool runnable = stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && access(path, X_OK) == 0;
+    size_t len = strlen(ents[i]->d_name);
+    bool wanted = len > 7 && !strcmp(ents[i]->d_name + len - 7, ".wanted");
+    if (runnable && !rc && run_check(path, w, p->health_script_timeout_s, r, sizeof r)) {
+      if (wanted) {
+        msg("health: %s (sequence %u): wanted check %s failed (%s): a warning only", w->id, w->seq, path, r);
+      } else {
+        snprintf(why, n, "health check %.200s failed (%.280s)", path, r);
+        rc = -1;
+      }
+    }
+    free(ents[i]);
+  }
+  free(ents);
+  return rc;
+}
+
+int hp_health_tick(hpm_ctx *ctx) {
+  hpmh_status st;
+  int lock = hp_store_lock(ctx, &st); /* an apply in progress holds it: its window is then complete */
+  if (lock < 0) { msg("%s", st.detail); return 3; }
+  hp_health w;
+  hp_health_read(ctx, &w);
+  if (w.state == HP_HEALTH_REVERTING) { /* hpm died while reverting */
+    hp_store_unlock(lock);
+    return finish_revert(ctx, &w);
+  }
+  if (w.state != HP_HEALTH_VERIFYING) { hp_store_unlock(lock); return 0; }
+  hpm_applied a;
+  hostfacts_applied_read(ctx, &a);
+  if (a.seq != w.seq) { /* another apply or revert took over without passing by hp_apply's hooks */
+    w.state = HP_HEALTH_REVERTED;
+    w.ended = hpm_now();
+    snprintf(w.reason, sizeof w.reason, "the applied sequence became %u during the window", a.seq);
+    health_write(ctx, &w);
+    hp_store_unlock(lock);
+    return 0;
+  }
+  hp_store_unlock(lock);
+  const hpm_policy *p = hpm_ctx_policy(ctx, NULL, NULL);
+  hpm_policy defaults;
+  if (!p) { policy_defaults(&defaults); p = &defaults; }
+  uint64_t now = hpm_now();
+  bool due = now >= w.next_check || now >= w.until;
+  if (due) { /* the checks run without the lock: they may take a while */
+    char why[512];
+    if (run_checks(p, &w, why, sizeof why)) return fail(ctx, &w, why);
+  }
+  if (!due && now < w.until) return 0;
+  lock = hp_store_lock(ctx, &st);
+  if (lock < 0) { msg("%s", st.detail); return 3; }
+  hp_health cur;
+  hp_health_read(ctx, &cur);
+  if (cur.state != HP_HEALTH_VERIFYING || cur.seq != w.seq || cur.started != w.started) { /* changed meanwhile */
+    hp_store_unlock(lock);
+    return 0;
+  }
+  int committed = now >= w.until;
+  if (committed) {
+    w.state = HP_HEALTH_COMMITTED;
+    w.ended = now;
+    snprintf(w.reason, sizeof w.reason, "healthy through its %" PRIu64 " s window", w.until - w.started);
+  } else {
+    w.next_check = now + p->health_interval_s;
+  }
+  health_write(ctx, &w);
+  hp_store_unlock(lock);
+  if (committed) {
+    update_history_detail(ctx, "commit", w.id, "ok", NULL, w.reason);
+    printf("health: %s (sequence %u) committed: %s\n", w.id, w.seq, w.reason);
+    fflush(stdout);
+  }
+  return 0;
+}
+
+/* ---- hpm commit ---- */
+static const char commit_usage[] =
+    "usage: hpm commit [--json]\n"
+    "  End the verifying window of the applied hotpatch now: it is committed as\n"
+    "  healthy (the health checks are not run again).  Exit 1 when no window is\n"
+    "  open.\n";
+
+int hp_cmd_commit(hpm_ctx *ctx, int argc, char **argv) {
+  static const struct option lo[] = {{"json", 0, 0, 'j'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+  int c;
+  while ((c = hpm_cli_next("commit", argc, argv, "", lo)) != -1) {
+    if (c == 'j') ctx->json = true;
+    else if (c == 'h') { fputs(commit_usage, stdout); return 0; }
+    else return HPM_CLI_USAGE;
+  }
+  if (hpm_cli_operands("commit", argc, argv, 0, 0, "")) return HPM_CLI_USAGE;
+  hpmh_status st;
+  hp_store_mkdirs(ctx);
+  int lock = hp_store_lock(ctx, &st);
+  if (lock < 0) { msg("%s", st.detail); return 3; }
+  hp_health w;
+  hp_health_read(ctx, &w);
+  int rc = 0;
+  if (w.state != HP_HEALTH_VERIFYING) {
+    msg("commit: no hotpatch is in its verifying window (%s%s%s)", hp_health_state_name(w.state),
+        w.id[0] ? ": " : "", w.id);
+    rc = 1;
+  } else {
+    w.state = HP_HEALTH_COMMITTED;
+    w.ended = hpm_now();
+    snprintf(w.reason, sizeof w.reason, "committed by hand (hpm commit) %" PRIu64 " s into its window",
+             w.ended - w.started);
+    if (health_write(ctx, &w)) rc = 3;
+    else snprintf(ctx->record_ids, sizeof ctx->record_ids, "%s", w.id);
+  }
+  hp_store_unlock(lock);
+  if (ctx->json && !rc) {
+    cJSON *d = hpm_json_doc("commit");
+    hpmh_json_add_u64(d, "sequence", w.seq);
+    hpm_json_add_opt(d, "id", w.id);
+    hpm_json_add_time(d, "started", w.started);
+    hpm_json_add_time(d, "committed", w.ended);
+    hpm_json_emit(d);
+  } else if (!rc) {
+    printf("committed %s (sequence %u)\n", w.id, w.seq);
+  }
+  return rc;
+}
