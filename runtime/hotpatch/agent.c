@@ -21,10 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "hostfacts.h"
 #include "hotpatch/health.h"
 #include "hotpatch/internal.h"
 #include "msg.h"
+#include "update/policy.h"
 #include "update/update.h"
 
 static volatile sig_atomic_t agent_stop;
@@ -54,8 +56,55 @@ static int proc_connector(void) {
   return s;
 }
 
+/*
+ * The crash-loop breaker: the processes the agent patched lately, and the
+ * crashes of those that died of a crash signal within [health]
+ * crash_loop_period of being patched.  crash_loop of them within that
+ * period revert the hotpatch (health.h): never a restart loop fed by hpm.
+ * Kept in memory: an agent restart starts counting again.
+ */
+#define RECENT_MAX 256
+typedef struct {
+  struct { pid_t pid; uint64_t when; char exe[256]; } recent[RECENT_MAX];
+  unsigned nrecent;      /* ring: recent[nrecent % RECENT_MAX] is the oldest once full */
+  uint64_t crashes[64];  /* times of counted crashes, ring */
+  unsigned ncrashes;
+} breaker;
+
+static void breaker_patched(breaker *b, pid_t pid, const char *exe) {
+  unsigned i = b->nrecent++ % RECENT_MAX;
+  b->recent[i].pid = pid;
+  b->recent[i].when = hpm_now();
+  snprintf(b->recent[i].exe, sizeof b->recent[i].exe, "%s", exe);
+}
+
+/* pid exited with code: a crash soon after the agent patched it?  Returns
+ * true when the breaker trips (*why says why). */
+static bool breaker_exit(breaker *b, const hpm_policy *p, pid_t pid, uint32_t code, char *why, size_t n) {
+  int sig = (int)(code & 0x7f);
+  if (!p->crash_loop || !hp_health_crash_signal(sig)) return false;
+  uint64_t now = hpm_now();
+  unsigned have = b->nrecent < RECENT_MAX ? b->nrecent : RECENT_MAX;
+  const char *exe = NULL;
+  for (unsigned i = 0; i < have && !exe; i++)
+    if (b->recent[i].pid == pid && now - b->recent[i].when <= p->crash_loop_period_s) {
+      exe = b->recent[i].exe;
+      b->recent[i].pid = 0; /* counted once */
+    }
+  if (!exe) return false;
+  b->crashes[b->ncrashes++ % 64] = now;
+  unsigned in = 0;
+  for (unsigned i = 0; i < (b->ncrashes < 64 ? b->ncrashes : 64); i++) in += now - b->crashes[i] <= p->crash_loop_period_s;
+  if (in < p->crash_loop) return false;
+  const char *abbrev = sigabbrev_np(sig);
+  snprintf(why, n, "crash loop: %u processes the agent patched died within %u s of being patched (the last: pid %d "
+           "(%.200s), SIG%s)", in, p->crash_loop_period_s, (int)pid, exe, abbrev ? abbrev : "?");
+  memset(b, 0, sizeof *b);
+  return true;
+}
+
 /* Patch pid to h where it runs another sequence (or none). */
-static int patch_pid(hp_op *op, const hp_hotpatch *h, pid_t pid) {
+static int patch_pid(hp_op *op, const hp_hotpatch *h, pid_t pid, breaker *b) {
   hp_match m[8];
   int nm = hp_proc_match(op->elf, pid, h, m, 8), n = 0;
   if (nm) hp_adopt_proc(op, pid, hp_proc_starttime(pid)); /* a child forked from a patched process */
@@ -74,6 +123,7 @@ static int patch_pid(hp_op *op, const hp_hotpatch *h, pid_t pid) {
       n++;
       printf("agent: pid %d (%s): patched to seq %u, pause %u us\n", pid, m[i].exe, h->m.sequence, pr.pause_us);
       fflush(stdout);
+      breaker_patched(b, pid, m[i].exe);
     }
   }
   return n;
@@ -88,6 +138,8 @@ int hp_agent(hpm_ctx *ctx, bool once) {
   hp_elf_cache *elf = calloc(1, sizeof *elf);
   if (!elf) { msg("agent: out of memory"); hp_store_unlock(lock); return 3; }
   hp_op op = {ctx, NULL, 0, elf};
+  breaker *brk = calloc(1, sizeof *brk);
+  if (!brk) { msg("agent: out of memory"); free(elf); hp_store_unlock(lock); return 3; }
   hp_recover_all(&op);
   flock(lock, LOCK_UN);
   agent_stop = 0;
@@ -125,7 +177,7 @@ int hp_agent(hpm_ctx *ctx, bool once) {
       flock(lock, LOCK_EX);
       pid_t *pids;
       int np = hp_pids(&pids);
-      for (int i = 0; i < np; i++) patch_pid(&op, &h, pids[i]);
+      for (int i = 0; i < np; i++) patch_pid(&op, &h, pids[i], brk);
       free(pids);
       flock(lock, LOCK_UN);
       last_scan = time(NULL);
@@ -142,19 +194,27 @@ int hp_agent(hpm_ctx *ctx, bool once) {
       struct cn_msg *cn = NLMSG_DATA(nh);
       if (cn->id.idx != CN_IDX_PROC || cn->len < sizeof(struct proc_event)) continue;
       struct proc_event *ev = (struct proc_event *)cn->data;
-      if (ev->what == PROC_EVENT_EXIT) { /* a patched process dying of a crash signal fails the window */
-        if (hp_health_exit(ctx, ev->event_data.exit.process_tgid, ev->event_data.exit.exit_code)) loaded_seq = (uint32_t)-1;
+      if (ev->what == PROC_EVENT_EXIT) {
+        pid_t tg = ev->event_data.exit.process_tgid;
+        uint32_t code = ev->event_data.exit.exit_code;
+        char why[512];
+        const hpm_policy *pol = hpm_ctx_policy(ctx, NULL, NULL);
+        if (hp_health_exit(ctx, tg, code)) /* a patched process dying of a crash signal fails the window */
+          memset(brk, 0, sizeof *brk);
+        else if (ev->event_data.exit.process_pid == tg && pol && breaker_exit(brk, pol, tg, code, why, sizeof why))
+          hp_health_crash_loop(ctx, why);
         continue;
       }
       if (ev->what != PROC_EVENT_EXEC || !have) continue;
       pid_t pid = ev->event_data.exec.process_tgid;
       flock(lock, LOCK_EX);
-      patch_pid(&op, &h, pid);
+      patch_pid(&op, &h, pid, brk);
       flock(lock, LOCK_UN);
     }
   }
   if (have) hp_hotpatch_free(&h);
   if (s >= 0) close(s);
+  free(brk);
   free(elf);
   hp_store_unlock(lock);
   return 0;

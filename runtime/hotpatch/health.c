@@ -214,7 +214,7 @@ void hp_health_reverted_to(hpm_ctx *ctx, uint32_t to) {
 }
 
 /* ---- health signals ---- */
-static bool crash_signal(int sig) {
+bool hp_health_crash_signal(int sig) {
   return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGABRT || sig == SIGTRAP ||
          sig == SIGSYS;
 }
@@ -326,7 +326,7 @@ static int fail(hpm_ctx *ctx, hp_health *w, const char *why) {
   if (lock < 0) { msg("%s", st.detail); return 3; }
   hp_health now;
   hp_health_read(ctx, &now);
-  if (now.state != HP_HEALTH_VERIFYING || now.seq != w->seq || now.started != w->started) {
+  if (now.state != w->state || now.seq != w->seq || now.started != w->started) {
     hp_store_unlock(lock);
     return 0;
   }
@@ -344,7 +344,7 @@ static int fail(hpm_ctx *ctx, hp_health *w, const char *why) {
 
 bool hp_health_exit(hpm_ctx *ctx, pid_t pid, uint32_t code) {
   int sig = (int)(code & 0x7f);
-  if (!sig || !crash_signal(sig)) return false;
+  if (!sig || !hp_health_crash_signal(sig)) return false;
   hp_health w;
   hp_health_read(ctx, &w);
   if (w.state != HP_HEALTH_VERIFYING) return false;
@@ -369,6 +369,16 @@ bool hp_health_exit(hpm_ctx *ctx, pid_t pid, uint32_t code) {
   snprintf(why, sizeof why, "pid %d (%s) died of %s%s%s", (int)pid, j.exe, abbrev ? "SIG" : "signal ",
            abbrev ? abbrev : num, where);
   hp_journal_free(&j);
+  fail(ctx, &w, why);
+  return true;
+}
+
+bool hp_health_crash_loop(hpm_ctx *ctx, const char *why) {
+  hp_health w;
+  hp_health_read(ctx, &w);
+  hpm_applied a;
+  hostfacts_applied_read(ctx, &a);
+  if (!a.seq || w.seq != a.seq || (w.state != HP_HEALTH_VERIFYING && w.state != HP_HEALTH_COMMITTED)) return false;
   fail(ctx, &w, why);
   return true;
 }

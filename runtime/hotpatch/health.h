@@ -54,11 +54,19 @@ void hp_health_begin(hpm_ctx *ctx, const hp_hotpatch *h, uint32_t prev);
 void hp_health_restore(hpm_ctx *ctx, const hp_health *before);
 void hp_health_reverted_to(hpm_ctx *ctx, uint32_t to);
 
+/* SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS: what counts against a hotpatch. */
+bool hp_health_crash_signal(int sig);
+
 /* The agent saw a thread of process pid exit with status code (the
  * kernel's exit code: signal number in the low 7 bits).  If pid carried
  * the watched hotpatch and a crash signal ended it, the hotpatch fails:
  * reverted and marked bad at once.  Returns true if it did. */
 bool hp_health_exit(hpm_ctx *ctx, pid_t pid, uint32_t code);
+
+/* The agent's crash-loop breaker tripped (why says how): the applied
+ * hotpatch, in its window or committed, is reverted and marked bad as for
+ * a failed window.  Returns true if there was one to revert. */
+bool hp_health_crash_loop(hpm_ctx *ctx, const char *why);
 
 /* One look at the window: run the health checks when due, commit when it
  * ended healthy, finish an automatic revert that was begun.  The agent

@@ -48,6 +48,11 @@ static void fill_hotpatch(decide_item *it, const hpm_policy *pol, const decide_r
   it->required = true;
   add_reason(it, "hotpatch %u for the running baseline (%s)", it->entry->sequence, cls);
   if (it->excluded) { add_reason(it, "excluded by --exclude"); return; }
+  if (it->bad) {
+    add_reason(it, "marked bad on this host (reverted for its health, see hpm status): not installed until a newer "
+                   "sequence arrives; hpm apply --force applies it anyway");
+    return;
+  }
   if (!it->selected) {
     if (demand) add_reason(it, "not selected by --classification/--include");
     else add_reason(it, "listed only: classification %s is not in auto_classifications; install it with hpm install --include %s", cls, it->entry->id);
@@ -207,6 +212,8 @@ void decide(const hpm_catalog *cat, const decide_host *host, const hpm_policy *p
     it->entry = hp;
     it->deadline = hp->release_time + (uint64_t)pol->deadline_days * 86400u;
     it->overdue = now >= it->deadline;
+    for (size_t k = 0; k < host->nbad && k < sizeof host->bad / sizeof host->bad[0]; k++)
+      it->bad |= host->bad[k] == hp->sequence;
     select_item(it, pol, req);
     fill_hotpatch(it, pol, req, now, &ws, mode);
   }

@@ -56,6 +56,8 @@ typedef struct {
   uint8_t unenrolled_at[HPM_DIGEST_LEN];
   bool has_staged;                  /* a baseline is staged, waiting for a reboot */
   uint8_t staged[HPM_DIGEST_LEN];
+  size_t nbad;                      /* hotpatch sequences of the running baseline this host */
+  uint32_t bad[16];                 /*   reverted for their health (hotpatch/health.h) */
 } decide_host;
 
 typedef struct {
@@ -73,6 +75,7 @@ typedef struct {
   bool overdue;                     /* now >= deadline */
   bool selected;                    /* passes the classification/include/exclude filters */
   bool excluded;                    /* named by exclude */
+  bool bad;                         /* hotpatch: marked bad on this host (never installed) */
   bool install_now;                 /* apply (hotpatch) / stage (baseline) now */
   bool already_staged;              /* baseline: it is the staged one */
   bool needs_reboot;

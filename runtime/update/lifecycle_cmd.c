@@ -117,6 +117,8 @@ int cmd_policy(hpm_ctx *ctx, int argc, char **argv) {
     hpmh_json_add_u64(he, "interval_s", p.health_interval_s);
     hpmh_json_add_u64(he, "check_timeout_s", p.health_script_timeout_s);
     hpmh_json_add_str(he, "checks", p.health_dir);
+    hpmh_json_add_u64(he, "crash_loop", p.crash_loop);
+    hpmh_json_add_u64(he, "crash_loop_period_s", p.crash_loop_period_s);
     cJSON *wa = cJSON_AddArrayToObject(o, "windows");
     for (size_t i = 0; i < p.nwindows; i++) {
       const policy_window *pw = &p.windows[i];
@@ -180,6 +182,11 @@ int cmd_policy(hpm_ctx *ctx, int argc, char **argv) {
   printf("assessment: every %u h, jitter up to %u min\n", p.assess_interval_hours, p.assess_jitter_minutes);
   printf("health window after each hotpatch: %u s (checks in %s every %u s, each at most %u s)\n",
          p.health_window_s, p.health_dir, p.health_interval_s, p.health_script_timeout_s);
+  if (p.crash_loop)
+    printf("crash loop: %u crashes of processes the agent patched, within %u s, revert the hotpatch\n", p.crash_loop,
+           p.crash_loop_period_s);
+  else
+    printf("crash loop: off ([health] crash_loop = 0)\n");
   printf("reboot: %s\n", policy_reboot_to_string(p.reboot));
   printf("timezone: %s\n", tz);
   printf("history retention_days: %u\n", p.retention_days);

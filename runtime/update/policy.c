@@ -58,6 +58,8 @@ void policy_defaults(hpm_policy *p) {
   p->health_interval_s = 30;
   p->health_script_timeout_s = 30;
   snprintf(p->health_dir, sizeof p->health_dir, "%s", "/etc/hpm/health.d");
+  p->crash_loop = 3;
+  p->crash_loop_period_s = 600;
 }
 
 uint64_t policy_next_assessment(const hpm_policy *p, uint64_t last, uint64_t seed) {
@@ -477,8 +479,16 @@ static int handler(void *user, const char *section, const char *key, const char 
         FAIL("[health] checks: '%.200s': expected an absolute directory path (at most %d characters)", value,
              POLICY_PATH_MAX);
       snprintf(p->health_dir, sizeof p->health_dir, "%s", value);
+    } else if (!strcmp(key, "crash_loop")) {
+      if (parse_u32(value, 0, 1000, &p->crash_loop))
+        FAIL("[health] crash_loop: '%s': expected how many crashes of processes the agent patched revert the "
+             "hotpatch, 0..1000 (0: never)", value);
+    } else if (!strcmp(key, "crash_loop_period")) {
+      if (policy_parse_duration(value, &p->crash_loop_period_s) || p->crash_loop_period_s > 86400)
+        FAIL("[health] crash_loop_period: '%s': expected e.g. 10m (1s..1d)", value);
     } else {
-      FAIL("[health] %s: unknown key; the keys are window, interval, check_timeout and checks", key);
+      FAIL("[health] %s: unknown key; the keys are window, interval, check_timeout, checks, crash_loop and "
+           "crash_loop_period", key);
     }
   } else if (!strcmp(section, "trust")) {
     hpm_kind k = HPM_KIND_BASELINE;

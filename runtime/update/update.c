@@ -19,6 +19,7 @@
 
 #include "boot/boot.h"
 #include "hostfacts.h"
+#include "hotpatch/health.h"
 #include "hotpatch/hotpatch.h"
 #include "jsonout.h"
 #include "update/clean.h"
@@ -155,6 +156,11 @@ static int ctx_load(hpm_ctx *hc, update_ctx *c, const char *source_opt, const ch
   }
   /* what runs, enrolled or not (decide() takes no hotpatch on an unenrolled host) */
   c->host.hotpatch_seq = applied_sequence(hc, c->rb.digest);
+  hp_bad *bad;
+  int nbad = hp_bad_list(hc, &bad);
+  for (int i = 0; i < nbad && c->host.nbad < sizeof c->host.bad / sizeof c->host.bad[0]; i++)
+    if (!memcmp(bad[i].baseline, c->rb.digest, HPM_DIGEST_LEN)) c->host.bad[c->host.nbad++] = bad[i].seq;
+  free(bad);
   staged_baseline(hc, &c->host);
   return 0;
 }

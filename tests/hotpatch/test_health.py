@@ -20,12 +20,26 @@ int calc_b_v(int x) { return helper(x) + 5 + (factor == 7 ? @V@ * 1000000 : 1); 
 """
 
 
-def crashing_hotpatch(ws, seq):
-    src = ws.d / f"crash{seq}.c"
-    src.write_text(CRASHING.replace("@V@", str(seq)))
-    out = ws.d / f"p-crash-{seq}.bin"
+LOOPING = """/* calc_a of sequence @V@ dereferences NULL for one input in 1024, but only in
+ * processes started with factor 8 (a configuration the release never saw) */
+extern int helper(int);
+extern int factor;
+int calc_a_v(int x) { if (x == 777 && factor == 8) *(volatile int *)0 = x; return x * 3 + 1 + @V@ * 1000000; }
+int calc_b_v(int x) { return helper(x) + 5 + (factor == 7 ? @V@ * 1000000 : 1); }
+"""
+
+
+def source_hotpatch(ws, text, seq, name):
+    """A hotpatch of sequence seq for the "own" calc built from text."""
+    src = ws.d / f"{name}{seq}.c"
+    src.write_text(text.replace("@V@", str(seq)))
+    out = ws.d / f"p-{name}-{seq}.bin"
     run(PATCHGEN, "--target", ws.target("own"), "--map", ws.map, "--source", src, "--out", out)
-    return ws.hotpatch([out], seq, name=f"h{seq}-crash.hpm")
+    return ws.hotpatch([out], seq, name=f"h{seq}-{name}.hpm")
+
+
+def crashing_hotpatch(ws, seq):
+    return source_hotpatch(ws, CRASHING, seq, "crash")
 
 
 @pytest.fixture
@@ -36,10 +50,10 @@ def host(ws, tmp_path):
         conf = tmp_path / "hpm.conf"
         checks = tmp_path / "health.d"
 
-        def policy(self, window, interval="1s"):
+        def policy(self, window, interval="1s", extra=""):
             self.checks.mkdir(exist_ok=True)
             self.conf.write_text(f"[health]\nwindow = {window}\ninterval = {interval}\ncheck_timeout = 5s\n"
-                                 f"checks = {self.checks}\n")
+                                 f"checks = {self.checks}\n{extra}")
 
         def check(self, name, body):
             p = self.checks / name
@@ -206,3 +220,38 @@ def test_commit_and_revert_by_hand(ws, host):
         assert st["health"]["state"] == "reverted" and "by hand" in st["health"]["reason"]
         assert st["bad"] == []
         assert t.version() == (1, 1)
+
+
+def test_crash_loop_breaker(ws, host):
+    """A committed hotpatch that kills every new process of a configuration
+    at start: the agent patches each one, and after [health] crash_loop of
+    them died within the period it reverts the hotpatch and marks it bad;
+    the next process of that configuration is left alone and lives."""
+    host.policy("1s", extra="crash_loop = 3\ncrash_loop_period = 60s\n")
+    h1 = source_hotpatch(ws, LOOPING, 1, "loop")
+    exe = str(ws.target("own"))
+    agent = host.agent()
+    try:
+        with Target(ws.target("own")) as a:  # factor 7: runs the hotpatch fine
+            host.hpm("apply", h1)
+            host.wait_state("committed")
+            assert a.version() == (1, 1)
+            for i in range(3):  # a supervisor restarting a service that dies at start
+                p = subprocess.Popen([exe, "2", "8"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+                assert p.wait(timeout=30) == -signal.SIGSEGV, f"start {i} was not patched or did not crash"
+                p.stdin.close()
+            w = host.wait_state("reverted")
+            assert w["sequence"] == 1 and "crash loop: 3 processes the agent patched died" in w["reason"], w
+            st = host.status()
+            assert st["sequence"] == 0 and [b["sequence"] for b in st["bad"]] == [1]
+            assert a.version() == (0, 0)
+            a.assert_healthy()
+            p = subprocess.Popen([exe, "2", "8"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            assert p.stdout.readline().startswith("ready")
+            time.sleep(3)  # more than the agent's periodic scan: it had every chance to patch it
+            assert p.poll() is None, "the agent patched a new process with the reverted hotpatch"
+            p.stdin.write("quit\n")
+            p.stdin.close()
+            assert p.wait(timeout=10) == 0
+    finally:
+        stop(agent)

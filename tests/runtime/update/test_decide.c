@@ -341,6 +341,24 @@ static void test_cumulative_and_other(void **state) {
   f.hotpatch_seq = 2;
   decide(&cat, &f, &pol, NULL, REL(3, 15), &r);
   assert_int_equal(r.count, 0);
+  /* B0-1 reverted for its health here: shown, never installed, not even on demand */
+  f.hotpatch_seq = 0;
+  f.bad[f.nbad++] = 1;
+  decide(&cat, &f, &pol, NULL, REL(2, 11), &r);
+  assert_int_equal(r.count, 1);
+  assert_true(r.items[0].bad);
+  assert_false(r.items[0].install_now);
+  assert_non_null(strstr(r.items[0].reason, "marked bad on this host"));
+  const char *inc[] = {"B0-1"};
+  decide_request req = {.on_demand = true, .include = inc, .ninclude = 1, .reboot = -1};
+  decide(&cat, &f, &pol, &req, REL(2, 11), &r);
+  assert_false(r.items[0].install_now);
+  /* a newer sequence is not held back by the older one's mark */
+  pol.auto_classes |= POLICY_CLASS_BIT(HPM_CLASS_OTHER);
+  decide(&cat, &f, &pol, NULL, REL(3, 15), &r);
+  assert_string_equal(r.items[0].entry->id, "B0-2");
+  assert_false(r.items[0].bad);
+  assert_true(r.items[0].install_now);
 }
 
 static void test_optional_baseline(void **state) {
