@@ -123,7 +123,7 @@ check-cli: $(B)/tools/hpm-sign $(B)/efi/hpmboot.signed.efi $(B)/runtime/hpm $(B)
 	$(call pytest,cli,tests/cli)
 check-hotpatch: $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(B)/tools/hpm-sign
 	$(call pytest,hotpatch,tests/hotpatch)
-check-lifecycle: $(B)/runtime/hpm $(B)/tools/hpm-sign $(B)/demo/hpm-demo-service $(B)/demo/fix.bin
+check-lifecycle: $(B)/runtime/hpm $(B)/tools/hpm-sign $(B)/tools/hpm-patchgen $(B)/demo/hpm-demo-service $(B)/demo/hpm-demo-client $(B)/demo/fix.bin
 	$(call pytest,lifecycle,tests/lifecycle)
 check-catalog: $(B)/runtime/hpm $(B)/tools/hpm-sign
 	$(call pytest,catalog,tests/lifecycle/test_catalog.py)

@@ -209,7 +209,11 @@ int hp_transition_proc(hp_op *op, const hp_match *mt, const hp_hotpatch *h, hp_p
     unlink(ppath);
     hp_journal_free(&pd);
   }
-  if (rc != HP_OK) msg("pid %d (%s): %s", mt->pid, mt->exe, rep.why[0] ? rep.why : "failed");
+  if (rc != HP_OK && rc != HP_GONE && hp_proc_dying(mt->pid)) {
+    rc = HP_GONE; /* exiting or dumping core: said by the caller */
+  } else if (rc != HP_OK && rc != HP_GONE) {
+    msg("pid %d (%s): %s", mt->pid, mt->exe, rep.why[0] ? rep.why : "failed");
+  }
   free(plan.map_bytes);
   free(sites);
   hp_journal_free(&cur);
@@ -312,7 +316,7 @@ static int patch_processes(hp_op *op, const hp_hotpatch *h, bool dry, hp_report 
       r->patched++;
       if (!op->ctx->json) printf("pid %d (%s): patched, pause %u us, %d attempt(s)\n", ms[i].pid, ms[i].exe,
                                  out[i].pr.pause_us, out[i].pr.attempts);
-    } else if (rc == HP_GONE) msg("pid %d: exited during the transition", ms[i].pid);
+    } else if (rc == HP_GONE) msg("pid %d (%s): exited during the transition (or is dumping core)", ms[i].pid, ms[i].exe);
     else r->failed++;
   }
   r->pause_us_p50 = pct(pauses, r->patched, 50);

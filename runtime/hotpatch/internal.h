@@ -35,6 +35,10 @@ bool hp_pid_selected(const pid_t *pids, int npids, pid_t pid);
 /* starttime of /proc/PID/stat (clock ticks after boot; 0: no such process):
  * tells a reused pid apart. */
 uint64_t hp_proc_starttime(pid_t pid);
+/* Is pid gone, a zombie, exiting (PF_EXITING) or dumping core (killed by a
+ * signal)?  Such a process runs no code of its own any more: a transition
+ * it fails is not a failure to report. */
+bool hp_proc_dying(pid_t pid);
 /* How long a process that started at start has run, in ms. */
 uint64_t hp_proc_age_ms(uint64_t start);
 

@@ -57,6 +57,32 @@ uint64_t hp_proc_starttime(pid_t pid) {
   return strtoull(p, NULL, 10);
 }
 
+bool hp_proc_dying(pid_t pid) {
+  char path[64], buf[4096];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return true;
+  buf[n] = 0;
+  char *p = strrchr(buf, ')');
+  if (!p || !p[1] || !p[2]) return true;
+  if (p[2] == 'Z' || p[2] == 'X') return true; /* state, field 3 */
+  int field = 2; /* flags, field 9: PF_EXITING (0x4) once the group leader began to exit */
+  for (p++; *p && field < 9; p++)
+    if (*p == ' ') field++;
+  if (strtoul(p, NULL, 10) & 0x4u) return true;
+  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+  FILE *f = fopen(path, "re");
+  if (!f) return true;
+  bool dumping = false;
+  while (fgets(buf, sizeof buf, f))
+    if (!strncmp(buf, "CoreDumping:", 12)) { dumping = atoi(buf + 12) != 0; break; }
+  fclose(f);
+  return dumping;
+}
+
 uint64_t hp_proc_age_ms(uint64_t start) {
   struct timespec ts;
   clock_gettime(CLOCK_BOOTTIME, &ts);

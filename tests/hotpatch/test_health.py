@@ -84,8 +84,10 @@ def host(ws, tmp_path):
                 time.sleep(0.1)
 
         def agent(self):
-            a = subprocess.Popen([str(HPM), "agent"], env=self.env(), stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
+            # a generous pause budget: on a loaded machine the agent must not give up
+            # patching a new process (the tests count on every start being patched)
+            a = subprocess.Popen([str(HPM), "--budget-us", "200000", "agent"], env=self.env(),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             assert a.stdout.readline().startswith("agent: watching")
             return a
     h = Host()
