@@ -3,8 +3,6 @@
 
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "boot/boot.h"
 #include "hostfacts.h"
@@ -15,7 +13,6 @@
 #include "cli.h"
 #include "msg.h"
 #include "update/policy.h"
-#include "update/windows.h"
 
 static const char status_usage[] =
     "usage: hpm status [--json]\n"
@@ -61,10 +58,6 @@ int hpm_cmd_status(hpm_ctx *ctx, int argc, char **argv) {
   hpm_running_baseline rb;
   char bh[2 * HPM_DIGEST_LEN + 1] = "";
   if (!hostfacts_running_baseline(ctx, &rb)) hpm_fmt_hex(rb.digest, HPM_DIGEST_LEN, bh, sizeof bh);
-  hp_health w;
-  hp_health_read(ctx, &w);
-  hp_bad *bad;
-  int nbad = hp_bad_list(ctx, &bad);
   if (ctx->json) {
     cJSON *d = hpm_json_doc("status");
     cJSON *h = cJSON_AddObjectToObject(d, "hotpatch");
@@ -73,31 +66,7 @@ int hpm_cmd_status(hpm_ctx *ctx, int argc, char **argv) {
     hpmh_json_add_u64(h, "processes", (uint64_t)hs.processes);
     hpmh_json_add_u64(h, "pending", (uint64_t)hs.pending);
     hpm_json_add_opt(h, "baseline", bh);
-    cJSON *hw = cJSON_AddObjectToObject(h, "health");
-    hpmh_json_add_str(hw, "state", hp_health_state_name(w.state));
-    if (w.state == HP_HEALTH_NONE) {
-      const char *k[] = {"sequence", "id", "started", "until", "ended", "reason"};
-      for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) hpmh_json_add_null(hw, k[i]);
-    } else {
-      hpmh_json_add_u64(hw, "sequence", w.seq);
-      hpm_json_add_opt(hw, "id", w.id);
-      hpm_json_add_time(hw, "started", w.started);
-      hpm_json_add_time(hw, "until", w.until);
-      hpm_json_add_time(hw, "ended", w.ended);
-      hpm_json_add_opt(hw, "reason", w.reason);
-    }
-    cJSON *ba = cJSON_AddArrayToObject(h, "bad");
-    for (int i = 0; i < nbad; i++) {
-      cJSON *b = hpmh_json_add(ba, NULL, cJSON_CreateObject());
-      char hex[2 * HPM_DIGEST_LEN + 1];
-      hpm_fmt_hex(bad[i].baseline, HPM_DIGEST_LEN, hex, sizeof hex);
-      hpmh_json_add_u64(b, "sequence", bad[i].seq);
-      hpm_json_add_opt(b, "id", strcmp(bad[i].id, "-") ? bad[i].id : "");
-      hpmh_json_add_str(b, "baseline", hex);
-      hpm_json_add_time(b, "time", bad[i].time);
-      hpmh_json_add_str(b, "reason", bad[i].reason);
-    }
-    free(bad);
+    hp_health_json(ctx, h);
     hpmh_json_add(d, "boot", hpm_boot_status_json(ctx->esp));
     print_trust(ctx, d);
     hpm_json_emit(d);
@@ -106,19 +75,7 @@ int hpm_cmd_status(hpm_ctx *ctx, int argc, char **argv) {
   hpm_boot_status_print(stdout, ctx->esp);
   printf("\nhotpatch: sequence %u %s\nprocesses journaled: %d\ninterrupted transitions: %d\nrunning baseline: %s (%s)\n",
          hs.sequence, hs.sequence ? hs.id : "(none)", hs.processes, hs.pending, bh[0] ? bh : "unknown", rb.src);
-  if (w.state != HP_HEALTH_NONE) {
-    const hpm_policy *p = hpm_ctx_policy(ctx, NULL, NULL);
-    char t[64] = "";
-    if (p) win_format_local(p, w.state == HP_HEALTH_VERIFYING ? w.until : w.ended, t, sizeof t);
-    if (w.state == HP_HEALTH_VERIFYING)
-      printf("health window: %s (sequence %u) verifying until %s (the agent watches it; 'hpm commit' ends it)\n",
-             w.id, w.seq, t);
-    else
-      printf("health window: %s (sequence %u) %s %s: %s\n", w.id, w.seq, hp_health_state_name(w.state), t, w.reason);
-  }
-  for (int i = 0; i < nbad; i++)
-    printf("marked bad: %s (sequence %u): %s\n", bad[i].id, bad[i].seq, bad[i].reason);
-  free(bad);
+  hp_health_print(ctx, stdout);
   print_trust(ctx, NULL);
   return 0;
 }

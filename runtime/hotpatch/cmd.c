@@ -12,6 +12,7 @@
 
 #include "hex.h"
 #include "hostfacts.h"
+#include "hotpatch/health.h"
 #include "hotpatch/internal.h"
 #include "json.h"
 #include "jsonout.h"
@@ -199,8 +200,9 @@ int hp_cmd_revert(hpm_ctx *ctx, int argc, char **argv) {
   return rc;
 }
 
-static void print_list_json(const hp_journal *l, int n) {
+static void print_list_json(const hpm_ctx *ctx, const hp_journal *l, int n) {
   cJSON *d = hpm_json_doc("list");
+  hp_health_json(ctx, d); /* the applied hotpatch's window, the bad marks */
   cJSON *pa = cJSON_AddArrayToObject(d, "processes");
   for (int i = 0; i < n; i++) {
     const hp_journal *s = &l[i];
@@ -247,8 +249,11 @@ int hp_cmd_list(hpm_ctx *ctx, int argc, char **argv) {
   hp_journal *l;
   int n;
   hp_list_get(ctx, &l, &n);
-  if (ctx->json) print_list_json(l, n);
-  else print_list_text(l, n);
+  if (ctx->json) print_list_json(ctx, l, n);
+  else {
+    print_list_text(l, n);
+    hp_health_print(ctx, stdout);
+  }
   hp_list_free(l, n);
   return 0;
 }

@@ -29,6 +29,7 @@
 #include "msg.h"
 #include "update/policy.h"
 #include "update/update.h"
+#include "update/windows.h"
 
 static const char *const state_names[] = {"none", "verifying", "reverting", "committed", "reverted"};
 
@@ -535,6 +536,60 @@ int hp_health_tick(hpm_ctx *ctx) {
     fflush(stdout);
   }
   return 0;
+}
+
+/* ---- what status and list show ---- */
+void hp_health_json(const hpm_ctx *ctx, cJSON *obj) {
+  hp_health w;
+  hp_health_read(ctx, &w);
+  cJSON *hw = cJSON_AddObjectToObject(obj, "health");
+  hpmh_json_add_str(hw, "state", hp_health_state_name(w.state));
+  if (w.state == HP_HEALTH_NONE) {
+    static const char *const k[] = {"sequence", "id", "started", "until", "ended", "reason"};
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) hpmh_json_add_null(hw, k[i]);
+  } else {
+    hpmh_json_add_u64(hw, "sequence", w.seq);
+    hpm_json_add_opt(hw, "id", w.id);
+    hpm_json_add_time(hw, "started", w.started);
+    hpm_json_add_time(hw, "until", w.until);
+    hpm_json_add_time(hw, "ended", w.ended);
+    hpm_json_add_opt(hw, "reason", w.reason);
+  }
+  hp_bad *bad;
+  int nbad = hp_bad_list(ctx, &bad);
+  cJSON *ba = cJSON_AddArrayToObject(obj, "bad");
+  for (int i = 0; i < nbad; i++) {
+    cJSON *b = hpmh_json_add(ba, NULL, cJSON_CreateObject());
+    char hex[2 * HPM_DIGEST_LEN + 1];
+    hpm_fmt_hex(bad[i].baseline, HPM_DIGEST_LEN, hex, sizeof hex);
+    hpmh_json_add_u64(b, "sequence", bad[i].seq);
+    hpm_json_add_opt(b, "id", strcmp(bad[i].id, "-") ? bad[i].id : "");
+    hpmh_json_add_str(b, "baseline", hex);
+    hpm_json_add_time(b, "time", bad[i].time);
+    hpmh_json_add_str(b, "reason", bad[i].reason);
+  }
+  free(bad);
+}
+
+void hp_health_print(hpm_ctx *ctx, FILE *out) {
+  hp_health w;
+  hp_health_read(ctx, &w);
+  if (w.state != HP_HEALTH_NONE) {
+    const hpm_policy *p = hpm_ctx_policy(ctx, NULL, NULL);
+    char t[64] = "";
+    if (p) win_format_local(p, w.state == HP_HEALTH_VERIFYING ? w.until : w.ended, t, sizeof t);
+    if (w.state == HP_HEALTH_VERIFYING)
+      fprintf(out, "health window: %s (sequence %u) verifying until %s (the agent watches it; 'hpm commit' ends it)\n",
+              w.id, w.seq, t);
+    else
+      fprintf(out, "health window: %s (sequence %u) %s %s: %s\n", w.id, w.seq, hp_health_state_name(w.state), t,
+              w.reason);
+  }
+  hp_bad *bad;
+  int nbad = hp_bad_list(ctx, &bad);
+  for (int i = 0; i < nbad; i++)
+    fprintf(out, "marked bad: %s (sequence %u): %s\n", bad[i].id, bad[i].seq, bad[i].reason);
+  free(bad);
 }
 
 /* ---- hpm commit ---- */

@@ -16,9 +16,11 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "ctx.h"
+#include "json.h"
 #include "hotpatch/hotpatch.h"
 
 typedef enum {
@@ -86,6 +88,11 @@ typedef struct {
 bool hp_bad_find(const hpm_ctx *ctx, const uint8_t baseline[HPM_DIGEST_LEN], uint32_t seq, hp_bad *b);
 /* Every mark, oldest first (malloc'd; free it).  Returns how many. */
 int hp_bad_list(const hpm_ctx *ctx, hp_bad **out);
+
+/* The window and the bad marks as `status` and `list` show them: keys
+ * "health" and "bad" added to obj (docs/json.md), or lines on out. */
+void hp_health_json(const hpm_ctx *ctx, cJSON *obj);
+void hp_health_print(hpm_ctx *ctx, FILE *out);
 
 /* `hpm commit`: end the window now, healthy. */
 int hp_cmd_commit(hpm_ctx *ctx, int argc, char **argv);

@@ -119,6 +119,9 @@ def test_crash_in_window_reverts_and_marks_bad(ws, host):
         st = host.status()
         assert st["sequence"] == 1 and st["id"] == "KB-1"
         assert [b["sequence"] for b in st["bad"]] == [2] and "SIGSEGV" in st["bad"][0]["reason"]
+        lst = json.loads(host.hpm("list", "--json").stdout)  # list says it too
+        assert lst["health"]["state"] == "reverted" and lst["bad"] == st["bad"]
+        assert "marked bad: KB-2 (sequence 2): pid" in host.hpm("list").stdout
         # a new process of the binary gets sequence 1 from the agent, never the bad one
         with Target(ws.target("own")) as b:
             deadline = time.time() + 10
