@@ -291,10 +291,10 @@ static int finish_revert(hpm_ctx *ctx, hp_health *w) {
     rc = hp_load_verified(ctx, sp, &h, &st);
     if (rc) {
       msg("health: cannot revert %s to sequence %u: %s", w->id, w->prev_seq, st.detail);
-      return rc;
+    } else {
+      rc = hp_apply(ctx, &h, &o, &r);
+      hp_hotpatch_free(&h);
     }
-    rc = hp_apply(ctx, &h, &o, &r);
-    hp_hotpatch_free(&h);
   } else {
     rc = hp_revert_all(ctx, &o, &r);
   }
@@ -304,6 +304,10 @@ static int finish_revert(hpm_ctx *ctx, hp_health *w) {
     snprintf(res, sizeof res, "automatic revert failed (exit %d): run hpm recover, then hpm revert", rc);
     msg("health: %s (sequence %u): %s", w->id, w->seq, res);
     update_history_detail(ctx, "health-revert", w->id, "failed", res, w->reason);
+    /* tried again by the agent's ticks, once a [health] interval (not every turn) */
+    const hpm_policy *p = hpm_ctx_policy(ctx, NULL, NULL);
+    w->next_check = hpm_now() + (p ? p->health_interval_s : 30);
+    health_write(ctx, w);
     return rc;
   }
   w->state = HP_HEALTH_REVERTED;
@@ -332,6 +336,7 @@ static int fail(hpm_ctx *ctx, hp_health *w, const char *why) {
     return 0;
   }
   w->state = HP_HEALTH_REVERTING;
+  w->next_check = 0; /* a run that finds it so (hpm died) finishes the revert at once */
   snprintf(w->reason, sizeof w->reason, "%s", why);
   int rc = health_write(ctx, w);
   if (!rc) bad_add(ctx, w->seq, w->id, why);
@@ -486,9 +491,9 @@ int hp_health_tick(hpm_ctx *ctx) {
   if (lock < 0) { msg("%s", st.detail); return 3; }
   hp_health w;
   hp_health_read(ctx, &w);
-  if (w.state == HP_HEALTH_REVERTING) { /* hpm died while reverting */
+  if (w.state == HP_HEALTH_REVERTING) { /* hpm died while reverting, or the revert failed: when due */
     hp_store_unlock(lock);
-    return finish_revert(ctx, &w);
+    return hpm_now() >= w.next_check ? finish_revert(ctx, &w) : 0;
   }
   if (w.state != HP_HEALTH_VERIFYING) { hp_store_unlock(lock); return 0; }
   hpm_applied a;

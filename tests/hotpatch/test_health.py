@@ -260,3 +260,33 @@ def test_crash_loop_breaker(ws, host):
             assert p.wait(timeout=10) == 0
     finally:
         stop(agent)
+
+
+def test_failed_automatic_revert_is_retried(ws, host):
+    """An automatic revert that cannot run (the stored sequence it goes back to
+    is missing) is recorded as failed, stays 'reverting', and is tried again
+    once an interval later, not on every turn of the agent."""
+    host.policy("60s", interval="2s")
+    h1 = ws.hotpatch([ws.payload("own", 1)], 1)
+    h2 = ws.hotpatch([ws.payload("own", 2)], 2)
+    with Target(ws.target("own")) as t:
+        host.hpm("apply", h1)
+        host.hpm("commit")
+        host.hpm("apply", h2)
+        host.check("10-fail", "echo broken; exit 1")
+        stored = host.state / "hotpatches" / "seq-1.hpm"
+        aside = host.state / "seq-1.aside"
+        stored.rename(aside)
+        r = host.hpm("agent", "--once", check=None)
+        assert "automatic revert failed" in r.stderr, r.stderr
+        assert host.status()["health"]["state"] == "reverting" and t.version() == (2, 2)
+        host.hpm("agent", "--once", check=None)  # within the interval: not tried again
+        rows = [e for e in host.history() if e["event"] == "health-revert"]
+        assert [e["result"] for e in rows] == ["failed"], rows
+        aside.rename(stored)
+        time.sleep(2.2)
+        host.hpm("agent", "--once")
+        assert host.status()["health"]["state"] == "reverted"
+        assert t.version() == (1, 1)
+        rows = [e for e in host.history() if e["event"] == "health-revert"]
+        assert [e["result"] for e in rows] == ["failed", "ok"], rows
