@@ -95,9 +95,10 @@ void hp_report_print(FILE *out, const hp_report *r, bool is_revert, bool dry_run
 }
 
 /* The result of hp_apply (or why it refused), as apply and revert --to print it. */
-static void print_apply(const hpm_ctx *ctx, const hp_opts *o, const hp_report *r) {
+static void print_apply(hpm_ctx *ctx, const hp_opts *o, const hp_report *r) {
   if (r->st.code != HPMH_OK) { msg("%s", r->st.detail); return; }
   hp_report_print(stdout, r, o->is_revert, o->dry_run, ctx->json);
+  if (!ctx->json && !o->dry_run && !o->is_revert) hp_health_print_window(ctx, stdout);
 }
 
 /* Load path and apply it with o; prints the result.  The exit code. */

@@ -576,7 +576,7 @@ void hp_health_json(const hpm_ctx *ctx, cJSON *obj) {
   free(bad);
 }
 
-void hp_health_print(hpm_ctx *ctx, FILE *out) {
+void hp_health_print_window(hpm_ctx *ctx, FILE *out) {
   hp_health w;
   hp_health_read(ctx, &w);
   if (w.state != HP_HEALTH_NONE) {
@@ -590,6 +590,10 @@ void hp_health_print(hpm_ctx *ctx, FILE *out) {
       fprintf(out, "health window: %s (sequence %u) %s %s: %s\n", w.id, w.seq, hp_health_state_name(w.state), t,
               w.reason);
   }
+}
+
+void hp_health_print(hpm_ctx *ctx, FILE *out) {
+  hp_health_print_window(ctx, out);
   hp_bad *bad;
   int nbad = hp_bad_list(ctx, &bad);
   for (int i = 0; i < nbad; i++)

@@ -93,6 +93,8 @@ int hp_bad_list(const hpm_ctx *ctx, hp_bad **out);
  * "health" and "bad" added to obj (docs/json.md), or lines on out. */
 void hp_health_json(const hpm_ctx *ctx, cJSON *obj);
 void hp_health_print(hpm_ctx *ctx, FILE *out);
+/* Only the window's line (what `hpm apply` says after applying). */
+void hp_health_print_window(hpm_ctx *ctx, FILE *out);
 
 /* `hpm commit`: end the window now, healthy. */
 int hp_cmd_commit(hpm_ctx *ctx, int argc, char **argv);

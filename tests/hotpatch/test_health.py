@@ -154,7 +154,8 @@ def test_healthy_window_commits(ws, host):
     with Target(ws.target("own")) as t:
         agent = host.agent()
         try:
-            host.hpm("apply", h1)
+            r = host.hpm("apply", h1)
+            assert "health window: KB-1 (sequence 1) verifying until" in r.stdout, r.stdout
             assert host.status()["health"]["state"] == "verifying"
             w = host.wait_state("committed")
             assert w["reason"].startswith("healthy through its 2 s window"), w
