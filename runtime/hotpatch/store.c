@@ -31,6 +31,12 @@ int hp_store_lock(const hpm_ctx *ctx, hpmh_status *st) {
   char p[HP_PATH_MAX];
   snprintf(p, sizeof p, "%s/lock", ctx->state_dir);
   int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0 && errno == ENOENT) { /* the state directory is missing and could not be made */
+    hpmh_fail(st, HPMH_E_IO, ctx->state_dir,
+              "%s: the state directory does not exist and cannot be created (its parent is missing); create it, "
+              "or set another one (--state-dir, HPM_STATE_DIR, [paths] state_dir)", ctx->state_dir);
+    return -1;
+  }
   if (fd < 0 || flock(fd, LOCK_EX)) {
     hpmh_fail(st, HPMH_E_IO, p, "%s: cannot lock: %s", p, strerror(errno));
     if (fd >= 0) close(fd);

@@ -120,3 +120,14 @@ def test_messages_are_ascii():
             if any(ord(c) > 127 for c in m.group(0)):
                 bad.append(f"{f}:{src[:m.start()].count(chr(10)) + 1}: {m.group(0)[:60]}")
     assert bad == []
+
+
+@pytest.mark.parametrize("cmd", [["recover"], ["commit"], ["revert", "--all"]])
+def test_missing_state_directory_says_the_fix(tmp_path, cmd):
+    """A state directory that cannot be made (its parent is missing) is named
+    with the fix, not as 'DIR/lock: cannot lock: No such file or directory'."""
+    state = tmp_path / "no" / "such" / "state"
+    r = run(HPM, "--state-dir", state, *cmd, check=None, env={"HPM_CONF": None})
+    assert r.returncode in (3, 4), r
+    assert f"{state}: the state directory does not exist and cannot be created" in r.stderr, r.stderr
+    assert "--state-dir, HPM_STATE_DIR, [paths] state_dir" in r.stderr
