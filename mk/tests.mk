@@ -28,7 +28,8 @@
 # objects or system libraries beyond its room's sets UNIT_OBJS_<test> and
 # UNIT_SYSLIBS_<test>.
 
-UNIT_DIRS    := tests/core tests/host tests/runtime/boot tests/runtime/hotpatch tests/runtime/update
+UNIT_DIRS    := tests/core tests/host tests/runtime/boot tests/runtime/hotpatch tests/runtime/update \
+                tests/runtime/fleet
 UNIT_SRCS    := $(wildcard $(addsuffix /test_*.c,$(UNIT_DIRS)))
 UNIT_BINS    := $(patsubst %.c,$(B)/san/%,$(UNIT_SRCS))
 UNIT_CFLAGS  := $(SAN_CFLAGS) -Icore/include -Ihost -Iruntime -Itools/lib -Itests -Itests/core
@@ -66,6 +67,8 @@ UNIT_SYSLIBS_test_policy  := -linih
 UNIT_SYSLIBS_test_decide  := -linih
 UNIT_SYSLIBS_test_history := -lsqlite3 -linih
 UNIT_SYSLIBS_test_json    := -lcjson
+UNIT_OBJS_test_etcd       := $(B)/san/runtime/fleet/etcd.o
+UNIT_SYSLIBS_test_etcd    := -lcurl -lcjson -lm
 
 UNIT_HDRS := tests/tmpdir.h tests/core/testlib.h tests/core/manifest_cases.h tests/core/bsfake.h $(CORE_HDRS) $(HOSTLIB_HDRS) $(HPMW_HDRS) $(RT_HDRS)
 
