@@ -6,13 +6,17 @@
                  test's tmp_path, each run under `timeout`, on ports picked
                  free at start; stopped (by pid) after the test.  A test may
                  kill members (Cluster.kill) to see the client fail over.
+  fake_member    fake_member(mode) starts a loopback HTTP server that plays
+                 a member in trouble (FakeMember.MODES); stopped after the test.
 """
+import http.server
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -122,3 +126,67 @@ def etcd_cluster(tmp_path):
     c = Cluster(tmp_path).start()
     yield c
     c.stop()
+
+
+class FakeHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):  # quiet
+        pass
+
+    def do_POST(self):
+        srv = self.server
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        srv.requests.append(self.path)
+        status, body = FakeMember.MODES[srv.mode]
+        if status is None:  # never answer (until the test ends)
+            srv.stop.wait(60)
+            return
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class FakeMember(http.server.ThreadingHTTPServer):
+    """A member in trouble: mode "stall" reads the request and never answers,
+    "garbage" answers 200 with bytes that are not JSON, "unavailable" answers
+    what a member without a leader does, "lease-gone" an etcd error that is
+    the cluster's answer (not a member's trouble)."""
+
+    daemon_threads = True
+    MODES = {
+        "stall": (None, b""),
+        "garbage": (200, b"<html>proxy error</html>"),
+        "unavailable": (503, b'{"error":"etcdserver: no leader","message":"etcdserver: no leader","code":14}'),
+        "lease-gone": (404, b'{"error":"etcdserver: requested lease not found",'
+                            b'"message":"etcdserver: requested lease not found","code":5}'),
+    }
+
+    def __init__(self, mode):
+        super().__init__(("127.0.0.1", 0), FakeHandler)
+        self.mode = mode
+        self.requests = []
+        self.stop = threading.Event()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+@pytest.fixture
+def fake_member():
+    servers = []
+
+    def start(mode):
+        s = FakeMember(mode)
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+        servers.append(s)
+        return s
+
+    yield start
+    for s in servers:
+        s.stop.set()
+        s.shutdown()
+        s.server_close()

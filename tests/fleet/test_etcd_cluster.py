@@ -169,3 +169,31 @@ def test_failover_when_members_die(etcd_cluster):
         for n in ("m1", "m2"):
             assert f"{c.client[n]}: " in r.err and "Failed to connect" in r.err
         assert f"{c.client['m3']}: no answer within {TIMEOUT_MS} ms" in r.err
+
+
+def test_failover_past_members_in_trouble(etcd_cluster, fake_member):
+    """A member that never answers, answers garbage or says it has no leader
+    is passed over for the next; a write retried that way says it may have
+    been applied twice (uncertain).  An etcd error that is the cluster's
+    answer ends the call at the member that gave it."""
+    c = etcd_cluster
+    for mode in ("stall", "garbage", "unavailable"):
+        fake = fake_member(mode)
+        eps = f"{fake.url},{c.client['m1']}"
+        put, took = timed(lambda: ctl(c, "put", f"fleet/{mode}", "v", endpoints=eps).json())
+        assert put["uncertain"] is True, mode
+        assert fake.requests == ["/v3/kv/put"], mode
+        if mode == "stall":
+            assert TIMEOUT_MS / 1000 <= took < TIMEOUT_MS / 1000 + 3
+        got = get(c, f"fleet/{mode}", endpoints=eps)
+        assert got["kvs"][0]["value"] == "v" and fake.requests == ["/v3/kv/put", "/v3/kv/range"], mode
+        # A read retried elsewhere is simply answered; a CAS reports its doubt.
+        cas = ctl(c, "cas", f"fleet/{mode}", "value", "v", "w", endpoints=eps).json()
+        assert cas["succeeded"] is True and cas["uncertain"] is True
+    # Only the fake answers for the others too: every member's reason is said.
+    r = ctl(c, "put", "fleet/x", "v", endpoints=fake_member("garbage").url, check=FAILED)
+    assert "not a JSON object" in r.err and "it may have been applied" in r.err
+    fake = fake_member("lease-gone")
+    r = ctl(c, "put", "fleet/x", "v", "--lease", "7", endpoints=f"{fake.url},{c.client['m1']}", check=REFUSED)
+    assert f"etcd kv/put at {fake.url}: etcdserver: requested lease not found (code 5)" in r.err
+    assert get(c, "fleet/x")["count"] == 0
