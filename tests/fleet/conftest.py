@@ -89,6 +89,13 @@ class Cluster:
         except OSError:
             return False
 
+    def wait_leader(self, *names, seconds=20):
+        """Until members names report healthy (which needs a leader)."""
+        end = time.monotonic() + seconds
+        while not all(self.healthy(n) for n in names):
+            assert time.monotonic() < end, f"no leader after {seconds} s"
+            time.sleep(0.1)
+
     def log(self, n):
         return (self.root / f"{n}.log").read_text(errors="replace")
 
