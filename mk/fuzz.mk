@@ -40,11 +40,14 @@ FUZZ_OBJS_fuzz_bootvars             := $(FUZZ_DIR)/obj/runtime/boot/bootvars.o
 FUZZ_OBJS_fuzz_policy               := $(patsubst %,$(FUZZ_DIR)/obj/runtime/update/%.o,policy windows enroll) \
                                        $(patsubst %,$(FUZZ_DIR)/obj/host/%.o,hex fileio status)
 FUZZ_SYSLIBS_fuzz_policy            := -linih
+FUZZ_OBJS_fuzz_etcd                 := $(FUZZ_DIR)/obj/runtime/fleet/etcd.o $(FUZZ_DIR)/obj/host/status.o
+FUZZ_SYSLIBS_fuzz_etcd              := -lcurl -lcjson -lm
 FUZZ_SEEDS_fuzz_hotpatch_payload    := tests/fuzz/corpus-hotpatch
 FUZZ_SEEDS_fuzz_journal             := tests/fuzz/corpus-journal
 FUZZ_SEEDS_fuzz_bootvars            := tests/fuzz/corpus-bootvars
 FUZZ_SEEDS_fuzz_policy              := tests/fuzz/corpus-policy
 FUZZ_SEEDS_fuzz_tpmnv               := tests/fuzz/corpus-tpmnv
+FUZZ_SEEDS_fuzz_etcd                := tests/fuzz/corpus-etcd
 FUZZ_MAXLEN_fuzz_hotpatch_payload   := 65536
 FUZZ_MAXLEN_fuzz_journal            := 8192
 FUZZ_MAXLEN_fuzz_bootvars           := 4096

@@ -1,5 +1,5 @@
 # mk/runtime.mk: the hpm command and agent (runtime/ and its rooms
-# hotpatch/, boot/, update/), and the hotpatch benchmark.
+# hotpatch/, boot/, update/, fleet/), and the hotpatch benchmark.
 #
 #   $(B)/runtime/hpm                 the host command and agent
 #   make bench-hotpatch              pause / threads / scale / call-cost figures

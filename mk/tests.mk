@@ -12,6 +12,8 @@
 #                         rollback, catalog and sources, policy, history,
 #                         assess/install/agent)            -> $(B)/results/lifecycle.xml
 #   make check-catalog, check-lifecycle-pol   parts of tests/lifecycle on their own.
+#   make check-fleet      pytest tests/fleet: the etcd client against a real
+#                         3-member etcd cluster on loopback -> $(B)/results/fleet.xml
 #   make check-firmware   pytest firmware-tests (QEMU + OVMF) -> $(B)/results/firmware.xml
 #
 # The unit tests mirror the tree: tests/X/test_*.c tests the library room X/
@@ -28,7 +30,8 @@
 # objects or system libraries beyond its room's sets UNIT_OBJS_<test> and
 # UNIT_SYSLIBS_<test>.
 
-UNIT_DIRS    := tests/core tests/host tests/runtime/boot tests/runtime/hotpatch tests/runtime/update
+UNIT_DIRS    := tests/core tests/host tests/runtime/boot tests/runtime/hotpatch tests/runtime/update \
+                tests/runtime/fleet
 UNIT_SRCS    := $(wildcard $(addsuffix /test_*.c,$(UNIT_DIRS)))
 UNIT_BINS    := $(patsubst %.c,$(B)/san/%,$(UNIT_SRCS))
 UNIT_CFLAGS  := $(SAN_CFLAGS) -Icore/include -Ihost -Iruntime -Itools/lib -Itests -Itests/core
@@ -66,6 +69,8 @@ UNIT_SYSLIBS_test_policy  := -linih
 UNIT_SYSLIBS_test_decide  := -linih
 UNIT_SYSLIBS_test_history := -lsqlite3 -linih
 UNIT_SYSLIBS_test_json    := -lcjson
+UNIT_OBJS_test_etcd       := $(B)/san/runtime/fleet/etcd.o
+UNIT_SYSLIBS_test_etcd    := -lcurl -lcjson -lm
 
 UNIT_HDRS := tests/tmpdir.h tests/core/testlib.h tests/core/manifest_cases.h tests/core/bsfake.h $(CORE_HDRS) $(HOSTLIB_HDRS) $(HPMW_HDRS) $(RT_HDRS)
 
@@ -118,7 +123,15 @@ define pytest
 	HPM_BUILD=$(B) $(PYTHON) -m pytest -q -p no:cacheprovider --junitxml=$(B)/results/$(1).xml $(2)
 endef
 
-.PHONY: check-cli check-hotpatch check-lifecycle check-catalog check-lifecycle-pol check-firmware
+# The driver of the fleet tests: the etcd client under ASan+UBSan, one
+# request per run (tests/fleet/etcdctl_hpm.c).
+FLEET_CTL := $(B)/san/tests/fleet/etcdctl_hpm
+$(FLEET_CTL): tests/fleet/etcdctl_hpm.c $(B)/san/runtime/fleet/etcd.o $(B)/san/libhpmhost.a $(B)/san/libhpmcore.a $(UNIT_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) $< $(B)/san/runtime/fleet/etcd.o -o $@ $(UNIT_LDFLAGS) $(B)/san/libhpmhost.a $(B)/san/libhpmcore.a -lcurl -lcjson -lm
+ALL_TARGETS += $(FLEET_CTL)
+
+.PHONY: check-cli check-hotpatch check-lifecycle check-catalog check-lifecycle-pol check-fleet check-firmware
 check-cli: $(B)/tools/hpm-sign $(B)/efi/hpmboot.signed.efi $(B)/runtime/hpm $(B)/tools/hpm-patchgen
 	$(call pytest,cli,tests/cli)
 check-hotpatch: $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(B)/tools/hpm-sign
@@ -129,5 +142,7 @@ check-catalog: $(B)/runtime/hpm $(B)/tools/hpm-sign
 	$(call pytest,catalog,tests/lifecycle/test_catalog.py)
 check-lifecycle-pol: $(B)/runtime/hpm
 	$(call pytest,lifecycle-pol,tests/lifecycle/test_history.py tests/lifecycle/test_policy_cli.py)
+check-fleet: $(FLEET_CTL)
+	$(call pytest,fleet,tests/fleet)
 check-firmware: all
 	$(call pytest,firmware,firmware-tests)

@@ -26,6 +26,7 @@ DEB_PACKAGES=(
   libelf-dev libdw-dev libzydis-dev libssl-dev busybox-static cpio
   swtpm swtpm-tools tpm2-tools libsqlite3-dev sqlite3 libcurl4-openssl-dev
   libinih-dev libcjson-dev tzdata python3-jsonschema
+  etcd-server
 )
 
 # ---- pinned sources --------------------------------------------------------

@@ -24,6 +24,8 @@ DEPS = Path(os.environ.get("HPM_DEPS") or REPO / ".deps")
 HPM = Path(os.environ.get("HPM") or BUILD / "runtime" / "hpm")
 HPM_SIGN = Path(os.environ.get("HPM_SIGN") or BUILD / "tools" / "hpm-sign")
 PATCHGEN = BUILD / "tools" / "hpm-patchgen"
+# The driver of the etcd client the fleet tests run (tests/fleet/etcdctl_hpm.c).
+ETCDCTL_HPM = BUILD / "san" / "tests" / "fleet" / "etcdctl_hpm"
 
 # The vendor GUID of hpm's UEFI variables (docs/boot-interface.md).
 GUID = "28b3057a-0599-4bcf-861b-d81782718919"
