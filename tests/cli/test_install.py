@@ -223,6 +223,20 @@ def test_hpm8_has_every_command_and_option(man):
         assert re.search(rf"^ {{7}}{code}$", s["EXIT STATUS"], re.M), code
 
 
+def test_tool_pages_have_every_command_and_option(man):
+    out = run(HPM_SIGN, "--help", check=OK).out
+    cmds = re.findall(r"^  ([a-z]+) ", out.split("Commands:")[1].split("\n\n")[0], re.M)
+    page = sections(man["hpm-sign.1"])["COMMANDS"]
+    for c in cmds:
+        part = re.search(rf"^ {{7}}hpm-sign {c}\b.*?(?=^ {{7}}hpm-sign |\Z)", page, re.M | re.S)
+        assert part, f"hpm-sign(1) lacks {c}"
+        usage = run(HPM_SIGN, c, "--help", check=OK).out
+        for opt in tool_options(usage) - {"--help"}:
+            assert opt in long_options(part.group(0)), f"hpm-sign(1) does not describe {opt} under {c}"
+    usage = run(PATCHGEN, "--help", check=OK).out
+    assert tool_options(usage) <= long_options(sections(man["hpm-patchgen.1"])["OPTIONS"])
+
+
 def policy_keys():
     """{section: {keys}} as runtime/update/policy.c accepts them."""
     src = (REPO / "runtime/update/policy.c").read_text()
