@@ -4,6 +4,7 @@
 #   make demo     the guided tour
 #   make bench    benchmarks (figures, not pass/fail)
 #   make fuzz     run every fuzzer long (FUZZ_SECONDS per target, default 300)
+#   make install  install into DESTDIR/PREFIX (mk/install.mk); make uninstall
 
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
@@ -50,6 +51,7 @@ include mk/hpmboot.mk
 include mk/tools.mk
 include mk/patchgen.mk
 include mk/runtime.mk
+include mk/install.mk
 include mk/tests.mk
 include mk/fuzz.mk
 include mk/bench.mk

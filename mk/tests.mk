@@ -6,7 +6,8 @@
 #                         $(B)/results/unit.txt; exit non-zero if anything failed.
 #   make unit             build the unit test binaries only.
 #   make check-cli        pytest tests/cli (hpm-sign; the command-line
-#                         contract of hpm and hpm-patchgen) -> $(B)/results/cli.xml
+#                         contract of hpm and hpm-patchgen; make install, the
+#                         man pages and completion) -> $(B)/results/cli.xml
 #   make check-hotpatch   pytest tests/hotpatch            -> $(B)/results/hotpatch.xml
 #   make check-lifecycle  pytest tests/lifecycle (status, mark-good, stage,
 #                         rollback, catalog and sources, policy, history,
@@ -132,7 +133,7 @@ $(FLEET_CTL): tests/fleet/etcdctl_hpm.c $(B)/san/runtime/fleet/etcd.o $(B)/san/l
 ALL_TARGETS += $(FLEET_CTL)
 
 .PHONY: check-cli check-hotpatch check-lifecycle check-catalog check-lifecycle-pol check-fleet check-firmware
-check-cli: $(B)/tools/hpm-sign $(B)/efi/hpmboot.signed.efi $(B)/runtime/hpm $(B)/tools/hpm-patchgen
+check-cli: $(B)/tools/hpm-sign $(B)/efi/hpmboot.signed.efi $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(INSTALL_DEPS)
 	$(call pytest,cli,tests/cli)
 check-hotpatch: $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(B)/tools/hpm-sign
 	$(call pytest,hotpatch,tests/hotpatch)

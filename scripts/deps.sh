@@ -25,7 +25,7 @@ DEB_PACKAGES=(
   qemu-system-x86 qemu-utils sbsigntool efitools
   libelf-dev libdw-dev libzydis-dev libssl-dev busybox-static cpio
   swtpm swtpm-tools tpm2-tools libsqlite3-dev sqlite3 libcurl4-openssl-dev
-  libinih-dev libcjson-dev tzdata python3-jsonschema
+  libinih-dev libcjson-dev tzdata python3-jsonschema scdoc man-db groff-base
   etcd-server
 )
 
