@@ -7,7 +7,10 @@ write: during the first write ever (copy 0), or during the second boot's
 write (copy 1, with a valid copy 0 beside it).  The next boot must load a
 valid state (the old one or the new one: never the corrupt-state default)
 and select a slot.  Boots are stopped at the handover ("starting kernel"):
-the kernel itself is not needed here.  Runs go two at a time.
+the kernel itself is not needed here.  Runs go two at a time, run i with
+the seed HPM_POWERCUT_SEED + i; a failed run is reported with the command
+that replays it alone, and the figures go to hpmtest.Figures
+(HPM_POWERCUT_RUNS: 20 in `make check`, 100 in `make check-long`).
 """
 import os
 import re
@@ -16,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import hpmvm
+from hpmtest import Figures, replay_command
 
 RUNS = int(os.environ.get("HPM_POWERCUT_RUNS", "20"))
 SEED = int(os.environ.get("HPM_POWERCUT_SEED", "20250101"))
@@ -63,18 +67,35 @@ def one_run(fx, workdir, rng, index):
             round(cut.seconds + after.seconds, 1))
 
 
-def test_7_power_cut_during_state_write(tmp_path):
+def test_7_power_cut_during_state_write(tmp_path, request):
     fx = hpmvm.fixtures()
     fx.baseline("pc-a", svn=5)  # sign once, before the threads start
     fx.baseline("pc-b", svn=5)
-    rngs = [hpmvm.seeded(SEED + i) for i in range(RUNS)]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(lambda i: one_run(fx, tmp_path / f"run{i}", rngs[i], i),
-                                range(RUNS)))
-    for r in results:
-        print("run %2d: cut during %-6s write +%.3f s -> %s seq %d (write completed: %s) %.1f s" % r)
-    assert len(results) == RUNS
-    # The seeded delays must actually hit both sides of the write.
-    # (old state loaded, or the "written" line never appeared).
-    assert any(not r[5] or r[4] == (1 if r[1] == "second" else 0) for r in results), \
-        "no cut landed before the write completed"
+
+    def attempt(i):
+        try:
+            return one_run(fx, tmp_path / f"run{i}", hpmvm.seeded(SEED + i), i)
+        except Exception as e:  # counted and replayed below; the other runs go on
+            return e
+
+    with Figures("powercut", request, SEED, RUNS, tmp_path,
+                 HPM_POWERCUT_SEED=SEED, HPM_POWERCUT_RUNS=RUNS) as fig:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = list(pool.map(attempt, range(RUNS)))
+        done = []
+        for i, r in enumerate(results):
+            if isinstance(r, Exception):
+                # run i alone: its own seed, as run 0 of one
+                fig.fail(i, r, replay_command(request, HPM_POWERCUT_SEED=SEED + i, HPM_POWERCUT_RUNS=1))
+                print(f"run {i:2d}: FAILED: {r}")
+                continue
+            print("run %2d: cut during %-6s write +%.3f s -> %s seq %d (write completed: %s) %.1f s" % r)
+            old_seq = 1 if r[1] == "second" else 0
+            fig.run_done(not r[5], r[4] == old_seq + 1)
+            done.append(r)
+        # The seeded delays must actually hit both sides of the write.
+        # (old state loaded, or the "written" line never appeared).
+        assert not done or any(not r[5] or r[4] == (1 if r[1] == "second" else 0) for r in done), \
+            "no cut landed before the write completed"
+    assert not fig.d["failed"], "\n".join(f"run {f['run']}: {f['error']}\nreplay: {f['replay']}"
+                                          for f in fig.d["failed"])
