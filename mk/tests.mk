@@ -13,6 +13,18 @@
 #                         assess/install/agent)            -> $(B)/results/lifecycle.xml
 #   make check-catalog, check-lifecycle-pol   parts of tests/lifecycle on their own.
 #   make check-firmware   pytest firmware-tests (QEMU + OVMF) -> $(B)/results/firmware.xml
+#   make check-long       NOT part of `make check`: the crash-safety scenarios
+#                         long (scripts/check-long.sh): hpm SIGKILLed at random
+#                         instants LONG_SIGKILL_RUNS times and killed at every
+#                         step LONG_CRASH_RUNS times (200 each, in rounds of
+#                         LONG_ROUND = 50, each round its own HPM_CRASH_SEED), the
+#                         power cut during hpmboot.efi's state write
+#                         LONG_POWERCUT_RUNS times (100, QEMU + OVMF, two at a
+#                         time); seed LONG_SEED (default: the time, printed).
+#                         Figures (runs, kills inside a transition, outcomes
+#                         old/new, failures with the command replaying each)
+#                         -> $(B)/results/long.jsonl, summed up in
+#                         $(B)/results/long.txt.  About an hour on 2 cores.
 #
 # The unit tests mirror the tree: tests/X/test_*.c tests the library room X/
 # and links its sanitizer build, never includes a .c:
@@ -118,7 +130,7 @@ define pytest
 	HPM_BUILD=$(B) $(PYTHON) -m pytest -q -p no:cacheprovider --junitxml=$(B)/results/$(1).xml $(2)
 endef
 
-.PHONY: check-cli check-hotpatch check-lifecycle check-catalog check-lifecycle-pol check-firmware
+.PHONY: check-cli check-hotpatch check-lifecycle check-catalog check-lifecycle-pol check-firmware check-long
 check-cli: $(B)/tools/hpm-sign $(B)/efi/hpmboot.signed.efi $(B)/runtime/hpm $(B)/tools/hpm-patchgen
 	$(call pytest,cli,tests/cli)
 check-hotpatch: $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(B)/tools/hpm-sign
@@ -131,3 +143,13 @@ check-lifecycle-pol: $(B)/runtime/hpm
 	$(call pytest,lifecycle-pol,tests/lifecycle/test_history.py tests/lifecycle/test_policy_cli.py)
 check-firmware: all
 	$(call pytest,firmware,firmware-tests)
+
+LONG_SEED          ?=
+LONG_ROUND         ?= 50
+LONG_SIGKILL_RUNS  ?= 200
+LONG_CRASH_RUNS    ?= 200
+LONG_POWERCUT_RUNS ?= 100
+check-long: all
+	@B="$(B)" PYTHON="$(PYTHON)" LONG_SEED="$(LONG_SEED)" LONG_ROUND="$(LONG_ROUND)" \
+	  LONG_SIGKILL_RUNS="$(LONG_SIGKILL_RUNS)" LONG_CRASH_RUNS="$(LONG_CRASH_RUNS)" \
+	  LONG_POWERCUT_RUNS="$(LONG_POWERCUT_RUNS)" bash scripts/check-long.sh
