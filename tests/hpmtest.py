@@ -241,7 +241,7 @@ def replay_command(request, **env):
     """The one shell command that re-runs this test (pytest's request) with
     env (name -> value): the same seeds make the same choices."""
     sets = " ".join(f"{k}={shlex.quote(str(v))}" for k, v in {"HPM_BUILD": BUILD, **env}.items())
-    node = f"{Path(str(request.node.fspath))}::{request.node.name}"
+    node = f"{request.node.path}::{request.node.name}"
     return f"{sets} {sys.executable} -m pytest -q -p no:cacheprovider {shlex.quote(node)}"
 
 
