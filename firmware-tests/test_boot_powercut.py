@@ -23,6 +23,7 @@ from hpmtest import Figures, replay_command
 
 RUNS = int(os.environ.get("HPM_POWERCUT_RUNS", "20"))
 SEED = int(os.environ.get("HPM_POWERCUT_SEED", "20250101"))
+MIN_SPREAD_RUNS = 10
 WRITE_RE = r"hpm: state: writing copy \d"
 HANDOVER_RE = r"hpm: starting kernel"
 STATE_RE = re.compile(r"^hpm: state: loaded: (\S+), sequence (\d+), floor \d+, copies: (.*)$", re.M)
@@ -93,9 +94,13 @@ def test_7_power_cut_during_state_write(tmp_path, request):
             old_seq = 1 if r[1] == "second" else 0
             fig.run_done(not r[5], r[4] == old_seq + 1)
             done.append(r)
-        # The seeded delays must actually hit both sides of the write.
-        # (old state loaded, or the "written" line never appeared).
-        assert not done or any(not r[5] or r[4] == (1 if r[1] == "second" else 0) for r in done), \
-            "no cut landed before the write completed"
+        # The seeded delays must actually hit both sides of the write
+        # (old state loaded, or the "written" line never appeared).  Most
+        # cuts land before the write completes: over MIN_SPREAD_RUNS runs
+        # none doing so is a defect of the timing, not chance; a run
+        # replayed alone is not held to it.
+        if len(done) >= MIN_SPREAD_RUNS:
+            assert any(not r[5] or r[4] == (1 if r[1] == "second" else 0) for r in done), \
+                "no cut landed before the write completed"
     assert not fig.d["failed"], "\n".join(f"run {f['run']}: {f['error']}\nreplay: {f['replay']}"
                                           for f in fig.d["failed"])
