@@ -5,8 +5,8 @@
 #   make bench    benchmarks (figures, not pass/fail)
 #   make fuzz     run every fuzzer long (FUZZ_SECONDS per target, default 300)
 #   make check-long   not part of `make check`: the crash-safety scenarios long
-#                 (hpm killed 200 + 200 times, 100 power cuts under QEMU; 25 to 35
-#                 minutes on 2 busy cores) and their figures; knobs and seed in mk/tests.mk
+#                 (hpm killed 200 + 200 times, 100 power cuts under QEMU; 20 to 35
+#                 minutes on 2 shared cores) and their figures; knobs and seed in mk/tests.mk
 
 .DEFAULT_GOAL := all
 SHELL := /bin/bash

@@ -24,7 +24,7 @@
 #                         Figures (runs, kills inside a transition, outcomes
 #                         old/new, failures with the command replaying each)
 #                         -> $(B)/results/long.jsonl, summed up in
-#                         $(B)/results/long.txt.  25 to 35 minutes on 2 busy cores.
+#                         $(B)/results/long.txt.  20 to 35 minutes on 2 shared cores.
 #
 # The unit tests mirror the tree: tests/X/test_*.c tests the library room X/
 # and links its sanitizer build, never includes a .c:
