@@ -5,6 +5,9 @@
 #   make bench    benchmarks (figures, not pass/fail)
 #   make fuzz     run every fuzzer long (FUZZ_SECONDS per target, default 300)
 #   make install  install into DESTDIR/PREFIX (mk/install.mk); make uninstall
+#   make check-long   not part of `make check`: the crash-safety scenarios long
+#                 (hpm killed 200 + 200 times, 100 power cuts under QEMU; 20 to 35
+#                 minutes on 2 shared cores) and their figures; knobs and seed in mk/tests.mk
 
 .DEFAULT_GOAL := all
 SHELL := /bin/bash

@@ -12,6 +12,7 @@ the serial console as it comes so a test can stop the machine at a marker.
 Paths, running tools, signing and digests: tests/hpmtest.py (put on
 sys.path here too, for scripts/demo.py and bench/ that import this module).
 """
+import codecs
 import os
 import random
 import re
@@ -256,6 +257,7 @@ class Machine:
                 swtpm.wait()
             raise
         raw = b""
+        arrivals = []  # (seconds since start, bytes) per read: when each line came
         kill_at = None
         killed_reason = None
         pattern = re.compile(stop_at) if stop_at else None
@@ -275,6 +277,7 @@ class Machine:
                     if not chunk:
                         break
                     raw += chunk
+                    arrivals.append((now - start, chunk))
                     if pattern and kill_at is None and pattern.search(strip_ansi(
                             raw.decode("utf-8", "replace"))):
                         kill_at = time.monotonic() + stop_delay
@@ -291,17 +294,18 @@ class Machine:
                     swtpm.kill()  # only the swtpm this call started
                     swtpm.wait()
         b = Boot(strip_ansi(raw.decode("utf-8", "replace")), proc.returncode,
-                 time.monotonic() - start, killed_reason)
+                 time.monotonic() - start, killed_reason, arrivals)
         self.boots.append(b)
         return b
 
 
 class Boot:
-    def __init__(self, serial, code, seconds, killed):
+    def __init__(self, serial, code, seconds, killed, arrivals=()):
         self.serial = serial
         self.code = code
         self.seconds = seconds
         self.killed = killed  # None (exited), "stop" or "timeout"
+        self.arrivals = arrivals  # (seconds since start, bytes) per read of the console
 
     @property
     def vars(self):
@@ -344,12 +348,25 @@ class Boot:
         return "\n".join(l for l in self.serial.splitlines()
                          if l.startswith("hpm") or l.startswith("HPMTEST"))
 
+    def timed_lines(self):
+        """(seconds since QEMU started, line) for each complete console line:
+        where a slow or stuck boot spent its time."""
+        dec = codecs.getincrementaldecoder("utf-8")("replace")
+        out, part = [], ""
+        for t, chunk in self.arrivals:
+            part += dec.decode(chunk)
+            *lines, part = part.split("\n")
+            out += [(t, strip_ansi(l)) for l in lines]
+        return out
+
     def tail(self, n=60):
         return "\n".join(self.serial.splitlines()[-n:])
 
     def describe(self):
+        timed = "\n".join(f"[{t:6.1f} s] {l}" for t, l in self.timed_lines()
+                           if l.startswith("hpm") or l.startswith("HPMTEST"))
         return (f"[{self.seconds:.1f} s, exit {self.code}, killed {self.killed}]\n"
-                f"{self.hpm_lines()}\n--- serial tail ---\n{self.tail()}")
+                f"{timed or self.hpm_lines()}\n--- serial tail ---\n{self.tail()}")
 
 
 def seeded(seed):

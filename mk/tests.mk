@@ -16,6 +16,18 @@
 #   make check-fleet      pytest tests/fleet: the etcd client against a real
 #                         3-member etcd cluster on loopback -> $(B)/results/fleet.xml
 #   make check-firmware   pytest firmware-tests (QEMU + OVMF) -> $(B)/results/firmware.xml
+#   make check-long       NOT part of `make check`: the crash-safety scenarios
+#                         long (scripts/check-long.sh): hpm SIGKILLed at random
+#                         instants LONG_SIGKILL_RUNS times and killed at every
+#                         step LONG_CRASH_RUNS times (200 each, in rounds of
+#                         LONG_ROUND = 50, each round its own HPM_CRASH_SEED), the
+#                         power cut during hpmboot.efi's state write
+#                         LONG_POWERCUT_RUNS times (100, QEMU + OVMF, two at a
+#                         time); seed LONG_SEED (default: the time, printed).
+#                         Figures (runs, kills inside a transition, outcomes
+#                         old/new, failures with the command replaying each)
+#                         -> $(B)/results/long.jsonl, summed up in
+#                         $(B)/results/long.txt.  20 to 35 minutes on 2 shared cores.
 #
 # The unit tests mirror the tree: tests/X/test_*.c tests the library room X/
 # and links its sanitizer build, never includes a .c:
@@ -132,7 +144,7 @@ $(FLEET_CTL): tests/fleet/etcdctl_hpm.c $(B)/san/runtime/fleet/etcd.o $(B)/san/l
 	$(CC) $(UNIT_CFLAGS) $< $(B)/san/runtime/fleet/etcd.o -o $@ $(UNIT_LDFLAGS) $(B)/san/libhpmhost.a $(B)/san/libhpmcore.a -lcurl -lcjson -lm
 ALL_TARGETS += $(FLEET_CTL)
 
-.PHONY: check-cli check-hotpatch check-lifecycle check-catalog check-lifecycle-pol check-fleet check-firmware
+.PHONY: check-cli check-hotpatch check-lifecycle check-catalog check-lifecycle-pol check-fleet check-firmware check-long
 check-cli: $(B)/tools/hpm-sign $(B)/efi/hpmboot.signed.efi $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(INSTALL_DEPS)
 	$(call pytest,cli,tests/cli)
 check-hotpatch: $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(B)/tools/hpm-sign
@@ -147,3 +159,13 @@ check-fleet: $(FLEET_CTL)
 	$(call pytest,fleet,tests/fleet)
 check-firmware: all
 	$(call pytest,firmware,firmware-tests)
+
+LONG_SEED          ?=
+LONG_ROUND         ?= 50
+LONG_SIGKILL_RUNS  ?= 200
+LONG_CRASH_RUNS    ?= 200
+LONG_POWERCUT_RUNS ?= 100
+check-long: all
+	@B="$(B)" PYTHON="$(PYTHON)" LONG_SEED="$(LONG_SEED)" LONG_ROUND="$(LONG_ROUND)" \
+	  LONG_SIGKILL_RUNS="$(LONG_SIGKILL_RUNS)" LONG_CRASH_RUNS="$(LONG_CRASH_RUNS)" \
+	  LONG_POWERCUT_RUNS="$(LONG_POWERCUT_RUNS)" bash scripts/check-long.sh

@@ -6,13 +6,17 @@ baselines, digests, and the container layout the tests tamper with.
 
 The build folder is $HPM_BUILD, else <repo>/build (run `make` first);
 $HPM and $HPM_SIGN override single binaries (a sanitizer build, say).
+$HPM_FIGURES names the JSON-lines file the long scenarios append their
+figures to (Figures; `make check-long` sums it up).
 """
 import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -26,6 +30,7 @@ HPM_SIGN = Path(os.environ.get("HPM_SIGN") or BUILD / "tools" / "hpm-sign")
 PATCHGEN = BUILD / "tools" / "hpm-patchgen"
 # The driver of the etcd client the fleet tests run (tests/fleet/etcdctl_hpm.c).
 ETCDCTL_HPM = BUILD / "san" / "tests" / "fleet" / "etcdctl_hpm"
+FIGURES = os.environ.get("HPM_FIGURES")
 
 # The vendor GUID of hpm's UEFI variables (docs/boot-interface.md).
 GUID = "28b3057a-0599-4bcf-861b-d81782718919"
@@ -232,3 +237,52 @@ def openssl(*args, **kw):
 
 
 needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
+
+
+def replay_command(request, **env):
+    """The one shell command that re-runs this test (pytest's request) with
+    env (name -> value): the same seeds make the same choices."""
+    sets = " ".join(f"{k}={shlex.quote(str(v))}" for k, v in {"HPM_BUILD": BUILD, **env}.items())
+    node = f"{request.node.path}::{request.node.name}"
+    return f"{sets} {sys.executable} -m pytest -q -p no:cacheprovider {shlex.quote(node)}"
+
+
+class Figures:
+    """The figures of one run of a crash or power-cut scenario: runs done,
+    how many kills landed inside a transition, the outcomes (old or new
+    state afterwards), and the failures, each with the command that replays
+    it.  As a context manager it counts an exception that ends the scenario
+    as a failure of the run in progress and appends one JSON line to
+    $HPM_FIGURES however the test ends (nothing when that is unset)."""
+
+    def __init__(self, scenario, request, seed, runs, evidence, **replay_env):
+        """evidence: the folder of the runs' state (kept when a run fails)."""
+        self.replay = replay_command(request, **replay_env)
+        self.d = {"scenario": scenario, "test": request.node.name, "seed": seed, "runs": runs,
+                  "done": 0, "in_transition": 0, "old": 0, "new": 0, "failures": 0,
+                  "failed": [], "replay": self.replay, "evidence": str(evidence)}
+        print(f"{scenario}: seed {seed}, {runs} runs; replay: {self.replay}")
+
+    def run_done(self, in_transition, new):
+        """One run ended: its kill landed inside a transition (or not) and
+        left the new state (or the old one)."""
+        self.d["done"] += 1
+        self.d["in_transition"] += bool(in_transition)
+        self.d["new" if new else "old"] += 1
+
+    def fail(self, run, error, replay=None):
+        text = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
+        self.d["failures"] += 1
+        self.d["failed"].append({"run": run, "error": text[:2000], "replay": replay or self.replay})
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is not None:
+            self.fail(self.d["done"], exc)
+        if FIGURES:
+            Path(FIGURES).parent.mkdir(parents=True, exist_ok=True)
+            with open(FIGURES, "a") as f:
+                f.write(json.dumps(self.d, sort_keys=True) + "\n")
+        return False

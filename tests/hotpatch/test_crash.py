@@ -1,5 +1,10 @@
 """SIGKILL of hpm at random instants: targets run all-old or all-new code, and
-the next hpm run finishes or rolls back."""
+the next hpm run finishes or rolls back.
+
+The two random scenarios take their run counts from HPM_CRASH_RUNS and
+HPM_SIGKILL_RUNS (60 each: `make check`; `make check-long` runs rounds of
+them with varying HPM_CRASH_SEED) and report their figures through
+hpmtest.Figures."""
 import os
 import random
 import signal
@@ -8,62 +13,56 @@ import time
 
 import pytest
 
-from hpmtest import HPM
+from hpmtest import HPM, Figures
 from workspace import Target
 
 RUNS = int(os.environ.get("HPM_CRASH_RUNS", "60"))
+REAL_RUNS = int(os.environ.get("HPM_SIGKILL_RUNS", "60"))
+SEED = int(os.environ.get("HPM_CRASH_SEED", "0"))
+FAULT_EXIT = 9  # hpm's exit status when HPM_TEST_FAULT_AFTER fires (runtime/hotpatch/ptrace.c)
 
 
-def _scenario(ws, tmp_path, variant, real_kill_share):
+@pytest.mark.parametrize("variant", ["pad", "plain"])
+def test_killed_at_every_step(ws, tmp_path, request, variant):
+    """hpm dies (exit, as SIGKILL: tracees are released the same way) at a
+    seeded random write of the transition: before the mapping is filled,
+    between site writes, at the commit byte, between final writes."""
     h1 = ws.hotpatch([ws.payload(variant, 1)], 1)
     h2 = ws.hotpatch([ws.payload(variant, 2)], 2)
-    rng = random.Random(4242 + SEED + len(variant))
-    t = Target(ws.target(variant), threads=2)
-    outcomes = {"old": 0, "new": 0}
-    try:
-        for run in range(RUNS // 2):
-            state = tmp_path / f"s{run}"
-            ws.hpm(state, "apply", "--pid", t.pid, h1)
-            env = ws.hpm_env(state)
-            if rng.random() >= real_kill_share:
+    rng = random.Random(f"every-step/{variant}/{SEED}")
+    with Figures("every-step", request, SEED, RUNS // 2, tmp_path,
+                 HPM_CRASH_SEED=SEED, HPM_CRASH_RUNS=RUNS) as fig:
+        t = Target(ws.target(variant), threads=2)
+        fig.d["target"] = {"pid": t.pid, "exe": str(ws.target(variant))}
+        try:
+            for run in range(RUNS // 2):
+                state = tmp_path / f"s{run}"
+                ws.hpm(state, "apply", "--pid", t.pid, h1)
+                env = ws.hpm_env(state)
                 # die at a chosen write: between any two steps of the transition
                 env["HPM_TEST_FAULT_AFTER"] = str(rng.randrange(0, 7))
                 p = subprocess.run([str(HPM), "apply", "--pid", str(t.pid), str(h2)], env=env,
                                    capture_output=True, text=True, timeout=30)
-            else:
-                p = subprocess.Popen([str(HPM), "apply", "--pid", str(t.pid), str(h2)], env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                time.sleep(rng.uniform(0, 0.02))
-                p.send_signal(signal.SIGKILL)
-                p.wait()
-            va, vb = t.version()
-            assert va == vb and va in (1, 2), (va, vb)  # never half-patched
+                assert p.returncode in (0, FAULT_EXIT), (p.returncode, p.stderr)
+                va, vb = t.version()
+                assert va == vb and va in (1, 2), (va, vb)  # never half-patched
+                t.assert_healthy()
+                ws.hpm(state, "recover")
+                va2, vb2 = t.version()
+                assert va2 == vb2 and va2 in (1, 2)
+                # whatever happened, the journal is consistent: revert and apply again work
+                ws.hpm(state, "revert", "--all", "--pid", t.pid)
+                assert t.version() == (0, 0)
+                pend = list(state.glob("procs/*.pending"))
+                assert not pend, pend
+                fig.run_done(p.returncode == FAULT_EXIT, va2 == 2)
             t.assert_healthy()
-            ws.hpm(state, "recover")
-            va2, vb2 = t.version()
-            assert va2 == vb2 and va2 in (1, 2)
-            outcomes["new" if va2 == 2 else "old"] += 1
-            # whatever happened, the journal is consistent: revert and apply again work
-            ws.hpm(state, "revert", "--all", "--pid", t.pid)
-            assert t.version() == (0, 0)
-            pend = list(state.glob("procs/*.pending"))
-            assert not pend, pend
-        t.assert_healthy()
-        assert outcomes["old"] + outcomes["new"] == RUNS // 2
-    finally:
-        assert t.close() == 0
+        finally:
+            assert t.close() == 0
+        # the chosen writes really fall inside transitions, not after them
+        assert fig.d["in_transition"] >= RUNS // 4, fig.d
 
 
-@pytest.mark.parametrize("variant", ["pad", "plain"])
-def test_killed_at_every_step(ws, tmp_path, variant):
-    """hpm dies (exit, as SIGKILL: tracees are released the same way) at a
-    seeded random write of the transition: before the mapping is filled,
-    between site writes, at the commit byte, between final writes."""
-    _scenario(ws, tmp_path, variant, 0.0)
-
-
-REAL_RUNS = int(os.environ.get("HPM_SIGKILL_RUNS", "60"))
-SEED = int(os.environ.get("HPM_CRASH_SEED", "0"))  # the long target varies it
 DELAY_US = 1500  # HPM_TEST_SYSCALL_DELAY_US: widens each step of a remote system call
 
 
@@ -88,49 +87,53 @@ def _killed(ws, state, args, rng):
     return p.returncode == -signal.SIGKILL
 
 
+# op -> (version of the old code, version of the new code)
+SIGKILL_OPS = {"apply": (0, 1), "replace": (1, 2), "revert": (1, 0)}
+
+
 @pytest.mark.parametrize("variant", ["pad", "plain"])
-def test_real_sigkill_at_random_instants(ws, tmp_path, variant):
+def test_real_sigkill_at_random_instants(ws, tmp_path, request, variant):
     """SIGKILL of hpm at seeded random instants during apply, replace and
     revert, remote mmap/mprotect/munmap included: the thread hpm was using
     resumes with its own registers, every target keeps computing correct
     old or new results, and `hpm recover` completes or rolls back."""
     h1 = ws.hotpatch([ws.payload(variant, 1)], 1)
     h2 = ws.hotpatch([ws.payload(variant, 2)], 2)
-    rng = random.Random(977 + SEED + len(variant))
-    t = Target(ws.target(variant), threads=2)
-    killed = 0
-    try:
-        for run in range(REAL_RUNS // 2):
-            state = tmp_path / f"k{run}"
-            op = rng.choice(["apply", "replace", "revert"])
-            if op == "apply":
-                allowed = (0, 1)
-                killed += _killed(ws, state, ["apply", "--pid", t.pid, h1], rng)
-            elif op == "replace":
-                ws.hpm(state, "apply", "--pid", t.pid, h1)
-                allowed = (1, 2)
-                killed += _killed(ws, state, ["apply", "--pid", t.pid, h2], rng)
-            else:
-                ws.hpm(state, "apply", "--pid", t.pid, h1)
-                allowed = (0, 1)
-                killed += _killed(ws, state, ["revert", "--all", "--pid", t.pid], rng)
-            va, vb = t.version()
-            assert va == vb and va in allowed, (op, va, vb)
-            t.assert_healthy()
-            ws.hpm(state, "recover")
-            va2, vb2 = t.version()
-            assert va2 == vb2 and va2 in allowed, (op, va2, vb2)
-            assert not list(state.glob("procs/*.pending"))
-            ws.hpm(state, "revert", "--all", "--pid", t.pid)
-            assert t.version() == (0, 0)
-            t.assert_healthy()
+    rng = random.Random(f"sigkill/{variant}/{SEED}")
+    with Figures("sigkill", request, SEED, REAL_RUNS // 2, tmp_path,
+                 HPM_CRASH_SEED=SEED, HPM_SIGKILL_RUNS=REAL_RUNS) as fig:
+        t = Target(ws.target(variant), threads=2)
+        fig.d["target"] = {"pid": t.pid, "exe": str(ws.target(variant))}
+        try:
+            for run in range(REAL_RUNS // 2):
+                state = tmp_path / f"k{run}"
+                op = rng.choice(sorted(SIGKILL_OPS))
+                old, new = SIGKILL_OPS[op]
+                if op == "apply":
+                    killed = _killed(ws, state, ["apply", "--pid", t.pid, h1], rng)
+                elif op == "replace":
+                    ws.hpm(state, "apply", "--pid", t.pid, h1)
+                    killed = _killed(ws, state, ["apply", "--pid", t.pid, h2], rng)
+                else:
+                    ws.hpm(state, "apply", "--pid", t.pid, h1)
+                    killed = _killed(ws, state, ["revert", "--all", "--pid", t.pid], rng)
+                va, vb = t.version()
+                assert va == vb and va in (old, new), (op, va, vb)
+                t.assert_healthy()
+                ws.hpm(state, "recover")
+                va2, vb2 = t.version()
+                assert va2 == vb2 and va2 in (old, new), (op, va2, vb2)
+                assert not list(state.glob("procs/*.pending"))
+                ws.hpm(state, "revert", "--all", "--pid", t.pid)
+                assert t.version() == (0, 0)
+                t.assert_healthy()
+                fig.run_done(killed, va2 == new)
+            s = t.assert_healthy()
+            assert s["err"] == 0
+        finally:
+            assert t.close() == 0
         # the kills really landed inside transitions, not after them
-        assert killed >= REAL_RUNS // 4, killed
-        s = t.assert_healthy()
-        assert s["err"] == 0
-    finally:
-        assert t.close() == 0
-
+        assert fig.d["in_transition"] >= REAL_RUNS // 4, fig.d
 
 
 def _anon_x(pid):
