@@ -28,6 +28,12 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/bin/%,$(FUZZ_TARGETS))
 
 # What each harness links besides the fuzz build of core.
+# The two whose time goes to ECDSA verification remember each signature
+# check's result (tests/fuzz/sigmemo.c: core's check still runs once for
+# every distinct input) and keep mbedTLS's heap out of ASan (see below).
+FUZZ_SIG_OBJS    := $(patsubst %,$(FUZZ_DIR)/obj/tests/fuzz/%.o,mbedtls_alloc sigmemo)
+FUZZ_SIG_LDFLAGS := -Wl,--wrap=hpm_signature_check
+
 FUZZ_SHARED_OBJ := $(FUZZ_DIR)/obj/tests/fuzz/shared.o
 FUZZ_OBJS_fuzz_container_unverified := $(FUZZ_SHARED_OBJ)
 FUZZ_OBJS_fuzz_container_verify     := $(FUZZ_SHARED_OBJ)
@@ -40,6 +46,12 @@ FUZZ_OBJS_fuzz_bootvars             := $(FUZZ_DIR)/obj/runtime/boot/bootvars.o
 FUZZ_OBJS_fuzz_policy               := $(patsubst %,$(FUZZ_DIR)/obj/runtime/update/%.o,policy windows enroll) \
                                        $(patsubst %,$(FUZZ_DIR)/obj/host/%.o,hex fileio status)
 FUZZ_SYSLIBS_fuzz_policy            := -linih
+FUZZ_OBJS_fuzz_container_verify     += $(FUZZ_SIG_OBJS)
+FUZZ_OBJS_fuzz_catalog              += $(FUZZ_SIG_OBJS)
+FUZZ_LDFLAGS_fuzz_container_verify  := $(FUZZ_SIG_LDFLAGS)
+FUZZ_LDFLAGS_fuzz_catalog           := $(FUZZ_SIG_LDFLAGS)
+FUZZ_MBEDTLS_fuzz_container_verify  = $(FUZZ_MBEDTLS_HEAP)
+FUZZ_MBEDTLS_fuzz_catalog           = $(FUZZ_MBEDTLS_HEAP)
 FUZZ_SEEDS_fuzz_hotpatch_payload    := tests/fuzz/corpus-hotpatch
 FUZZ_SEEDS_fuzz_journal             := tests/fuzz/corpus-journal
 FUZZ_SEEDS_fuzz_bootvars            := tests/fuzz/corpus-bootvars
@@ -50,6 +62,22 @@ FUZZ_MAXLEN_fuzz_journal            := 8192
 FUZZ_MAXLEN_fuzz_bootvars           := 4096
 FUZZ_MAXLEN_fuzz_policy             := 4096
 FUZZ_MAXLEN_fuzz_tpmnv              := 256
+
+# The fuzzers whose time goes to ECDSA verification link mbedTLS
+# statically, from a copy of the system's libmbedcrypto.a whose calloc and
+# free are renamed to tests/fuzz/mbedtls_alloc.c's (glibc's allocator, not
+# ASan's, for mbedTLS's many small bignum blocks: half of each verification's
+# time otherwise; see mbedtls_alloc.h for what is kept).  Without the static
+# library they link the shared one like the others.
+FUZZ_MBEDTLS_STATIC := $(shell $(CLANG) -print-file-name=libmbedcrypto.a)
+ifneq ($(filter /%,$(FUZZ_MBEDTLS_STATIC)),)
+FUZZ_MBEDTLS_HEAP := $(FUZZ_DIR)/libmbedcrypto-heap.a
+$(FUZZ_MBEDTLS_HEAP): $(FUZZ_MBEDTLS_STATIC)
+	@mkdir -p $(@D)
+	objcopy --redefine-sym calloc=fz_mbedtls_calloc --redefine-sym free=fz_mbedtls_free $< $@
+else
+FUZZ_MBEDTLS_HEAP :=
+endif
 
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE $(FUZZ_SAN) -Icore/include -Ihost -Iruntime -Itests/fuzz
@@ -90,7 +118,7 @@ $(FUZZ_DIR)/libfdt/%.o: $(FUZZ_LIBFDT_SRC)/%.c $(FUZZ_FDT_SHIMS) | $(DEPS_STAMP)
 	  $(FUZZ_FDT_CFLAGS) -c $< -o $@
 
 # The one compile rule: core, host, runtime and harness sources alike.
-$(FUZZ_DIR)/obj/%.o: %.c $(CORE_HDRS) $(RT_HDRS) tests/fuzz/shared.h $(FUZZ_FDT_SHIMS) | $(DEPS_STAMP)
+$(FUZZ_DIR)/obj/%.o: %.c $(CORE_HDRS) $(RT_HDRS) tests/fuzz/shared.h tests/fuzz/mbedtls_alloc.h $(FUZZ_FDT_SHIMS) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) $(FUZZ_FDT_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
@@ -102,8 +130,8 @@ $(FUZZ_CORE_LIB): $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(CORE_SRCS) core/sysdeps/p
 # The one link rule.
 $(FUZZ_BINS): $(FUZZ_DIR)/bin/%: $(FUZZ_DIR)/obj/tests/fuzz/%.o $(FUZZ_CORE_LIB)
 	@rm -f $@; mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS_$*) $(FUZZ_CORE_LIB) -o $@ $(FUZZ_LIBS) $(FUZZ_SYSLIBS_$*)
-$(foreach t,$(FUZZ_TARGETS),$(eval $(FUZZ_DIR)/bin/$(t): $(FUZZ_OBJS_$(t))))
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS_$*) $(FUZZ_CORE_LIB) $(FUZZ_MBEDTLS_$*) $(FUZZ_LDFLAGS_$*) -o $@ $(FUZZ_LIBS) $(FUZZ_SYSLIBS_$*)
+$(foreach t,$(FUZZ_TARGETS),$(eval $(FUZZ_DIR)/bin/$(t): $(FUZZ_OBJS_$(t)) $(FUZZ_MBEDTLS_$(t))))
 
 # Keep the harness objects (intermediate files of the link rule).
 .SECONDARY: $(patsubst %,$(FUZZ_DIR)/obj/tests/fuzz/%.o,$(FUZZ_TARGETS))
