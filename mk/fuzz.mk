@@ -6,7 +6,10 @@
 #   make fuzz         the long run: the same, each fuzzer until it has run
 #                     FUZZ_RUNS inputs (default 10000000) or FUZZ_SECONDS
 #                     are up (default 3600), whichever comes first; one
-#                     fuzzer at a time (about 2 hours for all ten here).
+#                     fuzzer at a time (about 3 hours for all ten on the
+#                     shared 2-core machine: the two ECDSA-bound ones,
+#                     container verify and catalog, ~3,000 exec/s, take
+#                     most of an hour each).
 #   make fuzz-build   binaries, seed corpora and the dictionary only.
 # Both end with a table, a row per target: inputs run, exec/s, coverage
 # (libFuzzer's final cov: and ft: figures, corpus units/bytes) and the
