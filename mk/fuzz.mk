@@ -3,8 +3,18 @@
 #   make check-fuzz   run every fuzzer for FUZZ_SHORT seconds (default 15);
 #                     write "fuzz: N passed, M failed" (one per target) to
 #                     $(B)/results/fuzz.txt; exit non-zero if any failed.
-#   make fuzz         the same, FUZZ_SECONDS per target (default 300).
+#   make fuzz         the long run: the same, each fuzzer until it has run
+#                     FUZZ_RUNS inputs (default 10000000) or FUZZ_SECONDS
+#                     are up (default 3600), whichever comes first; one
+#                     fuzzer at a time (about 3 hours for all ten on the
+#                     shared 2-core machine: the two ECDSA-bound ones,
+#                     container verify and catalog, ~3,000 exec/s, take
+#                     most of an hour each).
 #   make fuzz-build   binaries, seed corpora and the dictionary only.
+# Both end with a table, a row per target: inputs run, exec/s, coverage
+# (libFuzzer's final cov: and ft: figures, corpus units/bytes) and the
+# result (also in $(B)/fuzz/summary.txt).  One target alone, say:
+#   make fuzz FUZZ_TARGETS=fuzz_catalog FUZZ_SECONDS=600
 #
 # Each fuzzer is its harness tests/fuzz/<target>.c, linked by clang with
 # -fsanitize=fuzzer,address,undefined against the fuzz build of core (core's
@@ -22,12 +32,19 @@
 # $(B)/fuzz/<target>.log.
 
 FUZZ_SHORT   ?= 15
-FUZZ_SECONDS ?= 300
+FUZZ_SECONDS ?= 3600
+FUZZ_RUNS    ?= 10000000
 FUZZ_DIR     := $(B)/fuzz
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/bin/%,$(FUZZ_TARGETS))
 
 # What each harness links besides the fuzz build of core.
+# The two whose time goes to ECDSA verification remember each signature
+# check's result (tests/fuzz/sigmemo.c: core's check still runs once for
+# every distinct input) and keep mbedTLS's heap out of ASan (see below).
+FUZZ_SIG_OBJS    := $(patsubst %,$(FUZZ_DIR)/obj/tests/fuzz/%.o,mbedtls_alloc sigmemo)
+FUZZ_SIG_LDFLAGS := -Wl,--wrap=hpm_signature_check
+
 FUZZ_SHARED_OBJ := $(FUZZ_DIR)/obj/tests/fuzz/shared.o
 FUZZ_OBJS_fuzz_container_unverified := $(FUZZ_SHARED_OBJ)
 FUZZ_OBJS_fuzz_container_verify     := $(FUZZ_SHARED_OBJ)
@@ -42,6 +59,12 @@ FUZZ_OBJS_fuzz_policy               := $(patsubst %,$(FUZZ_DIR)/obj/runtime/upda
 FUZZ_SYSLIBS_fuzz_policy            := -linih
 FUZZ_OBJS_fuzz_etcd                 := $(FUZZ_DIR)/obj/runtime/fleet/etcd.o $(FUZZ_DIR)/obj/host/status.o
 FUZZ_SYSLIBS_fuzz_etcd              := -lcurl -lcjson -lm
+FUZZ_OBJS_fuzz_container_verify     += $(FUZZ_SIG_OBJS)
+FUZZ_OBJS_fuzz_catalog              += $(FUZZ_SIG_OBJS)
+FUZZ_LDFLAGS_fuzz_container_verify  := $(FUZZ_SIG_LDFLAGS)
+FUZZ_LDFLAGS_fuzz_catalog           := $(FUZZ_SIG_LDFLAGS)
+FUZZ_MBEDTLS_fuzz_container_verify  = $(FUZZ_MBEDTLS_HEAP)
+FUZZ_MBEDTLS_fuzz_catalog           = $(FUZZ_MBEDTLS_HEAP)
 FUZZ_SEEDS_fuzz_hotpatch_payload    := tests/fuzz/corpus-hotpatch
 FUZZ_SEEDS_fuzz_journal             := tests/fuzz/corpus-journal
 FUZZ_SEEDS_fuzz_bootvars            := tests/fuzz/corpus-bootvars
@@ -53,6 +76,22 @@ FUZZ_MAXLEN_fuzz_journal            := 8192
 FUZZ_MAXLEN_fuzz_bootvars           := 4096
 FUZZ_MAXLEN_fuzz_policy             := 4096
 FUZZ_MAXLEN_fuzz_tpmnv              := 256
+
+# The fuzzers whose time goes to ECDSA verification link mbedTLS
+# statically, from a copy of the system's libmbedcrypto.a whose calloc and
+# free are renamed to tests/fuzz/mbedtls_alloc.c's (glibc's allocator, not
+# ASan's, for mbedTLS's many small bignum blocks: half of each verification's
+# time otherwise; see mbedtls_alloc.h for what is kept).  Without the static
+# library they link the shared one like the others.
+FUZZ_MBEDTLS_STATIC := $(shell $(CLANG) -print-file-name=libmbedcrypto.a)
+ifneq ($(filter /%,$(FUZZ_MBEDTLS_STATIC)),)
+FUZZ_MBEDTLS_HEAP := $(FUZZ_DIR)/libmbedcrypto-heap.a
+$(FUZZ_MBEDTLS_HEAP): $(FUZZ_MBEDTLS_STATIC)
+	@mkdir -p $(@D)
+	objcopy --redefine-sym calloc=fz_mbedtls_calloc --redefine-sym free=fz_mbedtls_free $< $@
+else
+FUZZ_MBEDTLS_HEAP :=
+endif
 
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE $(FUZZ_SAN) -Icore/include -Ihost -Iruntime -Itests/fuzz
@@ -93,7 +132,7 @@ $(FUZZ_DIR)/libfdt/%.o: $(FUZZ_LIBFDT_SRC)/%.c $(FUZZ_FDT_SHIMS) | $(DEPS_STAMP)
 	  $(FUZZ_FDT_CFLAGS) -c $< -o $@
 
 # The one compile rule: core, host, runtime and harness sources alike.
-$(FUZZ_DIR)/obj/%.o: %.c $(CORE_HDRS) $(RT_HDRS) tests/fuzz/shared.h $(FUZZ_FDT_SHIMS) | $(DEPS_STAMP)
+$(FUZZ_DIR)/obj/%.o: %.c $(CORE_HDRS) $(RT_HDRS) tests/fuzz/shared.h tests/fuzz/mbedtls_alloc.h $(FUZZ_FDT_SHIMS) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) $(FUZZ_FDT_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
@@ -105,8 +144,8 @@ $(FUZZ_CORE_LIB): $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(CORE_SRCS) core/sysdeps/p
 # The one link rule.
 $(FUZZ_BINS): $(FUZZ_DIR)/bin/%: $(FUZZ_DIR)/obj/tests/fuzz/%.o $(FUZZ_CORE_LIB)
 	@rm -f $@; mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS_$*) $(FUZZ_CORE_LIB) -o $@ $(FUZZ_LIBS) $(FUZZ_SYSLIBS_$*)
-$(foreach t,$(FUZZ_TARGETS),$(eval $(FUZZ_DIR)/bin/$(t): $(FUZZ_OBJS_$(t))))
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS_$*) $(FUZZ_CORE_LIB) $(FUZZ_MBEDTLS_$*) $(FUZZ_LDFLAGS_$*) -o $@ $(FUZZ_LIBS) $(FUZZ_SYSLIBS_$*)
+$(foreach t,$(FUZZ_TARGETS),$(eval $(FUZZ_DIR)/bin/$(t): $(FUZZ_OBJS_$(t)) $(FUZZ_MBEDTLS_$(t))))
 
 # Keep the harness objects (intermediate files of the link rule).
 .SECONDARY: $(patsubst %,$(FUZZ_DIR)/obj/tests/fuzz/%.o,$(FUZZ_TARGETS))
@@ -133,32 +172,49 @@ ALL_TARGETS += $(FUZZ_DIR)/core_view $(FUZZ_DIR)/corpus/.stamp
 .PHONY: fuzz-build check-fuzz fuzz
 fuzz-build: $(FUZZ_BINS) $(FUZZ_DIR)/corpus/.stamp
 
-# $(call fuzz-run,seconds): every target in turn, never stopping at a
-# failure.  A target passes when libFuzzer exits 0 after the time is up (no
-# crash, leak, timeout, out-of-memory or failed invariant).  The first corpus
-# folder is where it writes what it finds; seeds in the tree are read only.
-fuzz-args = $(FUZZ_FLAGS) -max_len=$(or $(FUZZ_MAXLEN_$(1)),16384) -max_total_time=$(2) \
+# $(call fuzz-run,seconds[,runs]): every target in turn, never stopping at
+# a failure, each until the seconds are up or (if given) it has run that
+# many inputs, whichever comes first.  A target passes when libFuzzer exits
+# 0 (no crash, leak, timeout, out-of-memory or failed invariant).  The first
+# corpus folder is where it writes what it finds; seeds in the tree are read
+# only.  At the end one table, a row per target, from its log: inputs run,
+# their rate over the whole run (start-up and seeds included), libFuzzer's
+# last cov: and ft: figures (edges and features covered) and corpus
+# (units/bytes), and the result; the same table is kept in
+# $(FUZZ_DIR)/summary.txt.
+fuzz-args = $(FUZZ_FLAGS) -max_len=$(or $(FUZZ_MAXLEN_$(1)),16384) -max_total_time=$(2) $(if $(3),-runs=$(3)) \
             -artifact_prefix=$(FUZZ_DIR)/crashes/$(1)- $(FUZZ_DIR)/corpus/$(1) $(FUZZ_SEEDS_$(1))
 define fuzz-run
 	@$(MAKE) -k --no-print-directory $(FUZZ_BINS) || echo "fuzz: some fuzzers did not build"; \
-	mkdir -p $(B)/results $(FUZZ_DIR)/crashes; rm -f $(B)/results/fuzz.txt; \
+	mkdir -p $(B)/results $(FUZZ_DIR)/crashes; rm -f $(B)/results/fuzz.txt $(FUZZ_DIR)/summary.txt; \
 	pass=0; fail=0; \
+	row() { printf '%-26s %11s %8s %5s %6s %12s  %s\n' "$$@" >> $(FUZZ_DIR)/summary.txt; }; \
 	run() { \
 	  t=$$1; shift; log=$(FUZZ_DIR)/$$t.log; \
-	  echo "=== $$t ($(1) s)"; \
-	  if [ ! -x $(FUZZ_DIR)/bin/$$t ]; then echo "$$t: did not build"; fail=$$((fail + 1)); return; fi; \
+	  echo "=== $$t ($(1) s$(if $(2), or $(2) inputs))"; \
+	  if [ ! -x $(FUZZ_DIR)/bin/$$t ]; then \
+	    echo "$$t: did not build"; fail=$$((fail + 1)); row $$t - - - - - "did not build"; return; \
+	  fi; \
 	  mkdir -p $(FUZZ_DIR)/corpus/$$t; \
-	  $(FUZZ_DIR)/bin/$$t "$$@" > $$log 2>&1; st=$$?; \
+	  t0=$$(date +%s%N); $(FUZZ_DIR)/bin/$$t "$$@" > $$log 2>&1; st=$$?; t1=$$(date +%s%N); \
 	  grep -E '^(INFO: seed corpus|#[0-9]+[[:space:]]+DONE|stat::(number_of_executed_units|new_units_added|peak_rss_mb))' $$log; \
 	  if [ $$st -eq 0 ]; then \
-	    pass=$$((pass + 1)); echo "$$t: passed"; \
+	    pass=$$((pass + 1)); res=passed; echo "$$t: passed"; \
 	  else \
-	    fail=$$((fail + 1)); \
+	    fail=$$((fail + 1)); res="FAILED (exit status $$st)"; \
 	    grep -E -A25 '^==[0-9]+==ERROR|runtime error|^SUMMARY|deadly signal|Test unit written' $$log | head -n 60; \
 	    echo "$$t: FAILED (exit status $$st; full log $$log)"; \
 	  fi; \
+	  last=$$(grep -E '^#[0-9]+[[:space:]].* cov: ' $$log | tail -n 1); \
+	  n=$$(sed -n 's/^stat::number_of_executed_units: *//p' $$log | grep . || echo -); \
+	  row $$t "$$n" "$$([ "$$n" = - ] && echo - || echo "$$n $$t0 $$t1" | awk '{ printf "%.0f", $$1 * 1e9 / ($$3 - $$2) }')" \
+	      "$$(echo "$$last" | sed -n 's/.* cov: \([0-9]*\).*/\1/p' | grep . || echo -)" \
+	      "$$(echo "$$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p' | grep . || echo -)" \
+	      "$$(echo "$$last" | sed -n 's/.* corp: \([0-9]*\/[0-9A-Za-z]*\).*/\1/p' | grep . || echo -)" "$$res"; \
 	}; \
-	$(foreach t,$(FUZZ_TARGETS),run $(t) $(call fuzz-args,$(t),$(1));) \
+	row target inputs exec/s cov ft corpus result; \
+	$(foreach t,$(FUZZ_TARGETS),run $(t) $(call fuzz-args,$(t),$(1),$(2));) \
+	echo; cat $(FUZZ_DIR)/summary.txt; \
 	echo "fuzz: $$pass passed, $$fail failed" | tee $(B)/results/fuzz.txt; \
 	[ "$$fail" -eq 0 ]
 endef
@@ -167,4 +223,4 @@ check-fuzz: $(FUZZ_DIR)/corpus/.stamp
 	$(call fuzz-run,$(FUZZ_SHORT))
 
 fuzz: $(FUZZ_DIR)/corpus/.stamp
-	$(call fuzz-run,$(FUZZ_SECONDS))
+	$(call fuzz-run,$(FUZZ_SECONDS),$(FUZZ_RUNS))

@@ -78,6 +78,7 @@ UNIT_OBJS_test_history    := $(patsubst %,$(B)/san/runtime/%.o,update/history up
 UNIT_OBJS_test_bootvars   := $(patsubst %,$(B)/san/runtime/boot/%.o,bootvars efivar)
 UNIT_OBJS_test_hotpatch_units := $(patsubst %,$(B)/san/runtime/hotpatch/%.o,ptrace redirect hooks)
 UNIT_SYSLIBS_test_hotpatch_units := $(RT_LIBS)
+UNIT_OBJS_test_journal    := $(B)/san/runtime/hotpatch/journal.o
 UNIT_SYSLIBS_test_policy  := -linih
 UNIT_SYSLIBS_test_decide  := -linih
 UNIT_SYSLIBS_test_history := -lsqlite3 -linih

@@ -11,16 +11,10 @@
 #include "hex.h"
 #include "hpm/core.h"
 
-/* Replaced atomically (hpmh_write_file): a reader sees the old or the new
- * file, never a mix.  Not fsync'ed: these records describe running
- * processes, which a power loss ends too; against hpm itself dying the page
- * cache is enough (host-level state, `applied`, is fsync'ed).  Returns 0, or
- * -1 with errno. */
-int hp_journal_write(const char *path, const hp_journal *s) {
+char *hp_journal_format(const hp_journal *s, size_t *len) {
   char *buf = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&buf, &len);
-  if (!f) return -1;
+  FILE *f = open_memstream(&buf, len);
+  if (!f) return NULL;
   fprintf(f, "hpm-proc 1\npid %d\nstart %llu\nexe %s\nbuildid %s\nseq %u\nid %s\ntime %llu\nexposure_ms %llu\n",
           (int)s->pid, (unsigned long long)s->start, s->exe, s->build_id, s->seq, s->id[0] ? s->id : "-",
           (unsigned long long)s->time, (unsigned long long)s->exposure_ms);
@@ -38,8 +32,20 @@ int hp_journal_write(const char *path, const hp_journal *s) {
   fprintf(f, "end\n");
   if (fclose(f) != 0) {
     free(buf);
-    return -1;
+    return NULL;
   }
+  return buf;
+}
+
+/* Replaced atomically (hpmh_write_file): a reader sees the old or the new
+ * file, never a mix.  Not fsync'ed: these records describe running
+ * processes, which a power loss ends too; against hpm itself dying the page
+ * cache is enough (host-level state, `applied`, is fsync'ed).  Returns 0, or
+ * -1 with errno. */
+int hp_journal_write(const char *path, const hp_journal *s) {
+  size_t len = 0;
+  char *buf = hp_journal_format(s, &len);
+  if (!buf) return -1;
   int rc = hpmh_write_file(path, (const uint8_t *)buf, len, 0644, HPMH_WRITE_NO_SYNC, NULL);
   free(buf);
   return rc;
@@ -49,6 +55,13 @@ int hp_journal_read(const char *path, hp_journal *s) {
   memset(s, 0, sizeof *s);
   FILE *f = fopen(path, "re");
   if (!f) return -1;
+  int rc = hp_journal_parse(f, s);
+  fclose(f);
+  return rc;
+}
+
+int hp_journal_parse(FILE *f, hp_journal *s) {
+  memset(s, 0, sizeof *s);
   char line[1024];
   int ended = 0, cap = 0;
   while (fgets(line, sizeof line, f)) {
@@ -92,8 +105,11 @@ int hp_journal_read(const char *path, hp_journal *s) {
       s->sites[s->nsites++] = e;
     } else if (!strcmp(k, "end")) ended = 1;
   }
-  fclose(f);
-  if (!ended) { hp_journal_free(s); return -1; }
+  if (!ended) { /* nothing of a refused record survives: maps, pid and the rest too */
+    hp_journal_free(s);
+    memset(s, 0, sizeof *s);
+    return -1;
+  }
   return 0;
 }
 

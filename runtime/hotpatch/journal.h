@@ -9,6 +9,7 @@
 #ifndef HPM_RUNTIME_HOTPATCH_JOURNAL_H
 #define HPM_RUNTIME_HOTPATCH_JOURNAL_H
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "hotpatch/ptrace.h"
@@ -40,6 +41,12 @@ typedef struct {
 int hp_journal_write(const char *path, const hp_journal *s);
 /* 0, or -1 (no file, or no complete record: s then holds nothing). */
 int hp_journal_read(const char *path, hp_journal *s);
+
+/* The two halves of those, apart from the file (the fuzzer uses them on
+ * memory): the record's text (malloc'ed, *len bytes; NULL with errno), and
+ * the record read from f (0, or -1 with s holding nothing; f stays open). */
+char *hp_journal_format(const hp_journal *s, size_t *len);
+int hp_journal_parse(FILE *f, hp_journal *s);
 void hp_journal_free(hp_journal *s);
 
 #endif

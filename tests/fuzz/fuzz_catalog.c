@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "mbedtls_alloc.h"
 #include "shared.h"
 
 #include "hpm/catalog.h"
@@ -65,5 +66,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   hpm_catalog_free(&c);
   hpm_catalog_free(&u);
+  FZ_REQUIRE(fz_mbedtls_live() == 0); /* every mbedTLS context freed */
   return 0;
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "mbedtls_alloc.h"
 #include "shared.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -48,5 +49,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
   }
   FZ_REQUIRE(ok <= 1); /* one signed kind */
+  FZ_REQUIRE(fz_mbedtls_live() == 0); /* every mbedTLS context freed */
   return 0;
 }
