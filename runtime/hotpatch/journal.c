@@ -68,22 +68,23 @@ int hp_journal_parse(FILE *f, hp_journal *s) {
     char k[32];
     int kn = 0;
     if (sscanf(line, "%31s%n", k, &kn) != 1) continue;
+    const char *v = line + kn; /* the value: after the key, never past the line's end */
     unsigned long long a, b;
     int ki;
-    if (!strcmp(k, "pid")) s->pid = atoi(line + 4);
-    else if (!strcmp(k, "start")) s->start = strtoull(line + 6, NULL, 10);
+    if (!strcmp(k, "pid")) s->pid = atoi(v);
+    else if (!strcmp(k, "start")) s->start = strtoull(v, NULL, 10);
     else if (!strcmp(k, "exe")) { /* the rest of the line: a file name may hold spaces */
-      const char *v = line + kn + (line[kn] == ' ');
-      snprintf(s->exe, sizeof s->exe, "%.*s", (int)strcspn(v, "\n"), v);
+      const char *x = v + (*v == ' ');
+      snprintf(s->exe, sizeof s->exe, "%.*s", (int)strcspn(x, "\n"), x);
     }
-    else if (!strcmp(k, "buildid")) sscanf(line + 8, "%128s", s->build_id);
-    else if (!strcmp(k, "seq")) s->seq = (uint32_t)strtoul(line + 4, NULL, 10);
-    else if (!strcmp(k, "id")) { sscanf(line + 3, "%63s", s->id); if (!strcmp(s->id, "-")) s->id[0] = 0; }
-    else if (!strcmp(k, "time")) s->time = strtoull(line + 5, NULL, 10);
-    else if (!strcmp(k, "exposure_ms")) s->exposure_ms = strtoull(line + 12, NULL, 10);
-    else if (!strcmp(k, "txn") && sscanf(line + 4, "%llx %llx %d", &a, &b, &ki) == 3) {
+    else if (!strcmp(k, "buildid")) sscanf(v, "%128s", s->build_id);
+    else if (!strcmp(k, "seq")) s->seq = (uint32_t)strtoul(v, NULL, 10);
+    else if (!strcmp(k, "id")) { sscanf(v, "%63s", s->id); if (!strcmp(s->id, "-")) s->id[0] = 0; }
+    else if (!strcmp(k, "time")) s->time = strtoull(v, NULL, 10);
+    else if (!strcmp(k, "exposure_ms")) s->exposure_ms = strtoull(v, NULL, 10);
+    else if (!strcmp(k, "txn") && sscanf(v, "%llx %llx %d", &a, &b, &ki) == 3) {
       s->txn_addr = a; s->txn_len = b; s->keep = ki;
-    } else if (!strcmp(k, "map") && sscanf(line + 4, "%llx %llx", &a, &b) == 2 && s->nmaps < HP_JOURNAL_MAX_MAPS) {
+    } else if (!strcmp(k, "map") && sscanf(v, "%llx %llx", &a, &b) == 2 && s->nmaps < HP_JOURNAL_MAX_MAPS) {
       s->maps[s->nmaps++] = (hp_map){a, b};
     } else if (!strcmp(k, "site")) {
       hp_site e;
@@ -91,7 +92,7 @@ int hp_journal_parse(FILE *f, hp_journal *s) {
       char h[80];
       unsigned long long r, en, sz, nx;
       unsigned len, mode, flip, fl;
-      if (sscanf(line + 5, "%63s %llx %llx %llx %u %u %u %u %79s %llx", e.name, &r, &en, &sz, &len, &mode, &flip,
+      if (sscanf(v, "%63s %llx %llx %llx %u %u %u %u %79s %llx", e.name, &r, &en, &sz, &len, &mode, &flip,
                  &fl, h, &nx) != 10 || len > HPP_REGION_MAX || hpmh_parse_hex(h, e.orig, len))
         break;
       e.region = r; e.entry = en; e.size = sz; e.len = (uint8_t)len; e.mode = (uint8_t)mode;
