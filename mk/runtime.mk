@@ -12,6 +12,8 @@ RT_CFLAGS := -Icore/include -Ihost -Iruntime
 RT_SRCS := $(wildcard runtime/*.c runtime/*/*.c)
 RT_HDRS := $(wildcard runtime/*.h runtime/*/*.h) $(HOSTLIB_HDRS)
 RT_LIBS := -lelf -lZydis -lcurl -lsqlite3 -linih -lcjson
+# libsystemd (sd_notify: runtime/service.c) goes into hpm only, not into the tests of its rooms.
+RT_SD_LIBS := -lsystemd
 
 $(B)/host/runtime/%.o: runtime/%.c $(RT_HDRS) $(CORE_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -20,7 +22,7 @@ $(B)/host/runtime/%.o: runtime/%.c $(RT_HDRS) $(CORE_HDRS) | $(DEPS_STAMP)
 # hpm links core and the host library, never the signer (tools/lib).
 $(B)/runtime/hpm: $(patsubst runtime/%.c,$(B)/host/runtime/%.o,$(RT_SRCS)) $(B)/host/libhpmhost.a $(B)/host/libhpmcore.a
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -o $@ $(filter %.o,$^) $(B)/host/libhpmhost.a $(B)/host/libhpmcore.a $(HOSTLIB_LIBS) -lfdt -lcrypto $(RT_LIBS)
+	$(CC) $(HOST_CFLAGS) -o $@ $(filter %.o,$^) $(B)/host/libhpmhost.a $(B)/host/libhpmcore.a $(HOSTLIB_LIBS) -lfdt -lcrypto $(RT_LIBS) $(RT_SD_LIBS)
 
 ALL_TARGETS += $(B)/runtime/hpm
 

@@ -46,6 +46,7 @@ void hpm_ctx_init(hpm_ctx *c) {
   c->baseline_svn_override = env_or("HPM_BASELINE_SVN", NULL);
   c->budget_us = 5000;
   hpm_efivar_set_dir(c->efivars);
+  hpm_msg_journal(getenv("JOURNAL_STREAM")); /* set by systemd for a service whose stderr is the journal */
 }
 
 int hpm_ctx_configure(hpm_ctx *c, hpmh_status *st) {
@@ -144,9 +145,19 @@ const hpm_policy *hpm_ctx_policy(hpm_ctx *c, policy_result *res, const char **er
   return c->policy_res == POLICY_ERROR ? NULL : &c->policy;
 }
 
-void hpm_ctx_reload(hpm_ctx *c) {
+int hpm_ctx_reload(hpm_ctx *c, hpmh_status *st) {
+  static hpm_policy fresh; /* large (windows, blackouts): not on the stack */
+  char err[sizeof c->policy_err];
   c->keys_loaded = false;
-  c->policy_loaded = false;
+  policy_result r = policy_load(c->conf, &fresh, err, sizeof err);
+  if (r == POLICY_ERROR && c->policy_loaded && c->policy_res != POLICY_ERROR)
+    return hpmh_fail(st, HPMH_E_INVALID, c->conf, "%s; the policy read before stays in use", err);
+  c->policy_res = r;
+  c->policy_loaded = true;
+  snprintf(c->policy_err, sizeof c->policy_err, "%s", r == POLICY_ERROR ? err : "");
+  if (r == POLICY_ERROR) return hpmh_fail(st, HPMH_E_INVALID, c->conf, "%s", err);
+  c->policy = fresh;
+  return 0;
 }
 
 unsigned hpm_ctx_signers(hpm_ctx *c, hpm_kind kind, hpmh_status *st) {

@@ -85,10 +85,14 @@ const hpm_pubkey *hpm_ctx_trust(hpm_ctx *c, size_t *n);
  * may be NULL. */
 const hpm_policy *hpm_ctx_policy(hpm_ctx *c, policy_result *res, const char **err);
 
-/* Forget the trust store and the policy read so far: the next use reads
- * them again (the agent, before each periodic assessment, so that changed
- * keys, [trust] and the rest of the policy apply without a restart). */
-void hpm_ctx_reload(hpm_ctx *c);
+/* Read the policy file again now and forget the trust store (read again on
+ * next use): the agent, on SIGHUP (`systemctl reload hpm-agent`) and before
+ * each periodic assessment, so that changed keys, [trust] and the rest of
+ * the policy apply without a restart.  Returns 0, or -1 with st naming the
+ * file, line and fix when the file is broken: a policy read before stays in
+ * use (hpm_ctx_policy keeps returning it).  [paths] are taken at start only
+ * (hpm_ctx_configure): a moved directory needs a restart. */
+int hpm_ctx_reload(hpm_ctx *c, hpmh_status *st);
 
 /* How many distinct trusted keys must sign an object of kind (baseline,
  * hotpatch, catalog) on this host: [trust] <kind>_signers of c->conf, 1

@@ -26,11 +26,28 @@
 #include "hotpatch/health.h"
 #include "hotpatch/internal.h"
 #include "msg.h"
+#include "service.h"
 #include "update/policy.h"
 #include "update/update.h"
 
-static volatile sig_atomic_t agent_stop;
+static volatile sig_atomic_t agent_stop, agent_reload;
 static void on_term(int s) { (void)s; agent_stop = 1; }
+static void on_hup(int s) { (void)s; agent_reload = 1; }
+
+/* SIGHUP: the policy file and the trust store again; a broken file is
+ * reported (file, line, fix) and the policy in use stays. */
+static void agent_reread(hpm_ctx *ctx, const char *watching) {
+  hpm_service_reloading("reading %s again", ctx->conf);
+  hpmh_status st;
+  if (hpm_ctx_reload(ctx, &st)) {
+    msg("agent: reload: %s", st.detail);
+    hpm_service_ready("%s; reload failed: %s", watching, st.detail);
+    return;
+  }
+  printf("agent: reloaded %s\n", ctx->conf);
+  fflush(stdout);
+  hpm_service_ready("%s", watching);
+}
 
 static int proc_connector(void) {
   int s = socket(PF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR);
@@ -129,7 +146,7 @@ static int patch_pid(hp_op *op, const hp_hotpatch *h, pid_t pid, breaker *b) {
   return n;
 }
 
-int hp_agent(hpm_ctx *ctx, bool once) {
+int hp_agent(hpm_ctx *ctx, bool once, bool assess) {
   hpmh_status st;
   hp_store_mkdirs(ctx);
   int lock = hp_store_lock(ctx, &st);
@@ -142,22 +159,40 @@ int hp_agent(hpm_ctx *ctx, bool once) {
   if (!brk) { msg("agent: out of memory"); free(elf); hp_store_unlock(lock); return 3; }
   hp_recover_all(&op);
   flock(lock, LOCK_UN);
-  agent_stop = 0;
+  agent_stop = agent_reload = 0;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_term;
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
+  sa.sa_handler = on_hup;
+  sigaction(SIGHUP, &sa, NULL);
   int s = proc_connector();
-  if (s < 0) msg("agent: proc connector unavailable (%s): falling back to periodic scans", strerror(errno));
+  if (s < 0)
+    hpm_msg_at(HPM_MSG_WARNING, "agent: proc connector unavailable (%s): falling back to periodic scans",
+               strerror(errno));
   printf("agent: watching%s\n", s < 0 ? " (scan only)" : "");
+  if (!assess) printf("agent: periodic assessment off (--no-assess): hpm-assess.timer runs 'hpm install --auto'\n");
   fflush(stdout);
+  char watching[160];
+  snprintf(watching, sizeof watching, "watching new processes%s%s", s < 0 ? " (/proc scans only)" : "",
+           assess ? "" : "; assessment by hpm-assess.timer");
+  /* the loop turns at least every half watchdog interval (it pings then) */
+  uint64_t wd_us = hpm_service_watchdog_init();
+  int turn_ms = wd_us && wd_us / 2000 < 500 ? (int)(wd_us / 2000) : 500;
+  if (turn_ms < 1) turn_ms = 1;
+  hpm_service_ready("%s", watching);
   uint32_t loaded_seq = (uint32_t)-1;
   hp_hotpatch h;
   int have = 0;
   time_t last_scan = 0;
   while (!agent_stop) {
-    update_agent_tick(ctx); /* periodic assessment + automatic installs, when due */
+    hpm_service_watchdog();
+    if (agent_reload) {
+      agent_reload = 0;
+      agent_reread(ctx, watching);
+    }
+    if (assess) update_agent_tick(ctx); /* periodic assessment + automatic installs, when due */
     hp_health_tick(ctx);    /* the verifying window: checks, commit, an automatic revert to finish */
     hpm_applied applied;
     hostfacts_applied_read(ctx, &applied);
@@ -184,9 +219,9 @@ int hp_agent(hpm_ctx *ctx, bool once) {
     }
     /* --once: one assessment tick and one scan (none without a hotpatch) */
     if (once) break;
-    if (s < 0) { usleep(200000); continue; }
+    if (s < 0) { usleep((useconds_t)(turn_ms < 200 ? turn_ms : 200) * 1000); continue; }
     struct pollfd pf = {s, POLLIN, 0};
-    if (poll(&pf, 1, 500) <= 0) continue;
+    if (poll(&pf, 1, turn_ms) <= 0) continue;
     char buf[8192];
     ssize_t n = recv(s, buf, sizeof buf, 0);
     if (n < 0) { if (errno == ENOBUFS) last_scan = 0; continue; }
@@ -212,6 +247,7 @@ int hp_agent(hpm_ctx *ctx, bool once) {
       flock(lock, LOCK_UN);
     }
   }
+  if (!once) hpm_service_status("stopping");
   if (have) hp_hotpatch_free(&h);
   if (s >= 0) close(s);
   free(brk);

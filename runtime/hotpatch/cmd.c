@@ -46,12 +46,16 @@ static const char recover_usage[] =
     "usage: hpm recover\n"
     "Finish or roll back transitions an hpm that died left interrupted.\n" GLOBAL_OPTS;
 static const char agent_usage[] =
-    "usage: hpm agent [--once]\n"
+    "usage: hpm agent [--once] [--no-assess]\n"
     "Patch new processes of the binaries the applied hotpatch targets; run the periodic\n"
-    "assessment and automatic installs of the policy file.\n"
-    "  --once  one scan of the running processes, then exit\n" GLOBAL_OPTS;
+    "assessment and automatic installs of the policy file.  SIGHUP (systemctl reload) reads the\n"
+    "policy file and trust store again (a broken file: the policy in use stays).  Under systemd\n"
+    "(Type=notify) it reports READY=1, a status line and watchdog pings.\n"
+    "  --once       one scan of the running processes, then exit\n"
+    "  --no-assess  no periodic assessment (hpm-assess.timer runs 'hpm install --auto')\n" GLOBAL_OPTS;
 
-enum { OPT_PID = 'p', OPT_DRY = 'n', OPT_JSON = 'j', OPT_TO = 't', OPT_ALL = 'a', OPT_ONCE = 'o', OPT_FORCE = 'f', OPT_HELP = 'h' };
+enum { OPT_PID = 'p', OPT_DRY = 'n', OPT_JSON = 'j', OPT_TO = 't', OPT_ALL = 'a', OPT_ONCE = 'o', OPT_FORCE = 'f', OPT_HELP = 'h',
+       OPT_NO_ASSESS = 'A' };
 
 typedef struct {
   pid_t *pids;
@@ -276,16 +280,18 @@ int hp_cmd_recover(hpm_ctx *ctx, int argc, char **argv) {
 }
 
 int hp_cmd_agent(hpm_ctx *ctx, int argc, char **argv) {
-  static const struct option lo[] = {{"once", 0, 0, OPT_ONCE}, {"help", 0, 0, OPT_HELP}, {0, 0, 0, 0}};
-  bool once = false;
+  static const struct option lo[] = {
+      {"once", 0, 0, OPT_ONCE}, {"no-assess", 0, 0, OPT_NO_ASSESS}, {"help", 0, 0, OPT_HELP}, {0, 0, 0, 0}};
+  bool once = false, assess = true;
   int c;
   while ((c = hpm_cli_next("agent", argc, argv, "", lo)) != -1) {
     switch (c) {
     case OPT_ONCE: once = true; break;
+    case OPT_NO_ASSESS: assess = false; break;
     case OPT_HELP: fputs(agent_usage, stdout); return 0;
     default: return HPM_CLI_USAGE;
     }
   }
   int rc = hpm_cli_operands("agent", argc, argv, 0, 0, "");
-  return rc ? rc : hp_agent(ctx, once);
+  return rc ? rc : hp_agent(ctx, once, assess);
 }

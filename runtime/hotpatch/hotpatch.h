@@ -89,7 +89,7 @@ void hp_status_get(hpm_ctx *ctx, hp_status *s);
   "  revert [--to SEQ | --all] [--pid PID]... [--json]\n"                                               \
   "                                               go back to an earlier hotpatch or none\n"             \
   "  list [--json]                                patched processes: hotpatch, functions, when\n"       \
-  "  agent [--once]                               patch new processes of targeted binaries; periodic\n" \
+  "  agent [--once] [--no-assess]                 patch new processes of targeted binaries; periodic\n" \
   "                                               assessment and automatic installs (policy file)\n"    \
   "  recover                                      finish or roll back interrupted transitions\n"
 

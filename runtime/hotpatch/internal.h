@@ -117,8 +117,11 @@ int hp_revert_all(hpm_ctx *ctx, const hp_opts *o, hp_report *r);
 
 /* ---- agent.c ---- */
 /* The agent: patch new processes of the applied hotpatch's binaries (proc
- * connector, periodic scans), run the update room's periodic assessment;
- * once: one scan, then return.  Returns the exit code. */
-int hp_agent(hpm_ctx *ctx, bool once);
+ * connector, periodic scans), run the update room's periodic assessment
+ * (unless !assess); once: one scan, then return.  SIGHUP reads the policy
+ * file again (hpm_ctx_reload); SIGTERM/SIGINT end it.  Tells the service
+ * manager READY=1, its status and watchdog pings (service.h).  Returns the
+ * exit code. */
+int hp_agent(hpm_ctx *ctx, bool once, bool assess);
 
 #endif

@@ -435,15 +435,21 @@ int cmd_assess(hpm_ctx *hc, int argc, char **argv) {
   return rc;
 }
 
+static void write_last_assessment(const hpm_ctx *hc, uint64_t t);
+
 static const char *install_usage =
     "usage: hpm install [--classification critical,security,other] [--include ID]... [--exclude ID]...\n"
     "                   [--reboot never|if-required|always] [--source URL|DIR] [--dry-run] [--json]\n"
+    "       hpm install --auto [--source URL|DIR] [--dry-run] [--json]\n"
     "Assesses (as 'hpm assess') and installs what is selected now, on demand (maintenance windows do\n"
     "not apply): releases are downloaded into the cache directory and checked against the catalog,\n"
     "hotpatches are applied with 'hpm apply', baselines staged with 'hpm stage'; then a reboot is\n"
     "requested by running HPM_REBOOT_CMD (default 'systemctl reboot') when the reboot mode says so\n"
     "(default: the policy's 'reboot =').  --classification defaults to the policy's auto classes;\n"
     "--include selects IDs whatever their classification; --exclude never installs an ID.\n"
+    "--auto installs what the policy installs automatically, as the agent's periodic assessment does\n"
+    "(auto classes, deadlines, maintenance windows; reboots only inside a window) and, when nothing\n"
+    "failed, records the time in the state directory's 'assessed' (hpm-assess.service runs it).\n"
     "Exit: 0; 1 refused or an action failed; 2 usage/configuration; 3 I/O; 4 reboot not started.\n";
 
 int cmd_install(hpm_ctx *hc, int argc, char **argv) {
@@ -453,15 +459,18 @@ int cmd_install(hpm_ctx *hc, int argc, char **argv) {
                                        {"reboot", required_argument, NULL, 'r'},
                                        {"source", required_argument, NULL, 's'},
                                        {"dry-run", no_argument, NULL, 'n'},
+                                       {"auto", no_argument, NULL, 'a'},
                                        {"json", no_argument, NULL, 'j'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-  const char *source = NULL, *inc[64], *exc[64];
+  const char *source = NULL, *inc[64], *exc[64], *chosen = NULL;
   size_t ninc = 0, nexc = 0;
-  bool json = false, dry = false;
+  bool json = false, dry = false, automatic = false;
   decide_request req = {.on_demand = true, .reboot = -1};
   int c;
   while ((c = hpm_cli_next("install", argc, argv, "n", opts)) != -1) {
+    if (c == 'c' || c == 'i' || c == 'x' || c == 'r') chosen = c == 'c' ? "--classification" : c == 'i' ? "--include"
+                                                             : c == 'x' ? "--exclude" : "--reboot";
     switch (c) {
       case 'c':
         if (policy_parse_classes(optarg, &req.classes) || !req.classes)
@@ -481,12 +490,15 @@ int cmd_install(hpm_ctx *hc, int argc, char **argv) {
         break;
       case 's': source = optarg; break;
       case 'n': dry = true; break;
+      case 'a': automatic = true; break;
       case 'j': json = hc->json = true; break;
       case 'h': fputs(install_usage, stdout); return 0;
       default: return HPM_CLI_USAGE;
     }
   }
   if (hpm_cli_operands("install", argc, argv, 0, 0, "")) return HPM_CLI_USAGE;
+  if (automatic && chosen)
+    return hpm_cli_error("install", "--auto installs what the policy selects: %s does not go with it", chosen);
   req.include = inc;
   req.ninclude = ninc;
   req.exclude = exc;
@@ -501,7 +513,8 @@ int cmd_install(hpm_ctx *hc, int argc, char **argv) {
       ctx_free(&ctx);
       return 2;
     }
-  rc = assess_install(&ctx, &req, false, dry, json, "install");
+  rc = assess_install(&ctx, automatic ? NULL : &req, false, dry, json, "install");
+  if (automatic && !dry && rc == 0) write_last_assessment(hc, ctx.now);
   ctx_free(&ctx);
   return rc;
 }
@@ -538,52 +551,81 @@ static void write_last_assessment(const hpm_ctx *hc, uint64_t t) {
   (void)hpmh_write_file(p, (const uint8_t *)text, (size_t)n, 0644, 0, &e);
 }
 
+/* A failed periodic assessment (anything but a configuration error) is
+ * tried again after UPDATE_RETRY_S, up to UPDATE_RETRY_TRIES runs in a row,
+ * as hpm-assess.service does (RestartSec=15min, StartLimitBurst=4); then
+ * the next one is at the usual interval. */
+#define UPDATE_RETRY_S (15 * 60)
+#define UPDATE_RETRY_TRIES 4
+
 void update_agent_tick(hpm_ctx *hc) {
   static bool started, off;
   static uint64_t next;
+  static unsigned fails;
   if (off) return;
   uint64_t now = hpm_now();
-  hpm_policy p;
+  const hpm_policy *pol;
   const char *e;
   if (!started) {
     started = true;
-    const hpm_policy *pol = hpm_ctx_policy(hc, NULL, &e);
+    pol = hpm_ctx_policy(hc, NULL, &e);
     if (!pol) {
       say("agent: periodic assessment off: %s", e);
       off = true;
       return;
     }
-    p = *pol;
-    if (!p.source[0] && !*hc->source) {
+    if (!pol->source[0] && !*hc->source) {
       printf("agent: no update source configured ('source =' in [update] of %s): periodic assessment off\n",
              hc->conf);
       off = true;
       return;
     }
     uint64_t last = read_last_assessment(hc);
-    next = last ? policy_next_assessment(&p, last, host_seed()) : now;
+    next = last ? policy_next_assessment(pol, last, host_seed()) : now;
     char t[32];
     hpmh_utc(next, t);
-    printf("agent: periodic assessment every %u h, next at %s\n", p.assess_interval_hours, t);
+    printf("agent: periodic assessment every %u h, next at %s\n", pol->assess_interval_hours, t);
   }
   if (now < next) return;
+  hpm_policy p;
+  pol = hpm_ctx_policy(hc, NULL, NULL);
+  if (pol) p = *pol;
+  else policy_defaults(&p);
+  /* another run may have assessed meanwhile (`hpm install --auto`, started
+   * by hpm-assess.timer or by hand): no second assessment for that turn */
+  uint64_t last = read_last_assessment(hc);
+  if (last && policy_next_assessment(&p, last, host_seed()) > now) {
+    fails = 0;
+    next = policy_next_assessment(&p, last, host_seed());
+    char t[32], l[32];
+    hpmh_utc(last, l);
+    hpmh_utc(next, t);
+    printf("agent: assessed at %s by another run (hpm install --auto), next at %s\n", l, t);
+    return;
+  }
   printf("agent: periodic assessment\n");
-  hpm_ctx_reload(hc);
+  hpmh_status st;
+  if (hpm_ctx_reload(hc, &st)) say("agent: %s", st.detail);
   update_ctx ctx;
   int rc = ctx_load(hc, &ctx, NULL, "assess", false);
   if (rc == 0) {
     rc = assess_install(&ctx, NULL, false, false, false, "install");
     p = ctx.pol;
     ctx_free(&ctx);
-  } else {
-    const hpm_policy *pol = hpm_ctx_policy(hc, NULL, NULL);
-    if (pol) p = *pol;
-    else policy_defaults(&p);
+  } else if ((pol = hpm_ctx_policy(hc, NULL, NULL))) {
+    p = *pol;
   }
-  write_last_assessment(hc, now);
-  next = policy_next_assessment(&p, now, host_seed());
   char t[32];
-  hpmh_utc(next, t);
-  printf("agent: assessment done (exit %d), next at %s\n", rc, t);
+  if (rc && rc != 2 && ++fails < UPDATE_RETRY_TRIES) {
+    next = now + (UPDATE_RETRY_S < p.assess_interval_hours * 3600u ? UPDATE_RETRY_S : p.assess_interval_hours * 3600u);
+    hpmh_utc(next, t);
+    printf("agent: assessment failed (exit %d), try %u of %u, again at %s\n", rc, fails, UPDATE_RETRY_TRIES, t);
+  } else {
+    fails = 0;
+    write_last_assessment(hc, now);
+    next = policy_next_assessment(&p, now, host_seed());
+    hpmh_utc(next, t);
+    printf("agent: assessment done (exit %d), next at %s\n", rc, t);
+  }
   fflush(stdout);
 }
