@@ -8,6 +8,7 @@ driven by HPM_NOW.  Every decision is acted on for real (hpm apply patches
 the running service, hpm stage writes the ESP and the slot request) and
 recorded in the history.
 """
+import datetime
 import hashlib
 import json
 import os
@@ -237,6 +238,65 @@ def test_agent_periodic_assessment_installs_automatically(host):
         agent.wait(timeout=30)
     ev = events(host, now)
     assert ("apply", "HP-2026.1-1", "ok") in ev
+
+
+def agent_lines(host, env, until, timeout=60):
+    """hpm agent's stdout lines up to the first containing until."""
+    agent = subprocess.Popen([str(HPM), "agent"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+    lines = []
+    try:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            line = agent.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if until in line:
+                break
+    finally:
+        agent.terminate()
+        agent.wait(timeout=30)
+    return lines
+
+
+def test_install_auto_is_the_periodic_assessment_and_the_agent_does_not_repeat_it(host):
+    """`hpm install --auto` (hpm-assess.service) installs what the policy
+    installs automatically and records the time; an agent that assesses
+    itself then waits for the next turn instead of assessing again."""
+    now = HP_AT + DAY
+    state = Path(host.env["HPM_STATE_DIR"])
+    r = hpm(host, "install", "--auto", now=now)
+    assert "HP-2026.1-1" in r.stdout
+    assert host.svc.ask() == "total 1190 (tax 190) by v2 (hotpatched)"
+    assert (state / "assessed").read_text().strip() == str(now)
+    lines = agent_lines(host, environ(dict(host.env, HPM_NOW=now)), "periodic assessment every")
+    nxt = [x for x in lines if "periodic assessment every" in x]
+    assert nxt, lines
+    at = datetime.datetime.strptime(nxt[0].split("next at ")[1].strip(), "%Y-%m-%dT%H:%M:%SZ")
+    # the next one is a day (plus the host's jitter) away: no second assessment now
+    assert at.replace(tzinfo=datetime.timezone.utc).timestamp() >= now + 24 * 3600, nxt
+    assert hpm(host, "history", "--json", now=now).stdout.count('"install"') == 1
+    assert [e for e in events(host, now) if e[0] == "assess"] == [("assess", "HP-2026.1-1", "ok")]
+
+
+def test_install_auto_refuses_selections(host):
+    for extra in (["--include", "HP-2026.1-1"], ["--classification", "other"], ["--reboot", "always"]):
+        r = hpm(host, "install", "--auto", *extra, check=2)
+        assert "--auto" in r.stderr and extra[0] in r.stderr, r.stderr
+    assert "v1 (buggy)" in host.svc.ask()
+
+
+def test_failed_periodic_assessment_is_retried_soon(host, tmp_path):
+    """The source cannot be reached: the agent tries again in 15 minutes,
+    not a day later, and does not record the failed turn as done."""
+    now = HP_AT + DAY
+    host.conf.write_text(f"[update]\nsource = {tmp_path / 'nowhere'}\n")
+    lines = agent_lines(host, environ(dict(host.env, HPM_NOW=now)), "assessment failed")
+    failed = [x for x in lines if "assessment failed" in x]
+    again = datetime.datetime.fromtimestamp(now + 900, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert failed and "try 1 of 4" in failed[0] and f"again at {again}" in failed[0], lines
+    assert not (Path(host.env["HPM_STATE_DIR"]) / "assessed").exists()
 
 
 # ---- refusals: each exits with its documented code, names what to fix and
