@@ -31,7 +31,7 @@ man: $(MAN_PAGES)
 ALL_TARGETS += $(MAN_PAGES)
 
 # ---- the systemd units, with PREFIX in place of /usr ----------------------------
-UNIT_SRCS := $(wildcard systemd/*.service)
+UNIT_SRCS := $(wildcard systemd/*.service systemd/*.timer)
 UNITS_OUT := $(B)/install/systemd
 UNITS     := $(patsubst systemd/%,$(UNITS_OUT)/%,$(UNIT_SRCS))
 
@@ -39,7 +39,7 @@ UNITS     := $(patsubst systemd/%,$(UNITS_OUT)/%,$(UNIT_SRCS))
 $(UNITS_OUT)/prefix: FORCE
 	@mkdir -p $(@D)
 	@if [ "$$(cat $@ 2>/dev/null)" != '$(PREFIX)' ]; then echo '$(PREFIX)' > $@; fi
-$(UNITS_OUT)/%.service: systemd/%.service $(UNITS_OUT)/prefix
+$(UNITS_OUT)/%: systemd/% $(UNITS_OUT)/prefix
 	sed -e 's|/usr/sbin/hpm|$(PREFIX)/sbin/hpm|g' -e 's|/usr/lib/hpm/|$(PREFIX)/lib/hpm/|g' \
 	    -e 's|/usr/share/doc/hpm/|$(PREFIX)/share/doc/hpm/|g' $< > $@
 

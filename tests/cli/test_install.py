@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: hpmtest
 from hpmtest import BUILD, HPM, HPM_SIGN, OK, PATCHGEN, REPO, run  # noqa: E402
 
 MAN_PAGES = {"hpm.8", "hpm-sign.1", "hpm-patchgen.1", "hpm.conf.5", "hpmboot.efi.7"}
-UNITS = {"hpm-agent.service", "hpm-health-check.service", "hpm-mark-good.service"}
+UNITS = {"hpm-agent.service", "hpm-health-check.service", "hpm-mark-good.service", "hpm-assess.service",
+         "hpm-assess.timer"}
 PROGRAMS = {"hpm": "hpm", "hpm-sign": "hpm-sign", "hpm-patchgen": "hpm-patchgen"}
 
 
@@ -99,10 +100,58 @@ def unit_execs(unit: Path):
 
 def test_units_run_the_installed_programs(root):
     for u in UNITS:
+        if u.endswith(".timer"):  # starts the service of its name
+            assert (root / "usr/lib/systemd/system" / u.replace(".timer", ".service")).is_file(), u
+            continue
         execs = unit_execs(root / "usr/lib/systemd/system" / u)
         assert execs, u
         for e in execs:
             assert os.access(root / e.lstrip("/"), os.X_OK), f"{u}: {e} is not installed"
+
+
+# systemd-analyze security's exposure (0 best .. 10), the most each unit may
+# reach (docs/operations.md "Units": what each unit needs and why)
+EXPOSURE_MAX = {"hpm-mark-good.service": 2.0, "hpm-health-check.service": 2.0, "hpm-agent.service": 6.0,
+                "hpm-assess.service": 6.0}
+
+
+def test_units_verify_against_the_installed_tree(root, tmp_path):
+    """systemd-analyze verify on the installed units, in a root holding the
+    installed programs plus what a Debian host brings (systemd's own
+    targets, kill): no warning at all (unknown keys, missing programs,
+    missing dependencies are warnings that exit 0, so the output is checked)."""
+    r = tmp_path / "root"
+    units = r / "usr/lib/systemd/system"
+    units.mkdir(parents=True)
+    for f in Path("/usr/lib/systemd/system").glob("*.target"):
+        (units / f.name).write_bytes(f.read_bytes())
+    for u in UNITS:
+        (units / u).write_bytes((root / "usr/lib/systemd/system" / u).read_bytes())
+    for prog in ("usr/sbin/hpm", "usr/lib/hpm/hpm-health-check"):
+        (r / prog).parent.mkdir(parents=True, exist_ok=True)
+        (r / prog).write_bytes((root / prog).read_bytes())
+        (r / prog).chmod(0o755)
+    (r / "usr/bin").mkdir(exist_ok=True)
+    (r / "usr/bin/kill").write_bytes(Path("/usr/bin/kill").read_bytes())
+    (r / "usr/bin/kill").chmod(0o755)
+    (r / "bin").symlink_to("usr/bin")
+    p = subprocess.run(["systemd-analyze", "verify", "--man=no", f"--root={r}", *sorted(UNITS)], cwd=units,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and p.stdout + p.stderr == "", p.stdout + p.stderr
+    # the check can fail: a unit naming a program that is not there
+    (r / "usr/sbin/hpm").unlink()
+    p = subprocess.run(["systemd-analyze", "verify", "--man=no", f"--root={r}", "hpm-agent.service"], cwd=units,
+                       capture_output=True, text=True, timeout=120)
+    assert "hpm" in p.stdout + p.stderr
+
+
+def test_units_sandbox_exposure(root):
+    for u, most in EXPOSURE_MAX.items():
+        p = subprocess.run(["systemd-analyze", "security", "--offline=true", "--no-pager",
+                            str(root / "usr/lib/systemd/system" / u)], capture_output=True, text=True, timeout=120)
+        m = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", p.stdout + p.stderr)
+        assert m, p.stdout + p.stderr
+        assert float(m.group(1)) <= most, f"{u}: exposure {m.group(1)} > {most}"
 
 
 def test_other_prefix_and_uninstall(tmp_path):
