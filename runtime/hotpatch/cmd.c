@@ -52,7 +52,7 @@ static const char agent_usage[] =
     "policy file and trust store again (a broken file: the policy in use stays).  Under systemd\n"
     "(Type=notify) it reports READY=1, a status line and watchdog pings.\n"
     "  --once       one scan of the running processes, then exit\n"
-    "  --no-assess  no periodic assessment (hpm-assess.timer runs 'hpm install --auto')\n" GLOBAL_OPTS;
+    "  --no-assess  no periodic assessment (hpm-assess.timer assesses instead)\n" GLOBAL_OPTS;
 
 enum { OPT_PID = 'p', OPT_DRY = 'n', OPT_JSON = 'j', OPT_TO = 't', OPT_ALL = 'a', OPT_ONCE = 'o', OPT_FORCE = 'f', OPT_HELP = 'h',
        OPT_NO_ASSESS = 'A' };
