@@ -22,30 +22,29 @@ class Notify:
         self.s.bind(self.path)
         self.got = []  # (monotonic time, {field: value})
 
-    def wait(self, pred, timeout=20):
-        """Messages until one satisfies pred(fields); returns it."""
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            self.s.settimeout(max(0.01, end - time.monotonic()))
-            try:
-                data = self.s.recv(4096).decode()
-            except socket.timeout:
-                break
-            fields = dict(x.split("=", 1) for x in data.split("\n") if "=" in x)
-            self.got.append((time.monotonic(), fields))
-            if pred(fields):
-                return fields
-        raise AssertionError(f"no such notification; got {[f for _, f in self.got]}")
-
-    def drain(self, seconds):
+    def messages(self, seconds):
+        """Each message received within seconds, as {field: value}."""
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             self.s.settimeout(max(0.01, end - time.monotonic()))
             try:
                 data = self.s.recv(4096).decode()
             except socket.timeout:
-                break
-            self.got.append((time.monotonic(), dict(x.split("=", 1) for x in data.split("\n") if "=" in x)))
+                return
+            fields = dict(x.split("=", 1) for x in data.split("\n") if "=" in x)
+            self.got.append((time.monotonic(), fields))
+            yield fields
+
+    def wait(self, pred, timeout=20):
+        """Messages until one satisfies pred(fields); returns it."""
+        for fields in self.messages(timeout):
+            if pred(fields):
+                return fields
+        raise AssertionError(f"no such notification; got {[f for _, f in self.got]}")
+
+    def drain(self, seconds):
+        for _ in self.messages(seconds):
+            pass
 
     def close(self):
         self.s.close()
