@@ -46,6 +46,7 @@ static void agent_reread(hpm_ctx *ctx, const char *watching) {
   }
   printf("agent: reloaded %s\n", ctx->conf);
   fflush(stdout);
+  update_agent_reconfigure();
   hpm_service_ready("%s", watching);
 }
 

@@ -558,35 +558,41 @@ static void write_last_assessment(const hpm_ctx *hc, uint64_t t) {
 #define UPDATE_RETRY_S (15 * 60)
 #define UPDATE_RETRY_TRIES 4
 
+/* The agent's schedule; update_agent_reconfigure() starts it again. */
+static struct {
+  bool started, off;
+  uint64_t next;   /* when the next assessment is due */
+  unsigned fails;  /* failed runs in a row */
+} tick;
+
+void update_agent_reconfigure(void) { memset(&tick, 0, sizeof tick); }
+
 void update_agent_tick(hpm_ctx *hc) {
-  static bool started, off;
-  static uint64_t next;
-  static unsigned fails;
-  if (off) return;
+  if (tick.off) return;
   uint64_t now = hpm_now();
   const hpm_policy *pol;
   const char *e;
-  if (!started) {
-    started = true;
+  if (!tick.started) {
+    tick.started = true;
     pol = hpm_ctx_policy(hc, NULL, &e);
     if (!pol) {
       say("agent: periodic assessment off: %s", e);
-      off = true;
+      tick.off = true;
       return;
     }
     if (!pol->source[0] && !*hc->source) {
       printf("agent: no update source configured ('source =' in [update] of %s): periodic assessment off\n",
              hc->conf);
-      off = true;
+      tick.off = true;
       return;
     }
     uint64_t last = read_last_assessment(hc);
-    next = last ? policy_next_assessment(pol, last, host_seed()) : now;
+    tick.next = last ? policy_next_assessment(pol, last, host_seed()) : now;
     char t[32];
-    hpmh_utc(next, t);
+    hpmh_utc(tick.next, t);
     printf("agent: periodic assessment every %u h, next at %s\n", pol->assess_interval_hours, t);
   }
-  if (now < next) return;
+  if (now < tick.next) return;
   hpm_policy p;
   pol = hpm_ctx_policy(hc, NULL, NULL);
   if (pol) p = *pol;
@@ -595,11 +601,11 @@ void update_agent_tick(hpm_ctx *hc) {
    * by hpm-assess.timer or by hand): no second assessment for that turn */
   uint64_t last = read_last_assessment(hc);
   if (last && policy_next_assessment(&p, last, host_seed()) > now) {
-    fails = 0;
-    next = policy_next_assessment(&p, last, host_seed());
+    tick.fails = 0;
+    tick.next = policy_next_assessment(&p, last, host_seed());
     char t[32], l[32];
     hpmh_utc(last, l);
-    hpmh_utc(next, t);
+    hpmh_utc(tick.next, t);
     printf("agent: assessed at %s by another run (hpm install --auto), next at %s\n", l, t);
     return;
   }
@@ -616,15 +622,16 @@ void update_agent_tick(hpm_ctx *hc) {
     p = *pol;
   }
   char t[32];
-  if (rc && rc != 2 && ++fails < UPDATE_RETRY_TRIES) {
-    next = now + (UPDATE_RETRY_S < p.assess_interval_hours * 3600u ? UPDATE_RETRY_S : p.assess_interval_hours * 3600u);
-    hpmh_utc(next, t);
-    printf("agent: assessment failed (exit %d), try %u of %u, again at %s\n", rc, fails, UPDATE_RETRY_TRIES, t);
+  if (rc && rc != 2 && ++tick.fails < UPDATE_RETRY_TRIES) {
+    uint64_t interval = p.assess_interval_hours * 3600u;
+    tick.next = now + (UPDATE_RETRY_S < interval ? UPDATE_RETRY_S : interval);
+    hpmh_utc(tick.next, t);
+    printf("agent: assessment failed (exit %d), try %u of %u, again at %s\n", rc, tick.fails, UPDATE_RETRY_TRIES, t);
   } else {
-    fails = 0;
+    tick.fails = 0;
     write_last_assessment(hc, now);
-    next = policy_next_assessment(&p, now, host_seed());
-    hpmh_utc(next, t);
+    tick.next = policy_next_assessment(&p, now, host_seed());
+    hpmh_utc(tick.next, t);
     printf("agent: assessment done (exit %d), next at %s\n", rc, t);
   }
   fflush(stdout);

@@ -37,6 +37,9 @@ int cmd_install(hpm_ctx *ctx, int argc, char **argv);
  * HPM_STATE_DIR/assessed), then assesses and installs what the policy
  * installs automatically.  Never blocks for long when nothing is due. */
 void update_agent_tick(hpm_ctx *ctx);
+/* The policy changed (the agent's SIGHUP): the next update_agent_tick()
+ * sets the schedule up again from it (source, interval, jitter). */
+void update_agent_reconfigure(void);
 
 /* Runs fn(ctx, argc, argv) (an hpm command; argv[0] is its name) and
  * records the outcome in the history as `event`, with the IDs the command

@@ -3,9 +3,11 @@ protocol (READY=1, STATUS=, WATCHDOG=1) on a socket the test listens on,
 SIGHUP (`systemctl reload`) re-reading the policy file, a broken policy file
 failing the start, and journald priority prefixes (JOURNAL_STREAM)."""
 import os
+import queue
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -69,6 +71,9 @@ def start_agent(ws, state, env, *args, watchdog_pid="self"):
 
 def stop(agent):
     agent.send_signal(signal.SIGTERM)
+    if hasattr(agent, "lines"):  # stdout is read_until's
+        agent.wait(timeout=20)
+        return agent.returncode, "", agent.stderr.read()
     out, err = agent.communicate(timeout=20)
     return agent.returncode, out, err
 
@@ -117,7 +122,7 @@ def test_sighup_rereads_the_policy_file_and_keeps_it_when_broken(ws, state, noti
     agent = start_agent(ws, state, {"NOTIFY_SOCKET": notify.path, "HPM_CONF": conf}, "--no-assess")
     try:
         notify.wait(lambda f: f.get("READY") == "1")
-        assert agent.stdout.readline().startswith("agent: watching")
+        read_until(agent, "agent: watching")
         # a broken file: the error names file, line and key; the agent runs on
         conf.write_text("[health]\nwindow = 5m\nfrobnicate = 1\n")
         agent.send_signal(signal.SIGHUP)
@@ -133,13 +138,47 @@ def test_sighup_rereads_the_policy_file_and_keeps_it_when_broken(ws, state, noti
         notify.wait(lambda f: f.get("RELOADING") == "1")
         back = notify.wait(lambda f: f.get("READY") == "1")
         assert "reload failed" not in back["STATUS"], back
-        deadline = time.time() + 10
-        lines = []
-        while time.time() < deadline:
-            lines.append(agent.stdout.readline())
-            if lines[-1].startswith("agent: reloaded"):
-                break
+        lines = read_until(agent, "agent: reloaded")
         assert lines[-1].strip() == f"agent: reloaded {conf}", lines
+    finally:
+        rc, out, err = stop(agent)
+    assert rc == 0, err
+
+
+def read_until(agent, prefix, timeout=20):
+    """The agent's stdout lines up to the first starting with prefix; fails
+    (instead of blocking) when none comes within timeout."""
+    if not hasattr(agent, "lines"):
+        agent.lines = queue.Queue()
+        threading.Thread(target=lambda: [agent.lines.put(x) for x in agent.stdout], daemon=True).start()
+    deadline = time.time() + timeout
+    lines = []
+    while time.time() < deadline:
+        try:
+            lines.append(agent.lines.get(timeout=max(0.01, deadline - time.time())))
+        except queue.Empty:
+            break
+        if lines[-1].startswith(prefix):
+            return lines
+    raise AssertionError(f"no line starting {prefix!r}: {lines}")
+
+
+def test_sighup_applies_the_new_policy(ws, state, notify, tmp_path):
+    """What the re-read file says takes effect: the periodic assessment,
+    off without a source, starts on the new file's source and interval."""
+    conf = tmp_path / "hpm.conf"
+    conf.write_text("")
+    agent = start_agent(ws, state, {"NOTIFY_SOCKET": notify.path, "HPM_CONF": conf})
+    try:
+        notify.wait(lambda f: f.get("READY") == "1")
+        read_until(agent, "agent: no update source configured")
+        conf.write_text(f"[update]\nsource = {tmp_path / 'nowhere'}\nassess_interval_hours = 7\n")
+        agent.send_signal(signal.SIGHUP)
+        read_until(agent, "agent: reloaded")
+        assert read_until(agent, "agent: periodic assessment every")[-1].startswith(
+            "agent: periodic assessment every 7 h"), "the new interval is not in use"
+        # the source cannot be reached: the assessment fails and is retried soon
+        assert "try 1 of 4" in read_until(agent, "agent: assessment failed")[-1]
     finally:
         rc, out, err = stop(agent)
     assert rc == 0, err
