@@ -27,6 +27,10 @@ DEB_PACKAGES=(
   swtpm swtpm-tools tpm2-tools libsqlite3-dev sqlite3 libcurl4-openssl-dev
   libinih-dev libcjson-dev tzdata python3-jsonschema scdoc man-db groff-base
   etcd-server
+  # the Debian packages (debian/, make deb) and their test (tests/deb): debhelper builds them
+  # (dpkg-dev comes with build-essential), lintian checks them, fakeroot lets dpkg install them
+  # into a scratch root without root
+  debhelper lintian fakeroot
 )
 
 # ---- pinned sources --------------------------------------------------------
