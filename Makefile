@@ -5,6 +5,7 @@
 #   make bench    benchmarks (figures, not pass/fail)
 #   make fuzz     run every fuzzer long (FUZZ_SECONDS per target, default 300)
 #   make install  install into DESTDIR/PREFIX (mk/install.mk); make uninstall
+#   make deb      the Debian packages into build/deb/ (debian/, mk/deb.mk)
 #   make check-long   not part of `make check`: the crash-safety scenarios long
 #                 (hpm killed 200 + 200 times, 100 power cuts under QEMU; 20 to 35
 #                 minutes on 2 shared cores) and their figures; knobs and seed in mk/tests.mk
@@ -55,6 +56,7 @@ include mk/tools.mk
 include mk/patchgen.mk
 include mk/runtime.mk
 include mk/install.mk
+include mk/deb.mk
 include mk/tests.mk
 include mk/fuzz.mk
 include mk/bench.mk

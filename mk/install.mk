@@ -1,6 +1,8 @@
 # mk/install.mk: the man pages, and installing hpm on a host (FHS).
 #
 #   $(B)/man/NAME.N        man pages: man/NAME.N.scd turned into roff by scdoc
+#   make shipped           build only what `make install` installs (the package
+#                          build, debian/rules, uses it: no tests, no fuzzers)
 #   make install           install into $(DESTDIR)$(PREFIX) (default PREFIX=/usr)
 #                          plus $(DESTDIR)/etc/hpm/ and $(DESTDIR)/etc/hpm/health.d/
 #   make uninstall         remove what `make install` put there (same variables);
@@ -70,7 +72,9 @@ item_dest = $(DESTDIR)$(word 3,$(subst :, ,$(1)))
 INSTALL_DEPS := $(B)/runtime/hpm $(B)/tools/hpm-sign $(B)/tools/hpm-patchgen $(HPMBOOT_EFI) \
                 $(HPMBOOT_SIGNED_EFI) $(MAN_PAGES) $(UNITS)
 
-.PHONY: install uninstall
+.PHONY: install uninstall shipped
+shipped: $(INSTALL_DEPS)
+
 install: $(INSTALL_DEPS)
 	@set -e; $(foreach i,$(INSTALL_ITEMS),echo 'install $(call item_src,$(i)) $(call item_dest,$(i))'; \
 	  install -D -m $(call item_mode,$(i)) '$(call item_src,$(i))' '$(call item_dest,$(i))';)

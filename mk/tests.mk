@@ -8,6 +8,10 @@
 #   make check-cli        pytest tests/cli (hpm-sign; the command-line
 #                         contract of hpm and hpm-patchgen; make install, the
 #                         man pages and completion) -> $(B)/results/cli.xml
+#   make check-deb        pytest tests/deb: `make deb`, lintian (no error), the
+#                         packages' contents against `make install`, a dpkg
+#                         install into a scratch root (fakeroot, no chroot)
+#                         and the installed programs -> $(B)/results/deb.xml
 #   make check-hotpatch   pytest tests/hotpatch            -> $(B)/results/hotpatch.xml
 #   make check-lifecycle  pytest tests/lifecycle (status, mark-good, stage,
 #                         rollback, catalog and sources, policy, history,
@@ -145,9 +149,11 @@ $(FLEET_CTL): tests/fleet/etcdctl_hpm.c $(B)/san/runtime/fleet/etcd.o $(B)/san/l
 	$(CC) $(UNIT_CFLAGS) $< $(B)/san/runtime/fleet/etcd.o -o $@ $(UNIT_LDFLAGS) $(B)/san/libhpmhost.a $(B)/san/libhpmcore.a -lcurl -lcjson -lm
 ALL_TARGETS += $(FLEET_CTL)
 
-.PHONY: check-cli check-hotpatch check-lifecycle check-catalog check-lifecycle-pol check-fleet check-firmware check-long
+.PHONY: check-cli check-deb check-hotpatch check-lifecycle check-catalog check-lifecycle-pol check-fleet check-firmware check-long
 check-cli: $(B)/tools/hpm-sign $(B)/efi/hpmboot.signed.efi $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(INSTALL_DEPS)
 	$(call pytest,cli,tests/cli)
+check-deb: $(INSTALL_DEPS) $(DEPS_STAMP)
+	$(call pytest,deb,tests/deb)
 check-hotpatch: $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(B)/tools/hpm-sign
 	$(call pytest,hotpatch,tests/hotpatch)
 check-lifecycle: $(B)/runtime/hpm $(B)/tools/hpm-sign $(B)/tools/hpm-patchgen $(B)/demo/hpm-demo-service $(B)/demo/hpm-demo-client $(B)/demo/fix.bin

@@ -80,6 +80,7 @@ if $MAKE -s check-core-symbols; then record symbols 1 0; else record symbols 0 1
 
 suite unit "$R/unit.txt" "unit tests: core, host, runtime rooms (cmocka, ASan+UBSan)" $MAKE -s check-unit
 suite cli "$R/cli.xml" "hpm-sign CLI tests (pytest)" $MAKE -s check-cli
+suite deb "$R/deb.xml" "Debian packages: build, lintian, install into a scratch root (pytest)" $MAKE -s check-deb
 suite fuzz "$R/fuzz.txt" "every fuzzer (short runs, one test each)" $MAKE -s check-fuzz
 suite hotpatch "$R/hotpatch.xml" "hotpatch engine (real multi-threaded targets, pytest)" $MAKE -s check-hotpatch
 suite lifecycle "$R/lifecycle.xml" \

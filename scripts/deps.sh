@@ -29,6 +29,10 @@ DEB_PACKAGES=(
   etcd-server
   # sd_notify/sd_watchdog_enabled for hpm-agent.service (Type=notify, WatchdogSec=): runtime/service.c
   libsystemd-dev
+  # the Debian packages (debian/, make deb) and their test (tests/deb): debhelper builds them
+  # (dpkg-dev comes with build-essential), lintian checks them, fakeroot lets dpkg install them
+  # into a scratch root without root
+  debhelper lintian fakeroot
 )
 
 # ---- pinned sources --------------------------------------------------------
