@@ -27,6 +27,9 @@ DEB_PACKAGES=(
   swtpm swtpm-tools tpm2-tools libsqlite3-dev sqlite3 libcurl4-openssl-dev
   libinih-dev libcjson-dev tzdata python3-jsonschema scdoc man-db groff-base
   etcd-server
+  # one-step HSM signing (hpm-sign --key pkcs11:URI): OpenSSL's pkcs11 engine, and the
+  # SoftHSM2 token, pkcs11-tool (opensc) and p11tool (gnutls-bin) the tests use
+  softhsm2 libengine-pkcs11-openssl opensc gnutls-bin
 )
 
 # ---- pinned sources --------------------------------------------------------

@@ -144,7 +144,7 @@ int check_required(const cmd_spec *c) {
 
 int check_signing(const char *cmd, const release_args *r) {
   if (!r->key && !r->unsigned_)
-    return usage_error(cmd, "missing --key KEY.pem (the private signing key), or --unsigned to sign later");
+    return usage_error(cmd, "missing --key KEY.pem|URI (the private signing key: a file or a pkcs11: URI), or --unsigned to sign later");
   if (r->key && r->unsigned_) return usage_error(cmd, "--key and --unsigned exclude each other");
   return 0;
 }

@@ -11,25 +11,24 @@
  * container made. */
 typedef struct {
   const char *cmd, *key, *out;
-  mbedtls_pk_context pk;
-  hpm_pubkey pub;
+  signing_key sk;
   uint8_t *buf;
   size_t len;
 } build_job;
 
 static build_job job_start(const char *cmd, const release_args *r) {
   build_job j = {.cmd = cmd, .key = r->key, .out = r->out};
-  mbedtls_pk_init(&j.pk);
+  signing_key_init(&j.sk);
   return j;
 }
 
 static void job_free(build_job *j) {
   free(j->buf);
-  mbedtls_pk_free(&j->pk);
+  signing_key_free(&j->sk);
 }
 
 static int job_load_key(build_job *j) {
-  return j->key ? load_private_key(j->cmd, j->key, &j->pk, &j->pub) : 0;
+  return j->key ? load_private_key(j->cmd, j->key, &j->sk) : 0;
 }
 
 /* Sign the built container and check it with core (--unsigned: it must
@@ -53,11 +52,11 @@ static int sign_and_check(build_job *j, const hpmw_manifest *m) {
     }
     return 0;
   }
-  if (hpmw_sign_container(&j->buf, &j->len, &j->pk, &e)) {
+  if (sign_container(&j->sk, &j->buf, &j->len, &e)) {
     msg(j->cmd, "signing failed: %s", e.detail);
     return EXIT_IOERR;
   }
-  return self_check(j->cmd, j->buf, j->len, m->kind, &j->pub, &ops);
+  return self_check(j->cmd, j->buf, j->len, m->kind, &j->sk.pub, &ops);
 }
 
 static void print_summary(const build_job *j) {
@@ -70,7 +69,7 @@ static void print_summary(const build_job *j) {
            m->version, m->svn, m->payload_count, j->len);
     printf("digest: %s\n", hex32(m->digest, hex));
     if (j->key)
-      printf("signed by key %s (%s)\n", hex32(j->pub.key_id, hex), hpm_alg_to_string(j->pub.alg));
+      printf("signed by key %s (%s)\n", hex32(j->sk.pub.key_id, hex), hpm_alg_to_string(j->sk.pub.alg));
     else
       printf("unsigned: sign it with 'hpm-sign digest' + 'hpm-sign attach', or 'hpm-sign countersign'\n");
   }
@@ -107,12 +106,16 @@ static int check_release_fields(const char *cmd, const char *version, const char
 /* ---- baseline ---------------------------------------------------------- */
 
 static const char baseline_help[] =
-    "Usage: hpm-sign baseline --key KEY.pem|--unsigned --kernel FILE [--initrd FILE] [--cmdline STR]\n"
+    "Usage: hpm-sign baseline --key KEY.pem|URI|--unsigned --kernel FILE [--initrd FILE] [--cmdline STR]\n"
     "                         --version STR --svn N [--unplanned] [--compat STR]\n"
     "                         [--timestamp N] [--detached] --out FILE\n"
     "Build and sign a baseline: a full OS image booted by hpmboot.efi.\n"
     "\n"
-    "  -k, --key KEY.pem      private signing key (P-256 or P-384)\n"
+    "  -k, --key KEY.pem|URI  private signing key (P-256 or P-384): a file, or a\n"
+    "                         pkcs11: URI of a key in a token (HSM), e.g.\n"
+    "                         'pkcs11:token=release;object=release-key;type=private'\n"
+    "                         (PIN: $HPM_PKCS11_PIN or ?pin-source=file:PATH; module:\n"
+    "                         $HPM_PKCS11_MODULE, default " HPM_PKCS11_DEFAULT_MODULE ")\n"
     "      --unsigned         no --key: write the container without a signature, to be\n"
     "                         signed elsewhere ('digest' + 'attach': HSM flow)\n"
     "      --kernel FILE      kernel image (payload 'kernel'), 1 byte .. 1 GiB\n"
@@ -237,13 +240,14 @@ done:
 /* ---- hotpatch ---------------------------------------------------------- */
 
 static const char hotpatch_help[] =
-    "Usage: hpm-sign hotpatch --key KEY.pem|--unsigned --baseline BASELINE.hpm --seq N\n"
+    "Usage: hpm-sign hotpatch --key KEY.pem|URI|--unsigned --baseline BASELINE.hpm --seq N\n"
     "                         --classification critical|security|other --id ID\n"
     "                         [--payload [NAME=]FILE]... [--version STR] [--svn N]\n"
     "                         [--compat STR] [--timestamp N] --out FILE\n"
     "Build and sign a hotpatch for exactly one baseline.\n"
     "\n"
-    "  -k, --key KEY.pem        private signing key (P-256 or P-384)\n"
+    "  -k, --key KEY.pem|URI    private signing key (P-256 or P-384): a file or a\n"
+    "                           pkcs11: URI (as for 'baseline')\n"
     "      --unsigned           no --key: leave it unsigned, for 'digest' + 'attach'\n"
     "      --baseline FILE      the baseline container this hotpatch applies to; its\n"
     "                           digest becomes 'target-baseline'\n"

@@ -19,7 +19,7 @@
 /* ---- hpm-sign catalog --------------------------------------------------- */
 
 static const char catalog_help[] =
-    "Usage: hpm-sign catalog --key KEY.pem|--unsigned --serial N --expires TIME\n"
+    "Usage: hpm-sign catalog --key KEY.pem|URI|--unsigned --serial N --expires TIME\n"
     "                        [--timestamp TIME] [--compat STR] [--trust PUB]...\n"
     "                        --entry FILE.hpm[:KEY=VALUE,...]... --out FILE [--json]\n"
     "Build and sign a catalog (container kind 3) listing the given baselines and\n"
@@ -38,7 +38,8 @@ static const char catalog_help[] =
     "  release=planned|unplanned       hotpatches only (default planned); a baseline's\n"
     "                                  own release must match if given\n"
     "\n"
-    "  -k, --key KEY.pem      private signing key (P-256 or P-384)\n"
+    "  -k, --key KEY.pem|URI  private signing key (P-256 or P-384): a file or a\n"
+    "                         pkcs11: URI (as for 'baseline')\n"
     "      --unsigned         write it unsigned (sign with 'digest' + 'attach')\n"
     "      --serial N         catalog serial, 1..2^64-1; hosts refuse a serial lower than\n"
     "                         the highest they have seen: always increase it\n"
@@ -313,14 +314,13 @@ static int catalog_times(const char *cmd, const char *ts_s, const char *expires_
 }
 
 /* Sign the catalog built in *buf and check it verifies with pub. */
-static int sign_catalog(const char *cmd, uint8_t **buf, size_t *len, mbedtls_pk_context *pk,
-                        const hpm_pubkey *pub, uint64_t issued) {
-  hpm_trust self = {.keys = pub, .count = 1, .threshold = 1};
+static int sign_catalog(const char *cmd, uint8_t **buf, size_t *len, signing_key *k, uint64_t issued) {
+  hpm_trust self = {.keys = &k->pub, .count = 1, .threshold = 1};
   hpm_catalog check;
   hpm_diag d;
   hpm_result r;
   hpmh_status e;
-  if (hpmw_sign_container(buf, len, pk, &e)) {
+  if (sign_container(k, buf, len, &e)) {
     msg(cmd, "signing failed: %s", e.detail);
     return EXIT_IOERR;
   }
@@ -386,15 +386,14 @@ int cmd_catalog(int argc, char **argv) {
   hpm_catalog cat;
   trust_set *t = NULL;
   unsigned threshold;
-  mbedtls_pk_context pk;
-  hpm_pubkey pub;
+  signing_key sk;
   uint8_t *buf = NULL;
   size_t len = 0;
   hpmh_status e;
   int rc;
 
   memset(&cat, 0, sizeof cat);
-  mbedtls_pk_init(&pk);
+  signing_key_init(&sk);
   if (!specs) return out_of_memory(cmd);
   if ((rc = parse_args(&spec, argc, argv)) != GO_ON || (rc = check_signing(cmd, &r))) goto done;
   rc = EXIT_USAGE;
@@ -441,7 +440,7 @@ int cmd_catalog(int argc, char **argv) {
     goto done;
   }
   if ((rc = trust_load(cmd, t, &trust_paths, NULL, &threshold)) ||
-      (r.key && (rc = load_private_key(cmd, r.key, &pk, &pub))))
+      (r.key && (rc = load_private_key(cmd, r.key, &sk))))
     goto done;
   for (size_t i = 0; i < entries.n; i++) {
     if ((rc = make_entry(cmd, specs[i], t, out_dir, &cat.entries[i])) || (rc = check_unique(cmd, &cat, i, specs)))
@@ -453,12 +452,12 @@ int cmd_catalog(int argc, char **argv) {
     rc = EXIT_REFUSED;
     goto done;
   }
-  if ((r.key && (rc = sign_catalog(cmd, &buf, &len, &pk, &pub, cat.issued))) ||
+  if ((r.key && (rc = sign_catalog(cmd, &buf, &len, &sk, cat.issued))) ||
       (rc = write_output(cmd, r.out, buf, len, 0644, 0)))
     goto done;
-  print_written(r.out, buf, len, r.key ? &pub : NULL, as_json);
+  print_written(r.out, buf, len, r.key ? &sk.pub : NULL, as_json);
 done:
-  mbedtls_pk_free(&pk);
+  signing_key_free(&sk);
   free(cat.entries);
   free(t);
   free(buf);

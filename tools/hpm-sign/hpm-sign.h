@@ -155,8 +155,21 @@ int release_timestamp(const char *cmd, const char *opt, uint64_t *ts);
 const char *hex32(const uint8_t d[HPM_DIGEST_LEN], char out[HEX_DIGEST]);
 
 /* ---- keys and trust (keys.c) ------------------------------------------- */
-/* Load a private key; prints the error. Returns 0 or an exit code. */
-int load_private_key(const char *cmd, const char *path, mbedtls_pk_context *pk, hpm_pubkey *pub);
+/* A signing key: a key file, or a key in a PKCS#11 token (pkcs11.c). */
+typedef struct p11_key p11_key;
+typedef struct {
+  mbedtls_pk_context pk; /* a key file */
+  p11_key *p11;          /* a pkcs11: URI; NULL for a file */
+  hpm_pubkey pub;
+} signing_key;
+void signing_key_init(signing_key *k);
+void signing_key_free(signing_key *k);
+/* Load --key: a private key file, or a pkcs11: URI; prints the error.
+ * Returns 0 or an exit code. */
+int load_private_key(const char *cmd, const char *spec, signing_key *k);
+/* Sign the container in *buf with k and append the signature (checked by
+ * core against k's public key first).  Returns 0 or -1 with e filled. */
+int sign_container(signing_key *k, uint8_t **buf, size_t *len, hpmh_status *e);
 int load_public_key(const char *cmd, const char *path, hpm_pubkey *pub);
 
 typedef struct {
@@ -172,6 +185,20 @@ int trust_load(const char *cmd, trust_set *t, const opt_list *paths, const char 
                unsigned *threshold);
 /* The set as core takes it. */
 hpm_trust trust_of(const trust_set *t, unsigned threshold);
+
+/* ---- PKCS#11 keys (pkcs11.c) ------------------------------------------- */
+#define HPM_PKCS11_DEFAULT_MODULE "/usr/lib/softhsm/libsofthsm2.so"
+/* True when s is a PKCS#11 URI ("pkcs11:..."). */
+bool p11_is_uri(const char *s);
+/* Open the key the URI names (PIN: ?pin-value, ?pin-source=file:PATH or
+ * HPM_PKCS11_PIN; module: ?module-path, HPM_PKCS11_MODULE or the default);
+ * prints the error.  Returns 0 or an exit code. */
+int p11_load(const char *cmd, const char *uri, p11_key **out, hpm_pubkey *pub);
+/* ECDSA by the token over the hash of msg that pub's algorithm names: DER
+ * into der (*der_len: its capacity in, the length out). */
+int p11_sign(p11_key *k, const hpm_pubkey *pub, const uint8_t *msg, size_t len, uint8_t *der,
+             size_t *der_len, hpmh_status *e);
+void p11_free(p11_key *k);
 
 /* ---- files (files.c) --------------------------------------------------- */
 /* Read a container file (bounded by CONTAINER_MAX). Returns 0 or EXIT_IOERR. */
