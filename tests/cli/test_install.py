@@ -342,7 +342,7 @@ def test_completion_hpm(root, tmp_path):
 def test_completion_hpm_sign_and_patchgen(root, tmp_path):
     out = run(HPM_SIGN, "--help", check=OK).out
     cmds = re.findall(r"^  ([a-z]+) ", out.split("Commands:")[1].split("\n\n")[0], re.M)
-    assert len(cmds) == 10 and set(complete(root, "hpm-sign", [""])) >= set(cmds)
+    assert len(cmds) == 11 and set(complete(root, "hpm-sign", [""])) >= set(cmds)
     for c in cmds:
         usage = run(HPM_SIGN, c, "--help", check=OK).out
         assert set(complete(root, "hpm-sign", [c, "--"])) >= tool_options(usage), c

@@ -60,6 +60,43 @@ int sign_container(signing_key *k, uint8_t **buf, size_t *len, hpmh_status *e) {
   return hpmw_add_signature(buf, len, k->pub.alg, k->pub.key_id, der, der_len, e);
 }
 
+void signers_init(signer_set *s) {
+  for (size_t i = 0; i < HPM_MAX_SIGNATURES; i++) signing_key_init(&s->k[i]);
+  s->n = 0;
+}
+
+void signers_free(signer_set *s) {
+  for (size_t i = 0; i < HPM_MAX_SIGNATURES; i++) signing_key_free(&s->k[i]);
+  s->n = 0;
+}
+
+int signers_load(const char *cmd, signer_set *s, const opt_list *specs) {
+  char hex[HEX_DIGEST];
+  for (size_t i = 0; i < specs->n && i < HPM_MAX_SIGNATURES; i++) {
+    int rc = load_private_key(cmd, specs->v[i], &s->k[i]);
+    if (rc) return rc;
+    s->pubs[i] = s->k[i].pub;
+    s->n = i + 1;
+    for (size_t j = 0; j < i; j++)
+      if (!memcmp(s->pubs[j].key_id, s->pubs[i].key_id, HPM_DIGEST_LEN))
+        return usage_error(cmd, "--key %s and --key %s are the same key (%s); a second signature by one key "
+                                "does not count towards a threshold: give each key once",
+                           specs->v[j], specs->v[i], hex32(s->pubs[i].key_id, hex));
+  }
+  return 0;
+}
+
+int signers_sign(signer_set *s, uint8_t **buf, size_t *len, hpmh_status *e) {
+  for (size_t i = 0; i < s->n; i++)
+    if (sign_container(&s->k[i], buf, len, e)) return -1;
+  return 0;
+}
+
+hpm_trust signers_trust(const signer_set *s) {
+  hpm_trust t = {.keys = s->pubs, .count = s->n, .threshold = (unsigned)s->n};
+  return t;
+}
+
 int load_public_key(const char *cmd, const char *path, hpm_pubkey *pub) {
   hpmh_status e;
   int rc = check_readable(cmd, path, "public key");
