@@ -563,6 +563,16 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
   self = image;
   uefi_call_wrapper(BS->SetWatchdogTimer, 4, WATCHDOG_SECONDS, WATCHDOG_CODE, 0, NULL);
   Print(L"\r\nhpmboot %a: verified boot of signed baselines\r\n", hpmboot_version);
+#ifdef HPMBOOT_DEV_IMAGE
+  Print(L"hpm: ****************************************************************\r\n"
+        L"hpm: ***  DEVELOPMENT BOOT IMAGE (hpmboot-dev.efi): NOT FOR PRODUCTION\r\n"
+        L"hpm: ***  it trusts the throwaway key of a build tree; build a release\r\n"
+        L"hpm: ***  image with `make hpmboot-release HPM_TRUST_KEYS=...`\r\n"
+        L"hpm: ****************************************************************\r\n");
+  hpmboot_publish(HPMBOOT_VAR(HPM_VAR_BOOT_IMAGE), HPM_BOOT_IMAGE_DEVELOPMENT);
+#else
+  hpmboot_publish(HPMBOOT_VAR(HPM_VAR_BOOT_IMAGE), HPM_BOOT_IMAGE_RELEASE);
+#endif
   const char *sb = hpmboot_sb_state_to_string(hpmboot_secure_boot_state());
   Print(L"hpm: secure boot: %a\r\n", sb);
   hpmboot_publish(HPMBOOT_VAR(HPM_VAR_BOOT_SECURE_BOOT), sb);

@@ -25,13 +25,12 @@ Each boot's plan is a shell snippet on the release disk that /init sources;
 everything the guest reports is a `HPMDEMO: ...` line on the serial console.
 """
 import json
-import shutil
 import time
 from pathlib import Path
 
 import hpmvm
 import lifecycle_vm
-from hpmtest import BUILD, HPM_SIGN, PATCHGEN, REPO, digest, run
+from hpmtest import BUILD, HPM_SIGN, PATCHGEN, REPO, digest, release_images, run
 
 DEMO = BUILD / "demo"
 SERVICE = DEMO / "hpm-demo-service"
@@ -154,12 +153,10 @@ class Demo:
             (w / f).unlink(missing_ok=True)
         sh(HPM_SIGN, "keygen", "--out", w / "release.pem", "--pub", w / "release.pub", env=self.env)
         keyid = sh(HPM_SIGN, "keyid", w / "release.pub").split()[0]
-        # hpmboot.efi trusting only this key, built into the demo's folder.
-        sh("make", "-s", "-C", REPO, f"B={BUILD}", f"HPM_TRUST_KEYS={w / 'release.pub'}",
-           str(hpmvm.HPMBOOT))
-        shutil.copyfile(hpmvm.HPMBOOT, w / "hpmboot.efi")
-        # Rebuild the default one (dev key) so later tests see what they expect.
-        sh("make", "-s", "-C", REPO, f"B={BUILD}", hpmvm.HPMBOOT)
+        # A release hpmboot.efi trusting only this key, built into the demo's
+        # folder (the build's own images stay as they are).
+        sh("make", "-s", "-C", REPO, f"B={BUILD}", "hpmboot-release", f"HPM_TRUST_KEYS={w / 'release.pub'}",
+           f"HPMBOOT_RELEASE_DIR={w}")
         kmods = lifecycle_vm.kernel_modules(BUILD / "firmware-tests")
         initrd = build_initramfs(w / "initrd.cpio", kmods, w)
         key = w / "release.pem"
@@ -183,13 +180,13 @@ class Demo:
         bad.write_bytes(bytes(b))
         r = run(HPM_SIGN, "verify", "--trust", w / "release.pub", bad, check=None)
         return {"keyid": keyid, "digests": dict(self.digests), "initrd_bytes": initrd.stat().st_size,
-                "hpmboot_bytes": (w / "hpmboot.efi").stat().st_size,
+                "hpmboot_bytes": release_images(w)[0].stat().st_size,
                 "sizes": {n: (w / f"{n}.hpm").stat().st_size for n in ("v1", "v2", "v3")},
                 "tampered_refused": r.returncode == 1, "tampered_msg": (r.stdout + r.stderr).strip()}
 
     def machine(self):
         m = lifecycle_vm.LifecycleMachine(self.work / "vm", esp_mib=160, src_mib=128)
-        m.put(self.work / "hpmboot.efi", "EFI/BOOT/BOOTX64.EFI")
+        m.put(release_images(self.work)[0], "EFI/BOOT/BOOTX64.EFI")
         m.put_slot("a", self.work / "v1.hpm")
         for f in ("v2.hpm", "v3.hpm", "fix.hpm"):
             m.put_src(self.work / f, f)

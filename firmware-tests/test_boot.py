@@ -84,6 +84,10 @@ def test_1_slot_a_good(fx, tmp_path):
     # No TPM here: the floor is the variables' alone, and the console says so.
     assert ("hpm: tpm floor: the rollback floor is not TPM-backed: no TPM 2.0 "
             "(EFI_TCG2_PROTOCOL)") in boot.serial, boot.describe()
+    # Plain `make` built a development image: a banner on the console, and
+    # HpmBootImage tells the OS (`hpm status` warns: tests/lifecycle).
+    assert "DEVELOPMENT BOOT IMAGE (hpmboot-dev.efi): NOT FOR PRODUCTION" in boot.serial, boot.describe()
+    assert v["HpmBootImage"] == "development"
 
 
 def test_2_tampered_kernel_refused_b_boots(fx, tmp_path):

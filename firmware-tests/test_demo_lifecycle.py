@@ -52,6 +52,8 @@ def test_full_lifecycle(demo):
     st = demo_vm.status_json(b1)
     assert st and slot_of(st) == ("a", "2026.1") and st["hotpatch"]["sequence"] == 1, st
     assert st["boot"]["baseline"] == rel["digests"]["v1"]
+    # the demo boots a release image (make hpmboot-release with its key)
+    assert st["boot"]["image"] == "release" and st["boot"]["development_image"] is False, st
     assert rc["markgood"] == 0 and rc["stage"] == 0, b1.describe()
 
     # Boot 2: 2026.2 in slot b, on trial; mark it good; stage the broken one.

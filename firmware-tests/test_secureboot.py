@@ -4,7 +4,7 @@ Boot", docs/threat-model.md).
 
 OVMF's Secure Boot build (SMM) with a variable store holding PK/KEK
 generated for this test module and db = the development db certificate
-`make` signed build/efi/hpmboot.signed.efi with (enrolled once by
+`make` signed build/efi/hpmboot-dev.signed.efi with (enrolled once by
 build/efi/hpm-sb-enroll.efi, then copied per machine):
 
 - the signed hpmboot.efi boots the verified baseline; the Debian kernel is

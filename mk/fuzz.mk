@@ -65,6 +65,11 @@ FUZZ_LDFLAGS_fuzz_container_verify  := $(FUZZ_SIG_LDFLAGS)
 FUZZ_LDFLAGS_fuzz_catalog           := $(FUZZ_SIG_LDFLAGS)
 FUZZ_MBEDTLS_fuzz_container_verify  = $(FUZZ_MBEDTLS_HEAP)
 FUZZ_MBEDTLS_fuzz_catalog           = $(FUZZ_MBEDTLS_HEAP)
+# hpm-sign's release file: the parser and its checks, and the value checks they use.
+FUZZ_OBJS_fuzz_release_file         := $(patsubst %,$(FUZZ_DIR)/obj/tools/hpm-sign/%.o,release_file values) \
+                                       $(FUZZ_DIR)/obj/host/hex.o
+FUZZ_SYSLIBS_fuzz_release_file      := -linih
+FUZZ_SEEDS_fuzz_release_file        := tests/fuzz/corpus-release-file
 FUZZ_SEEDS_fuzz_hotpatch_payload    := tests/fuzz/corpus-hotpatch
 FUZZ_SEEDS_fuzz_journal             := tests/fuzz/corpus-journal
 FUZZ_SEEDS_fuzz_bootvars            := tests/fuzz/corpus-bootvars
@@ -94,7 +99,8 @@ FUZZ_MBEDTLS_HEAP :=
 endif
 
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_CFLAGS  := -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE $(FUZZ_SAN) -Icore/include -Ihost -Iruntime -Itests/fuzz
+FUZZ_CFLAGS  := -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE $(FUZZ_SAN) -Icore/include -Ihost -Iruntime -Itests/fuzz \
+                -Itools/hpm-sign -Itools/lib
 FUZZ_LIBS    := -lmbedcrypto -lfdt -lcrypto
 # Per-input limits: a hang or a memory blow-up is a failure too.
 FUZZ_FLAGS   := -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -dict=$(FUZZ_DIR)/hpm.dict

@@ -12,9 +12,11 @@
 # /usr/sbin/hpm and /usr/lib/hpm/hpm-health-check; they are installed with
 # $(PREFIX) put in place of /usr.  /etc/hpm is not under PREFIX: hpm reads
 # its policy, trust store and health checks there whatever the prefix.
-# The EFI images are those the build made: without HPM_TRUST_KEYS and
-# HPM_DB_KEY/HPM_DB_CERT (mk/hpmboot.mk) they trust the development key and
-# are signed with the development db key, and `make install` says so.
+# The EFI images are those the build made, under their own names in
+# $(PREFIX)/lib/hpm/efi/: always the development images of plain `make`
+# (hpmboot-dev.efi, hpmboot-dev.signed.efi), and the release images
+# (hpmboot.efi, hpmboot.signed.efi) when `make hpmboot-release` made them
+# (mk/hpmboot.mk); without release images `make install` warns.
 
 PREFIX  ?= /usr
 DESTDIR ?=
@@ -53,13 +55,18 @@ INSTALL_ITEMS = \
   0755:$(B)/tools/hpm-sign:$(PREFIX)/bin/hpm-sign \
   0755:$(B)/tools/hpm-patchgen:$(PREFIX)/bin/hpm-patchgen \
   0755:systemd/hpm-health-check:$(PREFIX)/lib/hpm/hpm-health-check \
-  0644:$(HPMBOOT_EFI):$(PREFIX)/lib/hpm/efi/hpmboot.efi \
-  0644:$(HPMBOOT_SIGNED_EFI):$(PREFIX)/lib/hpm/efi/hpmboot.signed.efi \
+  $(foreach e,$(HPMBOOT_INSTALLED),0644:$(e):$(PREFIX)/lib/hpm/efi/$(notdir $(e))) \
   $(foreach u,$(UNITS),0644:$(u):$(PREFIX)/lib/systemd/system/$(notdir $(u))) \
   $(foreach d,$(wildcard docs/*.md) docs/hpm-json.schema.json,0644:$(d):$(PREFIX)/share/doc/hpm/$(notdir $(d))) \
   0644:docs/examples/hpm.conf:$(PREFIX)/share/doc/hpm/examples/hpm.conf \
   $(foreach m,$(MAN_PAGES),0644:$(m):$(PREFIX)/share/man/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
   $(foreach c,$(wildcard completion/*),0644:$(c):$(PREFIX)/share/bash-completion/completions/$(notdir $(c)))
+
+# The boot images to install: expanded when the recipe runs, after the
+# development images were made; release images only if they exist.
+HPMBOOT_INSTALLED = $(HPMBOOT_DEV_EFI) $(HPMBOOT_DEV_SIGNED_EFI) $(wildcard $(HPMBOOT_EFI) $(HPMBOOT_SIGNED_EFI))
+# What uninstall removes besides INSTALL_ITEMS: every image name.
+HPMBOOT_ALL_NAMES := $(notdir $(HPMBOOT_DEV_EFI) $(HPMBOOT_DEV_SIGNED_EFI) $(HPMBOOT_EFI) $(HPMBOOT_SIGNED_EFI))
 
 # Directories of hpm's own, removed by uninstall when empty (deepest first).
 INSTALL_DIRS = $(PREFIX)/lib/hpm/efi $(PREFIX)/lib/hpm $(PREFIX)/share/doc/hpm/examples $(PREFIX)/share/doc/hpm
@@ -69,8 +76,8 @@ item_mode = $(word 1,$(subst :, ,$(1)))
 item_src  = $(word 2,$(subst :, ,$(1)))
 item_dest = $(DESTDIR)$(word 3,$(subst :, ,$(1)))
 
-INSTALL_DEPS := $(B)/runtime/hpm $(B)/tools/hpm-sign $(B)/tools/hpm-patchgen $(HPMBOOT_EFI) \
-                $(HPMBOOT_SIGNED_EFI) $(MAN_PAGES) $(UNITS)
+INSTALL_DEPS := $(B)/runtime/hpm $(B)/tools/hpm-sign $(B)/tools/hpm-patchgen $(HPMBOOT_DEV_EFI) \
+                $(HPMBOOT_DEV_SIGNED_EFI) $(MAN_PAGES) $(UNITS)
 
 .PHONY: install uninstall shipped
 shipped: $(INSTALL_DEPS)
@@ -79,10 +86,11 @@ install: $(INSTALL_DEPS)
 	@set -e; $(foreach i,$(INSTALL_ITEMS),echo 'install $(call item_src,$(i)) $(call item_dest,$(i))'; \
 	  install -D -m $(call item_mode,$(i)) '$(call item_src,$(i))' '$(call item_dest,$(i))';)
 	install -d -m 0755 '$(DESTDIR)/etc/hpm' '$(DESTDIR)/etc/hpm/health.d'
-	@if [ '$(HPM_TRUST_KEYS)' = '$(HPM_DEV_KEY).pub' ] || [ '$(HPM_DB_KEY)' = '$(HPM_DEV_DB).key' ]; then \
-	  echo 'install: warning: the EFI images trust the development release key or are signed with the development db key (set HPM_TRUST_KEYS, HPM_DB_KEY, HPM_DB_CERT for a production build: docs/operations.md "Installing")' >&2; fi
+	@if [ -z '$(wildcard $(HPMBOOT_EFI))' ]; then \
+	  echo 'install: warning: only the development boot images (hpmboot-dev.efi, hpmboot-dev.signed.efi: they trust the throwaway key of this build tree) were installed; build release images with `make hpmboot-release HPM_TRUST_KEYS=... HPM_DB_KEY=... HPM_DB_CERT=...` (docs/operations.md "Boot images")' >&2; fi
 
 uninstall:
 	@set -e; $(foreach i,$(INSTALL_ITEMS),echo 'rm -f $(call item_dest,$(i))'; rm -f '$(call item_dest,$(i))';)
+	@set -e; $(foreach n,$(HPMBOOT_ALL_NAMES),rm -f '$(DESTDIR)$(PREFIX)/lib/hpm/efi/$(n)';)
 	@set -e; for d in $(addprefix '$(DESTDIR),$(addsuffix ',$(INSTALL_DIRS) $(ETC_DIRS))); do \
 	  if [ -d "$$d" ]; then rmdir --ignore-fail-on-non-empty "$$d"; fi; done

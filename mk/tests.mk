@@ -150,7 +150,7 @@ $(FLEET_CTL): tests/fleet/etcdctl_hpm.c $(B)/san/runtime/fleet/etcd.o $(B)/san/l
 ALL_TARGETS += $(FLEET_CTL)
 
 .PHONY: check-cli check-deb check-hotpatch check-lifecycle check-catalog check-lifecycle-pol check-fleet check-firmware check-long
-check-cli: $(B)/tools/hpm-sign $(B)/efi/hpmboot.signed.efi $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(INSTALL_DEPS)
+check-cli: $(B)/tools/hpm-sign $(HPMBOOT_DEV_SIGNED_EFI) $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(INSTALL_DEPS)
 	$(call pytest,cli,tests/cli)
 check-deb: $(INSTALL_DEPS) $(DEPS_STAMP)
 	$(call pytest,deb,tests/deb)

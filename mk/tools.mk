@@ -8,6 +8,8 @@ $(call library,hpmw,tools/lib,$(HPMW_SRCS),$(HPMW_HDRS) $(HOSTLIB_HDRS) $(CORE_H
 # Libraries the writer needs beyond core's (and libhpmhost's: its JSON
 # helpers are cJSON's; HOSTLIB_LIBS would be their place).
 HPMW_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto -lfdt -lcrypto -lZydis -lcjson
+# hpm-sign alone: its release files are INI (tools/hpm-sign/release_file.c).
+HPM_SIGN_LIBS := -linih
 
 ALL_TARGETS += $(B)/host/libhpmw.a
 
@@ -21,7 +23,7 @@ $(B)/host/tools/hpm-sign/%.o: tools/hpm-sign/%.c $(HPM_SIGN_HDRS) $(HPMW_HDRS) $
 	$(CC) $(HOST_CFLAGS) $(HPM_SIGN_CFLAGS) -c $< -o $@
 $(B)/tools/hpm-sign: $(patsubst tools/hpm-sign/%.c,$(B)/host/tools/hpm-sign/%.o,$(HPM_SIGN_SRCS)) $(B)/host/libhpmw.a $(B)/host/libhpmhost.a $(B)/host/libhpmcore.a
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -o $@ $(filter %.o,$^) $(B)/host/libhpmw.a $(B)/host/libhpmhost.a $(B)/host/libhpmcore.a $(HPMW_LIBS)
+	$(CC) $(HOST_CFLAGS) -o $@ $(filter %.o,$^) $(B)/host/libhpmw.a $(B)/host/libhpmhost.a $(B)/host/libhpmcore.a $(HPMW_LIBS) $(HPM_SIGN_LIBS)
 
 # The same tool under ASan+UBSan, for running the CLI tests against:
 #   make $(B)/san/tools/hpm-sign/hpm-sign && HPM_SIGN=build/san/tools/hpm-sign/hpm-sign python3 -m pytest tests/cli
@@ -29,6 +31,6 @@ $(B)/san/tools/hpm-sign/%.o: tools/hpm-sign/%.c $(HPM_SIGN_HDRS) $(HPMW_HDRS) $(
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_CFLAGS) $(HPM_SIGN_CFLAGS) -c $< -o $@
 $(B)/san/tools/hpm-sign/hpm-sign: $(patsubst tools/hpm-sign/%.c,$(B)/san/tools/hpm-sign/%.o,$(HPM_SIGN_SRCS)) $(B)/san/libhpmw.a $(B)/san/libhpmhost.a $(B)/san/libhpmcore.a
-	$(CC) $(SAN_CFLAGS) -o $@ $(filter %.o,$^) $(B)/san/libhpmw.a $(B)/san/libhpmhost.a $(B)/san/libhpmcore.a $(HPMW_LIBS)
+	$(CC) $(SAN_CFLAGS) -o $@ $(filter %.o,$^) $(B)/san/libhpmw.a $(B)/san/libhpmhost.a $(B)/san/libhpmcore.a $(HPMW_LIBS) $(HPM_SIGN_LIBS)
 
 ALL_TARGETS += $(B)/tools/hpm-sign

@@ -33,6 +33,9 @@ DEB_PACKAGES=(
   # (dpkg-dev comes with build-essential), lintian checks them, fakeroot lets dpkg install them
   # into a scratch root without root
   debhelper lintian fakeroot
+  # one-step HSM signing (hpm-sign --key pkcs11:URI): OpenSSL's pkcs11 engine, and the
+  # SoftHSM2 token, pkcs11-tool (opensc) and p11tool (gnutls-bin) the tests use
+  softhsm2 libengine-pkcs11-openssl opensc gnutls-bin
 )
 
 # ---- pinned sources --------------------------------------------------------

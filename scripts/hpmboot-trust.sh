@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# Usage: scripts/hpmboot-trust.sh KEYS THRESHOLD VERSION OUT.c
+# Usage: scripts/hpmboot-trust.sh KEYS THRESHOLD VERSION OUT.c [FORBIDDEN]
 #   KEYS       comma-separated PEM public keys (SubjectPublicKeyInfo)
 #   THRESHOLD  distinct trusted signers a baseline needs (1..number of keys)
+#   FORBIDDEN  comma-separated public keys that must not be among KEYS (the
+#              development keys of the build tree, for a release image);
+#              compared by their bytes; files that do not exist are skipped
 #
 # Writes the C file that builds the trusted baseline keys into hpmboot.efi:
 # each key as DER SubjectPublicKeyInfo (converted with openssl).  Fails on a
 # missing or unparsable key or a bad threshold: hpmboot.efi is never built
 # without a trust store.
 set -euo pipefail
-[ $# -eq 4 ] || { echo "usage: $0 KEYS THRESHOLD VERSION OUT.c" >&2; exit 2; }
-keys=$1 threshold=$2 version=$3 out=$4
+[ $# -eq 4 ] || [ $# -eq 5 ] || { echo "usage: $0 KEYS THRESHOLD VERSION OUT.c [FORBIDDEN]" >&2; exit 2; }
+keys=$1 threshold=$2 version=$3 out=$4 forbidden=${5:-}
 die() { echo "hpmboot-trust: error: $*" >&2; exit 1; }
 
 IFS=, read -r -a files <<< "$keys"
@@ -21,6 +24,16 @@ IFS=, read -r -a files <<< "$keys"
   || die "HPM_TRUST_THRESHOLD=$threshold: must be 1..${#files[@]}"
 [[ $version =~ ^[A-Za-z0-9._+-]{1,40}$ ]] || die "bad version string '$version'"
 
+spki() { openssl pkey -pubin -in "$1" -outform DER 2>/dev/null | od -An -v -tx1; }
+IFS=, read -r -a no <<< "$forbidden"
+for f in "${files[@]}"; do
+  for d in "${no[@]}"; do
+    [ -n "$d" ] && [ -r "$d" ] && [ -r "$f" ] || continue
+    [ "$(spki "$f")" != "$(spki "$d")" ] \
+      || die "$f is the development key $d of this build tree: a release image must not trust it; name the release signers' keys in HPM_TRUST_KEYS"
+  done
+done
+
 tmp=$(mktemp "$out.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
 {
@@ -29,7 +42,7 @@ trap 'rm -f "$tmp"' EXIT
   n=0
   for f in "${files[@]}"; do
     [ -r "$f" ] || die "$f: cannot read trusted key"
-    der=$(openssl pkey -pubin -in "$f" -outform DER 2>/dev/null | od -An -v -tx1) \
+    der=$(spki "$f") \
       || die "$f: not a PEM public key (openssl pkey -pubin failed)"
     [ -n "$der" ] || die "$f: empty key"
     echo "static const uint8_t key$n[] = {"

@@ -32,6 +32,22 @@ PATCHGEN = BUILD / "tools" / "hpm-patchgen"
 ETCDCTL_HPM = BUILD / "san" / "tests" / "fleet" / "etcdctl_hpm"
 FIGURES = os.environ.get("HPM_FIGURES")
 
+# The boot images mk/hpmboot.mk makes (docs/operations.md "Boot images"):
+# plain `make` builds the development images (trusting BUILD/keys/dev-release);
+# the release images exist only after `make hpmboot-release HPM_TRUST_KEYS=...`.
+EFI_DIR = BUILD / "efi"
+HPMBOOT_DEV = EFI_DIR / "hpmboot-dev.efi"
+HPMBOOT_DEV_SIGNED = EFI_DIR / "hpmboot-dev.signed.efi"
+
+
+def release_images(d):
+    """(unsigned, signed): the release images `make hpmboot-release
+    HPMBOOT_RELEASE_DIR=d` writes (default d: EFI_DIR)."""
+    return Path(d) / "hpmboot.efi", Path(d) / "hpmboot.signed.efi"
+
+
+HPMBOOT_RELEASE, HPMBOOT_RELEASE_SIGNED = release_images(EFI_DIR)
+
 # The vendor GUID of hpm's UEFI variables (docs/boot-interface.md).
 GUID = "28b3057a-0599-4bcf-861b-d81782718919"
 # Exit codes of hpm and hpm-sign (docs/hpm-sign.md, docs/operations.md).

@@ -52,6 +52,7 @@ typedef struct {
   char request[192];                   /* HpmBootRequest, "" when absent */
   char secure_boot[32];                /* HpmBootSecureBoot: on, off, setup-mode; "" when absent */
   char tpm[128];                       /* HpmBootTpm: the measurement outcome; "" when absent */
+  char image[32];                      /* HpmBootImage: development, release; "" when absent */
   /* The slot table (HpmBootSlots) with HpmBootFloor and HpmBootStateSeq, as
    * a loaded core state: sequence, floor, slots[].  detail_text[i] is the
    * published refusal detail (verify-failed), "" otherwise. */

@@ -136,6 +136,7 @@ int hpm_boot_info_read(hpm_boot_info *bi, char *why, size_t why_cap) {
   if ((r = read_var_text(HPM_VAR_BOOT_SECURE_BOOT, bi->secure_boot, sizeof bi->secure_boot, false, why, why_cap)))
     return HPM_BOOT_EXIT_IO;
   if ((r = read_var_text(HPM_VAR_BOOT_TPM, bi->tpm, sizeof bi->tpm, false, why, why_cap))) return HPM_BOOT_EXIT_IO;
+  if ((r = read_var_text(HPM_VAR_BOOT_IMAGE, bi->image, sizeof bi->image, false, why, why_cap))) return HPM_BOOT_EXIT_IO;
   struct { const char *name; uint64_t max; uint64_t v; } nums[] = {
       {HPM_VAR_BOOT_SVN, UINT32_MAX, 0}, {HPM_VAR_BOOT_ATTEMPT, UINT32_MAX, 0},
       {HPM_VAR_BOOT_FLOOR, UINT32_MAX, 0}, {HPM_VAR_BOOT_STATE_SEQ, UINT64_MAX, 0}};
@@ -219,6 +220,11 @@ static void slot_version(const char *esp, const hpm_boot_info *bi, unsigned i, c
   free(b);
 }
 
+/* A development image, or one this hpm does not know: both warn. */
+static bool boot_is_development(const hpm_boot_info *bi) {
+  return bi->image[0] && strcmp(bi->image, HPM_BOOT_IMAGE_RELEASE) != 0;
+}
+
 cJSON *hpm_boot_status_json(const char *esp) {
   hpm_boot_info bi;
   char why[600];
@@ -242,6 +248,8 @@ cJSON *hpm_boot_status_json(const char *esp) {
   hpmh_json_add_u64(o, "state_sequence", bi.st.sequence);
   hpm_json_add_opt(o, "secure_boot", bi.secure_boot);
   hpm_json_add_opt(o, "tpm", bi.tpm);
+  hpm_json_add_opt(o, "image", bi.image);
+  hpmh_json_add_bool(o, "development_image", boot_is_development(&bi));
   hpm_json_add_opt(o, "request", bi.request);
   cJSON *pe = cJSON_AddObjectToObject(o, "pending");
   hpmh_json_add_bool(pe, "mark_good", bi.markgood_present);
@@ -284,6 +292,10 @@ void hpm_boot_status_print(FILE *out, const char *esp) {
   }
   char a = hpm_bs_slot_letter((unsigned)bi.active);
   const hpm_bs_slot *as = &bi.st.slots[bi.active];
+  if (boot_is_development(&bi))
+    fprintf(out, "WARNING: DEVELOPMENT BOOT IMAGE: this boot's hpmboot.efi (hpmboot-dev.efi of plain `make`)\n"
+                 "WARNING: trusts the throwaway key of a build tree: not for production; install a release\n"
+                 "WARNING: image built with `make hpmboot-release HPM_TRUST_KEYS=...` (docs/operations.md)\n\n");
   /* bootctl-like: right-aligned keys, then the slot table */
   fprintf(out, "Boot stage (hpmboot.efi):\n");
   fprintf(out, "     Booted slot: %c\n", a);
@@ -299,6 +311,9 @@ void hpm_boot_status_print(FILE *out, const char *esp) {
   fprintf(out, "  Rollback floor: svn %u\n", bi.st.floor);
   fprintf(out, "     Secure Boot: %s\n", bi.secure_boot[0] ? bi.secure_boot : "(not published)");
   fprintf(out, "             TPM: %s\n", bi.tpm[0] ? bi.tpm : "(not published)");
+  fprintf(out, "      Boot image: %s\n", boot_is_development(&bi) ? "DEVELOPMENT (not for production)"
+                                         : bi.image[0]               ? bi.image
+                                                                     : "(not published)");
   fprintf(out, "  State sequence: %llu\n", (unsigned long long)bi.st.sequence);
   if (bi.request[0]) fprintf(out, "    Last request: %s\n", bi.request);
   fprintf(out, "  Reboot pending: %s%s\n", bi.reboot_pending ? "yes: " : "", bi.reboot_why[0] ? bi.reboot_why : "no");

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: hpmtest
-from hpmtest import BUILD, HPM, HPM_SIGN, OK, PATCHGEN, REPO, run  # noqa: E402
+from hpmtest import (BUILD, HPM, HPM_SIGN, HPMBOOT_DEV, HPMBOOT_DEV_SIGNED, HPMBOOT_RELEASE,  # noqa: E402
+                     HPMBOOT_RELEASE_SIGNED, OK, PATCHGEN, REPO, run)
 
 MAN_PAGES = {"hpm.8", "hpm-sign.1", "hpm-patchgen.1", "hpm.conf.5", "hpmboot.efi.7"}
 UNITS = {"hpm-agent.service", "hpm-health-check.service", "hpm-mark-good.service", "hpm-assess.service",
@@ -26,11 +27,17 @@ UNITS = {"hpm-agent.service", "hpm-health-check.service", "hpm-mark-good.service
 PROGRAMS = {"hpm": "hpm", "hpm-sign": "hpm-sign", "hpm-patchgen": "hpm-patchgen"}
 
 
-def expected_files(prefix="usr"):
+def boot_images():
+    """The boot images `make install` installs: the development ones always,
+    the release ones when `make hpmboot-release` made them."""
+    return [HPMBOOT_DEV, HPMBOOT_DEV_SIGNED] + [p for p in (HPMBOOT_RELEASE, HPMBOOT_RELEASE_SIGNED) if p.exists()]
+
+
+def expected_files(prefix="usr", images=None):
     docs = [p.name for p in (REPO / "docs").glob("*.md")] + ["hpm-json.schema.json"]
     files = {f"{prefix}/sbin/hpm", f"{prefix}/bin/hpm-sign", f"{prefix}/bin/hpm-patchgen",
-             f"{prefix}/lib/hpm/hpm-health-check", f"{prefix}/lib/hpm/efi/hpmboot.efi",
-             f"{prefix}/lib/hpm/efi/hpmboot.signed.efi", f"{prefix}/share/doc/hpm/examples/hpm.conf"}
+             f"{prefix}/lib/hpm/hpm-health-check", f"{prefix}/share/doc/hpm/examples/hpm.conf"}
+    files |= {f"{prefix}/lib/hpm/efi/{p.name}" for p in (images or boot_images())}
     files |= {f"{prefix}/lib/systemd/system/{u}" for u in UNITS}
     files |= {f"{prefix}/share/doc/hpm/{d}" for d in docs}
     files |= {f"{prefix}/share/man/man{m.rsplit('.', 1)[1]}/{m}" for m in MAN_PAGES}
@@ -84,7 +91,8 @@ def test_install_tree_is_exactly_the_expected_files(root):
         assert mode == want, f"{f}: mode {mode:o}"
     assert filecmp.cmp(root / "usr/sbin/hpm", HPM, shallow=False)
     assert filecmp.cmp(root / "usr/bin/hpm-sign", HPM_SIGN, shallow=False)
-    assert filecmp.cmp(root / "usr/lib/hpm/efi/hpmboot.signed.efi", BUILD / "efi/hpmboot.signed.efi", shallow=False)
+    for img in boot_images():
+        assert filecmp.cmp(root / "usr/lib/hpm/efi" / img.name, img, shallow=False)
 
 
 def test_installed_programs_run(root):
@@ -383,7 +391,7 @@ def test_completion_hpm(root, tmp_path):
 def test_completion_hpm_sign_and_patchgen(root, tmp_path):
     out = run(HPM_SIGN, "--help", check=OK).out
     cmds = re.findall(r"^  ([a-z]+) ", out.split("Commands:")[1].split("\n\n")[0], re.M)
-    assert len(cmds) == 10 and set(complete(root, "hpm-sign", [""])) >= set(cmds)
+    assert len(cmds) == 11 and set(complete(root, "hpm-sign", [""])) >= set(cmds)
     for c in cmds:
         usage = run(HPM_SIGN, c, "--help", check=OK).out
         assert set(complete(root, "hpm-sign", [c, "--"])) >= tool_options(usage), c

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: MIT
-"""The built hpmboot.efi is fit for signing by today's UEFI CAs
-(docs/operations.md "Secure Boot keys"): 4 KiB section alignment, no
+"""The built boot image (hpmboot-dev.efi; a release hpmboot.efi is the same
+code) is fit for signing by today's UEFI CAs (docs/operations.md "Secure
+Boot keys"): 4 KiB section alignment, no
 section both writable and executable, the NX-compatible DLL characteristic,
 a relocation directory inside the image whose blocks are well formed; and
-hpmboot.signed.efi carries an Authenticode signature that sbverify accepts
+hpmboot-dev.signed.efi carries an Authenticode signature that sbverify accepts
 with the db certificate it was signed with.
 
 Reads the real build output ($HPM_BUILD, default <repo>/build; run `make`).
@@ -15,10 +16,10 @@ import subprocess
 
 import pytest
 
-from hpmtest import BUILD
+from hpmtest import BUILD, HPMBOOT_DEV, HPMBOOT_DEV_SIGNED
 
-IMAGE = BUILD / "efi" / "hpmboot.efi"
-SIGNED = BUILD / "efi" / "hpmboot.signed.efi"
+IMAGE = HPMBOOT_DEV
+SIGNED = HPMBOOT_DEV_SIGNED
 DB_CERT = BUILD / "keys" / "dev-db.crt"
 
 SCN_CNT_CODE = 0x20

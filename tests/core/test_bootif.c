@@ -48,7 +48,7 @@ static void vendor_guid_forms_agree(void **state) {
                          HPM_VAR_BOOT_BASELINE, HPM_VAR_BOOT_VERSION, HPM_VAR_BOOT_SVN,
                          HPM_VAR_BOOT_ATTEMPT,  HPM_VAR_BOOT_REASON,  HPM_VAR_BOOT_FLOOR,
                          HPM_VAR_BOOT_STATE_SEQ, HPM_VAR_BOOT_REQUEST, HPM_VAR_BOOT_SECURE_BOOT,
-                         HPM_VAR_BOOT_TPM,      HPM_VAR_BOOT_SLOTS};
+                         HPM_VAR_BOOT_TPM,      HPM_VAR_BOOT_SLOTS,   HPM_VAR_BOOT_IMAGE};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     assert_memory_equal(names[i], "Hpm", 3);
     for (size_t k = 0; k < i; k++) assert_string_not_equal(names[i], names[k]);

@@ -133,6 +133,35 @@ def test_status_secure_boot_tpm_versions_and_empty_slots(host, bl):
     assert j["secure_boot"] is None and j["tpm"] is None
 
 
+def test_status_warns_loudly_about_a_development_boot_image(host):
+    """HpmBootImage (docs/boot-interface.md): a development image (plain
+    `make`) gets a warning above everything else and development_image in
+    JSON; a release image none; an older hpmboot.efi that does not publish it
+    is said so, without a warning."""
+    host.boot()
+    host.setvar("HpmBootImage", "development")
+    t = host.hpm("status").stdout
+    assert t.startswith("WARNING: DEVELOPMENT BOOT IMAGE"), t
+    assert "make hpmboot-release HPM_TRUST_KEYS=" in t
+    assert "Boot image: DEVELOPMENT (not for production)" in t
+    j = json.loads(host.hpm("status", "--json").stdout)["boot"]
+    assert j["image"] == "development" and j["development_image"] is True
+    # a value this hpm does not know warns too (fail loud)
+    host.setvar("HpmBootImage", "experimental")
+    assert "WARNING: DEVELOPMENT BOOT IMAGE" in host.hpm("status").stdout
+    assert json.loads(host.hpm("status", "--json").stdout)["boot"]["development_image"] is True
+    host.setvar("HpmBootImage", "release")
+    t = host.hpm("status").stdout
+    assert "WARNING" not in t and "Boot image: release" in t
+    j = json.loads(host.hpm("status", "--json").stdout)["boot"]
+    assert j["image"] == "release" and j["development_image"] is False
+    host.path("HpmBootImage").unlink()
+    t = host.hpm("status").stdout
+    assert "WARNING" not in t and "Boot image: (not published)" in t
+    j = json.loads(host.hpm("status", "--json").stdout)["boot"]
+    assert j["image"] is None and j["development_image"] is False
+
+
 def test_status_reboot_pending_when_another_slot_outranks(host):
     # Booted b by fallback: a has higher priority and is marked good (e.g.
     # a one-off read error); the next boot would try a again.

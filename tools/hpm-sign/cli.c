@@ -143,9 +143,16 @@ int check_required(const cmd_spec *c) {
 }
 
 int check_signing(const char *cmd, const release_args *r) {
-  if (!r->key && !r->unsigned_)
-    return usage_error(cmd, "missing --key KEY.pem (the private signing key), or --unsigned to sign later");
-  if (r->key && r->unsigned_) return usage_error(cmd, "--key and --unsigned exclude each other");
+  if (!r->keys.n && !r->unsigned_)
+    return usage_error(cmd, "missing --key KEY.pem|URI (the private signing key: a file or a pkcs11: URI), or --unsigned to sign later");
+  if (r->keys.n && r->unsigned_) return usage_error(cmd, "--key and --unsigned exclude each other");
+  return 0;
+}
+
+int check_out_not_key(const char *cmd, const release_args *r) {
+  for (size_t i = 0; i < r->keys.n; i++)
+    if (!p11_is_uri(r->keys.v[i]) && same_file(r->out, r->keys.v[i]))
+      return usage_error(cmd, "--out %s is the same file as --key %s; choose another --out", r->out, r->keys.v[i]);
   return 0;
 }
 
@@ -155,83 +162,7 @@ int parse_release(const cmd_spec *c, const release_args *r, int argc, char **arg
   return rc;
 }
 
-/* ---- values ------------------------------------------------------------ */
-
-bool parse_u64(const char *s, uint64_t *out) {
-  uint64_t v = 0;
-  if (!s || !*s) return false;
-  for (const char *p = s; *p; p++) {
-    unsigned d;
-    if (*p < '0' || *p > '9') return false;
-    d = (unsigned)(*p - '0');
-    if (v > (UINT64_MAX - d) / 10) return false;
-    v = v * 10 + d;
-  }
-  *out = v;
-  return true;
-}
-
-bool parse_time(const char *s, uint64_t *out) {
-  struct tm tm;
-  const char *end;
-  time_t t;
-  if (parse_u64(s, out)) return true;
-  memset(&tm, 0, sizeof tm);
-  end = strptime(s, "%Y-%m-%d", &tm);
-  if (!end) return false;
-  if (*end == 'T') {
-    end = strptime(end + 1, "%H:%M:%S", &tm);
-    if (!end || strcmp(end, "Z") != 0) return false;
-  } else if (*end) {
-    return false;
-  }
-  if (tm.tm_year < 70) return false;
-  t = timegm(&tm);
-  if (t < 0) return false;
-  *out = (uint64_t)t;
-  return true;
-}
-
-int word_index(const char *v, const char *const *words, int n) {
-  for (int i = 0; i < n; i++)
-    if (!strcmp(v, words[i])) return i;
-  return -1;
-}
-
-const char *const classification_words[3] = {"critical", "security", "other"};
-
-const char *check_printable(const char *s, size_t max) {
-  size_t n = strlen(s);
-  if (n == 0) return "must not be empty";
-  if (n > max) return max == HPM_VERSION_MAX ? "is longer than 63 characters"
-                                             : "is longer than 127 characters";
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c == ' ') return "must not contain spaces";
-    if (c < 0x21 || c > 0x7e) return "must be printable ASCII (no spaces or control characters)";
-  }
-  return NULL;
-}
-
-const char *check_id(const char *s) {
-  size_t n = strlen(s);
-  if (n == 0) return "must not be empty";
-  if (n > HPM_ID_MAX) return "is longer than 63 characters";
-  if (strspn(s, HPMH_PLAIN_CHARS) != n) return "may contain only A-Z a-z 0-9 . _ - (e.g. KB5031234)";
-  return NULL;
-}
-
-const char *check_node_name(const char *s) {
-  switch (hpm_name_check(s, strlen(s), HPM_NAME_PAYLOAD)) {
-    case HPM_NAME_OK: return NULL;
-    case HPM_NAME_EMPTY: return "must not be empty";
-    case HPM_NAME_TOO_LONG: return "is longer than 31 characters";
-    case HPM_NAME_FIRST: return "must start with a-z or 0-9";
-    case HPM_NAME_AT:
-    case HPM_NAME_CHAR: break;
-  }
-  return "may contain only a-z 0-9 . _ -";
-}
+/* ---- values (the pure checks are in values.c) ------------------------- */
 
 int release_timestamp(const char *cmd, const char *opt, uint64_t *ts) {
   const char *env;
@@ -255,9 +186,4 @@ int release_timestamp(const char *cmd, const char *opt, uint64_t *ts) {
   msg(cmd, "note: no --timestamp and no SOURCE_DATE_EPOCH: using the current time %llu; the output is not reproducible",
       (unsigned long long)*ts);
   return 0;
-}
-
-const char *hex32(const uint8_t d[HPM_DIGEST_LEN], char out[HEX_DIGEST]) {
-  hpm_fmt_hex(d, HPM_DIGEST_LEN, out, HEX_DIGEST);
-  return out;
 }

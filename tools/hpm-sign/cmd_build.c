@@ -7,30 +7,30 @@
 #include "hpm-sign.h"
 #include "payload.h"
 
-/* What both builders share: the signing key (none: --unsigned) and the
+/* What both builders share: the signing keys (none: --unsigned) and the
  * container made. */
 typedef struct {
-  const char *cmd, *key, *out;
-  mbedtls_pk_context pk;
-  hpm_pubkey pub;
+  const char *cmd, *out;
+  const opt_list *keys;
+  signer_set ss;
   uint8_t *buf;
   size_t len;
 } build_job;
 
-static build_job job_start(const char *cmd, const release_args *r) {
-  build_job j = {.cmd = cmd, .key = r->key, .out = r->out};
-  mbedtls_pk_init(&j.pk);
-  return j;
+static void job_start(build_job *j, const char *cmd, const release_args *r) {
+  memset(j, 0, sizeof *j);
+  j->cmd = cmd;
+  j->keys = &r->keys;
+  j->out = r->out;
+  signers_init(&j->ss);
 }
 
 static void job_free(build_job *j) {
   free(j->buf);
-  mbedtls_pk_free(&j->pk);
+  signers_free(&j->ss);
 }
 
-static int job_load_key(build_job *j) {
-  return j->key ? load_private_key(j->cmd, j->key, &j->pk, &j->pub) : 0;
-}
+static int job_load_key(build_job *j) { return signers_load(j->cmd, &j->ss, j->keys); }
 
 /* Sign the built container and check it with core (--unsigned: it must
  * at least parse). */
@@ -41,7 +41,7 @@ static int sign_and_check(build_job *j, const hpmw_manifest *m) {
   hpmh_status e;
   for (size_t i = 0; i < m->payload_count && i < HPM_MAX_PAYLOADS; i++)
     files[ml.count++] = (hpmh_mem_file){m->payloads[i].file, m->payloads[i].data, m->payloads[i].size};
-  if (!j->key) {
+  if (!j->ss.n) {
     hpm_manifest *pm = calloc(1, sizeof *pm);
     hpm_diag d;
     hpm_result r = pm ? hpm_container_parse_unverified(j->buf, j->len, pm, &d) : HPM_E_OUT_OF_MEMORY;
@@ -53,11 +53,12 @@ static int sign_and_check(build_job *j, const hpmw_manifest *m) {
     }
     return 0;
   }
-  if (hpmw_sign_container(&j->buf, &j->len, &j->pk, &e)) {
+  if (signers_sign(&j->ss, &j->buf, &j->len, &e)) {
     msg(j->cmd, "signing failed: %s", e.detail);
     return EXIT_IOERR;
   }
-  return self_check(j->cmd, j->buf, j->len, m->kind, &j->pub, &ops);
+  hpm_trust all = signers_trust(&j->ss);
+  return self_check(j->cmd, j->buf, j->len, m->kind, &all, &ops);
 }
 
 static void print_summary(const build_job *j) {
@@ -69,9 +70,9 @@ static void print_summary(const build_job *j) {
     printf("wrote %s: %s %s, svn %u, %zu payload(s), %zu bytes\n", j->out, hpm_kind_to_string(m->kind),
            m->version, m->svn, m->payload_count, j->len);
     printf("digest: %s\n", hex32(m->digest, hex));
-    if (j->key)
-      printf("signed by key %s (%s)\n", hex32(j->pub.key_id, hex), hpm_alg_to_string(j->pub.alg));
-    else
+    for (size_t i = 0; i < j->ss.n; i++)
+      printf("signed by key %s (%s)\n", hex32(j->ss.pubs[i].key_id, hex), hpm_alg_to_string(j->ss.pubs[i].alg));
+    if (!j->ss.n)
       printf("unsigned: sign it with 'hpm-sign digest' + 'hpm-sign attach', or 'hpm-sign countersign'\n");
   }
   free(m);
@@ -107,12 +108,17 @@ static int check_release_fields(const char *cmd, const char *version, const char
 /* ---- baseline ---------------------------------------------------------- */
 
 static const char baseline_help[] =
-    "Usage: hpm-sign baseline --key KEY.pem|--unsigned --kernel FILE [--initrd FILE] [--cmdline STR]\n"
+    "Usage: hpm-sign baseline --key KEY.pem|URI|--unsigned --kernel FILE [--initrd FILE] [--cmdline STR]\n"
     "                         --version STR --svn N [--unplanned] [--compat STR]\n"
     "                         [--timestamp N] [--detached] --out FILE\n"
     "Build and sign a baseline: a full OS image booted by hpmboot.efi.\n"
     "\n"
-    "  -k, --key KEY.pem      private signing key (P-256 or P-384)\n"
+    "  -k, --key KEY.pem|URI  private signing key (P-256 or P-384): a file, or a\n"
+    "                         pkcs11: URI of a key in a token (HSM), e.g.\n"
+    "                         'pkcs11:token=release;object=release-key;type=private'\n"
+    "                         (PIN: $HPM_PKCS11_PIN or ?pin-source=file:PATH; module:\n"
+    "                         $HPM_PKCS11_MODULE, default " HPM_PKCS11_DEFAULT_MODULE ").\n"
+    "                         Repeatable (at most 16): every key signs, in order\n"
     "      --unsigned         no --key: write the container without a signature, to be\n"
     "                         signed elsewhere ('digest' + 'attach': HSM flow)\n"
     "      --kernel FILE      kernel image (payload 'kernel'), 1 byte .. 1 GiB\n"
@@ -171,7 +177,7 @@ int cmd_baseline(int argc, char **argv) {
   const char *cmd = "baseline";
   const char *kernel = NULL, *initrd = NULL, *cmdline = NULL, *version = NULL, *svn_s = NULL;
   bool unplanned = false, detached = false;
-  release_args r = {0};
+  release_args r = RELEASE_ARGS_INIT(r);
   const opt_spec opts[] = {
       RELEASE_OPTS(r),
       {"kernel", 0, OPT_VALUE, .dest = &kernel, .missing = "missing --kernel FILE (the kernel image)"},
@@ -199,17 +205,18 @@ int cmd_baseline(int argc, char **argv) {
   if ((rc = check_release_fields(cmd, version, r.compat, svn_s, &svn))) return rc;
   if (cmdline && (rc = check_cmdline(cmd, cmdline))) return rc;
   {
-    const char *ins[] = {r.key, kernel, initrd}, *names[] = {"--key", "--kernel", "--initrd"};
-    for (int i = 0; i < 3; i++)
+    const char *ins[] = {kernel, initrd}, *names[] = {"--kernel", "--initrd"};
+    for (int i = 0; i < 2; i++)
       if (same_file(r.out, ins[i]))
         return usage_error(cmd, "--out %s is the same file as %s; choose another --out", r.out, names[i]);
   }
+  if ((rc = check_out_not_key(cmd, &r))) return rc;
   if (detached && (rc = detached_names(cmd, r.out, files))) return rc;
 
   memset(&m, 0, sizeof m);
   rc = release_timestamp(cmd, r.ts_s, &m.timestamp);
   if (rc) return rc;
-  j = job_start(cmd, &r);
+  job_start(&j, cmd, &r);
   if ((rc = job_load_key(&j)) || (rc = read_input(cmd, "--kernel", kernel, &kbuf, &klen)) ||
       (initrd && (rc = read_input(cmd, "--initrd", initrd, &ibuf, &ilen))))
     goto done;
@@ -237,13 +244,14 @@ done:
 /* ---- hotpatch ---------------------------------------------------------- */
 
 static const char hotpatch_help[] =
-    "Usage: hpm-sign hotpatch --key KEY.pem|--unsigned --baseline BASELINE.hpm --seq N\n"
+    "Usage: hpm-sign hotpatch --key KEY.pem|URI|--unsigned --baseline BASELINE.hpm --seq N\n"
     "                         --classification critical|security|other --id ID\n"
     "                         [--payload [NAME=]FILE]... [--version STR] [--svn N]\n"
     "                         [--compat STR] [--timestamp N] --out FILE\n"
     "Build and sign a hotpatch for exactly one baseline.\n"
     "\n"
-    "  -k, --key KEY.pem        private signing key (P-256 or P-384)\n"
+    "  -k, --key KEY.pem|URI    private signing key (P-256 or P-384): a file or a\n"
+    "                           pkcs11: URI (as for 'baseline'); repeatable\n"
     "      --unsigned           no --key: leave it unsigned, for 'digest' + 'attach'\n"
     "      --baseline FILE      the baseline container this hotpatch applies to; its\n"
     "                           digest becomes 'target-baseline'\n"
@@ -342,7 +350,7 @@ static int load_baseline(const char *cmd, const char *path, uint8_t **buf, size_
 int cmd_hotpatch(int argc, char **argv) {
   const char *cmd = "hotpatch";
   const char *base_path = NULL, *seq_s = NULL, *class_s = NULL, *id = NULL, *version = NULL, *svn_s = NULL, *why;
-  release_args r = {0};
+  release_args r = RELEASE_ARGS_INIT(r);
   patch_list in = {.n = 0};
   const opt_spec opts[] = {
       RELEASE_OPTS(r),
@@ -370,9 +378,9 @@ int cmd_hotpatch(int argc, char **argv) {
   int rc;
 
   if ((rc = parse_release(&spec, &r, argc, argv)) != GO_ON) return rc;
-  if (same_file(r.out, r.key) || same_file(r.out, base_path))
-    return usage_error(cmd, "--out %s is the same file as %s; choose another --out", r.out,
-                       same_file(r.out, r.key) ? "--key" : "--baseline");
+  if ((rc = check_out_not_key(cmd, &r))) return rc;
+  if (same_file(r.out, base_path))
+    return usage_error(cmd, "--out %s is the same file as --baseline; choose another --out", r.out);
   for (size_t i = 0; i < in.n; i++)
     if (same_file(r.out, in.in[i].path))
       return usage_error(cmd, "--out %s is the same file as --payload %s; choose another --out", r.out, in.in[i].path);
@@ -386,7 +394,7 @@ int cmd_hotpatch(int argc, char **argv) {
   memset(&m, 0, sizeof m);
   if ((rc = release_timestamp(cmd, r.ts_s, &m.timestamp))) return rc;
 
-  j = job_start(cmd, &r);
+  job_start(&j, cmd, &r);
   bm = calloc(1, sizeof *bm);
   if (!bm) {
     rc = out_of_memory(cmd);

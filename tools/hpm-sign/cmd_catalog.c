@@ -19,7 +19,7 @@
 /* ---- hpm-sign catalog --------------------------------------------------- */
 
 static const char catalog_help[] =
-    "Usage: hpm-sign catalog --key KEY.pem|--unsigned --serial N --expires TIME\n"
+    "Usage: hpm-sign catalog --key KEY.pem|URI|--unsigned --serial N --expires TIME\n"
     "                        [--timestamp TIME] [--compat STR] [--trust PUB]...\n"
     "                        --entry FILE.hpm[:KEY=VALUE,...]... --out FILE [--json]\n"
     "Build and sign a catalog (container kind 3) listing the given baselines and\n"
@@ -38,7 +38,8 @@ static const char catalog_help[] =
     "  release=planned|unplanned       hotpatches only (default planned); a baseline's\n"
     "                                  own release must match if given\n"
     "\n"
-    "  -k, --key KEY.pem      private signing key (P-256 or P-384)\n"
+    "  -k, --key KEY.pem|URI  private signing key (P-256 or P-384): a file or a\n"
+    "                         pkcs11: URI (as for 'baseline'); repeatable\n"
     "      --unsigned         write it unsigned (sign with 'digest' + 'attach')\n"
     "      --serial N         catalog serial, 1..2^64-1; hosts refuse a serial lower than\n"
     "                         the highest they have seen: always increase it\n"
@@ -313,14 +314,13 @@ static int catalog_times(const char *cmd, const char *ts_s, const char *expires_
 }
 
 /* Sign the catalog built in *buf and check it verifies with pub. */
-static int sign_catalog(const char *cmd, uint8_t **buf, size_t *len, mbedtls_pk_context *pk,
-                        const hpm_pubkey *pub, uint64_t issued) {
-  hpm_trust self = {.keys = pub, .count = 1, .threshold = 1};
+static int sign_catalog(const char *cmd, uint8_t **buf, size_t *len, signer_set *s, uint64_t issued) {
+  hpm_trust self = signers_trust(s);
   hpm_catalog check;
   hpm_diag d;
   hpm_result r;
   hpmh_status e;
-  if (hpmw_sign_container(buf, len, pk, &e)) {
+  if (signers_sign(s, buf, len, &e)) {
     msg(cmd, "signing failed: %s", e.detail);
     return EXIT_IOERR;
   }
@@ -335,7 +335,7 @@ static int sign_catalog(const char *cmd, uint8_t **buf, size_t *len, mbedtls_pk_
 }
 
 /* What was written, as text or JSON. */
-static void print_written(const char *out, const uint8_t *buf, size_t len, const hpm_pubkey *pub, bool as_json) {
+static void print_written(const char *out, const uint8_t *buf, size_t len, const signer_set *s, bool as_json) {
   hpm_catalog shown;
   hpm_diag d;
   char hex[HEX_DIGEST], a[HPMH_UTC_LEN];
@@ -344,8 +344,11 @@ static void print_written(const char *out, const uint8_t *buf, size_t len, const
     cJSON *o = cJSON_CreateObject();
     hpmh_json_add_str(o, "file", out);
     hpmh_json_add_u64(o, "size", len);
-    hpmh_json_add_bool(o, "signed", pub != NULL);
-    hpmh_json_add(o, "key_id", pub ? hpmh_json_hex(pub->key_id, HPM_DIGEST_LEN) : cJSON_CreateNull());
+    cJSON *ids = cJSON_CreateArray();
+    hpmh_json_add_bool(o, "signed", s->n > 0);
+    hpmh_json_add(o, "key_id", s->n ? hpmh_json_hex(s->pubs[0].key_id, HPM_DIGEST_LEN) : cJSON_CreateNull());
+    for (size_t i = 0; i < s->n; i++) cJSON_AddItemToArray(ids, hpmh_json_hex(s->pubs[i].key_id, HPM_DIGEST_LEN));
+    hpmh_json_add(o, "key_ids", ids);
     catalog_json_body(hpmh_json_add(o, "catalog", cJSON_CreateObject()), &shown);
     hpmh_json_print(stdout, o);
     cJSON_Delete(o);
@@ -354,9 +357,9 @@ static void print_written(const char *out, const uint8_t *buf, size_t len, const
            (unsigned long long)shown.serial, shown.count, shown.count == 1 ? "y" : "ies",
            hpmh_utc(shown.expires, a), len);
     printf("digest: %s\n", hex32(shown.digest, hex));
-    if (pub)
-      printf("signed by key %s (%s)\n", hex32(pub->key_id, hex), hpm_alg_to_string(pub->alg));
-    else
+    for (size_t i = 0; i < s->n; i++)
+      printf("signed by key %s (%s)\n", hex32(s->pubs[i].key_id, hex), hpm_alg_to_string(s->pubs[i].alg));
+    if (!s->n)
       printf("unsigned: sign it with 'hpm-sign digest' + 'hpm-sign attach'\n");
   }
   hpm_catalog_free(&shown);
@@ -369,7 +372,7 @@ int cmd_catalog(int argc, char **argv) {
   opt_list trust_paths = {trust_v, 0, HPM_MAX_SIGNATURES, "too many --trust keys (at most 16)"};
   opt_list entries = {specs, 0, HPM_CATALOG_MAX_ENTRIES, "too many --entry (a catalog lists at most 4096)"};
   bool as_json = false, allow_expired = false;
-  release_args r = {0};
+  release_args r = RELEASE_ARGS_INIT(r);
   const opt_spec opts[] = {
       RELEASE_OPTS(r),
       {"serial", 0, OPT_VALUE, .dest = &serial_s},
@@ -386,17 +389,18 @@ int cmd_catalog(int argc, char **argv) {
   hpm_catalog cat;
   trust_set *t = NULL;
   unsigned threshold;
-  mbedtls_pk_context pk;
-  hpm_pubkey pub;
+  signer_set *ss = calloc(1, sizeof *ss);
   uint8_t *buf = NULL;
   size_t len = 0;
   hpmh_status e;
   int rc;
 
   memset(&cat, 0, sizeof cat);
-  mbedtls_pk_init(&pk);
-  if (!specs) return out_of_memory(cmd);
-  if ((rc = parse_args(&spec, argc, argv)) != GO_ON || (rc = check_signing(cmd, &r))) goto done;
+  if (ss) signers_init(ss);
+  if (!specs || !ss) return out_of_memory(cmd);
+  if ((rc = parse_args(&spec, argc, argv)) != GO_ON || (rc = check_signing(cmd, &r)) ||
+      (rc = check_out_not_key(cmd, &r)))
+    goto done;
   rc = EXIT_USAGE;
   if (!serial_s) {
     usage_error(cmd, "missing --serial N (higher than the last catalog's)");
@@ -441,7 +445,7 @@ int cmd_catalog(int argc, char **argv) {
     goto done;
   }
   if ((rc = trust_load(cmd, t, &trust_paths, NULL, &threshold)) ||
-      (r.key && (rc = load_private_key(cmd, r.key, &pk, &pub))))
+      (rc = signers_load(cmd, ss, &r.keys)))
     goto done;
   for (size_t i = 0; i < entries.n; i++) {
     if ((rc = make_entry(cmd, specs[i], t, out_dir, &cat.entries[i])) || (rc = check_unique(cmd, &cat, i, specs)))
@@ -453,12 +457,13 @@ int cmd_catalog(int argc, char **argv) {
     rc = EXIT_REFUSED;
     goto done;
   }
-  if ((r.key && (rc = sign_catalog(cmd, &buf, &len, &pk, &pub, cat.issued))) ||
+  if ((ss->n && (rc = sign_catalog(cmd, &buf, &len, ss, cat.issued))) ||
       (rc = write_output(cmd, r.out, buf, len, 0644, 0)))
     goto done;
-  print_written(r.out, buf, len, r.key ? &pub : NULL, as_json);
+  print_written(r.out, buf, len, ss, as_json);
 done:
-  mbedtls_pk_free(&pk);
+  if (ss) signers_free(ss);
+  free(ss);
   free(cat.entries);
   free(t);
   free(buf);

@@ -28,13 +28,13 @@ static int already_signed(const char *cmd, const char *file, const hpm_manifest 
  * with pk (countersign), else the DER signature made elsewhere (attach).
  * Then write FILE in place, keeping its mode, or --out, and say so. */
 static int add_signature(const char *cmd, const char *file, const char *out, uint8_t **buf, size_t *len,
-                         const hpm_manifest *m, const hpm_pubkey *pub, mbedtls_pk_context *pk,
+                         const hpm_manifest *m, const hpm_pubkey *pub, signing_key *pk,
                          const uint8_t *der, size_t der_len) {
   hpmh_status e;
   char hex[HEX_DIGEST];
   int rc = already_signed(cmd, file, m, pub);
   if (rc) return rc;
-  if (pk ? hpmw_sign_container(buf, len, pk, &e)
+  if (pk ? sign_container(pk, buf, len, &e)
          : hpmw_add_signature(buf, len, pub->alg, pub->key_id, der, der_len, &e)) {
     msg(cmd, "%s: %s", file, e.detail);
     return pk ? EXIT_IOERR : EXIT_REFUSED;
@@ -253,12 +253,13 @@ done:
 /* ---- countersign ------------------------------------------------------- */
 
 static const char countersign_help[] =
-    "Usage: hpm-sign countersign --key KEY.pem [--trust PUB]... [--out FILE2] FILE\n"
+    "Usage: hpm-sign countersign --key KEY.pem|URI [--trust PUB]... [--out FILE2] FILE\n"
     "Add a further signature to FILE (m-of-n release sign-off). Signatures cover\n"
     "only the header and manifest, so adding one never invalidates the others.\n"
     "A second signature by a key that already signed is refused (exit 1).\n"
     "\n"
-    "  -k, --key KEY.pem  the private key to sign with\n"
+    "  -k, --key KEY.pem|URI  the private key to sign with: a file or a pkcs11: URI\n"
+    "                     (as for 'baseline')\n"
     "  --trust PUB        verify FILE with these keys first (threshold 1) and refuse\n"
     "                     to countersign it if it does not verify (recommended)\n"
     "  -o, --out FILE2    write the result to FILE2 instead of replacing FILE\n"
@@ -271,7 +272,7 @@ int cmd_countersign(int argc, char **argv) {
   const char *cmd = "countersign", *key = NULL, *out = NULL, *file = NULL, *paths[64];
   opt_list trust_paths = {paths, 0, 64, "too many --trust keys"};
   const opt_spec opts[] = {
-      {"key", 'k', OPT_VALUE, .dest = &key, .missing = "missing --key KEY.pem (the private key to sign with)"},
+      {"key", 'k', OPT_VALUE, .dest = &key, .missing = "missing --key KEY.pem|URI (the private key to sign with)"},
       {"trust", 0, OPT_LIST, .dest = &trust_paths},
       {"out", 'o', OPT_VALUE, .dest = &out, .nonempty = true},
       {0},
@@ -280,14 +281,13 @@ int cmd_countersign(int argc, char **argv) {
   size_t len = 0, tbs_len = 0;
   trust_set *t = NULL;
   unsigned threshold;
-  mbedtls_pk_context pk;
-  hpm_pubkey pub;
+  signing_key sk;
   uint8_t *buf = NULL;
   hpm_manifest *m = NULL, *vm = NULL;
   int rc;
 
   if ((rc = parse_args(&spec, argc, argv)) != GO_ON || (rc = check_required(&spec))) return rc;
-  mbedtls_pk_init(&pk);
+  signing_key_init(&sk);
   t = calloc(1, sizeof *t);
   m = calloc(1, sizeof *m);
   vm = calloc(1, sizeof *vm);
@@ -295,16 +295,16 @@ int cmd_countersign(int argc, char **argv) {
     rc = out_of_memory(cmd);
     goto done;
   }
-  if ((rc = trust_load(cmd, t, &trust_paths, NULL, &threshold)) || (rc = load_private_key(cmd, key, &pk, &pub)) ||
+  if ((rc = trust_load(cmd, t, &trust_paths, NULL, &threshold)) || (rc = load_private_key(cmd, key, &sk)) ||
       (rc = load_parsed(cmd, file, &buf, &len, m, &tbs_len)))
     goto done;
   if (t->count && (rc = verify_before_signing(cmd, file, buf, len, m->kind, t, vm))) goto done;
-  rc = add_signature(cmd, file, out, &buf, &len, m, &pub, &pk, NULL, 0);
+  rc = add_signature(cmd, file, out, &buf, &len, m, &sk.pub, &sk, NULL, 0);
 done:
   free(t);
   free(m);
   free(vm);
   free(buf);
-  mbedtls_pk_free(&pk);
+  signing_key_free(&sk);
   return rc;
 }

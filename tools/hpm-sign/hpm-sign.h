@@ -8,7 +8,10 @@
  *   files.c        reading inputs and containers, writing outputs
  *   report.c       results as exit codes, identifiers and sentences; the
  *                  pieces verify, inspect and catalog print alike
- *   cmd_*.c        one file per group of commands
+ *   cmd_*.c        one file per group of commands (cmd_release.c: build --from)
+ *   values.c       checks of values (command lines and release files)
+ *   release_file.c the release file: parse and check (no I/O; fuzzed)
+ *   pkcs11.c       keys in a PKCS#11 token (OpenSSL's pkcs11 engine)
  *   show_catalog.c the catalog view of verify and inspect
  *
  * Exit codes (docs/hpm-sign.md):
@@ -119,18 +122,24 @@ int check_required(const cmd_spec *c);
  * their tables; --out goes last (check_required says what is missing in
  * table order). */
 typedef struct {
-  const char *key, *compat, *ts_s, *out;
+  const char *key_v[HPM_MAX_SIGNATURES];
+  opt_list keys; /* --key, repeatable: every key signs, in order */
+  const char *compat, *ts_s, *out;
   bool unsigned_;
 } release_args;
+/* release_args r = RELEASE_ARGS_INIT(r); */
+#define RELEASE_ARGS_INIT(r) {.keys = {(r).key_v, 0, HPM_MAX_SIGNATURES, "at most 16 --key options"}}
 #define RELEASE_OPTS(r)                                                                      \
-  {"key", 'k', OPT_VALUE, .dest = &(r).key}, {"unsigned", 0, OPT_FLAG, .dest = &(r).unsigned_}, \
+  {"key", 'k', OPT_LIST, .dest = &(r).keys}, {"unsigned", 0, OPT_FLAG, .dest = &(r).unsigned_}, \
       {"compat", 0, OPT_VALUE, .dest = &(r).compat}, {"timestamp", 0, OPT_VALUE, .dest = &(r).ts_s}
 /* --key KEY.pem or --unsigned, exactly one: 0 or EXIT_USAGE. */
 int check_signing(const char *cmd, const release_args *r);
+/* --out is none of the --key files: 0 or EXIT_USAGE. */
+int check_out_not_key(const char *cmd, const release_args *r);
 /* parse_args, check_signing, check_required: GO_ON or the exit code. */
 int parse_release(const cmd_spec *c, const release_args *r, int argc, char **argv);
 
-/* ---- values (cli.c) ---------------------------------------------------- */
+/* ---- values (values.c; release_timestamp: cli.c) ---------------------- */
 /* Strict unsigned decimal: digits only, no sign or spaces, no overflow
  * (32 bits: hpmh_parse_u32 of host/hex.h). */
 bool parse_u64(const char *s, uint64_t *out);
@@ -155,8 +164,37 @@ int release_timestamp(const char *cmd, const char *opt, uint64_t *ts);
 const char *hex32(const uint8_t d[HPM_DIGEST_LEN], char out[HEX_DIGEST]);
 
 /* ---- keys and trust (keys.c) ------------------------------------------- */
-/* Load a private key; prints the error. Returns 0 or an exit code. */
-int load_private_key(const char *cmd, const char *path, mbedtls_pk_context *pk, hpm_pubkey *pub);
+/* A signing key: a key file, or a key in a PKCS#11 token (pkcs11.c). */
+typedef struct p11_key p11_key;
+typedef struct {
+  mbedtls_pk_context pk; /* a key file */
+  p11_key *p11;          /* a pkcs11: URI; NULL for a file */
+  hpm_pubkey pub;
+} signing_key;
+void signing_key_init(signing_key *k);
+void signing_key_free(signing_key *k);
+/* Load --key: a private key file, or a pkcs11: URI; prints the error.
+ * Returns 0 or an exit code. */
+int load_private_key(const char *cmd, const char *spec, signing_key *k);
+/* Sign the container in *buf with k and append the signature (checked by
+ * core against k's public key first).  Returns 0 or -1 with e filled. */
+int sign_container(signing_key *k, uint8_t **buf, size_t *len, hpmh_status *e);
+
+/* The --key options of a builder: every key signs, in the order given. */
+typedef struct {
+  signing_key k[HPM_MAX_SIGNATURES];
+  hpm_pubkey pubs[HPM_MAX_SIGNATURES];
+  size_t n;
+} signer_set;
+void signers_init(signer_set *s);
+void signers_free(signer_set *s);
+/* Load every key of specs; two that are the same key are refused.  Prints
+ * the error; returns 0 or an exit code. */
+int signers_load(const char *cmd, signer_set *s, const opt_list *specs);
+/* Sign with every key: 0 or -1 with e filled. */
+int signers_sign(signer_set *s, uint8_t **buf, size_t *len, hpmh_status *e);
+/* All of the keys, all required: what a container they signed must meet. */
+hpm_trust signers_trust(const signer_set *s);
 int load_public_key(const char *cmd, const char *path, hpm_pubkey *pub);
 
 typedef struct {
@@ -172,6 +210,53 @@ int trust_load(const char *cmd, trust_set *t, const opt_list *paths, const char 
                unsigned *threshold);
 /* The set as core takes it. */
 hpm_trust trust_of(const trust_set *t, unsigned threshold);
+
+/* ---- PKCS#11 keys (pkcs11.c) ------------------------------------------- */
+#define HPM_PKCS11_DEFAULT_MODULE "/usr/lib/softhsm/libsofthsm2.so"
+/* True when s is a PKCS#11 URI ("pkcs11:..."). */
+bool p11_is_uri(const char *s);
+/* Open the key the URI names (PIN: ?pin-value, ?pin-source=file:PATH or
+ * HPM_PKCS11_PIN; module: ?module-path, HPM_PKCS11_MODULE or the default);
+ * prints the error.  Returns 0 or an exit code. */
+int p11_load(const char *cmd, const char *uri, p11_key **out, hpm_pubkey *pub);
+/* ECDSA by the token over the hash of msg that pub's algorithm names: DER
+ * into der (*der_len: its capacity in, the length out). */
+int p11_sign(p11_key *k, const hpm_pubkey *pub, const uint8_t *msg, size_t len, uint8_t *der,
+             size_t *der_len, hpmh_status *e);
+void p11_free(p11_key *k);
+
+/* ---- release files (release_file.c; the command: cmd_release.c) ------- */
+#define RF_MAX_ENTRIES HPM_CATALOG_MAX_ENTRIES
+typedef struct {
+  const char *v; /* the value as written (malloc'd); NULL when absent */
+  int line;
+} rf_field;
+typedef struct {
+  rf_field *v;
+  size_t n;
+} rf_list;
+/* What a release file says, each value with its line.  version and svn
+ * are [baseline]'s or [hotpatch]'s, as kind says. */
+typedef struct {
+  rf_field kind_s, out, compat, timestamp;
+  rf_field kernel, initrd, cmdline, version, svn, release, detached;
+  rf_field baseline, seq, classification, id;
+  rf_list payload;
+  rf_field serial, expires, allow_expired;
+  rf_list entry, trust;
+  rf_list key;
+  rf_field threshold;
+  hpm_kind kind;        /* from kind_s, after a successful parse */
+  int section_line[5];  /* first line of [release] [baseline] [hotpatch] [catalog] [signing] */
+} release_spec;
+/* Parse and check the text of release file `file` (for messages).
+ * Returns 0, or -1 with err = "FILE:LINE: [section] key: problem; fix".
+ * Paths stay as written (relative to the file's directory). */
+int rf_parse(const char *text, size_t len, const char *file, release_spec *s, char *err, size_t cap);
+/* The first line of a section (0: absent). */
+int rf_section_line(const release_spec *s, const char *section);
+void rf_free(release_spec *s);
+int cmd_release_build(int argc, char **argv);
 
 /* ---- files (files.c) --------------------------------------------------- */
 /* Read a container file (bounded by CONTAINER_MAX). Returns 0 or EXIT_IOERR. */
@@ -219,10 +304,10 @@ void not_a_container(const char *cmd, const char *label, const char *file, hpm_r
  * and *tbs_len the length of the signed bytes.  Prints the error. */
 int load_parsed(const char *cmd, const char *file, uint8_t **buf, size_t *len, hpm_manifest *m,
                 size_t *tbs_len);
-/* Self-check of a container just built and signed by pub; prints the error.
- * Returns 0 or EXIT_IOERR (it is a bug if this fails). */
+/* Self-check of a container just built and signed by every key of trust;
+ * prints the error.  Returns 0 or EXIT_IOERR (it is a bug if this fails). */
 int self_check(const char *cmd, const uint8_t *buf, size_t len, hpm_kind kind,
-               const hpm_pubkey *pub, const hpm_ops *ops);
+               const hpm_trust *trust, const hpm_ops *ops);
 /* hpm_container_verify, or for kind catalog hpm_catalog_verify (signatures
  * and schema; expiry not judged) with the container fields copied into m. */
 hpm_result verify_any(const uint8_t *buf, size_t len, hpm_kind kind, const hpm_trust *trust,

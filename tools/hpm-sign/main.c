@@ -22,6 +22,7 @@ static const struct {
     {"attach", cmd_attach, "check and append a signature made elsewhere"},
     {"countersign", cmd_countersign, "add a further signature (m-of-n sign-off)"},
     {"catalog", cmd_catalog, "build and sign a catalog of baselines and hotpatches"},
+    {"build", cmd_release_build, "build one of the above from a reviewed release file (--from FILE)"},
 };
 
 static void usage(FILE *f) {

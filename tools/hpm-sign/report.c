@@ -107,13 +107,12 @@ void not_a_container(const char *cmd, const char *label, const char *file, hpm_r
 }
 
 int self_check(const char *cmd, const uint8_t *buf, size_t len, hpm_kind kind,
-               const hpm_pubkey *pub, const hpm_ops *ops) {
-  hpm_trust t = {.keys = pub, .count = 1, .threshold = 1};
+               const hpm_trust *trust, const hpm_ops *ops) {
   hpm_manifest *m = calloc(1, sizeof *m);
   hpm_diag d;
   hpm_result r;
   if (!m) return out_of_memory(cmd);
-  r = hpm_container_verify(buf, len, kind, &t, ops, m, &d);
+  r = hpm_container_verify(buf, len, kind, trust, ops, m, &d);
   free(m);
   if (r != HPM_OK) {
     msg(cmd, "internal error: the container just built does not verify (%s: %s: %s); nothing "

@@ -53,6 +53,14 @@
 #define HPM_VAR_BOOT_SECURE_BOOT "HpmBootSecureBoot" /* on, off, setup-mode */
 #define HPM_VAR_BOOT_TPM "HpmBootTpm"               /* the measurement outcome */
 #define HPM_VAR_BOOT_SLOTS "HpmBootSlots"           /* the slot table text, below */
+#define HPM_VAR_BOOT_IMAGE "HpmBootImage"           /* which build of hpmboot.efi: below */
+
+/* HpmBootImage: a development image (plain `make`: hpmboot-dev.efi, trusting
+ * the throwaway key of a build tree) or a release image (`make
+ * hpmboot-release` with named keys).  The boot stage's compile-time flag
+ * HPMBOOT_DEV_IMAGE chooses. */
+#define HPM_BOOT_IMAGE_DEVELOPMENT "development"
+#define HPM_BOOT_IMAGE_RELEASE "release"
 
 /* Attribute bits (the UEFI values) and the three sets the interface uses. */
 #define HPM_VAR_ATTR_NV 0x1u
