@@ -11,7 +11,7 @@
 RT_CFLAGS := -Icore/include -Ihost -Iruntime
 RT_SRCS := $(wildcard runtime/*.c runtime/*/*.c)
 RT_HDRS := $(wildcard runtime/*.h runtime/*/*.h) $(HOSTLIB_HDRS)
-RT_LIBS := -lelf -lZydis -lcurl -lsqlite3 -linih -lcjson
+RT_LIBS := -lelf -lZydis -lcurl -lsqlite3 -linih -lcjson -lblkid
 
 $(B)/host/runtime/%.o: runtime/%.c $(RT_HDRS) $(CORE_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

@@ -27,6 +27,9 @@ DEB_PACKAGES=(
   swtpm swtpm-tools tpm2-tools libsqlite3-dev sqlite3 libcurl4-openssl-dev
   libinih-dev libcjson-dev tzdata python3-jsonschema scdoc man-db groff-base
   etcd-server
+  libblkid-dev   # hpm setup: the partition type of a mounted ESP (runtime/boot/setup.c)
+  efibootmgr     # hpm setup creates the firmware boot entry with it; copied into the firmware test's guest
+  fdisk          # sfdisk: the GPT-partitioned ESP disk of firmware-tests/test_setup.py
 )
 
 # ---- pinned sources --------------------------------------------------------
