@@ -666,9 +666,9 @@ out:
   hpmh_loader_free(&back);
   if (!rc && !o->dry_run && r->changed)
     snprintf(r->next, sizeof r->next,
-             "reboot: the firmware starts %s%s%s, which boots slot a (%s) on trial; run `hpm mark-good` in that boot "
-             "once the host is healthy", SETUP_IMAGE_FW, r->entry[0] ? " (boot entry Boot" : "",
-             r->entry[0] ? r->entry : "", r->version);
+             "reboot: the firmware starts %s%s%s%s, which boots slot a (%s) on trial; run `hpm mark-good` in that "
+             "boot once the host is healthy", SETUP_IMAGE_FW, r->entry[0] ? " (boot entry Boot" : "",
+             r->entry[0] ? r->entry : "", r->entry[0] ? ")" : "", r->version);
   return rc;
 }
 
@@ -748,7 +748,8 @@ static int do_remove(hpm_ctx *ctx, const setup_opts *o, setup_report *r) {
     ACT(r, "%s %s", would, p);
     for (size_t i = 0; i < rec.ndirs; i++) {
       esp_path(&e, rec.dirs[i], p, sizeof p);
-      if (o->dry_run || !rmdir(p)) ACT(r, "%s %s (if empty)", would, p);
+      if (o->dry_run) ACT(r, "would remove %s (if empty)", p);
+      else if (!rmdir(p)) ACT(r, "removed %s", p);
       else if (errno == ENOTEMPTY || errno == EEXIST) KEPT(r, "%s: not empty: left in place", p);
     }
   }
