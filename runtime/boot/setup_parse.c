@@ -62,7 +62,6 @@ int setup_record_parse(const char *buf, size_t len, setup_record *r, hpmh_status
   while (next_line(buf, len, &pos, line, sizeof line, &too_long)) {
     n++;
     char hex[65], rest[sizeof line];
-    unsigned svn;
     if (n == 1) {
       if (strcmp(line, SETUP_MAGIC)) return hpmh_fail(st, HPMH_E_INVALID, NULL, "line 1: not '" SETUP_MAGIC "'");
       magic = true;
@@ -71,12 +70,25 @@ int setup_record_parse(const char *buf, size_t len, setup_record *r, hpmh_status
         return hpmh_fail(st, HPMH_E_INVALID, NULL, "line %u: entry: expected one 4-digit hex number", n);
       memcpy(r->entry, line + 6, 5);
     } else if (!strncmp(line, "baseline ", 9)) {
-      if (r->has_baseline || sscanf(line + 9, "%10u %64[0-9a-f] %255[^\n]", &svn, hex, rest) != 3 ||
-          strlen(hex) != 64 || hpmh_parse_hex(hex, r->digest, HPM_DIGEST_LEN) || strlen(rest) > HPM_VERSION_MAX)
+      /* "baseline SVN DIGEST VERSION": decimal, 64 hex digits, the rest */
+      const char *p = line + 9, *sp = strchr(p, ' ');
+      size_t nl = sp ? (size_t)(sp - p) : 0;
+      char num[12];
+      uint32_t svn = 0;
+      bool ok = !r->has_baseline && nl && nl < sizeof num && strlen(sp) >= 67 && sp[65] == ' ';
+      if (ok) {
+        memcpy(num, p, nl);
+        num[nl] = 0;
+        memcpy(hex, sp + 1, 64);
+        hex[64] = 0;
+      }
+      const char *ver = ok ? sp + 66 : "";
+      if (!ok || hpmh_parse_u32(num, &svn) || hpmh_parse_hex(hex, r->digest, HPM_DIGEST_LEN) ||
+          strlen(ver) > HPM_VERSION_MAX)
         return hpmh_fail(st, HPMH_E_INVALID, NULL, "line %u: baseline: expected SVN DIGEST VERSION", n);
       r->has_baseline = true;
       r->svn = svn;
-      snprintf(r->version, sizeof r->version, "%s", rest);
+      snprintf(r->version, sizeof r->version, "%s", ver);
     } else if (!strncmp(line, "dir ", 4)) {
       if (r->ndirs == SETUP_MAX_DIRS || !path_ok(line + 4, true))
         return hpmh_fail(st, HPMH_E_INVALID, NULL, "line %u: dir: not a folder hpm setup creates", n);
