@@ -4,9 +4,9 @@
  * `bootctl install` (docs/operations.md "First install"): the boot image
  * to the ESP, a firmware boot entry for it first in BootOrder (efibootmgr),
  * a verified baseline into slot a; and `hpm setup --remove`, which undoes
- * exactly what a setup created (setup.h: the record on the ESP).
+ * exactly what a setup created (setup.h: the record on the ESP).  Finding
+ * the ESP and running efibootmgr: setup_esp.c.
  */
-#include <blkid/blkid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -16,8 +16,6 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <mbedtls/sha256.h>
@@ -32,8 +30,6 @@
 #include "jsonout.h"
 #include "msg.h"
 
-#define ESP_TYPE_GUID "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
-#define ESP_DIR_MAX 1024 /* longest ESP mount path (esp_path) */
 #define IMAGE_MAX (32u * 1024 * 1024)
 #define CONTAINER_MAX (64u * 1024 * 1024)
 #define SPACE_SLACK (64u * 1024) /* folder entries and FAT clusters beyond the bytes */
@@ -43,7 +39,6 @@
  * the development images (throwaway key) come last, with a warning. */
 static const char *const default_images[] = {"hpmboot.signed.efi", "hpmboot.efi", "hpmboot-dev.signed.efi",
                                              "hpmboot-dev.efi"};
-static const char *const esp_candidates[] = {"/efi", "/boot/efi", "/boot"};
 
 static const char setup_usage[] =
     "usage: hpm setup [--efi PATH] [--no-bootentry] [--dry-run] [--json] BASELINE.hpm\n"
@@ -72,15 +67,6 @@ typedef struct {
   bool remove, no_entry, dry_run, help;
 } setup_opts;
 
-/* The ESP: where it is mounted and, when it is a disk partition, which. */
-typedef struct {
-  char dir[PATH_MAX];
-  bool detected;
-  bool have_part;
-  char disk[96], dev[96];
-  unsigned part;
-  char partuuid[64], type[64];
-} esp_loc;
 
 #define MAX_LINES 48
 typedef struct {
@@ -99,14 +85,6 @@ typedef struct {
   hpmh_status st;
 } setup_report;
 
-/* Text for a message (truncated if it must be; never a path that is used). */
-static void say(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void say(char *out, size_t cap, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(out, cap, fmt, ap);
-  va_end(ap);
-}
 
 static void add_line(char (*lines)[320], size_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void add_line(char (*lines)[320], size_t *n, const char *fmt, ...) {
@@ -118,239 +96,6 @@ static void add_line(char (*lines)[320], size_t *n, const char *fmt, ...) {
 }
 #define ACT(r, ...) add_line((r)->act, &(r)->nact, __VA_ARGS__)
 #define KEPT(r, ...) add_line((r)->kept, &(r)->nkept, __VA_ARGS__)
-
-/* ---- efibootmgr ----------------------------------------------------------- */
-
-/* Run efibootmgr with args (no shell), its output (stdout and stderr) into
- * out.  0, or the exit code with st saying why. */
-static int efibootmgr(const char *const *args, char *out, size_t cap, hpmh_status *st) {
-  const char *argv[16] = {"efibootmgr"};
-  size_t n = 1;
-  for (; args[n - 1] && n < 15; n++) argv[n] = args[n - 1];
-  argv[n] = NULL;
-  int p[2];
-  if (pipe2(p, O_CLOEXEC)) return hpmh_fail(st, HPMH_E_IO, "efibootmgr", "pipe: %s", strerror(errno)), HPM_BOOT_EXIT_IO;
-  pid_t pid = fork();
-  if (pid < 0) {
-    close(p[0]);
-    close(p[1]);
-    hpmh_fail(st, HPMH_E_IO, "efibootmgr", "fork: %s", strerror(errno));
-    return HPM_BOOT_EXIT_IO;
-  }
-  if (pid == 0) {
-    dup2(p[1], 1);
-    dup2(p[1], 2);
-    execvp(argv[0], (char *const *)argv);
-    _exit(127);
-  }
-  close(p[1]);
-  size_t len = 0;
-  ssize_t k;
-  char sink[4096];
-  while ((k = read(p[0], len + 1 < cap ? out + len : sink, len + 1 < cap ? cap - 1 - len : sizeof sink)) != 0) {
-    if (k < 0 && errno == EINTR) continue;
-    if (k < 0) break;
-    if (len + 1 < cap) len += (size_t)k;
-  }
-  out[len] = 0;
-  close(p[0]);
-  int ws;
-  while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {}
-  int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-  if (code == 127) {
-    hpmh_fail(st, HPMH_E_IO, "efibootmgr",
-              "efibootmgr: not found on PATH: install the efibootmgr package, or use --no-bootentry and create the "
-              "boot entry yourself (loader %s)", SETUP_IMAGE_FW);
-    return HPM_BOOT_EXIT_IO;
-  }
-  if (code) {
-    char *last = out + len;
-    while (last > out && (last[-1] == '\n')) *--last = 0;
-    while (last > out && last[-1] != '\n') last--;
-    hpmh_fail(st, HPMH_E_IO, "efibootmgr", "efibootmgr %s%s%s: exit %d: %.300s", args[0] ? args[0] : "",
-              args[0] && args[1] ? " " : "", args[0] && args[1] ? args[1] : "", code, last);
-    return HPM_BOOT_EXIT_IO;
-  }
-  return 0;
-}
-
-static int list_entries(const esp_loc *e, setup_bootlist *b, hpmh_status *st) {
-  static char out[1 << 16];
-  static const char *const args[] = {"--verbose", NULL};
-  int rc = efibootmgr(args, out, sizeof out, st);
-  if (rc) return rc;
-  if (setup_bootlist_parse(out, strlen(out), SETUP_IMAGE_FW, e->have_part ? e->partuuid : "", b)) {
-    hpmh_fail(st, HPMH_E_IO, "efibootmgr", "efibootmgr --verbose: no BootOrder or Boot#### line in its output: %.200s",
-              out);
-    return HPM_BOOT_EXIT_IO;
-  }
-  return 0;
-}
-
-static bool entry_first(const setup_bootlist *b, const char *num) {
-  return b->norder && !strcasecmp(b->order[0], num);
-}
-
-/* Put num first in BootOrder, the others after it in their order. */
-static int order_first(const setup_bootlist *b, const char *num, hpmh_status *st) {
-  char order[SETUP_MAX_ORDER * 5 + 8];
-  size_t n = (size_t)snprintf(order, sizeof order, "%s", num);
-  for (size_t i = 0; i < b->norder; i++)
-    if (strcasecmp(b->order[i], num)) n += (size_t)snprintf(order + n, sizeof order - n, ",%s", b->order[i]);
-  static char out[1 << 16];
-  const char *args[] = {"--bootorder", order, NULL};
-  return efibootmgr(args, out, sizeof out, st);
-}
-
-/* ---- the ESP ---------------------------------------------------------------- */
-
-/* The device number and file system type of the mount at dir (a mount
- * point, per /proc/self/mountinfo).  false when dir is not one. */
-static bool mount_of(const char *dir, dev_t *devno, char *fstype, size_t cap) {
-  FILE *f = fopen("/proc/self/mountinfo", "re");
-  if (!f) return false;
-  char line[4096];
-  bool found = false;
-  while (fgets(line, sizeof line, f)) {
-    unsigned maj, min;
-    char mnt[PATH_MAX], fs[64];
-    char *sep = strstr(line, " - ");
-    if (!sep || sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, mnt) != 3 || sscanf(sep + 3, "%63s", fs) != 1)
-      continue;
-    if (strcmp(mnt, dir)) continue; /* (mount points with spaces are octal-escaped: not ours to match) */
-    *devno = makedev(maj, min);
-    snprintf(fstype, cap, "%s", fs);
-    found = true; /* the last mount on dir is the visible one: keep reading */
-  }
-  fclose(f);
-  return found;
-}
-
-/* Partition facts of the block device devno: number, device and disk
- * names (sysfs), partition type and UUID (libblkid).  false with why. */
-static bool partition_of(dev_t devno, esp_loc *e, char *why, size_t cap) {
-  char p[128], real[PATH_MAX], buf[32];
-  snprintf(p, sizeof p, "/sys/dev/block/%u:%u/partition", major(devno), minor(devno));
-  FILE *f = fopen(p, "re");
-  if (!f) {
-    snprintf(why, cap, "device %u:%u is not a disk partition (no %s)", major(devno), minor(devno), p);
-    return false;
-  }
-  bool ok = fgets(buf, sizeof buf, f) && (e->part = (unsigned)strtoul(buf, NULL, 10)) > 0;
-  fclose(f);
-  snprintf(p, sizeof p, "/sys/dev/block/%u:%u", major(devno), minor(devno));
-  if (!ok || !realpath(p, real)) {
-    snprintf(why, cap, "%s: cannot read the partition number or device", p);
-    return false;
-  }
-  char *name = strrchr(real, '/');
-  *name++ = 0;
-  const char *disk = strrchr(real, '/');
-  say(e->dev, sizeof e->dev, "/dev/%s", name);
-  say(e->disk, sizeof e->disk, "/dev/%s", disk ? disk + 1 : real);
-  blkid_probe pr = blkid_new_probe_from_filename(e->dev);
-  if (!pr) {
-    snprintf(why, cap, "%s: cannot probe it (libblkid): %s", e->dev, strerror(errno));
-    return false;
-  }
-  blkid_probe_enable_partitions(pr, 1);
-  blkid_probe_set_partitions_flags(pr, BLKID_PARTS_ENTRY_DETAILS);
-  const char *v;
-  if (blkid_do_safeprobe(pr) == 0) {
-    if (!blkid_probe_lookup_value(pr, "PART_ENTRY_TYPE", &v, NULL)) snprintf(e->type, sizeof e->type, "%s", v);
-    if (!blkid_probe_lookup_value(pr, "PART_ENTRY_UUID", &v, NULL)) snprintf(e->partuuid, sizeof e->partuuid, "%s", v);
-  }
-  blkid_free_probe(pr);
-  if (strcasecmp(e->type, ESP_TYPE_GUID)) {
-    snprintf(why, cap, "%s (partition %u of %s) has partition type %s, not an EFI system partition (%s)", e->dev,
-             e->part, e->disk, e->type[0] ? e->type : "(none found)", ESP_TYPE_GUID);
-    return false;
-  }
-  e->have_part = true;
-  return true;
-}
-
-/* The partition of the ESP mounted at e->dir; false with why.  Test hook:
- * HPM_TEST_ESP_PARTITION=DISK:N:PARTUUID stands for it (tests/lifecycle,
- * whose fake ESP is a folder). */
-static bool locate_partition(esp_loc *e, char *why, size_t cap) {
-  const char *hook = getenv("HPM_TEST_ESP_PARTITION");
-  if (hook && *hook) {
-    if (sscanf(hook, "%95[^:]:%u:%63s", e->disk, &e->part, e->partuuid) < 2) {
-      snprintf(why, cap, "HPM_TEST_ESP_PARTITION '%s': expected DISK:N[:PARTUUID]", hook);
-      return false;
-    }
-    snprintf(e->type, sizeof e->type, "%s", ESP_TYPE_GUID);
-    e->have_part = true;
-    return true;
-  }
-  dev_t devno;
-  char fs[64];
-  if (!mount_of(e->dir, &devno, fs, sizeof fs)) {
-    say(why, cap, "%s is not a mount point", e->dir);
-    return false;
-  }
-  if (strcmp(fs, "vfat")) {
-    say(why, cap, "%s is a %s file system, not FAT (vfat)", e->dir, fs);
-    return false;
-  }
-  return partition_of(devno, e, why, cap);
-}
-
-/* Where the ESP is: --esp/HPM_ESP/[paths] esp when given, else the first
- * candidate mount point that is an EFI system partition.  The exit code. */
-static int find_esp(hpm_ctx *ctx, bool need_part, esp_loc *e, hpmh_status *st) {
-  memset(e, 0, sizeof *e);
-  char why[600] = "";
-  if (ctx->esp_set || strcmp(ctx->esp, "/boot/efi")) {
-    struct stat sb;
-    if (!realpath(ctx->esp, e->dir) || stat(e->dir, &sb) || !S_ISDIR(sb.st_mode)) {
-      hpmh_fail(st, HPMH_E_REFUSED, ctx->esp, "%s: no such folder: mount the ESP there, or name it with --esp",
-                ctx->esp);
-      return HPM_BOOT_EXIT_REFUSED;
-    }
-    if (strlen(e->dir) >= ESP_DIR_MAX) {
-      hpmh_fail(st, HPMH_E_REFUSED, ctx->esp, "%.200s...: path longer than %d bytes", ctx->esp, ESP_DIR_MAX);
-      return HPM_BOOT_EXIT_REFUSED;
-    }
-    if (need_part && !locate_partition(e, why, sizeof why)) {
-      hpmh_fail(st, HPMH_E_REFUSED, ctx->esp,
-                "ESP %s: %s: the firmware boot entry needs the ESP's partition; mount the ESP there, or use "
-                "--no-bootentry and create the entry yourself (loader %s)", e->dir, why, SETUP_IMAGE_FW);
-      return HPM_BOOT_EXIT_REFUSED;
-    }
-    return 0;
-  }
-  char tried[1200] = "";
-  size_t tn = 0;
-  for (size_t i = 0; i < sizeof esp_candidates / sizeof esp_candidates[0]; i++) {
-    memset(e, 0, sizeof *e);
-    snprintf(e->dir, sizeof e->dir, "%s", esp_candidates[i]);
-    if (locate_partition(e, why, sizeof why)) {
-      e->detected = true;
-      return 0;
-    }
-    tn += (size_t)snprintf(tried + tn, tn < sizeof tried ? sizeof tried - tn : 0, "%s%s", tn ? "; " : "", why);
-    if (tn >= sizeof tried) tn = sizeof tried - 1;
-  }
-  memset(e, 0, sizeof *e);
-  hpmh_fail(st, HPMH_E_REFUSED, "--esp",
-            "no ESP found (%s): mount the EFI system partition (type %s) at /boot/efi or /efi, or name its mount "
-            "point with --esp", tried, ESP_TYPE_GUID);
-  return HPM_BOOT_EXIT_REFUSED;
-}
-
-static int need_uefi(hpmh_status *st) {
-  struct stat sb;
-  const char *d = hpm_efivar_dir();
-  if (stat(d, &sb) || !S_ISDIR(sb.st_mode)) {
-    hpmh_fail(st, HPMH_E_REFUSED, d,
-              "%s: not found: this host did not boot through UEFI, or efivarfs is not mounted (mount -t efivarfs "
-              "efivarfs %s); hpmboot.efi needs UEFI", d, d);
-    return HPM_BOOT_EXIT_REFUSED;
-  }
-  return 0;
-}
 
 /* ---- files ------------------------------------------------------------------- */
 
@@ -367,7 +112,7 @@ static void sha256(const uint8_t *p, size_t n, uint8_t out[32]) { mbedtls_sha256
 /* ESP/rel into out (PATH_MAX + 64 bytes: find_esp keeps e->dir under
  * ESP_DIR_MAX and rel is under SETUP_PATH_MAX, so it always fits). */
 static void esp_path(const esp_loc *e, const char *rel, char *out, size_t cap) {
-  say(out, cap, "%s/%.*s", e->dir, SETUP_PATH_MAX - 1, rel);
+  setup_say(out, cap, "%s/%.*s", e->dir, SETUP_PATH_MAX - 1, rel);
 }
 
 /* Is the file at path there, and does it hold sha?  1 same, 0 absent, -1
@@ -474,9 +219,9 @@ static int do_setup(hpm_ctx *ctx, const setup_opts *o, setup_report *r) {
   hpmh_status *st = &r->st;
   esp_loc e;
   int rc;
-  if ((rc = find_esp(ctx, !o->no_entry, &e, st))) return rc;
+  if ((rc = setup_find_esp(ctx, !o->no_entry, &e, st))) return rc;
   snprintf(r->esp, sizeof r->esp, "%s", e.dir);
-  if ((rc = need_uefi(st))) return rc;
+  if ((rc = setup_need_uefi(st))) return rc;
 
   /* The baseline first: nothing is touched unless it verifies. */
   hpm_trust trust;
@@ -567,10 +312,10 @@ static int do_setup(hpm_ctx *ctx, const setup_opts *o, setup_report *r) {
   char ours[5] = "";
   bool first = false;
   if (!o->no_entry) {
-    if ((rc = list_entries(&e, &bl, st))) goto out;
+    if ((rc = setup_list_entries(&e, &bl, st))) goto out;
     if (bl.nfound) {
       memcpy(ours, bl.found[0], 5);
-      first = entry_first(&bl, ours);
+      first = setup_entry_first(&bl, ours);
     }
   }
   bool files_todo = false;
@@ -637,8 +382,8 @@ static int do_setup(hpm_ctx *ctx, const setup_opts *o, setup_report *r) {
     static char out[1 << 16];
     const char *args[] = {"--create", "--disk", e.disk, "--part", part, "--loader", SETUP_IMAGE_FW,
                           "--label", SETUP_LABEL, NULL};
-    if ((rc = efibootmgr(args, out, sizeof out, st))) goto out;
-    if ((rc = list_entries(&e, &bl, st))) goto out;
+    if ((rc = setup_efibootmgr(args, out, sizeof out, st))) goto out;
+    if ((rc = setup_list_entries(&e, &bl, st))) goto out;
     if (!bl.nfound) {
       hpmh_fail(st, HPMH_E_IO, "efibootmgr", "efibootmgr --create succeeded, but no boot entry names %s afterwards",
                 SETUP_IMAGE_FW);
@@ -650,10 +395,10 @@ static int do_setup(hpm_ctx *ctx, const setup_opts *o, setup_report *r) {
     if ((rc = write_record(&e, &rec, st))) goto out;
     ACT(r, "created boot entry Boot%s \"%s\" (%s on %s partition %u)", ours, SETUP_LABEL, SETUP_IMAGE_FW, e.disk,
         e.part);
-    first = entry_first(&bl, ours);
+    first = setup_entry_first(&bl, ours);
   }
   if (!o->no_entry && !first) {
-    if ((rc = order_first(&bl, ours, st))) goto out;
+    if ((rc = setup_order_first(&bl, ours, st))) goto out;
     ACT(r, "put Boot%s first in BootOrder", ours);
   }
   snprintf(r->entry, sizeof r->entry, "%s", ours);
@@ -680,11 +425,11 @@ static int do_remove(hpm_ctx *ctx, const setup_opts *o, setup_report *r) {
   static setup_record rec;
   bool have;
   int rc;
-  if ((rc = find_esp(ctx, false, &e, st))) return rc;
+  if ((rc = setup_find_esp(ctx, false, &e, st))) return rc;
   snprintf(r->esp, sizeof r->esp, "%s", e.dir);
   if ((rc = read_record(&e, &rec, &have, st))) return rc;
   if (!have) {
-    say(r->next, sizeof r->next, "nothing to remove: %s/%s does not exist (hpm setup did not set up this ESP)",
+    setup_say(r->next, sizeof r->next, "nothing to remove: %s/%s does not exist (hpm setup did not set up this ESP)",
              e.dir, SETUP_RECORD);
     return 0;
   }
@@ -700,11 +445,11 @@ static int do_remove(hpm_ctx *ctx, const setup_opts *o, setup_report *r) {
     KEPT(r, "boot entry Boot%s: --no-bootentry", rec.entry);
     entry_left = true;
   } else if (rec.entry[0]) {
-    if ((rc = need_uefi(st))) return rc;
-    (void)locate_partition(&e, r->next, sizeof r->next); /* its PARTUUID, when it can be found */
+    if ((rc = setup_need_uefi(st))) return rc;
+    (void)setup_locate_partition(&e, r->next, sizeof r->next); /* its PARTUUID, when it can be found */
     r->next[0] = 0;
     static setup_bootlist bl;
-    if ((rc = list_entries(&e, &bl, st))) return rc;
+    if ((rc = setup_list_entries(&e, &bl, st))) return rc;
     bool still = false;
     for (size_t i = 0; i < bl.nfound; i++) still |= !strcasecmp(bl.found[i], rec.entry);
     if (!still) {
@@ -712,7 +457,7 @@ static int do_remove(hpm_ctx *ctx, const setup_opts *o, setup_report *r) {
     } else if (!o->dry_run) {
       static char out[1 << 16];
       const char *args[] = {"--bootnum", rec.entry, "--delete-bootnum", NULL};
-      if ((rc = efibootmgr(args, out, sizeof out, st))) return rc;
+      if ((rc = setup_efibootmgr(args, out, sizeof out, st))) return rc;
     }
     if (still) ACT(r, "%s boot entry Boot%s", would, rec.entry);
     snprintf(r->entry, sizeof r->entry, "%s", rec.entry);

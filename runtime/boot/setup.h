@@ -75,4 +75,40 @@ typedef struct {
  * efibootmgr's listing). */
 int setup_bootlist_parse(const char *buf, size_t len, const char *loader, const char *partuuid, setup_bootlist *b);
 
+/* ---- setup_esp.c ---------------------------------------------------------- */
+#include <limits.h>
+#include "ctx.h"
+
+#define ESP_TYPE_GUID "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
+#define ESP_DIR_MAX 1024 /* longest ESP mount path (setup.c's esp_path) */
+
+/* The ESP: where it is mounted and, when it is a disk partition, which. */
+typedef struct {
+  char dir[PATH_MAX];
+  bool detected;
+  bool have_part;
+  char disk[96], dev[96];
+  unsigned part;
+  char partuuid[64], type[64];
+} esp_loc;
+
+/* Text for a message (truncated if it must be; never a path that is used). */
+void setup_say(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Run efibootmgr with args (NULL-terminated; no shell), its output (stdout
+ * and stderr) into out.  0, or the exit code with st saying why. */
+int setup_efibootmgr(const char *const *args, char *out, size_t cap, hpmh_status *st);
+/* efibootmgr --verbose, parsed: entries naming SETUP_IMAGE_FW on e's partition. */
+int setup_list_entries(const esp_loc *e, setup_bootlist *b, hpmh_status *st);
+bool setup_entry_first(const setup_bootlist *b, const char *num);
+/* Put num first in BootOrder, the others after it in their order. */
+int setup_order_first(const setup_bootlist *b, const char *num, hpmh_status *st);
+/* The partition of the ESP mounted at e->dir; false with why. */
+bool setup_locate_partition(esp_loc *e, char *why, size_t cap);
+/* Where the ESP is: --esp/HPM_ESP/[paths] esp when given, else the first
+ * of /efi, /boot/efi, /boot that is an EFI system partition's mount; with
+ * need_part its partition too.  The exit code. */
+int setup_find_esp(hpm_ctx *ctx, bool need_part, esp_loc *e, hpmh_status *st);
+/* Refuses unless efivarfs is there. */
+int setup_need_uefi(hpmh_status *st);
+
 #endif
