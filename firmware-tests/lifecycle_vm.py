@@ -175,15 +175,18 @@ class LifecycleMachine(hpmvm.Machine):
         return subprocess.run(["mtype", "-i", str(self.esp), "::/" + path], check=True, capture_output=True,
                               env=hpmtest.environ(hpmvm.MTOOLS_ENV)).stdout  # bytes
 
-    def boot(self, timeout=240, stop_at=None, stop_delay=0.0):
+    def boot(self, timeout=240, stop_at=None, stop_delay=0.0, direct=None):
+        """direct: (kernel, initrd, command line) for OVMF to start through
+        the kernel's EFI stub (QEMU -kernel), instead of its boot options."""
+        extra = ["-kernel", direct[0], "-initrd", direct[1], "-append", direct[2]] if direct else []
         cmd = [hpmvm.QEMU, "-machine", "q35,accel=tcg", "-cpu", "max", "-m", "1024",
                "-smp", "1", "-nographic", "-no-reboot", "-nic", "none",
                "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={hpmvm.OVMF_CODE}",
                "-drive", f"if=pflash,format=raw,unit=1,file={self.vars}",
                "-drive", f"if=none,id=esp,format=raw,file={self.esp}",
-               "-device", "virtio-blk-pci,drive=esp,bootindex=0",
+               "-device", "virtio-blk-pci,drive=esp" + ("" if direct else ",bootindex=0"),
                "-drive", f"if=none,id=src,format=raw,file={self.src}",
-               "-device", "virtio-blk-pci,drive=src"]
+               "-device", "virtio-blk-pci,drive=src"] + [str(a) for a in extra]
         start = time.monotonic()
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT)

@@ -54,6 +54,8 @@ FUZZ_OBJS_fuzz_hotpatch_payload     := $(FUZZ_DIR)/obj/host/payload.o
 FUZZ_OBJS_fuzz_journal              := $(FUZZ_DIR)/obj/runtime/hotpatch/journal.o \
                                        $(patsubst %,$(FUZZ_DIR)/obj/host/%.o,hex fileio status)
 FUZZ_OBJS_fuzz_bootvars             := $(FUZZ_DIR)/obj/runtime/boot/bootvars.o
+FUZZ_OBJS_fuzz_setup                := $(FUZZ_DIR)/obj/runtime/boot/setup_parse.o \
+                                       $(patsubst %,$(FUZZ_DIR)/obj/host/%.o,hex status)
 FUZZ_OBJS_fuzz_policy               := $(patsubst %,$(FUZZ_DIR)/obj/runtime/update/%.o,policy windows enroll) \
                                        $(patsubst %,$(FUZZ_DIR)/obj/host/%.o,hex fileio status)
 FUZZ_SYSLIBS_fuzz_policy            := -linih
@@ -73,6 +75,7 @@ FUZZ_SEEDS_fuzz_release_file        := tests/fuzz/corpus-release-file
 FUZZ_SEEDS_fuzz_hotpatch_payload    := tests/fuzz/corpus-hotpatch
 FUZZ_SEEDS_fuzz_journal             := tests/fuzz/corpus-journal
 FUZZ_SEEDS_fuzz_bootvars            := tests/fuzz/corpus-bootvars
+FUZZ_SEEDS_fuzz_setup               := tests/fuzz/corpus-setup
 FUZZ_SEEDS_fuzz_policy              := tests/fuzz/corpus-policy
 FUZZ_SEEDS_fuzz_tpmnv               := tests/fuzz/corpus-tpmnv
 FUZZ_SEEDS_fuzz_etcd                := tests/fuzz/corpus-etcd

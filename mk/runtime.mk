@@ -11,7 +11,7 @@
 RT_CFLAGS := -Icore/include -Ihost -Iruntime
 RT_SRCS := $(wildcard runtime/*.c runtime/*/*.c)
 RT_HDRS := $(wildcard runtime/*.h runtime/*/*.h) $(HOSTLIB_HDRS)
-RT_LIBS := -lelf -lZydis -lcurl -lsqlite3 -linih -lcjson
+RT_LIBS := -lelf -lZydis -lcurl -lsqlite3 -linih -lcjson -lblkid
 # libsystemd (sd_notify: runtime/service.c) goes into hpm only, not into the tests of its rooms.
 RT_SD_LIBS := -lsystemd
 

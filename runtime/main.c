@@ -38,6 +38,7 @@ static const struct command {
     {"mark-good", hpm_boot_cmd_mark_good, true, HPM_BOOT_EXIT_ALREADY},
     {"stage", hpm_boot_cmd_stage, true, 0},
     {"rollback", hpm_boot_cmd_rollback, true, 0},
+    {"setup", hpm_boot_cmd_setup, true, 0},
     {"agent", hp_cmd_agent, false, 0},
     {"recover", hp_cmd_recover, false, 0},
     {"catalog", cmd_catalog, false, 0},

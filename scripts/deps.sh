@@ -36,6 +36,9 @@ DEB_PACKAGES=(
   # one-step HSM signing (hpm-sign --key pkcs11:URI): OpenSSL's pkcs11 engine, and the
   # SoftHSM2 token, pkcs11-tool (opensc) and p11tool (gnutls-bin) the tests use
   softhsm2 libengine-pkcs11-openssl opensc gnutls-bin
+  libblkid-dev   # hpm setup: the partition type of a mounted ESP (runtime/boot/setup.c)
+  efibootmgr     # hpm setup creates the firmware boot entry with it; copied into the firmware test's guest
+  fdisk          # sfdisk: the GPT-partitioned ESP disk of firmware-tests/test_setup.py
 )
 
 # ---- pinned sources --------------------------------------------------------

@@ -140,11 +140,22 @@ int hpm_boot_esp_orphans(const char *hpmdir, const char *const *only, size_t non
 int hpm_boot_cmd_mark_good(hpm_ctx *ctx, int argc, char **argv);
 int hpm_boot_cmd_stage(hpm_ctx *ctx, int argc, char **argv);
 int hpm_boot_cmd_rollback(hpm_ctx *ctx, int argc, char **argv);
+/* hpm setup (setup.c): the first install on a host booted some other way;
+ * exit 0 done or nothing to do, 1 refused, 2 usage, 3 I/O or efibootmgr. */
+int hpm_boot_cmd_setup(hpm_ctx *ctx, int argc, char **argv);
+
+/* What `hpm status` says off hpmboot.efi when `hpm setup` set this ESP up:
+ * text (nothing when it did not), and the "setup" object of the boot
+ * object (null when it did not). */
+void hpm_boot_setup_print(FILE *out, const char *esp);
+cJSON *hpm_boot_setup_json(const char *esp);
 
 #define BOOT_USAGE                                                                                    \
   "  mark-good [--json]                           mark the running baseline good (next boot records it)\n" \
   "  stage [--tries N] [--slot X] [--force] [--json] BASELINE\n"                                       \
   "                                               verify and copy a baseline into the inactive slot\n"  \
-  "  rollback [--json]                            make the previous good slot active at the next boot\n"
+  "  rollback [--json]                            make the previous good slot active at the next boot\n" \
+  "  setup [--efi PATH] [--no-bootentry] [--remove] [--dry-run] [--json] [BASELINE]\n"                  \
+  "                                               first install: boot image, boot entry, slot a\n"
 
 #endif

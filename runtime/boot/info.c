@@ -232,6 +232,7 @@ cJSON *hpm_boot_status_json(const char *esp) {
   if (hpm_boot_info_read(&bi, why, sizeof why)) {
     hpmh_json_add_bool(o, "booted", 0);
     hpmh_json_add_str(o, "error", why);
+    hpmh_json_add(o, "setup", hpm_boot_setup_json(esp));
     return o;
   }
   const hpm_bs_slot *as = &bi.st.slots[bi.active];
@@ -288,6 +289,7 @@ void hpm_boot_status_print(FILE *out, const char *esp) {
   char why[600];
   if (hpm_boot_info_read(&bi, why, sizeof why)) {
     fprintf(out, "boot: %s\n", why);
+    hpm_boot_setup_print(out, esp);
     return;
   }
   char a = hpm_bs_slot_letter((unsigned)bi.active);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "boot/boot.h"
+#include "loader.h"
 #include "ctx.h"
 #include "status.h"
 
@@ -31,6 +32,12 @@ typedef struct {
  * for --help and errors.  Returns 0 (o->help: usage printed, exit 0) or the
  * usage exit code. */
 int boot_parse_opts(hpm_ctx *ctx, int argc, char **argv, const char *usage, bool takes_file, boot_opts *o);
+
+/* Verify a baseline file against trust (hpm_ctx_trust_for); detached
+ * payloads are read from its directory, none larger than the manifest says,
+ * into l.  The exit code, st saying why.  Used by stage and setup. */
+int boot_verify_baseline(const hpm_ctx *ctx, const char *path, const hpm_trust *trust, uint8_t **buf, size_t *len,
+                         hpmh_loader *l, hpm_manifest *m, hpmh_status *st);
 
 /* This boot's variables, or a message and the exit code. */
 int boot_need_info(hpm_boot_info *bi);

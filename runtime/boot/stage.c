@@ -38,10 +38,7 @@ static const char stage_usage[] =
     "  --esp DIR     mounted ESP (global option; HPM_ESP, default /boot/efi)\n"
     "exit: 0 staged, 1 refused, 2 usage, 3 I/O error, 5 not booted through hpmboot.efi\n";
 
-/* Verify a baseline file against trust (hpm_ctx_trust_for); detached
- * payloads are read from its directory, none larger than the manifest says.
- * The exit code, st saying why. */
-static int verify_baseline(const hpm_ctx *ctx, const char *path, const hpm_trust *trust, uint8_t **buf,
+int boot_verify_baseline(const hpm_ctx *ctx, const char *path, const hpm_trust *trust, uint8_t **buf,
                            size_t *len, hpmh_loader *l, hpm_manifest *m, hpmh_status *st) {
   if (hpmh_read_file(path, CONTAINER_MAX, buf, len, st)) return HPM_BOOT_EXIT_IO;
   hpmh_loader_init(l, path, HPMH_LOAD_MANIFEST_SIZE);
@@ -257,7 +254,7 @@ int hpm_boot_stage(hpm_ctx *ctx, const char *file, const hpm_stage_opts *o, hpm_
   uint8_t *buf = NULL, *buf2 = NULL;
   size_t len = 0, len2 = 0;
   int lockfd = -1;
-  if ((rc = verify_baseline(ctx, file, &trust, &buf, &len, &src, &m, st))) goto out;
+  if ((rc = boot_verify_baseline(ctx, file, &trust, &buf, &len, &src, &m, st))) goto out;
   snprintf(rep->version, sizeof rep->version, "%s", m.version);
   int target = choose_target(&bi, &m, file, o, st);
   rc = HPM_BOOT_EXIT_REFUSED;
@@ -302,7 +299,7 @@ int hpm_boot_stage(hpm_ctx *ctx, const char *file, const hpm_stage_opts *o, hpm_
   if (rc) goto out;
 
   /* Re-verify what is on the ESP now. */
-  if ((rc = verify_baseline(ctx, rep->path, &trust, &buf2, &len2, &back, &m2, st)) ||
+  if ((rc = boot_verify_baseline(ctx, rep->path, &trust, &buf2, &len2, &back, &m2, st)) ||
       memcmp(m2.digest, m.digest, HPM_DIGEST_LEN)) {
     hpmh_fail(st, HPMH_E_IO, rep->path, "%s: the written copy does not verify as %s: not requesting the slot",
               rep->path, file);

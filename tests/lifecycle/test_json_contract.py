@@ -14,7 +14,7 @@ T0 = 1767225600          # 2026-01-01T00:00:00Z
 EXPIRES = T0 + 4000 * 86400
 
 ALL = ["apply", "revert", "list", "status", "mark-good", "stage", "rollback", "catalog", "assess", "install",
-       "policy", "history", "enroll", "unenroll", "clean", "commit"]
+       "policy", "history", "enroll", "unenroll", "clean", "commit", "setup"]
 
 
 @pytest.fixture
@@ -83,6 +83,9 @@ def test_every_command_answers_in_the_contract(host, tmp_path):
     assert ok("enroll")["result"] == "unchanged"
     assert ok("unenroll")["result"] == "ok"
     ok("clean", "--dry-run")
+    img = tmp_path / "hpmboot.efi"
+    img.write_bytes(b"MZ" + bytes(500))
+    assert ok("setup", "--efi", img, "--no-bootentry", "--dry-run", host.files["b1"])["dry_run"] is True
     ok("history")
     assert seen == set(ALL), set(ALL) - seen
 
@@ -93,7 +96,7 @@ def test_every_command_answers_in_the_contract(host, tmp_path):
     ("rollback", ["--tries", "2"], 2), ("catalog", ["--source", "/nonexistent"], 3),
     ("assess", ["--source", "ftp://x"], 2), ("install", ["--include", "NOPE"], 2), ("policy", ["x"], 2),
     ("history", ["show", "999"], 1), ("enroll", ["x"], 2), ("unenroll", ["x"], 2), ("clean", ["x"], 2),
-    ("commit", [], 1),
+    ("commit", [], 1), ("setup", ["/etc/hostname"], 1),
 ])
 def test_refusals_answer_with_an_error_document(host, cmd, args, rc):
     d = doc(host, cmd, *args, rc=rc)
