@@ -57,7 +57,7 @@ FUZZ_OBJS_fuzz_bootvars             := $(FUZZ_DIR)/obj/runtime/boot/bootvars.o
 FUZZ_OBJS_fuzz_policy               := $(patsubst %,$(FUZZ_DIR)/obj/runtime/update/%.o,policy windows enroll) \
                                        $(patsubst %,$(FUZZ_DIR)/obj/host/%.o,hex fileio status)
 FUZZ_SYSLIBS_fuzz_policy            := -linih
-FUZZ_OBJS_fuzz_etcd                 := $(FUZZ_DIR)/obj/runtime/fleet/etcd.o $(FUZZ_DIR)/obj/host/status.o
+FUZZ_OBJS_fuzz_etcd                 := $(FUZZ_DIR)/obj/runtime/fleet/etcd.o $(FUZZ_DIR)/obj/runtime/http.o $(FUZZ_DIR)/obj/host/status.o
 FUZZ_SYSLIBS_fuzz_etcd              := -lcurl -lcjson -lm
 FUZZ_OBJS_fuzz_container_verify     += $(FUZZ_SIG_OBJS)
 FUZZ_OBJS_fuzz_catalog              += $(FUZZ_SIG_OBJS)
