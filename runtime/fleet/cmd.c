@@ -40,6 +40,19 @@ static const char usage[] =
     "    --loop MS      step every MS milliseconds until this host has nothing left to do\n"
     "                   or the reboot hook ran\n";
 
+/* The connection, opened after the subcommand's options are parsed. */
+static hpm_ctx *the_ctx;
+static fl_conn the_conn;
+
+static fl_conn *conn(void) {
+  hpmh_status st;
+  if (fl_open(the_ctx, &the_conn, &st)) {
+    hpm_msg_status(&st);
+    return NULL;
+  }
+  return &the_conn;
+}
+
 static int fail_st(const hpmh_status *st) {
   hpm_msg_status(st);
   return st->code == HPMH_E_REFUSED ? 1 : st->code == HPMH_E_INVALID ? 1 : 3;
@@ -64,8 +77,9 @@ static int add_ring(const char *cmd, fl_start_req *q, const char *list) {
   return 0;
 }
 
-static int rollout_start(fl_conn *c, int argc, char **argv) {
-  const char *cmd = "fleet rollout start";
+static int rollout_start(int argc, char **argv) {
+  fl_conn *c;
+  const char *cmd = "fleet";
   static fl_start_req q;
   memset(&q, 0, sizeof q);
   q.deadline_s[FL_DRAINING] = 600;
@@ -127,6 +141,7 @@ static int rollout_start(fl_conn *c, int argc, char **argv) {
   if (hpm_cli_operands(cmd, argc, argv, 0, 0, "")) return HPM_CLI_USAGE;
   if (!what) return hpm_cli_error(cmd, "say what to roll out: --baseline-version VERSION or --hotpatch SEQ");
   if (!q.nrings) return hpm_cli_error(cmd, "say which hosts: --ring HOST,... (once per ring, the canary first)");
+  if (!(c = conn())) return 2;
   hpmh_status st;
   char id[FL_NAME_MAX + 1];
   if (fl_rollout_start(c, &q, id, &st)) return fail_st(&st);
@@ -141,8 +156,9 @@ static const char *ago(uint64_t now, uint64_t t, char *buf, size_t n) {
   return buf;
 }
 
-static int status(fl_conn *c, int argc, char **argv) {
-  const char *cmd = "fleet status";
+static int status(int argc, char **argv) {
+  fl_conn *c;
+  const char *cmd = "fleet";
   static const struct option lo[] = {{"json", no_argument, 0, 'j'}, {0, 0, 0, 0}};
   bool json = false;
   int o;
@@ -151,6 +167,7 @@ static int status(fl_conn *c, int argc, char **argv) {
     else return HPM_CLI_USAGE;
   }
   if (hpm_cli_operands(cmd, argc, argv, 0, 0, "")) return HPM_CLI_USAGE;
+  if (!(c = conn())) return 2;
   fl_snap s;
   hpmh_status st;
   if (fl_read(c, &s, &st)) return fail_st(&st);
@@ -237,8 +254,9 @@ static int status(fl_conn *c, int argc, char **argv) {
   return 0;
 }
 
-static int step(fl_conn *c, int argc, char **argv) {
-  const char *cmd = "fleet step";
+static int step(int argc, char **argv) {
+  fl_conn *c;
+  const char *cmd = "fleet";
   static const struct option lo[] = {{"loop", required_argument, 0, 'l'}, {0, 0, 0, 0}};
   long loop_ms = 0;
   int o;
@@ -249,6 +267,7 @@ static int step(fl_conn *c, int argc, char **argv) {
     if (*end || loop_ms < 10 || loop_ms > 3600000) return hpm_cli_error(cmd, "--loop '%s': expected milliseconds, 10..3600000", optarg);
   }
   if (hpm_cli_operands(cmd, argc, argv, 0, 0, "")) return HPM_CLI_USAGE;
+  if (!(c = conn())) return 2;
   char last[sizeof ((fl_step_report *)0)->note] = "";
   for (;;) {
     fl_step_report rep;
@@ -284,23 +303,21 @@ int fl_cmd(hpm_ctx *ctx, int argc, char **argv) {
     return hpm_cli_error("fleet", "host %s: expected release or fail", verb[0] ? verb : "(nothing)");
   if (host && argc != 4) return hpm_cli_error("fleet", "host %s: expected one HOST", verb);
   if (rollout && strcmp(verb, "start") && argc != 3) return hpm_cli_error("fleet", "rollout %s takes no operand", verb);
-  static fl_conn c;
+  the_ctx = ctx;
   hpmh_status st;
-  if (fl_open(ctx, &c, &st)) {
-    hpm_msg_status(&st);
-    return 2;
-  }
-  if (!strcmp(sub, "status")) return status(&c, argc - 1, argv + 1);
-  if (!strcmp(sub, "step")) return step(&c, argc - 1, argv + 1);
+  if (!strcmp(sub, "status")) return status(argc - 1, argv + 1);
+  if (!strcmp(sub, "step")) return step(argc - 1, argv + 1);
   int rc;
+  if (!strcmp(verb, "start")) return rollout_start(argc - 2, argv + 2);
+  fl_conn *c = conn();
+  if (!c) return 2;
   if (host) {
-    rc = !strcmp(verb, "release") ? fl_host_release(&c, argv[3], &st) : fl_host_fail(&c, argv[3], &st);
+    rc = !strcmp(verb, "release") ? fl_host_release(c, argv[3], &st) : fl_host_fail(c, argv[3], &st);
     if (!rc) printf("%s: %s\n", argv[3], !strcmp(verb, "release") ? "slot released; the host is failed" : "failed");
     return rc ? fail_st(&st) : 0;
   }
-  if (!strcmp(verb, "start")) return rollout_start(&c, argc - 2, argv + 2);
   fl_rstate to = !strcmp(verb, "pause") ? FL_PAUSED : !strcmp(verb, "resume") ? FL_RUNNING : FL_ABORTED;
-  if (fl_rollout_set(&c, to, &st)) return fail_st(&st);
+  if (fl_rollout_set(c, to, &st)) return fail_st(&st);
   printf("rollout %s\n", to == FL_PAUSED ? "paused" : to == FL_RUNNING ? "resumed" : "aborted");
   return 0;
 }

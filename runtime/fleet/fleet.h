@@ -72,11 +72,7 @@ int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st);
 int fl_cmd(hpm_ctx *ctx, int argc, char **argv);
 
 #define FLEET_USAGE                                                                                    \
-  "  fleet rollout start (--baseline-version VERSION | --hotpatch SEQ) --ring HOST,... [--ring ...]\n"          \
-  "        [--max-out K] [--min-delay DUR] [--budget N] [--deadline PHASE=DUR]...\n"                     \
-  "  fleet rollout pause|resume|abort                  the cluster's rollout through etcd\n"         \
-  "  fleet status [--json]                        every host's phase, the slots, the budget\n"          \
-  "  fleet host release|fail HOST                 free a dead host's slot, or fail a host\n"            \
-  "  fleet step [--loop MS]                       this host's side of the rollout (the agent's step)\n"
+  "  fleet rollout start|pause|resume|abort, fleet status [--json], fleet host release|fail HOST,\n"     \
+  "        fleet step [--loop MS]             the cluster's rollouts through etcd (hpm fleet --help)\n"
 
 #endif

@@ -497,12 +497,12 @@ static int handler(void *user, const char *section, const char *key, const char 
     }
   } else if (!strcmp(section, "fleet")) {
     if (!strcmp(key, "endpoints")) {
-      if (strlen(value) > POLICY_SOURCE_MAX || (strncmp(value, "http://", 7) && strncmp(value, "https://", 8)))
+      if (value[0] && (strlen(value) > POLICY_SOURCE_MAX || (strncmp(value, "http://", 7) && strncmp(value, "https://", 8))))
         FAIL("[fleet] endpoints: '%.200s': expected the etcd members' client URLs, comma-separated "
-             "(http://10.0.0.1:2379,http://10.0.0.2:2379)", value);
+             "(http://10.0.0.1:2379,http://10.0.0.2:2379), or nothing for no fleet", value);
       snprintf(p->fleet_endpoints, sizeof p->fleet_endpoints, "%s", value);
     } else if (!strcmp(key, "host") || !strcmp(key, "domain")) {
-      bool ok = value[0] && strlen(value) <= 63;
+      bool ok = (value[0] || key[0] == 'h') && strlen(value) <= 63;
       for (const char *q = value; ok && *q; q++)
         ok = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') || *q == '.' ||
              *q == '_' || *q == '-';
