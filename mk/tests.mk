@@ -85,6 +85,8 @@ UNIT_SYSLIBS_test_history := -lsqlite3 -linih
 UNIT_SYSLIBS_test_json    := -lcjson
 UNIT_OBJS_test_etcd       := $(B)/san/runtime/fleet/etcd.o $(B)/san/runtime/http.o
 UNIT_SYSLIBS_test_etcd    := -lcurl -lcjson -lm
+UNIT_OBJS_test_model      := $(B)/san/runtime/fleet/model.o $(B)/san/runtime/fleet/etcd.o $(B)/san/runtime/http.o
+UNIT_SYSLIBS_test_model   := -lcurl -lcjson -lm
 
 UNIT_HDRS := tests/tmpdir.h tests/core/testlib.h tests/core/manifest_cases.h tests/core/bsfake.h $(CORE_HDRS) $(HOSTLIB_HDRS) $(HPMW_HDRS) $(RT_HDRS)
 

@@ -507,7 +507,7 @@ static int handler(void *user, const char *section, const char *key, const char 
         ok = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') || *q == '.' ||
              *q == '_' || *q == '-';
       if (!ok) FAIL("[fleet] %s: '%.200s': expected a name of 1..63 letters, digits, '.', '_' or '-'", key, value);
-      snprintf(key[0] == 'h' ? p->fleet_host : p->fleet_domain, 64, "%s", value);
+      snprintf(key[0] == 'h' ? p->fleet_host : p->fleet_domain, 64, "%.63s", value);
     } else if (!strcmp(key, "hooks")) {
       if (value[0] != '/' || strlen(value) > POLICY_PATH_MAX)
         FAIL("[fleet] hooks: '%.200s': expected an absolute directory path (at most %d characters)", value,
