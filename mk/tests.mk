@@ -13,8 +13,8 @@
 #                         rollback, catalog and sources, policy, history,
 #                         assess/install/agent)            -> $(B)/results/lifecycle.xml
 #   make check-catalog, check-lifecycle-pol   parts of tests/lifecycle on their own.
-#   make check-fleet      pytest tests/fleet: the etcd client against a real
-#                         3-member etcd cluster on loopback -> $(B)/results/fleet.xml
+#   make check-fleet      pytest tests/fleet: the etcd client and rollouts of
+#                         simulated hosts against a real 3-member etcd cluster on loopback -> $(B)/results/fleet.xml
 #   make check-firmware   pytest firmware-tests (QEMU + OVMF) -> $(B)/results/firmware.xml
 #   make check-long       NOT part of `make check`: the crash-safety scenarios
 #                         long (scripts/check-long.sh): hpm SIGKILLed at random
