@@ -201,3 +201,32 @@ def test_pause_resume_abort(tmp_path, etcd_cluster):
     op.fleet("rollout", "resume", check=REFUSED)
     for h in hosts.values():
         h.kill()
+
+
+def test_hung_hook_times_out_and_operator_fails_a_host(tmp_path, etcd_cluster):
+    hosts = make_hosts(tmp_path, etcd_cluster, [(f"h{i}", "r1") for i in range(1, 4)])
+    op = Operator(tmp_path, etcd_cluster.endpoints)
+    (hosts["h1"].hooks / "drain").write_text("#!/bin/sh\necho drain >> %s\nexec sleep 60\n" % hosts["h1"].log)
+    op.fleet("rollout", "start", "--baseline-version", "2026.1", "--ring", "h1", "--ring", "h2,h3", "--budget", "2")
+    # the operator fails h3 before it starts: it never runs a hook, it counts against the budget
+    r = op.fleet("host", "fail", "h3")
+    assert "h3: failed" in r.stdout
+    op.fleet("host", "fail", "h3", check=REFUSED)
+    t0 = time.monotonic()
+    for h in hosts.values():
+        h.start()
+    wait_for(lambda: phases(op)["h1"] == "failed", 30, "h1 failed")
+    assert time.monotonic() - t0 >= 3  # hook_timeout = 3s
+    st = op.status()
+    h1 = [h for h in st["hosts"] if h["host"] == "h1"][0]
+    assert h1["reason"] == "draining failed: hook drain did not finish within 3 s (killed)", h1
+    wait_for(lambda: op.status()["rollout"]["state"] == "done", 60, "rollout done")
+    st = op.status()
+    assert phases(op) == {"h1": "failed", "h2": "done", "h3": "failed"}
+    assert st["rollout"]["budget"] == {"limit": 2, "used": 2}
+    assert [c.split()[0] for c in hosts["h1"].hook_calls()] == ["gate", "drain", "undrain"]
+    assert hosts["h3"].hook_calls() == []
+    h3 = [h for h in st["hosts"] if h["host"] == "h3"][0]
+    assert h3["reason"] == "failed by the operator in phase waiting"
+    for h in hosts.values():
+        h.kill()
