@@ -17,8 +17,8 @@
 #                         rollback, catalog and sources, policy, history,
 #                         assess/install/agent)            -> $(B)/results/lifecycle.xml
 #   make check-catalog, check-lifecycle-pol   parts of tests/lifecycle on their own.
-#   make check-fleet      pytest tests/fleet: the etcd client against a real
-#                         3-member etcd cluster on loopback -> $(B)/results/fleet.xml
+#   make check-fleet      pytest tests/fleet: the etcd client and rollouts of
+#                         simulated hosts against a real 3-member etcd cluster on loopback -> $(B)/results/fleet.xml
 #   make check-firmware   pytest firmware-tests (QEMU + OVMF) -> $(B)/results/firmware.xml
 #   make check-long       NOT part of `make check`: the crash-safety scenarios
 #                         long (scripts/check-long.sh): hpm SIGKILLed at random
@@ -87,8 +87,10 @@ UNIT_SYSLIBS_test_policy  := -linih
 UNIT_SYSLIBS_test_decide  := -linih
 UNIT_SYSLIBS_test_history := -lsqlite3 -linih
 UNIT_SYSLIBS_test_json    := -lcjson
-UNIT_OBJS_test_etcd       := $(B)/san/runtime/fleet/etcd.o
+UNIT_OBJS_test_etcd       := $(B)/san/runtime/fleet/etcd.o $(B)/san/runtime/http.o
 UNIT_SYSLIBS_test_etcd    := -lcurl -lcjson -lm
+UNIT_OBJS_test_model      := $(B)/san/runtime/fleet/model.o $(B)/san/runtime/fleet/etcd.o $(B)/san/runtime/http.o
+UNIT_SYSLIBS_test_model   := -lcurl -lcjson -lm
 
 UNIT_HDRS := tests/tmpdir.h tests/core/testlib.h tests/core/manifest_cases.h tests/core/bsfake.h $(CORE_HDRS) $(HOSTLIB_HDRS) $(HPMW_HDRS) $(RT_HDRS)
 
@@ -144,9 +146,9 @@ endef
 # The driver of the fleet tests: the etcd client under ASan+UBSan, one
 # request per run (tests/fleet/etcdctl_hpm.c).
 FLEET_CTL := $(B)/san/tests/fleet/etcdctl_hpm
-$(FLEET_CTL): tests/fleet/etcdctl_hpm.c $(B)/san/runtime/fleet/etcd.o $(B)/san/libhpmhost.a $(B)/san/libhpmcore.a $(UNIT_HDRS) | $(DEPS_STAMP)
+$(FLEET_CTL): tests/fleet/etcdctl_hpm.c $(B)/san/runtime/fleet/etcd.o $(B)/san/runtime/http.o $(B)/san/libhpmhost.a $(B)/san/libhpmcore.a $(UNIT_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(UNIT_CFLAGS) $< $(B)/san/runtime/fleet/etcd.o -o $@ $(UNIT_LDFLAGS) $(B)/san/libhpmhost.a $(B)/san/libhpmcore.a -lcurl -lcjson -lm
+	$(CC) $(UNIT_CFLAGS) $< $(B)/san/runtime/fleet/etcd.o $(B)/san/runtime/http.o -o $@ $(UNIT_LDFLAGS) $(B)/san/libhpmhost.a $(B)/san/libhpmcore.a -lcurl -lcjson -lm
 ALL_TARGETS += $(FLEET_CTL)
 
 .PHONY: check-cli check-deb check-hotpatch check-lifecycle check-catalog check-lifecycle-pol check-fleet check-firmware check-long
@@ -162,7 +164,7 @@ check-catalog: $(B)/runtime/hpm $(B)/tools/hpm-sign
 	$(call pytest,catalog,tests/lifecycle/test_catalog.py)
 check-lifecycle-pol: $(B)/runtime/hpm
 	$(call pytest,lifecycle-pol,tests/lifecycle/test_history.py tests/lifecycle/test_policy_cli.py)
-check-fleet: $(FLEET_CTL)
+check-fleet: $(FLEET_CTL) $(B)/runtime/hpm $(B)/tools/hpm-sign
 	$(call pytest,fleet,tests/fleet)
 check-firmware: all
 	$(call pytest,firmware,firmware-tests)

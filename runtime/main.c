@@ -11,6 +11,7 @@
 
 #include "boot/boot.h"
 #include "ctx.h"
+#include "fleet/fleet.h"
 #include "hotpatch/health.h"
 #include "hotpatch/hotpatch.h"
 #include "jsonout.h"
@@ -49,6 +50,7 @@ static const struct command {
     {"enroll", cmd_enroll, false, 0},
     {"unenroll", cmd_unenroll, false, 0},
     {"clean", cmd_clean, true, 0},
+    {"fleet", fl_cmd, false, 0},
 };
 
 static const char usage_text[] =
@@ -58,7 +60,7 @@ static const char usage_text[] =
     BOOT_USAGE
     "  catalog [--source URL|DIR] [--download ID]... [--json]\n"
     "                                               fetch, verify and show the update catalog\n"
-    UPDATE_USAGE LIFECYCLE_USAGE CLEAN_USAGE
+    UPDATE_USAGE LIFECYCLE_USAGE CLEAN_USAGE FLEET_USAGE
     "global options (before or after the command):\n"
     "  --config FILE     policy file; HPM_CONF, default /etc/hpm/hpm.conf (plus FILE.d/NAME.conf)\n"
     "  --trust-dir DIR   release keys (*.pub); HPM_TRUST_DIR, [paths] trust_dir, default /etc/hpm/trust\n"

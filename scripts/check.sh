@@ -86,7 +86,7 @@ suite hotpatch "$R/hotpatch.xml" "hotpatch engine (real multi-threaded targets, 
 suite lifecycle "$R/lifecycle.xml" \
   "host lifecycle: boot side, catalog and sources, policy, history, assess/install (pytest, loopback HTTP)" \
   $MAKE -s check-lifecycle
-suite fleet "$R/fleet.xml" "fleet: the etcd client against a real 3-member etcd cluster (pytest, loopback)" \
+suite fleet "$R/fleet.xml" "fleet: the etcd client and rollouts of simulated hosts against a real 3-member etcd cluster (pytest, loopback)" \
   $MAKE -s check-fleet
 suite firmware "$R/firmware.xml" "firmware tests (QEMU + OVMF)" $MAKE -s check-firmware
 

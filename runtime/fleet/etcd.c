@@ -4,13 +4,14 @@
 #include "fleet/etcd.h"
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "http.h"
 
 static const char *const call_paths[] = {
     [FL_CALL_RANGE] = "kv/range",
@@ -550,36 +551,6 @@ int fl_etcd_init(fl_etcd *c, const char *endpoints, long timeout_ms, hpmh_status
   return 0;
 }
 
-typedef struct {
-  char *buf;
-  size_t len;
-  bool over;
-} sink;
-
-static size_t on_data(char *p, size_t size, size_t nmemb, void *ctx) {
-  sink *s = ctx;
-  size_t n = size * nmemb;
-  if (n > FL_ETCD_RESPONSE_MAX - s->len) {
-    s->over = true;
-    return 0;
-  }
-  char *b = realloc(s->buf, s->len + n + 1);
-  if (!b) return 0;
-  memcpy(b + s->len, p, n);
-  s->buf = b;
-  s->len += n;
-  b[s->len] = '\0';
-  return n;
-}
-
-static void curl_global(void) {
-  static bool done;
-  if (!done) {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    done = true;
-  }
-}
-
 /* Append "; " and a formatted part to the message collecting each member's failure. */
 static void note(char *msg, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void note(char *msg, size_t cap, const char *fmt, ...) {
@@ -604,34 +575,22 @@ int fl_etcd_call(fl_etcd *c, fl_call call, const char *body, fl_etcd_result *r, 
   bool maybe_applied = false;
   memset(r, 0, sizeof *r);
   c->last_code = 0;
-  curl_global();
+  hpm_http_global();
   for (size_t k = 0; k < c->nendpoints; k++) {
     size_t i = (c->current + k) % c->nendpoints;
     const char *ep = c->endpoints[i];
     char url[FL_ETCD_ENDPOINT_MAX + 32], errbuf[CURL_ERROR_SIZE] = "";
-    sink s = {0};
+    hpm_http_sink s = {.fd = -1, .cap = FL_ETCD_RESPONSE_MAX};
     long status = 0;
     curl_off_t sent = 0;
     snprintf(url, sizeof url, "%s/v3/%s", ep, fl_call_path(call));
-    CURL *h = curl_easy_init();
+    CURL *h = hpm_http_easy(url, &s, errbuf);
     if (!h) return hpmh_fail(st, HPMH_E_NOMEM, "", "etcd %s: out of memory", fl_call_path(call));
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(h, CURLOPT_URL, url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "hpm");
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
     CURLcode rc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent);
@@ -645,13 +604,13 @@ int fl_etcd_call(fl_etcd *c, fl_call call, const char *body, fl_etcd_result *r, 
       else
         note(why, sizeof why, "%s: %s", ep, errbuf[0] ? errbuf : curl_easy_strerror(rc));
       if (sent > 0 && is_write(call)) maybe_applied = true;
-      free(s.buf);
+      free(s.mem);
       continue;
     }
     fl_etcd_error ee;
     hpmh_status pst;
-    int prc = fl_etcd_parse(call, status, s.buf ? s.buf : "", s.len, r, &ee, &pst);
-    free(s.buf);
+    int prc = fl_etcd_parse(call, status, s.mem ? (const char *)s.mem : "", s.mem_len, r, &ee, &pst);
+    free(s.mem);
     if (prc == 0) {
       c->current = i;
       r->uncertain = maybe_applied;

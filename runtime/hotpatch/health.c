@@ -27,6 +27,7 @@
 #include "json.h"
 #include "jsonout.h"
 #include "msg.h"
+#include "runhook.h"
 #include "update/policy.h"
 #include "update/update.h"
 #include "update/windows.h"
@@ -393,71 +394,17 @@ bool hp_health_crash_loop(hpm_ctx *ctx, const char *why) {
 }
 
 /* ---- health checks: every executable in the [health] checks directory ---- */
-/* What hpm-health-check (the boot's runner, systemd/) skips too: hidden
- * files, editor and package-manager leftovers. */
 static int visible(const struct dirent *e) {
-  const char *n = e->d_name;
-  size_t l = strlen(n);
-  return n[0] != '.' && n[l - 1] != '~' && !strstr(n, ".dpkg-") && !strstr(n, ".rpm") && !strstr(n, ".swp");
+  return !hpm_hook_skipped(e->d_name);
 }
 
 /* Run one check with the timeout; 0 if it passed, else *why says how it failed. */
 static int run_check(const char *path, const hp_health *w, unsigned timeout_s, char *why, size_t n) {
-  int pfd[2];
-  if (pipe2(pfd, O_CLOEXEC)) { snprintf(why, n, "cannot run it: %s", strerror(errno)); return -1; }
-  pid_t c = fork();
-  if (c < 0) {
-    snprintf(why, n, "cannot run it: %s", strerror(errno));
-    close(pfd[0]);
-    close(pfd[1]);
-    return -1;
-  }
-  if (c == 0) {
-    setpgid(0, 0);
-    dup2(pfd[1], 1);
-    dup2(pfd[1], 2);
-    int nul = open("/dev/null", O_RDONLY);
-    if (nul >= 0) dup2(nul, 0);
-    char seq[16];
-    snprintf(seq, sizeof seq, "%u", w->seq);
-    setenv("HPM_HEALTH_CONTEXT", "hotpatch", 1);
-    setenv("HPM_HOTPATCH_SEQUENCE", seq, 1);
-    setenv("HPM_HOTPATCH_ID", w->id, 1);
-    execl(path, path, (char *)NULL);
-    _exit(127);
-  }
-  close(pfd[1]);
-  char out[4096];
-  size_t used = 0;
-  uint64_t deadline = mono_us() + (uint64_t)timeout_s * 1000000u;
-  int timed_out = 0;
-  for (;;) {
-    uint64_t now = mono_us();
-    if (now >= deadline) { timed_out = 1; break; }
-    struct pollfd pf = {pfd[0], POLLIN, 0};
-    int pr = poll(&pf, 1, (int)((deadline - now) / 1000 + 1));
-    if (pr < 0 && errno == EINTR) continue;
-    if (pr <= 0) continue;
-    char tmp[1024];
-    ssize_t k = read(pfd[0], tmp, sizeof tmp);
-    if (k <= 0) break; /* the check (and whatever it started) closed its output */
-    for (ssize_t i = 0; i < k; i++) { /* keep the tail */
-      if (used == sizeof out - 1) { memmove(out, out + 1024, used - 1024); used -= 1024; }
-      out[used++] = tmp[i];
-    }
-  }
-  close(pfd[0]);
-  if (timed_out) kill(-c, SIGKILL);
-  int st = 0;
-  while (waitpid(c, &st, 0) < 0 && errno == EINTR) {}
-  out[used] = 0;
-  while (used && (out[used - 1] == '\n' || out[used - 1] == ' ')) out[--used] = 0;
-  const char *last = strrchr(out, '\n') ? strrchr(out, '\n') + 1 : out;
-  if (timed_out) { snprintf(why, n, "did not finish within %u s (killed)", timeout_s); return -1; }
-  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
-  if (WIFEXITED(st)) snprintf(why, n, "exit %d%s%.200s", WEXITSTATUS(st), last[0] ? ": " : "", last);
-  else snprintf(why, n, "killed by signal %d", WTERMSIG(st));
-  return -1;
+  char seq[48], id[96];
+  snprintf(seq, sizeof seq, "HPM_HOTPATCH_SEQUENCE=%u", w->seq);
+  snprintf(id, sizeof id, "HPM_HOTPATCH_ID=%s", w->id);
+  char *env[] = {"HPM_HEALTH_CONTEXT=hotpatch", seq, id, NULL};
+  return hpm_run_hook(path, env, timeout_s * 1000u, why, n);
 }
 
 /* Run every check; a required one failing fills why and returns -1; a

@@ -60,6 +60,11 @@ void policy_defaults(hpm_policy *p) {
   snprintf(p->health_dir, sizeof p->health_dir, "%s", "/etc/hpm/health.d");
   p->crash_loop = 3;
   p->crash_loop_period_s = 600;
+  snprintf(p->fleet_domain, sizeof p->fleet_domain, "%s", "default");
+  snprintf(p->fleet_hooks, sizeof p->fleet_hooks, "%s", "/etc/hpm/hooks.d");
+  p->fleet_hook_timeout_s = 600;
+  p->fleet_lease_ttl_s = 15;
+  p->fleet_request_timeout_ms = 2000;
 }
 
 uint64_t policy_next_assessment(const hpm_policy *p, uint64_t last, uint64_t seed) {
@@ -348,7 +353,7 @@ static int begin_section(ini_ctx *c, const char *section) {
     FAIL("[%s]: bad section name; write [window \"NAME\"] or [blackout \"NAME\"] (NAME up to %d printable characters)",
          section, POLICY_NAME_MAX);
   if (!strcmp(kind, "update") || !strcmp(kind, "history") || !strcmp(kind, "trust") || !strcmp(kind, "paths") ||
-      !strcmp(kind, "health")) {
+      !strcmp(kind, "health") || !strcmp(kind, "fleet")) {
     if (name[0]) FAIL("[%s]: this section takes no name; write [%s]", section, kind);
     for (size_t i = 0; i < c->nnames; i++)
       if (!strcmp(c->names[i], kind)) FAIL("[%s] appears twice; merge the two sections", kind);
@@ -372,7 +377,7 @@ static int begin_section(ini_ctx *c, const char *section) {
   } else if (!section[0]) {
     /* keys before any section */
   } else {
-    FAIL("[%s]: unknown section; the sections are [update], [history], [trust], [paths], [health], [window \"NAME\"] and [blackout \"NAME\"]",
+    FAIL("[%s]: unknown section; the sections are [update], [history], [trust], [paths], [health], [fleet], [window \"NAME\"] and [blackout \"NAME\"]",
          section);
   }
   if (c->nnames < sizeof c->names / sizeof c->names[0]) {
@@ -403,7 +408,7 @@ static int handler(void *user, const char *section, const char *key, const char 
     c->new_header = false;
     if (!begin_section(c, section)) return 0;
   }
-  if (!section[0]) FAIL("%s: key outside any section; put it under [update], [history], [trust], [paths], [health], [window \"NAME\"] or [blackout \"NAME\"]", key);
+  if (!section[0]) FAIL("%s: key outside any section; put it under [update], [history], [trust], [paths], [health], [fleet], [window \"NAME\"] or [blackout \"NAME\"]", key);
   for (size_t i = 0; i < c->nkeys; i++)
     if (!strcmp(c->keys[i], key))
       FAIL("[%s] %s: set twice; keep one (an indented line continues the previous value)", section, key);
@@ -489,6 +494,41 @@ static int handler(void *user, const char *section, const char *key, const char 
     } else {
       FAIL("[health] %s: unknown key; the keys are window, interval, check_timeout, checks, crash_loop and "
            "crash_loop_period", key);
+    }
+  } else if (!strcmp(section, "fleet")) {
+    if (!strcmp(key, "endpoints")) {
+      if (value[0] && (strlen(value) > POLICY_SOURCE_MAX || (strncmp(value, "http://", 7) && strncmp(value, "https://", 8))))
+        FAIL("[fleet] endpoints: '%.200s': expected the etcd members' client URLs, comma-separated "
+             "(http://10.0.0.1:2379,http://10.0.0.2:2379), or nothing for no fleet", value);
+      snprintf(p->fleet_endpoints, sizeof p->fleet_endpoints, "%s", value);
+    } else if (!strcmp(key, "host") || !strcmp(key, "domain")) {
+      bool ok = (value[0] || key[0] == 'h') && strlen(value) <= 63;
+      for (const char *q = value; ok && *q; q++)
+        ok = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') || *q == '.' ||
+             *q == '_' || *q == '-';
+      if (!ok) FAIL("[fleet] %s: '%.200s': expected a name of 1..63 letters, digits, '.', '_' or '-'", key, value);
+      snprintf(key[0] == 'h' ? p->fleet_host : p->fleet_domain, 64, "%.63s", value);
+    } else if (!strcmp(key, "hooks")) {
+      if (value[0] != '/' || strlen(value) > POLICY_PATH_MAX)
+        FAIL("[fleet] hooks: '%.200s': expected an absolute directory path (at most %d characters)", value,
+             POLICY_PATH_MAX);
+      snprintf(p->fleet_hooks, sizeof p->fleet_hooks, "%s", value);
+    } else if (!strcmp(key, "hook_timeout")) {
+      if (policy_parse_duration(value, &p->fleet_hook_timeout_s) || p->fleet_hook_timeout_s > 86400)
+        FAIL("[fleet] hook_timeout: '%s': expected how long one hook may run, e.g. 10m (1s..1d)", value);
+    } else if (!strcmp(key, "lease_ttl")) {
+      if (policy_parse_duration(value, &p->fleet_lease_ttl_s) || p->fleet_lease_ttl_s < 2 || p->fleet_lease_ttl_s > 3600)
+        FAIL("[fleet] lease_ttl: '%s': expected how long this host counts as alive without renewing, e.g. 15s (2s..1h)",
+             value);
+    } else if (!strcmp(key, "request_timeout")) {
+      uint32_t sec;
+      if (policy_parse_duration(value, &sec) || sec > 60)
+        FAIL("[fleet] request_timeout: '%s': expected how long one etcd request may take at one member, e.g. 2s "
+             "(1s..60s)", value);
+      p->fleet_request_timeout_ms = sec * 1000u;
+    } else {
+      FAIL("[fleet] %s: unknown key; the keys are endpoints, host, domain, hooks, hook_timeout, lease_ttl and "
+           "request_timeout", key);
     }
   } else if (!strcmp(section, "trust")) {
     hpm_kind k = HPM_KIND_BASELINE;

@@ -75,6 +75,14 @@ typedef struct {
   uint32_t crash_loop;              /* crash_loop: agent-patched processes dying this many times ... (0: off) */
   uint32_t crash_loop_period_s;     /* crash_loop_period: ... each within this long of its patching, and
                                        all within this long, revert the hotpatch (health.h) */
+  /* [fleet]: this host in a cluster coordinated through etcd (docs/fleet.md) */
+  char fleet_endpoints[POLICY_SOURCE_MAX + 1]; /* endpoints: the etcd members' client URLs ("" = no fleet) */
+  char fleet_host[64];                /* host: this host's name in the fleet ("" = the host name) */
+  char fleet_domain[64];              /* domain: its fault domain (rack, zone, chassis) */
+  char fleet_hooks[POLICY_PATH_MAX + 1]; /* hooks: drain, undrain, gate, install, reboot, verify */
+  uint32_t fleet_hook_timeout_s;      /* hook_timeout: one hook killed after this long */
+  uint32_t fleet_lease_ttl_s;         /* lease_ttl: this host's liveness lease */
+  uint32_t fleet_request_timeout_ms;  /* request_timeout: one etcd request at one member */
   size_t nwindows, nblackouts;
   policy_window windows[POLICY_MAX_WINDOWS];
   policy_blackout blackouts[POLICY_MAX_BLACKOUTS];

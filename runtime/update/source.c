@@ -3,7 +3,6 @@
  * size-capped, hash-checked downloads (source.h). */
 #include "update/source.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <mbedtls/sha256.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "http.h"
 #include "json.h"
 #include "msg.h"
 
@@ -71,45 +71,7 @@ void hpm_source_join(const hpm_source *src, const char *rel, char *out, size_t c
 
 /* ---- transfers ------------------------------------------------------------ */
 
-typedef struct {
-  /* memory sink (catalog) */
-  uint8_t *mem;
-  size_t mem_len;
-  /* file sink (entry) */
-  int fd;
-  /* both */
-  uint64_t have; /* bytes already present before this transfer */
-  uint64_t got;  /* bytes received in this transfer */
-  uint64_t cap;  /* never hold more than this */
-  bool over;
-  bool write_error;
-} sink;
-
-static size_t on_data(char *p, size_t size, size_t nmemb, void *ctx) {
-  sink *s = ctx;
-  size_t n = size * nmemb;
-  if (s->have + s->got + n > s->cap) {
-    s->over = true;
-    return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
-  }
-  if (s->fd >= 0) {
-    size_t done = 0;
-    while (done < n) {
-      ssize_t w = write(s->fd, p + done, n - done);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) {
-        s->write_error = true;
-        return 0;
-      }
-      done += (size_t)w;
-    }
-  } else {
-    memcpy(s->mem + s->mem_len, p, n);
-    s->mem_len += n;
-  }
-  s->got += n;
-  return n;
-}
+typedef hpm_http_sink sink;
 
 static long env_long(const char *name, long def) {
   const char *v = getenv(name);
@@ -124,30 +86,17 @@ static long env_long(const char *name, long def) {
 /* One HTTP GET of url into s, from byte s->have on (Range) when non-zero.
  * *status is the HTTP status (0 if none). */
 static CURLcode http_get(const char *url, sink *s, long *status, char *errbuf) {
-  CURL *c = curl_easy_init();
   CURLcode rc;
   char range[64];
   *status = 0;
+  CURL *c = hpm_http_easy(url, s, errbuf);
   if (!c) return CURLE_OUT_OF_MEMORY;
-  errbuf[0] = '\0';
-  curl_easy_setopt(c, CURLOPT_URL, url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "hpm");
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, env_long("HPM_HTTP_CONNECT_TIMEOUT", 30));
   /* A stalled transfer (less than 1 byte/s for this long) is an interruption. */
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, env_long("HPM_HTTP_STALL_TIMEOUT", 60));
   curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)(s->cap - s->have));
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
   if (s->have) {
     snprintf(range, sizeof range, "%llu-", (unsigned long long)s->have);
     curl_easy_setopt(c, CURLOPT_RANGE, range);
@@ -156,14 +105,6 @@ static CURLcode http_get(const char *url, sink *s, long *status, char *errbuf) {
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
   curl_easy_cleanup(c);
   return rc;
-}
-
-static void curl_global(void) {
-  static bool done;
-  if (!done) {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    done = true;
-  }
 }
 
 /* Read a local file of at most cap bytes into memory. */
@@ -211,15 +152,14 @@ static hpm_src_result fetch_catalog_bytes(const hpm_source *src, uint8_t **buf, 
     long status;
     CURLcode rc;
     sink s = {.fd = -1, .cap = HPM_CATALOG_FILE_MAX};
-    curl_global();
-    s.mem = malloc(HPM_CATALOG_FILE_MAX);
-    if (!s.mem) return fail(err, HPM_SRC_IO, "%s: out of memory", where);
+    hpm_http_global();
     rc = http_get(where, &s, &status, eb);
     if (s.over || rc == CURLE_FILESIZE_EXCEEDED) {
       free(s.mem);
       return fail(err, HPM_SRC_REFUSED, "%s: larger than a catalog can be (%llu bytes): refusing",
                   where, (unsigned long long)HPM_CATALOG_FILE_MAX);
     }
+    if (rc == CURLE_OK && !s.mem && !(s.mem = calloc(1, 1))) rc = CURLE_OUT_OF_MEMORY;
     if (rc != CURLE_OK) {
       free(s.mem);
       return fail(err, HPM_SRC_IO, "%s: download failed: %s (check --source / HPM_SOURCE and the network)",
@@ -373,7 +313,7 @@ static hpm_src_result copy_local(const char *from, sink *s, hpm_src_err *err) {
       return fail(err, HPM_SRC_IO, "%s: %s", from, strerror(errno));
     }
     if (n == 0) break;
-    if (on_data(buf, 1, (size_t)n, s) != (size_t)n) break;
+    if (hpm_http_sink_write(s, buf, (size_t)n) != (size_t)n) break;
   }
   close(in);
   return HPM_SRC_OK;
@@ -427,7 +367,7 @@ hpm_src_result hpm_source_fetch_entry(const hpm_source *src, const hpm_catalog_e
     }
     if (s.have < e->size) {
       if (src->is_url) {
-        curl_global();
+        hpm_http_global();
         rc = http_get(url, &s, &status, eb);
         /* 200 instead of 206: the server ignored the Range and sent the
          * file from byte 0, appended after what we had: discard it all and

@@ -17,6 +17,7 @@ HPM_COMMANDS = {
     "status": [], "mark-good": [], "stage": ["x.hpm"], "rollback": [], "catalog": [], "assess": [],
     "install": [], "policy": [], "history": [], "enroll": [], "unenroll": [], "clean": [], "commit": [],
     "setup": ["x.hpm"],
+    "fleet": ["status"],
 }
 
 

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Rollouts through etcd (docs/fleet.md): the operator's calls (start,
+ * pause, resume, abort a rollout; release or fail a host), the host side
+ * (fl_step: one step of this host's phase, every change one etcd
+ * transaction with compares on mod_revision), and `hpm fleet`.
+ */
+#ifndef FL_FLEET_H
+#define FL_FLEET_H
+
+#include <stdbool.h>
+
+#include "ctx.h"
+#include "fleet/etcd.h"
+#include "fleet/model.h"
+
+typedef struct {
+  hpm_ctx *ctx;
+  const hpm_policy *p;
+  fl_etcd etcd;
+  char host[FL_NAME_MAX + 1];
+  char domain[FL_NAME_MAX + 1];
+  int64_t lease;        /* this host's liveness lease (0: none yet) */
+  bool rebooted;        /* this process ran the reboot hook: the next step is after the reboot */
+  int worked_phase;     /* the phase whose work (hook) this process has done ... */
+  uint64_t worked_since; /* ... in the phase entered then: a lost race does not run it again */
+} fl_conn;
+
+/* [fleet] of the policy file: endpoints (required), this host's name and
+ * fault domain.  -1 with st naming the file and the key to set. */
+int fl_open(hpm_ctx *ctx, fl_conn *c, hpmh_status *st);
+
+/* Everything under FL_PREFIX at one revision, parsed (model.h). */
+int fl_read(fl_conn *c, fl_snap *s, hpmh_status *st);
+
+/* What the operator starts. */
+typedef struct {
+  bool hotpatch;
+  char target[FL_NAME_MAX + 1];
+  uint32_t max_out, min_delay_s, budget; /* budget 0: the default (fl_default_budget) */
+  uint32_t deadline_s[FL_NPHASES];
+  size_t nrings;
+  size_t nhosts;
+  char hosts[FL_MAX_HOSTS][FL_NAME_MAX + 1];
+  uint32_t host_ring[FL_MAX_HOSTS];
+} fl_start_req;
+
+/* Checks the target against the signed catalog this host holds, every host
+ * against the registered members, no rollout in progress; then writes the
+ * rollout, one record per host (waiting) and empty slots in one
+ * transaction.  *id receives the rollout's ID. */
+int fl_rollout_start(fl_conn *c, const fl_start_req *q, char id[FL_NAME_MAX + 1], hpmh_status *st);
+/* to: FL_PAUSED, FL_RUNNING (resume) or FL_ABORTED. */
+int fl_rollout_set(fl_conn *c, fl_rstate to, hpmh_status *st);
+/* The operator frees the slot of a host whose phase deadline passed (it
+ * becomes failed), or marks a host failed. */
+int fl_host_release(fl_conn *c, const char *host, hpmh_status *st);
+int fl_host_fail(fl_conn *c, const char *host, hpmh_status *st);
+
+/* One step of this host (see docs/fleet.md "The host side"). */
+typedef struct {
+  fl_phase phase;      /* this host's phase after the step */
+  bool in_rollout;     /* the rollout names this host */
+  bool finished;       /* nothing more to do here: the host is done or failed and holds no slot,
+                        * or the rollout ended and the host holds no slot */
+  bool rebooting;      /* the reboot hook ran: what follows is the next boot's */
+  char note[1024];      /* what happened or why it waits */
+} fl_step_report;
+
+int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st);
+
+int fl_cmd(hpm_ctx *ctx, int argc, char **argv);
+
+#define FLEET_USAGE                                                                                    \
+  "  fleet rollout start|pause|resume|abort, fleet status [--json], fleet host release|fail HOST,\n"     \
+  "        fleet step [--loop MS]             the cluster's rollouts through etcd (hpm fleet --help)\n"
+
+#endif

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/* Running an operator's executable with a timeout (runhook.h). */
+#include "runhook.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+bool hpm_hook_skipped(const char *n) {
+  size_t l = strlen(n);
+  return !l || n[0] == '.' || n[l - 1] == '~' || strstr(n, ".dpkg-") || strstr(n, ".rpm") || strstr(n, ".swp");
+}
+
+int hpm_run_hook(const char *path, char *const env[], unsigned timeout_ms, char *why, size_t n) {
+  int pfd[2];
+  if (pipe2(pfd, O_CLOEXEC)) { snprintf(why, n, "cannot run it: %s", strerror(errno)); return -1; }
+  pid_t c = fork();
+  if (c < 0) {
+    snprintf(why, n, "cannot run it: %s", strerror(errno));
+    close(pfd[0]);
+    close(pfd[1]);
+    return -1;
+  }
+  if (c == 0) {
+    setpgid(0, 0);
+    dup2(pfd[1], 1);
+    dup2(pfd[1], 2);
+    int nul = open("/dev/null", O_RDONLY);
+    if (nul >= 0) dup2(nul, 0);
+    for (size_t i = 0; env && env[i]; i++) putenv(env[i]);
+    execl(path, path, (char *)NULL);
+    dprintf(2, "cannot run it: %s\n", strerror(errno));
+    _exit(127);
+  }
+  close(pfd[1]);
+  char out[4096];
+  size_t used = 0;
+  uint64_t deadline = mono_ms() + timeout_ms;
+  int timed_out = 0;
+  for (;;) {
+    uint64_t now = mono_ms();
+    if (now >= deadline) { timed_out = 1; break; }
+    struct pollfd pf = {pfd[0], POLLIN, 0};
+    int pr = poll(&pf, 1, (int)(deadline - now + 1));
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr <= 0) continue;
+    char tmp[1024];
+    ssize_t k = read(pfd[0], tmp, sizeof tmp);
+    if (k <= 0) break; /* the program (and whatever it started) closed its output */
+    for (ssize_t i = 0; i < k; i++) { /* keep the tail */
+      if (used == sizeof out - 1) { memmove(out, out + 1024, used - 1024); used -= 1024; }
+      out[used++] = tmp[i];
+    }
+  }
+  close(pfd[0]);
+  if (timed_out) kill(-c, SIGKILL);
+  int st = 0;
+  while (waitpid(c, &st, 0) < 0 && errno == EINTR) {}
+  out[used] = 0;
+  while (used && (out[used - 1] == '\n' || out[used - 1] == ' ')) out[--used] = 0;
+  const char *last = strrchr(out, '\n') ? strrchr(out, '\n') + 1 : out;
+  if (timed_out) {
+    if (timeout_ms % 1000) snprintf(why, n, "did not finish within %u ms (killed)", timeout_ms);
+    else snprintf(why, n, "did not finish within %u s (killed)", timeout_ms / 1000);
+    return -1;
+  }
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
+  if (WIFEXITED(st)) snprintf(why, n, "exit %d%s%.200s", WEXITSTATUS(st), last[0] ? ": " : "", last);
+  else snprintf(why, n, "killed by signal %d", WTERMSIG(st));
+  return -1;
+}

@@ -1,0 +1,201 @@
+# SPDX-License-Identifier: MIT
+"""Helpers of the rollout tests: simulated hosts (each a real `hpm fleet
+step --loop` with its own state directory, policy file and hooks; a reboot
+is the hook that ends the process, which the host's supervisor starts again,
+as a machine's boot starts its agent), the operator, and the invariant
+checker that replays every revision of the rollout from etcd's history."""
+import base64
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from hpmtest import HPM, OK, environ, hpm, sign
+
+HOOK_TIMEOUT = "3s"
+LEASE_TTL = "2s"
+STEP_MS = "100"
+
+
+def conf(path: Path, endpoints, host=None, domain=None, hooks=None):
+    lines = ["[fleet]", f"endpoints = {endpoints}", "request_timeout = 1s",
+             f"hook_timeout = {HOOK_TIMEOUT}", f"lease_ttl = {LEASE_TTL}"]
+    if host:
+        lines.append(f"host = {host}")
+    if domain:
+        lines.append(f"domain = {domain}")
+    if hooks:
+        lines.append(f"hooks = {hooks}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def script(path: Path, body: str):
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+
+
+class Host:
+    """One simulated host: its hooks append to log; install waits while
+    the file `hang` exists; verify fails while `sick` exists."""
+
+    def __init__(self, root: Path, name, domain, endpoints):
+        self.name, self.domain = name, domain
+        self.dir = root / name
+        self.hooks = self.dir / "hooks"
+        self.hooks.mkdir(parents=True)
+        self.state = self.dir / "state"
+        self.log = self.dir / "hooks.log"
+        self.conf = conf(self.dir / "hpm.conf", endpoints, name, domain, self.hooks)
+        for h in ("drain", "undrain", "gate", "install", "reboot", "verify"):
+            body = f'echo "{h} $HPM_FLEET_KIND $HPM_FLEET_TARGET" >> {self.log}'
+            if h == "install":
+                body += "\nsleep 0.3"
+                body += f"\nwhile [ -e {self.dir}/hang ]; do sleep 0.1; done"
+            if h == "verify":
+                body += f"\n[ ! -e {self.dir}/sick ] || {{ echo 'service check failed'; exit 4; }}"
+            script(self.hooks / h, body)
+        self.proc = None
+        self.boots = 0
+        self.out = []
+        self.stopped = threading.Event()
+        self.thread = None
+
+    def cmd(self, *args):
+        return [str(HPM), "--config", str(self.conf), "--state-dir", str(self.state), *map(str, args)]
+
+    def step(self, check=OK):
+        return hpm("--config", self.conf, "--state-dir", self.state, "fleet", "step", check=check)
+
+    def _supervise(self):
+        while not self.stopped.is_set():
+            self.boots += 1
+            self.proc = subprocess.Popen(self.cmd("fleet", "step", "--loop", STEP_MS), stdout=subprocess.PIPE,
+                                         stderr=subprocess.STDOUT, text=True, env=environ(None),
+                                         start_new_session=True)
+            out = self.proc.stdout.read()
+            self.proc.wait()
+            self.out.append(out)
+            # the reboot hook ran: "boot" again; anything else: the host is through
+            if self.stopped.is_set() or not out.rstrip().endswith("rebooting"):
+                return
+
+    def start(self):
+        self.stopped.clear()
+        self.thread = threading.Thread(target=self._supervise, daemon=True)
+        self.thread.start()
+
+    def kill(self):
+        """Power off: SIGKILL to the agent and its hooks."""
+        self.stopped.set()
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        if self.thread:
+            self.thread.join(10)
+
+    def hook_calls(self):
+        return self.log.read_text().split("\n")[:-1] if self.log.exists() else []
+
+
+class Gateway:
+    """etcd's JSON gateway from Python, for the checker and for writing
+    records by hand."""
+
+    def __init__(self, url):
+        self.url = url
+
+    def post(self, path, body):
+        req = urllib.request.Request(self.url + "/v3/" + path, json.dumps(body).encode(),
+                                     {"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return json.loads(r.read())
+
+    def snapshot(self, revision=0):
+        b = lambda s: base64.b64encode(s.encode()).decode()
+        body = {"key": b("/hpm/fleet/"), "range_end": b("/hpm/fleet0")}
+        if revision:
+            body["revision"] = revision
+        j = self.post("kv/range", body)
+        kv = {base64.b64decode(x["key"]).decode(): base64.b64decode(x.get("value", "")).decode()
+              for x in j.get("kvs", [])}
+        return int(j["header"]["revision"]), kv
+
+    def put(self, key, value):
+        b = lambda s: base64.b64encode(s.encode()).decode()
+        self.post("kv/put", {"key": b(key), "value": b(value)})
+
+
+def check_history(gw: Gateway, first: int, last: int, domain_sizes: dict):
+    """Every revision first..last of the rollout keeps the invariants.
+    Returns the largest number of hosts out at once and the domains seen out."""
+    most, domains_seen, checked = 0, set(), 0
+    for rev in range(first, last + 1):
+        _, kv = gw.snapshot(rev)
+        if "/hpm/fleet/rollout" not in kv or "/hpm/fleet/slots" not in kv:
+            continue
+        ro = json.loads(kv["/hpm/fleet/rollout"])
+        slots = json.loads(kv["/hpm/fleet/slots"])
+        hosts = {k.rsplit("/", 1)[1]: json.loads(v) for k, v in kv.items() if k.startswith("/hpm/fleet/hosts/")}
+        holders = [h["host"] for h in slots["holders"]]
+        checked += 1
+        assert len(holders) <= ro["max_out"], f"revision {rev}: {holders} out, K = {ro['max_out']}"
+        doms = {hosts[h]["domain"] for h in holders}
+        assert len(doms) <= 1, f"revision {rev}: two fault domains out at once: {holders}"
+        for d in doms:
+            n = sum(1 for h in holders if hosts[h]["domain"] == d)
+            assert n <= max(1, domain_sizes[d] * 20 // 100), f"revision {rev}: {n} hosts of {d} out"
+        for h in holders:
+            for o, rec in hosts.items():
+                if rec["ring"] < hosts[h]["ring"]:
+                    assert rec["phase"] in ("done", "failed"), \
+                        f"revision {rev}: {h} (ring {hosts[h]['ring']}) out while {o} (ring {rec['ring']}) is {rec['phase']}"
+        out = [n for n, rec in hosts.items() if rec["phase"] in ("draining", "installing", "rebooting", "verifying")]
+        assert set(out) <= set(holders), f"revision {rev}: {out} out without a slot ({holders})"
+        most = max(most, len(holders))
+        domains_seen |= doms
+    assert checked > 0
+    return most, domains_seen
+
+
+class Operator:
+    """The operator's host: a signed catalog listing baseline 2026.1."""
+
+    def __init__(self, root: Path, endpoints):
+        self.dir = root / "operator"
+        self.dir.mkdir()
+        self.trust = self.dir / "trust"
+        self.trust.mkdir()
+        self.state = self.dir / "state"
+        key = self.dir / "release.pem"
+        sign("keygen", "--out", key, "--pub", self.trust / "release.pub")
+        (self.dir / "vmlinuz").write_bytes(b"MZ" + bytes(range(256)) * 64)
+        base = self.dir / "base.hpm"
+        sign("baseline", "--key", key, "--kernel", self.dir / "vmlinuz", "--version", "2026.1", "--svn", "4",
+             "--out", base)
+        www = self.dir / "www"
+        www.mkdir()
+        sign("catalog", "--key", key, "--serial", "1", "--expires", "2082758400", "--out", www / "catalog.hpm",
+             "--entry", f"{base}:class=critical,released=2026-01-10,url=base.hpm")
+        self.conf = conf(self.dir / "hpm.conf", endpoints, "operator")
+        self.env = {"HPM_TRUST_DIR": self.trust, "HPM_STATE_DIR": self.state, "HPM_CONF": self.conf}
+        hpm("catalog", "--source", www, env=self.env)
+
+    def fleet(self, *args, check=OK):
+        return hpm("fleet", *args, env=self.env, check=check)
+
+    def status(self):
+        return json.loads(self.fleet("status", "--json").stdout)
+
+
+def wait_for(pred, seconds, what):
+    end = time.monotonic() + seconds
+    while True:
+        v = pred()
+        if v:
+            return v
+        assert time.monotonic() < end, f"after {seconds} s: {what}"
+        time.sleep(0.2)

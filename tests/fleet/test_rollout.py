@@ -1,0 +1,232 @@
+# SPDX-License-Identifier: MIT
+"""Rollouts through a real 3-member etcd (conftest.py): simulated hosts,
+each a real `hpm fleet step --loop` with its own state directory and hooks
+(rollout.py), the operator's commands, and an invariant checker that
+replays every revision of etcd's history (never more than K out, never two
+fault domains at once, at most 20 % of a domain, ring order, nobody out
+without a slot)."""
+import json
+import time
+
+import pytest
+
+from hpmtest import OK, REFUSED, USAGE, IOERR
+from rollout import Gateway, Host, Operator, check_history, wait_for
+
+
+def make_hosts(tmp_path, cluster, spec):
+    """spec: [(name, domain)]; each host steps once (it registers)."""
+    hosts = {n: Host(tmp_path, n, d, cluster.endpoints) for n, d in spec}
+    for h in hosts.values():
+        r = h.step()
+        assert "no rollout" in r.stdout, r
+    return hosts
+
+
+def phases(op):
+    return {h["host"]: h["phase"] for h in op.status()["hosts"]}
+
+
+def test_rollout_completes_keeping_every_invariant(tmp_path, etcd_cluster):
+    gw = Gateway(etcd_cluster.client["m1"])
+    spec = [(f"a{i}", "rack-a") for i in range(1, 11)] + [("b1", "rack-b"), ("b2", "rack-b")]
+    hosts = make_hosts(tmp_path, etcd_cluster, spec)
+    op = Operator(tmp_path, etcd_cluster.endpoints)
+    first, _ = gw.snapshot()
+    r = op.fleet("rollout", "start", "--baseline-version", "2026.1", "--ring", "a1", "--ring", "a2,a3,a4,a5,a6,b1",
+                 "--ring", "a7,a8,a9,a10,b2", "--max-out", "2")
+    assert "12 hosts in 3 rings" in r.stdout
+    st = op.status()
+    assert st["rollout"]["state"] == "running" and st["rollout"]["budget"] == {"limit": 2, "used": 0}
+    assert set(phases(op).values()) == {"waiting"}
+    t0 = time.monotonic()
+    for h in hosts.values():
+        h.start()
+    # one member dies mid-rollout: the hosts go on through the other two
+    wait_for(lambda: sum(p == "done" for p in phases(op).values()) >= 3, 90, "three hosts done")
+    etcd_cluster.kill("m3")
+    # the operator's reads wait out the election the hosts ride through
+    etcd_cluster.wait_leader("m1", "m2")
+    assert sum(p == "done" for p in phases(op).values()) < 10, "the member died too late to matter"
+    wait_for(lambda: op.status()["rollout"]["state"] == "done", 150, "the rollout is done")
+    elapsed = time.monotonic() - t0
+    st = op.status()
+    assert all(h["phase"] == "done" for h in st["hosts"]), st
+    assert st["slots"] == [] and st["rollout"]["budget"]["used"] == 0
+    for h in hosts.values():
+        h.kill()
+        calls = [c.split()[0] for c in h.hook_calls()]
+        # each host: gate, drain, install, reboot, verify, undrain, in that order
+        assert calls[-5:] == ["drain", "install", "reboot", "verify", "undrain"], (h.name, calls)
+        assert "install baseline 2026.1" in h.hook_calls()
+        assert h.boots == 2, (h.name, h.boots)  # the reboot hook "rebooted" it once
+    last, _ = gw.snapshot()
+    most, domains = check_history(gw, first, last, {"rack-a": 10, "rack-b": 2})
+    assert most == 2, "K = 2 was never used"
+    assert domains == {"rack-a", "rack-b"}
+    print(f"12 hosts, K=2: done in {elapsed:.1f} s; revisions checked {first}..{last}")
+
+
+def test_refusals_move_nobody(tmp_path, etcd_cluster):
+    gw = Gateway(etcd_cluster.client["m1"])
+    hosts = make_hosts(tmp_path, etcd_cluster, [("h1", "r1"), ("h2", "r2")])
+    op = Operator(tmp_path, etcd_cluster.endpoints)
+    r = op.fleet("rollout", "start", "--baseline-version", "2027.9", "--ring", "h1,h2", check=REFUSED)
+    assert "baseline version 2027.9 is not in the signed catalog" in r.stderr
+    r = op.fleet("rollout", "start", "--baseline-version", "2026.1", "--ring", "h1,h3", check=REFUSED)
+    assert "unknown host h3: no /hpm/fleet/members/h3" in r.stderr
+    r = op.fleet("rollout", "start", "--hotpatch", "7", "--ring", "h1", check=REFUSED)
+    assert "hotpatch sequence 7 is not in the signed catalog" in r.stderr
+    assert op.status()["rollout"] is None
+    op.fleet("rollout", "start", "--baseline-version", "2026.1", "--ring", "h1,h2")
+    # a record broken by hand: every reader names the key and the field; nobody moves
+    _, kv = gw.snapshot()
+    rec = json.loads(kv["/hpm/fleet/hosts/h2"])
+    rec["phase"] = "sleeping"
+    gw.put("/hpm/fleet/hosts/h2", json.dumps(rec))
+    r = op.fleet("status", check=REFUSED)
+    assert "etcd key /hpm/fleet/hosts/h2: field \"phase\": 'sleeping' is not one of" in r.stderr
+    r = hosts["h1"].step(check=REFUSED)
+    assert "/hpm/fleet/hosts/h2" in r.stderr
+    gw.put("/hpm/fleet/slots", '{"gen": 1, "holders": []}')
+    rec["phase"] = "waiting"
+    gw.put("/hpm/fleet/hosts/h2", json.dumps(rec))
+    r = op.fleet("status", check=REFUSED)
+    assert 'etcd key /hpm/fleet/slots: field "last_start" is missing' in r.stderr
+    assert hosts["h1"].hook_calls() == [] and hosts["h2"].hook_calls() == []
+    # the operator's mistakes
+    op.fleet("rollout", "start", "--ring", "h1", check=USAGE)
+    op.fleet("rollout", "start", "--baseline-version", "2026.1", check=USAGE)
+    op.fleet("rollout", "frobnicate", check=USAGE)
+    op.fleet("host", "release", check=USAGE)
+
+
+def test_suspect_counts_and_comes_back(tmp_path, etcd_cluster):
+    hosts = make_hosts(tmp_path, etcd_cluster, [(f"h{i}", "r1") for i in range(1, 5)])
+    op = Operator(tmp_path, etcd_cluster.endpoints)
+    (hosts["h2"].dir / "hang").touch()
+    op.fleet("rollout", "start", "--baseline-version", "2026.1", "--ring", "h1,h2,h3,h4", "--budget", "1")
+    hosts["h1"].start()
+    wait_for(lambda: phases(op)["h1"] == "done", 60, "h1 done")
+    hosts["h2"].start()
+    wait_for(lambda: phases(op)["h2"] == "installing", 60, "h2 installing")
+    hosts["h2"].kill()  # dies holding the slot
+    for n in ("h3", "h4"):
+        hosts[n].start()
+
+    def suspect():
+        h2 = [h for h in op.status()["hosts"] if h["host"] == "h2"][0]
+        return h2["suspect"] and h2["holds_slot"]
+    wait_for(suspect, 20, "h2 suspect")
+    st = op.status()
+    assert st["rollout"]["budget"]["used"] == 1 and st["rollout"]["state"] == "running"
+    assert [s["host"] for s in st["slots"]] == ["h2"]
+    time.sleep(2)  # the slot is not freed by the lease: nobody else goes
+    assert phases(op)["h3"] == phases(op)["h4"] == "waiting"
+    assert "1 of 1 slots taken (h2)" in op.status()["waiting"]
+    # the operator may not release it before its deadline
+    r = op.fleet("host", "release", "h2", check=REFUSED)
+    assert "deadline" in r.stderr
+    # it comes back healthy: it finishes its turn, the others follow
+    (hosts["h2"].dir / "hang").unlink()
+    hosts["h2"].start()
+    wait_for(lambda: op.status()["rollout"]["state"] == "done", 90, "rollout done")
+    assert set(phases(op).values()) == {"done"}
+    for h in hosts.values():
+        h.kill()
+
+
+def test_release_after_deadline_and_budget_stop(tmp_path, etcd_cluster):
+    hosts = make_hosts(tmp_path, etcd_cluster, [(f"h{i}", "r1") for i in range(1, 6)])
+    op = Operator(tmp_path, etcd_cluster.endpoints)
+    (hosts["h1"].dir / "hang").touch()
+    (hosts["h3"].dir / "sick").touch()
+    op.fleet("rollout", "start", "--baseline-version", "2026.1", "--ring", "h1,h2", "--ring", "h3", "--ring", "h4,h5",
+             "--budget", "1", "--deadline", "installing=4s")
+    hosts["h1"].start()
+    wait_for(lambda: phases(op)["h1"] == "installing", 60, "h1 installing")
+    hosts["h1"].kill()
+    assert phases(op)["h2"] == "waiting"
+    wait_for(lambda: [h for h in op.status()["hosts"] if h["host"] == "h1"][0]["suspect"], 20, "h1 suspect")
+    wait_for(lambda: op.fleet("host", "release", "h1", check=None).returncode == OK, 20, "released after the deadline")
+    st = op.status()
+    h1 = [h for h in st["hosts"] if h["host"] == "h1"][0]
+    assert h1["phase"] == "failed" and "released by the operator" in h1["reason"]
+    assert st["slots"] == [] and st["rollout"]["budget"]["used"] == 1 and st["rollout"]["state"] == "running"
+    # h3's verify fails: the second failure exceeds the budget of 1: the rollout stops itself
+    for n in ("h2", "h3", "h4", "h5"):
+        hosts[n].start()
+    wait_for(lambda: op.status()["rollout"]["state"] == "stopped", 90, "stopped by the budget")
+    st = op.status()
+    assert "failure budget is exceeded" in st["rollout"]["reason"]
+    p = phases(op)
+    assert p["h3"] == "failed" and p["h2"] == "done"
+    assert "service check failed" in [h for h in st["hosts"] if h["host"] == "h3"][0]["reason"]
+    time.sleep(1.5)
+    p = phases(op)
+    assert p["h4"] == "waiting" and p["h5"] == "waiting"
+    assert op.status()["slots"] == []
+    assert hosts["h4"].hook_calls() == [] and hosts["h5"].hook_calls() == []
+    for h in hosts.values():
+        h.kill()
+
+
+def test_pause_resume_abort(tmp_path, etcd_cluster):
+    hosts = make_hosts(tmp_path, etcd_cluster, [(f"h{i}", "r1") for i in range(1, 5)])
+    op = Operator(tmp_path, etcd_cluster.endpoints)
+    op.fleet("rollout", "start", "--hotpatch", "1", "--ring", "h1,h2,h3,h4", check=REFUSED)
+    op.fleet("rollout", "start", "--baseline-version", "2026.1", "--ring", "h1", "--ring", "h2,h3,h4")
+    op.fleet("rollout", "pause")
+    op.fleet("rollout", "pause", check=REFUSED)
+    for h in hosts.values():
+        h.start()
+    time.sleep(2)
+    assert set(phases(op).values()) == {"waiting"}
+    assert "the rollout is paused" in op.status()["waiting"]
+    for n in ("h2", "h3", "h4"):
+        (hosts[n].dir / "hang").touch()
+    op.fleet("rollout", "resume")
+    wait_for(lambda: "installing" in [phases(op)[n] for n in ("h2", "h3", "h4")], 60, "ring 1 started")
+    op.fleet("rollout", "abort")
+    for n in ("h2", "h3", "h4"):
+        (hosts[n].dir / "hang").unlink()
+    # the host out finishes its turn; nobody else starts
+    wait_for(lambda: op.status()["slots"] == [], 30, "the slot freed")
+    time.sleep(1.5)
+    st = op.status()
+    assert st["rollout"]["state"] == "aborted" and st["slots"] == []
+    p = phases(op)
+    assert p["h1"] == "done"
+    assert sorted(p[n] for n in ("h2", "h3", "h4")) == ["done", "waiting", "waiting"], p
+    op.fleet("rollout", "resume", check=REFUSED)
+    for h in hosts.values():
+        h.kill()
+
+
+def test_hung_hook_times_out_and_operator_fails_a_host(tmp_path, etcd_cluster):
+    hosts = make_hosts(tmp_path, etcd_cluster, [(f"h{i}", "r1") for i in range(1, 4)])
+    op = Operator(tmp_path, etcd_cluster.endpoints)
+    (hosts["h1"].hooks / "drain").write_text("#!/bin/sh\necho drain >> %s\nexec sleep 60\n" % hosts["h1"].log)
+    op.fleet("rollout", "start", "--baseline-version", "2026.1", "--ring", "h1", "--ring", "h2,h3", "--budget", "2")
+    # the operator fails h3 before it starts: it never runs a hook, it counts against the budget
+    r = op.fleet("host", "fail", "h3")
+    assert "h3: failed" in r.stdout
+    op.fleet("host", "fail", "h3", check=REFUSED)
+    t0 = time.monotonic()
+    for h in hosts.values():
+        h.start()
+    wait_for(lambda: phases(op)["h1"] == "failed", 30, "h1 failed")
+    assert time.monotonic() - t0 >= 3  # hook_timeout = 3s
+    st = op.status()
+    h1 = [h for h in st["hosts"] if h["host"] == "h1"][0]
+    assert h1["reason"] == "draining failed: hook drain did not finish within 3 s (killed)", h1
+    wait_for(lambda: op.status()["rollout"]["state"] == "done", 60, "rollout done")
+    st = op.status()
+    assert phases(op) == {"h1": "failed", "h2": "done", "h3": "failed"}
+    assert st["rollout"]["budget"] == {"limit": 2, "used": 2}
+    assert [c.split()[0] for c in hosts["h1"].hook_calls()] == ["gate", "drain", "undrain"]
+    assert hosts["h3"].hook_calls() == []
+    h3 = [h for h in st["hosts"] if h["host"] == "h3"][0]
+    assert h3["reason"] == "failed by the operator in phase waiting"
+    for h in hosts.values():
+        h.kill()

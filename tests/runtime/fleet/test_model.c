@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+/* The rollout model's pure logic (runtime/fleet/model.c): who may take a
+ * slot given a snapshot, the failure budget, and the strict record parser. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fleet/model.h"
+
+/* A snapshot of n hosts: host i named h<i>, in domain doms[i], ring rings[i]. */
+static fl_snap snap(size_t n, const char *const *doms, const uint32_t *rings, uint32_t k) {
+  fl_snap s;
+  memset(&s, 0, sizeof s);
+  s.has_rollout = true;
+  s.rollout.state = FL_RUNNING;
+  s.rollout.max_out = k;
+  s.hosts = calloc(n, sizeof *s.hosts);
+  s.nhosts = n;
+  for (size_t i = 0; i < n; i++) {
+    snprintf(s.hosts[i].name, sizeof s.hosts[i].name, "h%zu", i);
+    snprintf(s.hosts[i].domain, sizeof s.hosts[i].domain, "%s", doms[i]);
+    s.hosts[i].ring = rings[i];
+    s.hosts[i].alive = true;
+    s.rollout.nhosts++;
+    if (rings[i] + 1 > s.rollout.nrings) s.rollout.nrings = rings[i] + 1;
+    s.rollout.host_ring[i] = rings[i];
+  }
+  s.rollout.budget = fl_default_budget(&s.rollout);
+  return s;
+}
+
+static void out(fl_snap *s, size_t i, fl_phase p) {
+  fl_host *h = &s->hosts[i];
+  h->phase = p;
+  h->holds = true;
+  fl_slot *sl = &s->slots.slots[s->slots.nslots++];
+  snprintf(sl->host, sizeof sl->host, "%s", h->name);
+  snprintf(sl->domain, sizeof sl->domain, "%s", h->domain);
+}
+
+static void test_k_and_domains(void **state) {
+  (void)state;
+  const char *d[12] = {"a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "b", "b"};
+  uint32_t r[12] = {0};
+  fl_snap s = snap(12, d, r, 2);
+  char why[400];
+  assert_int_equal(fl_may_take(&s, &s.hosts[0], 100, why, sizeof why), 1);
+  out(&s, 0, FL_INSTALLING);
+  /* a second host of a (10 hosts: 20 % is 2) may go; none of b (another domain) */
+  assert_int_equal(fl_may_take(&s, &s.hosts[1], 100, why, sizeof why), 1);
+  assert_int_equal(fl_may_take(&s, &s.hosts[10], 100, why, sizeof why), 0);
+  assert_non_null(strstr(why, "fault domain a is out"));
+  out(&s, 1, FL_DRAINING);
+  /* K = 2 reached */
+  assert_int_equal(fl_may_take(&s, &s.hosts[2], 100, why, sizeof why), 0);
+  assert_non_null(strstr(why, "2 of 2 slots taken (h0, h1)"));
+  /* K = 3: still only 20 % of a */
+  s.rollout.max_out = 3;
+  assert_int_equal(fl_may_take(&s, &s.hosts[2], 100, why, sizeof why), 0);
+  assert_non_null(strstr(why, "2 of 10 hosts of fault domain a are out"));
+  fl_snap_free(&s);
+}
+
+static void test_small_domain_and_delay(void **state) {
+  (void)state;
+  const char *d[3] = {"x", "x", "x"};
+  uint32_t r[3] = {0};
+  fl_snap s = snap(3, d, r, 5);
+  char why[400];
+  assert_int_equal(fl_domain_cap(3), 1); /* 20 % of 3 rounds to 0: one host still may go */
+  assert_int_equal(fl_domain_cap(10), 2);
+  s.rollout.min_delay_s = 30;
+  s.slots.last_start = 100;
+  assert_int_equal(fl_may_take(&s, &s.hosts[0], 120, why, sizeof why), 0);
+  assert_non_null(strstr(why, "has 10 s left"));
+  assert_int_equal(fl_may_take(&s, &s.hosts[0], 130, why, sizeof why), 1);
+  fl_snap_free(&s);
+}
+
+static void test_ring_order_and_state(void **state) {
+  (void)state;
+  const char *d[4] = {"a", "a", "a", "a"};
+  uint32_t r[4] = {0, 1, 1, 2};
+  fl_snap s = snap(4, d, r, 4);
+  char why[400];
+  assert_int_equal(fl_may_take(&s, &s.hosts[1], 1, why, sizeof why), 0);
+  assert_string_equal(why, "ring 1 waits for ring 0 (h0 is waiting)");
+  s.hosts[0].phase = FL_FAILED;
+  assert_int_equal(fl_may_take(&s, &s.hosts[1], 1, why, sizeof why), 1);
+  assert_int_equal(fl_may_take(&s, &s.hosts[3], 1, why, sizeof why), 0);
+  s.rollout.state = FL_PAUSED;
+  snprintf(s.rollout.reason, sizeof s.rollout.reason, "paused by the operator");
+  assert_int_equal(fl_may_take(&s, &s.hosts[1], 1, why, sizeof why), 0);
+  assert_string_equal(why, "the rollout is paused (paused by the operator)");
+  fl_snap_free(&s);
+}
+
+static void test_budget_counts_suspects(void **state) {
+  (void)state;
+  const char *d[6] = {"a", "a", "a", "a", "a", "a"};
+  uint32_t r[6] = {0};
+  fl_snap s = snap(6, d, r, 2);
+  char why[400];
+  assert_int_equal(s.rollout.budget, 2); /* a third of the largest ring */
+  s.hosts[0].phase = FL_FAILED;
+  out(&s, 1, FL_REBOOTING);
+  s.hosts[1].alive = false; /* lease gone, slot kept: suspect */
+  assert_int_equal(fl_budget_used(&s), 2);
+  assert_false(fl_budget_exceeded(&s));
+  s.hosts[2].phase = FL_FAILED;
+  assert_true(fl_budget_exceeded(&s));
+  assert_int_equal(fl_may_take(&s, &s.hosts[3], 1, why, sizeof why), 0);
+  assert_non_null(strstr(why, "failure budget is exceeded (3 of 2)"));
+  /* the default: a third of the largest ring, at least 1 */
+  fl_rollout one = {.nrings = 1, .nhosts = 2};
+  assert_int_equal(fl_default_budget(&one), 1);
+  fl_snap_free(&s);
+}
+
+static void test_parse_refusals(void **state) {
+  (void)state;
+  hpmh_status st;
+  fl_host h;
+  const char *good = "{\"name\":\"h1\",\"domain\":\"r1\",\"ring\":0,\"phase\":\"waiting\",\"since\":1,\"deadline\":0,"
+                     "\"reason\":\"x\",\"transitions\":0}";
+  assert_int_equal(fl_host_parse("/hpm/fleet/hosts/h1", (const uint8_t *)good, strlen(good), &h, &st), 0);
+  assert_int_equal(h.phase, FL_WAITING);
+  char *back = fl_host_json(&h);
+  fl_host h2;
+  assert_int_equal(fl_host_parse("/hpm/fleet/hosts/h1", (const uint8_t *)back, strlen(back), &h2, &st), 0);
+  assert_string_equal(h2.domain, "r1");
+  free(back);
+  /* the key names another host */
+  assert_int_equal(fl_host_parse("/hpm/fleet/hosts/h2", (const uint8_t *)good, strlen(good), &h, &st), -1);
+  assert_non_null(strstr(st.detail, "field \"name\""));
+  const char *bad[][2] = {
+      {"{\"name\":\"h1\"}", "field \"domain\" is missing"},
+      {"{\"name\":\"h1\",\"domain\":\"r 1\"}", "field \"domain\": 'r 1' is not a name"},
+      {"{\"name\":\"h1\",\"domain\":\"r1\",\"ring\":-1}", "field \"ring\": expected a whole number 0..15"},
+      {"{\"name\":\"h1\",\"domain\":\"r1\",\"ring\":0,\"phase\":\"sleeping\",\"since\":1,\"deadline\":0,\"reason\":\"\","
+       "\"transitions\":0}", "'sleeping' is not one of"},
+      {"{\"name\":\"h1\"} x", "not one JSON object"},
+      {"[1]", "not one JSON object"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    assert_int_equal(fl_host_parse("/hpm/fleet/hosts/h1", (const uint8_t *)bad[i][0], strlen(bad[i][0]), &h, &st), -1);
+    assert_non_null(strstr(st.detail, "etcd key /hpm/fleet/hosts/h1"));
+    if (!strstr(st.detail, bad[i][1])) fail_msg("%s: %s", bad[i][0], st.detail);
+  }
+  fl_slots sl;
+  const char *two = "{\"gen\":1,\"last_start\":0,\"holders\":[{\"host\":\"a\",\"domain\":\"d\",\"since\":1},"
+                    "{\"host\":\"a\",\"domain\":\"d\",\"since\":1}]}";
+  assert_int_equal(fl_slots_parse("/hpm/fleet/slots", (const uint8_t *)two, strlen(two), &sl, &st), -1);
+  assert_non_null(strstr(st.detail, "host a holds two slots"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_k_and_domains),       cmocka_unit_test(test_small_domain_and_delay),
+      cmocka_unit_test(test_ring_order_and_state), cmocka_unit_test(test_budget_counts_suspects),
+      cmocka_unit_test(test_parse_refusals),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
