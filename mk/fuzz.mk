@@ -52,6 +52,7 @@ FUZZ_OBJS_fuzz_manifest             := $(FUZZ_SHARED_OBJ)
 FUZZ_OBJS_fuzz_catalog              := $(FUZZ_SHARED_OBJ)
 FUZZ_OBJS_fuzz_hotpatch_payload     := $(FUZZ_DIR)/obj/host/payload.o
 FUZZ_OBJS_fuzz_kmod                 := $(FUZZ_DIR)/obj/host/kmod.o
+FUZZ_OBJS_fuzz_kjournal             := $(FUZZ_DIR)/obj/runtime/hotpatch/kjournal.o
 FUZZ_OBJS_fuzz_journal              := $(FUZZ_DIR)/obj/runtime/hotpatch/journal.o \
                                        $(patsubst %,$(FUZZ_DIR)/obj/host/%.o,hex fileio status)
 FUZZ_OBJS_fuzz_bootvars             := $(FUZZ_DIR)/obj/runtime/boot/bootvars.o
@@ -68,6 +69,7 @@ FUZZ_MBEDTLS_fuzz_container_verify  = $(FUZZ_MBEDTLS_HEAP)
 FUZZ_MBEDTLS_fuzz_catalog           = $(FUZZ_MBEDTLS_HEAP)
 FUZZ_SEEDS_fuzz_hotpatch_payload    := tests/fuzz/corpus-hotpatch
 FUZZ_SEEDS_fuzz_kmod                := tests/fuzz/corpus-kmod
+FUZZ_SEEDS_fuzz_kjournal            := tests/fuzz/corpus-kjournal
 FUZZ_SEEDS_fuzz_journal             := tests/fuzz/corpus-journal
 FUZZ_SEEDS_fuzz_bootvars            := tests/fuzz/corpus-bootvars
 FUZZ_SEEDS_fuzz_policy              := tests/fuzz/corpus-policy
