@@ -36,7 +36,11 @@ static const struct {
 /* Catalogs (catalog.c) have their own root schema: version and svn belong
  * to releases, not to the list of them. */
 
-static const char *const payload_known[] = {"type", "size", "sha256", "offset", "file"};
+static const char *const payload_known[] = {"type",           "size",            "sha256",   "offset",
+                                            "file",           "kernel-release",  "kernel-build-id",
+                                            "vermagic",       "module"};
+/* The kernel-* properties, vermagic and module belong to livepatch payloads only. */
+#define PAYLOAD_KERNEL_PROPS 4 /* the last four of payload_known */
 
 static hpm_result fdt_fail(hpm_diag *diag, const char *field, int err) {
   return hpm_fail(diag, HPM_E_BAD_MANIFEST, field, "FDT: ", fdt_strerror(err), 0);
@@ -222,7 +226,7 @@ static hpm_result get_digest(const prop *p, const char *where, uint8_t out[HPM_D
   return r;
 }
 
-enum str_class { S_PRINTABLE, S_ID, S_FILE };
+enum str_class { S_PRINTABLE, S_ID, S_FILE, S_TEXT, S_MODULE };
 
 static bool str_char_ok(enum str_class cls, char c, bool first) {
   switch (cls) {
@@ -233,6 +237,8 @@ static bool str_char_ok(enum str_class cls, char c, bool first) {
     case S_FILE:
       return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
              c == '-' || c == '_' || (c == '.' && !first);
+    case S_TEXT: return c >= 0x20 && c <= 0x7e;
+    case S_MODULE: return (c >= 'a' && c <= 'z') || c == '_' || (!first && c >= '0' && c <= '9');
   }
   return false;
 }
@@ -250,6 +256,8 @@ static hpm_result get_str(const prop *p, const char *where, size_t max, enum str
       return hpm_fail(diag, HPM_E_BAD_FIELD, f,
                       cls == S_PRINTABLE ? "must be printable ASCII without spaces"
                       : cls == S_ID      ? "may contain only A-Z a-z 0-9 . _ -"
+                      : cls == S_TEXT    ? "must be printable ASCII"
+                      : cls == S_MODULE  ? "must be a module name: a-z _ then a-z 0-9 _"
                                          : "must be a plain file name (A-Z a-z 0-9 . _ -, no leading dot)",
                       0, 0);
   memcpy(out, s, (size_t)p->len);
@@ -317,9 +325,29 @@ static hpm_result check_node(const void *fdt, int node, const char *where, int d
   return HPM_OK;
 }
 
+/* The kernel a livepatch payload is for (docs/format.md, "The kernel part"). */
+static hpm_result parse_kernel_part(const props *ps, const char *where, hpm_kernel_part *k,
+                                    hpm_diag *diag) {
+  const prop *pr;
+  char f[64];
+  hpm_result r;
+  if ((r = need(ps, "kernel-release", where, &pr, diag)) != HPM_OK) return r;
+  if ((r = get_str(pr, where, HPM_KRELEASE_MAX, S_PRINTABLE, k->release, diag)) != HPM_OK) return r;
+  if ((r = need(ps, "kernel-build-id", where, &pr, diag)) != HPM_OK) return r;
+  if (pr->len < 1 || (size_t)pr->len > HPM_KBUILD_ID_MAX)
+    return hpm_fail(diag, HPM_E_BAD_FIELD, hpm_path2(f, sizeof f, where, pr->name),
+                    "must be 1 to 64 bytes (the kernel's GNU build-id)", 0, 0);
+  memcpy(k->build_id, pr->val, (size_t)pr->len);
+  k->build_id_len = (size_t)pr->len;
+  if ((r = need(ps, "vermagic", where, &pr, diag)) != HPM_OK) return r;
+  if ((r = get_str(pr, where, HPM_VERMAGIC_MAX, S_TEXT, k->vermagic, diag)) != HPM_OK) return r;
+  if ((r = need(ps, "module", where, &pr, diag)) != HPM_OK) return r;
+  return get_str(pr, where, HPM_KMODULE_MAX, S_MODULE, k->module, diag);
+}
+
 static hpm_result parse_payload(const void *fdt, int node, hpm_kind kind, hpm_payload *p,
-                                hpm_diag *diag) {
-  static const char *const types[] = {"kernel", "initrd", "cmdline", "patch"};
+                                hpm_kernel_part *kp, hpm_diag *diag) {
+  static const char *const types[] = {"kernel", "initrd", "cmdline", "patch", "livepatch"};
   char where[64];
   props ps;
   const prop *pr;
@@ -344,9 +372,10 @@ static hpm_result parse_payload(const void *fdt, int node, hpm_kind kind, hpm_pa
     }
   }
   if ((r = need(&ps, "type", where, &pr, diag)) != HPM_OK) return r;
-  if ((r = get_word(pr, where, types, 4, &t, diag)) != HPM_OK) return r;
+  if ((r = get_word(pr, where, types, 5, &t, diag)) != HPM_OK) return r;
   p->type = (hpm_payload_type)(t + 1);
-  if ((p->type == HPM_PAYLOAD_PATCH) != (kind == HPM_KIND_HOTPATCH))
+  bool hotpatch_type = p->type == HPM_PAYLOAD_PATCH || p->type == HPM_PAYLOAD_LIVEPATCH;
+  if (hotpatch_type != (kind == HPM_KIND_HOTPATCH))
     return hpm_fail(diag, HPM_E_BAD_FIELD, where, "payload type ", hpm_payload_type_to_string(p->type),
                     kind == HPM_KIND_HOTPATCH ? " is not allowed in a hotpatch"
                                               : " is not allowed in a baseline");
@@ -360,6 +389,20 @@ static hpm_result parse_payload(const void *fdt, int node, hpm_kind kind, hpm_pa
     return hpm_fail(diag, HPM_E_TOO_LARGE, where, "command line longer than 4096 bytes", 0, 0);
   if ((r = need(&ps, "sha256", where, &pr, diag)) != HPM_OK) return r;
   if ((r = get_digest(pr, where, p->sha256, diag)) != HPM_OK) return r;
+  if (p->type == HPM_PAYLOAD_LIVEPATCH) {
+    if (kp->present)
+      return hpm_fail(diag, HPM_E_DUPLICATE, where, "a hotpatch carries at most one livepatch payload", 0, 0);
+    if ((r = parse_kernel_part(&ps, where, kp, diag)) != HPM_OK) return r;
+    kp->present = true;
+  } else {
+    size_t nk = sizeof payload_known / sizeof payload_known[0];
+    for (size_t i = nk - PAYLOAD_KERNEL_PROPS; i < nk; i++)
+      if (find(&ps, payload_known[i])) {
+        char f[64];
+        return hpm_fail(diag, HPM_E_BAD_FIELD, hpm_path2(f, sizeof f, where, payload_known[i]),
+                        "belongs to livepatch payloads only", 0, 0);
+      }
+  }
 
   const prop *off = find(&ps, "offset"), *file = find(&ps, "file");
   if ((off != NULL) == (file != NULL))
@@ -381,7 +424,7 @@ static hpm_result parse_payload(const void *fdt, int node, hpm_kind kind, hpm_pa
 
 static hpm_result parse_payloads(const void *fdt, int node, hpm_manifest *m, hpm_diag *diag) {
   props ps;
-  int child, counts[5] = {0};
+  int child, counts[HPM_PAYLOAD_LIVEPATCH + 1] = {0};
   uint64_t next = 0;
   hpm_result r = collect_props(fdt, node, "payloads", &ps, diag);
   if (r != HPM_OK) return r;
@@ -398,8 +441,10 @@ static hpm_result parse_payloads(const void *fdt, int node, hpm_manifest *m, hpm
     if (m->payload_count == HPM_MAX_PAYLOADS)
       return hpm_fail(diag, HPM_E_TOO_LARGE, "payloads", "more than 32 payloads", 0, 0);
     hpm_payload *p = &m->payloads[m->payload_count];
-    r = parse_payload(fdt, child, m->kind, p, diag);
+    bool had_kernel = m->kernel.present;
+    r = parse_payload(fdt, child, m->kind, p, &m->kernel, diag);
     if (r != HPM_OK) return r;
+    if (m->kernel.present && !had_kernel) m->kernel.payload = m->payload_count;
     counts[p->type]++;
     /* Embedded payloads tile the payload area in manifest order: no gaps,
      * no overlaps, nothing unaccounted for. */

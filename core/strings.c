@@ -49,8 +49,8 @@ const char *hpm_classification_to_string(hpm_classification c) {
   return hpm_name(class_names, HPM_COUNT(class_names), c, "none");
 }
 
-static const char *const payload_names[] = {"none", "kernel", "initrd", "cmdline", "patch"};
-_Static_assert(HPM_COUNT(payload_names) == HPM_PAYLOAD_PATCH + 1,
+static const char *const payload_names[] = {"none", "kernel", "initrd", "cmdline", "patch", "livepatch"};
+_Static_assert(HPM_COUNT(payload_names) == HPM_PAYLOAD_LIVEPATCH + 1,
                "a name for every hpm_payload_type");
 
 const char *hpm_payload_type_to_string(hpm_payload_type t) {

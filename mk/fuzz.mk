@@ -51,6 +51,8 @@ FUZZ_OBJS_fuzz_container_verify     := $(FUZZ_SHARED_OBJ)
 FUZZ_OBJS_fuzz_manifest             := $(FUZZ_SHARED_OBJ)
 FUZZ_OBJS_fuzz_catalog              := $(FUZZ_SHARED_OBJ)
 FUZZ_OBJS_fuzz_hotpatch_payload     := $(FUZZ_DIR)/obj/host/payload.o
+FUZZ_OBJS_fuzz_kmod                 := $(FUZZ_DIR)/obj/host/kmod.o
+FUZZ_OBJS_fuzz_kjournal             := $(FUZZ_DIR)/obj/runtime/hotpatch/kjournal.o
 FUZZ_OBJS_fuzz_journal              := $(FUZZ_DIR)/obj/runtime/hotpatch/journal.o \
                                        $(patsubst %,$(FUZZ_DIR)/obj/host/%.o,hex fileio status)
 FUZZ_OBJS_fuzz_bootvars             := $(FUZZ_DIR)/obj/runtime/boot/bootvars.o
@@ -75,6 +77,8 @@ FUZZ_OBJS_fuzz_release_file         := $(patsubst %,$(FUZZ_DIR)/obj/tools/hpm-si
 FUZZ_SYSLIBS_fuzz_release_file      := -linih
 FUZZ_SEEDS_fuzz_release_file        := tests/fuzz/corpus-release-file
 FUZZ_SEEDS_fuzz_hotpatch_payload    := tests/fuzz/corpus-hotpatch
+FUZZ_SEEDS_fuzz_kmod                := tests/fuzz/corpus-kmod
+FUZZ_SEEDS_fuzz_kjournal            := tests/fuzz/corpus-kjournal
 FUZZ_SEEDS_fuzz_journal             := tests/fuzz/corpus-journal
 FUZZ_SEEDS_fuzz_bootvars            := tests/fuzz/corpus-bootvars
 FUZZ_SEEDS_fuzz_setup               := tests/fuzz/corpus-setup

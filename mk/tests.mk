@@ -83,6 +83,7 @@ UNIT_OBJS_test_bootvars   := $(patsubst %,$(B)/san/runtime/boot/%.o,bootvars efi
 UNIT_OBJS_test_hotpatch_units := $(patsubst %,$(B)/san/runtime/hotpatch/%.o,ptrace redirect hooks)
 UNIT_SYSLIBS_test_hotpatch_units := $(RT_LIBS)
 UNIT_OBJS_test_journal    := $(B)/san/runtime/hotpatch/journal.o
+UNIT_OBJS_test_kjournal   := $(B)/san/runtime/hotpatch/kjournal.o
 UNIT_SYSLIBS_test_policy  := -linih
 UNIT_SYSLIBS_test_decide  := -linih
 UNIT_SYSLIBS_test_history := -lsqlite3 -linih

@@ -67,6 +67,7 @@ int hpm_cmd_status(hpm_ctx *ctx, int argc, char **argv) {
     hpmh_json_add_u64(h, "pending", (uint64_t)hs.pending);
     hpm_json_add_opt(h, "baseline", bh);
     hp_health_json(ctx, h);
+    hp_kernel_status_json(ctx, h);
     hpmh_json_add(d, "boot", hpm_boot_status_json(ctx->esp));
     print_trust(ctx, d);
     hpm_json_emit(d);
@@ -75,6 +76,7 @@ int hpm_cmd_status(hpm_ctx *ctx, int argc, char **argv) {
   hpm_boot_status_print(stdout, ctx->esp);
   printf("\nhotpatch: sequence %u %s\nprocesses journaled: %d\ninterrupted transitions: %d\nrunning baseline: %s (%s)\n",
          hs.sequence, hs.sequence ? hs.id : "(none)", hs.processes, hs.pending, bh[0] ? bh : "unknown", rb.src);
+  hp_kernel_status_print(ctx, stdout);
   hp_health_print(ctx, stdout);
   print_trust(ctx, NULL);
   return 0;

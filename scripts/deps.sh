@@ -283,3 +283,68 @@ if ! unpacked_ok "$KDIR" "$ksha"; then
   find "$DL" -maxdepth 1 -name 'linux-image-*.deb' ! -name "$(basename "$kdeb")" -delete
 fi
 log "kernel $(cat "$KDIR/VERSION") ok"
+
+# ---- 5. the same kernel's headers, for building livepatch modules ----------
+# linux-headers-<abi> (its Makefile includes the -common tree) and
+# linux-kbuild (scripts, modpost) of exactly the kernel fetched in step 4:
+# the package names follow from its ABI and the version is the image's, each
+# .deb checked against the archive's Packages entry and extracted with dpkg -x
+# into one root, DEPSDIR/kernel-headers, never installed.  The packages refer
+# to each other by absolute paths (/usr/src/..., /usr/lib/linux-kbuild-6.1);
+# the links below make those paths resolve inside the root.
+# Build a module with: make -C DEPSDIR/kernel-headers/build M=<dir>
+fetch_archive_deb() { # PACKAGE VERSION -> path of the checked .deb in DL
+  local pkg=$1 ver=$2 info sha deb sdir got
+  info=$(apt-cache show "$pkg=$ver" 2>/dev/null) || { apt_update; info=$(apt-cache show "$pkg=$ver"); } \
+    || die "$pkg $ver is not in the archive index (apt-cache show $pkg=$ver)"
+  sha=$(sed -n 's/^SHA256: //p' <<< "$info" | head -n1)
+  [[ $sha =~ ^[0-9a-f]{64}$ ]] || die "$pkg $ver: no SHA256 in the archive index"
+  deb=$DL/${pkg}_${ver}_amd64.deb
+  if [ ! -f "$deb" ] || [ "$(sha256_of "$deb")" != "$sha" ]; then
+    rm -f "$deb"
+    log "fetching $pkg $ver" >&2
+    sdir=$(mktemp -d "$DL/.apt-download.XXXXXX")
+    chmod 755 "$sdir"
+    (cd "$sdir" && apt-get download -q "$pkg=$ver" >/dev/null) \
+      || { rm -rf "$sdir"; die "apt-get download $pkg=$ver failed"; }
+    mv "$sdir"/*.deb "$deb.tmp" && rm -rf "$sdir"
+    got=$(sha256_of "$deb.tmp")
+    [ "$got" = "$sha" ] || { rm -f "$deb.tmp"; die "sha256 mismatch for $pkg: expected $sha, got $got"; }
+    mv -f "$deb.tmp" "$deb"
+  fi
+  echo "$deb"
+}
+KHDIR=$DEPSDIR/kernel-headers
+kbuild_series=$(sed -n 's/^\([0-9]*\.[0-9]*\)\..*/\1/p' <<< "$kver")
+hpkgs=("linux-headers-$kabi" "linux-headers-${kabi%-*}-common" "linux-kbuild-$kbuild_series")
+hsum="$kver $ksha 2"
+if ! unpacked_ok "$KHDIR" "$hsum"; then
+  tmp=$(mktemp -d "$DEPSDIR/.tmp.kernel-headers.XXXXXX")
+  for p in "${hpkgs[@]}"; do
+    deb=$(fetch_archive_deb "$p" "$kver")
+    dpkg -x "$deb" "$tmp/root" || { rm -rf "$tmp"; die "dpkg -x $deb failed"; }
+  done
+  hdir=$tmp/root/usr/src/linux-headers-$kabi
+  [ -f "$hdir/Makefile" ] && [ -d "$tmp/root/usr/lib/linux-kbuild-$kbuild_series" ] \
+    || { rm -rf "$tmp"; die "headers of $kabi: Makefile or linux-kbuild-$kbuild_series missing"; }
+  # Absolute links inside the packages (scripts -> /usr/lib/linux-kbuild-*)
+  # become links relative to the root, and the root's own /usr/src and
+  # /usr/lib are reached from where the packages' Makefiles expect them.
+  find "$tmp/root" -type l | while read -r l; do
+    t=$(readlink "$l")
+    case $t in /*) ln -sfn "$(realpath -m --relative-to="$(dirname "$l")" "$tmp/root$t")" "$l" ;; esac
+  done
+  # The headers' Makefile includes the -common one by absolute path: make it
+  # relative to its own folder.
+  sed -i 's|^include /usr/src/\(linux-headers-[^/]*-common\)/Makefile$|include $(dir $(realpath $(lastword $(MAKEFILE_LIST))))../\1/Makefile|' "$hdir/Makefile"
+  grep -q '^include $(dir' "$hdir/Makefile" || { rm -rf "$tmp"; die "$hdir/Makefile: unexpected include line"; }
+  ln -s "usr/src/linux-headers-$kabi" "$tmp/root/build"
+  echo "$kabi" > "$tmp/root/RELEASE"
+  echo "$hsum" > "$tmp/root/$MARKER"
+  rm -rf "$KHDIR"
+  mv "$tmp/root" "$KHDIR"
+  rm -rf "$tmp"
+  find "$DL" -maxdepth 1 \( -name 'linux-headers-*.deb' -o -name 'linux-kbuild-*.deb' \) \
+       ! -name "*_${kver}_amd64.deb" -delete
+fi
+log "kernel headers $kabi $kver ok"

@@ -58,6 +58,10 @@ int hp_load_verified(hpm_ctx *ctx, const char *path, hp_hotpatch *h, hpmh_status
     }
     h->np++;
   }
+  if (h->m.kernel.present && hp_kernel_check_module(path, &h->m, st)) {
+    hp_hotpatch_free(h);
+    return 1;
+  }
   return 0;
 }
 
@@ -434,7 +438,8 @@ int hp_apply(hpm_ctx *ctx, const hp_hotpatch *h, const hp_opts *o, hp_report *r)
                 path, h->m.sequence, applied.seq, applied.id);
     goto out;
   }
-  if (!h->np) { rc = refuse(r, 1, path, "%s: no patch payloads", path); goto out; }
+  if (!h->np && !h->m.kernel.present) { rc = refuse(r, 1, path, "%s: no patch payloads", path); goto out; }
+  if (h->m.kernel.present && (rc = hp_kernel_check_running(ctx, path, &h->m, &r->st))) goto out;
   hp_bad bad;
   if (!o->is_revert && hp_bad_find(ctx, rb.digest, h->m.sequence, &bad)) {
     char when[64];
@@ -472,6 +477,13 @@ int hp_apply(hpm_ctx *ctx, const hp_hotpatch *h, const hp_opts *o, hp_report *r)
   hp_health_read(ctx, &before);
   bool window = !o->dry_run && !o->is_revert && h->m.sequence != applied.seq;
   if (window) hp_health_begin(ctx, h, applied.seq);
+  if (o->dry_run && h->m.kernel.present && !ctx->json)
+    printf("would load livepatch %s into kernel %s\n", h->m.kernel.module, h->m.kernel.release);
+  /* the kernel first: if its transition cannot finish, no process is touched */
+  if (!o->dry_run && !o->npids && (rc = hp_kernel_transition(ctx, &h->m, o->kernel_deadline_ms, &r->kernel, &r->st))) {
+    if (window) hp_health_restore(ctx, &before);
+    goto out;
+  }
   patch_processes(&op, h, o->dry_run, r);
   revert_untargeted(&op, h, o->dry_run, r);
   if (o->dry_run) goto out;
@@ -502,6 +514,14 @@ int hp_revert_all(hpm_ctx *ctx, const hp_opts *o, hp_report *r) {
   hp_op op = {ctx, o->pids, o->npids, elf};
   hp_recover_all(&op);
   hp_adopt_all(&op);
+  if (!o->dry_run && !o->npids) {
+    int krc = hp_kernel_transition(ctx, NULL, o->kernel_deadline_ms, &r->kernel, &r->st);
+    if (krc) {
+      free(elf);
+      hp_store_unlock(lock);
+      return krc;
+    }
+  }
   glob_t g;
   if (hp_journal_glob(ctx, "state", &g) == 0) {
     for (size_t i = 0; i < g.gl_pathc; i++) {

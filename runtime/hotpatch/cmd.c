@@ -22,7 +22,7 @@
 #define GLOBAL_OPTS "global options: see 'hpm --help'\n"
 
 static const char apply_usage[] =
-    "usage: hpm apply [--dry-run|-n] [--force] [--pid PID]... [--json] HOTPATCH\n"
+    "usage: hpm apply [--dry-run|-n] [--force] [--pid PID]... [--kernel-deadline SECONDS] [--json] HOTPATCH\n"
     "Verify HOTPATCH against the trust store (signed by as many of its keys as [trust]\n"
     "hotpatch_signers in the policy file says, default 1) and make every process of the\n"
     "binaries it targets run its code.  Its verifying window begins ([health] of the\n"
@@ -30,14 +30,19 @@ static const char apply_usage[] =
     "dies of a crash signal or a required health check fails before the window ends.\n"
     "  --dry-run, -n  say which processes would be patched; change nothing\n"
     "  --force        apply it although this host marked it bad (recorded in the history)\n"
-    "  --pid PID      only this process (repeatable)\n"
+    "  --pid PID      only this process (repeatable); the kernel part is left as it is\n"
+    "  --kernel-deadline SECONDS\n"
+    "                 how long the kernel part's livepatch transition may take (default 30);\n"
+    "                 then it is reversed and the tasks that held it are named\n"
     "  --json         the result as one JSON object\n" GLOBAL_OPTS;
 static const char revert_usage[] =
-    "usage: hpm revert [--to SEQ | --all] [--pid PID]... [--json]\n"
+    "usage: hpm revert [--to SEQ | --all] [--pid PID]... [--kernel-deadline SECONDS] [--json]\n"
     "Go back to the stored hotpatch of an earlier sequence, or to original code.\n"
     "  --to SEQ   the sequence to run (lower than the applied one)\n"
     "  --all      original code in every patched process; no sequence applied\n"
-    "  --pid PID  only this process (repeatable)\n"
+    "  --pid PID  only this process (repeatable); the kernel part is left as it is\n"
+    "  --kernel-deadline SECONDS\n"
+    "             how long the kernel part's livepatch transition may take (default 30)\n"
     "  --json     the result of --to as one JSON object; no per-process lines\n" GLOBAL_OPTS;
 static const char list_usage[] =
     "usage: hpm list [--json]\n"
@@ -54,13 +59,24 @@ static const char agent_usage[] =
     "  --once       one scan of the running processes, then exit\n"
     "  --no-assess  no periodic assessment (hpm-assess.timer assesses instead)\n" GLOBAL_OPTS;
 
-enum { OPT_PID = 'p', OPT_DRY = 'n', OPT_JSON = 'j', OPT_TO = 't', OPT_ALL = 'a', OPT_ONCE = 'o', OPT_FORCE = 'f', OPT_HELP = 'h',
+enum { OPT_KDEADLINE = 'k', OPT_PID = 'p', OPT_DRY = 'n', OPT_JSON = 'j', OPT_TO = 't', OPT_ALL = 'a', OPT_ONCE = 'o', OPT_FORCE = 'f', OPT_HELP = 'h',
        OPT_NO_ASSESS = 'A' };
 
 typedef struct {
   pid_t *pids;
   int npids;
 } pid_list;
+
+/* --kernel-deadline SECONDS: 1 .. 3600, into *ms. */
+static int kernel_deadline(const char *cmd, const char *arg, unsigned *ms) {
+  uint32_t v;
+  if (hpmh_parse_u32(arg, &v) || !v || v > 3600) {
+    msg("%s: --kernel-deadline '%s': expected seconds, 1 to 3600", cmd, arg);
+    return 2;
+  }
+  *ms = v * 1000u;
+  return 0;
+}
 
 static int add_pid(const char *cmd, const char *arg, pid_list *l) {
   uint32_t v;
@@ -84,6 +100,7 @@ void hp_report_print(FILE *out, const hp_report *r, bool is_revert, bool dry_run
     hpmh_json_add_u64(d, "pause_us_p50", r->pause_us_p50);
     hpmh_json_add_u64(d, "pause_us_p99", r->pause_us_p99);
     hpmh_json_add_u64(d, "prep_us_p50", r->prep_us_p50);
+    hp_kreport_json(&r->kernel, d);
     hpm_json_emit(d);
     return;
   }
@@ -96,6 +113,7 @@ void hp_report_print(FILE *out, const hp_report *r, bool is_revert, bool dry_run
           r->sequence, r->patched);
   if (r->reverted) fprintf(out, "%d reverted to original code (binaries it does not target), ", r->reverted);
   fprintf(out, "%d failed\n", r->failed);
+  hp_kreport_print(&r->kernel, out);
 }
 
 /* The result of hp_apply (or why it refused), as apply and revert --to print it. */
@@ -121,7 +139,8 @@ static int load_and_apply(hpm_ctx *ctx, const char *path, const hp_opts *o) {
 
 int hp_cmd_apply(hpm_ctx *ctx, int argc, char **argv) {
   static const struct option lo[] = {{"dry-run", 0, 0, OPT_DRY}, {"pid", 1, 0, OPT_PID}, {"json", 0, 0, OPT_JSON},
-                                     {"force", 0, 0, OPT_FORCE}, {"help", 0, 0, OPT_HELP}, {0, 0, 0, 0}};
+                                     {"force", 0, 0, OPT_FORCE}, {"kernel-deadline", 1, 0, OPT_KDEADLINE},
+                                     {"help", 0, 0, OPT_HELP}, {0, 0, 0, 0}};
   hp_opts o = {0};
   pid_list pl = {0};
   int c, rc = 0;
@@ -130,6 +149,7 @@ int hp_cmd_apply(hpm_ctx *ctx, int argc, char **argv) {
     case OPT_DRY: o.dry_run = true; break;
     case OPT_FORCE: o.force = true; break;
     case OPT_PID: rc = add_pid("apply", optarg, &pl); break;
+    case OPT_KDEADLINE: rc = kernel_deadline("apply", optarg, &o.kernel_deadline_ms); break;
     case OPT_JSON: ctx->json = true; break;
     case OPT_HELP: fputs(apply_usage, stdout); free(pl.pids); return 0;
     default: rc = HPM_CLI_USAGE;
@@ -159,9 +179,11 @@ static int revert(hpm_ctx *ctx, const char *to_arg, bool all, const hp_opts *o) 
       hpmh_json_add_u64(d, "patched", 0);
       hpmh_json_add_u64(d, "reverted", (uint64_t)r.patched);
       hpmh_json_add_u64(d, "failed", (uint64_t)r.failed);
+      hp_kreport_json(&r.kernel, d);
       hpm_json_emit(d);
     } else {
       printf("reverted %d process(es), %d failed\n", r.patched, r.failed);
+      hp_kreport_print(&r.kernel, stdout);
     }
     return rc;
   }
@@ -178,7 +200,8 @@ static int revert(hpm_ctx *ctx, const char *to_arg, bool all, const hp_opts *o) 
 
 int hp_cmd_revert(hpm_ctx *ctx, int argc, char **argv) {
   static const struct option lo[] = {{"to", 1, 0, OPT_TO}, {"all", 0, 0, OPT_ALL}, {"pid", 1, 0, OPT_PID},
-                                     {"json", 0, 0, OPT_JSON}, {"help", 0, 0, OPT_HELP}, {0, 0, 0, 0}};
+                                     {"json", 0, 0, OPT_JSON}, {"kernel-deadline", 1, 0, OPT_KDEADLINE},
+                                     {"help", 0, 0, OPT_HELP}, {0, 0, 0, 0}};
   hp_opts o = {.is_revert = true};
   pid_list pl = {0};
   const char *to = NULL;
@@ -189,6 +212,7 @@ int hp_cmd_revert(hpm_ctx *ctx, int argc, char **argv) {
     case OPT_TO: to = optarg; break;
     case OPT_ALL: all = true; break;
     case OPT_PID: rc = add_pid("revert", optarg, &pl); break;
+    case OPT_KDEADLINE: rc = kernel_deadline("revert", optarg, &o.kernel_deadline_ms); break;
     case OPT_JSON: ctx->json = true; break;
     case OPT_HELP: fputs(revert_usage, stdout); free(pl.pids); return 0;
     default: rc = HPM_CLI_USAGE;
@@ -208,6 +232,7 @@ int hp_cmd_revert(hpm_ctx *ctx, int argc, char **argv) {
 static void print_list_json(const hpm_ctx *ctx, const hp_journal *l, int n) {
   cJSON *d = hpm_json_doc("list");
   hp_health_json(ctx, d); /* the applied hotpatch's window, the bad marks */
+  hp_kernel_status_json(ctx, d);
   cJSON *pa = cJSON_AddArrayToObject(d, "processes");
   for (int i = 0; i < n; i++) {
     const hp_journal *s = &l[i];
@@ -257,6 +282,7 @@ int hp_cmd_list(hpm_ctx *ctx, int argc, char **argv) {
   if (ctx->json) print_list_json(ctx, l, n);
   else {
     print_list_text(l, n);
+    hp_kernel_status_print(ctx, stdout);
     hp_health_print(ctx, stdout);
   }
   hp_list_free(l, n);

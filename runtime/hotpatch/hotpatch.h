@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include "ctx.h"
+#include "hotpatch/kernel.h"
 #include "payload.h"
 #include "status.h"
 #include "hpm/core.h"
@@ -48,6 +49,7 @@ typedef struct {
   bool force;             /* apply even a hotpatch marked bad on this host (health.h) */
   const pid_t *pids;      /* only these processes (npids 0: every process) */
   int npids;
+  unsigned kernel_deadline_ms; /* the kernel part's transition deadline (0: HP_KERNEL_DEADLINE_MS) */
 } hp_opts;
 
 typedef struct {
@@ -56,6 +58,7 @@ typedef struct {
   int patched, failed;    /* processes */
   int reverted;           /* processes of binaries h does not target, back to original code */
   unsigned pause_us_p50, pause_us_p99, prep_us_p50;
+  hp_kreport kernel;      /* the kernel part's transition (kernel.done: one was made) */
   hpmh_status st;         /* why, when the call refused or failed */
 } hp_report;
 
@@ -83,10 +86,10 @@ void hp_status_get(hpm_ctx *ctx, hp_status *s);
 
 /* Lines for hpm's usage text. */
 #define HP_USAGE                                                                                       \
-  "  apply [--dry-run] [--force] [--pid PID]... [--json] HOTPATCH\n"                                    \
+  "  apply [--dry-run] [--force] [--pid PID]... [--kernel-deadline S] [--json] HOTPATCH\n"               \
   "                                               verify and apply a signed hotpatch\n"                 \
   "  commit [--json]                              end the applied hotpatch's verifying window now\n"   \
-  "  revert [--to SEQ | --all] [--pid PID]... [--json]\n"                                               \
+  "  revert [--to SEQ | --all] [--pid PID]... [--kernel-deadline S] [--json]\n"                          \
   "                                               go back to an earlier hotpatch or none\n"             \
   "  list [--json]                                patched processes: hotpatch, functions, when\n"       \
   "  agent [--once] [--no-assess]                 patch new processes of targeted binaries; periodic\n" \

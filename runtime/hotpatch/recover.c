@@ -175,7 +175,7 @@ out:
 
 int hp_recover_all(hp_op *op) {
   glob_t g;
-  int bad = 0;
+  int bad = hp_kernel_recover(op->ctx) != 0; /* the kernel part (kernel.c) */
   if (hp_journal_glob(op->ctx, "pending", &g) == 0) {
     for (size_t i = 0; i < g.gl_pathc; i++) bad |= recover_one(op->ctx, g.gl_pathv[i]) != 0;
     globfree(&g);

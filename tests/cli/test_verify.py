@@ -18,7 +18,7 @@ HEADER_KEYS = {"format_version", "kind", "kind_code", "header_size", "flags", "m
                "payload_area_size"}
 MANIFEST_KEYS = {"format", "kind", "compat", "version", "svn", "timestamp", "timestamp_utc",
                  "release", "classification", "id", "target_baseline", "sequence", "info_count"}
-PAYLOAD_KEYS = {"name", "type", "size", "sha256", "embedded", "offset", "file"}
+PAYLOAD_KEYS = {"name", "type", "size", "sha256", "embedded", "offset", "file", "kernel"}
 PARSE_KEYS = {"ok", "result", "message", "field", "detail"}
 VERIFICATION_KEYS = VERIFY_KEYS - {"file", "digest", "signatures"}
 

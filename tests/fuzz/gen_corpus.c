@@ -207,6 +207,7 @@ static void write_dict(void) {
       {"@", 0}, {FZ_FILE_INITRD, 0}, {FZ_FILE_PATCH, 0},
       {"serial", 0}, {"expires", 0}, {"entries", 0}, {"released", 0}, {"digest", 0},
       {"url", 0}, {"kind", 0}, {"..", 0}, {"/", 0},
+      {"livepatch", 0}, {"kernel-release", 0}, {"kernel-build-id", 0}, {"vermagic", 0}, {"module", 0},
       {"\xd0\x0d\xfe\xed", 4},                       /* FDT magic */
       {"\x89HPM\r\n\x1a\n", 8}, {"HPMSIGS\0", 8},     /* container, signature block */
       {"\0\0\0\x01", 4}, {"\0\0\0\x02", 4}, {"\0\0\0\x03", 4}, /* FDT tokens */
@@ -297,6 +298,18 @@ int main(int argc, char **argv) {
     emit("hotpatch-p256", &hot, p256, 1);
     emit("hotpatch-p384", &hot, p384, 1);
     emit("hotpatch-empty", &hot0, both, 2);
+    /* a user-space patch and a kernel part in one hotpatch */
+    static const hpm_kernel_part kp = {.release = "6.1.0-57-amd64", .build_id = {0x6a, 0x2b, 0x4a, 0xc7},
+                                       .build_id_len = 20, .vermagic = "6.1.0-57-amd64 SMP preempt mod_unload ",
+                                       .module = "hpm_kp_2"};
+    hpmw_payload hk[2] = {
+        {"fix-openssl", HPM_PAYLOAD_PATCH, patch1, sizeof patch1, NULL},
+        {"livepatch", HPM_PAYLOAD_LIVEPATCH, kernel, 64, NULL},
+    };
+    hpmw_manifest hotk = hot;
+    hotk.payloads = hk;
+    hotk.kernel = &kp;
+    emit("hotpatch-kernel", &hotk, p256, 1);
   }
   emit_info_manifest("baseline-info");
   emit_info_manifest("baseline-late-svn");

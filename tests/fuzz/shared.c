@@ -100,7 +100,7 @@ static bool fz_str_ok(const char *s, size_t cap) {
 void fz_check_manifest(const uint8_t *buf, size_t len, const hpm_manifest *m, bool verified) {
   uint8_t h[32];
   uint64_t embedded = 0, next = 0;
-  unsigned kernels = 0, initrds = 0, cmdlines = 0;
+  unsigned kernels = 0, initrds = 0, cmdlines = 0, livepatches = 0;
   size_t tbs = HPM_HEADER_SIZE + (size_t)m->manifest_size;
 
   FZ_REQUIRE(m->format_version == HPM_FORMAT_VERSION);
@@ -125,7 +125,10 @@ void fz_check_manifest(const uint8_t *buf, size_t len, const hpm_manifest *m, bo
     FZ_REQUIRE(fz_str_ok(p->name, sizeof p->name) && !strchr(p->name, '@'));
     for (size_t j = 0; j < i; j++) FZ_REQUIRE(strcmp(m->payloads[j].name, p->name) != 0);
     FZ_REQUIRE(p->size <= HPM_PAYLOAD_MAX);
-    FZ_REQUIRE((p->type == HPM_PAYLOAD_PATCH) == (m->kind == HPM_KIND_HOTPATCH));
+    FZ_REQUIRE((p->type == HPM_PAYLOAD_PATCH || p->type == HPM_PAYLOAD_LIVEPATCH) ==
+               (m->kind == HPM_KIND_HOTPATCH));
+    livepatches += p->type == HPM_PAYLOAD_LIVEPATCH;
+    if (p->type == HPM_PAYLOAD_LIVEPATCH) FZ_REQUIRE(m->kernel.present && m->kernel.payload == i);
     kernels += p->type == HPM_PAYLOAD_KERNEL;
     initrds += p->type == HPM_PAYLOAD_INITRD;
     cmdlines += p->type == HPM_PAYLOAD_CMDLINE;
@@ -150,6 +153,11 @@ void fz_check_manifest(const uint8_t *buf, size_t len, const hpm_manifest *m, bo
   }
   FZ_REQUIRE(embedded == m->payload_area_size);
   if (m->kind == HPM_KIND_BASELINE) FZ_REQUIRE(kernels == 1 && initrds <= 1 && cmdlines <= 1);
+  FZ_REQUIRE(livepatches <= 1 && (livepatches == 1) == m->kernel.present);
+  if (m->kernel.present)
+    FZ_REQUIRE(fz_str_ok(m->kernel.release, sizeof m->kernel.release) &&
+               fz_str_ok(m->kernel.module, sizeof m->kernel.module) && m->kernel.build_id_len >= 1 &&
+               m->kernel.build_id_len <= HPM_KBUILD_ID_MAX && strlen(m->kernel.vermagic) < sizeof m->kernel.vermagic);
   for (size_t i = 0; i < m->signature_count; i++) {
     const hpm_signature_info *s = &m->signatures[i];
     FZ_REQUIRE(s->alg == HPM_ALG_ECDSA_P256_SHA256 || s->alg == HPM_ALG_ECDSA_P384_SHA384);

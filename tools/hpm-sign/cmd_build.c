@@ -246,7 +246,9 @@ done:
 static const char hotpatch_help[] =
     "Usage: hpm-sign hotpatch --key KEY.pem|URI|--unsigned --baseline BASELINE.hpm --seq N\n"
     "                         --classification critical|security|other --id ID\n"
-    "                         [--payload [NAME=]FILE]... [--version STR] [--svn N]\n"
+    "                         [--payload [NAME=]FILE]... [--kernel-module FILE.ko\n"
+    "                         --kernel-build-id HEX [--kernel-release R]]\n"
+    "                         [--version STR] [--svn N]\n"
     "                         [--compat STR] [--timestamp N] --out FILE\n"
     "Build and sign a hotpatch for exactly one baseline.\n"
     "\n"
@@ -262,6 +264,14 @@ static const char hotpatch_help[] =
     "                           payload name, [a-z0-9][a-z0-9._-], at most 31; without\n"
     "                           NAME= it is the file's base name, lower-cased, other\n"
     "                           characters replaced by '_'. Names must be unique.\n"
+    "      --kernel-module FILE.ko  the kernel part: a cumulative livepatch module built\n"
+    "                           against the baseline's kernel (tools/kpatch-template);\n"
+    "                           payload 'livepatch', its .modinfo name and vermagic\n"
+    "                           signed into the manifest\n"
+    "      --kernel-build-id HEX  the GNU build-id of the baseline's kernel, as\n"
+    "                           /sys/kernel/notes shows it\n"
+    "      --kernel-release R   default: the first word of the module's vermagic; if\n"
+    "                           given, must equal it\n"
     "      --version STR        default: <baseline version>+hp<seq>\n"
     "      --svn N              default: the baseline's svn\n"
     "      --compat STR         default: the baseline's compat\n"
@@ -350,6 +360,10 @@ static int load_baseline(const char *cmd, const char *path, uint8_t **buf, size_
 int cmd_hotpatch(int argc, char **argv) {
   const char *cmd = "hotpatch";
   const char *base_path = NULL, *seq_s = NULL, *class_s = NULL, *id = NULL, *version = NULL, *svn_s = NULL, *why;
+  const char *ko_path = NULL, *kbuild_id = NULL, *krelease = NULL;
+  uint8_t *ko = NULL;
+  size_t ko_len = 0;
+  hpm_kernel_part kpart;
   release_args r = RELEASE_ARGS_INIT(r);
   patch_list in = {.n = 0};
   const opt_spec opts[] = {
@@ -360,6 +374,9 @@ int cmd_hotpatch(int argc, char **argv) {
       {"classification", 0, OPT_VALUE, .dest = &class_s, .missing = "missing --classification critical|security|other"},
       {"id", 0, OPT_VALUE, .dest = &id, .missing = "missing --id ID (a KB-style identifier, e.g. KB0001234)"},
       {"payload", 0, OPT_CALL, .dest = &in, .call = add_payload},
+      {"kernel-module", 0, OPT_VALUE, .dest = &ko_path, .nonempty = true},
+      {"kernel-build-id", 0, OPT_VALUE, .dest = &kbuild_id},
+      {"kernel-release", 0, OPT_VALUE, .dest = &krelease},
       {"version", 0, OPT_VALUE, .dest = &version},
       {"svn", 0, OPT_VALUE, .dest = &svn_s},
       {"out", 'o', OPT_VALUE, .dest = &r.out, .missing = "missing --out FILE (the container to write)", .nonempty = true},
@@ -390,7 +407,17 @@ int cmd_hotpatch(int argc, char **argv) {
     return usage_error(cmd, "--classification '%s' (manifest field 'classification'): expected critical, security or other", class_s);
   if ((why = check_id(id))) return usage_error(cmd, "--id '%s' (manifest field 'id') %s", id, why);
   if ((rc = check_release_fields(cmd, version, r.compat, svn_s, &svn))) return rc;
-  if (in.n == 0) return usage_error(cmd, "missing --payload FILE (a hotpatch carries at least one patch payload)");
+  if (in.n == 0 && !ko_path)
+    return usage_error(cmd, "missing --payload FILE or --kernel-module FILE.ko (a hotpatch carries at least one part)");
+  if (!ko_path && (kbuild_id || krelease))
+    return usage_error(cmd, "--kernel-build-id and --kernel-release describe a --kernel-module; give one");
+  if (ko_path && in.n == HPM_MAX_PAYLOADS)
+    return usage_error(cmd, "%u --payload options and a --kernel-module are more than %u payloads", HPM_MAX_PAYLOADS,
+                       HPM_MAX_PAYLOADS);
+  for (size_t i = 0; ko_path && i < in.n; i++)
+    if (!strcmp(in.in[i].name, "livepatch"))
+      return usage_error(cmd, "--payload %s: the name 'livepatch' is the --kernel-module's; choose another NAME=",
+                         in.in[i].path);
   memset(&m, 0, sizeof m);
   if ((rc = release_timestamp(cmd, r.ts_s, &m.timestamp))) return rc;
 
@@ -429,6 +456,11 @@ int cmd_hotpatch(int argc, char **argv) {
     }
     pl[i] = (hpmw_payload){p->name, HPM_PAYLOAD_PATCH, p->data, p->size, NULL};
   }
+  if (ko_path) {
+    if ((rc = load_kernel_part(cmd, ko_path, kbuild_id, krelease, seq, &ko, &ko_len, &kpart))) goto done;
+    pl[in.n] = (hpmw_payload){"livepatch", HPM_PAYLOAD_LIVEPATCH, ko, ko_len, NULL};
+    m.kernel = &kpart;
+  }
   m.kind = HPM_KIND_HOTPATCH;
   m.compat = r.compat;
   m.version = version;
@@ -438,11 +470,12 @@ int cmd_hotpatch(int argc, char **argv) {
   memcpy(m.target_baseline, bm->digest, HPM_DIGEST_LEN);
   m.sequence = seq;
   m.payloads = pl;
-  m.payload_count = in.n;
+  m.payload_count = in.n + (ko_path != NULL);
   rc = build_and_write(&j, &m);
   if (!rc) printf("target baseline: %s (%s %s)\n", hex32(bm->digest, hex), base_path, bm->version);
 done:
   for (size_t i = 0; i < in.n; i++) free(in.in[i].data);
+  free(ko);
   free(bbuf);
   free(bm);
   job_free(&j);

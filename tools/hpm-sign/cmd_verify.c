@@ -276,6 +276,15 @@ static void json_payloads(cJSON *o, const hpm_manifest *m, bool ok) {
     hpmh_json_add_bool(x, "embedded", p->embedded);
     hpmh_json_add(x, "offset", p->embedded ? hpmh_json_u64(p->offset) : cJSON_CreateNull());
     hpmh_json_add_str(x, "file", p->embedded ? NULL : p->file);
+    if (p->type == HPM_PAYLOAD_LIVEPATCH && m->kernel.present) {
+      cJSON *k = hpmh_json_add(x, "kernel", cJSON_CreateObject());
+      hpmh_json_add_str(k, "module", m->kernel.module);
+      hpmh_json_add_str(k, "release", m->kernel.release);
+      hpmh_json_add_hex(k, "build_id", m->kernel.build_id, m->kernel.build_id_len);
+      hpmh_json_add_str(k, "vermagic", m->kernel.vermagic);
+    } else {
+      hpmh_json_add_null(x, "kernel");
+    }
   }
 }
 
@@ -358,6 +367,13 @@ static void inspect_text(const job *j, const inspected *in, const vresult *v) {
         printf("embedded at offset %llu\n", (unsigned long long)p->offset);
       else
         printf("detached file %s\n", p->file);
+      if (p->type == HPM_PAYLOAD_LIVEPATCH && m->kernel.present) {
+        char bid[2 * HPM_KBUILD_ID_MAX + 1];
+        hpm_fmt_hex(m->kernel.build_id, m->kernel.build_id_len, bid, sizeof bid);
+        printf("    kernel part:    livepatch module %s for kernel %s, build-id %s\n", m->kernel.module,
+               m->kernel.release, bid);
+        printf("    vermagic:       %s\n", m->kernel.vermagic);
+      }
     }
     printf("signatures:         %zu\n", m->signature_count);
     for (size_t i = 0; i < sigs->signature_count && i < HPM_MAX_SIGNATURES; i++)

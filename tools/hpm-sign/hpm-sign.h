@@ -62,6 +62,10 @@ int cmd_keygen(int argc, char **argv);
 int cmd_keyid(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
 int cmd_hotpatch(int argc, char **argv);
+/* kernel.c: read and check --kernel-module for sequence seq; *data is
+ * malloc'd, k filled for the manifest.  0 or an exit code (reported). */
+int load_kernel_part(const char *cmd, const char *ko_path, const char *build_id_hex, const char *release,
+                     uint32_t seq, uint8_t **data, size_t *size, hpm_kernel_part *k);
 int cmd_verify(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_digest(int argc, char **argv);

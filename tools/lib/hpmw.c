@@ -91,6 +91,12 @@ static int fdt_emit(void *fdt, const void *ctx) {
     T(fdt_property_string(fdt, "type", hpm_payload_type_to_string(p->type)));
     T(fdt_property_u64(fdt, "size", p->size));
     T(fdt_property(fdt, "sha256", hashes[i], HPM_DIGEST_LEN));
+    if (p->type == HPM_PAYLOAD_LIVEPATCH && m->kernel) {
+      T(fdt_property_string(fdt, "kernel-release", m->kernel->release));
+      T(fdt_property(fdt, "kernel-build-id", m->kernel->build_id, (int)m->kernel->build_id_len));
+      T(fdt_property_string(fdt, "vermagic", m->kernel->vermagic));
+      T(fdt_property_string(fdt, "module", m->kernel->module));
+    }
     if (p->file) {
       T(fdt_property_string(fdt, "file", p->file));
     } else {

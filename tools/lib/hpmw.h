@@ -38,6 +38,9 @@ typedef struct {
   uint32_t sequence;                   /* hotpatch */
   const hpmw_payload *payloads;
   size_t payload_count;
+  /* hotpatch: the kernel its livepatch payload (at most one) is for; the
+   * fields present and payload are not used */
+  const hpm_kernel_part *kernel;
 } hpmw_manifest;
 
 /* Build the manifest FDT for m.  *fdt is malloc'd. */

@@ -89,6 +89,7 @@ typedef enum {
   HPM_PAYLOAD_INITRD = 2,
   HPM_PAYLOAD_CMDLINE = 3,
   HPM_PAYLOAD_PATCH = 4,
+  HPM_PAYLOAD_LIVEPATCH = 5, /* hotpatch: a kernel livepatch module (.ko) */
 } hpm_payload_type;
 
 const char *hpm_payload_type_to_string(hpm_payload_type t);
@@ -158,6 +159,18 @@ typedef struct {
   hpm_sig_status status;
 } hpm_signature_info;
 
+/* The kernel part of a hotpatch: its one livepatch payload and the kernel
+ * build it is for (docs/format.md, "The kernel part"). */
+typedef struct {
+  bool present;
+  size_t payload;                          /* index in payloads[] */
+  char release[HPM_KRELEASE_MAX + 1];      /* kernel-release */
+  uint8_t build_id[HPM_KBUILD_ID_MAX];     /* kernel-build-id */
+  size_t build_id_len;
+  char vermagic[HPM_VERMAGIC_MAX + 1];     /* vermagic, as in the module */
+  char module[HPM_KMODULE_MAX + 1];        /* module: the livepatch's name */
+} hpm_kernel_part;
+
 typedef struct {
   /* header */
   uint32_t format_version;
@@ -183,6 +196,7 @@ typedef struct {
 
   size_t payload_count;
   hpm_payload payloads[HPM_MAX_PAYLOADS];
+  hpm_kernel_part kernel;         /* hotpatch: its livepatch payload, if any */
 
   size_t signature_count;
   hpm_signature_info signatures[HPM_MAX_SIGNATURES];

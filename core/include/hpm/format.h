@@ -49,6 +49,11 @@
 #define HPM_VERSION_MAX 63u
 #define HPM_COMPAT_MAX 127u
 #define HPM_ID_MAX 63u
+/* The kernel part of a hotpatch (a livepatch payload). */
+#define HPM_KRELEASE_MAX 64u    /* kernel-release: uname -r */
+#define HPM_KBUILD_ID_MAX 64u   /* kernel-build-id: GNU build-id bytes */
+#define HPM_VERMAGIC_MAX 127u   /* vermagic: the module's .modinfo vermagic */
+#define HPM_KMODULE_MAX 55u     /* module: the kernel's MODULE_NAME_LEN - 1 */
 
 /* Signature block. */
 #define HPM_SIG_MAGIC "HPMSIGS\0"
