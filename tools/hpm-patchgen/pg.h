@@ -93,7 +93,7 @@ typedef struct {
   size_t obj;
   const char *new_name;
   size_t new_sym;
-  char how[256];         /* said after the function in the summary */
+  char how[1024];        /* said after the function in the summary */
 } pg_redirect;
 
 /* Lay out the objects, resolve their relocations, add the direct call
