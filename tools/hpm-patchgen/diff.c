@@ -589,7 +589,7 @@ static void compare_unit(unit_t *u) {
           const char *un = user ? sym_name(A, user) : secname(A, sec);
           if (!user || sym_type(A, user) != STT_FUNC) {
             GElf_Shdr sh;
-            if (shdr(A, sec, &sh) && (sh.sh_flags & SHF_ALLOC))
+            if (shdr(A, sec, &sh) && (sh.sh_flags & SHF_ALLOC) && strcmp(secname(A, sec), ".eh_frame"))
               refuse("clone", "%s: the changed clone '%s' is referred to from data (%s), not only called: it cannot "
                      "be replaced safely; ship a baseline", file, n, un);
             continue;
@@ -918,8 +918,8 @@ int pg_diff_main(int argc, char **argv) {
       free(fb);
     }
   }
-  if (all)
-    for (size_t k = 0; k < ntu; k++) tus[k].build = 1;
+  if (all) /* assembly units include no C header whose change could reach them */
+    for (size_t k = 0; k < ntu; k++) tus[k].build |= !is_asm(tus[k].rel);
   if (nrefused) pg_die("%d refusal(s): no payload written", nrefused);
   if (!nchanged) pg_die("nothing changed: the patches change no file of %s; no payload written", root);
 

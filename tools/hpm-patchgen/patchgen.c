@@ -71,6 +71,8 @@ static void usage(FILE *o) {
           "usage: hpm-patchgen --target BINARY --map FILE (--source FILE.c | --object FILE.o)\n"
           "                    [--debug-file FILE | --debug-dir DIR] [--cc CC] [--cflags FLAGS]\n"
           "                    [--no-direct-entry] --out PAYLOAD\n"
+          "       hpm-patchgen diff --binary BINARY --source DIR --patch FILE... --compile-db FILE\n"
+          "                    --out PAYLOAD   (from a source diff: hpm-patchgen diff --help)\n"
           "Build a hotpatch payload for `hpm-sign hotpatch --payload`.\n"
           "  --target  the exact binary (matched by ELF build-id) whose functions are replaced\n"
           "  --map     lines 'old_fn=new_fn [quiesce]': old_fn in the target, new_fn in the source\n"
