@@ -178,3 +178,11 @@ def test_dynsym_fallback_is_a_warning(tmp_path):
     r = run(PATCHGEN, "--target", stripped, "--map", tmp_path / "map", "--source", tmp_path / "fix.c",
             "--debug-dir", tmp_path / "nodebug", "--out", tmp_path / "o.bin")
     assert "warning:" in r.err and "come from .dynsym" in r.err and str(tmp_path / "nodebug") in r.err, r.err
+
+
+def test_library_call_through_the_binarys_plt(proj):
+    """report() calls printf: the replacement calls the binary's own PLT stub for it."""
+    r, out = proj.diff(proj.patch("plt", {"a.c": A_C.replace("return x + 1;", "return x + 2;")}),
+                       out=proj.d / "plt.payload")
+    assert replaced(out) == ["report"], r.err
+    assert "printf: called through the binary's PLT entry at 0x" in r.err

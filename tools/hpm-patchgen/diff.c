@@ -335,10 +335,16 @@ static void dobj_open(dobj *d, const char *path) {
 }
 
 static int getsym(dobj *d, size_t i, GElf_Sym *s) { return i < d->o.nsyms && gelf_getsym(d->o.symd, (int)i, s) != NULL; }
-static int named(const GElf_Sym *s) {
+/* A symbol with a name of the source: not a section, file or the
+ * assembler's local label (.LC0: a string or constant in a mergeable
+ * section, which is compared by value, wherever it is in the section). */
+static int named_in(dobj *d, const GElf_Sym *s) {
   int t = GELF_ST_TYPE(s->st_info);
-  return t != STT_SECTION && t != STT_FILE && s->st_name;
+  if (t == STT_SECTION || t == STT_FILE || !s->st_name) return 0;
+  const char *n = pg_obj_symname(&d->o, s);
+  return !(n[0] == '.' && n[1] == 'L' && GELF_ST_BIND(s->st_info) == STB_LOCAL);
 }
+#define named(s) named_in(d, s)
 
 /* The named symbol of the given name (0: none). */
 static size_t dobj_find(dobj *d, const char *name) {
@@ -389,10 +395,12 @@ static ref_t ref_of(dobj *d, const GElf_Rela *r) {
   GElf_Sym s;
   size_t si = GELF_R_SYM(r->r_info);
   if (!getsym(d, si, &s)) return x;
-  int64_t at = r->r_addend + (pc_relative(GELF_R_TYPE(r->r_info)) ? 4 : 0);
   if (s.st_shndx == SHN_UNDEF) { x.sym = si; x.undef = 1; x.off = r->r_addend; return x; }
   if (named(&s)) { x.sym = si; x.sec = s.st_shndx; x.off = r->r_addend; return x; }
   x.sec = s.st_shndx;
+  /* a section symbol, or a local label (its place in the section) */
+  int64_t add = r->r_addend + (GELF_ST_TYPE(s.st_info) == STT_SECTION ? 0 : (int64_t)s.st_value);
+  int64_t at = add + (pc_relative(GELF_R_TYPE(r->r_info)) ? 4 : 0);
   /* the PC-relative bias is 4 except before an immediate operand: a
    * section with one named symbol (-ffunction-sections, -fdata-sections)
    * needs no guess */
@@ -402,9 +410,9 @@ static ref_t ref_of(dobj *d, const GElf_Rela *r) {
     GElf_Sym cs;
     getsym(d, c, &cs);
     x.sym = c;
-    x.off = r->r_addend - (int64_t)cs.st_value;
+    x.off = add - (int64_t)cs.st_value;
   } else {
-    x.off = r->r_addend;
+    x.off = add;
   }
   return x;
 }
@@ -527,7 +535,7 @@ static void compare_unit(unit_t *u) {
     int t = GELF_ST_TYPE(s.st_info);
     const char *n = pg_obj_symname(&B->o, &s);
     if (t == STT_FILE && !u->file_sym[0]) snprintf(u->file_sym, sizeof u->file_sym, "%s", n);
-    if (!named(&s) || s.st_shndx == SHN_UNDEF) continue;
+    if (!named_in(B, &s) || s.st_shndx == SHN_UNDEF) continue;
     size_t ia = dobj_find(A, n);
     int same = ia && sym_type(A, ia) == t && sym_equal(A, ia, B, i);
     if (t == STT_FUNC) {
@@ -725,6 +733,10 @@ static int resolve_cb(void *ctx, pg_obj *o, size_t si, const GElf_Sym *s, const 
   int r = unit_symbol(rc->t, rc->u, &ns, name, &bs);
   if (r == 0) {
     *addr = bs.st_value;
+    return 0;
+  }
+  if (r == -1 && ns.st_shndx == SHN_UNDEF && GELF_ST_TYPE(ns.st_info) != STT_OBJECT && !target_plt(rc->t, name, addr)) {
+    pg_import_note(rc->t, name, *addr);
     return 0;
   }
   fprintf(stderr, "%s: %s: '%s' %s %s\n", pg_prog, rc->u->tu->rel, name,

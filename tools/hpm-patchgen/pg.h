@@ -53,6 +53,9 @@ int target_sym(target_t *t, const char *name, int want_func, GElf_Sym *out);
 int target_read(target_t *t, uint64_t vaddr, uint8_t *out, size_t n);
 /* The redirection of the function at symbol s (named name) into f. */
 void target_plan(target_t *t, const char *name, const GElf_Sym *s, hpp_func *f, int quiesce);
+/* A function the binary imports from a shared library and calls through
+ * its PLT: the address of that PLT stub (0), or -1 (not called there). */
+int target_plt(target_t *t, const char *name, uint64_t *addr);
 /* The .symtab function symbol (of t->sym) starting at addr: its name, or NULL. */
 const char *target_func_at(target_t *t, uint64_t addr, GElf_Sym *out);
 
@@ -95,6 +98,9 @@ typedef struct {
   size_t new_sym;
   char how[1024];        /* said after the function in the summary */
 } pg_redirect;
+
+/* Says that patch code calls name through the binary's PLT stub. */
+void pg_import_note(target_t *t, const char *name, uint64_t plt);
 
 /* Lay out the objects, resolve their relocations, add the direct call
  * sites and write the payload to out; prints the per-function summary. */

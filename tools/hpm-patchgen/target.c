@@ -230,3 +230,63 @@ void target_plan(target_t *t, const char *old, const GElf_Sym *sp, hpp_func *f, 
   memcpy(f->orig, at + e, covered);
 }
 
+
+/* The section of e named name (NULL: none). */
+static Elf_Scn *section_named(Elf *e, const char *name, GElf_Shdr *out) {
+  size_t shstr;
+  if (elf_getshdrstrndx(e, &shstr)) return NULL;
+  Elf_Scn *scn = NULL;
+  while ((scn = elf_nextscn(e, scn))) {
+    const char *n;
+    if (gelf_getshdr(scn, out) && (n = elf_strptr(e, shstr, out->sh_name)) && !strcmp(n, name)) return scn;
+  }
+  return NULL;
+}
+
+/* The GOT slot the dynamic linker fills with the address of name
+ * (JUMP_SLOT in .rela.plt, or GLOB_DAT in .rela.dyn); 0 if none. */
+static uint64_t got_slot(target_t *t, const char *relsec, unsigned type, const char *name) {
+  GElf_Shdr sh;
+  Elf_Scn *scn = section_named(t->elf, relsec, &sh);
+  if (!scn || sh.sh_type != SHT_RELA || !sh.sh_entsize) return 0;
+  Elf_Scn *dyn = elf_getscn(t->elf, sh.sh_link);
+  GElf_Shdr dsh;
+  Elf_Data *rd = elf_getdata(scn, NULL), *dd = dyn ? elf_getdata(dyn, NULL) : NULL;
+  if (!rd || !dd || !gelf_getshdr(dyn, &dsh)) return 0;
+  for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+    GElf_Rela r;
+    GElf_Sym s;
+    if (!gelf_getrela(rd, (int)i, &r) || GELF_R_TYPE(r.r_info) != type) continue;
+    if (!gelf_getsym(dd, (int)GELF_R_SYM(r.r_info), &s)) continue;
+    const char *n = elf_strptr(t->elf, dsh.sh_link, s.st_name);
+    if (n && !strcmp(n, name)) return r.r_offset;
+  }
+  return 0;
+}
+
+/* The stub of section sec (entries of entsize bytes) that jumps through slot. */
+static int plt_stub(target_t *t, const char *sec, uint64_t slot, uint64_t *addr) {
+  GElf_Shdr sh;
+  Elf_Scn *scn = section_named(t->elf, sec, &sh);
+  Elf_Data *d = scn ? elf_getdata(scn, NULL) : NULL;
+  if (!d || !d->d_buf || sh.sh_type != SHT_PROGBITS) return -1;
+  const uint8_t *b = d->d_buf;
+  uint64_t ent = sh.sh_entsize ? sh.sh_entsize : 16;
+  for (size_t p = 0; p + 6 <= d->d_size; p++) {
+    if (b[p] != 0xff || b[p + 1] != 0x25) continue; /* jmp *disp32(%rip) */
+    int32_t disp;
+    memcpy(&disp, b + p + 2, 4);
+    if (sh.sh_addr + p + 6 + (uint64_t)(int64_t)disp != slot) continue;
+    *addr = sh.sh_addr + p / ent * ent;
+    return 0;
+  }
+  return -1;
+}
+
+int target_plt(target_t *t, const char *name, uint64_t *addr) {
+  uint64_t slot = got_slot(t, ".rela.plt", R_X86_64_JUMP_SLOT, name);
+  if (slot && (!plt_stub(t, ".plt.sec", slot, addr) || !plt_stub(t, ".plt", slot, addr))) return 0;
+  slot = got_slot(t, ".rela.dyn", R_X86_64_GLOB_DAT, name);
+  if (slot && !plt_stub(t, ".plt.got", slot, addr)) return 0;
+  return -1;
+}

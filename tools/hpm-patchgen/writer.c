@@ -112,6 +112,11 @@ static void find_call_sites(target_t *t, callscan *cs) {
 
 typedef struct { int base; int64_t value; uint64_t got; } gotent;
 
+void pg_import_note(target_t *t, const char *name, uint64_t plt) {
+  (void)t;
+  fprintf(stderr, "%s: %s: called through the binary's PLT entry at 0x%llx\n", pg_prog, name, (unsigned long long)plt);
+}
+
 static int keep_section(pg_obj *o, size_t i, GElf_Shdr *sh) {
   if (!gelf_getshdr(elf_getscn(o->e, i), sh)) return 0;
   if (!(sh->sh_flags & SHF_ALLOC) || (sh->sh_type != SHT_PROGBITS && sh->sh_type != SHT_NOBITS &&
@@ -214,11 +219,18 @@ void pg_write_payload(target_t *t, pg_obj *objs, size_t nobj, pg_redirect *red, 
           S = (int64_t)a;
         } else if (s.st_shndx == SHN_UNDEF) {
           GElf_Sym ts;
-          if (!*sn || target_sym(t, sn, 0, &ts))
-            pg_die("%s: '%s' is neither defined in the replacement nor a symbol of %s", o->path, *sn ? sn : "?",
-                   t->path);
+          uint64_t plt;
+          if (*sn && !target_sym(t, sn, 0, &ts)) {
+            S = (int64_t)ts.st_value;
+          } else if (*sn && (GELF_ST_TYPE(s.st_info) == STT_FUNC || GELF_ST_TYPE(s.st_info) == STT_NOTYPE) &&
+                     type != R_X86_64_64 && !target_plt(t, sn, &plt)) {
+            S = (int64_t)plt;
+            pg_import_note(t, sn, plt);
+          } else {
+            pg_die("%s: '%s' is neither defined in the replacement nor a symbol of %s (nor a function it calls "
+                   "through its PLT)", o->path, *sn ? sn : "?", t->path);
+          }
           base = HPP_B_TARGET;
-          S = (int64_t)ts.st_value;
         } else {
           pg_die("%s: relocation against '%s' in an unsupported section", o->path, *sn ? sn : "?");
         }
