@@ -82,6 +82,8 @@ suite unit "$R/unit.txt" "unit tests: core, host, runtime rooms (cmocka, ASan+UB
 suite cli "$R/cli.xml" "hpm-sign CLI tests (pytest)" $MAKE -s check-cli
 suite fuzz "$R/fuzz.txt" "every fuzzer (short runs, one test each)" $MAKE -s check-fuzz
 suite hotpatch "$R/hotpatch.xml" "hotpatch engine (real multi-threaded targets, pytest)" $MAKE -s check-hotpatch
+suite patchgen "$R/patchgen.xml" "hpm-patchgen diff: crafted programs, one fix applied end to end (pytest)" \
+  $MAKE -s check-patchgen
 suite lifecycle "$R/lifecycle.xml" \
   "host lifecycle: boot side, catalog and sources, policy, history, assess/install (pytest, loopback HTTP)" \
   $MAKE -s check-lifecycle
