@@ -186,3 +186,21 @@ def test_library_call_through_the_binarys_plt(proj):
                        out=proj.d / "plt.payload")
     assert replaced(out) == ["report"], r.err
     assert "printf: called through the binary's PLT entry at 0x" in r.err
+
+
+def test_stripped_binary_with_its_debug_file(proj, tmp_path):
+    """The diff mode reads symbols and DWARF from the debug file of a stripped
+    binary (what a -dbgsym package ships): the same payload as from the full binary."""
+    patch = proj.patch("dbg", {"b.c": B_C.replace("counter += x;", "counter += 7 * x;")})
+    _, full = proj.diff(patch, out=tmp_path / "full.payload")
+    debug, bare = tmp_path / "prog.debug", tmp_path / "prog.stripped"
+    run("objcopy", "--only-keep-debug", proj.exe, debug)
+    shutil.copy(proj.exe, bare)
+    run("strip", "--strip-all", bare)
+    r = run(PATCHGEN, "diff", "--binary", bare, "--debug-file", debug, "--source", proj.src,
+            "--compile-db", proj.db, "--patch", patch, "--out", tmp_path / "bare.payload")
+    assert f"symbols of {bare} from {debug}" in r.err
+    assert (tmp_path / "bare.payload").read_bytes() == full.read_bytes()
+    r = run(PATCHGEN, "diff", "--binary", bare, "--debug-dir", tmp_path / "none", "--source", proj.src,
+            "--compile-db", proj.db, "--patch", patch, "--out", tmp_path / "x.payload", check=REFUSED)
+    assert "no DWARF" in r.err and str(tmp_path / "none") in r.err, r.err

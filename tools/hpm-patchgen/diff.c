@@ -875,9 +875,10 @@ int pg_diff_main(int argc, char **argv) {
   pg_dw *bdw = pg_dw_open_elf(t.sym);
   if ((!bdw || !pg_dw_cu_count(bdw)) && t.sym != t.elf) bdw = pg_dw_open_elf(t.elf);
   if (!bdw || !pg_dw_cu_count(bdw))
-    pg_die("%s: no DWARF%s%s: the diff mode needs the compiler and flags of each unit (DW_AT_producer) and where "
-           "functions were inlined; build with -g, or give its debug file (--debug-file)",
-           bin, t.dbg[0] ? " (nor in " : "", t.dbg[0] ? (t.dbg_used ? t.dbg : "a debug file, none found)") : "");
+    pg_die("%s: no DWARF%s%s%s: the diff mode needs the compiler and flags of each unit (DW_AT_producer) and "
+           "where functions were inlined; build with -g, or give its debug file (--debug-file)",
+           bin, t.dbg_used ? ", nor in its debug file " : t.dbg[0] ? ", and no debug file at " : "", t.dbg,
+           "");
 
   char root[PATH_MAX];
   if (!realpath(srcdir, root)) pg_die("%s: %s", srcdir, strerror(errno));
