@@ -26,6 +26,8 @@
 #include "pgdiff.h"
 #include "version.h"
 
+#define MODE "hpm-patchgen diff" /* in "Try 'MODE --help'." */
+
 /* ---- refusals: every one is collected, then all are printed ---- */
 static int nrefused;
 __attribute__((format(printf, 2, 3))) static void refuse(const char *cls, const char *fmt, ...) {
@@ -811,16 +813,6 @@ static void usage(FILE *o) {
           "Exit status: 0 payload written, 1 refused or nothing changed, 2 usage.\n");
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "%s: ", pg_prog);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "\nTry 'hpm-patchgen diff --help'.\n");
-  return 2;
-}
 
 static int is_asm(const char *rel) {
   const char *dot = strrchr(rel, '.');
@@ -854,18 +846,15 @@ int pg_diff_main(int argc, char **argv) {
     case 'D': dbg_dir = optarg; break;
     case 'n': pg_no_direct = 1; break;
     case 'k': keep = optarg; break;
-    case 'h': usage(stdout); return 0;
-    case 'V': printf("hpm-patchgen %s (payload format %u)\n", HPM_PROJECT_VERSION, HPP_VERSION); return 0;
-    case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
-    default: return usage_error("unknown option '%s'", argv[optind - 1]);
+    default: return pg_common_option(c, argv, MODE, usage);
     }
   }
-  if (optind != argc) return usage_error("unexpected argument '%s': every input is given by an option", argv[optind]);
-  if (!bin) return usage_error("--binary BINARY is required");
-  if (!srcdir) return usage_error("--source DIR is required");
-  if (!npatches) return usage_error("--patch FILE is required (one or more)");
-  if (!db) return usage_error("--compile-db FILE is required");
-  if (!out) return usage_error("--out PAYLOAD is required");
+  if (optind != argc) return pg_usage_error(MODE, "unexpected argument '%s': every input is given by an option", argv[optind]);
+  if (!bin) return pg_usage_error(MODE, "--binary BINARY is required");
+  if (!srcdir) return pg_usage_error(MODE, "--source DIR is required");
+  if (!npatches) return pg_usage_error(MODE, "--patch FILE is required (one or more)");
+  if (!db) return pg_usage_error(MODE, "--compile-db FILE is required");
+  if (!out) return pg_usage_error(MODE, "--out PAYLOAD is required");
   elf_version(EV_CURRENT);
 
   target_t t;

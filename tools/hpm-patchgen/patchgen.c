@@ -21,6 +21,8 @@
 #include "pg.h"
 #include "version.h"
 
+#define MODE "hpm-patchgen" /* in "Try 'MODE --help'." */
+
 /* ---- replacement object ---- */
 static void compile(const char *src, const char *cc, const char *cflags, char *obj, size_t objlen) {
   char tmpl[] = "/tmp/hpm-patchgen-XXXXXX";
@@ -91,16 +93,6 @@ static void usage(FILE *o) {
 }
 
 /* A command-line mistake: the message, then where help is; exit status 2. */
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "%s: ", pg_prog);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "\nTry 'hpm-patchgen --help'.\n");
-  return 2;
-}
 
 int main(int argc, char **argv) {
   const char *tpath = NULL, *mpath = NULL, *src = NULL, *objpath = NULL, *out = NULL;
@@ -126,17 +118,14 @@ int main(int argc, char **argv) {
     case 'n': pg_no_direct = 1; break;
     case 'd': dbg_file = optarg; break;
     case 'D': dbg_dir = optarg; break;
-    case 'h': usage(stdout); return 0;
-    case 'V': printf("hpm-patchgen %s (payload format %u)\n", HPM_PROJECT_VERSION, HPP_VERSION); return 0;
-    case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
-    default: return usage_error("unknown option '%s'", argv[optind - 1]);
+    default: return pg_common_option(c, argv, MODE, usage);
     }
   }
-  if (optind != argc) return usage_error("unexpected argument '%s': every input is given by an option", argv[optind]);
-  if (!tpath) return usage_error("--target BINARY is required");
-  if (!mpath) return usage_error("--map FILE is required");
-  if (!out) return usage_error("--out PAYLOAD is required");
-  if (!!src == !!objpath) return usage_error("give exactly one of --source FILE.c or --object FILE.o");
+  if (optind != argc) return pg_usage_error(MODE, "unexpected argument '%s': every input is given by an option", argv[optind]);
+  if (!tpath) return pg_usage_error(MODE, "--target BINARY is required");
+  if (!mpath) return pg_usage_error(MODE, "--map FILE is required");
+  if (!out) return pg_usage_error(MODE, "--out PAYLOAD is required");
+  if (!!src == !!objpath) return pg_usage_error(MODE, "give exactly one of --source FILE.c or --object FILE.o");
   elf_version(EV_CURRENT);
 
   target_t t;

@@ -23,6 +23,12 @@ extern int pg_no_direct; /* --no-direct-entry */
 
 __attribute__((format(printf, 1, 2), noreturn)) void pg_die(const char *fmt, ...);
 __attribute__((format(printf, 1, 2))) void pg_warn(const char *fmt, ...);
+/* A command-line mistake: the message, then where help is ("Try 'MODE
+ * --help'."); returns exit status 2. */
+__attribute__((format(printf, 2, 3))) int pg_usage_error(const char *mode, const char *fmt, ...);
+/* Every mode's --help (-h), --version and getopt's mistakes (':', '?'):
+ * returns the exit status. */
+int pg_common_option(int c, char **argv, const char *mode, void (*usage)(FILE *));
 /* A whole input file (target, debug file, object): 1 byte .. 1 GiB. */
 uint8_t *pg_read_file(const char *path, size_t *len);
 /* Run argv (no shell) in cwd (NULL: here), stdin from in, stdout to out

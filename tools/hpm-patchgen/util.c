@@ -2,6 +2,7 @@
 /* hpm-patchgen: messages, whole files, child processes. */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,16 +11,21 @@
 
 #include "fileio.h"
 #include "pg.h"
+#include "version.h"
 
 const char *pg_prog = "hpm-patchgen";
 int pg_no_direct;
 
-void pg_die(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
+static void vsay(const char *fmt, va_list ap) {
   fprintf(stderr, "%s: ", pg_prog);
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
+}
+
+void pg_die(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsay(fmt, ap);
   va_end(ap);
   exit(1);
 }
@@ -27,10 +33,27 @@ void pg_die(const char *fmt, ...) {
 void pg_warn(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
+  vsay(fmt, ap);
+  va_end(ap);
+}
+
+int pg_usage_error(const char *mode, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
   fprintf(stderr, "%s: ", pg_prog);
   vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
   va_end(ap);
+  fprintf(stderr, "\nTry '%s --help'.\n", mode);
+  return 2;
+}
+
+int pg_common_option(int c, char **argv, const char *mode, void (*usage)(FILE *)) {
+  switch (c) {
+  case 'h': usage(stdout); return 0;
+  case 'V': printf("hpm-patchgen %s (payload format %u)\n", HPM_PROJECT_VERSION, HPP_VERSION); return 0;
+  case ':': return pg_usage_error(mode, "option '%s' needs a value", argv[optind - 1]);
+  default: return pg_usage_error(mode, "unknown option '%s'", argv[optind - 1]);
+  }
 }
 
 uint8_t *pg_read_file(const char *path, size_t *len) {
