@@ -204,3 +204,37 @@ def test_stripped_binary_with_its_debug_file(proj, tmp_path):
     r = run(PATCHGEN, "diff", "--binary", bare, "--debug-dir", tmp_path / "none", "--source", proj.src,
             "--compile-db", proj.db, "--patch", patch, "--out", tmp_path / "x.payload", check=REFUSED)
     assert "no DWARF" in r.err and str(tmp_path / "none") in r.err, r.err
+
+
+R_C = """__attribute__((noinline)) int leaf(int x) { return (x * 3 + 1) ^ (x >> 2) ^ (x << 5); }
+__attribute__((noinline)) int caller(int x, int y) { int r = leaf(x); return r + y * 7; }
+"""
+R_MAIN = "int caller(int, int);\nint main(int argc, char **argv) { (void)argv; return caller(argc, argc + 1) == 0; }\n"
+CLOBBER = '__asm__ volatile("xor %%esi, %%esi" ::: "rsi"); '
+
+
+@pytest.fixture(scope="module")
+def ipa(tmp_path_factory):
+    p = Project(tmp_path_factory.mktemp("ipa"), {"r.c": R_C, "main.c": R_MAIN})
+    body = run("objdump", "-d", "--no-show-raw-insn", p.exe).stdout.split("<caller>:")[1].split("\n\n")[0]
+    assert "%esi" in body.split("call")[1], body  # caller keeps y in esi across the call (-fipa-ra)
+    return p
+
+
+def test_ipa_ra_caller_relying_on_a_register_is_refused(ipa, tmp_path):
+    """Hand-written leaf that writes rsi: caller keeps y in esi across its call to leaf."""
+    (tmp_path / "map").write_text("leaf=leaf_v\n")
+    (tmp_path / "bad.c").write_text("int leaf_v(int x) { " + CLOBBER + "return x * 3 + 2; }\n")
+    (tmp_path / "good.c").write_text("int leaf_v(int x) { return x * 3 + 2; }\n")
+    r = run(PATCHGEN, "--target", ipa.exe, "--map", tmp_path / "map", "--source", tmp_path / "bad.c",
+            "--out", tmp_path / "bad.bin", check=REFUSED)
+    assert "refused [ipa-ra]: 'leaf': the replacement may write rsi" in r.err, r.err
+    assert "'caller' keeps a value in rsi across its call" in r.err and not (tmp_path / "bad.bin").exists()
+    run(PATCHGEN, "--target", ipa.exe, "--map", tmp_path / "map", "--source", tmp_path / "good.c",
+        "--out", tmp_path / "good.bin")
+
+
+def test_ipa_ra_in_the_diff_mode_replaces_the_caller(ipa):
+    """The same change as a patch: caller, compiled against the new leaf, changes too and is replaced."""
+    r, out = ipa.diff(ipa.patch("ipa", {"r.c": R_C.replace("{ return (x", "{ " + CLOBBER + "return (x")}))
+    assert replaced(out) == ["caller", "leaf"], r.err

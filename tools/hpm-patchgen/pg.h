@@ -112,6 +112,28 @@ void pg_import_note(target_t *t, const char *name, uint64_t plt);
  * sites and write the payload to out; prints the per-function summary. */
 void pg_write_payload(target_t *t, pg_obj *objs, size_t nobj, pg_redirect *r, size_t nr, const char *out);
 
+/* ---- the register-use check (regs.c) ---- */
+/* Call-clobbered registers, a bit each: rax rcx rdx rsi rdi r8-r11, xmm0-15. */
+typedef uint32_t pg_regs;
+#define PG_REGS_ALL ((1u << 25) - 1)
+/* Code by address: func gives the bytes of the function at (or holding)
+ * addr, its start and length, or NULL if unknown (a PLT stub, another
+ * binary); reloc_target (may be NULL) the binary address a call or jump of
+ * the instruction at addr..addr+len reaches through a relocation (0), or -1. */
+typedef struct {
+  const uint8_t *(*func)(void *ctx, uint64_t addr, uint64_t *start, size_t *len);
+  int (*reloc_target)(void *ctx, uint64_t addr, size_t len, uint64_t *target);
+} pg_code_ops;
+typedef struct pg_regscan pg_regscan;
+pg_regscan *pg_regscan_new(const pg_code_ops *ops, void *ctx);
+void pg_regscan_free(pg_regscan *s);
+/* The registers the function at addr and what it calls may write. */
+pg_regs pg_clobbers(pg_regscan *s, uint64_t addr, int depth);
+/* Of want, the registers a path from ret_addr in the function at func
+ * reads before writing them (the caller relies on them surviving). */
+pg_regs pg_relies(pg_regscan *s, uint64_t func, uint64_t ret_addr, pg_regs want);
+void pg_regs_names(pg_regs r, char *out, size_t n);
+
 /* ---- diff mode (diff.c, dwarf.c) ---- */
 int pg_diff_main(int argc, char **argv);
 

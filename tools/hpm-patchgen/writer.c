@@ -126,6 +126,143 @@ static int keep_section(pg_obj *o, size_t i, GElf_Shdr *sh) {
   return strcmp(pg_obj_secname(o, i), ".eh_frame") != 0;
 }
 
+
+/* ---- the register-use check (regs.c) over the binary and the image ----
+ * Image offsets are addresses with bit 62 set, so both share one space. */
+#define IMG (1ull << 62)
+typedef struct { uint64_t start; size_t len; } span_t;
+typedef struct {
+  target_t *t;
+  const uint8_t *img;
+  span_t *fns;          /* the image's functions */
+  size_t nfns;
+  const hpp_reloc *rel;
+  size_t nrel;
+  uint8_t **bufs;       /* the binary's code read so far */
+  size_t nbufs;
+} regctx;
+
+static const uint8_t *rc_func(void *c, uint64_t addr, uint64_t *start, size_t *len) {
+  regctx *r = c;
+  if (addr & IMG) {
+    uint64_t o = addr & ~IMG;
+    for (size_t i = 0; i < r->nfns; i++)
+      if (o >= r->fns[i].start && o < r->fns[i].start + r->fns[i].len) {
+        *start = IMG | r->fns[i].start;
+        *len = r->fns[i].len;
+        return r->img + r->fns[i].start;
+      }
+    return NULL;
+  }
+  GElf_Sym s;
+  if (!target_func_at(r->t, addr, &s) || !s.st_size || s.st_size > (1u << 24)) return NULL;
+  uint8_t *b = malloc(s.st_size), **nb = realloc(r->bufs, (r->nbufs + 1) * sizeof *nb);
+  if (!b || !nb) pg_die("out of memory");
+  r->bufs = nb;
+  r->bufs[r->nbufs++] = b;
+  if (target_read(r->t, s.st_value, b, s.st_size)) return NULL;
+  *start = s.st_value;
+  *len = s.st_size;
+  return b;
+}
+
+static int rc_reloc(void *c, uint64_t addr, size_t len, uint64_t *target) {
+  regctx *r = c;
+  if (!(addr & IMG)) return -1;
+  uint64_t o = addr & ~IMG;
+  for (size_t i = 0; i < r->nrel; i++)
+    if (r->rel[i].base == HPP_B_TARGET && r->rel[i].type == HPP_R_PC32 && r->rel[i].offset + 4 == o + len &&
+        r->rel[i].offset > o) {
+      *target = (uint64_t)(r->rel[i].value + 4);
+      return 0;
+    }
+  return -1;
+}
+
+typedef struct { uint64_t entry; uint64_t *sites; size_t n, cap; } callers_t;
+static void site_cb(void *c, uint64_t at, uint64_t target) {
+  callers_t *k = c;
+  if (target != k->entry) return;
+  if (k->n == k->cap) {
+    k->cap = k->cap ? 2 * k->cap : 16;
+    k->sites = realloc(k->sites, k->cap * sizeof *k->sites);
+    if (!k->sites) pg_die("out of memory");
+  }
+  k->sites[k->n++] = at;
+}
+
+/* Every replaced function: what the replacement may write beyond what the
+ * original may, and every direct caller (not itself replaced) that reads
+ * one of those registers after its call.  Refuses, naming them. */
+static void check_registers(target_t *t, pg_obj *objs, size_t nobj, const uint8_t *img, const hpp_reloc *rel,
+                            size_t nrel, const pg_redirect *red, size_t nred) {
+  regctx rc = {t, img, NULL, 0, rel, nrel, NULL, 0};
+  for (size_t k = 0; k < nobj; k++)
+    for (size_t i = 1; i < objs[k].nsyms; i++) {
+      GElf_Sym s;
+      if (!gelf_getsym(objs[k].symd, (int)i, &s) || GELF_ST_TYPE(s.st_info) != STT_FUNC || s.st_shndx >= objs[k].shnum ||
+          !objs[k].kept[s.st_shndx])
+        continue;
+      span_t *nf = realloc(rc.fns, (rc.nfns + 1) * sizeof *nf);
+      if (!nf) pg_die("out of memory");
+      rc.fns = nf;
+      rc.fns[rc.nfns++] = (span_t){objs[k].img_off[s.st_shndx] + s.st_value, s.st_size};
+    }
+  static const pg_code_ops ops = {rc_func, rc_reloc};
+  pg_regscan *scan = pg_regscan_new(&ops, &rc);
+  int bad = 0;
+  for (size_t i = 0; i < nred; i++) {
+    pg_regs orig = pg_clobbers(scan, red[i].f.entry, 0), neu = pg_clobbers(scan, IMG | red[i].f.image_off, 0);
+    pg_regs extra = neu & ~orig;
+    if (!extra) continue;
+    callers_t cs = {red[i].f.entry, NULL, 0, 0};
+    Elf_Scn *scn = NULL;
+    while ((scn = elf_nextscn(t->sym, scn))) {
+      GElf_Shdr sh;
+      if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || !sh.sh_entsize) continue;
+      Elf_Data *d = elf_getdata(scn, NULL);
+      for (size_t k = 1; d && k < sh.sh_size / sh.sh_entsize; k++) {
+        GElf_Sym s;
+        if (!gelf_getsym(d, (int)k, &s) || GELF_ST_TYPE(s.st_info) != STT_FUNC || s.st_shndx == SHN_UNDEF ||
+            !s.st_size || s.st_size > (1u << 24))
+          continue;
+        int replaced = 0;
+        for (size_t j = 0; j < nred; j++) replaced |= red[j].f.entry == s.st_value;
+        if (replaced) continue;
+        uint8_t *code = malloc(s.st_size);
+        size_t before = cs.n;
+        if (code && !target_read(t, s.st_value, code, s.st_size) &&
+            !x86_direct_calls(code, s.st_size, s.st_value, site_cb, &cs))
+          for (size_t q = before; q < cs.n; q++) {
+            uint8_t op = code[cs.sites[q] - s.st_value];
+            /* a tail jump: its caller's callers would rely on it; not followed (docs) */
+            pg_regs r = op == 0xe8 ? pg_relies(scan, s.st_value, cs.sites[q] + 5, extra) : 0;
+            if (!r) continue;
+            char regs[200], added[200];
+            pg_regs_names(r, regs, sizeof regs);
+            pg_regs_names(extra, added, sizeof added);
+            const char *cn = elf_strptr(t->sym, sh.sh_link, s.st_name);
+            fprintf(stderr,
+                    "%s: refused [ipa-ra]: '%s': the replacement may write %s, which the original leaves alone, and "
+                    "'%s' keeps a value in %s across its call at 0x%llx (GCC's -fipa-ra): replace '%s' too, or "
+                    "build with -fno-ipa-ra (or mark '%s' noipa)\n",
+                    pg_prog, red[i].f.name, added, cn ? cn : "?", regs, (unsigned long long)cs.sites[q], cn ? cn : "?",
+                    red[i].f.name);
+            bad++;
+          }
+        cs.n = before; /* only this function's sites were wanted */
+        free(code);
+      }
+    }
+    free(cs.sites);
+  }
+  pg_regscan_free(scan);
+  for (size_t i = 0; i < rc.nbufs; i++) free(rc.bufs[i]);
+  free(rc.bufs);
+  free(rc.fns);
+  if (bad) pg_die("%d refusal(s): no payload written", bad);
+}
+
 void pg_write_payload(target_t *t, pg_obj *objs, size_t nobj, pg_redirect *red, size_t nred, const char *out) {
   /* layout: code and read-only data of every object, GOT slots, then (page-aligned) writable data */
   int64_t off = 0, got_start = 0;
@@ -294,6 +431,8 @@ void pg_write_payload(target_t *t, pg_obj *objs, size_t nobj, pg_redirect *red, 
     }
     if (!found) pg_die("%s: no function '%s' in the replacement", o->path, red[i].new_name ? red[i].new_name : red[i].f.name);
   }
+
+  check_registers(t, objs, nobj, img, rel, nrel, red, nred);
 
   callscan cs = {red, nred, NULL, 0, 0, NULL};
   if (!pg_no_direct) {
