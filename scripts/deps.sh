@@ -27,6 +27,8 @@ DEB_PACKAGES=(
   swtpm swtpm-tools tpm2-tools libsqlite3-dev sqlite3 libcurl4-openssl-dev
   libinih-dev libcjson-dev tzdata python3-jsonschema scdoc man-db groff-base
   etcd-server
+  # hpm-patchgen diff applies .patch files (diff, for line numbers, is essential)
+  patch
 )
 
 # ---- pinned sources --------------------------------------------------------
