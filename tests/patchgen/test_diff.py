@@ -208,8 +208,11 @@ def test_stripped_binary_with_its_debug_file(proj, tmp_path):
 
 R_C = """__attribute__((noinline)) int leaf(int x) { return (x * 3 + 1) ^ (x >> 2) ^ (x << 5); }
 __attribute__((noinline)) int caller(int x, int y) { int r = leaf(x); return r + y * 7; }
+__attribute__((noinline)) int mid(int x) { return leaf(x) * 5 + 2; }
+__attribute__((noinline)) int top(int x, int y) { int r = mid(x); return r + y * 9; }
 """
-R_MAIN = "int caller(int, int);\nint main(int argc, char **argv) { (void)argv; return caller(argc, argc + 1) == 0; }\n"
+R_MAIN = ("int caller(int, int), top(int, int);\n"
+          "int main(int argc, char **argv) { (void)argv; return caller(argc, argc + 1) == top(argc, 3); }\n")
 CLOBBER = '__asm__ volatile("xor %%esi, %%esi" ::: "rsi"); '
 
 
@@ -230,6 +233,8 @@ def test_ipa_ra_caller_relying_on_a_register_is_refused(ipa, tmp_path):
             "--out", tmp_path / "bad.bin", check=REFUSED)
     assert "refused [ipa-ra]: 'leaf': the replacement may write rsi" in r.err, r.err
     assert "'caller' keeps a value in rsi across its call" in r.err and not (tmp_path / "bad.bin").exists()
+    # through mid, whose own callers now see rsi written too
+    assert "'top' keeps a value in rsi across its call at 0x" in r.err and " to mid (GCC's -fipa-ra)" in r.err
     run(PATCHGEN, "--target", ipa.exe, "--map", tmp_path / "map", "--source", tmp_path / "good.c",
         "--out", tmp_path / "good.bin")
 
@@ -237,4 +242,4 @@ def test_ipa_ra_caller_relying_on_a_register_is_refused(ipa, tmp_path):
 def test_ipa_ra_in_the_diff_mode_replaces_the_caller(ipa):
     """The same change as a patch: caller, compiled against the new leaf, changes too and is replaced."""
     r, out = ipa.diff(ipa.patch("ipa", {"r.c": R_C.replace("{ return (x", "{ " + CLOBBER + "return (x")}))
-    assert replaced(out) == ["caller", "leaf"], r.err
+    assert replaced(out) == ["caller", "leaf", "top"], r.err  # mid holds nothing across its call: same code

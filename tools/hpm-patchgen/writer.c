@@ -179,21 +179,48 @@ static int rc_reloc(void *c, uint64_t addr, size_t len, uint64_t *target) {
   return -1;
 }
 
-typedef struct { uint64_t entry; uint64_t *sites; size_t n, cap; } callers_t;
-static void site_cb(void *c, uint64_t at, uint64_t target) {
-  callers_t *k = c;
-  if (target != k->entry) return;
-  if (k->n == k->cap) {
-    k->cap = k->cap ? 2 * k->cap : 16;
-    k->sites = realloc(k->sites, k->cap * sizeof *k->sites);
-    if (!k->sites) pg_die("out of memory");
+/* The binary's direct calls and jumps: who calls what, from where. */
+typedef struct { uint64_t caller, site, target; const char *name; int call; } edge_t;
+typedef struct { edge_t *v; size_t n, cap; uint64_t caller; const char *name; const uint8_t *code; } graph_t;
+static void edge_cb(void *c, uint64_t at, uint64_t target) {
+  graph_t *g = c;
+  if (g->n == g->cap) {
+    g->cap = g->cap ? 2 * g->cap : 256;
+    g->v = realloc(g->v, g->cap * sizeof *g->v);
+    if (!g->v) pg_die("out of memory");
   }
-  k->sites[k->n++] = at;
+  g->v[g->n++] = (edge_t){g->caller, at, target, g->name, g->code[at - g->caller] == 0xe8};
 }
 
-/* Every replaced function: what the replacement may write beyond what the
- * original may, and every direct caller (not itself replaced) that reads
- * one of those registers after its call.  Refuses, naming them. */
+static void call_graph(target_t *t, graph_t *g) {
+  Elf_Scn *scn = NULL;
+  while ((scn = elf_nextscn(t->sym, scn))) {
+    GElf_Shdr sh;
+    if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || !sh.sh_entsize) continue;
+    Elf_Data *d = elf_getdata(scn, NULL);
+    for (size_t k = 1; d && k < sh.sh_size / sh.sh_entsize; k++) {
+      GElf_Sym s;
+      if (!gelf_getsym(d, (int)k, &s) || GELF_ST_TYPE(s.st_info) != STT_FUNC || s.st_shndx == SHN_UNDEF ||
+          !s.st_size || s.st_size > (1u << 24))
+        continue;
+      uint8_t *code = malloc(s.st_size);
+      size_t before = g->n;
+      g->caller = s.st_value;
+      g->name = elf_strptr(t->sym, sh.sh_link, s.st_name);
+      g->code = code;
+      if (code && !target_read(t, s.st_value, code, s.st_size) &&
+          x86_direct_calls(code, s.st_size, s.st_value, edge_cb, g))
+        g->n = before;
+      free(code);
+    }
+  }
+}
+
+/* Every replaced function: the call-clobbered registers the replacement
+ * may write beyond what the original may.  Those also widen what every
+ * function calling it (directly or through others) may write; a direct
+ * caller that is not replaced and reads such a register after its call
+ * relies on it (-fipa-ra).  Refuses, naming them. */
 static void check_registers(target_t *t, pg_obj *objs, size_t nobj, const uint8_t *img, const hpp_reloc *rel,
                             size_t nrel, const pg_redirect *red, size_t nred) {
   regctx rc = {t, img, NULL, 0, rel, nrel, NULL, 0};
@@ -210,52 +237,49 @@ static void check_registers(target_t *t, pg_obj *objs, size_t nobj, const uint8_
     }
   static const pg_code_ops ops = {rc_func, rc_reloc};
   pg_regscan *scan = pg_regscan_new(&ops, &rc);
-  int bad = 0;
+  graph_t g = {NULL, 0, 0, 0, NULL, NULL};
+  int bad = 0, graphed = 0;
+  typedef struct { uint64_t fn; pg_regs grow; const char *via; } wk_t;
+  enum { WORK_MAX = 4096 };
+  wk_t *work = malloc(WORK_MAX * sizeof *work);
+  if (!work) pg_die("out of memory");
   for (size_t i = 0; i < nred; i++) {
     pg_regs orig = pg_clobbers(scan, red[i].f.entry, 0), neu = pg_clobbers(scan, IMG | red[i].f.image_off, 0);
-    pg_regs extra = neu & ~orig;
-    if (!extra) continue;
-    callers_t cs = {red[i].f.entry, NULL, 0, 0};
-    Elf_Scn *scn = NULL;
-    while ((scn = elf_nextscn(t->sym, scn))) {
-      GElf_Shdr sh;
-      if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || !sh.sh_entsize) continue;
-      Elf_Data *d = elf_getdata(scn, NULL);
-      for (size_t k = 1; d && k < sh.sh_size / sh.sh_entsize; k++) {
-        GElf_Sym s;
-        if (!gelf_getsym(d, (int)k, &s) || GELF_ST_TYPE(s.st_info) != STT_FUNC || s.st_shndx == SHN_UNDEF ||
-            !s.st_size || s.st_size > (1u << 24))
-          continue;
+    if (!(neu & ~orig)) continue;
+    if (!graphed++) call_graph(t, &g);
+    size_t nw = 0, done = 0;
+    work[nw++] = (wk_t){red[i].f.entry, neu & ~orig, NULL};
+    while (done < nw) {
+      wk_t w = work[done++];
+      for (size_t e = 0; e < g.n; e++) {
+        if (g.v[e].target != w.fn) continue;
         int replaced = 0;
-        for (size_t j = 0; j < nred; j++) replaced |= red[j].f.entry == s.st_value;
+        for (size_t j = 0; j < nred; j++) replaced |= red[j].f.entry == g.v[e].caller;
         if (replaced) continue;
-        uint8_t *code = malloc(s.st_size);
-        size_t before = cs.n;
-        if (code && !target_read(t, s.st_value, code, s.st_size) &&
-            !x86_direct_calls(code, s.st_size, s.st_value, site_cb, &cs))
-          for (size_t q = before; q < cs.n; q++) {
-            uint8_t op = code[cs.sites[q] - s.st_value];
-            /* a tail jump: its caller's callers would rely on it; not followed (docs) */
-            pg_regs r = op == 0xe8 ? pg_relies(scan, s.st_value, cs.sites[q] + 5, extra) : 0;
-            if (!r) continue;
-            char regs[200], added[200];
-            pg_regs_names(r, regs, sizeof regs);
-            pg_regs_names(extra, added, sizeof added);
-            const char *cn = elf_strptr(t->sym, sh.sh_link, s.st_name);
-            fprintf(stderr,
-                    "%s: refused [ipa-ra]: '%s': the replacement may write %s, which the original leaves alone, and "
-                    "'%s' keeps a value in %s across its call at 0x%llx (GCC's -fipa-ra): replace '%s' too, or "
-                    "build with -fno-ipa-ra (or mark '%s' noipa)\n",
-                    pg_prog, red[i].f.name, added, cn ? cn : "?", regs, (unsigned long long)cs.sites[q], cn ? cn : "?",
-                    red[i].f.name);
-            bad++;
-          }
-        cs.n = before; /* only this function's sites were wanted */
-        free(code);
+        pg_regs r = g.v[e].call ? pg_relies(scan, g.v[e].caller, g.v[e].site + 5, w.grow) : 0;
+        if (r) {
+          char regs[200], added[200];
+          pg_regs_names(r, regs, sizeof regs);
+          pg_regs_names(w.grow, added, sizeof added);
+          fprintf(stderr,
+                  "%s: refused [ipa-ra]: '%s': the replacement may write %s, which the original leaves alone, and "
+                  "'%s' keeps a value in %s across its call at 0x%llx%s%s (GCC's -fipa-ra): replace '%s' too, or "
+                  "build with -fno-ipa-ra (or mark '%s' noipa)\n",
+                  pg_prog, red[i].f.name, added, g.v[e].name ? g.v[e].name : "?", regs,
+                  (unsigned long long)g.v[e].site, w.via ? " to " : "", w.via ? w.via : "",
+                  g.v[e].name ? g.v[e].name : "?", red[i].f.name);
+          bad++;
+        }
+        /* what the caller may write grows too: its own callers are next */
+        pg_regs up = w.grow & ~pg_clobbers(scan, g.v[e].caller, 0);
+        int seen = 0;
+        for (size_t q = 0; q < nw; q++) seen |= work[q].fn == g.v[e].caller && !(up & ~work[q].grow);
+        if (up && !seen && nw < WORK_MAX) work[nw++] = (wk_t){g.v[e].caller, up, g.v[e].name};
       }
     }
-    free(cs.sites);
   }
+  free(work);
+  free(g.v);
   pg_regscan_free(scan);
   for (size_t i = 0; i < rc.nbufs; i++) free(rc.bufs[i]);
   free(rc.bufs);
