@@ -346,13 +346,12 @@ static int named_in(dobj *d, const GElf_Sym *s) {
   const char *n = pg_obj_symname(&d->o, s);
   return !(n[0] == '.' && n[1] == 'L' && GELF_ST_BIND(s->st_info) == STB_LOCAL);
 }
-#define named(s) named_in(d, s)
 
 /* The named symbol of the given name (0: none). */
 static size_t dobj_find(dobj *d, const char *name) {
   for (size_t i = 1; i < d->o.nsyms; i++) {
     GElf_Sym s;
-    if (getsym(d, i, &s) && named(&s) && s.st_shndx != SHN_UNDEF && !strcmp(pg_obj_symname(&d->o, &s), name)) return i;
+    if (getsym(d, i, &s) && named_in(d, &s) && s.st_shndx != SHN_UNDEF && !strcmp(pg_obj_symname(&d->o, &s), name)) return i;
   }
   return 0;
 }
@@ -363,7 +362,7 @@ static size_t covering(dobj *d, size_t sec, uint64_t off) {
   size_t best = 0;
   for (size_t i = 1; i < d->o.nsyms; i++) {
     GElf_Sym s;
-    if (!getsym(d, i, &s) || !named(&s) || s.st_shndx != sec) continue;
+    if (!getsym(d, i, &s) || !named_in(d, &s) || s.st_shndx != sec) continue;
     if (off < s.st_value || off >= s.st_value + (s.st_size ? s.st_size : 1)) continue;
     int t = GELF_ST_TYPE(s.st_info);
     if (!best || t == STT_FUNC || t == STT_OBJECT) best = i;
@@ -376,7 +375,7 @@ static size_t sole_named(dobj *d, size_t sec) {
   size_t found = 0;
   for (size_t i = 1; i < d->o.nsyms; i++) {
     GElf_Sym s;
-    if (!getsym(d, i, &s) || !named(&s) || s.st_shndx != sec) continue;
+    if (!getsym(d, i, &s) || !named_in(d, &s) || s.st_shndx != sec) continue;
     if (found) return 0;
     found = i;
   }
@@ -398,7 +397,7 @@ static ref_t ref_of(dobj *d, const GElf_Rela *r) {
   size_t si = GELF_R_SYM(r->r_info);
   if (!getsym(d, si, &s)) return x;
   if (s.st_shndx == SHN_UNDEF) { x.sym = si; x.undef = 1; x.off = r->r_addend; return x; }
-  if (named(&s)) { x.sym = si; x.sec = s.st_shndx; x.off = r->r_addend; return x; }
+  if (named_in(d, &s)) { x.sym = si; x.sec = s.st_shndx; x.off = r->r_addend; return x; }
   x.sec = s.st_shndx;
   /* a section symbol, or a local label (its place in the section) */
   int64_t add = r->r_addend + (GELF_ST_TYPE(s.st_info) == STT_SECTION ? 0 : (int64_t)s.st_value);
