@@ -113,7 +113,12 @@ static void find_call_sites(target_t *t, callscan *cs) {
 typedef struct { int base; int64_t value; uint64_t got; } gotent;
 
 void pg_import_note(target_t *t, const char *name, uint64_t plt) {
+  static uint64_t said[512];
+  static size_t nsaid;
   (void)t;
+  for (size_t i = 0; i < nsaid; i++)
+    if (said[i] == plt) return; /* once per import */
+  if (nsaid < sizeof said / sizeof *said) said[nsaid++] = plt;
   fprintf(stderr, "%s: %s: called through the binary's PLT entry at 0x%llx\n", pg_prog, name, (unsigned long long)plt);
 }
 
