@@ -3,8 +3,10 @@
  * hpm-patchgen's parts (docs/hacking.md): target.c (the target binary: its
  * symbols, redirection planning, direct call sites), writer.c (relocatable
  * objects -> payload), patchgen.c (main, the hand-written mode), diff.c (the
- * diff mode: patched tree, compiles, function-by-function comparison),
- * dwarf.c (what the diff mode reads from DWARF), util.c (files, processes).
+ * diff mode: compiles, function-by-function comparison, refusals),
+ * difftree.c (its trees, #line renumbering, compile database), dwarf.c
+ * (what it reads from DWARF), regs.c (the register-use check), util.c
+ * (messages, files, processes).
  */
 #ifndef HPM_PATCHGEN_PG_H
 #define HPM_PATCHGEN_PG_H
