@@ -13,6 +13,8 @@
 #                         install into a scratch root (fakeroot, no chroot)
 #                         and the installed programs -> $(B)/results/deb.xml
 #   make check-hotpatch   pytest tests/hotpatch            -> $(B)/results/hotpatch.xml
+#   make check-patchgen   pytest tests/patchgen: hpm-patchgen diff on small crafted
+#                         programs, and one fix applied end to end -> $(B)/results/patchgen.xml
 #   make check-lifecycle  pytest tests/lifecycle (status, mark-good, stage,
 #                         rollback, catalog and sources, policy, history,
 #                         assess/install/agent)            -> $(B)/results/lifecycle.xml
@@ -152,13 +154,15 @@ $(FLEET_CTL): tests/fleet/etcdctl_hpm.c $(B)/san/runtime/fleet/etcd.o $(B)/san/r
 	$(CC) $(UNIT_CFLAGS) $< $(B)/san/runtime/fleet/etcd.o $(B)/san/runtime/http.o -o $@ $(UNIT_LDFLAGS) $(B)/san/libhpmhost.a $(B)/san/libhpmcore.a -lcurl -lcjson -lm
 ALL_TARGETS += $(FLEET_CTL)
 
-.PHONY: check-cli check-deb check-hotpatch check-lifecycle check-catalog check-lifecycle-pol check-fleet check-firmware check-long
+.PHONY: check-cli check-deb check-hotpatch check-patchgen check-lifecycle check-catalog check-lifecycle-pol check-fleet check-firmware check-long
 check-cli: $(B)/tools/hpm-sign $(HPMBOOT_DEV_SIGNED_EFI) $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(INSTALL_DEPS)
 	$(call pytest,cli,tests/cli)
 check-deb: $(INSTALL_DEPS) $(DEPS_STAMP)
 	$(call pytest,deb,tests/deb)
 check-hotpatch: $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(B)/tools/hpm-sign
 	$(call pytest,hotpatch,tests/hotpatch)
+check-patchgen: $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(B)/tools/hpm-sign
+	$(call pytest,patchgen,tests/patchgen)
 check-lifecycle: $(B)/runtime/hpm $(B)/tools/hpm-sign $(B)/tools/hpm-patchgen $(B)/demo/hpm-demo-service $(B)/demo/hpm-demo-client $(B)/demo/fix.bin
 	$(call pytest,lifecycle,tests/lifecycle)
 check-catalog: $(B)/runtime/hpm $(B)/tools/hpm-sign

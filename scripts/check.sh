@@ -83,6 +83,8 @@ suite cli "$R/cli.xml" "hpm-sign CLI tests (pytest)" $MAKE -s check-cli
 suite deb "$R/deb.xml" "Debian packages: build, lintian, install into a scratch root (pytest)" $MAKE -s check-deb
 suite fuzz "$R/fuzz.txt" "every fuzzer (short runs, one test each)" $MAKE -s check-fuzz
 suite hotpatch "$R/hotpatch.xml" "hotpatch engine (real multi-threaded targets, pytest)" $MAKE -s check-hotpatch
+suite patchgen "$R/patchgen.xml" "hpm-patchgen diff: crafted programs, one fix applied end to end (pytest)" \
+  $MAKE -s check-patchgen
 suite lifecycle "$R/lifecycle.xml" \
   "host lifecycle: boot side, catalog and sources, policy, history, assess/install (pytest, loopback HTTP)" \
   $MAKE -s check-lifecycle

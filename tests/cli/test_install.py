@@ -292,6 +292,8 @@ def test_tool_pages_have_every_command_and_option(man):
             assert opt in long_options(part.group(0)), f"hpm-sign(1) does not describe {opt} under {c}"
     usage = run(PATCHGEN, "--help", check=OK).out
     assert tool_options(usage) <= long_options(sections(man["hpm-patchgen.1"])["OPTIONS"])
+    usage = run(PATCHGEN, "diff", "--help", check=OK).out
+    assert tool_options(usage) <= long_options(sections(man["hpm-patchgen.1"])["DIFF MODE"]) | {"--help"}
 
 
 def policy_keys():
@@ -400,3 +402,6 @@ def test_completion_hpm_sign_and_patchgen(root, tmp_path):
     usage = run(PATCHGEN, "--help", check=OK).out
     assert set(complete(root, "hpm-patchgen", ["--"])) >= tool_options(usage)
     assert complete(root, "hpm-patchgen", ["--target", "sl"], cwd=tmp_path) == ["slot-a.hpm"]
+    assert "diff" in complete(root, "hpm-patchgen", [""])
+    usage = run(PATCHGEN, "diff", "--help", check=OK).out
+    assert set(complete(root, "hpm-patchgen", ["diff", "--"])) >= tool_options(usage)

@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: MIT
+"""A small C project built the way a distribution builds one (a compile
+database of exact commands, objects linked into one program with a
+build-id), patched with a unified diff and turned into a payload by
+`hpm-patchgen diff`; and a reader of the payload's function table
+(docs/hotpatch-payload.md) for the assertions."""
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from hpmtest import PATCHGEN, run
+
+CFLAGS = ["-O2", "-g"]
+
+
+class Project:
+    """files: {relative path: text}; units: the .c files compiled (in order)."""
+
+    def __init__(self, d: Path, files: dict, cflags=CFLAGS, db_cflags=None, ldflags=(), own_build_id=True):
+        self.d = Path(d)
+        self.src = self.d / "src"
+        self.files = dict(files)
+        for rel, text in files.items():
+            p = self.src / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(text)
+        (self.src / "obj").mkdir(exist_ok=True)
+        self.units = [r for r in files if r.endswith((".c", ".S"))]
+        self.db = self.d / "compile_commands.json"
+        db_cflags = cflags if db_cflags is None else db_cflags
+        json.dump([{"directory": str(self.src), "file": u,
+                    "command": " ".join(["gcc", *db_cflags, "-c", u, "-o", f"obj/{Path(u).stem}.o"])}
+                   for u in self.units], self.db.open("w"))
+        for u in self.units:
+            run("gcc", *cflags, "-c", u, "-o", f"obj/{Path(u).stem}.o", cwd=self.src)
+        self.exe = self.src / "prog"
+        bid = [f"-Wl,--build-id=0x{os.urandom(20).hex()}"] if own_build_id else ["-Wl,--build-id"]
+        run("gcc", *[f"obj/{Path(u).stem}.o" for u in self.units], "-o", "prog", *bid, *ldflags, cwd=self.src)
+
+    def patch(self, name, changes: dict, base=None) -> Path:
+        """A -p1 patch that turns files|base into files|base|changes ({rel: new text or None to delete})."""
+        a, b = self.d / f"{name}.a", self.d / f"{name}.b"
+        for t in (a, b):
+            shutil.rmtree(t, ignore_errors=True)
+        for rel, text in {**self.files, **(base or {})}.items():
+            for t in (a, b):
+                (t / rel).parent.mkdir(parents=True, exist_ok=True)
+                (t / rel).write_text(text)
+        for rel, text in changes.items():
+            if text is None:
+                (b / rel).unlink()
+            else:
+                (b / rel).parent.mkdir(parents=True, exist_ok=True)
+                (b / rel).write_text(text)
+        p = subprocess.run(["diff", "-ruN", a.name, b.name], cwd=self.d, capture_output=True, text=True)
+        assert p.returncode == 1, p
+        out = self.d / f"{name}.patch"
+        out.write_text(p.stdout)
+        return out
+
+    def diff(self, *patches, out=None, check=0, extra=()):
+        out = out or self.d / "fix.payload"
+        args = [PATCHGEN, "diff", "--binary", self.exe, "--source", self.src, "--compile-db", self.db,
+                "--out", out, *extra]
+        for p in patches:
+            args += ["--patch", p]
+        r = run(*args, check=check)
+        return r, out
+
+
+def payload_functions(path: Path):
+    """[(name, mode)] of a payload's function table (mode 3: a call site)."""
+    b = Path(path).read_bytes()
+    assert b[:8] == b"HPMPATCH"
+    n = int.from_bytes(b[24:28], "little")
+    out = []
+    for i in range(n):
+        f = b[112 + 128 * i:112 + 128 * (i + 1)]
+        out.append((f[64:128].rstrip(b"\0").decode(), f[24]))
+    return out
+
+
+def replaced(path: Path):
+    """The names of the functions a payload redirects (not counting call sites)."""
+    return sorted(n for n, mode in payload_functions(path) if mode != 3)
+
+
+def payload_relocs(path: Path):
+    """[(offset, type, base, value)] of a payload's relocations."""
+    b = Path(path).read_bytes()
+    nf = int.from_bytes(b[24:28], "little")
+    nr = int.from_bytes(b[28:32], "little")
+    at = 112 + 128 * nf
+    out = []
+    for i in range(nr):
+        r = b[at + 16 * i:at + 16 * (i + 1)]
+        out.append((int.from_bytes(r[0:4], "little"), r[4], r[5], int.from_bytes(r[8:16], "little", signed=True)))
+    return out
+
+
+def local_symbol(exe: Path, file: str, name: str):
+    """The address of the static `name` of source file `file` in exe (.symtab order: FILE, then its locals)."""
+    out = run("readelf", "-sW", exe).stdout
+    cur = None
+    for line in out.splitlines():
+        w = line.split()
+        if len(w) >= 8 and w[3] == "FILE":
+            cur = w[7]
+        elif len(w) >= 8 and w[4] == "LOCAL" and w[7] == name and cur == file:
+            return int(w[1], 16)
+    raise AssertionError(f"no static {name} of {file} in {exe}")

@@ -1,0 +1,245 @@
+# SPDX-License-Identifier: MIT
+"""hpm-patchgen diff on small crafted programs: exactly the changed
+functions, __LINE__-only changes, inlining, clones, statics of the same name
+in two files, and every refusal class (docs/hotpatch-authoring.md)."""
+import shutil
+
+import pytest
+
+from hpmtest import OK, PATCHGEN, REFUSED, USAGE, run
+from project import Project, local_symbol, payload_relocs, replaced
+
+UTIL_H = """struct shape { int w, h; };
+static inline int clamp(int x) { return x > 100 ? 100 : x; }
+"""
+A_C = """#include <stdio.h>
+#include "util.h"
+static int counter = 1;
+static int table[4] = {1, 2, 3, 4};
+__attribute__((noinline)) static int helper(int a, int b) { return a * b + table[a & 3]; }
+int f(int x) { counter++; return helper(x, 3) + clamp(x); }
+int g(int x) { return helper(x, 3) * 2 + counter; }
+int report(int x) {
+  printf("report %d at line %d\\n", x, __LINE__);
+  return x + 1;
+}
+int area(struct shape *s) { return s->w * s->h; }
+"""
+B_C = """#include "util.h"
+static int counter __attribute__((aligned(4096)));
+int other(int x) { counter += x; return counter; }
+int perimeter(struct shape *s) { return 2 * (s->w + s->h); }
+"""
+ASM_S = """	.text
+	.globl asmfn
+	.type asmfn, @function
+asmfn:
+	movl $1, %eax
+	ret
+	.size asmfn, .-asmfn
+	.section .note.GNU-stack,"",@progbits
+"""
+MAIN_C = """#include <stdio.h>
+#include <stdlib.h>
+#include "util.h"
+int f(int), g(int), report(int), other(int), area(struct shape *), perimeter(struct shape *), asmfn(void);
+int main(int argc, char **argv) {
+  int x = argc > 1 ? atoi(argv[1]) : 5;
+  struct shape s = {x, 2};
+  printf("%d %d %d %d %d %d\\n", f(x), g(x), other(x), area(&s), perimeter(&s), asmfn());
+  return report(x) == 0;
+}
+"""
+FILES = {"util.h": UTIL_H, "a.c": A_C, "b.c": B_C, "asm.S": ASM_S, "main.c": MAIN_C}
+
+
+@pytest.fixture(scope="module")
+def proj(tmp_path_factory):
+    return Project(tmp_path_factory.mktemp("proj"), FILES)
+
+
+def test_changed_function_is_exactly_that_function(proj):
+    r, out = proj.diff(proj.patch("one", {"b.c": B_C.replace("counter += x;", "counter += 2 * x;")}))
+    assert replaced(out) == ["other"], r.err
+    assert "1 changed function(s) in 1 unit(s); 1 redirected" in r.err
+    assert "other (" in r.err and "entry redirect" in r.err
+
+
+def test_statics_of_the_same_name_in_two_files(proj):
+    """b.c's counter and a.c's counter: each replaced function refers to its own file's."""
+    ca, cb = local_symbol(proj.exe, "a.c", "counter"), local_symbol(proj.exe, "b.c", "counter")
+    assert abs(ca - cb) > 256  # aligned(4096) keeps them apart, so the check below tells them apart
+    for fname, src, text, mine, theirs in (
+            ("b.c", "b.c", B_C.replace("counter += x;", "counter += 3 * x;"), cb, ca),
+            ("a.c", "a.c", A_C.replace("counter++;", "counter += 5;"), ca, cb)):
+        _, out = proj.diff(proj.patch(f"static-{fname}", {src: text}), out=proj.d / f"static-{fname}.payload")
+        targets = [v for _, _, base, v in payload_relocs(out) if base == 2]
+        assert any(abs(v - mine) <= 16 for v in targets), (hex(mine), [hex(v) for v in targets])
+        assert not any(abs(v - theirs) <= 16 for v in targets)
+
+
+def test_line_only_change_is_nothing(proj):
+    """Lines added above report() (which prints __LINE__) change no code: no payload."""
+    moved = A_C.replace('#include "util.h"\n', '#include "util.h"\n/* a comment\n   of three\n   lines */\n')
+    r, out = proj.diff(proj.patch("lines", {"a.c": moved}), out=proj.d / "lines.payload", check=REFUSED)
+    assert "nothing changed" in r.err and not out.exists(), r.err
+    # ... while a real change below the moved lines is found, and report() still is not
+    r, out = proj.diff(proj.patch("lines2", {"a.c": moved.replace("* 2 + counter", "* 4 + counter")}))
+    assert replaced(out) == ["g"], r.err
+
+
+def test_static_inline_change_replaces_its_callers(proj):
+    r, out = proj.diff(proj.patch("inline", {"util.h": UTIL_H.replace("100 ? 100", "50 ? 50")}))
+    assert replaced(out) == ["f"], r.err
+    assert "carries the inlined code of clamp" in r.err
+    assert "3 unit(s)" in r.err  # a header: every C unit was compiled and compared (not asm.S)
+
+
+def test_clone_is_never_redirected(proj):
+    """helper exists only as helper.constprop.0 (b == 3): its callers are replaced instead."""
+    syms = run("readelf", "-sW", proj.exe).stdout
+    assert "helper.constprop.0" in syms and " helper\n" not in syms
+    r, out = proj.diff(proj.patch("clone", {"a.c": A_C.replace("a * b +", "a * b + 1 +")}))
+    assert replaced(out) == ["f", "g"], r.err
+    assert "helper.constprop.0 (a compiler clone or part): not redirected" in r.err
+    assert "calls the changed clone helper.constprop.0" in r.err
+
+
+def test_patches_are_cumulative(proj):
+    first = {"b.c": B_C.replace("counter += x;", "counter += 2 * x;")}
+    p1 = proj.patch("c1", first)
+    p2 = proj.patch("c2", {"a.c": A_C.replace("* 2 + counter", "* 3 + counter")}, base=first)
+    r, out = proj.diff(p1, p2)
+    assert replaced(out) == ["g", "other"], r.err
+
+
+REFUSALS = [
+    ("changed-data", {"a.c": A_C.replace("{1, 2, 3, 4}", "{1, 2, 3, 5}")}, "a.c: the patch changes the initial value of 'table'"),
+    ("changed-type", {"b.c": B_C.replace("static int counter ", "static long counter ")}, "size of 'counter' (4 -> 8 bytes)"),
+    ("new-tls", {"b.c": B_C.replace("int other(int x) {", "static __thread int seen;\nint other(int x) { seen++;")},
+     "b.c: the patch adds the thread-local variable 'seen'"),
+    ("ifunc", {"b.c": B_C + "static int impl(int x) { return x; }\nstatic void *pick(void) { return impl; }\n"
+                            "int picked(int) __attribute__((ifunc(\"pick\")));\n"}, "b.c: 'picked' is an IFUNC"),
+    ("assembly", {"asm.S": ASM_S.replace("$1", "$2")}, "asm.S: the patch changes an assembly source"),
+    ("struct-layout", {"util.h": UTIL_H.replace("int w, h;", "int d, w, h;")}, "layout of struct/union 'shape'"),
+    ("new-data", {"b.c": B_C.replace("int other(int x) {", "static int extra;\nint other(int x) { extra++;")},
+     "b.c: the patch adds the writable variable 'extra'"),
+]
+
+
+@pytest.mark.parametrize("cls,changes,says", REFUSALS, ids=[r[0] for r in REFUSALS])
+def test_refusals(proj, cls, changes, says):
+    r, out = proj.diff(proj.patch(f"refuse-{cls}", changes), out=proj.d / f"{cls}.payload", check=REFUSED)
+    assert f"refused [{cls}]: " in r.err and says in r.err, r.err
+    assert "no payload written" in r.err and not out.exists()
+
+
+def test_producer_mismatch_names_both(tmp_path):
+    """The compile database says -O1, the binary was built with -O2: refused, both named."""
+    p = Project(tmp_path, {"b.c": B_C, "util.h": UTIL_H, "main.c": "int other(int);\nint main(void) { return other(1); }\n"},
+                cflags=["-O2", "-g"], db_cflags=["-O1", "-g"])
+    r, _ = p.diff(p.patch("p", {"b.c": B_C.replace("+= x", "+= 2 * x")}), check=REFUSED)
+    assert "refused [producer]: b.c:" in r.err and "-O1" in r.err and "-O2" in r.err, r.err
+
+
+def test_no_dwarf_is_refused(tmp_path):
+    p = Project(tmp_path, {"b.c": B_C, "util.h": UTIL_H, "main.c": "int other(int);\nint main(void) { return other(1); }\n"},
+                cflags=["-O2"])
+    r, _ = p.diff(p.patch("p", {"b.c": B_C.replace("+= x", "+= 2 * x")}), check=REFUSED)
+    assert "no DWARF" in r.err and "-g" in r.err, r.err
+
+
+def test_patch_that_does_not_apply(proj, tmp_path):
+    bad = tmp_path / "bad.patch"
+    bad.write_text("--- a/b.c\n+++ b/b.c\n@@ -1,1 +1,1 @@\n-no such line\n+x\n")
+    r, _ = proj.diff(bad, check=REFUSED)
+    assert "bad.patch does not apply" in r.err, r.err
+
+
+def test_usage():
+    r = run(PATCHGEN, "diff", "--help")
+    assert r.out.startswith("usage: hpm-patchgen diff ") and r.err == ""
+    r = run(PATCHGEN, "diff", "--binary", "x", check=USAGE)
+    assert r.err == "hpm-patchgen: --source DIR is required\nTry 'hpm-patchgen diff --help'.\n"
+    r = run(PATCHGEN, "--help", check=OK)
+    assert "hpm-patchgen diff" in r.out
+
+
+def test_dynsym_fallback_is_a_warning(tmp_path):
+    """Hand-written mode on a stripped binary without its debug file: symbols from
+    .dynsym, said as a warning that names where the debug file was looked for."""
+    p = Project(tmp_path, {"b.c": B_C, "util.h": UTIL_H, "main.c": "int other(int);\nint main(void) { return other(1); }\n"},
+                ldflags=["-rdynamic"])
+    stripped = tmp_path / "prog.stripped"
+    shutil.copy(p.exe, stripped)
+    run("strip", stripped)
+    (tmp_path / "map").write_text("other=other_v\n")
+    (tmp_path / "fix.c").write_text("int other_v(int x) { return x; }\n")
+    r = run(PATCHGEN, "--target", stripped, "--map", tmp_path / "map", "--source", tmp_path / "fix.c",
+            "--debug-dir", tmp_path / "nodebug", "--out", tmp_path / "o.bin")
+    assert "warning:" in r.err and "come from .dynsym" in r.err and str(tmp_path / "nodebug") in r.err, r.err
+
+
+def test_library_call_through_the_binarys_plt(proj):
+    """report() calls printf: the replacement calls the binary's own PLT stub for it."""
+    r, out = proj.diff(proj.patch("plt", {"a.c": A_C.replace("return x + 1;", "return x + 2;")}),
+                       out=proj.d / "plt.payload")
+    assert replaced(out) == ["report"], r.err
+    assert r.err.count("printf: called through the binary's PLT entry at 0x") == 1, r.err
+
+
+def test_stripped_binary_with_its_debug_file(proj, tmp_path):
+    """The diff mode reads symbols and DWARF from the debug file of a stripped
+    binary (what a -dbgsym package ships): the same payload as from the full binary."""
+    patch = proj.patch("dbg", {"b.c": B_C.replace("counter += x;", "counter += 7 * x;")})
+    _, full = proj.diff(patch, out=tmp_path / "full.payload")
+    debug, bare = tmp_path / "prog.debug", tmp_path / "prog.stripped"
+    run("objcopy", "--only-keep-debug", proj.exe, debug)
+    shutil.copy(proj.exe, bare)
+    run("strip", "--strip-all", bare)
+    r = run(PATCHGEN, "diff", "--binary", bare, "--debug-file", debug, "--source", proj.src,
+            "--compile-db", proj.db, "--patch", patch, "--out", tmp_path / "bare.payload")
+    assert f"symbols of {bare} from {debug}" in r.err
+    assert (tmp_path / "bare.payload").read_bytes() == full.read_bytes()
+    r = run(PATCHGEN, "diff", "--binary", bare, "--debug-dir", tmp_path / "none", "--source", proj.src,
+            "--compile-db", proj.db, "--patch", patch, "--out", tmp_path / "x.payload", check=REFUSED)
+    assert "no DWARF" in r.err and str(tmp_path / "none") in r.err, r.err
+
+
+R_C = """__attribute__((noinline)) int leaf(int x) { return (x * 3 + 1) ^ (x >> 2) ^ (x << 5); }
+__attribute__((noinline)) int caller(int x, int y) { int r = leaf(x); return r + y * 7; }
+__attribute__((noinline)) int mid(int x) { return leaf(x) * 5 + 2; }
+__attribute__((noinline)) int top(int x, int y) { int r = mid(x); return r + y * 9; }
+"""
+R_MAIN = ("int caller(int, int), top(int, int);\n"
+          "int main(int argc, char **argv) { (void)argv; return caller(argc, argc + 1) == top(argc, 3); }\n")
+CLOBBER = '__asm__ volatile("xor %%esi, %%esi" ::: "rsi"); '
+
+
+@pytest.fixture(scope="module")
+def ipa(tmp_path_factory):
+    p = Project(tmp_path_factory.mktemp("ipa"), {"r.c": R_C, "main.c": R_MAIN})
+    body = run("objdump", "-d", "--no-show-raw-insn", p.exe).stdout.split("<caller>:")[1].split("\n\n")[0]
+    assert "%esi" in body.split("call")[1], body  # caller keeps y in esi across the call (-fipa-ra)
+    return p
+
+
+def test_ipa_ra_caller_relying_on_a_register_is_refused(ipa, tmp_path):
+    """Hand-written leaf that writes rsi: caller keeps y in esi across its call to leaf."""
+    (tmp_path / "map").write_text("leaf=leaf_v\n")
+    (tmp_path / "bad.c").write_text("int leaf_v(int x) { " + CLOBBER + "return x * 3 + 2; }\n")
+    (tmp_path / "good.c").write_text("int leaf_v(int x) { return x * 3 + 2; }\n")
+    r = run(PATCHGEN, "--target", ipa.exe, "--map", tmp_path / "map", "--source", tmp_path / "bad.c",
+            "--out", tmp_path / "bad.bin", check=REFUSED)
+    assert "refused [ipa-ra]: 'leaf': the replacement may write rsi" in r.err, r.err
+    assert "'caller' keeps a value in rsi across its call" in r.err and not (tmp_path / "bad.bin").exists()
+    # through mid, whose own callers now see rsi written too
+    assert "'top' keeps a value in rsi across its call at 0x" in r.err and " to mid (GCC's -fipa-ra)" in r.err
+    run(PATCHGEN, "--target", ipa.exe, "--map", tmp_path / "map", "--source", tmp_path / "good.c",
+        "--out", tmp_path / "good.bin")
+
+
+def test_ipa_ra_in_the_diff_mode_replaces_the_caller(ipa):
+    """The same change as a patch: caller, compiled against the new leaf, changes too and is replaced."""
+    r, out = ipa.diff(ipa.patch("ipa", {"r.c": R_C.replace("{ return (x", "{ " + CLOBBER + "return (x")}))
+    assert replaced(out) == ["caller", "leaf", "top"], r.err  # mid holds nothing across its call: same code
