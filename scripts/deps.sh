@@ -237,6 +237,31 @@ if ! unpacked_ok "$LIBFDT_DIR" "$XEN_SHA256"; then
 fi
 log "libfdt (xen $XEN_VERSION) ok"
 
+# A package of the archive at one version, downloaded into DL and checked
+# against the sha256 of the archive's (signed) Packages index; a copy already
+# in DL with that sha256 is reused.
+fetch_archive_deb() { # PACKAGE VERSION -> path of the checked .deb in DL
+  local pkg=$1 ver=$2 info sha deb sdir got
+  info=$(apt-cache show "$pkg=$ver" 2>/dev/null) || { apt_update; info=$(apt-cache show "$pkg=$ver"); } \
+    || die "$pkg $ver is not in the archive index (apt-cache show $pkg=$ver)"
+  sha=$(sed -n 's/^SHA256: //p' <<< "$info" | head -n1)
+  [[ $sha =~ ^[0-9a-f]{64}$ ]] || die "$pkg $ver: no SHA256 in the archive index"
+  deb=$DL/${pkg}_${ver}_amd64.deb
+  if [ ! -f "$deb" ] || [ "$(sha256_of "$deb")" != "$sha" ]; then
+    rm -f "$deb"
+    log "fetching $pkg $ver" >&2
+    sdir=$(mktemp -d "$DL/.apt-download.XXXXXX")
+    chmod 755 "$sdir"
+    (cd "$sdir" && apt-get download -q "$pkg=$ver" >/dev/null) \
+      || { rm -rf "$sdir"; die "apt-get download $pkg=$ver failed"; }
+    mv "$sdir"/*.deb "$deb.tmp" && rm -rf "$sdir"
+    got=$(sha256_of "$deb.tmp")
+    [ "$got" = "$sha" ] || { rm -f "$deb.tmp"; die "sha256 mismatch for $pkg: expected $sha, got $got"; }
+    mv -f "$deb.tmp" "$deb"
+  fi
+  echo "$deb"
+}
+
 # ---- 4. the firmware tests' Linux kernel ------------------------------------
 # Not pinned to one build: Debian replaces kernel packages on security
 # updates and removes the old ones from the archive.  The meta package names
@@ -257,19 +282,7 @@ ksha=$(sed -n 's/^SHA256: //p' <<< "$kinfo" | head -n1)
 [ -n "$kver" ] && [[ $ksha =~ ^[0-9a-f]{64}$ ]] || die "$kpkg: no version/SHA256 in the archive index"
 kabi=${kpkg#linux-image-}
 if ! unpacked_ok "$KDIR" "$ksha"; then
-  kdeb=$DL/${kpkg}_${kver}_amd64.deb
-  if [ ! -f "$kdeb" ] || [ "$(sha256_of "$kdeb")" != "$ksha" ]; then
-    rm -f "$kdeb"
-    log "fetching $kpkg $kver"
-    sdir=$(mktemp -d "$DL/.apt-download.XXXXXX")
-    chmod 755 "$sdir"
-    (cd "$sdir" && apt-get download -q "$kpkg=$kver" >/dev/null) \
-      || { rm -rf "$sdir"; die "apt-get download $kpkg=$kver failed"; }
-    mv "$sdir"/*.deb "$kdeb.tmp" && rm -rf "$sdir"
-    got=$(sha256_of "$kdeb.tmp")
-    [ "$got" = "$ksha" ] || { rm -f "$kdeb.tmp"; die "sha256 mismatch for $kpkg: expected $ksha, got $got"; }
-    mv -f "$kdeb.tmp" "$kdeb"
-  fi
+  kdeb=$(fetch_archive_deb "$kpkg" "$kver")
   tmp=$(mktemp -d "$DEPSDIR/.tmp.kernel.XXXXXX")
   dpkg -x "$kdeb" "$tmp/x" || { rm -rf "$tmp"; die "dpkg -x $kdeb failed"; }
   mkdir "$tmp/out"
@@ -295,27 +308,6 @@ log "kernel $(cat "$KDIR/VERSION") ok"
 # to each other by absolute paths (/usr/src/..., /usr/lib/linux-kbuild-6.1);
 # the links below make those paths resolve inside the root.
 # Build a module with: make -C DEPSDIR/kernel-headers/build M=<dir>
-fetch_archive_deb() { # PACKAGE VERSION -> path of the checked .deb in DL
-  local pkg=$1 ver=$2 info sha deb sdir got
-  info=$(apt-cache show "$pkg=$ver" 2>/dev/null) || { apt_update; info=$(apt-cache show "$pkg=$ver"); } \
-    || die "$pkg $ver is not in the archive index (apt-cache show $pkg=$ver)"
-  sha=$(sed -n 's/^SHA256: //p' <<< "$info" | head -n1)
-  [[ $sha =~ ^[0-9a-f]{64}$ ]] || die "$pkg $ver: no SHA256 in the archive index"
-  deb=$DL/${pkg}_${ver}_amd64.deb
-  if [ ! -f "$deb" ] || [ "$(sha256_of "$deb")" != "$sha" ]; then
-    rm -f "$deb"
-    log "fetching $pkg $ver" >&2
-    sdir=$(mktemp -d "$DL/.apt-download.XXXXXX")
-    chmod 755 "$sdir"
-    (cd "$sdir" && apt-get download -q "$pkg=$ver" >/dev/null) \
-      || { rm -rf "$sdir"; die "apt-get download $pkg=$ver failed"; }
-    mv "$sdir"/*.deb "$deb.tmp" && rm -rf "$sdir"
-    got=$(sha256_of "$deb.tmp")
-    [ "$got" = "$sha" ] || { rm -f "$deb.tmp"; die "sha256 mismatch for $pkg: expected $sha, got $got"; }
-    mv -f "$deb.tmp" "$deb"
-  fi
-  echo "$deb"
-}
 KHDIR=$DEPSDIR/kernel-headers
 kbuild_series=$(sed -n 's/^\([0-9]*\.[0-9]*\)\..*/\1/p' <<< "$kver")
 hpkgs=("linux-headers-$kabi" "linux-headers-${kabi%-*}-common" "linux-kbuild-$kbuild_series")
