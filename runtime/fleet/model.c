@@ -48,6 +48,16 @@ bool fl_name_ok(const char *s) {
 #define BAD(...) hpmh_fail(st, HPMH_E_INVALID, key, __VA_ARGS__)
 #define FIX "; fix the record or delete it (etcdctl del)"
 
+/* A record under .../NAME names itself NAME: 0, or -1 with st set. */
+static int name_is_key(const char *key, const char *name, hpmh_status *st) {
+  const char *base = strrchr(key, '/');
+  if (base && strcmp(base + 1, name)) {
+    BAD("etcd key %s: field \"name\": '%s' is not the host the key names" FIX, key, name);
+    return -1;
+  }
+  return 0;
+}
+
 static cJSON *parse_obj(const char *key, const uint8_t *v, size_t len, hpmh_status *st) {
   const char *end = NULL;
   cJSON *o = cJSON_ParseWithLengthOpts((const char *)v, len, &end, 0);
@@ -196,11 +206,7 @@ int fl_host_parse(const char *key, const uint8_t *v, size_t len, fl_host *h, hpm
     goto out;
   }
   h->phase = (fl_phase)p;
-  const char *base = strrchr(key, '/');
-  if (base && strcmp(base + 1, h->name)) {
-    BAD("etcd key %s: field \"name\": '%s' is not the host the key names" FIX, key, h->name);
-    goto out;
-  }
+  if (name_is_key(key, h->name, st)) goto out;
   rc = 0;
 out:
   cJSON_Delete(o);
@@ -249,11 +255,7 @@ int fl_member_parse(const char *key, const uint8_t *v, size_t len, fl_member *m,
   if (get_str(key, o, "name", m->name, sizeof m->name, true, st) ||
       get_str(key, o, "domain", m->domain, sizeof m->domain, true, st))
     goto out;
-  const char *base = strrchr(key, '/');
-  if (base && strcmp(base + 1, m->name)) {
-    BAD("etcd key %s: field \"name\": '%s' is not the host the key names" FIX, key, m->name);
-    goto out;
-  }
+  if (name_is_key(key, m->name, st)) goto out;
   rc = 0;
 out:
   cJSON_Delete(o);
