@@ -69,7 +69,8 @@ $(B)/efi/$(1)/trust.cfg: FORCE
 	@mkdir -p $$(@D)
 	@if [ "$$$$(cat $$@ 2>/dev/null)" != '$$($(1)_CFG)' ]; then echo '$$($(1)_CFG)' > $$@; fi
 $(B)/efi/$(1)/trusted_keys.c: $(B)/efi/$(1)/trust.cfg scripts/hpmboot-trust.sh $(subst $(hpmboot_comma), ,$(2))
-	bash scripts/hpmboot-trust.sh '$(2)' '$(HPM_TRUST_THRESHOLD)' '$(HPMBOOT_VERSION)' $$@ '$(5)'
+	bash scripts/hpmboot-trust.sh '$(2)' '$(HPM_TRUST_THRESHOLD)' '$(HPMBOOT_VERSION)' $$@ '$(5)' \
+	  $(if $(findstring HPMBOOT_DEV_IMAGE,$(3)),development,release)
 $(B)/efi/$(1)/%.o: efi/%.c $(CORE_HDRS) efi/hpmboot.h efi/sysdeps_efi.h | $(DEPS_STAMP)
 	@mkdir -p $$(@D)
 	$(EFI_CC) $(EFI_APP_CFLAGS) $(3) -c $$< -o $$@
