@@ -246,6 +246,7 @@ typedef struct {
   rf_field kernel, initrd, cmdline, version, svn, release, detached;
   rf_field baseline, seq, classification, id;
   rf_list payload;
+  rf_field kernel_module, kernel_build_id, kernel_release; /* [hotpatch]'s kernel part */
   rf_field serial, expires, allow_expired;
   rf_list entry, trust;
   rf_list key;
