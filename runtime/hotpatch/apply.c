@@ -496,6 +496,7 @@ int hp_apply(hpm_ctx *ctx, const hp_hotpatch *h, const hp_opts *o, hp_report *r)
   snprintf(applied.id, sizeof applied.id, "%s", h->m.id);
   if (hostfacts_applied_write(ctx, &applied)) msg("cannot record the applied sequence");
   if (o->is_revert) hp_health_reverted_to(ctx, h->m.sequence);
+  else hp_health_note_units(ctx);
   rc = r->failed ? 4 : 0;
 out:
   free(elf);

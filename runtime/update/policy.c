@@ -58,6 +58,7 @@ void policy_defaults(hpm_policy *p) {
   p->health_interval_s = 30;
   p->health_script_timeout_s = 30;
   snprintf(p->health_dir, sizeof p->health_dir, "%s", "/etc/hpm/health.d");
+  p->health_units = true;
   p->crash_loop = 3;
   p->crash_loop_period_s = 600;
   snprintf(p->fleet_domain, sizeof p->fleet_domain, "%s", "default");
@@ -484,6 +485,10 @@ static int handler(void *user, const char *section, const char *key, const char 
         FAIL("[health] checks: '%.200s': expected an absolute directory path (at most %d characters)", value,
              POLICY_PATH_MAX);
       snprintf(p->health_dir, sizeof p->health_dir, "%s", value);
+    } else if (!strcmp(key, "units")) {
+      if (bool_value(value, &p->health_units))
+        FAIL("[health] units: '%s': expected yes or no (whether a failed or restarted systemd unit of a patched "
+             "process fails the window)", value);
     } else if (!strcmp(key, "crash_loop")) {
       if (parse_u32(value, 0, 1000, &p->crash_loop))
         FAIL("[health] crash_loop: '%s': expected how many crashes of processes the agent patched revert the "
@@ -492,7 +497,7 @@ static int handler(void *user, const char *section, const char *key, const char 
       if (policy_parse_duration(value, &p->crash_loop_period_s) || p->crash_loop_period_s > 86400)
         FAIL("[health] crash_loop_period: '%s': expected e.g. 10m (1s..1d)", value);
     } else {
-      FAIL("[health] %s: unknown key; the keys are window, interval, check_timeout, checks, crash_loop and "
+      FAIL("[health] %s: unknown key; the keys are window, interval, check_timeout, checks, units, crash_loop and "
            "crash_loop_period", key);
     }
   } else if (!strcmp(section, "fleet")) {
