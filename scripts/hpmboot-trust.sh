@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# Usage: scripts/hpmboot-trust.sh KEYS THRESHOLD VERSION OUT.c [FORBIDDEN]
+# Usage: scripts/hpmboot-trust.sh KEYS THRESHOLD VERSION OUT.c [FORBIDDEN [KCERTS [KFORBIDDEN]]]
 #   KEYS       comma-separated PEM public keys (SubjectPublicKeyInfo)
 #   THRESHOLD  distinct trusted signers a baseline needs (1..number of keys)
 #   FORBIDDEN  comma-separated public keys that must not be among KEYS (the
 #              development keys of the build tree, for a release image);
 #              compared by their bytes; files that do not exist are skipped
+#   KCERTS     comma-separated X.509 certificates (PEM or DER, RSA keys) of
+#              the kernel module signing keys hpmboot.efi hands to the kernel
+#              (MokListRT, docs/kernel-hotpatch.md "Secure Boot"); empty or
+#              "none": none
+#   KFORBIDDEN comma-separated certificates that must not be among KCERTS
+#              (the build tree's development one, for a release image)
 #
 # Writes the C file that builds the trusted baseline keys into hpmboot.efi:
 # each key as DER SubjectPublicKeyInfo (converted with openssl).  Fails on a
 # missing or unparsable key or a bad threshold: hpmboot.efi is never built
 # without a trust store.
 set -euo pipefail
-[ $# -eq 4 ] || [ $# -eq 5 ] || { echo "usage: $0 KEYS THRESHOLD VERSION OUT.c [FORBIDDEN]" >&2; exit 2; }
-keys=$1 threshold=$2 version=$3 out=$4 forbidden=${5:-}
+[ $# -ge 4 ] && [ $# -le 7 ] || { echo "usage: $0 KEYS THRESHOLD VERSION OUT.c [FORBIDDEN [KCERTS [KFORBIDDEN]]]" >&2; exit 2; }
+keys=$1 threshold=$2 version=$3 out=$4 forbidden=${5:-} kcerts=${6:-} kforbidden=${7:-}
+[ "$kcerts" != none ] || kcerts=
 die() { echo "hpmboot-trust: error: $*" >&2; exit 1; }
 
 IFS=, read -r -a files <<< "$keys"
@@ -31,6 +38,24 @@ for f in "${files[@]}"; do
     [ -n "$d" ] && [ -r "$d" ] && [ -r "$f" ] || continue
     [ "$(spki "$f")" != "$(spki "$d")" ] \
       || die "$f is the development key $d of this build tree: a release image must not trust it; name the release signers' keys in HPM_TRUST_KEYS"
+  done
+done
+
+# A certificate as DER (PEM or DER input), hex bytes as od prints them.
+cert_der() { { openssl x509 -in "$1" -outform DER 2>/dev/null || openssl x509 -inform DER -in "$1" -outform DER 2>/dev/null; } | od -An -v -tx1; }
+IFS=, read -r -a cfiles <<< "$kcerts"
+IFS=, read -r -a cno <<< "$kforbidden"
+[ ${#cfiles[@]} -le 8 ] || die "at most 8 kernel certificates (HPM_KERNEL_CERTS)"
+for f in "${cfiles[@]}"; do
+  [ -r "$f" ] || die "$f: cannot read kernel certificate (HPM_KERNEL_CERTS)"
+  [ -n "$(cert_der "$f")" ] || die "$f: not an X.509 certificate, PEM or DER (HPM_KERNEL_CERTS)"
+  pem=$(openssl x509 -in "$f" 2>/dev/null || openssl x509 -inform DER -in "$f")
+  openssl x509 -noout -text <<< "$pem" | grep -q 'Public Key Algorithm: rsaEncryption' \
+    || die "$f: not an RSA certificate; the kernel verifies module signatures with RSA only (HPM_KERNEL_CERTS)"
+  for d in "${cno[@]}"; do
+    [ -n "$d" ] && [ -r "$d" ] || continue
+    [ "$(cert_der "$f")" != "$(cert_der "$d")" ] \
+      || die "$f is the development kernel certificate $d of this build tree: a release image must not hand it to the kernel; name the release's module signing certificate in HPM_KERNEL_CERTS"
   done
 done
 
@@ -59,6 +84,22 @@ trap 'rm -f "$tmp"' EXIT
   done
   echo "};"
   echo "const size_t hpmboot_trusted_key_count = ${#files[@]};"
+  n=0
+  for f in "${cfiles[@]}"; do
+    echo "static const uint8_t cert$n[] = {"
+    cert_der "$f" | sed -E 's/ ([0-9a-f]{2})/0x\1,/g'
+    echo "};"
+    n=$((n + 1))
+  done
+  echo "const hpmboot_key hpmboot_kernel_certs[] = {"
+  n=0
+  for f in "${cfiles[@]}"; do
+    echo "  {cert$n, sizeof cert$n, \"$(basename "$f" | tr -cd 'A-Za-z0-9._-')\"},"
+    n=$((n + 1))
+  done
+  [ ${#cfiles[@]} -gt 0 ] || echo "  {0, 0, 0},"
+  echo "};"
+  echo "const size_t hpmboot_kernel_cert_count = ${#cfiles[@]};"
   echo "const unsigned hpmboot_trust_threshold = $threshold;"
   echo "const char hpmboot_version[] = \"$version\";"
 } > "$tmp"
