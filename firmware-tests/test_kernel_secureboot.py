@@ -161,7 +161,7 @@ def inputs(tmp_path_factory):
     assert cms_verifies(root, foreign, root / "foreign.crt") and not cms_verifies(root, foreign, KMOD_CERT)
     (root / "foreign.ko").write_bytes(foreign)
     src["foreign.ko"] = root / "foreign.ko"
-    return {"base": base, "enrolled": enrolled, "src": src}
+    return {"base": base, "enrolled": enrolled, "src": src, "initrd": initrd}
 
 
 def test_kernel_hotpatch_under_secure_boot(tmp_path, inputs):
@@ -220,3 +220,63 @@ def test_kernel_hotpatch_under_secure_boot(tmp_path, inputs):
     assert more("afterbadsig", "afterforeign") == (False, False), refusals
     assert mods["end"].split() == ["hpm_kp_1"]
     assert lv.markers(boot, "version")["end"].endswith("hpm-kernel-hotpatch=1")
+
+
+SHIM_GUID = "605dab50-e046-4300-abb6-3dd810dd8b23"
+PLANT = r"""
+V=/sys/firmware/efi/efivars
+for n in MokListRT MokListTrustedRT; do
+  cat /src/$n.var > $V/$n-@GUID@; echo "HPMTEST: planted $n $? $(od -An -tx1 -N4 $V/$n-@GUID@ | tr -d ' ')"
+done
+""".replace("@GUID@", SHIM_GUID)
+AFTER = r"""
+V=/sys/firmware/efi/efivars
+for n in MokListRT MokListTrustedRT; do
+  echo "HPMTEST: attrs $n $(od -An -tx1 -N4 $V/$n-@GUID@ | tr -d ' ')"
+done
+echo "HPMTEST: table x $(wc -c < /sys/firmware/efi/mok-variables/MokListRT) $(sha256sum < /sys/firmware/efi/mok-variables/MokListRT)"
+echo "HPMTEST: var x $(tail -c +5 $V/MokListRT-@GUID@ | wc -c) $(tail -c +5 $V/MokListRT-@GUID@ | sha256sum)"
+echo "HPMTEST: foreign x $(grep -c 'planted by someone' /proc/keys)"
+""".replace("@GUID@", SHIM_GUID)
+
+
+def test_planted_mok_variables_are_replaced(tmp_path, inputs):
+    """A non-volatile MokListRT (and MokListTrustedRT) written from an OS
+    booted without hpmboot.efi (here: OVMF starting the kernel directly,
+    so without Secure Boot) is deleted by hpmboot.efi, which publishes its
+    own certificate only, in the variable and in the MOK table.  (Without
+    Secure Boot the kernel loads no MOK key at all, so the keyrings are
+    not the evidence here; the first test reads them under Secure Boot.)"""
+    crt = tmp_path / "planted.crt"
+    hpmtest.openssl("req", "-quiet", "-new", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "30",
+                    "-subj", "/CN=planted by someone/", "-keyout", tmp_path / "planted.key", "-out", crt)
+    der = hpmtest.openssl("x509", "-in", crt, "-outform", "DER").stdout
+    x509 = bytes.fromhex("a159c0a5e494a74a87b5ab155c2bf072")  # EFI_CERT_X509_GUID, as stored
+    esl = x509 + (28 + 16 + len(der)).to_bytes(4, "little") + bytes(4) + (16 + len(der)).to_bytes(4, "little") \
+        + bytes(16) + der
+    nv = (7).to_bytes(4, "little")  # non-volatile, boot service and runtime access
+    (tmp_path / "MokListRT.var").write_bytes(nv + esl)
+    (tmp_path / "MokListTrustedRT.var").write_bytes(nv + b"\x01")
+    m = lv.LifecycleMachine(tmp_path / "m")
+    m.put_slot("a", inputs["base"])
+    for n in ("MokListRT", "MokListTrustedRT"):
+        m.put_src(tmp_path / f"{n}.var", f"{n}.var")
+    m.set_plan(PLANT)
+    initrd = tmp_path / "initrd.cpio"
+    initrd.write_bytes(inputs["initrd"].read_bytes())
+    b1 = m.boot(timeout=200, direct=(hpmvm.KERNEL, initrd, hpmvm.BASE_CMDLINE))
+    assert "HPMTEST: done" in b1.serial and "hpm: " not in b1.serial, b1.describe()
+    planted = lv.markers(b1, "planted")
+    assert planted == {"MokListRT": "0 07000000", "MokListTrustedRT": "0 07000000"}, b1.describe()
+
+    m.set_plan(AFTER)
+    b2 = m.boot(timeout=200)
+    s = b2.serial
+    assert "HPMTEST: done" in s, b2.describe()
+    for n in ("MokListRT", "MokListTrustedRT"):
+        assert f"hpm: kernel keys: deleted a non-volatile {n} (not a boot loader's): Success" in s, b2.describe()
+    assert lv.markers(b2, "attrs") == {"MokListRT": "06000000", "MokListTrustedRT": "06000000"}, b2.describe()
+    assert lv.markers(b2, "foreign")["x"].strip() == "0", b2.describe()
+    ours = 28 + 16 + len(hpmtest.openssl("x509", "-in", KMOD_CERT, "-outform", "DER").stdout)
+    table, var = lv.markers(b2, "table")["x"].split(), lv.markers(b2, "var")["x"].split()
+    assert table[0] == str(ours) and table[:2] == var[:2], b2.describe()
