@@ -113,6 +113,9 @@ def test_refusals(tmp_path, baseline, module):
     r = hotpatch(tmp_path, base, pem, module, "--kernel-sign-key", key, "--kernel-sign-cert", module,
                  check=None)[1]
     assert r.returncode != 0 and "not an X.509 certificate" in r.err
+    r = hotpatch(tmp_path, base, pem, module, "--kernel-sign-key", tmp_path / "missing.key", "--kernel-sign-cert",
+                 crt, check=None)[1]
+    assert r.returncode != 0 and f"--kernel-sign-key {tmp_path / 'missing.key'}: cannot open" in r.err, r.err
     # already signed (e.g. by Kbuild): refused, not signed twice
     signed, _ = livepatch_bytes(hotpatch(tmp_path, base, pem, module, "--kernel-sign-key", key,
                                          "--kernel-sign-cert", crt)[0])

@@ -40,14 +40,19 @@ static const char *ossl_why(char *buf, size_t cap) {
   return buf;
 }
 
-static X509 *read_cert(const char *cmd, const char *path) {
+/* The file of option opt, opened for OpenSSL; NULL (reported) if it cannot be. */
+static BIO *open_file(const char *cmd, const char *opt, const char *path) {
   char why[256];
   BIO *b = BIO_new_file(path, "rb");
+  if (!b) msg(cmd, "%s %s: cannot open: %s", opt, path, ossl_why(why, sizeof why));
+  return b;
+}
+
+static X509 *read_cert(const char *cmd, const char *path) {
+  char why[256];
+  BIO *b = open_file(cmd, "--kernel-sign-cert", path);
   X509 *x;
-  if (!b) {
-    msg(cmd, "--kernel-sign-cert %s: cannot open: %s", path, ossl_why(why, sizeof why));
-    return NULL;
-  }
+  if (!b) return NULL;
   x = PEM_read_bio_X509(b, NULL, NULL, NULL);
   if (!x) {
     ERR_clear_error();
@@ -62,12 +67,9 @@ static X509 *read_cert(const char *cmd, const char *path) {
 
 static EVP_PKEY *read_key(const char *cmd, const char *path) {
   char why[256];
-  BIO *b = BIO_new_file(path, "rb");
+  BIO *b = open_file(cmd, "--kernel-sign-key", path);
   EVP_PKEY *k;
-  if (!b) {
-    msg(cmd, "--kernel-sign-key %s: cannot open: %s", path, ossl_why(why, sizeof why));
-    return NULL;
-  }
+  if (!b) return NULL;
   k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
   BIO_free(b);
   if (!k) msg(cmd, "--kernel-sign-key %s: not a PEM private key: %s", path, ossl_why(why, sizeof why));
