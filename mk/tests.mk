@@ -162,7 +162,8 @@ ALL_TARGETS += $(FLEET_CTL)
 
 .PHONY: check-realprog
 check-realprog: $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(B)/tools/hpm-sign $(DEPS_STAMP)
-	$(call pytest,realprog,-s tests/realprog)
+	@mkdir -p $(B)/results
+	HPM_DEPS=$(DEPS) HPM_BUILD=$(B) $(PYTHON) -m pytest -q -s -p no:cacheprovider --junitxml=$(B)/results/realprog.xml tests/realprog
 .PHONY: check-cli check-deb check-hotpatch check-patchgen check-lifecycle check-catalog check-lifecycle-pol check-fleet check-firmware check-long
 check-cli: $(B)/tools/hpm-sign $(HPMBOOT_DEV_SIGNED_EFI) $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(INSTALL_DEPS)
 	$(call pytest,cli,tests/cli)

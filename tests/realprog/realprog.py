@@ -174,7 +174,7 @@ class Load:
             self.failed += failed
             if p.returncode or failed:
                 self.failed += p.returncode != 0
-                self.errors.append((p.returncode, p.stdout[-2000:], p.stderr[-2000:]))
+                self.errors.append((p.returncode, p.stdout[-3000:], p.stderr[-3000:]))
 
     def wait_some(self, runs=2, timeout=60):
         end = time.time() + timeout
