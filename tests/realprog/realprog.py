@@ -189,6 +189,19 @@ class Load:
         assert not self.t.is_alive()
         return self
 
+    def check(self, what):
+        """Stops the load; it must have run and seen no failure."""
+        self.stop()
+        assert self.failed == 0 and self.done > 0, (self.done, self.failed, self.errors[:2])
+        print(f"{what}: {self.done} done in {self.runs} runs of the load generator, 0 failed")
+
+
+def shutdown(load, daemon, name):
+    """After a test: the load stopped, and the daemon still alive until stopped here."""
+    if load:
+        load.stop()
+    assert daemon.stop(), f"{name} died"
+
 
 def ab_counts(out):
     """(complete, failed) of an `ab` report: failed requests, non-2xx answers."""
