@@ -46,6 +46,13 @@ class ImpTarget:
         assert line.startswith("ok="), f"target died or said {line!r} (rc {self.p.poll()})"
         return {k: int(v) for k, v in (kv.split("=") for kv in line.split())}
 
+    def score(self, x):
+        self.p.stdin.write(f"x {x}\n")
+        self.p.stdin.flush()
+        line = self.p.stdout.readline()
+        assert line.startswith("score="), line
+        return int(line.split("=")[1])
+
     def version(self):
         before = self.stats()["ok"]
         while True:  # a result computed after this call
@@ -89,13 +96,15 @@ def payload(ws, imp, src, name, *extra):
 
 def test_libc_imports_under_load(ws, state, imp):
     p, said = payload(ws, imp, SRC / "impfix.c", "libc.bin")
-    for sym in ("strlen", "memcmp", "__snprintf_chk", "__stack_chk_fail", "realpath@GLIBC_2.2.5"):
+    for sym in ("strlen", "memcmp", "__snprintf_chk", "__stack_chk_fail", "realpath@GLIBC_2.2.5", "memcpy",
+                "__chk_fail"):
         assert f"import {sym} " in said, said
+    assert "__memcpy_chk: a shim in the image" in said, said
     h = ws.hotpatch([p], 1, name="imp-libc.hpm")
     with ImpTarget(imp["exe"]) as t:
         assert t.version() == 0
         dry = ws.hpm(state, "apply", "--dry-run", "--pid", t.pid, h)
-        assert "1 import" not in dry.stdout and "5 imports" in dry.stdout, dry.stdout
+        assert "1 functions, 1 call sites, 7 imports" in dry.stdout, dry.stdout
         # a non-default version is resolved to that version, not the default
         libc = {m.group(1): int(m.group(2), 16) for m in
                 re.finditer(r"import (\S+) = 0x([0-9a-f]+) in (\S+libc\.so\.6)", dry.stdout)}
@@ -113,6 +122,19 @@ def test_libc_imports_under_load(ws, state, imp):
             ws.hpm(state, "revert", "--all", "--pid", t.pid)
             assert t.version() == 0
         assert t.stats()["err"] == 0
+
+
+def test_checked_copy_overflow_aborts(ws, state, imp):
+    """The __memcpy_chk shim checks the size: an overflow ends in __chk_fail."""
+    p, _ = payload(ws, imp, SRC / "impfix.c", "libc.bin")
+    h = ws.hotpatch([p], 1, name="imp-libc.hpm")
+    t = ImpTarget(imp["exe"])
+    r = ws.hpm(state, "apply", "--pid", t.pid, h)
+    assert "1 process(es) patched" in r.stdout, r
+    assert t.score(5) == 16 + 3000000
+    t.p.stdin.write("x -777\n")
+    t.p.stdin.flush()
+    assert t.p.wait(timeout=10) == -6  # SIGABRT from __chk_fail ("buffer overflow detected")
 
 
 def test_library_versions_and_refusal(ws, state, imp):

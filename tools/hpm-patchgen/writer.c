@@ -122,10 +122,57 @@ typedef struct {
   hpp_import v[HPP_MAX_IMPORTS];
   uint64_t slot[HPP_MAX_IMPORTS], stub[HPP_MAX_IMPORTS];
   size_t n;
+  uint64_t shim[4];
 } imports_t;
+
+/* _FORTIFY_SOURCE's checked copies that glibc makes IFUNCs no GOT slot of a
+ * process holds (so hpm could not resolve them without running code): a
+ * call to one goes to a shim in the image instead, which checks the
+ * destination size and jumps to the plain function (an IFUNC the process
+ * has resolved) or to __chk_fail, as glibc's own versions do. */
+static const struct { const char *chk, *plain; } chk_shims[4] = {
+    {"__memcpy_chk", "memcpy"}, {"__memmove_chk", "memmove"}, {"__mempcpy_chk", "mempcpy"}, {"__memset_chk", "memset"}};
+#define CHK_SHIM_SIZE 24
 
 /* The import named sn ("name", "name@VERSION" or "name@@VERSION" as .symver
  * writes them): its index, added if new. */
+static size_t import_index(imports_t *im, const char *path, const char *sn);
+
+/* The GOT slot of import ii, allocated at *next (with its relocation) if new. */
+static uint64_t import_slot(imports_t *im, size_t ii, uint64_t *next, hpp_reloc *rel, size_t *nrel) {
+  if (!im->slot[ii]) {
+    im->slot[ii] = *next;
+    *next += 8;
+    rel[(*nrel)++] = (hpp_reloc){(uint32_t)im->slot[ii], HPP_R_ABS64, HPP_B_IMPORT, (uint16_t)ii, 0};
+  }
+  return im->slot[ii];
+}
+
+/* A `jmp *slot(%rip)` at img + at. */
+static void put_jmp_slot(uint8_t *img, uint64_t at, uint64_t slot) {
+  int32_t d = (int32_t)((int64_t)slot - (int64_t)(at + 6));
+  img[at] = 0xff;
+  img[at + 1] = 0x25;
+  memcpy(img + at + 2, &d, 4);
+}
+
+/* The shim for the checked copy k (chk_shims), made once. */
+static uint64_t chk_shim(imports_t *im, size_t k, const char *path, uint8_t *img, uint64_t *next, hpp_reloc *rel,
+                         size_t *nrel) {
+  if (im->shim[k]) return im->shim[k];
+  uint64_t plain = import_slot(im, import_index(im, path, chk_shims[k].plain), next, rel, nrel);
+  uint64_t fail = import_slot(im, import_index(im, path, "__chk_fail"), next, rel, nrel);
+  uint64_t at = im->shim[k] = *next;
+  *next += CHK_SHIM_SIZE;
+  /* (dest, src|c, len, destlen): cmp %rdx,%rcx; jb fail; jmp *plain; fail: jmp *__chk_fail */
+  static const uint8_t head[5] = {0x48, 0x39, 0xd1, 0x72, 0x06};
+  memcpy(img + at, head, sizeof head);
+  put_jmp_slot(img, at + 5, plain);
+  put_jmp_slot(img, at + 11, fail);
+  memset(img + at + 17, 0xcc, CHK_SHIM_SIZE - 17);
+  return at;
+}
+
 static size_t import_index(imports_t *im, const char *path, const char *sn) {
   hpp_import x;
   memset(&x, 0, sizeof x);
@@ -353,8 +400,9 @@ void pg_write_payload(target_t *t, pg_obj *objs, size_t nobj, pg_redirect *red, 
         for (size_t i = 1; i < objs[k].shnum; i++) {
           GElf_Shdr sh;
           if (!gelf_getshdr(elf_getscn(objs[k].e, i), &sh) || sh.sh_type != SHT_RELA) continue;
-          /* a GOT slot, or an import's slot and call stub */
-          off += (int64_t)(sh.sh_size / (sh.sh_entsize ? sh.sh_entsize : 24)) * 16;
+          /* a GOT slot, or an import's slot and call stub, or a checked copy's
+           * shim and its two imports */
+          off += (int64_t)(sh.sh_size / (sh.sh_entsize ? sh.sh_entsize : 24)) * (CHK_SHIM_SIZE + 16);
         }
     }
   }
@@ -446,13 +494,19 @@ void pg_write_payload(target_t *t, pg_obj *objs, size_t nobj, pg_redirect *red, 
           rel = realloc(rel, caprel * sizeof *rel);
           if (!rel) pg_die("out of memory");
         }
+        if (base == HPP_B_IMPORT && type == R_X86_64_PLT32) {
+          size_t c = 0;
+          while (c < 4 && strcmp(sn, chk_shims[c].chk)) c++;
+          if (c < 4) {
+            int32_t v32 = (int32_t)((int64_t)chk_shim(imp, c, o->path, img, &got_next, rel, &nrel) + ra.r_addend -
+                                    (int64_t)P);
+            memcpy(img + P, &v32, 4);
+            continue;
+          }
+        }
         if (base == HPP_B_IMPORT) {
           ii = import_index(imp, o->path, sn);
-          if (!imp->slot[ii]) {
-            imp->slot[ii] = got_next;
-            got_next += 8;
-            rel[nrel++] = (hpp_reloc){(uint32_t)imp->slot[ii], HPP_R_ABS64, HPP_B_IMPORT, (uint16_t)ii, 0};
-          }
+          import_slot(imp, ii, &got_next, rel, &nrel);
           if (type == R_X86_64_64) {
             rel[nrel++] = (hpp_reloc){(uint32_t)P, HPP_R_ABS64, HPP_B_IMPORT, (uint16_t)ii, ra.r_addend};
             continue;
@@ -461,10 +515,8 @@ void pg_write_payload(target_t *t, pg_obj *objs, size_t nobj, pg_redirect *red, 
             if (!imp->stub[ii]) {
               imp->stub[ii] = got_next;
               got_next += 8;
-              uint8_t *st = img + imp->stub[ii];
-              int32_t sd = (int32_t)((int64_t)imp->slot[ii] - (int64_t)(imp->stub[ii] + 6));
-              st[0] = 0xff, st[1] = 0x25, st[6] = 0xcc, st[7] = 0xcc; /* jmp *slot(%rip); int3 */
-              memcpy(st + 2, &sd, 4);
+              put_jmp_slot(img, imp->stub[ii], imp->slot[ii]);
+              img[imp->stub[ii] + 6] = img[imp->stub[ii] + 7] = 0xcc; /* int3 */
             }
             int32_t v32 = (int32_t)((int64_t)imp->stub[ii] + ra.r_addend - (int64_t)P);
             memcpy(img + P, &v32, 4);
@@ -594,6 +646,10 @@ void pg_write_payload(target_t *t, pg_obj *objs, size_t nobj, pg_redirect *red, 
                                                           : "patchable entry, two jumps",
             funcs[i].region_len, (unsigned long long)funcs[i].region, ncalls, red[i].how[0] ? "; " : "", red[i].how);
   }
+  for (size_t k = 0; k < 4; k++)
+    if (imp->shim[k])
+      fprintf(stderr, "%s: %s: a shim in the image (checks the size, then %s; __chk_fail on overflow)\n", pg_prog,
+              chk_shims[k].chk, chk_shims[k].plain);
   for (size_t i = 0; i < imp->n; i++)
     fprintf(stderr, "%s: import %s%s%s (from the process's shared libraries, resolved by hpm apply)\n", pg_prog,
             imp->v[i].name, imp->v[i].version[0] ? "@" : "", imp->v[i].version);

@@ -1,7 +1,7 @@
 /* Test target of the imports tests (tests/hotpatch/test_imports.py): worker
  * threads call score() in tight loops and check each result is the base
  * x*3+1 plus VERSION*1000000 (VERSION 0..99); the main thread answers
- * "stats" and "quit" on stdin.  It calls no string function of libc itself:
+ * "stats", "x N" (prints score("hotpatch", N)) and "quit" on stdin.  It calls no string function of libc itself:
  * a replacement that does (strlen, memcmp, snprintf) needs imports. */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -15,6 +15,10 @@ static atomic_int stop;
 __attribute__((noinline, noipa)) long score(const char *s, int x) {
   return s[0] ? x * 3 + 1 : -1;
 }
+
+/* main calls it through a pointer: hpm-patchgen's register-use check reads a
+ * direct call followed by printf as relying on argument registers */
+static long (*volatile scorep)(const char *, int) = score;
 
 static void *worker(void *arg) {
   (void)arg;
@@ -37,6 +41,11 @@ int main(int argc, char **argv) {
   char line[64];
   while (fgets(line, sizeof line, stdin)) {
     if (line[0] == 'q') break;
+    if (line[0] == 'x') {
+      printf("score=%ld\n", scorep("hotpatch", atoi(line + 1)));
+      fflush(stdout);
+      continue;
+    }
     printf("ok=%llu err=%llu version=%llu\n", (unsigned long long)atomic_load(&ok),
            (unsigned long long)atomic_load(&err), (unsigned long long)atomic_load(&last));
     fflush(stdout);
