@@ -10,7 +10,8 @@
  *   agent.c    the agent's loop (proc connector)
  *   cmd.c      the commands: options and printing
  * below them: journal.c (the journal record), transition.c (one process's
- * transition), redirect.c (bytes), ptrace.c (thread control), hooks.c.
+ * transition), redirect.c (bytes), ptrace.c (thread control), hooks.c,
+ * imports.c (a payload's imports in one process) over dso.c (dso.h).
  */
 #ifndef HPM_RUNTIME_HOTPATCH_INTERNAL_H
 #define HPM_RUNTIME_HOTPATCH_INTERNAL_H
