@@ -14,7 +14,7 @@
 #                         and the installed programs -> $(B)/results/deb.xml
 #   make check-hotpatch   pytest tests/hotpatch            -> $(B)/results/hotpatch.xml
 #   make check-patchgen   pytest tests/patchgen: hpm-patchgen diff on small crafted
-#                         programs, and one fix applied end to end -> $(B)/results/patchgen.xml
+#                         programs, and fixes applied end to end (one calling libc: imports) -> $(B)/results/patchgen.xml
 #   make check-lifecycle  pytest tests/lifecycle (status, mark-good, stage,
 #                         rollback, catalog and sources, policy, history,
 #                         assess/install/agent)            -> $(B)/results/lifecycle.xml
