@@ -14,7 +14,7 @@
 #                         and the installed programs -> $(B)/results/deb.xml
 #   make check-hotpatch   pytest tests/hotpatch            -> $(B)/results/hotpatch.xml
 #   make check-patchgen   pytest tests/patchgen: hpm-patchgen diff on small crafted
-#                         programs, and one fix applied end to end -> $(B)/results/patchgen.xml
+#                         programs, and fixes applied end to end (one calling libc: imports) -> $(B)/results/patchgen.xml
 #   make check-realprog   pytest tests/realprog: three Debian 12 programs built the
 #                         Debian way (tinyproxy as its .deb + -dbgsym, memcached,
 #                         rinetd), each hotpatched from a real upstream fix under
@@ -88,7 +88,7 @@ UNIT_OBJS_test_decide     := $(UPDATE_POLICY_OBJS)
 UNIT_OBJS_test_history    := $(patsubst %,$(B)/san/runtime/%.o,update/history update/enroll clock) \
                              $(UPDATE_POLICY_OBJS)
 UNIT_OBJS_test_bootvars   := $(patsubst %,$(B)/san/runtime/boot/%.o,bootvars efivar)
-UNIT_OBJS_test_hotpatch_units := $(patsubst %,$(B)/san/runtime/hotpatch/%.o,ptrace redirect hooks)
+UNIT_OBJS_test_hotpatch_units := $(patsubst %,$(B)/san/runtime/hotpatch/%.o,ptrace redirect hooks dso)
 UNIT_SYSLIBS_test_hotpatch_units := $(RT_LIBS)
 UNIT_OBJS_test_journal    := $(B)/san/runtime/hotpatch/journal.o
 UNIT_OBJS_test_kjournal   := $(B)/san/runtime/hotpatch/kjournal.o
