@@ -302,6 +302,11 @@ int hp_kernel_transition(hpm_ctx *ctx, const hpm_manifest *m, unsigned deadline_
   if (kj_write(ctx, "pending", &pd, st)) return 3;
   snprintf(r->module, sizeof r->module, "%s", pd.module);
 
+  if (!want && !patch_exists(cur.module) && !module_loaded(cur.module)) {
+    kj_remove(ctx, "state"); /* the kernel never loaded it (a reboot since): nothing to undo */
+    kj_remove(ctx, "pending");
+    return 0;
+  }
   if (!want) { /* back to the kernel's own code */
     if (disable_and_unload(cur.module, end, r, st)) return 4;
     kj_remove(ctx, "state");
