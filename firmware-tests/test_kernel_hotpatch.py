@@ -124,6 +124,8 @@ def inputs():
     tampered[i] ^= 0x20  # one byte of the module, after signing
     (root / "hp-tampered.hpm").write_bytes(bytes(tampered))
     out["hp-tampered"] = root / "hp-tampered.hpm"
+    kow = build_module(HERE / "kernel" / "warn-fix.c", 2, root / "hpm_kp_2_warn.ko")
+    out["hp-warn"] = sign_hotpatch(root / "hp-warn.hpm", base, 2, kow, bid)
     kob = build_module(HERE / "kernel" / "pause-fix.c", 3, root / "hpm_kp_3_pause.ko")
     out["hp-block"] = sign_hotpatch(root / "hp-block.hpm", base, 3, kob, bid)
     pauser = root / "pauser"
@@ -319,3 +321,65 @@ def test_kernel_killed_at_seeded_instants(tmp_path, inputs, request):
         assert landed >= len(plan) // 2, f"only {landed} of {len(plan)} kills landed before hpm finished"
     assert not fig.d["failed"], "\n".join(f"run {f['run']}: {f['error']}\nreplay: {f['replay']}"
                                           for f in fig.d["failed"])
+
+
+# ---- the verifying window's kernel signal (issue 17) ------------------------
+WARN_PLAN = r"""
+printf '[health]\nwindow = 5m\ninterval = 1s\n' > /tmp/hpm.conf
+export HPM_CONF=/tmp/hpm.conf
+v() { echo "HPMTEST: version $1 $(cat /proc/version)"; }
+run apply1 hpm apply /src/hp1.hpm
+v after1
+run tick1 hpm agent --once --no-assess
+echo "HPMTEST: json status1 $(hpm status --json)"
+run apply2 hpm apply /src/hp-warn.hpm
+v after2
+echo "HPMTEST: taint $(cat /proc/sys/kernel/tainted)"
+run tick2 hpm agent --once --no-assess
+v aftertick2
+echo "HPMTEST: json status2 $(hpm status --json)"
+echo "HPMTEST: json history $(hpm history --json)"
+run again hpm apply /src/hp-warn.hpm
+printf '[health]\nwindow = 5m\ninterval = 1s\nkernel_log = no\n' > /tmp/hpm.conf
+run forced hpm apply --force /src/hp-warn.hpm
+run tick3 hpm agent --once --no-assess
+echo "HPMTEST: json status3 $(hpm status --json)"
+"""
+
+
+def test_kernel_warn_fails_the_window(tmp_path, inputs):
+    """A kernel part whose replacement hits a WARN_ON: the next look at the
+    window (the agent's) finds the kernel's WARNING record since the apply,
+    reverts to sequence 1 and marks it bad; the healthy sequence 1 before it
+    was not held against (loading a livepatch taints the kernel K/O/E, not
+    W); with [health] kernel_log = no the same WARN is not a signal."""
+    m = lv.LifecycleMachine(tmp_path)
+    m.put_slot("a", inputs["base"])
+    m.put_src(inputs["hp1"], "hp1.hpm")
+    m.put_src(inputs["hp-warn"], "hp-warn.hpm")
+    m.set_plan(WARN_PLAN)
+    boot = m.boot(timeout=400)
+    assert "HPMTEST: done" in boot.serial, boot.describe()
+    rc, v, js = lv.rcs(boot), lv.markers(boot, "version"), lv.markers(boot, "json")
+    assert rc["apply1"] == 0 and rc["tick1"] == 0 and v["after1"].endswith("hpm-kernel-hotpatch=1"), boot.describe()
+    h1 = json.loads(js["status1"])["hotpatch"]["health"]
+    assert h1["state"] == "verifying" and h1["sequence"] == 1, h1
+    assert rc["apply2"] == 0 and v["after2"].endswith("hpm-kernel-hotpatch=2"), boot.describe()
+    taint = re.search(r"^HPMTEST: taint (\d+)", boot.serial, re.M)
+    assert taint and int(taint.group(1)) & (1 << 9), "the replacement's WARN_ON set taint W"
+    assert rc["tick2"] == 0, boot.describe()
+    assert v["aftertick2"].endswith("hpm-kernel-hotpatch=1"), v
+    st = json.loads(js["status2"])["hotpatch"]
+    assert st["sequence"] == 1 and st["health"]["state"] == "reverted", st
+    reason = st["health"]["reason"]
+    assert reason.startswith('kernel log since the apply: "WARNING: CPU:') and "hpm_warn_version_proc_show" in reason, \
+        reason
+    assert "(kernel tainted W since)" in reason, reason
+    assert [b["sequence"] for b in st["bad"]] == [2] and st["bad"][0]["reason"] == reason, st["bad"]
+    rows = [e for e in json.loads(js["history"])["entries"] if e["event"] == "health-revert"]
+    assert rows and rows[-1]["result"] == "ok" and "WARNING: CPU:" in rows[-1]["detail"], rows
+    assert rc["again"] == 1 and "was reverted for its health on this host" in boot.serial, boot.describe()
+    # kernel_log = no: the WARN (the kernel warns once; its W taint stays) is not counted
+    assert rc["forced"] == 0 and rc["tick3"] == 0, boot.describe()
+    h3 = json.loads(js["status3"])["hotpatch"]
+    assert h3["sequence"] == 2 and h3["health"]["state"] == "verifying", h3

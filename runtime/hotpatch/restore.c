@@ -61,7 +61,10 @@ int hp_restore(hpm_ctx *ctx, const hp_opts *o, hp_restore_report *out) {
   hp_opts ro = *o;
   ro.restore = true;
   rc = hp_apply(ctx, &h, &ro, &out->r);
-  if (!rc || rc == 4) out->outcome = HP_RESTORE_RESTORED;
+  if (!rc || rc == 4) {
+    out->outcome = HP_RESTORE_RESTORED;
+    hp_health_new_boot(ctx); /* a window still open watches this boot's kernel log */
+  }
   hp_hotpatch_free(&h);
   return rc;
 }
