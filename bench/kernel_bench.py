@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "firmware-tests"))
 import hpmvm  # noqa: E402
 import lifecycle_vm as lv  # noqa: E402
-from test_kernel_hotpatch import HERE, HEADERS, TEMPLATE, build_module, sign_hotpatch  # noqa: E402
+from test_kernel_hotpatch import HERE, TEMPLATE, build_module, sign_hotpatch  # noqa: E402
 
 OPS = [("apply", "hpm apply --json /src/hp1.hpm"), ("replace", "hpm apply --json /src/hp2.hpm"),
        ("revert", "hpm revert --all --json")]

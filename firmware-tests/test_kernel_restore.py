@@ -141,9 +141,9 @@ def inputs():
     out["hp-vermagic"] = sign(root / "hp-vermagic.hpm", base_a, 3,
                               edited(ko[3], root / "vermagic.ko", b" preempt ", b" PREEMPT "), bid)
     out["hp-wrongbase"] = sign(root / "hp-wrongbase.hpm", base_b, 3, ko[3], bid)
-    out["foreign_1.ko"] = subprocess.run(
-        [TEMPLATE / "build.sh", "--headers", HEADERS, "--source", example, "--sequence", "1", "--prefix", "foreign",
-         "--out", root / "foreign_1.ko"], check=True, capture_output=True, timeout=300) and root / "foreign_1.ko"
+    subprocess.run([TEMPLATE / "build.sh", "--headers", HEADERS, "--source", example, "--sequence", "1",
+                    "--prefix", "foreign", "--out", root / "foreign_1.ko"], check=True, capture_output=True, timeout=300)
+    out["foreign_1.ko"] = root / "foreign_1.ko"  # a livepatch that is not hpm's (another name prefix)
     return out
 
 
