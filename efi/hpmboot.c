@@ -717,6 +717,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab) {
 
     measure(s, k, letter[0], d, sel.attempt, st.floor, hex);
 
+    hpmboot_kernel_keys();
     if (timing.on) bench_report();
     BOOLEAN loaded = FALSE;
     EFI_STATUS hs = hpmboot_handover(self, k->data, (UINTN)k->size, rd ? rd->data : NULL,

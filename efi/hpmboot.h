@@ -25,6 +25,16 @@ extern const hpmboot_key hpmboot_trusted_keys[];
 extern const size_t hpmboot_trusted_key_count;
 extern const unsigned hpmboot_trust_threshold;
 extern const char hpmboot_version[];
+/* Kernel module signing certificates (DER X.509), generated at build time
+ * from HPM_KERNEL_CERTS; count may be 0. */
+extern const hpmboot_key hpmboot_kernel_certs[];
+extern const size_t hpmboot_kernel_cert_count;
+
+/* efi/hpmboot_mok.c: hand hpmboot_kernel_certs to the kernel's machine
+ * keyring as shim hands over MOK keys (MOK variable table and volatile
+ * MokListRT, MokListTrustedRT); deletes non-volatile variables of those
+ * names.  Never fails the boot: warns. */
+void hpmboot_kernel_keys(void);
 
 /* efi/hpmboot_vars.c: the boot interface's variables (vendor GUID). */
 extern EFI_GUID hpmboot_guid;

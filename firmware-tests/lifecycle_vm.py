@@ -151,10 +151,11 @@ def build_initramfs(out, kmod_dir, init=INIT, trust_pub=TRUST_PUB, programs=()):
 
 class LifecycleMachine(hpmvm.Machine):
     """hpmvm.Machine with the ESP and a source disk on virtio-blk, so the
-    guest kernel (virtio modules in the initramfs) can mount both."""
+    guest kernel (virtio modules in the initramfs) can mount both.
+    loader, vars_template, secure_boot: as for hpmvm.Machine."""
 
-    def __init__(self, workdir, esp_mib=192, src_mib=96):
-        super().__init__(workdir, esp_mib=esp_mib)
+    def __init__(self, workdir, esp_mib=192, src_mib=96, **machine):
+        super().__init__(workdir, esp_mib=esp_mib, **machine)
         self.src = self.dir / "src.img"
         self.src.unlink(missing_ok=True)
         run("mkfs.vfat", "-C", "-n", "HPMSRC", self.src, src_mib * 1024)
@@ -179,9 +180,14 @@ class LifecycleMachine(hpmvm.Machine):
         """direct: (kernel, initrd, command line) for OVMF to start through
         the kernel's EFI stub (QEMU -kernel), instead of its boot options."""
         extra = ["-kernel", direct[0], "-initrd", direct[1], "-append", direct[2]] if direct else []
-        cmd = [hpmvm.QEMU, "-machine", "q35,accel=tcg", "-cpu", "max", "-m", "1024",
+        machine, code = "q35,accel=tcg", hpmvm.OVMF_CODE
+        if self.secure_boot:  # as hpmvm.Machine.boot: variables in SMM
+            machine, code = "q35,smm=on,accel=tcg", hpmvm.OVMF_CODE_SECBOOT
+            extra += ["-global", "driver=cfi.pflash01,property=secure,value=on",
+                      "-global", "ICH9-LPC.disable_s3=1"]
+        cmd = [hpmvm.QEMU, "-machine", machine, "-cpu", "max", "-m", "1024",
                "-smp", "1", "-nographic", "-no-reboot", "-nic", "none",
-               "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={hpmvm.OVMF_CODE}",
+               "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={code}",
                "-drive", f"if=pflash,format=raw,unit=1,file={self.vars}",
                "-drive", f"if=none,id=esp,format=raw,file={self.esp}",
                "-device", "virtio-blk-pci,drive=esp" + ("" if direct else ",bootindex=0"),

@@ -33,6 +33,7 @@ const char *hpp_result_to_string(hpp_result r) {
   case HPP_E_FUNC: return "bad function entry";
   case HPP_E_RELOC: return "bad relocation";
   case HPP_E_TRAILING: return "trailing data";
+  case HPP_E_IMPORT: return "bad import";
   }
   return "unknown";
 }
@@ -64,7 +65,26 @@ void hpp_reloc_get(const hpp_payload *p, uint32_t i, hpp_reloc *r) {
   r->offset = hpp_ld32(e);
   r->type = e[4];
   r->base = e[5];
+  r->import = ld16(e + 6);
   r->value = (int64_t)ld64(e + 8);
+}
+
+void hpp_import_get(const hpp_payload *p, uint32_t i, hpp_import *im) {
+  const uint8_t *e = p->imports + (size_t)i * HPP_IMPORT_SIZE;
+  memset(im, 0, sizeof *im);
+  memcpy(im->name, e, HPP_IMPORT_NAME_MAX);
+  memcpy(im->version, e + HPP_IMPORT_NAME_MAX + 1, HPP_IMPORT_VER_MAX);
+}
+
+/* A NUL-padded printable field of n bytes (min: shortest length): 0, or -1. */
+static int check_text(const uint8_t *f, size_t n, size_t min) {
+  const uint8_t *z = memchr(f, 0, n);
+  if (!z) return -1;
+  size_t l = (size_t)(z - f);
+  if (l < min || !all_zero(z, n - l)) return -1;
+  for (size_t k = 0; k < l; k++)
+    if (f[k] <= 0x20 || f[k] >= 0x7f || f[k] == '@') return -1;
+  return 0;
 }
 
 static int check_func(const hpp_payload *p, const uint8_t *e, uint32_t i, char *detail,
@@ -128,7 +148,11 @@ hpp_result hpp_parse(const uint8_t *buf, size_t len, hpp_payload *p, char *detai
     FAIL(HPP_E_VERSION, "header.version: %u (this hpm reads 1..%u)", p->version, HPP_VERSION);
   if (hpp_ld32(buf + 12) != HPP_HEADER_SIZE) FAIL(HPP_E_HEADER, "header.header_size");
   if (hpp_ld32(buf + 16) != 0) FAIL(HPP_E_HEADER, "header.flags: unknown flags");
-  if (!all_zero(buf + 40, 8)) FAIL(HPP_E_HEADER, "header.reserved: not zero");
+  p->import_count = hpp_ld32(buf + 40);
+  if (!all_zero(buf + 44, 4)) FAIL(HPP_E_HEADER, "header.reserved: not zero");
+  if (p->version < 3 && p->import_count) FAIL(HPP_E_HEADER, "header.import_count: %u in a version %u payload (imports need version 3)", p->import_count, p->version);
+  if (p->import_count > HPP_MAX_IMPORTS)
+    FAIL(HPP_E_LIMIT, "header.import_count: %u over %u", p->import_count, HPP_MAX_IMPORTS);
   p->build_id_len = hpp_ld32(buf + 20);
   p->func_count = hpp_ld32(buf + 24);
   p->reloc_count = hpp_ld32(buf + 28);
@@ -148,12 +172,14 @@ hpp_result hpp_parse(const uint8_t *buf, size_t len, hpp_payload *p, char *detai
     FAIL(HPP_E_HEADER, "header.data_off: %u not page-aligned within the image", p->data_off);
   /* sizes are bounded above, so 64-bit sums cannot overflow */
   uint64_t need = (uint64_t)HPP_HEADER_SIZE + (uint64_t)p->func_count * HPP_FUNC_SIZE +
-                  (uint64_t)p->reloc_count * HPP_RELOC_SIZE + p->image_size;
+                  (uint64_t)p->reloc_count * HPP_RELOC_SIZE + (uint64_t)p->import_count * HPP_IMPORT_SIZE +
+                  p->image_size;
   if (len < need) FAIL(HPP_E_TRUNCATED, "payload: %zu bytes, layout needs %llu", len, (unsigned long long)need);
   if (len > need) FAIL(HPP_E_TRAILING, "payload: %zu bytes after the image", (size_t)(len - need));
   p->funcs = buf + HPP_HEADER_SIZE;
   p->relocs = p->funcs + (size_t)p->func_count * HPP_FUNC_SIZE;
-  p->image = p->relocs + (size_t)p->reloc_count * HPP_RELOC_SIZE;
+  p->imports = p->relocs + (size_t)p->reloc_count * HPP_RELOC_SIZE;
+  p->image = p->imports + (size_t)p->import_count * HPP_IMPORT_SIZE;
 
   for (uint32_t i = 0; i < p->func_count; i++) {
     if (check_func(p, p->funcs + (size_t)i * HPP_FUNC_SIZE, i, detail, detail_len))
@@ -181,20 +207,44 @@ hpp_result hpp_parse(const uint8_t *buf, size_t len, hpp_payload *p, char *detai
       if (k == p->func_count) FAIL(HPP_E_FUNC, "functions/%u: call site of a function the payload does not redirect", i);
     }
   }
+  uint8_t used[HPP_MAX_IMPORTS / 8];
+  memset(used, 0, sizeof used);
   for (uint32_t i = 0; i < p->reloc_count; i++) {
     const uint8_t *e = p->relocs + (size_t)i * HPP_RELOC_SIZE;
     hpp_reloc r;
     hpp_reloc_get(p, i, &r);
-    if (ld16(e + 6) != 0) FAIL(HPP_E_RELOC, "relocations/%u: reserved bytes not zero", i);
+    (void)e;
     uint32_t w = r.type == HPP_R_ABS64 ? 8 : r.type == HPP_R_PC32 ? 4 : 0;
     if (!w) FAIL(HPP_E_RELOC, "relocations/%u: unknown type %u", i, r.type);
-    if (r.base != HPP_B_IMAGE && r.base != HPP_B_TARGET) FAIL(HPP_E_RELOC, "relocations/%u: unknown base %u", i, r.base);
+    if (r.base != HPP_B_IMAGE && r.base != HPP_B_TARGET && (r.base != HPP_B_IMPORT || p->version < 3))
+      FAIL(HPP_E_RELOC, "relocations/%u: unknown base %u", i, r.base);
+    if (r.base != HPP_B_IMPORT && r.import != 0) FAIL(HPP_E_RELOC, "relocations/%u: reserved bytes not zero", i);
+    if (r.base == HPP_B_IMPORT) {
+      /* a shared-library address is anywhere: only an 8-byte slot holds it */
+      if (r.type != HPP_R_ABS64) FAIL(HPP_E_RELOC, "relocations/%u: an import relocation must be ABS64 (a GOT slot)", i);
+      if (r.import >= p->import_count)
+        FAIL(HPP_E_RELOC, "relocations/%u: import %u of %u", i, r.import, p->import_count);
+      if (r.value < -HPP_IMPORT_ADDEND_MAX || r.value > HPP_IMPORT_ADDEND_MAX)
+        FAIL(HPP_E_RELOC, "relocations/%u: import addend out of range", i);
+      used[r.import / 8] |= (uint8_t)(1u << (r.import % 8));
+    }
     if (r.offset > p->image_size || p->image_size - r.offset < w)
       FAIL(HPP_E_RELOC, "relocations/%u: offset %u outside the image", i, r.offset);
     if (r.base == HPP_B_IMAGE && (r.value < -(int64_t)HPP_IMAGE_MAX || r.value > (int64_t)HPP_IMAGE_MAX * 2))
       FAIL(HPP_E_RELOC, "relocations/%u: image-relative value out of range", i);
     if (r.base == HPP_B_TARGET && (r.value < -((int64_t)1 << 47) || r.value > ((int64_t)1 << 47)))
       FAIL(HPP_E_RELOC, "relocations/%u: target address out of range", i);
+  }
+  for (uint32_t i = 0; i < p->import_count; i++) {
+    const uint8_t *e = p->imports + (size_t)i * HPP_IMPORT_SIZE;
+    if (check_text(e, HPP_IMPORT_NAME_MAX + 1, 1))
+      FAIL(HPP_E_IMPORT, "imports/%u: symbol name empty, too long, with '@' or bad characters, or padding not zero", i);
+    if (check_text(e + HPP_IMPORT_NAME_MAX + 1, HPP_IMPORT_VER_MAX + 1, 0))
+      FAIL(HPP_E_IMPORT, "imports/%u: version too long, with '@' or bad characters, or padding not zero", i);
+    if (!(used[i / 8] & (1u << (i % 8)))) FAIL(HPP_E_IMPORT, "imports/%u: no relocation uses it", i);
+    for (uint32_t j = 0; j < i; j++)
+      if (!memcmp(e, p->imports + (size_t)j * HPP_IMPORT_SIZE, HPP_IMPORT_SIZE))
+        FAIL(HPP_E_IMPORT, "imports/%u: same symbol and version as imports/%u", i, j);
   }
   return HPP_OK;
 }
@@ -209,6 +259,7 @@ void hpp_put_header(uint8_t *out, const hpp_payload *p) {
   hpp_st32(out + 28, p->reloc_count);
   hpp_st32(out + 32, p->image_size);
   hpp_st32(out + 36, p->data_off);
+  hpp_st32(out + 40, p->import_count);
   memcpy(out + 48, p->build_id, p->build_id_len);
 }
 
@@ -232,7 +283,15 @@ void hpp_put_reloc(uint8_t *out, const hpp_reloc *r) {
   hpp_st32(out, r->offset);
   out[4] = r->type;
   out[5] = r->base;
+  out[6] = (uint8_t)r->import;
+  out[7] = (uint8_t)(r->import >> 8);
   st64(out + 8, (uint64_t)r->value);
+}
+
+void hpp_put_import(uint8_t *out, const hpp_import *im) {
+  memset(out, 0, HPP_IMPORT_SIZE);
+  memcpy(out, im->name, strnlen(im->name, HPP_IMPORT_NAME_MAX));
+  memcpy(out + HPP_IMPORT_NAME_MAX + 1, im->version, strnlen(im->version, HPP_IMPORT_VER_MAX));
 }
 
 /* ---- ELF ---- */

@@ -17,7 +17,7 @@
 
 #define HPP_MAGIC "HPMPATCH"
 #define HPP_MAGIC_LEN 8
-#define HPP_VERSION 2u       /* written; 1 (no direct entry jumps) is still read */
+#define HPP_VERSION 3u       /* read 1..3; written: the lowest that describes the payload */
 #define HPP_DIRECT_MIN 3u    /* PAD: body bytes a direct entry jump needs past the 2-byte nop */
 #define HPP_HEADER_SIZE 112u   /* fixed header incl. the 64-byte build-id field */
 #define HPP_FUNC_SIZE 128u
@@ -29,10 +29,15 @@
 #define HPP_REGION_MAX 32u
 #define HPP_NAME_MAX 63u       /* symbol name, NUL-padded in a 64-byte field */
 #define HPP_PAGE 4096u
+#define HPP_IMPORT_SIZE 128u
+#define HPP_MAX_IMPORTS 1024u
+#define HPP_IMPORT_NAME_MAX 95u  /* symbol name, NUL-padded in a 96-byte field */
+#define HPP_IMPORT_VER_MAX 31u   /* symbol version ("" = the default), in a 32-byte field */
+#define HPP_IMPORT_ADDEND_MAX ((int64_t)1 << 31)
 
 enum hpp_mode { HPP_MODE_PAD = 1, HPP_MODE_PROLOGUE = 2, HPP_MODE_CALL = 3 /* v2: a direct call/jmp to a redirected entry */ };
 enum hpp_reloc_type { HPP_R_ABS64 = 1, HPP_R_PC32 = 2 };
-enum hpp_reloc_base { HPP_B_IMAGE = 1, HPP_B_TARGET = 2 };
+enum hpp_reloc_base { HPP_B_IMAGE = 1, HPP_B_TARGET = 2, HPP_B_IMPORT = 3 /* v3: a shared-library symbol */ };
 #define HPP_F_QUIESCE 1u      /* no thread may be inside the old function */
 
 typedef struct {
@@ -53,19 +58,30 @@ typedef struct {
   uint32_t offset;       /* in the image */
   uint8_t type;          /* hpp_reloc_type */
   uint8_t base;          /* hpp_reloc_base */
-  int64_t value;         /* image offset or binary vaddr, plus addend */
+  uint16_t import;       /* HPP_B_IMPORT: index in the imports table (else 0) */
+  int64_t value;         /* image offset or binary vaddr, plus addend (HPP_B_IMPORT: the addend) */
 } hpp_reloc;
+
+/* A symbol of the target process's shared libraries that patch code uses
+ * (version 3): resolved in each process at apply time; the HPP_B_IMPORT
+ * relocations naming its index are the places (GOT slots) that get its address. */
+typedef struct {
+  char name[HPP_IMPORT_NAME_MAX + 1];
+  char version[HPP_IMPORT_VER_MAX + 1]; /* "" : the default version (or an unversioned symbol) */
+} hpp_import;
 
 typedef struct {
   uint8_t build_id[HPP_BUILD_ID_MAX];
-  uint32_t version;      /* 1 or 2 */
+  uint32_t version;      /* 1, 2 or 3 */
   uint32_t build_id_len;
   uint32_t func_count;
   uint32_t reloc_count;
+  uint32_t import_count; /* version 3; else 0 */
   uint32_t image_size;
   uint32_t data_off;     /* page-aligned start of the writable part (== image_size: none) */
   const uint8_t *funcs;  /* raw tables, decoded one at a time */
   const uint8_t *relocs;
+  const uint8_t *imports;
   const uint8_t *image;
 } hpp_payload;
 
@@ -79,6 +95,7 @@ typedef enum {
   HPP_E_FUNC,
   HPP_E_RELOC,
   HPP_E_TRAILING,
+  HPP_E_IMPORT,
 } hpp_result;
 
 const char *hpp_result_to_string(hpp_result r);
@@ -91,6 +108,7 @@ hpp_parse(const uint8_t *buf, size_t len, hpp_payload *p, char *detail, size_t d
 /* Decode entry i (< func_count / reloc_count) of a parsed payload. */
 void hpp_func_get(const hpp_payload *p, uint32_t i, hpp_func *f);
 void hpp_reloc_get(const hpp_payload *p, uint32_t i, hpp_reloc *r);
+void hpp_import_get(const hpp_payload *p, uint32_t i, hpp_import *im);
 
 /* Encoders for the builder. */
 /* Little-endian 32-bit load and store (the payload's byte order; also hpm's
@@ -101,6 +119,7 @@ void hpp_st32(uint8_t *p, uint32_t v);
 void hpp_put_header(uint8_t *out, const hpp_payload *p);
 void hpp_put_func(uint8_t *out, const hpp_func *f);
 void hpp_put_reloc(uint8_t *out, const hpp_reloc *r);
+void hpp_put_import(uint8_t *out, const hpp_import *im);
 
 /* ---- ELF facts of a target binary (bounded parser, fuzzed) ---- */
 typedef struct {

@@ -64,7 +64,7 @@ EFI_LDFLAGS := -nostdlib -znocombreloc -T $(EFI_LDS) -shared -Bsymbolic --no-und
 # Sections copied into the PE image (never link with --gc-sections: the
 # gnu-efi script's .reloc placeholder would go and OVMF refuses the image).
 EFI_PE_SECTIONS := -j .text -j .sdata -j .data -j .dynamic -j .dynsym \
-                   -j .rel -j .rela -j .rel.* -j .rela.* -j .reloc
+                   -j .rel -j .rela -j .rel.* -j .rela.* -j .reloc -j .hpmkeys
 # Then scripts/efi-pe-finish.py sets the NX-compatible DLL characteristic
 # (objcopy cannot), anchors gnu-efi's placeholder relocation block inside the
 # image and refuses W+X or unaligned sections: what UEFI CA signing requires.

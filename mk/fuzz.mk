@@ -52,6 +52,9 @@ FUZZ_OBJS_fuzz_manifest             := $(FUZZ_SHARED_OBJ)
 FUZZ_OBJS_fuzz_catalog              := $(FUZZ_SHARED_OBJ)
 FUZZ_OBJS_fuzz_hotpatch_payload     := $(FUZZ_DIR)/obj/host/payload.o
 FUZZ_OBJS_fuzz_kmod                 := $(FUZZ_DIR)/obj/host/kmod.o
+# the resolver of a payload's imports: the ELF dynamic-symbol parser (runtime/hotpatch/dso.c)
+FUZZ_OBJS_fuzz_dso                  := $(FUZZ_DIR)/obj/runtime/hotpatch/dso.o
+FUZZ_SEEDS_fuzz_dso                 := tests/fuzz/corpus-dso
 FUZZ_OBJS_fuzz_kjournal             := $(FUZZ_DIR)/obj/runtime/hotpatch/kjournal.o
 FUZZ_OBJS_fuzz_journal              := $(FUZZ_DIR)/obj/runtime/hotpatch/journal.o \
                                        $(patsubst %,$(FUZZ_DIR)/obj/host/%.o,hex fileio status)

@@ -7,7 +7,9 @@
 #     $(B)/efi/hpmboot-dev.signed.efi (signed for Secure Boot with sbsign).
 #     They trust a throwaway development key that `make` generates once into
 #     $(B)/keys/dev-release.* (the firmware tests sign with it), are signed
-#     with a development db key ($(B)/keys/dev-db.*), both never committed;
+#     with a development db key ($(B)/keys/dev-db.*), and hand the kernel
+#     the certificate of a development module signing key
+#     ($(B)/keys/dev-kmod.*, RSA), all never committed;
 #     compiled with HPMBOOT_DEV_IMAGE, they print a banner at boot and
 #     publish HpmBootImage=development, so `hpm status` warns.
 #
@@ -17,13 +19,19 @@
 #     HPM_TRUST_THRESHOLD=N        distinct trusted signers required (default 1)
 #     HPM_DB_KEY=db.key HPM_DB_CERT=db.crt   the fleet's db signing key and
 #                                  certificate: also writes hpmboot.signed.efi
+#     HPM_KERNEL_CERTS=kmod.crt    X.509 certificate(s) (RSA) of the release's
+#                                  kernel module signing key, handed to the
+#                                  kernel's machine keyring (MokListRT; docs/
+#                                  kernel-hotpatch.md "Secure Boot"); required:
+#                                  HPM_KERNEL_CERTS=none hands over none
 #     HPMBOOT_RELEASE_DIR=DIR      where to write them (default $(B)/efi)
 #     -> DIR/hpmboot.efi (+ DIR/hpmboot.signed.efi), HpmBootImage=release.
 #
 #   $(B)/efi/hpm-sb-enroll.efi   TEST ONLY: enrolls Secure Boot test keys
 #   make hpmboot-signed    the signed development image only
-#   make check-secureboot  firmware-tests/test_secureboot.py + test_measured.py
-#                          (OVMF Secure Boot build, swtpm; about 1 min)
+#   make check-secureboot  firmware-tests/test_secureboot.py, test_measured.py and
+#                          test_kernel_secureboot.py (OVMF Secure Boot build,
+#                          swtpm; about 2-3 min)
 #   make check-boot        pytest firmware-tests/ -k boot: test_boot*.py and every
 #                          other firmware test whose name says "boot" (coretest,
 #                          lifecycle's reboot, test_secureboot.py)
@@ -40,6 +48,8 @@ HPM_TRUST_KEYS      ?=
 HPM_TRUST_THRESHOLD ?= 1
 HPM_DB_KEY          ?=
 HPM_DB_CERT         ?=
+HPM_KERNEL_CERTS    ?=
+HPM_DEV_KMOD        := $(B)/keys/dev-kmod
 HPMBOOT_RELEASE_DIR ?= $(B)/efi
 HPMBOOT_VERSION     ?= $(shell git -C $(TOP) describe --always --dirty 2>/dev/null | tr -cd 'A-Za-z0-9._+-' || echo unknown)
 
@@ -56,20 +66,23 @@ HPMBOOT_LDS   ?= $(TOP)/linker/hpmboot-x86_64.lds
 .PHONY: FORCE
 FORCE:
 
-# $(call hpmboot_image,NAME,KEYS,EXTRA_CFLAGS,OUT.efi,FORBIDDEN_KEYS): the
-# rules of one build in $(B)/efi/NAME/.  The key list, threshold and version
-# are inputs of the generated trusted_keys.c: the config stamp is rewritten
-# only when they change, so other keys always rebuild and the same never do.
+# $(call hpmboot_image,NAME,KEYS,EXTRA_CFLAGS,OUT.efi,FORBIDDEN_KEYS,KERNEL_CERTS,FORBIDDEN_CERTS):
+# the rules of one build in $(B)/efi/NAME/.  The key list, kernel
+# certificates, threshold and version are inputs of the generated
+# trusted_keys.c: the config stamp is rewritten only when they change, so
+# other keys always rebuild and the same never do.
 define hpmboot_image
 $(1)_DIR  := $(B)/efi/$(1)
 $(1)_OBJS := $$(patsubst efi/%.c,$(B)/efi/$(1)/%.o,$(HPMBOOT_SRCS)) $(B)/efi/$(1)/trusted_keys.o
-$(1)_CFG  := $(2)|$(HPM_TRUST_THRESHOLD)|$(HPMBOOT_VERSION)|$(5)
+$(1)_CFG  := $(2)|$(HPM_TRUST_THRESHOLD)|$(HPMBOOT_VERSION)|$(5)|$(6)|$(7)
 
 $(B)/efi/$(1)/trust.cfg: FORCE
 	@mkdir -p $$(@D)
 	@if [ "$$$$(cat $$@ 2>/dev/null)" != '$$($(1)_CFG)' ]; then echo '$$($(1)_CFG)' > $$@; fi
-$(B)/efi/$(1)/trusted_keys.c: $(B)/efi/$(1)/trust.cfg scripts/hpmboot-trust.sh $(subst $(hpmboot_comma), ,$(2))
-	bash scripts/hpmboot-trust.sh '$(2)' '$(HPM_TRUST_THRESHOLD)' '$(HPMBOOT_VERSION)' $$@ '$(5)'
+$(B)/efi/$(1)/trusted_keys.c: $(B)/efi/$(1)/trust.cfg scripts/hpmboot-trust.sh $(subst $(hpmboot_comma), ,$(2)) \
+    $(filter-out none,$(subst $(hpmboot_comma), ,$(6)))
+	bash scripts/hpmboot-trust.sh '$(2)' '$(HPM_TRUST_THRESHOLD)' '$(HPMBOOT_VERSION)' $$@ '$(5)' '$(6)' '$(7)' \
+	  $(if $(findstring HPMBOOT_DEV_IMAGE,$(3)),development,release)
 $(B)/efi/$(1)/%.o: efi/%.c $(CORE_HDRS) efi/hpmboot.h efi/sysdeps_efi.h | $(DEPS_STAMP)
 	@mkdir -p $$(@D)
 	$(EFI_CC) $(EFI_APP_CFLAGS) $(3) -c $$< -o $$@
@@ -95,7 +108,7 @@ define hpmboot_sign
 endef
 
 # ---- development images (plain make) -----------------------------------------
-$(eval $(call hpmboot_image,hpmboot-dev,$(HPM_DEV_KEY).pub,-DHPMBOOT_DEV_IMAGE=1,$(HPMBOOT_DEV_EFI),))
+$(eval $(call hpmboot_image,hpmboot-dev,$(HPM_DEV_KEY).pub,-DHPMBOOT_DEV_IMAGE=1,$(HPMBOOT_DEV_EFI),,$(HPM_DEV_KMOD).crt,))
 
 # The development key pair (and a second, untrusted one for the tests).
 $(HPM_DEV_KEY).pub: | $(B)/tools/hpm-sign
@@ -116,6 +129,18 @@ $(HPM_DEV_DB).crt:
 	  -keyout $(HPM_DEV_DB).key -out $@ 2>/dev/null
 $(HPM_DEV_DB).key: $(HPM_DEV_DB).crt
 
+# A throwaway RSA-2048 kernel module signing key: the development image
+# hands its certificate to the kernel; the firmware tests sign livepatch
+# modules with it (hpm-sign hotpatch --kernel-sign-key).
+$(HPM_DEV_KMOD).crt:
+	@mkdir -p $(@D)
+	@rm -f $(HPM_DEV_KMOD).key $@
+	openssl req -quiet -new -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 \
+	  -subj '/CN=hpm development kernel module signing key (not for production)/' \
+	  -addext 'keyUsage=digitalSignature' -addext 'extendedKeyUsage=codeSigning' \
+	  -keyout $(HPM_DEV_KMOD).key -out $@ 2>/dev/null
+$(HPM_DEV_KMOD).key: $(HPM_DEV_KMOD).crt
+
 $(HPMBOOT_DEV_SIGNED_EFI): $(HPMBOOT_DEV_EFI) $(HPM_DEV_DB).key $(HPM_DEV_DB).crt
 	$(call hpmboot_sign,$(HPMBOOT_DEV_EFI),$@,$(HPM_DEV_DB).key,$(HPM_DEV_DB).crt)
 
@@ -130,6 +155,11 @@ HPMBOOT_RELEASE_HOWTO := make hpmboot-release: no HPM_TRUST_KEYS: name the publi
   make hpmboot-release HPM_TRUST_KEYS=release-a.pub,release-b.pub HPM_TRUST_THRESHOLD=2 \\\n\
       HPM_DB_KEY=db.key HPM_DB_CERT=db.crt\n\
 (docs/operations.md "Boot images"; plain make builds only the development image hpmboot-dev.efi)
+HPMBOOT_KCERTS_HOWTO := make hpmboot-release: no HPM_KERNEL_CERTS: name the X.509 certificate (RSA) of the release'"'"'s\n\
+kernel module signing key, the one `hpm-sign hotpatch --kernel-sign-cert` signs livepatch modules with; hpmboot.efi\n\
+hands it to the kernel (docs/kernel-hotpatch.md "Secure Boot"), e.g.\n\
+  make hpmboot-release HPM_TRUST_KEYS=release-a.pub HPM_KERNEL_CERTS=kmod.crt HPM_DB_KEY=db.key HPM_DB_CERT=db.crt\n\
+or HPM_KERNEL_CERTS=none for an image that hands the kernel no key (kernel hotpatches then do not load under Secure Boot)
 
 # Builds made before the development/release split left the development
 # image under the release name: remove that once, so that `make install`
@@ -142,8 +172,11 @@ endif
 ifeq ($(strip $(HPM_TRUST_KEYS)),)
 hpmboot-release:
 	@printf '$(HPMBOOT_RELEASE_HOWTO)\n' >&2; exit 2
+else ifeq ($(strip $(HPM_KERNEL_CERTS)),)
+hpmboot-release:
+	@printf '$(HPMBOOT_KCERTS_HOWTO)\n' >&2; exit 2
 else
-$(eval $(call hpmboot_image,hpmboot-release,$(HPM_TRUST_KEYS),,$(HPMBOOT_EFI),$(HPM_DEV_KEY).pub$(hpmboot_comma)$(B)/keys/dev-untrusted.pub))
+$(eval $(call hpmboot_image,hpmboot-release,$(HPM_TRUST_KEYS),,$(HPMBOOT_EFI),$(HPM_DEV_KEY).pub$(hpmboot_comma)$(B)/keys/dev-untrusted.pub,$(HPM_KERNEL_CERTS),$(HPM_DEV_KMOD).crt))
 ifeq ($(strip $(HPM_DB_KEY)$(HPM_DB_CERT)),)
 hpmboot-release: $(HPMBOOT_EFI)
 	@echo 'hpmboot-release: $(HPMBOOT_EFI) (no HPM_DB_KEY/HPM_DB_CERT: not signed for Secure Boot)'
@@ -174,7 +207,7 @@ $(HPM_SB_ENROLL): $(B)/efi/hpm-sb-enroll.so scripts/efi-pe-finish.py
 # Secure Boot and measured boot under OVMF's Secure Boot build + swtpm.
 check-secureboot: $(HPMBOOT_DEV_SIGNED_EFI) $(HPM_SB_ENROLL) $(B)/tools/hpm-sign $(DEPS_STAMP)
 	HPM_BUILD=$(B) $(PYTHON) -m pytest -q firmware-tests/test_secureboot.py \
-	  firmware-tests/test_measured.py
+	  firmware-tests/test_measured.py firmware-tests/test_kernel_secureboot.py
 
 BENCH_BOOT_MIB  ?= 16 64
 BENCH_BOOT_RUNS ?= 3
@@ -188,6 +221,7 @@ bench-boot: $(HPMBOOT_DEV_EFI) $(B)/tools/hpm-sign $(DEPS_STAMP)
 	@HPM_BUILD=$(B) BENCH_BOOT_MIB='$(BENCH_BOOT_MIB)' BENCH_BOOT_RUNS='$(BENCH_BOOT_RUNS)' \
 	  $(PYTHON) bench/boot_bench.py
 
-ALL_TARGETS += $(HPMBOOT_DEV_EFI) $(HPMBOOT_DEV_SIGNED_EFI) $(HPM_SB_ENROLL) $(B)/keys/dev-untrusted.pub
+ALL_TARGETS += $(HPMBOOT_DEV_EFI) $(HPMBOOT_DEV_SIGNED_EFI) $(HPM_SB_ENROLL) $(B)/keys/dev-untrusted.pub \
+  $(HPM_DEV_KMOD).key
 
 -include $(B)/efi/sb-enroll/sb-enroll.d

@@ -85,6 +85,9 @@ suite fuzz "$R/fuzz.txt" "every fuzzer (short runs, one test each)" $MAKE -s che
 suite hotpatch "$R/hotpatch.xml" "hotpatch engine (real multi-threaded targets, pytest)" $MAKE -s check-hotpatch
 suite patchgen "$R/patchgen.xml" "hpm-patchgen diff: crafted programs, one fix applied end to end (pytest)" \
   $MAKE -s check-patchgen
+suite realprog "$R/realprog.xml" \
+  "real programs: Debian 12 tinyproxy (.deb + dbgsym), memcached, rinetd hotpatched from upstream fixes under load (pytest)" \
+  $MAKE -s check-realprog
 suite lifecycle "$R/lifecycle.xml" \
   "host lifecycle: boot side, catalog and sources, policy, history, assess/install (pytest, loopback HTTP)" \
   $MAKE -s check-lifecycle

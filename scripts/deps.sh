@@ -41,6 +41,11 @@ DEB_PACKAGES=(
   fdisk          # sfdisk: the GPT-partitioned ESP disk of firmware-tests/test_setup.py
   # hpm-patchgen diff applies .patch files (diff, for line numbers, is essential)
   patch
+  # tests/realprog: bear records compile databases; ab (apache2-utils) and memcaslap
+  # (libmemcached-tools) are the load generators
+  bear apache2-utils libmemcached-tools
+  # tests/realprog: build dependencies of tinyproxy (dpkg-buildpackage checks them) and memcached
+  asciidoc xmlto libevent-dev libsasl2-dev
 )
 
 # ---- pinned sources --------------------------------------------------------
@@ -236,6 +241,29 @@ if ! unpacked_ok "$LIBFDT_DIR" "$XEN_SHA256"; then
   rm -rf "$tmp"
 fi
 log "libfdt (xen $XEN_VERSION) ok"
+
+# ---- tests/realprog: Debian 12 source packages, pinned -------------------
+# NAME POOL-DIR VERSION SHA256-OF-THE-.DSC: the .dsc is checked against its
+# pinned sha256, and every file it lists against the .dsc's Checksums-Sha256
+# (dpkg-source -x checks them again when the test unpacks the package).
+REALPROG_DSCS=(
+  "tinyproxy t/tinyproxy 1.11.1-2.1+deb12u1 8741be861e85204fa49be56fe782c9b5a57c4d5843d1937dc9c75d4c47b902d9"
+  "memcached m/memcached 1.6.18-1 0bd1bdc252f699ef4bcf083b39650a18b11e8d4aed8564bd702a7092d392b1f7"
+  "rinetd r/rinetd 0.73-1 950f6edb778dbaeb914a78abc1b56d6349382db51b2a896f3a2cb201d4ee295d"
+)
+fetch_dsc() { # NAME POOL-DIR VERSION SHA256
+  local name=$1 dir=$2 ver=$3 sha=$4 dsc f fsha
+  dsc=${name}_${ver}.dsc
+  fetch "$name" "$dsc" "$sha" "$DEBIAN_POOL/$dir/$dsc" "$name"
+  while read -r fsha _ f; do
+    fetch "$name" "$f" "$fsha" "$DEBIAN_POOL/$dir/$f" "$name"
+  done < <(awk '/^Checksums-Sha256:/ { on = 1; next } on && /^ / { print $1, $2, $3; next } { on = 0 }' "$DL/$dsc")
+}
+for entry in "${REALPROG_DSCS[@]}"; do
+  # shellcheck disable=SC2086 # four words
+  fetch_dsc $entry
+done
+log "${#REALPROG_DSCS[@]} source packages of tests/realprog ok"
 
 # A package of the archive at one version, downloaded into DL and checked
 # against the sha256 of the archive's (signed) Packages index; a copy already

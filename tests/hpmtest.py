@@ -169,6 +169,28 @@ def keygen(out, pub=None, curve=None):
     return sign(*args).stdout.strip()
 
 
+def make_boot_image(out, pubs, threshold=1, development=False, filler=b"\x90" * 4000):
+    """A stand-in for hpmboot.efi as `hpm setup` reads it: a minimal PE file
+    whose `.hpmkeys` section holds the key record scripts/hpmboot-trust.sh
+    writes (docs/format.md "The boot image's key record"): pubs are PEM
+    public key files; filler makes images differ.  Not bootable."""
+    import struct
+    rec = b"HPMKEYS\0" + struct.pack("<IIII", 1, threshold, len(pubs), 1 if development else 0)
+    for pub in pubs:
+        der = subprocess.run(["openssl", "pkey", "-pubin", "-in", str(pub), "-outform", "DER"],
+                             check=True, capture_output=True).stdout
+        name = Path(pub).name.encode()
+        rec += struct.pack("<HB", len(der), len(name)) + name + der
+    raw = (len(rec) + 511) // 512 * 512
+    head = bytearray(0x200)
+    head[0:2] = b"MZ"
+    struct.pack_into("<I", head, 0x3C, 0x40)
+    head[0x40:0x44] = b"PE\0\0"
+    struct.pack_into("<HH12xHH", head, 0x44, 0x8664, 1, 0, 0x22)   # machine, 1 section, no optional header
+    struct.pack_into("<8sIIII", head, 0x58, b".hpmkeys", len(rec), 0x1000, raw, 0x200)
+    Path(out).write_bytes(bytes(head) + rec.ljust(raw, b"\0") + filler)
+
+
 def digest(container):
     """A container's digest (SHA-256 of its signed bytes), as hpm-sign prints it."""
     out = sign("digest", container).stdout

@@ -44,7 +44,8 @@ static const char setup_usage[] =
     "usage: hpm setup [--efi PATH] [--no-bootentry] [--dry-run] [--json] BASELINE.hpm\n"
     "       hpm setup --remove [--no-bootentry] [--dry-run] [--json]\n"
     "  First install on a host booted some other way: verify the signed\n"
-    "  baseline against the trust store (before anything is touched), copy it\n"
+    "  baseline against the trust store and against the keys built into the\n"
+    "  boot image (before anything is touched), copy it\n"
     "  into slot a (\\EFI\\hpm\\slot-a.hpm), copy the boot image to\n"
     "  \\" "EFI\\hpmboot\\hpmboot.efi, and create the firmware boot entry \"" SETUP_LABEL "\" first\n"
     "  in BootOrder (efibootmgr).  A reboot then starts hpmboot.efi on slot a.\n"
@@ -161,7 +162,7 @@ static bool recorded_file(const setup_record *rec, const char *rel) {
 
 /* The boot image: --efi, else the first default that exists. */
 static int load_image(const char *opt, char *path, size_t cap, uint8_t **buf, size_t *len, bool *dev,
-                      hpmh_status *st) {
+                      setup_image_keys *keys, hpmh_status *st) {
   if (opt) {
     snprintf(path, cap, "%s", opt);
   } else {
@@ -185,13 +186,54 @@ static int load_image(const char *opt, char *path, size_t cap, uint8_t **buf, si
     }
   }
   if (hpmh_read_file(path, IMAGE_MAX, buf, len, st)) return HPM_BOOT_EXIT_REFUSED;
-  if (*len < 64 || memcmp(*buf, "MZ", 2)) {
-    hpmh_fail(st, HPMH_E_REFUSED, path, "%s: not an EFI (PE) image: give the hpmboot.efi image with --efi", path);
+  if (setup_image_keys_parse(*buf, *len, keys, st)) {
+    char why[sizeof st->detail];
+    snprintf(why, sizeof why, "%s", st->detail);
+    hpmh_fail(st, HPMH_E_REFUSED, path, "%s: %s: give the hpmboot.efi image with --efi", path, why);
     return HPM_BOOT_EXIT_REFUSED;
   }
-  const char *base = strrchr(path, '/');
-  *dev = strstr(base ? base : path, "-dev") != NULL;
+  *dev = keys->development;
   return 0;
+}
+
+/* The baseline must verify with the keys built into the image as well:
+ * those are the ones hpmboot.efi checks slot a with at the next boot, and
+ * they may differ from the host's trust store. */
+static int verify_with_image_keys(const char *image, const setup_image_keys *k,
+                                  const char *file, const uint8_t *buf, size_t len, hpmh_status *st) {
+  static hpm_pubkey keys[SETUP_IMAGE_MAX_KEYS];
+  static hpm_manifest m;
+  for (size_t i = 0; i < k->count; i++) {
+    hpm_result r = hpm_pubkey_from_spki(k->keys[i].der, k->keys[i].len, &keys[i]);
+    if (r != HPM_OK) {
+      hpmh_fail(st, HPMH_E_REFUSED, image, "%s: its built-in key %zu (%s): %s: rebuild the image", image, i + 1,
+                k->keys[i].name, hpm_result_to_string(r));
+      return HPM_BOOT_EXIT_REFUSED;
+    }
+  }
+  hpm_trust trust = {keys, k->count, k->threshold};
+  hpmh_loader l;
+  hpmh_loader_init(&l, file, HPMH_LOAD_MANIFEST_SIZE);
+  hpm_ops ops = hpmh_loader_ops(&l);
+  hpm_diag d;
+  memset(&d, 0, sizeof d);
+  hpm_result r = hpm_container_verify(buf, len, HPM_KIND_BASELINE, &trust, &ops, &m, &d);
+  int rc = 0;
+  if (r != HPM_OK) {
+    char names[SETUP_IMAGE_MAX_KEYS * (SETUP_IMAGE_KEY_NAME + 2) + 1];
+    size_t at = 0;
+    names[0] = 0;
+    for (size_t i = 0; i < k->count; i++)
+      at += (size_t)snprintf(names + at, sizeof names - at, "%s%s", i ? ", " : "", k->keys[i].name);
+    hpmh_fail(st, HPMH_E_REFUSED, file,
+              "%s: the boot image %s would refuse it at boot: %s (signed by %u of the %zu keys it trusts, %u needed: "
+              "%s); sign the baseline with the image's keys, or give the image built with the baseline's keys "
+              "with --efi",
+              file, image, hpm_result_to_string(r), m.trusted_signers, k->count, k->threshold, names);
+    rc = HPM_BOOT_EXIT_REFUSED;
+  }
+  hpmh_loader_free(&l);
+  return rc;
 }
 
 /* mkdir rel under the ESP unless it exists; created ones are recorded. */
@@ -240,7 +282,10 @@ static int do_setup(hpm_ctx *ctx, const setup_opts *o, setup_report *r) {
   snprintf(r->version, sizeof r->version, "%s", m.version);
   r->svn = m.svn;
   hpm_fmt_hex(m.digest, HPM_DIGEST_LEN, r->digest_hex, sizeof r->digest_hex);
-  if ((rc = load_image(o->efi, r->image, sizeof r->image, &img, &ilen, &r->dev_image, st))) goto out;
+  static setup_image_keys ikeys;
+  if ((rc = load_image(o->efi, r->image, sizeof r->image, &img, &ilen, &r->dev_image, &ikeys, st)) ||
+      (rc = verify_with_image_keys(r->image, &ikeys, o->file, buf, len, st)))
+    goto out;
   bool have_rec;
   if ((rc = read_record(&e, &rec, &have_rec, st))) goto out;
 

@@ -75,6 +75,28 @@ typedef struct {
  * efibootmgr's listing). */
 int setup_bootlist_parse(const char *buf, size_t len, const char *loader, const char *partuuid, setup_bootlist *b);
 
+/* The keys an hpmboot.efi image trusts, read out of the file: its
+ * `.hpmkeys` PE section (written by scripts/hpmboot-trust.sh from the same
+ * keys the image is built with; docs/format.md "The boot image's key
+ * record").  `der` points into the image buffer given to the parser. */
+#define SETUP_IMAGE_MAX_KEYS 16
+#define SETUP_IMAGE_KEY_NAME 64
+typedef struct {
+  unsigned threshold;
+  size_t count;
+  bool development;
+  struct {
+    const uint8_t *der;
+    size_t len;
+    char name[SETUP_IMAGE_KEY_NAME + 1];
+  } keys[SETUP_IMAGE_MAX_KEYS];
+} setup_image_keys;
+
+/* Parse the PE image (untrusted: any file the operator names) and its key
+ * record.  0, or -1 with st saying what is wrong (not a PE file, no or two
+ * .hpmkeys sections, a malformed record). */
+int setup_image_keys_parse(const uint8_t *img, size_t len, setup_image_keys *k, hpmh_status *st);
+
 /* ---- setup_esp.c ---------------------------------------------------------- */
 #include <limits.h>
 #include "ctx.h"

@@ -175,3 +175,76 @@ int setup_bootlist_parse(const char *buf, size_t len, const char *loader, const 
   }
   return any ? 0 : -1;
 }
+
+/* ---- the boot image's key record ---------------------------------------- */
+
+static uint32_t rd16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static uint32_t rd32(const uint8_t *p) { return rd16(p) | rd16(p + 2) << 16; }
+
+#define KEYREC_MAGIC "HPMKEYS"   /* and a NUL: 8 bytes */
+#define KEYREC_HEAD 24u          /* magic, format, threshold, count, flags */
+#define KEYREC_DER_MAX 1024u
+
+static int keyrec_parse(const uint8_t *p, size_t n, setup_image_keys *k, hpmh_status *st) {
+  if (n < KEYREC_HEAD || memcmp(p, KEYREC_MAGIC, 8))
+    return hpmh_fail(st, HPMH_E_INVALID, ".hpmkeys", "its .hpmkeys section is not a key record");
+  uint32_t format = rd32(p + 8), threshold = rd32(p + 12), count = rd32(p + 16), flags = rd32(p + 20);
+  if (format != 1)
+    return hpmh_fail(st, HPMH_E_INVALID, ".hpmkeys", "key record format %u (this hpm reads format 1): use the hpm "
+                     "that came with the image", format);
+  if (count < 1 || count > SETUP_IMAGE_MAX_KEYS || threshold < 1 || threshold > count)
+    return hpmh_fail(st, HPMH_E_INVALID, ".hpmkeys", "key record: %u keys, threshold %u (1..16 keys, threshold "
+                     "1..keys)", count, threshold);
+  if (flags & ~1u)
+    return hpmh_fail(st, HPMH_E_INVALID, ".hpmkeys", "key record: unknown flags 0x%x", flags);
+  size_t pos = KEYREC_HEAD;
+  for (uint32_t i = 0; i < count; i++) {
+    if (n - pos < 3) return hpmh_fail(st, HPMH_E_INVALID, ".hpmkeys", "key record: key %u is cut short", i + 1);
+    size_t dlen = rd16(p + pos), nlen = p[pos + 2];
+    pos += 3;
+    if (!dlen || dlen > KEYREC_DER_MAX || nlen > SETUP_IMAGE_KEY_NAME || n - pos < nlen + dlen)
+      return hpmh_fail(st, HPMH_E_INVALID, ".hpmkeys", "key record: key %u has a bad length", i + 1);
+    for (size_t j = 0; j < nlen; j++)
+      if (!isalnum(p[pos + j]) && !strchr("._-", p[pos + j]))
+        return hpmh_fail(st, HPMH_E_INVALID, ".hpmkeys", "key record: key %u has a bad name", i + 1);
+    memcpy(k->keys[i].name, p + pos, nlen);
+    k->keys[i].name[nlen] = 0;
+    k->keys[i].der = p + pos + nlen;
+    k->keys[i].len = dlen;
+    pos += nlen + dlen;
+  }
+  for (; pos < n; pos++) /* the section's alignment padding */
+    if (p[pos]) return hpmh_fail(st, HPMH_E_INVALID, ".hpmkeys", "key record: bytes after the last key");
+  k->threshold = threshold;
+  k->count = count;
+  k->development = flags & 1u;
+  return 0;
+}
+
+int setup_image_keys_parse(const uint8_t *img, size_t len, setup_image_keys *k, hpmh_status *st) {
+  memset(k, 0, sizeof *k);
+  if (len < 0x40 || memcmp(img, "MZ", 2))
+    return hpmh_fail(st, HPMH_E_INVALID, "image", "not an EFI (PE) image: no MZ header");
+  size_t pe = rd32(img + 0x3c);
+  if (pe > len || len - pe < 24 || memcmp(img + pe, "PE\0\0", 4))
+    return hpmh_fail(st, HPMH_E_INVALID, "image", "not an EFI (PE) image: no PE header");
+  size_t nsec = rd16(img + pe + 6), optlen = rd16(img + pe + 20);
+  size_t tab = pe + 24 + optlen;
+  if (tab > len || (len - tab) / 40 < nsec)
+    return hpmh_fail(st, HPMH_E_INVALID, "image", "PE section table outside the file");
+  const uint8_t *sec = NULL;
+  for (size_t i = 0; i < nsec; i++) {
+    const uint8_t *h = img + tab + 40 * i;
+    if (memcmp(h, ".hpmkeys", 8)) continue;
+    if (sec) return hpmh_fail(st, HPMH_E_INVALID, ".hpmkeys", "two .hpmkeys sections");
+    sec = h;
+  }
+  if (!sec)
+    return hpmh_fail(st, HPMH_E_INVALID, ".hpmkeys", "no .hpmkeys section: not an hpmboot.efi image, or one built "
+                     "before images carried their key record; build it with this version (make hpmboot-release)");
+  size_t vsize = rd32(sec + 8), raw = rd32(sec + 16), off = rd32(sec + 20);
+  size_t n = vsize && vsize < raw ? vsize : raw;
+  if (off > len || len - off < n)
+    return hpmh_fail(st, HPMH_E_INVALID, ".hpmkeys", "the .hpmkeys section lies outside the file");
+  return keyrec_parse(img + off, n, k, st);
+}

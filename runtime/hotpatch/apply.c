@@ -86,6 +86,17 @@ int hp_transition_proc(hp_op *op, const hp_match *mt, const hp_hotpatch *h, hp_p
     cur.pid = mt->pid;
     cur.start = start;
   }
+  /* the payload's imports, found in this process's own libraries (refused if one is missing) */
+  uint64_t *imps = NULL;
+  if (h && pl->import_count) {
+    char why[1024];
+    imps = calloc(pl->import_count, sizeof *imps);
+    if (!imps || hp_imports_resolve(mt->pid, pl, imps, NULL, why, sizeof why)) {
+      msg("pid %d (%s): refused: %s", mt->pid, mt->exe, imps ? why : "out of memory");
+      free(imps);
+      return HP_FAIL;
+    }
+  }
   int nnew = h ? (int)pl->func_count : 0;
   hp_site *sites = calloc((size_t)nnew + (size_t)cur.nsites + 1, sizeof *sites);
   int n = 0;
@@ -156,7 +167,8 @@ int hp_transition_proc(hp_op *op, const hp_match *mt, const hp_hotpatch *h, hp_p
       for (uint32_t k = 0; k < pl->reloc_count && !bad; k++) {
         hpp_reloc r;
         hpp_reloc_get(pl, k, &r);
-        uint64_t S = (r.base == HPP_B_IMAGE ? img_addr : mt->bias) + (uint64_t)r.value;
+        uint64_t S = (r.base == HPP_B_IMAGE ? img_addr : r.base == HPP_B_IMPORT ? imps[r.import] : mt->bias) +
+                     (uint64_t)r.value;
         if (r.type == HPP_R_ABS64) memcpy(im + r.offset, &S, 8);
         else {
           int64_t d = (int64_t)(S - (img_addr + r.offset));
@@ -220,6 +232,7 @@ int hp_transition_proc(hp_op *op, const hp_match *mt, const hp_hotpatch *h, hp_p
   }
   free(plan.map_bytes);
   free(sites);
+  free(imps);
   hp_journal_free(&cur);
   return rc;
 }
@@ -265,8 +278,18 @@ static int patch_processes(hp_op *op, const hp_hotpatch *h, bool dry, hp_report 
         hpp_func_get(ms[i].pl, k, &f);
         if (f.mode == HPP_MODE_CALL) nc++; else nf++;
       }
+      uint64_t *imps = calloc(ms[i].pl->import_count + 1, sizeof *imps);
+      char why[1024];
+      if (!imps || hp_imports_resolve(ms[i].pid, ms[i].pl, imps, op->ctx->json ? NULL : stdout, why, sizeof why)) {
+        msg("would refuse pid %d (%s): %s", ms[i].pid, ms[i].exe, imps ? why : "out of memory");
+        free(imps);
+        r->failed++;
+        continue;
+      }
+      free(imps);
       if (!op->ctx->json)
-        printf("would patch pid %d (%s): %u functions, %u call sites\n", ms[i].pid, ms[i].exe, nf, nc);
+        printf("would patch pid %d (%s): %u functions, %u call sites, %u imports\n", ms[i].pid, ms[i].exe, nf, nc,
+               ms[i].pl->import_count);
       r->patched++;
     }
     free(ms);
@@ -496,6 +519,7 @@ int hp_apply(hpm_ctx *ctx, const hp_hotpatch *h, const hp_opts *o, hp_report *r)
   snprintf(applied.id, sizeof applied.id, "%s", h->m.id);
   if (hostfacts_applied_write(ctx, &applied)) msg("cannot record the applied sequence");
   if (o->is_revert) hp_health_reverted_to(ctx, h->m.sequence);
+  else hp_health_note_units(ctx);
   rc = r->failed ? 4 : 0;
 out:
   free(elf);

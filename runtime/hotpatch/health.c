@@ -24,6 +24,7 @@
 #include "hostfacts.h"
 #include "hotpatch/hooks.h"
 #include "hotpatch/internal.h"
+#include "hotpatch/units.h"
 #include "json.h"
 #include "jsonout.h"
 #include "msg.h"
@@ -76,6 +77,13 @@ void hp_health_read(const hpm_ctx *ctx, hp_health *w) {
     else if (!strcmp(line, "reason")) snprintf(r.reason, sizeof r.reason, "%s", v);
     else if (!strcmp(line, "kernel")) r.kernel = !strcmp(v, "1");
     else if (!strcmp(line, "ktaint")) r.ktaint = strtoull(v, NULL, 10);
+    else if (!strcmp(line, "unit") && r.nunits < HP_HEALTH_UNITS) {
+      char *n = strchr(v, ' ');
+      if (!n || (size_t)(n - v) >= sizeof r.units[0].name) continue;
+      *n++ = 0;
+      snprintf(r.units[r.nunits].name, sizeof r.units[0].name, "%s", v);
+      r.units[r.nunits++].restarts = (uint32_t)strtoul(n, NULL, 10);
+    }
   }
   fclose(f);
   if (ended) *w = r; /* a record cut short is no record (it is replaced whole, so this is a foreign file) */
@@ -90,13 +98,16 @@ static void one_line(char *s) {
 static int health_write(const hpm_ctx *ctx, hp_health *w) {
   one_line(w->reason);
   one_line(w->id);
-  char buf[1300], p[HP_PATH_MAX];
+  char buf[1300 + HP_HEALTH_UNITS * 160], p[HP_PATH_MAX];
   int n = snprintf(buf, sizeof buf,
                    "hpm-health 1\nstate %s\nseq %u\nprev %u\nid %s\nstarted %" PRIu64 "\nuntil %" PRIu64
                    "\nstarted_mono_us %" PRIu64 "\nnext_check %" PRIu64 "\nended %" PRIu64 "\nreason %s\n"
-                   "kernel %d\nktaint %" PRIu64 "\nend\n",
+                   "kernel %d\nktaint %" PRIu64 "\n",
                    hp_health_state_name(w->state), w->seq, w->prev_seq, w->id, w->started, w->until,
                    w->started_mono_us, w->next_check, w->ended, w->reason, w->kernel ? 1 : 0, w->ktaint);
+  for (size_t i = 0; i < w->nunits && i < HP_HEALTH_UNITS; i++)
+    n += snprintf(buf + n, sizeof buf - (size_t)n, "unit %s %u\n", w->units[i].name, w->units[i].restarts);
+  n += snprintf(buf + n, sizeof buf - (size_t)n, "end\n");
   health_path(ctx, p, sizeof p);
   hpmh_status st;
   if (hpmh_write_file(p, (const uint8_t *)buf, (size_t)n, 0644, 0, &st)) {
@@ -374,6 +385,67 @@ static int journal_of(const hpm_ctx *ctx, pid_t pid, uint32_t seq, hp_journal *o
   return found;
 }
 
+/* ---- the systemd units of patched processes ([health] units) ---- */
+static bool units_watched(const hpm_ctx *ctx) {
+  const hpm_policy *p = hpm_ctx_policy((hpm_ctx *)ctx, NULL, NULL);
+  return (!p || p->health_units) && hp_units_systemd();
+}
+
+/* Add the units of live processes journaled at w's sequence that w does
+ * not list yet.  True if any was added. */
+static bool units_note(const hpm_ctx *ctx, hp_health *w) {
+  if (!units_watched(ctx)) return false;
+  glob_t g;
+  if (hp_journal_glob(ctx, "state", &g)) return false;
+  bool added = false;
+  for (size_t i = 0; i < g.gl_pathc && w->nunits < HP_HEALTH_UNITS; i++) {
+    hp_journal j;
+    if (hp_journal_read(g.gl_pathv[i], &j)) continue;
+    char unit[HP_UNIT_NAME_MAX], err[300];
+    bool have = false;
+    if (j.seq == w->seq && !hp_unit_of_pid(j.pid, unit)) {
+      for (size_t k = 0; k < w->nunits && !have; k++) have = !strcmp(w->units[k].name, unit);
+      hp_unit_state us;
+      if (!have && !hp_unit_query(unit, &us, err, sizeof err)) {
+        snprintf(w->units[w->nunits].name, sizeof w->units[0].name, "%s", unit);
+        w->units[w->nunits++].restarts = us.nrestarts;
+        added = true;
+      } else if (!have) {
+        msg("health: %s (sequence %u): not watching unit %s: %s", w->id, w->seq, unit, err);
+      }
+    }
+    hp_journal_free(&j);
+  }
+  globfree(&g);
+  return added;
+}
+
+void hp_health_note_units(hpm_ctx *ctx) {
+  hp_health w;
+  hp_health_read(ctx, &w);
+  hpm_applied a;
+  hostfacts_applied_read(ctx, &a);
+  if (w.state == HP_HEALTH_VERIFYING && a.seq == w.seq && units_note(ctx, &w)) health_write(ctx, &w);
+}
+
+/* Each watched unit as systemd sees it now: failed, restarted since the
+ * hotpatch reached it, or about to be restarted fills why (-1).  A unit
+ * systemd cannot answer for (stopped and unloaded by an operator, no bus)
+ * is a warning, not a failure. */
+static int units_check(const hpm_ctx *ctx, const hp_health *w, char *why, size_t n) {
+  if (!w->nunits || !units_watched(ctx)) return 0;
+  for (size_t i = 0; i < w->nunits; i++) {
+    hp_unit_state us;
+    char err[300];
+    if (hp_unit_query(w->units[i].name, &us, err, sizeof err)) {
+      msg("health: %s (sequence %u): cannot ask systemd about %s: %s", w->id, w->seq, w->units[i].name, err);
+      continue;
+    }
+    if (hp_unit_judge(w->units[i].name, w->units[i].restarts, &us, why, n)) return -1;
+  }
+  return 0;
+}
+
 /* ---- failing: revert automatically, mark bad ---- */
 static int finish_revert(hpm_ctx *ctx, hp_health *w) {
   hp_opts o = {.is_revert = true};
@@ -549,6 +621,7 @@ int hp_health_tick(hpm_ctx *ctx) {
     hp_store_unlock(lock);
     return 0;
   }
+  if (hpm_now() >= w.next_check && units_note(ctx, &w)) health_write(ctx, &w); /* processes the agent patched */
   hp_store_unlock(lock);
   const hpm_policy *p = hpm_ctx_policy(ctx, NULL, NULL);
   hpm_policy defaults;
@@ -558,7 +631,7 @@ int hp_health_tick(hpm_ctx *ctx) {
   if (due) { /* the checks run without the lock: they may take a while */
     char why[512];
     if (w.kernel && p->health_kernel_log && kernel_failed(&w, why, sizeof why)) return fail(ctx, &w, why);
-    if (run_checks(p, &w, why, sizeof why)) return fail(ctx, &w, why);
+    if (units_check(ctx, &w, why, sizeof why) || run_checks(p, &w, why, sizeof why)) return fail(ctx, &w, why);
   }
   if (!due && now < w.until) return 0;
   lock = hp_store_lock(ctx, &st);
@@ -569,6 +642,8 @@ int hp_health_tick(hpm_ctx *ctx) {
     hp_store_unlock(lock);
     return 0;
   }
+  w.nunits = cur.nunits; /* units an apply added meanwhile */
+  memcpy(w.units, cur.units, sizeof w.units);
   int committed = now >= w.until;
   if (committed) {
     w.state = HP_HEALTH_COMMITTED;
@@ -604,6 +679,12 @@ void hp_health_json(const hpm_ctx *ctx, cJSON *obj) {
     hpm_json_add_time(hw, "ended", w.ended);
     hpm_json_add_opt(hw, "reason", w.reason);
   }
+  cJSON *ua = cJSON_AddArrayToObject(hw, "units");
+  for (size_t i = 0; i < w.nunits; i++) {
+    cJSON *u = hpmh_json_add(ua, NULL, cJSON_CreateObject());
+    hpmh_json_add_str(u, "name", w.units[i].name);
+    hpmh_json_add_u64(u, "restarts_at_start", w.units[i].restarts);
+  }
   hp_bad *bad;
   int nbad = hp_bad_list(ctx, &bad);
   cJSON *ba = cJSON_AddArrayToObject(obj, "bad");
@@ -630,6 +711,11 @@ void hp_health_print_window(hpm_ctx *ctx, FILE *out) {
     if (w.state == HP_HEALTH_VERIFYING)
       fprintf(out, "health window: %s (sequence %u) verifying until %s (the agent watches it; 'hpm commit' ends it)\n",
               w.id, w.seq, t);
+    if (w.state == HP_HEALTH_VERIFYING && w.nunits) {
+      fprintf(out, "health window: systemd units watched:");
+      for (size_t i = 0; i < w.nunits; i++) fprintf(out, "%s %s", i ? "," : "", w.units[i].name);
+      fprintf(out, "\n");
+    }
     else
       fprintf(out, "health window: %s (sequence %u) %s %s: %s\n", w.id, w.seq, hp_health_state_name(w.state), t,
               w.reason);

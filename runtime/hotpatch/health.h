@@ -31,6 +31,8 @@ typedef enum {
   HP_HEALTH_REVERTED,  /* reverted: automatically (marked bad) or by hand */
 } hp_health_state;
 
+#define HP_HEALTH_UNITS 16 /* systemd units watched in one window */
+
 typedef struct {
   hp_health_state state;
   uint32_t seq, prev_seq;   /* the hotpatch watched; the sequence a revert goes back to (0: none) */
@@ -42,6 +44,11 @@ typedef struct {
   char reason[512];         /* why it was reverted, or how it was committed */
   bool kernel;              /* the hotpatch has a kernel part: the kernel log is watched too */
   uint64_t ktaint;          /* /proc/sys/kernel/tainted when the window began (this boot) */
+  size_t nunits;            /* the service units of patched processes ([health] units) */
+  struct {
+    char name[128];         /* HP_UNIT_NAME_MAX */
+    uint32_t restarts;      /* its NRestarts when the hotpatch reached it */
+  } units[HP_HEALTH_UNITS];
 } hp_health;
 
 /* "verifying", "reverting", ... ("none" for HP_HEALTH_NONE). */
@@ -54,6 +61,10 @@ void hp_health_read(const hpm_ctx *ctx, hp_health *w);
  * revert) starts a window; a revert (by hand) to sequence to ends one
  * that watched a higher sequence, without marking anything bad. */
 void hp_health_begin(hpm_ctx *ctx, const hp_hotpatch *h, uint32_t prev);
+/* hp_apply's hook after processes were patched: the service units of the
+ * processes now at the watched sequence join the window's units, each with
+ * its restart count at that moment (the agent's turns add later ones). */
+void hp_health_note_units(hpm_ctx *ctx);
 /* Put back the record read before a begin (an apply that patched nothing). */
 void hp_health_restore(hpm_ctx *ctx, const hp_health *before);
 void hp_health_reverted_to(hpm_ctx *ctx, uint32_t to);

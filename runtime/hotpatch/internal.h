@@ -10,12 +10,14 @@
  *   agent.c    the agent's loop (proc connector)
  *   cmd.c      the commands: options and printing
  * below them: journal.c (the journal record), transition.c (one process's
- * transition), redirect.c (bytes), ptrace.c (thread control), hooks.c.
+ * transition), redirect.c (bytes), ptrace.c (thread control), hooks.c,
+ * imports.c (a payload's imports in one process) over dso.c (dso.h).
  */
 #ifndef HPM_RUNTIME_HOTPATCH_INTERNAL_H
 #define HPM_RUNTIME_HOTPATCH_INTERNAL_H
 
 #include <glob.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -104,6 +106,12 @@ int hp_recover(hpm_ctx *ctx, hpmh_status *st);
 int hp_adopt_proc(hp_op *op, pid_t pid, uint64_t start);
 /* Adopt every process of op that carries hpm's code unjournaled. */
 void hp_adopt_all(hp_op *op);
+
+/* ---- imports.c ---- */
+/* The address in process pid of each import of pl (addrs[pl->import_count]),
+ * found as its dynamic linker would, without running code in it; say (may
+ * be NULL) gets a line per import.  0, or -1 with why naming the import. */
+int hp_imports_resolve(pid_t pid, const hpp_payload *pl, uint64_t *addrs, FILE *say, char *why, size_t wl);
 
 /* ---- apply.c ---- */
 typedef struct { unsigned pause_us, prep_us; int attempts; } hp_proc_result;

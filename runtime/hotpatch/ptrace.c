@@ -243,6 +243,49 @@ void hp_spin_decide(hp_proc *p) {
   p->spin = running - 1 - target <= 0;
 }
 
+/* Is a signal pending for thread tid that it does not block (its own or the
+ * process's)?  1 if unknown. */
+static int signal_pending(pid_t pid, pid_t tid) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)pid, (int)tid);
+  FILE *f = fopen(path, "re");
+  if (!f) return 1;
+  unsigned long long pnd = 0, shd = 0, blk = 0, v;
+  int seen = 0;
+  while (fgets(line, sizeof line, f)) {
+    if (sscanf(line, "SigPnd: %llx", &v) == 1) { pnd = v; seen |= 1; }
+    else if (sscanf(line, "ShdPnd: %llx", &v) == 1) { shd = v; seen |= 2; }
+    else if (sscanf(line, "SigBlk: %llx", &v) == 1) { blk = v; seen |= 4; }
+  }
+  fclose(f);
+  return seen != 7 || ((pnd | shd) & ~blk) != 0;
+}
+
+/*
+ * A blocking call that the kernel does not restart by itself after a stop
+ * (a socket read or write with SO_RCVTIMEO/SO_SNDTIMEO, epoll_wait, ...:
+ * signal(7), "Interruption of system calls and library functions by stop
+ * signals") fails with EINTR when PTRACE_INTERRUPT stops its thread, even
+ * though no signal reached the program; a program without signal handlers
+ * need not expect that (tinyproxy drops the connection: tests/realprog).
+ * Such a thread stops in the call's exit with rax = -EINTR: put it back on
+ * its `syscall` instruction with the call's number, as the kernel does for
+ * a restartable call, so it makes the call again when it resumes. Not when
+ * a signal is pending for it: then the EINTR may be that signal's.
+ */
+static void restart_interrupted(hp_proc *p, hp_thread *t) {
+  struct user_regs_struct *r = &t->regs;
+  uint8_t insn[2];
+  if ((long)r->orig_rax < 0 || (long)r->rax != -EINTR) return;
+  if (pread(p->memfd, insn, 2, (off_t)(r->rip - 2)) != 2 || insn[0] != 0x0f || insn[1] != 0x05) return;
+  if (signal_pending(p->pid, t->tid)) return;
+  struct user_regs_struct n = *r;
+  n.rax = n.orig_rax;
+  n.rip -= 2;
+  n.orig_rax = (uint64_t)-1;
+  if (ptrace(PTRACE_SETREGS, t->tid, 0, &n) == 0) *r = n;
+}
+
 static void interrupt(hp_thread *t) {
   if (t->stopped || t->intr) return;
   ptrace(PTRACE_INTERRUPT, t->tid, 0, 0);
@@ -278,6 +321,7 @@ int hp_stop_threads(hp_proc *p, unsigned budget_us, int one) {
     if (p->t[i].regs_ok) continue; /* held stopped since they were read (phase 1's thread) */
     if (ptrace(PTRACE_GETREGS, p->t[i].tid, 0, &p->t[i].regs)) return HP_GONE;
     p->t[i].regs_ok = 1;
+    restart_interrupted(p, &p->t[i]);
   }
   return nstopped ? HP_OK : HP_GONE;
 }

@@ -117,6 +117,7 @@ int cmd_policy(hpm_ctx *ctx, int argc, char **argv) {
     hpmh_json_add_u64(he, "interval_s", p.health_interval_s);
     hpmh_json_add_u64(he, "check_timeout_s", p.health_script_timeout_s);
     hpmh_json_add_str(he, "checks", p.health_dir);
+    cJSON_AddBoolToObject(he, "units", p.health_units);
     hpmh_json_add_u64(he, "crash_loop", p.crash_loop);
     hpmh_json_add_u64(he, "crash_loop_period_s", p.crash_loop_period_s);
     cJSON *wa = cJSON_AddArrayToObject(o, "windows");
@@ -182,6 +183,8 @@ int cmd_policy(hpm_ctx *ctx, int argc, char **argv) {
   printf("assessment: every %u h, jitter up to %u min\n", p.assess_interval_hours, p.assess_jitter_minutes);
   printf("health window after each hotpatch: %u s (checks in %s every %u s, each at most %u s)\n",
          p.health_window_s, p.health_dir, p.health_interval_s, p.health_script_timeout_s);
+  printf("systemd units of patched processes: %s\n", p.health_units ? "watched (a failed or restarted unit fails the window)"
+                                                                    : "not watched ([health] units = no)");
   if (p.crash_loop)
     printf("crash loop: %u crashes of processes the agent patched, within %u s, revert the hotpatch\n", p.crash_loop,
            p.crash_loop_period_s);

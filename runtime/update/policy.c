@@ -59,6 +59,7 @@ void policy_defaults(hpm_policy *p) {
   p->health_script_timeout_s = 30;
   p->health_kernel_log = true;
   snprintf(p->health_dir, sizeof p->health_dir, "%s", "/etc/hpm/health.d");
+  p->health_units = true;
   p->crash_loop = 3;
   p->crash_loop_period_s = 600;
   snprintf(p->fleet_domain, sizeof p->fleet_domain, "%s", "default");
@@ -485,6 +486,10 @@ static int handler(void *user, const char *section, const char *key, const char 
         FAIL("[health] checks: '%.200s': expected an absolute directory path (at most %d characters)", value,
              POLICY_PATH_MAX);
       snprintf(p->health_dir, sizeof p->health_dir, "%s", value);
+    } else if (!strcmp(key, "units")) {
+      if (bool_value(value, &p->health_units))
+        FAIL("[health] units: '%s': expected yes or no (whether a failed or restarted systemd unit of a patched "
+             "process fails the window)", value);
     } else if (!strcmp(key, "crash_loop")) {
       if (parse_u32(value, 0, 1000, &p->crash_loop))
         FAIL("[health] crash_loop: '%s': expected how many crashes of processes the agent patched revert the "
@@ -497,7 +502,7 @@ static int handler(void *user, const char *section, const char *key, const char 
         FAIL("[health] kernel_log: '%s': expected yes or no (whether a new oops, WARN or taint in the kernel log "
              "fails the window of a hotpatch with a kernel part)", value);
     } else {
-      FAIL("[health] %s: unknown key; the keys are window, interval, check_timeout, checks, crash_loop, "
+      FAIL("[health] %s: unknown key; the keys are window, interval, check_timeout, checks, units, crash_loop, "
            "crash_loop_period and kernel_log", key);
     }
   } else if (!strcmp(section, "fleet")) {

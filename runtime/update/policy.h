@@ -72,6 +72,7 @@ typedef struct {
   uint32_t health_interval_s;       /* interval: the checks run this often during a window */
   uint32_t health_script_timeout_s; /* check_timeout: one check killed after this long */
   char health_dir[POLICY_PATH_MAX + 1]; /* checks: the health-check executables */
+  bool health_units;                /* units: the systemd units of patched processes count (units.h) */
   uint32_t crash_loop;              /* crash_loop: agent-patched processes dying this many times ... (0: off) */
   uint32_t crash_loop_period_s;     /* crash_loop_period: ... each within this long of its patching, and
                                        all within this long, revert the hotpatch (health.h) */

@@ -154,6 +154,13 @@ def test_mistakes_are_refused_with_file_line_field_and_fix(tmp_path, text, says)
     ("[hotpatch]\npayload = Bad_Name=x.bin\n", "[hotpatch] payload = Bad_Name=x.bin: payload name 'Bad_Name'"),
     ("[hotpatch]\nbaseline = b.hpm\nseq = 1\nclassification = other\nid = X\n",
      "r.ini:7: [hotpatch] payload: missing; a hotpatch carries at least one payload"),
+    ("[hotpatch]\nkernel-build-id = 6a2\n", "[hotpatch] kernel-build-id = 6a2: expected 2 to 128 hex digits"),
+    ("[hotpatch]\nkernel-build-id = zz\n", "[hotpatch] kernel-build-id = zz: expected 2 to 128 hex digits"),
+    ("[hotpatch]\nbaseline = b.hpm\nseq = 1\nclassification = other\nid = X\nkernel-module = lp.ko\n",
+     "r.ini:11: [hotpatch] kernel-build-id: missing; the kernel-module is for one kernel build"),
+    ("[hotpatch]\nbaseline = b.hpm\nseq = 1\nclassification = other\nid = X\npayload = p.bin\n"
+     "kernel-release = 6.1.0-57-amd64\n",
+     "r.ini:12: [hotpatch] kernel-release: describes a kernel-module; give kernel-module = FILE.ko"),
     ("[catalog]\nserial = 0\n", "[catalog] serial = 0: expected a number 1.."),
     ("[catalog]\nexpires = soon\n", "[catalog] expires = soon: expected a time (as for timestamp) or +DAYS"),
     ("[catalog]\nserial = 1\nexpires = +3\n", "[catalog] entry: missing; list each release"),
@@ -198,3 +205,43 @@ def test_key_repeated_on_the_command_line_signs_with_every_key(tmp_path):
     assert f"--key {a} and --key {copy} are the same key" in r.err
     r = sign("baseline", "--key", a, "--kernel", kern, "--version", "1", "--svn", 1, "--out", a, check=USAGE)
     assert f"--out {a} is the same file as --key {a}" in r.err
+
+
+def livepatch_object(path, vermagic="6.1.0-57-amd64 SMP preempt mod_unload modversions ", seq=1):
+    """A relocatable x86-64 object whose .modinfo says what a livepatch
+    module built by tools/kpatch-template says: enough for hpm-sign's checks
+    (the real module build and load: firmware-tests/test_kernel_hotpatch.py)."""
+    import subprocess
+    info = f"name=hpm_kp_{seq}\\0vermagic={vermagic}\\0livepatch=Y\\0hpm_sequence={seq}"
+    src = path.with_suffix(".c")
+    src.write_text(f'__attribute__((section(".modinfo"), used)) static const char modinfo[] = "{info}";\n')
+    subprocess.run(["gcc", "-c", "-o", str(path), str(src)], check=True)
+
+
+def test_hotpatch_with_a_kernel_part_builds_as_the_command_does(tmp_path):
+    keygen(tmp_path / "k.pem")
+    (tmp_path / "vmlinuz").write_bytes(b"MZ" * 300)
+    sign("baseline", "--key", tmp_path / "k.pem", "--kernel", tmp_path / "vmlinuz", "--version", "2026.1",
+         "--svn", 1, "--timestamp", 1, "--out", tmp_path / "b.hpm")
+    livepatch_object(tmp_path / "lp.ko")
+    patch_payload(tmp_path / "p.bin")
+    bid = "6a2b4ac7" * 5
+    (tmp_path / "r.ini").write_text(
+        "[release]\nkind = hotpatch\nout = hp.hpm\ntimestamp = 100\n\n"
+        "[hotpatch]\nbaseline = b.hpm\nseq = 1\nclassification = security\nid = HP-1\n"
+        f"payload = p.bin\nkernel-module = lp.ko\nkernel-build-id = {bid}\nkernel-release = 6.1.0-57-amd64\n\n"
+        "[signing]\nkey = k.pem\n")
+    sign("build", "--from", tmp_path / "r.ini")
+    sign("hotpatch", "--key", tmp_path / "k.pem", "--baseline", tmp_path / "b.hpm", "--seq", 1,
+         "--classification", "security", "--id", "HP-1", "--payload", tmp_path / "p.bin",
+         "--kernel-module", tmp_path / "lp.ko", "--kernel-build-id", bid, "--kernel-release", "6.1.0-57-amd64",
+         "--timestamp", 100, "--out", tmp_path / "direct.hpm")
+    assert (tmp_path / "hp.hpm").read_bytes() == (tmp_path / "direct.hpm").read_bytes()
+    pl = sign("inspect", "--json", tmp_path / "hp.hpm").json()["payloads"]
+    k = [p["kernel"] for p in pl if p.get("kernel")][0]
+    assert k["release"] == "6.1.0-57-amd64" and k["build_id"] == bid and k["module"] == "hpm_kp_1", k
+    # the module's own checks still apply: a release that is not the vermagic's
+    t = (tmp_path / "r.ini").read_text().replace("kernel-release = 6.1.0-57-amd64", "kernel-release = 6.1.0-58-amd64")
+    (tmp_path / "r.ini").write_text(t)
+    r = sign("build", "--from", tmp_path / "r.ini", check=1)
+    assert "built for kernel 6.1.0-57-amd64 (vermagic), not --kernel-release 6.1.0-58-amd64" in r.err, r

@@ -26,7 +26,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       hpp_reloc_get(&p, i, &r);
       uint32_t w = r.type == HPP_R_ABS64 ? 8 : 4;
       if (r.offset + w > p.image_size) __builtin_trap();
+      if (r.base == HPP_B_IMPORT && (r.import >= p.import_count || r.type != HPP_R_ABS64)) __builtin_trap();
       sink += p.image[r.offset + w - 1];
+    }
+    for (uint32_t i = 0; i < p.import_count; i++) { /* version 3: names and versions are terminated, no '@' */
+      hpp_import im;
+      hpp_import_get(&p, i, &im);
+      size_t nl = strlen(im.name);
+      if (!nl || nl > HPP_IMPORT_NAME_MAX || strlen(im.version) > HPP_IMPORT_VER_MAX || strchr(im.name, '@'))
+        __builtin_trap();
+      sink += (uint8_t)im.name[nl - 1];
     }
     (void)sink;
   }

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from hpmtest import HPM, digest, environ, keygen, make_baseline, patch_payload, run, sign
+from hpmtest import HPM, digest, environ, keygen, make_baseline, make_boot_image, patch_payload, run, sign
 
 T0 = 1767225600          # 2026-01-01T00:00:00Z
 EXPIRES = T0 + 4000 * 86400
@@ -85,7 +85,7 @@ def test_every_command_answers_in_the_contract(host, tmp_path):
     assert ok("unenroll")["result"] == "ok"
     ok("clean", "--dry-run")
     img = tmp_path / "hpmboot.efi"
-    img.write_bytes(b"MZ" + bytes(500))
+    make_boot_image(img, [host.trust / "release.pub"])
     assert ok("setup", "--efi", img, "--no-bootentry", "--dry-run", host.files["b1"])["dry_run"] is True
     ok("history")
     assert seen == set(ALL), set(ALL) - seen

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hpmtest import HPM, OK, digest, hpm, keygen, make_baseline, run
+from hpmtest import HPM, HPMBOOT_DEV, OK, digest, hpm, keygen, make_baseline, make_boot_image, run
 
 FAKEBIN = Path(__file__).resolve().parent / "fakebin"
 PARTUUID = "5c0e1f2a-1111-4222-8333-944455556666"
@@ -35,7 +35,7 @@ class SetupHost:
         self.base = root / "rel" / "v1.hpm"
         make_baseline(self.base, root / "rel" / "release.pem", root / "rel" / "k", version="2026.1", svn=4)
         self.image = root / "rel" / "hpmboot.efi"
-        self.image.write_bytes(b"MZ" + b"\x90" * 4000)
+        make_boot_image(self.image, [self.trust / "release.pub"])
         self.log = root / "efibootmgr.log"
         self.state = root / "efibootmgr.json"
         (root / "hpm.conf").write_text("")
@@ -167,7 +167,7 @@ def test_refusals_touch_nothing(h, tmp_path, case):
 def test_refuses_an_esp_set_up_with_another_image(h):
     h.setup()
     other = h.root / "other.efi"
-    other.write_bytes(b"MZ" + b"\x91" * 4000)
+    make_boot_image(other, [h.trust / "release.pub"], filler=b"\x91" * 4000)
     r = h.hpm("setup", "--efi", other, h.base, check=REFUSED)
     assert "holds another boot image" in r.err and "hpm setup --remove" in r.err
     assert (h.esp / "EFI/hpmboot/hpmboot.efi").read_bytes() == h.image.read_bytes()
@@ -251,11 +251,93 @@ def test_status_before_the_first_boot_says_what_comes_next(h):
 
 
 def test_development_image_warns(h):
-    dev = h.root / "hpmboot-dev.efi"
-    dev.write_bytes(h.image.read_bytes())
+    # the image's own key record says what it is, whatever its file name
+    dev = h.root / "hpmboot.efi-renamed"
+    make_boot_image(dev, [h.trust / "release.pub"], development=True)
     r = h.hpm("setup", "--efi", dev, "--no-bootentry", h.base)
     assert "WARNING: " in r.err and "DEVELOPMENT boot image" in r.err
     assert h.hpm("setup", "--remove", "--json").json()["changed"] is True
+    named_dev = h.root / "hpmboot-dev.efi"
+    shutil.copy(h.image, named_dev)
+    r = h.hpm("setup", "--efi", named_dev, "--no-bootentry", "--json", h.base)
+    assert r.json()["development_image"] is False and "DEVELOPMENT" not in r.err
+
+
+def test_baseline_the_image_would_refuse_is_refused(h, tmp_path):
+    # The trust store accepts the baseline, but the image trusts another key:
+    # its first boot would refuse slot a.  Nothing is touched.
+    img = tmp_path / "rel" / "foreign.efi"
+    make_boot_image(img, [tmp_path / "rel" / "other.pub"])
+    r = h.hpm("setup", "--efi", img, h.base, check=REFUSED)
+    assert "the boot image" in r.err and "would refuse it at boot" in r.err and "other.pub" in r.err, r
+    assert "--efi" in r.err
+    assert h.files() == [] and changing_calls(h) == []
+    # threshold 2 of the image's two keys, the baseline has one signer
+    img2 = tmp_path / "rel" / "two.efi"
+    make_boot_image(img2, [h.trust / "release.pub", tmp_path / "rel" / "other.pub"], threshold=2)
+    r = h.hpm("setup", "--efi", img2, h.base, check=REFUSED)
+    assert "would refuse it at boot" in r.err and "2 needed" in r.err, r
+    assert h.files() == []
+    # the same image accepts a baseline both keys signed
+    both = tmp_path / "rel" / "both.hpm"
+    make_baseline(both, tmp_path / "rel" / "release.pem", tmp_path / "rel" / "k", version="2026.1", svn=4,
+                  extra=("--key", tmp_path / "rel" / "other.pem"))
+    d = h.hpm("setup", "--efi", img2, "--no-bootentry", "--json", both).json()
+    assert d["changed"] is True and d["development_image"] is False
+
+
+@pytest.mark.parametrize("case", ["no-section", "two-sections", "bad-magic", "bad-threshold", "cut-short",
+                                  "trailing", "outside"])
+def test_malformed_key_records_are_refused(h, tmp_path, case):
+    import struct
+    img = tmp_path / "bad.efi"
+    make_boot_image(img, [h.trust / "release.pub"])
+    b = bytearray(img.read_bytes())
+    rec_len = struct.unpack_from("<I", b, 0x58 + 8)[0]
+    if case == "no-section":
+        b[0x58:0x60] = b".data\0\0\0"
+        want = "no .hpmkeys section"
+    elif case == "two-sections":
+        struct.pack_into("<H", b, 0x46, 2)
+        b[0x80:0xA8] = b[0x58:0x80]
+        want = "two .hpmkeys sections"
+    elif case == "bad-magic":
+        b[0x200] ^= 1
+        want = "not a key record"
+    elif case == "bad-threshold":
+        struct.pack_into("<I", b, 0x200 + 12, 2)
+        want = "threshold 2"
+    elif case == "cut-short":
+        struct.pack_into("<I", b, 0x58 + 8, rec_len - 10)
+        want = "bad length"
+    elif case == "trailing":
+        struct.pack_into("<I", b, 0x58 + 8, rec_len + 1)
+        b[0x200 + rec_len] = 7
+        want = "bytes after the last key"
+    else:
+        struct.pack_into("<I", b, 0x58 + 20, len(b) - 4)
+        want = "outside the file"
+    img.write_bytes(bytes(b))
+    r = h.hpm("setup", "--efi", img, h.base, check=REFUSED)
+    assert want in r.err and str(img) in r.err, r
+    assert h.files() == [] and changing_calls(h) == []
+
+
+def test_the_built_image_carries_its_keys(h, tmp_path):
+    # The development image plain `make` builds trusts build/keys/dev-release.pub:
+    # a baseline signed with it is accepted, one signed with the test's key is not.
+    dev_pem = HPMBOOT_DEV.parent.parent / "keys" / "dev-release.pem"
+    trust = tmp_path / "devtrust"
+    trust.mkdir()
+    shutil.copy(dev_pem.with_suffix(".pub"), trust / "dev-release.pub")
+    shutil.copy(h.trust / "release.pub", trust / "release.pub")
+    r = h.hpm("setup", "--efi", HPMBOOT_DEV, "--no-bootentry", h.base, env={"HPM_TRUST_DIR": trust},
+              check=REFUSED)
+    assert "would refuse it at boot" in r.err and "dev-release.pub" in r.err, r
+    devbase = tmp_path / "rel" / "dev.hpm"
+    make_baseline(devbase, dev_pem, tmp_path / "rel" / "k", version="2026.2", svn=4)
+    r = h.hpm("setup", "--efi", HPMBOOT_DEV, "--no-bootentry", "--json", devbase, env={"HPM_TRUST_DIR": trust})
+    assert r.json()["development_image"] is True and "DEVELOPMENT boot image" in r.err
 
 
 def test_default_image_comes_from_the_install_tree(h):

@@ -243,3 +243,20 @@ def test_ipa_ra_in_the_diff_mode_replaces_the_caller(ipa):
     """The same change as a patch: caller, compiled against the new leaf, changes too and is replaced."""
     r, out = ipa.diff(ipa.patch("ipa", {"r.c": R_C.replace("{ return (x", "{ " + CLOBBER + "return (x")}))
     assert replaced(out) == ["caller", "leaf", "top"], r.err  # mid holds nothing across its call: same code
+
+
+def test_file_prefix_map_of_debian_builds(tmp_path):
+    """dpkg-buildflags add -ffile-prefix-map=SRCDIR=. (the binary's CUs are
+    "./a.c"): the two compiles map their own copy of the tree the same way,
+    so the unit is found in the binary and __FILE__ stays what it was."""
+    src = tmp_path / "proj" / "src"
+    flags = ["-O2", "-g", f"-ffile-prefix-map={src}=.", "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2"]
+    files = {"a.c": "#include <assert.h>\n#include <stdio.h>\n#include <stdlib.h>\n"
+                    "int f(int x) { char b[32]; snprintf(b, sizeof b, \"%d\", x * 3); assert(x != 7); return atoi(b); }\n",
+             "main.c": "#include <stdlib.h>\nint f(int);\nint main(int c, char **v) { return f(c > 1 ? atoi(v[1]) : 1); }\n"}
+    proj = Project(tmp_path / "proj", files, cflags=flags)
+    dirs = [ln for ln in run("readelf", "--debug-dump=info", proj.exe).stdout.splitlines() if "DW_AT_comp_dir" in ln]
+    assert dirs and all(ln.endswith(": .") for ln in dirs), dirs
+    fix = proj.patch("fix", {"a.c": files["a.c"].replace("x * 3", "x * 4")})
+    r, payload = proj.diff(fix)
+    assert replaced(payload) == ["f"], r.err

@@ -469,9 +469,12 @@ static int resolve_cb(void *ctx, pg_obj *o, size_t si, const GElf_Sym *s, const 
     *addr = bs.st_value;
     return 0;
   }
-  if (r == -1 && ns.st_shndx == SHN_UNDEF && GELF_ST_TYPE(ns.st_info) != STT_OBJECT && !target_plt(rc->t, name, addr)) {
-    pg_import_note(rc->t, name, *addr);
-    return 0;
+  if (r == -1 && ns.st_shndx == SHN_UNDEF && GELF_ST_TYPE(ns.st_info) != STT_OBJECT) {
+    if (!target_plt(rc->t, name, addr)) {
+      pg_import_note(rc->t, name, *addr);
+      return 0;
+    }
+    return 1; /* a shared library's: an import */
   }
   fprintf(stderr, "%s: %s: '%s' %s %s\n", pg_prog, rc->u->tu->rel, name,
           r == -2 ? "is ambiguous or an IFUNC in" : r == -3 ? "is thread-local in" : "is not a symbol of",

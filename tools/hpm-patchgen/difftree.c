@@ -235,6 +235,23 @@ char *pg_map_prefix(const char *s, const char *from, const char *to) {
   return pg_xprintf("%.*s%s%s", (int)(hit - s), s, to, hit + n);
 }
 
+/* -ffile-prefix-map=OLD=NEW and its -fdebug-/-fmacro- kin (Debian's
+ * dpkg-buildflags add -ffile-prefix-map=SRCDIR=.): OLD inside the tree
+ * moves with the copy, so both compiles record the paths the baseline
+ * recorded (a CU "./util.c", __FILE__). pg_map_prefix would not see OLD:
+ * it is followed by '=', not '/'. NULL for any other argument. */
+static char *map_prefix_option(const char *a, const char *root, const char *tree) {
+  static const char *const opts[] = {"-ffile-prefix-map=", "-fdebug-prefix-map=", "-fmacro-prefix-map="};
+  for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+    size_t ol = strlen(opts[i]), rl = strlen(root);
+    const char *old = a + ol, *eq;
+    if (strncmp(a, opts[i], ol) || !(eq = strrchr(old, '='))) continue;
+    if (strncmp(old, root, rl) || (old + rl != eq && old[rl] != '/')) return NULL;
+    return pg_xprintf("%s%s%s", opts[i], tree, old + rl);
+  }
+  return NULL;
+}
+
 /* The TU's command for tree `tree`: paths moved into it, output to obj, no
  * dependency files, per-function and per-object sections. */
 char **pg_tu_command(const tu_t *u, const char *root, const char *tree, const char *obj) {
@@ -249,7 +266,8 @@ char **pg_tu_command(const tu_t *u, const char *root, const char *tree, const ch
     if (!strncmp(a, "-o", 2) || !strcmp(a, "-MD") || !strcmp(a, "-MMD") || !strcmp(a, "-MP") ||
         !strncmp(a, "-MF", 3) || !strncmp(a, "-MT", 3) || !strncmp(a, "-MQ", 3))
       continue;
-    char *m = pg_map_prefix(a, root, tree);
+    char *m = map_prefix_option(a, root, tree);
+    if (!m) m = pg_map_prefix(a, root, tree);
     push_arg(&v, &n, m);
     free(m);
   }

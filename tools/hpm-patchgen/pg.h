@@ -72,7 +72,9 @@ typedef struct pg_obj pg_obj;
 /* How the writer treats one object.  keep: per section index, 1 = into the
  * image (NULL: every allocated section but .eh_frame).  resolve: the target
  * address of a symbol the image does not define (NULL: by name,
- * target_sym); returns 0, or -1 after printing why. */
+ * target_sym, the binary's PLT, else an import); returns 0, 1 (not in the
+ * binary: an import from the process's shared libraries, resolved by hpm
+ * apply), or -1 after printing why. */
 typedef struct {
   const unsigned char *keep;
   void *ctx;

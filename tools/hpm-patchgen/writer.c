@@ -112,6 +112,85 @@ static void find_call_sites(target_t *t, callscan *cs) {
 
 typedef struct { int base; int64_t value; uint64_t got; } gotent;
 
+/* ---- imports (payload version 3) ----
+ * A symbol patch code uses that neither the image nor the target binary
+ * defines (and that the binary does not call through its own PLT): hpm
+ * resolves it in each process at apply time.  Every import has one GOT slot
+ * in the image (an ABS64 relocation of base import), and a call to it goes
+ * through an 8-byte stub `jmp *slot(%rip)` in the image. */
+typedef struct {
+  hpp_import v[HPP_MAX_IMPORTS];
+  uint64_t slot[HPP_MAX_IMPORTS], stub[HPP_MAX_IMPORTS];
+  size_t n;
+  uint64_t shim[4];
+} imports_t;
+
+/* _FORTIFY_SOURCE's checked copies that glibc makes IFUNCs no GOT slot of a
+ * process holds (so hpm could not resolve them without running code): a
+ * call to one goes to a shim in the image instead, which checks the
+ * destination size and jumps to the plain function (an IFUNC the process
+ * has resolved) or to __chk_fail, as glibc's own versions do. */
+static const struct { const char *chk, *plain; } chk_shims[4] = {
+    {"__memcpy_chk", "memcpy"}, {"__memmove_chk", "memmove"}, {"__mempcpy_chk", "mempcpy"}, {"__memset_chk", "memset"}};
+#define CHK_SHIM_SIZE 24
+
+/* The import named sn ("name", "name@VERSION" or "name@@VERSION" as .symver
+ * writes them): its index, added if new. */
+static size_t import_index(imports_t *im, const char *path, const char *sn);
+
+/* The GOT slot of import ii, allocated at *next (with its relocation) if new. */
+static uint64_t import_slot(imports_t *im, size_t ii, uint64_t *next, hpp_reloc *rel, size_t *nrel) {
+  if (!im->slot[ii]) {
+    im->slot[ii] = *next;
+    *next += 8;
+    rel[(*nrel)++] = (hpp_reloc){(uint32_t)im->slot[ii], HPP_R_ABS64, HPP_B_IMPORT, (uint16_t)ii, 0};
+  }
+  return im->slot[ii];
+}
+
+/* A `jmp *slot(%rip)` at img + at. */
+static void put_jmp_slot(uint8_t *img, uint64_t at, uint64_t slot) {
+  int32_t d = (int32_t)((int64_t)slot - (int64_t)(at + 6));
+  img[at] = 0xff;
+  img[at + 1] = 0x25;
+  memcpy(img + at + 2, &d, 4);
+}
+
+/* The shim for the checked copy k (chk_shims), made once. */
+static uint64_t chk_shim(imports_t *im, size_t k, const char *path, uint8_t *img, uint64_t *next, hpp_reloc *rel,
+                         size_t *nrel) {
+  if (im->shim[k]) return im->shim[k];
+  uint64_t plain = import_slot(im, import_index(im, path, chk_shims[k].plain), next, rel, nrel);
+  uint64_t fail = import_slot(im, import_index(im, path, "__chk_fail"), next, rel, nrel);
+  uint64_t at = im->shim[k] = *next;
+  *next += CHK_SHIM_SIZE;
+  /* (dest, src|c, len, destlen): cmp %rdx,%rcx; jb fail; jmp *plain; fail: jmp *__chk_fail */
+  static const uint8_t head[5] = {0x48, 0x39, 0xd1, 0x72, 0x06};
+  memcpy(img + at, head, sizeof head);
+  put_jmp_slot(img, at + 5, plain);
+  put_jmp_slot(img, at + 11, fail);
+  memset(img + at + 17, 0xcc, CHK_SHIM_SIZE - 17);
+  return at;
+}
+
+static size_t import_index(imports_t *im, const char *path, const char *sn) {
+  hpp_import x;
+  memset(&x, 0, sizeof x);
+  const char *at = strchr(sn, '@');
+  size_t nl = at ? (size_t)(at - sn) : strlen(sn);
+  const char *ver = at ? at + 1 + (at[1] == '@') : "";
+  if (!nl || nl > HPP_IMPORT_NAME_MAX || strlen(ver) > HPP_IMPORT_VER_MAX || strchr(ver, '@') || (at && !*ver))
+    pg_die("%s: cannot import '%s': the name must be 1..%u characters and the version (after '@') 1..%u", path, sn,
+           HPP_IMPORT_NAME_MAX, HPP_IMPORT_VER_MAX);
+  memcpy(x.name, sn, nl);
+  memcpy(x.version, ver, strlen(ver));
+  for (size_t i = 0; i < im->n; i++)
+    if (!strcmp(im->v[i].name, x.name) && !strcmp(im->v[i].version, x.version)) return i;
+  if (im->n == HPP_MAX_IMPORTS) pg_die("%s: more than %u imported symbols", path, HPP_MAX_IMPORTS);
+  im->v[im->n] = x;
+  return im->n++;
+}
+
 void pg_import_note(target_t *t, const char *name, uint64_t plt) {
   static uint64_t said[512];
   static size_t nsaid;
@@ -321,7 +400,9 @@ void pg_write_payload(target_t *t, pg_obj *objs, size_t nobj, pg_redirect *red, 
         for (size_t i = 1; i < objs[k].shnum; i++) {
           GElf_Shdr sh;
           if (!gelf_getshdr(elf_getscn(objs[k].e, i), &sh) || sh.sh_type != SHT_RELA) continue;
-          off += (int64_t)(sh.sh_size / (sh.sh_entsize ? sh.sh_entsize : 24)) * 8;
+          /* a GOT slot, or an import's slot and call stub, or a checked copy's
+           * shim and its two imports */
+          off += (int64_t)(sh.sh_size / (sh.sh_entsize ? sh.sh_entsize : 24)) * (CHK_SHIM_SIZE + 16);
         }
     }
   }
@@ -352,6 +433,8 @@ void pg_write_payload(target_t *t, pg_obj *objs, size_t nobj, pg_redirect *red, 
   size_t nrel = 0, caprel = 0;
   gotent *got = NULL;
   size_t ngot = 0;
+  imports_t *imp = calloc(1, sizeof *imp);
+  if (!imp) pg_die("out of memory");
   uint64_t got_next = (uint64_t)got_start;
   for (size_t k = 0; k < nobj; k++) {
     pg_obj *o = &objs[k];
@@ -375,28 +458,32 @@ void pg_write_payload(target_t *t, pg_obj *objs, size_t nobj, pg_redirect *red, 
         const char *sn = pg_obj_symname(o, &s);
         int base;
         int64_t S;
+        size_t ii = 0; /* base import: the import's index */
         if (s.st_shndx != SHN_UNDEF && s.st_shndx < o->shnum && o->kept[s.st_shndx]) {
           base = HPP_B_IMAGE;
           S = (int64_t)(o->img_off[s.st_shndx] + s.st_value);
         } else if (o->hooks.resolve) {
           uint64_t a;
-          if (o->hooks.resolve(o->hooks.ctx, o, si, &s, sn, &a)) exit(1);
-          base = HPP_B_TARGET;
-          S = (int64_t)a;
+          int hr = o->hooks.resolve(o->hooks.ctx, o, si, &s, sn, &a);
+          if (hr < 0) exit(1);
+          base = hr ? HPP_B_IMPORT : HPP_B_TARGET;
+          S = hr ? 0 : (int64_t)a;
         } else if (s.st_shndx == SHN_UNDEF) {
           GElf_Sym ts;
           uint64_t plt;
+          base = HPP_B_TARGET;
           if (*sn && !target_sym(t, sn, 0, &ts)) {
             S = (int64_t)ts.st_value;
           } else if (*sn && (GELF_ST_TYPE(s.st_info) == STT_FUNC || GELF_ST_TYPE(s.st_info) == STT_NOTYPE) &&
                      type != R_X86_64_64 && !target_plt(t, sn, &plt)) {
             S = (int64_t)plt;
             pg_import_note(t, sn, plt);
+          } else if (*sn) {
+            base = HPP_B_IMPORT; /* from a shared library, at apply time */
+            S = 0;
           } else {
-            pg_die("%s: '%s' is neither defined in the replacement nor a symbol of %s (nor a function it calls "
-                   "through its PLT)", o->path, *sn ? sn : "?", t->path);
+            pg_die("%s: a relocation against an unnamed undefined symbol", o->path);
           }
-          base = HPP_B_TARGET;
         } else {
           pg_die("%s: relocation against '%s' in an unsupported section", o->path, *sn ? sn : "?");
         }
@@ -407,9 +494,46 @@ void pg_write_payload(target_t *t, pg_obj *objs, size_t nobj, pg_redirect *red, 
           rel = realloc(rel, caprel * sizeof *rel);
           if (!rel) pg_die("out of memory");
         }
+        if (base == HPP_B_IMPORT && type == R_X86_64_PLT32) {
+          size_t c = 0;
+          while (c < 4 && strcmp(sn, chk_shims[c].chk)) c++;
+          if (c < 4) {
+            int32_t v32 = (int32_t)((int64_t)chk_shim(imp, c, o->path, img, &got_next, rel, &nrel) + ra.r_addend -
+                                    (int64_t)P);
+            memcpy(img + P, &v32, 4);
+            continue;
+          }
+        }
+        if (base == HPP_B_IMPORT) {
+          ii = import_index(imp, o->path, sn);
+          import_slot(imp, ii, &got_next, rel, &nrel);
+          if (type == R_X86_64_64) {
+            rel[nrel++] = (hpp_reloc){(uint32_t)P, HPP_R_ABS64, HPP_B_IMPORT, (uint16_t)ii, ra.r_addend};
+            continue;
+          }
+          if (type == R_X86_64_PLT32) { /* a call: through the stub */
+            if (!imp->stub[ii]) {
+              imp->stub[ii] = got_next;
+              got_next += 8;
+              put_jmp_slot(img, imp->stub[ii], imp->slot[ii]);
+              img[imp->stub[ii] + 6] = img[imp->stub[ii] + 7] = 0xcc; /* int3 */
+            }
+            int32_t v32 = (int32_t)((int64_t)imp->stub[ii] + ra.r_addend - (int64_t)P);
+            memcpy(img + P, &v32, 4);
+            continue;
+          }
+          if (type != R_X86_64_GOTPCREL && type != R_X86_64_GOTPCRELX && type != R_X86_64_REX_GOTPCRELX)
+            pg_die("%s: '%s' is neither defined in the replacement nor a symbol of %s, and a shared-library "
+                   "symbol is reached only by a call, through the GOT or by an absolute address (relocation type "
+                   "%u: a variable of a library? compile with -fPIC, or keep its address in the binary)",
+                   o->path, sn, t->path, type);
+          int32_t v32 = (int32_t)((int64_t)imp->slot[ii] + ra.r_addend - (int64_t)P);
+          memcpy(img + P, &v32, 4);
+          continue;
+        }
         switch (type) {
         case R_X86_64_64:
-          rel[nrel++] = (hpp_reloc){(uint32_t)P, HPP_R_ABS64, (uint8_t)base, S + ra.r_addend};
+          rel[nrel++] = (hpp_reloc){(uint32_t)P, HPP_R_ABS64, (uint8_t)base, 0, S + ra.r_addend};
           break;
         case R_X86_64_PC32:
         case R_X86_64_PLT32:
@@ -417,7 +541,7 @@ void pg_write_payload(target_t *t, pg_obj *objs, size_t nobj, pg_redirect *red, 
             int32_t v32 = (int32_t)(S + ra.r_addend - (int64_t)P);
             memcpy(img + P, &v32, 4);
           } else {
-            rel[nrel++] = (hpp_reloc){(uint32_t)P, HPP_R_PC32, (uint8_t)base, S + ra.r_addend};
+            rel[nrel++] = (hpp_reloc){(uint32_t)P, HPP_R_PC32, (uint8_t)base, 0, S + ra.r_addend};
           }
           break;
         case R_X86_64_GOTPCREL:
@@ -432,7 +556,7 @@ void pg_write_payload(target_t *t, pg_obj *objs, size_t nobj, pg_redirect *red, 
             slot = got_next;
             got_next += 8;
             got[ngot++] = (gotent){base, S, slot};
-            rel[nrel++] = (hpp_reloc){(uint32_t)slot, HPP_R_ABS64, (uint8_t)base, S};
+            rel[nrel++] = (hpp_reloc){(uint32_t)slot, HPP_R_ABS64, (uint8_t)base, 0, S};
           }
           int32_t v32 = (int32_t)((int64_t)slot + ra.r_addend - (int64_t)P);
           memcpy(img + P, &v32, 4);
@@ -487,20 +611,25 @@ void pg_write_payload(target_t *t, pg_obj *objs, size_t nobj, pg_redirect *red, 
   p.build_id_len = t->info.build_id_len;
   p.func_count = (uint32_t)nfn;
   p.reloc_count = (uint32_t)nrel;
+  p.import_count = (uint32_t)imp->n;
   p.image_size = (uint32_t)image_size;
   p.data_off = have_data ? (uint32_t)first_w : (uint32_t)image_size;
   /* the lowest version that describes it: 2 for direct entry jumps and call sites */
   p.version = cs.n ? 2 : 1;
   for (size_t i = 0; i < nfn; i++)
     if (funcs[i].mode == HPP_MODE_PAD && funcs[i].region_len > funcs[i].flip_off + 2) p.version = 2;
-  size_t total = HPP_HEADER_SIZE + nfn * HPP_FUNC_SIZE + nrel * HPP_RELOC_SIZE + (size_t)image_size;
+  if (imp->n) p.version = 3; /* imports */
+  size_t total = HPP_HEADER_SIZE + nfn * HPP_FUNC_SIZE + nrel * HPP_RELOC_SIZE + imp->n * HPP_IMPORT_SIZE +
+                 (size_t)image_size;
   uint8_t *pb = calloc(1, total);
   if (!pb) pg_die("out of memory");
   hpp_put_header(pb, &p);
   for (size_t i = 0; i < nfn; i++) hpp_put_func(pb + HPP_HEADER_SIZE + i * HPP_FUNC_SIZE, &funcs[i]);
   uint8_t *rp = pb + HPP_HEADER_SIZE + nfn * HPP_FUNC_SIZE;
   for (size_t i = 0; i < nrel; i++) hpp_put_reloc(rp + i * HPP_RELOC_SIZE, &rel[i]);
-  memcpy(rp + nrel * HPP_RELOC_SIZE, img, (size_t)image_size);
+  uint8_t *ip = rp + nrel * HPP_RELOC_SIZE;
+  for (size_t i = 0; i < imp->n; i++) hpp_put_import(ip + i * HPP_IMPORT_SIZE, &imp->v[i]);
+  memcpy(ip + imp->n * HPP_IMPORT_SIZE, img, (size_t)image_size);
 
   hpp_payload chk;
   char why[160];
@@ -517,6 +646,14 @@ void pg_write_payload(target_t *t, pg_obj *objs, size_t nobj, pg_redirect *red, 
                                                           : "patchable entry, two jumps",
             funcs[i].region_len, (unsigned long long)funcs[i].region, ncalls, red[i].how[0] ? "; " : "", red[i].how);
   }
+  for (size_t k = 0; k < 4; k++)
+    if (imp->shim[k])
+      fprintf(stderr, "%s: %s: a shim in the image (checks the size, then %s; __chk_fail on overflow)\n", pg_prog,
+              chk_shims[k].chk, chk_shims[k].plain);
+  for (size_t i = 0; i < imp->n; i++)
+    fprintf(stderr, "%s: import %s%s%s (from the process's shared libraries, resolved by hpm apply)\n", pg_prog,
+            imp->v[i].name, imp->v[i].version[0] ? "@" : "", imp->v[i].version);
+  free(imp);
   free(pb);
   free(img);
   free(rel);

@@ -247,7 +247,8 @@ static const char hotpatch_help[] =
     "Usage: hpm-sign hotpatch --key KEY.pem|URI|--unsigned --baseline BASELINE.hpm --seq N\n"
     "                         --classification critical|security|other --id ID\n"
     "                         [--payload [NAME=]FILE]... [--kernel-module FILE.ko\n"
-    "                         --kernel-build-id HEX [--kernel-release R]]\n"
+    "                         --kernel-build-id HEX [--kernel-release R]\n"
+    "                         [--kernel-sign-key KMOD.key --kernel-sign-cert KMOD.crt]]\n"
     "                         [--version STR] [--svn N]\n"
     "                         [--compat STR] [--timestamp N] --out FILE\n"
     "Build and sign a hotpatch for exactly one baseline.\n"
@@ -272,6 +273,13 @@ static const char hotpatch_help[] =
     "                           /sys/kernel/notes shows it\n"
     "      --kernel-release R   default: the first word of the module's vermagic; if\n"
     "                           given, must equal it\n"
+    "      --kernel-sign-key KMOD.key  sign the module in the kernel's module-signature\n"
+    "                           format (PKCS#7, SHA-256) with this RSA key, so that a\n"
+    "                           kernel in lockdown (Secure Boot) loads it; the manifest\n"
+    "                           then signs the signed module.  Without it the module\n"
+    "                           is left unsigned (a warning says so)\n"
+    "      --kernel-sign-cert KMOD.crt  the X.509 certificate of that key, the one\n"
+    "                           hpmboot.efi hands to the kernel (HPM_KERNEL_CERTS)\n"
     "      --version STR        default: <baseline version>+hp<seq>\n"
     "      --svn N              default: the baseline's svn\n"
     "      --compat STR         default: the baseline's compat\n"
@@ -360,7 +368,7 @@ static int load_baseline(const char *cmd, const char *path, uint8_t **buf, size_
 int cmd_hotpatch(int argc, char **argv) {
   const char *cmd = "hotpatch";
   const char *base_path = NULL, *seq_s = NULL, *class_s = NULL, *id = NULL, *version = NULL, *svn_s = NULL, *why;
-  const char *ko_path = NULL, *kbuild_id = NULL, *krelease = NULL;
+  const char *ko_path = NULL, *kbuild_id = NULL, *krelease = NULL, *ksign_key = NULL, *ksign_cert = NULL;
   uint8_t *ko = NULL;
   size_t ko_len = 0;
   hpm_kernel_part kpart;
@@ -377,6 +385,8 @@ int cmd_hotpatch(int argc, char **argv) {
       {"kernel-module", 0, OPT_VALUE, .dest = &ko_path, .nonempty = true},
       {"kernel-build-id", 0, OPT_VALUE, .dest = &kbuild_id},
       {"kernel-release", 0, OPT_VALUE, .dest = &krelease},
+      {"kernel-sign-key", 0, OPT_VALUE, .dest = &ksign_key, .nonempty = true},
+      {"kernel-sign-cert", 0, OPT_VALUE, .dest = &ksign_cert, .nonempty = true},
       {"version", 0, OPT_VALUE, .dest = &version},
       {"svn", 0, OPT_VALUE, .dest = &svn_s},
       {"out", 'o', OPT_VALUE, .dest = &r.out, .missing = "missing --out FILE (the container to write)", .nonempty = true},
@@ -411,6 +421,12 @@ int cmd_hotpatch(int argc, char **argv) {
     return usage_error(cmd, "missing --payload FILE or --kernel-module FILE.ko (a hotpatch carries at least one part)");
   if (!ko_path && (kbuild_id || krelease))
     return usage_error(cmd, "--kernel-build-id and --kernel-release describe a --kernel-module; give one");
+  if (!ko_path && (ksign_key || ksign_cert))
+    return usage_error(cmd, "--kernel-sign-key and --kernel-sign-cert sign a --kernel-module; give one");
+  if (!ksign_key != !ksign_cert)
+    return usage_error(cmd, "%s without %s: give the RSA key and its certificate together",
+                       ksign_key ? "--kernel-sign-key" : "--kernel-sign-cert",
+                       ksign_key ? "--kernel-sign-cert" : "--kernel-sign-key");
   if (ko_path && in.n == HPM_MAX_PAYLOADS)
     return usage_error(cmd, "%u --payload options and a --kernel-module are more than %u payloads", HPM_MAX_PAYLOADS,
                        HPM_MAX_PAYLOADS);
@@ -458,6 +474,12 @@ int cmd_hotpatch(int argc, char **argv) {
   }
   if (ko_path) {
     if ((rc = load_kernel_part(cmd, ko_path, kbuild_id, krelease, seq, &ko, &ko_len, &kpart))) goto done;
+    if (ksign_key) {
+      if ((rc = kmod_sign(cmd, ksign_key, ksign_cert, ko_path, &ko, &ko_len))) goto done;
+    } else {
+      msg(cmd, "warning: --kernel-module %s is not signed for the kernel (no --kernel-sign-key): a kernel in "
+               "lockdown (Secure Boot) will refuse to load it", ko_path);
+    }
     pl[in.n] = (hpmw_payload){"livepatch", HPM_PAYLOAD_LIVEPATCH, ko, ko_len, NULL};
     m.kernel = &kpart;
   }

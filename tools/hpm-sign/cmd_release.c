@@ -101,6 +101,10 @@ static int to_argv(const release_spec *s, const char *dir, argv_buf *a) {
           e = push_path(a, "--payload", dir, "", v, "");
         }
       }
+      if (s->kernel_module.v)
+        e = e || push_path(a, "--kernel-module", dir, "", s->kernel_module.v, "") ||
+            push2(a, "--kernel-build-id", s->kernel_build_id.v);
+      if (s->kernel_release.v) e = e || push2(a, "--kernel-release", s->kernel_release.v);
       if (s->version.v) e = e || push2(a, "--version", s->version.v);
       if (s->svn.v) e = e || push2(a, "--svn", s->svn.v);
       break;

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "hpm-sign.h"
+#include "kmod.h"
 
 /* What verify and inspect --trust found. */
 typedef struct {
@@ -264,7 +265,21 @@ static void json_manifest(cJSON *o, const hpm_manifest *m) {
   hpmh_json_add_u64(x, "info_count", m->info_count);
 }
 
-static void json_payloads(cJSON *o, const hpm_manifest *m, bool ok) {
+/* Bytes of the kernel's module signature appended to an embedded livepatch
+ * module (0: unsigned), or -1 when the bytes are not at hand or not a
+ * module. */
+static long long module_signature_size(const job *j, const inspected *in, const hpm_payload *p) {
+  hpmh_kmod_info info;
+  char why[200];
+  if (!p->embedded || !in->have_digest || in->tbs > j->len || p->offset > j->len - in->tbs ||
+      p->size > j->len - in->tbs - p->offset)
+    return -1;
+  if (hpmh_kmod_parse(j->buf + in->tbs + p->offset, (size_t)p->size, &info, why, sizeof why)) return -1;
+  return (long long)(p->size - info.elf_len);
+}
+
+static void json_payloads(cJSON *o, const job *j, const inspected *in, bool ok) {
+  const hpm_manifest *m = in->m;
   cJSON *arr = hpmh_json_add(o, "payloads", cJSON_CreateArray());
   for (size_t i = 0; ok && i < m->payload_count; i++) {
     const hpm_payload *p = &m->payloads[i];
@@ -282,6 +297,8 @@ static void json_payloads(cJSON *o, const hpm_manifest *m, bool ok) {
       hpmh_json_add_str(k, "release", m->kernel.release);
       hpmh_json_add_hex(k, "build_id", m->kernel.build_id, m->kernel.build_id_len);
       hpmh_json_add_str(k, "vermagic", m->kernel.vermagic);
+      long long sig = module_signature_size(j, in, p);
+      hpmh_json_add(k, "module_signature_size", sig < 0 ? cJSON_CreateNull() : hpmh_json_u64((uint64_t)sig));
     } else {
       hpmh_json_add_null(x, "kernel");
     }
@@ -305,7 +322,7 @@ static void inspect_json(const job *j, const inspected *in, const vresult *v) {
     json_manifest(o, m);
   else
     hpmh_json_add_null(o, "manifest");
-  json_payloads(o, m, ok);
+  json_payloads(o, j, in, ok);
   json_signatures(o, sigs->signatures, ok ? sigs->signature_count : 0);
   if (v) {
     x = hpmh_json_add(o, "verification", cJSON_CreateObject());
@@ -373,6 +390,11 @@ static void inspect_text(const job *j, const inspected *in, const vresult *v) {
         printf("    kernel part:    livepatch module %s for kernel %s, build-id %s\n", m->kernel.module,
                m->kernel.release, bid);
         printf("    vermagic:       %s\n", m->kernel.vermagic);
+        long long sig = module_signature_size(j, in, p);
+        if (sig > 0)
+          printf("    module sig:     %lld bytes appended (PKCS#7, the kernel's module-signature format)\n", sig);
+        else if (sig == 0)
+          printf("    module sig:     none (a kernel in lockdown refuses the module)\n");
       }
     }
     printf("signatures:         %zu\n", m->signature_count);

@@ -12,6 +12,7 @@
  *   values.c       checks of values (command lines and release files)
  *   release_file.c the release file: parse and check (no I/O; fuzzed)
  *   pkcs11.c       keys in a PKCS#11 token (OpenSSL's pkcs11 engine)
+ *   kernel.c       the kernel part of a hotpatch; modsign.c its module signature
  *   show_catalog.c the catalog view of verify and inspect
  *
  * Exit codes (docs/hpm-sign.md):
@@ -66,6 +67,11 @@ int cmd_hotpatch(int argc, char **argv);
  * malloc'd, k filled for the manifest.  0 or an exit code (reported). */
 int load_kernel_part(const char *cmd, const char *ko_path, const char *build_id_hex, const char *release,
                      uint32_t seq, uint8_t **data, size_t *size, hpm_kernel_part *k);
+/* modsign.c: append the kernel's module signature (PKCS#7 by the RSA key
+ * key_path of certificate cert_path) to the module in *data, replacing
+ * *data and *size.  0 or an exit code (reported). */
+int kmod_sign(const char *cmd, const char *key_path, const char *cert_path, const char *ko_path, uint8_t **data,
+              size_t *size);
 int cmd_verify(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_digest(int argc, char **argv);
@@ -246,6 +252,7 @@ typedef struct {
   rf_field kernel, initrd, cmdline, version, svn, release, detached;
   rf_field baseline, seq, classification, id;
   rf_list payload;
+  rf_field kernel_module, kernel_build_id, kernel_release; /* [hotpatch]'s kernel part */
   rf_field serial, expires, allow_expired;
   rf_list entry, trust;
   rf_list key;

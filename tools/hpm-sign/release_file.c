@@ -124,6 +124,19 @@ static const char *c_threshold(const char *v, char *why, size_t cap) {
              : NULL;
 }
 
+static const char *c_build_id(const char *v, char *why, size_t cap) {
+  size_t n = strlen(v);
+  uint8_t b[HPM_KBUILD_ID_MAX];
+  return n == 0 || n % 2 || n / 2 > HPM_KBUILD_ID_MAX || hpmh_parse_hex(v, b, n / 2)
+             ? say(why, cap, "expected 2 to %u hex digits, the kernel's GNU build-id as /sys/kernel/notes shows it "
+                             "(tools/kpatch-template/kernel-build-id reads it from the image)", 2 * HPM_KBUILD_ID_MAX)
+             : NULL;
+}
+static const char *c_krelease(const char *v, char *why, size_t cap) {
+  const char *w = check_printable(v, HPM_KRELEASE_MAX);
+  return w ? say(why, cap, "%s", w) : NULL;
+}
+
 #define F(field) offsetof(release_spec, field)
 static const rf_key keys[] = {
     {"release", "kind", F(kind_s), 0, c_kind},
@@ -144,6 +157,9 @@ static const rf_key keys[] = {
     {"hotpatch", "payload", F(payload), HPM_MAX_PAYLOADS, c_payload},
     {"hotpatch", "version", F(version), 0, c_version},
     {"hotpatch", "svn", F(svn), 0, c_u32},
+    {"hotpatch", "kernel-module", F(kernel_module), 0, c_path},
+    {"hotpatch", "kernel-build-id", F(kernel_build_id), 0, c_build_id},
+    {"hotpatch", "kernel-release", F(kernel_release), 0, c_krelease},
     {"catalog", "serial", F(serial), 0, c_serial},
     {"catalog", "expires", F(expires), 0, c_expires},
     {"catalog", "entry", F(entry), RF_MAX_ENTRIES, c_path},
@@ -309,9 +325,21 @@ static int check_whole(rf_ctx *c) {
       for (int i = 0; i < 4; i++)
         if (!f[i]->v) return fail(c, rf_section_line(s, "hotpatch"), "[hotpatch] %s: missing; see the example in "
                                                                      "docs/examples/release-hotpatch.ini", req[i]);
-      if (!s->payload.n)
+      if (!s->payload.n && !s->kernel_module.v)
         return fail(c, rf_section_line(s, "hotpatch"), "[hotpatch] payload: missing; a hotpatch carries at least one "
-                                                       "payload made by hpm-patchgen, e.g. payload = fix.bin");
+                                                       "payload made by hpm-patchgen, e.g. payload = fix.bin, or a "
+                                                       "kernel part, kernel-module = livepatch.ko");
+      if (s->kernel_module.v && !s->kernel_build_id.v)
+        return fail(c, s->kernel_module.line, "[hotpatch] kernel-build-id: missing; the kernel-module is for one "
+                                              "kernel build: give its GNU build-id, e.g. kernel-build-id = 6a2b4ac7...");
+      if (!s->kernel_module.v && (s->kernel_build_id.v || s->kernel_release.v)) {
+        const rf_field *extra = s->kernel_build_id.v ? &s->kernel_build_id : &s->kernel_release;
+        return fail(c, extra->line, "[hotpatch] %s: describes a kernel-module; give kernel-module = FILE.ko or remove "
+                                "the line", s->kernel_build_id.v ? "kernel-build-id" : "kernel-release");
+      }
+      if (s->kernel_module.v && s->payload.n >= HPM_MAX_PAYLOADS)
+        return fail(c, s->kernel_module.line, "[hotpatch] kernel-module: %zu payloads and a kernel part are more than "
+                                              "%u payloads", s->payload.n, HPM_MAX_PAYLOADS);
       break;
     }
     default:

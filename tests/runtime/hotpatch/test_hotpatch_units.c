@@ -22,6 +22,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "fileio.h"
+#include "hotpatch/dso.h"
 #include "hotpatch/ptrace.h"
 #include "hotpatch/redirect.h"
 #include "payload.h"
@@ -32,6 +34,7 @@
 static size_t build_payload(uint8_t *out, uint32_t nrel) {
   hpp_payload p;
   memset(&p, 0, sizeof p);
+  p.version = 2; /* version 3 only with imports (build_imports) */
   p.build_id_len = 20;
   for (int i = 0; i < 20; i++) p.build_id[i] = (uint8_t)(0xa0 + i);
   p.func_count = 1;
@@ -107,13 +110,14 @@ static void payload_field_refusals(void **st) {
   char why[160];
   struct { size_t off; uint8_t val; hpp_result want; } cases[] = {
       {0, 'X', HPP_E_MAGIC},                                         /* magic */
-      {8, 3, HPP_E_VERSION},                                         /* version */
+      {8, 4, HPP_E_VERSION},                                         /* version */
       {8, 0, HPP_E_VERSION},                                         /* version */
       {16, 1, HPP_E_HEADER},                                         /* flags */
       {20, 0, HPP_E_HEADER},                                         /* build_id_len 0 */
       {20, 65, HPP_E_HEADER},                                        /* build_id_len 65 */
       {24, 0, HPP_E_LIMIT},                                          /* no functions */
-      {40, 1, HPP_E_HEADER},                                         /* reserved */
+      {40, 1, HPP_E_HEADER},                                         /* imports in a version 2 payload */
+      {44, 1, HPP_E_HEADER},                                         /* reserved */
       {HPP_HEADER_SIZE + 25, 4, HPP_E_FUNC},                         /* region_len 4 */
       {HPP_HEADER_SIZE + 25, 33, HPP_E_FUNC},                        /* region_len 33 */
       {HPP_HEADER_SIZE + 24, 3, HPP_E_FUNC},                         /* unknown mode */
@@ -135,6 +139,107 @@ static void payload_field_refusals(void **st) {
   memcpy(c, b, n);
   c[n] = 0;
   assert_int_equal(hpp_parse(c, n + 1, &p, why, sizeof why), HPP_E_TRAILING);
+}
+
+/* Version 3: the imports table, and relocations of base import. */
+static size_t build_imports(uint8_t *out) {
+  size_t n = build_payload(out, 3);
+  hpp_payload p;
+  memset(&p, 0, sizeof p);
+  p.version = 3;
+  p.build_id_len = 20;
+  for (int i = 0; i < 20; i++) p.build_id[i] = (uint8_t)(0xa0 + i);
+  p.func_count = 1;
+  p.reloc_count = 3;
+  p.import_count = 2;
+  p.image_size = IMG;
+  p.data_off = IMG;
+  hpp_put_header(out, &p);
+  uint8_t *r = out + HPP_HEADER_SIZE + HPP_FUNC_SIZE;
+  hpp_reloc a = {.offset = 8, .type = HPP_R_ABS64, .base = HPP_B_IMPORT, .import = 1, .value = 0};
+  hpp_reloc b = {.offset = 16, .type = HPP_R_ABS64, .base = HPP_B_IMPORT, .import = 0, .value = 4};
+  hpp_put_reloc(r + HPP_RELOC_SIZE, &a);
+  hpp_put_reloc(r + 2 * HPP_RELOC_SIZE, &b);
+  uint8_t *im = r + 3 * HPP_RELOC_SIZE, img[IMG];
+  memcpy(img, im, IMG);
+  hpp_import x = {"strlen", ""}, y = {"realpath", "GLIBC_2.2.5"};
+  hpp_put_import(im, &x);
+  hpp_put_import(im + HPP_IMPORT_SIZE, &y);
+  memcpy(im + 2 * HPP_IMPORT_SIZE, img, IMG);
+  return n + 2 * HPP_IMPORT_SIZE;
+}
+
+static void payload_imports(void **st) {
+  (void)st;
+  uint8_t b[4096], c[4096];
+  size_t n = build_imports(b);
+  hpp_payload p;
+  char why[160];
+  assert_int_equal(hpp_parse(b, n, &p, why, sizeof why), HPP_OK);
+  assert_int_equal(p.version, 3);
+  assert_int_equal(p.import_count, 2);
+  hpp_import im;
+  hpp_import_get(&p, 1, &im);
+  assert_string_equal(im.name, "realpath");
+  assert_string_equal(im.version, "GLIBC_2.2.5");
+  hpp_reloc r;
+  hpp_reloc_get(&p, 1, &r);
+  assert_int_equal(r.base, HPP_B_IMPORT);
+  assert_int_equal(r.import, 1);
+  assert_ptr_equal(p.image, b + n - IMG);
+  const size_t R = HPP_HEADER_SIZE + HPP_FUNC_SIZE, I = R + 3 * HPP_RELOC_SIZE;
+  struct { size_t off; uint8_t val; hpp_result want; const char *why; } cases[] = {
+      {8, 2, HPP_E_HEADER, "imports need version 3"},
+      {R + HPP_RELOC_SIZE + 6, 2, HPP_E_RELOC, "import 2 of 2"},           /* index out of range */
+      {R + HPP_RELOC_SIZE + 4, HPP_R_PC32, HPP_E_RELOC, "must be ABS64"},  /* not a GOT slot */
+      {R + HPP_RELOC_SIZE + 15, 0x40, HPP_E_RELOC, "addend out of range"},
+      {R + 6, 1, HPP_E_RELOC, "reserved"},                                 /* index on a target relocation */
+      {R + 2 * HPP_RELOC_SIZE + 6, 1, HPP_E_IMPORT, "imports/0: no relocation uses it"},
+      {I, 0, HPP_E_IMPORT, "imports/0: symbol name"},                      /* empty name */
+      {I + 3, '@', HPP_E_IMPORT, "imports/0: symbol name"},                /* '@' in the name */
+      {I + 7, 'x', HPP_E_IMPORT, "imports/0: symbol name"},                /* padding */
+      {I + HPP_IMPORT_SIZE + 96 + 5, ' ', HPP_E_IMPORT, "imports/1: version"},
+      {I + HPP_IMPORT_SIZE + 127, 'x', HPP_E_IMPORT, "imports/1: version"}, /* not terminated */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    memcpy(c, b, n);
+    c[cases[i].off] = cases[i].val;
+    hpp_result res = hpp_parse(c, n, &p, why, sizeof why);
+    if (res != cases[i].want || !strstr(why, cases[i].why))
+      fail_msg("case %zu (offset %zu): got %s (%s)", i, cases[i].off, hpp_result_to_string(res), why);
+  }
+  /* the same symbol twice */
+  memcpy(c, b, n);
+  memcpy(c + I + HPP_IMPORT_SIZE, c + I, HPP_IMPORT_SIZE);
+  assert_int_equal(hpp_parse(c, n, &p, why, sizeof why), HPP_E_IMPORT);
+  assert_non_null(strstr(why, "same symbol"));
+  for (size_t k = 0; k < n; k++) assert_int_not_equal(hpp_parse(b, k, &p, NULL, 0), HPP_OK);
+}
+
+/* The resolver's ELF reader on this machine's libc: versions, IFUNCs. */
+static void dso_libc_versions(void **st) {
+  (void)st;
+  uint8_t *buf;
+  size_t len;
+  hpmh_status e;
+  if (hpmh_read_file("/lib/x86_64-linux-gnu/libc.so.6", 64u << 20, &buf, &len, &e)) skip();
+  hp_dso d;
+  char why[160];
+  assert_int_equal(hp_dso_parse(buf, len, &d, why, sizeof why), 0);
+  hp_dso_sym def, old, v3, sl;
+  assert_int_equal(hp_dso_lookup(&d, "realpath", NULL, &def), 0);
+  assert_int_equal(hp_dso_lookup(&d, "realpath", "GLIBC_2.2.5", &old), 0);
+  assert_int_equal(hp_dso_lookup(&d, "realpath", "GLIBC_2.3", &v3), 0);
+  assert_true(def.value == v3.value && old.value != def.value); /* default: realpath@@GLIBC_2.3 */
+  assert_int_equal(hp_dso_lookup(&d, "realpath", "GLIBC_9.9", &old), -1);
+  assert_int_equal(hp_dso_lookup(&d, "no_such_symbol_here", NULL, &old), -1);
+  assert_int_equal(hp_dso_lookup(&d, "strlen", NULL, &sl), 0);
+  assert_int_equal(sl.kind, HP_DSO_IFUNC);
+  uint64_t slot;
+  assert_int_equal(hp_dso_irelative_slot(&d, sl.value, &slot), 0); /* libc's own strlen slot */
+  assert_int_equal(hp_dso_lookup(&d, "__snprintf_chk", NULL, &sl), 0);
+  assert_int_equal(sl.kind, HP_DSO_FUNC);
+  free(buf);
 }
 
 /* Version 2: a PAD region may go on over >= 3 body bytes (direct entry
@@ -626,6 +731,8 @@ int main(void) {
       cmocka_unit_test(payload_every_prefix_refused),
       cmocka_unit_test(payload_field_refusals),
       cmocka_unit_test(payload_direct_region_versions),
+      cmocka_unit_test(payload_imports),
+      cmocka_unit_test(dso_libc_versions),
       cmocka_unit_test(site_bytes_pad_and_prologue),
       cmocka_unit_test(site_bytes_direct_entry),
       cmocka_unit_test(payload_call_sites),

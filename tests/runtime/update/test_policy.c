@@ -195,7 +195,9 @@ static void test_errors(void **state) {
   expect_error("[health]\ninterval = 0\n", ":2:", "[health] interval");
   expect_error("[health]\ncheck_timeout = 2h\n", ":2:", "1s..1h");
   expect_error("[health]\nchecks = health.d\n", ":2:", "absolute directory path");
-  expect_error("[health]\nwatch = yes\n", ":2:", "the keys are window, interval, check_timeout, checks, crash_loop");
+  expect_error("[health]\nwatch = yes\n", ":2:", "the keys are window, interval, check_timeout, checks, units, crash_loop");
+  expect_error("[health]\nunits = maybe\n", ":2:", "[health] units: 'maybe': expected yes or no");
+  expect_error("[health]\nkernel_log = maybe\n", ":2:", "[health] kernel_log: 'maybe': expected yes or no");
   expect_error("[health]\ncrash_loop = many\n", ":2:", "0..1000 (0: never)");
 }
 
@@ -210,6 +212,9 @@ static void test_health_section(void **state) {
   assert_string_equal(p.health_dir, "/etc/hpm/health.d");
   assert_int_equal(p.crash_loop, 3);
   assert_int_equal(p.crash_loop_period_s, 600);
+  assert_true(p.health_units);
+  assert_int_equal(policy_load(write_conf("[health]\nunits = no\n"), &p, err, sizeof err), POLICY_OK);
+  assert_false(p.health_units);
   const char *path = write_conf("[health]\nwindow = 1m30s\ninterval = 10s\ncheck_timeout = 2m\nchecks = /srv/hc\n");
   assert_int_equal(policy_load(path, &p, err, sizeof err), POLICY_OK);
   assert_int_equal(p.health_window_s, 90);
