@@ -23,6 +23,8 @@ reads /proc/version all the time:
 - the reader saw only the old or the new text, never an error.
 """
 import json
+import os
+import random
 import re
 import subprocess
 from pathlib import Path
@@ -122,6 +124,8 @@ def inputs():
     tampered[i] ^= 0x20  # one byte of the module, after signing
     (root / "hp-tampered.hpm").write_bytes(bytes(tampered))
     out["hp-tampered"] = root / "hp-tampered.hpm"
+    kow = build_module(HERE / "kernel" / "warn-fix.c", 2, root / "hpm_kp_2_warn.ko")
+    out["hp-warn"] = sign_hotpatch(root / "hp-warn.hpm", base, 2, kow, bid)
     kob = build_module(HERE / "kernel" / "pause-fix.c", 3, root / "hpm_kp_3_pause.ko")
     out["hp-block"] = sign_hotpatch(root / "hp-block.hpm", base, 3, kob, bid)
     pauser = root / "pauser"
@@ -204,3 +208,178 @@ def test_kernel_hotpatch(tmp_path, inputs):
     assert reader, boot.describe()
     n, bad = (int(x) for x in reader[-1].split()[2:4])
     assert n > 50 and bad == 0, reader
+
+
+# ---- hpm killed at seeded instants during load, replace and revert ----------
+# HPM_KKILL_RUNS runs in one boot (12 in `make check`, LONG_KKILL_RUNS in
+# `make check-long`), HPM_KKILL_SEED choosing each kill's instant as a
+# fraction of that operation's duration measured unkilled in the same boot.
+KKILL_RUNS = int(os.environ.get("HPM_KKILL_RUNS", "12"))
+KKILL_SEED = int(os.environ.get("HPM_KKILL_SEED", "20261205"))
+# kind: (setup, killed command, old, new) -- the kernel must end on old or new
+KINDS = {
+    "load": ("hpm revert --all", "hpm apply /src/hp1.hpm", "none", "1"),
+    "replace": ("hpm revert --all && hpm apply /src/hp1.hpm", "hpm apply /src/hp2.hpm", "1", "2"),
+    "revert": ("hpm revert --all && hpm apply /src/hp2.hpm", "hpm revert --all", "2", "none"),
+}
+
+KILL_HEAD = r"""
+ver() { cat /proc/version | grep -o 'hpm-kernel-hotpatch=[0-9]*' | cut -d= -f2 | grep . || echo none; }
+kmods() { cut -d' ' -f1 /proc/modules | grep hpm_kp | tr '\n' ' '; }
+lp() { for d in /sys/kernel/livepatch/*; do [ -d "$d" ] && echo -n "${d##*/}:$(cat $d/enabled) "; done; }
+trans() { cat /sys/kernel/livepatch/*/transition 2>/dev/null | tr -d '\n'; }
+kstate() { sed -n 's/^module //p' /var/lib/hpm/kernel.state 2>/dev/null; }
+up() { cut -d' ' -f1 /proc/uptime | tr -d .; }
+# the duration of each killed command, unkilled (centiseconds)
+time_op() { hpm revert --all > /dev/null 2>&1; sh -c "$1" > /dev/null 2>&1; t0=$(up); sh -c "$2" > /dev/null 2>&1; echo $(( $(up) - t0 )); }
+D_load=$(time_op "true" "hpm apply /src/hp1.hpm")
+D_replace=$(time_op "hpm apply /src/hp1.hpm" "hpm apply /src/hp2.hpm")
+D_revert=$(time_op "hpm apply /src/hp2.hpm" "hpm revert --all")
+echo "HPMTEST: timing $D_load $D_replace $D_revert"
+# killrun RUN KIND PERMILLE SETUP CMD: SETUP, then CMD killed at PERMILLE/1000 of its duration, then recover
+killrun() {
+  sh -c "$4" > /tmp/sout 2>&1 || { echo "HPMTEST: setupfail $1"; sed "s/^/HPMTEST: sout $1 /" /tmp/sout; }
+  eval "d=\$D_$2"
+  sh -c "exec $5" > /tmp/kout 2>&1 & p=$!
+  usleep $((d * 10000 * $3 / 1000)); kill -9 $p 2>/dev/null; wait $p; krc=$?
+  echo "HPMTEST: killed $1 rc=$krc ver=$(ver) trans=$(trans)"
+  hpm recover > /tmp/rout 2>&1; rrc=$?
+  echo "HPMTEST: recovered $1 rc=$rrc ver=$(ver) mods=$(kmods)| lp=$(lp)| state=$(kstate)| pending=$(ls /var/lib/hpm | grep -c pending)"
+  sed "s/^/HPMTEST: rout $1 /" /tmp/rout
+}
+"""
+
+
+def kill_plan(runs, seed):
+    rnd = random.Random(seed)
+    lines, plan = [], []
+    for i in range(runs):
+        kind = list(KINDS)[i % len(KINDS)]
+        permille = rnd.randrange(0, 800)  # of the unkilled duration: most kills land inside
+        setup, cmd, _, _ = KINDS[kind]
+        plan.append((i, kind, permille))
+        lines.append(f'killrun {i} {kind} {permille} "{setup}" "{cmd}"')
+    return KILL_HEAD + "\n".join(lines) + "\nhpm revert --all > /dev/null 2>&1\n" + \
+        'echo "HPMTEST: end ver=$(ver) mods=$(kmods)| lp=$(lp)|"\n', plan
+
+
+KILLED_RE = re.compile(r"^HPMTEST: killed (\d+) rc=(\d+) ver=(\S+) trans=(\S*)$", re.M)
+RECOVERED_RE = re.compile(r"^HPMTEST: recovered (\d+) rc=(\d+) ver=(\S+) mods=([^|]*)\| lp=([^|]*)\| state=([^|]*)\| "
+                          r"pending=(\d+)$", re.M)
+
+
+def check_run(kind, killed, recovered):
+    """Assert one run: the kernel on old or new code right after the kill and
+    after recovery, which leaves nothing half done.  Returns (killed inside
+    the operation, the new state)."""
+    _, _, old, new = KINDS[kind]
+    krc, kver, ktrans = killed
+    assert kver in (old, new), f"right after the kill the kernel ran sequence {kver}, not {old} or {new}"
+    rrc, ver, mods, lp, state, pending = recovered
+    assert rrc == 0, "hpm recover failed"
+    assert ver in (old, new), f"after recovery the kernel runs sequence {ver}, not {old} or {new}"
+    want = [] if ver == "none" else [f"hpm_kp_{ver}"]
+    assert mods.split() == want, f"modules loaded {mods.split()}, expected {want} (sequence {ver})"
+    assert lp.split() == [f"{m}:1" for m in want], f"livepatches {lp.split()}, expected {want} enabled"
+    assert state.strip() == (want[0] if want else ""), f"kernel.state names '{state.strip()}' for sequence {ver}"
+    assert pending == "0", "a journal record is still pending after recovery"
+    return krc == 137, ver == new
+
+
+def test_kernel_killed_at_seeded_instants(tmp_path, inputs, request):
+    plan_text, plan = kill_plan(KKILL_RUNS, KKILL_SEED)
+    m = lv.LifecycleMachine(tmp_path)
+    m.put_slot("a", inputs["base"])
+    for name in ("hp1", "hp2"):
+        m.put_src(inputs[name], name + ".hpm")
+    m.set_plan(plan_text)
+    with hpmtest.Figures("kernel-kill", request, KKILL_SEED, KKILL_RUNS, tmp_path,
+                         HPM_KKILL_SEED=KKILL_SEED, HPM_KKILL_RUNS=KKILL_RUNS) as fig:
+        boot = m.boot(timeout=240 + 20 * KKILL_RUNS)
+        assert "HPMTEST: done" in boot.serial, boot.describe()
+        timing = lv.markers(boot, "timing")
+        print("durations (cs) load/replace/revert:", timing)
+        killed = {int(g[0]): (int(g[1]), g[2], g[3]) for g in KILLED_RE.findall(boot.serial)}
+        recovered = {int(g[0]): (int(g[1]), g[2], g[3], g[4], g[5], g[6]) for g in RECOVERED_RE.findall(boot.serial)}
+        landed = 0
+        for i, kind, permille in plan:
+            try:
+                assert f"HPMTEST: setupfail {i}" not in [t.strip() for t in boot.serial.splitlines()], \
+                    "its set-up failed"
+                assert i in killed and i in recovered, "no result"
+                inside, new = check_run(kind, killed[i], recovered[i])
+                landed += inside
+                fig.run_done(inside and "1" in killed[i][2], new)
+                print(f"run {i:3d}: {kind:7s} killed at {permille / 10:4.1f}% (rc {killed[i][0]}) -> "
+                      f"sequence {recovered[i][1]}")
+            except AssertionError as e:
+                fig.fail(i, f"{kind} killed at {permille / 10:.1f}%: {e}: " +
+                         " | ".join(t for t in boot.serial.splitlines() if re.match(rf"HPMTEST: \w+ {i}( |$)", t)))
+        assert [t for t in boot.serial.splitlines() if t.startswith("HPMTEST: end ")] == \
+            ["HPMTEST: end ver=none mods=| lp=|"], boot.describe()
+        # the kills must really land inside the operations, not after them
+        assert landed >= len(plan) // 2, f"only {landed} of {len(plan)} kills landed before hpm finished"
+    assert not fig.d["failed"], "\n".join(f"run {f['run']}: {f['error']}\nreplay: {f['replay']}"
+                                          for f in fig.d["failed"])
+
+
+# ---- the verifying window's kernel signal (issue 17) ------------------------
+WARN_PLAN = r"""
+printf '[health]\nwindow = 5m\ninterval = 1s\n' > /tmp/hpm.conf
+export HPM_CONF=/tmp/hpm.conf
+v() { echo "HPMTEST: version $1 $(cat /proc/version)"; }
+run apply1 hpm apply /src/hp1.hpm
+v after1
+run tick1 hpm agent --once --no-assess
+echo "HPMTEST: json status1 $(hpm status --json)"
+run apply2 hpm apply /src/hp-warn.hpm
+v after2
+echo "HPMTEST: taint $(cat /proc/sys/kernel/tainted)"
+run tick2 hpm agent --once --no-assess
+v aftertick2
+echo "HPMTEST: json status2 $(hpm status --json)"
+echo "HPMTEST: json history $(hpm history --json)"
+run again hpm apply /src/hp-warn.hpm
+printf '[health]\nwindow = 5m\ninterval = 1s\nkernel_log = no\n' > /tmp/hpm.conf
+run forced hpm apply --force /src/hp-warn.hpm
+run tick3 hpm agent --once --no-assess
+echo "HPMTEST: json status3 $(hpm status --json)"
+"""
+
+
+def test_kernel_warn_fails_the_window(tmp_path, inputs):
+    """A kernel part whose replacement hits a WARN_ON: the next look at the
+    window (the agent's) finds the kernel's WARNING record since the apply,
+    reverts to sequence 1 and marks it bad; the healthy sequence 1 before it
+    was not held against (loading a livepatch taints the kernel K/O/E, not
+    W); with [health] kernel_log = no the same WARN is not a signal."""
+    m = lv.LifecycleMachine(tmp_path)
+    m.put_slot("a", inputs["base"])
+    m.put_src(inputs["hp1"], "hp1.hpm")
+    m.put_src(inputs["hp-warn"], "hp-warn.hpm")
+    m.set_plan(WARN_PLAN)
+    boot = m.boot(timeout=400)
+    assert "HPMTEST: done" in boot.serial, boot.describe()
+    rc, v, js = lv.rcs(boot), lv.markers(boot, "version"), lv.markers(boot, "json")
+    assert rc["apply1"] == 0 and rc["tick1"] == 0 and v["after1"].endswith("hpm-kernel-hotpatch=1"), boot.describe()
+    h1 = json.loads(js["status1"])["hotpatch"]["health"]
+    assert h1["state"] == "verifying" and h1["sequence"] == 1, h1
+    assert rc["apply2"] == 0 and v["after2"].endswith("hpm-kernel-hotpatch=2"), boot.describe()
+    taint = re.search(r"^HPMTEST: taint (\d+)", boot.serial, re.M)
+    assert taint and int(taint.group(1)) & (1 << 9), "the replacement's WARN_ON set taint W"
+    assert rc["tick2"] == 0, boot.describe()
+    assert v["aftertick2"].endswith("hpm-kernel-hotpatch=1"), v
+    st = json.loads(js["status2"])["hotpatch"]
+    assert st["sequence"] == 1 and st["health"]["state"] == "reverted", st
+    reason = st["health"]["reason"]
+    assert reason.startswith('kernel log since the apply: "WARNING: CPU:') and "hpm_warn_version_proc_show" in reason, \
+        reason
+    assert "(kernel tainted W since)" in reason, reason
+    assert [b["sequence"] for b in st["bad"]] == [2] and st["bad"][0]["reason"] == reason, st["bad"]
+    rows = [e for e in json.loads(js["history"])["entries"] if e["event"] == "health-revert"]
+    assert rows and rows[-1]["result"] == "ok" and "WARNING: CPU:" in rows[-1]["detail"], rows
+    assert rc["again"] == 1 and "was reverted for its health on this host" in boot.serial, boot.describe()
+    # kernel_log = no: the WARN (the kernel warns once; its W taint stays) is not counted
+    assert rc["forced"] == 0 and rc["tick3"] == 0, boot.describe()
+    h3 = json.loads(js["status3"])["hotpatch"]
+    assert h3["sequence"] == 2 and h3["health"]["state"] == "verifying", h3

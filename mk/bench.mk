@@ -8,7 +8,14 @@
 #                Then the boot stage's SHA-256 paths natively (bench_sha:
 #                mbedTLS portable, SHA-NI, OpenSSL), the hotpatch figures
 #                (bench-hotpatch, mk/runtime.mk: pause, threads, idle,
-#                call) and the boot figures (bench-boot, QEMU).
+#                call), the boot figures (bench-boot, QEMU) and the kernel
+#                part's figures (bench-kernel, QEMU).
+#
+#   make bench-kernel  livepatch transition time p50/p99 over
+#                BENCH_KERNEL_CYCLES (default 20) apply/replace/revert cycles
+#                in a guest under a busy /proc/version load, and the load's
+#                throughput dip during the transitions (bench/kernel_bench.py;
+#                about 3 minutes under TCG).
 #
 #   $(B)/bench/bench_stop  the bare stop/resume of a process's threads with
 #                runtime/hotpatch/ptrace.c's own calls (no patching): the
@@ -25,6 +32,7 @@
 BENCH_MIB  ?= 256
 BENCH_RUNS ?= 3
 BENCH_DIR  := $(B)/bench
+BENCH_KERNEL_CYCLES ?= 20
 
 $(BENCH_DIR)/bench_verify: bench/bench_verify.c $(B)/host/libhpmcore.a $(B)/host/libhpmw.a $(B)/host/libhpmhost.a $(B)/host/libhpmhost.a \
                            $(CORE_HDRS) $(HPMW_HDRS) | $(DEPS_STAMP)
@@ -48,3 +56,8 @@ bench: $(BENCH_DIR)/bench_verify $(BENCH_DIR)/bench_sha
 	@$(BENCH_DIR)/bench_sha 64 $(BENCH_RUNS)
 	@$(MAKE) -s bench-hotpatch
 	@$(MAKE) -s bench-boot
+	@$(MAKE) -s bench-kernel
+
+.PHONY: bench-kernel
+bench-kernel: $(B)/runtime/hpm $(B)/tools/hpm-sign $(HPMBOOT_DEV_EFI)
+	@HPM_BUILD=$(B) $(PYTHON) bench/kernel_bench.py --cycles $(BENCH_KERNEL_CYCLES)

@@ -35,7 +35,9 @@
 #                         LONG_ROUND = 50, each round its own HPM_CRASH_SEED), the
 #                         power cut during hpmboot.efi's state write
 #                         LONG_POWERCUT_RUNS times (100, QEMU + OVMF, two at a
-#                         time); seed LONG_SEED (default: the time, printed).
+#                         time), hpm killed during a livepatch load, replace
+#                         or revert LONG_KKILL_RUNS times (60, one QEMU guest);
+#                         seed LONG_SEED (default: the time, printed).
 #                         Figures (runs, kills inside a transition, outcomes
 #                         old/new, failures with the command replaying each)
 #                         -> $(B)/results/long.jsonl, summed up in
@@ -189,7 +191,8 @@ LONG_ROUND         ?= 50
 LONG_SIGKILL_RUNS  ?= 200
 LONG_CRASH_RUNS    ?= 200
 LONG_POWERCUT_RUNS ?= 100
+LONG_KKILL_RUNS    ?= 60
 check-long: all
 	@B="$(B)" PYTHON="$(PYTHON)" LONG_SEED="$(LONG_SEED)" LONG_ROUND="$(LONG_ROUND)" \
 	  LONG_SIGKILL_RUNS="$(LONG_SIGKILL_RUNS)" LONG_CRASH_RUNS="$(LONG_CRASH_RUNS)" \
-	  LONG_POWERCUT_RUNS="$(LONG_POWERCUT_RUNS)" bash scripts/check-long.sh
+	  LONG_POWERCUT_RUNS="$(LONG_POWERCUT_RUNS)" LONG_KKILL_RUNS="$(LONG_KKILL_RUNS)" bash scripts/check-long.sh

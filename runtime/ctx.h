@@ -44,6 +44,8 @@ typedef struct hpm_ctx {
   /* What a recorded command verified and acted on (hotpatch IDs, baseline
    * versions), for its history row. */
   char record_ids[512];
+  /* What it did in words, for the same row ("" none). */
+  char record_detail[512];
 
   /* The trust store, loaded on first use (hpm_ctx_trust). */
   bool keys_loaded;

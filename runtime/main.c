@@ -42,6 +42,7 @@ static const struct command {
     {"setup", hpm_boot_cmd_setup, true, 0},
     {"agent", hp_cmd_agent, false, 0},
     {"recover", hp_cmd_recover, false, 0},
+    {"restore", hp_cmd_restore, true, 0},
     {"catalog", cmd_catalog, false, 0},
     {"assess", cmd_assess, false, 0},
     {"install", cmd_install, false, 0},

@@ -11,6 +11,10 @@
 #   power cut:   firmware-tests/test_boot_powercut.py, LONG_POWERCUT_RUNS runs
 #                (default 100; QEMU + OVMF under TCG, two at a time), run i
 #                with the seed HPM_POWERCUT_SEED = seed + i.
+#   kernel part: firmware-tests/test_kernel_hotpatch.py::
+#                test_kernel_killed_at_seeded_instants, hpm killed during a
+#                livepatch load, replace and revert, LONG_KKILL_RUNS runs
+#                (default 60) in one guest boot, HPM_KKILL_SEED = seed.
 #
 # The seed is LONG_SEED, else the current time; it is printed first.  Every
 # test appends its figures (hpmtest.Figures) to $B/results/long.jsonl; the
@@ -30,11 +34,12 @@ ROUND=${LONG_ROUND:-50}
 SIGKILL_RUNS=${LONG_SIGKILL_RUNS:-200}
 CRASH_RUNS=${LONG_CRASH_RUNS:-200}
 POWERCUT_RUNS=${LONG_POWERCUT_RUNS:-100}
+KKILL_RUNS=${LONG_KKILL_RUNS:-60}
 R=$B/results
 W=$B/long
 F=$R/long.jsonl
 
-for v in SEED ROUND SIGKILL_RUNS CRASH_RUNS POWERCUT_RUNS; do
+for v in SEED ROUND SIGKILL_RUNS CRASH_RUNS POWERCUT_RUNS KKILL_RUNS; do
   if ! [[ ${!v} =~ ^[0-9]+$ ]]; then
     echo "check-long: LONG_$v=${!v} is not a whole number: set it to one (make check-long LONG_$v=N)" >&2
     exit 2
@@ -52,7 +57,8 @@ mkdir -p "$W"
 ulimit -c unlimited
 export HPM_BUILD=$B HPM_FIGURES=$F
 echo "check-long: seed $SEED (replay all: make check-long LONG_SEED=$SEED)"
-echo "check-long: $SIGKILL_RUNS SIGKILL runs and $CRASH_RUNS every-step runs in rounds of $ROUND, $POWERCUT_RUNS power cuts"
+echo "check-long: $SIGKILL_RUNS SIGKILL runs and $CRASH_RUNS every-step runs in rounds of $ROUND, $POWERCUT_RUNS power cuts," \
+  "$KKILL_RUNS kernel-part kills"
 
 failed_runs=0
 # pytest_run NAME ENV... -- ARGS...: one pytest run in its own folder, kept if it fails.
@@ -93,9 +99,13 @@ if [ "$POWERCUT_RUNS" -gt 0 ]; then
   pytest_run "powercut-seed$SEED" HPM_POWERCUT_SEED="$SEED" HPM_POWERCUT_RUNS="$POWERCUT_RUNS" -- \
     firmware-tests/test_boot_powercut.py -s
 fi
+if [ "$KKILL_RUNS" -gt 0 ]; then
+  pytest_run "kernel-kill-seed$SEED" HPM_KKILL_SEED="$SEED" HPM_KKILL_RUNS="$KKILL_RUNS" -- \
+    firmware-tests/test_kernel_hotpatch.py::test_kernel_killed_at_seeded_instants -s
+fi
 
 echo
 "$PY" "$(dirname "$0")/long_figures.py" "$F" --seed "$SEED" \
-  --expect sigkill="$SIGKILL_RUNS" --expect every-step="$CRASH_RUNS" --expect powercut="$POWERCUT_RUNS" \
+  --expect sigkill="$SIGKILL_RUNS" --expect every-step="$CRASH_RUNS" --expect powercut="$POWERCUT_RUNS" --expect kernel-kill="$KKILL_RUNS" \
   --pytest-failures "$failed_runs" | tee "$R/long.txt"
 exit "${PIPESTATUS[0]}"

@@ -455,7 +455,7 @@ int hp_apply(hpm_ctx *ctx, const hp_hotpatch *h, const hp_opts *o, hp_report *r)
   }
   hpm_applied applied;
   hostfacts_applied_read(ctx, &applied);
-  if (!o->is_revert && h->m.sequence <= applied.seq) {
+  if (!o->is_revert && !o->restore && h->m.sequence <= applied.seq) {
     rc = refuse(r, 1, path,
                 "%s: sequence %u is not higher than the applied sequence %u (%s): refusing; use 'hpm revert --to' to go back",
                 path, h->m.sequence, applied.seq, applied.id);
@@ -464,7 +464,7 @@ int hp_apply(hpm_ctx *ctx, const hp_hotpatch *h, const hp_opts *o, hp_report *r)
   if (!h->np && !h->m.kernel.present) { rc = refuse(r, 1, path, "%s: no patch payloads", path); goto out; }
   if (h->m.kernel.present && (rc = hp_kernel_check_running(ctx, path, &h->m, &r->st))) goto out;
   hp_bad bad;
-  if (!o->is_revert && hp_bad_find(ctx, rb.digest, h->m.sequence, &bad)) {
+  if (!o->is_revert && !o->restore && hp_bad_find(ctx, rb.digest, h->m.sequence, &bad)) {
     char when[64];
     const hpm_policy *pol = hpm_ctx_policy(ctx, NULL, NULL);
     if (pol) win_format_local(pol, bad.time, when, sizeof when);
@@ -482,7 +482,7 @@ int hp_apply(hpm_ctx *ctx, const hp_hotpatch *h, const hp_opts *o, hp_report *r)
       update_history_detail(ctx, "apply", h->m.id, "ok", NULL, res);
     }
   }
-  if (!o->dry_run && !o->is_revert) {
+  if (!o->dry_run && !o->is_revert && !o->restore) {
     char sp[HP_PATH_MAX];
     hpmh_status ws;
     hp_stored_path(ctx, sp, sizeof sp, h->m.sequence);

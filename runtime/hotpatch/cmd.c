@@ -68,7 +68,7 @@ typedef struct {
 } pid_list;
 
 /* --kernel-deadline SECONDS: 1 .. 3600, into *ms. */
-static int kernel_deadline(const char *cmd, const char *arg, unsigned *ms) {
+int hp_kernel_deadline_arg(const char *cmd, const char *arg, unsigned *ms) {
   uint32_t v;
   if (hpmh_parse_u32(arg, &v) || !v || v > 3600) {
     msg("%s: --kernel-deadline '%s': expected seconds, 1 to 3600", cmd, arg);
@@ -149,7 +149,7 @@ int hp_cmd_apply(hpm_ctx *ctx, int argc, char **argv) {
     case OPT_DRY: o.dry_run = true; break;
     case OPT_FORCE: o.force = true; break;
     case OPT_PID: rc = add_pid("apply", optarg, &pl); break;
-    case OPT_KDEADLINE: rc = kernel_deadline("apply", optarg, &o.kernel_deadline_ms); break;
+    case OPT_KDEADLINE: rc = hp_kernel_deadline_arg("apply", optarg, &o.kernel_deadline_ms); break;
     case OPT_JSON: ctx->json = true; break;
     case OPT_HELP: fputs(apply_usage, stdout); free(pl.pids); return 0;
     default: rc = HPM_CLI_USAGE;
@@ -212,7 +212,7 @@ int hp_cmd_revert(hpm_ctx *ctx, int argc, char **argv) {
     case OPT_TO: to = optarg; break;
     case OPT_ALL: all = true; break;
     case OPT_PID: rc = add_pid("revert", optarg, &pl); break;
-    case OPT_KDEADLINE: rc = kernel_deadline("revert", optarg, &o.kernel_deadline_ms); break;
+    case OPT_KDEADLINE: rc = hp_kernel_deadline_arg("revert", optarg, &o.kernel_deadline_ms); break;
     case OPT_JSON: ctx->json = true; break;
     case OPT_HELP: fputs(revert_usage, stdout); free(pl.pids); return 0;
     default: rc = HPM_CLI_USAGE;

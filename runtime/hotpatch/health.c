@@ -75,6 +75,8 @@ void hp_health_read(const hpm_ctx *ctx, hp_health *w) {
     else if (!strcmp(line, "next_check")) r.next_check = strtoull(v, NULL, 10);
     else if (!strcmp(line, "ended")) r.ended = strtoull(v, NULL, 10);
     else if (!strcmp(line, "reason")) snprintf(r.reason, sizeof r.reason, "%s", v);
+    else if (!strcmp(line, "kernel")) r.kernel = !strcmp(v, "1");
+    else if (!strcmp(line, "ktaint")) r.ktaint = strtoull(v, NULL, 10);
     else if (!strcmp(line, "unit") && r.nunits < HP_HEALTH_UNITS) {
       char *n = strchr(v, ' ');
       if (!n || (size_t)(n - v) >= sizeof r.units[0].name) continue;
@@ -96,12 +98,13 @@ static void one_line(char *s) {
 static int health_write(const hpm_ctx *ctx, hp_health *w) {
   one_line(w->reason);
   one_line(w->id);
-  char buf[1200 + HP_HEALTH_UNITS * 160], p[HP_PATH_MAX];
+  char buf[1300 + HP_HEALTH_UNITS * 160], p[HP_PATH_MAX];
   int n = snprintf(buf, sizeof buf,
                    "hpm-health 1\nstate %s\nseq %u\nprev %u\nid %s\nstarted %" PRIu64 "\nuntil %" PRIu64
-                   "\nstarted_mono_us %" PRIu64 "\nnext_check %" PRIu64 "\nended %" PRIu64 "\nreason %s\n",
+                   "\nstarted_mono_us %" PRIu64 "\nnext_check %" PRIu64 "\nended %" PRIu64 "\nreason %s\n"
+                   "kernel %d\nktaint %" PRIu64 "\n",
                    hp_health_state_name(w->state), w->seq, w->prev_seq, w->id, w->started, w->until,
-                   w->started_mono_us, w->next_check, w->ended, w->reason);
+                   w->started_mono_us, w->next_check, w->ended, w->reason, w->kernel ? 1 : 0, w->ktaint);
   for (size_t i = 0; i < w->nunits && i < HP_HEALTH_UNITS; i++)
     n += snprintf(buf + n, sizeof buf - (size_t)n, "unit %s %u\n", w->units[i].name, w->units[i].restarts);
   n += snprintf(buf + n, sizeof buf - (size_t)n, "end\n");
@@ -186,6 +189,85 @@ static int bad_add(const hpm_ctx *ctx, uint32_t seq, const char *id, const char 
   return rc;
 }
 
+/* ---- the kernel's own trouble (a window of a hotpatch with a kernel part) ---- */
+/* Taint flags that say the kernel hit trouble (Documentation/admin-guide/
+ * tainted-kernels.rst): M machine check (4), B bad page (5), D died, an
+ * oops (7), W a warning (9), L soft lockup (14).  Loading the livepatch
+ * itself sets others (K livepatch, O out of tree, E unsigned): not these. */
+#define KTAINT_TROUBLE ((1ull << 4) | (1ull << 5) | (1ull << 7) | (1ull << 9) | (1ull << 14))
+
+static uint64_t read_taint(void) {
+  FILE *f = fopen("/proc/sys/kernel/tainted", "re");
+  unsigned long long t = 0;
+  if (f) {
+    if (fscanf(f, "%llu", &t) != 1) t = 0;
+    fclose(f);
+  }
+  return t;
+}
+
+/* The letters of the trouble flags in t ("W", "DW", ...). */
+static void taint_letters(uint64_t t, char *o, size_t n) {
+  static const struct { int bit; char c; } f[] = {{4, 'M'}, {5, 'B'}, {7, 'D'}, {9, 'W'}, {14, 'L'}};
+  size_t k = 0;
+  for (size_t i = 0; i < sizeof f / sizeof f[0] && k + 1 < n; i++)
+    if (t & (1ull << f[i].bit)) o[k++] = f[i].c;
+  o[k] = 0;
+}
+
+bool hp_health_kernel_trouble(const char *text) {
+  static const char *const starts[] = {"WARNING: CPU:", "Oops:", "BUG:", "general protection fault", "Kernel panic",
+                                       "kernel BUG at"};
+  for (size_t i = 0; i < sizeof starts / sizeof starts[0]; i++)
+    if (!strncmp(text, starts[i], strlen(starts[i]))) return true;
+  return false;
+}
+
+/* The first record of the kernel's trouble logged since since_us (the
+ * log's clock), its text into first; true if there is one. */
+static bool kmsg_trouble(uint64_t since_us, char *first, size_t n) {
+  int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return false;
+  char rec[8192];
+  bool found = false;
+  while (!found) {
+    ssize_t k = read(fd, rec, sizeof rec - 1);
+    if (k < 0 && errno == EPIPE) continue; /* overwritten meanwhile: the next one */
+    if (k <= 0) break;
+    rec[k] = 0;
+    unsigned long long ts;
+    char *semi = strchr(rec, ';');
+    /* a record logged just after the start may carry a time some
+     * milliseconds earlier (kmsg_fault): allow 100 ms */
+    if (!semi || sscanf(rec, "%*u,%*u,%llu", &ts) != 1 || ts + 100000u < since_us) continue;
+    char *text = semi + 1;
+    text[strcspn(text, "\n")] = 0;
+    if (hp_health_kernel_trouble(text)) {
+      snprintf(first, n, "%s", text);
+      found = true;
+    }
+  }
+  close(fd);
+  return found;
+}
+
+/* A window with a kernel part: the kernel's trouble since it began (a
+ * record in the log, or a trouble taint flag it did not have), into why. */
+static bool kernel_failed(const hp_health *w, char *why, size_t n) {
+  char rec[300] = "", letters[8];
+  uint64_t fresh = read_taint() & ~w->ktaint & KTAINT_TROUBLE;
+  bool logged = kmsg_trouble(w->started_mono_us, rec, sizeof rec);
+  if (!logged && !fresh) return false;
+  taint_letters(fresh, letters, sizeof letters);
+  if (logged && fresh)
+    snprintf(why, n, "kernel log since the apply: \"%.240s\" (kernel tainted %s since)", rec, letters);
+  else if (logged)
+    snprintf(why, n, "kernel log since the apply: \"%.240s\"", rec);
+  else
+    snprintf(why, n, "the kernel became tainted %s since the apply (/proc/sys/kernel/tainted)", letters);
+  return true;
+}
+
 /* ---- the window's hooks in hp_apply ---- */
 void hp_health_begin(hpm_ctx *ctx, const hp_hotpatch *h, uint32_t prev) {
   const hpm_policy *p = hpm_ctx_policy(ctx, NULL, NULL);
@@ -199,6 +281,8 @@ void hp_health_begin(hpm_ctx *ctx, const hp_hotpatch *h, uint32_t prev) {
   w.started_mono_us = mono_us();
   w.until = w.started + win;
   w.next_check = w.started; /* the checks run at once, then every interval */
+  w.kernel = h->m.kernel.present;
+  w.ktaint = read_taint();
   w.state = win ? HP_HEALTH_VERIFYING : HP_HEALTH_COMMITTED;
   if (!win) {
     w.ended = w.started;
@@ -223,6 +307,15 @@ void hp_health_reverted_to(hpm_ctx *ctx, uint32_t to) {
   w.state = HP_HEALTH_REVERTED;
   w.ended = hpm_now();
   snprintf(w.reason, sizeof w.reason, "reverted by hand to sequence %u during its window", to);
+  health_write(ctx, &w);
+}
+
+void hp_health_new_boot(hpm_ctx *ctx) {
+  hp_health w;
+  hp_health_read(ctx, &w);
+  if (w.state != HP_HEALTH_VERIFYING) return;
+  w.started_mono_us = mono_us();
+  w.ktaint = read_taint();
   health_write(ctx, &w);
 }
 
@@ -537,6 +630,7 @@ int hp_health_tick(hpm_ctx *ctx) {
   bool due = now >= w.next_check || now >= w.until;
   if (due) { /* the checks run without the lock: they may take a while */
     char why[512];
+    if (w.kernel && p->health_kernel_log && kernel_failed(&w, why, sizeof why)) return fail(ctx, &w, why);
     if (units_check(ctx, &w, why, sizeof why) || run_checks(p, &w, why, sizeof why)) return fail(ctx, &w, why);
   }
   if (!due && now < w.until) return 0;

@@ -42,6 +42,8 @@ typedef struct {
   uint64_t next_check;      /* when the health checks run next */
   uint64_t ended;           /* when it was committed or reverted */
   char reason[512];         /* why it was reverted, or how it was committed */
+  bool kernel;              /* the hotpatch has a kernel part: the kernel log is watched too */
+  uint64_t ktaint;          /* /proc/sys/kernel/tainted when the window began (this boot) */
   size_t nunits;            /* the service units of patched processes ([health] units) */
   struct {
     char name[128];         /* HP_UNIT_NAME_MAX */
@@ -66,6 +68,14 @@ void hp_health_note_units(hpm_ctx *ctx);
 /* Put back the record read before a begin (an apply that patched nothing). */
 void hp_health_restore(hpm_ctx *ctx, const hp_health *before);
 void hp_health_reverted_to(hpm_ctx *ctx, uint32_t to);
+/* The applied hotpatch was restored in a new boot (hp_restore): a window
+ * still verifying watches this boot's kernel log from now on. */
+void hp_health_new_boot(hpm_ctx *ctx);
+
+/* The kernel's report of its own trouble in a kernel log record's text
+ * (after the ';'): "WARNING: CPU: ...", "Oops: ...", "BUG: ...", a kernel
+ * "general protection fault", "Kernel panic".  True if text is one. */
+bool hp_health_kernel_trouble(const char *text);
 
 /* SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS: what counts against a hotpatch. */
 bool hp_health_crash_signal(int sig);

@@ -50,6 +50,7 @@ typedef struct {
   const pid_t *pids;      /* only these processes (npids 0: every process) */
   int npids;
   unsigned kernel_deadline_ms; /* the kernel part's transition deadline (0: HP_KERNEL_DEADLINE_MS) */
+  bool restore;           /* after a reboot: the applied sequence again (hp_restore) */
 } hp_opts;
 
 typedef struct {
@@ -84,6 +85,26 @@ typedef struct {
 } hp_status;
 void hp_status_get(hpm_ctx *ctx, hp_status *s);
 
+/* After a reboot: the applied hotpatch again (restore.c). */
+typedef enum { HP_RESTORE_NONE = 0, HP_RESTORE_RESTORED, HP_RESTORE_DROPPED } hp_restore_outcome;
+typedef struct {
+  hp_restore_outcome outcome;  /* none: nothing applied (or refused: r.st says why) */
+  uint32_t sequence;           /* the applied sequence found */
+  char id[64];
+  char baseline[2 * HPM_DIGEST_LEN + 1]; /* the baseline it targets ("" unknown) */
+  char running[2 * HPM_DIGEST_LEN + 1];  /* the running baseline ("" unknown) */
+  const char *running_src;               /* where that was read */
+  hp_report r;                 /* restored: what hp_apply did; dropped: the kernel's revert, if any */
+} hp_restore_report;
+/* If the running baseline is the one the applied hotpatch targets, apply
+ * its stored copy again (verified again; kernel part first; o's deadline);
+ * else revert whatever of hpm's the kernel still runs and record sequence 0
+ * (outcome dropped).  Returns the exit code (r.st says why when not 0). */
+int hp_restore(hpm_ctx *ctx, const hp_opts *o, hp_restore_report *out);
+
+/* --kernel-deadline SECONDS (1 .. 3600) of command cmd into *ms: 0, or 2 (said). */
+int hp_kernel_deadline_arg(const char *cmd, const char *arg, unsigned *ms);
+
 /* Lines for hpm's usage text. */
 #define HP_USAGE                                                                                       \
   "  apply [--dry-run] [--force] [--pid PID]... [--kernel-deadline S] [--json] HOTPATCH\n"               \
@@ -94,7 +115,9 @@ void hp_status_get(hpm_ctx *ctx, hp_status *s);
   "  list [--json]                                patched processes: hotpatch, functions, when\n"       \
   "  agent [--once] [--no-assess]                 patch new processes of targeted binaries; periodic\n" \
   "                                               assessment and automatic installs (policy file)\n"    \
-  "  recover                                      finish or roll back interrupted transitions\n"
+  "  recover                                      finish or roll back interrupted transitions\n"          \
+  "  restore [--kernel-deadline S] [--json]       after a reboot: the applied hotpatch again (same\n"   \
+  "                                               baseline) or none of its chain (another baseline)\n"
 
 /* Commands: argv[0] is the command name; global options are already in ctx.
  * Each prints its own usage for --help. */
@@ -103,5 +126,6 @@ int hp_cmd_revert(hpm_ctx *ctx, int argc, char **argv);
 int hp_cmd_list(hpm_ctx *ctx, int argc, char **argv);
 int hp_cmd_recover(hpm_ctx *ctx, int argc, char **argv);
 int hp_cmd_agent(hpm_ctx *ctx, int argc, char **argv);
+int hp_cmd_restore(hpm_ctx *ctx, int argc, char **argv);
 
 #endif

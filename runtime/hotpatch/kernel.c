@@ -293,13 +293,20 @@ int hp_kernel_transition(hpm_ctx *ctx, const hpm_manifest *m, unsigned deadline_
   memset(&pd, 0, sizeof pd);
   snprintf(pd.op, sizeof pd.op, "%s", want ? "apply" : "revert");
   snprintf(pd.module, sizeof pd.module, "%s", want ? m->kernel.module : cur.module);
-  if (want && have_cur) snprintf(pd.prev, sizeof pd.prev, "%s", cur.module);
+  /* what it replaces: only a patch the kernel runs (after a reboot,
+   * kernel.state names a module the new boot never loaded) */
+  if (want && have_cur && patch_exists(cur.module)) snprintf(pd.prev, sizeof pd.prev, "%s", cur.module);
   pd.seq = want ? m->sequence : 0;
   snprintf(pd.id, sizeof pd.id, "%s", want ? m->id : "-");
   pd.time = (uint64_t)time(NULL);
   if (kj_write(ctx, "pending", &pd, st)) return 3;
   snprintf(r->module, sizeof r->module, "%s", pd.module);
 
+  if (!want && !patch_exists(cur.module) && !module_loaded(cur.module)) {
+    kj_remove(ctx, "state"); /* the kernel never loaded it (a reboot since): nothing to undo */
+    kj_remove(ctx, "pending");
+    return 0;
+  }
   if (!want) { /* back to the kernel's own code */
     if (disable_and_unload(cur.module, end, r, st)) return 4;
     kj_remove(ctx, "state");

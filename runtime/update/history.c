@@ -33,7 +33,7 @@ struct hist {
 
 static const char *const events[] = {"assess", "install", "apply",     "revert",   "stage",   "reboot-request",
                                      "mark-good", "enroll", "unenroll", "rollback", "recover", "clean",
-                                     "commit",    "health-revert", "setup"};
+                                     "commit",    "health-revert", "setup",    "restore"};
 
 bool hist_event_valid(const char *event) {
   for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)

@@ -57,6 +57,7 @@ void policy_defaults(hpm_policy *p) {
   p->health_window_s = 300;
   p->health_interval_s = 30;
   p->health_script_timeout_s = 30;
+  p->health_kernel_log = true;
   snprintf(p->health_dir, sizeof p->health_dir, "%s", "/etc/hpm/health.d");
   p->health_units = true;
   p->crash_loop = 3;
@@ -496,9 +497,13 @@ static int handler(void *user, const char *section, const char *key, const char 
     } else if (!strcmp(key, "crash_loop_period")) {
       if (policy_parse_duration(value, &p->crash_loop_period_s) || p->crash_loop_period_s > 86400)
         FAIL("[health] crash_loop_period: '%s': expected e.g. 10m (1s..1d)", value);
+    } else if (!strcmp(key, "kernel_log")) {
+      if (bool_value(value, &p->health_kernel_log))
+        FAIL("[health] kernel_log: '%s': expected yes or no (whether a new oops, WARN or taint in the kernel log "
+             "fails the window of a hotpatch with a kernel part)", value);
     } else {
-      FAIL("[health] %s: unknown key; the keys are window, interval, check_timeout, checks, units, crash_loop and "
-           "crash_loop_period", key);
+      FAIL("[health] %s: unknown key; the keys are window, interval, check_timeout, checks, units, crash_loop, "
+           "crash_loop_period and kernel_log", key);
     }
   } else if (!strcmp(section, "fleet")) {
     if (!strcmp(key, "endpoints")) {

@@ -76,6 +76,7 @@ typedef struct {
   uint32_t crash_loop;              /* crash_loop: agent-patched processes dying this many times ... (0: off) */
   uint32_t crash_loop_period_s;     /* crash_loop_period: ... each within this long of its patching, and
                                        all within this long, revert the hotpatch (health.h) */
+  bool health_kernel_log;           /* kernel_log: a new oops/WARN/taint fails a window with a kernel part */
   /* [fleet]: this host in a cluster coordinated through etcd (docs/fleet.md) */
   char fleet_endpoints[POLICY_SOURCE_MAX + 1]; /* endpoints: the etcd members' client URLs ("" = no fleet) */
   char fleet_host[64];                /* host: this host's name in the fleet ("" = the host name) */

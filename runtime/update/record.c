@@ -43,6 +43,7 @@ int update_record_command(hpm_ctx *ctx, const char *event, int (*fn)(hpm_ctx *, 
                           int argc, char **argv) {
   hpm_msg_clear();
   ctx->record_ids[0] = 0;
+  ctx->record_detail[0] = 0;
   int rc = fn(ctx, argc, argv);
   fflush(stdout);
   /* IDs: what the command verified (hotpatch ID, baseline version), else
@@ -61,6 +62,7 @@ int update_record_command(hpm_ctx *ctx, const char *event, int (*fn)(hpm_ctx *, 
     return rc;
   }
   snprintf(res, sizeof res, rc <= 1 ? "%s" : "%s (exit %d)", update_result_word(rc), rc);
-  update_history_note(ctx, event, ids[0] ? ids : NULL, res, rc ? (hpm_msg_last()[0] ? hpm_msg_last() : res) : NULL);
+  update_history_detail(ctx, event, ids[0] ? ids : NULL, res, rc ? (hpm_msg_last()[0] ? hpm_msg_last() : res) : NULL,
+                        ctx->record_detail[0] ? ctx->record_detail : NULL);
   return rc;
 }

@@ -16,7 +16,7 @@ HPM_COMMANDS = {
     "apply": ["x.hpm"], "revert": ["--all"], "list": [], "agent": ["--once"], "recover": [],
     "status": [], "mark-good": [], "stage": ["x.hpm"], "rollback": [], "catalog": [], "assess": [],
     "install": [], "policy": [], "history": [], "enroll": [], "unenroll": [], "clean": [], "commit": [],
-    "setup": ["x.hpm"],
+    "setup": ["x.hpm"], "restore": [],
     "fleet": ["status"],
 }
 

@@ -23,7 +23,7 @@ from hpmtest import (BUILD, HPM, HPM_SIGN, HPMBOOT_DEV, HPMBOOT_DEV_SIGNED, HPMB
 
 MAN_PAGES = {"hpm.8", "hpm-sign.1", "hpm-patchgen.1", "hpm.conf.5", "hpmboot.efi.7"}
 UNITS = {"hpm-agent.service", "hpm-health-check.service", "hpm-mark-good.service", "hpm-assess.service",
-         "hpm-assess.timer"}
+         "hpm-assess.timer", "hpm-restore.service"}
 PROGRAMS = {"hpm": "hpm", "hpm-sign": "hpm-sign", "hpm-patchgen": "hpm-patchgen"}
 
 
@@ -120,7 +120,7 @@ def test_units_run_the_installed_programs(root):
 # systemd-analyze security's exposure (0 best .. 10), the most each unit may
 # reach (docs/operations.md "Units": what each unit needs and why)
 EXPOSURE_MAX = {"hpm-mark-good.service": 2.0, "hpm-health-check.service": 2.0, "hpm-agent.service": 6.0,
-                "hpm-assess.service": 6.0}
+                "hpm-assess.service": 6.0, "hpm-restore.service": 6.0}
 
 
 def test_units_verify_against_the_installed_tree(root, tmp_path):

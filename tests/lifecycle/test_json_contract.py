@@ -14,7 +14,7 @@ T0 = 1767225600          # 2026-01-01T00:00:00Z
 EXPIRES = T0 + 4000 * 86400
 
 ALL = ["apply", "revert", "list", "status", "mark-good", "stage", "rollback", "catalog", "assess", "install",
-       "policy", "history", "enroll", "unenroll", "clean", "commit", "setup"]
+       "policy", "history", "enroll", "unenroll", "clean", "commit", "setup", "restore"]
 
 
 @pytest.fixture
@@ -77,6 +77,7 @@ def test_every_command_answers_in_the_contract(host, tmp_path):
     ok("apply", host.files["hp"])
     assert ok("status")["hotpatch"]["health"]["state"] == "verifying"
     assert ok("commit")["sequence"] == 1
+    assert ok("restore")["outcome"] == "restored"
     ok("mark-good")
     ok("stage", host.files["b2"])
     ok("rollback")
@@ -96,7 +97,7 @@ def test_every_command_answers_in_the_contract(host, tmp_path):
     ("rollback", ["--tries", "2"], 2), ("catalog", ["--source", "/nonexistent"], 3),
     ("assess", ["--source", "ftp://x"], 2), ("install", ["--include", "NOPE"], 2), ("policy", ["x"], 2),
     ("history", ["show", "999"], 1), ("enroll", ["x"], 2), ("unenroll", ["x"], 2), ("clean", ["x"], 2),
-    ("commit", [], 1), ("setup", ["/etc/hostname"], 1),
+    ("commit", [], 1), ("setup", ["/etc/hostname"], 1), ("restore", ["extra"], 2),
     # fleet: no [fleet] endpoints here; its documents with a real etcd are checked in tests/fleet
     ("fleet", ["status"], 2),
 ])

@@ -197,6 +197,7 @@ static void test_errors(void **state) {
   expect_error("[health]\nchecks = health.d\n", ":2:", "absolute directory path");
   expect_error("[health]\nwatch = yes\n", ":2:", "the keys are window, interval, check_timeout, checks, units, crash_loop");
   expect_error("[health]\nunits = maybe\n", ":2:", "[health] units: 'maybe': expected yes or no");
+  expect_error("[health]\nkernel_log = maybe\n", ":2:", "[health] kernel_log: 'maybe': expected yes or no");
   expect_error("[health]\ncrash_loop = many\n", ":2:", "0..1000 (0: never)");
 }
 
