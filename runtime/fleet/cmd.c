@@ -21,7 +21,7 @@ static const char usage[] =
     "       hpm fleet status [--json]\n"
     "       hpm fleet host release|fail HOST\n"
     "       hpm fleet step [--loop MS]\n"
-    "       hpm fleet serve [--listen ADDRESS:PORT] [--refresh SECONDS]\n"
+    "       hpm fleet serve [--listen ADDRESS:PORT] [--refresh SECONDS] [--fleetlock]\n"
     "The cluster's rollouts through etcd ([fleet] of the policy file; docs/fleet.md).\n"
     "  rollout start    a rollout of a baseline VERSION or a hotpatch SEQ of the signed catalog this\n"
     "                   host holds, ring by ring (the first --ring is the canary); hosts must have\n"
@@ -44,7 +44,9 @@ static const char usage[] =
     "  serve            a read-only status page (/), the status document (/status.json) and\n"
     "                   Prometheus metrics (/metrics) over HTTP, read from etcd at each request\n"
     "    --listen ADDRESS:PORT  where to listen (default 127.0.0.1:9479; an IPv4 or [IPv6] address)\n"
-    "    --refresh SECONDS  the page reloads itself every SECONDS (default 5; 0: never)\n";
+    "    --refresh SECONDS  the page reloads itself every SECONDS (default 5; 0: never)\n"
+    "    --fleetlock    also answer the FleetLock protocol (POST /v1/pre-reboot, /v1/steady-state):\n"
+    "                   other updaters take and free the rollout's slots like hpm's hosts\n";
 
 /* The connection, opened after the subcommand's options are parsed. */
 static hpm_ctx *the_ctx;

@@ -5,6 +5,8 @@
  *   GET /             the status page (page.c)
  *   GET /status.json  the document of `hpm fleet status --json` (status.c)
  *   GET /metrics      Prometheus text metrics (metrics.c)
+ * and, with --fleetlock, the FleetLock protocol (fleetlock.c):
+ *   POST /v1/pre-reboot, POST /v1/steady-state
  * Every request reads etcd afresh (one range, one revision), so the three
  * agree with `hpm fleet status` at the revision they name.  One thread
  * (libmicrohttpd's) answers requests one at a time; the main thread waits
@@ -33,8 +35,25 @@
 typedef struct {
   fl_conn conn;
   unsigned refresh_s;
+  bool fleetlock;
   uint64_t read_errors;
 } server;
+
+/* A request's body as it arrives (FleetLock's JSON; other bodies are read
+ * and dropped). */
+typedef struct {
+  char body[FL_LOCKREQ_MAX];
+  size_t len;
+  bool too_big;
+} request;
+
+static void completed(void *cls, struct MHD_Connection *con, void **con_cls, enum MHD_RequestTerminationCode why) {
+  (void)cls;
+  (void)con;
+  (void)why;
+  free(*con_cls);
+  *con_cls = NULL;
+}
 
 static struct MHD_Response *text_response(char *text, const char *type) {
   struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
@@ -101,16 +120,53 @@ static char *json_text(cJSON *doc) {
   return t;
 }
 
+/* {"kind": ..., "value": ...}: the protocol's error, or {"value": ...} on success. */
+static enum MHD_Result lock_answer(struct MHD_Connection *con, unsigned http, const char *kind, const char *value) {
+  cJSON *d = cJSON_CreateObject();
+  if (kind) hpmh_json_add_str(d, "kind", kind);
+  hpmh_json_add_str(d, "value", value);
+  return answer(con, http, json_text(d), "application/json");
+}
+
+static enum MHD_Result fleetlock(server *sv, struct MHD_Connection *con, const char *url, const char *method,
+                                 const request *rq) {
+  bool lock = !strcmp(url, "/v1/pre-reboot");
+  if (!sv->fleetlock)
+    return lock_answer(con, MHD_HTTP_NOT_FOUND, "fleetlock_off", "FleetLock is off on this server (hpm fleet serve --fleetlock)");
+  if (strcmp(method, MHD_HTTP_METHOD_POST))
+    return lock_answer(con, MHD_HTTP_METHOD_NOT_ALLOWED, "bad_request", "FleetLock takes POST");
+  const char *hdr = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "fleet-lock-protocol");
+  if (!hdr || strcmp(hdr, "true"))
+    return lock_answer(con, MHD_HTTP_BAD_REQUEST, "missing_header", "the header fleet-lock-protocol: true is missing");
+  char id[FL_NAME_MAX + 1], group[FL_NAME_MAX + 1], err[200];
+  if (rq->too_big || fl_lockreq_parse(rq->body, rq->len, id, group, err, sizeof err))
+    return lock_answer(con, MHD_HTTP_BAD_REQUEST, "bad_request", rq->too_big ? "the body is larger than 4096 bytes" : err);
+  fl_lock_answer a;
+  fl_fleetlock(&sv->conn, lock, id, group, &a);
+  msg("fleet serve: FleetLock %s %s (group %s): %u %s", lock ? "pre-reboot" : "steady-state", id, group, a.http, a.value);
+  return lock_answer(con, a.http, a.kind, a.value);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char *url, const char *method,
                               const char *version, const char *upload, size_t *upload_len, void **con_cls) {
   (void)version;
-  (void)upload;
-  (void)con_cls;
   server *sv = cls;
-  if (*upload_len) {
-    *upload_len = 0; /* a body sent with GET: ignored */
+  request *rq = *con_cls;
+  if (!rq) { /* the headers came: the body, if any, follows in later calls */
+    if (!(*con_cls = calloc(1, sizeof(request)))) return MHD_NO;
     return MHD_YES;
   }
+  if (*upload_len) {
+    if (rq->len + *upload_len > sizeof rq->body) {
+      rq->too_big = true;
+    } else {
+      memcpy(rq->body + rq->len, upload, *upload_len);
+      rq->len += *upload_len;
+    }
+    *upload_len = 0;
+    return MHD_YES;
+  }
+  if (!strcmp(url, "/v1/pre-reboot") || !strcmp(url, "/v1/steady-state")) return fleetlock(sv, con, url, method, rq);
   bool page = !strcmp(url, "/"), json = !strcmp(url, "/status.json"), metrics = !strcmp(url, "/metrics");
   if (!page && !json && !metrics)
     return answer(con, MHD_HTTP_NOT_FOUND, strdupf("not found; this server answers /, /status.json and /metrics\n"),
@@ -191,7 +247,9 @@ static int listen_on(const char *spec, int *rc) {
 
 int fl_serve_cmd(hpm_ctx *ctx, int argc, char **argv) {
   const char *cmd = "fleet";
-  static const struct option lo[] = {{"listen", required_argument, 0, 'l'}, {"refresh", required_argument, 0, 'r'}, {0, 0, 0, 0}};
+  static const struct option lo[] = {{"listen", required_argument, 0, 'l'}, {"refresh", required_argument, 0, 'r'},
+                                     {"fleetlock", no_argument, 0, 'f'}, {0, 0, 0, 0}};
+  static server sv;
   const char *spec = DEFAULT_LISTEN;
   unsigned long refresh = 5;
   int o;
@@ -199,6 +257,8 @@ int fl_serve_cmd(hpm_ctx *ctx, int argc, char **argv) {
     char *end;
     if (o == 'l') {
       spec = optarg;
+    } else if (o == 'f') {
+      sv.fleetlock = true;
     } else if (o == 'r') {
       refresh = strtoul(optarg, &end, 10);
       if (*end || !optarg[0] || refresh > 3600)
@@ -208,7 +268,6 @@ int fl_serve_cmd(hpm_ctx *ctx, int argc, char **argv) {
     }
   }
   if (hpm_cli_operands(cmd, argc, argv, 0, 0, "")) return HPM_CLI_USAGE;
-  static server sv;
   sv.refresh_s = (unsigned)refresh;
   hpmh_status st;
   if (fl_open(ctx, &sv.conn, &st)) {
@@ -228,13 +287,15 @@ int fl_serve_cmd(hpm_ctx *ctx, int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, &sv,
                                           MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
+                                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                                          MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
   if (!d) {
     close(fd);
     msg("fleet serve: the HTTP server (libmicrohttpd) did not start on %s", spec);
     return 3;
   }
-  printf("serving the fleet's status on http://%s/ (/status.json, /metrics); etcd %s\n", spec, sv.conn.p->fleet_endpoints);
+  printf("serving the fleet's status on http://%s/ (/status.json, /metrics%s); etcd %s\n", spec,
+         sv.fleetlock ? "; FleetLock /v1/pre-reboot, /v1/steady-state" : "", sv.conn.p->fleet_endpoints);
   fflush(stdout);
   int sig = 0;
   sigwait(&set, &sig);

@@ -42,7 +42,27 @@ void fl_buf_label(fl_buf *b, const char *s);
 /* The buffer's text (the caller frees it), NULL when out of memory. */
 char *fl_buf_take(fl_buf *b);
 
-/* `hpm fleet serve [--listen ADDR:PORT] [--refresh SECONDS]`. */
+/* FleetLock (docs/fleet.md "FleetLock"): other OS updaters (Zincati...)
+ * take and free the rollout's slots through `hpm fleet serve --fleetlock`. */
+#define FL_LOCKREQ_MAX 4096
+/* The request body {"client_params": {"id": ID, "group": GROUP}} ("node_uuid"
+ * accepted for "id"): 0, or -1 with err saying what is wrong.  ID must be a
+ * fleet host name, GROUP the protocol's [a-zA-Z0-9.-]+ (it is the fault
+ * domain). */
+int fl_lockreq_parse(const char *body, size_t len, char id[FL_NAME_MAX + 1], char group[FL_NAME_MAX + 1], char *err,
+                     size_t n);
+
+typedef struct {
+  unsigned http;      /* 200: done; else the protocol's error status */
+  const char *kind;   /* the error's kind (a small fixed set), NULL on success */
+  char value[600];    /* what happened, for the client's log */
+} fl_lock_answer;
+
+/* pre-reboot (lock) or steady-state (unlock) for client id of group, with
+ * the transactions hpm's own hosts use (fleet.c fl_txb_move). */
+void fl_fleetlock(fl_conn *c, bool lock, const char *id, const char *group, fl_lock_answer *a);
+
+/* `hpm fleet serve [--listen ADDR:PORT] [--refresh SECONDS] [--fleetlock]`. */
 int fl_serve_cmd(hpm_ctx *ctx, int argc, char **argv);
 
 #endif

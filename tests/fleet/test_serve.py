@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import free_ports
 from hpmtest import BUILD, HPM, OK, USAGE, environ, hpm
-from rollout import Gateway, Host, Operator, conf, wait_for
+from rollout import Gateway, Host, Operator, check_history, conf, wait_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 IOERR = 3
@@ -30,13 +30,13 @@ IOERR = 3
 class Server:
     """hpm fleet serve in the background (under timeout), stopped by pid."""
 
-    def __init__(self, config, tmp_path, listen=None):
+    def __init__(self, config, tmp_path, listen=None, extra=()):
         self.port = free_ports(1)[0]
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp_path / f"serve-{self.port}.log"
         out = open(self.log, "w")
         self.proc = subprocess.Popen(["timeout", "300", str(HPM), "--config", str(config), "fleet", "serve",
-                                      "--listen", listen or f"127.0.0.1:{self.port}", "--refresh", "2"],
+                                      "--listen", listen or f"127.0.0.1:{self.port}", "--refresh", "2", *extra],
                                      stdout=out, stderr=subprocess.STDOUT, env=environ(None))
         out.close()
         wait_for(lambda: "serving" in self.log.read_text() or self.proc.poll() is not None, 20, "serve started")
@@ -330,3 +330,105 @@ def test_serve_refusals(tmp_path, etcd_cluster):
     finally:
         rc = srv.stop()
     assert rc == 0, srv.log.read_text()
+
+
+def fleetlock(server, op, client, group="rack-a", header=True, body=None):
+    """One FleetLock request: (HTTP status, the answer's JSON)."""
+    data = body if body is not None else json.dumps({"client_params": {"id": client, "group": group}}).encode()
+    headers = {"Content-Type": "application/json"}
+    if header:
+        headers["fleet-lock-protocol"] = "true"
+    req = urllib.request.Request(server.url + "/v1/" + op, data=data, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_fleetlock_clients_share_the_slots_of_hpm_hosts(tmp_path, etcd_cluster):
+    gw = Gateway(etcd_cluster.client["m1"])
+    h1 = Host(tmp_path, "h1", "rack-a", etcd_cluster.endpoints)
+    h1.conf.write_text(h1.conf.read_text().replace("hook_timeout = 3s", "hook_timeout = 120s")
+                       .replace("lease_ttl = 2s", "lease_ttl = 120s"))
+    h1.step()
+    op = Operator(tmp_path, etcd_cluster.endpoints)
+    srv = Server(op.conf, tmp_path, extra=["--fleetlock"])
+    ro = Server(op.conf, tmp_path)  # without --fleetlock
+    try:
+        status, ans = fleetlock(ro, "pre-reboot", "z1")
+        assert status == 404 and ans["kind"] == "fleetlock_off", ans
+        # the protocol's refusals
+        assert fleetlock(srv, "pre-reboot", "z1", header=False) == \
+            (400, {"kind": "missing_header", "value": "the header fleet-lock-protocol: true is missing"})
+        for body, why in ((b"{", "not one JSON object"), (b'{"client_params": 1}', "client_params"),
+                          (b'{"client_params": {"id": "a/b", "group": "x"}}', "client_params.id"),
+                          (b'{"client_params": {"id": "z1", "group": "x_y"}}', "client_params.group"),
+                          (b'{"client_params": {"id": "z1", "group": "x"}} x', "after the JSON"),
+                          (b"x" * 5000, "larger than 4096")):
+            status, ans = fleetlock(srv, "pre-reboot", "z1", body=body)
+            assert status == 400 and ans["kind"] == "bad_request" and why in ans["value"], (body, ans)
+        assert srv.get("/v1/pre-reboot")[0] == 405
+        # Zincati's start: steady-state; it registers the client in its group
+        assert fleetlock(srv, "steady-state", "z1")[0] == 200
+        # the protocol's first version named the client node_uuid
+        body = json.dumps({"client_params": {"node_uuid": "z2", "group": "rack-a"}}).encode()
+        assert fleetlock(srv, "steady-state", "z2", body=body)[0] == 200
+        members = {m["host"]: m["domain"] for m in op.status()["members"]}
+        assert members == {"h1": "rack-a", "z1": "rack-a", "z2": "rack-a"}
+        status, ans = fleetlock(srv, "pre-reboot", "z1")
+        assert status == 409 and ans["kind"] == "not_in_rollout" and "no rollout names z1" in ans["value"]
+
+        # a rollout names hpm's host h1 and the FleetLock clients z1, z2: one slot
+        first, _ = gw.snapshot()
+        (h1.dir / "hang").touch()
+        op.fleet("rollout", "start", "--baseline-version", "2026.1", "--ring", "h1,z1,z2", "--max-out", "1",
+                 "--deadline", "rebooting=4s")
+        h1.start()
+        wait_for(lambda: [s["host"] for s in op.status()["slots"]] == ["h1"], 60, "h1 holds the slot")
+        status, ans = fleetlock(srv, "pre-reboot", "z1")
+        assert status == 409 and ans["kind"] == "failed_lock" and "1 of 1 slots taken (h1)" in ans["value"], ans
+        (h1.dir / "hang").unlink()
+        wait_for(lambda: {h["host"]: h["phase"] for h in op.status()["hosts"]}["h1"] == "done", 60, "h1 done")
+
+        # now z1 may go: it holds the slot like a host (rebooting, alive until its deadline)
+        status, ans = fleetlock(srv, "pre-reboot", "z1")
+        assert status == 200 and "z1 holds a slot" in ans["value"], ans
+        assert fleetlock(srv, "pre-reboot", "z1")[0] == 200  # recursive
+        st = op.status()
+        z1 = {h["host"]: h for h in st["hosts"]}["z1"]
+        assert [s["host"] for s in st["slots"]] == ["z1"] and z1["phase"] == "rebooting" and z1["alive"], st
+        status, ans = fleetlock(srv, "pre-reboot", "z2")
+        assert status == 409 and "1 of 1 slots taken (z1)" in ans["value"], ans
+        # steady state after its reboot: done, slot freed; unlocking again is fine
+        status, ans = fleetlock(srv, "steady-state", "z1")
+        assert status == 200 and "freed its slot" in ans["value"], ans
+        assert fleetlock(srv, "steady-state", "z1")[0] == 200
+        status, ans = fleetlock(srv, "pre-reboot", "z1")
+        assert status == 409 and ans["kind"] == "turn_over", ans
+        st = op.status()
+        assert {h["host"]: h["phase"] for h in st["hosts"]} == {"h1": "done", "z1": "done", "z2": "waiting"}
+        assert st["slots"] == []
+
+        # z2 takes the slot and never comes back: past its deadline (4 s) it is
+        # suspect, counts against the budget, and keeps the slot until released
+        assert fleetlock(srv, "pre-reboot", "z2")[0] == 200
+
+        def suspect():
+            z2 = {h["host"]: h for h in op.status()["hosts"]}["z2"]
+            return z2["suspect"] and z2["holds_slot"]
+        wait_for(suspect, 20, "z2 suspect")
+        st = op.status()
+        assert st["rollout"]["budget"]["used"] == 1 and [s["host"] for s in st["slots"]] == ["z2"]
+        time.sleep(1)
+        op.fleet("host", "release", "z2")
+        st = op.status()
+        assert {h["host"]: h["phase"] for h in st["hosts"]}["z2"] == "failed" and st["slots"] == []
+        last, _ = gw.snapshot()
+        most, domains = check_history(gw, first, last, {"rack-a": 3})
+        assert most == 1 and domains == {"rack-a"}
+        log = srv.log.read_text()
+        assert "FleetLock pre-reboot z1 (group rack-a): 200" in log and "FleetLock steady-state z1" in log
+    finally:
+        h1.kill()
+        assert srv.stop() == 0 and ro.stop() == 0
