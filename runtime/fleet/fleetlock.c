@@ -5,7 +5,8 @@
  * of hpm's hosts.  Its id is its host name, its group its fault domain; it
  * registers with its first request; `pre-reboot` takes a slot when the
  * rollout names it and fl_may_take lets it (the host enters `rebooting`),
- * `steady-state` after its reboot frees it (the host is done).  Both are the
+ * `steady-state` after its reboot frees it (the host is done; the rollout
+ * is done when it was the last).  Both are the
  * transactions hpm's hosts make (fl_txb_move).  The client has no lease of
  * its own: its alive key is bound to a lease as long as the rebooting
  * deadline, so a client that never comes back turns suspect then (counted
@@ -110,6 +111,17 @@ void fl_fleetlock(fl_conn *c, bool lock, const char *id, const char *group, fl_l
       else fl_host_move(&n, FL_DONE, &s.rollout, now, "steady state after the reboot (FleetLock), slot freed");
       fl_txb_move(&t, &s, h, &n, false, true, now);
       fl_txb_del(&t, FL_DIR_ALIVE, id);
+      /* the last host of a running rollout ends its turn: the rollout is done
+       * (what a host's step does; here in the same, guarded, transaction) */
+      bool last = s.rollout.state == FL_RUNNING && s.slots.nslots == 1;
+      for (size_t i = 0; i < s.nhosts && last; i++) last = &s.hosts[i] == h || fl_phase_terminal(s.hosts[i].phase);
+      if (last) {
+        fl_rollout r = s.rollout;
+        r.state = FL_FINISHED;
+        r.changed = now;
+        snprintf(r.reason, sizeof r.reason, "every host is done or failed");
+        fl_txb_put(&t, FL_KEY_ROLLOUT, "", fl_rollout_json(&r), 0);
+      }
       if (!run(c, &t, &won, a)) {
         if (won) say(a, 200, NULL, "%s freed its slot of rollout %s: %s", id, s.rollout.id, fl_phase_name(n.phase));
         else done = false;

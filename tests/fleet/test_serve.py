@@ -391,28 +391,16 @@ def test_fleetlock_clients_share_the_slots_of_hpm_hosts(tmp_path, etcd_cluster):
         (h1.dir / "hang").unlink()
         wait_for(lambda: {h["host"]: h["phase"] for h in op.status()["hosts"]}["h1"] == "done", 60, "h1 done")
 
-        # now z1 may go: it holds the slot like a host (rebooting, alive until its deadline)
-        status, ans = fleetlock(srv, "pre-reboot", "z1")
-        assert status == 200 and "z1 holds a slot" in ans["value"], ans
-        assert fleetlock(srv, "pre-reboot", "z1")[0] == 200  # recursive
-        st = op.status()
-        z1 = {h["host"]: h for h in st["hosts"]}["z1"]
-        assert [s["host"] for s in st["slots"]] == ["z1"] and z1["phase"] == "rebooting" and z1["alive"], st
+        # z2 takes the slot and never reports back: past its deadline (4 s) it
+        # is suspect, counts against the budget, and keeps the slot until released
         status, ans = fleetlock(srv, "pre-reboot", "z2")
-        assert status == 409 and "1 of 1 slots taken (z1)" in ans["value"], ans
-        # steady state after its reboot: done, slot freed; unlocking again is fine
-        status, ans = fleetlock(srv, "steady-state", "z1")
-        assert status == 200 and "freed its slot" in ans["value"], ans
-        assert fleetlock(srv, "steady-state", "z1")[0] == 200
-        status, ans = fleetlock(srv, "pre-reboot", "z1")
-        assert status == 409 and ans["kind"] == "turn_over", ans
+        assert status == 200 and "z2 holds a slot" in ans["value"], ans
+        assert fleetlock(srv, "pre-reboot", "z2")[0] == 200  # recursive
         st = op.status()
-        assert {h["host"]: h["phase"] for h in st["hosts"]} == {"h1": "done", "z1": "done", "z2": "waiting"}
-        assert st["slots"] == []
-
-        # z2 takes the slot and never comes back: past its deadline (4 s) it is
-        # suspect, counts against the budget, and keeps the slot until released
-        assert fleetlock(srv, "pre-reboot", "z2")[0] == 200
+        z2 = {h["host"]: h for h in st["hosts"]}["z2"]
+        assert [s["host"] for s in st["slots"]] == ["z2"] and z2["phase"] == "rebooting" and z2["alive"], st
+        status, ans = fleetlock(srv, "pre-reboot", "z1")
+        assert status == 409 and "1 of 1 slots taken (z2)" in ans["value"], ans
 
         def suspect():
             z2 = {h["host"]: h for h in op.status()["hosts"]}["z2"]
@@ -420,10 +408,26 @@ def test_fleetlock_clients_share_the_slots_of_hpm_hosts(tmp_path, etcd_cluster):
         wait_for(suspect, 20, "z2 suspect")
         st = op.status()
         assert st["rollout"]["budget"]["used"] == 1 and [s["host"] for s in st["slots"]] == ["z2"]
+        status, ans = fleetlock(srv, "pre-reboot", "z1")
+        assert status == 409 and "1 of 1 slots taken (z2)" in ans["value"], ans
         time.sleep(1)
         op.fleet("host", "release", "z2")
         st = op.status()
         assert {h["host"]: h["phase"] for h in st["hosts"]}["z2"] == "failed" and st["slots"] == []
+
+        # z1 goes (the budget is used, not exceeded); its steady state after
+        # the reboot frees the slot, and as the last host it ends the rollout
+        status, ans = fleetlock(srv, "pre-reboot", "z1")
+        assert status == 200 and "z1 holds a slot" in ans["value"], ans
+        status, ans = fleetlock(srv, "steady-state", "z1")
+        assert status == 200 and "freed its slot" in ans["value"], ans
+        assert fleetlock(srv, "steady-state", "z1")[0] == 200  # nothing held: fine
+        status, ans = fleetlock(srv, "pre-reboot", "z1")
+        assert status == 409 and ans["kind"] == "turn_over", ans
+        st = op.status()
+        assert {h["host"]: h["phase"] for h in st["hosts"]} == {"h1": "done", "z1": "done", "z2": "failed"}
+        assert st["slots"] == [] and st["rollout"]["state"] == "done", st
+        assert st["rollout"]["reason"] == "every host is done or failed"
         last, _ = gw.snapshot()
         most, domains = check_history(gw, first, last, {"rack-a": 3})
         assert most == 1 and domains == {"rack-a"}
