@@ -32,11 +32,12 @@ class Server:
 
     def __init__(self, config, tmp_path, listen=None, extra=()):
         self.port = free_ports(1)[0]
-        self.url = f"http://127.0.0.1:{self.port}"
+        listen = listen or f"127.0.0.1:{self.port}"
+        self.url = f"http://{listen}"
         self.log = tmp_path / f"serve-{self.port}.log"
         out = open(self.log, "w")
         self.proc = subprocess.Popen(["timeout", "300", str(HPM), "--config", str(config), "fleet", "serve",
-                                      "--listen", listen or f"127.0.0.1:{self.port}", "--refresh", "2", *extra],
+                                      "--listen", listen, "--refresh", "2", *extra],
                                      stdout=out, stderr=subprocess.STDOUT, env=environ(None))
         out.close()
         wait_for(lambda: "serving" in self.log.read_text() or self.proc.poll() is not None, 20, "serve started")
@@ -330,6 +331,13 @@ def test_serve_refusals(tmp_path, etcd_cluster):
     finally:
         rc = srv.stop()
     assert rc == 0, srv.log.read_text()
+    # an IPv6 address in brackets
+    six = Server(down, tmp_path, listen=f"[::1]:{free_ports(1)[0]}")
+    try:
+        status, _, body = six.get("/metrics")
+        assert status == 200 and "hpm_fleet_read_ok 0" in body
+    finally:
+        assert six.stop() == 0
 
 
 def fleetlock(server, op, client, group="rack-a", header=True, body=None):
