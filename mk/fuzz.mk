@@ -68,6 +68,10 @@ FUZZ_OBJS_fuzz_etcd                 := $(FUZZ_DIR)/obj/runtime/fleet/etcd.o $(FU
 FUZZ_SYSLIBS_fuzz_etcd              := -lcurl -lcjson -lm
 FUZZ_OBJS_fuzz_fleet                := $(FUZZ_DIR)/obj/runtime/fleet/model.o $(FUZZ_DIR)/obj/host/status.o
 FUZZ_SYSLIBS_fuzz_fleet             := -lcjson -lm
+# the body of a FleetLock request (hpm fleet serve --fleetlock)
+FUZZ_OBJS_fuzz_fleetlock            := $(FUZZ_DIR)/obj/runtime/fleet/lockreq.o $(FUZZ_DIR)/obj/runtime/fleet/model.o $(FUZZ_DIR)/obj/host/status.o
+FUZZ_SYSLIBS_fuzz_fleetlock         := -lcjson -lm
+FUZZ_SEEDS_fuzz_fleetlock           := tests/fuzz/corpus-fleetlock
 FUZZ_OBJS_fuzz_container_verify     += $(FUZZ_SIG_OBJS)
 FUZZ_OBJS_fuzz_catalog              += $(FUZZ_SIG_OBJS)
 FUZZ_LDFLAGS_fuzz_container_verify  := $(FUZZ_SIG_LDFLAGS)

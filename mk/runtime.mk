@@ -12,6 +12,8 @@ RT_CFLAGS := -Icore/include -Ihost -Iruntime
 RT_SRCS := $(wildcard runtime/*.c runtime/*/*.c)
 RT_HDRS := $(wildcard runtime/*.h runtime/*/*.h) $(HOSTLIB_HDRS)
 RT_LIBS := -lelf -lZydis -lcurl -lsqlite3 -linih -lcjson -lblkid
+# libmicrohttpd: the HTTP server of hpm fleet serve (runtime/fleet/serve.c)
+RT_LIBS += -lmicrohttpd
 # libsystemd (sd_notify: runtime/service.c) goes into hpm only, not into the tests of its rooms.
 RT_SD_LIBS := -lsystemd
 

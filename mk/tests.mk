@@ -102,6 +102,9 @@ UNIT_OBJS_test_etcd       := $(B)/san/runtime/fleet/etcd.o $(B)/san/runtime/http
 UNIT_SYSLIBS_test_etcd    := -lcurl -lcjson -lm
 UNIT_OBJS_test_model      := $(B)/san/runtime/fleet/model.o $(B)/san/runtime/fleet/etcd.o $(B)/san/runtime/http.o
 UNIT_SYSLIBS_test_model   := -lcurl -lcjson -lm
+UNIT_OBJS_test_serve      := $(patsubst %,$(B)/san/runtime/fleet/%.o,status page metrics lockreq model etcd) \
+                             $(patsubst %,$(B)/san/runtime/%.o,http jsonout msg)
+UNIT_SYSLIBS_test_serve   := -lcurl -lcjson -lm
 
 UNIT_HDRS := tests/tmpdir.h tests/core/testlib.h tests/core/manifest_cases.h tests/core/bsfake.h $(CORE_HDRS) $(HOSTLIB_HDRS) $(HPMW_HDRS) $(RT_HDRS)
 

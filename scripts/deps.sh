@@ -39,6 +39,10 @@ DEB_PACKAGES=(
   libblkid-dev   # hpm setup: the partition type of a mounted ESP (runtime/boot/setup.c)
   efibootmgr     # hpm setup creates the firmware boot entry with it; copied into the firmware test's guest
   fdisk          # sfdisk: the GPT-partitioned ESP disk of firmware-tests/test_setup.py
+  # hpm fleet serve: libmicrohttpd serves the status page and metrics (runtime/fleet/serve.c)
+  libmicrohttpd-dev
+  # its test: Debian's chromium (headless) loads the page, prometheus_client parses the metrics
+  chromium python3-prometheus-client
   # hpm-patchgen diff applies .patch files (diff, for line numbers, is essential)
   patch
   # tests/realprog: bear records compile databases; ab (apache2-utils) and memcaslap

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "fleet/fleet.h"
+#include "fleet/serve.h"
 #include "jsonout.h"
 #include "msg.h"
 
@@ -20,6 +21,7 @@ static const char usage[] =
     "       hpm fleet status [--json]\n"
     "       hpm fleet host release|fail HOST\n"
     "       hpm fleet step [--loop MS]\n"
+    "       hpm fleet serve [--listen ADDRESS:PORT] [--refresh SECONDS] [--fleetlock]\n"
     "The cluster's rollouts through etcd ([fleet] of the policy file; docs/fleet.md).\n"
     "  rollout start    a rollout of a baseline VERSION or a hotpatch SEQ of the signed catalog this\n"
     "                   host holds, ring by ring (the first --ring is the canary); hosts must have\n"
@@ -38,7 +40,13 @@ static const char usage[] =
     "  host fail HOST   mark a host failed (counts against the budget)\n"
     "  step             one step of this host's side (what the agent does)\n"
     "    --loop MS      step every MS milliseconds until this host has nothing left to do\n"
-    "                   or the reboot hook ran\n";
+    "                   or the reboot hook ran\n"
+    "  serve            a read-only status page (/), the status document (/status.json) and\n"
+    "                   Prometheus metrics (/metrics) over HTTP, read from etcd at each request\n"
+    "    --listen ADDRESS:PORT  where to listen (default 127.0.0.1:9479; an IPv4 or [IPv6] address)\n"
+    "    --refresh SECONDS  the page reloads itself every SECONDS (default 5; 0: never)\n"
+    "    --fleetlock    also answer the FleetLock protocol (POST /v1/pre-reboot, /v1/steady-state):\n"
+    "                   other updaters take and free the rollout's slots like hpm's hosts\n";
 
 /* The connection, opened after the subcommand's options are parsed. */
 static hpm_ctx *the_ctx;
@@ -176,60 +184,7 @@ static int status(int argc, char **argv) {
   fl_why_waiting(&s, now, why, sizeof why);
   const fl_rollout *r = &s.rollout;
   if (json) {
-    cJSON *doc = hpm_json_doc("fleet");
-    hpmh_json_add_u64(doc, "revision", (uint64_t)s.revision);
-    if (!s.has_rollout) {
-      hpmh_json_add_null(doc, "rollout");
-    } else {
-      cJSON *ro = cJSON_AddObjectToObject(doc, "rollout");
-      hpmh_json_add_str(ro, "id", r->id);
-      hpmh_json_add_str(ro, "kind", r->hotpatch ? "hotpatch" : "baseline");
-      hpmh_json_add_str(ro, "target", r->target);
-      hpmh_json_add_str(ro, "state", fl_rstate_name(r->state));
-      hpmh_json_add_str(ro, "reason", r->reason);
-      hpmh_json_add_u64(ro, "max_out", r->max_out);
-      hpmh_json_add_u64(ro, "min_delay_s", r->min_delay_s);
-      hpmh_json_add_u64(ro, "rings", r->nrings);
-      cJSON *b = cJSON_AddObjectToObject(ro, "budget");
-      hpmh_json_add_u64(b, "limit", r->budget);
-      hpmh_json_add_u64(b, "used", fl_budget_used(&s));
-      hpm_json_add_time(ro, "created", r->created);
-      hpm_json_add_time(ro, "changed", r->changed);
-    }
-    cJSON *sl = cJSON_AddArrayToObject(doc, "slots");
-    for (size_t i = 0; i < s.slots.nslots; i++) {
-      cJSON *x = cJSON_CreateObject();
-      hpmh_json_add_str(x, "host", s.slots.slots[i].host);
-      hpmh_json_add_str(x, "domain", s.slots.slots[i].domain);
-      hpm_json_add_time(x, "since", s.slots.slots[i].since);
-      cJSON_AddItemToArray(sl, x);
-    }
-    cJSON *hs = cJSON_AddArrayToObject(doc, "hosts");
-    for (size_t i = 0; i < s.nhosts; i++) {
-      const fl_host *h = &s.hosts[i];
-      cJSON *x = cJSON_CreateObject();
-      hpmh_json_add_str(x, "host", h->name);
-      hpmh_json_add_str(x, "domain", h->domain);
-      hpmh_json_add_u64(x, "ring", h->ring);
-      hpmh_json_add_str(x, "phase", fl_phase_name(h->phase));
-      hpmh_json_add_bool(x, "alive", h->alive);
-      hpmh_json_add_bool(x, "holds_slot", h->holds);
-      hpmh_json_add_bool(x, "suspect", h->holds && !h->alive);
-      hpm_json_add_time(x, "since", h->since);
-      hpm_json_add_time(x, "deadline", h->deadline);
-      hpmh_json_add_str(x, "reason", h->reason);
-      cJSON_AddItemToArray(hs, x);
-    }
-    cJSON *ms = cJSON_AddArrayToObject(doc, "members");
-    for (size_t i = 0; i < s.nmembers; i++) {
-      cJSON *x = cJSON_CreateObject();
-      hpmh_json_add_str(x, "host", s.members[i].name);
-      hpmh_json_add_str(x, "domain", s.members[i].domain);
-      hpmh_json_add_bool(x, "alive", s.members[i].alive_create != 0);
-      cJSON_AddItemToArray(ms, x);
-    }
-    hpm_json_add_opt(doc, "waiting", why);
-    hpm_json_emit(doc);
+    hpm_json_emit(fl_status_doc(&s, now));
   } else if (!s.has_rollout) {
     printf("no rollout; %zu hosts registered\n", s.nmembers);
   } else {
@@ -294,8 +249,8 @@ int fl_cmd(hpm_ctx *ctx, int argc, char **argv) {
   const char *sub = argc > 1 ? argv[1] : "";
   const char *verb = argc > 2 ? argv[2] : "";
   bool rollout = !strcmp(sub, "rollout"), host = !strcmp(sub, "host");
-  if (!rollout && !host && strcmp(sub, "status") && strcmp(sub, "step"))
-    return hpm_cli_error("fleet", "%s%s%s: expected rollout, status, host or step", sub[0] ? "'" : "", sub[0] ? sub : "no subcommand",
+  if (!rollout && !host && strcmp(sub, "status") && strcmp(sub, "step") && strcmp(sub, "serve"))
+    return hpm_cli_error("fleet", "%s%s%s: expected rollout, status, host, step or serve", sub[0] ? "'" : "", sub[0] ? sub : "no subcommand",
                          sub[0] ? "'" : "");
   if (rollout && strcmp(verb, "start") && strcmp(verb, "pause") && strcmp(verb, "resume") && strcmp(verb, "abort"))
     return hpm_cli_error("fleet", "rollout %s: expected start, pause, resume or abort", verb[0] ? verb : "(nothing)");
@@ -307,6 +262,7 @@ int fl_cmd(hpm_ctx *ctx, int argc, char **argv) {
   hpmh_status st;
   if (!strcmp(sub, "status")) return status(argc - 1, argv + 1);
   if (!strcmp(sub, "step")) return step(argc - 1, argv + 1);
+  if (!strcmp(sub, "serve")) return fl_serve_cmd(ctx, argc - 1, argv + 1);
   int rc;
   if (!strcmp(verb, "start")) return rollout_start(argc - 2, argv + 2);
   fl_conn *c = conn();

@@ -131,6 +131,23 @@ void fl_host_move(fl_host *h, fl_phase to, const fl_rollout *r, uint64_t now, co
   va_end(ap);
 }
 
+void fl_txb_move(fl_txb *t, const fl_snap *s, const fl_host *h, const fl_host *n, bool take, bool release, uint64_t now) {
+  bool shared = take || release || fl_phase_terminal(n->phase);
+  if (shared) fl_txb_guard(t, s);
+  fl_txb_cmp(t, FL_DIR_HOSTS, h->name, FL_CMP_MOD, h->mod_revision);
+  fl_slot me = {0};
+  if (take) {
+    for (size_t i = 0; i < s->nhosts; i++)
+      if (s->hosts[i].holds) fl_txb_cmp(t, FL_DIR_ALIVE, s->hosts[i].name, FL_CMP_CREATE, s->hosts[i].alive_create);
+    snprintf(me.host, sizeof me.host, "%s", h->name);
+    snprintf(me.domain, sizeof me.domain, "%s", h->domain);
+    me.since = now;
+  }
+  fl_txb_put(t, FL_DIR_HOSTS, h->name, fl_host_json(n), 0);
+  if (shared)
+    fl_txb_put(t, FL_KEY_SLOTS, "", fl_slots_next(s, release ? h->name : NULL, take ? &me : NULL, take ? now : 0), 0);
+}
+
 /* ---- the operator ------------------------------------------------------------- */
 
 static int check_target(fl_conn *c, const fl_start_req *q, hpmh_status *st) {

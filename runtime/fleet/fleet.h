@@ -73,6 +73,7 @@ int fl_cmd(hpm_ctx *ctx, int argc, char **argv);
 
 #define FLEET_USAGE                                                                                    \
   "  fleet rollout start|pause|resume|abort, fleet status [--json], fleet host release|fail HOST,\n"     \
-  "        fleet step [--loop MS]             the cluster's rollouts through etcd (hpm fleet --help)\n"
+  "        fleet step [--loop MS], fleet serve [--listen ADDRESS:PORT]\n"                               \
+  "                                           the cluster's rollouts through etcd (hpm fleet --help)\n"
 
 #endif

@@ -39,4 +39,13 @@ char *fl_slots_next(const fl_snap *s, const char *without, const fl_slot *add, u
 void fl_host_move(fl_host *h, fl_phase to, const fl_rollout *r, uint64_t now, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* The transaction of host h (as read in s) becoming n at now, taking (take)
+ * or freeing (release) its slot: taking or freeing a slot, or ending (done,
+ * failed), changes what others decide, so it is guarded by the rollout and
+ * the slots as read (fl_txb_guard) and rewrites the slots; taking also
+ * compares every holder's alive key as read.  A move between out phases
+ * compares h's record only.  Used by FleetLock (fleetlock.c); it builds
+ * what step.c's move() builds. */
+void fl_txb_move(fl_txb *t, const fl_snap *s, const fl_host *h, const fl_host *n, bool take, bool release, uint64_t now);
+
 #endif

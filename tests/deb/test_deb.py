@@ -110,7 +110,7 @@ def test_control_data(debs):
                                  text=True, check=True).stdout
         assert "${" not in control, control  # every substitution variable was filled
     # ${shlibs:Depends} found the libraries the programs link.
-    for lib in ("libc6", "libssl3", "libsqlite3-0", "libcurl4"):
+    for lib in ("libc6", "libssl3", "libsqlite3-0", "libcurl4", "libmicrohttpd12"):
         assert re.search(rf"\b{lib} \(>=", field(debs["hpm"], "Depends")), field(debs["hpm"], "Depends")
     for lib in ("libc6", "libelf1", "libdw1"):
         assert re.search(rf"\b{lib} \(>=", field(debs["hpm-tools"], "Depends"))
