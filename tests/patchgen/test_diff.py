@@ -243,3 +243,58 @@ def test_ipa_ra_in_the_diff_mode_replaces_the_caller(ipa):
     """The same change as a patch: caller, compiled against the new leaf, changes too and is replaced."""
     r, out = ipa.diff(ipa.patch("ipa", {"r.c": R_C.replace("{ return (x", "{ " + CLOBBER + "return (x")}))
     assert replaced(out) == ["caller", "leaf", "top"], r.err  # mid holds nothing across its call: same code
+
+
+def test_refused_unit(proj):
+    """A patch that removes a compiled unit, or adds a .c the compile database does not build."""
+    for name, changes, says in (("gone", {"b.c": None}, "b.c: the patch removes a compiled unit"),
+                                ("added", {"new.c": "int z(void) { return 1; }\n"},
+                                 "new.c: the patch adds a source file that the compile database does not build")):
+        r, out = proj.diff(proj.patch(f"unit-{name}", changes), out=proj.d / f"unit-{name}.payload", check=REFUSED)
+        assert "refused [unit]: " + says in r.err and not out.exists(), r.err
+
+
+def test_refused_clone_whose_caller_is_gone(proj):
+    """helper.constprop.0 changes and g, which calls it in the binary, is renamed away by the patch:
+    nothing would replace the old g's call of the old clone."""
+    changes = {"a.c": A_C.replace("a * b +", "a * b + 1 +").replace("int g(int x)", "int g2(int x)")}
+    r, out = proj.diff(proj.patch("clone-gone", changes), out=proj.d / "clone-gone.payload", check=REFUSED)
+    assert "refused [clone]: a.c: 'g' calls the changed clone 'helper.constprop.0' but is gone" in r.err, r.err
+    assert not out.exists()
+
+
+K_C = """int sq(int x) { return x * x + 1; }
+__attribute__((noinline, noclone)) static int twice(int a) { return (a * 2 + 1) ^ (a >> 3) ^ (a << 4); }
+__attribute__((noinline, noclone)) static int twicf(int a) { return (a * 3 + 1) ^ (a >> 3) ^ (a << 4); }
+int hold(int x) { return sq(x + 1) + 3 + twice(x) + twicf(x); }
+"""
+K_MAIN = "int hold(int);\nint main(int argc, char **argv) { (void)argv; return hold(argc); }\n"
+
+
+@pytest.fixture
+def kproj(tmp_path):
+    return Project(tmp_path, {"k.c": K_C, "main.c": K_MAIN})
+
+
+def test_refused_inlined_copy_outside_any_function(kproj):
+    """sq is inlined into hold; a binary whose symbol table lacks hold (objcopy --strip-symbol)
+    has a copy of sq that no redirection reaches: refused.  With hold named, both are replaced."""
+    patch = kproj.patch("sq", {"k.c": K_C.replace("x * x + 1", "x * x + 2")})
+    r, out = kproj.diff(patch)
+    assert replaced(out) == ["hold", "sq"] and "1 inlined copy covered (in hold)" in r.err, r.err
+    run("objcopy", "--strip-symbol=hold", kproj.exe)
+    r, out = kproj.diff(patch, out=kproj.d / "inl.payload", check=REFUSED)
+    assert "refused [inlined]: k.c: 'sq' is inlined at 0x" in r.err and "in no function of its symbol table" in r.err
+    assert not out.exists()
+
+
+def test_refused_ambiguous_static(kproj):
+    """Two static functions of k.c both named twice in the binary's symbol table (objcopy
+    --redefine-sym), both inside the unit's DWARF ranges: which one to redirect is unknown."""
+    patch = kproj.patch("twice", {"k.c": K_C.replace("a * 2 + 1", "a * 2 + 5")})
+    r, out = kproj.diff(patch)
+    assert replaced(out) == ["twice"], r.err
+    run("objcopy", "--redefine-sym", "twicf=twice", kproj.exe)
+    r, out = kproj.diff(patch, out=kproj.d / "amb.payload", check=REFUSED)
+    assert "refused [ambiguous]: k.c: 'twice' names several functions of this unit in " in r.err, r.err
+    assert not out.exists()
