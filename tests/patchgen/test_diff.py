@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from hpmtest import OK, PATCHGEN, REFUSED, USAGE, run
-from project import Project, local_symbol, payload_relocs, replaced
+from project import Project, inlined_counts, local_symbol, payload_relocs, pg_json, replaced
 
 UTIL_H = """struct shape { int w, h; };
 static inline int clamp(int x) { return x > 100 ? 100 : x; }
@@ -176,8 +176,13 @@ def test_dynsym_fallback_is_a_warning(tmp_path):
     (tmp_path / "map").write_text("other=other_v\n")
     (tmp_path / "fix.c").write_text("int other_v(int x) { return x; }\n")
     r = run(PATCHGEN, "--target", stripped, "--map", tmp_path / "map", "--source", tmp_path / "fix.c",
-            "--debug-dir", tmp_path / "nodebug", "--out", tmp_path / "o.bin")
-    assert "warning:" in r.err and "come from .dynsym" in r.err and str(tmp_path / "nodebug") in r.err, r.err
+            "--debug-dir", tmp_path / "nodebug", "--out", tmp_path / "o.bin", "--json")
+    bid = run("readelf", "-n", stripped).stdout.split("Build ID: ")[1].split()[0]
+    where = f"{tmp_path / 'nodebug'}/.build-id/{bid[:2]}/{bid[2:]}.debug"
+    assert "warning:" in r.err and "come from .dynsym" in r.err and where in r.err, r.err
+    doc = pg_json(r)
+    assert doc["symbols"] == {"from": "dynsym", "debug_file": where, "debug_file_found": False}
+    assert len(doc["warnings"]) == 1 and where in doc["warnings"][0]
 
 
 def test_library_call_through_the_binarys_plt(proj):
@@ -298,3 +303,64 @@ def test_refused_ambiguous_static(kproj):
     r, out = kproj.diff(patch, out=kproj.d / "amb.payload", check=REFUSED)
     assert "refused [ambiguous]: k.c: 'twice' names several functions of this unit in " in r.err, r.err
     assert not out.exists()
+
+
+def test_json_says_how_each_function_is_reached(kproj):
+    """diff --json: sq is redirected at its entry and its one inlined copy is covered by
+    replacing hold, which carries sq's new code; the payload records the count."""
+    r, doc = kproj.diff_json(kproj.patch("sqj", {"k.c": K_C.replace("x * x + 1", "x * x + 2")}))
+    fns = {f["name"]: f for f in doc["functions"]}
+    assert sorted(fns) == ["hold", "sq"] and doc["mode"] == "diff" and doc["payload"], doc
+    assert fns["sq"]["inlined"] == {"covered": 1, "covered_in": ["hold"], "not_covered": 0, "not_covered_in": []}
+    assert fns["hold"]["carries_inlined"] == ["sq"] and fns["hold"]["inlined"]["covered"] == 0
+    assert fns["sq"]["replacement"] is None and fns["sq"]["redirect"] in ("prologue", "patchable-direct")
+    assert doc["symbols"] == {"from": "symtab", "debug_file": None, "debug_file_found": False}
+    assert inlined_counts(doc["payload"]) == {"sq": (1, 0), "hold": (0, 0)}
+
+
+def test_json_of_a_clone_and_of_a_refusal(proj):
+    r, doc = proj.diff_json(proj.patch("clonej", {"a.c": A_C.replace("a * b +", "a * b + 1 +")}))
+    assert [s["name"] for s in doc["not_redirected"]] == ["helper.constprop.0"], doc
+    reasons = {f["name"]: f["reason"] for f in doc["functions"]}
+    assert sorted(reasons) == ["f", "g"] and "calls the changed clone helper.constprop.0" in reasons.values(), reasons
+    r, doc = proj.diff_json(proj.patch("refj", {"b.c": None}), out=proj.d / "refj.payload", check=REFUSED)
+    assert doc["refusals"] == [{"class": "unit", "message": "b.c: the patch removes a compiled unit; ship a baseline"}]
+    assert doc["error"]["kind"] == "refused" and "no payload written" in doc["error"]["message"]
+    assert doc["payload"] is None and doc["functions"] == []
+
+
+def test_json_usage_error():
+    r = run(PATCHGEN, "diff", "--json", "--binary", "x", check=USAGE)
+    doc = pg_json(r)
+    assert doc["error"] == {"exit": 2, "kind": "usage", "message": "--source DIR is required"}
+
+
+def test_hand_written_inlined_copy_not_replaced_is_said(kproj, tmp_path):
+    """Hand-written mode, sq mapped but hold (where sq is inlined) not: a warning naming hold,
+    the summary says the copy is NOT replaced, the payload records it; mapping hold too covers it."""
+    (tmp_path / "fix.c").write_text("int sq_v(int x) { return x * x + 2; }\n"
+                                    "int hold_v(int x) { return sq_v(x + 1) + 3; }\n")
+    (tmp_path / "map").write_text("sq=sq_v\n")
+    r = run(PATCHGEN, "--target", kproj.exe, "--map", tmp_path / "map", "--source", tmp_path / "fix.c",
+            "--out", tmp_path / "one.bin", "--json")
+    doc = pg_json(r)
+    assert "warning: 'sq' is also inlined into hold (1 copy): this payload does not replace it" in r.err, r.err
+    assert "1 inlined copy NOT replaced (in hold: those callers keep the old code)" in r.err
+    assert doc["mode"] == "map" and doc["functions"][0]["inlined"]["not_covered_in"] == ["hold"]
+    assert any("also inlined into hold" in w for w in doc["warnings"])
+    assert inlined_counts(tmp_path / "one.bin") == {"sq": (0, 1)}
+    (tmp_path / "map").write_text("sq=sq_v\nhold=hold_v\n")
+    r = run(PATCHGEN, "--target", kproj.exe, "--map", tmp_path / "map", "--source", tmp_path / "fix.c",
+            "--out", tmp_path / "two.bin")
+    assert "warning" not in r.err and "sq -> sq_v (" in r.err and "1 inlined copy covered (in hold)" in r.err, r.err
+    assert inlined_counts(tmp_path / "two.bin") == {"sq": (1, 0), "hold": (0, 0)}
+
+
+def test_hand_written_without_dwarf_says_inlining_is_unknown(tmp_path):
+    p = Project(tmp_path, {"k.c": K_C, "main.c": K_MAIN}, cflags=["-O2"])
+    (tmp_path / "fix.c").write_text("int sq_v(int x) { return x * x + 2; }\n")
+    (tmp_path / "map").write_text("sq=sq_v\n")
+    r = run(PATCHGEN, "--target", p.exe, "--map", tmp_path / "map", "--source", tmp_path / "fix.c",
+            "--out", tmp_path / "o.bin", "--json")
+    assert "inlined copies unknown (no DWARF to tell)" in r.err, r.err
+    assert pg_json(r)["functions"][0]["inlined"] is None

@@ -21,6 +21,7 @@ int pg_dw_cu_contains(Dwarf_Die *cu, uint64_t addr);
  * address of the out-of-line function that contains it. */
 typedef void (*pg_inline_cb)(void *ctx, const char *inlined, uint64_t container);
 void pg_dw_inlines(Dwarf_Die *cu, pg_inline_cb cb, void *ctx);
+void pg_dw_all_inlines(pg_dw *d, pg_inline_cb cb, void *ctx); /* of every CU */
 /* Named struct/union layouts (size, members with offsets and types) and
  * file-scope variables' types, as comparable strings. */
 typedef struct { char *name, *desc; } pg_item;
