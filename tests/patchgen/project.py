@@ -21,7 +21,11 @@ def pg_json(r):
     import jsonschema  # Debian's python3-jsonschema
     lines = r.out.splitlines()
     assert len(lines) == 1, r
-    doc = json.loads(lines[0])
+    def no_duplicates(pairs):
+        keys = [k for k, _ in pairs]
+        assert len(keys) == len(set(keys)), keys
+        return dict(pairs)
+    doc = json.loads(lines[0], object_pairs_hook=no_duplicates)
     errors = list(jsonschema.Draft202012Validator(json.loads(PG_SCHEMA.read_text())).iter_errors(doc))
     assert not errors, [(list(e.path), e.message[:300]) for e in errors[:5]]
     assert (doc["error"] is None) == (r.returncode == 0), r
@@ -84,8 +88,8 @@ class Project:
 
     def diff(self, *patches, out=None, check=0, extra=()):
         out = out or self.d / "fix.payload"
-        args = [PATCHGEN, "diff", "--binary", self.exe, "--source", self.src, "--compile-db", self.db,
-                "--out", out, *extra]
+        db = [] if "--build-cmd" in extra else ["--compile-db", self.db]
+        args = [PATCHGEN, "diff", "--binary", self.exe, "--source", self.src, *db, "--out", out, *extra]
         for p in patches:
             args += ["--patch", p]
         r = run(*args, check=check)

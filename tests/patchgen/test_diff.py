@@ -364,3 +364,32 @@ def test_hand_written_without_dwarf_says_inlining_is_unknown(tmp_path):
             "--out", tmp_path / "o.bin", "--json")
     assert "inlined copies unknown (no DWARF to tell)" in r.err, r.err
     assert pg_json(r)["functions"][0]["inlined"] is None
+
+
+MAKEFILE = """CFLAGS = -O2 -g
+prog: obj/k.o obj/main.o
+\tgcc $^ -o $@ -Wl,--build-id
+obj/%.o: %.c
+\tgcc $(CFLAGS) -c $< -o $@
+"""
+
+
+def test_build_cmd_records_the_compile_database(tmp_path):
+    """--build-cmd instead of --compile-db: the project's own Makefile runs under bear in a
+    copy of the tree; the payload is the one the equivalent compile database gives, and the
+    engineer's tree is left as it was."""
+    p = Project(tmp_path, {"k.c": K_C, "main.c": K_MAIN, "Makefile": MAKEFILE}, own_build_id=False)
+    patch = p.patch("sq", {"k.c": K_C.replace("x * x + 1", "x * x + 2")})
+    before = {f: f.stat().st_mtime_ns for f in p.src.rglob("*")}
+    r, doc = p.diff_json(patch, out=tmp_path / "cmd.payload", extra=("--build-cmd", "make -B"))
+    assert "recording the build: make -B (in a copy of " in r.err, r.err
+    assert sorted(f["name"] for f in doc["functions"]) == ["hold", "sq"], doc
+    assert {f: f.stat().st_mtime_ns for f in p.src.rglob("*")} == before
+    _, db_payload = p.diff(patch, out=tmp_path / "db.payload")
+    assert (tmp_path / "cmd.payload").read_bytes() == db_payload.read_bytes()
+    r = run(PATCHGEN, "diff", "--binary", p.exe, "--source", p.src, "--patch", patch, "--build-cmd", "true",
+            "--out", tmp_path / "x.payload", check=REFUSED)
+    assert "--build-cmd 'true' compiled nothing in a copy of " in r.err and "make -B" in r.err, r.err
+    r = run(PATCHGEN, "diff", "--binary", p.exe, "--source", p.src, "--patch", patch, "--build-cmd", "make -B",
+            "--compile-db", p.db, "--out", tmp_path / "x.payload", check=USAGE)
+    assert "give exactly one of --compile-db FILE or --build-cmd CMD" in r.err

@@ -532,13 +532,16 @@ static void keep_closure(unit_t *u, unsigned char *keep) {
 static void usage(FILE *o) {
   fprintf(o,
           "usage: hpm-patchgen diff --binary BINARY --source DIR --patch FILE [--patch FILE]...\n"
-          "                         --compile-db FILE [--debug-file FILE | --debug-dir DIR]\n"
+          "                         (--compile-db FILE | --build-cmd CMD) [--debug-file FILE | --debug-dir DIR]\n"
           "                         [--no-direct-entry] [--keep-work DIR] [--json] --out PAYLOAD\n"
           "Build a hotpatch payload from a source diff (docs/hotpatch-authoring.md).\n"
           "  --binary      the exact baseline binary (matched by ELF build-id), built with -g\n"
           "  --source      its source tree, as it was built (the compile database's paths are in it)\n"
           "  --patch       a patch for `patch -p1` in DIR; several apply in order (cumulative)\n"
           "  --compile-db  compile_commands.json of the baseline build: each unit's exact command\n"
+          "  --build-cmd   or the baseline's build command (sh -c CMD), run in a copy of DIR under\n"
+          "                Debian's bear, which records the compile database; it must compile every\n"
+          "                unit (a build from clean: 'make clean && make', 'make -B')\n"
           "  --debug-file, --debug-dir  the binary's separate debug file (see the other mode)\n"
           "  --no-direct-entry  two-jump entries and no call-site rewriting (payload version 1)\n"
           "  --keep-work   build in DIR (created, must not exist) and keep it, for inspection\n"
@@ -556,14 +559,14 @@ static int is_asm(const char *rel) {
 
 int pg_diff_main(int argc, char **argv) {
   const char *bin = NULL, *srcdir = NULL, *db = NULL, *out = NULL, *dbg_file = NULL, *dbg_dir = "/usr/lib/debug",
-             *keep = NULL;
+             *keep = NULL, *build_cmd = NULL;
   const char **patches = NULL;
   size_t npatches = 0;
   static const struct option opts[] = {
       {"binary", 1, 0, 'b'},     {"source", 1, 0, 's'},     {"patch", 1, 0, 'p'},     {"compile-db", 1, 0, 'c'},
       {"out", 1, 0, 'O'},        {"debug-file", 1, 0, 'd'}, {"debug-dir", 1, 0, 'D'}, {"no-direct-entry", 0, 0, 'n'},
       {"keep-work", 1, 0, 'k'},  {"help", 0, 0, 'h'},       {"version", 0, 0, 'V'},   {"json", 0, 0, 'j'},
-      {0, 0, 0, 0}};
+      {"build-cmd", 1, 0, 'B'},  {0, 0, 0, 0}};
   int c;
   opterr = 0;
   optind = 1;
@@ -583,6 +586,7 @@ int pg_diff_main(int argc, char **argv) {
     case 'n': pg_no_direct = 1; break;
     case 'k': keep = optarg; break;
     case 'j': pg_json = 1; pg_report_begin("diff"); break;
+    case 'B': build_cmd = optarg; break;
     default: return pg_common_option(c, argv, MODE, usage);
     }
   }
@@ -590,7 +594,7 @@ int pg_diff_main(int argc, char **argv) {
   if (!bin) return pg_usage_error(MODE, "--binary BINARY is required");
   if (!srcdir) return pg_usage_error(MODE, "--source DIR is required");
   if (!npatches) return pg_usage_error(MODE, "--patch FILE is required (one or more)");
-  if (!db) return pg_usage_error(MODE, "--compile-db FILE is required");
+  if (!db == !build_cmd) return pg_usage_error(MODE, "give exactly one of --compile-db FILE or --build-cmd CMD");
   if (!out) return pg_usage_error(MODE, "--out PAYLOAD is required");
   elf_version(EV_CURRENT);
 
@@ -629,6 +633,7 @@ int pg_diff_main(int argc, char **argv) {
     if (rc) pg_die("%s does not apply to %s (after the patches before it; patch -p1 exit %d)", patches[i], root, rc);
   }
   pg_find_changed(ta, tb);
+  if (build_cmd) db = pg_record_build(build_cmd, root, work);
   size_t ntu;
   tu_t *tus = pg_read_db(db, root, &ntu);
 

@@ -54,6 +54,9 @@ char *pg_map_prefix(const char *s, const char *from, const char *to);
 /* The unit's command for tree: paths moved into it, output to obj, no
  * dependency files, plus -ffunction-sections -fdata-sections. */
 char **pg_tu_command(const tu_t *u, const char *root, const char *tree, const char *obj);
+/* --build-cmd (buildcmd.c): run cmd under bear in a copy of root (in
+ * work); the recorded compile database with the copy's paths as root's. */
+char *pg_record_build(const char *cmd, const char *root, const char *work);
 /* producer without the flags pg_tu_command adds (unless base has them). */
 char *pg_strip_added(const char *producer, const char *base);
 

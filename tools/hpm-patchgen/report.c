@@ -24,6 +24,11 @@ static struct {
   char message[1024]; /* the last fatal or usage message */
 } rep = {.status = 1};
 
+static void set(const char *key, cJSON *v) {
+  if (rep.doc) cJSON_ReplaceItemInObject(rep.doc, key, v ? v : cJSON_CreateNull());
+  else cJSON_Delete(v);
+}
+
 static void emit(void) {
   if (!rep.doc) return;
   if (rep.status) {
@@ -31,8 +36,8 @@ static void emit(void) {
     hpmh_json_add_u64(e, "exit", (uint64_t)rep.status);
     hpmh_json_add_str(e, "kind", rep.status == 2 ? "usage" : "refused");
     hpmh_json_add_str(e, "message", rep.message[0] ? rep.message : "failed");
-    hpmh_json_add(rep.doc, "error", e);
-    cJSON_ReplaceItemInObject(rep.doc, "payload", cJSON_CreateNull());
+    set("error", e);
+    set("payload", NULL);
   }
   fflush(stderr);
   char *text = cJSON_PrintUnformatted(rep.doc);
@@ -58,11 +63,6 @@ void pg_report_begin(const char *mode) {
   rep.refusals = hpmh_json_add(rep.doc, "refusals", cJSON_CreateArray());
   hpmh_json_add_null(rep.doc, "error");
   atexit(emit);
-}
-
-static void set(const char *key, cJSON *v) {
-  if (rep.doc) cJSON_ReplaceItemInObject(rep.doc, key, v ? v : cJSON_CreateNull());
-  else cJSON_Delete(v);
 }
 
 void pg_report_target(const target_t *t) {
