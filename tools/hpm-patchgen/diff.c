@@ -25,6 +25,9 @@
 #include "version.h"
 
 #define MODE "hpm-patchgen diff" /* in "Try 'MODE --help'." */
+/* The one new writable variable a patch may add: hpm_shadow.h's table,
+ * which starts empty in every process (docs/hotpatch-authoring.md). */
+#define PG_SHADOW_STATE "hpm_shadow_state_"
 
 /* ---- refusals: every one is collected, then all are printed ---- */
 static int nrefused;
@@ -286,9 +289,10 @@ static void compare_unit(unit_t *u) {
     } else if (t == STT_OBJECT) {
       GElf_Sym a;
       if (!ia) {
-        if (writable(B, s.st_shndx))
+        if (writable(B, s.st_shndx) && strcmp(n, PG_SHADOW_STATE))
           refuse("new-data", "%s: the patch adds the writable variable '%s': a hotpatch cannot add state to running "
-                 "processes (keep the state in existing variables, or ship a baseline)", file, n);
+                 "processes (keep the state in existing variables, attach it to objects with shadow variables "
+                 "(hpm_shadow.h), or ship a baseline)", file, n);
       } else if (getsym(A, ia, &a) && a.st_size != s.st_size) {
         refuse("changed-type", "%s: the patch changes the size of '%s' (%llu -> %llu bytes): code that is not "
                "replaced uses the old layout; ship a baseline", file, n, (unsigned long long)a.st_size,
@@ -520,7 +524,7 @@ static void keep_closure(unit_t *u, unsigned char *keep) {
           int t = sym_type(B, x.sym);
           const char *n = sym_name(B, x.sym);
           if (t == STT_FUNC) need = u->state[x.sym] != F_SAME;
-          else if (t == STT_OBJECT) need = !dobj_find(A, n) && !(sh.sh_flags & SHF_WRITE);
+          else if (t == STT_OBJECT) need = !dobj_find(A, n) && (!(sh.sh_flags & SHF_WRITE) || !strcmp(n, PG_SHADOW_STATE));
         }
         if (need) { keep[x.sec] = 1; again = 1; }
       }
