@@ -13,6 +13,10 @@ static uint64_t ld64(const uint8_t *p) { return hpp_ld32(p) | (uint64_t)hpp_ld32
 void hpp_st32(uint8_t *p, uint32_t v) {
   for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
+static void st16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+}
 static void st64(uint8_t *p, uint64_t v) {
   for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
@@ -55,6 +59,8 @@ void hpp_func_get(const hpp_payload *p, uint32_t i, hpp_func *f) {
   f->region_len = e[25];
   f->flip_off = e[26];
   f->flags = e[27];
+  f->inlined = ld16(e + 28);
+  f->inlined_stale = ld16(e + 30);
   memcpy(f->orig, e + 32, HPP_REGION_MAX);
   memcpy(f->name, e + 64, HPP_NAME_MAX);
   f->name[HPP_NAME_MAX] = 0;
@@ -91,7 +97,6 @@ static int check_func(const hpp_payload *p, const uint8_t *e, uint32_t i, char *
                       size_t detail_len) {
   hpp_func f;
   hpp_func_get(p, i, &f);
-  if (hpp_ld32(e + 28) != 0) FAIL(1, "functions/%u: reserved bytes not zero", i);
   const uint8_t *name = e + 64;
   if (name[0] == 0 || memchr(name, 0, 64) == NULL)
     FAIL(1, "functions/%u: symbol name empty or not NUL-terminated", i);
@@ -125,8 +130,8 @@ static int check_func(const hpp_payload *p, const uint8_t *e, uint32_t i, char *
      * the entry of a function this payload redirects; it is pointed at the
      * same replacement (checked below) */
     if (p->version < 2) FAIL(1, "functions/%u: call sites need a version 2 payload", i);
-    if (f.region_len != 5 || f.flip_off != 0 || f.size != 0 || f.flags != 0)
-      FAIL(1, "functions/%u: call site must be 5 bytes, flip_off, size and flags 0", i);
+    if (f.region_len != 5 || f.flip_off != 0 || f.size != 0 || f.flags != 0 || f.inlined || f.inlined_stale)
+      FAIL(1, "functions/%u: call site must be 5 bytes, flip_off, size, flags and inlined counts 0", i);
     if (f.orig[0] != 0xe8 && f.orig[0] != 0xe9) FAIL(1, "functions/%u: call site is not call/jmp rel32", i);
     int32_t rel = (int32_t)hpp_ld32(f.orig + 1);
     if (f.region + 5 + (uint64_t)(int64_t)rel != f.entry)
@@ -273,6 +278,8 @@ void hpp_put_func(uint8_t *out, const hpp_func *f) {
   out[25] = f->region_len;
   out[26] = f->flip_off;
   out[27] = f->flags;
+  st16(out + 28, f->inlined);
+  st16(out + 30, f->inlined_stale);
   memcpy(out + 32, f->orig, f->region_len);
   size_t nl = strnlen(f->name, HPP_NAME_MAX);
   memcpy(out + 64, f->name, nl);

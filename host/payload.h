@@ -51,6 +51,10 @@ typedef struct {
                             (version 2) when the entry takes a direct jump */
   uint8_t flip_off;      /* PAD: offset of the 2-byte entry nop in the region */
   uint8_t flags;
+  uint16_t inlined;      /* the binary's inlined copies of it, all inside
+                            functions this payload also replaces */
+  uint16_t inlined_stale; /* inlined copies this payload does not reach:
+                            their callers keep the old code */
   uint8_t orig[HPP_REGION_MAX]; /* expected bytes at region..region+region_len */
 } hpp_func;
 

@@ -38,6 +38,7 @@ DEB_PACKAGES=(
   softhsm2 libengine-pkcs11-openssl opensc gnutls-bin
   libblkid-dev   # hpm setup: the partition type of a mounted ESP (runtime/boot/setup.c)
   efibootmgr     # hpm setup creates the firmware boot entry with it; copied into the firmware test's guest
+  bear           # hpm-patchgen diff --build-cmd records the compile database with it (tools/hpm-patchgen/buildcmd.c)
   fdisk          # sfdisk: the GPT-partitioned ESP disk of firmware-tests/test_setup.py
   # hpm fleet serve: libmicrohttpd serves the status page and metrics (runtime/fleet/serve.c)
   libmicrohttpd-dev

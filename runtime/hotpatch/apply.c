@@ -15,12 +15,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "fileio.h"
 #include "hex.h"
 #include "hostfacts.h"
 #include "hotpatch/health.h"
 #include "hotpatch/internal.h"
 #include "hpm/core.h"
+#include "json.h"
 #include "msg.h"
 #include "update/update.h"
 #include "update/windows.h"
@@ -247,6 +250,83 @@ static unsigned pct(unsigned *v, int n, int p) {
 
 typedef struct { int rc; hp_proc_result pr; } proc_outcome;
 
+/* A process's warning that it would not run the patched code, on stderr. */
+static void warn_line(void *ctx, const char *func, const char *text) {
+  const hp_match *m = ctx;
+  (void)func;
+  msg("warning: pid %d (%s): %s", m->pid, m->exe, text);
+}
+
+typedef struct { const hp_match *m; cJSON *warnings; } dry_warn;
+static void warn_dry(void *ctx, const char *func, const char *text) {
+  dry_warn *w = ctx;
+  warn_line((void *)w->m, func, text);
+  if (w->warnings) cJSON_AddItemToArray(w->warnings, hpmh_json_string(text));
+}
+
+/* What a dry run says about one process: per function, how calls would
+ * reach the new code (entry redirect, direct call sites rewritten, inlined
+ * copies covered or not, from the payload), and the warnings of
+ * hp_binding_check; into would (JSON) too. */
+/* Say what patching m would do (text, or an entry of would[]); false when
+ * the process would be refused (an import it cannot resolve). */
+static bool dry_run_proc(hp_op *op, const hp_match *m, cJSON *would) {
+  const hpp_payload *pl = m->pl;
+  unsigned nf = 0, nc = 0;
+  for (uint32_t k = 0; k < pl->func_count; k++) {
+    hpp_func f;
+    hpp_func_get(pl, k, &f);
+    if (f.mode == HPP_MODE_CALL) nc++; else nf++;
+  }
+  bool text = !op->ctx->json;
+  uint64_t *imps = calloc(pl->import_count + 1, sizeof *imps);
+  char why[1024];
+  if (!imps || hp_imports_resolve(m->pid, pl, imps, text ? stdout : NULL, why, sizeof why)) {
+    msg("would refuse pid %d (%s): %s", m->pid, m->exe, imps ? why : "out of memory");
+    free(imps);
+    return false;
+  }
+  free(imps);
+  if (text)
+    printf("would patch pid %d (%s): %u functions, %u call sites, %u imports\n", m->pid, m->exe, nf, nc,
+           pl->import_count);
+  cJSON *proc = cJSON_CreateObject(), *fns = cJSON_CreateArray();
+  hpmh_json_add_u64(proc, "pid", (uint64_t)m->pid);
+  hpmh_json_add_str(proc, "exe", m->exe);
+  hpmh_json_add(proc, "functions", fns);
+  for (uint32_t k = 0; k < pl->func_count; k++) {
+    hpp_func f;
+    hpp_func_get(pl, k, &f);
+    if (f.mode == HPP_MODE_CALL) continue;
+    unsigned sites = 0;
+    for (uint32_t j = 0; j < pl->func_count; j++) {
+      hpp_func c;
+      hpp_func_get(pl, j, &c);
+      sites += c.mode == HPP_MODE_CALL && c.entry == f.entry;
+    }
+    const char *how = f.mode == HPP_MODE_PROLOGUE ? "prologue" : "patchable entry";
+    if (text) {
+      printf("  %s: entry redirect (%s); %u direct call site(s) rewritten", f.name, how, sites);
+      if (f.inlined) printf("; %u inlined cop%s, inside functions this hotpatch replaces", f.inlined, f.inlined == 1 ? "y" : "ies");
+      if (f.inlined_stale)
+        printf("; %u inlined cop%s NOT replaced (their callers keep the old code)", f.inlined_stale,
+               f.inlined_stale == 1 ? "y" : "ies");
+      printf("\n");
+    }
+    cJSON *o = cJSON_CreateObject();
+    hpmh_json_add_str(o, "name", f.name);
+    hpmh_json_add_str(o, "redirect", f.mode == HPP_MODE_PROLOGUE ? "prologue" : "patchable");
+    hpmh_json_add_u64(o, "direct_call_sites", sites);
+    hpmh_json_add_u64(o, "inlined_covered", f.inlined);
+    hpmh_json_add_u64(o, "inlined_not_covered", f.inlined_stale);
+    cJSON_AddItemToArray(fns, o);
+  }
+  dry_warn w = {m, hpmh_json_add(proc, "warnings", cJSON_CreateArray())};
+  hp_binding_check(m, warn_dry, &w);
+  cJSON_AddItemToArray(would, proc);
+  return true;
+}
+
 /* Every process of op mapping a binary h targets, moved to h (dry: only
  * said).  Counts and pause figures go to r. */
 static int patch_processes(hp_op *op, const hp_hotpatch *h, bool dry, hp_report *r) {
@@ -271,30 +351,15 @@ static int patch_processes(hp_op *op, const hp_hotpatch *h, bool dry, hp_report 
   }
   free(pids);
   if (dry) {
+    r->would = cJSON_CreateArray();
     for (int i = 0; i < nms; i++) {
-      unsigned nf = 0, nc = 0;
-      for (uint32_t k = 0; k < ms[i].pl->func_count; k++) {
-        hpp_func f;
-        hpp_func_get(ms[i].pl, k, &f);
-        if (f.mode == HPP_MODE_CALL) nc++; else nf++;
-      }
-      uint64_t *imps = calloc(ms[i].pl->import_count + 1, sizeof *imps);
-      char why[1024];
-      if (!imps || hp_imports_resolve(ms[i].pid, ms[i].pl, imps, op->ctx->json ? NULL : stdout, why, sizeof why)) {
-        msg("would refuse pid %d (%s): %s", ms[i].pid, ms[i].exe, imps ? why : "out of memory");
-        free(imps);
-        r->failed++;
-        continue;
-      }
-      free(imps);
-      if (!op->ctx->json)
-        printf("would patch pid %d (%s): %u functions, %u call sites, %u imports\n", ms[i].pid, ms[i].exe, nf, nc,
-               ms[i].pl->import_count);
-      r->patched++;
+      if (dry_run_proc(op, &ms[i], r->would)) r->patched++;
+      else r->failed++;
     }
     free(ms);
     return 0;
   }
+  for (int i = 0; i < nms; i++) hp_binding_check(&ms[i], warn_line, &ms[i]);
   /* Processes are independent: patch them from a few worker processes
    * (one per CPU) sharing an outcome table.  Each transition is journaled
    * on its own, so a worker dying is recovered like hpm dying. */

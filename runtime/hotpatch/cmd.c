@@ -100,6 +100,7 @@ void hp_report_print(FILE *out, const hp_report *r, bool is_revert, bool dry_run
     hpmh_json_add_u64(d, "pause_us_p50", r->pause_us_p50);
     hpmh_json_add_u64(d, "pause_us_p99", r->pause_us_p99);
     hpmh_json_add_u64(d, "prep_us_p50", r->prep_us_p50);
+    hpmh_json_add(d, "would_patch", dry_run && r->would ? cJSON_Duplicate(r->would, 1) : cJSON_CreateNull());
     hp_kreport_json(&r->kernel, d);
     hpm_json_emit(d);
     return;
@@ -133,6 +134,7 @@ static int load_and_apply(hpm_ctx *ctx, const char *path, const hp_opts *o) {
   hp_report r;
   rc = hp_apply(ctx, &h, o, &r);
   print_apply(ctx, o, &r);
+  cJSON_Delete(r.would);
   hp_hotpatch_free(&h);
   return rc;
 }
@@ -179,6 +181,7 @@ static int revert(hpm_ctx *ctx, const char *to_arg, bool all, const hp_opts *o) 
       hpmh_json_add_u64(d, "patched", 0);
       hpmh_json_add_u64(d, "reverted", (uint64_t)r.patched);
       hpmh_json_add_u64(d, "failed", (uint64_t)r.failed);
+      hpmh_json_add_null(d, "would_patch");
       hp_kreport_json(&r.kernel, d);
       hpm_json_emit(d);
     } else {

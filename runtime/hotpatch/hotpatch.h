@@ -61,6 +61,9 @@ typedef struct {
   unsigned pause_us_p50, pause_us_p99, prep_us_p50;
   hp_kreport kernel;      /* the kernel part's transition (kernel.done: one was made) */
   hpmh_status st;         /* why, when the call refused or failed */
+  struct cJSON *would;    /* dry run: per process, its functions and warnings
+                             (the JSON document's "would_patch"; the caller
+                             frees it with cJSON_Delete) */
 } hp_report;
 
 /* Make every process of the host run the code of hotpatch h (cumulative:

@@ -68,6 +68,16 @@ int hp_proc_match(hp_elf_cache *c, pid_t pid, const hp_hotpatch *h, hp_match *ou
 /* The site of payload function f in a process where the binary's bias is bias. */
 void hp_site_from_func(hp_site *s, const hpp_func *f, uint64_t bias);
 
+/* ---- binding.c ---- */
+/* Whether m's process runs the code m's payload replaces, when that binary
+ * is a shared library (nothing to say when it is the program itself): for
+ * each exported function it replaces, a warning through warn when the
+ * program exports or carries its own copy, or a reference of a mapped
+ * object binds (its GOT slot, read now) to another object's definition.
+ * Returns how many warnings it gave. */
+typedef void (*hp_warn_fn)(void *ctx, const char *func, const char *text);
+int hp_binding_check(const hp_match *m, hp_warn_fn warn, void *ctx);
+
 /* ---- one operation over the host's processes ---- */
 typedef struct {
   hpm_ctx *ctx;

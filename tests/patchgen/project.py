@@ -12,6 +12,27 @@ from pathlib import Path
 
 from hpmtest import PATCHGEN, run
 
+PG_SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "hpm-patchgen-json.schema.json"
+
+
+def pg_json(r):
+    """The one JSON document hpm-patchgen --json printed (r: a Result), checked
+    against docs/hpm-patchgen-json.schema.json and the exit status."""
+    import jsonschema  # Debian's python3-jsonschema
+    lines = r.out.splitlines()
+    assert len(lines) == 1, r
+    def no_duplicates(pairs):
+        keys = [k for k, _ in pairs]
+        assert len(keys) == len(set(keys)), keys
+        return dict(pairs)
+    doc = json.loads(lines[0], object_pairs_hook=no_duplicates)
+    errors = list(jsonschema.Draft202012Validator(json.loads(PG_SCHEMA.read_text())).iter_errors(doc))
+    assert not errors, [(list(e.path), e.message[:300]) for e in errors[:5]]
+    assert (doc["error"] is None) == (r.returncode == 0), r
+    if doc["error"]:
+        assert doc["error"]["exit"] == r.returncode
+    return doc
+
 CFLAGS = ["-O2", "-g"]
 
 
@@ -60,10 +81,15 @@ class Project:
         out.write_text(p.stdout)
         return out
 
+    def diff_json(self, *patches, out=None, check=0, extra=()):
+        """diff with --json: (result, the document)."""
+        r, out = self.diff(*patches, out=out, check=check, extra=("--json", *extra))
+        return r, pg_json(r)
+
     def diff(self, *patches, out=None, check=0, extra=()):
         out = out or self.d / "fix.payload"
-        args = [PATCHGEN, "diff", "--binary", self.exe, "--source", self.src, "--compile-db", self.db,
-                "--out", out, *extra]
+        db = [] if "--build-cmd" in extra else ["--compile-db", self.db]
+        args = [PATCHGEN, "diff", "--binary", self.exe, "--source", self.src, *db, "--out", out, *extra]
         for p in patches:
             args += ["--patch", p]
         r = run(*args, check=check)
@@ -79,6 +105,18 @@ def payload_functions(path: Path):
     for i in range(n):
         f = b[112 + 128 * i:112 + 128 * (i + 1)]
         out.append((f[64:128].rstrip(b"\0").decode(), f[24]))
+    return out
+
+
+def inlined_counts(path: Path):
+    """{name: (inlined, inlined_stale)} of a payload's redirected functions."""
+    b = Path(path).read_bytes()
+    n = int.from_bytes(b[24:28], "little")
+    out = {}
+    for i in range(n):
+        f = b[112 + 128 * i:112 + 128 * (i + 1)]
+        if f[24] != 3:
+            out[f[64:128].rstrip(b"\0").decode()] = (int.from_bytes(f[28:30], "little"), int.from_bytes(f[30:32], "little"))
     return out
 
 

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from hpmtest import OK, PATCHGEN, REFUSED, USAGE, run
-from project import Project, local_symbol, payload_relocs, replaced
+from project import Project, inlined_counts, local_symbol, payload_relocs, pg_json, replaced
 
 UTIL_H = """struct shape { int w, h; };
 static inline int clamp(int x) { return x > 100 ? 100 : x; }
@@ -176,8 +176,13 @@ def test_dynsym_fallback_is_a_warning(tmp_path):
     (tmp_path / "map").write_text("other=other_v\n")
     (tmp_path / "fix.c").write_text("int other_v(int x) { return x; }\n")
     r = run(PATCHGEN, "--target", stripped, "--map", tmp_path / "map", "--source", tmp_path / "fix.c",
-            "--debug-dir", tmp_path / "nodebug", "--out", tmp_path / "o.bin")
-    assert "warning:" in r.err and "come from .dynsym" in r.err and str(tmp_path / "nodebug") in r.err, r.err
+            "--debug-dir", tmp_path / "nodebug", "--out", tmp_path / "o.bin", "--json")
+    bid = run("readelf", "-n", stripped).stdout.split("Build ID: ")[1].split()[0]
+    where = f"{tmp_path / 'nodebug'}/.build-id/{bid[:2]}/{bid[2:]}.debug"
+    assert "warning:" in r.err and "come from .dynsym" in r.err and where in r.err, r.err
+    doc = pg_json(r)
+    assert doc["symbols"] == {"from": "dynsym", "debug_file": where, "debug_file_found": False}
+    assert len(doc["warnings"]) == 1 and where in doc["warnings"][0]
 
 
 def test_library_call_through_the_binarys_plt(proj):
@@ -260,3 +265,148 @@ def test_file_prefix_map_of_debian_builds(tmp_path):
     fix = proj.patch("fix", {"a.c": files["a.c"].replace("x * 3", "x * 4")})
     r, payload = proj.diff(fix)
     assert replaced(payload) == ["f"], r.err
+
+
+def test_refused_unit(proj):
+    """A patch that removes a compiled unit, or adds a .c the compile database does not build."""
+    for name, changes, says in (("gone", {"b.c": None}, "b.c: the patch removes a compiled unit"),
+                                ("added", {"new.c": "int z(void) { return 1; }\n"},
+                                 "new.c: the patch adds a source file that the compile database does not build")):
+        r, out = proj.diff(proj.patch(f"unit-{name}", changes), out=proj.d / f"unit-{name}.payload", check=REFUSED)
+        assert "refused [unit]: " + says in r.err and not out.exists(), r.err
+
+
+def test_refused_clone_whose_caller_is_gone(proj):
+    """helper.constprop.0 changes and g, which calls it in the binary, is renamed away by the patch:
+    nothing would replace the old g's call of the old clone."""
+    changes = {"a.c": A_C.replace("a * b +", "a * b + 1 +").replace("int g(int x)", "int g2(int x)")}
+    r, out = proj.diff(proj.patch("clone-gone", changes), out=proj.d / "clone-gone.payload", check=REFUSED)
+    assert "refused [clone]: a.c: 'g' calls the changed clone 'helper.constprop.0' but is gone" in r.err, r.err
+    assert not out.exists()
+
+
+K_C = """int sq(int x) { return x * x + 1; }
+__attribute__((noinline, noclone)) static int twice(int a) { return (a * 2 + 1) ^ (a >> 3) ^ (a << 4); }
+__attribute__((noinline, noclone)) static int twicf(int a) { return (a * 3 + 1) ^ (a >> 3) ^ (a << 4); }
+int hold(int x) { return sq(x + 1) + 3 + twice(x) + twicf(x); }
+"""
+K_MAIN = "int hold(int);\nint main(int argc, char **argv) { (void)argv; return hold(argc); }\n"
+
+
+@pytest.fixture
+def kproj(tmp_path):
+    return Project(tmp_path, {"k.c": K_C, "main.c": K_MAIN})
+
+
+def test_refused_inlined_copy_outside_any_function(kproj):
+    """sq is inlined into hold; a binary whose symbol table lacks hold (objcopy --strip-symbol)
+    has a copy of sq that no redirection reaches: refused.  With hold named, both are replaced."""
+    patch = kproj.patch("sq", {"k.c": K_C.replace("x * x + 1", "x * x + 2")})
+    r, out = kproj.diff(patch)
+    assert replaced(out) == ["hold", "sq"] and "1 inlined copy covered (in hold)" in r.err, r.err
+    run("objcopy", "--strip-symbol=hold", kproj.exe)
+    r, out = kproj.diff(patch, out=kproj.d / "inl.payload", check=REFUSED)
+    assert "refused [inlined]: k.c: 'sq' is inlined at 0x" in r.err and "in no function of its symbol table" in r.err
+    assert not out.exists()
+
+
+def test_refused_ambiguous_static(kproj):
+    """Two static functions of k.c both named twice in the binary's symbol table (objcopy
+    --redefine-sym), both inside the unit's DWARF ranges: which one to redirect is unknown."""
+    patch = kproj.patch("twice", {"k.c": K_C.replace("a * 2 + 1", "a * 2 + 5")})
+    r, out = kproj.diff(patch)
+    assert replaced(out) == ["twice"], r.err
+    run("objcopy", "--redefine-sym", "twicf=twice", kproj.exe)
+    r, out = kproj.diff(patch, out=kproj.d / "amb.payload", check=REFUSED)
+    assert "refused [ambiguous]: k.c: 'twice' names several functions of this unit in " in r.err, r.err
+    assert not out.exists()
+
+
+def test_json_says_how_each_function_is_reached(kproj):
+    """diff --json: sq is redirected at its entry and its one inlined copy is covered by
+    replacing hold, which carries sq's new code; the payload records the count."""
+    r, doc = kproj.diff_json(kproj.patch("sqj", {"k.c": K_C.replace("x * x + 1", "x * x + 2")}))
+    fns = {f["name"]: f for f in doc["functions"]}
+    assert sorted(fns) == ["hold", "sq"] and doc["mode"] == "diff" and doc["payload"], doc
+    assert fns["sq"]["inlined"] == {"covered": 1, "covered_in": ["hold"], "not_covered": 0, "not_covered_in": []}
+    assert fns["hold"]["carries_inlined"] == ["sq"] and fns["hold"]["inlined"]["covered"] == 0
+    assert fns["sq"]["replacement"] is None and fns["sq"]["redirect"] in ("prologue", "patchable-direct")
+    assert doc["symbols"] == {"from": "symtab", "debug_file": None, "debug_file_found": False}
+    assert inlined_counts(doc["payload"]) == {"sq": (1, 0), "hold": (0, 0)}
+
+
+def test_json_of_a_clone_and_of_a_refusal(proj):
+    r, doc = proj.diff_json(proj.patch("clonej", {"a.c": A_C.replace("a * b +", "a * b + 1 +")}))
+    assert [s["name"] for s in doc["not_redirected"]] == ["helper.constprop.0"], doc
+    reasons = {f["name"]: f["reason"] for f in doc["functions"]}
+    assert sorted(reasons) == ["f", "g"] and "calls the changed clone helper.constprop.0" in reasons.values(), reasons
+    r, doc = proj.diff_json(proj.patch("refj", {"b.c": None}), out=proj.d / "refj.payload", check=REFUSED)
+    assert doc["refusals"] == [{"class": "unit", "message": "b.c: the patch removes a compiled unit; ship a baseline"}]
+    assert doc["error"]["kind"] == "refused" and "no payload written" in doc["error"]["message"]
+    assert doc["payload"] is None and doc["functions"] == []
+
+
+def test_json_usage_error():
+    r = run(PATCHGEN, "diff", "--json", "--binary", "x", check=USAGE)
+    doc = pg_json(r)
+    assert doc["error"] == {"exit": 2, "kind": "usage", "message": "--source DIR is required"}
+
+
+def test_hand_written_inlined_copy_not_replaced_is_said(kproj, tmp_path):
+    """Hand-written mode, sq mapped but hold (where sq is inlined) not: a warning naming hold,
+    the summary says the copy is NOT replaced, the payload records it; mapping hold too covers it."""
+    (tmp_path / "fix.c").write_text("int sq_v(int x) { return x * x + 2; }\n"
+                                    "int hold_v(int x) { return sq_v(x + 1) + 3; }\n")
+    (tmp_path / "map").write_text("sq=sq_v\n")
+    r = run(PATCHGEN, "--target", kproj.exe, "--map", tmp_path / "map", "--source", tmp_path / "fix.c",
+            "--out", tmp_path / "one.bin", "--json")
+    doc = pg_json(r)
+    assert "warning: 'sq' is also inlined into hold (1 copy): this payload does not replace it" in r.err, r.err
+    assert "1 inlined copy NOT replaced (in hold: those callers keep the old code)" in r.err
+    assert doc["mode"] == "map" and doc["functions"][0]["inlined"]["not_covered_in"] == ["hold"]
+    assert any("also inlined into hold" in w for w in doc["warnings"])
+    assert inlined_counts(tmp_path / "one.bin") == {"sq": (0, 1)}
+    (tmp_path / "map").write_text("sq=sq_v\nhold=hold_v\n")
+    r = run(PATCHGEN, "--target", kproj.exe, "--map", tmp_path / "map", "--source", tmp_path / "fix.c",
+            "--out", tmp_path / "two.bin")
+    assert "warning" not in r.err and "sq -> sq_v (" in r.err and "1 inlined copy covered (in hold)" in r.err, r.err
+    assert inlined_counts(tmp_path / "two.bin") == {"sq": (1, 0), "hold": (0, 0)}
+
+
+def test_hand_written_without_dwarf_says_inlining_is_unknown(tmp_path):
+    p = Project(tmp_path, {"k.c": K_C, "main.c": K_MAIN}, cflags=["-O2"])
+    (tmp_path / "fix.c").write_text("int sq_v(int x) { return x * x + 2; }\n")
+    (tmp_path / "map").write_text("sq=sq_v\n")
+    r = run(PATCHGEN, "--target", p.exe, "--map", tmp_path / "map", "--source", tmp_path / "fix.c",
+            "--out", tmp_path / "o.bin", "--json")
+    assert "inlined copies unknown (no DWARF to tell)" in r.err, r.err
+    assert pg_json(r)["functions"][0]["inlined"] is None
+
+
+MAKEFILE = """CFLAGS = -O2 -g
+prog: obj/k.o obj/main.o
+\tgcc $^ -o $@ -Wl,--build-id
+obj/%.o: %.c
+\tgcc $(CFLAGS) -c $< -o $@
+"""
+
+
+def test_build_cmd_records_the_compile_database(tmp_path):
+    """--build-cmd instead of --compile-db: the project's own Makefile runs under bear in a
+    copy of the tree; the payload is the one the equivalent compile database gives, and the
+    engineer's tree is left as it was."""
+    p = Project(tmp_path, {"k.c": K_C, "main.c": K_MAIN, "Makefile": MAKEFILE}, own_build_id=False)
+    patch = p.patch("sq", {"k.c": K_C.replace("x * x + 1", "x * x + 2")})
+    before = {f: f.stat().st_mtime_ns for f in p.src.rglob("*")}
+    r, doc = p.diff_json(patch, out=tmp_path / "cmd.payload", extra=("--build-cmd", "make -B"))
+    assert "recording the build: make -B (in a copy of " in r.err, r.err
+    assert sorted(f["name"] for f in doc["functions"]) == ["hold", "sq"], doc
+    assert {f: f.stat().st_mtime_ns for f in p.src.rglob("*")} == before
+    _, db_payload = p.diff(patch, out=tmp_path / "db.payload")
+    assert (tmp_path / "cmd.payload").read_bytes() == db_payload.read_bytes()
+    r = run(PATCHGEN, "diff", "--binary", p.exe, "--source", p.src, "--patch", patch, "--build-cmd", "true",
+            "--out", tmp_path / "x.payload", check=REFUSED)
+    assert "--build-cmd 'true' compiled nothing in a copy of " in r.err and "make -B" in r.err, r.err
+    r = run(PATCHGEN, "diff", "--binary", p.exe, "--source", p.src, "--patch", patch, "--build-cmd", "make -B",
+            "--compile-db", p.db, "--out", tmp_path / "x.payload", check=USAGE)
+    assert "give exactly one of --compile-db FILE or --build-cmd CMD" in r.err

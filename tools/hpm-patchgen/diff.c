@@ -25,16 +25,20 @@
 #include "version.h"
 
 #define MODE "hpm-patchgen diff" /* in "Try 'MODE --help'." */
+/* The one new writable variable a patch may add: hpm_shadow.h's table,
+ * which starts empty in every process (docs/hotpatch-authoring.md). */
+#define PG_SHADOW_STATE "hpm_shadow_state_"
 
 /* ---- refusals: every one is collected, then all are printed ---- */
 static int nrefused;
 __attribute__((format(printf, 2, 3))) static void refuse(const char *cls, const char *fmt, ...) {
+  char msg[2048];
   va_list ap;
   va_start(ap, fmt);
-  fprintf(stderr, "%s: refused [%s]: ", pg_prog, cls);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  fprintf(stderr, "%s: refused [%s]: %s\n", pg_prog, cls, msg);
+  pg_report_refusal(cls, msg);
   nrefused++;
 }
 
@@ -285,9 +289,10 @@ static void compare_unit(unit_t *u) {
     } else if (t == STT_OBJECT) {
       GElf_Sym a;
       if (!ia) {
-        if (writable(B, s.st_shndx))
+        if (writable(B, s.st_shndx) && strcmp(n, PG_SHADOW_STATE))
           refuse("new-data", "%s: the patch adds the writable variable '%s': a hotpatch cannot add state to running "
-                 "processes (keep the state in existing variables, or ship a baseline)", file, n);
+                 "processes (keep the state in existing variables, attach it to objects with shadow variables "
+                 "(hpm_shadow.h), or ship a baseline)", file, n);
       } else if (getsym(A, ia, &a) && a.st_size != s.st_size) {
         refuse("changed-type", "%s: the patch changes the size of '%s' (%llu -> %llu bytes): code that is not "
                "replaced uses the old layout; ship a baseline", file, n, (unsigned long long)a.st_size,
@@ -522,7 +527,7 @@ static void keep_closure(unit_t *u, unsigned char *keep) {
           int t = sym_type(B, x.sym);
           const char *n = sym_name(B, x.sym);
           if (t == STT_FUNC) need = u->state[x.sym] != F_SAME;
-          else if (t == STT_OBJECT) need = !dobj_find(A, n) && !(sh.sh_flags & SHF_WRITE);
+          else if (t == STT_OBJECT) need = !dobj_find(A, n) && (!(sh.sh_flags & SHF_WRITE) || !strcmp(n, PG_SHADOW_STATE));
         }
         if (need) { keep[x.sec] = 1; again = 1; }
       }
@@ -534,17 +539,22 @@ static void keep_closure(unit_t *u, unsigned char *keep) {
 static void usage(FILE *o) {
   fprintf(o,
           "usage: hpm-patchgen diff --binary BINARY --source DIR --patch FILE [--patch FILE]...\n"
-          "                         --compile-db FILE [--debug-file FILE | --debug-dir DIR]\n"
-          "                         [--no-direct-entry] [--keep-work DIR] --out PAYLOAD\n"
+          "                         (--compile-db FILE | --build-cmd CMD) [--debug-file FILE | --debug-dir DIR]\n"
+          "                         [--no-direct-entry] [--keep-work DIR] [--json] --out PAYLOAD\n"
           "Build a hotpatch payload from a source diff (docs/hotpatch-authoring.md).\n"
           "  --binary      the exact baseline binary (matched by ELF build-id), built with -g\n"
           "  --source      its source tree, as it was built (the compile database's paths are in it)\n"
           "  --patch       a patch for `patch -p1` in DIR; several apply in order (cumulative)\n"
           "  --compile-db  compile_commands.json of the baseline build: each unit's exact command\n"
+          "  --build-cmd   or the baseline's build command (sh -c CMD), run in a copy of DIR under\n"
+          "                Debian's bear, which records the compile database; it must compile every\n"
+          "                unit (a build from clean: 'make clean && make', 'make -B')\n"
           "  --debug-file, --debug-dir  the binary's separate debug file (see the other mode)\n"
           "  --no-direct-entry  two-jump entries and no call-site rewriting (payload version 1)\n"
           "  --keep-work   build in DIR (created, must not exist) and keep it, for inspection\n"
           "  --out         the payload for `hpm-sign hotpatch --payload`\n"
+          "  --json        one JSON document on stdout: each function and how calls reach it,\n"
+          "                warnings, refusals (docs/hotpatch-authoring.md)\n"
           "Exit status: 0 payload written, 1 refused or nothing changed, 2 usage.\n");
 }
 
@@ -556,13 +566,14 @@ static int is_asm(const char *rel) {
 
 int pg_diff_main(int argc, char **argv) {
   const char *bin = NULL, *srcdir = NULL, *db = NULL, *out = NULL, *dbg_file = NULL, *dbg_dir = "/usr/lib/debug",
-             *keep = NULL;
+             *keep = NULL, *build_cmd = NULL;
   const char **patches = NULL;
   size_t npatches = 0;
   static const struct option opts[] = {
       {"binary", 1, 0, 'b'},     {"source", 1, 0, 's'},     {"patch", 1, 0, 'p'},     {"compile-db", 1, 0, 'c'},
       {"out", 1, 0, 'O'},        {"debug-file", 1, 0, 'd'}, {"debug-dir", 1, 0, 'D'}, {"no-direct-entry", 0, 0, 'n'},
-      {"keep-work", 1, 0, 'k'},  {"help", 0, 0, 'h'},       {"version", 0, 0, 'V'},   {0, 0, 0, 0}};
+      {"keep-work", 1, 0, 'k'},  {"help", 0, 0, 'h'},       {"version", 0, 0, 'V'},   {"json", 0, 0, 'j'},
+      {"build-cmd", 1, 0, 'B'},  {0, 0, 0, 0}};
   int c;
   opterr = 0;
   optind = 1;
@@ -581,6 +592,8 @@ int pg_diff_main(int argc, char **argv) {
     case 'D': dbg_dir = optarg; break;
     case 'n': pg_no_direct = 1; break;
     case 'k': keep = optarg; break;
+    case 'j': pg_json = 1; pg_report_begin("diff"); break;
+    case 'B': build_cmd = optarg; break;
     default: return pg_common_option(c, argv, MODE, usage);
     }
   }
@@ -588,13 +601,14 @@ int pg_diff_main(int argc, char **argv) {
   if (!bin) return pg_usage_error(MODE, "--binary BINARY is required");
   if (!srcdir) return pg_usage_error(MODE, "--source DIR is required");
   if (!npatches) return pg_usage_error(MODE, "--patch FILE is required (one or more)");
-  if (!db) return pg_usage_error(MODE, "--compile-db FILE is required");
+  if (!db == !build_cmd) return pg_usage_error(MODE, "give exactly one of --compile-db FILE or --build-cmd CMD");
   if (!out) return pg_usage_error(MODE, "--out PAYLOAD is required");
   elf_version(EV_CURRENT);
 
   target_t t;
   target_open(&t, bin);
   target_debug(&t, dbg_file, dbg_dir);
+  pg_report_target(&t);
   if (t.dbg_used) fprintf(stderr, "%s: symbols of %s from %s\n", pg_prog, bin, t.dbg);
   pg_dw *bdw = pg_dw_open_elf(t.sym);
   if ((!bdw || !pg_dw_cu_count(bdw)) && t.sym != t.elf) bdw = pg_dw_open_elf(t.elf);
@@ -626,6 +640,7 @@ int pg_diff_main(int argc, char **argv) {
     if (rc) pg_die("%s does not apply to %s (after the patches before it; patch -p1 exit %d)", patches[i], root, rc);
   }
   pg_find_changed(ta, tb);
+  if (build_cmd) db = pg_record_build(build_cmd, root, work);
   size_t ntu;
   tu_t *tus = pg_read_db(db, root, &ntu);
 
@@ -746,25 +761,24 @@ int pg_diff_main(int argc, char **argv) {
             continue;
           }
           ncov++;
-          if (!strstr(covered, cn) && strlen(covered) + strlen(cn) + 3 < sizeof covered)
-            snprintf(covered + strlen(covered), sizeof covered - strlen(covered), "%s%s", covered[0] ? ", " : "", cn);
+          pg_list_add(covered, sizeof covered, cn);
         }
       if (is_clone(n)) {
-        fprintf(stderr, "%s: %s: %s (a compiler clone or part): not redirected; reached through its callers, "
-                "which are replaced\n", pg_prog, u->tu->rel, n);
+        pg_report_skip(n, "%s: %s (a compiler clone or part): not redirected; reached through its callers, which are "
+                       "replaced", u->tu->rel, n);
         continue;
       }
       GElf_Sym bs;
       int r = unit_symbol(&t, u, &s, n, &bs);
       if (r) {
         if (ncov)
-          fprintf(stderr, "%s: %s: %s has no out-of-line copy in %s; its %zu inlined copie(s) are covered (in %s)\n",
-                  pg_prog, u->tu->rel, n, bin, ncov, covered);
+          pg_report_skip(n, "%s: %s has no out-of-line copy in %s; its %zu inlined cop%s covered (in %s)", u->tu->rel,
+                         n, bin, ncov, ncov == 1 ? "y is" : "ies are", covered);
         else if (r == -2)
           refuse("ambiguous", "%s: '%s' names several functions of this unit in %s", u->tu->rel, n, bin);
         else
-          fprintf(stderr, "%s: %s: %s is not in %s (never called, or only through clones: see above)\n", pg_prog,
-                  u->tu->rel, n, bin);
+          pg_report_skip(n, "%s: %s is not in %s (never called, or only through clones: see above)", u->tu->rel, n,
+                         bin);
         continue;
       }
       if (nred == HPP_MAX_FUNCS) pg_die("more than %u functions to replace", HPP_MAX_FUNCS);
@@ -773,20 +787,12 @@ int pg_diff_main(int argc, char **argv) {
       rd->obj = k;
       rd->new_sym = i;
       rd->new_name = NULL;
-      char inl_txt[600];
-      if (ncov) snprintf(inl_txt, sizeof inl_txt, "%zu inlined cop%s covered (in %s)", ncov, ncov == 1 ? "y" : "ies", covered);
-      else snprintf(inl_txt, sizeof inl_txt, "no inlined copies");
+      rd->f.inlined = ncov > UINT16_MAX ? UINT16_MAX : (uint16_t)ncov;
+      snprintf(rd->covered_in, sizeof rd->covered_in, "%s", covered);
+      if (u->forced[i]) snprintf(rd->why, sizeof rd->why, "%s", u->why[i]);
       /* what is inlined into it: its replacement carries their new code */
-      char inside[300] = "";
       for (size_t q = 0; q < inl.n; q++)
-        if (inl.v[q].container == bs.st_value && !strstr(inside, inl.v[q].inlined) &&
-            strlen(inside) + strlen(inl.v[q].inlined) + 3 < sizeof inside)
-          snprintf(inside + strlen(inside), sizeof inside - strlen(inside), "%s%s", inside[0] ? ", " : "",
-                   inl.v[q].inlined);
-      if (inside[0] && strlen(inl_txt) + strlen(inside) + 40 < sizeof inl_txt)
-        snprintf(inl_txt + strlen(inl_txt), sizeof inl_txt - strlen(inl_txt), "; carries the inlined code of %s", inside);
-      snprintf(rd->how, sizeof rd->how, "entry redirect%s%s%s; %s", u->forced[i] ? " (" : "",
-               u->forced[i] ? u->why[i] : "", u->forced[i] ? ")" : "", inl_txt);
+        if (inl.v[q].container == bs.st_value) pg_list_add(rd->carries, sizeof rd->carries, inl.v[q].inlined);
     }
     for (size_t q = 0; q < inl.n; q++) free(inl.v[q].inlined);
     free(inl.v);

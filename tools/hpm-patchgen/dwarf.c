@@ -145,6 +145,16 @@ static void walk_inlines(Dwarf_Die *die, uint64_t container, pg_inline_cb cb, vo
 
 void pg_dw_inlines(Dwarf_Die *cu, pg_inline_cb cb, void *ctx) { walk_inlines(cu, 0, cb, ctx, 0); }
 
+void pg_dw_all_inlines(pg_dw *d, pg_inline_cb cb, void *ctx) {
+  Dwarf_Off off = 0, next;
+  size_t hsize;
+  while (dwarf_nextcu(d->dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
+    Dwarf_Die cu;
+    if (dwarf_offdie(d->dw, off + hsize, &cu)) walk_inlines(&cu, 0, cb, ctx, 0);
+    off = next;
+  }
+}
+
 /* ---- layouts and variable types ---- */
 /* Descriptions are cut at the buffer's end: a longer type compares by its first 255 bytes. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"

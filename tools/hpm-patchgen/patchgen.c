@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "pg.h"
+#include "pgdiff.h"
 #include "version.h"
 
 #define MODE "hpm-patchgen" /* in "Try 'MODE --help'." */
@@ -72,8 +72,9 @@ static void usage(FILE *o) {
   fprintf(o,
           "usage: hpm-patchgen --target BINARY --map FILE (--source FILE.c | --object FILE.o)\n"
           "                    [--debug-file FILE | --debug-dir DIR] [--cc CC] [--cflags FLAGS]\n"
-          "                    [--no-direct-entry] --out PAYLOAD\n"
-          "       hpm-patchgen diff --binary BINARY --source DIR --patch FILE... --compile-db FILE\n"
+          "                    [--no-direct-entry] [--json] --out PAYLOAD\n"
+          "       hpm-patchgen diff --binary BINARY --source DIR --patch FILE...\n"
+          "                    (--compile-db FILE | --build-cmd CMD)\n"
           "                    --out PAYLOAD   (from a source diff: hpm-patchgen diff --help)\n"
           "Build a hotpatch payload for `hpm-sign hotpatch --payload`.\n"
           "  --target  the exact binary (matched by ELF build-id) whose functions are replaced\n"
@@ -89,10 +90,58 @@ static void usage(FILE *o) {
           "  --no-direct-entry  patchable entries keep the two-jump form (entry -> pad -> new\n"
           "            code) instead of one direct jump at the entry, and direct call sites\n"
           "            are not redirected; the payload is then version 1 (readable by older hpm)\n"
+          "  --json    one JSON document on stdout: each function and how calls reach it\n"
+          "            (entry redirect, direct call sites, inlined copies), warnings, errors\n"
           "See docs/hotpatch-authoring.md.\n");
 }
 
-/* A command-line mistake: the message, then where help is; exit status 2. */
+/* ---- inlined copies of the replaced functions, from the binary's DWARF ---- */
+typedef struct { target_t *t; pg_redirect *r; size_t nr; } inl_ctx;
+
+static void on_inline(void *ctx, const char *inlined, uint64_t container) {
+  inl_ctx *x = ctx;
+  for (size_t i = 0; i < x->nr; i++) {
+    pg_redirect *r = &x->r[i];
+    if (strcmp(r->f.name, inlined)) continue;
+    char at[32];
+    const char *cn = target_func_at(x->t, container, NULL);
+    if (!cn) snprintf(at, sizeof at, "0x%llx", (unsigned long long)container), cn = at;
+    int covered = 0;
+    for (size_t k = 0; k < x->nr; k++) covered |= x->r[k].f.entry == container;
+    if (covered && r->f.inlined < UINT16_MAX) {
+      r->f.inlined++;
+      pg_list_add(r->covered_in, sizeof r->covered_in, cn);
+    } else if (!covered && r->f.inlined_stale < UINT16_MAX) {
+      r->f.inlined_stale++;
+      pg_list_add(r->stale_in, sizeof r->stale_in, cn);
+    }
+  }
+}
+
+/* Each mapped function's inlined copies: a copy inside a function the map
+ * does not replace keeps the old code, which is said as a warning. */
+static void inlined_copies(target_t *t, pg_redirect *r, size_t nr) {
+  pg_dw *d = pg_dw_open_elf(t->sym);
+  if ((!d || !pg_dw_cu_count(d)) && t->sym != t->elf) {
+    pg_dw_close(d);
+    d = pg_dw_open_elf(t->elf);
+  }
+  if (!d || !pg_dw_cu_count(d)) {
+    for (size_t i = 0; i < nr; i++) r[i].inl_unknown = 1;
+    pg_dw_close(d);
+    return;
+  }
+  inl_ctx x = {t, r, nr};
+  pg_dw_all_inlines(d, on_inline, &x);
+  pg_dw_close(d);
+  for (size_t i = 0; i < nr; i++)
+    if (r[i].f.inlined_stale)
+      pg_warn("warning: '%s' is also inlined into %s (%u cop%s): this payload does not replace %s, so those callers "
+              "keep the old code; map them too (their replacements calling the new '%s'), or build the payload with "
+              "hpm-patchgen diff",
+              r[i].f.name, r[i].stale_in, r[i].f.inlined_stale, r[i].f.inlined_stale == 1 ? "y" : "ies",
+              r[i].f.inlined_stale == 1 ? "it" : "them", r[i].f.name);
+}
 
 int main(int argc, char **argv) {
   const char *tpath = NULL, *mpath = NULL, *src = NULL, *objpath = NULL, *out = NULL;
@@ -102,7 +151,7 @@ int main(int argc, char **argv) {
       {"target", 1, 0, 't'}, {"map", 1, 0, 'm'}, {"source", 1, 0, 's'}, {"object", 1, 0, 'o'},
       {"out", 1, 0, 'O'},    {"cc", 1, 0, 'c'},  {"cflags", 1, 0, 'f'}, {"help", 0, 0, 'h'},
       {"no-direct-entry", 0, 0, 'n'}, {"debug-file", 1, 0, 'd'}, {"debug-dir", 1, 0, 'D'},
-      {"version", 0, 0, 'V'}, {0, 0, 0, 0}};
+      {"version", 0, 0, 'V'}, {"json", 0, 0, 'j'}, {0, 0, 0, 0}};
   if (argc > 1 && !strcmp(argv[1], "diff")) return pg_diff_main(argc - 1, argv + 1);
   int c;
   opterr = 0; /* our messages, not getopt's */
@@ -118,6 +167,7 @@ int main(int argc, char **argv) {
     case 'n': pg_no_direct = 1; break;
     case 'd': dbg_file = optarg; break;
     case 'D': dbg_dir = optarg; break;
+    case 'j': pg_json = 1; pg_report_begin("map"); break;
     default: return pg_common_option(c, argv, MODE, usage);
     }
   }
@@ -131,6 +181,7 @@ int main(int argc, char **argv) {
   target_t t;
   target_open(&t, tpath);
   target_debug(&t, dbg_file, dbg_dir);
+  pg_report_target(&t);
   if (t.dbg_used) fprintf(stderr, "%s: symbols of %s from %s\n", pg_prog, tpath, t.dbg);
   static mapent map[HPP_MAX_FUNCS];
   size_t nmap = read_map(mpath, map, HPP_MAX_FUNCS);
@@ -149,6 +200,7 @@ int main(int argc, char **argv) {
     target_plan(&t, map[i].old, &s, &red[i].f, map[i].quiesce);
     red[i].new_name = map[i].neu;
   }
+  inlined_copies(&t, red, nmap);
   char tmpobj[64] = "";
   if (src) { compile(src, cc, cflags, tmpobj, sizeof tmpobj); objpath = tmpobj; }
   pg_obj o;

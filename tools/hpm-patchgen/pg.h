@@ -106,7 +106,11 @@ typedef struct {
   size_t obj;
   const char *new_name;
   size_t new_sym;
-  char how[1024];        /* said after the function in the summary */
+  char why[256];         /* why it is replaced although its code is the same ("" if changed) */
+  char covered_in[512];  /* the replaced functions holding its f.inlined copies: "a, b" */
+  char stale_in[512];    /* the functions holding its f.inlined_stale copies */
+  char carries[512];     /* what is inlined into it (its replacement carries their new code) */
+  int inl_unknown;       /* no DWARF: whether it is inlined anywhere is not known */
 } pg_redirect;
 
 /* Says that patch code calls name through the binary's PLT stub. */
@@ -115,6 +119,26 @@ void pg_import_note(target_t *t, const char *name, uint64_t plt);
 /* Lay out the objects, resolve their relocations, add the direct call
  * sites and write the payload to out; prints the per-function summary. */
 void pg_write_payload(target_t *t, pg_obj *objs, size_t nobj, pg_redirect *r, size_t nr, const char *out);
+
+/* ---- what it says (report.c) ---- */
+extern int pg_json; /* --json: one document on stdout at exit */
+void pg_report_begin(const char *mode);
+void pg_report_target(const target_t *t);
+/* A fatal (status 1) or usage (2) message: the document's "error". */
+void pg_report_message(int status, const char *msg);
+void pg_report_warning(const char *msg);
+void pg_report_refusal(const char *cls, const char *msg);
+/* A changed function that is not redirected, and why (also said on stderr). */
+__attribute__((format(printf, 2, 3))) void pg_report_skip(const char *func, const char *fmt, ...);
+/* One replaced function's summary line (and its JSON). */
+void pg_report_func(const hpp_func *f, const pg_redirect *r, unsigned ncalls);
+void pg_report_written(const char *out);
+/* name added to a ", "-separated list of capacity cap, once. */
+void pg_list_add(char *list, size_t cap, const char *name);
+/* The binary's inlined copies of each of r[0..nr) (from t's DWARF): sets
+ * f.inlined (copies inside functions of r), f.inlined_stale and the lists,
+ * or inl_unknown when t has no DWARF. */
+void pg_inlined_copies(target_t *t, pg_redirect *r, size_t nr);
 
 /* ---- the register-use check (regs.c) ---- */
 /* Call-clobbered registers, a bit each: rax rcx rdx rsi rdi r8-r11, xmm0-15. */

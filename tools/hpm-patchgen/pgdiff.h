@@ -21,6 +21,7 @@ int pg_dw_cu_contains(Dwarf_Die *cu, uint64_t addr);
  * address of the out-of-line function that contains it. */
 typedef void (*pg_inline_cb)(void *ctx, const char *inlined, uint64_t container);
 void pg_dw_inlines(Dwarf_Die *cu, pg_inline_cb cb, void *ctx);
+void pg_dw_all_inlines(pg_dw *d, pg_inline_cb cb, void *ctx); /* of every CU */
 /* Named struct/union layouts (size, members with offsets and types) and
  * file-scope variables' types, as comparable strings. */
 typedef struct { char *name, *desc; } pg_item;
@@ -53,6 +54,9 @@ char *pg_map_prefix(const char *s, const char *from, const char *to);
 /* The unit's command for tree: paths moved into it, output to obj, no
  * dependency files, plus -ffunction-sections -fdata-sections. */
 char **pg_tu_command(const tu_t *u, const char *root, const char *tree, const char *obj);
+/* --build-cmd (buildcmd.c): run cmd under bear in a copy of root (in
+ * work); the recorded compile database with the copy's paths as root's. */
+char *pg_record_build(const char *cmd, const char *root, const char *work);
 /* producer without the flags pg_tu_command adds (unless base has them). */
 char *pg_strip_added(const char *producer, const char *base);
 

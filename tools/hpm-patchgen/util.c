@@ -16,16 +16,19 @@
 const char *pg_prog = "hpm-patchgen";
 int pg_no_direct;
 
-static void vsay(const char *fmt, va_list ap) {
-  fprintf(stderr, "%s: ", pg_prog);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+/* Said on stderr; kept for the JSON document (its error, or a warning). */
+static void vsay(int status, const char *fmt, va_list ap) {
+  char msg[2048];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  fprintf(stderr, "%s: %s\n", pg_prog, msg);
+  if (status) pg_report_message(status, msg);
+  else pg_report_warning(msg);
 }
 
 void pg_die(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsay(fmt, ap);
+  vsay(1, fmt, ap);
   va_end(ap);
   exit(1);
 }
@@ -33,17 +36,18 @@ void pg_die(const char *fmt, ...) {
 void pg_warn(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsay(fmt, ap);
+  vsay(0, fmt, ap);
   va_end(ap);
 }
 
 int pg_usage_error(const char *mode, const char *fmt, ...) {
+  char msg[1024];
   va_list ap;
   va_start(ap, fmt);
-  fprintf(stderr, "%s: ", pg_prog);
-  vfprintf(stderr, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  fprintf(stderr, "\nTry '%s --help'.\n", mode);
+  fprintf(stderr, "%s: %s\nTry '%s --help'.\n", pg_prog, msg, mode);
+  pg_report_message(2, msg);
   return 2;
 }
 

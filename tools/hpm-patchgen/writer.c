@@ -345,13 +345,15 @@ static void check_registers(target_t *t, pg_obj *objs, size_t nobj, const uint8_
           char regs[200], added[200];
           pg_regs_names(r, regs, sizeof regs);
           pg_regs_names(w.grow, added, sizeof added);
-          fprintf(stderr,
-                  "%s: refused [ipa-ra]: '%s': the replacement may write %s, which the original leaves alone, and "
-                  "'%s' keeps a value in %s across its call at 0x%llx%s%s (GCC's -fipa-ra): replace '%s' too, or "
-                  "build with -fno-ipa-ra (or mark '%s' noipa)\n",
-                  pg_prog, red[i].f.name, added, g.v[e].name ? g.v[e].name : "?", regs,
-                  (unsigned long long)g.v[e].site, w.via ? " to " : "", w.via ? w.via : "",
-                  g.v[e].name ? g.v[e].name : "?", red[i].f.name);
+          char msg[1024];
+          snprintf(msg, sizeof msg,
+                   "'%s': the replacement may write %s, which the original leaves alone, and '%s' keeps a value in "
+                   "%s across its call at 0x%llx%s%s (GCC's -fipa-ra): replace '%s' too, or build with -fno-ipa-ra "
+                   "(or mark '%s' noipa)",
+                   red[i].f.name, added, g.v[e].name ? g.v[e].name : "?", regs, (unsigned long long)g.v[e].site,
+                   w.via ? " to " : "", w.via ? w.via : "", g.v[e].name ? g.v[e].name : "?", red[i].f.name);
+          fprintf(stderr, "%s: refused [ipa-ra]: %s\n", pg_prog, msg);
+          pg_report_refusal("ipa-ra", msg);
           bad++;
         }
         /* what the caller may write grows too: its own callers are next */
@@ -639,12 +641,7 @@ void pg_write_payload(target_t *t, pg_obj *objs, size_t nobj, pg_redirect *red, 
   for (size_t i = 0; i < nred; i++) {
     unsigned ncalls = 0;
     for (size_t k = 0; k < cs.n; k++) ncalls += cs.of[k] == (int)i;
-    fprintf(stderr, "%s: %s%s%s (%s, %u bytes at 0x%llx; %u direct call site(s)%s%s)\n", pg_prog, funcs[i].name,
-            red[i].new_name ? " -> " : "", red[i].new_name ? red[i].new_name : "",
-            funcs[i].mode == HPP_MODE_PROLOGUE            ? "prologue"
-            : funcs[i].region_len > funcs[i].flip_off + 2 ? "patchable entry, direct jump"
-                                                          : "patchable entry, two jumps",
-            funcs[i].region_len, (unsigned long long)funcs[i].region, ncalls, red[i].how[0] ? "; " : "", red[i].how);
+    pg_report_func(&funcs[i], &red[i], ncalls);
   }
   for (size_t k = 0; k < 4; k++)
     if (imp->shim[k])
@@ -654,6 +651,7 @@ void pg_write_payload(target_t *t, pg_obj *objs, size_t nobj, pg_redirect *red, 
     fprintf(stderr, "%s: import %s%s%s (from the process's shared libraries, resolved by hpm apply)\n", pg_prog,
             imp->v[i].name, imp->v[i].version[0] ? "@" : "", imp->v[i].version);
   free(imp);
+  pg_report_written(out);
   free(pb);
   free(img);
   free(rel);
