@@ -3,7 +3,8 @@
 Debian's systemd as PID 1, hpm's units exactly as systemd/ has them).
 
 One boot:
-- the agent unit (Type=notify, WatchdogSec=, the sandbox) is active and
+- hpm-restore.service ran early in the boot and succeeded (nothing
+  applied yet); the agent unit (Type=notify, WatchdogSec=, the sandbox) is active and
   running with a status text it sent with sd_notify, under
   NoNewPrivileges and a seccomp filter; `systemctl reload` keeps it
   running; hpm-assess.timer is waiting;
@@ -70,6 +71,7 @@ sleep 1
 m afterreload "$(systemctl show -P ActiveState hpm-agent)/$(systemctl show -P SubState hpm-agent)" \
   "pid=$(systemctl show -P MainPID hpm-agent)" "was=$p"
 m timer "$(systemctl show -P ActiveState hpm-assess.timer)/$(systemctl show -P SubState hpm-assess.timer)"
+m restore "$(systemctl show -P ActiveState hpm-restore)/$(systemctl show -P Result hpm-restore)"
 m demo "$(systemctl show -P ActiveState hpm-demo)" "restarts=$(systemctl show -P NRestarts hpm-demo)"
 
 # 1: new code that exits with code 3 on a rare request
@@ -121,7 +123,7 @@ def booted(tmp_path_factory):
     initrd = sv.build_initramfs(
         d / "initrd.cpio", PLAN,
         files=[(SERVICE, "/usr/lib/hpmtest/hpm-demo-service"), (CLIENT, "/usr/lib/hpmtest/hpm-demo-client")] + hps,
-        units=[("hpm-demo.service", DEMO_UNIT)], wants=["hpm-agent.service", "hpm-assess.timer"], conf=CONF, trust_pubs=[d / "release.pub"])
+        units=[("hpm-demo.service", DEMO_UNIT)], wants=["hpm-restore.service", "hpm-agent.service", "hpm-assess.timer"], conf=CONF, trust_pubs=[d / "release.pub"])
     b = sv.boot(d, initrd, f"hpm.baseline={digest(base)}")
     return b
 
@@ -145,6 +147,8 @@ def test_the_agent_unit_runs_under_systemd(booted):
     assert "active/running" in after and pid_now == pid_was, after  # reloaded in place, not restarted
     timer = [l for l in b.serial.splitlines() if l.startswith("HPMTEST: timer ")][0]
     assert "active/waiting" in timer, timer
+    restore = [l for l in b.serial.splitlines() if l.startswith("HPMTEST: restore ")][0]
+    assert "active/success" in restore, restore  # hpm-restore.service ran early in the boot, sandboxed
 
 
 def test_a_unit_restarted_by_systemd_fails_the_window(booted):
