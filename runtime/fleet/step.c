@@ -22,6 +22,10 @@
  * (absent means nothing to do), except for install and reboot, which must
  * exist. */
 static int hook(fl_conn *c, const fl_snap *s, const char *name, char *why, size_t n) {
+  if (c->cancel && atomic_load(c->cancel)) { /* stopping: no hook starts (the step writes nothing more) */
+    snprintf(why, n, "hook %s not run: hpm is stopping", name);
+    return -1;
+  }
   char path[POLICY_PATH_MAX + 32];
   snprintf(path, sizeof path, "%s/%s", c->p->fleet_hooks, name);
   struct stat sb;
@@ -39,7 +43,7 @@ static int hook(fl_conn *c, const fl_snap *s, const char *name, char *why, size_
   snprintf(e[5], sizeof e[5], "HPM_FLEET_HOOK=%s", name);
   char *env[] = {e[0], e[1], e[2], e[3], e[4], e[5], NULL};
   char r[400];
-  if (hpm_run_hook(path, env, c->p->fleet_hook_timeout_s * 1000u, r, sizeof r)) {
+  if (hpm_run_hook_cancel(path, env, c->p->fleet_hook_timeout_s * 1000u, c->cancel, r, sizeof r)) {
     snprintf(why, n, "hook %s %.300s", name, r);
     return -1;
   }
@@ -69,6 +73,14 @@ static int lease(fl_conn *c, bool *fresh, hpmh_status *st) {
   return 0;
 }
 
+/* The agent is stopping (fl_conn.cancel): a hook it killed did not fail, so
+ * nothing is written after it. */
+static bool stopping(fl_conn *c, hpmh_status *st) {
+  if (!c->cancel || !atomic_load(c->cancel)) return false;
+  hpmh_fail(st, HPMH_E_IO, "", "stopping: this host's record stays in its phase; the next agent goes on from there");
+  return true;
+}
+
 static int put(fl_conn *c, const char *dir, const char *name, char *json, int64_t lease_id, hpmh_status *st) {
   fl_txb t;
   fl_txb_init(&t);
@@ -86,6 +98,7 @@ static int move(fl_conn *c, const fl_snap *s, const fl_host *h, fl_phase to, boo
                 hpmh_status *st, const char *fmt, ...) __attribute__((format(printf, 9, 10)));
 static int move(fl_conn *c, const fl_snap *s, const fl_host *h, fl_phase to, bool take, bool release, bool *won,
                 hpmh_status *st, const char *fmt, ...) {
+  if (stopping(c, st)) return -1;
   uint64_t now = hpm_now();
   fl_host n = *h;
   char reason[FL_REASON_MAX + 1];
@@ -122,6 +135,7 @@ static int move(fl_conn *c, const fl_snap *s, const fl_host *h, fl_phase to, boo
 }
 
 static int set_state(fl_conn *c, const fl_snap *s, fl_rstate to, const char *reason, hpmh_status *st) {
+  if (stopping(c, st)) return -1;
   fl_rollout r = s->rollout;
   r.state = to;
   r.changed = hpm_now();

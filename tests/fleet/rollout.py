@@ -21,9 +21,9 @@ LEASE_TTL = "2s"
 STEP_MS = "100"
 
 
-def conf(path: Path, endpoints, host=None, domain=None, hooks=None):
+def conf(path: Path, endpoints, host=None, domain=None, hooks=None, hook_timeout=HOOK_TIMEOUT):
     lines = ["[fleet]", f"endpoints = {endpoints}", "request_timeout = 1s",
-             f"hook_timeout = {HOOK_TIMEOUT}", f"lease_ttl = {LEASE_TTL}"]
+             f"hook_timeout = {hook_timeout}", f"lease_ttl = {LEASE_TTL}", "step_interval = 1s"]
     if host:
         lines.append(f"host = {host}")
     if domain:
@@ -41,16 +41,19 @@ def script(path: Path, body: str):
 
 class Host:
     """One simulated host: its hooks append to log; install waits while
-    the file `hang` exists; verify fails while `sick` exists."""
+    the file `hang` exists; verify fails while `sick` exists; the gate says
+    no while `closed` exists.  With agent=True the host runs `hpm agent`
+    (its fleet thread steps) instead of `hpm fleet step --loop`, and its
+    reboot hook kills the agent (SIGKILL, as a power cycle would)."""
 
-    def __init__(self, root: Path, name, domain, endpoints):
-        self.name, self.domain = name, domain
+    def __init__(self, root: Path, name, domain, endpoints, agent=False, hook_timeout=HOOK_TIMEOUT):
+        self.name, self.domain, self.agent = name, domain, agent
         self.dir = root / name
         self.hooks = self.dir / "hooks"
         self.hooks.mkdir(parents=True)
         self.state = self.dir / "state"
         self.log = self.dir / "hooks.log"
-        self.conf = conf(self.dir / "hpm.conf", endpoints, name, domain, self.hooks)
+        self.conf = conf(self.dir / "hpm.conf", endpoints, name, domain, self.hooks, hook_timeout)
         for h in ("drain", "undrain", "gate", "install", "reboot", "verify"):
             body = f'echo "{h} $HPM_FLEET_KIND $HPM_FLEET_TARGET" >> {self.log}'
             if h == "install":
@@ -58,6 +61,10 @@ class Host:
                 body += f"\nwhile [ -e {self.dir}/hang ]; do sleep 0.1; done"
             if h == "verify":
                 body += f"\n[ ! -e {self.dir}/sick ] || {{ echo 'service check failed'; exit 4; }}"
+            if h == "gate":
+                body += f"\n[ ! -e {self.dir}/closed ] || {{ echo 'storage resync at 40 %'; exit 1; }}"
+            if h == "reboot" and agent:
+                body += "\nkill -KILL $PPID"
             script(self.hooks / h, body)
         self.proc = None
         self.boots = 0
@@ -74,15 +81,29 @@ class Host:
     def _supervise(self):
         while not self.stopped.is_set():
             self.boots += 1
-            self.proc = subprocess.Popen(self.cmd("fleet", "step", "--loop", STEP_MS), stdout=subprocess.PIPE,
+            args = ("agent", "--no-assess") if self.agent else ("fleet", "step", "--loop", STEP_MS)
+            self.proc = subprocess.Popen(self.cmd(*args), stdout=subprocess.PIPE,
                                          stderr=subprocess.STDOUT, text=True, env=environ(None),
                                          start_new_session=True)
             out = self.proc.stdout.read()
             self.proc.wait()
             self.out.append(out)
             # the reboot hook ran: "boot" again; anything else: the host is through
-            if self.stopped.is_set() or not out.rstrip().endswith("rebooting"):
+            rebooted = self.proc.returncode == -signal.SIGKILL if self.agent else out.rstrip().endswith("rebooting")
+            if self.stopped.is_set() or not rebooted:
                 return
+
+    def terminate(self):
+        """Stop the agent as systemd would (SIGTERM); its exit code."""
+        self.stopped.set()
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        if self.thread:
+            self.thread.join(20)
+        return self.proc.returncode if self.proc else None
+
+    def output(self):
+        return "".join(self.out)
 
     def start(self):
         self.stopped.clear()
