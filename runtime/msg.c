@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static char last[512];
+static _Thread_local char last[512]; /* per thread: the agent's fleet thread has its own */
 static bool prefixed;
 
 static void emit(int priority, const char *fmt, va_list ap) {

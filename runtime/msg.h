@@ -32,7 +32,7 @@ void hpm_msg_at(int priority, const char *fmt, ...) __attribute__((format(printf
  * Returns whether they do. */
 bool hpm_msg_journal(const char *journal_stream);
 
-/* The text of the last hpm_msg() line ("" if none since the last clear). */
+/* The text of the last hpm_msg() line of this thread ("" if none since the last clear). */
 const char *hpm_msg_last(void);
 void hpm_msg_clear(void);
 

@@ -26,6 +26,11 @@ bool hpm_hook_skipped(const char *n) {
 }
 
 int hpm_run_hook(const char *path, char *const env[], unsigned timeout_ms, char *why, size_t n) {
+  return hpm_run_hook_cancel(path, env, timeout_ms, NULL, why, n);
+}
+
+int hpm_run_hook_cancel(const char *path, char *const env[], unsigned timeout_ms, const atomic_bool *cancel, char *why,
+                        size_t n) {
   int pfd[2];
   if (pipe2(pfd, O_CLOEXEC)) { snprintf(why, n, "cannot run it: %s", strerror(errno)); return -1; }
   pid_t c = fork();
@@ -50,12 +55,15 @@ int hpm_run_hook(const char *path, char *const env[], unsigned timeout_ms, char 
   char out[4096];
   size_t used = 0;
   uint64_t deadline = mono_ms() + timeout_ms;
-  int timed_out = 0;
+  int timed_out = 0, cancelled = 0;
   for (;;) {
     uint64_t now = mono_ms();
     if (now >= deadline) { timed_out = 1; break; }
+    if (cancel && atomic_load(cancel)) { cancelled = 1; break; }
     struct pollfd pf = {pfd[0], POLLIN, 0};
-    int pr = poll(&pf, 1, (int)(deadline - now + 1));
+    uint64_t wait = deadline - now + 1;
+    if (cancel && wait > 100) wait = 100; /* look at cancel ten times a second */
+    int pr = poll(&pf, 1, (int)wait);
     if (pr < 0 && errno == EINTR) continue;
     if (pr <= 0) continue;
     char tmp[1024];
@@ -67,12 +75,16 @@ int hpm_run_hook(const char *path, char *const env[], unsigned timeout_ms, char 
     }
   }
   close(pfd[0]);
-  if (timed_out) kill(-c, SIGKILL);
+  if (timed_out || cancelled) kill(-c, SIGKILL);
   int st = 0;
   while (waitpid(c, &st, 0) < 0 && errno == EINTR) {}
   out[used] = 0;
   while (used && (out[used - 1] == '\n' || out[used - 1] == ' ')) out[--used] = 0;
   const char *last = strrchr(out, '\n') ? strrchr(out, '\n') + 1 : out;
+  if (cancelled) {
+    snprintf(why, n, "cancelled (killed): hpm is stopping");
+    return -2;
+  }
   if (timed_out) {
     if (timeout_ms % 1000) snprintf(why, n, "did not finish within %u ms (killed)", timeout_ms);
     else snprintf(why, n, "did not finish within %u s (killed)", timeout_ms / 1000);

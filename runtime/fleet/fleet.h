@@ -8,6 +8,7 @@
 #ifndef FL_FLEET_H
 #define FL_FLEET_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "ctx.h"
@@ -24,6 +25,7 @@ typedef struct {
   bool rebooted;        /* this process ran the reboot hook: the next step is after the reboot */
   int worked_phase;     /* the phase whose work (hook) this process has done ... */
   uint64_t worked_since; /* ... in the phase entered then: a lost race does not run it again */
+  const atomic_bool *cancel; /* NULL, or: once true, a running hook is killed and the step writes nothing more */
 } fl_conn;
 
 /* [fleet] of the policy file: endpoints (required), this host's name and
@@ -70,6 +72,15 @@ typedef struct {
 int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st);
 
 int fl_cmd(hpm_ctx *ctx, int argc, char **argv);
+
+/* The agent's fleet thread (agent.c): started when the policy has [fleet]
+ * endpoints (0 also when it has none; -1 when it could not start, said on
+ * stderr); told of a reloaded policy (started, restarted or stopped as the
+ * new [fleet] says); stopped (a running hook is killed, nothing more is
+ * written) and joined. */
+int fl_agent_start(const hpm_ctx *ctx);
+void fl_agent_reload(const hpm_ctx *ctx);
+void fl_agent_stop(void);
 
 #define FLEET_USAGE                                                                                    \
   "  fleet rollout start|pause|resume|abort, fleet status [--json], fleet host release|fail HOST,\n"     \

@@ -7,26 +7,42 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "boot/boot.h"
 #include "clock.h"
 #include "fileio.h"
 #include "fleet/fleet.h"
 #include "fleet/txn.h"
+#include "hostfacts.h"
+#include "hotpatch/health.h"
 #include "runhook.h"
+#include "update/update.h"
 
 #define LEASE_FILE "fleet-lease"
 #define ATTEMPTS 16
 
+static bool hook_exists(const fl_conn *c, const char *name) {
+  char path[POLICY_PATH_MAX + 32];
+  snprintf(path, sizeof path, "%s/%s", c->p->fleet_hooks, name);
+  struct stat sb;
+  return !stat(path, &sb) && S_ISREG(sb.st_mode) && !access(path, X_OK);
+}
+
 /* Run hook NAME of [fleet] hooks: 0 when it passed or does not exist
- * (absent means nothing to do), except for install and reboot, which must
- * exist. */
+ * (absent means nothing to do), except for reboot, and install when
+ * [fleet] install = hook: those must exist. */
 static int hook(fl_conn *c, const fl_snap *s, const char *name, char *why, size_t n) {
+  if (c->cancel && atomic_load(c->cancel)) { /* stopping: no hook starts (the step writes nothing more) */
+    snprintf(why, n, "hook %s not run: hpm is stopping", name);
+    return -1;
+  }
   char path[POLICY_PATH_MAX + 32];
   snprintf(path, sizeof path, "%s/%s", c->p->fleet_hooks, name);
   struct stat sb;
   if (stat(path, &sb) || !S_ISREG(sb.st_mode) || access(path, X_OK)) {
-    bool needed = !strcmp(name, "install") || !strcmp(name, "reboot");
+    bool needed = (!strcmp(name, "install") && c->p->fleet_install_hook) || !strcmp(name, "reboot");
     if (needed) snprintf(why, n, "hook %s: no executable there (%s); install one ([fleet] hooks)", path, strerror(errno ? errno : ENOENT));
     return needed ? -1 : 0;
   }
@@ -39,11 +55,112 @@ static int hook(fl_conn *c, const fl_snap *s, const char *name, char *why, size_
   snprintf(e[5], sizeof e[5], "HPM_FLEET_HOOK=%s", name);
   char *env[] = {e[0], e[1], e[2], e[3], e[4], e[5], NULL};
   char r[400];
-  if (hpm_run_hook(path, env, c->p->fleet_hook_timeout_s * 1000u, r, sizeof r)) {
+  if (hpm_run_hook_cancel(path, env, c->p->fleet_hook_timeout_s * 1000u, c->cancel, r, sizeof r)) {
     snprintf(why, n, "hook %s %.300s", name, r);
     return -1;
   }
   return 0;
+}
+
+/* [fleet] install = release: is the rollout's release in use and healthy?
+ * 1 yes, 0 not yet (why says what it waits for), -1 no (why says why).
+ * A baseline: this boot runs it (not a fallback to another slot) and is
+ * marked good (the boot's health checks passed: hpm-mark-good.service).
+ * A hotpatch: its health window (hotpatch/health.h, run by the agent's
+ * loop) committed it; reverted is a failure. */
+static int healthy(fl_conn *c, const fl_snap *s, char *why, size_t n) {
+  const char *t = s->rollout.target;
+  if (s->rollout.hotpatch) {
+    uint32_t seq = (uint32_t)strtoul(t, NULL, 10);
+    hp_health w;
+    hp_health_read(c->ctx, &w);
+    if (w.state != HP_HEALTH_NONE && w.seq == seq) {
+      switch (w.state) {
+        case HP_HEALTH_COMMITTED: return 1;
+        case HP_HEALTH_VERIFYING:
+          snprintf(why, n, "the health window of hotpatch sequence %u runs for %" PRIu64 " s more", seq,
+                   w.until > hpm_now() ? w.until - hpm_now() : 0);
+          return 0;
+        default:
+          snprintf(why, n, "the health window reverted hotpatch sequence %u: %.300s", seq, w.reason);
+          return -1;
+      }
+    }
+    hpm_applied a;
+    hostfacts_applied_read(c->ctx, &a);
+    if (a.seq == seq) return 1; /* applied where no process runs it: no window to wait for */
+    snprintf(why, n, "hotpatch sequence %u is not applied (applied: %u)", seq, a.seq);
+    return -1;
+  }
+  hpm_boot_info bi;
+  char e[300];
+  if (hpm_boot_info_read(&bi, e, sizeof e)) {
+    snprintf(why, n, "cannot tell what this boot runs: %s", e);
+    return -1;
+  }
+  if (strcmp(bi.version, t)) {
+    snprintf(why, n, "this boot runs baseline %s (slot %c), not %s: it fell back (the staged slot was refused or its "
+             "tries ran out; hpm status)", bi.version, hpm_bs_slot_letter((unsigned)bi.active), t);
+    return -1;
+  }
+  if (bi.attempt == 0 || bi.markgood_for_running) return 1;
+  snprintf(why, n, "baseline %s booted (slot %c, attempt %u); waiting for the boot's mark-good (its health checks: "
+           "hpm-health-check.service)", t, hpm_bs_slot_letter((unsigned)bi.active), bi.attempt);
+  return 0;
+}
+
+/* The work of an out phase before its move: 0 done, -1 failed (why), 1
+ * not yet (why: the next step looks again). */
+static int phase_work(fl_conn *c, const fl_snap *s, fl_phase ph, char *why, size_t n) {
+  bool release = !c->p->fleet_install_hook;
+  if (ph == FL_DRAINING) return hook(c, s, "drain", why, n);
+  if (ph == FL_INSTALLING) {
+    if (release) {
+      char w[700];
+      if (update_install_release(c->ctx, s->rollout.hotpatch ? HPM_KIND_HOTPATCH : HPM_KIND_BASELINE,
+                                 s->rollout.target, w, sizeof w)) {
+        snprintf(why, n, "%.380s", w);
+        return -1;
+      }
+    }
+    return hook(c, s, "install", why, n);
+  }
+  if (ph == FL_VERIFYING) {
+    int r = release ? healthy(c, s, why, n) : 1;
+    if (r <= 0) return r < 0 ? -1 : 1;
+    return hook(c, s, "verify", why, n);
+  }
+  return 0;
+}
+
+/* The reboot: the reboot hook, or with install = release and no hook,
+ * the context's reboot command ($HPM_REBOOT_CMD, systemctl reboot). */
+static int reboot_now(fl_conn *c, const fl_snap *s, char *why, size_t n) {
+  if (c->p->fleet_install_hook || hook_exists(c, "reboot")) return hook(c, s, "reboot", why, n);
+  fflush(stdout);
+  int rc = system(c->ctx->reboot_cmd);
+  if (rc != -1 && WIFEXITED(rc) && !WEXITSTATUS(rc)) return 0;
+  snprintf(why, n, "'%s' failed (status %d)", c->ctx->reboot_cmd, rc);
+  return -1;
+}
+
+/* A hotpatch this host is done with, reverted afterwards for its health
+ * (the crash-loop breaker, a window that ended after the host was done):
+ * the fleet hears of it (the host becomes failed: the budget counts it). */
+static bool reverted_after(fl_conn *c, const fl_snap *s, const fl_host *h, char *why, size_t n) {
+  if (!s->rollout.hotpatch || c->p->fleet_install_hook || h->phase != FL_DONE) return false;
+  uint32_t seq = (uint32_t)strtoul(s->rollout.target, NULL, 10);
+  hp_bad *l;
+  int nb = hp_bad_list(c->ctx, &l);
+  bool found = false;
+  for (int i = nb - 1; i >= 0 && !found; i--)
+    if (l[i].seq == seq && l[i].time >= h->since) { /* marked bad: a revert for its health, not by hand */
+      found = true;
+      snprintf(why, n, "hotpatch sequence %u reverted for its health after this host was done: %.300s", seq,
+               l[i].reason);
+    }
+  free(l);
+  return found;
 }
 
 /* This host's lease: kept alive, or a new one (its ID in STATE/fleet-lease). */
@@ -69,6 +186,14 @@ static int lease(fl_conn *c, bool *fresh, hpmh_status *st) {
   return 0;
 }
 
+/* The agent is stopping (fl_conn.cancel): a hook it killed did not fail, so
+ * nothing is written after it. */
+static bool stopping(fl_conn *c, hpmh_status *st) {
+  if (!c->cancel || !atomic_load(c->cancel)) return false;
+  hpmh_fail(st, HPMH_E_IO, "", "stopping: this host's record stays in its phase; the next agent goes on from there");
+  return true;
+}
+
 static int put(fl_conn *c, const char *dir, const char *name, char *json, int64_t lease_id, hpmh_status *st) {
   fl_txb t;
   fl_txb_init(&t);
@@ -86,6 +211,7 @@ static int move(fl_conn *c, const fl_snap *s, const fl_host *h, fl_phase to, boo
                 hpmh_status *st, const char *fmt, ...) __attribute__((format(printf, 9, 10)));
 static int move(fl_conn *c, const fl_snap *s, const fl_host *h, fl_phase to, bool take, bool release, bool *won,
                 hpmh_status *st, const char *fmt, ...) {
+  if (stopping(c, st)) return -1;
   uint64_t now = hpm_now();
   fl_host n = *h;
   char reason[FL_REASON_MAX + 1];
@@ -122,6 +248,7 @@ static int move(fl_conn *c, const fl_snap *s, const fl_host *h, fl_phase to, boo
 }
 
 static int set_state(fl_conn *c, const fl_snap *s, fl_rstate to, const char *reason, hpmh_status *st) {
+  if (stopping(c, st)) return -1;
   fl_rollout r = s->rollout;
   r.state = to;
   r.changed = hpm_now();
@@ -193,6 +320,9 @@ int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st) {
           if (hook(c, &s, "undrain", why, sizeof why)) NOTE("%s (the slot is freed anyway: the host is failed)", why);
           rc = move(c, &s, h, h->phase, false, true, &won, st, "%s", h->reason);
           again = true;
+        } else if (reverted_after(c, &s, h, why, sizeof why)) {
+          rc = move(c, &s, h, FL_FAILED, false, false, &won, st, "%s", why);
+          again = true;
         } else {
           rep->finished = true;
           NOTE("%s is %s: %s", c->host, ph, h->reason);
@@ -211,22 +341,25 @@ int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st) {
           again = true;
         }
       } else if (h->deadline && now > h->deadline) {
+        char what[400] = "";
+        if (h->phase == FL_VERIFYING && !c->p->fleet_install_hook && healthy(c, &s, what, sizeof what) == 1) what[0] = 0;
         hook(c, &s, "undrain", why, sizeof why);
-        rc = move(c, &s, h, FL_FAILED, false, true, &won, st, "the deadline of phase %s passed (%u s)", ph,
-                  s.rollout.deadline_s[h->phase]);
+        rc = move(c, &s, h, FL_FAILED, false, true, &won, st, "the deadline of phase %s passed (%u s)%s%s", ph,
+                  s.rollout.deadline_s[h->phase], what[0] ? ": " : "", what);
         again = true;
       } else if (h->phase == FL_REBOOTING && c->rebooted) {
         rep->rebooting = true;
         NOTE("rebooting");
       } else {
         /* the work of the phase, then the next phase */
-        const char *work = h->phase == FL_DRAINING ? "drain" : h->phase == FL_INSTALLING ? "install"
-                         : h->phase == FL_REBOOTING ? NULL : "verify";
         fl_phase next = h->phase == FL_DRAINING ? FL_INSTALLING
                       : h->phase == FL_INSTALLING ? (s.rollout.hotpatch ? FL_VERIFYING : FL_REBOOTING)
                       : h->phase == FL_REBOOTING ? FL_VERIFYING : FL_DONE;
         bool worked = c->worked_phase == (int)h->phase && c->worked_since == h->since;
-        if (work && !worked && hook(c, &s, work, why, sizeof why)) {
+        int w = worked ? 0 : phase_work(c, &s, h->phase, why, sizeof why);
+        if (w > 0) {
+          NOTE("%s: %s", ph, why);
+        } else if (w < 0) {
           char ignored[300];
           hook(c, &s, "undrain", ignored, sizeof ignored);
           rc = move(c, &s, h, FL_FAILED, false, true, &won, st, "%s failed: %s", ph, why);
@@ -244,7 +377,7 @@ int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st) {
                     s.rollout.hotpatch ? "hotpatch" : "baseline", s.rollout.target);
           if (!rc && won) {
             c->rebooted = true;
-            if (hook(c, &s, "reboot", why, sizeof why)) {
+            if (reboot_now(c, &s, why, sizeof why)) {
               fl_snap_free(&s);
               if (fl_read(c, &s, st)) return -1;
               fl_host *h2 = fl_snap_host(&s, c->host);
@@ -258,7 +391,7 @@ int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st) {
           rc = move(c, &s, h, next, false, false, &won, st, "%s",
                     h->phase == FL_REBOOTING ? "up again after the reboot" : h->phase == FL_DRAINING ? "drained" : "installed");
         }
-        again = true;
+        again = w <= 0;
       }
       rep->phase = h->phase;
     }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "fleet/fleet.h"
 #include "hostfacts.h"
 #include "hotpatch/health.h"
 #include "hotpatch/internal.h"
@@ -47,6 +48,7 @@ static void agent_reread(hpm_ctx *ctx, const char *watching) {
   printf("agent: reloaded %s\n", ctx->conf);
   fflush(stdout);
   update_agent_reconfigure();
+  fl_agent_reload(ctx);
   hpm_service_ready("%s", watching);
 }
 
@@ -182,6 +184,7 @@ int hp_agent(hpm_ctx *ctx, bool once, bool assess) {
   uint64_t wd_us = hpm_service_watchdog_init();
   int turn_ms = wd_us && wd_us / 2000 < 500 ? (int)(wd_us / 2000) : 500;
   if (turn_ms < 1) turn_ms = 1;
+  if (!once) fl_agent_start(ctx); /* [fleet]: this host's turns in the cluster's rollouts, in a thread */
   hpm_service_ready("%s", watching);
   uint32_t loaded_seq = (uint32_t)-1;
   hp_hotpatch h;
@@ -249,6 +252,7 @@ int hp_agent(hpm_ctx *ctx, bool once, bool assess) {
     }
   }
   if (!once) hpm_service_status("stopping");
+  fl_agent_stop();
   if (have) hp_hotpatch_free(&h);
   if (s >= 0) close(s);
   free(brk);

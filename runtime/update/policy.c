@@ -67,6 +67,7 @@ void policy_defaults(hpm_policy *p) {
   p->fleet_hook_timeout_s = 600;
   p->fleet_lease_ttl_s = 15;
   p->fleet_request_timeout_ms = 2000;
+  p->fleet_step_interval_s = 5;
 }
 
 uint64_t policy_next_assessment(const hpm_policy *p, uint64_t last, uint64_t seed) {
@@ -536,9 +537,17 @@ static int handler(void *user, const char *section, const char *key, const char 
         FAIL("[fleet] request_timeout: '%s': expected how long one etcd request may take at one member, e.g. 2s "
              "(1s..60s)", value);
       p->fleet_request_timeout_ms = sec * 1000u;
+    } else if (!strcmp(key, "install")) {
+      if (strcmp(value, "release") && strcmp(value, "hook"))
+        FAIL("[fleet] install: '%.200s': expected release (hpm installs the rollout's release from the signed catalog, "
+             "as hpm install does) or hook (the install hook does it)", value);
+      p->fleet_install_hook = !strcmp(value, "hook");
+    } else if (!strcmp(key, "step_interval")) {
+      if (policy_parse_duration(value, &p->fleet_step_interval_s) || !p->fleet_step_interval_s || p->fleet_step_interval_s > 3600)
+        FAIL("[fleet] step_interval: '%s': expected how often the agent looks at the rollout, e.g. 5s (1s..1h)", value);
     } else {
-      FAIL("[fleet] %s: unknown key; the keys are endpoints, host, domain, hooks, hook_timeout, lease_ttl and "
-           "request_timeout", key);
+      FAIL("[fleet] %s: unknown key; the keys are endpoints, host, domain, hooks, hook_timeout, lease_ttl, "
+           "request_timeout, step_interval and install", key);
     }
   } else if (!strcmp(section, "trust")) {
     hpm_kind k = HPM_KIND_BASELINE;

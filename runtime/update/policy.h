@@ -85,6 +85,8 @@ typedef struct {
   uint32_t fleet_hook_timeout_s;      /* hook_timeout: one hook killed after this long */
   uint32_t fleet_lease_ttl_s;         /* lease_ttl: this host's liveness lease */
   uint32_t fleet_request_timeout_ms;  /* request_timeout: one etcd request at one member */
+  uint32_t fleet_step_interval_s;     /* step_interval: the agent's fleet steps, this far apart */
+  bool fleet_install_hook;            /* install = hook: the install hook does the work (default: release) */
   size_t nwindows, nblackouts;
   policy_window windows[POLICY_MAX_WINDOWS];
   policy_blackout blackouts[POLICY_MAX_BLACKOUTS];

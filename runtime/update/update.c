@@ -519,6 +519,48 @@ int cmd_install(hpm_ctx *hc, int argc, char **argv) {
   return rc;
 }
 
+int update_install_release(hpm_ctx *hc, hpm_kind kind, const char *target, char *why, size_t n) {
+  update_ctx c;
+  hpm_msg_clear();
+  int rc = ctx_load(hc, &c, NULL, "install", false);
+  if (rc) {
+    snprintf(why, n, "%s", hpm_msg_last());
+    return rc;
+  }
+  char *end;
+  unsigned long seq = strtoul(target, &end, 10);
+  const hpm_catalog_entry *e = NULL;
+  for (size_t i = 0; i < c.cat.count && !e; i++) {
+    const hpm_catalog_entry *x = &c.cat.entries[i];
+    if (kind == HPM_KIND_HOTPATCH ? x->kind == kind && !*end && x->sequence == seq &&
+                                        !memcmp(x->target_baseline, c.rb.digest, HPM_DIGEST_LEN)
+                                  : x->kind == kind && !strcmp(x->version, target))
+      e = x;
+  }
+  if (!e) {
+    snprintf(why, n, "%s %s%s is not in catalog serial %llu of the update source (hpm assess shows what it lists)",
+             kind == HPM_KIND_HOTPATCH ? "hotpatch sequence" : "baseline version", target,
+             kind == HPM_KIND_HOTPATCH ? " for the running baseline" : "", (unsigned long long)c.cat.serial);
+    record(&c, "install", NULL, "refused", why);
+    ctx_free(&c);
+    return 1;
+  }
+  if (kind == HPM_KIND_HOTPATCH && c.host.hotpatch_seq == e->sequence) { /* a step again after a crash */
+    printf("%s: already applied\n", e->id);
+    ctx_free(&c);
+    return 0;
+  }
+  decide_item it = {.entry = e};
+  it.already_staged = kind == HPM_KIND_BASELINE && c.host.has_staged && !memcmp(c.host.staged, e->digest, HPM_DIGEST_LEN);
+  hpm_msg_clear();
+  rc = act(&c, &it, false);
+  if (rc) snprintf(why, n, "%s %s: %s", kind == HPM_KIND_HOTPATCH ? "apply" : "stage", e->id,
+                   hpm_msg_last()[0] ? hpm_msg_last() : "failed");
+  record(&c, "install", e->id, update_result_word(rc), rc ? why : NULL);
+  ctx_free(&c);
+  return rc;
+}
+
 /* ---- the agent's periodic assessment -------------------------------------- */
 
 static uint64_t host_seed(void) {

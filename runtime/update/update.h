@@ -63,6 +63,16 @@ void update_history_note(hpm_ctx *ctx, const char *event, const char *ids, const
 void update_history_detail(hpm_ctx *ctx, const char *event, const char *ids, const char *result, const char *error_text,
                            const char *detail);
 
+/* The install phase of a fleet rollout (fleet/step.c): the release the
+ * rollout names (a baseline version, or a hotpatch sequence for the running
+ * baseline) taken from the verified catalog of the update source ([update]
+ * source, $HPM_SOURCE), downloaded (verified) and installed through the same
+ * calls as `hpm install`: a baseline staged (a reboot activates it; one
+ * already staged is not staged again), a hotpatch applied (its health
+ * window begins).  Recorded in the history like `hpm install`.  Returns 0,
+ * or an exit code (as `hpm install`'s) with why saying what failed. */
+int update_install_release(hpm_ctx *hc, hpm_kind kind, const char *target, char *why, size_t n);
+
 /* "ok" (0), "refused" (1) or "failed": an exit code as a history result. */
 const char *update_result_word(int rc);
 

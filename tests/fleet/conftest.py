@@ -59,19 +59,8 @@ class Cluster:
         return ",".join(self.client[n] for n in self.names)
 
     def start(self):
-        initial = ",".join(f"{n}={self.peer[n]}" for n in self.names)
         for n in self.names:
-            data = self.root / n
-            log = open(self.root / f"{n}.log", "wb")
-            self.procs[n] = subprocess.Popen(
-                ["timeout", str(LIFETIME), ETCD, "--name", n, "--data-dir", str(data),
-                 "--listen-client-urls", self.client[n], "--advertise-client-urls", self.client[n],
-                 "--listen-peer-urls", self.peer[n], "--initial-advertise-peer-urls", self.peer[n],
-                 "--initial-cluster", initial, "--initial-cluster-token", self.token,
-                 "--initial-cluster-state", "new", "--heartbeat-interval", "100",
-                 "--election-timeout", "1000", "--logger", "zap", "--log-outputs", "stderr"],
-                stdout=log, stderr=subprocess.STDOUT)
-            log.close()
+            self._spawn(n)
         deadline = time.monotonic() + 30
         for n in self.names:
             while not self.healthy(n):
@@ -81,6 +70,24 @@ class Cluster:
                     raise RuntimeError(f"etcd {n} not healthy after 30 s: {self.log(n)[-2000:]}")
                 time.sleep(0.1)
         return self
+
+    def restart(self, n):
+        """Start killed member n again on its data directory (it rejoins)."""
+        self._spawn(n)
+
+    def _spawn(self, n):
+        initial = ",".join(f"{m}={self.peer[m]}" for m in self.names)
+        data = self.root / n
+        log = open(self.root / f"{n}.log", "ab")
+        self.procs[n] = subprocess.Popen(
+            ["timeout", str(LIFETIME), ETCD, "--name", n, "--data-dir", str(data),
+             "--listen-client-urls", self.client[n], "--advertise-client-urls", self.client[n],
+             "--listen-peer-urls", self.peer[n], "--initial-advertise-peer-urls", self.peer[n],
+             "--initial-cluster", initial, "--initial-cluster-token", self.token,
+             "--initial-cluster-state", "new", "--heartbeat-interval", "100",
+             "--election-timeout", "1000", "--logger", "zap", "--log-outputs", "stderr"],
+            stdout=log, stderr=subprocess.STDOUT)
+        log.close()
 
     def healthy(self, n):
         try:

@@ -8,29 +8,32 @@ import base64
 import json
 import os
 import signal
+import struct
 import subprocess
 import threading
 import time
 import urllib.request
 from pathlib import Path
 
-from hpmtest import HPM, OK, environ, hpm, sign
+from hpmtest import GUID, HPM, OK, environ, hpm, sign
 
 HOOK_TIMEOUT = "3s"
 LEASE_TTL = "2s"
 STEP_MS = "100"
 
 
-def conf(path: Path, endpoints, host=None, domain=None, hooks=None):
+def conf(path: Path, endpoints, host=None, domain=None, hooks=None, hook_timeout=HOOK_TIMEOUT, install="hook",
+         extra=""):
     lines = ["[fleet]", f"endpoints = {endpoints}", "request_timeout = 1s",
-             f"hook_timeout = {HOOK_TIMEOUT}", f"lease_ttl = {LEASE_TTL}"]
+             f"hook_timeout = {hook_timeout}", f"lease_ttl = {LEASE_TTL}", "step_interval = 1s",
+             f"install = {install}"]
     if host:
         lines.append(f"host = {host}")
     if domain:
         lines.append(f"domain = {domain}")
     if hooks:
         lines.append(f"hooks = {hooks}")
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n" + extra)
     return path
 
 
@@ -41,16 +44,22 @@ def script(path: Path, body: str):
 
 class Host:
     """One simulated host: its hooks append to log; install waits while
-    the file `hang` exists; verify fails while `sick` exists."""
+    the file `hang` exists; verify fails while `sick` exists; the gate says
+    no while `closed` exists.  With agent=True the host runs `hpm agent`
+    (its fleet thread steps) instead of `hpm fleet step --loop`, and its
+    reboot hook kills the agent (SIGKILL, as a power cycle would)."""
 
-    def __init__(self, root: Path, name, domain, endpoints):
-        self.name, self.domain = name, domain
+    def __init__(self, root: Path, name, domain, endpoints, agent=False, hook_timeout=HOOK_TIMEOUT, install="hook",
+                 extra=""):
+        self.name, self.domain, self.agent = name, domain, agent
         self.dir = root / name
         self.hooks = self.dir / "hooks"
         self.hooks.mkdir(parents=True)
         self.state = self.dir / "state"
         self.log = self.dir / "hooks.log"
-        self.conf = conf(self.dir / "hpm.conf", endpoints, name, domain, self.hooks)
+        self.env = {}  # added to the environment of its hpm
+        self.on_boot = None  # called before each start after the first (the next boot)
+        self.conf = conf(self.dir / "hpm.conf", endpoints, name, domain, self.hooks, hook_timeout, install, extra)
         for h in ("drain", "undrain", "gate", "install", "reboot", "verify"):
             body = f'echo "{h} $HPM_FLEET_KIND $HPM_FLEET_TARGET" >> {self.log}'
             if h == "install":
@@ -58,6 +67,10 @@ class Host:
                 body += f"\nwhile [ -e {self.dir}/hang ]; do sleep 0.1; done"
             if h == "verify":
                 body += f"\n[ ! -e {self.dir}/sick ] || {{ echo 'service check failed'; exit 4; }}"
+            if h == "gate":
+                body += f"\n[ ! -e {self.dir}/closed ] || {{ echo 'storage resync at 40 %'; exit 1; }}"
+            if h == "reboot" and agent:
+                body += "\nkill -KILL $PPID"
             script(self.hooks / h, body)
         self.proc = None
         self.boots = 0
@@ -69,20 +82,36 @@ class Host:
         return [str(HPM), "--config", str(self.conf), "--state-dir", str(self.state), *map(str, args)]
 
     def step(self, check=OK):
-        return hpm("--config", self.conf, "--state-dir", self.state, "fleet", "step", check=check)
+        return hpm("--config", self.conf, "--state-dir", self.state, "fleet", "step", env=self.env, check=check)
 
     def _supervise(self):
         while not self.stopped.is_set():
             self.boots += 1
-            self.proc = subprocess.Popen(self.cmd("fleet", "step", "--loop", STEP_MS), stdout=subprocess.PIPE,
-                                         stderr=subprocess.STDOUT, text=True, env=environ(None),
+            if self.boots > 1 and self.on_boot:
+                self.on_boot(self)
+            args = ("agent", "--no-assess") if self.agent else ("fleet", "step", "--loop", STEP_MS)
+            self.proc = subprocess.Popen(self.cmd(*args), stdout=subprocess.PIPE,
+                                         stderr=subprocess.STDOUT, text=True, env=environ(self.env),
                                          start_new_session=True)
             out = self.proc.stdout.read()
             self.proc.wait()
             self.out.append(out)
             # the reboot hook ran: "boot" again; anything else: the host is through
-            if self.stopped.is_set() or not out.rstrip().endswith("rebooting"):
+            rebooted = self.proc.returncode == -signal.SIGKILL if self.agent else out.rstrip().endswith("rebooting")
+            if self.stopped.is_set() or not rebooted:
                 return
+
+    def terminate(self):
+        """Stop the agent as systemd would (SIGTERM); its exit code."""
+        self.stopped.set()
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        if self.thread:
+            self.thread.join(20)
+        return self.proc.returncode if self.proc else None
+
+    def output(self):
+        return "".join(self.out)
 
     def start(self):
         self.stopped.clear()
@@ -99,6 +128,60 @@ class Host:
 
     def hook_calls(self):
         return self.log.read_text().split("\n")[:-1] if self.log.exists() else []
+
+
+ZERO = "0" * 64
+
+
+class BootHost(Host):
+    """A host that installs for real ([fleet] install = release): a fake
+    booted host (an efivarfs folder with what hpmboot.efi publishes, an ESP
+    folder, the operator's trust store; as tests/lifecycle), the operator's
+    catalog as its update source, run by `hpm agent`.  It first runs
+    baseline OLD in slot a, marked good.  next_boot(host) publishes the
+    variables of the boot after the reboot hook; then, unless the host is
+    `sick` (its boot health check fails), `hpm mark-good` runs as
+    hpm-mark-good.service would."""
+
+    OLD = ("2025.9", "ab" * 32)
+
+    def __init__(self, root, name, domain, endpoints, op, next_boot):
+        super().__init__(root, name, domain, endpoints, agent=True, install="release",
+                         extra=f"[update]\nsource = {op.www}\n")
+        self.ev, self.esp, self.trust = self.dir / "efivars", self.dir / "esp", self.dir / "trust"
+        for d in (self.ev, self.esp / "EFI" / "hpm", self.trust):
+            d.mkdir(parents=True)
+        (self.trust / "release.pub").write_bytes((op.trust / "release.pub").read_bytes())
+        self.env = {"HPM_EFIVARS": self.ev, "HPM_ESP": self.esp, "HPM_TRUST_DIR": self.trust,
+                    "HPM_REBOOT_CMD": "false"}
+        v, d = self.OLD
+        self.boot("a", d, v, 0, {"a": (2, 0, 1, 4, d), "b": (0, 0, 0, 0, ZERO)})
+
+        def reboot(h):
+            next_boot(h)
+            if not (h.dir / "sick").exists():
+                # exit 6: already marked good (a fallback to the good slot), as the service accepts
+                r = hpm("--config", h.conf, "--state-dir", h.state, "mark-good", env=h.env, check=None)
+                assert r.returncode in (0, 6), r
+        self.on_boot = reboot
+
+    def setvar(self, name, value, attr=6):
+        (self.ev / f"{name}-{GUID}").write_bytes(struct.pack("<I", attr) + value.encode())
+
+    def boot(self, active, digest, version, attempt, slots, svn=4):
+        """What hpmboot.efi publishes for one boot; slots: letter ->
+        (priority, tries, successful, svn, baseline).  The OS's requests of
+        the boot before are gone (the firmware applied them)."""
+        for req in ("HpmSlotRequest", "HpmMarkGood", "HpmOneShot"):
+            (self.ev / f"{req}-{GUID}").unlink(missing_ok=True)
+        table = "".join(f"{x} priority={p} tries={t} successful={ok} svn={sv} reason=none baseline={b}\n"
+                        for x, (p, t, ok, sv, b) in sorted({**dict.fromkeys("abcd", (0, 0, 0, 0, ZERO)),
+                                                            **slots}.items()))
+        for name, val in (("HpmBootSlot", active), ("HpmBootBaseline", digest), ("HpmBootVersion", version),
+                          ("HpmBootSvn", str(svn)), ("HpmBootAttempt", str(attempt)),
+                          ("HpmBootReason", "highest-priority slot"), ("HpmBootFloor", "0"),
+                          ("HpmBootStateSeq", "3"), ("HpmBootSlots", table)):
+            self.setvar(name, val)
 
 
 class Gateway:
@@ -173,13 +256,14 @@ class Operator:
         key = self.dir / "release.pem"
         sign("keygen", "--out", key, "--pub", self.trust / "release.pub")
         (self.dir / "vmlinuz").write_bytes(b"MZ" + bytes(range(256)) * 64)
-        base = self.dir / "base.hpm"
+        base = self.base = self.dir / "base.hpm"
         sign("baseline", "--key", key, "--kernel", self.dir / "vmlinuz", "--version", "2026.1", "--svn", "4",
              "--out", base)
-        www = self.dir / "www"
+        www = self.www = self.dir / "www"
         www.mkdir()
         sign("catalog", "--key", key, "--serial", "1", "--expires", "2082758400", "--out", www / "catalog.hpm",
              "--entry", f"{base}:class=critical,released=2026-01-10,url=base.hpm")
+        (www / "base.hpm").write_bytes(base.read_bytes())
         self.conf = conf(self.dir / "hpm.conf", endpoints, "operator")
         self.env = {"HPM_TRUST_DIR": self.trust, "HPM_STATE_DIR": self.state, "HPM_CONF": self.conf}
         hpm("catalog", "--source", www, env=self.env)

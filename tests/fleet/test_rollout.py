@@ -230,3 +230,41 @@ def test_hung_hook_times_out_and_operator_fails_a_host(tmp_path, etcd_cluster):
     assert h3["reason"] == "failed by the operator in phase waiting"
     for h in hosts.values():
         h.kill()
+
+
+def test_a_gate_that_says_no_keeps_the_host_waiting(tmp_path, etcd_cluster):
+    hosts = make_hosts(tmp_path, etcd_cluster, [("h1", "r1")])
+    h = hosts["h1"]
+    op = Operator(tmp_path, etcd_cluster.endpoints)
+    op.fleet("rollout", "start", "--baseline-version", "2026.1", "--ring", "h1")
+    (h.dir / "closed").touch()
+    for _ in range(2):
+        r = h.step()
+        assert "waiting: the gate says no: hook gate exit 1: storage resync at 40 %" in r.stdout, r
+    st = op.status()
+    assert phases(op) == {"h1": "waiting"} and st["slots"] == [], st
+    assert [c.split()[0] for c in h.hook_calls()] == ["gate", "gate"]
+    (h.dir / "closed").unlink()
+    h.step()
+    assert phases(op)["h1"] not in ("waiting", "failed"), op.status()
+
+
+def test_two_of_three_members_down_nobody_moves_until_quorum_returns(tmp_path, etcd_cluster):
+    hosts = make_hosts(tmp_path, etcd_cluster, [("h1", "r1"), ("h2", "r2")])
+    op = Operator(tmp_path, etcd_cluster.endpoints)
+    op.fleet("rollout", "start", "--baseline-version", "2026.1", "--ring", "h1", "--ring", "h2")
+    etcd_cluster.kill("m2")
+    etcd_cluster.kill("m3")
+    for h in hosts.values():
+        r = h.step(check=None)
+        assert r.returncode != 0 and "failed at every member" in r.stderr, r
+    assert all(not h.hook_calls() for h in hosts.values()), "a hook ran without quorum"
+    etcd_cluster.restart("m2")
+    etcd_cluster.restart("m3")
+    etcd_cluster.wait_leader("m1", "m2", "m3", seconds=30)
+    assert set(phases(op).values()) == {"waiting"}, op.status()  # nothing moved meanwhile
+    for h in hosts.values():
+        h.start()
+    wait_for(lambda: op.status()["rollout"]["state"] == "done", 60, "the rollout is done after quorum returned")
+    for h in hosts.values():
+        h.kill()
