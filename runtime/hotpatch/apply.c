@@ -74,6 +74,33 @@ void hp_hotpatch_free(hp_hotpatch *h) {
   memset(h, 0, sizeof *h);
 }
 
+/* ---- retrying a busy process ---- */
+/* A transition that finds the process busy (threads not stopped within the
+ * pause budget, a thread in the bytes to rewrite, a function active under
+ * quiescence) has released it unchanged.  It is tried again after a random
+ * wait drawn from [w/2, 3w/2), w doubling from 2 ms up to 250 ms: random so
+ * that a retry does not fall into step with the target's own rhythm (the
+ * same thread on the same instruction, the same competing time slice), and
+ * growing so that an oversubscribed machine gets room.  The hard limit is
+ * HP_RETRY_LIMIT_MS of waiting per process (internal.h); past it the
+ * process is reported as failed, left unchanged. */
+void hp_backoff_init(hp_backoff *b, pid_t pid) {
+  b->wait_ms = 2;
+  b->start_us = hp_now_us();
+  b->seed = (unsigned)pid ^ (unsigned)b->start_us ^ (unsigned)getpid() << 16;
+  b->limit_ms = hp_hooks()->retry_limit_ms ? hp_hooks()->retry_limit_ms : HP_RETRY_LIMIT_MS;
+}
+
+int hp_backoff_wait(hp_backoff *b) {
+  uint64_t spent = (hp_now_us() - b->start_us) / 1000;
+  if (spent >= b->limit_ms) return -1;
+  unsigned ms = b->wait_ms / 2 + (unsigned)rand_r(&b->seed) % b->wait_ms;
+  if (spent + ms > b->limit_ms) ms = (unsigned)(b->limit_ms - spent);
+  usleep((useconds_t)ms * 1000);
+  if (b->wait_ms < 250) b->wait_ms = b->wait_ms * 2 > 250 ? 250 : b->wait_ms * 2;
+  return 0;
+}
+
 /* ---- one process: move from its journaled state to the payload (NULL: original) ---- */
 int hp_transition_proc(hp_op *op, const hp_match *mt, const hp_hotpatch *h, hp_proc_result *pr) {
   const hp_test_hooks *hooks = hp_hooks();
@@ -142,10 +169,11 @@ int hp_transition_proc(hp_op *op, const hp_match *mt, const hp_hotpatch *h, hp_p
   hp_transition_report rep;
   memset(&rep, 0, sizeof rep);
   pr->attempts = 0;
-  unsigned backoff_ms = 2;
-  for (int attempt = 0; attempt < 10 && rc == HP_BUSY; attempt++) {
+  hp_backoff bo;
+  hp_backoff_init(&bo, mt->pid);
+  for (int attempt = 0; rc == HP_BUSY; attempt++) {
+    if (attempt && hp_backoff_wait(&bo)) break; /* the hard limit: give up */
     pr->attempts++;
-    if (attempt) { usleep(backoff_ms * 1000); if (backoff_ms < 64) backoff_ms *= 2; }
     plan.map_addr = hp_pick_addr(mt->pid, mt->lo, mt->hi, plan.map_len);
     if (!plan.map_addr) { msg("pid %d: no free address within jump range of %s", mt->pid, mt->exe); rc = HP_FAIL; break; }
     memset(plan.map_bytes, 0, plan.map_len);
@@ -210,9 +238,9 @@ int hp_transition_proc(hp_op *op, const hp_match *mt, const hp_hotpatch *h, hp_p
     if (hooks->timing)
       fprintf(stderr, "hpm-timing: pid %d rc %d threads %u prep %u pause %u (stop %u write %u scan %u) release %u\n",
               mt->pid, rc, rep.threads, rep.prep_us, rep.pause_us, rep.stop_us, rep.write_us, rep.scan_us, rep.release_us);
-    if (rc == HP_BUSY && attempt < 9) /* the process was released unchanged; say why it is tried again */
-      msg("pid %d (%s): attempt %d: %s; trying again in %u ms", mt->pid, mt->exe, attempt + 1,
-          rep.why[0] ? rep.why : "busy", backoff_ms);
+    if (rc == HP_BUSY && attempt == 0) /* released unchanged: said once, however many tries follow */
+      msg("pid %d (%s): %s; retrying with random growing back-off (for up to %u ms)", mt->pid, mt->exe,
+          rep.why[0] ? rep.why : "busy", bo.limit_ms);
     if (rc == HP_OK) {
       pd.txn_addr = 0;
       for (int i = 0; i < plan.nunmap; i++) /* old code still referenced: keep it recorded */
@@ -230,6 +258,9 @@ int hp_transition_proc(hp_op *op, const hp_match *mt, const hp_hotpatch *h, hp_p
   }
   if (rc != HP_OK && rc != HP_GONE && hp_proc_dying(mt->pid)) {
     rc = HP_GONE; /* exiting or dumping core: said by the caller */
+  } else if (rc == HP_BUSY) {
+    msg("pid %d (%s): %s; gave up after %d attempts in %u ms (the retry limit)", mt->pid, mt->exe,
+        rep.why[0] ? rep.why : "busy", pr->attempts, bo.limit_ms);
   } else if (rc != HP_OK && rc != HP_GONE) {
     msg("pid %d (%s): %s", mt->pid, mt->exe, rep.why[0] ? rep.why : "failed");
   }

@@ -16,6 +16,7 @@ const hp_test_hooks *hp_hooks(void) {
   h.exit_at = getenv("HPM_TEST_EXIT_AT");
   h.timing = getenv("HPM_TIMING") != NULL;
   h.workers = (v = getenv("HPM_WORKERS")) ? (atoi(v) < 1 ? 1 : atoi(v)) : 0;
+  h.retry_limit_ms = (v = getenv("HPM_TEST_RETRY_LIMIT_MS")) && atoi(v) > 0 ? (unsigned)atoi(v) : 0;
   read = true;
   return &h;
 }

@@ -17,6 +17,7 @@ typedef struct {
   const char *exit_at;       /* HPM_TEST_EXIT_AT: "resumed", "unmapped", "journaled" or "health-reverting": _exit(9) there */
   bool timing;               /* HPM_TIMING: one timing line per transition on stderr */
   int workers;               /* HPM_WORKERS: worker processes for patching (0: by CPU count) */
+  unsigned retry_limit_ms;   /* HPM_TEST_RETRY_LIMIT_MS: the retry limit instead of HP_RETRY_LIMIT_MS (0: that) */
 } hp_test_hooks;
 
 /* The hooks of this process's environment (read on first use). */

@@ -125,6 +125,12 @@ int hp_imports_resolve(pid_t pid, const hpp_payload *pl, uint64_t *addrs, FILE *
 
 /* ---- apply.c ---- */
 typedef struct { unsigned pause_us, prep_us; int attempts; } hp_proc_result;
+/* Retrying a busy process (apply.c): random growing back-off, and the hard
+ * limit on the time spent retrying one process (docs/hotpatch-authoring.md). */
+#define HP_RETRY_LIMIT_MS 20000u
+typedef struct { unsigned wait_ms, seed, limit_ms; uint64_t start_us; } hp_backoff;
+void hp_backoff_init(hp_backoff *b, pid_t pid);
+int hp_backoff_wait(hp_backoff *b); /* 0 after waiting; -1: the limit is reached */
 /* Move one process from its journaled state to h's payload mt->pl (h NULL:
  * original code), journaled, retried while busy.  Returns HP_*. */
 int hp_transition_proc(hp_op *op, const hp_match *mt, const hp_hotpatch *h, hp_proc_result *pr);

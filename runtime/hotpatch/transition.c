@@ -13,6 +13,7 @@
 #include "hotpatch/hooks.h"
 
 #define UNMAP_MAX 16 /* old mappings scanned for at once */
+#define HP_PREP_STOP_US 1000000u /* waiting for phase 1's one thread to stop */
 
 /* With every thread stopped: which maps nothing refers to (hit[i] = 0).
  * A map holding the target of one of the sites written (their final
@@ -84,7 +85,9 @@ int hp_transition(pid_t pid, hp_plan *pl, hp_transition_report *rep) {
    * pause of the process; only the switch below does.
    */
   uint64_t t1 = hp_now_us();
-  rc = hp_stop_threads(&p, budget, 1);
+  /* one thread stopped is no pause of the process: on a busy machine it may
+   * wait for its turn on a CPU longer than the pause budget */
+  rc = hp_stop_threads(&p, budget > HP_PREP_STOP_US ? budget : HP_PREP_STOP_US, 1);
   if (rc) {
     snprintf(rep->why, sizeof rep->why, rc == HP_BUSY ? "a thread did not stop within the pause budget"
                                         : rc == HP_GONE ? "process exited" : "ptrace failed");

@@ -82,8 +82,8 @@ class Workspace:
 class Target:
     """A running calc target: workers in tight loops, a sleeper, main in read()."""
 
-    def __init__(self, exe, threads=2, churn=False):
-        args = [str(exe), str(threads), "7"] + (["churn"] if churn else [])
+    def __init__(self, exe, threads=2, churn=False, idle=0):
+        args = [str(exe), str(threads), "7"] + (["churn"] if churn else [f"idle{idle}"] if idle else [])
         self.p = subprocess.Popen(args, stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, text=True, bufsize=1)
         line = self.p.stdout.readline()

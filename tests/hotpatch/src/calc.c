@@ -126,6 +126,12 @@ static void child_main(const char *dir) {
   _exit(0);
 }
 
+static void *idler(void *a) {
+  (void)a;
+  for (;;) pause();
+  return NULL;
+}
+
 int main(int argc, char **argv) {
   int n = argc > 1 ? atoi(argv[1]) : 2;
   if (argc > 2) factor = atoi(argv[2]); /* keeps factor a real variable */
@@ -151,6 +157,10 @@ int main(int argc, char **argv) {
   pthread_create(&s, NULL, sleeper, NULL);
   int churn = argc > 3 && !strcmp(argv[3], "churn");
   if (churn) pthread_create(&sp, NULL, spawner, NULL);
+  /* "idleN": N more threads blocked in pause() (an I/O thread's life) */
+  int nidle = argc > 3 && !strncmp(argv[3], "idle", 4) ? atoi(argv[3] + 4) : 0;
+  pthread_t it;
+  for (int i = 0; i < nidle && i < 256; i++) pthread_create(&it, NULL, idler, NULL);
   printf("ready %d\n", (int)getpid());
   fflush(stdout);
   char line[128];
