@@ -220,28 +220,11 @@ static int move(fl_conn *c, const fl_snap *s, const fl_host *h, fl_phase to, boo
   vsnprintf(reason, sizeof reason, fmt, ap);
   va_end(ap);
   if (to != h->phase) fl_host_move(&n, to, &s->rollout, now, "%s", reason);
+  /* taking or freeing a slot, or ending, is guarded by the rollout and the
+   * slots as read (fleet.c, fl_txb_move; FleetLock uses the same) */
   fl_txb t;
   fl_txb_init(&t);
-  /* Taking or freeing a slot, or ending (done, failed), changes what others
-   * decide: guarded by the rollout and the slots as read, and rewrites the
-   * slots.  A move between out phases changes nothing for others: this
-   * host's record as read (the operator's release rewrites it) is enough. */
-  bool shared = take || release || fl_phase_terminal(to);
-  if (shared) fl_txb_guard(&t, s);
-  fl_txb_cmp(&t, FL_DIR_HOSTS, h->name, FL_CMP_MOD, h->mod_revision);
-  fl_slot me = {0};
-  if (take) {
-    /* the liveness of every holder as read: a holder whose lease went
-     * meanwhile is a suspect, which may exceed the budget */
-    for (size_t i = 0; i < s->nhosts; i++)
-      if (s->hosts[i].holds) fl_txb_cmp(&t, FL_DIR_ALIVE, s->hosts[i].name, FL_CMP_CREATE, s->hosts[i].alive_create);
-    snprintf(me.host, sizeof me.host, "%s", h->name);
-    snprintf(me.domain, sizeof me.domain, "%s", h->domain);
-    me.since = now;
-  }
-  fl_txb_put(&t, FL_DIR_HOSTS, h->name, fl_host_json(&n), 0);
-  if (shared)
-    fl_txb_put(&t, FL_KEY_SLOTS, "", fl_slots_next(s, release ? h->name : NULL, take ? &me : NULL, take ? now : 0), 0);
+  fl_txb_move(&t, s, h, &n, take, release, now);
   int rc = fl_txb_run(c, &t, won, st);
   fl_txb_free(&t);
   return rc;
