@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from hpmtest import PATCHGEN, run
+from hpmtest import PATCHGEN, SOURCE_DATE_EPOCH, digest, keygen, make_baseline, run, sign
 
 PG_SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "hpm-patchgen-json.schema.json"
 
@@ -149,3 +149,19 @@ def local_symbol(exe: Path, file: str, name: str):
         elif len(w) >= 8 and w[4] == "LOCAL" and w[7] == name and cur == file:
             return int(w[1], 16)
     raise AssertionError(f"no static {name} of {file} in {exe}")
+
+
+def signed(tmp_path, payload, name="fix"):
+    """A trust store, a baseline and hotpatch KB-1 carrying payload (as NAME),
+    signed; returns the hotpatch and the environment hpm applies it with."""
+    trust = tmp_path / "trust"
+    trust.mkdir(exist_ok=True)
+    keygen(tmp_path / "k.pem", trust / "k.pub")
+    (tmp_path / "kern").write_bytes(os.urandom(512))
+    make_baseline(tmp_path / "base.hpm", tmp_path / "k.pem", tmp_path / "kern", cmdline=None, version="1.0", svn=1)
+    hp = tmp_path / "KB-1.hpm"
+    sign("hotpatch", "--key", tmp_path / "k.pem", "--baseline", tmp_path / "base.hpm", "--seq", 1,
+         "--classification", "security", "--id", "KB-1", "--payload", f"{name}={payload}", "--out", hp,
+         env={"SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH})
+    env = {"HPM_TRUST_DIR": trust, "HPM_STATE_DIR": tmp_path / "state", "HPM_BASELINE": digest(tmp_path / "base.hpm")}
+    return hp, env

@@ -3,11 +3,10 @@
 as a patch to its source, `hpm-patchgen diff`, `hpm-sign hotpatch`, and
 `hpm apply` to the running server: the fixed behaviour appears without a
 restart, and `hpm revert` brings the old one back."""
-import os
 import subprocess
 
-from hpmtest import HPM, SOURCE_DATE_EPOCH, digest, keygen, make_baseline, run, sign
-from project import Project, replaced
+from hpmtest import HPM, run
+from project import Project, replaced, signed
 
 RULES_H = "static inline int clamp(int qty) { return qty > 100 ? 100 : qty; } /* the bug: at most 10 */\n"
 PRICE_C = """#include "rules.h"
@@ -65,16 +64,7 @@ def test_diff_patch_applied_to_running_server(tmp_path):
     assert replaced(payload) == ["price"], r.err
     assert "carries the inlined code of clamp" in r.err
 
-    trust = tmp_path / "trust"
-    trust.mkdir()
-    keygen(tmp_path / "k.pem", trust / "k.pub")
-    (tmp_path / "kern").write_bytes(os.urandom(512))
-    make_baseline(tmp_path / "base.hpm", tmp_path / "k.pem", tmp_path / "kern", cmdline=None, version="1.0", svn=1)
-    hp = tmp_path / "KB-1.hpm"
-    sign("hotpatch", "--key", tmp_path / "k.pem", "--baseline", tmp_path / "base.hpm", "--seq", 1,
-         "--classification", "security", "--id", "KB-1", "--payload", f"server={payload}", "--out", hp,
-         env={"SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH})
-    env = {"HPM_TRUST_DIR": trust, "HPM_STATE_DIR": tmp_path / "state", "HPM_BASELINE": digest(tmp_path / "base.hpm")}
+    hp, env = signed(tmp_path, payload, "server")
 
     s = Server(proj.exe)
     try:

@@ -4,15 +4,14 @@
 and snprintf, which the program itself does not import; `hpm-patchgen
 diff` lists them as imports (payload version 3) and `hpm apply` resolves
 them in the running process under load; `hpm revert` undoes it."""
-import os
 import re
 import shutil
 import subprocess
 
 import pytest
 
-from hpmtest import HPM, SOURCE_DATE_EPOCH, digest, keygen, make_baseline, run, sign
-from project import Project, replaced
+from hpmtest import HPM, run
+from project import Project, replaced, signed
 
 LOOKUP_C = """int check(const char *s, int n) { return n * 2 + (s[0] == 1); }
 """
@@ -84,16 +83,7 @@ def test_diff_fix_calling_libc(tmp_path):
     b = payload.read_bytes()
     assert int.from_bytes(b[8:12], "little") == 3 and int.from_bytes(b[40:44], "little") >= 3
 
-    trust = tmp_path / "trust"
-    trust.mkdir()
-    keygen(tmp_path / "k.pem", trust / "k.pub")
-    (tmp_path / "kern").write_bytes(os.urandom(512))
-    make_baseline(tmp_path / "base.hpm", tmp_path / "k.pem", tmp_path / "kern", cmdline=None, version="1.0", svn=1)
-    hp = tmp_path / "KB-1.hpm"
-    sign("hotpatch", "--key", tmp_path / "k.pem", "--baseline", tmp_path / "base.hpm", "--seq", 1,
-         "--classification", "security", "--id", "KB-1", "--payload", f"prog={payload}", "--out", hp,
-         env={"SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH})
-    env = {"HPM_TRUST_DIR": trust, "HPM_STATE_DIR": tmp_path / "state", "HPM_BASELINE": digest(tmp_path / "base.hpm")}
+    hp, env = signed(tmp_path, payload, "prog")
     p = subprocess.Popen([str(proj.exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
 
     def ask(n, word):

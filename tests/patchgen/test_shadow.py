@@ -8,8 +8,7 @@ import subprocess
 from pathlib import Path
 
 from hpmtest import HPM, REFUSED, run
-from project import Project, replaced
-from test_truth import signed
+from project import Project, replaced, signed
 
 SHADOW_H = (Path(__file__).resolve().parents[2] / "tools" / "hpm-patchgen" / "hpm_shadow.h").read_text()
 CONN_H = "struct conn { int id; long served; };\nint handle(struct conn *c, int x);\n"

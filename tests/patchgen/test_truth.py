@@ -12,8 +12,8 @@ import subprocess
 
 import pytest
 
-from hpmtest import HPM, PATCHGEN, SOURCE_DATE_EPOCH, digest, keygen, make_baseline, run, sign
-from project import Project, pg_json
+from hpmtest import HPM, PATCHGEN, run
+from project import Project, pg_json, signed
 
 LIB_C = """__attribute__((noinline)) int foo_calc(int x) { return (x * 3 + 1) ^ (x >> 2) ^ (x << 5); }
 int foo_entry(int x) { return foo_calc(x) + 1; }
@@ -40,20 +40,6 @@ PROGRAMS = {
                "int vendored(int x) { return foo_calc(x); }",
 }
 PRELOAD_C = "int foo_calc(int x) { return x + 42; }\n"
-
-
-def signed(tmp_path, payload):
-    trust = tmp_path / "trust"
-    trust.mkdir(exist_ok=True)
-    keygen(tmp_path / "k.pem", trust / "k.pub")
-    (tmp_path / "kern").write_bytes(os.urandom(512))
-    make_baseline(tmp_path / "base.hpm", tmp_path / "k.pem", tmp_path / "kern", cmdline=None, version="1.0", svn=1)
-    hp = tmp_path / "KB-1.hpm"
-    sign("hotpatch", "--key", tmp_path / "k.pem", "--baseline", tmp_path / "base.hpm", "--seq", 1,
-         "--classification", "security", "--id", "KB-1", "--payload", f"fix={payload}", "--out", hp,
-         env={"SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH})
-    env = {"HPM_TRUST_DIR": trust, "HPM_STATE_DIR": tmp_path / "state", "HPM_BASELINE": digest(tmp_path / "base.hpm")}
-    return hp, env
 
 
 def start(argv, env=None):
