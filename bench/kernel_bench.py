@@ -55,6 +55,7 @@ def pct(xs, p):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cycles", type=int, default=20)
+    ap.add_argument("--smp", type=int, default=1, help="the guest's vCPUs (QEMU TCG runs one host thread each)")
     a = ap.parse_args()
     fx = hpmvm.fixtures()
     root = fx.root / "kernel-bench"
@@ -68,6 +69,7 @@ def main():
     subprocess.run(["gcc", "-static", "-O2", "-o", load, HERE / "kernel" / "loadgen.c"], check=True)
     with tempfile.TemporaryDirectory() as tmp:
         m = lv.LifecycleMachine(Path(tmp))
+        m.smp = a.smp
         m.put_slot("a", base)
         for s in (1, 2):
             ko = build_module(example, s, root / f"hpm_kp_{s}.ko")
@@ -93,7 +95,7 @@ def main():
             base_rate = sum(quiet) / len(quiet)
             dips.append(100.0 * (1 - (sum(during) / len(during)) / base_rate) if base_rate else 0.0)
     allms = [x for v in per.values() for x in v]
-    print(f"kernel bench: {a.cycles} cycles (apply, replace, revert) under load, QEMU TCG one vCPU; "
+    print(f"kernel bench: {a.cycles} cycles (apply, replace, revert) under load, QEMU TCG {a.smp} vCPU(s); "
           f"{failed} operation(s) failed")
     for kind, v in list(per.items()) + [("all", allms)]:
         print(f"  transition {kind:8s} n={len(v):3d}  p50 {pct(v, 50):5d} ms  p99 {pct(v, 99):5d} ms  max "

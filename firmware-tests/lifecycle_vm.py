@@ -154,6 +154,8 @@ class LifecycleMachine(hpmvm.Machine):
     guest kernel (virtio modules in the initramfs) can mount both.
     loader, vars_template, secure_boot: as for hpmvm.Machine."""
 
+    smp = 1  # vCPUs (bench/kernel_bench.py --smp may give more)
+
     def __init__(self, workdir, esp_mib=192, src_mib=96, **machine):
         super().__init__(workdir, esp_mib=esp_mib, **machine)
         self.src = self.dir / "src.img"
@@ -186,7 +188,7 @@ class LifecycleMachine(hpmvm.Machine):
             extra += ["-global", "driver=cfi.pflash01,property=secure,value=on",
                       "-global", "ICH9-LPC.disable_s3=1"]
         cmd = [hpmvm.QEMU, "-machine", machine, "-cpu", "max", "-m", "1024",
-               "-smp", "1", "-nographic", "-no-reboot", "-nic", "none",
+               "-smp", str(self.smp), "-nographic", "-no-reboot", "-nic", "none",
                "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={code}",
                "-drive", f"if=pflash,format=raw,unit=1,file={self.vars}",
                "-drive", f"if=none,id=esp,format=raw,file={self.esp}",
