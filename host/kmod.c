@@ -80,6 +80,8 @@ static int parse_modinfo(const char *mi, size_t n, hpmh_kmod_info *out, char *wh
   }
   if (!have_name) return fail(why, cap, ".modinfo: no name= (not a kernel module built by Kbuild)");
   if (!have_vermagic) return fail(why, cap, ".modinfo: no vermagic=");
+  if (!out->name[0]) return fail(why, cap, ".modinfo name: empty");
+  if (!out->vermagic[0]) return fail(why, cap, ".modinfo vermagic: empty");
   for (const char *c = out->name; *c; c++)
     if (!((*c >= 'a' && *c <= 'z') || *c == '_' || (c > out->name && *c >= '0' && *c <= '9')))
       return fail(why, cap, ".modinfo name '%s': must be a-z _ then a-z 0-9 _", out->name);

@@ -78,6 +78,8 @@ static void test_modinfo_refused(void **state) {
       {"name=a\0vermagic=6.1\0hpm_sequence=0\0", 36, "1..4294967295"},
       {"name=a\0vermagic=6.1\0hpm_sequence=x\0", 36, "not a number"},
       {"name=a\0name=b\0vermagic=6.1\0", 27, "twice"},
+      {"name=\0vermagic=6.1\0", 19, "name: empty"},
+      {"name=a\0vermagic=\0", 17, "vermagic: empty"},
       {"name=a\0vermagic=6.1", 19, "not NUL-terminated"},
   };
   uint8_t ko[1024];
