@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from hpmtest import HPM, PATCHGEN, run
-from workspace import Target
+from hpmtest import HPM
+from workspace import LOOPING, Target
 
 CRASHING = """/* calc_a of sequence @V@ dereferences NULL for one input in 1024 */
 extern int helper(int);
@@ -20,26 +20,8 @@ int calc_b_v(int x) { return helper(x) + 5 + (factor == 7 ? @V@ * 1000000 : 1); 
 """
 
 
-LOOPING = """/* calc_a of sequence @V@ dereferences NULL for one input in 1024, but only in
- * processes started with factor 8 (a configuration the release never saw) */
-extern int helper(int);
-extern int factor;
-int calc_a_v(int x) { if (x == 777 && factor == 8) *(volatile int *)0 = x; return x * 3 + 1 + @V@ * 1000000; }
-int calc_b_v(int x) { return helper(x) + 5 + (factor == 7 ? @V@ * 1000000 : 1); }
-"""
-
-
-def source_hotpatch(ws, text, seq, name):
-    """A hotpatch of sequence seq for the "own" calc built from text."""
-    src = ws.d / f"{name}{seq}.c"
-    src.write_text(text.replace("@V@", str(seq)))
-    out = ws.d / f"p-{name}-{seq}.bin"
-    run(PATCHGEN, "--target", ws.target("own"), "--map", ws.map, "--source", src, "--out", out)
-    return ws.hotpatch([out], seq, name=f"h{seq}-{name}.hpm")
-
-
 def crashing_hotpatch(ws, seq):
-    return source_hotpatch(ws, CRASHING, seq, "crash")
+    return ws.source_hotpatch(CRASHING, seq, "crash")
 
 
 @pytest.fixture
@@ -234,7 +216,7 @@ def test_crash_loop_breaker(ws, host):
     them died within the period it reverts the hotpatch and marks it bad;
     the next process of that configuration is left alone and lives."""
     host.policy("1s", extra="crash_loop = 3\ncrash_loop_period = 60s\n")
-    h1 = source_hotpatch(ws, LOOPING, 1, "loop")
+    h1 = ws.source_hotpatch(LOOPING, 1, "loop")
     exe = str(ws.target("own"))
     agent = host.agent()
     try:

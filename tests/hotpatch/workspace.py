@@ -21,6 +21,17 @@ VARIANTS = {
     "own": [],
 }
 
+# A fix whose calc_a of sequence @V@ dereferences NULL for one input in 1024,
+# but only in processes started with factor 8 (a configuration the release
+# never saw); processes started with factor 7 run it fine.
+LOOPING = """/* calc_a of sequence @V@ dereferences NULL for one input in 1024, but only in
+ * processes started with factor 8 (a configuration the release never saw) */
+extern int helper(int);
+extern int factor;
+int calc_a_v(int x) { if (x == 777 && factor == 8) *(volatile int *)0 = x; return x * 3 + 1 + @V@ * 1000000; }
+int calc_b_v(int x) { return helper(x) + 5 + (factor == 7 ? @V@ * 1000000 : 1); }
+"""
+
 
 class Workspace:
     def __init__(self, d: Path):
@@ -39,10 +50,13 @@ class Workspace:
         self.targets = {}
 
     def target(self, variant):
+        """The calc target built in variant; "own:NAME" is one more "own"
+        binary with a build-id of its own (another host's program)."""
         if variant not in self.targets:
-            exe = self.d / f"calc-{variant}"
-            own = [f"-Wl,--build-id=0x{os.urandom(20).hex()}"] if variant == "own" else []
-            run("gcc", "-O2", "-g", "-pthread", "-Wl,--build-id", *VARIANTS[variant], *own,
+            base = variant.split(":")[0]
+            exe = self.d / f"calc-{variant.replace(':', '-')}"
+            own = [f"-Wl,--build-id=0x{os.urandom(20).hex()}"] if base == "own" else []
+            run("gcc", "-O2", "-g", "-pthread", "-Wl,--build-id", *VARIANTS[base], *own,
                 HERE / "src" / "calc.c", "-o", exe)
             self.targets[variant] = exe
         return self.targets[variant]
@@ -59,6 +73,15 @@ class Workspace:
         out = self.d / (name or f"p-{variant}-{version}.bin")
         self.patchgen(self.target(variant), version, out)
         return out
+
+    def source_hotpatch(self, text, seq, name, variant="own"):
+        """A hotpatch of sequence seq for the calc of variant, built by
+        hpm-patchgen from text (@V@ stands for seq)."""
+        src = self.d / f"{name}{seq}.c"
+        src.write_text(text.replace("@V@", str(seq)))
+        out = self.d / f"p-{name}-{seq}.bin"
+        run(PATCHGEN, "--target", self.target(variant), "--map", self.map, "--source", src, "--out", out)
+        return self.hotpatch([out], seq, name=f"h{seq}-{name}.hpm")
 
     def hotpatch(self, payloads, seq, key="k.pem", baseline="base.hpm", name=None):
         out = self.d / (name or f"h{seq}-{'-'.join(p.stem for p in payloads)}.hpm")
