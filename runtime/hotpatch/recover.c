@@ -254,13 +254,8 @@ static int sites_redirect_to(const hp_match *mt, const hpp_payload *pl, uint64_t
   return 1;
 }
 
-int hp_adopt_proc(hp_op *op, pid_t pid, uint64_t start) {
-  char pat[HP_PATH_MAX];
-  snprintf(pat, sizeof pat, "%s/procs/%d-%llu-*.state", op->ctx->state_dir, (int)pid, (unsigned long long)start);
-  glob_t g;
-  int journaled = glob(pat, 0, NULL, &g) == 0 && g.gl_pathc > 0;
-  if (journaled) globfree(&g);
-  if (journaled) return 0; /* known: its journal says what it carries */
+/* A process no journal describes: adopt what its memory carries. */
+static int adopt_unjournaled(hp_op *op, pid_t pid, uint64_t start) {
   hpm_vma v[2 * HP_JOURNAL_MAX_MAPS];
   int nv = find_hpm_maps(pid, v, 2 * HP_JOURNAL_MAX_MAPS);
   if (!nv) return -1;
@@ -316,13 +311,53 @@ int hp_adopt_proc(hp_op *op, pid_t pid, uint64_t start) {
   return ng;
 }
 
+int hp_adopt_proc(hp_op *op, pid_t pid, uint64_t start) {
+  char pat[HP_PATH_MAX];
+  snprintf(pat, sizeof pat, "%s/procs/%d-%llu-*.state", op->ctx->state_dir, (int)pid, (unsigned long long)start);
+  glob_t g;
+  int journaled = glob(pat, 0, NULL, &g) == 0 && g.gl_pathc > 0;
+  if (journaled) globfree(&g);
+  if (journaled) return 0; /* known: its journal says what it carries */
+  return adopt_unjournaled(op, pid, start);
+}
+
+typedef struct {
+  pid_t pid;
+  uint64_t start;
+} proc_key;
+
+static int key_cmp(const void *a, const void *b) {
+  const proc_key *x = a, *y = b;
+  if (x->pid != y->pid) return x->pid < y->pid ? -1 : 1;
+  return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Every process no journal describes: the journals are listed once (not
+ * once a process: a host runs hundreds), then each process is looked up. */
 void hp_adopt_all(hp_op *op) {
+  glob_t g;
+  proc_key *known = NULL;
+  size_t nknown = 0;
+  if (hp_journal_glob(op->ctx, "state", &g) == 0) {
+    known = calloc(g.gl_pathc, sizeof *known);
+    for (size_t i = 0; known && i < g.gl_pathc; i++) {
+      const char *b = strrchr(g.gl_pathv[i], '/');
+      int pid;
+      unsigned long long start;
+      if (b && sscanf(b + 1, "%d-%llu-", &pid, &start) == 2) known[nknown++] = (proc_key){pid, start};
+    }
+    globfree(&g);
+    if (!known) return; /* out of memory: nothing adopted now, the next run tries again */
+    qsort(known, nknown, sizeof *known, key_cmp);
+  }
   pid_t *pids;
   int n = hp_pids(&pids);
   for (int i = 0; i < n; i++) {
     if (!hp_pid_selected(op->pids, op->npids, pids[i])) continue;
-    uint64_t start = hp_proc_starttime(pids[i]);
-    if (start) hp_adopt_proc(op, pids[i], start);
+    proc_key k = {pids[i], hp_proc_starttime(pids[i])};
+    if (!k.start || (nknown && bsearch(&k, known, nknown, sizeof *known, key_cmp))) continue;
+    adopt_unjournaled(op, k.pid, k.start);
   }
   free(pids);
+  free(known);
 }

@@ -84,6 +84,14 @@ static int open_checked(hist *h) {
   sqlite3_busy_timeout(h->db, 10000);
   if ((rc = exec(h, "PRAGMA journal_mode=WAL")) != SQLITE_OK) return rc;
   if ((rc = exec(h, "PRAGMA synchronous=FULL")) != SQLITE_OK) return rc;
+  /* A row is durable once its commit synced the write-ahead log (FULL).
+   * Each hpm command opens the database for one or two rows: checkpointing
+   * and deleting the log at every close would cost four more syncs a
+   * command.  The log stays (history.db-wal beside the database) and SQLite
+   * checkpoints it when it grows past its automatic limit (1000 pages). */
+  int one = 1;
+  sqlite3_db_config(h->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+  sqlite3_file_control(h->db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
   sqlite3_stmt *st;
   rc = sqlite3_prepare_v2(h->db, "PRAGMA quick_check", -1, &st, NULL);
   if (rc != SQLITE_OK) {
