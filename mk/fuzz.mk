@@ -64,8 +64,8 @@ FUZZ_OBJS_fuzz_setup                := $(FUZZ_DIR)/obj/runtime/boot/setup_parse.
 FUZZ_OBJS_fuzz_policy               := $(patsubst %,$(FUZZ_DIR)/obj/runtime/update/%.o,policy windows enroll) \
                                        $(patsubst %,$(FUZZ_DIR)/obj/host/%.o,hex fileio status)
 FUZZ_SYSLIBS_fuzz_policy            := -linih
-FUZZ_OBJS_fuzz_etcd                 := $(FUZZ_DIR)/obj/runtime/fleet/etcd.o $(FUZZ_DIR)/obj/runtime/http.o $(FUZZ_DIR)/obj/host/status.o
-FUZZ_SYSLIBS_fuzz_etcd              := -lcurl -lcjson -lm
+FUZZ_OBJS_fuzz_etcd                 := $(FUZZ_DIR)/obj/runtime/fleet/etcd.o $(FUZZ_DIR)/obj/runtime/http.o $(FUZZ_DIR)/obj/runtime/dynlib.o $(FUZZ_DIR)/obj/host/status.o
+FUZZ_SYSLIBS_fuzz_etcd              := -lcjson -lm
 FUZZ_OBJS_fuzz_fleet                := $(FUZZ_DIR)/obj/runtime/fleet/model.o $(FUZZ_DIR)/obj/host/status.o
 FUZZ_SYSLIBS_fuzz_fleet             := -lcjson -lm
 # the body of a FleetLock request (hpm fleet serve --fleetlock)

@@ -11,9 +11,10 @@
 RT_CFLAGS := -Icore/include -Ihost -Iruntime
 RT_SRCS := $(wildcard runtime/*.c runtime/*/*.c)
 RT_HDRS := $(wildcard runtime/*.h runtime/*/*.h) $(HOSTLIB_HDRS)
-RT_LIBS := -lelf -lZydis -lcurl -lsqlite3 -linih -lcjson -lblkid
-# libmicrohttpd: the HTTP server of hpm fleet serve (runtime/fleet/serve.c)
-RT_LIBS += -lmicrohttpd
+# libcurl (update/source.c, fleet/etcd.c through http.c) and libmicrohttpd
+# (fleet/serve.c) are not linked: runtime/dynlib.c loads them when a command
+# first needs them (their headers are still used at build time).
+RT_LIBS := -lelf -lZydis -lsqlite3 -linih -lcjson -lblkid
 # libsystemd (sd_notify: runtime/service.c) goes into hpm only, not into the tests of its rooms.
 RT_SD_LIBS := -lsystemd
 

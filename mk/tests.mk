@@ -98,13 +98,13 @@ UNIT_SYSLIBS_test_policy  := -linih
 UNIT_SYSLIBS_test_decide  := -linih
 UNIT_SYSLIBS_test_history := -lsqlite3 -linih
 UNIT_SYSLIBS_test_json    := -lcjson
-UNIT_OBJS_test_etcd       := $(B)/san/runtime/fleet/etcd.o $(B)/san/runtime/http.o
-UNIT_SYSLIBS_test_etcd    := -lcurl -lcjson -lm
-UNIT_OBJS_test_model      := $(B)/san/runtime/fleet/model.o $(B)/san/runtime/fleet/etcd.o $(B)/san/runtime/http.o
-UNIT_SYSLIBS_test_model   := -lcurl -lcjson -lm
+UNIT_OBJS_test_etcd       := $(B)/san/runtime/fleet/etcd.o $(B)/san/runtime/http.o $(B)/san/runtime/dynlib.o
+UNIT_SYSLIBS_test_etcd    := -lcjson -lm
+UNIT_OBJS_test_model      := $(B)/san/runtime/fleet/model.o $(B)/san/runtime/fleet/etcd.o $(B)/san/runtime/http.o $(B)/san/runtime/dynlib.o
+UNIT_SYSLIBS_test_model   := -lcjson -lm
 UNIT_OBJS_test_serve      := $(patsubst %,$(B)/san/runtime/fleet/%.o,status page metrics lockreq model etcd) \
-                             $(patsubst %,$(B)/san/runtime/%.o,http jsonout msg)
-UNIT_SYSLIBS_test_serve   := -lcurl -lcjson -lm
+                             $(patsubst %,$(B)/san/runtime/%.o,http dynlib jsonout msg)
+UNIT_SYSLIBS_test_serve   := -lcjson -lm
 
 UNIT_HDRS := tests/tmpdir.h tests/core/testlib.h tests/core/manifest_cases.h tests/core/bsfake.h $(CORE_HDRS) $(HOSTLIB_HDRS) $(HPMW_HDRS) $(RT_HDRS)
 
@@ -160,9 +160,9 @@ endef
 # The driver of the fleet tests: the etcd client under ASan+UBSan, one
 # request per run (tests/fleet/etcdctl_hpm.c).
 FLEET_CTL := $(B)/san/tests/fleet/etcdctl_hpm
-$(FLEET_CTL): tests/fleet/etcdctl_hpm.c $(B)/san/runtime/fleet/etcd.o $(B)/san/runtime/http.o $(B)/san/libhpmhost.a $(B)/san/libhpmcore.a $(UNIT_HDRS) | $(DEPS_STAMP)
+$(FLEET_CTL): tests/fleet/etcdctl_hpm.c $(B)/san/runtime/fleet/etcd.o $(B)/san/runtime/http.o $(B)/san/runtime/dynlib.o $(B)/san/libhpmhost.a $(B)/san/libhpmcore.a $(UNIT_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(UNIT_CFLAGS) $< $(B)/san/runtime/fleet/etcd.o $(B)/san/runtime/http.o -o $@ $(UNIT_LDFLAGS) $(B)/san/libhpmhost.a $(B)/san/libhpmcore.a -lcurl -lcjson -lm
+	$(CC) $(UNIT_CFLAGS) $< $(B)/san/runtime/fleet/etcd.o $(B)/san/runtime/http.o $(B)/san/runtime/dynlib.o -o $@ $(UNIT_LDFLAGS) $(B)/san/libhpmhost.a $(B)/san/libhpmcore.a -lcjson -lm
 ALL_TARGETS += $(FLEET_CTL)
 
 .PHONY: check-realprog

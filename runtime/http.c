@@ -3,13 +3,41 @@
 #include "http.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "dynlib.h"
+
+hpm_curl_api hpm_curl;
+
+int hpm_http_load(char *why, size_t n) {
+  static int state; /* 0 not tried, 1 loaded, -1 failed (why kept) */
+  static char failed[CURL_ERROR_SIZE];
+  static const char *const names[] = {"curl_global_init", "curl_easy_init", "curl_easy_setopt",
+                                      "curl_easy_perform", "curl_easy_getinfo", "curl_easy_cleanup",
+                                      "curl_easy_strerror", "curl_slist_append", "curl_slist_free_all"};
+  _Static_assert(sizeof names / sizeof names[0] == sizeof(hpm_curl_api) / sizeof(void (*)(void)),
+                 "one name per pointer of hpm_curl_api");
+  if (!state) {
+    hpm_curl_api api;
+    void *slots[sizeof names / sizeof names[0]];
+    state = hpm_dynlib_load("libcurl.so.4", "libcurl4", names, slots, sizeof names / sizeof names[0], failed,
+                            sizeof failed) ? -1 : 1;
+    if (state > 0) {
+      memcpy(&api, slots, sizeof api);
+      hpm_curl = api;
+    }
+  }
+  if (state < 0) snprintf(why, n, "%s", failed);
+  return state > 0 ? 0 : -1;
+}
+
 void hpm_http_global(void) {
   static bool done;
-  if (!done) {
+  char why[CURL_ERROR_SIZE];
+  if (!done && hpm_http_load(why, sizeof why) == 0) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     done = true;
   }
@@ -52,8 +80,10 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ctx) {
 }
 
 CURL *hpm_http_easy(const char *url, hpm_http_sink *s, char *errbuf) {
-  CURL *c = curl_easy_init();
   errbuf[0] = '\0';
+  if (hpm_http_load(errbuf, CURL_ERROR_SIZE)) return NULL;
+  hpm_http_global();
+  CURL *c = curl_easy_init();
   if (!c) return NULL;
   curl_easy_setopt(c, CURLOPT_URL, url);
 #if LIBCURL_VERSION_NUM >= 0x075500

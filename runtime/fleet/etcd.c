@@ -585,6 +585,7 @@ int fl_etcd_call(fl_etcd *c, fl_call call, const char *body, fl_etcd_result *r, 
     curl_off_t sent = 0;
     snprintf(url, sizeof url, "%s/v3/%s", ep, fl_call_path(call));
     CURL *h = hpm_http_easy(url, &s, errbuf);
+    if (!h && errbuf[0]) return hpmh_fail(st, HPMH_E_IO, "", "etcd %s: %s", fl_call_path(call), errbuf);
     if (!h) return hpmh_fail(st, HPMH_E_NOMEM, "", "etcd %s: out of memory", fl_call_path(call));
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);

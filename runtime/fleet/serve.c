@@ -26,9 +26,43 @@
 
 #include "cli.h"
 #include "clock.h"
+#include "dynlib.h"
 #include "fleet/serve.h"
 #include "jsonout.h"
 #include "msg.h"
+
+/* libmicrohttpd, loaded when hpm fleet serve starts (dynlib.h): no other
+ * command needs it.  The MHD_* names below call through these pointers. */
+static struct {
+  struct MHD_Daemon *(*start_daemon)(unsigned int flags, uint16_t port, MHD_AcceptPolicyCallback apc, void *apc_cls,
+                                     MHD_AccessHandlerCallback dh, void *dh_cls, ...);
+  void (*stop_daemon)(struct MHD_Daemon *d);
+  struct MHD_Response *(*create_response_from_buffer)(size_t size, void *buffer, enum MHD_ResponseMemoryMode mode);
+  enum MHD_Result (*add_response_header)(struct MHD_Response *r, const char *header, const char *content);
+  enum MHD_Result (*queue_response)(struct MHD_Connection *c, unsigned int status, struct MHD_Response *r);
+  void (*destroy_response)(struct MHD_Response *r);
+  const char *(*lookup_connection_value)(struct MHD_Connection *c, enum MHD_ValueKind kind, const char *key);
+} mhd;
+#define MHD_start_daemon (*mhd.start_daemon)
+#define MHD_stop_daemon (*mhd.stop_daemon)
+#define MHD_create_response_from_buffer (*mhd.create_response_from_buffer)
+#define MHD_add_response_header (*mhd.add_response_header)
+#define MHD_queue_response (*mhd.queue_response)
+#define MHD_destroy_response (*mhd.destroy_response)
+#define MHD_lookup_connection_value (*mhd.lookup_connection_value)
+
+static int load_mhd(char *why, size_t n) {
+  static const char *const names[] = {"MHD_start_daemon", "MHD_stop_daemon", "MHD_create_response_from_buffer",
+                                      "MHD_add_response_header", "MHD_queue_response", "MHD_destroy_response",
+                                      "MHD_lookup_connection_value"};
+  _Static_assert(sizeof names / sizeof names[0] == sizeof mhd / sizeof(void (*)(void)),
+                 "one name per pointer of mhd");
+  void *slots[sizeof names / sizeof names[0]];
+  if (hpm_dynlib_load("libmicrohttpd.so.12", "libmicrohttpd12", names, slots, sizeof names / sizeof names[0], why, n))
+    return -1;
+  memcpy(&mhd, slots, sizeof mhd);
+  return 0;
+}
 
 #define DEFAULT_LISTEN "127.0.0.1:9479"
 
@@ -269,6 +303,11 @@ int fl_serve_cmd(hpm_ctx *ctx, int argc, char **argv) {
   }
   if (hpm_cli_operands(cmd, argc, argv, 0, 0, "")) return HPM_CLI_USAGE;
   sv.refresh_s = (unsigned)refresh;
+  char why[400];
+  if (load_mhd(why, sizeof why)) {
+    msg("fleet serve: %s", why);
+    return 3;
+  }
   hpmh_status st;
   if (fl_open(ctx, &sv.conn, &st)) {
     hpm_msg_status(&st);
