@@ -261,6 +261,7 @@ int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st) {
     int rc = 0;
     bool again = false, won = true;
     char why[400];
+    int pg;
     fl_member *m = fl_snap_member(&s, c->host);
     fl_host *h = s.has_rollout ? fl_snap_host(&s, c->host) : NULL;
     if (!m || strcmp(m->domain, c->domain)) {
@@ -314,6 +315,8 @@ int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st) {
         if (s.rollout.state != FL_RUNNING) {
           rep->finished = s.rollout.state != FL_PAUSED;
           NOTE("waiting: the rollout is %s (%s)", fl_rstate_name(s.rollout.state), s.rollout.reason);
+        } else if ((pg = update_fleet_gate(c->ctx, s.rollout.hotpatch, now, why, sizeof why)) <= 0) {
+          NOTE("waiting: %s%s", pg < 0 ? "cannot ask for a slot: " : "", why);
         } else if (!fl_may_take(&s, h, now, why, sizeof why)) {
           NOTE("waiting: %s", why);
         } else if (hook(c, &s, "gate", why, sizeof why)) {

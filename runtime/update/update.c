@@ -27,6 +27,7 @@
 #include "update/decide.h"
 #include "update/enroll.h"
 #include "update/history.h"
+#include "update/windows.h"
 #include "fileio.h"
 #include "keys.h"
 #include "json.h"
@@ -559,6 +560,36 @@ int update_install_release(hpm_ctx *hc, hpm_kind kind, const char *target, char 
   record(&c, "install", e->id, update_result_word(rc), rc ? why : NULL);
   ctx_free(&c);
   return rc;
+}
+
+int update_fleet_gate(hpm_ctx *hc, bool hotpatch, uint64_t now, char *why, size_t n) {
+  policy_result pr;
+  const char *err = NULL;
+  const hpm_policy *p = hpm_ctx_policy(hc, &pr, &err);
+  if (!p) {
+    snprintf(why, n, "the policy file is broken: %s", err ? err : "unreadable");
+    return -1;
+  }
+  win_status ws;
+  if (win_status_at(p, now, &ws)) {
+    snprintf(why, n, "the policy's time zone '%s' cannot be used", p->timezone);
+    return -1;
+  }
+  char t[64];
+  if (ws.blackout) {
+    win_format_local(p, ws.blackout_until, t, sizeof t);
+    snprintf(why, n, "blackout \"%s\" of this host's policy until %s", ws.blackout->name, t);
+    return 0;
+  }
+  if (!p->nwindows || ws.open || (hotpatch && p->hotpatch_outside_windows)) return 1;
+  if (ws.next_valid) {
+    win_format_local(p, ws.next_open, t, sizeof t);
+    snprintf(why, n, "outside this host's maintenance windows; window \"%s\" opens at %s",
+             ws.next_window ? ws.next_window->name : "?", t);
+  } else {
+    snprintf(why, n, "outside this host's maintenance windows; none opens within %d days", WIN_HORIZON_DAYS);
+  }
+  return 0;
 }
 
 /* ---- the agent's periodic assessment -------------------------------------- */

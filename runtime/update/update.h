@@ -73,6 +73,15 @@ void update_history_detail(hpm_ctx *ctx, const char *event, const char *ids, con
  * or an exit code (as `hpm install`'s) with why saying what failed. */
 int update_install_release(hpm_ctx *hc, hpm_kind kind, const char *target, char *why, size_t n);
 
+/* May this host ask the fleet for a slot now, by its own policy?  The
+ * fleet decides whether a host may go now; the host's policy decides when
+ * it may ask: never in a blackout; where maintenance windows are
+ * configured, only inside one (a hotpatch also outside them with
+ * [update] hotpatch_outside_windows = yes); a host without windows may ask
+ * at any time (the rollout is the operator's schedule).  1 yes, 0 not now
+ * (why says until when), -1 the policy is broken (why says where). */
+int update_fleet_gate(hpm_ctx *hc, bool hotpatch, uint64_t now, char *why, size_t n);
+
 /* "ok" (0), "refused" (1) or "failed": an exit code as a history result. */
 const char *update_result_word(int rc);
 

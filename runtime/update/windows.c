@@ -2,12 +2,18 @@
 /* Maintenance windows and blackouts (windows.h). */
 #include "update/windows.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+/* The agent computes windows in two threads (its loop's assessment, the
+ * fleet step's policy gate): one at a time, nested pushes allowed. */
+static pthread_mutex_t tz_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+
 void win_tz_push(const hpm_policy *p, win_tz *s) {
+  pthread_mutex_lock(&tz_lock);
   s->changed = false;
   if (!p->timezone[0]) return;
   const char *o = getenv("TZ");
@@ -19,11 +25,15 @@ void win_tz_push(const hpm_policy *p, win_tz *s) {
 }
 
 void win_tz_pop(win_tz *s) {
-  if (!s->changed) return;
-  if (s->had) setenv("TZ", s->old, 1);
-  else unsetenv("TZ");
-  tzset();
-  s->changed = false;
+  if (s->changed) {
+    /* TZ unset means /etc/localtime; setting that instead of unsetting keeps
+     * TZ in the environment, so a later push replaces a value rather than
+     * growing the environment under another thread's getenv() */
+    setenv("TZ", s->had ? s->old : ":/etc/localtime", 1);
+    tzset();
+    s->changed = false;
+  }
+  pthread_mutex_unlock(&tz_lock);
 }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */

@@ -11,8 +11,8 @@ import socket
 import subprocess
 import time
 
-from hpmtest import HPM, digest, environ, hpm
-from rollout import ZERO, BootHost, Gateway, Host, Operator, check_history, script, wait_for
+from hpmtest import digest, environ, hpm
+from rollout import BootHost, Gateway, Host, Operator, check_history, script, wait_for
 
 
 def phases(op):

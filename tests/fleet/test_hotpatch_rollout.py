@@ -106,7 +106,14 @@ def test_hotpatch_rollout_gated_on_the_health_window(tmp_path, etcd_cluster):
             p = subprocess.Popen([str(hosts["h2"].exe), "2", "8"], stdin=subprocess.PIPE,
                                  stdout=subprocess.DEVNULL)
             loopers.append(p)
-            assert p.wait(timeout=30) == -signal.SIGSEGV, f"start {i} was not patched or did not crash"
+            try:
+                rc = p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                rc = None
+            if rc != -signal.SIGSEGV:
+                hosts["h2"].terminate()
+                raise AssertionError(f"start {i} (pid {p.pid}) was not patched or did not crash ({rc}); "
+                                     f"h2's agent said:\n{hosts['h2'].output()}")
         wait_for(lambda: phases()["h2"] == "failed", 30, "h2 failed after its revert")
         st = status()
         h2 = next(h for h in st["hosts"] if h["host"] == "h2")

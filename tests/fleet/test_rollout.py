@@ -8,9 +8,7 @@ without a slot)."""
 import json
 import time
 
-import pytest
-
-from hpmtest import OK, REFUSED, USAGE, IOERR
+from hpmtest import OK, REFUSED, USAGE, hpm, patch_payload, sign
 from rollout import Gateway, Host, Operator, check_history, wait_for
 
 
@@ -247,6 +245,71 @@ def test_a_gate_that_says_no_keeps_the_host_waiting(tmp_path, etcd_cluster):
     (h.dir / "closed").unlink()
     h.step()
     assert phases(op)["h1"] not in ("waiting", "failed"), op.status()
+
+
+def test_the_hosts_policy_says_when_it_may_ask(tmp_path, etcd_cluster):
+    """The fleet says whether a host may go now; its own policy says when it
+    may ask: a host outside its maintenance windows and a host in a
+    blackout wait (no slot taken, no gate hook run, the reason said); a host
+    inside its window goes."""
+    policies = {
+        "h1": '[window "new-year-2099"]\ndate = 2099-01-01\nstart = 02:00\nduration = 1h\n',
+        "h2": '[blackout "freeze"]\nfrom = 2020-01-01\nuntil = 2098-12-31\n',
+        "h3": '[window "always"]\ndays = daily\nstart = 00:00\nduration = 24h\n',
+    }
+    hosts = {n: Host(tmp_path, n, "r1", etcd_cluster.endpoints, extra=pol) for n, pol in policies.items()}
+    for h in hosts.values():
+        assert "no rollout" in h.step().stdout
+    op = Operator(tmp_path, etcd_cluster.endpoints)
+    op.fleet("rollout", "start", "--baseline-version", "2026.1", "--ring", "h1,h2,h3", "--max-out", "3")
+    for _ in range(2):
+        r1, r2 = hosts["h1"].step(), hosts["h2"].step()
+        assert "waiting: outside this host's maintenance windows; none opens within 400 days" in r1.stdout, r1
+        assert 'waiting: blackout "freeze" of this host\'s policy until 2099-01-01 00:00' in r2.stdout, r2
+    hosts["h3"].step()
+    st = op.status()
+    assert phases(op)["h3"] not in ("waiting", "failed") and [s["host"] for s in st["slots"]] == ["h3"], st
+    assert phases(op)["h1"] == phases(op)["h2"] == "waiting", st
+    assert hosts["h1"].hook_calls() == [] and hosts["h2"].hook_calls() == []
+    # without its window h1 may ask: now the fleet's rules keep it waiting
+    # (one host of the domain is out), not its policy
+    conf = hosts["h1"].conf
+    conf.write_text(conf.read_text().split("[window")[0])
+    r1 = hosts["h1"].step()
+    assert "waiting: " in r1.stdout and "maintenance windows" not in r1.stdout, r1
+
+
+def test_a_hotpatch_rollout_passes_windows_but_not_blackouts(tmp_path, etcd_cluster):
+    """With [update] hotpatch_outside_windows = yes a host outside its
+    windows may ask for a hotpatch's turn (no reboot); a blackout still
+    keeps it waiting."""
+    window = '[window "new-year-2099"]\ndate = 2099-01-01\nstart = 02:00\nduration = 1h\n'
+    policies = {"h1": "[update]\nhotpatch_outside_windows = yes\n" + window,
+                "h2": "[update]\nhotpatch_outside_windows = yes\n"
+                      '[blackout "freeze"]\nfrom = 2020-01-01\nuntil = 2098-12-31\n'}
+    hosts = {n: Host(tmp_path, n, "r" + n[1], etcd_cluster.endpoints, extra=pol) for n, pol in policies.items()}
+    for h in hosts.values():
+        assert "no rollout" in h.step().stdout
+    op = Operator(tmp_path, etcd_cluster.endpoints)
+    payload = patch_payload(op.dir / "p.bin")
+    hp = op.dir / "hp1.hpm"
+    sign("hotpatch", "--key", op.dir / "release.pem", "--baseline", op.base, "--seq", "1", "--classification",
+         "security", "--id", "KB-1", "--payload", f"p0={payload}", "--out", hp)
+    sign("catalog", "--key", op.dir / "release.pem", "--serial", "2", "--expires", "2082758400",
+         "--out", op.www / "catalog.hpm", "--entry", f"{op.base}:class=critical,released=2026-01-10,url=base.hpm",
+         "--entry", f"{hp}:class=security,released=2026-01-10,url=hp1.hpm")
+    hpm("catalog", "--source", op.www, env=op.env)
+    op.fleet("rollout", "start", "--hotpatch", "1", "--ring", "h1", "--ring", "h2")
+    r2 = hosts["h2"].step()
+    assert 'waiting: blackout "freeze"' in r2.stdout, r2
+    hosts["h1"].step()
+    assert phases(op)["h1"] not in ("waiting", "failed"), op.status()
+    assert phases(op)["h2"] == "waiting" and hosts["h2"].hook_calls() == []
+    # the same host without hotpatch_outside_windows waits for its window
+    conf = hosts["h1"].conf
+    conf.write_text(conf.read_text().replace("hotpatch_outside_windows = yes", "hotpatch_outside_windows = no"))
+    r1 = hosts["h1"].step()  # h1 is already out: the policy only gates asking for a slot
+    assert "maintenance windows" not in r1.stdout, r1
 
 
 def test_two_of_three_members_down_nobody_moves_until_quorum_returns(tmp_path, etcd_cluster):

@@ -16,11 +16,10 @@ import urllib.error
 import urllib.request
 from html.parser import HTMLParser
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import free_ports
-from hpmtest import BUILD, HPM, OK, USAGE, environ, hpm
+from hpmtest import BUILD, HPM, USAGE, environ, hpm
 from rollout import Gateway, Host, Operator, check_history, conf, wait_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
