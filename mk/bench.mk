@@ -19,10 +19,11 @@
 #
 #   $(B)/bench/bench_stop  the bare stop/resume of a process's threads with
 #                runtime/hotpatch/ptrace.c's own calls (no patching): the
-#                "threads" part of bench-hotpatch sets hpm's pause beside it.
+#                "threads" part of bench-hotpatch sets hpm's pause beside it,
+#                the "command" part sets hpm's whole command beside it.
 #
 # Knobs (environment of bench-hotpatch): HPM_BENCH_ONLY picks parts
-# (default pause,threads,idle,call), HPM_BENCH_CYCLES cycles per figure
+# (default pause,threads,idle,call,command), HPM_BENCH_CYCLES cycles per figure
 # (default 40), HPM_BENCH_THREADS the busy-thread counts of "threads"
 # (default 1,4,16,64), HPM_BENCH_PROCS the idle processes (default 1000).
 # The threads part took 3.5 minutes at 40 cycles on 2 loaded shared CPUs,

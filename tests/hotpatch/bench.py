@@ -15,7 +15,9 @@
   one bare cycle after each apply/replace/revert cycle; and where the pause
   goes (stop, write, scan, and the release after it: HPM_TIMING).
 Figures are measurements, not pass/fail: they depend on the machine's load.
-HPM_BENCH_ONLY=pause,threads,idle,call (default all) picks the parts;
+- command: the whole-command wall time of apply, replace and revert --all
+  for one process, beside hpm's start and a bare stop/resume command.
+HPM_BENCH_ONLY=pause,threads,idle,call,command (default all) picks the parts;
 HPM_BENCH_CYCLES, HPM_BENCH_THREADS (default 1,4,16,64), HPM_BENCH_PROCS
 size them."""
 import json
@@ -289,17 +291,63 @@ def bench_call(ws, d):
         t.wait()
 
 
+def wall_ms(cmd, env=None):
+    t0 = time.perf_counter()
+    r = subprocess.run([str(c) for c in cmd], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return (time.perf_counter() - t0) * 1000, r.returncode
+
+
+def bench_command(ws, d, exe, hps):
+    """Whole-command wall time of hpm patching one process (4 busy threads,
+    10 functions): apply, replace and revert --all as an operator runs them
+    (no --pid: hpm looks at every process on the host), beside two floors
+    measured in the same run: hpm's own start (hpm --version) and one bare
+    stop/resume of the same process's threads as a command of its own
+    (bench_stop)."""
+    cycles = int(os.environ.get("HPM_BENCH_CYCLES", "40"))
+    busy = subprocess.Popen([str(exe)])
+    time.sleep(0.3)
+    st = d / "cmd-state"
+    env = ws.hpm_env(st)
+    times = {"apply": [], "replace": [], "revert --all": [], "hpm --version": [], "bare stop/resume": []}
+    failed = 0
+    hpm = BUILD / "runtime" / "hpm"
+    try:
+        for _ in range(cycles):
+            for kind, cmd in (("apply", [hpm, "apply", hps[10][0]]), ("replace", [hpm, "apply", hps[10][1]]),
+                              ("revert --all", [hpm, "revert", "--all"]), ("hpm --version", [hpm, "--version"]),
+                              ("bare stop/resume", [BUILD / "bench" / "bench_stop", busy.pid, 1])):
+                ms, rc = wall_ms(cmd, env)
+                if rc:
+                    failed += 1
+                else:
+                    times[kind].append(ms)
+    finally:
+        busy.kill()
+        busy.wait()
+    floor = pct(times["bare stop/resume"], 50) if times["bare stop/resume"] else float("nan")
+    print(f"command: whole-command wall time for one process (ms p50/p99, {cycles} cycles, 4 busy threads, "
+          f"10 functions, every process on the host looked at; {failed} failed runs); ratio = p50 / the bare "
+          "stop/resume command's p50")
+    for kind, v in times.items():
+        if not v:
+            print(f"  {kind:17s}: no successful run")
+            continue
+        g = f"  [goal <= 35 ms: {goal(pct(v, 50) <= 35)}]" if kind in ("apply", "replace", "revert --all") else ""
+        print(f"  {kind:17s}: p50 {pct(v, 50):6.1f}  p99 {pct(v, 99):6.1f}  ratio {pct(v, 50) / floor:5.1f}{g}")
+
+
 def main():
     d = Path(tempfile.mkdtemp(prefix="hpm-bench-"))
     ws = Workspace(d)
     (d / "b.c").write_text("".join(SRC))
-    only = set(os.environ.get("HPM_BENCH_ONLY", "pause,threads,idle,call").split(","))
-    if only & {"pause", "idle"}:
-        exe, hps = bench_pause(ws, d) if "pause" in only else (None, None)
+    only = set(os.environ.get("HPM_BENCH_ONLY", "pause,threads,idle,call,command").split(","))
+    if only & {"pause", "idle", "command"}:
+        exe, hps = bench_pause(ws, d) if "pause" in only else bench_pause_build(ws, d)
         if "idle" in only:
-            if exe is None:
-                exe, hps = bench_pause_build(ws, d)
             bench_idle(ws, d, exe, hps[10][0])
+        if "command" in only:
+            bench_command(ws, d, exe, hps)
     if "threads" in only:
         bench_threads(ws, d)
     if "call" in only:
