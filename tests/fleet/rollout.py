@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import signal
+import socket
 import struct
 import subprocess
 import threading
@@ -242,6 +243,83 @@ def check_history(gw: Gateway, first: int, last: int, domain_sizes: dict):
         domains_seen |= doms
     assert checked > 0
     return most, domains_seen
+
+
+class Proxy:
+    """A TCP forwarder on loopback to each etcd member: one host's way to
+    the cluster, which the test can cut (new connections are refused by
+    closing them at once, open ones are closed) and heal: a network
+    partition of that host alone.  .endpoints replaces the members' URLs."""
+
+    def __init__(self, members):
+        self.cut_off = False
+        self.conns = []
+        self.lock = threading.Lock()
+        self.servers = []
+        urls = []
+        for m in members.split(","):
+            host, port = m.rsplit("/", 1)[1].rsplit(":", 1)
+            srv = socket.socket()
+            srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            srv.bind(("127.0.0.1", 0))
+            srv.listen(64)
+            self.servers.append(srv)
+            urls.append(f"http://127.0.0.1:{srv.getsockname()[1]}")
+            threading.Thread(target=self._accept, args=(srv, (host, int(port))), daemon=True).start()
+        self.endpoints = ",".join(urls)
+
+    def _accept(self, srv, to):
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            if self.cut_off:
+                c.close()
+                continue
+            try:
+                u = socket.create_connection(to, timeout=2)
+            except OSError:
+                c.close()
+                continue
+            with self.lock:
+                self.conns += [c, u]
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                b.sendall(d)
+        except OSError:
+            pass
+        for x in (a, b):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        self.cut_off = True
+        with self.lock:
+            for c in self.conns:
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.conns = []
+
+    def heal(self):
+        self.cut_off = False
+
+    def close(self):
+        self.cut()
+        for s in self.servers:
+            s.close()
 
 
 class Operator:

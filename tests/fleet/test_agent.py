@@ -12,7 +12,7 @@ import subprocess
 import time
 
 from hpmtest import digest, environ, hpm
-from rollout import BootHost, Gateway, Host, Operator, check_history, script, wait_for
+from rollout import BootHost, Gateway, Host, Operator, Proxy, check_history, script, wait_for
 
 
 def phases(op):
@@ -168,3 +168,50 @@ def test_agents_install_a_baseline_for_real(tmp_path, etcd_cluster):
     ok = hosts["ok"]
     rows = json.loads(hpm("--config", ok.conf, "--state-dir", ok.state, "history", "--json", env=ok.env).stdout)
     assert any(r["event"] == "stage" and r["result"] == "ok" for r in rows["entries"]), rows
+
+
+def test_a_host_cut_off_from_etcd_never_reboots_without_its_slot(tmp_path, etcd_cluster):
+    """h1 installs (its install hook hangs) when the network between it and
+    every etcd member is cut.  The install then finishes, but the move to
+    rebooting cannot be written: the reboot hook never runs.  Its lease
+    expires: suspect, counted, its slot kept, h2 does not go.  When the
+    network heals, h1's agent (which remembers the install of this phase
+    is done) writes the move, reboots, and the rollout runs to done."""
+    proxy = Proxy(etcd_cluster.endpoints)
+    h1 = Host(tmp_path, "h1", "r1", proxy.endpoints, agent=True, hook_timeout="60s")
+    h2 = Host(tmp_path, "h2", "r1", etcd_cluster.endpoints, agent=True, hook_timeout="60s")
+    op = Operator(tmp_path, etcd_cluster.endpoints)
+    (h1.dir / "hang").touch()
+    try:
+        assert "no rollout" in h2.step().stdout  # registers; its agent starts once h1 holds the slot
+        h1.start()
+        wait_for(lambda: op.fleet("rollout", "start", "--baseline-version", "2026.1", "--ring", "h1,h2",
+                                  check=None).returncode == 0, 30, "both hosts registered")
+        wait_for(lambda: "install" in h1.log.read_text() if h1.log.exists() else False, 30, "h1 installing")
+        h2.start()
+        proxy.cut()
+        (h1.dir / "hang").unlink()  # the install finishes while h1 is cut off
+
+        def h1_rec():
+            return [h for h in op.status()["hosts"] if h["host"] == "h1"][0]
+        wait_for(lambda: h1_rec()["suspect"], 20, "h1 suspect")
+        time.sleep(3)  # steps of the cut-off agent fail; time for a wrong reboot to show
+        rec, st = h1_rec(), op.status()
+        assert rec["phase"] == "installing" and rec["holds_slot"], rec
+        assert [s["host"] for s in st["slots"]] == ["h1"] and st["rollout"]["budget"]["used"] == 1, st
+        assert phases(op)["h2"] == "waiting"
+        calls = [c.split()[0] for c in h1.hook_calls()]
+        assert "reboot" not in calls and h1.boots == 1, (calls, h1.output())
+        assert h2.hook_calls() == [] or set(c.split()[0] for c in h2.hook_calls()) == {"gate"}
+        proxy.heal()
+        wait_for(lambda: op.status()["rollout"]["state"] == "done", 90, "the rollout done after the network healed")
+        assert set(phases(op).values()) == {"done"}
+        calls = [c.split()[0] for c in h1.hook_calls()]
+        while calls[1:2] == ["gate"]:  # the gate again after a lost race for the slot
+            calls.pop(0)
+        assert calls == ["gate", "drain", "install", "reboot", "verify", "undrain"], calls
+        assert h1.boots == 2
+    finally:
+        for h in (h1, h2):
+            h.kill()
+        proxy.close()
