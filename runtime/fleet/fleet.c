@@ -120,17 +120,6 @@ char *fl_slots_next(const fl_snap *s, const char *without, const fl_slot *add, u
   return fl_slots_json(&n);
 }
 
-void fl_host_move(fl_host *h, fl_phase to, const fl_rollout *r, uint64_t now, const char *fmt, ...) {
-  va_list ap;
-  h->phase = to;
-  h->since = now;
-  h->deadline = fl_phase_out(to) ? now + r->deadline_s[to] : 0;
-  h->transitions++;
-  va_start(ap, fmt);
-  vsnprintf(h->reason, sizeof h->reason, fmt, ap);
-  va_end(ap);
-}
-
 void fl_txb_move(fl_txb *t, const fl_snap *s, const fl_host *h, const fl_host *n, bool take, bool release, uint64_t now) {
   bool shared = take || release || fl_phase_terminal(n->phase);
   if (shared) fl_txb_guard(t, s);
@@ -238,6 +227,8 @@ int fl_rollout_start(fl_conn *c, const fl_start_req *q, char id[FL_NAME_MAX + 1]
       goto out;
     }
     fl_host h = {0};
+    for (int k = 0; k < FL_NPHASES; k++) h.took[k] = -1;
+    h.phase = FL_DONE; /* no phase to account for before the first */
     snprintf(h.name, sizeof h.name, "%s", m->name);
     snprintf(h.domain, sizeof h.domain, "%s", m->domain);
     h.ring = q->host_ring[i];

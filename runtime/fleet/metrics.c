@@ -109,5 +109,27 @@ char *fl_metrics_text(const fl_snap *s, uint64_t now, uint64_t read_errors) {
   head(&b, "hpm_fleet_host_transitions", "gauge", "per host of the rollout: phase changes so far");
   for (size_t i = 0; i < s->nhosts; i++)
     host_sample(&b, "hpm_fleet_host_transitions", s->hosts[i].name, s->hosts[i].domain, NULL, NULL, s->hosts[i].transitions);
+
+  /* How long the hosts of the rollout took in each phase they left. */
+  static const uint32_t le[] = {1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200};
+  head(&b, "hpm_fleet_phase_duration_seconds", "histogram",
+       "seconds the hosts of the rollout spent in each phase they left (a phase entered twice counts once, summed)");
+  for (int p = 0; p < FL_NPHASES; p++) {
+    if (fl_phase_terminal((fl_phase)p)) continue;
+    const char *ph = fl_phase_name((fl_phase)p);
+    uint64_t count = 0, sum = 0, in[sizeof le / sizeof le[0]] = {0};
+    for (size_t i = 0; i < s->nhosts; i++) {
+      int64_t t = s->hosts[i].took[p];
+      if (t < 0) continue;
+      count++;
+      sum += (uint64_t)t;
+      for (size_t k = 0; k < sizeof le / sizeof le[0]; k++) in[k] += (uint64_t)t <= le[k];
+    }
+    for (size_t k = 0; k < sizeof le / sizeof le[0]; k++)
+      fl_buf_add(&b, "hpm_fleet_phase_duration_seconds_bucket{phase=\"%s\",le=\"%u\"} %" PRIu64 "\n", ph, le[k], in[k]);
+    fl_buf_add(&b, "hpm_fleet_phase_duration_seconds_bucket{phase=\"%s\",le=\"+Inf\"} %" PRIu64 "\n", ph, count);
+    fl_buf_add(&b, "hpm_fleet_phase_duration_seconds_sum{phase=\"%s\"} %" PRIu64 "\n", ph, sum);
+    fl_buf_add(&b, "hpm_fleet_phase_duration_seconds_count{phase=\"%s\"} %" PRIu64 "\n", ph, count);
+  }
   return fl_buf_take(&b);
 }

@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,6 +200,23 @@ int fl_host_parse(const char *key, const uint8_t *v, size_t len, fl_host *h, hpm
       get_str(key, o, "reason", h->reason, sizeof h->reason, false, st) ||
       get_u32(key, o, "transitions", 0, UINT32_MAX, &h->transitions, st))
     goto out;
+  for (int i = 0; i < FL_NPHASES; i++) h->took[i] = -1;
+  const cJSON *took = cJSON_GetObjectItemCaseSensitive(o, "took"); /* optional: records of an older hpm lack it */
+  if (took && !cJSON_IsObject(took)) {
+    BAD("etcd key %s: field \"took\": expected an object of phase: seconds" FIX, key);
+    goto out;
+  }
+  for (const cJSON *t = took ? took->child : NULL; t; t = t->next) {
+    int tp = fl_phase_from(t->string);
+    uint64_t sec;
+    if (tp < 0 || fl_phase_terminal((fl_phase)tp) || get_u64(key, took, t->string, 0, TIME_MAX, &sec, st)) {
+      if (tp < 0 || fl_phase_terminal((fl_phase)tp))
+        BAD("etcd key %s: field \"took\": '%.40s' is not one of waiting, draining, installing, rebooting, verifying"
+            FIX, key, t->string);
+      goto out;
+    }
+    h->took[tp] = (int64_t)sec;
+  }
   int p = fl_phase_from(phase);
   if (p < 0) {
     BAD("etcd key %s: field \"phase\": '%s' is not one of waiting, draining, installing, rebooting, verifying, "
@@ -302,6 +320,10 @@ char *fl_host_json(const fl_host *h) {
   cJSON_AddNumberToObject(o, "deadline", (double)h->deadline);
   cJSON_AddStringToObject(o, "reason", h->reason);
   cJSON_AddNumberToObject(o, "transitions", h->transitions);
+  cJSON *took = cJSON_AddObjectToObject(o, "took");
+  for (int i = 0; i < FL_NPHASES; i++)
+    if (h->took[i] >= 0 && !fl_phase_terminal((fl_phase)i))
+      cJSON_AddNumberToObject(took, fl_phase_name((fl_phase)i), (double)h->took[i]);
   return print(o);
 }
 
@@ -528,4 +550,17 @@ void fl_why_waiting(const fl_snap *s, uint64_t now, char *why, size_t n) {
       else snprintf(why, n, "%s waits: %s", s->hosts[i].name, w);
       return;
     }
+}
+
+void fl_host_move(fl_host *h, fl_phase to, const fl_rollout *r, uint64_t now, const char *fmt, ...) {
+  va_list ap;
+  if (!fl_phase_terminal(h->phase))
+    h->took[h->phase] = (h->took[h->phase] > 0 ? h->took[h->phase] : 0) + (int64_t)(now > h->since ? now - h->since : 0);
+  h->phase = to;
+  h->since = now;
+  h->deadline = fl_phase_out(to) ? now + r->deadline_s[to] : 0;
+  h->transitions++;
+  va_start(ap, fmt);
+  vsnprintf(h->reason, sizeof h->reason, fmt, ap);
+  va_end(ap);
 }

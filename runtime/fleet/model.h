@@ -73,6 +73,7 @@ typedef struct {
   uint64_t since, deadline;       /* entered the phase; must leave it by (0: none) */
   char reason[FL_REASON_MAX + 1]; /* why it entered the phase */
   uint32_t transitions;
+  int64_t took[FL_NPHASES];       /* seconds spent in each phase it left (-1: not left yet) */
   /* from the snapshot, not the record */
   int64_t mod_revision;
   bool alive;                     /* /hpm/fleet/alive/NAME exists (its lease lives) */
@@ -118,6 +119,10 @@ typedef struct {
 } fl_snap;
 
 void fl_snap_free(fl_snap *s);
+/* h enters phase to at now, with its deadline from r and the reason; the
+ * time spent in the phase it leaves is added to h->took. */
+void fl_host_move(fl_host *h, fl_phase to, const fl_rollout *r, uint64_t now, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /* Parse one record's value (key names it in errors). -1 with st naming the
  * key, the field and what was expected. */

@@ -35,9 +35,6 @@ int fl_txb_run(fl_conn *c, fl_txb *t, bool *won, hpmh_status *st);
 /* The slots record after a change: gen + 1, without host `without` (NULL:
  * all stay), with add (NULL: none), last_start replaced when non-zero. */
 char *fl_slots_next(const fl_snap *s, const char *without, const fl_slot *add, uint64_t last_start);
-/* h enters phase to at now, with its deadline from r and the reason. */
-void fl_host_move(fl_host *h, fl_phase to, const fl_rollout *r, uint64_t now, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
 
 /* The transaction of host h (as read in s) becoming n at now, taking (take)
  * or freeing (release) its slot: taking or freeing a slot, or ending (done,

@@ -58,7 +58,12 @@ def test_rollout_completes_keeping_every_invariant(tmp_path, etcd_cluster):
         assert calls[-5:] == ["drain", "install", "reboot", "verify", "undrain"], (h.name, calls)
         assert "install baseline 2026.1" in h.hook_calls()
         assert h.boots == 2, (h.name, h.boots)  # the reboot hook "rebooted" it once
-    last, _ = gw.snapshot()
+    last, kv = gw.snapshot()
+    # each record says how long its host took in every phase it went through
+    for name in hosts:
+        took = json.loads(kv[f"/hpm/fleet/hosts/{name}"])["took"]
+        assert set(took) == {"waiting", "draining", "installing", "rebooting", "verifying"}, (name, took)
+        assert all(isinstance(v, int) and 0 <= v <= elapsed + 1 for v in took.values()), (name, took)
     most, domains = check_history(gw, first, last, {"rack-a": 10, "rack-b": 2})
     assert most == 2, "K = 2 was never used"
     assert domains == {"rack-a", "rack-b"}

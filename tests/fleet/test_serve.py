@@ -249,7 +249,16 @@ def test_page_metrics_and_json_agree_with_status_while_a_rollout_runs(tmp_path, 
         page = Page(chromium(srv.url + "/", tmp_path))
         check_page_against_status(page, st)
         assert {a["data-phase"] for a, _ in page.rows("hosts")} == {"done"}
-        check_metrics_against_status(metrics(srv)[0], st)
+        m, fams = metrics(srv)
+        check_metrics_against_status(m, st)
+        # every host went through every phase but failed: each phase's
+        # histogram counts all six, its buckets never decrease
+        assert fams["hpm_fleet_phase_duration_seconds"].type == "histogram"
+        for phase in ("waiting", "draining", "installing", "rebooting", "verifying"):
+            assert m[("hpm_fleet_phase_duration_seconds_count", (("phase", phase),))] == len(hosts), phase
+            b = [v for (n, lab), v in sorted(m.items(), key=lambda kv: float(dict(kv[0][1]).get("le", 0)))
+                 if n == "hpm_fleet_phase_duration_seconds_bucket" and dict(lab)["phase"] == phase]
+            assert b == sorted(b) and b[-1] == len(hosts), (phase, b)
 
         # text from etcd is text on the page, never markup
         gw = Gateway(etcd_cluster.client["m1"])

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "fleet/model.h"
+#include "fleet/txn.h"
 
 /* A snapshot of n hosts: host i named h<i>, in domain doms[i], ring rings[i]. */
 static fl_snap snap(size_t n, const char *const *doms, const uint32_t *rings, uint32_t k) {
@@ -136,6 +137,22 @@ static void test_parse_refusals(void **state) {
   assert_int_equal(fl_host_parse("/hpm/fleet/hosts/h1", (const uint8_t *)back, strlen(back), &h2, &st), 0);
   assert_string_equal(h2.domain, "r1");
   free(back);
+  /* time per phase: none left in a record without "took"; a move adds the
+   * time of the phase it leaves; the record keeps it */
+  for (int i = 0; i < FL_NPHASES; i++) assert_int_equal(h.took[i], -1);
+  fl_rollout ro = {.deadline_s = {[FL_DRAINING] = 60}};
+  fl_host_move(&h, FL_DRAINING, &ro, 31, "took a slot");
+  fl_host_move(&h, FL_INSTALLING, &ro, 45, "drained");
+  assert_int_equal(h.took[FL_WAITING], 30);
+  assert_int_equal(h.took[FL_DRAINING], 14);
+  assert_int_equal(h.took[FL_INSTALLING], -1);
+  back = fl_host_json(&h);
+  assert_non_null(strstr(back, "\"took\":{\"waiting\":30,\"draining\":14}"));
+  assert_int_equal(fl_host_parse("/hpm/fleet/hosts/h1", (const uint8_t *)back, strlen(back), &h2, &st), 0);
+  assert_int_equal(h2.took[FL_WAITING], 30);
+  assert_int_equal(h2.took[FL_DRAINING], 14);
+  assert_int_equal(h2.took[FL_VERIFYING], -1);
+  free(back);
   /* the key names another host */
   assert_int_equal(fl_host_parse("/hpm/fleet/hosts/h2", (const uint8_t *)good, strlen(good), &h, &st), -1);
   assert_non_null(strstr(st.detail, "field \"name\""));
@@ -145,6 +162,12 @@ static void test_parse_refusals(void **state) {
       {"{\"name\":\"h1\",\"domain\":\"r1\",\"ring\":-1}", "field \"ring\": expected a whole number 0..15"},
       {"{\"name\":\"h1\",\"domain\":\"r1\",\"ring\":0,\"phase\":\"sleeping\",\"since\":1,\"deadline\":0,\"reason\":\"\","
        "\"transitions\":0}", "'sleeping' is not one of"},
+      {"{\"name\":\"h1\",\"domain\":\"r1\",\"ring\":0,\"phase\":\"done\",\"since\":1,\"deadline\":0,\"reason\":\"\","
+       "\"transitions\":0,\"took\":{\"done\":3}}", "'done' is not one of waiting"},
+      {"{\"name\":\"h1\",\"domain\":\"r1\",\"ring\":0,\"phase\":\"done\",\"since\":1,\"deadline\":0,\"reason\":\"\","
+       "\"transitions\":0,\"took\":{\"waiting\":-3}}", "field \"waiting\""},
+      {"{\"name\":\"h1\",\"domain\":\"r1\",\"ring\":0,\"phase\":\"done\",\"since\":1,\"deadline\":0,\"reason\":\"\","
+       "\"transitions\":0,\"took\":[1]}", "field \"took\": expected an object"},
       {"{\"name\":\"h1\"} x", "not one JSON object"},
       {"[1]", "not one JSON object"},
   };

@@ -44,6 +44,9 @@ static fl_snap snap(bool suspect) {
     h->phase = ph[i];
     h->since = 1000;
     h->alive = true;
+    for (int k = 0; k < FL_NPHASES; k++) h->took[k] = -1;
+    if (i == 0) h->took[FL_WAITING] = 4, h->took[FL_DRAINING] = 20, h->took[FL_VERIFYING] = 700;
+    if (i == 1) h->took[FL_WAITING] = 400, h->took[FL_DRAINING] = 3;
     snprintf(h->reason, sizeof h->reason, "%s", i == 2 ? evil : "fine");
   }
   s.hosts[1].holds = true;
@@ -105,7 +108,18 @@ static void test_metrics(void **state) {
                         "hpm_fleet_host_phase_seconds{host=\"h1\",domain=\"rack-a\",phase=\"installing\"} 10\n",
                         "hpm_fleet_host_phase_deadline_seconds{host=\"h1\",domain=\"rack-a\",phase=\"installing\"} 90\n",
                         "hpm_fleet_host_phase{host=\"h2\",domain=\"rack-a\",ring=\"1\",phase=\"waiting\"} 1\n",
-                        "# TYPE hpm_fleet_read_errors_total counter\n"};
+                        "# TYPE hpm_fleet_read_errors_total counter\n",
+                        "# TYPE hpm_fleet_phase_duration_seconds histogram\n",
+                        "hpm_fleet_phase_duration_seconds_bucket{phase=\"draining\",le=\"1\"} 0\n",
+                        "hpm_fleet_phase_duration_seconds_bucket{phase=\"draining\",le=\"5\"} 1\n",
+                        "hpm_fleet_phase_duration_seconds_bucket{phase=\"draining\",le=\"30\"} 2\n",
+                        "hpm_fleet_phase_duration_seconds_bucket{phase=\"draining\",le=\"+Inf\"} 2\n",
+                        "hpm_fleet_phase_duration_seconds_sum{phase=\"draining\"} 23\n",
+                        "hpm_fleet_phase_duration_seconds_count{phase=\"waiting\"} 2\n",
+                        "hpm_fleet_phase_duration_seconds_bucket{phase=\"waiting\",le=\"300\"} 1\n",
+                        "hpm_fleet_phase_duration_seconds_bucket{phase=\"verifying\",le=\"600\"} 0\n",
+                        "hpm_fleet_phase_duration_seconds_bucket{phase=\"verifying\",le=\"1800\"} 1\n",
+                        "hpm_fleet_phase_duration_seconds_count{phase=\"installing\"} 0\n"};
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
     if (!strstr(m, want[i])) fail_msg("missing %s in\n%s", want[i], m);
   /* every line a comment or NAME[{labels}] VALUE */
