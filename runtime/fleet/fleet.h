@@ -26,7 +26,16 @@ typedef struct {
   int worked_phase;     /* the phase whose work (hook) this process has done ... */
   uint64_t worked_since; /* ... in the phase entered then: a lost race does not run it again */
   const atomic_bool *cancel; /* NULL, or: once true, a running hook is killed and the step writes nothing more */
+  uint64_t facts_at;    /* when this process last gathered its facts (facts.c) */
 } fl_conn;
+
+/* This host's facts for its member record (facts.c): the running baseline
+ * and boot slot, the applied hotpatch and its health window, compliance
+ * with the catalog it holds, the newest history rows. */
+void fl_facts_gather(hpm_ctx *ctx, uint64_t now, fl_facts *f);
+
+/* Facts are gathered again at most this often by one process. */
+#define FL_FACTS_INTERVAL_S 30
 
 /* [fleet] of the policy file: endpoints (required), this host's name and
  * fault domain.  -1 with st naming the file and the key to set. */

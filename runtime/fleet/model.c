@@ -265,6 +265,50 @@ out:
   return rc;
 }
 
+static int facts_parse(const char *key, const cJSON *f, fl_facts *x, hpmh_status *st) {
+  char slot[2] = "";
+  uint64_t seq;
+  if (get_u64(key, f, "time", 0, TIME_MAX, &x->time, st) ||
+      get_str(key, f, "baseline", x->baseline, sizeof x->baseline, false, st) ||
+      get_str(key, f, "slot", slot, sizeof slot, false, st) ||
+      get_u64(key, f, "hotpatch_sequence", 0, UINT32_MAX, &seq, st) ||
+      get_str(key, f, "hotpatch_id", x->hotpatch_id, sizeof x->hotpatch_id, false, st) ||
+      get_str(key, f, "health", x->health, sizeof x->health, false, st) ||
+      get_str(key, f, "compliance", x->compliance, sizeof x->compliance, false, st))
+    return -1;
+  if (slot[0] && (slot[0] < 'a' || slot[0] > 'z'))
+    return BAD("etcd key %s: field \"slot\": expected a slot letter or \"\"" FIX, key);
+  x->slot = slot[0];
+  x->hotpatch_seq = (uint32_t)seq;
+  const cJSON *h = cJSON_GetObjectItemCaseSensitive(f, "history");
+  if (!cJSON_IsArray(h) || cJSON_GetArraySize(h) > FL_FACTS_HISTORY)
+    return BAD("etcd key %s: field \"history\": expected an array of at most %d rows" FIX, key, FL_FACTS_HISTORY);
+  for (const cJSON *r = h->child; r; r = r->next) {
+    fl_fact_row *w = &x->history[x->nhistory];
+    uint64_t id;
+    if (!cJSON_IsObject(r)) return BAD("etcd key %s: field \"history\": a row is not an object" FIX, key);
+    if (get_u64(key, r, "id", 1, INT64_MAX, &id, st) || get_u64(key, r, "time", 0, TIME_MAX, &w->time, st) ||
+        get_str(key, r, "event", w->event, sizeof w->event, false, st) ||
+        get_str(key, r, "result", w->result, sizeof w->result, false, st) ||
+        get_str(key, r, "ids", w->ids, sizeof w->ids, false, st))
+      return -1;
+    w->id = (int64_t)id;
+    x->nhistory++;
+  }
+  x->have = true;
+  return 0;
+}
+
+bool fl_facts_same(const fl_facts *a, const fl_facts *b) {
+  if (a->have != b->have || strcmp(a->baseline, b->baseline) || a->slot != b->slot ||
+      a->hotpatch_seq != b->hotpatch_seq || strcmp(a->hotpatch_id, b->hotpatch_id) || strcmp(a->health, b->health) ||
+      strcmp(a->compliance, b->compliance) || a->nhistory != b->nhistory)
+    return false;
+  for (size_t i = 0; i < a->nhistory; i++)
+    if (a->history[i].id != b->history[i].id || strcmp(a->history[i].result, b->history[i].result)) return false;
+  return true;
+}
+
 int fl_member_parse(const char *key, const uint8_t *v, size_t len, fl_member *m, hpmh_status *st) {
   memset(m, 0, sizeof *m);
   cJSON *o = parse_obj(key, v, len, st);
@@ -274,6 +318,11 @@ int fl_member_parse(const char *key, const uint8_t *v, size_t len, fl_member *m,
       get_str(key, o, "domain", m->domain, sizeof m->domain, true, st))
     goto out;
   if (name_is_key(key, m->name, st)) goto out;
+  const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "facts"); /* optional: a host that published none */
+  if (f && (!cJSON_IsObject(f) || facts_parse(key, f, &m->facts, st))) {
+    if (!cJSON_IsObject(f)) BAD("etcd key %s: field \"facts\": expected an object" FIX, key);
+    goto out;
+  }
   rc = 0;
 out:
   cJSON_Delete(o);
@@ -346,6 +395,28 @@ char *fl_member_json(const fl_member *m) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "name", m->name);
   cJSON_AddStringToObject(o, "domain", m->domain);
+  const fl_facts *x = &m->facts;
+  if (x->have) {
+    cJSON *f = cJSON_AddObjectToObject(o, "facts");
+    char slot[2] = {x->slot, 0};
+    cJSON_AddNumberToObject(f, "time", (double)x->time);
+    cJSON_AddStringToObject(f, "baseline", x->baseline);
+    cJSON_AddStringToObject(f, "slot", slot);
+    cJSON_AddNumberToObject(f, "hotpatch_sequence", x->hotpatch_seq);
+    cJSON_AddStringToObject(f, "hotpatch_id", x->hotpatch_id);
+    cJSON_AddStringToObject(f, "health", x->health);
+    cJSON_AddStringToObject(f, "compliance", x->compliance);
+    cJSON *h = cJSON_AddArrayToObject(f, "history");
+    for (size_t i = 0; i < x->nhistory; i++) {
+      cJSON *r = cJSON_CreateObject();
+      cJSON_AddNumberToObject(r, "id", (double)x->history[i].id);
+      cJSON_AddNumberToObject(r, "time", (double)x->history[i].time);
+      cJSON_AddStringToObject(r, "event", x->history[i].event);
+      cJSON_AddStringToObject(r, "result", x->history[i].result);
+      cJSON_AddStringToObject(r, "ids", x->history[i].ids);
+      cJSON_AddItemToArray(h, r);
+    }
+  }
   return print(o);
 }
 

@@ -97,12 +97,39 @@ typedef struct {
   fl_slot slots[FL_MAX_SLOTS];
 } fl_slots;
 
-/* /hpm/fleet/members/NAME: a host that registered (its fault domain). */
+/* What a host publishes about itself with its member record (fleet/facts.c):
+ * shown on the status page, never used to decide anything. */
+#define FL_FACTS_HISTORY 3
+typedef struct {
+  int64_t id;
+  uint64_t time;
+  char event[24], result[16], ids[96];
+} fl_fact_row;
+
+typedef struct {
+  bool have;              /* the record carries facts */
+  uint64_t time;          /* when the host gathered them */
+  char baseline[72];      /* the running baseline's version, or "unknown" */
+  char slot;              /* its boot slot letter, 0 when unknown */
+  uint32_t hotpatch_seq;  /* applied sequence, 0: none */
+  char hotpatch_id[64];
+  char health[16];        /* the verifying window: none, verifying, committed, reverting, reverted */
+  char compliance[256];   /* update_compliance() */
+  size_t nhistory;        /* the newest history rows, newest first */
+  fl_fact_row history[FL_FACTS_HISTORY];
+} fl_facts;
+
+/* /hpm/fleet/members/NAME: a host that registered (its fault domain), and
+ * what it last published about itself. */
 typedef struct {
   char name[FL_NAME_MAX + 1];
   char domain[FL_NAME_MAX + 1];
+  fl_facts facts;
   int64_t alive_create;
 } fl_member;
+
+/* The same facts, the gathering time aside. */
+bool fl_facts_same(const fl_facts *a, const fl_facts *b);
 
 /* Everything under FL_PREFIX at one revision. */
 typedef struct {

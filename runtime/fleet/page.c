@@ -142,18 +142,55 @@ static void hosts(fl_buf *b, const fl_snap *s, uint64_t now) {
   fl_buf_add(b, "</table>\n");
 }
 
-static void members(fl_buf *b, const fl_snap *s) {
+/* Every registered host with what it last published about itself (facts.c):
+ * what it runs, its health window, compliance with its catalog, its newest
+ * history rows. */
+static void members(fl_buf *b, const fl_snap *s, uint64_t now) {
   fl_buf_add(b, "<h2>Registered hosts</h2>\n<table id=\"members\">\n<tr><th>host</th><th>domain</th><th>lease</th>"
-                "<th>in the rollout</th></tr>\n");
+                "<th>in the rollout</th><th>baseline (slot)</th><th>hotpatch</th><th>health window</th>"
+                "<th>compliance</th><th>newest history</th><th>published</th></tr>\n");
   for (size_t i = 0; i < s->nmembers; i++) {
     const fl_member *m = &s->members[i];
+    const fl_facts *f = &m->facts;
+    const fl_host *h = s->has_rollout ? fl_snap_host(s, m->name) : NULL;
+    char t[128], u[HPMH_UTC_LEN];
     fl_buf_add(b, "<tr data-host=\"");
     fl_buf_html(b, m->name);
     fl_buf_add(b, "\">");
     td(b, "host", m->name);
     td(b, "domain", m->domain);
     td(b, "lease", m->alive_create ? "alive" : "gone");
-    td(b, "in-rollout", s->has_rollout && fl_snap_host(s, m->name) ? "yes" : "no");
+    td(b, "in-rollout", h ? fl_phase_name(h->phase) : "no");
+    if (!f->have) {
+      fl_buf_add(b, "<td class=\"facts\" colspan=\"6\">nothing published yet</td></tr>\n");
+      continue;
+    }
+    if (f->slot) snprintf(t, sizeof t, "%.72s (%c)", f->baseline, f->slot);
+    else snprintf(t, sizeof t, "%.72s", f->baseline);
+    td(b, "baseline", t);
+    if (f->hotpatch_seq) snprintf(t, sizeof t, "%.64s (sequence %u)", f->hotpatch_id, f->hotpatch_seq);
+    else snprintf(t, sizeof t, "none");
+    td(b, "hotpatch", t);
+    td(b, "health", f->health);
+    td(b, "compliance", f->compliance);
+    fl_buf_add(b, "<td class=\"history\">");
+    for (size_t k = 0; k < f->nhistory; k++) {
+      const fl_fact_row *r = &f->history[k];
+      fl_buf_add(b, "%s<span class=\"row\">", k ? "<br>" : "");
+      snprintf(t, sizeof t, "#%lld %s ", (long long)r->id, utc(r->time, u));
+      fl_buf_html(b, t);
+      fl_buf_html(b, r->event);
+      fl_buf_add(b, " ");
+      fl_buf_html(b, r->result);
+      if (r->ids[0]) {
+        fl_buf_add(b, " ");
+        fl_buf_html(b, r->ids);
+      }
+      fl_buf_add(b, "</span>");
+    }
+    if (!f->nhistory) fl_buf_add(b, "none");
+    fl_buf_add(b, "</td>");
+    ago(b, "published", now, f->time);
     fl_buf_add(b, "</tr>\n");
   }
   fl_buf_add(b, "</table>\n");
@@ -181,7 +218,7 @@ char *fl_page_html(const fl_snap *s, const char *err, uint64_t now, unsigned ref
     } else {
       fl_buf_add(&b, "<p id=\"no-rollout\">No rollout.</p>\n");
     }
-    members(&b, s);
+    members(&b, s, now);
   }
   fl_buf_add(&b, "</body></html>\n");
   return fl_buf_take(&b);

@@ -64,6 +64,35 @@ cJSON *fl_status_doc(const fl_snap *s, uint64_t now) {
     hpmh_json_add_str(x, "host", s->members[i].name);
     hpmh_json_add_str(x, "domain", s->members[i].domain);
     hpmh_json_add_bool(x, "alive", s->members[i].alive_create != 0);
+    const fl_facts *f = &s->members[i].facts;
+    if (!f->have) {
+      hpmh_json_add_null(x, "facts");
+    } else {
+      cJSON *o = cJSON_AddObjectToObject(x, "facts");
+      char slot[2] = {f->slot, 0};
+      hpm_json_add_time(o, "time", f->time);
+      hpmh_json_add_str(o, "baseline", f->baseline);
+      hpm_json_add_opt(o, "slot", slot);
+      if (!f->hotpatch_seq) {
+        hpmh_json_add_null(o, "hotpatch");
+      } else {
+        cJSON *hp = cJSON_AddObjectToObject(o, "hotpatch");
+        hpmh_json_add_u64(hp, "sequence", f->hotpatch_seq);
+        hpmh_json_add_str(hp, "id", f->hotpatch_id);
+      }
+      hpmh_json_add_str(o, "health", f->health);
+      hpmh_json_add_str(o, "compliance", f->compliance);
+      cJSON *hist = cJSON_AddArrayToObject(o, "history");
+      for (size_t k = 0; k < f->nhistory; k++) {
+        cJSON *row = cJSON_CreateObject();
+        hpmh_json_add_u64(row, "id", (uint64_t)f->history[k].id);
+        hpm_json_add_time(row, "time", f->history[k].time);
+        hpmh_json_add_str(row, "event", f->history[k].event);
+        hpmh_json_add_str(row, "result", f->history[k].result);
+        hpmh_json_add_str(row, "ids", f->history[k].ids);
+        cJSON_AddItemToArray(hist, row);
+      }
+    }
     cJSON_AddItemToArray(ms, x);
   }
   hpm_json_add_opt(doc, "waiting", why);

@@ -262,6 +262,7 @@ int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st) {
     bool again = false, won = true;
     char why[400];
     int pg;
+    fl_facts facts;
     fl_member *m = fl_snap_member(&s, c->host);
     fl_host *h = s.has_rollout ? fl_snap_host(&s, c->host) : NULL;
     if (!m || strcmp(m->domain, c->domain)) {
@@ -273,6 +274,13 @@ int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st) {
     } else if (fresh || !m->alive_create) {
       rc = put(c, FL_DIR_ALIVE, c->host, strdup("{}"), c->lease, st);
       fresh = false;
+      again = true;
+    } else if ((!c->facts_at || now >= c->facts_at + FL_FACTS_INTERVAL_S || now < c->facts_at) &&
+               (c->facts_at = now, fl_facts_gather(c->ctx, now, &facts), !fl_facts_same(&facts, &m->facts))) {
+      /* what this host runs, for the status page: written only when it changed */
+      fl_member me = *m;
+      me.facts = facts;
+      rc = put(c, FL_DIR_MEMBERS, c->host, fl_member_json(&me), 0, st);
       again = true;
     } else if (!s.has_rollout) {
       NOTE("no rollout");

@@ -226,6 +226,16 @@ hist *hist_open(const char *state_dir, uint32_t retention_days, char *err, size_
   return h;
 }
 
+hist *hist_open_existing(const char *state_dir, uint32_t retention_days, char *err, size_t errlen) {
+  char p[4200];
+  snprintf(p, sizeof p, "%s/history.db", state_dir);
+  if (access(p, F_OK)) {
+    if (errlen) err[0] = '\0';
+    return NULL;
+  }
+  return hist_open(state_dir, retention_days, err, errlen);
+}
+
 void hist_close(hist *h) {
   if (!h) return;
   sqlite3_close_v2(h->db);

@@ -30,6 +30,8 @@ typedef struct hist hist;
  * NULL on failure, err says why. */
 hist *hist_open(const char *state_dir, uint32_t retention_days, char *err, size_t errlen);
 void hist_close(hist *h);
+/* hist_open, but NULL (err "") when the state directory has no history yet. */
+hist *hist_open_existing(const char *state_dir, uint32_t retention_days, char *err, size_t errlen);
 
 /* true for the event names listed above. */
 bool hist_event_valid(const char *event);

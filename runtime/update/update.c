@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -108,6 +109,34 @@ static void staged_baseline(const hpm_ctx *hc, decide_host *h) {
 }
 
 /* Policy, source, verified catalog and host facts.  Returns 0 or an exit code. */
+/* What decide() needs to know of this host: the running baseline, enrolment,
+ * the applied sequence, bad marks, the staged baseline.  0, or 1 (running
+ * baseline unknown) / 2 (enrolment unreadable) with e saying so. */
+static int load_host(hpm_ctx *hc, decide_host *host, hpm_running_baseline *rb, char *e, size_t n) {
+  if (hostfacts_running_baseline(hc, rb)) {
+    snprintf(e, n, "cannot tell which baseline is running (no HpmBootBaseline variable, no hpm.baseline= on the "
+                   "kernel command line; HPM_BASELINE overrides)");
+    return 1;
+  }
+  enroll_state es;
+  if (enroll_load(hc->state_dir, &es, e, n)) return 2;
+  memcpy(host->baseline, rb->digest, HPM_DIGEST_LEN);
+  host->enrolled = es.enrolled;
+  if (!es.enrolled) {
+    host->has_unenrolled_at = true;
+    memcpy(host->unenrolled_at, es.baseline, HPM_DIGEST_LEN);
+  }
+  /* what runs, enrolled or not (decide() takes no hotpatch on an unenrolled host) */
+  host->hotpatch_seq = applied_sequence(hc, rb->digest);
+  hp_bad *bad;
+  int nbad = hp_bad_list(hc, &bad);
+  for (int i = 0; i < nbad && host->nbad < sizeof host->bad / sizeof host->bad[0]; i++)
+    if (!memcmp(bad[i].baseline, rb->digest, HPM_DIGEST_LEN)) host->bad[host->nbad++] = bad[i].seq;
+  free(bad);
+  staged_baseline(hc, host);
+  return 0;
+}
+
 static int ctx_load(hpm_ctx *hc, update_ctx *c, const char *source_opt, const char *cmd, bool dry_run) {
   char e[1024];
   memset(c, 0, sizeof *c);
@@ -136,33 +165,13 @@ static int ctx_load(hpm_ctx *hc, update_ctx *c, const char *source_opt, const ch
     return (int)sr;
   }
   c->have_cat = true;
-  if (hostfacts_running_baseline(hc, &c->rb)) {
-    say("%s: cannot tell which baseline is running (no HpmBootBaseline variable, no hpm.baseline= on the kernel "
-        "command line; HPM_BASELINE overrides)", cmd);
-    if (!dry_run) record(c, cmd, NULL, "failed", "running baseline unknown");
-    ctx_free(c);
-    return 3;
-  }
-  enroll_state es;
-  if (enroll_load(hc->state_dir, &es, e, sizeof e)) {
+  int rc = load_host(hc, &c->host, &c->rb, e, sizeof e);
+  if (rc) {
     say("%s: %s", cmd, e);
+    if (!dry_run && rc == 1) record(c, cmd, NULL, "failed", "running baseline unknown");
     ctx_free(c);
     return 3;
   }
-  memcpy(c->host.baseline, c->rb.digest, HPM_DIGEST_LEN);
-  c->host.enrolled = es.enrolled;
-  if (!es.enrolled) {
-    c->host.has_unenrolled_at = true;
-    memcpy(c->host.unenrolled_at, es.baseline, HPM_DIGEST_LEN);
-  }
-  /* what runs, enrolled or not (decide() takes no hotpatch on an unenrolled host) */
-  c->host.hotpatch_seq = applied_sequence(hc, c->rb.digest);
-  hp_bad *bad;
-  int nbad = hp_bad_list(hc, &bad);
-  for (int i = 0; i < nbad && c->host.nbad < sizeof c->host.bad / sizeof c->host.bad[0]; i++)
-    if (!memcmp(bad[i].baseline, c->rb.digest, HPM_DIGEST_LEN)) c->host.bad[c->host.nbad++] = bad[i].seq;
-  free(bad);
-  staged_baseline(hc, &c->host);
   return 0;
 }
 
@@ -560,6 +569,57 @@ int update_install_release(hpm_ctx *hc, hpm_kind kind, const char *target, char 
   record(&c, "install", e->id, update_result_word(rc), rc ? why : NULL);
   ctx_free(&c);
   return rc;
+}
+
+void update_compliance(hpm_ctx *hc, uint64_t now, char *out, size_t n) {
+  char path[POLICY_PATH_MAX + 32], e[1024];
+  snprintf(path, sizeof path, "%s/%s", hc->state_dir, HPM_CATALOG_STATE_FILE);
+  const hpm_policy *pol = hpm_ctx_policy(hc, NULL, NULL);
+  if (!pol) {
+    snprintf(out, n, "unknown: the policy file is broken");
+    return;
+  }
+  if (access(path, F_OK)) {
+    snprintf(out, n, "unknown: no catalog fetched yet (hpm catalog)");
+    return;
+  }
+  hpm_source src;
+  hpm_src_err se = {0};
+  hpm_catalog cat;
+  hpm_catalog_change ch;
+  uint64_t prev;
+  if (hpm_source_parse(hc->state_dir, &src, &se) != HPM_SRC_OK) {
+    snprintf(out, n, "unknown: %.300s", se.msg);
+    return;
+  }
+  src.read_only = true;
+  if (hpm_source_fetch_catalog(hc, &src, now, &cat, &ch, &prev, &se) != HPM_SRC_OK) {
+    snprintf(out, n, "unknown: the catalog this host holds does not verify: %.300s", se.msg);
+    return;
+  }
+  decide_host host = {0};
+  hpm_running_baseline rb;
+  if (load_host(hc, &host, &rb, e, sizeof e)) {
+    snprintf(out, n, "unknown: %.300s", e);
+    hpm_catalog_free(&cat);
+    return;
+  }
+  decide_result r;
+  decide(&cat, &host, pol, NULL, now, &r);
+  size_t k = 0;
+  if (!r.count) k = (size_t)snprintf(out, n, "up to date (catalog serial %" PRIu64 ")", cat.serial);
+  for (size_t i = 0; i < r.count && k < n; i++) {
+    const decide_item *it = &r.items[i];
+    const hpm_catalog_entry *x = it->entry;
+    char what[80];
+    if (x->kind == HPM_KIND_HOTPATCH) snprintf(what, sizeof what, "hotpatch %u", x->sequence);
+    else snprintf(what, sizeof what, "baseline %s", x->version);
+    k += (size_t)snprintf(out + k, n - k, "%s%s %s (%s)%s%s%s", i ? "; " : "behind: ", x->id, what,
+                          hpm_classification_to_string(x->classification),
+                          it->already_staged ? ", staged" : "", it->bad ? ", marked bad here" : "",
+                          it->overdue ? ", past its deadline" : "");
+  }
+  hpm_catalog_free(&cat);
 }
 
 int update_fleet_gate(hpm_ctx *hc, bool hotpatch, uint64_t now, char *why, size_t n) {

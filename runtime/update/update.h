@@ -73,6 +73,12 @@ void update_history_detail(hpm_ctx *ctx, const char *event, const char *ids, con
  * or an exit code (as `hpm install`'s) with why saying what failed. */
 int update_install_release(hpm_ctx *hc, hpm_kind kind, const char *target, char *why, size_t n);
 
+/* This host against the signed catalog it holds (STATE/catalog.hpm, as
+ * hpm assess would judge it, read-only, nothing fetched, nothing printed):
+ * "up to date (catalog serial N)", "behind: ID hotpatch 5 (security), past
+ * its deadline; ..." or "unknown: why" into out. */
+void update_compliance(hpm_ctx *hc, uint64_t now, char *out, size_t n);
+
 /* May this host ask the fleet for a slot now, by its own policy?  The
  * fleet decides whether a host may go now; the host's policy decides when
  * it may ask: never in a blackout; where maintenance windows are

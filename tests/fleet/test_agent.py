@@ -168,6 +168,15 @@ def test_agents_install_a_baseline_for_real(tmp_path, etcd_cluster):
     ok = hosts["ok"]
     rows = json.loads(hpm("--config", ok.conf, "--state-dir", ok.state, "history", "--json", env=ok.env).stdout)
     assert any(r["event"] == "stage" and r["result"] == "ok" for r in rows["entries"]), rows
+    # what each host published about itself (the status page's registered hosts)
+    facts = {m["host"]: m["facts"] for m in st["members"]}
+    assert facts["ok"]["baseline"] == "2026.1" and facts["ok"]["slot"] == "b", facts["ok"]
+    assert facts["fb"]["baseline"] == "2025.9" and facts["fb"]["slot"] == "a", facts["fb"]
+    assert facts["ok"]["compliance"].startswith("up to date (catalog serial 1)"), facts["ok"]
+    assert facts["fb"]["compliance"].startswith("behind: "), facts["fb"]
+    newest = {r["id"]: r for r in rows["entries"]}
+    pub = facts["ok"]["history"]
+    assert pub and all(newest[r["id"]]["event"] == r["event"] for r in pub), (pub, rows)
 
 
 def test_a_host_cut_off_from_etcd_never_reboots_without_its_slot(tmp_path, etcd_cluster):

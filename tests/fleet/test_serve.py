@@ -143,6 +143,23 @@ def check_page_against_status(page: Page, st):
         assert c["deadline"] == (h["deadline"] or "-"), (h, c)
         assert c["target"] == (ro["target"] if h["phase"] == "done" else c["target"]), (h, c)
     assert [a["data-host"] for a, _ in page.rows("slots") if "data-host" in a] == [s["host"] for s in st["slots"]]
+    # every registered host with what it published about itself
+    shown = {a["data-host"]: c for a, c in page.rows("members")}
+    assert sorted(shown) == sorted(m["host"] for m in st["members"])
+    phase_of = {h["host"]: h["phase"] for h in st["hosts"]}
+    for m in st["members"]:
+        c, f = shown[m["host"]], m["facts"]
+        assert c["domain"] == m["domain"] and c["in-rollout"] == phase_of.get(m["host"], "no"), (m, c)
+        if f is None:
+            assert c["facts"] == "nothing published yet", (m, c)
+            continue
+        assert c["baseline"] == f["baseline"] + (f" ({f['slot']})" if f["slot"] else ""), (m, c)
+        hp = f["hotpatch"]
+        assert c["hotpatch"] == (f"{hp['id']} (sequence {hp['sequence']})" if hp else "none"), (m, c)
+        assert c["health"] == f["health"] and c["compliance"] == f["compliance"], (m, c)
+        rows = "".join(f"#{r['id']} {r['time']} {r['event']} {r['result']}" + (f" {r['ids']}" if r["ids"] else "")
+                       for r in f["history"])
+        assert c["history"] == (rows or "none"), (m, c)
     rings = page.rows("rings")
     assert len(rings) == ro["rings"]
     for a, c in rings:
@@ -249,6 +266,12 @@ def test_page_metrics_and_json_agree_with_status_while_a_rollout_runs(tmp_path, 
         page = Page(chromium(srv.url + "/", tmp_path))
         check_page_against_status(page, st)
         assert {a["data-phase"] for a, _ in page.rows("hosts")} == {"done"}
+        # every host published its facts (these hosts have no boot variables
+        # and no catalog: unknown baseline and compliance, no hotpatch)
+        for mb in st["members"]:
+            f = mb["facts"]
+            assert f and f["baseline"] == "unknown" and f["hotpatch"] is None and f["health"] == "none", mb
+            assert f["compliance"] == "unknown: no catalog fetched yet (hpm catalog)", mb
         m, fams = metrics(srv)
         check_metrics_against_status(m, st)
         # every host went through every phase but failed: each phase's

@@ -176,6 +176,45 @@ static void test_parse_refusals(void **state) {
     assert_non_null(strstr(st.detail, "etcd key /hpm/fleet/hosts/h1"));
     if (!strstr(st.detail, bad[i][1])) fail_msg("%s: %s", bad[i][0], st.detail);
   }
+  /* a member's facts: optional, round trip, strict */
+  fl_member mb;
+  const char *plain = "{\"name\":\"h1\",\"domain\":\"r1\"}";
+  assert_int_equal(fl_member_parse("/hpm/fleet/members/h1", (const uint8_t *)plain, strlen(plain), &mb, &st), 0);
+  assert_false(mb.facts.have);
+  mb.facts = (fl_facts){.have = true, .time = 77, .baseline = "2026.1", .slot = 'b', .hotpatch_seq = 2,
+                        .hotpatch_id = "KB-2", .health = "committed", .compliance = "up to date (catalog serial 3)",
+                        .nhistory = 2};
+  mb.facts.history[0] = (fl_fact_row){.id = 9, .time = 70, .event = "apply", .result = "ok", .ids = "KB-2"};
+  mb.facts.history[1] = (fl_fact_row){.id = 8, .time = 60, .event = "stage", .result = "ok", .ids = ""};
+  back = fl_member_json(&mb);
+  fl_member mb2;
+  assert_int_equal(fl_member_parse("/hpm/fleet/members/h1", (const uint8_t *)back, strlen(back), &mb2, &st), 0);
+  assert_true(fl_facts_same(&mb.facts, &mb2.facts));
+  assert_int_equal(mb2.facts.time, 77);
+  assert_int_equal(mb2.facts.slot, 'b');
+  assert_string_equal(mb2.facts.history[1].event, "stage");
+  mb2.facts.time = 99; /* the gathering time aside */
+  assert_true(fl_facts_same(&mb.facts, &mb2.facts));
+  mb2.facts.history[0].id = 10;
+  assert_false(fl_facts_same(&mb.facts, &mb2.facts));
+  free(back);
+  const char *badm[][2] = {
+      {"{\"name\":\"h1\",\"domain\":\"r1\",\"facts\":3}", "field \"facts\": expected an object"},
+      {"{\"name\":\"h1\",\"domain\":\"r1\",\"facts\":{\"time\":1}}", "field \"baseline\" is missing"},
+      {"{\"name\":\"h1\",\"domain\":\"r1\",\"facts\":{\"time\":1,\"baseline\":\"x\",\"slot\":\"B\","
+       "\"hotpatch_sequence\":0,\"hotpatch_id\":\"\",\"health\":\"none\",\"compliance\":\"\",\"history\":[]}}",
+       "field \"slot\": expected a slot letter"},
+      {"{\"name\":\"h1\",\"domain\":\"r1\",\"facts\":{\"time\":1,\"baseline\":\"x\",\"slot\":\"\","
+       "\"hotpatch_sequence\":0,\"hotpatch_id\":\"\",\"health\":\"none\",\"compliance\":\"\",\"history\":[{},{},{},{}]}}",
+       "at most 3 rows"},
+      {"{\"name\":\"h1\",\"domain\":\"r1\",\"facts\":{\"time\":1,\"baseline\":\"x\",\"slot\":\"\","
+       "\"hotpatch_sequence\":0,\"hotpatch_id\":\"\",\"health\":\"none\",\"compliance\":\"\",\"history\":[{\"id\":0}]}}",
+       "field \"id\""},
+  };
+  for (size_t i = 0; i < sizeof badm / sizeof badm[0]; i++) {
+    assert_int_equal(fl_member_parse("/hpm/fleet/members/h1", (const uint8_t *)badm[i][0], strlen(badm[i][0]), &mb, &st), -1);
+    if (!strstr(st.detail, badm[i][1])) fail_msg("%s: %s", badm[i][0], st.detail);
+  }
   fl_slots sl;
   const char *two = "{\"gen\":1,\"last_start\":0,\"holders\":[{\"host\":\"a\",\"domain\":\"d\",\"since\":1},"
                     "{\"host\":\"a\",\"domain\":\"d\",\"since\":1}]}";

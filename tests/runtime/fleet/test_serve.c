@@ -56,6 +56,17 @@ static fl_snap snap(bool suspect) {
   snprintf(s.slots.slots[0].host, sizeof s.slots.slots[0].host, "h1");
   snprintf(s.slots.slots[0].domain, sizeof s.slots.slots[0].domain, "rack-a");
   s.slots.slots[0].since = 1000;
+  /* two registered hosts: one published facts (an evil compliance text and
+   * history row), one nothing yet */
+  s.members = calloc(2, sizeof *s.members);
+  s.nmembers = 2;
+  snprintf(s.members[0].name, sizeof s.members[0].name, "h0");
+  snprintf(s.members[1].name, sizeof s.members[1].name, "z9");
+  fl_facts *f = &s.members[0].facts;
+  *f = (fl_facts){.have = true, .time = 1000, .baseline = "2026.1", .slot = 'b', .hotpatch_seq = 2,
+                  .hotpatch_id = "KB-2", .health = "committed", .nhistory = 1};
+  snprintf(f->compliance, sizeof f->compliance, "%s", evil);
+  f->history[0] = (fl_fact_row){.id = 9, .time = 990, .event = "apply", .result = "ok", .ids = "<b>KB-2</b>"};
   return s;
 }
 
@@ -85,6 +96,16 @@ static void test_page(void **state) {
   assert_non_null(strstr(p, "<tr data-host=\"h1\" data-phase=\"installing\""));
   assert_non_null(strstr(p, "SUSPECT"));
   assert_non_null(strstr(p, "<span id=\"revision\">42</span>"));
+  /* the registered hosts with what they published */
+  assert_non_null(strstr(p, "<td class=\"baseline\">2026.1 (b)</td><td class=\"hotpatch\">KB-2 (sequence 2)</td>"
+                            "<td class=\"health\">committed</td>"));
+  assert_non_null(strstr(p, "<td class=\"compliance\">&lt;script&gt;"));
+  assert_non_null(strstr(p, "#9 1970-01-01T00:16:30Z apply ok"));
+  assert_null(strstr(p, "<b>KB-2"));
+  assert_non_null(strstr(p, "apply ok &lt;b&gt;KB-2&lt;/b&gt;"));
+  assert_non_null(strstr(p, "<td class=\"published\" title=\""));
+  assert_non_null(strstr(p, "<tr data-host=\"z9\">"));
+  assert_non_null(strstr(p, "nothing published yet"));
   free(p);
   /* etcd unreadable: the reason, escaped; no refresh when 0 */
   p = fl_page_html(NULL, "<b>no leader</b>", 1010, 0);
