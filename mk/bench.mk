@@ -25,7 +25,8 @@
 # Knobs (environment of bench-hotpatch): HPM_BENCH_ONLY picks parts
 # (default pause,threads,idle,call,command), HPM_BENCH_CYCLES cycles per figure
 # (default 40), HPM_BENCH_THREADS the busy-thread counts of "threads"
-# (default 1,4,16,64), HPM_BENCH_PROCS the idle processes (default 1000).
+# (default 1,4,16,64,4+60; BUSY+IDLE adds idle threads), HPM_BENCH_PROCS the
+# idle processes (default 1000).
 # The threads part took 3.5 minutes at 40 cycles on 2 loaded shared CPUs,
 # most of it at 64 threads (HPM_BENCH_THREADS=1,4,16 HPM_BENCH_CYCLES=10
 # for a quick look).
