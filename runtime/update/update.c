@@ -369,10 +369,28 @@ static int assess_install(update_ctx *c, const decide_request *req, bool assess_
   bool reboot = false;
   char reboot_ids[256] = "";
   cJSON *acts = json && !assess_only ? cJSON_AddArrayToObject(o, "actions") : NULL;
+  /* A host of a fleet ([fleet] endpoints) installs in its rollout turns
+   * (fleet/step.c): the automatic installs (hpm install --auto, the agent's
+   * periodic assessment) only assess, or hosts would leave the cluster
+   * behind the fleet's back.  An operator's hpm install still acts. */
+  bool fleet_held = !req && c->pol.fleet_endpoints[0];
+  bool said = false;
   if (!assess_only) {
     for (size_t i = 0; i < r.count; i++) {
       const decide_item *it = &r.items[i];
       if (!it->install_now) continue;
+      if (fleet_held) {
+        if (!said)
+          fprintf(progress_stream(json), "not installed: this host takes part in a fleet ([fleet] endpoints of %s); "
+                  "its installs come in its turns of a fleet rollout (hpm fleet rollout start)\n", c->hc->conf);
+        said = true;
+        continue;
+      }
+      if (req && c->pol.fleet_endpoints[0] && !dry_run && !said) {
+        hpm_msg_at(HPM_MSG_WARNING, "install: this host takes part in a fleet ([fleet] endpoints): installing "
+                   "outside a rollout bypasses the fleet's turns (at most K hosts out, fault domains, budget)");
+        said = true;
+      }
       int a = 0;
       if (dry_run) {
         fprintf(progress_stream(json), "would %s %s\n", it->entry->kind == HPM_KIND_HOTPATCH ? "apply" : "stage",
@@ -395,8 +413,8 @@ static int assess_install(update_ctx *c, const decide_request *req, bool assess_
         snprintf(reboot_ids + u, sizeof reboot_ids - u, "%s%s", u ? "," : "", it->entry->id);
       }
     }
-    char acted[512];
-    ids_of(&r, true, acted, sizeof acted);
+    char acted[512] = "";
+    if (!fleet_held) ids_of(&r, true, acted, sizeof acted);
     if (!dry_run) prune_cache(c, json);
     if (reboot && !dry_run) {
       fprintf(progress_stream(json), "reboot: requested now to activate %s\n", reboot_ids);
@@ -406,7 +424,10 @@ static int assess_install(update_ctx *c, const decide_request *req, bool assess_
       fprintf(progress_stream(json), "would request a reboot\n");
     }
     if (acts) cJSON_AddBoolToObject(o, "reboot_requested", reboot && !dry_run);
-    if (!dry_run) record(c, event, acted[0] ? acted : NULL, update_result_word(rc), NULL);
+    if (!dry_run && fleet_held && said)
+      record(c, event, NULL, "unchanged", "held: this host's installs come in its fleet rollout turns");
+    else if (!dry_run)
+      record(c, event, acted[0] ? acted : NULL, update_result_word(rc), NULL);
   }
   if (o) hpm_json_emit(o);
   return rc;

@@ -260,6 +260,24 @@ def agent_lines(host, env, until, timeout=60):
     return lines
 
 
+def test_a_fleet_host_installs_only_in_its_rollout_turns(host):
+    """With [fleet] endpoints the automatic installs (hpm install --auto,
+    the agent's assessment) only assess: the host installs in its turns of
+    a fleet rollout.  An operator's hpm install still acts, with a warning."""
+    host.conf.write_text(host.conf.read_text() + "[fleet]\nendpoints = http://127.0.0.1:9\n")
+    now = HP_AT + DAY
+    before = host.svc.ask()
+    r = hpm(host, "install", "--auto", now=now)
+    assert "not installed: this host takes part in a fleet" in r.stdout, r.stdout
+    assert host.svc.ask() == before  # nothing applied
+    assert [e for e in events(host, now) if e[0] == "install"] == [("install", "", "unchanged")], events(host, now)
+    j = json.loads(hpm(host, "install", "--auto", "--json", now=now).stdout)
+    assert j["actions"] == [] and j["reboot_requested"] is False, j
+    r = hpm(host, "install", now=now)  # the operator, by hand
+    assert "installing outside a rollout bypasses the fleet's turns" in r.stderr, r.stderr
+    assert host.svc.ask() == "total 1190 (tax 190) by v2 (hotpatched)"
+
+
 def test_install_auto_is_the_periodic_assessment_and_the_agent_does_not_repeat_it(host):
     """`hpm install --auto` (hpm-assess.service) installs what the policy
     installs automatically and records the time; an agent that assesses
