@@ -56,6 +56,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cycles", type=int, default=20)
     ap.add_argument("--smp", type=int, default=1, help="the guest's vCPUs (QEMU TCG runs one host thread each)")
+    ap.add_argument("--tcg-thread", choices=("single", "multi"),
+                    help="QEMU's TCG threading (default QEMU's: multi, one host thread per vCPU)")
     a = ap.parse_args()
     fx = hpmvm.fixtures()
     root = fx.root / "kernel-bench"
@@ -70,6 +72,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         m = lv.LifecycleMachine(Path(tmp))
         m.smp = a.smp
+        m.tcg_thread = a.tcg_thread
         m.put_slot("a", base)
         for s in (1, 2):
             ko = build_module(example, s, root / f"hpm_kp_{s}.ko")

@@ -155,6 +155,7 @@ class LifecycleMachine(hpmvm.Machine):
     loader, vars_template, secure_boot: as for hpmvm.Machine."""
 
     smp = 1  # vCPUs (bench/kernel_bench.py --smp may give more)
+    tcg_thread = None  # None: QEMU's default (multi-threaded TCG); "single": one host thread for all vCPUs
 
     def __init__(self, workdir, esp_mib=192, src_mib=96, **machine):
         super().__init__(workdir, esp_mib=esp_mib, **machine)
@@ -195,6 +196,9 @@ class LifecycleMachine(hpmvm.Machine):
                "-device", "virtio-blk-pci,drive=esp" + ("" if direct else ",bootindex=0"),
                "-drive", f"if=none,id=src,format=raw,file={self.src}",
                "-device", "virtio-blk-pci,drive=src"] + [str(a) for a in extra]
+        if self.tcg_thread:
+            cmd[cmd.index("-machine") + 1] = machine.replace(",accel=tcg", "")
+            cmd += ["-accel", f"tcg,thread={self.tcg_thread}"]
         start = time.monotonic()
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT)
