@@ -205,6 +205,22 @@ static int status(int argc, char **argv) {
              h->holds && !h->alive ? "SUSPECT" : h->alive ? "alive" : "gone", ago(now, h->since, b2, sizeof b2), h->reason);
     }
   }
+  if (!json && s.nmembers) {
+    /* what each registered host published about itself (facts.c) */
+    printf("%-20s %-20s %-22s %-10s %s\n", "HOST", "BASELINE", "HOTPATCH", "HEALTH", "COMPLIANCE");
+    for (size_t i = 0; i < s.nmembers; i++) {
+      const fl_facts *f = &s.members[i].facts;
+      char base[96], hp[96];
+      if (!f->have) {
+        printf("%-20s (nothing published yet)\n", s.members[i].name);
+        continue;
+      }
+      snprintf(base, sizeof base, f->slot ? "%s (%c)" : "%s", f->baseline, f->slot);
+      if (f->hotpatch_seq) snprintf(hp, sizeof hp, "%s (%u)", f->hotpatch_id, f->hotpatch_seq);
+      else snprintf(hp, sizeof hp, "none");
+      printf("%-20s %-20s %-22s %-10s %s\n", s.members[i].name, base, hp, f->health, f->compliance);
+    }
+  }
   fl_snap_free(&s);
   return 0;
 }

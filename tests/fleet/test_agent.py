@@ -175,6 +175,8 @@ def test_agents_install_a_baseline_for_real(tmp_path, etcd_cluster):
     assert facts["ok"]["compliance"].startswith("up to date (catalog serial 1)"), facts["ok"]
     assert facts["fb"]["compliance"].startswith("behind: "), facts["fb"]
     newest = {r["id"]: r for r in rows["entries"]}
+    text = op.fleet("status").stdout  # the same in words
+    assert any(ln.split()[:3] == ["ok", "2026.1", "(b)"] and "up to date" in ln for ln in text.splitlines()), text
     pub = facts["ok"]["history"]
     assert pub and all(newest[r["id"]]["event"] == r["event"] for r in pub), (pub, rows)
 
