@@ -53,6 +53,13 @@ static void *worker(void *arg) {
 
 static void *sleeper(void *arg) {
   (void)arg;
+  /* A handler run on this thread would end nanosleep with EINTR whatever
+   * SA_RESTART says (signal(7)): SIGUSR1 goes to the other threads, so that
+   * an error here means a ptrace stop (hpm) broke the sleep. */
+  sigset_t usr1;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &usr1, NULL);
   while (!atomic_load(&stop)) {
     struct timespec a, b, req = {0, 2000000};
     clock_gettime(CLOCK_MONOTONIC, &a);
