@@ -21,14 +21,10 @@ int hpm_http_load(char *why, size_t n) {
   _Static_assert(sizeof names / sizeof names[0] == sizeof(hpm_curl_api) / sizeof(void (*)(void)),
                  "one name per pointer of hpm_curl_api");
   if (!state) {
-    hpm_curl_api api;
     void *slots[sizeof names / sizeof names[0]];
     state = hpm_dynlib_load("libcurl.so.4", "libcurl4", names, slots, sizeof names / sizeof names[0], failed,
                             sizeof failed) ? -1 : 1;
-    if (state > 0) {
-      memcpy(&api, slots, sizeof api);
-      hpm_curl = api;
-    }
+    if (state > 0) memcpy(&hpm_curl, slots, sizeof hpm_curl);
   }
   if (state < 0) snprintf(why, n, "%s", failed);
   return state > 0 ? 0 : -1;

@@ -12,14 +12,9 @@
 #include "update/history.h"
 #include "update/update.h"
 
-typedef struct {
-  fl_fact_row rows[FL_FACTS_HISTORY]; /* a ring of the newest */
-  size_t n;
-} newest;
-
 static int keep_row(const hist_entry *e, void *ctx) {
-  newest *w = ctx;
-  fl_fact_row *r = &w->rows[w->n++ % FL_FACTS_HISTORY];
+  fl_facts *f = ctx;
+  fl_fact_row *r = &f->history[f->nhistory++];
   r->id = e->id;
   r->time = e->time;
   snprintf(r->event, sizeof r->event, "%s", e->event);
@@ -58,11 +53,7 @@ void fl_facts_gather(hpm_ctx *ctx, uint64_t now, fl_facts *f) {
   const hpm_policy *p = hpm_ctx_policy(ctx, NULL, NULL);
   hist *h = hist_open_existing(ctx->state_dir, p ? p->retention_days : 30, e, sizeof e);
   if (h) {
-    newest nw = {.n = 0};
-    hist_query(h, now > 30u * 86400 ? now - 30u * 86400 : 0, keep_row, &nw);
+    hist_query_newest(h, FL_FACTS_HISTORY, keep_row, f);
     hist_close(h);
-    size_t have = nw.n < FL_FACTS_HISTORY ? nw.n : FL_FACTS_HISTORY;
-    for (size_t i = 0; i < have; i++) f->history[i] = nw.rows[(nw.n - 1 - i) % FL_FACTS_HISTORY];
-    f->nhistory = have;
   }
 }

@@ -4,8 +4,8 @@
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,12 +209,12 @@ int fl_host_parse(const char *key, const uint8_t *v, size_t len, fl_host *h, hpm
   for (const cJSON *t = took ? took->child : NULL; t; t = t->next) {
     int tp = fl_phase_from(t->string);
     uint64_t sec;
-    if (tp < 0 || fl_phase_terminal((fl_phase)tp) || get_u64(key, took, t->string, 0, TIME_MAX, &sec, st)) {
-      if (tp < 0 || fl_phase_terminal((fl_phase)tp))
-        BAD("etcd key %s: field \"took\": '%.40s' is not one of waiting, draining, installing, rebooting, verifying"
-            FIX, key, t->string);
+    if (tp < 0 || fl_phase_terminal((fl_phase)tp)) {
+      BAD("etcd key %s: field \"took\": '%.40s' is not one of waiting, draining, installing, rebooting, verifying"
+          FIX, key, t->string);
       goto out;
     }
+    if (get_u64(key, took, t->string, 0, TIME_MAX, &sec, st)) goto out;
     h->took[tp] = (int64_t)sec;
   }
   int p = fl_phase_from(phase);

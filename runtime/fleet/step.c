@@ -248,6 +248,16 @@ static int set_state(fl_conn *c, const fl_snap *s, fl_rstate to, const char *rea
   return rc;
 }
 
+/* What this host runs, for the status page (facts.c): gathered at most
+ * every FL_FACTS_INTERVAL_S by one process; true when *f differs from what
+ * its member record m says, so the record is written only then. */
+static bool facts_changed(fl_conn *c, const fl_member *m, uint64_t now, fl_facts *f) {
+  if (c->facts_at && now >= c->facts_at && now < c->facts_at + FL_FACTS_INTERVAL_S) return false;
+  c->facts_at = now;
+  fl_facts_gather(c->ctx, now, f);
+  return !fl_facts_same(f, &m->facts);
+}
+
 #define NOTE(...) snprintf(rep->note, sizeof rep->note, __VA_ARGS__)
 
 int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st) {
@@ -275,9 +285,7 @@ int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st) {
       rc = put(c, FL_DIR_ALIVE, c->host, strdup("{}"), c->lease, st);
       fresh = false;
       again = true;
-    } else if ((!c->facts_at || now >= c->facts_at + FL_FACTS_INTERVAL_S || now < c->facts_at) &&
-               (c->facts_at = now, fl_facts_gather(c->ctx, now, &facts), !fl_facts_same(&facts, &m->facts))) {
-      /* what this host runs, for the status page: written only when it changed */
+    } else if (facts_changed(c, m, now, &facts)) {
       fl_member me = *m;
       me.facts = facts;
       rc = put(c, FL_DIR_MEMBERS, c->host, fl_member_json(&me), 0, st);

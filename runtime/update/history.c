@@ -319,6 +319,16 @@ int hist_query(hist *h, uint64_t since, int (*cb)(const hist_entry *e, void *ctx
   return run_query(h, st, cb, ctx);
 }
 
+int hist_query_newest(hist *h, unsigned n, int (*cb)(const hist_entry *e, void *ctx), void *ctx) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(h->db, HIST_COLUMNS "ORDER BY time DESC, id DESC LIMIT ?1", -1, &st, NULL) != SQLITE_OK) {
+    snprintf(h->err, sizeof h->err, "%s: %s", h->path, sqlite3_errmsg(h->db));
+    return -1;
+  }
+  sqlite3_bind_int64(st, 1, n);
+  return run_query(h, st, cb, ctx);
+}
+
 int hist_query_id(hist *h, int64_t id, int (*cb)(const hist_entry *e, void *ctx), void *ctx) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(h->db, HIST_COLUMNS "WHERE id = ?1", -1, &st, NULL) != SQLITE_OK) {

@@ -53,6 +53,9 @@ typedef struct {
 /* Entries with time >= since, oldest first.  cb returning non-zero stops. */
 int hist_query(hist *h, uint64_t since, int (*cb)(const hist_entry *e, void *ctx), void *ctx);
 
+/* The n newest entries, newest first. */
+int hist_query_newest(hist *h, unsigned n, int (*cb)(const hist_entry *e, void *ctx), void *ctx);
+
 /* The entry with that id (cb not called if there is none). */
 int hist_query_id(hist *h, int64_t id, int (*cb)(const hist_entry *e, void *ctx), void *ctx);
 
