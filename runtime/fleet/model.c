@@ -287,7 +287,7 @@ static int facts_parse(const char *key, const cJSON *f, fl_facts *x, hpmh_status
     fl_fact_row *w = &x->history[x->nhistory];
     uint64_t id;
     if (!cJSON_IsObject(r)) return BAD("etcd key %s: field \"history\": a row is not an object" FIX, key);
-    if (get_u64(key, r, "id", 1, INT64_MAX, &id, st) || get_u64(key, r, "time", 0, TIME_MAX, &w->time, st) ||
+    if (get_u64(key, r, "id", 1, 1ull << 53, &id, st) || /* exact as a JSON number */ get_u64(key, r, "time", 0, TIME_MAX, &w->time, st) ||
         get_str(key, r, "event", w->event, sizeof w->event, false, st) ||
         get_str(key, r, "result", w->result, sizeof w->result, false, st) ||
         get_str(key, r, "ids", w->ids, sizeof w->ids, false, st))

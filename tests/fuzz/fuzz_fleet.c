@@ -35,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (strcmp(h.name, "h1") || !fl_name_ok(h.domain) || h.phase >= FL_NPHASES) abort();
     j = fl_host_json(&h);
     if (!j || fl_host_parse("/hpm/fleet/hosts/h1", (const uint8_t *)j, strlen(j), &h2, &st) ||
-        strcmp(h.reason, h2.reason) || h.phase != h2.phase || h.since != h2.since || h.ring != h2.ring)
+        strcmp(h.reason, h2.reason) || h.phase != h2.phase || h.since != h2.since || h.ring != h2.ring ||
+        memcmp(h.took, h2.took, sizeof h.took))
       abort();
     break;
   case 2:
@@ -50,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (fl_member_parse("/hpm/fleet/members/h1", v, n, &m, &st)) return 0;
     j = fl_member_json(&m);
     if (!j || fl_member_parse("/hpm/fleet/members/h1", (const uint8_t *)j, strlen(j), &m2, &st) ||
-        strcmp(m.domain, m2.domain))
+        strcmp(m.domain, m2.domain) || !fl_facts_same(&m.facts, &m2.facts) || m.facts.time != m2.facts.time)
       abort();
     break;
   }

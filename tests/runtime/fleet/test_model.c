@@ -210,6 +210,9 @@ static void test_parse_refusals(void **state) {
       {"{\"name\":\"h1\",\"domain\":\"r1\",\"facts\":{\"time\":1,\"baseline\":\"x\",\"slot\":\"\","
        "\"hotpatch_sequence\":0,\"hotpatch_id\":\"\",\"health\":\"none\",\"compliance\":\"\",\"history\":[{\"id\":0}]}}",
        "field \"id\""},
+      {"{\"name\":\"h1\",\"domain\":\"r1\",\"facts\":{\"time\":1,\"baseline\":\"x\",\"slot\":\"\","
+       "\"hotpatch_sequence\":0,\"hotpatch_id\":\"\",\"health\":\"none\",\"compliance\":\"\","
+       "\"history\":[{\"id\":9223372036854775808}]}}", "field \"id\": expected a whole number 1..9007199254740992"},
   };
   for (size_t i = 0; i < sizeof badm / sizeof badm[0]; i++) {
     assert_int_equal(fl_member_parse("/hpm/fleet/members/h1", (const uint8_t *)badm[i][0], strlen(badm[i][0]), &mb, &st), -1);
