@@ -481,6 +481,7 @@ static const char *install_usage =
     "--auto installs what the policy installs automatically, as the agent's periodic assessment does\n"
     "(auto classes, deadlines, maintenance windows; reboots only inside a window) and, when nothing\n"
     "failed, records the time in the state directory's 'assessed' (hpm-assess.service runs it).\n"
+    "On a host of a fleet ([fleet] endpoints) --auto only assesses: installs come in rollout turns.\n"
     "Exit: 0; 1 refused or an action failed; 2 usage/configuration; 3 I/O; 4 reboot not started.\n";
 
 int cmd_install(hpm_ctx *hc, int argc, char **argv) {
