@@ -235,9 +235,11 @@ int hp_transition_proc(hp_op *op, const hp_match *mt, const hp_hotpatch *h, hp_p
     rc = hp_transition(mt->pid, &plan, &rep);
     pr->pause_us = rep.pause_us;
     pr->prep_us = rep.prep_us;
+    pr->hold_us = rep.hold_us;
     if (hooks->timing)
-      fprintf(stderr, "hpm-timing: pid %d rc %d threads %u prep %u pause %u (stop %u write %u scan %u) release %u\n",
-              mt->pid, rc, rep.threads, rep.prep_us, rep.pause_us, rep.stop_us, rep.write_us, rep.scan_us, rep.release_us);
+      fprintf(stderr, "hpm-timing: pid %d rc %d threads %u prep %u pause %u (stop %u write %u scan %u) release %u "
+              "held %u (in %u) hold %u fifo %d\n", mt->pid, rc, rep.threads, rep.prep_us, rep.pause_us, rep.stop_us,
+              rep.write_us, rep.scan_us, rep.release_us, rep.held, rep.hold_wait_us, rep.hold_us, rep.fifo);
     if (rc == HP_BUSY && attempt == 0) /* released unchanged: said once, however many tries follow */
       msg("pid %d (%s): %s; retrying with random growing back-off (for up to %u ms)", mt->pid, mt->exe,
           rep.why[0] ? rep.why : "busy", bo.limit_ms);
@@ -397,10 +399,12 @@ static int patch_processes(hp_op *op, const hp_hotpatch *h, bool dry, hp_report 
   size_t outlen = (size_t)(nms ? nms : 1) * sizeof(proc_outcome);
   proc_outcome *out = mmap(NULL, outlen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   unsigned *pauses = calloc((size_t)nms + 1, sizeof *pauses), *preps = calloc((size_t)nms + 1, sizeof *preps);
-  if (out == MAP_FAILED || !pauses || !preps) {
+  unsigned *holds = calloc((size_t)nms + 1, sizeof *holds);
+  if (out == MAP_FAILED || !pauses || !preps || !holds) {
     if (out != MAP_FAILED) munmap(out, outlen);
     free(pauses);
     free(preps);
+    free(holds);
     free(ms);
     return -1;
   }
@@ -436,18 +440,22 @@ static int patch_processes(hp_op *op, const hp_hotpatch *h, bool dry, hp_report 
     if (rc == HP_OK) {
       pauses[r->patched] = out[i].pr.pause_us;
       preps[r->patched] = out[i].pr.prep_us;
+      holds[r->patched] = out[i].pr.hold_us;
       r->patched++;
-      if (!op->ctx->json) printf("pid %d (%s): patched, pause %u us, %d attempt(s)\n", ms[i].pid, ms[i].exe,
-                                 out[i].pr.pause_us, out[i].pr.attempts);
+      if (!op->ctx->json) printf("pid %d (%s): patched, pause %u us (a thread held at most %u us), %d attempt(s)\n",
+                                 ms[i].pid, ms[i].exe, out[i].pr.pause_us, out[i].pr.hold_us, out[i].pr.attempts);
     } else if (rc == HP_GONE) msg("pid %d (%s): exited during the transition (or is dumping core)", ms[i].pid, ms[i].exe);
     else r->failed++;
   }
   r->pause_us_p50 = pct(pauses, r->patched, 50);
   r->pause_us_p99 = pct(pauses, r->patched, 99);
   r->prep_us_p50 = pct(preps, r->patched, 50);
+  r->hold_us_p50 = pct(holds, r->patched, 50);
+  r->hold_us_p99 = pct(holds, r->patched, 99);
   munmap(out, outlen);
   free(pauses);
   free(preps);
+  free(holds);
   free(ms);
   return 0;
 }
@@ -472,7 +480,8 @@ static int revert_journaled(hp_op *op, const hp_journal *s) {
   hp_proc_result pr;
   int rc = hp_transition_proc(op, &m, NULL, &pr);
   if (rc == HP_OK && !op->ctx->json)
-    printf("pid %d (%s): reverted, pause %u us, prep %u us\n", s->pid, s->exe, pr.pause_us, pr.prep_us);
+    printf("pid %d (%s): reverted, pause %u us, prep %u us (a thread held at most %u us)\n", s->pid, s->exe, pr.pause_us,
+           pr.prep_us, pr.hold_us);
   return rc;
 }
 

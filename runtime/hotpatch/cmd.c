@@ -100,6 +100,8 @@ void hp_report_print(FILE *out, const hp_report *r, bool is_revert, bool dry_run
     hpmh_json_add_u64(d, "pause_us_p50", r->pause_us_p50);
     hpmh_json_add_u64(d, "pause_us_p99", r->pause_us_p99);
     hpmh_json_add_u64(d, "prep_us_p50", r->prep_us_p50);
+    hpmh_json_add_u64(d, "hold_us_p50", r->hold_us_p50);
+    hpmh_json_add_u64(d, "hold_us_p99", r->hold_us_p99);
     hpmh_json_add(d, "would_patch", dry_run && r->would ? cJSON_Duplicate(r->would, 1) : cJSON_CreateNull());
     hp_kreport_json(&r->kernel, d);
     hpm_json_emit(d);

@@ -59,6 +59,7 @@ typedef struct {
   int patched, failed;    /* processes */
   int reverted;           /* processes of binaries h does not target, back to original code */
   unsigned pause_us_p50, pause_us_p99, prep_us_p50;
+  unsigned hold_us_p50, hold_us_p99; /* the longest any thread was stopped, per process */
   hp_kreport kernel;      /* the kernel part's transition (kernel.done: one was made) */
   hpmh_status st;         /* why, when the call refused or failed */
   struct cJSON *would;    /* dry run: per process, its functions and warnings

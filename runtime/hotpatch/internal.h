@@ -124,7 +124,7 @@ void hp_adopt_all(hp_op *op);
 int hp_imports_resolve(pid_t pid, const hpp_payload *pl, uint64_t *addrs, FILE *say, char *why, size_t wl);
 
 /* ---- apply.c ---- */
-typedef struct { unsigned pause_us, prep_us; int attempts; } hp_proc_result;
+typedef struct { unsigned pause_us, prep_us, hold_us; int attempts; } hp_proc_result;
 /* Retrying a busy process (apply.c): random growing back-off, and the hard
  * limit on the time spent retrying one process (docs/hotpatch-authoring.md). */
 #define HP_RETRY_LIMIT_MS 20000u

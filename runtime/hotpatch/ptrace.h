@@ -11,6 +11,7 @@
 #define HPM_RUNTIME_HOTPATCH_PTRACE_H
 
 #include <stddef.h>
+#include <sched.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/user.h>
@@ -36,6 +37,7 @@ typedef struct {
   int stopped;
   int intr;       /* PTRACE_INTERRUPT sent */
   int regs_ok;    /* regs hold the stopped thread's registers (not resumed since) */
+  int held;       /* stopped before the pause (hp_hold_sleepers) and held until the release */
   struct user_regs_struct regs;
 } hp_thread;
 
@@ -56,6 +58,9 @@ typedef struct {
   int writes;
   int fault_after;      /* test hook: _exit(9) after this many writes (<0 off) */
   int spin;             /* waiting for stops may poll with sched_yield (hp_spin_decide) */
+  int boosted;          /* hpm's thread runs SCHED_FIFO (hp_boost) */
+  int policy_was;       /* its scheduling policy and parameters before */
+  struct sched_param param_was;
 } hp_proc;
 
 uint64_t hp_now_us(void);
@@ -77,8 +82,28 @@ void hp_block_sigchld(int block);
  * Otherwise stop every thread, the set proven complete.  Registers of the
  * stopped threads are read.  HP_BUSY past budget_us. */
 int hp_stop_threads(hp_proc *p, unsigned budget_us, int one);
-/* Detach every thread but keep (re-delivering signals); keep stays stopped. */
+/* Detach every thread but keep (re-delivering signals); keep stays stopped.
+ * Threads that were running go first, held sleepers last. */
 void hp_release_others(hp_proc *p, pid_t keep);
+
+/* Before the pause: stop the threads that sleep now in an interruptible
+ * wait and hold them, registers read, until the release; the pause then
+ * stops only the threads that were running.  Marks them (and phase 1's
+ * thread, stopped since) held.  Returns how many threads are held. */
+int hp_hold_sleepers(hp_proc *p, unsigned budget_us);
+
+/*
+ * For the release: run hpm's thread SCHED_FIFO (on), or back under its own
+ * policy (off; hp_proc_close does it too).  Detaching a thread wakes it,
+ * often on hpm's CPU, where it preempts hpm; the threads not yet detached
+ * then wait for the next scheduler tick (2 CPUs, 4 busy threads: a release
+ * of p50 3.9 ms, every thread but the first ones held that long).  A nice
+ * value does not prevent that preemption, SCHED_FIFO does (release p50
+ * 15 us).  Only for the detach loop: a real-time hpm could not hand its CPU
+ * to a stopping thread queued on it while it waits for stops.  Without
+ * CAP_SYS_NICE (or under systemd's RestrictRealtime=) it stays as it is.
+ */
+void hp_boost(hp_proc *p, int on);
 
 /* Before a pause: open what counting threads reads, and decide whether
  * waiting for stops may poll (no other runnable work on the host). */
@@ -107,6 +132,9 @@ size_t hp_stack_span(const hp_proc *p, int i, size_t *full);
 size_t hp_read_mem(hp_proc *p, uint64_t sp, void *buf, size_t want);
 /* Which of m[0..n) any thread's registers or stack words point into (hit[i]). */
 void hp_referenced_many(hp_proc *p, const hp_map *m, int n, int *hit);
+/* The same over some threads only: HP_SEL_HELD (held ones), HP_SEL_OTHERS. */
+enum { HP_SEL_ALL = -1, HP_SEL_OTHERS = 0, HP_SEL_HELD = 1 };
+void hp_referenced_sel(hp_proc *p, const hp_map *m, int n, int *hit, int sel);
 int hp_referenced(hp_proc *p, uint64_t lo, uint64_t hi);
 
 #endif

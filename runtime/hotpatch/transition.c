@@ -19,10 +19,13 @@
  * A map holding the target of one of the sites written (their final
  * state) is in use whatever the threads hold: it is the code the process
  * runs from now on, never old code. */
+/* pre: what the held threads refer to (scanned before the pause: they
+ * stay stopped), or NULL to scan every thread now. */
 static void scan_unmaps(hp_proc *p, hp_map *m, int n, const hp_site *sites, int nsites, int *hit,
-                        hp_transition_report *rep) {
-  hp_referenced_many(p, m, n, hit);
+                        const int *pre, hp_transition_report *rep) {
+  hp_referenced_sel(p, m, n, hit, pre ? HP_SEL_OTHERS : HP_SEL_ALL);
   for (int i = 0; i < n; i++) {
+    if (pre) hit[i] |= pre[i];
     for (int k = 0; k < nsites && m[i].addr && !hit[i]; k++)
       hit[i] = sites[k].next >= m[i].addr && sites[k].next < m[i].addr + m[i].len;
     if (m[i].addr && hit[i]) rep->retained++;
@@ -47,7 +50,7 @@ static void unmap_unreferenced(hp_proc *p, hp_map *m, int n, const hp_site *site
   int hit[UNMAP_MAX];
   for (int i = 0; i < n; i += UNMAP_MAX) {
     int k = n - i < UNMAP_MAX ? n - i : UNMAP_MAX;
-    scan_unmaps(p, m + i, k, sites, nsites, hit, rep);
+    scan_unmaps(p, m + i, k, sites, nsites, hit, NULL, rep);
     unmap_list(p, m + i, k, hit, rep);
   }
 }
@@ -78,7 +81,9 @@ int hp_transition(pid_t pid, hp_plan *pl, hp_transition_report *rep) {
   int mapped = 0, written = 0;
   hp_spans sp;
   memset(&sp, 0, sizeof sp);
-  uint64_t t0 = 0;
+  uint64_t t0 = 0, th = 0;
+  hp_map um[UNMAP_MAX + 1]; /* old maps to unmap, and the new one on a revert */
+  int prehit[UNMAP_MAX + 1], nu = 0;
   /*
    * Phase 1, one thread stopped, the others running: map the new code and
    * fill it.  Nothing refers to the new mapping yet, so this needs no
@@ -110,6 +115,10 @@ int hp_transition(pid_t pid, hp_plan *pl, hp_transition_report *rep) {
   if (hp_mem_write(&p, pl->map_addr, pl->map_bytes, pl->map_len)) goto undo;
   hp_count_prepare(&p); /* opens /proc/PID/stat and /proc/PID/task now rather than in the pause */
   hp_spin_decide(&p);
+  th = hp_now_us();
+  rep->held = (unsigned)hp_hold_sleepers(&p, budget);
+  rep->hold_wait_us = (unsigned)(hp_now_us() - th);
+  hp_spin_decide(&p);
   int scan = need_unmap(pl);
   for (int i = 0; i < pl->nsites && !scan; i++) scan = (pl->sites[i].flags & HPP_F_QUIESCE) != 0;
   if (scan) {
@@ -134,6 +143,25 @@ int hp_transition(pid_t pid, hp_plan *pl, hp_transition_report *rep) {
       }
   }
   if (hp_spans_plan(&sp, pl->sites, pl->nsites)) { rc = HP_FAIL; snprintf(rep->why, sizeof rep->why, "out of memory"); goto undo_keep_rc; }
+  /* the held threads' share of the scans, before the pause: the old maps
+   * they refer to, and whether one is inside a function that needs
+   * quiescence (then the pause would fail the same way: fail now) */
+  if (need_unmap(pl)) {
+    for (int i = 0; i < pl->nunmap && nu < UNMAP_MAX; i++) um[nu++] = pl->unmap[i];
+    if (!pl->keep_map) um[nu++] = (hp_map){pl->map_addr, pl->map_len};
+    hp_referenced_sel(&p, um, nu, prehit, HP_SEL_HELD);
+  }
+  for (int i = 0; i < pl->nsites; i++) {
+    const hp_site *s = &pl->sites[i];
+    hp_map q = {s->entry, s->size};
+    int hit = 0;
+    if ((s->flags & HPP_F_QUIESCE) && s->size) hp_referenced_sel(&p, &q, 1, &hit, HP_SEL_HELD);
+    if (hit) {
+      snprintf(rep->why, sizeof rep->why, "%s is active on a thread's stack (quiescence)", s->name);
+      rc = HP_BUSY;
+      goto undo_keep_rc;
+    }
+  }
   rep->prep_us = (unsigned)(hp_now_us() - t1);
   /* Phase 2: every thread stopped (the pause). */
   t0 = hp_now_us();
@@ -170,7 +198,10 @@ int hp_transition(pid_t pid, hp_plan *pl, hp_transition_report *rep) {
         rc = HP_BUSY;
         goto undo_keep_rc;
       }
-    if ((s->flags & HPP_F_QUIESCE) && s->size && hp_referenced(&p, s->entry, s->entry + s->size)) {
+    hp_map q = {s->entry, s->size};
+    int hit = 0;
+    if ((s->flags & HPP_F_QUIESCE) && s->size) hp_referenced_sel(&p, &q, 1, &hit, HP_SEL_OTHERS);
+    if (hit) {
       snprintf(rep->why, sizeof rep->why, "%s is active on a thread's stack (quiescence)", s->name);
       rc = HP_BUSY;
       goto undo_keep_rc;
@@ -213,18 +244,19 @@ int hp_transition(pid_t pid, hp_plan *pl, hp_transition_report *rep) {
   rep->write_us = (unsigned)(hp_now_us() - tw);
   if (need_unmap(pl)) {
     /* decide with every thread stopped; unmap after the others resume */
-    hp_map um[UNMAP_MAX + 1];
-    int hit[UNMAP_MAX + 1], nu = 0;
-    for (int i = 0; i < pl->nunmap && nu < UNMAP_MAX; i++) um[nu++] = pl->unmap[i];
-    if (!pl->keep_map) um[nu++] = (hp_map){pl->map_addr, pl->map_len};
+    int hit[UNMAP_MAX + 1];
     uint64_t ts = hp_now_us();
-    scan_unmaps(&p, um, nu, pl->sites, pl->nsites, hit, rep);
+    scan_unmaps(&p, um, nu, pl->sites, pl->nsites, hit, prehit, rep);
     rep->scan_us = (unsigned)(hp_now_us() - ts);
     rep->pause_us = (unsigned)(hp_now_us() - t0);
     hp_thread *keep = NULL;
     for (int i = 0; i < p.n && !keep; i++)
       if ((long)p.t[i].regs.orig_rax < 0) keep = &p.t[i];
+    /* boosted until the last thread is detached (hp_boost): the kept
+     * thread runs the munmaps while hpm sleeps in waitpid */
     uint64_t tr = hp_now_us();
+    hp_boost(&p, 1);
+    rep->fifo = p.boosted;
     hp_release_others(&p, keep ? keep->tid : p.t[0].tid);
     rep->release_us = (unsigned)(hp_now_us() - tr);
     /* test hook: hpm dies with every thread but one resumed, before or after the unmap */
@@ -234,12 +266,19 @@ int hp_transition(pid_t pid, hp_plan *pl, hp_transition_report *rep) {
     if (ex && !strcmp(ex, "unmapped")) _exit(9);
     for (int i = 0; i < pl->nunmap && i < UNMAP_MAX; i++) pl->unmap[i].addr = um[i].addr;
     pl->map_retained = !pl->keep_map && um[nu - 1].addr != 0;
+    hp_release_others(&p, 0); /* the kept thread */
+    rep->hold_us = (unsigned)(hp_now_us() - th);
+    hp_boost(&p, 0); /* hpm may be preempted from here on: no thread waits for it */
   }
   if (!rep->pause_us) {
     rep->pause_us = (unsigned)(hp_now_us() - t0);
     uint64_t tr = hp_now_us();
+    hp_boost(&p, 1);
+    rep->fifo = p.boosted;
     hp_release_others(&p, 0); /* every thread (tid 0 is none of them) */
     rep->release_us = (unsigned)(hp_now_us() - tr);
+    rep->hold_us = (unsigned)(hp_now_us() - th);
+    hp_boost(&p, 0); /* hpm may be preempted from here on: no thread waits for it */
   }
   rc = HP_OK;
   goto out;
@@ -278,6 +317,7 @@ int hp_force(pid_t pid, hp_site *sites, int n, hp_map *unmap, int nunmap, hp_tra
     hp_site_bytes(&sites[i], sites[i].next, b);
     if (hp_mem_write(&p, sites[i].region, b, sites[i].len)) { rc = HP_GONE; goto out; }
   }
+  hp_boost(&p, 1); /* the release (hp_proc_close) */
   unmap_unreferenced(&p, unmap, nunmap, sites, n, rep);
 out:
   rep->pause_us = (unsigned)(hp_now_us() - t0);

@@ -40,6 +40,10 @@ typedef struct {
   unsigned scan_us;         /* of pause_us: registers and stacks scan before unmapping */
   unsigned prep_us;         /* one thread stopped: mapping and filling new code */
   unsigned release_us;      /* after pause_us: detaching (resuming) the threads stopped in it */
+  unsigned hold_us;         /* the longest any thread was stopped: from holding the sleepers to the release's end */
+  unsigned held;            /* threads held before the pause (sleepers, and phase 1's thread) */
+  unsigned hold_wait_us;    /* of prep_us: stopping the sleepers */
+  int fifo;                 /* the release ran SCHED_FIFO (hp_boost) */
   unsigned threads;
   int retained;             /* old mappings kept because still referenced */
   char why[256];

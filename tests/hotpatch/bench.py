@@ -94,7 +94,8 @@ THREADS_SRC = ("#include <pthread.h>\n#include <stdlib.h>\n#include <unistd.h>\n
                "int main(int c, char **v) { int n = c > 1 ? atoi(v[1]) : 1, k = c > 2 ? atoi(v[2]) : 0; pthread_t t;\n"
                " for (int i = 0; i < k; i++) pthread_create(&t, 0, idle, 0);\n"
                " for (int i = 0; i < n; i++) pthread_create(&t, 0, w, 0); pause(); }\n")
-TIMING = re.compile(r"hpm-timing: pid \d+ rc 0 threads \d+ prep \d+ pause \d+ \(stop (\d+) write (\d+) scan (\d+)\) release (\d+)")
+TIMING = re.compile(r"hpm-timing: pid \d+ rc 0 threads \d+ prep \d+ pause \d+ \(stop (\d+) write (\d+) scan (\d+)\) "
+                    r"release (\d+) held (\d+) \(in (\d+)\) hold (\d+) fifo (\d)")
 
 
 def pct(v, p):
@@ -108,8 +109,8 @@ def goal(ok):
 
 def pauses_of(ws, st, pid, hp1, hp2, cycles, steps=None, after_cycle=None, giveups=None):
     """apply (fresh), replace (N-1 -> N, old code unmapped), revert --all:
-    kind -> (pauses, preps).  steps: kind -> list of (stop, write, scan, release)
-    from HPM_TIMING; after_cycle() runs after each cycle; giveups: a list
+    kind -> (pauses, preps).  steps: kind -> list of (stop, write, scan,
+    release, held, hold_wait, hold) from HPM_TIMING; after_cycle() runs after each cycle; giveups: a list
     that gets (kind, retried) of every operation, retried being "gave up",
     "retried" or ""."""
     out = {"apply": ([], []), "replace": ([], []), "revert": ([], [])}
@@ -176,11 +177,11 @@ def bench_pause(ws, d):
 
 
 def bare_cycle(pid, bare):
-    """One bare stop/resume of pid's threads by bench_stop: (stop, resume) us."""
+    """One bare stop/resume of pid's threads by bench_stop: (stop, resume, hold) us."""
     r = run(BUILD / "bench" / "bench_stop", pid, 1, check=None)
     f = r.stdout.split()
-    if r.returncode == 0 and len(f) == 3:
-        bare.append((int(f[0]), int(f[1])))
+    if r.returncode == 0 and len(f) == 4:
+        bare.append((int(f[0]), int(f[1]), int(f[3])))
 
 
 def p5099(v):
@@ -203,10 +204,11 @@ def bench_threads(ws, d):
             for x in os.environ.get("HPM_BENCH_THREADS", "1,4,16,64,4+60").split(",")]
     print(f"threads: pause (us p50/p99, {NT} functions, {cycles} cycles) beside the bare stop of the same threads "
           "(bench_stop: ptrace.c's calls, no patching), one bare cycle after each apply/replace/revert cycle.  "
-          "hpm's pause ends before it detaches the threads, so ratio = pause p50 / bare stop p50 (the same window); "
-          "the bare resume (detach of every thread) is beside it")
-    print(f"{'threads':>7} {'apply':>12} {'replace':>12} {'revert':>12} {'bare stop':>12} {'bare resume':>12} "
-          f"{'ratio apply/replace/revert':>26}  goal")
+          "hpm's pause ends before it detaches the threads, so ratio = pause p50 / bare stop p50 (the same window).  "
+          "hold: the longest any one thread stayed stopped (sleeping threads are held from a little before the "
+          "pause; the release after it), hpm's over all three operations and the bare one's")
+    print(f"{'threads':>7} {'apply':>12} {'replace':>12} {'revert':>12} {'bare stop':>12} {'hold':>12} "
+          f"{'bare hold':>12} {'ratio apply/replace/revert':>26}  goal")
     analysis, p50_of, gave = [], {}, []
     for row in rows:
         n, idle = row[0], row[1]
@@ -219,8 +221,10 @@ def bench_threads(ws, d):
         finally:
             t.kill()
             t.wait()
-        stop = [s for s, _ in bare]
-        resume = [r for _, r in bare]
+        stop = [s for s, _, _ in bare]
+        resume = [r for _, r, _ in bare]
+        bhold = [h for _, _, h in bare]
+        hold = [x[6] for k in ("apply", "replace", "revert") for x in steps.get(k, [])]
         b50 = pct(stop, 50) if stop else 0
         ratios = [pct(res[k][0], 50) / b50 if res[k][0] and b50 else float("nan") for k in ("apply", "replace", "revert")]
         g = f"<= 1.5x: {goal(all(x <= 1.5 for x in ratios))}"
@@ -230,13 +234,14 @@ def bench_threads(ws, d):
         p50_of[row] = {k: pct(res[k][0], 50) for k in ("apply", "replace", "revert") if res[k][0]}
         label = f"{n}+{idle}" if idle else str(n)
         print(f"{label:>7} {p5099(res['apply'][0])} {p5099(res['replace'][0])} {p5099(res['revert'][0])} "
-              f"{p5099(stop)} {p5099(resume)} {ratios[0]:8.2f}/{ratios[1]:.2f}/{ratios[2]:.2f}  [{g}] "
+              f"{p5099(stop)} {p5099(hold)} {p5099(bhold)} {ratios[0]:8.2f}/{ratios[1]:.2f}/{ratios[2]:.2f}  [{g}] "
               f"(runs {'/'.join(str(len(res[k][0])) for k in ('apply', 'replace', 'revert'))}/{len(bare)})")
         for k in ("apply", "replace", "revert"):
             st = steps.get(k, [])
             if st:
                 analysis.append(f"{label:>7} {k:7s}: stop {pct([x[0] for x in st], 50)}, write {pct([x[1] for x in st], 50)}, "
-                                f"scan {pct([x[2] for x in st], 50)}; after it release {pct([x[3] for x in st], 50)} (bare stop {pct(stop, 50) if stop else '-'}, "
+                                f"scan {pct([x[2] for x in st], 50)}; after it release {pct([x[3] for x in st], 50)}; "
+                                f"held before the pause {pct([x[4] for x in st], 50)} in {pct([x[5] for x in st], 50)} (bare stop {pct(stop, 50) if stop else '-'}, "
                                 f"bare resume {pct(resume, 50) if resume else '-'})")
     print("where the pause goes (p50 us of each step, HPM_TIMING; the rest of the pause is the checks; release: "
           "detaching the threads after the pause, in no pause figure, while the last ones are still stopped):")

@@ -725,6 +725,82 @@ static void stack_scan_sees_main_and_thread_frames(void **st) {
   close(scan_pipe[0]); close(scan_pipe[1]); close(scan_ready[0]); close(scan_ready[1]);
 }
 
+static int spin_tid_pipe[2];
+static void *spin_thread(void *a) {
+  (void)a;
+  pid_t tid = (pid_t)syscall(SYS_gettid);
+  if (write(spin_tid_pipe[1], &tid, sizeof tid) != sizeof tid) _exit(7);
+  for (volatile unsigned long i = 0;; i++) {}
+  return NULL;
+}
+
+/* Threads asleep in a system call are held before the pause, a running one
+ * is not; the scans split between them find each thread's frames once. */
+static void hold_sleepers_holds_only_sleeping_threads(void **st) {
+  (void)st;
+  assert_int_equal(pipe(scan_pipe), 0);
+  assert_int_equal(pipe(scan_ready), 0);
+  assert_int_equal(pipe(spin_tid_pipe), 0);
+  pid_t c = fork();
+  if (c == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    pthread_t t, s;
+    if (pthread_create(&t, NULL, scan_thread, NULL) || pthread_create(&s, NULL, spin_thread, NULL)) _exit(6);
+    scan_hold(0);
+    _exit(0);
+  }
+  char b[2];
+  pid_t spin;
+  assert_int_equal(read(scan_ready[0], b, 1), 1);
+  assert_int_equal(read(scan_ready[0], b + 1, 1), 1);
+  assert_int_equal(read(spin_tid_pipe[0], &spin, sizeof spin), (ssize_t)sizeof spin);
+  usleep(20000); /* both readers blocked in read */
+  hp_block_sigchld(1);
+  hp_proc p;
+  assert_int_equal(hp_proc_open(&p, c, -1), HP_OK);
+  assert_int_equal(hp_stop_threads(&p, 1000000, 1), HP_OK); /* phase 1: one thread */
+  assert_int_equal(p.n, 3);
+  hp_load_vmas(&p);
+  hp_thread_count(&p);
+  hp_load_start_stack(&p);
+  assert_int_equal(hp_hold_sleepers(&p, 1000000), p.t[0].tid == spin ? 3 : 2); /* + phase 1's thread */
+  hp_map m[3] = {{scan_magic(c, 0), 8}, {scan_magic(c, 1), 8}, {scan_magic(c, 2), 8}};
+  int hit[3];
+  for (int i = 0; i < p.n; i++) {
+    if (p.t[i].tid == spin && p.t[0].tid != spin) { /* phase 1 did not happen to take it */
+      assert_int_equal(p.t[i].held, 0);
+      assert_int_equal(p.t[i].stopped, 0);
+    } else if (p.t[i].tid != spin) {
+      assert_int_equal(p.t[i].held, 1);
+      assert_int_equal(p.t[i].stopped, 1);
+      assert_int_equal(p.t[i].regs_ok, 1);
+    }
+  }
+  hp_referenced_sel(&p, m, 3, hit, HP_SEL_HELD); /* the readers' frames, before the pause */
+  assert_int_equal(hit[0], 1);
+  assert_int_equal(hit[1], 1);
+  assert_int_equal(hit[2], 0);
+  assert_int_equal(hp_stop_threads(&p, 1000000, 0), HP_OK); /* the pause: the spinner too */
+  for (int i = 0; i < p.n; i++) assert_int_equal(p.t[i].stopped, 1);
+  hp_referenced_sel(&p, m, 3, hit, HP_SEL_OTHERS); /* the spinner holds no magic */
+  assert_int_equal(hit[0] | hit[1] | hit[2], 0);
+  hp_referenced_many(&p, m, 3, hit);
+  assert_int_equal(hit[0] & hit[1], 1);
+  hp_boost(&p, 1); /* root: may run SCHED_FIFO; back to the old policy after */
+  int pol = sched_getscheduler(0);
+  assert_true(!p.boosted || (pol & ~SCHED_RESET_ON_FORK) == SCHED_FIFO);
+  hp_release_others(&p, 0);
+  hp_boost(&p, 0);
+  assert_int_equal(sched_getscheduler(0), SCHED_OTHER);
+  hp_proc_close(&p);
+  hp_block_sigchld(0);
+  kill(c, SIGKILL);
+  int cs;
+  waitpid(c, &cs, 0);
+  close(scan_pipe[0]); close(scan_pipe[1]); close(scan_ready[0]); close(scan_ready[1]);
+  close(spin_tid_pipe[0]); close(spin_tid_pipe[1]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(payload_valid),
@@ -745,6 +821,7 @@ int main(void) {
       cmocka_unit_test(stub_call_returns_and_restores),
       cmocka_unit_test(stub_tracer_dies_at_every_step),
       cmocka_unit_test(stack_scan_sees_main_and_thread_frames),
+      cmocka_unit_test(hold_sleepers_holds_only_sleeping_threads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
