@@ -85,6 +85,35 @@ static int state_is_outcome(const hp_journal *pd, const hp_journal *cm, int have
   return 1;
 }
 
+/*
+ * A rollback that kept the transition mapping (a thread was in it: the
+ * process ran through its trampolines after hpm died, and a thread inside
+ * one goes on into the committed state's code) records it with the
+ * committed state, as a finished transition records old code still in
+ * use: the next transition unmaps it once no thread refers to it, and
+ * keeps the committed state's code while one does (transition.c).
+ * Without a committed state (the first hotpatch of the process) the record
+ * holds the mapping alone.  0, or -1 if the record cannot be written.
+ */
+static int rebind_retained(const char *state, const hp_journal *pd, hp_journal *cm, int have_cm, hp_map un) {
+  if (!have_cm) {
+    hp_journal_free(cm);
+    memset(cm, 0, sizeof *cm);
+    cm->pid = pd->pid;
+    cm->start = pd->start;
+    memcpy(cm->exe, pd->exe, sizeof cm->exe);
+    memcpy(cm->build_id, pd->build_id, sizeof cm->build_id);
+    cm->time = pd->time;
+  }
+  if (cm->nmaps >= HP_JOURNAL_MAX_MAPS) {
+    msg("pid %d: the transition mapping at 0x%llx is still in use and the record of old code is full; "
+        "it stays mapped until the process exits", pd->pid, (unsigned long long)un.addr);
+    return 0;
+  }
+  cm->maps[cm->nmaps++] = un;
+  return hp_journal_write(state, cm) ? -1 : 0;
+}
+
 static int recover_one(hpm_ctx *ctx, const char *pend) {
   hp_journal pd, cm;
   char state[HP_PATH_MAX];
@@ -150,7 +179,7 @@ static int recover_one(hpm_ctx *ctx, const char *pend) {
     int r = force_retry(pd.pid, fw, nf, un, nun, &rep);
     if (r == HP_OK) {
       pd.txn_addr = 0;
-      for (int i = 0; i < cm.nmaps; i++) /* old code still referenced: keep it recorded */
+      for (int i = 0; i < nun; i++) /* old code (or a revert's trampolines) still referenced: keep it recorded */
         if (un[i].addr && pd.nmaps < HP_JOURNAL_MAX_MAPS) pd.maps[pd.nmaps++] = un[i];
       if (pd.nsites || pd.nmaps) { if (hp_journal_write(state, &pd)) rc = -1; }
       else unlink(state);
@@ -162,6 +191,7 @@ static int recover_one(hpm_ctx *ctx, const char *pend) {
      * the transition mapping, also when hpm died before it was filled */
     hp_map un = {ours || fresh_map(pd.pid, pd.txn_addr, pd.txn_len) ? pd.txn_addr : 0, pd.txn_len};
     int r = force_retry(pd.pid, bk, nb, &un, 1, &rep);
+    if (r == HP_OK && un.addr && rebind_retained(state, &pd, &cm, have_cm, un)) rc = -1;
     if (r == HP_OK) unlink(pend);
     if (recovered(ctx, &pd, r, "rolled back", "roll back")) rc = -1;
   }

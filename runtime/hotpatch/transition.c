@@ -18,14 +18,24 @@
 /* With every thread stopped: which maps nothing refers to (hit[i] = 0).
  * A map holding the target of one of the sites written (their final
  * state) is in use whatever the threads hold: it is the code the process
- * runs from now on, never old code. */
+ * runs from now on, never old code.  While a thread refers to any of the
+ * maps, all of them are kept: a thread inside a trampoline continues into
+ * its old or new target, which may lie in another of them (hpm died
+ * between pointing sites at new trampolines and the commit, the process
+ * ran through them, and recovery rolled back: a thread still in such a
+ * trampoline goes on into the previous hotpatch's code). */
 /* pre: what the held threads refer to (scanned before the pause: they
  * stay stopped), or NULL to scan every thread now. */
 static void scan_unmaps(hp_proc *p, hp_map *m, int n, const hp_site *sites, int nsites, int *hit,
                         const int *pre, hp_transition_report *rep) {
   hp_referenced_sel(p, m, n, hit, pre ? HP_SEL_OTHERS : HP_SEL_ALL);
+  int used = 0;
   for (int i = 0; i < n; i++) {
     if (pre) hit[i] |= pre[i];
+    used |= m[i].addr && hit[i];
+  }
+  for (int i = 0; i < n; i++) {
+    hit[i] |= used;
     for (int k = 0; k < nsites && m[i].addr && !hit[i]; k++)
       hit[i] = sites[k].next >= m[i].addr && sites[k].next < m[i].addr + m[i].len;
     if (m[i].addr && hit[i]) rep->retained++;

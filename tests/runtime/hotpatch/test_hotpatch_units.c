@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -26,6 +27,7 @@
 #include "hotpatch/dso.h"
 #include "hotpatch/ptrace.h"
 #include "hotpatch/redirect.h"
+#include "hotpatch/transition.h"
 #include "payload.h"
 #include "x86.h"
 
@@ -801,6 +803,70 @@ static void hold_sleepers_holds_only_sleeping_threads(void **st) {
   close(spin_tid_pipe[0]); close(spin_tid_pipe[1]);
 }
 
+/* A thread spinning in an anonymous code map A, another map B nothing
+ * refers to, and two more maps C and D nothing refers to. */
+static int keep_pipe[2];
+static uint64_t keep_maps[4]; /* not on a stack: the scan would see the addresses */
+static void *spin_in_map(void *a);
+/* in a frame of its own, gone (below the stack pointer) once it returns */
+__attribute__((noinline)) static void keep_make_maps(void) {
+  for (int i = 0; i < 4; i++) {
+    uint8_t *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) _exit(5);
+    m[0] = 0xeb; /* jmp . */
+    m[1] = 0xfe;
+    if (mprotect(m, 4096, PROT_READ | PROT_EXEC)) _exit(5);
+    keep_maps[i] = (uint64_t)(uintptr_t)m;
+  }
+}
+__attribute__((noinline)) static void keep_start_spinner(void) {
+  pthread_t t;
+  if (pthread_create(&t, NULL, spin_in_map, NULL)) _exit(6);
+  if (write(keep_pipe[1], keep_maps, sizeof keep_maps) != sizeof keep_maps) _exit(7);
+}
+static void *spin_in_map(void *a) {
+  (void)a;
+  ((void (*)(void))(uintptr_t)keep_maps[0])(); /* jmp . : never returns */
+  return NULL;
+}
+
+/* Old maps are kept together while a thread is in any of them (its
+ * trampoline may lead into another); with no thread in them all go. */
+static void unmap_keeps_all_maps_while_a_thread_is_in_one(void **st) {
+  (void)st;
+  assert_int_equal(pipe(keep_pipe), 0);
+  pid_t c = fork();
+  if (c == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    keep_make_maps();
+    keep_start_spinner();
+    for (;;) pause();
+  }
+  uint64_t a[4];
+  assert_int_equal(read(keep_pipe[0], a, sizeof a), (ssize_t)sizeof a);
+  usleep(20000); /* the thread spins in A */
+  hp_map both[2] = {{a[0], 4096}, {a[1], 4096}};
+  hp_transition_report rep;
+  assert_int_equal(hp_force(c, NULL, 0, both, 2, &rep), HP_OK);
+  assert_true(both[0].addr != 0); /* the thread is in it */
+  assert_true(both[1].addr != 0); /* kept with it */
+  assert_int_equal(rep.retained, 2);
+  uint8_t b;
+  assert_int_equal(hp_peek(c, a[1], &b, 1), 0); /* still mapped */
+  hp_map free2[2] = {{a[2], 4096}, {a[3], 4096}};
+  assert_int_equal(hp_force(c, NULL, 0, free2, 2, &rep), HP_OK);
+  assert_int_equal(free2[0].addr, 0); /* unmapped */
+  assert_int_equal(free2[1].addr, 0);
+  assert_int_equal(rep.retained, 0);
+  assert_int_not_equal(hp_peek(c, a[2], &b, 1), 0);
+  hp_block_sigchld(0);
+  kill(c, SIGKILL);
+  int cs;
+  waitpid(c, &cs, 0);
+  close(keep_pipe[0]);
+  close(keep_pipe[1]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(payload_valid),
@@ -822,6 +888,7 @@ int main(void) {
       cmocka_unit_test(stub_tracer_dies_at_every_step),
       cmocka_unit_test(stack_scan_sees_main_and_thread_frames),
       cmocka_unit_test(hold_sleepers_holds_only_sleeping_threads),
+      cmocka_unit_test(unmap_keeps_all_maps_while_a_thread_is_in_one),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
