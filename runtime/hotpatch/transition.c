@@ -15,30 +15,54 @@
 #define UNMAP_MAX 16 /* old mappings scanned for at once */
 #define HP_PREP_STOP_US 1000000u /* waiting for phase 1's one thread to stop */
 
-/* With every thread stopped: which maps nothing refers to (hit[i] = 0).
- * A map holding the target of one of the sites written (their final
- * state) is in use whatever the threads hold: it is the code the process
- * runs from now on, never old code.  While a thread refers to any of the
- * maps, all of them are kept: a thread inside a trampoline continues into
- * its old or new target, which may lie in another of them (hpm died
- * between pointing sites at new trampolines and the commit, the process
- * ran through them, and recovery rolled back: a thread still in such a
- * trampoline goes on into the previous hotpatch's code). */
-/* pre: what the held threads refer to (scanned before the pause: they
- * stay stopped), or NULL to scan every thread now. */
-static void scan_unmaps(hp_proc *p, hp_map *m, int n, const hp_site *sites, int nsites, int *hit,
-                        const int *pre, hp_transition_report *rep) {
-  hp_referenced_sel(p, m, n, hit, pre ? HP_SEL_OTHERS : HP_SEL_ALL);
-  int used = 0;
+/* The maps a transition may unmap, m[0..n), then the trampoline part of
+ * each, x[n + i]: from its start to where its header says its image
+ * begins (a revert's map is trampolines only; a map whose header cannot be
+ * read counts as trampolines whole).  Both are scanned together. */
+static void tramp_parts(hp_proc *p, const hp_map *m, int n, hp_map *x) {
   for (int i = 0; i < n; i++) {
-    if (pre) hit[i] |= pre[i];
-    used |= m[i].addr && hit[i];
+    uint8_t hdr[HP_HDR_SIZE];
+    x[i] = m[i];
+    x[n + i] = m[i];
+    if (m[i].addr && pread(p->memfd, hdr, sizeof hdr, (off_t)m[i].addr) == (ssize_t)sizeof hdr &&
+        !memcmp(hdr, HP_MAGIC, 8)) {
+      uint32_t img = hpp_ld32(hdr + HP_HDR_IMAGE);
+      if (img >= HP_HDR_SIZE && img <= m[i].len) x[n + i].len = img;
+    }
+  }
+}
+
+/*
+ * With every thread stopped: which maps nothing refers to (hit[i] = 0).
+ * x[0..2n) is tramp_parts' list; pre: what the held threads refer to in
+ * it (scanned before the pause: they stay stopped), or NULL to scan every
+ * thread now.  A map holding the target of one of the sites written
+ * (their final state) is in use whatever the threads hold: it is the code
+ * the process runs from now on, never old code.
+ *
+ * A thread in a map's trampolines keeps all of the maps: a trampoline goes
+ * on into its old or new target, which may lie in another of them.  A
+ * thread can be in one only if hpm died between pointing sites at new
+ * trampolines and the commit, and the process ran through them: recovery
+ * rolls back and records the transition map, and a thread still in one of
+ * its trampolines goes on into the previous hotpatch's code.  Except
+ * m[fresh] (-1: none), a revert's own trampolines: every thread was
+ * stopped for the whole time a site led into them.
+ */
+static void scan_unmaps(hp_proc *p, const hp_map *x, int n, const hp_site *sites, int nsites, int *hit,
+                        const int *pre, int fresh, hp_transition_report *rep) {
+  int h[2 * (UNMAP_MAX + 1)];
+  hp_referenced_sel(p, x, 2 * n, h, pre ? HP_SEL_OTHERS : HP_SEL_ALL);
+  int in_tramp = 0;
+  for (int i = 0; i < n; i++) {
+    hit[i] = h[i] | (pre ? pre[i] : 0);
+    if (x[i].addr && i != fresh && (h[n + i] | (pre ? pre[n + i] : 0))) in_tramp = 1;
   }
   for (int i = 0; i < n; i++) {
-    hit[i] |= used;
-    for (int k = 0; k < nsites && m[i].addr && !hit[i]; k++)
-      hit[i] = sites[k].next >= m[i].addr && sites[k].next < m[i].addr + m[i].len;
-    if (m[i].addr && hit[i]) rep->retained++;
+    if (i != fresh) hit[i] |= in_tramp;
+    for (int k = 0; k < nsites && x[i].addr && !hit[i]; k++)
+      hit[i] = sites[k].next >= x[i].addr && sites[k].next < x[i].addr + x[i].len;
+    if (x[i].addr && hit[i]) rep->retained++;
   }
 }
 
@@ -58,9 +82,11 @@ static void unmap_list(hp_proc *p, hp_map *m, int n, const int *hit, hp_transiti
 static void unmap_unreferenced(hp_proc *p, hp_map *m, int n, const hp_site *sites, int nsites,
                                hp_transition_report *rep) {
   int hit[UNMAP_MAX];
-  for (int i = 0; i < n; i += UNMAP_MAX) {
+  hp_map x[2 * UNMAP_MAX];
+  for (int i = 0; i < n; i += UNMAP_MAX) { /* one round: a journal holds at most HP_JOURNAL_MAX_MAPS (+1) */
     int k = n - i < UNMAP_MAX ? n - i : UNMAP_MAX;
-    scan_unmaps(p, m + i, k, sites, nsites, hit, NULL, rep);
+    tramp_parts(p, m + i, k, x);
+    scan_unmaps(p, x, k, sites, nsites, hit, NULL, -1, rep);
     unmap_list(p, m + i, k, hit, rep);
   }
 }
@@ -93,7 +119,8 @@ int hp_transition(pid_t pid, hp_plan *pl, hp_transition_report *rep) {
   memset(&sp, 0, sizeof sp);
   uint64_t t0 = 0, th = 0;
   hp_map um[UNMAP_MAX + 1]; /* old maps to unmap, and the new one on a revert */
-  int prehit[UNMAP_MAX + 1], nu = 0;
+  hp_map ux[2 * (UNMAP_MAX + 1)]; /* them and their trampoline parts (tramp_parts) */
+  int prehit[2 * (UNMAP_MAX + 1)], nu = 0;
   /*
    * Phase 1, one thread stopped, the others running: map the new code and
    * fill it.  Nothing refers to the new mapping yet, so this needs no
@@ -159,7 +186,8 @@ int hp_transition(pid_t pid, hp_plan *pl, hp_transition_report *rep) {
   if (need_unmap(pl)) {
     for (int i = 0; i < pl->nunmap && nu < UNMAP_MAX; i++) um[nu++] = pl->unmap[i];
     if (!pl->keep_map) um[nu++] = (hp_map){pl->map_addr, pl->map_len};
-    hp_referenced_sel(&p, um, nu, prehit, HP_SEL_HELD);
+    tramp_parts(&p, um, nu, ux);
+    hp_referenced_sel(&p, ux, 2 * nu, prehit, HP_SEL_HELD);
   }
   for (int i = 0; i < pl->nsites; i++) {
     const hp_site *s = &pl->sites[i];
@@ -256,7 +284,7 @@ int hp_transition(pid_t pid, hp_plan *pl, hp_transition_report *rep) {
     /* decide with every thread stopped; unmap after the others resume */
     int hit[UNMAP_MAX + 1];
     uint64_t ts = hp_now_us();
-    scan_unmaps(&p, um, nu, pl->sites, pl->nsites, hit, prehit, rep);
+    scan_unmaps(&p, ux, nu, pl->sites, pl->nsites, hit, prehit, pl->keep_map ? -1 : nu - 1, rep);
     rep->scan_us = (unsigned)(hp_now_us() - ts);
     rep->pause_us = (unsigned)(hp_now_us() - t0);
     hp_thread *keep = NULL;

@@ -806,32 +806,40 @@ static void hold_sleepers_holds_only_sleeping_threads(void **st) {
 /* A thread spinning in an anonymous code map A, another map B nothing
  * refers to, and two more maps C and D nothing refers to. */
 static int keep_pipe[2];
-static uint64_t keep_maps[4]; /* not on a stack: the scan would see the addresses */
+static uint64_t keep_maps[6]; /* not on a stack: the scan would see the addresses */
 static void *spin_in_map(void *a);
 /* in a frame of its own, gone (below the stack pointer) once it returns */
 __attribute__((noinline)) static void keep_make_maps(void) {
-  for (int i = 0; i < 4; i++) {
+  for (int i = 0; i < 6; i++) {
     uint8_t *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) _exit(5);
     m[0] = 0xeb; /* jmp . */
     m[1] = 0xfe;
+    if (i == 4) { /* hpm's header, image at 0x80, a jmp . there */
+      memcpy(m, HP_MAGIC, 8);
+      hpp_st32(m + HP_HDR_IMAGE, 0x80);
+      m[0x100] = 0xeb;
+      m[0x101] = 0xfe;
+    }
     if (mprotect(m, 4096, PROT_READ | PROT_EXEC)) _exit(5);
     keep_maps[i] = (uint64_t)(uintptr_t)m;
   }
 }
 __attribute__((noinline)) static void keep_start_spinner(void) {
   pthread_t t;
-  if (pthread_create(&t, NULL, spin_in_map, NULL)) _exit(6);
+  if (pthread_create(&t, NULL, spin_in_map, NULL) || pthread_create(&t, NULL, spin_in_map, (void *)1)) _exit(6);
   if (write(keep_pipe[1], keep_maps, sizeof keep_maps) != sizeof keep_maps) _exit(7);
 }
 static void *spin_in_map(void *a) {
-  (void)a;
-  ((void (*)(void))(uintptr_t)keep_maps[0])(); /* jmp . : never returns */
+  /* jmp . : never returns; in A, or in the image of the fifth map */
+  ((void (*)(void))(uintptr_t)(a ? keep_maps[4] + 0x100 : keep_maps[0]))();
   return NULL;
 }
 
-/* Old maps are kept together while a thread is in any of them (its
- * trampoline may lead into another); with no thread in them all go. */
+/* Old maps are kept together while a thread is in the trampolines of any
+ * of them (a map without hpm's header counts as trampolines whole: a
+ * trampoline may lead into another map); a thread in a map's image keeps
+ * that map only; with no thread in them all go. */
 static void unmap_keeps_all_maps_while_a_thread_is_in_one(void **st) {
   (void)st;
   assert_int_equal(pipe(keep_pipe), 0);
@@ -842,7 +850,7 @@ static void unmap_keeps_all_maps_while_a_thread_is_in_one(void **st) {
     keep_start_spinner();
     for (;;) pause();
   }
-  uint64_t a[4];
+  uint64_t a[6];
   assert_int_equal(read(keep_pipe[0], a, sizeof a), (ssize_t)sizeof a);
   usleep(20000); /* the thread spins in A */
   hp_map both[2] = {{a[0], 4096}, {a[1], 4096}};
@@ -859,6 +867,12 @@ static void unmap_keeps_all_maps_while_a_thread_is_in_one(void **st) {
   assert_int_equal(free2[1].addr, 0);
   assert_int_equal(rep.retained, 0);
   assert_int_not_equal(hp_peek(c, a[2], &b, 1), 0);
+  /* a thread in a map's image, not its trampolines: that map alone is kept */
+  hp_map img[2] = {{a[4], 4096}, {a[5], 4096}};
+  assert_int_equal(hp_force(c, NULL, 0, img, 2, &rep), HP_OK);
+  assert_true(img[0].addr != 0);
+  assert_int_equal(img[1].addr, 0);
+  assert_int_equal(rep.retained, 1);
   hp_block_sigchld(0);
   kill(c, SIGKILL);
   int cs;
