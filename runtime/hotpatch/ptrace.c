@@ -144,19 +144,27 @@ static int wait_stopped(hp_proc *p, uint64_t deadline) {
   }
 }
 
-/* Has thread tid exited (a zombie or dead, or gone)?  The kernel refuses
- * to attach to such a thread (EPERM), and it runs no code any more. */
-static int thread_exited(pid_t pid, pid_t tid) {
+/* Scheduling state of a thread (field 3 of /proc/PID/task/TID/stat: 'R'
+ * running or runnable, 'S' interruptible wait, 'D', 't', 'Z', ...); 'X'
+ * when the thread is gone (no such file, or nothing to read), 0 if unknown. */
+static char thread_state(pid_t pid, pid_t tid) {
   char path[64], buf[512];
   snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno == ENOENT || errno == ESRCH;
+  if (fd < 0) return errno == ENOENT || errno == ESRCH ? 'X' : 0;
   ssize_t n = read(fd, buf, sizeof buf - 1);
   close(fd);
-  if (n <= 0) return 1;
+  if (n <= 0) return 'X';
   buf[n] = 0;
   const char *q = strrchr(buf, ')');
-  return q && q[1] == ' ' && (q[2] == 'Z' || q[2] == 'X');
+  return q && q[1] == ' ' ? q[2] : 0;
+}
+
+/* Has thread tid exited (a zombie or dead, or gone)?  The kernel refuses
+ * to attach to such a thread (EPERM), and it runs no code any more. */
+static int thread_exited(pid_t pid, pid_t tid) {
+  char s = thread_state(pid, tid);
+  return s == 'Z' || s == 'X';
 }
 
 /* Seize (attach without stopping) every thread not yet seized; *added new. */
@@ -297,22 +305,6 @@ static void interrupt(hp_thread *t) {
   t->intr = 1;
 }
 
-/* Scheduling state of a thread (field 3 of /proc/PID/task/TID/stat:
- * 'R' running or runnable, 'S' interruptible wait, 'D', 't', ...); 0 if
- * unknown. */
-static char thread_state(pid_t pid, pid_t tid) {
-  char path[64], buf[512];
-  snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
-  const char *q = strrchr(buf, ')');
-  return q && q[1] == ' ' ? q[2] : 0;
-}
-
 /*
  * Before the pause.  Stopping a thread costs the kernel a wake-up and a
  * ptrace stop (about 2.5 us on this project's 2-CPU test machine), and a
@@ -362,10 +354,9 @@ void hp_boost(hp_proc *p, int on) {
   if (on && !p->boosted) {
     struct sched_param sp = {.sched_priority = 1};
     p->policy_was = sched_getscheduler(0);
+    if (p->policy_was < 0 || sched_getparam(0, &p->param_was)) return;
     int pol = p->policy_was & ~SCHED_RESET_ON_FORK;
-    if (p->policy_was < 0 || sched_getparam(0, &p->param_was) || pol == SCHED_FIFO || pol == SCHED_RR ||
-        pol == SCHED_DEADLINE)
-      return; /* real-time already */
+    if (pol == SCHED_FIFO || pol == SCHED_RR || pol == SCHED_DEADLINE) return; /* real-time already */
     if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) == 0) p->boosted = 1;
   } else if (!on && p->boosted) {
     sched_setscheduler(0, p->policy_was, &p->param_was); /* back: needs no privilege */
@@ -735,13 +726,6 @@ void hp_referenced_sel(hp_proc *p, const hp_map *m, int n, int *hit, int sel) {
     }
     if (all != p->scanbuf) free(all);
   }
-}
-
-int hp_referenced(hp_proc *p, uint64_t lo, uint64_t hi) {
-  hp_map m = {lo, hi - lo};
-  int hit;
-  hp_referenced_many(p, &m, 1, &hit);
-  return hit;
 }
 
 int hp_proc_open(hp_proc *p, pid_t pid, int fault_after) {

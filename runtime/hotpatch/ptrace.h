@@ -135,6 +135,5 @@ void hp_referenced_many(hp_proc *p, const hp_map *m, int n, int *hit);
 /* The same over some threads only: HP_SEL_HELD (held ones), HP_SEL_OTHERS. */
 enum { HP_SEL_ALL = -1, HP_SEL_OTHERS = 0, HP_SEL_HELD = 1 };
 void hp_referenced_sel(hp_proc *p, const hp_map *m, int n, int *hit, int sel);
-int hp_referenced(hp_proc *p, uint64_t lo, uint64_t hi);
 
 #endif

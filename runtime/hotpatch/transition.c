@@ -99,6 +99,16 @@ static int read_spans(hp_proc *p, hp_spans *sp) {
   return 0;
 }
 
+/* Is s a function that needs quiescence and is active on the stack of one
+ * of the threads sel picks (ptrace.h: HP_SEL_*)?  Then rep->why says so. */
+static int quiesce_busy(hp_proc *p, const hp_site *s, int sel, hp_transition_report *rep) {
+  hp_map q = {s->entry, s->size};
+  int hit = 0;
+  if ((s->flags & HPP_F_QUIESCE) && s->size) hp_referenced_sel(p, &q, 1, &hit, sel);
+  if (hit) snprintf(rep->why, sizeof rep->why, "%s is active on a thread's stack (quiescence)", s->name);
+  return hit;
+}
+
 /* Does anything need the stack scan?  Only old mappings to unmap. */
 static int need_unmap(const hp_plan *pl) {
   for (int i = 0; i < pl->nunmap; i++)
@@ -189,17 +199,8 @@ int hp_transition(pid_t pid, hp_plan *pl, hp_transition_report *rep) {
     tramp_parts(&p, um, nu, ux);
     hp_referenced_sel(&p, ux, 2 * nu, prehit, HP_SEL_HELD);
   }
-  for (int i = 0; i < pl->nsites; i++) {
-    const hp_site *s = &pl->sites[i];
-    hp_map q = {s->entry, s->size};
-    int hit = 0;
-    if ((s->flags & HPP_F_QUIESCE) && s->size) hp_referenced_sel(&p, &q, 1, &hit, HP_SEL_HELD);
-    if (hit) {
-      snprintf(rep->why, sizeof rep->why, "%s is active on a thread's stack (quiescence)", s->name);
-      rc = HP_BUSY;
-      goto undo_keep_rc;
-    }
-  }
+  for (int i = 0; i < pl->nsites; i++)
+    if (quiesce_busy(&p, &pl->sites[i], HP_SEL_HELD, rep)) { rc = HP_BUSY; goto undo_keep_rc; }
   rep->prep_us = (unsigned)(hp_now_us() - t1);
   /* Phase 2: every thread stopped (the pause). */
   t0 = hp_now_us();
@@ -236,14 +237,7 @@ int hp_transition(pid_t pid, hp_plan *pl, hp_transition_report *rep) {
         rc = HP_BUSY;
         goto undo_keep_rc;
       }
-    hp_map q = {s->entry, s->size};
-    int hit = 0;
-    if ((s->flags & HPP_F_QUIESCE) && s->size) hp_referenced_sel(&p, &q, 1, &hit, HP_SEL_OTHERS);
-    if (hit) {
-      snprintf(rep->why, sizeof rep->why, "%s is active on a thread's stack (quiescence)", s->name);
-      rc = HP_BUSY;
-      goto undo_keep_rc;
-    }
+    if (quiesce_busy(&p, s, HP_SEL_OTHERS, rep)) { rc = HP_BUSY; goto undo_keep_rc; }
   }
   if (hp_now_us() - t0 > budget) {
     snprintf(rep->why, sizeof rep->why, "stopping and checking took longer than the pause budget");

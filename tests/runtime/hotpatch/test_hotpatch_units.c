@@ -659,6 +659,16 @@ static void *scan_thread(void *a) {
   return NULL;
 }
 
+/* The end of a test on a scan child: SIGCHLD as before, the child gone,
+ * the pipes closed. */
+static void scan_child_end(pid_t c) {
+  hp_block_sigchld(0);
+  kill(c, SIGKILL);
+  int cs;
+  waitpid(c, &cs, 0);
+  close(scan_pipe[0]); close(scan_pipe[1]); close(scan_ready[0]); close(scan_ready[1]);
+}
+
 static void stack_scan_sees_main_and_thread_frames(void **st) {
   (void)st;
   assert_int_equal(pipe(scan_pipe), 0);
@@ -720,11 +730,7 @@ static void stack_scan_sees_main_and_thread_frames(void **st) {
   assert_int_equal(hit[1], 1);
   assert_int_equal(hit[2], 0);
   hp_proc_close(&p);
-  hp_block_sigchld(0);
-  kill(c, SIGKILL);
-  int cs;
-  waitpid(c, &cs, 0);
-  close(scan_pipe[0]); close(scan_pipe[1]); close(scan_ready[0]); close(scan_ready[1]);
+  scan_child_end(c);
 }
 
 static int spin_tid_pipe[2];
@@ -795,11 +801,7 @@ static void hold_sleepers_holds_only_sleeping_threads(void **st) {
   hp_boost(&p, 0);
   assert_int_equal(sched_getscheduler(0), SCHED_OTHER);
   hp_proc_close(&p);
-  hp_block_sigchld(0);
-  kill(c, SIGKILL);
-  int cs;
-  waitpid(c, &cs, 0);
-  close(scan_pipe[0]); close(scan_pipe[1]); close(scan_ready[0]); close(scan_ready[1]);
+  scan_child_end(c);
   close(spin_tid_pipe[0]); close(spin_tid_pipe[1]);
 }
 
