@@ -237,9 +237,9 @@ int hp_transition_proc(hp_op *op, const hp_match *mt, const hp_hotpatch *h, hp_p
     pr->prep_us = rep.prep_us;
     pr->hold_us = rep.hold_us;
     if (hooks->timing)
-      fprintf(stderr, "hpm-timing: pid %d rc %d threads %u prep %u pause %u (stop %u write %u scan %u) release %u "
+      fprintf(stderr, "hpm-timing: pid %d rc %d threads %u prep %u pause %u (stop %u write %u) release %u (scan %u) "
               "held %u (in %u) hold %u fifo %d\n", mt->pid, rc, rep.threads, rep.prep_us, rep.pause_us, rep.stop_us,
-              rep.write_us, rep.scan_us, rep.release_us, rep.held, rep.hold_wait_us, rep.hold_us, rep.fifo);
+              rep.write_us, rep.release_us, rep.scan_us, rep.held, rep.hold_wait_us, rep.hold_us, rep.fifo);
     if (rc == HP_BUSY && attempt == 0) /* released unchanged: said once, however many tries follow */
       msg("pid %d (%s): %s; retrying with random growing back-off (for up to %u ms)", mt->pid, mt->exe,
           rep.why[0] ? rep.why : "busy", bo.limit_ms);

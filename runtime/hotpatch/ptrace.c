@@ -52,18 +52,23 @@ static int has_tid(hp_proc *p, pid_t tid) {
 /* Let every seized thread go, re-delivering signals it was stopped with:
  * the threads stopped in the pause (those that were running) first, the
  * held sleepers after them. */
+/* Detach thread i (stopping it first if it is not), re-delivering the
+ * signal it was stopped with.  It stays in p->t: the caller drops it. */
+static void detach_one(hp_proc *p, int i) {
+  hp_thread *t = &p->t[i];
+  if (!t->stopped) { /* detaching needs a stop: interrupt (if not yet) and wait for it */
+    if (!t->intr) ptrace(PTRACE_INTERRUPT, t->tid, 0, 0);
+    int st;
+    if (waitpid(t->tid, &st, __WALL) != t->tid || !WIFSTOPPED(st)) return;
+    if ((st >> 16) == 0) t->sig = WSTOPSIG(st);
+  }
+  ptrace(PTRACE_DETACH, t->tid, 0, (void *)(long)t->sig);
+}
+
 static void release_all(hp_proc *p) {
   for (int pass = 0; pass < 2; pass++)
-    for (int i = 0; i < p->n; i++) {
-      if (p->t[i].held != pass) continue;
-      if (!p->t[i].stopped) { /* detaching needs a stop: interrupt (if not yet) and wait for it */
-        if (!p->t[i].intr) ptrace(PTRACE_INTERRUPT, p->t[i].tid, 0, 0);
-        int st;
-        if (waitpid(p->t[i].tid, &st, __WALL) != p->t[i].tid || !WIFSTOPPED(st)) continue;
-        if ((st >> 16) == 0) p->t[i].sig = WSTOPSIG(st);
-      }
-      ptrace(PTRACE_DETACH, p->t[i].tid, 0, (void *)(long)p->t[i].sig);
-    }
+    for (int i = 0; i < p->n; i++)
+      if (p->t[i].held == pass) detach_one(p, i);
   p->n = 0;
 }
 
@@ -668,63 +673,69 @@ static void hits_in(const uint64_t *w, size_t nw, const hp_map *m, int n, int *h
 }
 
 /* Which of the ranges m[0..n) does any thread's registers or stack words
- * point into?  Sets hit[i].  All stacks are read with one
- * process_vm_readv when they can be; a stack it cannot read whole is read
- * again page by page through /proc/PID/mem. */
+ * point into?  Sets hit[i] (scan_batch, up to SCAN_BATCH threads a call). */
 void hp_referenced_many(hp_proc *p, const hp_map *m, int n, int *hit) {
   hp_referenced_sel(p, m, n, hit, HP_SEL_ALL);
 }
 
-void hp_referenced_sel(hp_proc *p, const hp_map *m, int n, int *hit, int sel) {
+/* Scan the registers and stacks of threads idx[0..nb) (nb <= SCAN_BATCH)
+ * for m[0..n), setting hit[] (never clearing it).  The stacks are read
+ * with one process_vm_readv when they can be; a stack it cannot read whole
+ * is read again page by page through /proc/PID/mem. */
+enum { SCAN_BATCH = 64 };
+static void scan_batch(hp_proc *p, const int *idx, int nb, const hp_map *m, int n, int *hit) {
   static uint64_t buf[HP_STACK_SCAN / 8];
+  struct iovec loc[SCAN_BATCH], rem[SCAN_BATCH];
+  size_t total = 0, full[SCAN_BATCH];
+  if (!nb) return;
+  for (int k = 0; k < nb; k++) {
+    hits_in((const uint64_t *)&p->t[idx[k]].regs, sizeof p->t[idx[k]].regs / 8, m, n, hit);
+    rem[k].iov_base = (void *)(uintptr_t)(p->t[idx[k]].regs.rsp & ~7ull);
+    rem[k].iov_len = hp_stack_span(p, idx[k], &full[k]);
+    total += rem[k].iov_len;
+  }
+  uint8_t *all = total <= p->scanlen ? p->scanbuf : malloc(total ? total : 1);
+  ssize_t got = -1;
+  if (all) {
+    size_t off = 0;
+    for (int k = 0; k < nb; k++) { loc[k].iov_base = all + off; loc[k].iov_len = rem[k].iov_len; off += rem[k].iov_len; }
+    got = process_vm_readv(p->pid, loc, (unsigned long)nb, rem, (unsigned long)nb, 0);
+  }
+  size_t left = got > 0 ? (size_t)got : 0;
+  for (int k = 0; k < nb; k++) {
+    uint64_t sp = (uint64_t)(uintptr_t)rem[k].iov_base;
+    size_t want = rem[k].iov_len, got1;
+    const uint64_t *w;
+    if (left >= want) { /* read whole */
+      w = loc[k].iov_base;
+      got1 = want;
+      left -= want;
+    } else {
+      /* the rest of this batch, one stack at a time, page by page */
+      left = 0;
+      w = buf;
+      got1 = hp_read_mem(p, sp, buf, want);
+    }
+    hits_in(w, got1 / 8, m, n, hit);
+    if (want < full[k]) {
+      /* span ended past the thread pointer: valid only if that word is the
+       * TCB's self pointer; otherwise scan the rest of the mapping too */
+      if (got1 == want && w[want / 8 - 1] == sp + want - 8) continue;
+      size_t g = hp_read_mem(p, sp + want, buf, full[k] - want);
+      hits_in(buf, g / 8, m, n, hit);
+    }
+  }
+  if (all != p->scanbuf) free(all);
+}
+
+void hp_referenced_sel(hp_proc *p, const hp_map *m, int n, int *hit, int sel) {
   for (int j = 0; j < n; j++) hit[j] = 0;
-  enum { BATCH = 64 };
-  int idx[BATCH];
+  int idx[SCAN_BATCH];
   for (int i = 0; i < p->n;) {
     int nb = 0;
-    for (; i < p->n && nb < BATCH; i++)
+    for (; i < p->n && nb < SCAN_BATCH; i++)
       if (sel == HP_SEL_ALL || p->t[i].held == sel) idx[nb++] = i;
-    struct iovec loc[BATCH], rem[BATCH];
-    size_t total = 0, full[BATCH];
-    for (int k = 0; k < nb; k++) {
-      hits_in((const uint64_t *)&p->t[idx[k]].regs, sizeof p->t[idx[k]].regs / 8, m, n, hit);
-      rem[k].iov_base = (void *)(uintptr_t)(p->t[idx[k]].regs.rsp & ~7ull);
-      rem[k].iov_len = hp_stack_span(p, idx[k], &full[k]);
-      total += rem[k].iov_len;
-    }
-    if (!nb) break;
-    uint8_t *all = total <= p->scanlen ? p->scanbuf : malloc(total ? total : 1);
-    ssize_t got = -1;
-    if (all) {
-      size_t off = 0;
-      for (int k = 0; k < nb; k++) { loc[k].iov_base = all + off; loc[k].iov_len = rem[k].iov_len; off += rem[k].iov_len; }
-      got = process_vm_readv(p->pid, loc, (unsigned long)nb, rem, (unsigned long)nb, 0);
-    }
-    size_t left = got > 0 ? (size_t)got : 0;
-    for (int k = 0; k < nb; k++) {
-      uint64_t sp = (uint64_t)(uintptr_t)rem[k].iov_base;
-      size_t want = rem[k].iov_len, got1;
-      const uint64_t *w;
-      if (left >= want) { /* read whole */
-        w = loc[k].iov_base;
-        got1 = want;
-        left -= want;
-      } else {
-        /* the rest of this batch, one stack at a time, page by page */
-        left = 0;
-        w = buf;
-        got1 = hp_read_mem(p, sp, buf, want);
-      }
-      hits_in(w, got1 / 8, m, n, hit);
-      if (want < full[k]) {
-        /* span ended past the thread pointer: valid only if that word is the
-         * TCB's self pointer; otherwise scan the rest of the mapping too */
-        if (got1 == want && w[want / 8 - 1] == sp + want - 8) continue;
-        size_t g = hp_read_mem(p, sp + want, buf, full[k] - want);
-        hits_in(buf, g / 8, m, n, hit);
-      }
-    }
-    if (all != p->scanbuf) free(all);
+    scan_batch(p, idx, nb, m, n, hit);
   }
 }
 
@@ -763,3 +774,35 @@ void hp_release_others(hp_proc *p, pid_t keep) {
   if (have) { p->t[0] = k; p->n = 1; }
 }
 
+
+/* Threads scanned, then detached, at a time in the release: the first
+ * ones resume after a short scan rather than after all of them. */
+#define RELEASE_SCAN_BATCH 8
+
+uint64_t hp_release_scanning(hp_proc *p, pid_t keep, const hp_map *m, int n, int *hit) {
+  uint64_t scan_us = 0;
+  int idx[RELEASE_SCAN_BATCH + 1], nb = 0, ki = -1;
+  for (int i = 0; i < p->n; i++)
+    if (p->t[i].tid == keep && p->t[i].stopped) ki = i;
+  if (ki >= 0 && !p->t[ki].held) idx[nb++] = ki; /* scanned with the first batch, detached last */
+  for (int i = 0; i <= p->n; i++) {
+    if (i < p->n && (p->t[i].held || i == ki)) continue;
+    if (i < p->n) idx[nb++] = i;
+    if (nb < RELEASE_SCAN_BATCH && i < p->n) continue;
+    uint64_t t = hp_now_us();
+    scan_batch(p, idx, nb, m, n, hit);
+    scan_us += hp_now_us() - t;
+    for (int k = 0; k < nb; k++)
+      if (idx[k] != ki) {
+        detach_one(p, idx[k]);
+        p->t[idx[k]].tid = 0; /* detached: dropped below */
+      }
+    nb = 0;
+  }
+  int w = 0;
+  for (int i = 0; i < p->n; i++)
+    if (p->t[i].tid) p->t[w++] = p->t[i];
+  p->n = w;
+  hp_release_others(p, keep); /* the held sleepers (scanned before the pause) */
+  return scan_us;
+}

@@ -135,5 +135,18 @@ void hp_referenced_many(hp_proc *p, const hp_map *m, int n, int *hit);
 /* The same over some threads only: HP_SEL_HELD (held ones), HP_SEL_OTHERS. */
 enum { HP_SEL_ALL = -1, HP_SEL_OTHERS = 0, HP_SEL_HELD = 1 };
 void hp_referenced_sel(hp_proc *p, const hp_map *m, int n, int *hit, int sel);
+/*
+ * The release after a commit that leaves old maps to unmap: detach every
+ * thread but keep, as hp_release_others, each thread stopped in the pause
+ * (not held) scanned for m[0..n) right before its detach, a few at a time;
+ * keep is scanned with the first of them and stays stopped.  Sets hit[]
+ * (never clears it); held threads are not scanned (the caller scanned them
+ * before the pause).  Returns the microseconds spent scanning.
+ *
+ * Safe because the commit came first: no site leads into an old map any
+ * more, so a thread that refers to none when it is scanned cannot come to
+ * refer to one while the rest are scanned.
+ */
+uint64_t hp_release_scanning(hp_proc *p, pid_t keep, const hp_map *m, int n, int *hit);
 
 #endif

@@ -33,12 +33,12 @@ static void tramp_parts(hp_proc *p, const hp_map *m, int n, hp_map *x) {
 }
 
 /*
- * With every thread stopped: which maps nothing refers to (hit[i] = 0).
- * x[0..2n) is tramp_parts' list; pre: what the held threads refer to in
- * it (scanned before the pause: they stay stopped), or NULL to scan every
- * thread now.  A map holding the target of one of the sites written
- * (their final state) is in use whatever the threads hold: it is the code
- * the process runs from now on, never old code.
+ * Which maps nothing refers to (hit[i] = 0), from what the threads refer
+ * to: h[0..2n), set by scanning every thread after the commit for x[0..2n)
+ * (tramp_parts' list); the held threads' share may have been scanned
+ * before the pause (they stayed stopped).  A map holding the target of one
+ * of the sites written (their final state) is in use whatever the threads
+ * hold: it is the code the process runs from now on, never old code.
  *
  * A thread in a map's trampolines keeps all of the maps: a trampoline goes
  * on into its old or new target, which may lie in another of them.  A
@@ -49,14 +49,12 @@ static void tramp_parts(hp_proc *p, const hp_map *m, int n, hp_map *x) {
  * m[fresh] (-1: none), a revert's own trampolines: every thread was
  * stopped for the whole time a site led into them.
  */
-static void scan_unmaps(hp_proc *p, const hp_map *x, int n, const hp_site *sites, int nsites, int *hit,
-                        const int *pre, int fresh, hp_transition_report *rep) {
-  int h[2 * (UNMAP_MAX + 1)];
-  hp_referenced_sel(p, x, 2 * n, h, pre ? HP_SEL_OTHERS : HP_SEL_ALL);
+static void decide_unmaps(const hp_map *x, int n, const hp_site *sites, int nsites, const int *h, int *hit,
+                          int fresh, hp_transition_report *rep) {
   int in_tramp = 0;
   for (int i = 0; i < n; i++) {
-    hit[i] = h[i] | (pre ? pre[i] : 0);
-    if (x[i].addr && i != fresh && (h[n + i] | (pre ? pre[n + i] : 0))) in_tramp = 1;
+    hit[i] = h[i];
+    if (x[i].addr && i != fresh && h[n + i]) in_tramp = 1;
   }
   for (int i = 0; i < n; i++) {
     if (i != fresh) hit[i] |= in_tramp;
@@ -81,12 +79,13 @@ static void unmap_list(hp_proc *p, hp_map *m, int n, const int *hit, hp_transiti
 
 static void unmap_unreferenced(hp_proc *p, hp_map *m, int n, const hp_site *sites, int nsites,
                                hp_transition_report *rep) {
-  int hit[UNMAP_MAX];
+  int hit[UNMAP_MAX], h[2 * UNMAP_MAX];
   hp_map x[2 * UNMAP_MAX];
   for (int i = 0; i < n; i += UNMAP_MAX) { /* one round: a journal holds at most HP_JOURNAL_MAX_MAPS (+1) */
     int k = n - i < UNMAP_MAX ? n - i : UNMAP_MAX;
     tramp_parts(p, m + i, k, x);
-    scan_unmaps(p, x, k, sites, nsites, hit, NULL, -1, rep);
+    hp_referenced_many(p, x, 2 * k, h); /* every thread stopped */
+    decide_unmaps(x, k, sites, nsites, h, hit, -1, rep);
     unmap_list(p, m + i, k, hit, rep);
   }
 }
@@ -275,12 +274,12 @@ int hp_transition(pid_t pid, hp_plan *pl, hp_transition_report *rep) {
     }
   rep->write_us = (unsigned)(hp_now_us() - tw);
   if (need_unmap(pl)) {
-    /* decide with every thread stopped; unmap after the others resume */
-    int hit[UNMAP_MAX + 1];
-    uint64_t ts = hp_now_us();
-    scan_unmaps(&p, ux, nu, pl->sites, pl->nsites, hit, prehit, pl->keep_map ? -1 : nu - 1, rep);
-    rep->scan_us = (unsigned)(hp_now_us() - ts);
+    /* The pause ends here: the threads stopped in it are scanned for the
+     * old maps a few at a time, each batch detached right after its scan
+     * (hp_release_scanning); the decision follows the last scan, the unmap
+     * runs on the kept thread after the others resume. */
     rep->pause_us = (unsigned)(hp_now_us() - t0);
+    int hit[UNMAP_MAX + 1];
     hp_thread *keep = NULL;
     for (int i = 0; i < p.n && !keep; i++)
       if ((long)p.t[i].regs.orig_rax < 0) keep = &p.t[i];
@@ -289,7 +288,8 @@ int hp_transition(pid_t pid, hp_plan *pl, hp_transition_report *rep) {
     uint64_t tr = hp_now_us();
     hp_boost(&p, 1);
     rep->fifo = p.boosted;
-    hp_release_others(&p, keep ? keep->tid : p.t[0].tid);
+    rep->scan_us = (unsigned)hp_release_scanning(&p, keep ? keep->tid : p.t[0].tid, ux, 2 * nu, prehit);
+    decide_unmaps(ux, nu, pl->sites, pl->nsites, prehit, hit, pl->keep_map ? -1 : nu - 1, rep);
     rep->release_us = (unsigned)(hp_now_us() - tr);
     /* test hook: hpm dies with every thread but one resumed, before or after the unmap */
     const char *ex = hp_hooks()->exit_at;

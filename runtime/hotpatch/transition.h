@@ -37,9 +37,9 @@ typedef struct {
   unsigned pause_us;        /* all threads stopped, this attempt */
   unsigned stop_us;         /* of pause_us: stopping every thread */
   unsigned write_us;        /* of pause_us: writing the redirections */
-  unsigned scan_us;         /* of pause_us: registers and stacks scan before unmapping */
   unsigned prep_us;         /* one thread stopped: mapping and filling new code */
   unsigned release_us;      /* after pause_us: detaching (resuming) the threads stopped in it */
+  unsigned scan_us;         /* of release_us: their registers and stacks scanned before unmapping */
   unsigned hold_us;         /* the longest any thread was stopped: from holding the sleepers to the release's end */
   unsigned held;            /* threads held before the pause (sleepers, and phase 1's thread) */
   unsigned hold_wait_us;    /* of prep_us: stopping the sleepers */

@@ -15,7 +15,7 @@
   same threads in the same run, by bench_stop (bench/bench_stop.c: the
   calls of runtime/hotpatch/ptrace.c hpm stops threads with, no patching),
   one bare cycle after each apply/replace/revert cycle; and where the pause
-  goes (stop, write, scan, and the release after it: HPM_TIMING).
+  goes (stop, write, and the release after it with its scans: HPM_TIMING).
 Figures are measurements, not pass/fail: they depend on the machine's load.
 - command: the whole-command wall time of apply, replace and revert --all
   for one process, beside hpm's start and a bare stop/resume command.
@@ -94,8 +94,8 @@ THREADS_SRC = ("#include <pthread.h>\n#include <stdlib.h>\n#include <unistd.h>\n
                "int main(int c, char **v) { int n = c > 1 ? atoi(v[1]) : 1, k = c > 2 ? atoi(v[2]) : 0; pthread_t t;\n"
                " for (int i = 0; i < k; i++) pthread_create(&t, 0, idle, 0);\n"
                " for (int i = 0; i < n; i++) pthread_create(&t, 0, w, 0); pause(); }\n")
-TIMING = re.compile(r"hpm-timing: pid \d+ rc 0 threads \d+ prep \d+ pause \d+ \(stop (\d+) write (\d+) scan (\d+)\) "
-                    r"release (\d+) held (\d+) \(in (\d+)\) hold (\d+) fifo (\d)")
+TIMING = re.compile(r"hpm-timing: pid \d+ rc 0 threads \d+ prep \d+ pause \d+ \(stop (\d+) write (\d+)\) "
+                    r"release (\d+) \(scan (\d+)\) held (\d+) \(in (\d+)\) hold (\d+) fifo (\d)")
 
 
 def pct(v, p):
@@ -109,8 +109,8 @@ def goal(ok):
 
 def pauses_of(ws, st, pid, hp1, hp2, cycles, steps=None, after_cycle=None, giveups=None):
     """apply (fresh), replace (N-1 -> N, old code unmapped), revert --all:
-    kind -> (pauses, preps).  steps: kind -> list of (stop, write, scan,
-    release, held, hold_wait, hold) from HPM_TIMING; after_cycle() runs after each cycle; giveups: a list
+    kind -> (pauses, preps).  steps: kind -> list of (stop, write, release,
+    scan, held, hold_wait, hold) from HPM_TIMING; after_cycle() runs after each cycle; giveups: a list
     that gets (kind, retried) of every operation, retried being "gave up",
     "retried" or ""."""
     out = {"apply": ([], []), "replace": ([], []), "revert": ([], [])}
@@ -240,11 +240,12 @@ def bench_threads(ws, d):
             st = steps.get(k, [])
             if st:
                 analysis.append(f"{label:>7} {k:7s}: stop {pct([x[0] for x in st], 50)}, write {pct([x[1] for x in st], 50)}, "
-                                f"scan {pct([x[2] for x in st], 50)}; after it release {pct([x[3] for x in st], 50)}; "
+                                f"after it release {pct([x[2] for x in st], 50)} (scan {pct([x[3] for x in st], 50)}); "
                                 f"held before the pause {pct([x[4] for x in st], 50)} in {pct([x[5] for x in st], 50)} (bare stop {pct(stop, 50) if stop else '-'}, "
                                 f"bare resume {pct(resume, 50) if resume else '-'})")
     print("where the pause goes (p50 us of each step, HPM_TIMING; the rest of the pause is the checks; release: "
-          "detaching the threads after the pause, in no pause figure, while the last ones are still stopped):")
+          "detaching the threads after the pause, in no pause figure, while the last ones are still stopped; "
+          "scan: of the release, the old-code scan of each thread stopped in the pause, just before its detach):")
     for line in analysis:
         print("  " + line)
     ops = len(gave)

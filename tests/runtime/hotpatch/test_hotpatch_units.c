@@ -838,12 +838,8 @@ static void *spin_in_map(void *a) {
   return NULL;
 }
 
-/* Old maps are kept together while a thread is in the trampolines of any
- * of them (a map without hpm's header counts as trampolines whole: a
- * trampoline may lead into another map); a thread in a map's image keeps
- * that map only; with no thread in them all go. */
-static void unmap_keeps_all_maps_while_a_thread_is_in_one(void **st) {
-  (void)st;
+/* The child of the tests below: its maps in a[], its spinners started. */
+static pid_t keep_child_start(uint64_t a[6]) {
   assert_int_equal(pipe(keep_pipe), 0);
   pid_t c = fork();
   if (c == 0) {
@@ -852,8 +848,27 @@ static void unmap_keeps_all_maps_while_a_thread_is_in_one(void **st) {
     keep_start_spinner();
     for (;;) pause();
   }
+  assert_int_equal(read(keep_pipe[0], a, 6 * sizeof *a), (ssize_t)(6 * sizeof *a));
+  return c;
+}
+
+static void keep_child_end(pid_t c) {
+  hp_block_sigchld(0);
+  kill(c, SIGKILL);
+  int cs;
+  waitpid(c, &cs, 0);
+  close(keep_pipe[0]);
+  close(keep_pipe[1]);
+}
+
+/* Old maps are kept together while a thread is in the trampolines of any
+ * of them (a map without hpm's header counts as trampolines whole: a
+ * trampoline may lead into another map); a thread in a map's image keeps
+ * that map only; with no thread in them all go. */
+static void unmap_keeps_all_maps_while_a_thread_is_in_one(void **st) {
+  (void)st;
   uint64_t a[6];
-  assert_int_equal(read(keep_pipe[0], a, sizeof a), (ssize_t)sizeof a);
+  pid_t c = keep_child_start(a);
   usleep(20000); /* the thread spins in A */
   hp_map both[2] = {{a[0], 4096}, {a[1], 4096}};
   hp_transition_report rep;
@@ -875,12 +890,72 @@ static void unmap_keeps_all_maps_while_a_thread_is_in_one(void **st) {
   assert_true(img[0].addr != 0);
   assert_int_equal(img[1].addr, 0);
   assert_int_equal(rep.retained, 1);
-  hp_block_sigchld(0);
-  kill(c, SIGKILL);
-  int cs;
-  waitpid(c, &cs, 0);
-  close(keep_pipe[0]);
-  close(keep_pipe[1]);
+  keep_child_end(c);
+}
+
+/* TracerPid of thread tid of process pid (-1: unreadable). */
+static int tracer_of(pid_t pid, pid_t tid) {
+  char path[96], line[256];
+  snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)pid, (int)tid);
+  FILE *f = fopen(path, "re");
+  int tp = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "TracerPid: %d", &tp) == 1) break;
+  if (f) fclose(f);
+  return tp;
+}
+
+/* The release after a commit scans each thread stopped in the pause just
+ * before detaching it: the kept thread is scanned too and stays stopped,
+ * a held thread is detached without a scan (its share was scanned before
+ * the pause). */
+static void release_scanning_scans_each_thread_before_its_detach(void **st) {
+  (void)st;
+  uint64_t a[6];
+  pid_t c = keep_child_start(a);
+  hp_block_sigchld(1);
+  hp_proc p;
+  pid_t in_a = 0, in_img = 0;
+  /* stopped with each spinner in its loop (a loaded machine may take a while to run them there) */
+  for (int tries = 0; tries < 200 && !(in_a && in_img); tries++) {
+    usleep(10000);
+    assert_int_equal(hp_proc_open(&p, c, -1), HP_OK);
+    assert_int_equal(hp_stop_threads(&p, 1000000, 0), HP_OK);
+    in_a = in_img = 0;
+    for (int i = 0; i < p.n; i++) {
+      if (p.t[i].regs.rip == a[0]) in_a = p.t[i].tid;
+      if (p.t[i].regs.rip == a[4] + 0x100) in_img = p.t[i].tid;
+    }
+    if (!(in_a && in_img)) hp_proc_close(&p);
+  }
+  assert_true(in_a && in_img);
+  assert_int_equal(p.n, 3);
+  hp_load_vmas(&p);
+  hp_load_start_stack(&p);
+  hp_map m[3] = {{a[0], 4096}, {a[1], 4096}, {a[4], 4096}};
+  int hit[3] = {0, 0, 0};
+  for (int i = 0; i < p.n; i++) p.t[i].held = p.t[i].tid == in_img; /* as if held before the pause */
+  hp_release_scanning(&p, in_a, m, 3, hit);
+  assert_int_equal(hit[0], 1); /* the kept thread, scanned */
+  assert_int_equal(hit[1], 0);
+  assert_int_equal(hit[2], 0); /* held: not scanned here */
+  assert_int_equal(p.n, 1);
+  assert_int_equal(p.t[0].tid, in_a);
+  assert_int_equal(p.t[0].stopped, 1);
+  assert_int_equal(tracer_of(c, in_a), (int)getpid());
+  assert_int_equal(tracer_of(c, in_img), 0); /* detached */
+  assert_int_equal(tracer_of(c, c), 0);
+  /* nothing held: the other spinner is scanned before its detach */
+  assert_int_equal(hp_stop_threads(&p, 1000000, 0), HP_OK);
+  for (int i = 0; i < p.n; i++) p.t[i].held = 0;
+  hp_release_scanning(&p, c, m, 3, hit);
+  assert_int_equal(hit[2], 1);
+  assert_int_equal(p.n, 1);
+  assert_int_equal(p.t[0].tid, c);
+  assert_int_equal(tracer_of(c, in_a), 0);
+  hp_proc_close(&p);
+  assert_int_equal(tracer_of(c, c), 0);
+  keep_child_end(c);
 }
 
 int main(void) {
@@ -905,6 +980,7 @@ int main(void) {
       cmocka_unit_test(stack_scan_sees_main_and_thread_frames),
       cmocka_unit_test(hold_sleepers_holds_only_sleeping_threads),
       cmocka_unit_test(unmap_keeps_all_maps_while_a_thread_is_in_one),
+      cmocka_unit_test(release_scanning_scans_each_thread_before_its_detach),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
