@@ -852,6 +852,26 @@ static pid_t keep_child_start(uint64_t a[6]) {
   return c;
 }
 
+/* Wait until both spinners run their loops (a loaded machine may take a
+ * while to get them there; once there they stay): their tids. */
+static void keep_child_spinning(pid_t c, const uint64_t a[6], pid_t *in_a, pid_t *in_img) {
+  hp_block_sigchld(1);
+  *in_a = *in_img = 0;
+  for (int tries = 0; tries < 500 && !(*in_a && *in_img); tries++) {
+    usleep(10000);
+    hp_proc p;
+    assert_int_equal(hp_proc_open(&p, c, -1), HP_OK);
+    assert_int_equal(hp_stop_threads(&p, 1000000, 0), HP_OK);
+    *in_a = *in_img = 0;
+    for (int i = 0; i < p.n; i++) {
+      if (p.t[i].regs.rip == a[0]) *in_a = p.t[i].tid;
+      if (p.t[i].regs.rip == a[4] + 0x100) *in_img = p.t[i].tid;
+    }
+    hp_proc_close(&p);
+  }
+  assert_true(*in_a && *in_img);
+}
+
 static void keep_child_end(pid_t c) {
   hp_block_sigchld(0);
   kill(c, SIGKILL);
@@ -868,8 +888,8 @@ static void keep_child_end(pid_t c) {
 static void unmap_keeps_all_maps_while_a_thread_is_in_one(void **st) {
   (void)st;
   uint64_t a[6];
-  pid_t c = keep_child_start(a);
-  usleep(20000); /* the thread spins in A */
+  pid_t c = keep_child_start(a), in_a, in_img;
+  keep_child_spinning(c, a, &in_a, &in_img);
   hp_map both[2] = {{a[0], 4096}, {a[1], 4096}};
   hp_transition_report rep;
   assert_int_equal(hp_force(c, NULL, 0, both, 2, &rep), HP_OK);
@@ -913,22 +933,11 @@ static void release_scanning_scans_each_thread_before_its_detach(void **st) {
   (void)st;
   uint64_t a[6];
   pid_t c = keep_child_start(a);
-  hp_block_sigchld(1);
+  pid_t in_a, in_img;
+  keep_child_spinning(c, a, &in_a, &in_img);
   hp_proc p;
-  pid_t in_a = 0, in_img = 0;
-  /* stopped with each spinner in its loop (a loaded machine may take a while to run them there) */
-  for (int tries = 0; tries < 200 && !(in_a && in_img); tries++) {
-    usleep(10000);
-    assert_int_equal(hp_proc_open(&p, c, -1), HP_OK);
-    assert_int_equal(hp_stop_threads(&p, 1000000, 0), HP_OK);
-    in_a = in_img = 0;
-    for (int i = 0; i < p.n; i++) {
-      if (p.t[i].regs.rip == a[0]) in_a = p.t[i].tid;
-      if (p.t[i].regs.rip == a[4] + 0x100) in_img = p.t[i].tid;
-    }
-    if (!(in_a && in_img)) hp_proc_close(&p);
-  }
-  assert_true(in_a && in_img);
+  assert_int_equal(hp_proc_open(&p, c, -1), HP_OK);
+  assert_int_equal(hp_stop_threads(&p, 1000000, 0), HP_OK);
   assert_int_equal(p.n, 3);
   hp_load_vmas(&p);
   hp_load_start_stack(&p);
