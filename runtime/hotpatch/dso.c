@@ -134,7 +134,7 @@ static const char *verdef_name(const hp_dso *d, uint16_t ndx) {
       return str(d, ld32(aux));
     }
     uint32_t next = ld32(vd + 16);
-    if (!next) return NULL;
+    if (next < 20) return NULL; /* 0 ends the list; a Verdef takes 20 bytes */
     off += next;
   }
   return NULL;
@@ -199,7 +199,11 @@ int hp_dso_lookup(const hp_dso *d, const char *name, const char *version, hp_dso
   }
   if (rd32(d, d->sysv_hash, &nb) || rd32(d, d->sysv_hash + 4, &nc) || !nb) return -1;
   if (rd32(d, d->sysv_hash + 8 + (uint64_t)(h % nb) * 4, &idx)) return -1;
-  for (uint32_t n = 0; idx && idx < nc && n < WALK_MAX; n++) {
+  /* a chain visits each symbol once: longer than the chain entries in the
+   * file (and nchain) it loops */
+  uint64_t chain = d->sysv_hash + 8 + (uint64_t)nb * 4, lim = chain < d->len ? (d->len - chain) / 4 : 0;
+  if (lim > nc) lim = nc;
+  for (uint32_t n = 0; idx && idx < nc && n < lim; n++) {
     if (check(d, idx, name, version, out)) return 0;
     if (rd32(d, d->sysv_hash + 8 + (uint64_t)nb * 4 + (uint64_t)idx * 4, &idx)) return -1;
   }
