@@ -189,6 +189,9 @@ int hp_transition(pid_t pid, hp_plan *pl, hp_transition_report *rep) {
       }
   }
   if (hp_spans_plan(&sp, pl->sites, pl->nsites)) { rc = HP_FAIL; snprintf(rep->why, sizeof rep->why, "out of memory"); goto undo_keep_rc; }
+  /* read the spans once now, for the kernel's page walk of them: the read
+   * in the pause is then ~1 us shorter (what it reads is what counts) */
+  if (read_spans(&p, &sp)) { rc = HP_GONE; goto undo_keep_rc; }
   /* the held threads' share of the scans, before the pause: the old maps
    * they refer to, and whether one is inside a function that needs
    * quiescence (then the pause would fail the same way: fail now) */
