@@ -9,7 +9,8 @@
 #                mbedTLS portable, SHA-NI, OpenSSL), the hotpatch figures
 #                (bench-hotpatch, mk/runtime.mk: pause, threads, idle,
 #                call), the boot figures (bench-boot, QEMU) and the kernel
-#                part's figures (bench-kernel, QEMU).
+#                part's figures (bench-kernel, QEMU) and the fleet's
+#                (bench-fleet, a 3-member etcd on loopback).
 #
 #   make bench-kernel  livepatch transition time p50/p99 over
 #                BENCH_KERNEL_CYCLES (default 20) apply/replace/revert cycles
@@ -59,7 +60,24 @@ bench: $(BENCH_DIR)/bench_verify $(BENCH_DIR)/bench_sha
 	@$(MAKE) -s bench-hotpatch
 	@$(MAKE) -s bench-boot
 	@$(MAKE) -s bench-kernel
+	@$(MAKE) -s bench-fleet
 
 .PHONY: bench-kernel
 bench-kernel: $(B)/runtime/hpm $(B)/tools/hpm-sign $(HPMBOOT_DEV_EFI)
 	@HPM_BUILD=$(B) $(PYTHON) bench/kernel_bench.py --cycles $(BENCH_KERNEL_CYCLES)
+
+# The fleet benchmark: bench/fleet_sim runs many hosts' side of a rollout
+# (hpm's fleet room: every runtime object but main.o) in one process;
+# bench/fleet_bench.py starts a 3-member etcd and the operator around it.
+#   make bench-fleet [BENCH_FLEET_HOSTS=100] [BENCH_FLEET_POLL_MS=200]
+BENCH_FLEET_HOSTS   ?= 100
+BENCH_FLEET_POLL_MS ?= 200
+$(BENCH_DIR)/fleet_sim: bench/fleet_sim.c $(filter-out $(B)/host/runtime/main.o,$(patsubst runtime/%.c,$(B)/host/runtime/%.o,$(RT_SRCS))) \
+                        $(B)/host/libhpmhost.a $(B)/host/libhpmcore.a $(RT_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) $(RT_CFLAGS) $< -o $@ $(filter %.o,$^) $(B)/host/libhpmhost.a $(B)/host/libhpmcore.a \
+	  $(HOSTLIB_LIBS) -lfdt -lcrypto $(RT_LIBS) $(RT_SD_LIBS) -lpthread
+
+.PHONY: bench-fleet
+bench-fleet: $(BENCH_DIR)/fleet_sim $(B)/runtime/hpm $(B)/tools/hpm-sign
+	@HPM_BUILD=$(B) $(PYTHON) bench/fleet_bench.py --hosts $(BENCH_FLEET_HOSTS) --poll-ms $(BENCH_FLEET_POLL_MS)

@@ -180,6 +180,7 @@ typedef struct {
   long timeout_ms;  /* one attempt at one member, connection included */
   size_t current;   /* the member tried first: the last one that answered */
   int last_code;    /* the gRPC code of the last etcd error (0: none) */
+  uint64_t requests; /* HTTP requests sent to members so far (each attempt counts; bench/fleet_sim.c) */
 } fl_etcd;
 
 /* endpoints: comma-separated http:// or https:// URLs of the members
