@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "ctx.h"
+#include "fileio.h"
 #include "fleet/fleet.h"
 #include "http.h"
 
@@ -83,18 +84,13 @@ static int cmp_u64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-static double pct(series *s, double p) {
+/* p-quantile in ms of a series sorted once (sort()). */
+static void sort(series *s) { qsort(s->v, s->n, sizeof *s->v, cmp_u64); }
+
+static double pct(const series *s, double p) {
   if (!s->n) return 0;
-  qsort(s->v, s->n, sizeof *s->v, cmp_u64);
   size_t i = (size_t)(p * (double)(s->n - 1) + 0.5);
   return (double)s->v[i] / 1e6; /* ms */
-}
-
-static int write_text(const char *path, const char *text) {
-  FILE *f = fopen(path, "w");
-  if (!f) return -1;
-  fputs(text, f);
-  return fclose(f);
 }
 
 static int setup(const char *root, const char *endpoints, size_t i, size_t ndomains) {
@@ -114,7 +110,8 @@ static int setup(const char *root, const char *endpoints, size_t i, size_t ndoma
            "[fleet]\nendpoints = %s\nhost = h%04zu\ndomain = d%02zu\nhooks = %s\ninstall = hook\n"
            "request_timeout = 2s\nhook_timeout = 10s\nlease_ttl = 30s\n",
            endpoints, i, i % ndomains, hooks);
-  if (write_text(h->conf, text)) return -1;
+  hpmh_status st;
+  if (hpmh_write_file(h->conf, (const uint8_t *)text, strlen(text), 0644, 0, &st)) return -1;
   return 0;
 }
 
@@ -260,6 +257,8 @@ int main(int argc, char **argv) {
     if (r > req_max) req_max = r;
     steps_sum += hosts[i].steps;
   }
+  sort(&moving);
+  sort(&handoff);
   size_t done = atomic_load(&nfinished);
   printf("{\"hosts\": %zu, \"finished\": %zu, \"requests_mean\": %.1f, \"requests_max\": %" PRIu64
          ", \"steps_mean\": %.1f, \"moving_steps\": %zu, \"moving_p50_ms\": %.1f, \"moving_p99_ms\": %.1f"
