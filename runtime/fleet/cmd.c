@@ -68,18 +68,22 @@ static int fail_st(const hpmh_status *st) {
 
 static int add_ring(const char *cmd, fl_start_req *q, const char *list) {
   if (q->nrings >= FL_MAX_RINGS) return hpm_cli_error(cmd, "--ring: at most %d rings", FL_MAX_RINGS);
-  char buf[4096];
-  snprintf(buf, sizeof buf, "%s", list);
+  char *buf = strdup(list); /* the whole list: a fixed buffer cut long ones short, silently */
+  if (!buf) return hpm_cli_error(cmd, "--ring: out of memory");
   char *save = NULL;
   size_t before = q->nhosts;
-  for (char *h = strtok_r(buf, ",", &save); h; h = strtok_r(NULL, ",", &save)) {
-    if (!fl_name_ok(h)) return hpm_cli_error(cmd, "--ring: '%s' is not a host name (letters, digits, '.', '_', '-')", h);
-    for (size_t i = 0; i < q->nhosts; i++)
-      if (!strcmp(q->hosts[i], h)) return hpm_cli_error(cmd, "--ring: host %s is named twice", h);
-    if (q->nhosts >= FL_MAX_HOSTS) return hpm_cli_error(cmd, "--ring: more than %d hosts", FL_MAX_HOSTS);
+  int rc = 0;
+  for (char *h = strtok_r(buf, ",", &save); h && !rc; h = strtok_r(NULL, ",", &save)) {
+    if (!fl_name_ok(h)) rc = hpm_cli_error(cmd, "--ring: '%.80s' is not a host name (letters, digits, '.', '_', '-')", h);
+    for (size_t i = 0; i < q->nhosts && !rc; i++)
+      if (!strcmp(q->hosts[i], h)) rc = hpm_cli_error(cmd, "--ring: host %s is named twice", h);
+    if (!rc && q->nhosts >= FL_MAX_HOSTS) rc = hpm_cli_error(cmd, "--ring: more than %d hosts", FL_MAX_HOSTS);
+    if (rc) break;
     snprintf(q->hosts[q->nhosts], sizeof q->hosts[0], "%s", h);
     q->host_ring[q->nhosts++] = (uint32_t)q->nrings;
   }
+  free(buf);
+  if (rc) return rc;
   if (q->nhosts == before) return hpm_cli_error(cmd, "--ring: give the ring's hosts, comma-separated");
   q->nrings++;
   return 0;

@@ -133,3 +133,16 @@ def test_missing_state_directory_says_the_fix(tmp_path, cmd):
     assert r.returncode in (3, 4), r
     assert f"{state}: the state directory does not exist and cannot be created" in r.stderr, r.stderr
     assert "--state-dir, HPM_STATE_DIR, [paths] state_dir" in r.stderr
+
+
+def test_fleet_ring_lists_are_read_whole(hpm_env):
+    """A --ring list is checked to its end, however long: a name given twice
+    past the first 4,096 characters is still refused."""
+    names = [f"host-{i:03d}-" + "x" * 50 for i in range(100)]
+    ring = ",".join(names + [names[0]])
+    assert len(ring) > 4096
+    r = hpm(hpm_env, "fleet", "rollout", "start", "--baseline-version", "2026.1", "--ring", ring, check=USAGE)
+    assert f"host {names[0]} is named twice" in r.err, r.err
+    r = hpm(hpm_env, "fleet", "rollout", "start", "--baseline-version", "2026.1", "--ring", ring[:-3] + "x y",
+            check=USAGE)
+    assert "'" + names[0][:-3] + "x y' is not a host name" in r.err, r.err
