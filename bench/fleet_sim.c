@@ -9,17 +9,18 @@
  * (what a new agent after a boot would be), at once.
  *
  *   fleet_sim --root DIR --endpoints URLS --hosts N [--domains D]
- *             [--threads T] [--poll-ms P] [--timeout S]
+ *             [--poll-ms P] [--timeout S]
  *
- * Hosts are h0000.. in fault domains d00.. (host i in domain i mod D).  The
- * threads share the hosts; a host steps again at once after a step that
- * moved it, else after P ms.  stdout: "registered" once every host has
- * stepped (the operator may then start a rollout naming them), then, when
- * every host is finished (or after S seconds), one JSON line of figures:
- * requests (HTTP requests to etcd per host: mean, max), steps per host, the
+ * Hosts are h0000.. in fault domains d00.. (host i in domain i mod D),
+ * each a thread of its own that steps and, between steps, waits as the
+ * agent does (fl_wait: until what it waits for changes in etcd, at most P
+ * ms).  stdout: "registered" once every host has stepped (the operator may
+ * then start a rollout naming them), then, when every host is finished (or
+ * after S seconds), one JSON line of figures: requests (HTTP requests to
+ * etcd per host: mean, max, and per host by call), steps per host, the
  * time of one phase move (a moving step's time over the phases it moved
- * through: p50, p99), the slot handoffs (from a host
- * freeing its slot to the next host holding one: p50, p99, count).
+ * through: p50, p99), the slot handoffs (from a host freeing its slot to
+ * the next host holding one: p50, p99, count).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -43,9 +44,9 @@ typedef struct {
   fl_conn conn;
   bool open, finished, stepped;
   fl_phase phase;
-  uint64_t next_ns;
   uint64_t steps;
   uint64_t requests; /* of connections closed by a simulated reboot */
+  uint64_t requests_by[FL_NCALLS];
   char conf[512], state[512];
 } sim_host;
 
@@ -117,7 +118,11 @@ static int setup(const char *root, const char *endpoints, size_t i, size_t ndoma
 
 /* A fresh connection: the agent of a new boot. */
 static int open_host(sim_host *h) {
-  if (h->open) h->requests += h->conn.etcd.requests;
+  if (h->open) {
+    h->requests += h->conn.etcd.requests;
+    for (int k = 0; k < FL_NCALLS; k++) h->requests_by[k] += h->conn.etcd.requests_by[k];
+    fl_close(&h->conn);
+  }
   hpm_ctx_init(&h->ctx);
   h->ctx.conf = h->conf;
   h->ctx.state_dir = h->state;
@@ -130,12 +135,12 @@ static int open_host(sim_host *h) {
   return 0;
 }
 
-static void step(sim_host *h) {
-  fl_step_report rep;
+/* One step of h; true when it should step again at once (a reboot). */
+static bool step(sim_host *h, fl_step_report *rep) {
   hpmh_status st;
   fl_phase before = h->phase;
   uint64_t t0 = now_ns();
-  int rc = fl_step(&h->conn, &rep, &st);
+  int rc = fl_step(&h->conn, rep, &st);
   uint64_t t1 = now_ns();
   h->steps++;
   if (!h->stepped) {
@@ -144,71 +149,56 @@ static void step(sim_host *h) {
   }
   if (rc) {
     fprintf(stderr, "fleet_sim: %s: %s\n", h->conn.host, st.detail);
-    h->next_ns = t1 + (uint64_t)poll_ms * 1000000u;
-    return;
+    memset(rep, 0, sizeof *rep); /* wait the fallback time, then again */
+    return false;
   }
-  bool moved = rep.in_rollout && rep.phase != before;
-  if (rep.in_rollout) h->phase = rep.phase;
+  bool moved = rep->in_rollout && rep->phase != before;
+  if (rep->in_rollout) h->phase = rep->phase;
   if (moved) {
     pthread_mutex_lock(&mu);
-    int moves = (int)rep.phase - (int)before;
+    int moves = (int)rep->phase - (int)before;
     add(&moving, (t1 - t0) / (uint64_t)(moves > 0 ? moves : 1));
-    if (before == FL_WAITING && fl_phase_out(rep.phase) && freed_head < nfreed)
+    if (before == FL_WAITING && fl_phase_out(rep->phase) && freed_head < nfreed)
       add(&handoff, t1 - freed[freed_head++]);
-    if (!fl_phase_out(rep.phase) && fl_phase_out(before)) freed[nfreed++] = t1;
+    if (!fl_phase_out(rep->phase) && fl_phase_out(before)) freed[nfreed++] = t1;
     pthread_mutex_unlock(&mu);
   }
-  if (rep.rebooting) { /* the next boot: a new agent, at once */
-    if (open_host(h)) atomic_store(&failed, true);
-    moved = true;
-  }
-  if (rep.finished && !h->finished) {
+  if (rep->finished && !h->finished) {
     h->finished = true;
     atomic_fetch_add(&nfinished, 1);
   }
-  h->next_ns = moved ? t1 : t1 + (uint64_t)poll_ms * 1000000u;
+  if (rep->rebooting) { /* the next boot: a new agent, at once */
+    if (open_host(h)) atomic_store(&failed, true);
+    return true;
+  }
+  return false;
 }
 
-typedef struct {
-  size_t first, stride;
-  uint64_t deadline;
-} worker_arg;
+static uint64_t deadline;
 
-static void *worker(void *p) {
-  worker_arg *a = p;
-  while (now_ns() < a->deadline && !atomic_load(&failed) && atomic_load(&nfinished) < nhosts) {
-    uint64_t next = UINT64_MAX, t = now_ns();
-    for (size_t i = a->first; i < nhosts; i += a->stride) {
-      sim_host *h = &hosts[i];
-      if (h->finished) continue;
-      if (h->next_ns <= t) {
-        step(h);
-        t = now_ns();
-      }
-      if (h->next_ns < next) next = h->next_ns;
-    }
-    if (next > t && next != UINT64_MAX) {
-      uint64_t d = next - t;
-      if (d > 50000000u) d = 50000000u;
-      struct timespec ts = {(time_t)(d / 1000000000u), (long)(d % 1000000000u)};
-      nanosleep(&ts, NULL);
-    }
+/* A host: steps, and between steps waits as the agent does (fl_wait: its
+ * turn, watched in etcd), at most poll_ms. */
+static void *host_main(void *p) {
+  sim_host *h = p;
+  while (now_ns() < deadline && !atomic_load(&failed) && !h->finished) {
+    fl_step_report rep;
+    if (!step(h, &rep) && !h->finished) fl_wait(&h->conn, &rep, poll_ms);
   }
   return NULL;
 }
 
 static void usage(void) {
-  fputs("usage: fleet_sim --root DIR --endpoints URLS --hosts N [--domains D] [--threads T] [--poll-ms P] [--timeout S]\n",
+  fputs("usage: fleet_sim --root DIR --endpoints URLS --hosts N [--domains D] [--poll-ms P] [--timeout S]\n",
         stderr);
 }
 
 int main(int argc, char **argv) {
   const char *root = NULL, *endpoints = NULL;
-  size_t ndomains = 10, nthreads = 8;
+  size_t ndomains = 10;
   long timeout_s = 600;
   static const struct option lo[] = {{"root", required_argument, 0, 'r'},    {"endpoints", required_argument, 0, 'e'},
                                      {"hosts", required_argument, 0, 'n'},   {"domains", required_argument, 0, 'd'},
-                                     {"threads", required_argument, 0, 't'}, {"poll-ms", required_argument, 0, 'p'},
+                                     {"poll-ms", required_argument, 0, 'p'},
                                      {"timeout", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'},
                                      {0, 0, 0, 0}};
   int o;
@@ -218,14 +208,13 @@ int main(int argc, char **argv) {
       case 'e': endpoints = optarg; break;
       case 'n': nhosts = strtoul(optarg, NULL, 10); break;
       case 'd': ndomains = strtoul(optarg, NULL, 10); break;
-      case 't': nthreads = strtoul(optarg, NULL, 10); break;
       case 'p': poll_ms = strtol(optarg, NULL, 10); break;
       case 's': timeout_s = strtol(optarg, NULL, 10); break;
       case 'h': usage(); return 0;
       default: usage(); return 2;
     }
   }
-  if (!root || !endpoints || !nhosts || nhosts > 10000 || !ndomains || !nthreads || poll_ms < 1 || timeout_s < 1) {
+  if (!root || !endpoints || !nhosts || nhosts > 10000 || !ndomains || poll_ms < 1 || timeout_s < 1) {
     usage();
     return 2;
   }
@@ -238,20 +227,22 @@ int main(int argc, char **argv) {
       fprintf(stderr, "fleet_sim: cannot set up host %zu under %s: %s\n", i, root, strerror(errno));
       return 1;
     }
-  uint64_t deadline = now_ns() + (uint64_t)timeout_s * 1000000000u;
-  pthread_t *th = calloc(nthreads, sizeof *th);
-  worker_arg *args = calloc(nthreads, sizeof *args);
-  if (!th || !args) return 1;
-  for (size_t k = 0; k < nthreads; k++) {
-    args[k] = (worker_arg){.first = k, .stride = nthreads, .deadline = deadline};
-    if (pthread_create(&th[k], NULL, worker, &args[k])) return 1;
-  }
+  deadline = now_ns() + (uint64_t)timeout_s * 1000000000u;
+  pthread_t *th = calloc(nhosts, sizeof *th);
+  pthread_attr_t attr;
+  if (!th || pthread_attr_init(&attr) || pthread_attr_setstacksize(&attr, 2u << 20)) return 1;
+  for (size_t i = 0; i < nhosts; i++)
+    if (pthread_create(&th[i], &attr, host_main, &hosts[i])) {
+      fprintf(stderr, "fleet_sim: cannot start the thread of host %zu: %s\n", i, strerror(errno));
+      return 1;
+    }
   while (atomic_load(&nstepped) < nhosts && now_ns() < deadline) usleep(20000);
   printf("registered\n");
   fflush(stdout);
-  for (size_t k = 0; k < nthreads; k++) pthread_join(th[k], NULL);
-  uint64_t req_sum = 0, req_max = 0, steps_sum = 0;
+  for (size_t i = 0; i < nhosts; i++) pthread_join(th[i], NULL);
+  uint64_t req_sum = 0, req_max = 0, steps_sum = 0, by[FL_NCALLS] = {0};
   for (size_t i = 0; i < nhosts; i++) {
+    for (int k = 0; k < FL_NCALLS; k++) by[k] += hosts[i].requests_by[k] + hosts[i].conn.etcd.requests_by[k];
     uint64_t r = hosts[i].requests + hosts[i].conn.etcd.requests;
     req_sum += r;
     if (r > req_max) req_max = r;
@@ -262,8 +253,11 @@ int main(int argc, char **argv) {
   size_t done = atomic_load(&nfinished);
   printf("{\"hosts\": %zu, \"finished\": %zu, \"requests_mean\": %.1f, \"requests_max\": %" PRIu64
          ", \"steps_mean\": %.1f, \"moving_steps\": %zu, \"moving_p50_ms\": %.1f, \"moving_p99_ms\": %.1f"
-         ", \"handoffs\": %zu, \"handoff_p50_ms\": %.1f, \"handoff_p99_ms\": %.1f}\n",
+         ", \"handoffs\": %zu, \"handoff_p50_ms\": %.1f, \"handoff_p99_ms\": %.1f, \"requests_by\": {",
          nhosts, done, (double)req_sum / (double)nhosts, req_max, (double)steps_sum / (double)nhosts, moving.n,
          pct(&moving, 0.5), pct(&moving, 0.99), handoff.n, pct(&handoff, 0.5), pct(&handoff, 0.99));
+  for (int k = 0; k < FL_NCALLS; k++)
+    printf("%s\"%s\": %.2f", k ? ", " : "", fl_call_path((fl_call)k), (double)by[k] / (double)nhosts);
+  printf("}}\n");
   return done == nhosts && !atomic_load(&failed) ? 0 : 1;
 }

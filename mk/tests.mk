@@ -184,7 +184,7 @@ check-catalog: $(B)/runtime/hpm $(B)/tools/hpm-sign
 	$(call pytest,catalog,tests/lifecycle/test_catalog.py)
 check-lifecycle-pol: $(B)/runtime/hpm
 	$(call pytest,lifecycle-pol,tests/lifecycle/test_history.py tests/lifecycle/test_policy_cli.py)
-check-fleet: $(FLEET_CTL) $(B)/runtime/hpm $(B)/tools/hpm-sign
+check-fleet: $(FLEET_CTL) $(B)/runtime/hpm $(B)/tools/hpm-sign $(B)/tools/hpm-patchgen
 	$(call pytest,fleet,tests/fleet)
 check-firmware: all
 	$(call pytest,firmware,firmware-tests)

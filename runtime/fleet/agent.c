@@ -76,6 +76,8 @@ static int reopen(hpmh_status *st) {
     n.rebooted = A.conn.rebooted;
     n.worked_phase = A.conn.worked_phase;
     n.worked_since = A.conn.worked_since;
+    n.lease_at = A.conn.lease_at;
+    fl_close(&A.conn);
   }
   n.cancel = &A.stop;
   A.conn = n;
@@ -103,6 +105,7 @@ static void *step_main(void *arg) {
     pthread_mutex_unlock(&A.mu);
     if (fresh && reopen(&st)) say("reload: %s; the connection before stays in use", st.detail);
     fl_step_report rep;
+    bool stepped = false;
     if (fl_step(&A.conn, &rep, &st)) {
       if (atomic_load(&A.stop)) break;
       /* etcd unreachable, a record broken: nothing moves; try again */
@@ -113,9 +116,13 @@ static void *step_main(void *arg) {
       last_err[0] = 0;
       if (strcmp(rep.note, last)) say("%s: %s", A.conn.host, rep.note);
       snprintf(last, sizeof last, "%s", rep.note);
+      stepped = true;
     }
-    nap(A.conn.p->fleet_step_interval_s * 1000u);
+    /* until what this host waits for changes in etcd (its turn), at most an interval */
+    if (stepped) fl_wait(&A.conn, &rep, (long)A.conn.p->fleet_step_interval_s * 1000);
+    else nap(A.conn.p->fleet_step_interval_s * 1000u);
   }
+  fl_close(&A.conn);
   return NULL;
 }
 

@@ -255,8 +255,7 @@ static int step(int argc, char **argv) {
       snprintf(last, sizeof last, "%s", rep.note);
     }
     if (!loop_ms || rep.finished || rep.rebooting) return 0;
-    struct timespec ts = {loop_ms / 1000, (loop_ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    fl_wait(c, &rep, loop_ms);
   }
 }
 
@@ -281,7 +280,11 @@ int fl_cmd(hpm_ctx *ctx, int argc, char **argv) {
   the_ctx = ctx;
   hpmh_status st;
   if (!strcmp(sub, "status")) return status(argc - 1, argv + 1);
-  if (!strcmp(sub, "step")) return step(argc - 1, argv + 1);
+  if (!strcmp(sub, "step")) {
+    int rc = step(argc - 1, argv + 1);
+    fl_close(&the_conn);
+    return rc;
+  }
   if (!strcmp(sub, "serve")) return fl_serve_cmd(ctx, argc - 1, argv + 1);
   int rc;
   if (!strcmp(verb, "start")) return rollout_start(argc - 2, argv + 2);

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@ static const char *const call_paths[] = {
     [FL_CALL_LEASE_GRANT] = "lease/grant",
     [FL_CALL_LEASE_KEEPALIVE] = "lease/keepalive",
     [FL_CALL_LEASE_REVOKE] = "lease/revoke",
+    [FL_CALL_WATCH] = "watch",
 };
 
 const char *fl_call_path(fl_call call) {
@@ -149,6 +151,7 @@ static cJSON *op_object(const fl_op *op, hpmh_status *st) {
     if (add_b64(o, "range_end", op->range_end, op->range_end_len, FL_ETCD_KEY_MAX, st)) goto fail;
   }
   if (op->kind == FL_OP_RANGE && op->limit && add_i64(o, "limit", op->limit, st)) goto fail;
+  if (op->kind == FL_OP_RANGE && op->revision && add_i64(o, "revision", op->revision, st)) goto fail;
   return o;
 fail:
   cJSON_Delete(o);
@@ -452,6 +455,9 @@ static int parse_body(fl_call call, const cJSON *o, int depth, fl_etcd_result *r
   case FL_CALL_PUT:
   case FL_CALL_LEASE_REVOKE:
     return 0;
+  case FL_CALL_WATCH:
+  case FL_NCALLS:
+    break;
   }
   return hpmh_fail(st, HPMH_E_INVALID, "", "unknown call %d", (int)call);
 }
@@ -593,6 +599,7 @@ int fl_etcd_call(fl_etcd *c, fl_call call, const char *body, fl_etcd_result *r, 
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
     c->requests++;
+    c->requests_by[call]++;
     CURLcode rc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent);
@@ -702,5 +709,152 @@ int fl_etcd_lease_revoke(fl_etcd *c, int64_t id, hpmh_status *st) {
   fl_etcd_result r;
   int rc = lease_call(c, FL_CALL_LEASE_REVOKE, id, &r, st);
   fl_etcd_result_free(&r);
+  return rc;
+}
+
+/* ---- watches ---------------------------------------------------------------- */
+
+int fl_etcd_watch_parse(const char *buf, size_t len, hpmh_status *st) {
+  if (len > FL_ETCD_RESPONSE_MAX)
+    return hpmh_fail(st, HPMH_E_INVALID, "", "a watch message of %zu bytes, more than the %u allowed", len,
+                     FL_ETCD_RESPONSE_MAX);
+  const char *end = NULL;
+  cJSON *doc = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+  while (doc && end && (size_t)(end - buf) < len && *end && strchr(" \t\r\n", *end)) end++;
+  if (!doc || !cJSON_IsObject(doc) || !end || (size_t)(end - buf) != len) {
+    cJSON_Delete(doc);
+    return hpmh_fail(st, HPMH_E_INVALID, "", "a watch message that is not one JSON object");
+  }
+  int rc = -1, code;
+  const cJSON *o = NULL, *ev, *cancelled, *compact;
+  if (parse_error(doc, &code, st) || get_object(doc, "result", &o, st)) goto out;
+  if (!o) {
+    hpmh_fail(st, HPMH_E_INVALID, "result", "a watch message without \"result\"");
+    goto out;
+  }
+  if (parse_error(o, &code, st)) goto out;
+  ev = cJSON_GetObjectItemCaseSensitive(o, "events");
+  cancelled = cJSON_GetObjectItemCaseSensitive(o, "canceled");
+  compact = cJSON_GetObjectItemCaseSensitive(o, "compact_revision");
+  if (ev && !cJSON_IsArray(ev)) {
+    hpmh_fail(st, HPMH_E_INVALID, "events", "\"events\" is not an array");
+    goto out;
+  }
+  rc = (ev && cJSON_GetArraySize(ev) > 0) || cJSON_IsTrue(cancelled) ||
+       (compact && !(cJSON_IsString(compact) && !strcmp(compact->valuestring, "0")));
+out:
+  cJSON_Delete(doc);
+  return rc;
+}
+
+typedef struct {
+  char *buf;
+  size_t len, cap;
+  int verdict; /* 1 changed, -1 broken, 0 nothing yet */
+  hpmh_status st;
+  const _Atomic bool *cancel;
+} watch_sink;
+
+static size_t watch_data(char *p, size_t size, size_t nmemb, void *ctx) {
+  watch_sink *w = ctx;
+  size_t n = size * nmemb;
+  if (w->len + n + 1 > FL_ETCD_RESPONSE_MAX) {
+    w->verdict = -1;
+    hpmh_fail(&w->st, HPMH_E_INVALID, "", "a watch message of more than %u bytes", FL_ETCD_RESPONSE_MAX);
+    return 0;
+  }
+  if (w->len + n + 1 > w->cap) {
+    size_t cap = (w->len + n + 1) * 2;
+    char *b = realloc(w->buf, cap);
+    if (!b) {
+      w->verdict = -1;
+      hpmh_fail(&w->st, HPMH_E_NOMEM, "", "out of memory");
+      return 0;
+    }
+    w->buf = b;
+    w->cap = cap;
+  }
+  memcpy(w->buf + w->len, p, n);
+  w->len += n;
+  char *nl;
+  while ((nl = memchr(w->buf, '\n', w->len))) {
+    size_t line = (size_t)(nl - w->buf) + 1;
+    int v = fl_etcd_watch_parse(w->buf, line, &w->st);
+    memmove(w->buf, w->buf + line, w->len - line);
+    w->len -= line;
+    if (v) {
+      w->verdict = v;
+      return 0; /* enough: end the stream */
+    }
+  }
+  return n;
+}
+
+static int watch_progress(void *ctx, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d) {
+  (void)a, (void)b, (void)c, (void)d;
+  const watch_sink *w = ctx;
+  return w->cancel && atomic_load(w->cancel);
+}
+
+int fl_etcd_watch(fl_etcd *c, const char *key, const char *range_end, int64_t from, long ms,
+                  const _Atomic bool *cancel, hpmh_status *st) {
+  cJSON *body = cJSON_CreateObject(), *cr = cJSON_AddObjectToObject(body, "create_request");
+  if (!cr || add_b64(cr, "key", key, strlen(key), FL_ETCD_KEY_MAX, st) ||
+      (range_end && add_b64(cr, "range_end", range_end, strlen(range_end), FL_ETCD_KEY_MAX, st)) ||
+      (from > 0 && add_i64(cr, "start_revision", from, st))) {
+    cJSON_Delete(body);
+    return cr ? -1 : hpmh_fail(st, HPMH_E_NOMEM, "", "out of memory");
+  }
+  char *text = print_consume(body, st);
+  if (!text) return -1;
+  char why[400] = "";
+  int rc = -1;
+  hpm_http_global();
+  for (size_t k = 0; k < c->nendpoints && rc < 0; k++) {
+    size_t i = (c->current + k) % c->nendpoints;
+    const char *ep = c->endpoints[i];
+    char url[FL_ETCD_ENDPOINT_MAX + 32], errbuf[CURL_ERROR_SIZE] = "";
+    hpm_http_sink unused = {.fd = -1, .cap = 1};
+    watch_sink w = {.cancel = cancel};
+    snprintf(url, sizeof url, "%s/v3/watch", ep);
+    CURL *h = hpm_http_easy(url, &unused, errbuf);
+    if (!h) {
+      free(text);
+      return hpmh_fail(st, HPMH_E_IO, "", "etcd watch: %s", errbuf[0] ? errbuf : "out of memory");
+    }
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, text);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, watch_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &w);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, watch_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &w);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ms > 0 ? ms : 1);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
+    c->requests++;
+    c->requests_by[FL_CALL_WATCH]++;
+    CURLcode cc = curl_easy_perform(h);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(hdrs);
+    free(w.buf);
+    if (w.verdict > 0) {
+      c->current = i;
+      rc = 1;
+    } else if (w.verdict < 0) {
+      note(why, sizeof why, "%s: %s", ep, w.st.detail);
+    } else if (cc == CURLE_ABORTED_BY_CALLBACK || cc == CURLE_OPERATION_TIMEDOUT) {
+      /* waited the time given; a member that never answered is not asked first next time */
+      c->current = status == 200 ? i : (i + 1) % c->nendpoints;
+      rc = 0;
+    } else {
+      note(why, sizeof why, "%s: %s", ep, cc == CURLE_OK ? "the stream ended" : errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    }
+    if (cancel && atomic_load(cancel) && rc < 0) rc = 0;
+  }
+  free(text);
+  if (rc < 0) hpmh_fail(st, HPMH_E_IO, "", "etcd watch failed at every member (%s)", why);
   return rc;
 }

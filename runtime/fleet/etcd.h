@@ -54,6 +54,8 @@ typedef enum {
   FL_CALL_LEASE_GRANT,
   FL_CALL_LEASE_KEEPALIVE,
   FL_CALL_LEASE_REVOKE,
+  FL_CALL_WATCH,
+  FL_NCALLS
 } fl_call;
 
 /* "kv/range", "kv/put", ...: the path after /v3/, also used in messages. */
@@ -77,6 +79,7 @@ typedef struct {
   size_t value_len;
   int64_t lease;     /* put: 0 for none */
   int64_t limit;     /* range: 0 for no limit */
+  int64_t revision;  /* range: the store as of this revision (0: the newest) */
 } fl_op;
 
 typedef enum { FL_CMP_VERSION, FL_CMP_CREATE, FL_CMP_MOD, FL_CMP_VALUE } fl_cmp_target;
@@ -181,6 +184,7 @@ typedef struct {
   size_t current;   /* the member tried first: the last one that answered */
   int last_code;    /* the gRPC code of the last etcd error (0: none) */
   uint64_t requests; /* HTTP requests sent to members so far (each attempt counts; bench/fleet_sim.c) */
+  uint64_t requests_by[FL_NCALLS]; /* the same, by call */
 } fl_etcd;
 
 /* endpoints: comma-separated http:// or https:// URLs of the members
@@ -203,5 +207,22 @@ int fl_etcd_lease_grant(fl_etcd *c, int64_t ttl, int64_t *id, int64_t *ttl_out, 
  * expired or was revoked is an error (HPMH_E_REFUSED, code 5). */
 int fl_etcd_lease_keepalive(fl_etcd *c, int64_t id, int64_t *ttl_out, hpmh_status *st);
 int fl_etcd_lease_revoke(fl_etcd *c, int64_t id, hpmh_status *st);
+
+/* ---- watches ---------------------------------------------------------------- */
+
+/* What a watch stream (POST /v3/watch) says in one message of
+ * buf[0..len): 1 a change (events, or the watch was cancelled or its
+ * revision compacted: the caller reads again either way), 0 nothing yet
+ * (the creation message, progress), -1 with st when the bytes are not a
+ * watch message or carry etcd's error.  Untrusted bytes (fuzz_etcd). */
+int fl_etcd_watch_parse(const char *buf, size_t len, hpmh_status *st);
+
+/* Waits until a key in [key, range_end) (range_end NULL: the one key)
+ * changes at or after revision from, for at most ms milliseconds, or until
+ * *cancel (may be NULL) becomes true.  1 changed, 0 timed out or
+ * cancelled, -1 with st when no member could be watched (the caller waits
+ * its own way then).  One HTTP request at the member that answered last. */
+int fl_etcd_watch(fl_etcd *c, const char *key, const char *range_end, int64_t from, long ms,
+                  const _Atomic bool *cancel, hpmh_status *st);
 
 #endif

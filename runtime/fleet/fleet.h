@@ -27,6 +27,11 @@ typedef struct {
   uint64_t worked_since; /* ... in the phase entered then: a lost race does not run it again */
   const atomic_bool *cancel; /* NULL, or: once true, a running hook is killed and the step writes nothing more */
   uint64_t facts_at;    /* when this process last gathered its facts (facts.c) */
+  uint64_t lease_at;    /* when this process last granted or kept alive its lease */
+  fl_rollout *rollout_cache; /* the rollout as this host last read it (fl_read_own), NULL: none */
+  int64_t rollout_cache_rev; /* its mod_revision: 0 no rollout, -1 not read yet */
+  size_t nholders;      /* the slot holders of the last fl_read_own, whose alive keys the next one reads */
+  char holders[FL_MAX_SLOTS][FL_NAME_MAX + 1];
 } fl_conn;
 
 /* This host's facts for its member record (facts.c): the running baseline
@@ -41,8 +46,18 @@ void fl_facts_gather(hpm_ctx *ctx, uint64_t now, fl_facts *f);
  * fault domain.  -1 with st naming the file and the key to set. */
 int fl_open(hpm_ctx *ctx, fl_conn *c, hpmh_status *st);
 
-/* Everything under FL_PREFIX at one revision, parsed (model.h). */
+/* What fl_open allocated. */
+void fl_close(fl_conn *c);
+
+/* Everything under FL_PREFIX at one revision, parsed (model.h), read in
+ * pages of at most FL_READ_PAGE keys. */
+#define FL_READ_PAGE 500
 int fl_read(fl_conn *c, fl_snap *s, hpmh_status *st);
+/* What this host's step reads, in one transaction (docs/fleet.md "The
+ * host side"): the slots, its own host, member and alive keys, the slot
+ * holders' alive keys, and the rollout only when it changed since the
+ * last read; a light snapshot (fl_snap_summary). */
+int fl_read_own(fl_conn *c, fl_snap *s, hpmh_status *st);
 
 /* What the operator starts. */
 typedef struct {
@@ -57,9 +72,14 @@ typedef struct {
 } fl_start_req;
 
 /* Checks the target against the signed catalog this host holds, every host
- * against the registered members, no rollout in progress; then writes the
- * rollout, one record per host (waiting) and empty slots in one
- * transaction.  *id receives the rollout's ID. */
+ * against the registered members, no rollout in progress; then writes one
+ * record per host (waiting, of the new rollout's ID) in transactions of at
+ * most FL_TXB_MAX - 8 records, then the rollout and empty slots in one
+ * transaction, then deletes the records of hosts it does not name; every
+ * transaction compares the rollout and the slots as read, so a start that
+ * races another fails (its records stay, of an ID no rollout has, and are
+ * ignored).  Within a ring, the hosts of a fault domain follow each other
+ * (domains in the order the hosts first name them).  *id receives the ID. */
 int fl_rollout_start(fl_conn *c, const fl_start_req *q, char id[FL_NAME_MAX + 1], hpmh_status *st);
 /* to: FL_PAUSED, FL_RUNNING (resume) or FL_ABORTED. */
 int fl_rollout_set(fl_conn *c, fl_rstate to, hpmh_status *st);
@@ -76,9 +96,23 @@ typedef struct {
                         * or the rollout ended and the host holds no slot */
   bool rebooting;      /* the reboot hook ran: what follows is the next boot's */
   char note[1024];      /* what happened or why it waits */
+  /* What to wait for before the next step (fl_wait): a change of the keys
+   * [watch, watch_end) after revision watch_after (watch empty: none), at
+   * most watch_ms (0: no limit of its own). */
+  char watch[FL_ETCD_KEY_MAX / 16];
+  char watch_end[FL_ETCD_KEY_MAX / 16];
+  int64_t watch_after;
+  long watch_ms;
 } fl_step_report;
 
 int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st);
+
+/* Wait before the next step: until what rep says to watch changes, at
+ * most ms, or until c->cancel.  A waiting host watches the host just
+ * ahead of it in the rollout's order, the first waiting host the slots and
+ * the rollout, so a handoff wakes one host, not every host.  Without a
+ * watch (or when etcd cannot be watched), a sleep of ms. */
+void fl_wait(fl_conn *c, const fl_step_report *rep, long ms);
 
 int fl_cmd(hpm_ctx *ctx, int argc, char **argv);
 

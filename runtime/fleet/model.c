@@ -180,6 +180,36 @@ int fl_rollout_parse(const char *key, const uint8_t *v, size_t len, fl_rollout *
       r->host_ring[r->nhosts++] = (uint32_t)i;
     }
   }
+  /* "domains": the fault domain of each host, an array per ring as "rings" */
+  const cJSON *doms = cJSON_GetObjectItemCaseSensitive(o, "domains");
+  if (!cJSON_IsArray(doms) || cJSON_GetArraySize(doms) != nr) {
+    BAD("etcd key %s: field \"domains\": expected %d arrays of fault domains, one per ring" FIX, key, nr);
+    goto out;
+  }
+  size_t k = 0;
+  for (int i = 0; i < nr; i++) {
+    const cJSON *ring = cJSON_GetArrayItem(doms, i), *d;
+    if (!cJSON_IsArray(ring) || cJSON_GetArraySize(ring) != cJSON_GetArraySize(cJSON_GetArrayItem(rings, i))) {
+      BAD("etcd key %s: field \"domains[%d]\": expected one fault domain per host of rings[%d]" FIX, key, i, i);
+      goto out;
+    }
+    cJSON_ArrayForEach(d, ring) {
+      if (!cJSON_IsString(d) || !fl_name_ok(d->valuestring)) {
+        BAD("etcd key %s: field \"domains[%d]\": an entry is not a fault domain name" FIX, key, i);
+        goto out;
+      }
+      size_t x = 0;
+      while (x < r->ndomains && strcmp(r->domains[x], d->valuestring)) x++;
+      if (x == r->ndomains) {
+        if (r->ndomains >= FL_MAX_DOMAINS) {
+          BAD("etcd key %s: field \"domains\": more than %d fault domains" FIX, key, FL_MAX_DOMAINS);
+          goto out;
+        }
+        snprintf(r->domains[r->ndomains++], sizeof r->domains[0], "%s", d->valuestring);
+      }
+      r->host_domain[k++] = (uint16_t)x;
+    }
+  }
   rc = 0;
 out:
   cJSON_Delete(o);
@@ -193,6 +223,7 @@ int fl_host_parse(const char *key, const uint8_t *v, size_t len, fl_host *h, hpm
   char phase[16];
   int rc = -1;
   if (get_str(key, o, "name", h->name, sizeof h->name, true, st) ||
+      get_str(key, o, "rollout", h->rollout, sizeof h->rollout, true, st) ||
       get_str(key, o, "domain", h->domain, sizeof h->domain, true, st) ||
       get_u32(key, o, "ring", 0, FL_MAX_RINGS - 1, &h->ring, st) ||
       get_str(key, o, "phase", phase, sizeof phase, false, st) ||
@@ -217,6 +248,12 @@ int fl_host_parse(const char *key, const uint8_t *v, size_t len, fl_host *h, hpm
     if (get_u64(key, took, t->string, 0, TIME_MAX, &sec, st)) goto out;
     h->took[tp] = (int64_t)sec;
   }
+  const cJSON *freed = cJSON_GetObjectItemCaseSensitive(o, "freed"); /* optional: written when true */
+  if (freed && !cJSON_IsBool(freed)) {
+    BAD("etcd key %s: field \"freed\": expected true or false" FIX, key);
+    goto out;
+  }
+  h->freed = cJSON_IsTrue(freed);
   int p = fl_phase_from(phase);
   if (p < 0) {
     BAD("etcd key %s: field \"phase\": '%s' is not one of waiting, draining, installing, rebooting, verifying, "
@@ -258,6 +295,11 @@ int fl_slots_parse(const char *key, const uint8_t *v, size_t len, fl_slots *s, h
         goto out;
       }
     s->nslots++;
+  }
+  if (get_str(key, o, "phases", s->phases, sizeof s->phases, false, st)) goto out;
+  if (strspn(s->phases, "wodf") != strlen(s->phases)) {
+    BAD("etcd key %s: field \"phases\": expected one of the letters w, o, d, f per host" FIX, key);
+    goto out;
   }
   rc = 0;
 out:
@@ -347,6 +389,13 @@ char *fl_rollout_json(const fl_rollout *r) {
       if (r->host_ring[k] == i) cJSON_AddItemToArray(ring, cJSON_CreateString(r->hosts[k]));
     cJSON_AddItemToArray(rings, ring);
   }
+  cJSON *doms = cJSON_AddArrayToObject(o, "domains");
+  for (size_t i = 0; i < r->nrings; i++) {
+    cJSON *ring = cJSON_CreateArray();
+    for (size_t k = 0; k < r->nhosts; k++)
+      if (r->host_ring[k] == i) cJSON_AddItemToArray(ring, cJSON_CreateString(r->domains[r->host_domain[k]]));
+    cJSON_AddItemToArray(doms, ring);
+  }
   cJSON_AddNumberToObject(o, "max_out", r->max_out);
   cJSON_AddNumberToObject(o, "min_delay_s", r->min_delay_s);
   cJSON_AddNumberToObject(o, "budget", r->budget);
@@ -362,6 +411,7 @@ char *fl_rollout_json(const fl_rollout *r) {
 char *fl_host_json(const fl_host *h) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "name", h->name);
+  cJSON_AddStringToObject(o, "rollout", h->rollout);
   cJSON_AddStringToObject(o, "domain", h->domain);
   cJSON_AddNumberToObject(o, "ring", h->ring);
   cJSON_AddStringToObject(o, "phase", fl_phase_name(h->phase));
@@ -369,6 +419,7 @@ char *fl_host_json(const fl_host *h) {
   cJSON_AddNumberToObject(o, "deadline", (double)h->deadline);
   cJSON_AddStringToObject(o, "reason", h->reason);
   cJSON_AddNumberToObject(o, "transitions", h->transitions);
+  if (h->freed) cJSON_AddTrueToObject(o, "freed");
   cJSON *took = cJSON_AddObjectToObject(o, "took");
   for (int i = 0; i < FL_NPHASES; i++)
     if (h->took[i] >= 0 && !fl_phase_terminal((fl_phase)i))
@@ -388,6 +439,7 @@ char *fl_slots_json(const fl_slots *s) {
     cJSON_AddNumberToObject(x, "since", (double)s->slots[i].since);
     cJSON_AddItemToArray(hs, x);
   }
+  cJSON_AddStringToObject(o, "phases", s->phases);
   return print(o);
 }
 
@@ -455,6 +507,82 @@ static int host_order(const void *a, const void *b) {
   return strcmp(x->name, y->name);
 }
 
+static int snap_fail(fl_snap *s, hpmh_status *st, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int snap_fail(fl_snap *s, hpmh_status *st, const char *field, const char *fmt, ...) {
+  char m[600];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(m, sizeof m, fmt, ap);
+  va_end(ap);
+  fl_snap_free(s);
+  return hpmh_fail(st, HPMH_E_INVALID, field, "%s" FIX, m);
+}
+
+char fl_phase_class(fl_phase p) {
+  return p == FL_WAITING ? 'w' : p == FL_DONE ? 'd' : p == FL_FAILED ? 'f' : 'o';
+}
+
+int fl_rollout_index(const fl_rollout *r, const char *name) {
+  for (size_t i = 0; i < r->nhosts; i++)
+    if (!strcmp(r->hosts[i], name)) return (int)i;
+  return -1;
+}
+
+/* The slots' phases fit the rollout, and every holder is one of its hosts. */
+static int slots_fit(fl_snap *s, hpmh_status *st) {
+  size_t n = strlen(s->slots.phases);
+  if (n != s->rollout.nhosts)
+    return snap_fail(s, st, FL_KEY_SLOTS, "etcd key %s: field \"phases\": %zu letters for the %zu hosts of rollout %s",
+                     FL_KEY_SLOTS, n, s->rollout.nhosts, s->rollout.id);
+  for (size_t i = 0; i < s->slots.nslots; i++)
+    if (fl_rollout_index(&s->rollout, s->slots.slots[i].host) < 0)
+      return snap_fail(s, st, FL_KEY_SLOTS, "etcd key %s: field \"holders\": %s is no host of the rollout",
+                       FL_KEY_SLOTS, s->slots.slots[i].host);
+  return 0;
+}
+
+int fl_snap_summary(fl_snap *s, const fl_host *own, hpmh_status *st) {
+  const fl_rollout *r = &s->rollout;
+  s->light = true;
+  free(s->hosts);
+  s->nhosts = 0;
+  s->hosts = calloc(r->nhosts + 1, sizeof *s->hosts);
+  if (!s->hosts) return hpmh_fail(st, HPMH_E_NOMEM, "", "out of memory");
+  if (slots_fit(s, st)) return -1;
+  static const fl_phase by_letter[] = {['w'] = FL_WAITING, ['o'] = FL_DRAINING, ['d'] = FL_DONE, ['f'] = FL_FAILED};
+  for (size_t i = 0; i < r->nhosts; i++) {
+    fl_host *h = &s->hosts[i];
+    snprintf(h->name, sizeof h->name, "%s", r->hosts[i]);
+    snprintf(h->rollout, sizeof h->rollout, "%s", r->id);
+    snprintf(h->domain, sizeof h->domain, "%s", r->domains[r->host_domain[i]]);
+    h->ring = r->host_ring[i];
+    h->phase = by_letter[(unsigned char)s->slots.phases[i]];
+    h->alive = true; /* not read: only a holder's lease counts (suspects) */
+    for (int k = 0; k < FL_NPHASES; k++) h->took[k] = -1;
+  }
+  s->nhosts = r->nhosts;
+  for (size_t i = 0; i < s->slots.nslots; i++) {
+    fl_host *h = &s->hosts[fl_rollout_index(r, s->slots.slots[i].host)];
+    h->holds = true;
+    h->alive_create = s->slots.slots[i].alive_create;
+    h->alive = h->alive_create != 0;
+  }
+  if (!own) return 0;
+  int k = fl_rollout_index(r, own->name);
+  if (k < 0) return 0;
+  fl_host *h = &s->hosts[k];
+  if (fl_phase_class(own->phase) != s->slots.phases[k] || strcmp(own->domain, h->domain) || own->ring != h->ring)
+    return snap_fail(s, st, "", "etcd key %s%s: phase %s, domain %s, ring %u; but %s says '%c' (field \"phases\") "
+                     "and rollout %s puts it in domain %s, ring %u", FL_DIR_HOSTS, own->name,
+                     fl_phase_name(own->phase), own->domain, own->ring, FL_KEY_SLOTS, s->slots.phases[k], r->id,
+                     h->domain, h->ring);
+  bool holds = h->holds;
+  *h = *own;
+  h->holds = holds;
+  return 0;
+}
+
 int fl_snap_from(const fl_etcd_result *r, fl_snap *s, hpmh_status *st) {
   memset(s, 0, sizeof *s);
   s->revision = r->revision;
@@ -464,7 +592,6 @@ int fl_snap_from(const fl_etcd_result *r, fl_snap *s, hpmh_status *st) {
     fl_snap_free(s);
     return hpmh_fail(st, HPMH_E_NOMEM, "", "out of memory");
   }
-  /* alive keys first pass: names only */
   for (size_t i = 0; i < r->nkvs; i++) {
     const fl_kv *kv = &r->kvs[i];
     char key[FL_ETCD_KEY_MAX + 1], name[FL_ETCD_KEY_MAX + 1];
@@ -478,8 +605,7 @@ int fl_snap_from(const fl_etcd_result *r, fl_snap *s, hpmh_status *st) {
       rc = fl_slots_parse(key, kv->value, kv->value_len, &s->slots, st);
       s->slots_rev = kv->mod_revision;
     } else if (under(kv, FL_DIR_HOSTS, name, sizeof name)) {
-      if (s->nhosts >= FL_MAX_HOSTS) rc = hpmh_fail(st, HPMH_E_INVALID, key, "more than %d host records under %s", FL_MAX_HOSTS, FL_DIR_HOSTS);
-      else if (!(rc = fl_host_parse(key, kv->value, kv->value_len, &s->hosts[s->nhosts], st)))
+      if (!(rc = fl_host_parse(key, kv->value, kv->value_len, &s->hosts[s->nhosts], st)))
         s->hosts[s->nhosts++].mod_revision = kv->mod_revision;
     } else if (under(kv, FL_DIR_MEMBERS, name, sizeof name)) {
       if (!(rc = fl_member_parse(key, kv->value, kv->value_len, &s->members[s->nmembers], st))) s->nmembers++;
@@ -489,59 +615,99 @@ int fl_snap_from(const fl_etcd_result *r, fl_snap *s, hpmh_status *st) {
       return -1;
     }
   }
+  /* records of another rollout (one being started, or a start that did
+   * not finish) are not this rollout's: the next start rewrites or deletes them */
+  size_t kept = 0;
+  for (size_t k = 0; k < s->nhosts; k++)
+    if (s->has_rollout && !strcmp(s->hosts[k].rollout, s->rollout.id)) {
+      fl_host x = s->hosts[kept];
+      s->hosts[kept++] = s->hosts[k];
+      s->hosts[k] = x;
+    }
+  s->nstale = s->nhosts - kept;
+  s->nhosts = kept;
   for (size_t i = 0; i < r->nkvs; i++) {
     char name[FL_ETCD_KEY_MAX + 1];
     if (!under(&r->kvs[i], FL_DIR_ALIVE, name, sizeof name)) continue;
     fl_member *m = fl_snap_member(s, name);
     if (m) m->alive_create = r->kvs[i].create_revision;
-    for (size_t k = 0; k < s->nhosts; k++)
-      if (!strcmp(s->hosts[k].name, name)) {
-        s->hosts[k].alive = true;
-        s->hosts[k].alive_create = r->kvs[i].create_revision;
-      }
+    for (size_t k = 0; k < s->slots.nslots; k++)
+      if (!strcmp(s->slots.slots[k].host, name)) s->slots.slots[k].alive_create = r->kvs[i].create_revision;
+    fl_host *h = fl_snap_host(s, name);
+    if (h) {
+      h->alive = true;
+      h->alive_create = r->kvs[i].create_revision;
+    }
+  }
+  if (!s->has_rollout) {
+    if (s->slots.nslots)
+      return snap_fail(s, st, FL_KEY_SLOTS, "etcd key %s: field \"holders\": %s holds a slot, but there is no %s",
+                       FL_KEY_SLOTS, s->slots.slots[0].host, FL_KEY_ROLLOUT);
+    return 0;
   }
   /* the records agree with each other */
-  if (s->has_rollout) {
-    for (size_t k = 0; k < s->rollout.nhosts; k++) {
-      fl_host *h = fl_snap_host(s, s->rollout.hosts[k]);
-      if (!h) {
-        hpmh_fail(st, HPMH_E_INVALID, FL_KEY_ROLLOUT,
-                  "etcd key %s: field \"rings\": host %s has no record %s%s" FIX, FL_KEY_ROLLOUT,
-                  s->rollout.hosts[k], FL_DIR_HOSTS, s->rollout.hosts[k]);
-        fl_snap_free(s);
-        return -1;
-      }
-      if (h->ring != s->rollout.host_ring[k]) {
-        hpmh_fail(st, HPMH_E_INVALID, "", "etcd key %s%s: field \"ring\": %u, but the rollout puts it in ring %u" FIX,
-                  FL_DIR_HOSTS, h->name, h->ring, s->rollout.host_ring[k]);
-        fl_snap_free(s);
-        return -1;
-      }
-    }
-  }
-  for (size_t k = 0; k < s->nhosts; k++) {
-    bool named = false;
-    for (size_t j = 0; s->has_rollout && j < s->rollout.nhosts && !named; j++)
-      named = !strcmp(s->rollout.hosts[j], s->hosts[k].name);
-    if (!named) {
-      hpmh_fail(st, HPMH_E_INVALID, "", "etcd key %s%s: no rollout names this host (%s)" FIX, FL_DIR_HOSTS,
-                s->hosts[k].name, s->has_rollout ? "not in its rings" : "no " FL_KEY_ROLLOUT);
-      fl_snap_free(s);
-      return -1;
-    }
+  const fl_rollout *ro = &s->rollout;
+  if (slots_fit(s, st)) return -1;
+  fl_slots_drop_freed(&s->slots, ro, s->hosts, s->nhosts);
+  for (size_t k = 0; k < s->nhosts; k++)
+    if (fl_rollout_index(ro, s->hosts[k].name) < 0)
+      return snap_fail(s, st, "", "etcd key %s%s: rollout %s does not name this host in its rings", FL_DIR_HOSTS,
+                       s->hosts[k].name, ro->id);
+  for (size_t k = 0; k < ro->nhosts; k++) {
+    fl_host *h = fl_snap_host(s, ro->hosts[k]);
+    if (!h && ro->state != FL_RUNNING && ro->state != FL_PAUSED) continue; /* a new rollout's start rewrote it */
+    if (!h)
+      return snap_fail(s, st, FL_KEY_ROLLOUT, "etcd key %s: field \"rings\": host %s has no record %s%s",
+                       FL_KEY_ROLLOUT, ro->hosts[k], FL_DIR_HOSTS, ro->hosts[k]);
+    if (h->ring != ro->host_ring[k] || strcmp(h->domain, ro->domains[ro->host_domain[k]]))
+      return snap_fail(s, st, "", "etcd key %s%s: ring %u, fault domain %s; but the rollout puts it in ring %u, "
+                       "fault domain %s", FL_DIR_HOSTS, h->name, h->ring, h->domain, ro->host_ring[k],
+                       ro->domains[ro->host_domain[k]]);
+    if (fl_phase_class(h->phase) != s->slots.phases[k])
+      return snap_fail(s, st, "", "etcd key %s%s: phase %s, but %s says '%c' for it (field \"phases\")",
+                       FL_DIR_HOSTS, h->name, fl_phase_name(h->phase), FL_KEY_SLOTS, s->slots.phases[k]);
   }
   for (size_t i = 0; i < s->slots.nslots; i++) {
-    fl_host *h = fl_snap_host(s, s->slots.slots[i].host);
-    if (!h) {
-      hpmh_fail(st, HPMH_E_INVALID, "", "etcd key %s: field \"holders\": %s is no host of the rollout" FIX,
-                FL_KEY_SLOTS, s->slots.slots[i].host);
-      fl_snap_free(s);
-      return -1;
-    }
-    h->holds = true;
+    fl_host *x = fl_snap_host(s, s->slots.slots[i].host);
+    if (x) x->holds = true;
   }
   qsort(s->hosts, s->nhosts, sizeof *s->hosts, host_order);
   return 0;
+}
+
+void fl_slots_drop_freed(fl_slots *sl, const fl_rollout *r, const fl_host *recs, size_t n) {
+  size_t kept = 0;
+  for (size_t i = 0; i < sl->nslots; i++) {
+    const fl_host *x = NULL;
+    for (size_t k = 0; k < n && !x; k++)
+      if (!strcmp(recs[k].name, sl->slots[i].host) && !strcmp(recs[k].rollout, r->id)) x = &recs[k];
+    if (x && x->freed && fl_phase_terminal(x->phase)) {
+      int at = fl_rollout_index(r, x->name);
+      if (at >= 0 && (size_t)at < strlen(sl->phases)) sl->phases[at] = fl_phase_class(x->phase);
+      continue;
+    }
+    sl->slots[kept++] = sl->slots[i];
+  }
+  sl->nslots = kept;
+}
+
+void fl_slots_after(const fl_snap *s, const fl_host *n, bool take, bool release, uint64_t now, fl_slots *out) {
+  *out = s->slots;
+  out->gen++;
+  out->nslots = 0;
+  for (size_t i = 0; i < s->slots.nslots; i++)
+    if (!release || strcmp(s->slots.slots[i].host, n->name)) out->slots[out->nslots++] = s->slots.slots[i];
+  if (take && out->nslots < FL_MAX_SLOTS) {
+    fl_slot *me = &out->slots[out->nslots++];
+    memset(me, 0, sizeof *me);
+    snprintf(me->host, sizeof me->host, "%s", n->name);
+    snprintf(me->domain, sizeof me->domain, "%s", n->domain);
+    me->since = now;
+    me->alive_create = n->alive_create;
+    out->last_start = now;
+  }
+  int k = fl_rollout_index(&s->rollout, n->name);
+  if (k >= 0 && (size_t)k < strlen(out->phases)) out->phases[k] = fl_phase_class(n->phase);
 }
 
 /* ---- decisions ------------------------------------------------------------- */
@@ -584,7 +750,7 @@ int fl_may_take(const fl_snap *s, const fl_host *h, uint64_t now, char *why, siz
     const fl_host *o = &s->hosts[i];
     if (o->ring < h->ring && !fl_phase_terminal(o->phase))
       return snprintf(why, n, "ring %u waits for ring %u (%s is %s)", h->ring, o->ring, o->name,
-                      fl_phase_name(o->phase)), 0;
+                      s->light && fl_phase_out(o->phase) ? "out" : fl_phase_name(o->phase)), 0;
   }
   if (s->slots.nslots >= r->max_out) {
     char who[200] = "";

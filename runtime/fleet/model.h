@@ -20,14 +20,16 @@
 #define FL_PREFIX "/hpm/fleet/"
 #define FL_KEY_ROLLOUT FL_PREFIX "rollout"
 #define FL_KEY_SLOTS FL_PREFIX "slots"
+#define FL_KEY_RELEASED FL_PREFIX "released" /* written by every slot a host lets go: what the first waiting host watches */
 #define FL_DIR_HOSTS FL_PREFIX "hosts/"
 #define FL_DIR_MEMBERS FL_PREFIX "members/"
 #define FL_DIR_ALIVE FL_PREFIX "alive/"
 
 #define FL_NAME_MAX 63      /* a host or fault-domain name: [A-Za-z0-9._-] */
 #define FL_REASON_MAX 255
-#define FL_MAX_HOSTS 256    /* hosts in one rollout */
+#define FL_MAX_HOSTS 2048   /* hosts in one rollout */
 #define FL_MAX_RINGS 16
+#define FL_MAX_DOMAINS 256  /* fault domains in one rollout */
 #define FL_DOMAIN_PERCENT 20 /* at most this share of a fault domain out at once (at least 1 host) */
 
 typedef enum {
@@ -59,14 +61,18 @@ typedef struct {
   char reason[FL_REASON_MAX + 1]; /* of the last state change */
   uint64_t created, changed;
   size_t nrings;
-  size_t nhosts;                  /* the hosts of the rings, ring by ring */
+  size_t nhosts;                  /* the hosts of the rings, ring by ring (the rollout's order) */
   char hosts[FL_MAX_HOSTS][FL_NAME_MAX + 1];
   uint32_t host_ring[FL_MAX_HOSTS];
+  uint16_t host_domain[FL_MAX_HOSTS]; /* index into domains */
+  size_t ndomains;
+  char domains[FL_MAX_DOMAINS][FL_NAME_MAX + 1];
 } fl_rollout;
 
 /* /hpm/fleet/hosts/NAME: a host of the rollout. */
 typedef struct {
   char name[FL_NAME_MAX + 1];
+  char rollout[FL_NAME_MAX + 1];  /* the ID of the rollout the record belongs to */
   char domain[FL_NAME_MAX + 1];
   uint32_t ring;
   fl_phase phase;
@@ -74,6 +80,7 @@ typedef struct {
   char reason[FL_REASON_MAX + 1]; /* why it entered the phase */
   uint32_t transitions;
   int64_t took[FL_NPHASES];       /* seconds spent in each phase it left (-1: not left yet) */
+  bool freed;                     /* done or failed, it let its slot go: the next writer of the slots drops it */
   /* from the snapshot, not the record */
   int64_t mod_revision;
   bool alive;                     /* /hpm/fleet/alive/NAME exists (its lease lives) */
@@ -86,6 +93,7 @@ typedef struct {
   char host[FL_NAME_MAX + 1];
   char domain[FL_NAME_MAX + 1];
   uint64_t since;
+  int64_t alive_create;  /* from the snapshot: the holder's alive key's create_revision (0: gone) */
 } fl_slot;
 
 #define FL_MAX_SLOTS 64
@@ -95,6 +103,12 @@ typedef struct {
   uint64_t last_start; /* when a host last took a slot */
   size_t nslots;
   fl_slot slots[FL_MAX_SLOTS];
+  /* One letter per host of the rollout, in the rollout's order: w waiting,
+   * o out (draining .. verifying), d done, f failed.  Every transaction
+   * that takes or frees a slot or ends a host rewrites it, so one read of
+   * this record tells each host the rules' inputs (ring order, the budget)
+   * without reading every host's record. */
+  char phases[FL_MAX_HOSTS + 1];
 } fl_slots;
 
 /* What a host publishes about itself with its member record (fleet/facts.c):
@@ -131,21 +145,37 @@ typedef struct {
 /* The same facts, the gathering time aside. */
 bool fl_facts_same(const fl_facts *a, const fl_facts *b);
 
-/* Everything under FL_PREFIX at one revision. */
+/* Everything under FL_PREFIX at one revision, or (light) what one host
+ * reads for its step: the rollout, the slots, its own records and the
+ * holders' alive keys, with the other hosts summarised from the slots'
+ * phases (fl_snap_summary). */
 typedef struct {
   int64_t revision;
+  bool light;           /* hosts other than the reader's own are from the summary; members holds only its own */
   bool has_rollout;
   fl_rollout rollout;
   int64_t rollout_rev;  /* mod_revision (0: absent) */
   fl_slots slots;
   int64_t slots_rev;
-  fl_host *hosts;       /* in ring order, then by name */
+  fl_host *hosts;       /* in ring order, then by name (light: in the rollout's order) */
   size_t nhosts;
+  size_t nstale;        /* full: records of another rollout's ID, at hosts[nhosts ..] */
   fl_member *members;
   size_t nmembers;
 } fl_snap;
 
 void fl_snap_free(fl_snap *s);
+
+/* The letter of a phase in fl_slots.phases. */
+char fl_phase_class(fl_phase p);
+/* The index of host name in r's order, or -1. */
+int fl_rollout_index(const fl_rollout *r, const char *name);
+/* A light snapshot's hosts: one per host of s->rollout, in its order, from
+ * s->slots (phase by letter: waiting, draining for any out phase, done,
+ * failed; holders with their alive keys), and own (may be NULL) in its
+ * place as read.  -1 with st when the slots' phases do not fit the
+ * rollout or own's record disagrees with them. */
+int fl_snap_summary(fl_snap *s, const fl_host *own, hpmh_status *st);
 /* h enters phase to at now, with its deadline from r and the reason; the
  * time spent in the phase it leaves is added to h->took. */
 void fl_host_move(fl_host *h, fl_phase to, const fl_rollout *r, uint64_t now, const char *fmt, ...)
@@ -171,6 +201,19 @@ int fl_snap_from(const fl_etcd_result *r, fl_snap *s, hpmh_status *st);
 
 fl_host *fl_snap_host(const fl_snap *s, const char *name);
 fl_member *fl_snap_member(const fl_snap *s, const char *name);
+
+/* The slots as they stand: holders whose record (one of recs[0..n), as
+ * read) is done or failed and freed its slot are dropped, and their letter
+ * in phases becomes theirs.  A host lets its slot go by writing its own
+ * record alone (no write of the shared slots record, so hosts that finish
+ * at once do not race each other); the next transaction that writes the
+ * slots persists what this computes. */
+void fl_slots_drop_freed(fl_slots *sl, const fl_rollout *r, const fl_host *recs, size_t n);
+
+/* The slots record after host n (its new record) moved: gen + 1, without
+ * n when release, with n (since now, last_start now) when take, n's
+ * letter in phases. */
+void fl_slots_after(const fl_snap *s, const fl_host *n, bool take, bool release, uint64_t now, fl_slots *out);
 
 /* Failed hosts plus suspects (holding a slot, lease gone). */
 uint32_t fl_budget_used(const fl_snap *s);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "boot/boot.h"
@@ -168,6 +169,9 @@ static int lease(fl_conn *c, bool *fresh, hpmh_status *st) {
   char path[POLICY_PATH_MAX + 32];
   snprintf(path, sizeof path, "%s/%s", c->ctx->state_dir, LEASE_FILE);
   *fresh = false;
+  uint64_t now = hpm_now();
+  /* kept alive at most every third of its TTL by a step (the agent's keeper thread does it meanwhile) */
+  if (c->lease && c->lease_at && now >= c->lease_at && now < c->lease_at + c->p->fleet_lease_ttl_s / 3) return 0;
   if (!c->lease) {
     FILE *f = fopen(path, "r");
     if (f) {
@@ -175,7 +179,10 @@ static int lease(fl_conn *c, bool *fresh, hpmh_status *st) {
       fclose(f);
     }
   }
-  if (c->lease && !fl_etcd_lease_keepalive(&c->etcd, c->lease, NULL, st)) return 0;
+  if (c->lease && !fl_etcd_lease_keepalive(&c->etcd, c->lease, NULL, st)) {
+    c->lease_at = now;
+    return 0;
+  }
   if (c->lease && c->etcd.last_code != FL_ETCD_CODE_NOT_FOUND) return -1; /* etcd unreachable: not "lease gone" */
   if (fl_etcd_lease_grant(&c->etcd, c->p->fleet_lease_ttl_s, &c->lease, NULL, st)) return -1;
   char text[32];
@@ -183,6 +190,7 @@ static int lease(fl_conn *c, bool *fresh, hpmh_status *st) {
   mkdir(c->ctx->state_dir, 0755);
   if (hpmh_write_file(path, (const uint8_t *)text, (size_t)n, 0644, 0, st)) return -1;
   *fresh = true;
+  c->lease_at = now;
   return 0;
 }
 
@@ -194,22 +202,55 @@ static bool stopping(fl_conn *c, hpmh_status *st) {
   return true;
 }
 
-static int put(fl_conn *c, const char *dir, const char *name, char *json, int64_t lease_id, hpmh_status *st) {
+/* This host's member record (me, NULL: as it is) and alive key (on its
+ * lease) in one transaction. */
+static int register_host(fl_conn *c, const fl_member *me, bool alive, hpmh_status *st) {
   fl_txb t;
+  bool won;
   fl_txb_init(&t);
-  fl_txb_put(&t, dir, name, json, lease_id);
-  fl_etcd_result r;
-  int rc = t.broken ? hpmh_fail(st, HPMH_E_NOMEM, "", "out of memory") : fl_etcd_put(&c->etcd, &t.ops[0], &r, st);
-  if (!t.broken) fl_etcd_result_free(&r);
+  if (me) fl_txb_put(&t, FL_DIR_MEMBERS, c->host, fl_member_json(me), 0);
+  if (alive) fl_txb_put(&t, FL_DIR_ALIVE, c->host, strdup("{}"), c->lease);
+  int rc = fl_txb_run(c, &t, &won, st);
   fl_txb_free(&t);
   return rc;
 }
 
+/* After this host's transaction t won: s as etcd holds it now, without
+ * reading it again (h, its entry in s, becomes n; the slots, when t wrote
+ * them, t's).  Everything else in s stays as read: a later decision that
+ * depends on it compares it. */
+static void patch(fl_conn *c, fl_snap *s, fl_host *h, const fl_host *n, const fl_txb *t) {
+  bool holds = h->holds;
+  *h = *n;
+  h->mod_revision = t->revision;
+  h->holds = holds;
+  if (t->released) {
+    /* as the next read sees it (fl_slots_drop_freed) */
+    h->freed = true;
+    h->holds = false;
+    fl_slots_drop_freed(&s->slots, &s->rollout, h, 1);
+    /* nobody left waiting, as far as this host knows: it may have been the
+     * last one out, and then it ends the rollout; read again to see (s's
+     * revision unchanged makes fl_step read) */
+    if (!strchr(s->slots.phases, 'w')) return;
+  }
+  s->revision = t->revision;
+  if (!t->has_slots) return;
+  s->slots = t->slots;
+  s->slots_rev = t->revision;
+  h->holds = false;
+  c->nholders = s->slots.nslots;
+  for (size_t i = 0; i < s->slots.nslots; i++) {
+    snprintf(c->holders[i], sizeof c->holders[i], "%s", s->slots.slots[i].host);
+    if (!strcmp(s->slots.slots[i].host, h->name)) h->holds = true;
+  }
+}
+
 /* Move this host (h as read in s) to phase to, taking (take) or releasing
  * (release) its slot in the same transaction.  0 with *won, or -1. */
-static int move(fl_conn *c, const fl_snap *s, const fl_host *h, fl_phase to, bool take, bool release, bool *won,
+static int move(fl_conn *c, fl_snap *s, fl_host *h, fl_phase to, bool take, bool release, bool *won,
                 hpmh_status *st, const char *fmt, ...) __attribute__((format(printf, 9, 10)));
-static int move(fl_conn *c, const fl_snap *s, const fl_host *h, fl_phase to, bool take, bool release, bool *won,
+static int move(fl_conn *c, fl_snap *s, fl_host *h, fl_phase to, bool take, bool release, bool *won,
                 hpmh_status *st, const char *fmt, ...) {
   if (stopping(c, st)) return -1;
   uint64_t now = hpm_now();
@@ -226,6 +267,7 @@ static int move(fl_conn *c, const fl_snap *s, const fl_host *h, fl_phase to, boo
   fl_txb_init(&t);
   fl_txb_move(&t, s, h, &n, take, release, now);
   int rc = fl_txb_run(c, &t, won, st);
+  if (!rc && *won) patch(c, s, h, &n, &t);
   fl_txb_free(&t);
   return rc;
 }
@@ -258,54 +300,87 @@ static bool facts_changed(fl_conn *c, const fl_member *m, uint64_t now, fl_facts
   return !fl_facts_same(f, &m->facts);
 }
 
+/* What a host that did not move waits for (fleet.h, fl_wait). */
+static void plan_wait(const fl_conn *c, const fl_snap *s, const fl_host *h, uint64_t now, fl_step_report *rep) {
+  rep->watch_after = s->revision + 1;
+  if (!s->has_rollout || !h) { /* a rollout that names this host, when one starts */
+    snprintf(rep->watch, sizeof rep->watch, "%s", FL_KEY_ROLLOUT);
+    return;
+  }
+  int k = fl_rollout_index(&s->rollout, c->host);
+  int ahead = k - 1;
+  while (ahead >= 0 && s->slots.phases[ahead] != 'w') ahead--;
+  if (ahead >= 0) { /* it goes first: this host's turn is not before that host moves */
+    snprintf(rep->watch, sizeof rep->watch, "%s%s", FL_DIR_HOSTS, s->rollout.hosts[ahead]);
+    return;
+  }
+  /* the first waiting host: a slot let go, the rollout, the slots (the three keys, in key order) */
+  snprintf(rep->watch, sizeof rep->watch, "%s", FL_KEY_RELEASED);
+  snprintf(rep->watch_end, sizeof rep->watch_end, "%s\x01", FL_KEY_SLOTS);
+  uint64_t ready = s->slots.last_start + s->rollout.min_delay_s;
+  if (s->slots.last_start && now < ready) rep->watch_ms = (long)(ready - now) * 1000 + 50;
+}
+
+void fl_wait(fl_conn *c, const fl_step_report *rep, long ms) {
+  if (rep->watch[0]) {
+    long w = rep->watch_ms > 0 && rep->watch_ms < ms ? rep->watch_ms : ms;
+    hpmh_status st;
+    if (fl_etcd_watch(&c->etcd, rep->watch, rep->watch_end[0] ? rep->watch_end : NULL, rep->watch_after, w, c->cancel,
+                      &st) >= 0)
+      return;
+  }
+  for (long left = ms; left > 0 && !(c->cancel && atomic_load(c->cancel)); left -= 50) {
+    struct timespec ts = {0, (left < 50 ? left : 50) * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+}
+
 #define NOTE(...) snprintf(rep->note, sizeof rep->note, __VA_ARGS__)
 
 int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st) {
   memset(rep, 0, sizeof *rep);
   bool fresh;
   if (lease(c, &fresh, st)) return -1;
+  fl_snap s;
+  bool have = false; /* s is etcd's state after this step's last write (patched) */
   for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-    fl_snap s;
-    if (fl_read(c, &s, st)) return -1;
+    if (!have && fl_read_own(c, &s, st)) return -1;
+    have = false;
+    int64_t read_rev = s.revision;
     uint64_t now = hpm_now();
     int rc = 0;
-    bool again = false, won = true;
+    bool again = false, won = true, watch = false;
     char why[400];
     int pg;
     fl_facts facts;
-    fl_member *m = fl_snap_member(&s, c->host);
+    fl_member *m = fl_snap_member(&s, c->host), none = {0};
     fl_host *h = s.has_rollout ? fl_snap_host(&s, c->host) : NULL;
-    if (!m || strcmp(m->domain, c->domain)) {
-      fl_member me = {0};
+    bool need_member = !m || strcmp(m->domain, c->domain), need_alive = fresh || !m || !m->alive_create;
+    if (need_member) c->facts_at = 0;
+    bool new_facts = facts_changed(c, m ? m : &none, now, &facts);
+    if (need_member || need_alive || new_facts) {
+      /* register: the member record (with what this host runs) and the alive key, at once */
+      fl_member me = m ? *m : none;
       snprintf(me.name, sizeof me.name, "%s", c->host);
       snprintf(me.domain, sizeof me.domain, "%s", c->domain);
-      rc = put(c, FL_DIR_MEMBERS, c->host, fl_member_json(&me), 0, st);
-      again = true;
-    } else if (fresh || !m->alive_create) {
-      rc = put(c, FL_DIR_ALIVE, c->host, strdup("{}"), c->lease, st);
+      if (new_facts) me.facts = facts;
+      rc = register_host(c, need_member || new_facts ? &me : NULL, need_alive, st);
       fresh = false;
-      again = true;
-    } else if (facts_changed(c, m, now, &facts)) {
-      fl_member me = *m;
-      me.facts = facts;
-      rc = put(c, FL_DIR_MEMBERS, c->host, fl_member_json(&me), 0, st);
       again = true;
     } else if (!s.has_rollout) {
       NOTE("no rollout");
+      watch = true;
     } else if (!h) {
       rep->finished = s.rollout.state != FL_RUNNING && s.rollout.state != FL_PAUSED;
       NOTE("rollout %s does not name %s", s.rollout.id, c->host);
+      watch = true;
     } else if (s.rollout.state == FL_RUNNING && fl_budget_exceeded(&s)) {
       char r[FL_REASON_MAX + 1];
       snprintf(r, sizeof r, "stopped: the failure budget is exceeded (%u failed or suspect, budget %u)",
                fl_budget_used(&s), s.rollout.budget);
       rc = set_state(c, &s, FL_STOPPED, r, st);
       again = true;
-    } else if (s.rollout.state == FL_RUNNING && !s.slots.nslots && ({
-                 bool all = true;
-                 for (size_t i = 0; i < s.nhosts; i++) all = all && fl_phase_terminal(s.hosts[i].phase);
-                 all;
-               })) {
+    } else if (s.rollout.state == FL_RUNNING && !s.slots.nslots && !strpbrk(s.slots.phases, "wo")) {
       rc = set_state(c, &s, FL_FINISHED, "every host is done or failed", st);
       again = true;
     } else {
@@ -331,10 +406,12 @@ int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st) {
         if (s.rollout.state != FL_RUNNING) {
           rep->finished = s.rollout.state != FL_PAUSED;
           NOTE("waiting: the rollout is %s (%s)", fl_rstate_name(s.rollout.state), s.rollout.reason);
+          watch = !rep->finished;
         } else if ((pg = update_fleet_gate(c->ctx, s.rollout.hotpatch, now, why, sizeof why)) <= 0) {
           NOTE("waiting: %s%s", pg < 0 ? "cannot ask for a slot: " : "", why);
         } else if (!fl_may_take(&s, h, now, why, sizeof why)) {
           NOTE("waiting: %s", why);
+          watch = true;
         } else if (hook(c, &s, "gate", why, sizeof why)) {
           NOTE("waiting: the gate says no: %s", why);
         } else {
@@ -380,10 +457,12 @@ int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st) {
           if (!rc && won) {
             c->rebooted = true;
             if (reboot_now(c, &s, why, sizeof why)) {
-              fl_snap_free(&s);
-              if (fl_read(c, &s, st)) return -1;
-              fl_host *h2 = fl_snap_host(&s, c->host);
               c->rebooted = false;
+              fl_snap_free(&s);
+              if (fl_read_own(c, &s, st)) return -1;
+              read_rev = s.revision;
+              fl_host *h2 = fl_snap_host(&s, c->host);
+              h = h2;
               if (h2) rc = move(c, &s, h2, FL_FAILED, false, true, &won, st, "rebooting failed: %s", why);
             }
           }
@@ -395,13 +474,16 @@ int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st) {
         }
         again = w <= 0;
       }
-      rep->phase = h->phase;
+      if (h) rep->phase = h->phase;
     }
-    fl_snap_free(&s);
+    if (!rc && !again && watch) plan_wait(c, &s, h, now, rep);
+    /* a move that won leaves s as etcd now holds it: decide again without reading */
+    have = !rc && again && won && s.revision != read_rev;
+    if (!have) fl_snap_free(&s);
     if (rc) return -1;
     if (!again) return 0;
-    (void)won; /* lost a race: read again and decide again */
   }
+  if (have) fl_snap_free(&s);
   NOTE("still contended after %d attempts; the next step tries again", ATTEMPTS);
   return 0;
 }

@@ -82,20 +82,30 @@ def test_refusals_move_nobody(tmp_path, etcd_cluster):
     assert "hotpatch sequence 7 is not in the signed catalog" in r.stderr
     assert op.status()["rollout"] is None
     op.fleet("rollout", "start", "--baseline-version", "2026.1", "--ring", "h1,h2")
-    # a record broken by hand: every reader names the key and the field; nobody moves
+    # a record broken by hand: every reader of it names the key and the field; nobody moves
     _, kv = gw.snapshot()
+    gw.put("/hpm/fleet/slots", '{"gen": 1, "holders": []}')
+    r = op.fleet("status", check=REFUSED)
+    assert 'etcd key /hpm/fleet/slots: field "last_start" is missing' in r.stderr
+    for name in ("h1", "h2"):  # every host reads the slots
+        r = hosts[name].step(check=REFUSED)
+        assert 'etcd key /hpm/fleet/slots: field "last_start" is missing' in r.stderr
+    gw.put("/hpm/fleet/slots", kv["/hpm/fleet/slots"])
+    # a host's own record is read by that host and the operator (the others see the slots' phases)
     rec = json.loads(kv["/hpm/fleet/hosts/h2"])
     rec["phase"] = "sleeping"
     gw.put("/hpm/fleet/hosts/h2", json.dumps(rec))
     r = op.fleet("status", check=REFUSED)
     assert "etcd key /hpm/fleet/hosts/h2: field \"phase\": 'sleeping' is not one of" in r.stderr
-    r = hosts["h1"].step(check=REFUSED)
-    assert "/hpm/fleet/hosts/h2" in r.stderr
-    gw.put("/hpm/fleet/slots", '{"gen": 1, "holders": []}')
-    rec["phase"] = "waiting"
+    r = hosts["h2"].step(check=REFUSED)
+    assert "etcd key /hpm/fleet/hosts/h2: field \"phase\"" in r.stderr
+    # a record that disagrees with the slots' phases
+    rec["phase"] = "installing"
     gw.put("/hpm/fleet/hosts/h2", json.dumps(rec))
     r = op.fleet("status", check=REFUSED)
-    assert 'etcd key /hpm/fleet/slots: field "last_start" is missing' in r.stderr
+    assert "etcd key /hpm/fleet/hosts/h2: phase installing, but /hpm/fleet/slots says 'w' for it" in r.stderr
+    r = hosts["h2"].step(check=REFUSED)
+    assert "etcd key /hpm/fleet/hosts/h2: phase installing" in r.stderr
     assert hosts["h1"].hook_calls() == [] and hosts["h2"].hook_calls() == []
     # the operator's mistakes
     op.fleet("rollout", "start", "--ring", "h1", check=USAGE)
@@ -336,3 +346,33 @@ def test_two_of_three_members_down_nobody_moves_until_quorum_returns(tmp_path, e
     wait_for(lambda: op.status()["rollout"]["state"] == "done", 60, "the rollout is done after quorum returned")
     for h in hosts.values():
         h.kill()
+
+
+def test_a_rollout_of_300_hosts_starts_in_batches(tmp_path, etcd_cluster):
+    """More hosts than one etcd transaction takes (128 operations) and more
+    keys than one page of a read (500): the records go in batches, then the
+    rollout; the operator reads them back in pages; a rollout after it
+    deletes the records of hosts it does not name."""
+    gw = Gateway(etcd_cluster.client["m1"])
+    names = [f"n{i:03d}" for i in range(300)]
+    for i, n in enumerate(names):  # registered members, as their agents would write them
+        gw.put(f"/hpm/fleet/members/{n}", json.dumps({"name": n, "domain": f"rack-{i % 3}"}))
+    op = Operator(tmp_path, etcd_cluster.endpoints)
+    r = op.fleet("rollout", "start", "--baseline-version", "2026.1", "--max-out", "3",
+                 "--ring", ",".join(names[:6]), "--ring", ",".join(names[6:]))
+    assert "300 hosts in 2 rings" in r.stdout
+    st = op.status()
+    assert len(st["hosts"]) == 300 and {h["phase"] for h in st["hosts"]} == {"waiting"}
+    _, kv = gw.snapshot()
+    ro = json.loads(kv["/hpm/fleet/rollout"])
+    # within a ring, each fault domain's hosts follow each other
+    assert ro["rings"][0] == ["n000", "n003", "n001", "n004", "n002", "n005"], ro["rings"][0]
+    assert [d for d in ro["domains"][0]] == ["rack-0", "rack-0", "rack-1", "rack-1", "rack-2", "rack-2"]
+    assert json.loads(kv["/hpm/fleet/slots"])["phases"] == "w" * 300
+    assert all(json.loads(kv[f"/hpm/fleet/hosts/{n}"])["rollout"] == ro["id"] for n in names)
+    op.fleet("rollout", "abort")
+    op.fleet("rollout", "start", "--baseline-version", "2026.1", "--ring", "n001,n002")
+    _, kv = gw.snapshot()
+    assert sorted(k for k in kv if k.startswith("/hpm/fleet/hosts/")) == ["/hpm/fleet/hosts/n001",
+                                                                          "/hpm/fleet/hosts/n002"]
+    assert [h["host"] for h in op.status()["hosts"]] == ["n001", "n002"]

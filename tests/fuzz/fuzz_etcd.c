@@ -3,7 +3,9 @@
  * libFuzzer target for the etcd response parser (runtime/fleet/etcd.c,
  * fl_etcd_parse): what a member of the cluster answers is untrusted.  The
  * first input byte picks the call (range, put, delete, txn, lease grant,
- * keepalive, revoke), the second the HTTP status, the rest is the body.
+ * keepalive, revoke), the second the HTTP status, the rest is the body; a
+ * first byte 0xff takes the rest as one message of a watch stream
+ * (fl_etcd_watch_parse).
  * Seeds (tests/fuzz/corpus-etcd) are real answers of etcd 3.4's gateway.
  * Invariants: an accepted answer stays within the documented bounds, and
  * every key and value is NUL-terminated at its length.
@@ -29,6 +31,12 @@ static void check_kvs(const fl_etcd_result *r) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const long statuses[] = {200, 400, 404, 500, 503};
   if (size < 2) return 0;
+  if (data[0] == 0xff) { /* one message of a watch stream (fl_etcd_watch_parse) */
+    hpmh_status st;
+    int v = fl_etcd_watch_parse((const char *)data + 1, size - 1, &st);
+    if (v < -1 || v > 1 || (v < 0 && (!memchr(st.detail, '\0', sizeof st.detail) || !st.detail[0]))) abort();
+    return 0;
+  }
   fl_call call = (fl_call)(data[0] % 7);
   long status = statuses[data[1] % 5];
   fl_etcd_result r;

@@ -26,7 +26,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   switch (data[0] % 4) {
   case 0:
     if (fl_rollout_parse(FL_KEY_ROLLOUT, v, n, &r, &st)) return 0;
-    if (!r.nrings || r.nrings > FL_MAX_RINGS || r.nhosts > FL_MAX_HOSTS || !r.max_out) abort();
+    if (!r.nrings || r.nrings > FL_MAX_RINGS || r.nhosts > FL_MAX_HOSTS || !r.max_out || !r.ndomains ||
+        r.ndomains > FL_MAX_DOMAINS)
+      abort();
+    for (size_t i = 0; i < r.nhosts; i++)
+      if (r.host_domain[i] >= r.ndomains) abort();
     j = fl_rollout_json(&r);
     if (!j || fl_rollout_parse(FL_KEY_ROLLOUT, (const uint8_t *)j, strlen(j), &r2, &st) || memcmp(&r, &r2, sizeof r)) abort();
     break;
@@ -35,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (strcmp(h.name, "h1") || !fl_name_ok(h.domain) || h.phase >= FL_NPHASES) abort();
     j = fl_host_json(&h);
     if (!j || fl_host_parse("/hpm/fleet/hosts/h1", (const uint8_t *)j, strlen(j), &h2, &st) ||
-        strcmp(h.reason, h2.reason) || h.phase != h2.phase || h.since != h2.since || h.ring != h2.ring ||
+        strcmp(h.reason, h2.reason) || strcmp(h.rollout, h2.rollout) || h.phase != h2.phase || h.since != h2.since || h.ring != h2.ring ||
         memcmp(h.took, h2.took, sizeof h.took))
       abort();
     break;
@@ -44,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (s.nslots > FL_MAX_SLOTS) abort();
     j = fl_slots_json(&s);
     if (!j || fl_slots_parse(FL_KEY_SLOTS, (const uint8_t *)j, strlen(j), &s2, &st) || s.nslots != s2.nslots ||
-        s.gen != s2.gen)
+        s.gen != s2.gen || strcmp(s.phases, s2.phases))
       abort();
     break;
   default:

@@ -400,6 +400,34 @@ static void test_parse_bounds_accept(void **state) {
   fl_etcd_result_free(&r);
 }
 
+/* Messages of a watch stream, as etcd 3.4's gateway sends them. */
+static void test_watch_messages(void **state) {
+  (void)state;
+  hpmh_status st;
+  const char *created = "{\"result\":{\"header\":{\"cluster_id\":\"1\",\"member_id\":\"2\",\"revision\":\"2\","
+                        "\"raft_term\":\"2\"},\"created\":true}}\n";
+  const char *events = "{\"result\":{\"header\":{\"revision\":\"2\"},\"events\":[{\"kv\":{\"key\":"
+                       "\"L2hwbS9mbGVldC9zbG90cw==\",\"create_revision\":\"2\",\"mod_revision\":\"2\",\"version\":\"1\","
+                       "\"value\":\"e30=\"}}]}}\n";
+  const char *compacted = "{\"result\":{\"header\":{\"raft_term\":\"2\"},\"canceled\":true,\"compact_revision\":\"2\"}}";
+  const char *progress = "{\"result\":{\"header\":{\"revision\":\"9\"},\"compact_revision\":\"0\"}}";
+  assert_int_equal(fl_etcd_watch_parse(created, strlen(created), &st), 0);
+  assert_int_equal(fl_etcd_watch_parse(progress, strlen(progress), &st), 0);
+  assert_int_equal(fl_etcd_watch_parse(events, strlen(events), &st), 1);
+  assert_int_equal(fl_etcd_watch_parse(compacted, strlen(compacted), &st), 1);
+  const char *bad[][2] = {
+      {"{\"error\":{\"grpc_code\":14,\"message\":\"etcdserver: no leader\"}}", "no leader (code 14)"},
+      {"{\"result\":{\"events\":3}}", "\"events\" is not an array"},
+      {"{\"header\":{}}", "without \"result\""},
+      {"{\"result\":{}} {}", "not one JSON object"},
+      {"", "not one JSON object"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    assert_int_equal(fl_etcd_watch_parse(bad[i][0], strlen(bad[i][0]), &st), -1);
+    if (!strstr(st.detail, bad[i][1])) fail_msg("%s: %s", bad[i][0], st.detail);
+  }
+}
+
 static void test_client_init(void **state) {
   (void)state;
   fl_etcd c;
@@ -427,6 +455,7 @@ int main(void) {
       cmocka_unit_test(test_parse_txn),          cmocka_unit_test(test_parse_delete_and_leases),
       cmocka_unit_test(test_parse_etcd_errors),  cmocka_unit_test(test_parse_refusals),
       cmocka_unit_test(test_parse_bounds_accept), cmocka_unit_test(test_client_init),
+      cmocka_unit_test(test_watch_messages),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -128,7 +128,7 @@ static void test_parse_refusals(void **state) {
   (void)state;
   hpmh_status st;
   fl_host h;
-  const char *good = "{\"name\":\"h1\",\"domain\":\"r1\",\"ring\":0,\"phase\":\"waiting\",\"since\":1,\"deadline\":0,"
+  const char *good = "{\"name\":\"h1\",\"rollout\":\"r1-5\",\"domain\":\"r1\",\"ring\":0,\"phase\":\"waiting\",\"since\":1,\"deadline\":0,"
                      "\"reason\":\"x\",\"transitions\":0}";
   assert_int_equal(fl_host_parse("/hpm/fleet/hosts/h1", (const uint8_t *)good, strlen(good), &h, &st), 0);
   assert_int_equal(h.phase, FL_WAITING);
@@ -157,16 +157,17 @@ static void test_parse_refusals(void **state) {
   assert_int_equal(fl_host_parse("/hpm/fleet/hosts/h2", (const uint8_t *)good, strlen(good), &h, &st), -1);
   assert_non_null(strstr(st.detail, "field \"name\""));
   const char *bad[][2] = {
-      {"{\"name\":\"h1\"}", "field \"domain\" is missing"},
-      {"{\"name\":\"h1\",\"domain\":\"r 1\"}", "field \"domain\": 'r 1' is not a name"},
-      {"{\"name\":\"h1\",\"domain\":\"r1\",\"ring\":-1}", "field \"ring\": expected a whole number 0..15"},
-      {"{\"name\":\"h1\",\"domain\":\"r1\",\"ring\":0,\"phase\":\"sleeping\",\"since\":1,\"deadline\":0,\"reason\":\"\","
+      {"{\"name\":\"h1\"}", "field \"rollout\" is missing"},
+      {"{\"name\":\"h1\",\"rollout\":\"r1\"}", "field \"domain\" is missing"},
+      {"{\"name\":\"h1\",\"rollout\":\"r1\",\"domain\":\"r 1\"}", "field \"domain\": 'r 1' is not a name"},
+      {"{\"name\":\"h1\",\"rollout\":\"r1\",\"domain\":\"r1\",\"ring\":-1}", "field \"ring\": expected a whole number 0..15"},
+      {"{\"name\":\"h1\",\"rollout\":\"r1\",\"domain\":\"r1\",\"ring\":0,\"phase\":\"sleeping\",\"since\":1,\"deadline\":0,\"reason\":\"\","
        "\"transitions\":0}", "'sleeping' is not one of"},
-      {"{\"name\":\"h1\",\"domain\":\"r1\",\"ring\":0,\"phase\":\"done\",\"since\":1,\"deadline\":0,\"reason\":\"\","
+      {"{\"name\":\"h1\",\"rollout\":\"r1\",\"domain\":\"r1\",\"ring\":0,\"phase\":\"done\",\"since\":1,\"deadline\":0,\"reason\":\"\","
        "\"transitions\":0,\"took\":{\"done\":3}}", "'done' is not one of waiting"},
-      {"{\"name\":\"h1\",\"domain\":\"r1\",\"ring\":0,\"phase\":\"done\",\"since\":1,\"deadline\":0,\"reason\":\"\","
+      {"{\"name\":\"h1\",\"rollout\":\"r1\",\"domain\":\"r1\",\"ring\":0,\"phase\":\"done\",\"since\":1,\"deadline\":0,\"reason\":\"\","
        "\"transitions\":0,\"took\":{\"waiting\":-3}}", "field \"waiting\""},
-      {"{\"name\":\"h1\",\"domain\":\"r1\",\"ring\":0,\"phase\":\"done\",\"since\":1,\"deadline\":0,\"reason\":\"\","
+      {"{\"name\":\"h1\",\"rollout\":\"r1\",\"domain\":\"r1\",\"ring\":0,\"phase\":\"done\",\"since\":1,\"deadline\":0,\"reason\":\"\","
        "\"transitions\":0,\"took\":[1]}", "field \"took\": expected an object"},
       {"{\"name\":\"h1\"} x", "not one JSON object"},
       {"[1]", "not one JSON object"},
@@ -220,16 +221,123 @@ static void test_parse_refusals(void **state) {
   }
   fl_slots sl;
   const char *two = "{\"gen\":1,\"last_start\":0,\"holders\":[{\"host\":\"a\",\"domain\":\"d\",\"since\":1},"
-                    "{\"host\":\"a\",\"domain\":\"d\",\"since\":1}]}";
+                    "{\"host\":\"a\",\"domain\":\"d\",\"since\":1}],\"phases\":\"oo\"}";
   assert_int_equal(fl_slots_parse("/hpm/fleet/slots", (const uint8_t *)two, strlen(two), &sl, &st), -1);
   assert_non_null(strstr(st.detail, "host a holds two slots"));
+}
+
+/* A rollout of 4 hosts a0 a1 (domain x, ring 0) b0 b1 (domain y, ring 1),
+ * through its JSON (the domains parsed back). */
+static void rollout4(fl_rollout *r) {
+  fl_rollout w = {.id = "r1", .max_out = 2, .budget = 1, .nrings = 2, .nhosts = 4, .ndomains = 2,
+                  .domains = {"x", "y"}, .hosts = {"a0", "a1", "b0", "b1"}, .host_ring = {0, 0, 1, 1},
+                  .host_domain = {0, 0, 1, 1}, .deadline_s = {[FL_DRAINING] = 9, [FL_INSTALLING] = 9,
+                  [FL_REBOOTING] = 9, [FL_VERIFYING] = 9}};
+  char *j = fl_rollout_json(&w);
+  hpmh_status st;
+  assert_int_equal(fl_rollout_parse("/hpm/fleet/rollout", (const uint8_t *)j, strlen(j), r, &st), 0);
+  assert_non_null(strstr(j, "\"domains\":[[\"x\",\"x\"],[\"y\",\"y\"]]"));
+  free(j);
+}
+
+static void test_summary_from_the_slots(void **state) {
+  (void)state;
+  hpmh_status st;
+  fl_snap s;
+  memset(&s, 0, sizeof s);
+  s.has_rollout = true;
+  rollout4(&s.rollout);
+  assert_int_equal(s.rollout.ndomains, 2);
+  assert_string_equal(s.rollout.domains[s.rollout.host_domain[3]], "y");
+  snprintf(s.slots.phases, sizeof s.slots.phases, "dfwo");
+  s.slots.nslots = 1;
+  s.slots.slots[0] = (fl_slot){.host = "b1", .domain = "y", .since = 5, .alive_create = 0};
+  fl_host own = {.name = "b0", .rollout = "r1", .domain = "y", .ring = 1, .phase = FL_WAITING, .mod_revision = 7,
+                 .alive = true, .alive_create = 3};
+  assert_int_equal(fl_snap_summary(&s, &own, &st), 0);
+  assert_true(s.light);
+  assert_int_equal(s.nhosts, 4);
+  assert_int_equal(s.hosts[0].phase, FL_DONE);
+  assert_int_equal(s.hosts[1].phase, FL_FAILED);
+  assert_int_equal(s.hosts[2].mod_revision, 7); /* its own record, as read */
+  assert_true(fl_phase_out(s.hosts[3].phase));
+  assert_true(s.hosts[3].holds);
+  assert_false(s.hosts[3].alive); /* a holder whose alive key is gone: suspect */
+  assert_int_equal(fl_budget_used(&s), 2);
+  assert_true(fl_budget_exceeded(&s));
+  char why[400];
+  assert_int_equal(fl_may_take(&s, &s.hosts[2], 100, why, sizeof why), 0);
+  assert_non_null(strstr(why, "failure budget is exceeded (2 of 1)"));
+  /* a summary that does not fit: the record disagrees, or the letters are too few */
+  own.phase = FL_INSTALLING;
+  assert_int_equal(fl_snap_summary(&s, &own, &st), -1);
+  assert_non_null(strstr(st.detail, "etcd key /hpm/fleet/hosts/b0: phase installing"));
+  snprintf(s.slots.phases, sizeof s.slots.phases, "dfw");
+  assert_int_equal(fl_snap_summary(&s, NULL, &st), -1);
+  assert_non_null(strstr(st.detail, "field \"phases\": 3 letters for the 4 hosts of rollout r1"));
+  fl_snap_free(&s);
+}
+
+static void test_slots_after_a_move(void **state) {
+  (void)state;
+  fl_snap s;
+  memset(&s, 0, sizeof s);
+  s.has_rollout = true;
+  rollout4(&s.rollout);
+  snprintf(s.slots.phases, sizeof s.slots.phases, "wwww");
+  s.slots.gen = 4;
+  fl_host n = {.name = "a1", .domain = "x", .phase = FL_DRAINING, .alive_create = 11};
+  fl_slots a;
+  fl_slots_after(&s, &n, true, false, 50, &a);
+  assert_int_equal(a.gen, 5);
+  assert_int_equal(a.last_start, 50);
+  assert_int_equal(a.nslots, 1);
+  assert_string_equal(a.slots[0].host, "a1");
+  assert_int_equal(a.slots[0].alive_create, 11);
+  assert_string_equal(a.phases, "woww");
+  s.slots = a;
+  n.phase = FL_DONE;
+  fl_slots_after(&s, &n, false, true, 60, &a);
+  assert_int_equal(a.nslots, 0);
+  assert_int_equal(a.last_start, 50);
+  assert_string_equal(a.phases, "wdww");
+  /* a holder that ended and freed its slot (its record alone) is dropped by
+   * whoever reads it next; one that ended without freeing it keeps it */
+  s.slots = a;
+  fl_host b0 = {.name = "b0", .domain = "y", .phase = FL_DRAINING};
+  fl_slots_after(&s, &b0, true, false, 70, &s.slots);
+  fl_host recs[2] = {{.name = "b0", .rollout = "r1", .phase = FL_DONE, .freed = false},
+                     {.name = "a0", .rollout = "r1", .phase = FL_FAILED, .freed = true}};
+  fl_slots_drop_freed(&s.slots, &s.rollout, recs, 2);
+  assert_int_equal(s.slots.nslots, 1);
+  assert_string_equal(s.slots.phases, "wdow");
+  recs[0].freed = true;
+  snprintf(recs[0].rollout, sizeof recs[0].rollout, "r0"); /* a record of another rollout says nothing */
+  fl_slots_drop_freed(&s.slots, &s.rollout, recs, 2);
+  assert_int_equal(s.slots.nslots, 1);
+  snprintf(recs[0].rollout, sizeof recs[0].rollout, "r1");
+  fl_slots_drop_freed(&s.slots, &s.rollout, recs, 2);
+  assert_int_equal(s.slots.nslots, 0);
+  assert_string_equal(s.slots.phases, "wddw");
+  a = s.slots;
+  /* the JSON round trip keeps the letters; a wrong letter is refused */
+  char *j = fl_slots_json(&a);
+  fl_slots back;
+  hpmh_status st;
+  assert_int_equal(fl_slots_parse("/hpm/fleet/slots", (const uint8_t *)j, strlen(j), &back, &st), 0);
+  assert_string_equal(back.phases, "wddw");
+  free(j);
+  const char *bad = "{\"gen\":1,\"last_start\":0,\"holders\":[],\"phases\":\"wx\"}";
+  assert_int_equal(fl_slots_parse("/hpm/fleet/slots", (const uint8_t *)bad, strlen(bad), &back, &st), -1);
+  assert_non_null(strstr(st.detail, "field \"phases\": expected one of the letters w, o, d, f"));
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_k_and_domains),       cmocka_unit_test(test_small_domain_and_delay),
       cmocka_unit_test(test_ring_order_and_state), cmocka_unit_test(test_budget_counts_suspects),
-      cmocka_unit_test(test_parse_refusals),
+      cmocka_unit_test(test_parse_refusals),      cmocka_unit_test(test_summary_from_the_slots),
+      cmocka_unit_test(test_slots_after_a_move),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
