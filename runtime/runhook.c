@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,23 +35,51 @@ int hpm_run_hook_cancel(const char *path, char *const env[], unsigned timeout_ms
                         size_t n) {
   int pfd[2];
   if (pipe2(pfd, O_CLOEXEC)) { snprintf(why, n, "cannot run it: %s", strerror(errno)); return -1; }
-  pid_t c = fork();
-  if (c < 0) {
-    snprintf(why, n, "cannot run it: %s", strerror(errno));
+  /* posix_spawn: no copy of this process's memory (the agent's may be
+   * large), the child in a process group of its own (killed whole on a
+   * timeout), the output into the pipe, no input, no signal blocked, the
+   * environment with env's variables in place of the same names */
+  extern char **environ;
+  size_t ne = 0, nx = 0;
+  while (environ[ne]) ne++;
+  while (env && env[nx]) nx++;
+  char **envp = calloc(ne + nx + 1, sizeof *envp);
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t at;
+  int err = envp ? 0 : ENOMEM;
+  if (!err) {
+    size_t k = 0;
+    for (size_t i = 0; i < ne; i++) {
+      size_t l = strcspn(environ[i], "=");
+      bool replaced = false;
+      for (size_t j = 0; j < nx && !replaced; j++) replaced = !strncmp(env[j], environ[i], l) && env[j][l] == '=';
+      if (!replaced) envp[k++] = environ[i];
+    }
+    for (size_t j = 0; j < nx; j++) envp[k++] = env[j];
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  pid_t c = -1;
+  if (!err && !(err = posix_spawn_file_actions_init(&fa))) {
+    if (!(err = posix_spawnattr_init(&at))) {
+      err = posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+      if (!err) err = posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
+      if (!err) err = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+      if (!err) err = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
+      if (!err) err = posix_spawnattr_setpgroup(&at, 0);
+      if (!err) err = posix_spawnattr_setsigmask(&at, &none);
+      char *argv[] = {(char *)path, NULL};
+      if (!err) err = posix_spawn(&c, path, &fa, &at, argv, envp);
+      posix_spawnattr_destroy(&at);
+    }
+    posix_spawn_file_actions_destroy(&fa);
+  }
+  free(envp);
+  if (err) {
+    snprintf(why, n, "cannot run it: %s", strerror(err));
     close(pfd[0]);
     close(pfd[1]);
     return -1;
-  }
-  if (c == 0) {
-    setpgid(0, 0);
-    dup2(pfd[1], 1);
-    dup2(pfd[1], 2);
-    int nul = open("/dev/null", O_RDONLY);
-    if (nul >= 0) dup2(nul, 0);
-    for (size_t i = 0; env && env[i]; i++) putenv(env[i]);
-    execl(path, path, (char *)NULL);
-    dprintf(2, "cannot run it: %s\n", strerror(errno));
-    _exit(127);
   }
   close(pfd[1]);
   char out[4096];

@@ -244,6 +244,7 @@ static int step(int argc, char **argv) {
   if (hpm_cli_operands(cmd, argc, argv, 0, 0, "")) return HPM_CLI_USAGE;
   if (!(c = conn())) return 2;
   char last[sizeof ((fl_step_report *)0)->note] = "";
+  c->waited_out = !loop_ms; /* one step asked for by hand: no turn to wait for behind the hosts ahead */
   for (;;) {
     fl_step_report rep;
     hpmh_status st;

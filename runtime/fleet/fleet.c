@@ -209,7 +209,10 @@ int fl_read_own(fl_conn *c, fl_snap *s, hpmh_status *st) {
     if (!(rc = fl_member_parse(key, kv->value, kv->value_len, &s->members[0], st))) s->nmembers = 1;
   }
   int64_t alive = (kv = only_kv(&r.ops[3])) ? kv->create_revision : 0;
-  if (s->nmembers) s->members[0].alive_create = alive;
+  if (s->nmembers) {
+    s->members[0].alive_create = alive;
+    s->members[0].alive_lease = kv ? kv->lease : 0;
+  }
   own.alive = alive != 0;
   own.alive_create = alive;
   bool covered[FL_MAX_SLOTS] = {false};

@@ -30,6 +30,7 @@ typedef struct {
   uint64_t lease_at;    /* when this process last granted or kept alive its lease */
   fl_rollout *rollout_cache; /* the rollout as this host last read it (fl_read_own), NULL: none */
   int64_t rollout_cache_rev; /* its mod_revision: 0 no rollout, -1 not read yet */
+  bool waited_out;      /* the last fl_wait watched the host ahead for its whole time: it did not move */
   size_t nholders;      /* the slot holders of the last fl_read_own, whose alive keys the next one reads */
   char holders[FL_MAX_SLOTS][FL_NAME_MAX + 1];
 } fl_conn;

@@ -630,7 +630,10 @@ int fl_snap_from(const fl_etcd_result *r, fl_snap *s, hpmh_status *st) {
     char name[FL_ETCD_KEY_MAX + 1];
     if (!under(&r->kvs[i], FL_DIR_ALIVE, name, sizeof name)) continue;
     fl_member *m = fl_snap_member(s, name);
-    if (m) m->alive_create = r->kvs[i].create_revision;
+    if (m) {
+      m->alive_create = r->kvs[i].create_revision;
+      m->alive_lease = r->kvs[i].lease;
+    }
     for (size_t k = 0; k < s->slots.nslots; k++)
       if (!strcmp(s->slots.slots[k].host, name)) s->slots.slots[k].alive_create = r->kvs[i].create_revision;
     fl_host *h = fl_snap_host(s, name);

@@ -140,6 +140,7 @@ typedef struct {
   char domain[FL_NAME_MAX + 1];
   fl_facts facts;
   int64_t alive_create;
+  int64_t alive_lease;  /* from the snapshot: the lease its alive key is on */
 } fl_member;
 
 /* The same facts, the gathering time aside. */

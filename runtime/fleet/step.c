@@ -164,6 +164,18 @@ static bool reverted_after(fl_conn *c, const fl_snap *s, const fl_host *h, char 
   return found;
 }
 
+/* The lease this host last had (STATE/fleet-lease), when this process has none yet. */
+static void load_lease(fl_conn *c) {
+  if (c->lease) return;
+  char path[POLICY_PATH_MAX + 32];
+  snprintf(path, sizeof path, "%s/%s", c->ctx->state_dir, LEASE_FILE);
+  FILE *f = fopen(path, "r");
+  if (f) {
+    if (fscanf(f, "%" SCNd64, &c->lease) != 1) c->lease = 0;
+    fclose(f);
+  }
+}
+
 /* This host's lease: kept alive, or a new one (its ID in STATE/fleet-lease). */
 static int lease(fl_conn *c, bool *fresh, hpmh_status *st) {
   char path[POLICY_PATH_MAX + 32];
@@ -172,13 +184,7 @@ static int lease(fl_conn *c, bool *fresh, hpmh_status *st) {
   uint64_t now = hpm_now();
   /* kept alive at most every third of its TTL by a step (the agent's keeper thread does it meanwhile) */
   if (c->lease && c->lease_at && now >= c->lease_at && now < c->lease_at + c->p->fleet_lease_ttl_s / 3) return 0;
-  if (!c->lease) {
-    FILE *f = fopen(path, "r");
-    if (f) {
-      if (fscanf(f, "%" SCNd64, &c->lease) != 1) c->lease = 0;
-      fclose(f);
-    }
-  }
+  load_lease(c);
   if (c->lease && !fl_etcd_lease_keepalive(&c->etcd, c->lease, NULL, st)) {
     c->lease_at = now;
     return 0;
@@ -204,15 +210,33 @@ static bool stopping(fl_conn *c, hpmh_status *st) {
 
 /* This host's member record (me, NULL: as it is) and alive key (on its
  * lease) in one transaction. */
-static int register_host(fl_conn *c, const fl_member *me, bool alive, hpmh_status *st) {
+static int register_host(fl_conn *c, fl_snap *s, const fl_member *me, bool alive, hpmh_status *st) {
   fl_txb t;
   bool won;
   fl_txb_init(&t);
   if (me) fl_txb_put(&t, FL_DIR_MEMBERS, c->host, fl_member_json(me), 0);
   if (alive) fl_txb_put(&t, FL_DIR_ALIVE, c->host, strdup("{}"), c->lease);
   int rc = fl_txb_run(c, &t, &won, st);
+  int64_t rev = t.revision;
   fl_txb_free(&t);
-  return rc;
+  if (rc || !s->members) return rc;
+  /* s as etcd holds it now (fl_step goes on without reading) */
+  fl_member *m = &s->members[0];
+  if (me) *m = *me;
+  s->nmembers = 1;
+  if (alive) {
+    m->alive_create = rev;
+    m->alive_lease = c->lease;
+    fl_host *h = s->has_rollout ? fl_snap_host(s, c->host) : NULL;
+    if (h) {
+      h->alive = true;
+      h->alive_create = rev;
+    }
+    for (size_t i = 0; i < s->slots.nslots; i++)
+      if (!strcmp(s->slots.slots[i].host, c->host)) s->slots.slots[i].alive_create = rev;
+  }
+  s->revision = rev;
+  return 0;
 }
 
 /* After this host's transaction t won: s as etcd holds it now, without
@@ -300,6 +324,14 @@ static bool facts_changed(fl_conn *c, const fl_member *m, uint64_t now, fl_facts
   return !fl_facts_same(f, &m->facts);
 }
 
+/* The waiting host nearest ahead of host name in the rollout's order (its
+ * index), or -1. */
+static int waiting_ahead(const fl_snap *s, const char *name) {
+  int k = fl_rollout_index(&s->rollout, name) - 1;
+  while (k >= 0 && s->slots.phases[k] != 'w') k--;
+  return k;
+}
+
 /* What a host that did not move waits for (fleet.h, fl_wait). */
 static void plan_wait(const fl_conn *c, const fl_snap *s, const fl_host *h, uint64_t now, fl_step_report *rep) {
   rep->watch_after = s->revision + 1;
@@ -307,9 +339,7 @@ static void plan_wait(const fl_conn *c, const fl_snap *s, const fl_host *h, uint
     snprintf(rep->watch, sizeof rep->watch, "%s", FL_KEY_ROLLOUT);
     return;
   }
-  int k = fl_rollout_index(&s->rollout, c->host);
-  int ahead = k - 1;
-  while (ahead >= 0 && s->slots.phases[ahead] != 'w') ahead--;
+  int ahead = waiting_ahead(s, c->host);
   if (ahead >= 0) { /* it goes first: this host's turn is not before that host moves */
     snprintf(rep->watch, sizeof rep->watch, "%s%s", FL_DIR_HOSTS, s->rollout.hosts[ahead]);
     return;
@@ -322,12 +352,14 @@ static void plan_wait(const fl_conn *c, const fl_snap *s, const fl_host *h, uint
 }
 
 void fl_wait(fl_conn *c, const fl_step_report *rep, long ms) {
+  c->waited_out = false;
   if (rep->watch[0]) {
     long w = rep->watch_ms > 0 && rep->watch_ms < ms ? rep->watch_ms : ms;
     hpmh_status st;
-    if (fl_etcd_watch(&c->etcd, rep->watch, rep->watch_end[0] ? rep->watch_end : NULL, rep->watch_after, w, c->cancel,
-                      &st) >= 0)
-      return;
+    int rc = fl_etcd_watch(&c->etcd, rep->watch, rep->watch_end[0] ? rep->watch_end : NULL, rep->watch_after, w,
+                           c->cancel, &st);
+    c->waited_out = rc == 0 && !rep->watch_end[0] && !(c->cancel && atomic_load(c->cancel));
+    if (rc >= 0) return;
   }
   for (long left = ms; left > 0 && !(c->cancel && atomic_load(c->cancel)); left -= 50) {
     struct timespec ts = {0, (left < 50 ? left : 50) * 1000000L};
@@ -339,8 +371,12 @@ void fl_wait(fl_conn *c, const fl_step_report *rep, long ms) {
 
 int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st) {
   memset(rep, 0, sizeof *rep);
-  bool fresh;
-  if (lease(c, &fresh, st)) return -1;
+  bool fresh = false, unchecked = false;
+  load_lease(c);
+  /* a new process with a lease on file (after a reboot, a restart): its
+   * alive key, read with the rest, tells whether the lease lives */
+  if (!c->lease_at && c->lease) unchecked = true;
+  else if (lease(c, &fresh, st)) return -1;
   fl_snap s;
   bool have = false; /* s is etcd's state after this step's last write (patched) */
   for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
@@ -348,10 +384,21 @@ int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st) {
     have = false;
     int64_t read_rev = s.revision;
     uint64_t now = hpm_now();
+    if (unchecked) {
+      unchecked = false;
+      const fl_member *me = fl_snap_member(&s, c->host);
+      uint64_t third = c->p->fleet_lease_ttl_s / 3;
+      if (me && me->alive_create && me->alive_lease == c->lease) {
+        c->lease_at = now > third ? now - third : 1; /* alive now; the next step keeps it alive */
+      } else if (lease(c, &fresh, st)) {
+        fl_snap_free(&s);
+        return -1;
+      }
+    }
     int rc = 0;
     bool again = false, won = true, watch = false;
     char why[400];
-    int pg;
+    int pg, ahead;
     fl_facts facts;
     fl_member *m = fl_snap_member(&s, c->host), none = {0};
     fl_host *h = s.has_rollout ? fl_snap_host(&s, c->host) : NULL;
@@ -364,7 +411,7 @@ int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st) {
       snprintf(me.name, sizeof me.name, "%s", c->host);
       snprintf(me.domain, sizeof me.domain, "%s", c->domain);
       if (new_facts) me.facts = facts;
-      rc = register_host(c, need_member || new_facts ? &me : NULL, need_alive, st);
+      rc = register_host(c, &s, need_member || new_facts ? &me : NULL, need_alive, st);
       fresh = false;
       again = true;
     } else if (!s.has_rollout) {
@@ -409,6 +456,13 @@ int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st) {
           watch = !rep->finished;
         } else if ((pg = update_fleet_gate(c->ctx, s.rollout.hotpatch, now, why, sizeof why)) <= 0) {
           NOTE("waiting: %s%s", pg < 0 ? "cannot ask for a slot: " : "", why);
+        } else if ((ahead = waiting_ahead(&s, c->host)) >= 0 && !c->waited_out) {
+          /* first come, first served: the hosts ahead take their turn first
+           * (the rules would let several go at once; they would race for
+           * the slots record); one that does not move for a whole wait is
+           * passed (its own window or gate may hold it back) */
+          NOTE("waiting: %s goes first", s.rollout.hosts[ahead]);
+          watch = true;
         } else if (!fl_may_take(&s, h, now, why, sizeof why)) {
           NOTE("waiting: %s", why);
           watch = true;
