@@ -20,7 +20,7 @@ pass/fail:
   rollout in etcd's history: the most hosts out at once; a broken invariant
   fails the run.
 
-  HPM_BUILD=build bench/fleet_bench.py [--hosts 100] [--max-out 10] [--poll-ms 10000]
+  HPM_BUILD=build bench/fleet_bench.py [--hosts 1000] [--max-out 10] [--poll-ms 10000]
 """
 import argparse
 import json
@@ -42,7 +42,7 @@ DOMAIN = 50
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--hosts", type=int, default=100)
+    ap.add_argument("--hosts", type=int, default=1000)
     ap.add_argument("--max-out", type=int, default=10)
     ap.add_argument("--poll-ms", type=int, default=10000)
     ap.add_argument("--timeout", type=int, default=900)

@@ -69,8 +69,8 @@ bench-kernel: $(B)/runtime/hpm $(B)/tools/hpm-sign $(HPMBOOT_DEV_EFI)
 # The fleet benchmark: bench/fleet_sim runs many hosts' side of a rollout
 # (hpm's fleet room: every runtime object but main.o) in one process;
 # bench/fleet_bench.py starts a 3-member etcd and the operator around it.
-#   make bench-fleet [BENCH_FLEET_HOSTS=100] [BENCH_FLEET_POLL_MS=10000]
-BENCH_FLEET_HOSTS   ?= 100
+#   make bench-fleet [BENCH_FLEET_HOSTS=1000] [BENCH_FLEET_POLL_MS=10000]
+BENCH_FLEET_HOSTS   ?= 1000
 BENCH_FLEET_POLL_MS ?= 10000
 $(BENCH_DIR)/fleet_sim: bench/fleet_sim.c $(filter-out $(B)/host/runtime/main.o,$(patsubst runtime/%.c,$(B)/host/runtime/%.o,$(RT_SRCS))) \
                         $(B)/host/libhpmhost.a $(B)/host/libhpmcore.a $(RT_HDRS) | $(DEPS_STAMP)

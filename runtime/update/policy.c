@@ -544,7 +544,7 @@ static int handler(void *user, const char *section, const char *key, const char 
       p->fleet_install_hook = !strcmp(value, "hook");
     } else if (!strcmp(key, "step_interval")) {
       if (policy_parse_duration(value, &p->fleet_step_interval_s) || !p->fleet_step_interval_s || p->fleet_step_interval_s > 3600)
-        FAIL("[fleet] step_interval: '%s': expected how often the agent looks at the rollout, e.g. 5s (1s..1h)", value);
+        FAIL("[fleet] step_interval: '%s': expected how long at most the agent waits between two fleet steps, e.g. 5s (1s..1h)", value);
     } else {
       FAIL("[fleet] %s: unknown key; the keys are endpoints, host, domain, hooks, hook_timeout, lease_ttl, "
            "request_timeout, step_interval and install", key);
