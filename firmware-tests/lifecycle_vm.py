@@ -77,14 +77,14 @@ echo "HPMTEST: done"
 INIT = INIT.replace("@SETUP@", SETUP.replace("@TAG@", "HPMTEST"))
 
 
-def kernel_modules(root):
-    """Extract the modules above from the kernel .deb scripts/deps.sh keeps
-    (same build as .deps/kernel/vmlinuz) into root, once."""
+def kernel_modules(root, mods=KMODS):
+    """Extract the modules mods (KMODS above) from the kernel .deb
+    scripts/deps.sh keeps (same build as .deps/kernel/vmlinuz) into root, once."""
     root = Path(root)
     version = (hpmvm.DEPS / "kernel" / "VERSION").read_text().split()
     pkg, ver = version[0], version[1]
     out = root / f"kmod-{ver}"
-    if all((out / Path(m).name).is_file() for m in KMODS):
+    if all((out / Path(m).name).is_file() for m in mods):
         return out
     deb = hpmvm.DEPS / "dl" / f"{pkg}_{ver}_amd64.deb"
     assert deb.is_file(), f"{deb} missing (run scripts/deps.sh)"
@@ -92,13 +92,13 @@ def kernel_modules(root):
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     abi = pkg[len("linux-image-"):]
-    members = [f"./lib/modules/{abi}/kernel/{m}" for m in KMODS]
+    members = [f"./lib/modules/{abi}/kernel/{m}" for m in mods]
     tar = subprocess.Popen(["tar", "-x", "-C", str(tmp)] + members, stdin=subprocess.PIPE)
     subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=tar.stdin, check=True)
     tar.stdin.close()
     assert tar.wait() == 0, f"{deb}: modules missing"
     out.mkdir(parents=True, exist_ok=True)
-    for m in KMODS:
+    for m in mods:
         shutil.copyfile(tmp / "lib" / "modules" / abi / "kernel" / m, out / Path(m).name)
     shutil.rmtree(tmp)
     return out
@@ -117,10 +117,11 @@ def shared_libs(binary):
     return libs
 
 
-def build_initramfs(out, kmod_dir, init=INIT, trust_pub=TRUST_PUB, programs=()):
+def build_initramfs(out, kmod_dir, init=INIT, trust_pub=TRUST_PUB, programs=(), mods=KMODS):
     """busybox, hpm and each of programs ((source, path in the guest)) with
     the libraries ldd names, the trust store (trust_pub), efivarfs and the
-    modules in kmod_dir, and init (@KMODS@ replaced by the module names)."""
+    modules mods (KMODS) in kmod_dir, and init (@KMODS@ replaced by the
+    module names)."""
     root = Path(str(out) + ".root")
     shutil.rmtree(root, ignore_errors=True)
     for d in ("bin", "proc", "sys", "dev", "tmp", "lib/kmod", "etc/hpm/trust", "usr/sbin"):
@@ -141,9 +142,9 @@ def build_initramfs(out, kmod_dir, init=INIT, trust_pub=TRUST_PUB, programs=()):
                 os.chmod(ld, 0o755)
     shutil.copyfile(trust_pub, root / "etc" / "hpm" / "trust" / Path(trust_pub).name)
     shutil.copyfile(hpmvm.EFIVARFS_KO, root / "lib" / "kmod" / "efivarfs.ko")
-    for m in KMODS:
+    for m in mods:
         shutil.copyfile(kmod_dir / Path(m).name, root / "lib" / "kmod" / Path(m).name)
-    names = " ".join(Path(m).stem for m in KMODS)
+    names = " ".join(Path(m).stem for m in mods)
     (root / "init").write_text(init.replace("@KMODS@", names))
     os.chmod(root / "init", 0o755)
     return Path(hpmvm.pack_cpio(root, out))
@@ -155,6 +156,7 @@ class LifecycleMachine(hpmvm.Machine):
     loader, vars_template, secure_boot: as for hpmvm.Machine."""
 
     smp = 1  # vCPUs (bench/kernel_bench.py --smp may give more)
+    nic = "none"  # QEMU's -nic: "user,model=virtio-net-pci" gives the guest 10.0.2.2, the host's loopback
     tcg_thread = None  # None: QEMU's default (multi-threaded TCG); "single": one host thread for all vCPUs
 
     def __init__(self, workdir, esp_mib=192, src_mib=96, **machine):
@@ -189,7 +191,7 @@ class LifecycleMachine(hpmvm.Machine):
             extra += ["-global", "driver=cfi.pflash01,property=secure,value=on",
                       "-global", "ICH9-LPC.disable_s3=1"]
         cmd = [hpmvm.QEMU, "-machine", machine, "-cpu", "max", "-m", "1024",
-               "-smp", str(self.smp), "-nographic", "-no-reboot", "-nic", "none",
+               "-smp", str(self.smp), "-nographic", "-no-reboot", "-nic", self.nic,
                "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={code}",
                "-drive", f"if=pflash,format=raw,unit=1,file={self.vars}",
                "-drive", f"if=none,id=esp,format=raw,file={self.esp}",

@@ -28,6 +28,9 @@
 #   make check-fleet      pytest tests/fleet: the etcd client and rollouts of
 #                         simulated hosts against a real 3-member etcd cluster on loopback -> $(B)/results/fleet.xml
 #   make check-firmware   pytest firmware-tests (QEMU + OVMF) -> $(B)/results/firmware.xml
+#   make check-fleet-vm   NOT part of `make check`: a baseline rollout through etcd on two
+#                         QEMU hosts booted by hpmboot.efi (firmware-tests/long_fleet_vm.py,
+#                         about a minute) -> $(B)/results/fleet-vm.xml
 #   make check-long       NOT part of `make check`: the crash-safety scenarios
 #                         long (scripts/check-long.sh): hpm SIGKILLed at random
 #                         instants LONG_SIGKILL_RUNS times and killed at every
@@ -169,7 +172,7 @@ ALL_TARGETS += $(FLEET_CTL)
 check-realprog: $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(B)/tools/hpm-sign $(DEPS_STAMP)
 	@mkdir -p $(B)/results
 	HPM_DEPS=$(DEPS) HPM_BUILD=$(B) $(PYTHON) -m pytest -q -s -p no:cacheprovider --junitxml=$(B)/results/realprog.xml tests/realprog
-.PHONY: check-cli check-deb check-hotpatch check-patchgen check-lifecycle check-catalog check-lifecycle-pol check-fleet check-firmware check-long
+.PHONY: check-cli check-deb check-hotpatch check-patchgen check-lifecycle check-catalog check-lifecycle-pol check-fleet check-firmware check-fleet-vm check-long
 check-cli: $(B)/tools/hpm-sign $(HPMBOOT_DEV_SIGNED_EFI) $(B)/runtime/hpm $(B)/tools/hpm-patchgen $(INSTALL_DEPS)
 	$(call pytest,cli,tests/cli)
 check-deb: $(INSTALL_DEPS) $(DEPS_STAMP)
@@ -188,6 +191,8 @@ check-fleet: $(FLEET_CTL) $(B)/runtime/hpm $(B)/tools/hpm-sign $(B)/tools/hpm-pa
 	$(call pytest,fleet,tests/fleet)
 check-firmware: all
 	$(call pytest,firmware,firmware-tests)
+check-fleet-vm: all
+	$(call pytest,fleet-vm,firmware-tests/long_fleet_vm.py)
 
 LONG_SEED          ?=
 LONG_ROUND         ?= 50

@@ -176,6 +176,7 @@ int fl_read_own(fl_conn *c, fl_snap *s, hpmh_status *st) {
   const fl_kv *kv;
   fl_host own;
   bool have_own = false;
+  memset(&own, 0, sizeof own);
   s->members = calloc(1, sizeof *s->members);
   if (!s->members) rc = hpmh_fail(st, HPMH_E_NOMEM, "", "out of memory");
   if (!rc && fresh) {
