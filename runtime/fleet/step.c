@@ -332,9 +332,12 @@ static int waiting_ahead(const fl_snap *s, const char *name) {
   return k;
 }
 
-/* What a host that did not move waits for (fleet.h, fl_wait). */
-static void plan_wait(const fl_conn *c, const fl_snap *s, const fl_host *h, uint64_t now, fl_step_report *rep) {
-  rep->watch_after = s->revision + 1;
+/* What a host that did not move waits for (fleet.h, fl_wait), from after
+ * revision seen: what it last read of other hosts (its own writes since
+ * then, a registration, do not hide a change of theirs in between). */
+static void plan_wait(const fl_conn *c, const fl_snap *s, const fl_host *h, uint64_t now, int64_t seen,
+                      fl_step_report *rep) {
+  rep->watch_after = seen + 1;
   if (!s->has_rollout || !h) { /* a rollout that names this host, when one starts */
     snprintf(rep->watch, sizeof rep->watch, "%s", FL_KEY_ROLLOUT);
     return;
@@ -379,8 +382,10 @@ int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st) {
   else if (lease(c, &fresh, st)) return -1;
   fl_snap s;
   bool have = false; /* s is etcd's state after this step's last write (patched) */
+  int64_t seen = 0;  /* the revision of the last read */
   for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
     if (!have && fl_read_own(c, &s, st)) return -1;
+    if (!have) seen = s.revision;
     have = false;
     int64_t read_rev = s.revision;
     uint64_t now = hpm_now();
@@ -514,7 +519,7 @@ int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st) {
               c->rebooted = false;
               fl_snap_free(&s);
               if (fl_read_own(c, &s, st)) return -1;
-              read_rev = s.revision;
+              read_rev = seen = s.revision;
               fl_host *h2 = fl_snap_host(&s, c->host);
               h = h2;
               if (h2) rc = move(c, &s, h2, FL_FAILED, false, true, &won, st, "rebooting failed: %s", why);
@@ -530,7 +535,7 @@ int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st) {
       }
       if (h) rep->phase = h->phase;
     }
-    if (!rc && !again && watch) plan_wait(c, &s, h, now, rep);
+    if (!rc && !again && watch) plan_wait(c, &s, h, now, seen, rep);
     /* a move that won leaves s as etcd now holds it: decide again without reading */
     have = !rc && again && won && s.revision != read_rev;
     if (!have) fl_snap_free(&s);
