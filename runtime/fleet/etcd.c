@@ -483,6 +483,17 @@ static int parse_error(const cJSON *o, int *code, hpmh_status *st) {
   return 1;
 }
 
+/* buf[0..len) as one JSON object, then only white space (a stream
+ * message ends in \n); NULL when it is not. */
+static cJSON *one_object(const char *buf, size_t len) {
+  const char *end = NULL;
+  cJSON *doc = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+  while (doc && end && (size_t)(end - buf) < len && *end && strchr(" \t\r\n", *end)) end++;
+  if (doc && cJSON_IsObject(doc) && end && (size_t)(end - buf) == len) return doc;
+  cJSON_Delete(doc);
+  return NULL;
+}
+
 int fl_etcd_parse(fl_call call, long http_status, const char *body, size_t len, fl_etcd_result *r,
                   fl_etcd_error *err, hpmh_status *st) {
   memset(r, 0, sizeof *r);
@@ -492,15 +503,10 @@ int fl_etcd_parse(fl_call call, long http_status, const char *body, size_t len, 
   if (len > FL_ETCD_RESPONSE_MAX)
     return hpmh_fail(st, HPMH_E_INVALID, "", "an answer of %zu bytes, more than the %u allowed", len,
                      FL_ETCD_RESPONSE_MAX);
-  const char *end = NULL;
-  cJSON *doc = cJSON_ParseWithLengthOpts(body, len, &end, 0);
-  /* One JSON object, then only white space (a stream message ends in \n). */
-  while (doc && end && (size_t)(end - body) < len && strchr(" \t\r\n", *end) && *end) end++;
-  if (!doc || !cJSON_IsObject(doc) || !end || (size_t)(end - body) != len) {
-    cJSON_Delete(doc);
+  cJSON *doc = one_object(body, len);
+  if (!doc)
     return hpmh_fail(st, HPMH_E_INVALID, "", "HTTP %ld with %s", http_status,
                      len ? "an answer that is not a JSON object" : "an empty answer");
-  }
   int rc = -1, code = 0;
   const cJSON *o = doc;
   if (parse_error(doc, &code, st)) goto out;
@@ -576,6 +582,24 @@ static bool is_write(fl_call call) {
   return call != FL_CALL_RANGE;
 }
 
+/* A POST of the JSON body to member ep's /v3/<call's path>, its answer
+ * into s, within the connect timeout; one request counted.  NULL with
+ * errbuf saying why (empty: out of memory).  The caller frees *hdrs. */
+static CURL *post(fl_etcd *c, fl_call call, const char *ep, const char *body, hpm_http_sink *s, char *errbuf,
+                  struct curl_slist **hdrs) {
+  char url[FL_ETCD_ENDPOINT_MAX + 32];
+  snprintf(url, sizeof url, "%s/v3/%s", ep, fl_call_path(call));
+  CURL *h = hpm_http_easy(url, s, errbuf);
+  if (!h) return NULL;
+  *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hdrs);
+  curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
+  c->requests++;
+  c->requests_by[call]++;
+  return h;
+}
+
 int fl_etcd_call(fl_etcd *c, fl_call call, const char *body, fl_etcd_result *r, hpmh_status *st) {
   char why[400] = "";
   bool maybe_applied = false;
@@ -585,21 +609,15 @@ int fl_etcd_call(fl_etcd *c, fl_call call, const char *body, fl_etcd_result *r, 
   for (size_t k = 0; k < c->nendpoints; k++) {
     size_t i = (c->current + k) % c->nendpoints;
     const char *ep = c->endpoints[i];
-    char url[FL_ETCD_ENDPOINT_MAX + 32], errbuf[CURL_ERROR_SIZE] = "";
+    char errbuf[CURL_ERROR_SIZE] = "";
     hpm_http_sink s = {.fd = -1, .cap = FL_ETCD_RESPONSE_MAX};
     long status = 0;
     curl_off_t sent = 0;
-    snprintf(url, sizeof url, "%s/v3/%s", ep, fl_call_path(call));
-    CURL *h = hpm_http_easy(url, &s, errbuf);
+    struct curl_slist *hdrs = NULL;
+    CURL *h = post(c, call, ep, body, &s, errbuf, &hdrs);
     if (!h && errbuf[0]) return hpmh_fail(st, HPMH_E_IO, "", "etcd %s: %s", fl_call_path(call), errbuf);
     if (!h) return hpmh_fail(st, HPMH_E_NOMEM, "", "etcd %s: out of memory", fl_call_path(call));
-    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
-    c->requests++;
-    c->requests_by[call]++;
     CURLcode rc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent);
@@ -718,13 +736,8 @@ int fl_etcd_watch_parse(const char *buf, size_t len, hpmh_status *st) {
   if (len > FL_ETCD_RESPONSE_MAX)
     return hpmh_fail(st, HPMH_E_INVALID, "", "a watch message of %zu bytes, more than the %u allowed", len,
                      FL_ETCD_RESPONSE_MAX);
-  const char *end = NULL;
-  cJSON *doc = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
-  while (doc && end && (size_t)(end - buf) < len && *end && strchr(" \t\r\n", *end)) end++;
-  if (!doc || !cJSON_IsObject(doc) || !end || (size_t)(end - buf) != len) {
-    cJSON_Delete(doc);
-    return hpmh_fail(st, HPMH_E_INVALID, "", "a watch message that is not one JSON object");
-  }
+  cJSON *doc = one_object(buf, len);
+  if (!doc) return hpmh_fail(st, HPMH_E_INVALID, "", "a watch message that is not one JSON object");
   int rc = -1, code;
   const cJSON *o = NULL, *ev, *cancelled, *compact;
   if (parse_error(doc, &code, st) || get_object(doc, "result", &o, st)) goto out;
@@ -813,27 +826,21 @@ int fl_etcd_watch(fl_etcd *c, const char *key, const char *range_end, int64_t fr
   for (size_t k = 0; k < c->nendpoints && rc < 0; k++) {
     size_t i = (c->current + k) % c->nendpoints;
     const char *ep = c->endpoints[i];
-    char url[FL_ETCD_ENDPOINT_MAX + 32], errbuf[CURL_ERROR_SIZE] = "";
+    char errbuf[CURL_ERROR_SIZE] = "";
     hpm_http_sink unused = {.fd = -1, .cap = 1};
     watch_sink w = {.cancel = cancel};
-    snprintf(url, sizeof url, "%s/v3/watch", ep);
-    CURL *h = hpm_http_easy(url, &unused, errbuf);
+    struct curl_slist *hdrs = NULL;
+    CURL *h = post(c, FL_CALL_WATCH, ep, text, &unused, errbuf, &hdrs);
     if (!h) {
-      free(text);
+      cJSON_free(text);
       return hpmh_fail(st, HPMH_E_IO, "", "etcd watch: %s", errbuf[0] ? errbuf : "out of memory");
     }
-    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, text);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, watch_data);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &w);
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, watch_progress);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, &w);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ms > 0 ? ms : 1);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
-    c->requests++;
-    c->requests_by[FL_CALL_WATCH]++;
     CURLcode cc = curl_easy_perform(h);
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -854,7 +861,7 @@ int fl_etcd_watch(fl_etcd *c, const char *key, const char *range_end, int64_t fr
     }
     if (cancel && atomic_load(cancel) && rc < 0) rc = 0;
   }
-  free(text);
+  cJSON_free(text);
   if (rc < 0) hpmh_fail(st, HPMH_E_IO, "", "etcd watch failed at every member (%s)", why);
   return rc;
 }

@@ -136,8 +136,9 @@ int fl_read_own(fl_conn *c, fl_snap *s, hpmh_status *st) {
   s->light = true;
   fl_txb t;
   fl_txb_init(&t);
-  bool cached = c->rollout_cache_rev >= 0;
-  if (cached) fl_txb_cmp(&t, FL_KEY_ROLLOUT, "", FL_CMP_MOD, c->rollout_cache_rev);
+  /* the rollout: when its mod_revision is not the one cached (-1: none
+   * cached, never equal), the failure branch reads it with the rest */
+  fl_txb_cmp(&t, FL_KEY_ROLLOUT, "", FL_CMP_MOD, c->rollout_cache_rev);
   fl_txb_range(&t, FL_KEY_SLOTS, "");
   fl_txb_range(&t, FL_DIR_HOSTS, c->host);
   fl_txb_range(&t, FL_DIR_MEMBERS, c->host);
@@ -147,26 +148,18 @@ int fl_read_own(fl_conn *c, fl_snap *s, hpmh_status *st) {
     fl_txb_range(&t, FL_DIR_ALIVE, c->holders[i]);
     fl_txb_range(&t, FL_DIR_HOSTS, c->holders[i]);
   }
-  /* the rollout: when its mod_revision is not the one cached (the
-   * compare fails), the failure branch reads it with the rest */
   fl_op all[FL_TXB_MAX + 1];
   memcpy(all, t.ops, t.nops * sizeof *all);
   size_t nall = t.nops;
   all[nall++] = (fl_op){.kind = FL_OP_RANGE, .key = FL_KEY_ROLLOUT, .key_len = strlen(FL_KEY_ROLLOUT)};
   fl_etcd_result r;
-  int rc;
-  if (cached) {
-    rc = fl_txb_exec(c, &t, all, nall, &r, st);
-  } else {
-    t.ops[t.nops++] = all[nall - 1];
-    rc = fl_txb_exec(c, &t, NULL, 0, &r, st);
-  }
+  int rc = fl_txb_exec(c, &t, all, nall, &r, st);
   fl_txb_free(&t);
   if (rc) {
     fl_etcd_result_free(&r);
     return -1;
   }
-  bool fresh = !cached || !r.succeeded;
+  bool fresh = !r.succeeded;
   if (r.nops != (fresh ? nall : nall - 1)) {
     fl_etcd_result_free(&r);
     return hpmh_fail(st, HPMH_E_INVALID, "", "etcd txn: %zu answers to %zu ranges", r.nops, fresh ? nall : nall - 1);
@@ -330,11 +323,9 @@ void fl_txb_move(fl_txb *t, const fl_snap *s, const fl_host *h, const fl_host *n
   if (release && !take && fl_phase_terminal(n->phase)) {
     fl_host f = *n;
     f.freed = true;
-    char *who = malloc(strlen(h->name) + 32);
-    if (who) snprintf(who, strlen(h->name) + 32, "{\"host\":\"%s\",\"time\":%" PRIu64 "}", h->name, now);
     fl_txb_cmp(t, FL_DIR_HOSTS, h->name, FL_CMP_MOD, h->mod_revision);
     fl_txb_put(t, FL_DIR_HOSTS, h->name, fl_host_json(&f), 0);
-    fl_txb_put(t, FL_KEY_RELEASED, "", who, 0);
+    fl_txb_put(t, FL_KEY_RELEASED, "", fl_released_json(h->name, now), 0);
     t->released = true;
     return;
   }
@@ -451,15 +442,11 @@ int fl_rollout_start(fl_conn *c, const fl_start_req *q, char id[FL_NAME_MAX + 1]
       free(dom);
       goto out;
     }
-    size_t x = 0;
-    while (x < r->ndomains && strcmp(r->domains[x], m->domain)) x++;
-    if (x == r->ndomains) {
-      if (r->ndomains == FL_MAX_DOMAINS) {
-        hpmh_fail(st, HPMH_E_REFUSED, "ring", "the hosts are in more than %d fault domains", FL_MAX_DOMAINS);
-        free(dom);
-        goto out;
-      }
-      snprintf(r->domains[r->ndomains++], sizeof r->domains[0], "%s", m->domain);
+    int x = fl_rollout_domain(r, m->domain);
+    if (x < 0) {
+      hpmh_fail(st, HPMH_E_REFUSED, "ring", "the hosts are in more than %d fault domains", FL_MAX_DOMAINS);
+      free(dom);
+      goto out;
     }
     dom[i] = (uint16_t)x;
   }

@@ -31,7 +31,7 @@ typedef struct {
   fl_rollout *rollout_cache; /* the rollout as this host last read it (fl_read_own), NULL: none */
   int64_t rollout_cache_rev; /* its mod_revision: 0 no rollout, -1 not read yet */
   bool waited_out;      /* the last fl_wait watched the host ahead for its whole time: it did not move */
-  size_t nholders;      /* the slot holders of the last fl_read_own, whose alive keys the next one reads */
+  size_t nholders;      /* the slot holders of the last fl_read_own, whose alive keys and records the next one reads */
   char holders[FL_MAX_SLOTS][FL_NAME_MAX + 1];
 } fl_conn;
 
@@ -56,8 +56,8 @@ void fl_close(fl_conn *c);
 int fl_read(fl_conn *c, fl_snap *s, hpmh_status *st);
 /* What this host's step reads, in one transaction (docs/fleet.md "The
  * host side"): the slots, its own host, member and alive keys, the slot
- * holders' alive keys, and the rollout only when it changed since the
- * last read; a light snapshot (fl_snap_summary). */
+ * holders' alive keys and records, and the rollout only when it changed
+ * since the last read; a light snapshot (fl_snap_summary). */
 int fl_read_own(fl_conn *c, fl_snap *s, hpmh_status *st);
 
 /* What the operator starts. */

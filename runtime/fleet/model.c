@@ -107,6 +107,16 @@ static int get_u32(const char *key, const cJSON *o, const char *field, uint32_t 
 
 /* ---- records ------------------------------------------------------------- */
 
+int fl_rollout_domain(fl_rollout *r, const char *name) {
+  size_t x = 0;
+  while (x < r->ndomains && strcmp(r->domains[x], name)) x++;
+  if (x == r->ndomains) {
+    if (r->ndomains == FL_MAX_DOMAINS) return -1;
+    snprintf(r->domains[r->ndomains++], sizeof r->domains[0], "%s", name);
+  }
+  return (int)x;
+}
+
 int fl_rollout_parse(const char *key, const uint8_t *v, size_t len, fl_rollout *r, hpmh_status *st) {
   memset(r, 0, sizeof *r);
   cJSON *o = parse_obj(key, v, len, st);
@@ -198,14 +208,10 @@ int fl_rollout_parse(const char *key, const uint8_t *v, size_t len, fl_rollout *
         BAD("etcd key %s: field \"domains[%d]\": an entry is not a fault domain name" FIX, key, i);
         goto out;
       }
-      size_t x = 0;
-      while (x < r->ndomains && strcmp(r->domains[x], d->valuestring)) x++;
-      if (x == r->ndomains) {
-        if (r->ndomains >= FL_MAX_DOMAINS) {
-          BAD("etcd key %s: field \"domains\": more than %d fault domains" FIX, key, FL_MAX_DOMAINS);
-          goto out;
-        }
-        snprintf(r->domains[r->ndomains++], sizeof r->domains[0], "%s", d->valuestring);
+      int x = fl_rollout_domain(r, d->valuestring);
+      if (x < 0) {
+        BAD("etcd key %s: field \"domains\": more than %d fault domains" FIX, key, FL_MAX_DOMAINS);
+        goto out;
       }
       r->host_domain[k++] = (uint16_t)x;
     }
@@ -440,6 +446,13 @@ char *fl_slots_json(const fl_slots *s) {
     cJSON_AddItemToArray(hs, x);
   }
   cJSON_AddStringToObject(o, "phases", s->phases);
+  return print(o);
+}
+
+char *fl_released_json(const char *host, uint64_t now) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "host", host);
+  cJSON_AddNumberToObject(o, "time", (double)now);
   return print(o);
 }
 

@@ -153,6 +153,7 @@ bool fl_facts_same(const fl_facts *a, const fl_facts *b);
 typedef struct {
   int64_t revision;
   bool light;           /* hosts other than the reader's own are from the summary; members holds only its own */
+  bool patched;         /* the reader's own writes since the read are in it (step.c): decide again without reading */
   bool has_rollout;
   fl_rollout rollout;
   int64_t rollout_rev;  /* mod_revision (0: absent) */
@@ -194,6 +195,11 @@ char *fl_rollout_json(const fl_rollout *r);
 char *fl_host_json(const fl_host *h);
 char *fl_slots_json(const fl_slots *s);
 char *fl_member_json(const fl_member *m);
+/* FL_KEY_RELEASED's value: who let a slot go, when. */
+char *fl_released_json(const char *host, uint64_t now);
+/* The index of fault domain name in r->domains, added when new; -1 when
+ * r has FL_MAX_DOMAINS already. */
+int fl_rollout_domain(fl_rollout *r, const char *name);
 
 /* A snapshot from a range of FL_PREFIX: every record parsed and checked
  * against the others (hosts named by the rollout's rings, slot holders

@@ -235,14 +235,14 @@ static int register_host(fl_conn *c, fl_snap *s, const fl_member *me, bool alive
     for (size_t i = 0; i < s->slots.nslots; i++)
       if (!strcmp(s->slots.slots[i].host, c->host)) s->slots.slots[i].alive_create = rev;
   }
-  s->revision = rev;
+  s->patched = true;
   return 0;
 }
 
 /* After this host's transaction t won: s as etcd holds it now, without
  * reading it again (h, its entry in s, becomes n; the slots, when t wrote
- * them, t's).  Everything else in s stays as read: a later decision that
- * depends on it compares it. */
+ * them, t's), and s->patched.  Everything else in s stays as read (its
+ * revision too): a later decision that depends on it compares it. */
 static void patch(fl_conn *c, fl_snap *s, fl_host *h, const fl_host *n, const fl_txb *t) {
   bool holds = h->holds;
   *h = *n;
@@ -254,11 +254,11 @@ static void patch(fl_conn *c, fl_snap *s, fl_host *h, const fl_host *n, const fl
     h->holds = false;
     fl_slots_drop_freed(&s->slots, &s->rollout, h, 1);
     /* nobody left waiting, as far as this host knows: it may have been the
-     * last one out, and then it ends the rollout; read again to see (s's
-     * revision unchanged makes fl_step read) */
-    if (!strchr(s->slots.phases, 'w')) return;
+     * last one out, and then it ends the rollout; it reads again to see */
+    s->patched = strchr(s->slots.phases, 'w') != NULL;
+    return;
   }
-  s->revision = t->revision;
+  s->patched = true;
   if (!t->has_slots) return;
   s->slots = t->slots;
   s->slots_rev = t->revision;
@@ -333,11 +333,10 @@ static int waiting_ahead(const fl_snap *s, const char *name) {
 }
 
 /* What a host that did not move waits for (fleet.h, fl_wait), from after
- * revision seen: what it last read of other hosts (its own writes since
- * then, a registration, do not hide a change of theirs in between). */
-static void plan_wait(const fl_conn *c, const fl_snap *s, const fl_host *h, uint64_t now, int64_t seen,
-                      fl_step_report *rep) {
-  rep->watch_after = seen + 1;
+ * the revision it read (its own writes since then, a registration, do not
+ * hide another host's change in between). */
+static void plan_wait(const fl_conn *c, const fl_snap *s, const fl_host *h, uint64_t now, fl_step_report *rep) {
+  rep->watch_after = s->revision + 1;
   if (!s->has_rollout || !h) { /* a rollout that names this host, when one starts */
     snprintf(rep->watch, sizeof rep->watch, "%s", FL_KEY_ROLLOUT);
     return;
@@ -382,12 +381,9 @@ int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st) {
   else if (lease(c, &fresh, st)) return -1;
   fl_snap s;
   bool have = false; /* s is etcd's state after this step's last write (patched) */
-  int64_t seen = 0;  /* the revision of the last read */
   for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
     if (!have && fl_read_own(c, &s, st)) return -1;
-    if (!have) seen = s.revision;
-    have = false;
-    int64_t read_rev = s.revision;
+    have = s.patched = false;
     uint64_t now = hpm_now();
     if (unchecked) {
       unchecked = false;
@@ -519,7 +515,6 @@ int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st) {
               c->rebooted = false;
               fl_snap_free(&s);
               if (fl_read_own(c, &s, st)) return -1;
-              read_rev = seen = s.revision;
               fl_host *h2 = fl_snap_host(&s, c->host);
               h = h2;
               if (h2) rc = move(c, &s, h2, FL_FAILED, false, true, &won, st, "rebooting failed: %s", why);
@@ -535,9 +530,9 @@ int fl_step(fl_conn *c, fl_step_report *rep, hpmh_status *st) {
       }
       if (h) rep->phase = h->phase;
     }
-    if (!rc && !again && watch) plan_wait(c, &s, h, now, seen, rep);
+    if (!rc && !again && watch) plan_wait(c, &s, h, now, rep);
     /* a move that won leaves s as etcd now holds it: decide again without reading */
-    have = !rc && again && won && s.revision != read_rev;
+    have = !rc && again && won && s.patched;
     if (!have) fl_snap_free(&s);
     if (rc) return -1;
     if (!again) return 0;
