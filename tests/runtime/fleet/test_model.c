@@ -240,6 +240,49 @@ static void rollout4(fl_rollout *r) {
   free(j);
 }
 
+/* The rollout's domains and a host's freed flag are parsed as strictly as
+ * the rest; the domain table is bounded. */
+static void test_domains_and_freed_refusals(void **state) {
+  (void)state;
+  hpmh_status st;
+  fl_rollout r;
+  const char *head = "{\"id\":\"r1\",\"kind\":\"baseline\",\"target\":\"2026.1\",\"rings\":[[\"a\",\"b\"],[\"c\"]],"
+                     "\"max_out\":1,\"min_delay_s\":0,\"budget\":1,\"deadlines\":{\"draining\":9,\"installing\":9,"
+                     "\"rebooting\":9,\"verifying\":9},\"state\":\"running\",\"reason\":\"\",\"created\":1,\"changed\":1";
+  const char *bad[][2] = {
+      {"}", "field \"domains\": expected 2 arrays of fault domains, one per ring"},
+      {",\"domains\":[[\"x\",\"x\"]]}", "field \"domains\": expected 2 arrays"},
+      {",\"domains\":[[\"x\"],[\"y\"]]}", "field \"domains[0]\": expected one fault domain per host of rings[0]"},
+      {",\"domains\":[[\"x\",\"x y\"],[\"y\"]]}", "field \"domains[0]\": an entry is not a fault domain name"},
+      {",\"domains\":[[\"x\",3],[\"y\"]]}", "field \"domains[0]\": an entry is not a fault domain name"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    char text[1024];
+    snprintf(text, sizeof text, "%s%s", head, bad[i][0]);
+    assert_int_equal(fl_rollout_parse("/hpm/fleet/rollout", (const uint8_t *)text, strlen(text), &r, &st), -1);
+    if (!strstr(st.detail, bad[i][1])) fail_msg("%s: %s", bad[i][0], st.detail);
+  }
+  char good[1024];
+  snprintf(good, sizeof good, "%s%s", head, ",\"domains\":[[\"x\",\"y\"],[\"x\"]]}");
+  assert_int_equal(fl_rollout_parse("/hpm/fleet/rollout", (const uint8_t *)good, strlen(good), &r, &st), 0);
+  assert_int_equal(r.ndomains, 2);
+  assert_int_equal(r.host_domain[2], 0);
+  /* the table of fault domains holds FL_MAX_DOMAINS */
+  memset(&r, 0, sizeof r);
+  for (int i = 0; i < FL_MAX_DOMAINS; i++) {
+    char d[16];
+    snprintf(d, sizeof d, "d%d", i);
+    assert_int_equal(fl_rollout_domain(&r, d), i);
+  }
+  assert_int_equal(fl_rollout_domain(&r, "d7"), 7);
+  assert_int_equal(fl_rollout_domain(&r, "one-more"), -1);
+  fl_host h;
+  const char *freed = "{\"name\":\"h1\",\"rollout\":\"r1\",\"domain\":\"x\",\"ring\":0,\"phase\":\"done\",\"since\":1,"
+                      "\"deadline\":0,\"reason\":\"\",\"transitions\":1,\"freed\":\"yes\"}";
+  assert_int_equal(fl_host_parse("/hpm/fleet/hosts/h1", (const uint8_t *)freed, strlen(freed), &h, &st), -1);
+  assert_non_null(strstr(st.detail, "field \"freed\": expected true or false"));
+}
+
 static void test_summary_from_the_slots(void **state) {
   (void)state;
   hpmh_status st;
@@ -337,7 +380,7 @@ int main(void) {
       cmocka_unit_test(test_k_and_domains),       cmocka_unit_test(test_small_domain_and_delay),
       cmocka_unit_test(test_ring_order_and_state), cmocka_unit_test(test_budget_counts_suspects),
       cmocka_unit_test(test_parse_refusals),      cmocka_unit_test(test_summary_from_the_slots),
-      cmocka_unit_test(test_slots_after_a_move),
+      cmocka_unit_test(test_slots_after_a_move),  cmocka_unit_test(test_domains_and_freed_refusals),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
