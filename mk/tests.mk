@@ -93,8 +93,8 @@ UNIT_OBJS_test_decide     := $(UPDATE_POLICY_OBJS)
 UNIT_OBJS_test_history    := $(patsubst %,$(B)/san/runtime/%.o,update/history update/enroll clock) \
                              $(UPDATE_POLICY_OBJS)
 UNIT_OBJS_test_bootvars   := $(patsubst %,$(B)/san/runtime/boot/%.o,bootvars efivar)
-UNIT_OBJS_test_hotpatch_units := $(patsubst %,$(B)/san/runtime/hotpatch/%.o,ptrace redirect hooks dso transition)
-UNIT_SYSLIBS_test_hotpatch_units := $(RT_LIBS)
+UNIT_OBJS_test_hotpatch_units := $(patsubst %,$(B)/san/runtime/hotpatch/%.o,ptrace redirect hooks dso transition units)
+UNIT_SYSLIBS_test_hotpatch_units := $(RT_LIBS) $(RT_SD_LIBS)
 UNIT_OBJS_test_journal    := $(B)/san/runtime/hotpatch/journal.o
 UNIT_OBJS_test_kjournal   := $(B)/san/runtime/hotpatch/kjournal.o
 UNIT_SYSLIBS_test_policy  := -linih

@@ -3,6 +3,7 @@
 #include "hotpatch/units.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,8 +94,12 @@ int hp_unit_judge(const char *unit, uint32_t restarts_then, const hp_unit_state 
     return -1;
   }
   if (s->nrestarts > restarts_then) {
-    snprintf(why, cap, "unit %s was restarted by systemd %u time(s) since the hotpatch reached it (result %s)", unit,
-             s->nrestarts - restarts_then, s->result);
+    /* systemd resets Result when the restart's start job runs: once the unit
+     * runs again, "success" is the new run's, not the cause of the restart */
+    bool cause = strcmp(s->result, "success") != 0;
+    snprintf(why, cap, "unit %s was restarted by systemd %u time(s) since the hotpatch reached it%s%s%s", unit,
+             s->nrestarts - restarts_then, cause ? " (result " : " (it runs again; journalctl -u names the cause)",
+             cause ? s->result : "", cause ? ")" : "");
     return -1;
   }
   if (!strcmp(s->sub, "auto-restart")) {

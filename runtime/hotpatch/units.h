@@ -28,7 +28,8 @@ int hp_unit_of_pid(pid_t pid, char unit[HP_UNIT_NAME_MAX]);
 typedef struct {
   char active[32]; /* ActiveState: active, reloading, inactive, failed, activating, deactivating */
   char sub[32];    /* SubState: running, auto-restart, exited, dead, ... */
-  char result[32]; /* Result of the last run: success, exit-code, signal, core-dump, watchdog, ... */
+  char result[32]; /* Result: success, exit-code, signal, core-dump, watchdog, ...; systemd resets it to
+                    * success when a (re)start runs */
   uint32_t nrestarts; /* NRestarts: restarts systemd made by itself (Restart=) */
 } hp_unit_state;
 

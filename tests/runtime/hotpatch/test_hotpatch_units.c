@@ -28,6 +28,7 @@
 #include "hotpatch/ptrace.h"
 #include "hotpatch/redirect.h"
 #include "hotpatch/transition.h"
+#include "hotpatch/units.h"
 #include "payload.h"
 #include "x86.h"
 
@@ -967,9 +968,40 @@ static void release_scanning_scans_each_thread_before_its_detach(void **st) {
   keep_child_end(c);
 }
 
+/* What a unit's state says about the hotpatch, in each of systemd's states. */
+static void unit_judge_states(void **st) {
+  (void)st;
+  char why[256];
+  hp_unit_state s = {.active = "active", .sub = "running", .result = "success", .nrestarts = 2};
+  assert_int_equal(hp_unit_judge("a.service", 2, &s, why, sizeof why), 0);
+  /* restarted, the new run under way: the reset result is not named as the cause */
+  s.nrestarts = 3;
+  assert_int_equal(hp_unit_judge("a.service", 2, &s, why, sizeof why), -1);
+  assert_non_null(strstr(why, "unit a.service was restarted by systemd 1 time(s)"));
+  assert_null(strstr(why, "result success"));
+  assert_non_null(strstr(why, "journalctl -u"));
+  /* restarted and down again: the result is the cause */
+  snprintf(s.sub, sizeof s.sub, "auto-restart");
+  snprintf(s.active, sizeof s.active, "activating");
+  snprintf(s.result, sizeof s.result, "exit-code");
+  assert_int_equal(hp_unit_judge("a.service", 2, &s, why, sizeof why), -1);
+  assert_non_null(strstr(why, "restarted by systemd 1 time(s) since the hotpatch reached it (result exit-code)"));
+  /* waiting for its first restart */
+  s.nrestarts = 2;
+  assert_int_equal(hp_unit_judge("a.service", 2, &s, why, sizeof why), -1);
+  assert_non_null(strstr(why, "unit a.service is waiting to be restarted by systemd (result exit-code)"));
+  /* failed for good */
+  snprintf(s.active, sizeof s.active, "failed");
+  snprintf(s.sub, sizeof s.sub, "failed");
+  snprintf(s.result, sizeof s.result, "core-dump");
+  assert_int_equal(hp_unit_judge("a.service", 2, &s, why, sizeof why), -1);
+  assert_string_equal(why, "unit a.service failed (result core-dump)");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(payload_valid),
+      cmocka_unit_test(unit_judge_states),
       cmocka_unit_test(payload_every_prefix_refused),
       cmocka_unit_test(payload_field_refusals),
       cmocka_unit_test(payload_direct_region_versions),
