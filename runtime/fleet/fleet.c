@@ -95,9 +95,13 @@ static void key_text(const fl_kv *kv, char *out, size_t cap) {
   snprintf(out, cap, "%.*s", (int)kv->key_len, (const char *)kv->key);
 }
 
-/* A holder's record as read (kv may be NULL: none), added to recs. */
-static int holder_record(const fl_kv *kv, fl_host *recs, size_t *n, hpmh_status *st) {
-  if (!kv) return 0;
+/* A holder's alive key and record as read (ops[0], ops[1] of a txn's
+ * answer): the key's create_revision into slot, the record (if any)
+ * added to recs. */
+static int holder_from(const fl_etcd_result *ops, fl_slot *slot, fl_host *recs, size_t *n, hpmh_status *st) {
+  const fl_kv *kv = only_kv(&ops[0]);
+  slot->alive_create = kv ? kv->create_revision : 0;
+  if (!(kv = only_kv(&ops[1]))) return 0;
   char key[FL_ETCD_KEY_MAX + 1];
   key_text(kv, key, sizeof key);
   if (fl_host_parse(key, kv->value, kv->value_len, &recs[*n], st)) return -1;
@@ -122,11 +126,7 @@ static int read_holders(fl_conn *c, fl_snap *s, const bool *covered, fl_host *re
   int rc = fl_txb_exec(c, &t, NULL, 0, &r, st);
   fl_txb_free(&t);
   if (!rc && r.nops != 2 * n) rc = hpmh_fail(st, HPMH_E_INVALID, "", "etcd txn: %zu answers to %zu ranges", r.nops, 2 * n);
-  for (size_t k = 0; !rc && k < n; k++) {
-    const fl_kv *kv = only_kv(&r.ops[2 * k]);
-    s->slots.slots[idx[k]].alive_create = kv ? kv->create_revision : 0;
-    rc = holder_record(only_kv(&r.ops[2 * k + 1]), recs, nrecs, st);
-  }
+  for (size_t k = 0; !rc && k < n; k++) rc = holder_from(&r.ops[2 * k], &s->slots.slots[idx[k]], recs, nrecs, st);
   fl_etcd_result_free(&r);
   return rc;
 }
@@ -222,8 +222,7 @@ int fl_read_own(fl_conn *c, fl_snap *s, hpmh_status *st) {
     for (size_t k = 0; k < c->nholders && !covered[i]; k++)
       if (!strcmp(c->holders[k], hn)) {
         covered[i] = true;
-        s->slots.slots[i].alive_create = (kv = only_kv(&r.ops[fixed + 2 * k])) ? kv->create_revision : 0;
-        rc = holder_record(only_kv(&r.ops[fixed + 2 * k + 1]), recs, &nrecs, st);
+        rc = holder_from(&r.ops[fixed + 2 * k], &s->slots.slots[i], recs, &nrecs, st);
       }
   }
   fl_etcd_result_free(&r);
@@ -486,21 +485,18 @@ int fl_rollout_start(fl_conn *c, const fl_start_req *q, char id[FL_NAME_MAX + 1]
   if (start_txn(c, &t, &rev, st)) goto out;
   snprintf(id, FL_NAME_MAX + 1, "%s", r->id);
   rc = 0;
-  /* the records of hosts it does not name, while the rollout is still this one */
-  for (size_t i = 0; i < s.nhosts + s.nstale; i++) {
-    if (fl_rollout_index(r, s.hosts[i].name) >= 0) continue;
-    if (!t.nops) fl_txb_cmp(&t, FL_KEY_ROLLOUT, "", FL_CMP_MOD, rev);
-    fl_txb_del(&t, FL_DIR_HOSTS, s.hosts[i].name);
-    if (t.nops == START_BATCH) {
-      hpmh_status ignored;
-      int64_t r2;
-      if (start_txn(c, &t, &r2, &ignored)) break; /* left over: records of an older ID, ignored by everyone */
+  /* the records of hosts it does not name, while the rollout is still this
+   * one; what a failed batch leaves are records of an older ID, ignored by
+   * everyone */
+  size_t nold = s.nhosts + s.nstale;
+  for (size_t i = 0; i < nold; i++) {
+    if (fl_rollout_index(r, s.hosts[i].name) < 0) {
+      if (!t.nops) fl_txb_cmp(&t, FL_KEY_ROLLOUT, "", FL_CMP_MOD, rev);
+      fl_txb_del(&t, FL_DIR_HOSTS, s.hosts[i].name);
     }
-  }
-  if (t.nops) {
     hpmh_status ignored;
     int64_t r2;
-    start_txn(c, &t, &r2, &ignored);
+    if (t.nops && (t.nops == START_BATCH || i + 1 == nold) && start_txn(c, &t, &r2, &ignored)) break;
   }
 out:
   fl_txb_free(&t);

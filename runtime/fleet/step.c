@@ -164,11 +164,15 @@ static bool reverted_after(fl_conn *c, const fl_snap *s, const fl_host *h, char 
   return found;
 }
 
+static void lease_path(const fl_conn *c, char path[POLICY_PATH_MAX + 32]) {
+  snprintf(path, POLICY_PATH_MAX + 32, "%s/%s", c->ctx->state_dir, LEASE_FILE);
+}
+
 /* The lease this host last had (STATE/fleet-lease), when this process has none yet. */
 static void load_lease(fl_conn *c) {
   if (c->lease) return;
   char path[POLICY_PATH_MAX + 32];
-  snprintf(path, sizeof path, "%s/%s", c->ctx->state_dir, LEASE_FILE);
+  lease_path(c, path);
   FILE *f = fopen(path, "r");
   if (f) {
     if (fscanf(f, "%" SCNd64, &c->lease) != 1) c->lease = 0;
@@ -178,8 +182,6 @@ static void load_lease(fl_conn *c) {
 
 /* This host's lease: kept alive, or a new one (its ID in STATE/fleet-lease). */
 static int lease(fl_conn *c, bool *fresh, hpmh_status *st) {
-  char path[POLICY_PATH_MAX + 32];
-  snprintf(path, sizeof path, "%s/%s", c->ctx->state_dir, LEASE_FILE);
   *fresh = false;
   uint64_t now = hpm_now();
   /* kept alive at most every third of its TTL by a step (the agent's keeper thread does it meanwhile) */
@@ -193,6 +195,8 @@ static int lease(fl_conn *c, bool *fresh, hpmh_status *st) {
   if (fl_etcd_lease_grant(&c->etcd, c->p->fleet_lease_ttl_s, &c->lease, NULL, st)) return -1;
   char text[32];
   int n = snprintf(text, sizeof text, "%" PRId64 "\n", c->lease);
+  char path[POLICY_PATH_MAX + 32];
+  lease_path(c, path);
   mkdir(c->ctx->state_dir, 0755);
   if (hpmh_write_file(path, (const uint8_t *)text, (size_t)n, 0644, 0, st)) return -1;
   *fresh = true;

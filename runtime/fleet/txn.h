@@ -41,7 +41,6 @@ int fl_txb_run(fl_conn *c, fl_txb *t, bool *won, hpmh_status *st);
  * the caller, also on failure). */
 int fl_txb_exec(fl_conn *c, fl_txb *t, const fl_op *failure, size_t nfailure, fl_etcd_result *r, hpmh_status *st);
 
-
 /* The transaction of host h (as read in s) becoming n at now, taking (take)
  * or freeing (release) its slot.  Taking a slot, or ending (done, failed)
  * without one, changes what others decide, so it is guarded by the rollout
